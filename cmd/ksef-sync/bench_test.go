@@ -1,0 +1,109 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
+)
+
+// BenchmarkOnlineLatency measures the time from a file landing in a local outbox to its KSeF number
+// being in sent/ (online session, simulator processing delay 0).
+func BenchmarkOnlineLatency(b *testing.B) {
+	e := newE2E(b, ksefsim.Options{ProcessingDelay: 0},
+		"[send]\nmode = \"online\"\ngather_window = \"10ms\"\npoll_interval = \"20ms\"\n[watch]\nsettle = \"50ms\"\nrescan = \"1s\"\n")
+	cmd, lines := e.daemon()
+	go drainScanner(lines)
+	defer func() { _ = cmd.Process.Kill() }()
+	const files = 10 // online sending is paced at 30 a minute in production: stay inside it
+	var total time.Duration
+	for b.Loop() {
+		for i := range files {
+			start := time.Now()
+			name := fmt.Sprintf("LAT_%d_%d", b.N, i)
+			e.drop(name+".xml", invoice(i+b.N*files, "LAT"))
+			waitForFile(b, filepath.Join(e.sent, name+".ksef.json"), time.Minute)
+			total += time.Since(start)
+		}
+	}
+	b.ReportMetric(float64(total.Milliseconds())/float64(b.N*files), "ms/invoice")
+}
+
+// BenchmarkBurst1000 drops 1,000 invoices at once with the simulator at production rate limits and
+// measures the time until every output is written (target: 25 s).
+func BenchmarkBurst1000(b *testing.B) { benchBurst(b, 1000) }
+
+// BenchmarkBurst10000 does the same with 10,000 invoices (target 90 s, stretch 30 s; 0 429s; peak
+// RSS under 200 MB).
+func BenchmarkBurst10000(b *testing.B) { benchBurst(b, 10000) }
+
+func benchBurst(b *testing.B, n int) {
+	for b.Loop() {
+		e := newE2E(b, ksefsim.Options{RateLimits: "production"}, "[send]\ngather_window = \"500ms\"\npoll_interval = \"500ms\"\n")
+		for i := range n {
+			if err := os.WriteFile(filepath.Join(e.outbox, fmt.Sprintf("B_%05d.xml", i)), invoice(i, "BURST"), 0o644); err != nil {
+				b.Fatal(err)
+			}
+		}
+		start := time.Now()
+		cmd, lines := e.daemon()
+		go drainScanner(lines)
+		waitForCount(b, e.sent, "*.ksef.json", n, 10*time.Minute)
+		elapsed := time.Since(start)
+		rss := peakRSSMB(cmd.Process.Pid)
+		_ = cmd.Process.Kill()
+		st := e.sim.Stats()
+		b.ReportMetric(elapsed.Seconds(), "s-all-outputs")
+		b.ReportMetric(float64(st.RateLimited), "429s")
+		b.ReportMetric(rss, "peak-RSS-MB")
+		b.ReportMetric(float64(n)/elapsed.Seconds(), "invoices/s")
+		if st.SpecViolations != 0 || st.DuplicateSubmissions != 0 {
+			b.Errorf("spec violations %d, duplicate submissions %d", st.SpecViolations, st.DuplicateSubmissions)
+		}
+	}
+}
+
+// peakRSSMB reads the process's peak resident set (VmHWM) on Linux; 0 elsewhere.
+func peakRSSMB(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+func waitForFile(b *testing.B, path string, limit time.Duration) {
+	b.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%s did not appear within %s", path, limit)
+		}
+		time.Sleep(2 * time.Millisecond) // benchmarks poll the other process's output; precision matters here
+	}
+}
+
+func waitForCount(b *testing.B, dir, pattern string, n int, limit time.Duration) {
+	b.Helper()
+	deadline := time.Now().Add(limit)
+	for len(glob(b, dir, pattern)) < n {
+		if time.Now().After(deadline) {
+			b.Fatalf("only %d of %d outputs after %s", len(glob(b, dir, pattern)), n, limit)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ksef-sync/ksef-sync/internal/atomicfile"
+	"github.com/ksef-sync/ksef-sync/internal/config"
+	"github.com/ksef-sync/ksef-sync/ksef"
+	"github.com/ksef-sync/ksef-sync/ksef/xades"
+)
+
+func cmdAuth(ctx context.Context, env *cliEnv, args []string) int {
+	if len(args) < 2 || args[1] != "check" {
+		fmt.Fprintln(env.stderr, "usage: ksef-sync auth check -config FILE")
+		return exitUsage
+	}
+	fs, cfgPath := newFlags(env, "auth check")
+	if err := fs.Parse(args[2:]); err != nil {
+		return exitUsage
+	}
+	cfg, code := loadConfig(env, *cfgPath)
+	if cfg == nil {
+		return code
+	}
+	res, err := authCheck(ctx, cfg, time.Now())
+	if err != nil {
+		fmt.Fprintf(env.stderr, "login FAILED: %v\n", err)
+		return exitFatal
+	}
+	fmt.Fprint(env.stdout, res)
+	return exitOK
+}
+
+// authCheck performs a full login and explains the outcome in plain words.
+func authCheck(ctx context.Context, cfg *config.Config, now time.Time) (string, error) {
+	var cert *x509.Certificate
+	if cfg.Auth.Method == "certificate" {
+		creds, err := loadCredentials(cfg)
+		if err != nil {
+			return "", explainAuthError(err, cfg)
+		}
+		cert = creds.Certificate
+		if err := precheckCertificate(cert, cfg, now); err != nil {
+			return "", err
+		}
+	}
+	client, err := newClient(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return "", explainAuthError(err, cfg)
+	}
+	if err := client.Login(ctx); err != nil {
+		return "", explainAuthError(err, cfg)
+	}
+	access, refresh := client.TokenExpiry()
+	out := fmt.Sprintf("login OK\nmethod: %s\ncontext NIP: %s\nKSeF: %s\naccess token valid until: %s\nrefresh token valid until: %s\n",
+		cfg.Auth.Method, cfg.KSeF.NIP, mustBase(cfg), access.Format(time.RFC3339), refresh.Format(time.RFC3339))
+	if cert != nil {
+		out += fmt.Sprintf("certificate: %s, valid until %s\n", cert.Subject.CommonName, cert.NotAfter.Format("2006-01-02"))
+	}
+	_ = client.Logout(ctx)
+	return out, nil
+}
+
+func mustBase(cfg *config.Config) string {
+	u, _ := cfg.APIBaseURL()
+	return u
+}
+
+// precheckCertificate catches the common mistakes locally, with a clearer message than KSeF's.
+func precheckCertificate(cert *x509.Certificate, cfg *config.Config, now time.Time) error {
+	if now.After(cert.NotAfter) {
+		return fmt.Errorf("certificate expired on %s: request a new KSeF certificate (README: Certificate login)", cert.NotAfter.Format("2006-01-02"))
+	}
+	if now.Before(cert.NotBefore) {
+		return fmt.Errorf("certificate is not valid before %s: check the computer's clock", cert.NotBefore.Format("2006-01-02 15:04"))
+	}
+	if cfg.Auth.SubjectIdentifier != "certificateFingerprint" {
+		if nip, ok := xades.CertificateNIP(cert); ok && nip != cfg.KSeF.NIP {
+			return fmt.Errorf("NIP in certificate (%s) differs from [ksef] nip (%s): use the company's certificate or fix [ksef] nip", nip, cfg.KSeF.NIP)
+		}
+	}
+	return nil
+}
+
+// explainAuthError puts KSeF's code next to a sentence an administrator can act on.
+func explainAuthError(err error, cfg *config.Config) error {
+	var ce *xades.CredentialError
+	if errors.As(err, &ce) {
+		switch ce.Kind {
+		case "wrong-password":
+			return fmt.Errorf("wrong key password (%s): check key_password_env / key_password_file", ce.Msg)
+		case "key-mismatch":
+			return fmt.Errorf("the private key does not belong to the certificate: %s", ce.Msg)
+		}
+		return fmt.Errorf("cannot use the certificate: %s", ce.Msg)
+	}
+	var ae *ksef.AuthError
+	if errors.As(err, &ae) {
+		return fmt.Errorf("KSeF code %d: %s (%s)", ae.Code, authStatusText(ae.Code, cfg), ae.Description)
+	}
+	var api *ksef.APIError
+	if errors.As(err, &api) {
+		for _, d := range api.Codes {
+			return fmt.Errorf("KSeF code %d: %s (%s)", d.Code, apiCodeText(d.Code, cfg), d.Description)
+		}
+		return fmt.Errorf("KSeF answered HTTP %d: %s", api.HTTPStatus, api.Detail)
+	}
+	return err
+}
+
+func authStatusText(code int, cfg *config.Config) string {
+	switch code {
+	case 415:
+		return "these credentials have no permissions in context NIP " + cfg.KSeF.NIP
+	case 425:
+		return "the authentication was revoked"
+	case 450:
+		return "the KSeF token is invalid, revoked, inactive or belongs to another NIP: generate a new token in the KSeF application"
+	case 460:
+		return "KSeF rejected the certificate (invalid, revoked, untrusted chain)"
+	case 480:
+		return "authentication is blocked for this context (security incident): contact KSeF support"
+	case 550:
+		return "KSeF cancelled the operation: try again in a few minutes"
+	}
+	return "login failed"
+}
+
+func apiCodeText(code int, cfg *config.Config) string {
+	switch code {
+	case 21111:
+		return "the challenge was invalid or expired: check the computer's clock (NTP)"
+	case 21115:
+		return "the certificate is invalid or expired"
+	case 21117:
+		return "NIP in certificate differs from [ksef] nip (" + cfg.KSeF.NIP + ")"
+	case 21401:
+		return "the signed request does not match the KSeF schema"
+	case 21470:
+		return "KSeF rotated its public keys: try again"
+	case 9105:
+		return "the signature is invalid: the key does not match the certificate or the document was altered"
+	}
+	return "KSeF refused the login"
+}
+
+func cmdCert(_ context.Context, env *cliEnv, args []string) int {
+	if len(args) < 2 || args[1] != "gen-test" {
+		fmt.Fprintln(env.stderr, "usage: ksef-sync cert gen-test -nip NIP -out DIR [-key rsa|ecdsa] [-days 365]")
+		return exitUsage
+	}
+	fs := flag.NewFlagSet("ksef-sync cert gen-test", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	nip := fs.String("nip", "", "the company's NIP (10 digits)")
+	out := fs.String("out", ".", "folder to write ksef-test-cert.pem and ksef-test-key.pem into")
+	keyType := fs.String("key", "rsa", "key type: rsa (2048) or ecdsa (P-256)")
+	days := fs.Int("days", 365, "validity in days")
+	if err := fs.Parse(args[2:]); err != nil {
+		return exitUsage
+	}
+	if len(*nip) != 10 {
+		fmt.Fprintln(env.stderr, "ksef-sync: -nip must be the 10-digit NIP")
+		return exitUsage
+	}
+	now := time.Now()
+	certPEM, keyPEM, err := xades.GenerateTestCertificate(xades.TestCertOptions{
+		NIP: *nip, KeyType: *keyType, CommonName: "ksef-sync test " + *nip,
+		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(0, 0, *days),
+	})
+	if err != nil {
+		return fail(env, exitFatal, err)
+	}
+	if err := os.MkdirAll(*out, 0o700); err != nil {
+		return fail(env, exitFatal, err)
+	}
+	certPath, keyPath := filepath.Join(*out, "ksef-test-cert.pem"), filepath.Join(*out, "ksef-test-key.pem")
+	if err := atomicfile.WriteFile(certPath, certPEM, 0o644); err != nil {
+		return fail(env, exitFatal, err)
+	}
+	if err := atomicfile.WriteFile(keyPath, keyPEM, 0o600); err != nil {
+		return fail(env, exitFatal, err)
+	}
+	fmt.Fprintf(env.stdout, "wrote %s\nwrote %s\n\nFor the KSeF TEST environment, put this in your config:\n\n[auth]\nmethod = \"certificate\"\ncert_file = %q\nkey_file = %q\nsubject_identifier = \"certificateSubject\"\n",
+		certPath, keyPath, filepath.ToSlash(certPath), filepath.ToSlash(keyPath))
+	return exitOK
+}

@@ -1,0 +1,245 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ksef-sync/ksef-sync/internal/config"
+)
+
+// finding is one line of the doctor's report: what was checked, and for a problem, how to fix it.
+type finding struct {
+	Check   string
+	Problem string // empty when the check passed
+	Fix     string
+	Info    string
+}
+
+func (f finding) ok() bool { return f.Problem == "" }
+
+func cmdDoctor(ctx context.Context, env *cliEnv, args []string) int {
+	fs, cfgPath := newFlags(env, "doctor")
+	if err := fs.Parse(args[1:]); err != nil {
+		return exitUsage
+	}
+	findings := runDoctor(ctx, *cfgPath, time.Now())
+	problems := 0
+	for _, f := range findings {
+		if f.ok() {
+			fmt.Fprintf(env.stdout, "[ OK ] %s%s\n", f.Check, suffix(f.Info))
+			continue
+		}
+		problems++
+		fmt.Fprintf(env.stdout, "[FAIL] %s: %s\n       fix: %s\n", f.Check, f.Problem, f.Fix)
+	}
+	if problems > 0 {
+		fmt.Fprintf(env.stdout, "\n%d problem(s) found.\n", problems)
+		return exitFatal
+	}
+	fmt.Fprintf(env.stdout, "\nEverything looks right.\n")
+	return exitOK
+}
+
+func suffix(info string) string {
+	if info == "" {
+		return ""
+	}
+	return ": " + info
+}
+
+// runDoctor runs every check it can. A config that does not load stops the checks that need it.
+func runDoctor(ctx context.Context, cfgPath string, now time.Time) []finding {
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return configFindings(cfgPath, err)
+	}
+	out := []finding{{Check: "config " + cfg.Path, Info: "loads without problems"}}
+	out = append(out, folderFindings(cfg)...)
+	net := networkFindings(ctx, cfg, now)
+	out = append(out, net...)
+	if !anyProblem(net) {
+		out = append(out, loginFindings(ctx, cfg, now)...)
+	}
+	out = append(out, credentialExpiry(cfg, now))
+	return out
+}
+
+func anyProblem(fs []finding) bool {
+	for _, f := range fs {
+		if !f.ok() {
+			return true
+		}
+	}
+	return false
+}
+
+func configFindings(path string, err error) []finding {
+	var probs config.Problems
+	if !errors.As(err, &probs) {
+		return []finding{{Check: "config " + path, Problem: err.Error(), Fix: "check the path given with -config; see config.example.toml"}}
+	}
+	out := make([]finding, 0, len(probs))
+	for _, p := range probs {
+		out = append(out, finding{Check: "config key " + p.Key, Problem: p.Msg, Fix: "edit " + p.Key + " in " + path + " (see config.example.toml), then run ksef-sync check-config"})
+	}
+	return out
+}
+
+func folderFindings(cfg *config.Config) []finding {
+	f := cfg.Folders
+	var out []finding
+	for _, d := range []struct{ key, path string }{
+		{"folders.outbox", f.Outbox}, {"folders.sent", f.Sent}, {"folders.error", f.Error}, {"folders.inbox", f.Inbox}, {"folders.state", f.State},
+	} {
+		out = append(out, checkFolder(d.key, d.path))
+	}
+	if remote, kind := onNetworkShare(f.State); remote {
+		out = append(out, finding{Check: "folders.state on local disk", Problem: f.State + " is on a network file system (" + kind + ")",
+			Fix: "put the state folder on a local disk (e.g. C:\\ProgramData\\ksef-sync\\state or /var/lib/ksef-sync): SQLite and locks are unsafe on shares"})
+	}
+	return out
+}
+
+func checkFolder(key, path string) finding {
+	check := key + " " + path
+	st, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return finding{Check: check, Problem: "the folder does not exist", Fix: "create it, or correct " + key + " (use a UNC path like \\\\server\\share\\ksef for shares, not a mapped drive letter)"}
+	case err != nil:
+		return finding{Check: check, Problem: err.Error(), Fix: "give the service account read and write access to the folder"}
+	case !st.IsDir():
+		return finding{Check: check, Problem: "this is a file, not a folder", Fix: "point " + key + " at a folder"}
+	}
+	probe := filepath.Join(path, ".ksef-sync-doctor.tmp")
+	if err := os.WriteFile(probe, []byte("probe"), 0o600); err != nil {
+		return finding{Check: check, Problem: "cannot write here: " + err.Error(), Fix: "grant the service account Modify rights on the folder (and on the share)"}
+	}
+	_ = os.Remove(probe)
+	return finding{Check: check, Info: "exists and is writable"}
+}
+
+// networkFindings checks DNS, TLS and the clock against KSeF's public, unauthenticated endpoint.
+func networkFindings(ctx context.Context, cfg *config.Config, now time.Time) []finding {
+	base, _ := cfg.APIBaseURL()
+	u, err := url.Parse(base)
+	if err != nil {
+		return []finding{{Check: "KSeF address", Problem: err.Error(), Fix: "correct ksef.url or ksef.environment"}}
+	}
+	host := u.Hostname()
+	if _, err := net.DefaultResolver.LookupHost(ctx, host); err != nil {
+		return []finding{{Check: "DNS " + host, Problem: err.Error(), Fix: "check the server's DNS settings and ksef.url; KSeF hosts are api-test/api-demo/api.ksef.mf.gov.pl"}}
+	}
+	out := []finding{{Check: "DNS " + host, Info: "resolves"}}
+	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(cctx, http.MethodGet, base+"/security/public-key-certificates", nil)
+	resp, err := httpClient(cfg).Do(req)
+	if err != nil {
+		return append(out, connectionFinding(u, err))
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	out = append(out, tlsFinding(u, resp.TLS))
+	if resp.StatusCode != http.StatusOK {
+		return append(out, finding{Check: "KSeF answers", Problem: fmt.Sprintf("HTTP %d from %s", resp.StatusCode, base), Fix: "check ksef.url; during KSeF maintenance wait and retry"})
+	}
+	return append(out, clockFinding(resp.Header.Get("Date"), now))
+}
+
+func connectionFinding(u *url.URL, err error) finding {
+	var certErr *tls.CertificateVerificationError
+	if errors.As(err, &certErr) {
+		return finding{Check: "TLS " + u.Host, Problem: err.Error(), Fix: "a proxy or firewall intercepts TLS: allow " + u.Host + " or install its root certificate"}
+	}
+	return finding{Check: "connection to " + u.Host, Problem: err.Error(), Fix: "allow outgoing HTTPS (port 443) to " + u.Host + " in the firewall, or set [http] proxy"}
+}
+
+func tlsFinding(u *url.URL, st *tls.ConnectionState) finding {
+	if u.Scheme != "https" {
+		return finding{Check: "TLS", Info: "plain HTTP (simulator or local proxy): fine for tests, never for KSeF itself"}
+	}
+	if st == nil || len(st.PeerCertificates) == 0 {
+		return finding{Check: "TLS " + u.Host, Problem: "no certificate presented", Fix: "check the proxy settings"}
+	}
+	return finding{Check: "TLS " + u.Host, Info: "certificate for " + st.PeerCertificates[0].Subject.CommonName + " verified"}
+}
+
+// maxSkew is how far our clock may drift from KSeF's before challenges and token times go wrong.
+const maxSkew = time.Minute
+
+func clockFinding(date string, now time.Time) finding {
+	t, err := http.ParseTime(date)
+	if err != nil {
+		return finding{Check: "clock", Info: "KSeF sent no Date header; skew not measured"}
+	}
+	skew := now.Sub(t)
+	if skew < -maxSkew || skew > maxSkew {
+		return finding{Check: "clock", Problem: fmt.Sprintf("this computer's clock differs from KSeF's by %s", skew.Round(time.Second)),
+			Fix: "synchronise the clock (Windows: w32tm /resync; Linux: timedatectl set-ntp true)"}
+	}
+	return finding{Check: "clock", Info: fmt.Sprintf("within %s of KSeF", skew.Abs().Round(time.Second)+time.Second)}
+}
+
+func loginFindings(ctx context.Context, cfg *config.Config, now time.Time) []finding {
+	if _, err := authCheck(ctx, cfg, now); err != nil {
+		return []finding{{Check: "login (" + cfg.Auth.Method + ")", Problem: err.Error(), Fix: loginFix(cfg)}}
+	}
+	out := []finding{{Check: "login (" + cfg.Auth.Method + ")", Info: "succeeded"}}
+	return append(out, rateLimitFinding(ctx, cfg))
+}
+
+func loginFix(cfg *config.Config) string {
+	if cfg.Auth.Method == "certificate" {
+		return "check cert_file/key_file/p12_file, the key password and that the certificate belongs to NIP " + cfg.KSeF.NIP + " (ksef-sync auth check)"
+	}
+	return "check token_file/token_env: generate a new KSeF token for NIP " + cfg.KSeF.NIP + " in the KSeF application (ksef-sync auth check)"
+}
+
+func rateLimitFinding(ctx context.Context, cfg *config.Config) finding {
+	client, err := newClient(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return finding{Check: "rate limits", Problem: err.Error(), Fix: loginFix(cfg)}
+	}
+	if err := client.RefreshLimits(ctx); err != nil {
+		return finding{Check: "rate limits", Info: "KSeF did not report its limits (" + err.Error() + "); the production table is used"}
+	}
+	lim := client.Limits()
+	send := lim["invoiceSend"]
+	return finding{Check: "rate limits", Info: fmt.Sprintf("KSeF reports invoiceSend %d/s %d/min %d/h, batchSession %d/min; ksef-sync paces itself below them",
+		send.PerSecond, send.PerMinute, send.PerHour, lim["batchSession"].PerMinute)}
+}
+
+// credentialExpiry warns while there is still time to act.
+func credentialExpiry(cfg *config.Config, now time.Time) finding {
+	name, exp := credentialSummary(cfg)
+	t, err := time.Parse("2006-01-02", exp)
+	if err != nil {
+		return finding{Check: "credentials", Problem: name, Fix: loginFix(cfg)}
+	}
+	left := t.Sub(now)
+	switch {
+	case left <= 0:
+		return finding{Check: "credentials", Problem: name + " expired on " + exp, Fix: credentialFix(cfg)}
+	case left < 30*24*time.Hour:
+		return finding{Check: "credentials", Problem: fmt.Sprintf("%s stops working on %s (%d days left)", name, exp, int(left.Hours()/24)), Fix: credentialFix(cfg)}
+	}
+	return finding{Check: "credentials", Info: fmt.Sprintf("%s valid until %s (%d days left)", name, exp, int(left.Hours()/24))}
+}
+
+func credentialFix(cfg *config.Config) string {
+	if cfg.Auth.Method == "certificate" {
+		return "request a new KSeF certificate (Authentication type) in the KSeF application and update cert_file/key_file"
+	}
+	return "switch to certificate login: [auth] method = \"certificate\" (README: Certificate login)"
+}

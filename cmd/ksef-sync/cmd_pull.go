@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/ksef-sync/ksef-sync/internal/config"
+	"github.com/ksef-sync/ksef-sync/internal/engine"
+)
+
+func cmdPull(ctx context.Context, env *cliEnv, args []string) int {
+	fs, cfgPath := newFlags(env, "pull")
+	since := fs.String("since", "", "one-off re-download from this date (YYYY-MM-DD or RFC 3339); cursors are not touched")
+	until := fs.String("until", "", "with -since: up to this date (default now)")
+	out := fs.String("out", "", "with -since: folder to download into (required, must differ from the inbox)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return exitUsage
+	}
+	cfg, code := loadConfig(env, *cfgPath)
+	if cfg == nil {
+		return code
+	}
+	log, closeLog, err := newLogger(env, cfg)
+	if err != nil {
+		return fail(env, exitUsage, err)
+	}
+	defer closeLog()
+	d, err := openDeps(ctx, cfg, log)
+	if err != nil {
+		return fail(env, exitFatal, err)
+	}
+	defer d.close()
+	opts := pullOptions(d)
+	if *since != "" {
+		if opts, err = oneOff(opts, cfg, *since, *until, *out); err != nil {
+			return fail(env, exitUsage, err)
+		}
+	}
+	p, err := engine.NewPuller(opts)
+	if err != nil {
+		return fail(env, exitUsage, err)
+	}
+	st, err := p.Pull(ctx)
+	fmt.Fprintf(env.stdout, "exports: %d\nwritten: %d\nalready delivered: %d\ncorrupt: %d\n", st.Exports, st.Written, st.Skipped, st.Corrupt)
+	if err != nil {
+		return fail(env, exitFatal, err)
+	}
+	return exitOK
+}
+
+func pullOptions(d *deps) engine.PullOptions {
+	cfg := d.cfg
+	return engine.PullOptions{
+		NIP:      cfg.KSeF.NIP,
+		Inbox:    cfg.Folders.Inbox,
+		Layout:   cfg.Pull.Layout,
+		Subjects: cfg.Pull.Subjects,
+		Start:    cfg.Pull.StartTime,
+		TempDir:  filepath.Join(cfg.Folders.State, "tmp"),
+		Poll:     cfg.Send.PollInterval.Duration,
+		Client:   d.client,
+		Journal:  d.journal,
+		Logger:   d.log,
+	}
+}
+
+func oneOff(o engine.PullOptions, cfg *config.Config, since, until, out string) (engine.PullOptions, error) {
+	var err error
+	if o.Since, err = parseWhen(since); err != nil {
+		return o, fmt.Errorf("-since: %w", err)
+	}
+	o.Until = time.Now()
+	if until != "" {
+		if o.Until, err = parseWhen(until); err != nil {
+			return o, fmt.Errorf("-until: %w", err)
+		}
+	}
+	if out == "" {
+		return o, fmt.Errorf("-since needs -out DIR: a one-off download goes to its own folder, not the inbox")
+	}
+	abs, _ := filepath.Abs(out)
+	if abs == cfg.Folders.Inbox {
+		return o, fmt.Errorf("-out must differ from the inbox (%s)", cfg.Folders.Inbox)
+	}
+	o.Inbox, o.OneOff = abs, true
+	return o, nil
+}
+
+func parseWhen(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	return time.ParseInLocation("2006-01-02", s, time.UTC)
+}
+
+// runPullSchedule pulls on the configured cron schedule until ctx ends. Runs never overlap: a pull
+// still running when the next is due simply delays it.
+func runPullSchedule(ctx context.Context, d *deps) error {
+	sched, err := cron.ParseStandard(d.cfg.Pull.Schedule)
+	if err != nil {
+		return fmt.Errorf("pull.schedule: %w", err)
+	}
+	p, err := engine.NewPuller(pullOptions(d))
+	if err != nil {
+		return err
+	}
+	log := d.log.With("component", "pull")
+	for {
+		next := sched.Next(time.Now())
+		_ = d.journal.SetMeta(ctx, "next_pull", next.UTC().Format(time.RFC3339))
+		log.Debug("next pull scheduled", "at", next)
+		t := time.NewTimer(time.Until(next))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		st, err := p.Pull(ctx)
+		if err != nil && ctx.Err() == nil {
+			log.Warn("pull failed; the cursor did not move and the next run retries", "err", err)
+			continue
+		}
+		log.Info("pull finished", "exports", st.Exports, "written", st.Written, "corrupt", st.Corrupt)
+	}
+}

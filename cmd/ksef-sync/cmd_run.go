@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/kardianos/service"
+
+	"github.com/ksef-sync/ksef-sync/internal/config"
+	"github.com/ksef-sync/ksef-sync/internal/logging"
+)
+
+// stopTimeout bounds how long Stop waits for the current step. The journal makes an interrupted
+// step safe, so waiting longer only delays a reboot.
+const stopTimeout = 20 * time.Second
+
+func cmdRun(ctx context.Context, env *cliEnv, args []string) int {
+	fs, cfgPath := newFlags(env, "run")
+	if err := fs.Parse(args[1:]); err != nil {
+		return exitUsage
+	}
+	cfg, code := loadConfig(env, *cfgPath)
+	if cfg == nil {
+		return code
+	}
+	if service.Interactive() {
+		return runForeground(ctx, env, cfg)
+	}
+	return runAsService(env, cfg)
+}
+
+func runForeground(ctx context.Context, env *cliEnv, cfg *config.Config) int {
+	log, closeLog, err := newLogger(env, cfg)
+	if err != nil {
+		return fail(env, exitUsage, err)
+	}
+	defer closeLog()
+	if err := daemon(ctx, cfg, log); err != nil {
+		log.Error("ksef-sync stopped with an error", "err", err)
+		return fail(env, exitFatal, err)
+	}
+	return exitOK
+}
+
+// daemon is the body shared by `run` and the service: it runs until ctx is cancelled.
+func daemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	log.Info("ksef-sync starting", "version", version, "config", cfg.Path, "nip", cfg.KSeF.NIP, "auth", cfg.Auth.Method)
+	warnTokenDeadline(cfg, log, time.Now())
+	d, err := openDeps(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		r := &reloader{path: cfg.Path, current: cfg, log: log.With("component", "config"), apply: func(c *config.Config) {
+			if lvl, err := logging.ParseLevel(c.Log.Level); err == nil {
+				logLevel.Set(lvl)
+			}
+			d.engine.UpdateSend(sendSettings(c))
+		}}
+		r.run(ctx, 5*time.Second)
+	}()
+	go func() {
+		defer wg.Done()
+		dailyTokenWarning(ctx, cfg, log)
+	}()
+	var pullErr error
+	if cfg.Pull.Enabled {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pullErr = runPullSchedule(ctx, d)
+		}()
+	}
+	err = d.engine.Run(ctx)
+	wg.Wait()
+	log.Info("ksef-sync stopped")
+	return errors.Join(err, pullErr)
+}
+
+// tokenDeadline is the day KSeF tokens stop working; from then on only certificate login works.
+var tokenDeadline = time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// warnTokenDeadline nags, from December 2026, anyone still logging in with a token.
+func warnTokenDeadline(cfg *config.Config, log *slog.Logger, now time.Time) bool {
+	if cfg.Auth.Method != "token" || now.Before(tokenDeadline.AddDate(0, -1, 0)) {
+		return false
+	}
+	if now.Before(tokenDeadline) {
+		days := int(tokenDeadline.Sub(now).Hours()/24) + 1
+		log.Warn(fmt.Sprintf("KSeF tokens stop working on 2027-01-01 (in %d days): switch [auth] method to \"certificate\" (see README: Certificate login)", days))
+	} else {
+		log.Error("KSeF tokens no longer work since 2027-01-01: switch [auth] method to \"certificate\" (see README: Certificate login)")
+	}
+	return true
+}
+
+// dailyTokenWarning repeats the token-deadline warning once a day while the daemon runs.
+func dailyTokenWarning(ctx context.Context, cfg *config.Config, log *slog.Logger) {
+	t := time.NewTicker(24 * time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			warnTokenDeadline(cfg, log, now)
+		}
+	}
+}
+
+// program adapts the daemon to kardianos/service: Start returns at once, Stop cancels and waits a
+// bounded time, and neither calls os.Exit.
+type program struct {
+	body   func(ctx context.Context) error
+	onFail func(error)
+
+	mu     sync.Mutex
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error
+}
+
+func (p *program) Start(service.Service) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.done != nil {
+		return errors.New("already started")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel, p.done = cancel, make(chan struct{})
+	go func() {
+		defer close(p.done)
+		err := p.body(ctx)
+		p.mu.Lock()
+		p.err = err
+		p.mu.Unlock()
+		if err != nil && ctx.Err() == nil && p.onFail != nil {
+			p.onFail(err)
+		}
+	}()
+	return nil
+}
+
+func (p *program) Stop(service.Service) error {
+	p.mu.Lock()
+	cancel, done := p.cancel, p.done
+	p.mu.Unlock()
+	if done == nil {
+		return nil
+	}
+	cancel()
+	select {
+	case <-done:
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.err
+	case <-time.After(stopTimeout):
+		return fmt.Errorf("the current step did not finish within %s; the journal resumes it at the next start", stopTimeout)
+	}
+}

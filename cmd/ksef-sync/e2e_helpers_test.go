@@ -1,0 +1,266 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ksef-sync/ksef-sync/internal/atomicfile"
+	"github.com/ksef-sync/ksef-sync/internal/engine"
+	"github.com/ksef-sync/ksef-sync/internal/samples"
+	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
+)
+
+// binPath is the real ksef-sync binary, built once for every end-to-end test.
+var binPath string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "ksef-sync-e2e-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binPath = filepath.Join(dir, "ksef-sync")
+	build := exec.Command("go", "build", "-o", binPath, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building ksef-sync:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+const testNIP = "5265877635"
+
+// e2e is one company's folders and config next to a running simulator.
+type e2e struct {
+	t       testing.TB
+	dir     string
+	sim     *ksefsim.Server
+	cfgPath string
+	outbox  string
+	sent    string
+	errDir  string
+	inbox   string
+}
+
+func newE2E(t testing.TB, simOpts ksefsim.Options, extraConfig string) *e2e {
+	t.Helper()
+	if simOpts.DefaultNIP == "" {
+		simOpts.DefaultNIP = testNIP
+	}
+	sim, err := ksefsim.New(simOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sim.Close() })
+	dir := t.TempDir()
+	e := &e2e{t: t, dir: dir, sim: sim,
+		outbox: filepath.Join(dir, "outbox"), sent: filepath.Join(dir, "sent"),
+		errDir: filepath.Join(dir, "error"), inbox: filepath.Join(dir, "inbox")}
+	for _, d := range []string{e.outbox, e.sent, e.errDir, e.inbox, filepath.Join(dir, "state")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(t, filepath.Join(dir, "token.txt"), []byte(sim.Token(testNIP)))
+	cfg := fmt.Sprintf(`[ksef]
+environment = "test"
+url = %q
+nip = %q
+[auth]
+method = "token"
+token_file = "token.txt"
+[folders]
+outbox = "outbox"
+sent = "sent"
+error = "error"
+inbox = "inbox"
+state = "state"
+%s`, sim.URL(), testNIP, extraConfig)
+	if !strings.Contains(extraConfig, "[send]") {
+		cfg += "\n[send]\ngather_window = \"300ms\"\npoll_interval = \"200ms\"\n"
+	}
+	if !strings.Contains(extraConfig, "[watch]") {
+		cfg += "\n[watch]\nsettle = \"300ms\"\nrescan = \"1s\"\n"
+	}
+	e.cfgPath = filepath.Join(dir, "config.toml")
+	writeFile(t, e.cfgPath, []byte(cfg))
+	return e
+}
+
+func writeFile(t testing.TB, path string, data []byte) {
+	t.Helper()
+	if err := atomicfile.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (e *e2e) drop(name string, data []byte) {
+	e.t.Helper()
+	writeFile(e.t, filepath.Join(e.outbox, name), data)
+}
+
+// invoice returns sample invoice i for the test NIP with a unique number.
+func invoice(i int, tag string) []byte {
+	return samples.Invoice(i, testNIP, time.Now(), fmt.Sprintf("%s-%05d", tag, i))
+}
+
+// runCmd runs the binary to completion and returns its exit code and output.
+func (e *e2e) runCmd(timeout time.Duration, args ...string) (int, string, string) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binPath, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			e.t.Fatalf("run %v: %v\n%s", args, err, errb.String())
+		}
+		code = ee.ExitCode()
+	}
+	return code, out.String(), errb.String()
+}
+
+func (e *e2e) send(timeout time.Duration) (int, string, string) {
+	return e.runCmd(timeout+30*time.Second, "send", "-config", e.cfgPath, "-timeout", timeout.String())
+}
+
+// daemon starts `ksef-sync run` and returns it with a scanner over its log lines.
+func (e *e2e) daemon() (*exec.Cmd, *bufio.Scanner) {
+	e.t.Helper()
+	cmd := exec.Command(binPath, "run", "-config", e.cfgPath)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	sc := bufio.NewScanner(stderr)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	return cmd, sc
+}
+
+func (e *e2e) sentRecords() map[string]engine.SentRecord {
+	e.t.Helper()
+	out := map[string]engine.SentRecord{}
+	for _, p := range glob(e.t, e.sent, "*.ksef.json") {
+		var r engine.SentRecord
+		if err := json.Unmarshal(readFile(e.t, p), &r); err != nil {
+			e.t.Fatalf("%s: %v", p, err)
+		}
+		out[strings.TrimSuffix(filepath.Base(p), ".ksef.json")] = r
+	}
+	return out
+}
+
+func (e *e2e) errorRecords() map[string]map[string]any {
+	e.t.Helper()
+	out := map[string]map[string]any{}
+	for _, p := range glob(e.t, e.errDir, "*.error.json") {
+		var r map[string]any
+		if err := json.Unmarshal(readFile(e.t, p), &r); err != nil {
+			e.t.Fatalf("%s: %v", p, err)
+		}
+		out[strings.TrimSuffix(filepath.Base(p), ".error.json")] = r
+	}
+	return out
+}
+
+// assertSimClean checks the simulator saw a well-behaved client.
+func (e *e2e) assertSimClean() {
+	e.t.Helper()
+	st := e.sim.Stats()
+	if st.SpecViolations != 0 {
+		e.t.Errorf("spec violations: %d %v", st.SpecViolations, st.SpecViolationDetails)
+	}
+	if st.RateLimited != 0 {
+		e.t.Errorf("429 responses: %d", st.RateLimited)
+	}
+	if st.DuplicateSubmissions != 0 {
+		e.t.Errorf("duplicate submissions: %d", st.DuplicateSubmissions)
+	}
+}
+
+// assertSentMatchesSim checks every sent record against the simulator's accepted invoices and the
+// files beside it, and that KSeF accepted nothing we did not record.
+func (e *e2e) assertSentMatchesSim(records map[string]engine.SentRecord) {
+	e.t.Helper()
+	accepted := map[string]ksefsim.AcceptedInvoice{}
+	for _, a := range e.sim.Stats().Accepted {
+		accepted[a.KsefNumber] = a
+	}
+	seen := map[string]bool{}
+	for stem, r := range records {
+		a, ok := accepted[r.KsefNumber]
+		if !ok {
+			e.t.Errorf("%s: KSeF number %s unknown to the simulator", stem, r.KsefNumber)
+			continue
+		}
+		seen[r.KsefNumber] = true
+		xml := readFile(e.t, filepath.Join(e.sent, stem+".xml"))
+		sum := sha256.Sum256(xml)
+		if got := base64.StdEncoding.EncodeToString(sum[:]); got != r.InvoiceHash || got != a.InvoiceHash {
+			e.t.Errorf("%s: hash of sent xml %s, record %s, simulator %s", stem, got, r.InvoiceHash, a.InvoiceHash)
+		}
+		upo := readFile(e.t, filepath.Join(e.sent, stem+".upo.xml"))
+		if !bytes.Contains(upo, []byte(r.KsefNumber)) {
+			e.t.Errorf("%s: UPO does not name %s", stem, r.KsefNumber)
+		}
+		if r.QRCodeI == "" || r.SessionReferenceNumber == "" || r.ReferenceNumber == "" || r.AcquisitionDate == nil || r.InvoiceNumber == "" {
+			e.t.Errorf("%s: incomplete record %+v", stem, r)
+		}
+	}
+	for n := range accepted {
+		if !seen[n] {
+			e.t.Errorf("simulator accepted %s but no sent record names it", n)
+		}
+	}
+}
+
+func glob(t testing.TB, dir, pattern string) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(dir, pattern))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func readFile(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func drainScanner(sc interface{ Scan() bool }) {
+	for sc.Scan() {
+	}
+}

@@ -1,0 +1,107 @@
+// Command ksef-sync connects an ERP's invoice folders to Poland's KSeF 2.0.
+//
+// One binary, several sub-commands; `ksef-sync help` lists them. Exit codes are a contract with ERP
+// hooks and scripts: 0 success, 1 fatal error, 2 usage or configuration error, 3 (send) at least one
+// invoice was rejected.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time (-ldflags -X main.version=...).
+var version = "dev"
+
+const (
+	exitOK       = 0
+	exitFatal    = 1
+	exitUsage    = 2
+	exitRejected = 3
+)
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, env *cliEnv, args []string) int
+}
+
+// cliEnv is what every sub-command may touch; tests run commands in-process with their own.
+type cliEnv struct {
+	stdout, stderr io.Writer
+	stdin          io.Reader
+	getenv         func(string) string
+}
+
+func commands() []command {
+	return []command{
+		{"run", "run the daemon in the foreground (the service runs the same code)", cmdRun},
+		{"send", "one pass: send everything in the outbox, wait for the outcome, exit 0/3/1", cmdSend},
+		{"pull", "one pull cycle: download new received and issued invoices into the inbox", cmdPull},
+		{"check-config", "report every problem in a config file, with key names", cmdCheckConfig},
+		{"status", "show the daemon's state, queue, rejections and pull cursors (-json)", cmdStatus},
+		{"doctor", "check config, folders, clock, network, login and limits; print fixes", cmdDoctor},
+		{"auth", "auth check: log in to KSeF with the configured credentials", cmdAuth},
+		{"cert", "cert gen-test: create a self-signed KSeF TEST certificate and key", cmdCert},
+		{"sim", "run the built-in KSeF simulator", cmdSim},
+		{"demo", "quick start: simulator + daemon + sample invoices in ./demo", cmdDemo},
+		{"install", "install the system service (-config FILE, optional -user)", cmdService},
+		{"uninstall", "remove the system service", cmdService},
+		{"start", "start the system service", cmdService},
+		{"stop", "stop the system service", cmdService},
+		{"restart", "restart the system service", cmdService},
+		{"version", "print the version", cmdVersion},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	env := &cliEnv{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, getenv: os.Getenv}
+	os.Exit(dispatch(ctx, env, os.Args[1:]))
+}
+
+func dispatch(ctx context.Context, env *cliEnv, args []string) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(env.stdout)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(ctx, env, args)
+		}
+	}
+	fmt.Fprintf(env.stderr, "ksef-sync: unknown command %q\n\n", args[0])
+	usage(env.stderr)
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "ksef-sync %s: the bridge between your ERP's invoice folders and KSeF 2.0\n\nUsage: ksef-sync <command> [flags]\n\nCommands:\n", version)
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-13s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, "\nRun 'ksef-sync <command> -h' for the flags of a command. See README.md.\n")
+}
+
+func cmdVersion(_ context.Context, env *cliEnv, _ []string) int {
+	fmt.Fprintf(env.stdout, "ksef-sync %s\n", version)
+	return exitOK
+}
+
+// fail prints a one-line error for the user and returns the exit code.
+func fail(env *cliEnv, code int, err error) int {
+	var pe interface{ Error() string }
+	if errors.As(err, &pe) {
+		fmt.Fprintf(env.stderr, "ksef-sync: %v\n", err)
+	}
+	return code
+}

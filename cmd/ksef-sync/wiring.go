@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"time"
+
+	"github.com/ksef-sync/ksef-sync/internal/config"
+	"github.com/ksef-sync/ksef-sync/internal/engine"
+	"github.com/ksef-sync/ksef-sync/internal/logging"
+	"github.com/ksef-sync/ksef-sync/ksef"
+	"github.com/ksef-sync/ksef-sync/ksef/xades"
+	"github.com/ksef-sync/ksef-sync/spool"
+	"github.com/ksef-sync/ksef-sync/watcher"
+)
+
+// newFlags returns a flag set that reports errors instead of exiting, with the -config flag every
+// config-driven command takes.
+func newFlags(env *cliEnv, name string) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet("ksef-sync "+name, flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	cfg := fs.String("config", defaultConfigPath(), "configuration file (TOML)")
+	return fs, cfg
+}
+
+// loadConfig loads the file and prints every problem with its key.
+func loadConfig(env *cliEnv, path string) (*config.Config, int) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		var probs config.Problems
+		if errors.As(err, &probs) {
+			fmt.Fprintf(env.stderr, "ksef-sync: %s has %d problem(s):\n", path, len(probs))
+			for _, p := range probs {
+				fmt.Fprintf(env.stderr, "  %s: %s\n", p.Key, p.Msg)
+			}
+			return nil, exitUsage
+		}
+		fmt.Fprintf(env.stderr, "ksef-sync: %v\n", err)
+		return nil, exitUsage
+	}
+	return cfg, exitOK
+}
+
+// logLevel is the daemon's live log level; a config reload changes it.
+var logLevel = new(slog.LevelVar)
+
+func newLogger(env *cliEnv, cfg *config.Config) (*slog.Logger, func() error, error) {
+	return logging.New(logging.Options{
+		Level: cfg.Log.Level, Format: cfg.Log.Format, File: cfg.Log.File,
+		MaxSizeMB: cfg.Log.MaxSizeMB, MaxFiles: cfg.Log.MaxFiles, Stderr: env.stderr, LevelVar: logLevel,
+	})
+}
+
+// newClient builds the KSeF client with whichever login method is configured. The engine never
+// learns which one it is.
+func newClient(cfg *config.Config, log *slog.Logger) (*ksef.Client, error) {
+	base, err := cfg.APIBaseURL()
+	if err != nil {
+		return nil, err
+	}
+	auth, err := newAuthenticator(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return ksef.New(ksef.Options{
+		BaseURL:    base,
+		Context:    ksef.ContextIdentifier{Type: "Nip", Value: cfg.KSeF.NIP},
+		Auth:       auth,
+		HTTPClient: httpClient(cfg),
+		Logger:     log.With("component", "ksef"),
+		UserAgent:  "ksef-sync/" + version,
+	})
+}
+
+func httpClient(cfg *config.Config) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil
+	if cfg.HTTP.Proxy != "" {
+		if u, err := url.Parse(cfg.HTTP.Proxy); err == nil {
+			tr.Proxy = http.ProxyURL(u)
+		}
+	}
+	tr.MaxIdleConnsPerHost = 16
+	timeout := cfg.HTTP.Timeout.Duration
+	if timeout <= 0 {
+		timeout = 60 * time.Second
+	}
+	return &http.Client{Transport: tr, Timeout: timeout}
+}
+
+func newAuthenticator(cfg *config.Config) (ksef.Authenticator, error) {
+	if cfg.Auth.Method == "certificate" {
+		creds, err := loadCredentials(cfg)
+		if err != nil {
+			return nil, err
+		}
+		return ksef.XadesAuth{Credentials: creds, SubjectIdentifierType: cfg.Auth.SubjectIdentifier}, nil
+	}
+	token, err := cfg.ReadToken()
+	if err != nil {
+		return nil, err
+	}
+	return ksef.TokenAuth{Token: token}, nil
+}
+
+func loadCredentials(cfg *config.Config) (*xades.Credentials, error) {
+	pw, err := cfg.ReadKeyPassword()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Auth.P12File != "" {
+		return xades.LoadPKCS12(cfg.Auth.P12File, pw)
+	}
+	return xades.LoadPEM(cfg.Auth.CertFile, cfg.Auth.KeyFile, pw)
+}
+
+// deps is everything a running company needs.
+type deps struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	client  *ksef.Client
+	journal *spool.Journal
+	watcher *watcher.Watcher
+	engine  *engine.Engine
+}
+
+func (d *deps) close() {
+	if d.journal != nil {
+		_ = d.journal.Close()
+	}
+}
+
+// openDeps opens the journal (taking the state folder's lock), the client, the outbox watcher and
+// the engine.
+func openDeps(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, error) {
+	d := &deps{cfg: cfg, log: log}
+	var err error
+	if d.client, err = newClient(cfg, log); err != nil {
+		return nil, fmt.Errorf("KSeF client: %w", err)
+	}
+	if d.journal, err = spool.Open(ctx, cfg.Folders.State, log.With("component", "spool")); err != nil {
+		return nil, fmt.Errorf("journal in %s: %w", cfg.Folders.State, err)
+	}
+	if d.watcher, err = newWatcher(cfg, log); err != nil {
+		d.close()
+		return nil, err
+	}
+	d.engine, err = engine.New(engine.Options{
+		NIP:     cfg.KSeF.NIP,
+		QRBase:  cfg.QRBaseURL(),
+		Folders: engine.Folders{Outbox: cfg.Folders.Outbox, Sent: cfg.Folders.Sent, Error: cfg.Folders.Error, Inbox: cfg.Folders.Inbox, State: cfg.Folders.State},
+		Send:    sendSettings(cfg),
+		KSeF:    d.client,
+		Journal: d.journal,
+		Watcher: d.watcher,
+		Logger:  log,
+		TempDir: filepath.Join(cfg.Folders.State, "tmp"),
+	})
+	if err != nil {
+		d.close()
+		return nil, err
+	}
+	return d, nil
+}
+
+func newWatcher(cfg *config.Config, log *slog.Logger) (*watcher.Watcher, error) {
+	return watcher.New(watcher.Options{
+		Dir:           cfg.Folders.Outbox,
+		Patterns:      cfg.Watch.Patterns,
+		RescanEvery:   cfg.Watch.Rescan.Duration,
+		Settle:        cfg.Watch.Settle.Duration,
+		DisableEvents: !cfg.Watch.Events,
+		Logger:        log.With("component", "watcher"),
+	})
+}
+
+func sendSettings(cfg *config.Config) engine.SendSettings {
+	s := cfg.Send
+	comp := ksef.Zip
+	if s.Compression == "targz" {
+		comp = ksef.TarGz
+	}
+	return engine.SendSettings{
+		Mode:             s.Mode,
+		GatherWindow:     s.GatherWindow.Duration,
+		BatchThreshold:   s.BatchThreshold,
+		MaxBatchInvoices: s.MaxBatchInvoices,
+		BatchPartSize:    s.BatchPartSize,
+		Compression:      comp,
+		SessionIdleClose: s.SessionIdleClose.Duration,
+		PollInterval:     s.PollInterval.Duration,
+		MaxInvoiceSize:   int(s.MaxInvoiceSize),
+		OfflineMode:      s.OfflineMode,
+	}
+}

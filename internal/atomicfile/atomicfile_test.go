@@ -1,0 +1,102 @@
+package atomicfile
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestWriteFileReplacesAndLeavesNoTemp(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "a.xml")
+	for _, content := range []string{"one", "two"} {
+		if err := WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(p)
+		if err != nil || string(got) != content {
+			t.Fatalf("got %q, %v; want %q", got, err, content)
+		}
+	}
+	assertOnlyFiles(t, dir, "a.xml")
+}
+
+func TestWriteNewRefusesToOverwrite(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "a.xml")
+	if err := WriteNew(p, []byte("first"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := WriteNew(p, []byte("second"), 0o644)
+	if !errors.Is(err, ErrExist) {
+		t.Fatalf("second WriteNew: got %v, want ErrExist", err)
+	}
+	got, _ := os.ReadFile(p)
+	if string(got) != "first" {
+		t.Fatalf("content changed to %q", got)
+	}
+	assertOnlyFiles(t, dir, "a.xml")
+}
+
+func TestWriteNewWithoutHardLinks(t *testing.T) {
+	old := linkFile
+	linkFile = func(string, string) error { return errors.New("links not supported") }
+	t.Cleanup(func() { linkFile = old })
+	dir := t.TempDir()
+	p := filepath.Join(dir, "a.xml")
+	if err := WriteNew(p, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteNew(p, []byte("y"), 0o644); !errors.Is(err, ErrExist) {
+		t.Fatalf("got %v, want ErrExist", err)
+	}
+	assertOnlyFiles(t, dir, "a.xml")
+}
+
+func TestFailedRenameKeepsOldFileAndRemovesTemp(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "a.xml")
+	if err := WriteFile(p, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := renameFile
+	renameFile = func(string, string) error { return errors.New("disk full") }
+	t.Cleanup(func() { renameFile = old })
+	if err := WriteFile(p, []byte("new"), 0o644); err == nil {
+		t.Fatal("want error")
+	}
+	got, _ := os.ReadFile(p)
+	if string(got) != "old" {
+		t.Fatalf("got %q, want old content", got)
+	}
+	assertOnlyFiles(t, dir, "a.xml")
+}
+
+func TestTempName(t *testing.T) {
+	for name, want := range map[string]bool{".a.xml.0a1b.tmp": true, "a.tmp": false, "a.xml": false, ".tmp": false} {
+		if got := TempName(name); got != want {
+			t.Errorf("TempName(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+func assertOnlyFiles(t *testing.T, dir string, want ...string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Name())
+	}
+	if len(got) != len(want) {
+		t.Fatalf("files = %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("files = %v, want %v", got, want)
+		}
+	}
+}

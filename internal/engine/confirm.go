@@ -1,0 +1,261 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/ksef-sync/ksef-sync/ksef"
+	"github.com/ksef-sync/ksef-sync/spool"
+)
+
+// perInvoiceStatusMax is how many pending online invoices are checked one by one (cheap 1,200/h
+// budget) before the engine switches to the paged session list (200/h, but 1,000 invoices a page).
+const perInvoiceStatusMax = 3
+
+// confirm reconciles invoices whose send outcome is unknown, and collects KSeF's verdict for
+// submitted ones.
+func (e *Engine) confirm(ctx context.Context) error {
+	var errs []error
+	sending, err := e.opt.Journal.ByState(ctx, e.opt.NIP, spool.StateSending)
+	if err != nil {
+		return err
+	}
+	for ref, invs := range bySession(sending) {
+		errs = append(errs, e.reconcileSession(ctx, ref, invs))
+	}
+	submitted, err := e.opt.Journal.ByState(ctx, e.opt.NIP, spool.StateSubmitted)
+	if err != nil {
+		return err
+	}
+	for ref, invs := range bySession(submitted) {
+		errs = append(errs, e.confirmSession(ctx, ref, invs))
+	}
+	return errors.Join(errs...)
+}
+
+func bySession(invs []spool.Invoice) map[string][]spool.Invoice {
+	m := make(map[string][]spool.Invoice)
+	for _, inv := range invs {
+		m[inv.SessionRef] = append(m[inv.SessionRef], inv)
+	}
+	return m
+}
+
+func (e *Engine) confirmSession(ctx context.Context, ref string, invs []spool.Invoice) error {
+	if invs[0].Mode == "online" && len(invs) <= perInvoiceStatusMax {
+		var errs []error
+		for i := range invs {
+			si, err := e.opt.KSeF.SessionInvoice(ctx, ref, invs[i].InvoiceRef)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			errs = append(errs, e.applyStatus(ctx, &invs[i], si))
+		}
+		return errors.Join(errs...)
+	}
+	if invs[0].Mode == "batch" {
+		st, err := e.opt.KSeF.SessionStatus(ctx, ref)
+		if err != nil {
+			return err
+		}
+		if st.Status.Code < 200 {
+			return nil
+		}
+		if err := e.applyList(ctx, ref, invs); err != nil {
+			return err
+		}
+		return e.sessionFailedWithoutResults(ctx, ref, st, invs)
+	}
+	return e.applyList(ctx, ref, invs)
+}
+
+// applyList pages through the session's invoices once and applies every result that belongs to one
+// of ours, matched by invoice reference (online) or archive entry name (batch).
+func (e *Engine) applyList(ctx context.Context, ref string, invs []spool.Invoice) error {
+	byKey := make(map[string]*spool.Invoice, len(invs))
+	for i := range invs {
+		byKey[matchKey(&invs[i])] = &invs[i]
+	}
+	var errs []error
+	err := e.opt.KSeF.ListSessionInvoices(ctx, ref, false, func(si ksef.SessionInvoice) error {
+		key := si.ReferenceNumber
+		if si.InvoiceFileName != "" {
+			key = si.InvoiceFileName
+		}
+		if inv := byKey[key]; inv != nil {
+			errs = append(errs, e.applyStatus(ctx, inv, &si))
+		}
+		return nil
+	})
+	return errors.Join(append(errs, err)...)
+}
+
+func matchKey(inv *spool.Invoice) string {
+	if inv.Mode == "batch" {
+		return inv.BatchFileName
+	}
+	return inv.InvoiceRef
+}
+
+// sessionFailedWithoutResults handles a batch that KSeF finished without listing our invoices (for
+// example an archive it could not open): they are sent again, and rejected after repeated failures.
+func (e *Engine) sessionFailedWithoutResults(ctx context.Context, ref string, st *ksef.SessionStatus, invs []spool.Invoice) error {
+	var errs []error
+	for _, inv := range invs {
+		cur, err := e.opt.Journal.Get(ctx, inv.ID)
+		if err != nil || cur.State != spool.StateSubmitted {
+			errs = append(errs, err)
+			continue
+		}
+		cause := fmt.Errorf("batch session %s ended with %d %s", ref, st.Status.Code, st.Status.Description)
+		if cur.Attempts >= 3 {
+			errs = append(errs, e.reject(ctx, cur, st.Status, "ksef"))
+			continue
+		}
+		errs = append(errs, e.backToReady(ctx, cur.ID, spool.StateSubmitted, cause))
+	}
+	return errors.Join(errs...)
+}
+
+// applyStatus records KSeF's verdict on one invoice.
+func (e *Engine) applyStatus(ctx context.Context, inv *spool.Invoice, si *ksef.SessionInvoice) error {
+	st := si.Status
+	switch {
+	case st.Code < 200:
+		return nil
+	case st.Code == 200:
+		return e.accept(ctx, inv, si)
+	case st.Code == 440:
+		return e.duplicate(ctx, inv, si)
+	case st.Transient():
+		return e.backToReady(ctx, inv.ID, inv.State, fmt.Errorf("KSeF status %d %s", st.Code, st.Description))
+	default:
+		return e.reject(ctx, inv, st, "ksef")
+	}
+}
+
+func (e *Engine) accept(ctx context.Context, inv *spool.Invoice, si *ksef.SessionInvoice) error {
+	err := e.opt.Journal.Transition(ctx, inv.ID, []spool.State{inv.State}, spool.StateAccepted, func(r *spool.Invoice) {
+		r.KsefNumber = si.KsefNumber
+		r.AcquisitionDate = si.AcquisitionDate
+		r.UpoURL = si.UpoDownloadURL
+		r.InvoiceRef = si.ReferenceNumber
+		r.Outcome = "accepted"
+	})
+	if err == nil {
+		e.log.Info("invoice accepted", "file", inv.FileName, "invoice", inv.ID, "state", spool.StateAccepted,
+			"ksef_number", si.KsefNumber, "session", inv.SessionRef)
+	}
+	return err
+}
+
+// duplicate handles KSeF's 440: the invoice number was registered before. If the original has the
+// same bytes it is ours (an earlier run, another copy) and counts as success with the original KSeF
+// number; different content is a real conflict the bookkeeper must resolve.
+func (e *Engine) duplicate(ctx context.Context, inv *spool.Invoice, si *ksef.SessionInvoice) error {
+	origNumber, origSession, ok := si.Status.Duplicate()
+	if !ok {
+		return e.reject(ctx, inv, si.Status, "ksef")
+	}
+	orig, err := e.findOriginal(ctx, origSession, origNumber)
+	if err != nil {
+		return fmt.Errorf("look up original of duplicate %s: %w", inv.FileName, err)
+	}
+	if orig != nil && orig.InvoiceHash == inv.RegisteredHash {
+		err := e.opt.Journal.Transition(ctx, inv.ID, []spool.State{inv.State}, spool.StateAccepted, func(r *spool.Invoice) {
+			r.KsefNumber, r.AcquisitionDate, r.UpoURL = orig.KsefNumber, orig.AcquisitionDate, orig.UpoDownloadURL
+			r.SessionRef, r.InvoiceRef, r.Outcome = origSession, orig.ReferenceNumber, "accepted"
+		})
+		if err == nil {
+			e.log.Info("invoice was already registered with the same content", "file", inv.FileName, "invoice", inv.ID,
+				"state", spool.StateAccepted, "ksef_number", orig.KsefNumber, "session", origSession)
+		}
+		return err
+	}
+	st := si.Status
+	st.Description = fmt.Sprintf("invoice number already registered as %s with different content", origNumber)
+	st.Details = append(st.Details, "original session: "+origSession)
+	return e.reject(ctx, inv, st, "ksef")
+}
+
+func (e *Engine) findOriginal(ctx context.Context, sessionRef, ksefNumber string) (*ksef.SessionInvoice, error) {
+	var found *ksef.SessionInvoice
+	errStop := errors.New("found")
+	err := e.opt.KSeF.ListSessionInvoices(ctx, sessionRef, false, func(si ksef.SessionInvoice) error {
+		if strings.EqualFold(si.KsefNumber, ksefNumber) {
+			found = &si
+			return errStop
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return nil, err
+	}
+	return found, nil
+}
+
+func (e *Engine) reject(ctx context.Context, inv *spool.Invoice, st ksef.Status, stage string) error {
+	err := e.opt.Journal.Transition(ctx, inv.ID, []spool.State{inv.State}, spool.StateRejected, func(r *spool.Invoice) {
+		r.ErrCode, r.ErrDescription, r.ErrDetails, r.ErrStage = st.Code, st.Description, st.Details, stage
+		r.ErrHint = hintFor(st)
+		r.Outcome = "rejected"
+	})
+	if err == nil {
+		e.log.Warn("invoice rejected by KSeF", "file", inv.FileName, "invoice", inv.ID, "state", spool.StateRejected,
+			"code", st.Code, "reason", st.Description, "session", inv.SessionRef)
+	}
+	return err
+}
+
+// reconcileSession decides the fate of invoices whose send outcome is unknown (a crash or a lost
+// answer). Nothing is sent again until KSeF's own records say the invoice is not there.
+func (e *Engine) reconcileSession(ctx context.Context, ref string, invs []spool.Invoice) error {
+	if e.online.session != nil && e.online.session.ReferenceNumber == ref {
+		// Our live session lost an answer: stop using it so its list is final before we look.
+		e.closeOnline(ctx)
+	}
+	if invs[0].Mode == "batch" {
+		return e.reconcileBatch(ctx, ref, invs)
+	}
+	found := make(map[string]ksef.SessionInvoice)
+	err := e.opt.KSeF.ListSessionInvoices(ctx, ref, false, func(si ksef.SessionInvoice) error {
+		found[si.InvoiceHash] = si
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("reconcile session %s: %w", ref, err)
+	}
+	var errs []error
+	for i := range invs {
+		si, ok := found[invs[i].RegisteredHash]
+		if !ok {
+			errs = append(errs, e.backToReady(ctx, invs[i].ID, spool.StateSending, errors.New("KSeF has no record of the earlier send")))
+			continue
+		}
+		errs = append(errs, e.opt.Journal.Transition(ctx, invs[i].ID, []spool.State{spool.StateSending}, spool.StateSubmitted, func(r *spool.Invoice) {
+			r.InvoiceRef = si.ReferenceNumber
+		}))
+		e.log.Info("reconciled: KSeF has the invoice", "file", invs[i].FileName, "invoice", invs[i].ID, "state", spool.StateSubmitted, "reference", si.ReferenceNumber)
+	}
+	return errors.Join(errs...)
+}
+
+// reconcileBatch: a batch registers nothing until it is closed. A session still open (status 100)
+// was never closed and is abandoned; one that KSeF is processing or has processed holds our invoices.
+func (e *Engine) reconcileBatch(ctx context.Context, ref string, invs []spool.Invoice) error {
+	ids := make([]int64, len(invs))
+	for i := range invs {
+		ids[i] = invs[i].ID
+	}
+	st, err := e.opt.KSeF.SessionStatus(ctx, ref)
+	if err != nil {
+		return fmt.Errorf("reconcile batch %s: %w", ref, err)
+	}
+	if st.Status.Code == 100 {
+		return e.abandonBatch(ctx, ref, ids, errors.New("session was never closed"))
+	}
+	return e.batchClosed(ctx, ref, ids)
+}

@@ -1,0 +1,379 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/ksef-sync/ksef-sync/ksef"
+	"github.com/ksef-sync/ksef-sync/spool"
+)
+
+// onlineState is the one online session the engine keeps open while it is useful. Its AES key lives
+// only in memory, so after a restart the old session is closed and a new one opened.
+type onlineState struct {
+	session  *ksef.OnlineSession
+	lastUsed time.Time
+	sent     int
+}
+
+// dispatch sends ready invoices once the gather window has passed: one invoice online, several by
+// batch (auto mode), attachments always by batch.
+func (e *Engine) dispatch(ctx context.Context, flush bool) error {
+	ready, err := e.sendable(ctx)
+	if err != nil || len(ready) == 0 {
+		return err
+	}
+	if !flush && !e.gathered(ready) {
+		return nil
+	}
+	online, batch := e.split(ready)
+	var errs []error
+	for len(batch) > 0 {
+		n := min(len(batch), e.opt.Send.MaxBatchInvoices)
+		errs = append(errs, e.sendBatch(ctx, batch[:n]))
+		batch = batch[n:]
+	}
+	for i := range online {
+		if err := e.sendOnline(ctx, &online[i]); err != nil {
+			errs = append(errs, err)
+			if ctx.Err() != nil {
+				break
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// sendable returns ready invoices that are due, after settling the ones that need no sending:
+// bytes KSeF already accepted earlier are marked accepted with the known KSeF number, and a second
+// copy of bytes that are in flight waits for the first.
+func (e *Engine) sendable(ctx context.Context) ([]spool.Invoice, error) {
+	ready, err := e.opt.Journal.ByState(ctx, e.opt.NIP, spool.StateReady)
+	if err != nil {
+		return nil, err
+	}
+	now := e.now()
+	seen := make(map[string]bool, len(ready))
+	out := ready[:0]
+	for _, inv := range ready {
+		if inv.NextAttemptAt.After(now) || seen[inv.RegisteredHash] {
+			continue
+		}
+		seen[inv.RegisteredHash] = true
+		settled, err := e.settleKnown(ctx, inv)
+		if err != nil {
+			return nil, err
+		}
+		if !settled {
+			out = append(out, inv)
+		}
+	}
+	return out, nil
+}
+
+func (e *Engine) settleKnown(ctx context.Context, inv spool.Invoice) (bool, error) {
+	prev, ok, err := e.opt.Journal.FindAccepted(ctx, e.opt.NIP, inv.RegisteredHash)
+	if err != nil {
+		return false, err
+	}
+	if ok && prev.ID != inv.ID {
+		err := e.opt.Journal.Transition(ctx, inv.ID, []spool.State{spool.StateReady}, spool.StateAccepted, func(r *spool.Invoice) {
+			copyRegistration(r, prev)
+		})
+		if err == nil {
+			e.log.Info("invoice already registered earlier; not sent again", "file", inv.FileName, "invoice", inv.ID,
+				"state", spool.StateAccepted, "ksef_number", prev.KsefNumber)
+		}
+		return true, err
+	}
+	inFlight, err := e.opt.Journal.InFlight(ctx, e.opt.NIP, inv.RegisteredHash, inv.ID)
+	return inFlight, err
+}
+
+func copyRegistration(r *spool.Invoice, prev *spool.Invoice) {
+	r.KsefNumber = prev.KsefNumber
+	r.AcquisitionDate = prev.AcquisitionDate
+	r.SessionRef = prev.SessionRef
+	r.InvoiceRef = prev.InvoiceRef
+	r.Mode = prev.Mode
+	r.UpoURL = prev.UpoURL
+	r.UpoPath = prev.UpoPath
+	r.Outcome = "accepted"
+}
+
+// gathered reports whether invoices arriving close together have stopped arriving, or the oldest
+// has waited long enough.
+func (e *Engine) gathered(ready []spool.Invoice) bool {
+	if len(ready) >= e.opt.Send.MaxBatchInvoices {
+		return true
+	}
+	window := e.opt.Send.GatherWindow
+	oldest, newest := ready[0].CreatedAt, ready[0].CreatedAt
+	for _, inv := range ready {
+		if inv.CreatedAt.Before(oldest) {
+			oldest = inv.CreatedAt
+		}
+		if inv.CreatedAt.After(newest) {
+			newest = inv.CreatedAt
+		}
+	}
+	now := e.now()
+	return now.Sub(newest) >= window || now.Sub(oldest) >= 5*window
+}
+
+func (e *Engine) split(ready []spool.Invoice) (online, batch []spool.Invoice) {
+	var plain []spool.Invoice
+	for _, inv := range ready {
+		if inv.HasAttachment {
+			batch = append(batch, inv)
+		} else {
+			plain = append(plain, inv)
+		}
+	}
+	switch e.opt.Send.Mode {
+	case "online":
+		return plain, batch
+	case "batch":
+		return nil, append(batch, plain...)
+	}
+	if len(plain) >= e.opt.Send.BatchThreshold || len(plain) > e.budget.available(e.now()) {
+		return nil, append(batch, plain...)
+	}
+	return plain, batch
+}
+
+// sendOnline sends one invoice in the reusable online session.
+func (e *Engine) sendOnline(ctx context.Context, inv *spool.Invoice) error {
+	s, err := e.onlineSession(ctx)
+	if err != nil {
+		return e.deferInvoice(ctx, inv, err)
+	}
+	data, err := os.ReadFile(inv.RegisteredPath)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", inv.FileName, err)
+	}
+	err = e.opt.Journal.Transition(ctx, inv.ID, []spool.State{spool.StateReady}, spool.StateSending, func(r *spool.Invoice) {
+		r.Mode, r.SessionRef, r.Attempts = "online", s.ReferenceNumber, r.Attempts+1
+	})
+	if err != nil {
+		return err
+	}
+	e.log.Info("sending invoice online", "file", inv.FileName, "invoice", inv.ID, "state", spool.StateSending, "session", s.ReferenceNumber)
+	e.budget.add(e.now())
+	sent, err := e.opt.KSeF.SendInvoice(ctx, s, data, ksef.SendOptions{OfflineMode: e.opt.Send.OfflineMode})
+	e.online.lastUsed = e.now()
+	if err != nil {
+		return e.sendFailed(ctx, inv, err)
+	}
+	e.online.sent++
+	err = e.opt.Journal.Transition(ctx, inv.ID, []spool.State{spool.StateSending}, spool.StateSubmitted, func(r *spool.Invoice) {
+		r.InvoiceRef = sent.ReferenceNumber
+	})
+	if err == nil {
+		e.log.Info("invoice submitted", "file", inv.FileName, "invoice", inv.ID, "state", spool.StateSubmitted,
+			"session", s.ReferenceNumber, "reference", sent.ReferenceNumber)
+	}
+	return err
+}
+
+// sendFailed decides what a failed online send means. A clear refusal by KSeF means the invoice was
+// not taken, so it goes back to ready. Anything ambiguous (timeouts, dropped connections, 5xx) may
+// have reached KSeF: the invoice stays in sending and is reconciled against the session's invoice list
+// before anything is sent again.
+func (e *Engine) sendFailed(ctx context.Context, inv *spool.Invoice, err error) error {
+	var apiErr *ksef.APIError
+	if errors.As(err, &apiErr) && apiErr.HTTPStatus >= 400 && apiErr.HTTPStatus < 500 {
+		if apiErr.HasCode(21180) || apiErr.HasCode(21173) || apiErr.HasCode(21155) {
+			e.online = onlineState{}
+		}
+		return e.backToReady(ctx, inv.ID, spool.StateSending, err)
+	}
+	e.log.Warn("send outcome unknown; will reconcile with KSeF before any resend", "file", inv.FileName,
+		"invoice", inv.ID, "state", spool.StateSending, "err", err)
+	if ctx.Err() == nil {
+		e.online = onlineState{}
+	}
+	return nil
+}
+
+func (e *Engine) deferInvoice(ctx context.Context, inv *spool.Invoice, cause error) error {
+	e.log.Warn("cannot send now; will retry", "file", inv.FileName, "invoice", inv.ID, "err", cause)
+	return e.opt.Journal.Transition(ctx, inv.ID, []spool.State{spool.StateReady}, spool.StateReady, func(r *spool.Invoice) {
+		r.NextAttemptAt = e.now().Add(retryDelay(r.Attempts))
+		r.Attempts++
+	})
+}
+
+func (e *Engine) backToReady(ctx context.Context, id int64, from spool.State, cause error) error {
+	return e.opt.Journal.Transition(ctx, id, []spool.State{from}, spool.StateReady, func(r *spool.Invoice) {
+		r.SessionRef, r.InvoiceRef, r.BatchFileName, r.Mode = "", "", "", ""
+		r.NextAttemptAt = e.now().Add(retryDelay(r.Attempts))
+		if cause != nil {
+			e.log.Warn("invoice will be sent again later", "file", r.FileName, "invoice", r.ID, "state", spool.StateReady, "err", cause)
+		}
+	})
+}
+
+// retryDelay grows with the attempts and is capped: the journal owns long-term retry, so an
+// invoice waits at most a few minutes between tries and is never dropped.
+func retryDelay(attempts int) time.Duration {
+	d := 5 * time.Second << min(attempts, 6)
+	return min(d, 5*time.Minute)
+}
+
+func (e *Engine) onlineSession(ctx context.Context) (*ksef.OnlineSession, error) {
+	s := e.online.session
+	if s != nil && s.ValidUntil.After(e.now().Add(10*time.Minute)) && e.online.sent < 9000 {
+		return s, nil
+	}
+	e.closeOnline(ctx)
+	s, err := e.opt.KSeF.OpenOnlineSession(ctx, ksef.FormFA3)
+	if err != nil {
+		return nil, fmt.Errorf("open online session: %w", err)
+	}
+	vu := s.ValidUntil
+	if err := e.opt.Journal.PutSession(ctx, spool.Session{Ref: s.ReferenceNumber, NIP: e.opt.NIP, Kind: "online", State: "open",
+		CreatedAt: e.now(), UpdatedAt: e.now(), ValidUntil: &vu}); err != nil {
+		return nil, err
+	}
+	e.log.Info("online session opened", "session", s.ReferenceNumber)
+	e.online = onlineState{session: s, lastUsed: e.now()}
+	return s, nil
+}
+
+func (e *Engine) closeIdleOnline(ctx context.Context, force bool) {
+	if e.online.session == nil {
+		return
+	}
+	if force || e.now().Sub(e.online.lastUsed) >= e.opt.Send.SessionIdleClose {
+		e.closeOnline(ctx)
+	}
+}
+
+// closeOnline closes the current online session so KSeF prepares its collective UPO.
+func (e *Engine) closeOnline(ctx context.Context) {
+	s := e.online.session
+	if s == nil {
+		return
+	}
+	e.online = onlineState{}
+	if err := e.opt.KSeF.CloseOnlineSession(ctx, s.ReferenceNumber); err != nil {
+		e.log.Warn("closing online session failed; KSeF closes it after 12 h", "session", s.ReferenceNumber, "err", err)
+		return
+	}
+	_ = e.opt.Journal.PutSession(ctx, spool.Session{Ref: s.ReferenceNumber, NIP: e.opt.NIP, Kind: "online", State: "closed", UpdatedAt: e.now()})
+	e.log.Info("online session closed", "session", s.ReferenceNumber)
+}
+
+// sendBatch packages invoices, opens a batch session, uploads and closes it. The journal marks the
+// invoices sending before the close, the one call that makes KSeF register them.
+func (e *Engine) sendBatch(ctx context.Context, invs []spool.Invoice) error {
+	pkg, names, err := e.buildPackage(invs)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = pkg.Remove() }()
+	bs, err := e.opt.KSeF.OpenBatchSession(ctx, ksef.FormFA3, pkg, e.opt.Send.OfflineMode)
+	if err != nil {
+		return e.deferAll(ctx, invs, fmt.Errorf("open batch session: %w", err))
+	}
+	ref := bs.ReferenceNumber
+	if err := e.opt.Journal.PutSession(ctx, spool.Session{Ref: ref, NIP: e.opt.NIP, Kind: "batch", State: "open", CreatedAt: e.now(), UpdatedAt: e.now()}); err != nil {
+		return err
+	}
+	ids := make([]int64, len(invs))
+	for i := range invs {
+		ids[i] = invs[i].ID
+	}
+	err = e.opt.Journal.TransitionMany(ctx, ids, []spool.State{spool.StateReady}, spool.StateSending, func(r *spool.Invoice) {
+		r.Mode, r.SessionRef, r.BatchFileName, r.Attempts = "batch", ref, names[r.ID], r.Attempts+1
+	})
+	if err != nil {
+		return err
+	}
+	e.log.Info("batch session opened", "session", ref, "invoices", len(invs), "parts", len(pkg.Parts), "bytes", pkg.FileSize)
+	if err := e.opt.KSeF.UploadBatchParts(ctx, bs, pkg); err != nil {
+		return e.abandonBatch(ctx, ref, ids, fmt.Errorf("upload batch parts: %w", err))
+	}
+	return e.closeBatch(ctx, ref, ids)
+}
+
+func (e *Engine) closeBatch(ctx context.Context, ref string, ids []int64) error {
+	if err := e.opt.Journal.PutSession(ctx, spool.Session{Ref: ref, NIP: e.opt.NIP, Kind: "batch", State: "closing", UpdatedAt: e.now()}); err != nil {
+		return err
+	}
+	if err := e.opt.KSeF.CloseBatchSession(ctx, ref); err != nil {
+		// The close may have reached KSeF; reconciliation reads the session status before deciding.
+		e.log.Warn("batch close outcome unknown; will reconcile", "session", ref, "err", err)
+		return nil
+	}
+	return e.batchClosed(ctx, ref, ids)
+}
+
+func (e *Engine) batchClosed(ctx context.Context, ref string, ids []int64) error {
+	if err := e.opt.Journal.PutSession(ctx, spool.Session{Ref: ref, NIP: e.opt.NIP, Kind: "batch", State: "closed", UpdatedAt: e.now()}); err != nil {
+		return err
+	}
+	err := e.opt.Journal.TransitionMany(ctx, ids, []spool.State{spool.StateSending}, spool.StateSubmitted, func(*spool.Invoice) {})
+	if err == nil {
+		e.log.Info("batch submitted", "session", ref, "invoices", len(ids), "state", spool.StateSubmitted)
+	}
+	return err
+}
+
+// abandonBatch gives up a batch session that was never closed: KSeF cancels it, registers nothing,
+// and the invoices go back to ready for a new session.
+func (e *Engine) abandonBatch(ctx context.Context, ref string, ids []int64, cause error) error {
+	e.log.Warn("batch session abandoned before close; invoices will be sent again", "session", ref, "err", cause)
+	if err := e.opt.Journal.PutSession(ctx, spool.Session{Ref: ref, NIP: e.opt.NIP, Kind: "batch", State: "abandoned", UpdatedAt: e.now()}); err != nil {
+		return err
+	}
+	return e.opt.Journal.TransitionMany(ctx, ids, []spool.State{spool.StateSending}, spool.StateReady, func(r *spool.Invoice) {
+		r.SessionRef, r.BatchFileName, r.Mode = "", "", ""
+		r.NextAttemptAt = e.now().Add(retryDelay(r.Attempts))
+	})
+}
+
+func (e *Engine) deferAll(ctx context.Context, invs []spool.Invoice, cause error) error {
+	e.log.Warn("cannot send batch now; will retry", "invoices", len(invs), "err", cause)
+	ids := make([]int64, len(invs))
+	for i := range invs {
+		ids[i] = invs[i].ID
+	}
+	return e.opt.Journal.TransitionMany(ctx, ids, []spool.State{spool.StateReady}, spool.StateReady, func(r *spool.Invoice) {
+		r.NextAttemptAt = e.now().Add(retryDelay(r.Attempts))
+		r.Attempts++
+	})
+}
+
+// buildPackage streams the invoices into an archive on disk. Entry names are the journal IDs, so
+// KSeF's per-invoice results (invoiceFileName) map back without ambiguity.
+func (e *Engine) buildPackage(invs []spool.Invoice) (*ksef.BatchPackage, map[int64]string, error) {
+	if err := os.MkdirAll(e.opt.TempDir, 0o700); err != nil {
+		return nil, nil, err
+	}
+	b, err := ksef.NewBatchBuilder(e.opt.TempDir, e.opt.Send.Compression, e.opt.Send.BatchPartSize)
+	if err != nil {
+		return nil, nil, err
+	}
+	sort.Slice(invs, func(i, j int) bool { return invs[i].ID < invs[j].ID })
+	names := make(map[int64]string, len(invs))
+	for _, inv := range invs {
+		data, err := os.ReadFile(inv.RegisteredPath)
+		if err != nil {
+			return nil, nil, fmt.Errorf("read %s: %w", inv.FileName, err)
+		}
+		name := "invoice-" + strconv.FormatInt(inv.ID, 10) + ".xml"
+		if err := b.Add(name, data); err != nil {
+			return nil, nil, err
+		}
+		names[inv.ID] = name
+	}
+	pkg, err := b.Finish()
+	return pkg, names, err
+}

@@ -1,0 +1,257 @@
+// Package engine is the only package that knows watcher, spool and ksef together. It moves every
+// invoice through the journal's state machine: claim → validate → send → confirm → write outputs, and
+// pulls received invoices into the inbox.
+//
+// The journal is the queue. Every step reads its work from the journal and records the new state
+// before the side effect it is about to perform, so a crash at any point resumes from the journal
+// without losing or re-registering an invoice.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ksef-sync/ksef-sync/ksef"
+	"github.com/ksef-sync/ksef-sync/spool"
+	"github.com/ksef-sync/ksef-sync/watcher"
+)
+
+// KSeF is what the engine needs from the KSeF client.
+type KSeF interface {
+	OpenOnlineSession(ctx context.Context, form ksef.FormCode) (*ksef.OnlineSession, error)
+	SendInvoice(ctx context.Context, s *ksef.OnlineSession, invoiceXML []byte, opt ksef.SendOptions) (*ksef.SentInvoice, error)
+	CloseOnlineSession(ctx context.Context, sessionRef string) error
+	OpenBatchSession(ctx context.Context, form ksef.FormCode, pkg *ksef.BatchPackage, offlineMode bool) (*ksef.BatchSession, error)
+	UploadBatchParts(ctx context.Context, bs *ksef.BatchSession, pkg *ksef.BatchPackage) error
+	CloseBatchSession(ctx context.Context, sessionRef string) error
+	SessionStatus(ctx context.Context, sessionRef string) (*ksef.SessionStatus, error)
+	SessionInvoice(ctx context.Context, sessionRef, invoiceRef string) (*ksef.SessionInvoice, error)
+	ListSessionInvoices(ctx context.Context, sessionRef string, failedOnly bool, fn func(ksef.SessionInvoice) error) error
+	DownloadUPO(ctx context.Context, url string) ([]byte, error)
+	InvoiceUPOByKsefNumber(ctx context.Context, sessionRef, ksefNumber string) ([]byte, error)
+}
+
+// Journal is what the engine needs from the durable journal.
+type Journal interface {
+	Claim(ctx context.Context, nip, path string) (*spool.Invoice, error)
+	RecoverClaims(ctx context.Context) error
+	WriteSpoolFile(name string, data []byte) (string, error)
+	Transition(ctx context.Context, id int64, from []spool.State, to spool.State, mutate func(*spool.Invoice)) error
+	TransitionMany(ctx context.Context, ids []int64, from []spool.State, to spool.State, mutate func(*spool.Invoice)) error
+	Get(ctx context.Context, id int64) (*spool.Invoice, error)
+	ByState(ctx context.Context, nip string, states ...spool.State) ([]spool.Invoice, error)
+	BySession(ctx context.Context, sessionRef string) ([]spool.Invoice, error)
+	FindAccepted(ctx context.Context, nip, registeredHash string) (*spool.Invoice, bool, error)
+	InFlight(ctx context.Context, nip, registeredHash string, exceptID int64) (bool, error)
+	PutSession(ctx context.Context, s spool.Session) error
+	Sessions(ctx context.Context, nip string, states ...string) ([]spool.Session, error)
+	SetMeta(ctx context.Context, key, value string) error
+}
+
+// Folders are the company's folders, absolute.
+type Folders struct {
+	Outbox, Sent, Error, Inbox, State string
+}
+
+// SendSettings tune how invoices are gathered and sent.
+type SendSettings struct {
+	Mode             string // auto | online | batch
+	GatherWindow     time.Duration
+	BatchThreshold   int
+	MaxBatchInvoices int
+	BatchPartSize    int64
+	Compression      ksef.Compression
+	SessionIdleClose time.Duration
+	PollInterval     time.Duration
+	MaxInvoiceSize   int
+	OfflineMode      bool
+	OnlinePerHour    int // our share of the invoiceSend budget; beyond it auto mode uses batch
+}
+
+// Options wire an Engine.
+type Options struct {
+	NIP      string
+	QRBase   string
+	Folders  Folders
+	Send     SendSettings
+	KSeF     KSeF
+	Journal  Journal
+	Watcher  *watcher.Watcher // nil in one-pass mode
+	Logger   *slog.Logger
+	Now      func() time.Time
+	TempDir  string // for batch packages; defaults to Folders.State/tmp
+	MaxTries int    // transient failures before an invoice is parked with a retry delay cap (never dropped)
+}
+
+// Engine runs the send pipeline for one company.
+type Engine struct {
+	opt    Options
+	log    *slog.Logger
+	now    func() time.Time
+	wake   chan struct{}
+	reload chan SendSettings
+	online onlineState
+	mu     sync.Mutex
+	budget *slidingCount
+}
+
+// New checks the options and returns an Engine.
+func New(opt Options) (*Engine, error) {
+	if opt.KSeF == nil || opt.Journal == nil {
+		return nil, errors.New("engine: KSeF client and journal are required")
+	}
+	if opt.NIP == "" {
+		return nil, errors.New("engine: context NIP is required")
+	}
+	opt.Send = withSendDefaults(opt.Send)
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.TempDir == "" {
+		opt.TempDir = opt.Folders.State + "/tmp"
+	}
+	return &Engine{
+		opt:    opt,
+		log:    opt.Logger.With("component", "engine", "nip", opt.NIP),
+		now:    opt.Now,
+		wake:   make(chan struct{}, 1),
+		reload: make(chan SendSettings, 1),
+		budget: newSlidingCount(time.Hour, opt.Send.OnlinePerHour),
+	}, nil
+}
+
+func withSendDefaults(s SendSettings) SendSettings {
+	if s.Mode == "" {
+		s.Mode = "auto"
+	}
+	if s.GatherWindow <= 0 {
+		s.GatherWindow = 2 * time.Second
+	}
+	if s.BatchThreshold < 2 {
+		s.BatchThreshold = 2
+	}
+	if s.MaxBatchInvoices <= 0 || s.MaxBatchInvoices > 10000 {
+		s.MaxBatchInvoices = 10000
+	}
+	if s.BatchPartSize <= 0 || s.BatchPartSize > 100_000_000 {
+		s.BatchPartSize = 100_000_000
+	}
+	if s.Compression == "" {
+		s.Compression = ksef.Zip
+	}
+	if s.SessionIdleClose <= 0 {
+		s.SessionIdleClose = 5 * time.Minute
+	}
+	if s.PollInterval <= 0 {
+		s.PollInterval = 2 * time.Second
+	}
+	if s.MaxInvoiceSize <= 0 {
+		s.MaxInvoiceSize = 1_000_000
+	}
+	if s.OnlinePerHour <= 0 {
+		s.OnlinePerHour = 170
+	}
+	return s
+}
+
+// UpdateSend hands new send settings to the running loop, which owns them; they apply from its next
+// step.
+func (e *Engine) UpdateSend(s SendSettings) {
+	s = withSendDefaults(s)
+	select {
+	case <-e.reload:
+	default:
+	}
+	e.reload <- s
+}
+
+// poke asks the main loop to look at the journal again soon.
+func (e *Engine) poke() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run is the daemon loop: it recovers, then claims files the watcher reports, and keeps the
+// journal's invoices moving until ctx is cancelled. It returns nil on cancellation.
+func (e *Engine) Run(ctx context.Context) error {
+	if err := e.Recover(ctx); err != nil {
+		return err
+	}
+	files := make(chan watcher.File, 256)
+	var wg sync.WaitGroup
+	if e.opt.Watcher != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := e.opt.Watcher.Run(ctx, files); err != nil && ctx.Err() == nil {
+				e.log.Error("outbox watcher stopped", "err", err)
+			}
+		}()
+	}
+	defer wg.Wait()
+	tick := time.NewTicker(e.opt.Send.PollInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			e.shutdown()
+			return nil
+		case f := <-files:
+			e.intake(ctx, f.Path)
+			e.drainFiles(ctx, files)
+		case <-e.wake:
+		case <-tick.C:
+		case s := <-e.reload:
+			e.opt.Send = s
+			tick.Reset(s.PollInterval)
+		}
+		if err := e.Step(ctx, false); err != nil && ctx.Err() == nil {
+			e.log.Warn("send step failed; will retry", "err", err)
+		}
+	}
+}
+
+func (e *Engine) drainFiles(ctx context.Context, files <-chan watcher.File) {
+	for {
+		select {
+		case f := <-files:
+			e.intake(ctx, f.Path)
+		default:
+			return
+		}
+	}
+}
+
+// Step performs one round of work: dispatch what is ready, confirm what is submitted, write
+// outputs for what is final. flush sends gathered invoices without waiting for the gather window.
+func (e *Engine) Step(ctx context.Context, flush bool) error {
+	var errs []error
+	if err := e.dispatch(ctx, flush); err != nil {
+		errs = append(errs, fmt.Errorf("dispatch: %w", err))
+	}
+	if err := e.confirm(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("confirm: %w", err))
+	}
+	if err := e.writeOutputs(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("outputs: %w", err))
+	}
+	e.closeIdleOnline(ctx, flush)
+	return errors.Join(errs...)
+}
+
+func (e *Engine) shutdown() {
+	// Closing the online session is a courtesy; KSeF closes it after 12 h anyway, and the journal
+	// knows which invoices still need confirmation.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	e.closeOnline(ctx)
+}

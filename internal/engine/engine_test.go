@@ -1,0 +1,242 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ksef-sync/ksef-sync/internal/samples"
+	"github.com/ksef-sync/ksef-sync/ksef"
+	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
+	"github.com/ksef-sync/ksef-sync/spool"
+)
+
+const nip = "5265877635"
+
+// harness is an engine wired to the real journal, the real client and the simulator.
+type harness struct {
+	t       *testing.T
+	ctx     context.Context
+	sim     *ksefsim.Server
+	client  *ksef.Client
+	journal *spool.Journal
+	eng     *Engine
+	folders Folders
+}
+
+func newHarness(t *testing.T, send SendSettings) *harness {
+	t.Helper()
+	sim, err := ksefsim.New(ksefsim.Options{DefaultNIP: nip})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sim.Close() })
+	client, err := ksef.New(ksef.Options{BaseURL: sim.URL(), Context: ksef.ContextIdentifier{Type: "Nip", Value: nip}, Auth: ksef.TokenAuth{Token: sim.Token(nip)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	f := Folders{Outbox: filepath.Join(dir, "outbox"), Sent: filepath.Join(dir, "sent"), Error: filepath.Join(dir, "error"), Inbox: filepath.Join(dir, "inbox"), State: filepath.Join(dir, "state")}
+	for _, d := range []string{f.Outbox, f.Sent, f.Error, f.Inbox, f.State} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	j, err := spool.Open(ctx, f.State, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = j.Close() })
+	if send.PollInterval == 0 {
+		send.PollInterval = 20 * time.Millisecond
+	}
+	eng, err := New(Options{NIP: nip, QRBase: "https://qr-test.ksef.mf.gov.pl", Folders: f, Send: send, KSeF: client, Journal: j})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &harness{t: t, ctx: ctx, sim: sim, client: client, journal: j, eng: eng, folders: f}
+}
+
+func (h *harness) drop(name string, data []byte) string {
+	h.t.Helper()
+	p := filepath.Join(h.folders.Outbox, name)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		h.t.Fatal(err)
+	}
+	return p
+}
+
+// settle claims the given files and steps the engine until every invoice is done.
+func (h *harness) settle(paths ...string) []spool.Invoice {
+	h.t.Helper()
+	for _, p := range paths {
+		h.eng.intake(h.ctx, p)
+	}
+	tick := time.NewTicker(h.eng.opt.Send.PollInterval)
+	defer tick.Stop()
+	for range 500 {
+		if err := h.eng.Step(h.ctx, true); err != nil {
+			h.t.Logf("step: %v", err)
+		}
+		open, err := h.journal.ByState(h.ctx, nip, spool.StateClaimed, spool.StateReady, spool.StateSending, spool.StateSubmitted, spool.StateAccepted, spool.StateRejected)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		if len(open) == 0 {
+			done, _ := h.journal.ByState(h.ctx, nip, spool.StateDone)
+			return done
+		}
+		<-tick.C // KSeF (the simulator) processes asynchronously: poll as the daemon does
+	}
+	h.t.Fatal("invoices did not settle")
+	return nil
+}
+
+func inv(i int, tag string) []byte {
+	return samples.Invoice(i, nip, time.Now(), fmt.Sprintf("%s-%d", tag, i))
+}
+
+func TestSingleInvoiceGoesOnlineAndWritesOutputs(t *testing.T) {
+	h := newHarness(t, SendSettings{})
+	done := h.settle(h.drop("FV_1.xml", inv(1, "ONL")))
+	if len(done) != 1 || done[0].Outcome != "accepted" || done[0].Mode != "online" {
+		t.Fatalf("done = %+v", done)
+	}
+	var rec SentRecord
+	b, err := os.ReadFile(filepath.Join(h.folders.Sent, "FV_1.ksef.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &rec); err != nil {
+		t.Fatal(err)
+	}
+	if !ksef.ValidKsefNumber(rec.KsefNumber) || rec.Mode != "online" || rec.QRCodeI == "" {
+		t.Fatalf("record %+v", rec)
+	}
+	if h.sim.Stats().Accepted[0].KsefNumber != rec.KsefNumber {
+		t.Fatalf("simulator has %+v", h.sim.Stats().Accepted)
+	}
+}
+
+func TestSeveralInvoicesGoByBatch(t *testing.T) {
+	h := newHarness(t, SendSettings{})
+	var paths []string
+	for i := range 5 {
+		paths = append(paths, h.drop(fmt.Sprintf("B_%d.xml", i), inv(i, "BAT")))
+	}
+	done := h.settle(paths...)
+	for _, d := range done {
+		if d.Outcome != "accepted" || d.Mode != "batch" {
+			t.Errorf("%s: %s %s", d.FileName, d.Outcome, d.Mode)
+		}
+	}
+	if len(done) != 5 || len(h.sim.Stats().Accepted) != 5 {
+		t.Fatalf("done %d, simulator accepted %d", len(done), len(h.sim.Stats().Accepted))
+	}
+}
+
+func TestDuplicateNumberWithDifferentContentIsRejected(t *testing.T) {
+	h := newHarness(t, SendSettings{})
+	first := inv(2, "DUP") // template 2 has <P_1M>
+	h.settle(h.drop("A.xml", first))
+	// Same invoice number (P_2), different content: another place of issue.
+	second := []byte(strings.Replace(string(first), "<P_1M>Lidzbark</P_1M>", "<P_1M>Olsztyn</P_1M>", 1))
+	done := h.settle(h.drop("B.xml", second))
+	var b spool.Invoice
+	for _, d := range done {
+		if d.FileName == "B.xml" {
+			b = d
+		}
+	}
+	if b.Outcome != "rejected" || b.ErrCode != 440 {
+		t.Fatalf("B.xml: %+v", b)
+	}
+	var rec map[string]any
+	data, _ := os.ReadFile(filepath.Join(h.folders.Error, "B.error.json"))
+	_ = json.Unmarshal(data, &rec)
+	if rec["stage"] != "ksef" || rec["code"] != float64(440) {
+		t.Fatalf("error record %v", rec)
+	}
+}
+
+func TestResendOfAcceptedBytesIsNotSentAgain(t *testing.T) {
+	h := newHarness(t, SendSettings{})
+	data := inv(9, "AGAIN")
+	h.settle(h.drop("X.xml", data))
+	before := len(h.sim.Stats().Accepted)
+	h.settle(h.drop("X.xml", data))
+	if got := len(h.sim.Stats().Accepted); got != before {
+		t.Fatalf("simulator accepted %d, want %d (no second registration)", got, before)
+	}
+	if st := h.sim.Stats(); st.DuplicateSubmissions != 0 {
+		t.Fatalf("duplicate submissions: %d", st.DuplicateSubmissions)
+	}
+	for _, name := range []string{"X.ksef.json", "X-2.ksef.json", "X-2.upo.xml"} {
+		if _, err := os.Stat(filepath.Join(h.folders.Sent, name)); err != nil {
+			t.Errorf("missing %s: %v", name, err)
+		}
+	}
+}
+
+// TestCrashAfterSendIsReconciledNotResent simulates a crash between KSeF accepting an online send
+// and the journal recording it: recovery must find the invoice in the session list by hash.
+func TestCrashAfterSendIsReconciledNotResent(t *testing.T) {
+	h := newHarness(t, SendSettings{})
+	p := h.drop("C.xml", inv(3, "CRASH"))
+	h.eng.intake(h.ctx, p)
+	ready, _ := h.journal.ByState(h.ctx, nip, spool.StateReady)
+	if len(ready) != 1 {
+		t.Fatalf("ready = %d", len(ready))
+	}
+	s, err := h.client.OpenOnlineSession(h.ctx, ksef.FormFA3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.journal.PutSession(h.ctx, spool.Session{Ref: s.ReferenceNumber, NIP: nip, Kind: "online", State: "open", CreatedAt: time.Now(), UpdatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.journal.Transition(h.ctx, ready[0].ID, []spool.State{spool.StateReady}, spool.StateSending, func(r *spool.Invoice) {
+		r.Mode, r.SessionRef = "online", s.ReferenceNumber
+	}); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(ready[0].RegisteredPath)
+	if _, err := h.client.SendInvoice(h.ctx, s, data, ksef.SendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// "Restart": recovery, then normal steps.
+	if err := h.eng.Recover(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	done := h.settle()
+	if len(done) != 1 || done[0].Outcome != "accepted" {
+		t.Fatalf("done = %+v", done)
+	}
+	st := h.sim.Stats()
+	if st.DuplicateSubmissions != 0 || len(st.Accepted) != 1 {
+		t.Fatalf("duplicate submissions %d, accepted %d", st.DuplicateSubmissions, len(st.Accepted))
+	}
+}
+
+func TestLocalValidationGoesToErrorWithoutSending(t *testing.T) {
+	h := newHarness(t, SendSettings{})
+	done := h.settle(h.drop("bad.xml", []byte("<not-an-invoice/>")))
+	if len(done) != 1 || done[0].Outcome != "rejected" || done[0].ErrStage != "validation" {
+		t.Fatalf("done = %+v", done)
+	}
+	if got, _ := os.ReadFile(filepath.Join(h.folders.Error, "bad.xml")); string(got) != "<not-an-invoice/>" {
+		t.Fatalf("error copy = %q", got)
+	}
+	if n := len(h.sim.Stats().Accepted); n != 0 {
+		t.Fatalf("simulator accepted %d", n)
+	}
+}

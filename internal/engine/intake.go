@@ -1,0 +1,128 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/ksef-sync/ksef-sync/internal/invoicexml"
+	"github.com/ksef-sync/ksef-sync/spool"
+	"github.com/ksef-sync/ksef-sync/watcher"
+)
+
+// intake claims one outbox file into the journal and validates it. Failures are logged, never
+// returned: the file stays in the outbox (claim failed) or in the journal (validation failed), and the
+// next listing or step picks it up.
+func (e *Engine) intake(ctx context.Context, path string) {
+	inv, err := e.opt.Journal.Claim(ctx, e.opt.NIP, path)
+	if err != nil {
+		if !errors.Is(err, spool.ErrVanished) {
+			e.log.Warn("could not claim file; it stays in the outbox and is retried", "file", filepath.Base(path), "err", err)
+		}
+		return
+	}
+	e.log.Info("invoice claimed", "file", inv.FileName, "invoice", inv.ID, "state", spool.StateClaimed)
+	if err := e.validate(ctx, inv); err != nil {
+		e.log.Warn("validation step failed; retried on the next step", "file", inv.FileName, "err", err)
+	}
+	e.poke()
+}
+
+// ClaimOutbox claims every ready file currently in the outbox (one-pass mode). It returns the IDs
+// claimed in this pass.
+func (e *Engine) ClaimOutbox(ctx context.Context, files []watcher.File) []int64 {
+	var ids []int64
+	for _, f := range files {
+		inv, err := e.opt.Journal.Claim(ctx, e.opt.NIP, f.Path)
+		if err != nil {
+			if !errors.Is(err, spool.ErrVanished) {
+				e.log.Warn("could not claim file; it stays in the outbox", "file", f.Name, "err", err)
+			}
+			continue
+		}
+		e.log.Info("invoice claimed", "file", inv.FileName, "invoice", inv.ID, "state", spool.StateClaimed)
+		ids = append(ids, inv.ID)
+	}
+	return ids
+}
+
+// validateClaimed validates every claimed invoice (after a restart, or in one-pass mode).
+func (e *Engine) validateClaimed(ctx context.Context) error {
+	claimed, err := e.opt.Journal.ByState(ctx, e.opt.NIP, spool.StateClaimed)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for i := range claimed {
+		errs = append(errs, e.validate(ctx, &claimed[i]))
+	}
+	return errors.Join(errs...)
+}
+
+// validate turns a claimed invoice into ready (registered bytes known) or rejected at the
+// validation stage.
+func (e *Engine) validate(ctx context.Context, inv *spool.Invoice) error {
+	raw, err := os.ReadFile(inv.SpoolPath)
+	if err != nil {
+		return fmt.Errorf("read spool copy of %s: %w", inv.FileName, err)
+	}
+	prep, perr := invoicexml.Prepare(raw, invoicexml.Options{ContextNIP: e.opt.NIP, MaxSize: e.opt.Send.MaxInvoiceSize})
+	var verr *invoicexml.Error
+	if errors.As(perr, &verr) {
+		return e.rejectLocally(ctx, inv, verr)
+	}
+	if perr != nil {
+		return perr
+	}
+	regPath := inv.SpoolPath
+	if len(prep.Conversions) > 0 {
+		if regPath, err = e.opt.Journal.WriteSpoolFile(strconv.FormatInt(inv.ID, 10)+".registered.xml", prep.Bytes); err != nil {
+			return err
+		}
+	}
+	sum := sha256.Sum256(prep.Bytes)
+	err = e.opt.Journal.Transition(ctx, inv.ID, []spool.State{spool.StateClaimed}, spool.StateReady, func(r *spool.Invoice) {
+		r.RegisteredPath = regPath
+		r.RegisteredHash = base64.StdEncoding.EncodeToString(sum[:])
+		r.RegisteredSize = int64(len(prep.Bytes))
+		r.Conversion = strings.Join(prep.Conversions, "; ")
+		r.InvoiceNumber = prep.InvoiceNumber
+		r.IssueDate = prep.IssueDate
+		r.HasAttachment = prep.HasAttachment
+		r.NextAttemptAt = e.now()
+	})
+	if err != nil {
+		return err
+	}
+	e.log.Info("invoice validated", "file", inv.FileName, "invoice", inv.ID, "state", spool.StateReady,
+		"invoice_number", prep.InvoiceNumber, "conversion", strings.Join(prep.Conversions, "; "))
+	return nil
+}
+
+func (e *Engine) rejectLocally(ctx context.Context, inv *spool.Invoice, verr *invoicexml.Error) error {
+	details := append([]string(nil), verr.Details...)
+	if verr.Field != "" {
+		details = append([]string{"field: " + verr.Field}, details...)
+	}
+	err := e.opt.Journal.Transition(ctx, inv.ID, []spool.State{spool.StateClaimed}, spool.StateRejected, func(r *spool.Invoice) {
+		r.ErrCode = 0
+		r.ErrDescription = verr.Description
+		r.ErrDetails = details
+		r.ErrStage = "validation"
+		r.ErrHint = verr.Hint
+		r.Outcome = "rejected"
+		r.ErrKind = verr.Code
+	})
+	if err != nil {
+		return err
+	}
+	e.log.Warn("invoice rejected locally", "file", inv.FileName, "invoice", inv.ID, "state", spool.StateRejected,
+		"code", verr.Code, "reason", verr.Description)
+	return nil
+}

@@ -1,0 +1,62 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/ksef-sync/ksef-sync/spool"
+)
+
+// Recover runs at start-up, before anything is sent: it finishes interrupted claims, validates what
+// was claimed, and closes online sessions left open by a previous process (their keys died with it).
+// Invoices whose send outcome is unknown are reconciled by the next confirm step, which reads
+// KSeF's session lists before any invoice is sent again.
+func (e *Engine) Recover(ctx context.Context) error {
+	if err := e.opt.Journal.RecoverClaims(ctx); err != nil {
+		return fmt.Errorf("recover claims: %w", err)
+	}
+	var errs []error
+	errs = append(errs, e.validateClaimed(ctx))
+	errs = append(errs, e.closeStaleOnlineSessions(ctx))
+	errs = append(errs, e.confirm(ctx))
+	if err := errors.Join(errs...); err != nil {
+		// Recovery is retried by every later step; a KSeF outage at start-up must not stop the daemon.
+		e.log.Warn("recovery incomplete; will keep trying", "err", err)
+	}
+	return nil
+}
+
+func (e *Engine) closeStaleOnlineSessions(ctx context.Context) error {
+	open, err := e.opt.Journal.Sessions(ctx, e.opt.NIP, "open")
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, s := range open {
+		if s.Kind != "online" {
+			continue
+		}
+		if err := e.opt.KSeF.CloseOnlineSession(ctx, s.Ref); err != nil {
+			e.log.Info("could not close online session from a previous run; KSeF closes it after 12 h", "session", s.Ref, "err", err)
+		}
+		s.State, s.UpdatedAt = "closed", e.now()
+		errs = append(errs, e.opt.Journal.PutSession(ctx, s))
+	}
+	return errors.Join(errs...)
+}
+
+// Pending reports how many of the given invoices are not done yet.
+func (e *Engine) Pending(ctx context.Context, ids []int64) (int, error) {
+	n := 0
+	for _, id := range ids {
+		inv, err := e.opt.Journal.Get(ctx, id)
+		if err != nil {
+			return 0, err
+		}
+		if inv.State != spool.StateDone {
+			n++
+		}
+	}
+	return n, nil
+}

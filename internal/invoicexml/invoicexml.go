@@ -1,0 +1,132 @@
+// Package invoicexml checks and normalises invoice XML files exported by legacy ERPs before they are
+// registered in KSeF.
+//
+// KSeF rejects (or, since API 2.4.0, will reject) files with a BOM, a non-UTF-8 prolog, processing
+// instructions or discouraged Unicode characters. Those rejections arrive minutes later as terse
+// status codes; Prepare finds them immediately, fixes what can be fixed without changing the
+// invoice's meaning (byte order mark, legacy Polish code pages), and explains the rest in words a
+// bookkeeper understands.
+package invoicexml
+
+import (
+	"fmt"
+	"strings"
+)
+
+// FA3Namespace is the target namespace of the FA(3) logical structure.
+const FA3Namespace = "http://crd.gov.pl/wzor/2025/06/25/13775/"
+
+// Default size limits (digest §9): 1 MB per invoice, 3 MB for an invoice with an attachment.
+const (
+	DefaultMaxSize               = 1_000_000
+	DefaultMaxSizeWithAttachment = 3_000_000
+)
+
+// Options tunes Prepare.
+type Options struct {
+	// ContextNIP is the NIP the invoice is sent for; empty skips the seller check.
+	ContextNIP string
+	// MaxSize limits invoices without an attachment; 0 means DefaultMaxSize.
+	MaxSize int
+	// MaxSizeWithAttachment limits invoices with a Zalacznik; 0 means DefaultMaxSizeWithAttachment.
+	MaxSizeWithAttachment int
+}
+
+// Prepared is an invoice ready to be registered.
+type Prepared struct {
+	Bytes         []byte   // the exact bytes to register (UTF-8, no BOM, declaration fixed)
+	Conversions   []string // e.g. "removed UTF-8 BOM", "converted from windows-1250"
+	InvoiceNumber string   // Fa/P_2
+	IssueDate     string   // Fa/P_1 (YYYY-MM-DD)
+	SellerNIP     string   // Podmiot1/DaneIdentyfikacyjne/NIP
+	InvoiceType   string   // Fa/RodzajFaktury
+	HasAttachment bool     // a Zalacznik element is present
+}
+
+// Error explains why an invoice file was rejected.
+type Error struct {
+	Field       string   // element path when one element is at fault, e.g. "Fa/P_2"
+	Code        string   // stable machine code, see the Code* constants
+	Description string   // what is wrong, with positions
+	Hint        string   // one line telling a bookkeeper what to do
+	Details     []string // further occurrences or context
+}
+
+// Stable rejection codes.
+const (
+	CodeEmpty                 = "empty"
+	CodeNotXML                = "not-xml"
+	CodeNotFA3                = "not-fa3"
+	CodeWrongSellerNIP        = "wrong-seller-nip"
+	CodeTooLarge              = "too-large"
+	CodeProcessingInstruction = "processing-instruction"
+	CodeForbiddenCharacter    = "forbidden-character"
+	CodeBadEncoding           = "bad-encoding"
+	CodeMissingField          = "missing-field"
+	CodeDoctype               = "doctype"
+)
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("invoice rejected (")
+	b.WriteString(e.Code)
+	b.WriteString("): ")
+	if e.Field != "" {
+		b.WriteString(e.Field)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Description)
+	return b.String()
+}
+
+func reject(code, hint, format string, args ...any) *Error {
+	return &Error{Code: code, Hint: hint, Description: fmt.Sprintf(format, args...)}
+}
+
+// Prepare checks raw and returns the bytes to register, or an *Error explaining the rejection.
+// When nothing needed converting, Prepared.Bytes is raw itself (not a copy).
+func Prepare(raw []byte, opts Options) (*Prepared, error) {
+	if opts.MaxSize <= 0 {
+		opts.MaxSize = DefaultMaxSize
+	}
+	if opts.MaxSizeWithAttachment <= 0 {
+		opts.MaxSizeWithAttachment = DefaultMaxSizeWithAttachment
+	}
+	if len(raw) == 0 {
+		return nil, reject(CodeEmpty,
+			"export the invoice from the ERP again",
+			"the file is empty (0 bytes): the ERP may have failed while exporting; export it again")
+	}
+	// Conversion can at most double the size (2-byte UTF-8 for Polish letters); anything far beyond
+	// the largest limit is rejected before spending time on it.
+	if limit := max(opts.MaxSize, opts.MaxSizeWithAttachment); len(raw) > 3*limit {
+		return nil, tooLarge(len(raw), limit, "")
+	}
+	text, conversions, err := normalizeEncoding(raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkCharacters(text); err != nil {
+		return nil, err
+	}
+	p, err := parse(text, opts.ContextNIP)
+	if err != nil {
+		return nil, err
+	}
+	limit, with := opts.MaxSize, ""
+	if p.HasAttachment {
+		limit, with = opts.MaxSizeWithAttachment, " with an attachment (Zalacznik)"
+	}
+	if len(text) > limit {
+		return nil, tooLarge(len(text), limit, with)
+	}
+	p.Bytes = text
+	p.Conversions = conversions
+	return p, nil
+}
+
+func tooLarge(size, limit int, with string) *Error {
+	return reject(CodeTooLarge,
+		"KSeF does not accept invoices this large: remove embedded images or split the invoice",
+		"the invoice has %d bytes; KSeF accepts at most %d bytes for an invoice%s", size, limit, with)
+}

@@ -1,0 +1,294 @@
+package invoicexml
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+)
+
+// Element paths below the root Faktura.
+const (
+	pathKodFormularza = "Naglowek/KodFormularza"
+	pathP1            = "Fa/P_1"
+	pathP2            = "Fa/P_2"
+	pathRodzaj        = "Fa/RodzajFaktury"
+	pathP17           = "Fa/Adnotacje/P_17"
+	pathSellerNIP     = "Podmiot1/DaneIdentyfikacyjne/NIP"
+	pathBuyerNIP      = "Podmiot2/DaneIdentyfikacyjne/NIP"
+	pathPodmiot3      = "Podmiot3"
+	pathPodmiot3NIP   = "Podmiot3/DaneIdentyfikacyjne/NIP"
+	pathPodmiot3Rola  = "Podmiot3/Rola"
+	pathZalacznik     = "Zalacznik"
+)
+
+var capturedPaths = map[string]bool{
+	pathP1: true, pathP2: true, pathRodzaj: true, pathP17: true, pathSellerNIP: true, pathBuyerNIP: true,
+	pathPodmiot3NIP: true, pathPodmiot3Rola: true,
+}
+
+// Other logical structures a file may be, so the rejection can say what was found.
+var knownNamespaces = map[string]string{
+	"http://crd.gov.pl/wzor/2023/06/29/12648/": "FA(2)",
+	"http://crd.gov.pl/wzor/2021/11/29/11089/": "FA(1)",
+}
+
+// podmiot3IssuerRoles are Podmiot3/Rola values of a party issuing the invoice for the seller
+// (5 wystawca, 7 JST – wystawca, 9 członek grupy VAT – wystawca).
+var podmiot3IssuerRoles = map[string]bool{"5": true, "7": true, "9": true}
+
+type party struct{ nip, role string }
+
+// invoiceScan is the state of one streaming pass over an invoice.
+type invoiceScan struct {
+	dec      *xml.Decoder
+	input    []byte
+	tokStart int // offset in input where the current token starts
+	path     []string
+	values   map[string]string
+	text     strings.Builder
+	kod      *string
+	rootSeen bool
+	rootDone bool
+	tokens   int
+	attach   bool
+	podmiot3 []party
+}
+
+func parse(text []byte, contextNIP string) (*Prepared, *Error) {
+	s := &invoiceScan{dec: xml.NewDecoder(bytes.NewReader(text)), input: text, values: map[string]string{}}
+	s.dec.Strict = true
+	for {
+		s.tokStart = int(s.dec.InputOffset())
+		tok, err := s.dec.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, s.syntaxError(err)
+		}
+		if e := s.handle(tok); e != nil {
+			return nil, e
+		}
+		s.tokens++
+	}
+	if !s.rootSeen {
+		return nil, s.notXML("the file contains no XML element")
+	}
+	return s.result(contextNIP)
+}
+
+func (s *invoiceScan) handle(tok xml.Token) *Error {
+	switch t := tok.(type) {
+	case xml.ProcInst:
+		if t.Target == "xml" && s.tokens == 0 {
+			return nil
+		}
+		line, col := position(s.input, s.tokStart)
+		return reject(CodeProcessingInstruction,
+			"remove the <?...?> instruction (e.g. a stylesheet link) from the ERP export; KSeF refuses it",
+			"processing instruction <?%s ...?> at line %d, column %d is not allowed", t.Target, line, col)
+	case xml.Directive:
+		line, _ := position(s.input, s.tokStart)
+		word, _, _ := strings.Cut(strings.TrimSpace(string(t)), " ")
+		return reject(CodeDoctype,
+			"remove the <!DOCTYPE ...> declaration from the ERP export; KSeF refuses it",
+			"<!%s ...> at line %d is not allowed in an invoice", word, line)
+	case xml.StartElement:
+		return s.start(t)
+	case xml.EndElement:
+		s.end()
+	case xml.CharData:
+		if len(s.path) == 0 {
+			if trimmed := bytes.TrimLeft(t, " \t\r\n"); len(trimmed) > 0 {
+				line, col := position(s.input, s.tokStart+len(t)-len(trimmed))
+				return s.notXMLAt(line, col, "text outside the root element")
+			}
+		} else if capturedPaths[s.current()] {
+			s.text.Write(t)
+		}
+	}
+	return nil
+}
+
+// maxInterestingDepth is the depth of the deepest path we read (root + 3 levels); deeper
+// elements are never joined, which keeps deeply nested input linear.
+const maxInterestingDepth = 4
+
+func (s *invoiceScan) current() string {
+	if len(s.path) < 2 || len(s.path) > maxInterestingDepth {
+		return ""
+	}
+	return strings.Join(s.path[1:], "/")
+}
+
+func (s *invoiceScan) start(t xml.StartElement) *Error {
+	if err := s.checkDuplicateAttrs(t); err != nil {
+		return err
+	}
+	if len(s.path) == 0 {
+		if s.rootDone {
+			return s.notXML("a second root element <" + t.Name.Local + "> after </Faktura>")
+		}
+		if err := checkRoot(t.Name); err != nil {
+			return err
+		}
+		s.rootSeen = true
+	}
+	name := t.Name.Local
+	if t.Name.Space != FA3Namespace {
+		name = "{" + t.Name.Space + "}" + name // never matches a captured path
+	}
+	s.path = append(s.path, name)
+	s.text.Reset()
+	switch s.current() {
+	case pathKodFormularza:
+		kod := attr(t, "kodSystemowy")
+		s.kod = &kod
+	case pathZalacznik:
+		s.attach = true
+	case pathPodmiot3:
+		s.podmiot3 = append(s.podmiot3, party{})
+	}
+	return nil
+}
+
+func (s *invoiceScan) end() {
+	p := s.current()
+	if capturedPaths[p] {
+		v := strings.TrimSpace(s.text.String())
+		switch p {
+		case pathPodmiot3NIP:
+			s.podmiot3[len(s.podmiot3)-1].nip = v
+		case pathPodmiot3Rola:
+			s.podmiot3[len(s.podmiot3)-1].role = v
+		default:
+			if _, dup := s.values[p]; !dup {
+				s.values[p] = v
+			}
+		}
+	}
+	s.path = s.path[:len(s.path)-1]
+	if len(s.path) == 0 {
+		s.rootDone = true
+	}
+}
+
+func (s *invoiceScan) checkDuplicateAttrs(t xml.StartElement) *Error {
+	for i, a := range t.Attr {
+		for _, b := range t.Attr[:i] {
+			if a.Name == b.Name {
+				return s.notXML(fmt.Sprintf("attribute %s appears twice in <%s>", a.Name.Local, t.Name.Local))
+			}
+		}
+	}
+	return nil
+}
+
+func attr(t xml.StartElement, local string) string {
+	for _, a := range t.Attr {
+		if a.Name.Local == local && a.Name.Space == "" {
+			return a.Value
+		}
+	}
+	return ""
+}
+
+const hintNotFA3 = "KSeF accepts only the FA(3) structure (struktura logiczna FA(3)): " +
+	"switch the ERP's KSeF export to FA(3) or update the ERP"
+
+func checkRoot(n xml.Name) *Error {
+	if n.Local == "Faktura" && n.Space == FA3Namespace {
+		return nil
+	}
+	if n.Local == "Faktura" {
+		if name, ok := knownNamespaces[n.Space]; ok {
+			return reject(CodeNotFA3, hintNotFA3, "this is an %s invoice (namespace %s), not FA(3)", name, n.Space)
+		}
+		return reject(CodeNotFA3, hintNotFA3, "the root element Faktura has namespace %q, not the FA(3) namespace %s", n.Space, FA3Namespace)
+	}
+	return reject(CodeNotFA3, "this file is not an invoice (faktura) in the FA(3) structure: check what the ERP put into the outbox",
+		"the root element is <%s>, not <Faktura> (FA(3))", n.Local)
+}
+
+func (s *invoiceScan) notXML(msg string) *Error {
+	line, col := s.dec.InputPos()
+	return s.notXMLAt(line, col, msg)
+}
+
+func (s *invoiceScan) notXMLAt(line, col int, msg string) *Error {
+	return reject(CodeNotXML,
+		"the ERP produced a damaged file (niepoprawny XML): export the invoice again; if it repeats, tell the ERP vendor",
+		"the file is not well-formed XML: line %d, column %d: %s", line, col, msg)
+}
+
+func (s *invoiceScan) syntaxError(err error) *Error {
+	msg := err.Error()
+	if se, ok := errors.AsType[*xml.SyntaxError](err); ok {
+		msg = se.Msg
+	}
+	return s.notXML(msg)
+}
+
+func (s *invoiceScan) result(contextNIP string) (*Prepared, *Error) {
+	switch {
+	case s.kod == nil:
+		return nil, &Error{Field: pathKodFormularza, Code: CodeNotFA3, Hint: hintNotFA3,
+			Description: "the header (Naglowek) has no KodFormularza, so the form type is unknown"}
+	case *s.kod != "FA (3)":
+		return nil, &Error{Field: pathKodFormularza, Code: CodeNotFA3, Hint: hintNotFA3,
+			Description: fmt.Sprintf("KodFormularza kodSystemowy is %q, not \"FA (3)\"", *s.kod)}
+	}
+	for _, f := range []struct{ path, what string }{
+		{pathP2, "the invoice number (numer faktury, P_2)"},
+		{pathP1, "the issue date (data wystawienia, P_1)"},
+		{pathSellerNIP, "the seller's NIP (NIP sprzedawcy)"},
+	} {
+		if s.values[f.path] == "" {
+			return nil, &Error{Field: f.path, Code: CodeMissingField,
+				Description: fmt.Sprintf("%s is missing or empty", f.what),
+				Hint:        "fill in " + f.what + " in the ERP and export the invoice again"}
+		}
+	}
+	p := &Prepared{
+		InvoiceNumber: s.values[pathP2],
+		IssueDate:     s.values[pathP1],
+		SellerNIP:     s.values[pathSellerNIP],
+		InvoiceType:   s.values[pathRodzaj],
+		HasAttachment: s.attach,
+	}
+	if contextNIP != "" && !s.issuedFor(contextNIP) {
+		return nil, &Error{Field: pathSellerNIP, Code: CodeWrongSellerNIP,
+			Description: fmt.Sprintf("the seller's NIP is %s but ksef-sync sends for NIP %s", p.SellerNIP, contextNIP),
+			Hint:        "this invoice belongs to another company (inny podatnik): put it into that company's outbox or correct the seller's NIP",
+		}
+	}
+	return p, nil
+}
+
+// issuedFor reports whether the context may issue the invoice: as the seller, as the buyer in
+// self-billing (samofakturowanie, P_17 = 1), or as a third party issuing for the seller.
+func (s *invoiceScan) issuedFor(nip string) bool {
+	if s.values[pathSellerNIP] == nip {
+		return true
+	}
+	if s.values[pathP17] == "1" && s.values[pathBuyerNIP] == nip {
+		return true
+	}
+	for _, p := range s.podmiot3 {
+		if p.nip == nip && podmiot3IssuerRoles[p.role] {
+			return true
+		}
+	}
+	return false
+}
+
+// position returns the 1-based line and column (in characters) of offset in text.
+func position(text []byte, offset int) (line, col int) {
+	offset = min(offset, len(text))
+	lineStart := bytes.LastIndexByte(text[:offset], '\n') + 1
+	return bytes.Count(text[:offset], []byte{'\n'}) + 1, utf8.RuneCount(text[lineStart:offset]) + 1
+}

@@ -1,0 +1,245 @@
+package ksef
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Authenticator performs the method-specific step of a login for a fresh challenge.
+type Authenticator interface {
+	// Init performs the method-specific step for a fresh challenge and returns KSeF's 202 answer.
+	Init(ctx context.Context, c *Client, ch Challenge) (*AuthInit, error)
+	Method() string // "token" | "certificate" (for logs)
+}
+
+// Challenge is the answer of POST /auth/challenge.
+type Challenge struct {
+	Challenge   string    `json:"challenge"`
+	Timestamp   time.Time `json:"timestamp"`
+	TimestampMs int64     `json:"timestampMs"`
+	ClientIP    string    `json:"clientIp"`
+}
+
+// AuthInit is the 202 answer of /auth/ksef-token and /auth/xades-signature.
+type AuthInit struct {
+	ReferenceNumber     string    `json:"referenceNumber"`
+	AuthenticationToken TokenInfo `json:"authenticationToken"`
+}
+
+// TokenInfo is a bearer token with its expiry.
+type TokenInfo struct {
+	Token      string    `json:"token"`
+	ValidUntil time.Time `json:"validUntil"`
+}
+
+// TokenAuth logs in with a KSeF token in the client's context.
+type TokenAuth struct{ Token string }
+
+// Method implements Authenticator.
+func (TokenAuth) Method() string { return "token" }
+
+// String hides the token from %v formatting.
+func (TokenAuth) String() string { return "TokenAuth{***}" }
+
+// Init encrypts "token|timestampMs" with the KsefTokenEncryption key and posts /auth/ksef-token.
+func (a TokenAuth) Init(ctx context.Context, c *Client, ch Challenge) (*AuthInit, error) {
+	if a.Token == "" {
+		return nil, errors.New("ksef: TokenAuth.Token is empty")
+	}
+	plain := []byte(a.Token + "|" + strconv.FormatInt(ch.TimestampMs, 10))
+	var out AuthInit
+	err := c.withKeyRetry(ctx, func() error {
+		enc, keyID, err := c.EncryptWithKey(ctx, UsageKsefToken, plain)
+		if err != nil {
+			return err
+		}
+		body := map[string]any{
+			"challenge":         ch.Challenge,
+			"contextIdentifier": map[string]string{"type": c.ctxID.Type, "value": c.ctxID.Value},
+			"encryptedToken":    enc,
+			"publicKeyId":       keyID,
+		}
+		return c.postJSON(ctx, "/auth/ksef-token", body, &out, bearerNone, "", http.StatusAccepted)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ksef-token auth: %w", err)
+	}
+	return &out, nil
+}
+
+const tokenMargin = 60 * time.Second
+
+// TokenExpiry reports when the current access and refresh tokens expire (zero if none).
+func (c *Client) TokenExpiry() (access, refresh time.Time) {
+	c.tokMu.Lock()
+	defer c.tokMu.Unlock()
+	return c.access.ValidUntil, c.refresh.ValidUntil
+}
+
+// accessToken returns a usable access token, refreshing or logging in as needed.
+func (c *Client) accessToken(ctx context.Context) (string, error) {
+	if t, ok := c.currentAccess(); ok {
+		return t, nil
+	}
+	c.authMu.Lock()
+	defer c.authMu.Unlock()
+	if t, ok := c.currentAccess(); ok { // another goroutine did it meanwhile
+		return t, nil
+	}
+	if err := c.refreshAccess(ctx); err == nil {
+		t, _ := c.currentAccess()
+		return t, nil
+	} else if ctx.Err() != nil {
+		return "", ctx.Err()
+	} else if !errors.Is(err, errNoRefresh) {
+		c.log.Info("token refresh failed, logging in again", "err", err)
+	}
+	if err := c.login(ctx); err != nil {
+		return "", err
+	}
+	t, _ := c.currentAccess()
+	return t, nil
+}
+
+func (c *Client) currentAccess() (string, bool) {
+	c.tokMu.Lock()
+	defer c.tokMu.Unlock()
+	if c.access.Token == "" || !c.clock.Now().Add(tokenMargin).Before(c.access.ValidUntil) {
+		return "", false
+	}
+	return c.access.Token, true
+}
+
+// dropAccess forgets an access token KSeF rejected (unless it was already replaced).
+func (c *Client) dropAccess(token string) {
+	c.tokMu.Lock()
+	defer c.tokMu.Unlock()
+	if c.access.Token == token {
+		c.access = TokenInfo{}
+	}
+}
+
+var errNoRefresh = errors.New("no usable refresh token")
+
+func (c *Client) refreshAccess(ctx context.Context) error {
+	c.tokMu.Lock()
+	rt := c.refresh
+	c.tokMu.Unlock()
+	if rt.Token == "" || !c.clock.Now().Add(tokenMargin).Before(rt.ValidUntil) {
+		return errNoRefresh
+	}
+	var out struct {
+		AccessToken TokenInfo `json:"accessToken"`
+	}
+	if err := c.do(ctx, call{method: http.MethodPost, path: "/auth/token/refresh", bearer: bearerFixed, token: rt.Token, out: &out}); err != nil {
+		c.tokMu.Lock()
+		if c.refresh.Token == rt.Token {
+			c.refresh = TokenInfo{}
+		}
+		c.tokMu.Unlock()
+		return fmt.Errorf("refresh access token: %w", err)
+	}
+	if out.AccessToken.Token == "" {
+		return errors.New("refresh access token: empty token in answer")
+	}
+	c.tokMu.Lock()
+	c.access = out.AccessToken
+	c.tokMu.Unlock()
+	c.log.Debug("access token refreshed", "valid_until", out.AccessToken.ValidUntil)
+	return nil
+}
+
+// Login runs the full flow: challenge → Auth.Init → poll /auth/{ref} → redeem.
+func (c *Client) Login(ctx context.Context) error {
+	c.authMu.Lock()
+	defer c.authMu.Unlock()
+	return c.login(ctx)
+}
+
+func (c *Client) login(ctx context.Context) error {
+	if c.auth == nil {
+		return errors.New("ksef: no Authenticator configured")
+	}
+	var ch Challenge
+	if err := c.do(ctx, call{method: http.MethodPost, path: "/auth/challenge", out: &ch}); err != nil {
+		return fmt.Errorf("login: challenge: %w", err)
+	}
+	init, err := c.auth.Init(ctx, c, ch)
+	if err != nil {
+		return fmt.Errorf("login: %w", err)
+	}
+	if err := c.waitAuth(ctx, init); err != nil {
+		return fmt.Errorf("login: %w", err)
+	}
+	var out struct {
+		AccessToken  TokenInfo `json:"accessToken"`
+		RefreshToken TokenInfo `json:"refreshToken"`
+	}
+	if err := c.do(ctx, call{method: http.MethodPost, path: "/auth/token/redeem", bearer: bearerFixed, token: init.AuthenticationToken.Token, out: &out}); err != nil {
+		return fmt.Errorf("login: redeem: %w", err)
+	}
+	c.tokMu.Lock()
+	c.access, c.refresh = out.AccessToken, out.RefreshToken
+	c.tokMu.Unlock()
+	c.log.Info("logged in", "method", c.auth.Method(), "auth_ref", init.ReferenceNumber,
+		"access_valid_until", out.AccessToken.ValidUntil, "refresh_valid_until", out.RefreshToken.ValidUntil)
+	return nil
+}
+
+// waitAuth polls GET /auth/{ref} until the status leaves 100.
+func (c *Client) waitAuth(ctx context.Context, init *AuthInit) error {
+	for {
+		var st struct {
+			Status Status `json:"status"`
+		}
+		err := c.do(ctx, call{method: http.MethodGet, path: "/auth/" + pathEscape(init.ReferenceNumber),
+			bearer: bearerFixed, token: init.AuthenticationToken.Token, out: &st})
+		if err != nil {
+			return fmt.Errorf("auth status: %w", err)
+		}
+		switch {
+		case st.Status.Code == 200:
+			return nil
+		case st.Status.Code != 100:
+			return &AuthError{Code: st.Status.Code, Description: st.Status.Description, Details: st.Status.Details}
+		}
+		if err := c.clock.Sleep(ctx, c.authPoll); err != nil {
+			return err
+		}
+	}
+}
+
+// Logout ends the current authentication session (DELETE /auth/sessions/current) and forgets tokens.
+func (c *Client) Logout(ctx context.Context) error {
+	c.authMu.Lock()
+	defer c.authMu.Unlock()
+	c.tokMu.Lock()
+	tok := c.access.Token
+	if tok == "" || !c.clock.Now().Before(c.access.ValidUntil) {
+		tok = c.refresh.Token
+	}
+	c.access, c.refresh = TokenInfo{}, TokenInfo{}
+	c.tokMu.Unlock()
+	if tok == "" {
+		return nil
+	}
+	err := c.do(ctx, call{method: http.MethodDelete, path: "/auth/sessions/current", bearer: bearerFixed, token: tok})
+	if err != nil {
+		return fmt.Errorf("logout: %w", err)
+	}
+	return nil
+}
+
+// postJSON is a JSON POST with the given bearer mode.
+func (c *Client) postJSON(ctx context.Context, path string, in, out any, mode bearerMode, token string, want ...int) error {
+	body, err := marshalJSON(in)
+	if err != nil {
+		return err
+	}
+	return c.do(ctx, call{method: http.MethodPost, path: path, body: body, contentType: "application/json",
+		bearer: mode, token: token, out: out, want: want})
+}

@@ -1,0 +1,422 @@
+// Package ksef is a client for the Polish KSeF 2.0 e-invoicing API: authentication (KSeF token or a
+// pluggable XAdES authenticator), online and batch sessions, UPO download, invoice retrieval
+// (metadata queries and encrypted exports). Every call goes through one pacer that keeps our own
+// sliding-window budget per §9 rate-limit group, one retry loop (429 → exactly Retry-After,
+// 5xx/network → jittered exponential backoff) and one error parser (ParseErrorResponse).
+package ksef
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+)
+
+// EnvironmentURL returns the API base URL of a KSeF environment (test, demo, prod).
+func EnvironmentURL(env string) (string, error) {
+	switch strings.ToLower(env) {
+	case "test", "te":
+		return "https://api-test.ksef.mf.gov.pl/v2", nil
+	case "demo", "tr":
+		return "https://api-demo.ksef.mf.gov.pl/v2", nil
+	case "prod", "prd", "production":
+		return "https://api.ksef.mf.gov.pl/v2", nil
+	}
+	return "", fmt.Errorf("ksef: unknown environment %q (want test, demo or prod)", env)
+}
+
+// QRBaseURL returns the base URL used in KOD I / KOD II links for an environment.
+func QRBaseURL(env string) (string, error) {
+	switch strings.ToLower(env) {
+	case "test", "te":
+		return "https://qr-test.ksef.mf.gov.pl", nil
+	case "demo", "tr":
+		return "https://qr-demo.ksef.mf.gov.pl", nil
+	case "prod", "prd", "production":
+		return "https://qr.ksef.mf.gov.pl", nil
+	}
+	return "", fmt.Errorf("ksef: unknown environment %q (want test, demo or prod)", env)
+}
+
+// ContextIdentifier names the taxpayer context: Type is Nip, InternalId, NipVatUe or PeppolId.
+type ContextIdentifier struct{ Type, Value string }
+
+// Clock abstracts time so tests can drive token expiry, pacing and backoff without sleeping.
+type Clock interface {
+	Now() time.Time
+	// Sleep waits d or returns ctx.Err() if ctx is cancelled first.
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+func (realClock) Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Options configure a Client.
+type Options struct {
+	BaseURL    string // required, e.g. http://127.0.0.1:1234/v2
+	Context    ContextIdentifier
+	Auth       Authenticator
+	HTTPClient *http.Client // nil → default with timeouts
+	Logger     *slog.Logger
+	// Limits overrides ProductionLimits() per group (groups not named keep the production value).
+	Limits     RateTable
+	MaxRetries int   // 5xx/network/429 retries per call, default 4
+	Clock      Clock // nil → real clock
+	UserAgent  string
+	// PageSize for session invoice lists (10..1000), default 1000.
+	PageSize int
+	// AuthPollInterval between GET /auth/{ref} polls, default 1 s.
+	AuthPollInterval time.Duration
+}
+
+// Client talks to one KSeF environment in one context. Safe for concurrent use.
+type Client struct {
+	base       *url.URL
+	baseStr    string
+	ctxID      ContextIdentifier
+	auth       Authenticator
+	hc         *http.Client
+	log        *slog.Logger
+	pacer      *pacer
+	maxRetries int
+	clock      Clock
+	userAgent  string
+	pageSize   int
+	authPoll   time.Duration
+
+	keysMu sync.Mutex
+	keys   []PublicKeyCertificate
+
+	authMu  sync.Mutex // serialises login/refresh
+	tokMu   sync.Mutex
+	access  TokenInfo
+	refresh TokenInfo
+}
+
+// New validates opts and builds a Client. It does not contact KSeF.
+func New(opts Options) (*Client, error) {
+	if opts.BaseURL == "" {
+		return nil, errors.New("ksef: Options.BaseURL is required")
+	}
+	u, err := url.Parse(strings.TrimRight(opts.BaseURL, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("ksef: invalid BaseURL %q", opts.BaseURL)
+	}
+	c := &Client{
+		base: u, baseStr: u.String(), ctxID: opts.Context, auth: opts.Auth, hc: opts.HTTPClient,
+		log: opts.Logger, maxRetries: opts.MaxRetries, clock: opts.Clock, userAgent: opts.UserAgent,
+		pageSize: opts.PageSize, authPoll: opts.AuthPollInterval,
+	}
+	if c.hc == nil {
+		c.hc = defaultHTTPClient()
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	c.log = c.log.With("component", "ksef")
+	if c.maxRetries <= 0 {
+		c.maxRetries = 4
+	}
+	if c.clock == nil {
+		c.clock = realClock{}
+	}
+	if c.userAgent == "" {
+		c.userAgent = "ksef-sync"
+	}
+	if c.pageSize == 0 {
+		c.pageSize = 1000
+	}
+	if c.pageSize < 10 || c.pageSize > 1000 {
+		return nil, fmt.Errorf("ksef: PageSize %d outside 10..1000", c.pageSize)
+	}
+	if c.authPoll <= 0 {
+		c.authPoll = time.Second
+	}
+	limits := ProductionLimits()
+	for k, v := range opts.Limits {
+		limits[k] = v
+	}
+	c.pacer = newPacer(c.clock, limits)
+	return c, nil
+}
+
+func defaultHTTPClient() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.ResponseHeaderTimeout = 2 * time.Minute
+	tr.TLSHandshakeTimeout = 15 * time.Second
+	tr.DialContext = (&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	// no overall Timeout: export parts may be 50 MB on slow links; callers bound calls with ctx
+	return &http.Client{Transport: tr}
+}
+
+// Context returns the context identifier the client authenticates in.
+func (c *Client) Context() ContextIdentifier { return c.ctxID }
+
+// bearer modes for a call
+type bearerMode int
+
+const (
+	bearerNone   bearerMode = iota
+	bearerAccess            // managed access token (lazy login, refresh on 401)
+	bearerFixed             // an explicit token (authentication or refresh token)
+)
+
+// call describes one API exchange.
+type call struct {
+	method      string
+	path        string // relative to the base URL; ignored when rawURL is set
+	rawURL      string // absolute pre-signed storage URL: no pacing, never a token
+	query       url.Values
+	header      map[string]string
+	body        []byte
+	contentType string
+	bearer      bearerMode
+	token       string // for bearerFixed
+	want        []int  // accepted statuses; empty → any 2xx
+	out         any    // JSON target
+	raw         *[]byte
+	respHeader  *http.Header
+	// once marks a request that must not be repeated after it may have reached KSeF (a network
+	// failure after connecting, or a 5xx). Rate limits and connection failures are still retried.
+	once bool
+}
+
+// do runs a call through pacing, retries and error parsing.
+func (c *Client) do(ctx context.Context, cl call) error {
+	group := ""
+	if cl.rawURL == "" {
+		group = groupFor(cl.method, cl.path)
+	}
+	refreshed := false
+	for attempt := 0; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if group != "" {
+			if err := c.pacer.wait(ctx, group); err != nil {
+				return err
+			}
+		}
+		token := cl.token
+		if cl.bearer == bearerAccess {
+			t, err := c.accessToken(ctx)
+			if err != nil {
+				return err
+			}
+			token = t
+		}
+		status, hdr, body, err := c.exchange(ctx, cl, token)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if attempt >= c.maxRetries || (cl.once && !notSent(err)) {
+				return fmt.Errorf("%s %s: %w", cl.method, c.describe(cl), err)
+			}
+			c.log.Debug("network error, retrying", "op", c.describe(cl), "attempt", attempt+1, "err", err)
+			if err := c.backoff(ctx, attempt); err != nil {
+				return err
+			}
+			continue
+		}
+		c.logWarnings(cl, hdr)
+		if accepted(status, cl.want) {
+			return c.decode(cl, hdr, body)
+		}
+		perr := ParseErrorResponse(status, hdr, body)
+		var rl *RateLimitError
+		switch {
+		case errors.As(perr, &rl):
+			rl.Group = group
+			if attempt >= c.maxRetries {
+				return fmt.Errorf("%s %s: %w", cl.method, c.describe(cl), perr)
+			}
+			wait := rl.RetryAfter
+			if wait <= 0 {
+				wait = time.Second
+			}
+			c.log.Warn("rate limited by KSeF", "group", group, "retry_after", wait)
+			if err := c.clock.Sleep(ctx, wait); err != nil {
+				return err
+			}
+			continue
+		case status >= 500:
+			if attempt >= c.maxRetries || cl.once {
+				return fmt.Errorf("%s %s: %w", cl.method, c.describe(cl), perr)
+			}
+			c.log.Debug("server error, retrying", "op", c.describe(cl), "status", status, "attempt", attempt+1)
+			if err := c.backoff(ctx, attempt); err != nil {
+				return err
+			}
+			continue
+		case status == http.StatusUnauthorized && cl.bearer == bearerAccess && !refreshed:
+			refreshed = true
+			c.dropAccess(token)
+			attempt-- // a token refresh is not a retry of the operation
+			continue
+		}
+		return fmt.Errorf("%s %s: %w", cl.method, c.describe(cl), perr)
+	}
+}
+
+func accepted(status int, want []int) bool {
+	if len(want) == 0 {
+		return status >= 200 && status < 300
+	}
+	for _, w := range want {
+		if w == status {
+			return true
+		}
+	}
+	return false
+}
+
+// describe names the call for errors without leaking pre-signed URL signatures.
+func (c *Client) describe(cl call) string {
+	if cl.rawURL != "" {
+		if u, err := url.Parse(cl.rawURL); err == nil {
+			return u.Host + u.Path
+		}
+		return "storage URL"
+	}
+	return cl.path
+}
+
+const maxResponseBody = 64 << 20
+
+// exchange performs one HTTP request; a non-nil error means a transport failure.
+func (c *Client) exchange(ctx context.Context, cl call, token string) (int, http.Header, []byte, error) {
+	target := cl.rawURL
+	if target == "" {
+		target = c.baseStr + cl.path
+		if len(cl.query) > 0 {
+			target += "?" + cl.query.Encode()
+		}
+	}
+	var body io.Reader
+	if cl.body != nil {
+		body = bytes.NewReader(cl.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, cl.method, target, body)
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("build request: %w", err)
+	}
+	req.Header.Set("User-Agent", c.userAgent)
+	if cl.rawURL == "" {
+		req.Header.Set("Accept", "application/json")
+	}
+	if cl.contentType != "" {
+		req.Header.Set("Content-Type", cl.contentType)
+	}
+	for k, v := range cl.header {
+		req.Header.Set(k, v)
+	}
+	if token != "" && cl.rawURL == "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return 0, nil, nil, transportError(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
+	if err != nil {
+		return 0, nil, nil, transportError(fmt.Errorf("read body: %w", err))
+	}
+	return resp.StatusCode, resp.Header, data, nil
+}
+
+func (c *Client) decode(cl call, hdr http.Header, body []byte) error {
+	if cl.respHeader != nil {
+		*cl.respHeader = hdr
+	}
+	if cl.raw != nil {
+		*cl.raw = body
+	}
+	if cl.out != nil {
+		if err := json.Unmarshal(body, cl.out); err != nil {
+			return fmt.Errorf("%s %s: decode response: %w", cl.method, c.describe(cl), err)
+		}
+	}
+	return nil
+}
+
+// backoff sleeps a jittered exponential delay: 0.5 s, 1 s, 2 s … capped at 30 s, ±50 %.
+func (c *Client) backoff(ctx context.Context, attempt int) error {
+	d := 500 * time.Millisecond << min(attempt, 6)
+	if d > 30*time.Second {
+		d = 30 * time.Second
+	}
+	d = d/2 + time.Duration(rand.Int64N(int64(d)))
+	return c.clock.Sleep(ctx, d)
+}
+
+var warningItem = regexp.MustCompile(`\[([^\]]+)\]: ([^|]+)`)
+
+// logWarnings logs X-System-Warning items (§13): behaviour KSeF may reject in future.
+func (c *Client) logWarnings(cl call, hdr http.Header) {
+	for _, v := range hdr.Values("X-System-Warning") {
+		for _, m := range parseSystemWarning(v) {
+			c.log.Warn("KSeF system warning", "op", c.describe(cl), "code", m[0], "message", m[1])
+		}
+	}
+}
+
+// parseSystemWarning splits "[code]: message | [code]: message" into (code, message) pairs.
+func parseSystemWarning(v string) [][2]string {
+	var out [][2]string
+	for _, m := range warningItem.FindAllStringSubmatch(v, -1) {
+		out = append(out, [2]string{strings.TrimSpace(m[1]), strings.TrimSpace(m[2])})
+	}
+	if len(out) == 0 && strings.TrimSpace(v) != "" {
+		out = append(out, [2]string{"", strings.TrimSpace(v)})
+	}
+	return out
+}
+
+// PostXML posts an XML document to an unauthenticated endpoint (used for /auth/xades-signature)
+// through the same pacing, retry and error machinery, decoding the JSON answer into out.
+func (c *Client) PostXML(ctx context.Context, path string, body []byte, out any) error {
+	return c.do(ctx, call{method: http.MethodPost, path: path, body: body, contentType: "application/xml", out: out})
+}
+
+// transportError marks a failed exchange as retriable and strips query strings from the URL in
+// the message: pre-signed storage URLs carry their signature there.
+func transportError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil && u.RawQuery != "" {
+			u.RawQuery = "(redacted)"
+			ue.URL = u.String()
+		}
+	}
+	return fmt.Errorf("%w: %w", errTransport, err)
+}
+
+// pathEscape escapes one path segment supplied by callers (reference numbers, KSeF numbers).
+func pathEscape(s string) string { return url.PathEscape(s) }

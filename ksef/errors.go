@@ -1,0 +1,250 @@
+package ksef
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// APIError is a non-2xx answer from KSeF other than 429. Codes holds the KSeF exception codes
+// (e.g. 21405, 21470) from either the legacy exception body or the problem-details body.
+type APIError struct {
+	HTTPStatus int
+	Codes      []ErrorDetail
+	Title      string
+	Detail     string
+	TraceID    string
+	ReasonCode string // 403 problem details
+}
+
+// ErrorDetail is one KSeF exception code with its description.
+type ErrorDetail struct {
+	Code        int
+	Description string
+	Details     []string
+}
+
+func (e *APIError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "ksef: HTTP %d", e.HTTPStatus)
+	if e.Title != "" {
+		fmt.Fprintf(&b, " %s", e.Title)
+	}
+	if e.ReasonCode != "" {
+		fmt.Fprintf(&b, " (%s)", e.ReasonCode)
+	}
+	for _, c := range e.Codes {
+		fmt.Fprintf(&b, "; %d: %s", c.Code, c.Description)
+		if len(c.Details) > 0 {
+			fmt.Fprintf(&b, " [%s]", strings.Join(c.Details, "; "))
+		}
+	}
+	if e.Detail != "" && len(e.Codes) == 0 {
+		fmt.Fprintf(&b, ": %s", e.Detail)
+	}
+	return b.String()
+}
+
+// HasCode reports whether KSeF answered with the given exception code.
+func (e *APIError) HasCode(code int) bool {
+	for _, c := range e.Codes {
+		if c.Code == code {
+			return true
+		}
+	}
+	return false
+}
+
+// RateLimitError is a 429 answer. RetryAfter is the server's Retry-After (0 if absent/unparseable).
+type RateLimitError struct {
+	RetryAfter time.Duration
+	Group      string
+}
+
+func (e *RateLimitError) Error() string {
+	return fmt.Sprintf("ksef: rate limited (group %q), retry after %s", e.Group, e.RetryAfter)
+}
+
+// AuthError is a failed authentication operation (GET /auth/{ref} status other than 100/200).
+type AuthError struct {
+	Code        int
+	Description string
+	Details     []string
+}
+
+func (e *AuthError) Error() string {
+	s := fmt.Sprintf("ksef: authentication failed: %d %s", e.Code, e.Description)
+	if len(e.Details) > 0 {
+		s += " [" + strings.Join(e.Details, "; ") + "]"
+	}
+	return s
+}
+
+// IsRetriable reports whether repeating the same operation later may succeed: 5xx, network
+// failures, 429 and the "cancelled by system" status 550.
+func IsRetriable(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var rl *RateLimitError
+	if errors.As(err, &rl) {
+		return true
+	}
+	var api *APIError
+	if errors.As(err, &api) {
+		return api.HTTPStatus >= 500
+	}
+	var ae *AuthError
+	if errors.As(err, &ae) {
+		return ae.Code == 550
+	}
+	var se *StatusError
+	if errors.As(err, &se) {
+		return se.Status.Code == 550
+	}
+	return isNetworkError(err)
+}
+
+func isNetworkError(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		return true
+	}
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, errTransport)
+}
+
+// notSent reports a failure that happened before the request could reach the server (DNS, connect),
+// so repeating it cannot duplicate anything.
+func notSent(err error) bool {
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op == "dial" {
+		return true
+	}
+	var dnsErr *net.DNSError
+	return errors.As(err, &dnsErr)
+}
+
+// errTransport marks failures of the HTTP exchange itself (connection reset, truncated body).
+var errTransport = errors.New("ksef: transport failure")
+
+// StatusError is an operation that finished with a non-success processing status (e.g. export 415).
+type StatusError struct {
+	Op     string
+	Status Status
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("ksef: %s: status %d %s %v", e.Op, e.Status.Code, e.Status.Description, e.Status.Details)
+}
+
+// wire forms of the error bodies (§7.2)
+type exceptionBody struct {
+	Exception *struct {
+		ExceptionDetailList []struct {
+			ExceptionCode        int      `json:"exceptionCode"`
+			ExceptionDescription string   `json:"exceptionDescription"`
+			Details              []string `json:"details"`
+		} `json:"exceptionDetailList"`
+		ReferenceNumber string `json:"referenceNumber"`
+		ServiceCode     string `json:"serviceCode"`
+	} `json:"exception"`
+	// problem details
+	Title      string `json:"title"`
+	Detail     string `json:"detail"`
+	TraceID    string `json:"traceId"`
+	ReasonCode string `json:"reasonCode"`
+	Errors     []struct {
+		Code        int      `json:"code"`
+		Description string   `json:"description"`
+		Details     []string `json:"details"`
+	} `json:"errors"`
+	// legacy 429 body
+	// legacy 429 body has an object here, problem details a number
+	Status json.RawMessage `json:"status"`
+}
+
+const maxErrorText = 512
+
+// ParseErrorResponse turns any non-2xx answer into a typed error: *RateLimitError for 429,
+// *APIError otherwise. It never fails: unparseable bodies end up (shortened) in Detail.
+func ParseErrorResponse(status int, header http.Header, body []byte) error {
+	if status == http.StatusTooManyRequests {
+		return &RateLimitError{RetryAfter: parseRetryAfter(header.Get("Retry-After"))}
+	}
+	e := &APIError{HTTPStatus: status}
+	var eb exceptionBody
+	if len(body) > 0 && json.Unmarshal(body, &eb) == nil {
+		if eb.Exception != nil {
+			for _, d := range eb.Exception.ExceptionDetailList {
+				e.Codes = append(e.Codes, ErrorDetail{Code: d.ExceptionCode, Description: d.ExceptionDescription, Details: d.Details})
+			}
+			if e.TraceID == "" {
+				e.TraceID = eb.Exception.ReferenceNumber
+			}
+		}
+		for _, d := range eb.Errors {
+			e.Codes = append(e.Codes, ErrorDetail{Code: d.Code, Description: d.Description, Details: d.Details})
+		}
+		e.Title, e.Detail, e.ReasonCode = eb.Title, eb.Detail, eb.ReasonCode
+		if eb.TraceID != "" {
+			e.TraceID = eb.TraceID
+		}
+		var legacy struct {
+			Description string `json:"description"`
+		}
+		if len(eb.Status) > 0 && eb.Status[0] == '{' && json.Unmarshal(eb.Status, &legacy) == nil && e.Detail == "" {
+			e.Detail = legacy.Description
+		}
+		return e
+	}
+	if len(body) > 0 {
+		e.Detail = shortText(body)
+	}
+	if e.Title == "" {
+		e.Title = http.StatusText(status)
+	}
+	return e
+}
+
+func shortText(b []byte) string {
+	if len(b) > maxErrorText {
+		b = b[:maxErrorText]
+	}
+	s := strings.ToValidUTF8(string(b), "?")
+	for !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return strings.TrimSpace(s)
+}
+
+// parseRetryAfter accepts delta-seconds (what KSeF sends) and HTTP-dates.
+func parseRetryAfter(v string) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n < 0 || n > 86400 {
+			return 0
+		}
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := time.Until(t); d > 0 && d < 24*time.Hour {
+			return d
+		}
+	}
+	return 0
+}

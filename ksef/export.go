@@ -1,0 +1,510 @@
+package ksef
+
+import (
+	"archive/tar"
+	"archive/zip"
+	"bufio"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Export is a started export with its AES key.
+type Export struct {
+	ReferenceNumber string
+	Compression     Compression
+	key             symKey
+}
+
+// StartExport starts an asynchronous encrypted export of invoices matching f.
+func (c *Client) StartExport(ctx context.Context, f QueryFilters, comp Compression) (*Export, error) {
+	if comp == "" {
+		comp = Zip
+	}
+	k, err := newSymKey()
+	if err != nil {
+		return nil, err
+	}
+	var out struct {
+		ReferenceNumber string `json:"referenceNumber"`
+	}
+	err = c.withKeyRetry(ctx, func() error {
+		enc, err := c.encryptionInfo(ctx, k)
+		if err != nil {
+			return err
+		}
+		body := map[string]any{"encryption": enc, "filters": f, "compressionType": comp}
+		return c.postJSON(ctx, "/invoices/exports", body, &out, bearerAccess, "", http.StatusCreated, http.StatusAccepted, http.StatusOK)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start export: %w", err)
+	}
+	c.log.Info("export started", "export", out.ReferenceNumber, "subject", f.SubjectType)
+	return &Export{ReferenceNumber: out.ReferenceNumber, Compression: comp, key: k}, nil
+}
+
+// ExportStatus is GET /invoices/exports/{ref}.
+type ExportStatus struct {
+	Status                Status
+	CompletedDate         *time.Time
+	PackageExpirationDate *time.Time
+	Package               *ExportPackage
+}
+
+// ExportPackage describes a finished export.
+type ExportPackage struct {
+	InvoiceCount             int
+	Size                     int64
+	IsTruncated              bool
+	LastIssueDate            *time.Time
+	LastInvoicingDate        *time.Time
+	LastPermanentStorageDate *time.Time
+	PermanentStorageHwmDate  *time.Time
+	Parts                    []ExportPart
+}
+
+// ExportPart is one encrypted part at a pre-signed URL.
+type ExportPart struct {
+	OrdinalNumber     int       `json:"ordinalNumber"`
+	PartName          string    `json:"partName"`
+	Method            string    `json:"method"`
+	URL               string    `json:"url"`
+	PartSize          int64     `json:"partSize"`
+	PartHash          string    `json:"partHash"`
+	EncryptedPartSize int64     `json:"encryptedPartSize"`
+	EncryptedPartHash string    `json:"encryptedPartHash"`
+	ExpirationDate    time.Time `json:"expirationDate"`
+}
+
+type wireExportStatus struct {
+	Status                Status     `json:"status"`
+	CompletedDate         *time.Time `json:"completedDate"`
+	PackageExpirationDate *time.Time `json:"packageExpirationDate"`
+	Package               *struct {
+		InvoiceCount             int          `json:"invoiceCount"`
+		Size                     int64        `json:"size"`
+		IsTruncated              bool         `json:"isTruncated"`
+		LastIssueDate            string       `json:"lastIssueDate"` // format: date
+		LastInvoicingDate        *time.Time   `json:"lastInvoicingDate"`
+		LastPermanentStorageDate *time.Time   `json:"lastPermanentStorageDate"`
+		PermanentStorageHwmDate  *time.Time   `json:"permanentStorageHwmDate"`
+		Parts                    []ExportPart `json:"parts"`
+	} `json:"package"`
+}
+
+// ExportStatus fetches an export's status.
+func (c *Client) ExportStatus(ctx context.Context, ref string) (*ExportStatus, error) {
+	var w wireExportStatus
+	if err := c.do(ctx, call{method: http.MethodGet, path: "/invoices/exports/" + pathEscape(ref), bearer: bearerAccess, out: &w}); err != nil {
+		return nil, fmt.Errorf("export status: %w", err)
+	}
+	st := &ExportStatus{Status: w.Status, CompletedDate: w.CompletedDate, PackageExpirationDate: w.PackageExpirationDate}
+	if p := w.Package; p != nil {
+		st.Package = &ExportPackage{InvoiceCount: p.InvoiceCount, Size: p.Size, IsTruncated: p.IsTruncated,
+			LastInvoicingDate: p.LastInvoicingDate, LastPermanentStorageDate: p.LastPermanentStorageDate,
+			PermanentStorageHwmDate: p.PermanentStorageHwmDate, Parts: p.Parts}
+		if p.LastIssueDate != "" {
+			t, err := parseDateOrTime(p.LastIssueDate)
+			if err != nil {
+				return nil, fmt.Errorf("export status: lastIssueDate: %w", err)
+			}
+			st.Package.LastIssueDate = &t
+		}
+		sort.Slice(st.Package.Parts, func(i, j int) bool { return st.Package.Parts[i].OrdinalNumber < st.Package.Parts[j].OrdinalNumber })
+	}
+	return st, nil
+}
+
+func parseDateOrTime(s string) (time.Time, error) {
+	if t, err := time.Parse("2006-01-02", s); err == nil {
+		return t, nil
+	}
+	return time.Parse(time.RFC3339Nano, s)
+}
+
+// WaitExport polls every interval until the export status leaves 100. Status 200 returns the
+// status; other final codes (420 nothing above the HWM, 415, 500, 550 …) return it too, with the
+// package nil — callers decide (420 is not an error for incremental sync).
+func (c *Client) WaitExport(ctx context.Context, exp *Export, interval time.Duration) (*ExportStatus, error) {
+	for {
+		st, err := c.ExportStatus(ctx, exp.ReferenceNumber)
+		if err != nil {
+			return nil, err
+		}
+		if st.Status.Code != 100 {
+			return st, nil
+		}
+		if err := c.clock.Sleep(ctx, interval); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// DownloadExport downloads every part (no token), verifies the encrypted and plaintext hashes and
+// sizes, decrypts and joins them into one temp file in tmpDir (streaming) and opens the archive.
+func (c *Client) DownloadExport(ctx context.Context, exp *Export, pkg *ExportPackage, tmpDir string) (*ExportArchive, error) {
+	if pkg == nil {
+		return nil, errors.New("ksef: download export: no package")
+	}
+	if len(pkg.Parts) == 0 {
+		if pkg.InvoiceCount != 0 {
+			return nil, fmt.Errorf("ksef: download export: %d invoices but no parts", pkg.InvoiceCount)
+		}
+		return &ExportArchive{}, nil // an empty export has nothing to download
+	}
+	f, err := os.CreateTemp(tmpDir, "export-*.tmp")
+	if err != nil {
+		return nil, fmt.Errorf("download export: %w", err)
+	}
+	path := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(path)
+		}
+	}()
+	for i, part := range pkg.Parts {
+		if part.OrdinalNumber != i+1 {
+			return nil, fmt.Errorf("ksef: download export: parts not numbered 1..n (got %d at %d)", part.OrdinalNumber, i+1)
+		}
+		if err := c.downloadPart(ctx, exp.key, part, f); err != nil {
+			return nil, fmt.Errorf("download export part %d: %w", part.OrdinalNumber, err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("download export: %w", err)
+	}
+	comp := exp.Compression
+	if comp == "" {
+		comp = Zip
+	}
+	a, err := openArchive(path, comp, ArchiveLimits{})
+	if err != nil {
+		return nil, fmt.Errorf("download export: %w", err)
+	}
+	ok = true
+	return a, nil
+}
+
+// downloadPart appends one decrypted part to dst, retrying 5xx and network failures; a partial
+// write from a failed attempt is truncated away before the retry.
+func (c *Client) downloadPart(ctx context.Context, k symKey, part ExportPart, dst *os.File) error {
+	start, err := dst.Seek(0, io.SeekEnd)
+	if err != nil {
+		return err
+	}
+	for attempt := 0; ; attempt++ {
+		err := c.fetchPart(ctx, k, part, dst)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !IsRetriable(err) || attempt >= c.maxRetries {
+			return err
+		}
+		if err := dst.Truncate(start); err != nil {
+			return err
+		}
+		if _, err := dst.Seek(start, io.SeekStart); err != nil {
+			return err
+		}
+		if err := c.backoff(ctx, attempt); err != nil {
+			return err
+		}
+	}
+}
+
+func (c *Client) fetchPart(ctx context.Context, k symKey, part ExportPart, dst io.Writer) error {
+	method := part.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	req, err := http.NewRequestWithContext(ctx, method, part.URL, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("User-Agent", c.userAgent)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return transportError(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		return ParseErrorResponse(resp.StatusCode, resp.Header, body)
+	}
+	plainHash := &hashWriter{h: sha256.New()}
+	bw := bufio.NewWriterSize(io.MultiWriter(dst, plainHash), 256<<10)
+	dec, err := newCBCWriter(k, bw, false)
+	if err != nil {
+		return err
+	}
+	encHash := &hashWriter{h: sha256.New()}
+	// the +1 lets us notice a body longer than declared
+	n, err := io.Copy(io.MultiWriter(dec, encHash), io.LimitReader(resp.Body, part.EncryptedPartSize+1))
+	if err != nil {
+		return transportError(fmt.Errorf("read part: %w", err))
+	}
+	if n != part.EncryptedPartSize {
+		return fmt.Errorf("ksef: encrypted part size %d, declared %d", n, part.EncryptedPartSize)
+	}
+	if got := sumB64(encHash.h); got != part.EncryptedPartHash {
+		return fmt.Errorf("ksef: encrypted part hash mismatch (declared %s, got %s)", part.EncryptedPartHash, got)
+	}
+	if h := resp.Header.Get("x-ms-meta-hash"); h != "" && h != part.EncryptedPartHash {
+		return fmt.Errorf("ksef: x-ms-meta-hash %s differs from encryptedPartHash %s", h, part.EncryptedPartHash)
+	}
+	if err := dec.Close(); err != nil {
+		return fmt.Errorf("decrypt part: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	if plainHash.n != part.PartSize {
+		return fmt.Errorf("ksef: decrypted part size %d, declared %d", plainHash.n, part.PartSize)
+	}
+	if got := sumB64(plainHash.h); got != part.PartHash {
+		return fmt.Errorf("ksef: decrypted part hash mismatch (declared %s, got %s)", part.PartHash, got)
+	}
+	return nil
+}
+
+// ArchiveLimits bound what Walk accepts from an archive. Zero fields take the defaults.
+type ArchiveLimits struct {
+	MaxEntries   int   // default 20 000
+	MaxEntrySize int64 // default 3 MB
+	MaxTotalSize int64 // default 2 GB
+}
+
+func (l ArchiveLimits) withDefaults() ArchiveLimits {
+	if l.MaxEntries <= 0 {
+		l.MaxEntries = 20_000
+	}
+	if l.MaxEntrySize <= 0 {
+		l.MaxEntrySize = 3_000_000
+	}
+	if l.MaxTotalSize <= 0 {
+		l.MaxTotalSize = 2_000_000_000
+	}
+	return l
+}
+
+// metadataEntry is the export's metadata file name.
+const metadataEntry = "_metadata.json"
+
+// ExportArchive is a downloaded, decrypted export on disk.
+type ExportArchive struct {
+	Metadata []InvoiceMetadata // from _metadata.json
+	Limits   ArchiveLimits
+	path     string
+	comp     Compression
+}
+
+// ErrArchiveRejected marks an archive or entry refused by the safety checks.
+var ErrArchiveRejected = errors.New("ksef: archive rejected")
+
+func openArchive(path string, comp Compression, lim ArchiveLimits) (*ExportArchive, error) {
+	a := &ExportArchive{path: path, comp: comp, Limits: lim}
+	err := a.walk(func(name string, r io.Reader) error {
+		if name != metadataEntry {
+			return nil
+		}
+		var m struct {
+			Invoices []InvoiceMetadata `json:"invoices"`
+		}
+		if err := json.NewDecoder(r).Decode(&m); err != nil {
+			return fmt.Errorf("ksef: %s: %w", metadataEntry, err)
+		}
+		a.Metadata = m.Invoices
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Walk streams every invoice entry ({ksefNumber}.xml) to fn; _metadata.json is skipped (see
+// Metadata). It rejects unsafe names (any '/', '\\', '..', absolute, NUL), non-regular entries,
+// and entries or totals beyond Limits, with an error wrapping ErrArchiveRejected.
+func (a *ExportArchive) Walk(fn func(name string, r io.Reader) error) error {
+	return a.walk(func(name string, r io.Reader) error {
+		if name == metadataEntry {
+			return nil
+		}
+		return fn(name, r)
+	})
+}
+
+func (a *ExportArchive) walk(fn func(name string, r io.Reader) error) error {
+	if a.path == "" {
+		return nil
+	}
+	lim := a.Limits.withDefaults()
+	g := &archiveGuard{lim: lim}
+	if a.comp == TarGz {
+		return a.walkTarGz(g, fn)
+	}
+	return a.walkZip(g, fn)
+}
+
+type archiveGuard struct {
+	lim     ArchiveLimits
+	entries int
+	total   int64
+}
+
+func (g *archiveGuard) admit(name string, declared int64) error {
+	g.entries++
+	if g.entries > g.lim.MaxEntries {
+		return fmt.Errorf("%w: more than %d entries", ErrArchiveRejected, g.lim.MaxEntries)
+	}
+	if err := validEntryName(name); err != nil {
+		return fmt.Errorf("%w: %w", ErrArchiveRejected, err)
+	}
+	if name != metadataEntry && !strings.HasSuffix(strings.ToLower(name), ".xml") {
+		return fmt.Errorf("%w: unexpected entry %q", ErrArchiveRejected, name)
+	}
+	if declared < 0 || (name != metadataEntry && declared > g.lim.MaxEntrySize) {
+		return fmt.Errorf("%w: entry %q declares %d bytes (limit %d)", ErrArchiveRejected, name, declared, g.lim.MaxEntrySize)
+	}
+	return nil
+}
+
+// reader limits the actual bytes read: declared sizes can lie.
+func (g *archiveGuard) reader(name string, r io.Reader) io.Reader {
+	max := g.lim.MaxEntrySize
+	if name == metadataEntry {
+		max = g.lim.MaxTotalSize
+	}
+	return &guardedReader{r: r, left: max, g: g, name: name}
+}
+
+type guardedReader struct {
+	r    io.Reader
+	left int64
+	g    *archiveGuard
+	name string
+}
+
+func (gr *guardedReader) Read(p []byte) (int, error) {
+	if int64(len(p)) > gr.left+1 {
+		p = p[:gr.left+1]
+	}
+	n, err := gr.r.Read(p)
+	gr.left -= int64(n)
+	gr.g.total += int64(n)
+	if gr.left < 0 {
+		return n, fmt.Errorf("%w: entry %q is larger than allowed", ErrArchiveRejected, gr.name)
+	}
+	if gr.g.total > gr.g.lim.MaxTotalSize {
+		return n, fmt.Errorf("%w: archive content exceeds %d bytes", ErrArchiveRejected, gr.g.lim.MaxTotalSize)
+	}
+	return n, err
+}
+
+func (a *ExportArchive) walkZip(g *archiveGuard, fn func(string, io.Reader) error) error {
+	zr, err := zip.OpenReader(a.path)
+	if err != nil {
+		return fmt.Errorf("%w: open zip: %w", ErrArchiveRejected, err)
+	}
+	defer zr.Close()
+	if len(zr.File) > g.lim.MaxEntries {
+		return fmt.Errorf("%w: %d entries (limit %d)", ErrArchiveRejected, len(zr.File), g.lim.MaxEntries)
+	}
+	for _, zf := range zr.File {
+		if !zf.Mode().IsRegular() {
+			return fmt.Errorf("%w: entry %q is not a regular file", ErrArchiveRejected, zf.Name)
+		}
+		if zf.UncompressedSize64 > 1<<62 {
+			return fmt.Errorf("%w: entry %q has an absurd size", ErrArchiveRejected, zf.Name)
+		}
+		if err := g.admit(zf.Name, int64(zf.UncompressedSize64)); err != nil {
+			return err
+		}
+		if err := a.visitZip(zf, g, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *ExportArchive) visitZip(zf *zip.File, g *archiveGuard, fn func(string, io.Reader) error) error {
+	rc, err := zf.Open()
+	if err != nil {
+		return fmt.Errorf("%w: entry %q: %w", ErrArchiveRejected, zf.Name, err)
+	}
+	defer rc.Close()
+	r := g.reader(zf.Name, rc)
+	if err := fn(zf.Name, r); err != nil {
+		return err
+	}
+	// drain so corrupt data or lying sizes surface even if fn stopped early
+	_, err = io.Copy(io.Discard, r)
+	return err
+}
+
+func (a *ExportArchive) walkTarGz(g *archiveGuard, fn func(string, io.Reader) error) error {
+	f, err := os.Open(a.path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	gz, err := gzip.NewReader(bufio.NewReader(f))
+	if err != nil {
+		return fmt.Errorf("%w: open gzip: %w", ErrArchiveRejected, err)
+	}
+	defer gz.Close()
+	tr := tar.NewReader(gz)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%w: tar: %w", ErrArchiveRejected, err)
+		}
+		if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeRegA {
+			return fmt.Errorf("%w: entry %q is not a regular file", ErrArchiveRejected, hdr.Name)
+		}
+		if err := g.admit(hdr.Name, hdr.Size); err != nil {
+			return err
+		}
+		r := g.reader(hdr.Name, tr)
+		if err := fn(hdr.Name, r); err != nil {
+			return err
+		}
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			return err
+		}
+	}
+}
+
+// Close removes the temp file.
+func (a *ExportArchive) Close() error {
+	if a.path == "" {
+		return nil
+	}
+	err := os.Remove(a.path)
+	a.path = ""
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// Path is the decrypted archive on disk (valid until Close).
+func (a *ExportArchive) Path() string { return filepath.Clean(a.path) }

@@ -1,0 +1,33 @@
+// Package ksefsim is a KSeF 2.0 simulator: an independent implementation of the Ministry of
+// Finance's e-invoicing API (open-api.json 2.6.0, embedded with its MIT notice in
+// LICENSE-ksef-docs.txt) served over real HTTP, used by tests, benchmarks and the demo.
+//
+// Every /v2 request is validated against the official spec with kin-openapi; a non-conforming
+// request gets HTTP 400 with exception code 21405 and is counted in Stats.SpecViolations.
+// Crypto (RSA-OAEP SHA-256 key wrapping, AES-256-CBC/PKCS#7 content), reference and KSeF numbers
+// (CRC-8), the asynchronous state machines, duplicates (440), UPO v4-3, batch archives (Zip,
+// TarGz), exports with HWM and truncation, and the §9 rate limits (429 + Retry-After) behave as
+// KSeF does. Time comes from Options.Now, so tests drive it without sleeping.
+//
+// Layout: the API lives under /v2, pre-signed storage URLs (batch part upload, UPO and export part
+// download; no bearer token, not rate limited, 403 when expired) under /storage, and the admin
+// API under /admin.
+//
+// Admin API (loopback clients only; others get 403):
+//
+//	GET  /admin/stats                      Stats as JSON
+//	POST /admin/faults                     body: Faults as JSON (replaces the current faults)
+//	POST /admin/seed                       body: JSON array of SeedInvoice (RFC 3339 times) → []SeededInvoice
+//	POST /admin/tokens                     body: {"nip": "..."} → {"nip": "...", "token": "..."}
+//	POST /admin/rotate-keys?emergency=true new MF key pairs; emergency drops the old ones (old publicKeyId → 400 21470)
+//	POST /admin/export-truncate?n=300      max invoices per export package
+//
+// JSON bodies use the Go field names of Stats, Faults and SeedInvoice (e.g. {"Outage": true},
+// {"ErrorRate": 0.1, "OnlyPaths": ["/invoices"]}; SlowDelay is in nanoseconds). Faults apply to
+// /v2 and /storage, never to /admin.
+//
+// Persistence (Options.StateDir): a gob snapshot of the mutable state (written atomically, at most
+// every 100 ms after a change, and on Close), an append-only JSON-lines journal of invoice
+// records (immutable once created; the duplicate/KSeF-number/retrieval indexes are rebuilt from
+// it on load) and one append-only pack of payloads (invoice XML, batch parts, export parts).
+package ksefsim

@@ -1,0 +1,5 @@
+//go:build race
+
+package ksefsim
+
+const raceEnabled = true

@@ -1,0 +1,572 @@
+package ksefsim
+
+import (
+	"archive/tar"
+	"archive/zip"
+	"bytes"
+	"compress/gzip"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const (
+	maxSessionInvoices = 10000
+	onlineSessionTTL   = 12 * time.Hour
+	maxEncryptedPart   = 100_000_016
+	partUploadWindow   = 20 * time.Minute
+	upoPageSize        = 10000
+)
+
+type encryptionInfo struct {
+	EncryptedSymmetricKey string  `json:"encryptedSymmetricKey"`
+	InitializationVector  string  `json:"initializationVector"`
+	PublicKeyID           *string `json:"publicKeyId"`
+}
+
+type formCode struct {
+	SystemCode    string `json:"systemCode"`
+	SchemaVersion string `json:"schemaVersion"`
+	Value         string `json:"value"`
+}
+
+// unwrapKeyLocked resolves the session AES key; ok=false means the response was written.
+func (s *Server) unwrapKeyLocked(w http.ResponseWriter, ar *apiRequest, enc encryptionInfo) (key, iv []byte, keyErr bool, ok bool) {
+	keys, found := s.findKeysLocked(usageSymmetric, deref(enc.PublicKeyID))
+	if !found {
+		writeException(w, ar.r, 400, 21470, "Nieprawidłowy lub wycofany klucz publiczny.", "unknown publicKeyId")
+		return nil, nil, false, false
+	}
+	iv, err := base64.StdEncoding.DecodeString(enc.InitializationVector)
+	if err != nil || len(iv) != 16 {
+		writeException(w, ar.r, 400, 21405, "Błąd walidacji danych wejściowych.", "initializationVector must be Base64 of 16 bytes")
+		return nil, nil, false, false
+	}
+	ct, err := base64.StdEncoding.DecodeString(enc.EncryptedSymmetricKey)
+	if err != nil {
+		writeException(w, ar.r, 400, 21405, "Błąd walidacji danych wejściowych.", "encryptedSymmetricKey is not Base64")
+		return nil, nil, false, false
+	}
+	key, decrypted := decryptWithAny(keys, ct)
+	if !decrypted || len(key) != 32 {
+		return nil, iv, true, true
+	}
+	return key, iv, false, true
+}
+
+func (s *Server) handleOpenOnline(w http.ResponseWriter, ar *apiRequest) {
+	var req struct {
+		FormCode   formCode       `json:"formCode"`
+		Encryption encryptionInfo `json:"encryption"`
+	}
+	if err := json.Unmarshal(ar.body, &req); err != nil {
+		writeException(w, ar.r, 400, 21405, "Błąd walidacji danych wejściowych.", err.Error())
+		return
+	}
+	fs, ok := lookupForm(req.FormCode.SystemCode, req.FormCode.SchemaVersion, req.FormCode.Value)
+	if !ok {
+		writeException(w, ar.r, 400, 21405, "Błąd walidacji danych wejściowych.", fmt.Sprintf("unsupported formCode %+v", req.FormCode))
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key, iv, keyErr, ok := s.unwrapKeyLocked(w, ar, req.Encryption)
+	if !ok {
+		return
+	}
+	sess := &session{Ref: newReferenceNumber(ar.now, "SO"), Kind: "Online", NIP: ar.bearer.NIP, AuthRef: ar.bearer.AuthRef, Form: fs,
+		AESKey: key, IV: iv, KeyError: keyErr, Created: ar.now, Updated: ar.now, ValidUntil: ar.now.Add(onlineSessionTTL)}
+	s.addSessionLocked(sess)
+	s.log.Info("online session opened", "session", sess.Ref, "nip", sess.NIP)
+	writeJSON(w, 201, map[string]any{"referenceNumber": sess.Ref, "validUntil": fmtTime(sess.ValidUntil)})
+}
+
+func (s *Server) addSessionLocked(sess *session) {
+	s.st.Sessions[sess.Ref] = sess
+	s.st.SessionList = append(s.st.SessionList, sess.Ref)
+	s.markDirty()
+}
+
+// sessionForWrite finds the caller's session of kind; ok=false means the response was written.
+func (s *Server) sessionForWriteLocked(w http.ResponseWriter, ar *apiRequest, kind string) (*session, bool) {
+	sess := s.st.Sessions[ar.params["referenceNumber"]]
+	if sess == nil || sess.NIP != ar.bearer.NIP || sess.Kind != kind {
+		writeException(w, ar.r, 400, 21173, "Brak sesji o wskazanym numerze referencyjnym.", "session "+ar.params["referenceNumber"]+" not found")
+		return nil, false
+	}
+	s.autoCloseLocked(sess, ar.now)
+	if sess.Closed || sess.KeyError || sess.FailCode != 0 {
+		writeException(w, ar.r, 400, 21180, "Status sesji nie pozwala na wykonanie operacji.", "session is closed or failed")
+		return nil, false
+	}
+	return sess, true
+}
+
+// autoCloseLocked closes an online session whose 12 h have passed.
+func (s *Server) autoCloseLocked(sess *session, now time.Time) {
+	if sess.Kind == "Online" && !sess.Closed && !now.Before(sess.ValidUntil) {
+		sess.Closed, sess.ClosedAt = true, sess.ValidUntil
+		s.markDirty()
+	}
+	if sess.Kind == "Batch" && !sess.Closed && sess.FailCode == 0 && now.After(sess.Created.Add(onlineSessionTTL)) {
+		sess.FailCode, sess.FailDesc, sess.FailDetails = 440, "Sesja anulowana", []string{"Przekroczono czas wysyłki"}
+		s.markDirty()
+	}
+}
+
+func (s *Server) handleSendInvoice(w http.ResponseWriter, ar *apiRequest) {
+	var req struct {
+		InvoiceHash             string  `json:"invoiceHash"`
+		InvoiceSize             int64   `json:"invoiceSize"`
+		EncryptedInvoiceHash    string  `json:"encryptedInvoiceHash"`
+		EncryptedInvoiceSize    int64   `json:"encryptedInvoiceSize"`
+		EncryptedInvoiceContent string  `json:"encryptedInvoiceContent"`
+		OfflineMode             bool    `json:"offlineMode"`
+		HashOfCorrectedInvoice  *string `json:"hashOfCorrectedInvoice"`
+	}
+	if err := json.Unmarshal(ar.body, &req); err != nil {
+		writeException(w, ar.r, 400, 21405, "Błąd walidacji danych wejściowych.", err.Error())
+		return
+	}
+	ct, err := base64.StdEncoding.DecodeString(req.EncryptedInvoiceContent)
+	if err != nil {
+		writeException(w, ar.r, 400, 21405, "Błąd walidacji danych wejściowych.", "encryptedInvoiceContent is not Base64")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, ok := s.sessionForWriteLocked(w, ar, "Online")
+	if !ok {
+		return
+	}
+	if len(sess.Invoices) >= maxSessionInvoices {
+		writeException(w, ar.r, 400, 21155, "Przekroczono dozwoloną liczbę faktur w sesji.", fmt.Sprintf("limit %d", maxSessionInvoices))
+		return
+	}
+	if int64(len(ct)) != req.EncryptedInvoiceSize {
+		writeException(w, ar.r, 400, 21402, "Nieprawidłowy rozmiar pliku.", fmt.Sprintf("encryptedInvoiceSize %d, actual %d", req.EncryptedInvoiceSize, len(ct)))
+		return
+	}
+	if sha256B64(ct) != req.EncryptedInvoiceHash {
+		writeException(w, ar.r, 400, 21403, "Nieprawidłowy skrót pliku.", "encryptedInvoiceHash does not match the content")
+		return
+	}
+	inv := &invoice{Ref: newReferenceNumber(ar.now, "EE"), SessionRef: sess.Ref, Ordinal: len(sess.Invoices) + 1, InvoiceHash: req.InvoiceHash,
+		Size: int(req.InvoiceSize), Mode: "online", Offline: req.OfflineMode, Received: ar.now, Form: sess.Form, ContextNIP: sess.NIP}
+	pt, err := aesCBCDecrypt(sess.AESKey, sess.IV, ct)
+	if err != nil {
+		inv.Code, inv.Description, inv.Details = 435, "Błąd odszyfrowania pliku", []string{err.Error()}
+	} else {
+		if int64(len(pt)) != req.InvoiceSize {
+			writeException(w, ar.r, 400, 21402, "Nieprawidłowy rozmiar pliku.", fmt.Sprintf("invoiceSize %d, decrypted size %d", req.InvoiceSize, len(pt)))
+			return
+		}
+		if sha256B64(pt) != req.InvoiceHash {
+			writeException(w, ar.r, 400, 21403, "Nieprawidłowy skrót pliku.", "invoiceHash does not match the decrypted invoice")
+			return
+		}
+		delay := s.opts.ProcessingDelay
+		if err := s.processInvoiceLocked(inv, pt, false, ar.now.Add(2*delay)); err != nil {
+			writeException(w, ar.r, 500, 0, "internal error", err.Error())
+			return
+		}
+	}
+	sess.Invoices = append(sess.Invoices, inv.Ref)
+	sess.Updated = ar.now
+	if err := s.addInvoiceLocked(inv); err != nil {
+		s.log.Error("journal invoice", "invoice", inv.Ref, "err", err)
+	}
+	writeJSON(w, 202, map[string]any{"referenceNumber": inv.Ref})
+}
+
+// processInvoiceLocked decides an invoice's fate: content checks, duplicates, KSeF number.
+func (s *Server) processInvoiceLocked(inv *invoice, xmlData []byte, batch bool, acquired time.Time) error {
+	facts, ierr := checkInvoice(xmlData, inv.Form, inv.ContextNIP, batch)
+	return s.recordInvoiceLocked(inv, xmlData, facts, ierr, acquired)
+}
+
+// recordInvoiceLocked applies the stateful rules (duplicates, numbering) to a checked invoice.
+func (s *Server) recordInvoiceLocked(inv *invoice, xmlData []byte, facts *invoiceFacts, ierr *invoiceError, acquired time.Time) error {
+	seller := inv.ContextNIP
+	if facts != nil {
+		seller = facts.SellerNIP
+	}
+	if s.st.SeenHashes[seller+"|"+sha256B64(xmlData)] {
+		s.st.Counters.DuplicateSubmissions++
+	}
+	if ierr != nil {
+		inv.Code, inv.Description, inv.Details = ierr.Code, ierr.Description, ierr.Details
+		return nil
+	}
+	inv.Facts = facts
+	inv.InvoiceNumber = facts.InvoiceNumber
+	dupKey := facts.SellerNIP + "|" + facts.InvoiceKind + "|" + facts.InvoiceNumber
+	if orig, dup := s.st.DupKeys[dupKey]; dup {
+		inv.Code, inv.Description = 440, "Duplikat faktury"
+		inv.Details = []string{"Duplikat faktury. Faktura o numerze KSeF: " + orig.KsefNumber + " została już prawidłowo przesłana do systemu w sesji: " + orig.SessionRef}
+		inv.Extensions = map[string]string{"originalSessionReferenceNumber": orig.SessionRef, "originalKsefNumber": orig.KsefNumber}
+		s.st.Counters.Duplicates440++
+		return nil
+	}
+	if inv.Offline || facts.IssueDate < inv.Received.UTC().Format("2006-01-02") {
+		inv.Offline = true
+	}
+	inv.Acquisition = acquired
+	inv.Storage = acquired.Add(max(s.opts.ProcessingDelay/2, time.Millisecond))
+	inv.KsefNumber = newKsefNumber(facts.SellerNIP, acquired)
+	inv.Code, inv.Description = 200, "Sukces"
+	if err := s.blobs.put(s.st, "inv/"+inv.KsefNumber, xmlData); err != nil {
+		inv.KsefNumber = ""
+		return err
+	}
+	s.log.Debug("invoice accepted", "session", inv.SessionRef, "invoice", inv.Ref, "ksef_number", inv.KsefNumber)
+	return nil
+}
+
+func (s *Server) handleCloseOnline(w http.ResponseWriter, ar *apiRequest) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, ok := s.sessionForWriteLocked(w, ar, "Online")
+	if !ok {
+		return
+	}
+	sess.Closed, sess.ClosedAt, sess.Updated = true, ar.now, ar.now
+	s.markDirty()
+	s.log.Info("online session closed", "session", sess.Ref, "invoices", len(sess.Invoices))
+	w.WriteHeader(204)
+}
+
+// ---- batch ----
+
+func (s *Server) handleOpenBatch(w http.ResponseWriter, ar *apiRequest) {
+	var req struct {
+		FormCode  formCode `json:"formCode"`
+		BatchFile struct {
+			FileSize        int64  `json:"fileSize"`
+			FileHash        string `json:"fileHash"`
+			CompressionType string `json:"compressionType"`
+			FileParts       []struct {
+				OrdinalNumber int    `json:"ordinalNumber"`
+				FileSize      int64  `json:"fileSize"`
+				FileHash      string `json:"fileHash"`
+			} `json:"fileParts"`
+		} `json:"batchFile"`
+		Encryption  encryptionInfo `json:"encryption"`
+		OfflineMode bool           `json:"offlineMode"`
+	}
+	if err := json.Unmarshal(ar.body, &req); err != nil {
+		writeException(w, ar.r, 400, 21405, "Błąd walidacji danych wejściowych.", err.Error())
+		return
+	}
+	fs, ok := lookupForm(req.FormCode.SystemCode, req.FormCode.SchemaVersion, req.FormCode.Value)
+	if !ok {
+		writeException(w, ar.r, 400, 21405, "Błąd walidacji danych wejściowych.", fmt.Sprintf("unsupported formCode %+v", req.FormCode))
+		return
+	}
+	bf := req.BatchFile
+	if len(bf.FileParts) > 50 {
+		writeException(w, ar.r, 400, 21161, "Przekroczono dozwoloną liczbę części pliku.", "at most 50 parts")
+		return
+	}
+	comp := bf.CompressionType
+	if comp == "" {
+		comp = "Zip"
+	}
+	info := &batchInfo{FileSize: bf.FileSize, FileHash: bf.FileHash, Compression: comp, Offline: req.OfflineMode,
+		UploadUntil: ar.now.Add(time.Duration(len(bf.FileParts)) * partUploadWindow)}
+	seen := map[int]bool{}
+	for _, p := range bf.FileParts {
+		if p.FileSize > maxEncryptedPart {
+			writeException(w, ar.r, 400, 21157, "Nieprawidłowy rozmiar części pliku.", fmt.Sprintf("part %d is %d bytes encrypted; max %d", p.OrdinalNumber, p.FileSize, maxEncryptedPart))
+			return
+		}
+		if p.OrdinalNumber < 1 || p.OrdinalNumber > len(bf.FileParts) || seen[p.OrdinalNumber] {
+			writeException(w, ar.r, 400, 21405, "Błąd walidacji danych wejściowych.", fmt.Sprintf("fileParts ordinal numbers must be 1..%d without repeats", len(bf.FileParts)))
+			return
+		}
+		seen[p.OrdinalNumber] = true
+		info.Parts = append(info.Parts, batchPart{Ordinal: p.OrdinalNumber, Size: p.FileSize, Hash: p.FileHash})
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key, iv, keyErr, ok := s.unwrapKeyLocked(w, ar, req.Encryption)
+	if !ok {
+		return
+	}
+	sess := &session{Ref: newReferenceNumber(ar.now, "SB"), Kind: "Batch", NIP: ar.bearer.NIP, AuthRef: ar.bearer.AuthRef, Form: fs,
+		AESKey: key, IV: iv, KeyError: keyErr, Created: ar.now, Updated: ar.now, Batch: info}
+	s.addSessionLocked(sess)
+	uploads := make([]map[string]any, 0, len(info.Parts))
+	for _, p := range info.Parts {
+		uploads = append(uploads, map[string]any{
+			"ordinalNumber": p.Ordinal, "method": "PUT",
+			"url":     s.storageURL(ar.r, fmt.Sprintf("/storage/batch/%s/%d", sess.Ref, p.Ordinal), info.UploadUntil),
+			"headers": map[string]string{"x-ms-blob-type": "BlockBlob"},
+		})
+	}
+	s.log.Info("batch session opened", "session", sess.Ref, "parts", len(info.Parts))
+	writeJSON(w, 201, map[string]any{"referenceNumber": sess.Ref, "partUploadRequests": uploads})
+}
+
+// handlePartUpload stores one encrypted batch part (PUT /storage/batch/{ref}/{n}).
+func (s *Server) handlePartUpload(w http.ResponseWriter, r *http.Request, ref string, ordinal int) {
+	if r.Method != http.MethodPut {
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if r.Header.Get("Authorization") != "" {
+		s.countViolation(r, "batch part upload carries an Authorization header (the access token must never be sent to storage)")
+		http.Error(w, "Authorization header not allowed on pre-signed storage URLs", 400)
+		return
+	}
+	if r.Header.Get("x-ms-blob-type") != "BlockBlob" {
+		http.Error(w, "missing header x-ms-blob-type: BlockBlob", 400)
+		return
+	}
+	data, err := io.ReadAll(io.LimitReader(r.Body, maxEncryptedPart+1))
+	if err != nil {
+		http.Error(w, "read body: "+err.Error(), 400)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess := s.st.Sessions[ref]
+	if sess == nil || sess.Batch == nil || ordinal < 1 || ordinal > len(sess.Batch.Parts) {
+		http.Error(w, "unknown upload target", 404)
+		return
+	}
+	if sess.Closed || sess.FailCode != 0 {
+		http.Error(w, "session no longer accepts uploads", 403)
+		return
+	}
+	p := &sess.Batch.Parts[ordinal-1]
+	for i := range sess.Batch.Parts {
+		if sess.Batch.Parts[i].Ordinal == ordinal {
+			p = &sess.Batch.Parts[i]
+		}
+	}
+	if int64(len(data)) != p.Size {
+		http.Error(w, fmt.Sprintf("part size %d differs from declared %d", len(data), p.Size), 400)
+		return
+	}
+	if sha256B64(data) != p.Hash {
+		http.Error(w, "part hash differs from the declared fileHash", 400)
+		return
+	}
+	if err := s.blobs.put(s.st, partKey(ref, ordinal), data); err != nil {
+		http.Error(w, err.Error(), 500)
+		return
+	}
+	p.Uploaded = true
+	sess.Updated = s.now()
+	s.markDirty()
+	w.WriteHeader(201)
+}
+
+func partKey(ref string, n int) string { return fmt.Sprintf("part/%s/%d", ref, n) }
+
+func (s *Server) handleCloseBatch(w http.ResponseWriter, ar *apiRequest) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, ok := s.sessionForWriteLocked(w, ar, "Batch")
+	if !ok {
+		return
+	}
+	if ar.now.After(sess.Batch.UploadUntil) {
+		sess.FailCode, sess.FailDesc, sess.FailDetails = 440, "Sesja anulowana", []string{"Przekroczono czas wysyłki"}
+		s.markDirty()
+		writeException(w, ar.r, 400, 21208, "Przekroczono czas oczekiwania na wysyłkę lub zamknięcie sesji.", "upload window expired; session cancelled")
+		return
+	}
+	var missing []string
+	for _, p := range sess.Batch.Parts {
+		if !p.Uploaded {
+			missing = append(missing, strconv.Itoa(p.Ordinal))
+		}
+	}
+	if len(missing) > 0 {
+		writeException(w, ar.r, 400, 21205, "Nie przesłano wszystkich zadeklarowanych części pliku.", "missing parts: "+strings.Join(missing, ", "))
+		return
+	}
+	sess.Closed, sess.ClosedAt, sess.Updated = true, ar.now, ar.now
+	s.markDirty()
+	s.startJob(func() { s.processBatch(sess.Ref) })
+	w.WriteHeader(204)
+}
+
+// processBatch decrypts, reassembles, decompresses and processes a closed batch session.
+func (s *Server) processBatch(ref string) {
+	s.mu.Lock()
+	sess := s.st.Sessions[ref]
+	var parts [][]byte
+	for i := 1; i <= len(sess.Batch.Parts); i++ {
+		d, _ := s.blobs.get(s.st, partKey(ref, i))
+		parts = append(parts, d)
+	}
+	key, iv, keyErr := sess.AESKey, sess.IV, sess.KeyError
+	info := *sess.Batch
+	s.mu.Unlock()
+
+	fail := func(code int, desc string, details ...string) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		sess.FailCode, sess.FailDesc, sess.FailDetails = code, desc, details
+		sess.Batch.Processed, sess.Batch.ProcessedAt = true, s.now()
+		s.markDirty()
+		s.log.Warn("batch session failed", "session", ref, "code", code, "reason", strings.Join(details, "; "))
+	}
+	if keyErr {
+		fail(415, "Błąd odszyfrowania dostarczonego klucza")
+		return
+	}
+	var archive bytes.Buffer
+	for i, p := range parts {
+		pt, err := aesCBCDecrypt(key, iv, p)
+		if err != nil {
+			fail(435, "Błąd odszyfrowania zaszyfrowanych części archiwum", fmt.Sprintf("part %d: %v", i+1, err))
+			return
+		}
+		archive.Write(pt)
+	}
+	if int64(archive.Len()) != info.FileSize || sha256B64(archive.Bytes()) != info.FileHash {
+		fail(405, "Błąd weryfikacji poprawności dostarczonych elementów paczki", "reassembled archive size/hash differ from batchFile.fileSize/fileHash")
+		return
+	}
+	entries, err := readArchive(archive.Bytes(), info.Compression)
+	if err != nil {
+		fail(430, "Błąd dekompresji pierwotnego archiwum", err.Error())
+		return
+	}
+	if len(entries) > maxSessionInvoices {
+		fail(420, "Przekroczony limit faktur w sesji", fmt.Sprintf("%d invoices, limit %d", len(entries), maxSessionInvoices))
+		return
+	}
+	// Content checks are pure: run them before taking the lock so status polls stay responsive.
+	type checked struct {
+		facts *invoiceFacts
+		err   *invoiceError
+	}
+	results := make([]checked, len(entries))
+	for i, e := range entries {
+		if e.err != "" {
+			results[i].err = verificationError("%s", e.err)
+			continue
+		}
+		results[i].facts, results[i].err = checkInvoice(e.data, sess.Form, sess.NIP, true)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	acquired := maxTime(now, sess.ClosedAt.Add(s.opts.ProcessingDelay))
+	for i, e := range entries {
+		inv := &invoice{Ref: newReferenceNumber(now, "EE"), SessionRef: ref, Ordinal: i + 1, FileName: e.name, InvoiceHash: sha256B64(e.data),
+			Size: len(e.data), Mode: "batch", Offline: info.Offline, Received: sess.Created, Form: sess.Form, ContextNIP: sess.NIP}
+		if err := s.recordInvoiceLocked(inv, e.data, results[i].facts, results[i].err, acquired); err != nil {
+			inv.Code, inv.Description, inv.Details = 500, "Nieznany błąd", []string{err.Error()}
+		}
+		sess.Invoices = append(sess.Invoices, inv.Ref)
+		if err := s.addInvoiceLocked(inv); err != nil {
+			s.log.Error("journal invoice", "invoice", inv.Ref, "err", err)
+		}
+	}
+	sess.Batch.Processed, sess.Batch.ProcessedAt = true, now
+	sess.Updated = now
+	s.markDirty()
+	s.log.Info("batch session processed", "session", ref, "invoices", len(entries))
+}
+
+// startJob runs background processing owned by the server; Close waits for it.
+func (s *Server) startJob(f func()) {
+	s.bg.Add(1)
+	s.jobs.Add(1)
+	go func() {
+		defer s.bg.Done()
+		defer s.jobs.Done()
+		f()
+	}()
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+type archiveEntry struct {
+	name string
+	data []byte
+	err  string // per-entry problem (not flat, not .xml)
+}
+
+// readArchive lists a flat ZIP or TarGz archive of *.xml invoices.
+func readArchive(data []byte, compression string) ([]archiveEntry, error) {
+	var out []archiveEntry
+	add := func(name string, content []byte) {
+		e := archiveEntry{name: name, data: content}
+		if path.Base(name) != name || strings.Contains(name, "\\") {
+			e.err = "archive must be flat: entry " + name + " is in a directory"
+		} else if !strings.HasSuffix(strings.ToLower(name), ".xml") {
+			e.err = "entry " + name + " is not an .xml file"
+		}
+		out = append(out, e)
+	}
+	switch compression {
+	case "Zip":
+		zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			return nil, fmt.Errorf("open zip: %w", err)
+		}
+		for _, f := range zr.File {
+			if f.FileInfo().IsDir() {
+				continue
+			}
+			rc, err := f.Open()
+			if err != nil {
+				return nil, fmt.Errorf("zip entry %s: %w", f.Name, err)
+			}
+			content, err := io.ReadAll(io.LimitReader(rc, maxInvoiceSizeAttachment+1))
+			rc.Close()
+			if err != nil {
+				return nil, fmt.Errorf("zip entry %s: %w", f.Name, err)
+			}
+			add(f.Name, content)
+		}
+	case "TarGz":
+		gz, err := gzip.NewReader(bytes.NewReader(data))
+		if err != nil {
+			return nil, fmt.Errorf("open gzip: %w", err)
+		}
+		tr := tar.NewReader(gz)
+		for {
+			h, err := tr.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return nil, fmt.Errorf("read tar: %w", err)
+			}
+			if h.Typeflag == tar.TypeDir {
+				continue
+			}
+			content, err := io.ReadAll(io.LimitReader(tr, maxInvoiceSizeAttachment+1))
+			if err != nil {
+				return nil, fmt.Errorf("tar entry %s: %w", h.Name, err)
+			}
+			add(h.Name, content)
+		}
+	default:
+		return nil, fmt.Errorf("unknown compression %q", compression)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("archive contains no invoices")
+	}
+	return out, nil
+}

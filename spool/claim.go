@@ -1,0 +1,348 @@
+package spool
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/ksef-sync/ksef-sync/internal/atomicfile"
+)
+
+// MaxClaimSize is the hard cap for one outbox file. KSeF's own limits are far lower (the engine
+// rejects oversized invoices with a clear error), but those must still be claimed to be reported.
+const MaxClaimSize = 64 << 20
+
+// Failure-injection points for crash tests. Hooks run between the steps of Claim; a test makes one
+// panic to simulate the process dying there.
+var (
+	writeFileAtomic  = atomicfile.WriteFile
+	syncDir          = atomicfile.SyncDir
+	removeFile       = os.Remove
+	afterInsertHook  func()
+	afterSpoolHook   func()
+	afterClaimedHook func()
+)
+
+// Claim takes the outbox file at path into the journal for nip:
+//
+//  1. read the file fully and hash it;
+//  2. insert the record in StateClaiming (durable);
+//  3. write the spool copy dir/spool/<id>.orig atomically;
+//  4. mark it StateClaimed (durable);
+//  5. remove the outbox file, but only if it still has the same size and hash.
+//
+// A crash at any point leaves the invoice in the outbox or in the journal, never in neither;
+// RecoverClaims at start-up settles the cases where it is in both. Files above MaxClaimSize are left
+// in the outbox with ErrTooLarge. A missing file gives ErrVanished. The same file (path and hash)
+// whose earlier outbox removal failed gives ErrAlreadyClaimed after the removal is retried.
+//
+// A failed removal in step 5 is not an error: the invoice is safely claimed, the failure is logged
+// and the removal is retried by RecoverClaims or by a later Claim of the same file.
+func (j *Journal) Claim(ctx context.Context, nip, path string) (*Invoice, error) {
+	if j.readOnly {
+		return nil, ErrReadOnly
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	path, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("claim %s: %w", path, err)
+	}
+	data, err := readCapped(path)
+	if err != nil {
+		return nil, fmt.Errorf("claim %s: %w", path, err)
+	}
+	hash := hexSHA256(data)
+
+	id, pending, err := j.insertClaiming(ctx, nip, path, hash, int64(len(data)))
+	if err != nil {
+		return nil, fmt.Errorf("claim %s: %w", path, err)
+	}
+	if pending.id != 0 {
+		// Only a finished claim may take the file out of the outbox; one still claiming is either
+		// running concurrently or awaits RecoverClaims.
+		if pending.state != StateClaiming {
+			j.removeSourceIfUnchanged(ctx, pending.id, path, hash, int64(len(data)))
+		}
+		return nil, fmt.Errorf("claim %s: invoice %d: %w", path, pending.id, ErrAlreadyClaimed)
+	}
+	runHook(afterInsertHook)
+
+	if err := writeFileAtomic(j.spoolPath(id), data, 0o600); err != nil {
+		j.abandonClaim(id)
+		return nil, fmt.Errorf("claim %s: write spool copy: %w", path, err)
+	}
+	runHook(afterSpoolHook)
+
+	if err := j.Transition(ctx, id, []State{StateClaiming}, StateClaimed, nil); err != nil {
+		j.abandonClaim(id)
+		return nil, fmt.Errorf("claim %s: %w", path, err)
+	}
+	runHook(afterClaimedHook)
+
+	// The invoice is ours now: a cancellation from here on must not make the caller believe the
+	// claim failed.
+	ctx = context.WithoutCancel(ctx)
+	j.removeSourceIfUnchanged(ctx, id, path, hash, int64(len(data)))
+	return j.Get(ctx, id)
+}
+
+func runHook(h func()) {
+	if h != nil {
+		h()
+	}
+}
+
+// readCapped reads the whole file, refusing files above MaxClaimSize without reading them whole.
+func readCapped(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if isNotExist(err) {
+		return nil, ErrVanished
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxClaimSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxClaimSize {
+		return nil, fmt.Errorf("%w (%d MB)", ErrTooLarge, MaxClaimSize>>20)
+	}
+	return data, nil
+}
+
+func hexSHA256(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+// spoolPath is where the original bytes of invoice id are kept.
+func (j *Journal) spoolPath(id int64) string {
+	return filepath.Join(j.spoolDir, strconv.FormatInt(id, 10)+".orig")
+}
+
+// pendingClaim is an earlier record of the same file whose outbox removal is still pending.
+type pendingClaim struct {
+	id    int64
+	state State
+}
+
+// insertClaiming writes the StateClaiming record. When the same file (path and hash) already has a
+// record whose outbox removal is pending, it inserts nothing and returns that record instead.
+// Checking inside the write transaction makes two concurrent claims of one file safe.
+func (j *Journal) insertClaiming(ctx context.Context, nip, path, hash string, size int64) (id int64, pending pendingClaim, err error) {
+	now, err := encodeTime(j.now())
+	if err != nil {
+		return 0, pending, err
+	}
+	err = j.inTx(ctx, func(tx *sql.Tx) error {
+		var state string
+		err := tx.QueryRowContext(ctx, queryPendingForPath, nip, path, hash).Scan(&pending.id, &state)
+		if err == nil {
+			pending.state = State(state)
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO invoices
+			(nip, file_name, source_path, source_pending, orig_sha256, orig_size, state, created_at, updated_at)
+			VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?)`,
+			nip, filepath.Base(path), path, hash, size, string(StateClaiming), now, now)
+		if err != nil {
+			return err
+		}
+		if id, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE invoices SET spool_path = ? WHERE id = ?`,
+			j.storePath(j.spoolPath(id)), id)
+		return err
+	})
+	if err != nil {
+		return 0, pendingClaim{}, fmt.Errorf("insert claim: %w", err)
+	}
+	return id, pending, nil
+}
+
+// abandonClaim undoes a claim whose spool copy could not be written; the outbox file is still there
+// and will be claimed again. If this fails too, RecoverClaims removes the record at next start.
+func (j *Journal) abandonClaim(id int64) {
+	// A fresh context: the claim's may be what was cancelled, and the record should still go.
+	ctx := context.Background()
+	deleted, err := j.deleteClaiming(ctx, id)
+	if err != nil {
+		j.log.Warn("abandon claim", "invoice", id, "err", err)
+		return
+	}
+	if deleted {
+		_ = os.Remove(j.spoolPath(id))
+	}
+}
+
+// deleteClaiming deletes invoice id if it is still claiming and reports whether it did.
+func (j *Journal) deleteClaiming(ctx context.Context, id int64) (bool, error) {
+	var n int64
+	err := j.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM invoices WHERE id = ? AND state = ?`, id, string(StateClaiming))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n == 1, err
+}
+
+// removeSourceIfUnchanged removes the outbox file only if it still holds the claimed bytes, then
+// clears source_pending. A file that changed or vanished is no longer ours to remove. Failures are
+// logged and left pending for a retry.
+func (j *Journal) removeSourceIfUnchanged(ctx context.Context, id int64, path, hash string, size int64) {
+	removed, err := removeIfSame(path, hash, size)
+	if err != nil {
+		j.log.Warn("outbox file not removed; will retry", "invoice", id, "file", path, "err", err)
+		return
+	}
+	if removed {
+		// Make the removal survive a power cut; a failure only means RecoverClaims may see the file
+		// again, which it handles.
+		if err := syncDir(filepath.Dir(path)); err != nil {
+			j.log.Debug("sync outbox folder", "file", path, "err", err)
+		}
+	}
+	if _, err := j.db.ExecContext(ctx, `UPDATE invoices SET source_pending = 0 WHERE id = ?`, id); err != nil {
+		j.log.Warn("clear source pending", "invoice", id, "err", err)
+	}
+}
+
+// removeIfSame removes path if it has exactly the given size and hex SHA-256. It reports whether it
+// removed the file; a missing or changed file is (false, nil).
+func removeIfSame(path, hash string, size int64) (bool, error) {
+	fi, err := os.Stat(path)
+	if isNotExist(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if fi.Size() != size {
+		return false, nil
+	}
+	data, err := readCapped(path)
+	if errors.Is(err, ErrVanished) || errors.Is(err, ErrTooLarge) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if int64(len(data)) != size || hexSHA256(data) != hash {
+		return false, nil
+	}
+	if err := removeFile(path); err != nil {
+		if isNotExist(err) {
+			return false, nil
+		}
+		return false, err
+	}
+	return true, nil
+}
+
+// RecoverClaims settles claims interrupted by a crash. Call it once at start-up, before the outbox
+// is listed and before anything else writes to the spool folder:
+//   - claiming records whose spool copy is complete become claimed (their outbox file is removed if
+//     unchanged); the others are deleted, since their outbox file was never removed;
+//   - records whose outbox removal is pending get it retried;
+//   - leftover temporary files in the spool folder are removed.
+func (j *Journal) RecoverClaims(ctx context.Context) error {
+	if j.readOnly {
+		return ErrReadOnly
+	}
+	claiming, err := j.ByState(ctx, "", StateClaiming)
+	if err != nil {
+		return fmt.Errorf("recover claims: %w", err)
+	}
+	for _, inv := range claiming {
+		if err := j.recoverClaiming(ctx, inv); err != nil {
+			return fmt.Errorf("recover claims: invoice %d: %w", inv.ID, err)
+		}
+	}
+	pending, err := j.queryInvoices(ctx, queryPendingSources, string(StateClaiming))
+	if err != nil {
+		return fmt.Errorf("recover claims: %w", err)
+	}
+	for _, inv := range pending {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		j.removeSourceIfUnchanged(ctx, inv.ID, inv.SourcePath, inv.OrigSHA256, inv.OrigSize)
+	}
+	j.removeSpoolTemps()
+	return nil
+}
+
+func (j *Journal) recoverClaiming(ctx context.Context, inv Invoice) error {
+	if spoolCopyComplete(inv) {
+		if err := j.Transition(ctx, inv.ID, []State{StateClaiming}, StateClaimed, nil); err != nil {
+			return err
+		}
+		j.removeSourceIfUnchanged(ctx, inv.ID, inv.SourcePath, inv.OrigSHA256, inv.OrigSize)
+		return nil
+	}
+	deleted, err := j.deleteClaiming(ctx, inv.ID)
+	if err != nil || !deleted {
+		return err
+	}
+	if err := os.Remove(inv.SpoolPath); err != nil && !isNotExist(err) {
+		j.log.Warn("remove incomplete spool copy", "invoice", inv.ID, "err", err)
+	}
+	j.log.Info("incomplete claim dropped; file stays in the outbox", "invoice", inv.ID, "file", inv.SourcePath)
+	return nil
+}
+
+func spoolCopyComplete(inv Invoice) bool {
+	data, err := os.ReadFile(inv.SpoolPath)
+	return err == nil && int64(len(data)) == inv.OrigSize && hexSHA256(data) == inv.OrigSHA256
+}
+
+// removeSpoolTemps deletes temporary files a crashed atomic write left in the spool folder.
+func (j *Journal) removeSpoolTemps() {
+	entries, err := os.ReadDir(j.spoolDir)
+	if err != nil {
+		j.log.Warn("list spool folder", "err", err)
+		return
+	}
+	for _, e := range entries {
+		if e.Type().IsRegular() && atomicfile.TempName(e.Name()) {
+			if err := os.Remove(filepath.Join(j.spoolDir, e.Name())); err != nil && !isNotExist(err) {
+				j.log.Warn("remove temporary spool file", "file", e.Name(), "err", err)
+			}
+		}
+	}
+}
+
+// WriteSpoolFile atomically writes data to SpoolDir()/name and returns the full path. name must be
+// a plain file name; names ending in .orig are reserved for the spool copies.
+func (j *Journal) WriteSpoolFile(name string, data []byte) (string, error) {
+	if j.readOnly {
+		return "", ErrReadOnly
+	}
+	if name == "" || filepath.Base(name) != name || !filepath.IsLocal(name) || filepath.Ext(name) == ".orig" ||
+		atomicfile.TempName(name) {
+		return "", fmt.Errorf("write spool file: invalid name %q", name)
+	}
+	path := filepath.Join(j.spoolDir, name)
+	if err := writeFileAtomic(path, data, 0o600); err != nil {
+		return "", fmt.Errorf("write spool file: %w", err)
+	}
+	return path, nil
+}

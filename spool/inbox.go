@@ -1,0 +1,175 @@
+package spool
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Delivered is an invoice the inbox pull has written to the customer's inbox folder.
+type Delivered struct {
+	KsefNumber           string
+	Subject              string // subject type of the query (e.g. Subject2)
+	Path                 string // where the file was written
+	PermanentStorageDate time.Time
+}
+
+// ksefNumberKey is the dedupe key: KSeF numbers differ only in letter case between sources.
+func ksefNumberKey(n string) string { return strings.ToUpper(strings.TrimSpace(n)) }
+
+// IsDelivered reports whether ksefNumber (compared case-insensitively) was already delivered for nip.
+func (j *Journal) IsDelivered(ctx context.Context, nip, ksefNumber string) (bool, error) {
+	var one int
+	err := j.db.QueryRowContext(ctx, `SELECT 1 FROM delivered WHERE nip = ? AND ksef_number_key = ?`,
+		nip, ksefNumberKey(ksefNumber)).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("is delivered: %w", err)
+	}
+	return true, nil
+}
+
+// MarkDelivered records d for nip. Marking an already delivered KSeF number again keeps the first
+// record and is not an error.
+func (j *Journal) MarkDelivered(ctx context.Context, nip string, d Delivered) error {
+	err := j.inTx(ctx, func(tx *sql.Tx) error { return j.markDelivered(ctx, tx, nip, d) })
+	if err != nil {
+		return fmt.Errorf("mark delivered: %w", err)
+	}
+	return nil
+}
+
+// CommitPull records the invoices one export delivered and advances the cursor past them in ONE
+// transaction, so a crash can never leave the cursor ahead of what was delivered (which would skip
+// invoices) nor deliveries without their cursor (IsDelivered dedupes those on the next pull).
+// A zero cursor records the deliveries and leaves the cursor as it is; otherwise the cursor only
+// moves forward, like CommitCursor.
+func (j *Journal) CommitPull(ctx context.Context, nip, subject string, cursor time.Time, delivered []Delivered) error {
+	err := j.inTx(ctx, func(tx *sql.Tx) error {
+		for _, d := range delivered {
+			if err := j.markDelivered(ctx, tx, nip, d); err != nil {
+				return err
+			}
+		}
+		if cursor.IsZero() {
+			return nil
+		}
+		return j.putCursor(ctx, tx, nip, subject, cursor, false)
+	})
+	if err != nil {
+		return fmt.Errorf("commit pull %s: %w", subject, err)
+	}
+	return nil
+}
+
+func (j *Journal) markDelivered(ctx context.Context, tx *sql.Tx, nip string, d Delivered) error {
+	if ksefNumberKey(d.KsefNumber) == "" {
+		return errors.New("empty KSeF number")
+	}
+	psd, err := encodeTime(d.PermanentStorageDate)
+	if err != nil {
+		return fmt.Errorf("%s: %w", d.KsefNumber, err)
+	}
+	now, err := encodeTime(j.now())
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO delivered
+		(nip, ksef_number_key, ksef_number, subject, path, permanent_storage_date, delivered_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(nip, ksef_number_key) DO NOTHING`,
+		nip, ksefNumberKey(d.KsefNumber), d.KsefNumber, d.Subject, d.Path, psd, now)
+	if err != nil {
+		return fmt.Errorf("%s: %w", d.KsefNumber, err)
+	}
+	return nil
+}
+
+// Cursor returns the pull cursor of nip and subject and whether one was ever committed.
+func (j *Journal) Cursor(ctx context.Context, nip, subject string) (time.Time, bool, error) {
+	var s string
+	err := j.db.QueryRowContext(ctx, `SELECT cursor FROM cursors WHERE nip = ? AND subject = ?`, nip, subject).Scan(&s)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("cursor %s: %w", subject, err)
+	}
+	t, err := decodeTime(s)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("cursor %s: %w", subject, err)
+	}
+	return t, true, nil
+}
+
+// CommitCursor advances the pull cursor of nip and subject in one transaction. It only moves
+// forward: a cursor at or before the stored one is ignored (nil error), so a slow pull finishing
+// after a faster one can never rewind it. Use ResetCursor to move it back on purpose.
+func (j *Journal) CommitCursor(ctx context.Context, nip, subject string, cursor time.Time) error {
+	err := j.inTx(ctx, func(tx *sql.Tx) error { return j.putCursor(ctx, tx, nip, subject, cursor, false) })
+	if err != nil {
+		return fmt.Errorf("commit cursor %s: %w", subject, err)
+	}
+	return nil
+}
+
+// ResetCursor sets the pull cursor unconditionally, also backwards (the "force" case, e.g. a
+// re-download requested by the operator).
+func (j *Journal) ResetCursor(ctx context.Context, nip, subject string, cursor time.Time) error {
+	err := j.inTx(ctx, func(tx *sql.Tx) error { return j.putCursor(ctx, tx, nip, subject, cursor, true) })
+	if err != nil {
+		return fmt.Errorf("reset cursor %s: %w", subject, err)
+	}
+	return nil
+}
+
+func (j *Journal) putCursor(ctx context.Context, tx *sql.Tx, nip, subject string, cursor time.Time, force bool) error {
+	if cursor.IsZero() {
+		return errors.New("zero cursor")
+	}
+	c, err := encodeTime(cursor)
+	if err != nil {
+		return err
+	}
+	now, err := encodeTime(j.now())
+	if err != nil {
+		return err
+	}
+	// Fixed-width UTC text compares like the times it encodes, so SQL can do the "forward only" check.
+	query := `INSERT INTO cursors(nip, subject, cursor, updated_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT(nip, subject) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at`
+	if !force {
+		query += ` WHERE excluded.cursor > cursors.cursor`
+	}
+	_, err = tx.ExecContext(ctx, query, nip, subject, c, now)
+	return err
+}
+
+// Cursors returns every pull cursor of nip by subject.
+func (j *Journal) Cursors(ctx context.Context, nip string) (map[string]time.Time, error) {
+	rows, err := j.db.QueryContext(ctx, `SELECT subject, cursor FROM cursors WHERE nip = ?`, nip)
+	if err != nil {
+		return nil, fmt.Errorf("cursors: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]time.Time{}
+	for rows.Next() {
+		var subject, s string
+		if err := rows.Scan(&subject, &s); err != nil {
+			return nil, fmt.Errorf("cursors: %w", err)
+		}
+		t, err := decodeTime(s)
+		if err != nil {
+			return nil, fmt.Errorf("cursor %s: %w", subject, err)
+		}
+		out[subject] = t
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cursors: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,309 @@
+package spool
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// State is the life-cycle state of one invoice.
+type State string
+
+const (
+	StateClaiming  State = "claiming"  // record written, spool copy in progress; outbox file still authoritative
+	StateClaimed   State = "claimed"   // spool copy durable; outbox file may be removed
+	StateReady     State = "ready"     // validated; RegisteredPath/Hash set; waiting to be sent
+	StateSending   State = "sending"   // assigned to SessionRef, send/upload about to happen or happening
+	StateSubmitted State = "submitted" // KSeF acknowledged (InvoiceRef known, or batch closed)
+	StateAccepted  State = "accepted"  // KSeF number known; outputs not yet written
+	StateRejected  State = "rejected"  // final error known (local validation or KSeF); outputs not yet written
+	StateDone      State = "done"      // outputs written (Outcome says accepted|rejected)
+)
+
+// Invoice is one journal record. Times are UTC.
+type Invoice struct {
+	ID         int64
+	NIP        string // context NIP the invoice is sent for
+	FileName   string // base name in the outbox
+	SourcePath string // absolute outbox path it was claimed from
+
+	OrigSHA256 string // hex SHA-256 of the exact original bytes
+	OrigSize   int64
+	SpoolPath  string // dir/spool/<id>.orig: the exact original bytes
+
+	RegisteredPath string // the bytes actually sent to KSeF (may differ after conversion)
+	RegisteredHash string // base64 SHA-256 of RegisteredPath: the idempotency key
+	RegisteredSize int64
+	Conversion     string
+
+	InvoiceNumber string
+	IssueDate     string
+	HasAttachment bool
+
+	State         State
+	Mode          string // online|batch
+	SessionRef    string
+	InvoiceRef    string
+	BatchFileName string
+
+	KsefNumber      string
+	AcquisitionDate *time.Time
+	UpoURL          string
+	UpoPath         string
+
+	ErrCode        int
+	ErrDescription string
+	ErrDetails     []string
+	ErrStage       string // validation|ksef
+	ErrKind        string // stable machine code of a local validation error ("not-xml", …)
+	ErrHint        string
+
+	Outcome    string // accepted|rejected, set with StateDone
+	OutputStem string // reserved before outputs are written, so a crash mid-write reuses the names
+
+	Attempts      int
+	NextAttemptAt time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// Fixed invoice queries; kept together so the index test can EXPLAIN each of them.
+const (
+	queryByID         = selectInvoice + ` WHERE id = ?`
+	queryBySession    = selectInvoice + ` WHERE session_ref = ? AND session_ref <> '' ORDER BY id`
+	queryFindAccepted = selectInvoice + `
+		WHERE nip = ? AND registered_hash = ? AND registered_hash <> ''
+		  AND (state = 'accepted' OR (state = 'done' AND outcome = 'accepted'))
+		ORDER BY id LIMIT 1`
+	queryInFlight = `SELECT count(*) FROM invoices
+		WHERE nip = ? AND registered_hash = ? AND registered_hash <> '' AND id <> ?
+		  AND state IN ('ready', 'sending', 'submitted')`
+	queryCountByState    = `SELECT state, count(*) FROM invoices WHERE nip = ? GROUP BY state`
+	queryCountAllByState = `SELECT state, count(*) FROM invoices GROUP BY state`
+	queryPendingSources  = selectInvoice + ` WHERE source_pending = 1 AND state <> ? ORDER BY id`
+	queryPendingForPath  = `SELECT id, state FROM invoices
+		WHERE nip = ? AND source_path = ? AND source_pending = 1 AND orig_sha256 = ?
+		ORDER BY id LIMIT 1`
+)
+
+// Get returns one invoice, or an error wrapping ErrNotFound.
+func (j *Journal) Get(ctx context.Context, id int64) (*Invoice, error) {
+	inv, err := j.scanInvoice(j.db.QueryRowContext(ctx, queryByID, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("invoice %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get invoice %d: %w", id, err)
+	}
+	return inv, nil
+}
+
+// Transition atomically moves invoice id from one of from to to, applying mutate (may be nil) to
+// the record in the same transaction. It returns an error wrapping ErrConflict if the current state
+// is not in from, ErrNotFound if id does not exist. The change is durable on return.
+//
+// mutate may change any field except ID and CreatedAt; State is set to `to` after it runs and
+// UpdatedAt to now. mutate runs inside the transaction: it must not call the Journal.
+func (j *Journal) Transition(ctx context.Context, id int64, from []State, to State, mutate func(*Invoice)) error {
+	return j.TransitionMany(ctx, []int64{id}, from, to, mutate)
+}
+
+// TransitionMany is Transition for many ids in ONE transaction: either all move or none does.
+func (j *Journal) TransitionMany(ctx context.Context, ids []int64, from []State, to State, mutate func(*Invoice)) error {
+	var moved []*Invoice
+	var prev []State
+	err := j.inTx(ctx, func(tx *sql.Tx) error {
+		moved, prev = moved[:0], prev[:0]
+		for _, id := range ids {
+			inv, old, err := j.transitionOne(ctx, tx, id, from, to, mutate)
+			if err != nil {
+				return err
+			}
+			moved, prev = append(moved, inv), append(prev, old)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("transition to %s: %w", to, err)
+	}
+	for i, inv := range moved {
+		j.logTransition(inv, prev[i])
+	}
+	return nil
+}
+
+func (j *Journal) transitionOne(ctx context.Context, tx *sql.Tx, id int64, from []State, to State,
+	mutate func(*Invoice)) (*Invoice, State, error) {
+	inv, err := j.scanInvoice(tx.QueryRowContext(ctx, queryByID, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, "", fmt.Errorf("invoice %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("invoice %d: %w", id, err)
+	}
+	old := inv.State
+	if !slices.Contains(from, old) {
+		return nil, "", fmt.Errorf("invoice %d is %s, want one of %v: %w", id, old, from, ErrConflict)
+	}
+	created := inv.CreatedAt
+	if mutate != nil {
+		mutate(inv)
+	}
+	inv.ID, inv.CreatedAt, inv.State, inv.UpdatedAt = id, created, to, j.now().UTC()
+	args, err := j.updateArgs(inv)
+	if err != nil {
+		return nil, "", fmt.Errorf("invoice %d: %w", id, err)
+	}
+	if _, err := tx.ExecContext(ctx, updateInvoice, args...); err != nil {
+		return nil, "", fmt.Errorf("invoice %d: %w", id, err)
+	}
+	return inv, old, nil
+}
+
+func (j *Journal) logTransition(inv *Invoice, from State) {
+	attrs := []any{"invoice", inv.ID, "nip", inv.NIP, "file", inv.FileName, "from", string(from), "to", string(inv.State)}
+	if inv.SessionRef != "" {
+		attrs = append(attrs, "session", inv.SessionRef)
+	}
+	if inv.KsefNumber != "" {
+		attrs = append(attrs, "ksef_number", inv.KsefNumber)
+	}
+	// The engine logs each transition with its reason; this debug line is the journal's own trace.
+	j.log.Debug("invoice state", attrs...)
+}
+
+// ByState returns the invoices of nip in any of states, ordered by ID. An empty nip means every NIP.
+func (j *Journal) ByState(ctx context.Context, nip string, states ...State) ([]Invoice, error) {
+	if len(states) == 0 {
+		return nil, nil
+	}
+	query, args := byStateQuery(nip, states)
+	return j.queryInvoices(ctx, query, args...)
+}
+
+func byStateQuery(nip string, states []State) (string, []any) {
+	in, args := inClause(states)
+	query := selectInvoice + ` WHERE state IN ` + in
+	if nip != "" {
+		query += ` AND nip = ?`
+		args = append(args, nip)
+	}
+	return query + ` ORDER BY id`, args
+}
+
+// BySession returns the invoices assigned to sessionRef, ordered by ID.
+func (j *Journal) BySession(ctx context.Context, sessionRef string) ([]Invoice, error) {
+	if sessionRef == "" {
+		return nil, nil
+	}
+	return j.queryInvoices(ctx, queryBySession, sessionRef)
+}
+
+// FindAccepted returns the earliest invoice of nip with registeredHash that KSeF accepted (state
+// accepted, or done with outcome accepted).
+func (j *Journal) FindAccepted(ctx context.Context, nip, registeredHash string) (*Invoice, bool, error) {
+	if registeredHash == "" {
+		return nil, false, nil
+	}
+	inv, err := j.scanInvoice(j.db.QueryRowContext(ctx, queryFindAccepted, nip, registeredHash))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("find accepted: %w", err)
+	}
+	return inv, true, nil
+}
+
+// InFlight reports whether another invoice of nip (not exceptID) with registeredHash is ready,
+// sending or submitted.
+func (j *Journal) InFlight(ctx context.Context, nip, registeredHash string, exceptID int64) (bool, error) {
+	if registeredHash == "" {
+		return false, nil
+	}
+	var n int
+	err := j.db.QueryRowContext(ctx, queryInFlight, nip, registeredHash, exceptID).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("in flight: %w", err)
+	}
+	return n > 0, nil
+}
+
+// CountByState counts the invoices of nip per state. An empty nip means every NIP.
+func (j *Journal) CountByState(ctx context.Context, nip string) (map[State]int, error) {
+	query, args := queryCountAllByState, []any{}
+	if nip != "" {
+		query, args = queryCountByState, []any{nip}
+	}
+	rows, err := j.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("count by state: %w", err)
+	}
+	defer rows.Close()
+	counts := map[State]int{}
+	for rows.Next() {
+		var s string
+		var n int
+		if err := rows.Scan(&s, &n); err != nil {
+			return nil, fmt.Errorf("count by state: %w", err)
+		}
+		counts[State(s)] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count by state: %w", err)
+	}
+	return counts, nil
+}
+
+// RecentRejections returns up to n rejected invoices of nip, newest first: those with Outcome
+// rejected and those in StateRejected whose outputs are not written yet. An empty nip means every NIP.
+func (j *Journal) RecentRejections(ctx context.Context, nip string, n int) ([]Invoice, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	query, args := recentRejectionsQuery(nip, n)
+	return j.queryInvoices(ctx, query, args...)
+}
+
+func recentRejectionsQuery(nip string, n int) (string, []any) {
+	// The WHERE term matches the partial index invoices_rejected word for word, so SQLite uses it.
+	query, args := selectInvoice+` WHERE (outcome = 'rejected' OR state = 'rejected')`, []any{}
+	if nip != "" {
+		query += ` AND nip = ?`
+		args = append(args, nip)
+	}
+	return query + ` ORDER BY updated_at DESC, id DESC LIMIT ?`, append(args, n)
+}
+
+func (j *Journal) queryInvoices(ctx context.Context, query string, args ...any) ([]Invoice, error) {
+	rows, err := j.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query invoices: %w", err)
+	}
+	defer rows.Close()
+	var out []Invoice
+	for rows.Next() {
+		inv, err := j.scanInvoice(rows)
+		if err != nil {
+			return nil, fmt.Errorf("query invoices: %w", err)
+		}
+		out = append(out, *inv)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("query invoices: %w", err)
+	}
+	return out, nil
+}
+
+// inClause returns "(?, ?, ...)" and the values for a SQL IN list.
+func inClause[T ~string](vals []T) (string, []any) {
+	args := make([]any, len(vals))
+	for i, v := range vals {
+		args[i] = string(v)
+	}
+	return "(" + strings.TrimSuffix(strings.Repeat("?, ", len(vals)), ", ") + ")", args
+}

@@ -1,0 +1,156 @@
+package watcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+)
+
+const (
+	defaultRescanEvery = 30 * time.Second
+	defaultSettle      = 2 * time.Second
+)
+
+// Options configure a [Watcher]. Zero values select the defaults.
+type Options struct {
+	// Dir is the absolute path of the outbox directory (a UNC path on Windows
+	// shares: services have no mapped drive letters).
+	Dir string
+	// Patterns are globs on the base name (filepath.Match syntax), matched
+	// case-insensitively. Default []string{"*.xml"}.
+	Patterns []string
+	// RescanEvery is the period of full listings, applied with ±10% jitter.
+	// Default 30 s.
+	RescanEvery time.Duration
+	// Settle is how long size and mtime must hold still. Default 2 s.
+	Settle time.Duration
+	// Logger receives per-component logs; nil discards them.
+	Logger *slog.Logger
+	// Clock supplies time; nil uses the real clock. Tests may instead use
+	// testing/synctest with the real clock.
+	Clock Clock
+	// DisableEvents turns off fsnotify: discovery by listing only.
+	DisableEvents bool
+}
+
+// Clock is the time source of the watcher loop.
+type Clock interface {
+	Now() time.Time
+	NewTimer(d time.Duration) Timer
+}
+
+// Timer is the subset of *time.Timer the loop needs. Stop and Reset must
+// have Go 1.23+ semantics: after they return, no stale tick is delivered.
+type Timer interface {
+	C() <-chan time.Time
+	Stop() bool
+	Reset(d time.Duration) bool
+}
+
+// File is an outbox file that has held still for the settle window.
+type File struct {
+	Path    string // Dir joined with Name
+	Name    string // base name as listed
+	Size    int64
+	ModTime time.Time
+}
+
+// Watcher discovers stable files in one directory. Create it with [New] and
+// drive it with [Watcher.Run].
+type Watcher struct {
+	opts    Options
+	filter  nameFilter
+	log     *slog.Logger
+	clock   Clock
+	rescan  chan struct{}
+	running atomic.Bool
+}
+
+// New validates opts, fills in defaults and returns a Watcher. It does not
+// touch the filesystem: a missing directory is handled by Run.
+func New(opts Options) (*Watcher, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("watcher: Dir is empty")
+	}
+	if !filepath.IsAbs(opts.Dir) {
+		// Services start in C:\Windows\System32 or /; a relative outbox
+		// would silently point somewhere else.
+		return nil, fmt.Errorf("watcher: Dir %q is not absolute", opts.Dir)
+	}
+	opts.Dir = filepath.Clean(opts.Dir)
+	if len(opts.Patterns) == 0 {
+		opts.Patterns = []string{"*.xml"}
+	}
+	filter, err := newNameFilter(opts.Patterns)
+	if err != nil {
+		return nil, fmt.Errorf("watcher: %w", err)
+	}
+	if opts.RescanEvery < 0 || opts.Settle < 0 {
+		return nil, errors.New("watcher: RescanEvery and Settle must not be negative")
+	}
+	if opts.RescanEvery == 0 {
+		opts.RescanEvery = defaultRescanEvery
+	}
+	if opts.Settle == 0 {
+		opts.Settle = defaultSettle
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	clock := opts.Clock
+	if clock == nil {
+		clock = realClock{}
+	}
+	return &Watcher{
+		opts:   opts,
+		filter: filter,
+		log:    logger.With("component", "watcher", "dir", opts.Dir),
+		clock:  clock,
+		rescan: make(chan struct{}, 1),
+	}, nil
+}
+
+// Rescan asks the running loop for a full listing soon. It never blocks;
+// requests made while one is pending are merged.
+func (w *Watcher) Rescan() {
+	select {
+	case w.rescan <- struct{}{}:
+	default:
+	}
+}
+
+// Run lists the directory, watches it, and sends each stable file on ready
+// until ctx is done. Sends never block the loop: files wait in an internal
+// queue until the consumer receives them. Run returns nil when ctx is done,
+// after closing the event watcher; it starts no goroutines of its own. It
+// returns an error only for misuse (nil channel, concurrent Run).
+func (w *Watcher) Run(ctx context.Context, ready chan<- File) error {
+	if ready == nil {
+		return errors.New("watcher: Run: ready channel is nil")
+	}
+	if !w.running.CompareAndSwap(false, true) {
+		return errors.New("watcher: Run already running")
+	}
+	defer w.running.Store(false)
+
+	l := newLoop(w)
+	defer l.close()
+	l.run(ctx, ready)
+	return nil
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                 { return time.Now() }
+func (realClock) NewTimer(d time.Duration) Timer { return realTimer{time.NewTimer(d)} }
+
+type realTimer struct{ t *time.Timer }
+
+func (t realTimer) C() <-chan time.Time        { return t.t.C }
+func (t realTimer) Stop() bool                 { return t.t.Stop() }
+func (t realTimer) Reset(d time.Duration) bool { return t.t.Reset(d) }
