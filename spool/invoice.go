@@ -81,7 +81,7 @@ const (
 		ORDER BY id LIMIT 1`
 	queryInFlight = `SELECT count(*) FROM invoices
 		WHERE nip = ? AND registered_hash = ? AND registered_hash <> '' AND id <> ?
-		  AND state IN ('ready', 'sending', 'submitted')`
+		  AND state IN ('sending', 'submitted')`
 	queryCountByState    = `SELECT state, count(*) FROM invoices WHERE nip = ? GROUP BY state`
 	queryCountAllByState = `SELECT state, count(*) FROM invoices GROUP BY state`
 	queryPendingSources  = selectInvoice + ` WHERE source_pending = 1 AND state <> ? ORDER BY id`
@@ -219,8 +219,9 @@ func (j *Journal) FindAccepted(ctx context.Context, nip, registeredHash string) 
 	return inv, true, nil
 }
 
-// InFlight reports whether another invoice of nip (not exceptID) with registeredHash is ready,
-// sending or submitted.
+// InFlight reports whether another invoice of nip (not exceptID) with registeredHash has been handed
+// to KSeF (sending or submitted) and awaits its verdict. Ready copies are not counted: the engine
+// picks one of them itself, and counting them would make two ready copies wait for each other.
 func (j *Journal) InFlight(ctx context.Context, nip, registeredHash string, exceptID int64) (bool, error) {
 	if registeredHash == "" {
 		return false, nil

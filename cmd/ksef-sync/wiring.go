@@ -73,7 +73,7 @@ func newClient(cfg *config.Config, log *slog.Logger) (*ksef.Client, error) {
 		Context:    ksef.ContextIdentifier{Type: "Nip", Value: cfg.KSeF.NIP},
 		Auth:       auth,
 		HTTPClient: httpClient(cfg),
-		Logger:     log.With("component", "ksef"),
+		Logger:     log,
 		UserAgent:  "ksef-sync/" + version,
 	})
 }
@@ -176,7 +176,7 @@ func newWatcher(cfg *config.Config, log *slog.Logger) (*watcher.Watcher, error) 
 		RescanEvery:   cfg.Watch.Rescan.Duration,
 		Settle:        cfg.Watch.Settle.Duration,
 		DisableEvents: !cfg.Watch.Events,
-		Logger:        log.With("component", "watcher"),
+		Logger:        log,
 	})
 }
 
