@@ -308,6 +308,9 @@ const metadataEntry = "_metadata.json"
 // ExportArchive is a downloaded, decrypted export on disk.
 type ExportArchive struct {
 	Metadata []InvoiceMetadata // from _metadata.json
+	// RawMetadata[i] is the exact record Metadata[i] was decoded from, so callers can store it
+	// without losing fields this client does not model.
+	RawMetadata []json.RawMessage
 	Limits   ArchiveLimits
 	path     string
 	comp     Compression
@@ -323,12 +326,18 @@ func openArchive(path string, comp Compression, lim ArchiveLimits) (*ExportArchi
 			return nil
 		}
 		var m struct {
-			Invoices []InvoiceMetadata `json:"invoices"`
+			Invoices []json.RawMessage `json:"invoices"`
 		}
 		if err := json.NewDecoder(r).Decode(&m); err != nil {
 			return fmt.Errorf("ksef: %s: %w", metadataEntry, err)
 		}
-		a.Metadata = m.Invoices
+		a.Metadata = make([]InvoiceMetadata, len(m.Invoices))
+		for i, raw := range m.Invoices {
+			if err := json.Unmarshal(raw, &a.Metadata[i]); err != nil {
+				return fmt.Errorf("ksef: %s record %d: %w", metadataEntry, i, err)
+			}
+		}
+		a.RawMetadata = m.Invoices
 		return nil
 	})
 	if err != nil {

@@ -39,25 +39,26 @@ func cmdAuth(ctx context.Context, env *cliEnv, args []string) int {
 	return exitOK
 }
 
-// authCheck performs a full login and explains the outcome in plain words.
+// authCheck performs a full login and explains the outcome in plain words. A certificate that looks
+// wrong locally (expired, another NIP) is still shown to KSeF, so the report carries KSeF's own code
+// next to our explanation.
 func authCheck(ctx context.Context, cfg *config.Config, now time.Time) (string, error) {
 	var cert *x509.Certificate
+	var diagnosis error
 	if cfg.Auth.Method == "certificate" {
 		creds, err := loadCredentials(cfg)
 		if err != nil {
 			return "", explainAuthError(err, cfg)
 		}
 		cert = creds.Certificate
-		if err := precheckCertificate(cert, cfg, now); err != nil {
-			return "", err
-		}
+		diagnosis = precheckCertificate(cert, cfg, now)
 	}
 	client, err := newClient(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return "", explainAuthError(err, cfg)
 	}
 	if err := client.Login(ctx); err != nil {
-		return "", explainAuthError(err, cfg)
+		return "", explainLoginFailure(err, diagnosis, cfg)
 	}
 	access, refresh := client.TokenExpiry()
 	out := fmt.Sprintf("login OK\nmethod: %s\ncontext NIP: %s\nKSeF: %s\naccess token valid until: %s\nrefresh token valid until: %s\n",
@@ -65,8 +66,36 @@ func authCheck(ctx context.Context, cfg *config.Config, now time.Time) (string, 
 	if cert != nil {
 		out += fmt.Sprintf("certificate: %s, valid until %s\n", cert.Subject.CommonName, cert.NotAfter.Format("2006-01-02"))
 	}
+	if diagnosis != nil {
+		out += fmt.Sprintf("warning: KSeF accepted the login, but %v\n", diagnosis)
+	}
 	_ = client.Logout(ctx)
 	return out, nil
+}
+
+// explainLoginFailure prefers our local diagnosis of the certificate as the explanation, keeping
+// KSeF's code and description beside it.
+func explainLoginFailure(err, diagnosis error, cfg *config.Config) error {
+	if diagnosis == nil {
+		return explainAuthError(err, cfg)
+	}
+	if code, desc, ok := ksefCode(err); ok {
+		return fmt.Errorf("KSeF code %d: %w (%s)", code, diagnosis, desc)
+	}
+	return fmt.Errorf("%w (login failed: %v)", diagnosis, explainAuthError(err, cfg))
+}
+
+// ksefCode extracts the first KSeF code from a login failure.
+func ksefCode(err error) (int, string, bool) {
+	var ae *ksef.AuthError
+	if errors.As(err, &ae) {
+		return ae.Code, ae.Description, true
+	}
+	var api *ksef.APIError
+	if errors.As(err, &api) && len(api.Codes) > 0 {
+		return api.Codes[0].Code, api.Codes[0].Description, true
+	}
+	return 0, "", false
 }
 
 func mustBase(cfg *config.Config) string {
@@ -108,7 +137,8 @@ func explainAuthError(err error, cfg *config.Config) error {
 	}
 	var api *ksef.APIError
 	if errors.As(err, &api) {
-		for _, d := range api.Codes {
+		if len(api.Codes) > 0 {
+			d := api.Codes[0]
 			return fmt.Errorf("KSeF code %d: %s (%s)", d.Code, apiCodeText(d.Code, cfg), d.Description)
 		}
 		return fmt.Errorf("KSeF answered HTTP %d: %s", api.HTTPStatus, api.Detail)

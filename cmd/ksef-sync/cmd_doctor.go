@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -32,21 +33,25 @@ func cmdDoctor(ctx context.Context, env *cliEnv, args []string) int {
 	if err := fs.Parse(args[1:]); err != nil {
 		return exitUsage
 	}
-	findings := runDoctor(ctx, *cfgPath, time.Now())
+	return printFindings(env.stdout, runDoctor(ctx, *cfgPath, time.Now()))
+}
+
+// printFindings writes the report and returns the exit code: 1 when anything needs fixing.
+func printFindings(w io.Writer, findings []finding) int {
 	problems := 0
 	for _, f := range findings {
 		if f.ok() {
-			fmt.Fprintf(env.stdout, "[ OK ] %s%s\n", f.Check, suffix(f.Info))
+			fmt.Fprintf(w, "[ OK ] %s%s\n", f.Check, suffix(f.Info))
 			continue
 		}
 		problems++
-		fmt.Fprintf(env.stdout, "[FAIL] %s: %s\n       fix: %s\n", f.Check, f.Problem, f.Fix)
+		fmt.Fprintf(w, "[FAIL] %s: %s\n       fix: %s\n", f.Check, f.Problem, f.Fix)
 	}
 	if problems > 0 {
-		fmt.Fprintf(env.stdout, "\n%d problem(s) found.\n", problems)
+		fmt.Fprintf(w, "\n%d problem(s) found.\n", problems)
 		return exitFatal
 	}
-	fmt.Fprintf(env.stdout, "\nEverything looks right.\n")
+	fmt.Fprintf(w, "\nEverything looks right.\n")
 	return exitOK
 }
 
@@ -99,15 +104,32 @@ func folderFindings(cfg *config.Config) []finding {
 	f := cfg.Folders
 	var out []finding
 	for _, d := range []struct{ key, path string }{
-		{"folders.outbox", f.Outbox}, {"folders.sent", f.Sent}, {"folders.error", f.Error}, {"folders.inbox", f.Inbox}, {"folders.state", f.State},
+		{"folders.outbox", f.Outbox}, {"folders.sent", f.Sent}, {"folders.error", f.Error}, {"folders.inbox", f.Inbox},
 	} {
+		if d.path == "" {
+			continue // optional (inbox without pull); the config check demands the others
+		}
 		out = append(out, checkFolder(d.key, d.path))
 	}
+	out = append(out, checkStateFolder(f.State))
 	if remote, kind := onNetworkShare(f.State); remote {
 		out = append(out, finding{Check: "folders.state on local disk", Problem: f.State + " is on a network file system (" + kind + ")",
 			Fix: "put the state folder on a local disk (e.g. C:\\ProgramData\\ksef-sync\\state or /var/lib/ksef-sync): SQLite and locks are unsafe on shares"})
 	}
 	return out
+}
+
+// checkStateFolder accepts a state folder that does not exist yet when ksef-sync can create it.
+func checkStateFolder(path string) finding {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		parent := checkFolder("folders.state", filepath.Dir(path))
+		if parent.ok() {
+			return finding{Check: "folders.state " + path, Info: "does not exist yet; ksef-sync creates it at the first start"}
+		}
+		return finding{Check: "folders.state " + path, Problem: "the folder does not exist and its parent is not usable (" + parent.Problem + ")",
+			Fix: "create " + path + " on a local disk and give the service account Modify rights on it"}
+	}
+	return checkFolder("folders.state", path)
 }
 
 func checkFolder(key, path string) finding {
@@ -136,11 +158,14 @@ func networkFindings(ctx context.Context, cfg *config.Config, now time.Time) []f
 	if err != nil {
 		return []finding{{Check: "KSeF address", Problem: err.Error(), Fix: "correct ksef.url or ksef.environment"}}
 	}
-	host := u.Hostname()
-	if _, err := net.DefaultResolver.LookupHost(ctx, host); err != nil {
-		return []finding{{Check: "DNS " + host, Problem: err.Error(), Fix: "check the server's DNS settings and ksef.url; KSeF hosts are api-test/api-demo/api.ksef.mf.gov.pl"}}
+	var out []finding
+	// Behind a proxy the proxy resolves KSeF's name; our own resolver may rightly know nothing.
+	if host := u.Hostname(); cfg.HTTP.Proxy == "" {
+		if _, err := net.DefaultResolver.LookupHost(ctx, host); err != nil {
+			return []finding{{Check: "DNS " + host, Problem: err.Error(), Fix: "check the server's DNS settings and ksef.url; KSeF hosts are api-test/api-demo/api.ksef.mf.gov.pl"}}
+		}
+		out = append(out, finding{Check: "DNS " + host, Info: "resolves"})
 	}
-	out := []finding{{Check: "DNS " + host, Info: "resolves"}}
 	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(cctx, http.MethodGet, base+"/security/public-key-certificates", nil)
@@ -162,7 +187,18 @@ func connectionFinding(u *url.URL, err error) finding {
 	if errors.As(err, &certErr) {
 		return finding{Check: "TLS " + u.Host, Problem: err.Error(), Fix: "a proxy or firewall intercepts TLS: allow " + u.Host + " or install its root certificate"}
 	}
-	return finding{Check: "connection to " + u.Host, Problem: err.Error(), Fix: "allow outgoing HTTPS (port 443) to " + u.Host + " in the firewall, or set [http] proxy"}
+	return finding{Check: "connection to " + hostPort(u), Problem: err.Error(), Fix: "allow outgoing connections to " + hostPort(u) + " in the firewall, or set [http] proxy; check ksef.url"}
+}
+
+// hostPort names the address actually dialled, with the scheme's default port made explicit.
+func hostPort(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	if u.Scheme == "http" {
+		return net.JoinHostPort(u.Hostname(), "80")
+	}
+	return net.JoinHostPort(u.Hostname(), "443")
 }
 
 func tlsFinding(u *url.URL, st *tls.ConnectionState) finding {
@@ -228,13 +264,14 @@ func credentialExpiry(cfg *config.Config, now time.Time) finding {
 		return finding{Check: "credentials", Problem: name, Fix: loginFix(cfg)}
 	}
 	left := t.Sub(now)
+	days := int(math.Ceil(left.Hours() / 24))
 	switch {
 	case left <= 0:
 		return finding{Check: "credentials", Problem: name + " expired on " + exp, Fix: credentialFix(cfg)}
 	case left < 30*24*time.Hour:
-		return finding{Check: "credentials", Problem: fmt.Sprintf("%s stops working on %s (%d days left)", name, exp, int(left.Hours()/24)), Fix: credentialFix(cfg)}
+		return finding{Check: "credentials", Problem: fmt.Sprintf("%s stops working on %s (%d days left)", name, exp, days), Fix: credentialFix(cfg)}
 	}
-	return finding{Check: "credentials", Info: fmt.Sprintf("%s valid until %s (%d days left)", name, exp, int(left.Hours()/24))}
+	return finding{Check: "credentials", Info: fmt.Sprintf("%s valid until %s (%d days left)", name, exp, days)}
 }
 
 func credentialFix(cfg *config.Config) string {

@@ -35,6 +35,9 @@ func cmdPull(ctx context.Context, env *cliEnv, args []string) int {
 	}
 	defer d.close()
 	opts := pullOptions(d)
+	if *since == "" && (*until != "" || *out != "") {
+		return fail(env, exitUsage, fmt.Errorf("-until and -out only work together with -since"))
+	}
 	if *since != "" {
 		if opts, err = oneOff(opts, cfg, *since, *until, *out); err != nil {
 			return fail(env, exitUsage, err)
@@ -82,9 +85,16 @@ func oneOff(o engine.PullOptions, cfg *config.Config, since, until, out string) 
 	if out == "" {
 		return o, fmt.Errorf("-since needs -out DIR: a one-off download goes to its own folder, not the inbox")
 	}
-	abs, _ := filepath.Abs(out)
-	if abs == cfg.Folders.Inbox {
-		return o, fmt.Errorf("-out must differ from the inbox (%s)", cfg.Folders.Inbox)
+	if o.Until.Before(o.Since) {
+		return o, fmt.Errorf("-until %s is before -since %s", until, since)
+	}
+	abs, err := filepath.Abs(out)
+	if err != nil {
+		return o, fmt.Errorf("-out: %w", err)
+	}
+	if rel, err := filepath.Rel(cfg.Folders.Inbox, abs); err == nil && filepath.IsLocal(rel) {
+		// the ERP imports everything under the inbox, so a re-download there would arrive twice
+		return o, fmt.Errorf("-out must not be the inbox or inside it (%s)", cfg.Folders.Inbox)
 	}
 	o.Inbox, o.OneOff = abs, true
 	return o, nil

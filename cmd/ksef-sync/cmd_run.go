@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"time"
 
@@ -15,8 +16,8 @@ import (
 )
 
 // stopTimeout bounds how long Stop waits for the current step. The journal makes an interrupted
-// step safe, so waiting longer only delays a reboot.
-const stopTimeout = 20 * time.Second
+// step safe, so waiting longer only delays a reboot. A variable so tests can shorten it.
+var stopTimeout = 20 * time.Second
 
 func cmdRun(ctx context.Context, env *cliEnv, args []string) int {
 	fs, cfgPath := newFlags(env, "run")
@@ -94,7 +95,7 @@ func warnTokenDeadline(cfg *config.Config, log *slog.Logger, now time.Time) bool
 		return false
 	}
 	if now.Before(tokenDeadline) {
-		days := int(tokenDeadline.Sub(now).Hours()/24) + 1
+		days := int(math.Ceil(tokenDeadline.Sub(now).Hours() / 24))
 		log.Warn(fmt.Sprintf("KSeF tokens stop working on 2027-01-01 (in %d days): switch [auth] method to \"certificate\" (see README: Certificate login)", days))
 	} else {
 		log.Error("KSeF tokens no longer work since 2027-01-01: switch [auth] method to \"certificate\" (see README: Certificate login)")
@@ -131,22 +132,33 @@ type program struct {
 func (p *program) Start(service.Service) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.body == nil {
+		return errors.New("nothing to run")
+	}
 	if p.done != nil {
 		return errors.New("already started")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel, p.done = cancel, make(chan struct{})
-	go func() {
-		defer close(p.done)
-		err := p.body(ctx)
-		p.mu.Lock()
-		p.err = err
-		p.mu.Unlock()
-		if err != nil && ctx.Err() == nil && p.onFail != nil {
-			p.onFail(err)
-		}
-	}()
+	go p.runBody(ctx)
 	return nil
+}
+
+// runBody runs the daemon and, when it ends without being asked to, reports the failure so the
+// service manager's recovery actions restart it.
+func (p *program) runBody(ctx context.Context) {
+	defer close(p.done)
+	err := p.body(ctx)
+	p.mu.Lock()
+	p.err = err
+	p.mu.Unlock()
+	if ctx.Err() != nil || p.onFail == nil {
+		return
+	}
+	if err == nil {
+		err = errors.New("the daemon stopped without being asked to")
+	}
+	p.onFail(err)
 }
 
 func (p *program) Stop(service.Service) error {
@@ -157,12 +169,17 @@ func (p *program) Stop(service.Service) error {
 		return nil
 	}
 	cancel()
+	timeout := time.NewTimer(stopTimeout)
+	defer timeout.Stop()
 	select {
 	case <-done:
 		p.mu.Lock()
 		defer p.mu.Unlock()
+		if errors.Is(p.err, context.Canceled) {
+			return nil // the body reporting our own cancellation is a clean stop
+		}
 		return p.err
-	case <-time.After(stopTimeout):
+	case <-timeout.C:
 		return fmt.Errorf("the current step did not finish within %s; the journal resumes it at the next start", stopTimeout)
 	}
 }

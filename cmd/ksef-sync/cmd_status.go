@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"fmt"
 	"io"
 	"sort"
@@ -29,6 +31,7 @@ type statusReport struct {
 	Cursors      map[string]string `json:"pullCursors"`
 	Credentials  string            `json:"credentials"`
 	CredsExpires string            `json:"credentialsExpire,omitempty"`
+	Note         string            `json:"note,omitempty"`
 }
 
 type rejectionLine struct {
@@ -87,16 +90,22 @@ func serviceState(cfg *config.Config) string {
 
 // collectStatus reads the journal read-only, so it is safe while the daemon runs.
 func collectStatus(ctx context.Context, cfg *config.Config, svcState string, now time.Time) (*statusReport, error) {
+	nip := cfg.KSeF.NIP
+	rep := &statusReport{Service: svcState, NIP: nip, Environment: cfg.KSeF.Environment, Queue: map[string]int{},
+		Rejections: []rejectionLine{}, Cursors: map[string]string{}}
+	rep.Credentials, rep.CredsExpires = credentialSummary(cfg)
+	rep.NextPull = nextPull(cfg, now)
 	j, err := spool.OpenReadOnly(ctx, cfg.Folders.State)
+	if errors.Is(err, fs.ErrNotExist) {
+		rep.Note = "no journal in " + cfg.Folders.State + " yet: the daemon has not run"
+		return rep, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open journal in %s: %w", cfg.Folders.State, err)
 	}
 	defer j.Close()
-	nip := cfg.KSeF.NIP
-	rep := &statusReport{Service: svcState, NIP: nip, Environment: cfg.KSeF.Environment, Queue: map[string]int{}, Cursors: map[string]string{}}
 	rep.LastSend, _, _ = j.Meta(ctx, "last_send_output")
 	rep.LastPull, _, _ = j.Meta(ctx, "last_pull")
-	rep.NextPull = nextPull(cfg, now)
 	counts, err := j.CountByState(ctx, nip)
 	if err != nil {
 		return nil, err
@@ -108,7 +117,6 @@ func collectStatus(ctx context.Context, cfg *config.Config, svcState string, now
 	if err != nil {
 		return nil, err
 	}
-	rep.Rejections = make([]rejectionLine, 0, len(rej))
 	for _, r := range rej {
 		rep.Rejections = append(rep.Rejections, rejectionLine{
 			Time: r.UpdatedAt.UTC().Format(time.RFC3339), File: r.FileName, Code: rejectionCode(&r), Reason: r.ErrDescription,
@@ -121,7 +129,6 @@ func collectStatus(ctx context.Context, cfg *config.Config, svcState string, now
 	for s, c := range cursors {
 		rep.Cursors[s] = c.UTC().Format(time.RFC3339)
 	}
-	rep.Credentials, rep.CredsExpires = credentialSummary(cfg)
 	return rep, nil
 }
 
@@ -146,7 +153,7 @@ func nextPull(cfg *config.Config, now time.Time) string {
 // credentialSummary names the login method and when it stops working.
 func credentialSummary(cfg *config.Config) (string, string) {
 	if cfg.Auth.Method != "certificate" {
-		return "KSeF token (tokens stop working on 2027-01-01)", tokenDeadline.Format("2006-01-02")
+		return "KSeF token", tokenDeadline.Format("2006-01-02")
 	}
 	creds, err := loadCredentials(cfg)
 	if err != nil {
@@ -167,8 +174,12 @@ func renderStatus(w io.Writer, r *statusReport) {
 	if r.CredsExpires != "" {
 		fmt.Fprintf(w, ", expires %s", r.CredsExpires)
 	}
-	fmt.Fprintf(w, "\n\nQueue:\n")
-	for _, st := range []spool.State{spool.StateClaimed, spool.StateReady, spool.StateSending, spool.StateSubmitted, spool.StateAccepted, spool.StateRejected, spool.StateDone} {
+	fmt.Fprintf(w, "\n")
+	if r.Note != "" {
+		fmt.Fprintf(w, "  note:                 %s\n", r.Note)
+	}
+	fmt.Fprintf(w, "\nQueue:\n")
+	for _, st := range []spool.State{spool.StateClaiming, spool.StateClaimed, spool.StateReady, spool.StateSending, spool.StateSubmitted, spool.StateAccepted, spool.StateRejected, spool.StateDone} {
 		fmt.Fprintf(w, "  %-10s %d\n", st, r.Queue[string(st)])
 	}
 	fmt.Fprintf(w, "\nPull cursors:\n")

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -65,9 +66,13 @@ type PullOptions struct {
 }
 
 // Puller brings invoices KSeF holds for the NIP into the inbox, exactly once per KSeF number.
+// Pull must not be called concurrently on one Puller (the journal's folder lock already keeps a
+// second process away).
 type Puller struct {
 	o   PullOptions
 	log *slog.Logger
+	// swept holds the inbox folders already cleaned of interrupted writes during this cycle.
+	swept map[string]bool
 }
 
 // NewPuller checks the options.
@@ -89,6 +94,9 @@ func NewPuller(o PullOptions) (*Puller, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.OneOff && !o.Until.IsZero() && o.Until.Before(o.Since) {
+		return nil, fmt.Errorf("one-off pull: until %s is before since %s", o.Until.Format(time.RFC3339), o.Since.Format(time.RFC3339))
+	}
 	return &Puller{o: o, log: o.Logger.With("component", "pull", "nip", o.NIP)}, nil
 }
 
@@ -97,8 +105,14 @@ type PullStats struct {
 	Exports, Written, Skipped, Corrupt int
 }
 
+// ErrCorruptInvoice reports invoices whose bytes did not match their metadata hash. Nothing was
+// written for them and the cursor stays at or before them, so the next cycle fetches them again.
+var ErrCorruptInvoice = errors.New("invoice bytes do not match their metadata hash")
+
 // Pull runs one cycle for every subject until each is caught up to KSeF's high-water mark.
 func (p *Puller) Pull(ctx context.Context) (PullStats, error) {
+	p.swept = map[string]bool{}
+	p.removeStaleDownloads()
 	var total PullStats
 	var errs []error
 	for _, s := range p.o.Subjects {
@@ -117,6 +131,19 @@ func (p *Puller) Pull(ctx context.Context) (PullStats, error) {
 	return total, errors.Join(errs...)
 }
 
+// removeStaleDownloads deletes decrypted export archives a killed process left in TempDir.
+func (p *Puller) removeStaleDownloads() {
+	if p.o.TempDir == "" {
+		return
+	}
+	stale, _ := filepath.Glob(filepath.Join(p.o.TempDir, "export-*.tmp"))
+	for _, f := range stale {
+		if err := os.Remove(f); err == nil {
+			p.log.Info("removed an interrupted export download", "file", f)
+		}
+	}
+}
+
 func (p *Puller) pullSubject(ctx context.Context, subject string) (PullStats, error) {
 	var st PullStats
 	cursor, err := p.startCursor(ctx, subject)
@@ -124,8 +151,8 @@ func (p *Puller) pullSubject(ctx context.Context, subject string) (PullStats, er
 		return st, err
 	}
 	for {
-		to := p.windowEnd(cursor)
-		next, done, err := p.exportWindow(ctx, subject, cursor, to, &st)
+		w := p.window(cursor)
+		next, done, err := p.exportWindow(ctx, subject, w, &st)
 		if err != nil || done {
 			return st, err
 		}
@@ -148,32 +175,41 @@ func (p *Puller) startCursor(ctx context.Context, subject string) (time.Time, er
 	return c, nil
 }
 
-// windowEnd returns the end of the next export window: nil means "up to the high-water mark".
-func (p *Puller) windowEnd(from time.Time) *time.Time {
+// exportRange is one export's PermanentStorage range. A nil To means "up to the high-water mark";
+// Last marks the window that ends the cycle once it is delivered without truncation.
+type exportRange struct {
+	From time.Time
+	To   *time.Time
+	Last bool
+}
+
+// window returns the next export range starting at from, at most maxWindow long.
+func (p *Puller) window(from time.Time) exportRange {
 	limit := p.o.Now()
 	if p.o.OneOff && !p.o.Until.IsZero() {
 		limit = p.o.Until
 	}
 	if limit.Sub(from) > maxWindow {
 		to := from.Add(maxWindow)
-		return &to
+		return exportRange{From: from, To: &to}
 	}
 	if p.o.OneOff {
-		return &limit
+		return exportRange{From: from, To: &limit, Last: true}
 	}
-	return nil
+	return exportRange{From: from, Last: true}
 }
 
 // exportWindow exports one window, delivers it, and returns where the next window starts, or done.
-func (p *Puller) exportWindow(ctx context.Context, subject string, from time.Time, to *time.Time, st *PullStats) (time.Time, bool, error) {
+func (p *Puller) exportWindow(ctx context.Context, subject string, w exportRange, st *PullStats) (time.Time, bool, error) {
 	f := ksef.QueryFilters{SubjectType: subjectTypes[subject], DateRange: ksef.DateRange{
-		DateType: "PermanentStorage", From: from, To: to, RestrictToPermanentStorageHwmDate: !p.o.OneOff,
+		DateType: "PermanentStorage", From: w.From, To: w.To, RestrictToPermanentStorageHwmDate: !p.o.OneOff,
 	}}
 	exp, err := p.o.Client.StartExport(ctx, f, ksef.Zip)
 	if err != nil {
 		var api *ksef.APIError
 		if errors.As(err, &api) && api.HasCode(21183) {
-			return time.Time{}, true, nil // the cursor is above the high-water mark: nothing new yet
+			p.log.Debug("nothing new above the high-water mark", "subject", subject)
+			return time.Time{}, true, nil
 		}
 		return time.Time{}, false, err
 	}
@@ -191,38 +227,62 @@ func (p *Puller) exportWindow(ctx context.Context, subject string, from time.Tim
 		return time.Time{}, false, fmt.Errorf("export %s ended with %d %s", exp.ReferenceNumber, status.Status.Code, status.Status.Description)
 	}
 	pkg := status.Package
-	delivered, err := p.deliver(ctx, subject, exp, pkg, st)
+	if pkg == nil {
+		return time.Time{}, false, fmt.Errorf("export %s: status 200 without a package", exp.ReferenceNumber)
+	}
+	b, err := p.deliver(ctx, subject, exp, pkg, st)
 	if err != nil {
 		return time.Time{}, false, err
 	}
-	next, done := nextCursor(pkg, to)
+	next, done := nextCursor(pkg, w, !p.o.OneOff)
+	if !b.firstCorrupt.IsZero() {
+		// Never move past an invoice we could not write: the next cycle starts at it again.
+		if next.IsZero() || b.firstCorrupt.Before(next) {
+			next = b.firstCorrupt
+		}
+		done = true
+	}
 	if !p.o.OneOff {
-		if err := p.o.Journal.CommitPull(ctx, p.o.NIP, subject, next, delivered); err != nil {
+		if err := p.o.Journal.CommitPull(ctx, p.o.NIP, subject, next, b.delivered); err != nil {
 			return time.Time{}, false, err
 		}
 	}
 	p.log.Info("export delivered", "subject", subject, "export", exp.ReferenceNumber, "invoices", pkg.InvoiceCount,
-		"written", len(delivered), "truncated", pkg.IsTruncated, "cursor", next.Format(time.RFC3339Nano))
+		"recorded", len(b.delivered), "truncated", pkg.IsTruncated, "cursor", next.Format(time.RFC3339Nano))
+	if !b.firstCorrupt.IsZero() {
+		return next, true, fmt.Errorf("export %s: %w; the cursor stays at %s to fetch them again", exp.ReferenceNumber, ErrCorruptInvoice, next.Format(time.RFC3339Nano))
+	}
 	return next, done, nil
 }
 
 // nextCursor applies the HWM rule: a truncated package continues from its last PermanentStorage
-// date, a full window moves to its end, and the last window ends at the high-water mark.
-func nextCursor(pkg *ksef.ExportPackage, to *time.Time) (time.Time, bool) {
-	switch {
-	case pkg.IsTruncated && pkg.LastPermanentStorageDate != nil:
+// date; otherwise the cursor moves to the window's end, but never above the high-water mark,
+// because invoices in (HWM, now] may still appear with PermanentStorage dates there.
+func nextCursor(pkg *ksef.ExportPackage, w exportRange, restricted bool) (time.Time, bool) {
+	if pkg.IsTruncated && pkg.LastPermanentStorageDate != nil {
 		return *pkg.LastPermanentStorageDate, false
-	case to != nil:
-		return *to, false
-	case pkg.PermanentStorageHwmDate != nil:
-		return *pkg.PermanentStorageHwmDate, true
 	}
-	return time.Time{}, true
+	hwm := pkg.PermanentStorageHwmDate
+	if restricted && hwm != nil && (w.To == nil || !hwm.After(*w.To)) {
+		return *hwm, true
+	}
+	if w.To != nil {
+		return *w.To, w.Last
+	}
+	return time.Time{}, true // no HWM reported: keep the cursor, the next cycle repeats the range
 }
 
-func (p *Puller) deliver(ctx context.Context, subject string, exp *ksef.Export, pkg *ksef.ExportPackage, st *PullStats) ([]spool.Delivered, error) {
-	if pkg == nil || len(pkg.Parts) == 0 {
-		return nil, nil
+// batch is what one export delivered.
+type batch struct {
+	delivered    []spool.Delivered
+	firstCorrupt time.Time // earliest PermanentStorage date of an invoice that failed its hash check
+	seen         map[string]bool
+}
+
+func (p *Puller) deliver(ctx context.Context, subject string, exp *ksef.Export, pkg *ksef.ExportPackage, st *PullStats) (*batch, error) {
+	b := &batch{seen: map[string]bool{}}
+	if len(pkg.Parts) == 0 {
+		return b, nil
 	}
 	if err := os.MkdirAll(p.o.TempDir, 0o700); err != nil {
 		return nil, err
@@ -232,81 +292,164 @@ func (p *Puller) deliver(ctx context.Context, subject string, exp *ksef.Export, 
 		return nil, err
 	}
 	defer arch.Close()
-	meta := make(map[string]*ksef.InvoiceMetadata, len(arch.Metadata))
+	meta := make(map[string]int, len(arch.Metadata))
 	for i := range arch.Metadata {
-		meta[strings.ToLower(arch.Metadata[i].KsefNumber)] = &arch.Metadata[i]
+		meta[strings.ToLower(arch.Metadata[i].KsefNumber)] = i
 	}
-	var out []spool.Delivered
 	err = arch.Walk(func(name string, r io.Reader) error {
-		d, err := p.deliverOne(ctx, subject, name, r, meta, st)
-		if d != nil {
-			out = append(out, *d)
+		number := strings.TrimSuffix(name, filepath.Ext(name))
+		i, ok := meta[strings.ToLower(number)]
+		if !ok {
+			p.log.Warn("archive entry without metadata skipped", "entry", name)
+			return nil
 		}
-		return err
+		var raw json.RawMessage
+		if i < len(arch.RawMetadata) {
+			raw = arch.RawMetadata[i]
+		}
+		return p.deliverOne(ctx, subject, r, &arch.Metadata[i], raw, b, st)
 	})
-	return out, err
+	return b, err
 }
 
-func (p *Puller) deliverOne(ctx context.Context, subject, name string, r io.Reader, meta map[string]*ksef.InvoiceMetadata, st *PullStats) (*spool.Delivered, error) {
-	number := strings.TrimSuffix(name, filepath.Ext(name))
-	m := meta[strings.ToLower(number)]
-	if m == nil {
-		p.log.Warn("archive entry without metadata skipped", "entry", name)
-		return nil, nil
+func (p *Puller) deliverOne(ctx context.Context, subject string, r io.Reader, m *ksef.InvoiceMetadata, raw json.RawMessage, b *batch, st *PullStats) error {
+	key := strings.ToUpper(m.KsefNumber)
+	if b.seen[key] {
+		st.Skipped++
+		return nil
 	}
+	b.seen[key] = true
 	if !p.o.OneOff {
-		if done, err := p.o.Journal.IsDelivered(ctx, p.o.NIP, m.KsefNumber); err != nil || done {
+		done, err := p.o.Journal.IsDelivered(ctx, p.o.NIP, m.KsefNumber)
+		if err != nil {
+			return err
+		}
+		if done {
 			st.Skipped++
-			return nil, err
+			return nil
 		}
 	}
 	data, err := io.ReadAll(r)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if sum := sha256.Sum256(data); base64.StdEncoding.EncodeToString(sum[:]) != m.InvoiceHash {
 		st.Corrupt++
+		if b.firstCorrupt.IsZero() || m.PermanentStorageDate.Before(b.firstCorrupt) {
+			b.firstCorrupt = m.PermanentStorageDate
+		}
 		p.log.Error("invoice bytes do not match their metadata hash; nothing written", "ksef_number", m.KsefNumber, "subject", subject)
-		return nil, nil
+		return nil
 	}
-	path, err := p.write(subject, m, data)
+	path, wrote, err := p.write(subject, m, raw, data)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	st.Written++
-	p.log.Info("invoice received", "ksef_number", m.KsefNumber, "subject", subject, "file", path)
-	return &spool.Delivered{KsefNumber: m.KsefNumber, Subject: subject, Path: path, PermanentStorageDate: m.PermanentStorageDate}, nil
+	if wrote {
+		st.Written++
+		p.log.Info("invoice received", "ksef_number", m.KsefNumber, "subject", subject, "file", path)
+	} else {
+		st.Skipped++
+		p.log.Info("invoice already in the inbox from an interrupted pull; recorded", "ksef_number", m.KsefNumber, "subject", subject, "file", path)
+	}
+	b.delivered = append(b.delivered, spool.Delivered{KsefNumber: m.KsefNumber, Subject: subject, Path: path, PermanentStorageDate: m.PermanentStorageDate})
+	return nil
 }
 
-// write stores the invoice and its metadata; the JSON goes last so an ERP that waits for it finds
-// the XML complete.
-func (p *Puller) write(subject string, m *ksef.InvoiceMetadata, data []byte) (string, error) {
-	base := filepath.Join(p.o.Inbox, filepath.FromSlash(expandLayout(p.o.Layout, subject, m)))
-	if err := os.MkdirAll(filepath.Dir(base), 0o755); err != nil {
-		return "", err
+// write stores the invoice and its metadata record; the JSON goes last so an ERP that waits for it
+// finds the XML complete. An XML already on disk with the right hash (a pull killed before its
+// journal commit) is not written again, so the inbox never sees the same invoice twice.
+func (p *Puller) write(subject string, m *ksef.InvoiceMetadata, raw json.RawMessage, data []byte) (string, bool, error) {
+	rel, err := expandLayout(p.o.Layout, subject, m)
+	if err != nil {
+		return "", false, err
+	}
+	base := filepath.Join(p.o.Inbox, rel)
+	dir := filepath.Dir(base)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", false, err
+	}
+	p.sweep(dir)
+	js, err := metadataJSON(m, raw)
+	if err != nil {
+		return "", false, err
+	}
+	xmlPath, jsonPath := base+".xml", base+".json"
+	if sameHash(xmlPath, m.InvoiceHash) {
+		if _, err := os.Stat(jsonPath); err == nil {
+			return xmlPath, false, nil
+		}
+		return xmlPath, false, atomicfile.WriteFile(jsonPath, js, 0o644)
+	}
+	if err := atomicfile.WriteFile(xmlPath, data, 0o644); err != nil {
+		return "", false, err
+	}
+	if err := atomicfile.WriteFile(jsonPath, js, 0o644); err != nil {
+		return "", false, err
+	}
+	return xmlPath, true, nil
+}
+
+// sweep removes temp files of atomic writes a killed process left in dir, once per cycle.
+func (p *Puller) sweep(dir string) {
+	if p.swept[dir] {
+		return
+	}
+	p.swept[dir] = true
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if e.Type().IsRegular() && atomicfile.TempName(e.Name()) {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err == nil {
+				p.log.Info("removed an interrupted inbox write", "file", filepath.Join(dir, e.Name()))
+			}
+		}
+	}
+}
+
+func sameHash(path, want string) bool {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	sum := sha256.Sum256(data)
+	return base64.StdEncoding.EncodeToString(sum[:]) == want
+}
+
+// metadataJSON is the invoice's _metadata.json record as KSeF sent it (indented), or the decoded
+// record when the raw one is not available.
+func metadataJSON(m *ksef.InvoiceMetadata, raw json.RawMessage) ([]byte, error) {
+	var buf bytes.Buffer
+	if len(raw) > 0 && json.Indent(&buf, raw, "", "  ") == nil {
+		buf.WriteByte('\n')
+		return buf.Bytes(), nil
 	}
 	js, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	if err := atomicfile.WriteFile(base+".xml", data, 0o644); err != nil {
-		return "", err
-	}
-	if err := atomicfile.WriteFile(base+".json", append(js, '\n'), 0o644); err != nil {
-		return "", err
-	}
-	return base + ".xml", nil
+	return append(js, '\n'), nil
 }
 
 // expandLayout fills the inbox path template. Year and month come from the acquisition date (the
-// legal receipt date); the KSeF number is safe as a file name (digits, letters, hyphens).
-func expandLayout(layout, subject string, m *ksef.InvoiceMetadata) string {
+// legal receipt date). Values from KSeF are checked, so a hostile record cannot escape the inbox.
+func expandLayout(layout, subject string, m *ksef.InvoiceMetadata) (string, error) {
 	t := m.AcquisitionDate
 	if t.IsZero() {
 		t = m.PermanentStorageDate
 	}
 	t = t.In(warsaw)
-	return strings.NewReplacer(
+	if m.KsefNumber == "" {
+		return "", fmt.Errorf("%w: invoice metadata without a KSeF number", ksef.ErrArchiveRejected)
+	}
+	for _, v := range []string{m.KsefNumber, m.Seller.Nip} {
+		if !safeName(v) {
+			return "", fmt.Errorf("%w: unsafe value %q in invoice metadata", ksef.ErrArchiveRejected, v)
+		}
+	}
+	rel := strings.NewReplacer(
 		"{subject}", subject,
 		"{yyyy}", t.Format("2006"),
 		"{mm}", t.Format("01"),
@@ -314,6 +457,21 @@ func expandLayout(layout, subject string, m *ksef.InvoiceMetadata) string {
 		"{ksefNumber}", m.KsefNumber,
 		"{sellerNip}", m.Seller.Nip,
 	).Replace(layout)
+	rel = filepath.Clean(filepath.FromSlash(rel))
+	if !filepath.IsLocal(rel) {
+		return "", fmt.Errorf("inbox layout %q gives %q, which is outside the inbox", layout, rel)
+	}
+	return rel, nil
+}
+
+// safeName accepts what KSeF numbers and NIPs consist of: letters, digits and hyphens.
+func safeName(s string) bool {
+	for _, r := range s {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 var warsaw = loadWarsaw()
