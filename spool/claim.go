@@ -316,17 +316,8 @@ func spoolCopyComplete(inv Invoice) bool {
 
 // removeSpoolTemps deletes temporary files a crashed atomic write left in the spool folder.
 func (j *Journal) removeSpoolTemps() {
-	entries, err := os.ReadDir(j.spoolDir)
-	if err != nil {
-		j.log.Warn("list spool folder", "err", err)
-		return
-	}
-	for _, e := range entries {
-		if e.Type().IsRegular() && atomicfile.TempName(e.Name()) {
-			if err := os.Remove(filepath.Join(j.spoolDir, e.Name())); err != nil && !isNotExist(err) {
-				j.log.Warn("remove temporary spool file", "file", e.Name(), "err", err)
-			}
-		}
+	if _, err := atomicfile.RemoveTemps(j.spoolDir); err != nil {
+		j.log.Warn("remove temporary spool files", "err", err)
 	}
 }
 

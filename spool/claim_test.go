@@ -373,7 +373,7 @@ func TestWriteSpoolFile(t *testing.T) {
 	if filepath.Dir(path) != j.SpoolDir() || string(readFile(t, path)) != "<x/>" {
 		t.Errorf("WriteSpoolFile wrote %s", path)
 	}
-	for _, bad := range []string{"", "..", "../x", "a/b", "7.orig", ".x.abc.tmp"} {
+	for _, bad := range []string{"", "..", "../x", "a/b", "7.orig", ".x.0123456789ab.tmp"} {
 		if _, err := j.WriteSpoolFile(bad, nil); err == nil {
 			t.Errorf("WriteSpoolFile(%q) succeeded, want error", bad)
 		}

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/ksef-sync/ksef-sync/internal/config"
@@ -138,6 +139,8 @@ func checkFolder(key, path string) finding {
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		return finding{Check: check, Problem: "the folder does not exist", Fix: "create it, or correct " + key + " (use a UNC path like \\\\server\\share\\ksef for shares, not a mapped drive letter)"}
+	case errors.Is(err, syscall.ENOTDIR):
+		return finding{Check: check, Problem: "a file stands in the way: part of this path is a file, not a folder", Fix: "correct " + key + ", or move the file away and create the folder"}
 	case err != nil:
 		return finding{Check: check, Problem: err.Error(), Fix: "give the service account read and write access to the folder"}
 	case !st.IsDir():
@@ -176,10 +179,21 @@ func networkFindings(ctx context.Context, cfg *config.Config, now time.Time) []f
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	resp.Body.Close()
 	out = append(out, tlsFinding(u, resp.TLS))
+	if resp.StatusCode == http.StatusTooManyRequests {
+		return append(out, finding{Check: "KSeF answers", Problem: "KSeF is limiting requests from this address (HTTP 429, retry after " + orUnknown(resp.Header.Get("Retry-After")) + " s)",
+			Fix: "another program (or ksef-sync itself) is using up the KSeF limits from this address; wait and run doctor again"})
+	}
 	if resp.StatusCode != http.StatusOK {
 		return append(out, finding{Check: "KSeF answers", Problem: fmt.Sprintf("HTTP %d from %s", resp.StatusCode, base), Fix: "check ksef.url; during KSeF maintenance wait and retry"})
 	}
 	return append(out, clockFinding(resp.Header.Get("Date"), now))
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "?"
+	}
+	return s
 }
 
 func connectionFinding(u *url.URL, err error) finding {
@@ -224,7 +238,8 @@ func clockFinding(date string, now time.Time) finding {
 		return finding{Check: "clock", Problem: fmt.Sprintf("this computer's clock differs from KSeF's by %s", skew.Round(time.Second)),
 			Fix: "synchronise the clock (Windows: w32tm /resync; Linux: timedatectl set-ntp true)"}
 	}
-	return finding{Check: "clock", Info: fmt.Sprintf("within %s of KSeF", skew.Abs().Round(time.Second)+time.Second)}
+	// The Date header has whole seconds, so a smaller skew cannot be told apart from none.
+	return finding{Check: "clock", Info: fmt.Sprintf("within %s of KSeF", max(skew.Abs().Round(time.Second), time.Second))}
 }
 
 func loginFindings(ctx context.Context, cfg *config.Config, now time.Time) []finding {

@@ -49,6 +49,9 @@ func cmdPull(ctx context.Context, env *cliEnv, args []string) int {
 	}
 	st, err := p.Pull(ctx)
 	fmt.Fprintf(env.stdout, "exports: %d\nwritten: %d\nalready delivered: %d\ncorrupt: %d\n", st.Exports, st.Written, st.Skipped, st.Corrupt)
+	if st.BudgetExhausted {
+		fmt.Fprintln(env.stdout, "the hourly export budget is used up: run pull again later to continue from the cursors")
+	}
 	if err != nil {
 		return fail(env, exitFatal, err)
 	}

@@ -96,7 +96,11 @@ func warnTokenDeadline(cfg *config.Config, log *slog.Logger, now time.Time) bool
 	}
 	if now.Before(tokenDeadline) {
 		days := int(math.Ceil(tokenDeadline.Sub(now).Hours() / 24))
-		log.Warn(fmt.Sprintf("KSeF tokens stop working on 2027-01-01 (in %d days): switch [auth] method to \"certificate\" (see README: Certificate login)", days))
+		when := fmt.Sprintf("in %d days", days)
+		if days == 1 {
+			when = "tomorrow"
+		}
+		log.Warn(fmt.Sprintf("KSeF tokens stop working on 2027-01-01 (%s): switch [auth] method to \"certificate\" (see README: Certificate login)", when))
 	} else {
 		log.Error("KSeF tokens no longer work since 2027-01-01: switch [auth] method to \"certificate\" (see README: Certificate login)")
 	}

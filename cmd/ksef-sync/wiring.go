@@ -197,5 +197,6 @@ func sendSettings(cfg *config.Config) engine.SendSettings {
 		PollInterval:     s.PollInterval.Duration,
 		MaxInvoiceSize:   int(s.MaxInvoiceSize),
 		OfflineMode:      s.OfflineMode,
+		SendTimeout:      s.SendTimeout.Duration,
 	}
 }

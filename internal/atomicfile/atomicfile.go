@@ -16,6 +16,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // ErrExist is returned by WriteNew when the final name is already taken.
@@ -45,9 +46,37 @@ func WriteNew(path string, data []byte, perm os.FileMode) error {
 	return err
 }
 
-// TempName reports whether name looks like one of our temporary files.
+// TempName reports whether name is one of our temporary files: ".<name>.<12 hex digits>.tmp".
 func TempName(name string) bool {
-	return len(name) > 5 && name[0] == '.' && filepath.Ext(name) == ".tmp"
+	rest, ok := strings.CutSuffix(name, ".tmp")
+	if !ok || len(rest) < 15 || rest[0] != '.' {
+		return false
+	}
+	dot := len(rest) - 13
+	if rest[dot] != '.' {
+		return false
+	}
+	_, err := hex.DecodeString(rest[dot+1:])
+	return err == nil
+}
+
+// RemoveTemps deletes temporary files a crash left behind in dir (not recursive). Only call it
+// on folders no other writer uses our naming scheme in: the single-instance lock guarantees that
+// for ksef-sync's own output folders.
+func RemoveTemps(dir string) (int, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, e := range entries {
+		if !e.IsDir() && TempName(e.Name()) {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err == nil {
+				n++
+			}
+		}
+	}
+	return n, nil
 }
 
 func writeFrom(path string, r io.Reader, perm os.FileMode, noReplace bool) (n int64, err error) {

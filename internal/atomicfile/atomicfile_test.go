@@ -74,7 +74,8 @@ func TestFailedRenameKeepsOldFileAndRemovesTemp(t *testing.T) {
 }
 
 func TestTempName(t *testing.T) {
-	for name, want := range map[string]bool{".a.xml.0a1b.tmp": true, "a.tmp": false, "a.xml": false, ".tmp": false} {
+	for name, want := range map[string]bool{".a.xml.0a1b2c3d4e5f.tmp": true, ".a.xml.0a1b.tmp": false, ".x.zzzzzzzzzzzz.tmp": false,
+		"a.tmp": false, "a.xml": false, ".tmp": false, ".a.tmp": false} {
 		if got := TempName(name); got != want {
 			t.Errorf("TempName(%q) = %v, want %v", name, got, want)
 		}
@@ -99,4 +100,18 @@ func assertOnlyFiles(t *testing.T, dir string, want ...string) {
 			t.Fatalf("files = %v, want %v", got, want)
 		}
 	}
+}
+
+func TestRemoveTempsRemovesOnlyOurs(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{".a.xml.0123456789ab.tmp", "a.xml", ".user.tmp"} {
+		if err := os.WriteFile(filepath.Join(dir, n), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := RemoveTemps(dir)
+	if err != nil || n != 1 {
+		t.Fatalf("RemoveTemps = %d, %v", n, err)
+	}
+	assertOnlyFiles(t, dir, ".user.tmp", "a.xml")
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/ksef-sync/ksef-sync/ksef"
 	"github.com/ksef-sync/ksef-sync/spool"
@@ -17,6 +18,7 @@ const perInvoiceStatusMax = 3
 // confirm reconciles invoices whose send outcome is unknown, and collects KSeF's verdict for
 // submitted ones.
 func (e *Engine) confirm(ctx context.Context) error {
+	e.origCache = map[string]map[string]ksef.SessionInvoice{}
 	var errs []error
 	sending, err := e.opt.Journal.ByState(ctx, e.opt.NIP, spool.StateSending)
 	if err != nil {
@@ -29,10 +31,23 @@ func (e *Engine) confirm(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	e.warnSlow(submitted)
 	for ref, invs := range bySession(submitted) {
 		errs = append(errs, e.confirmSession(ctx, ref, invs))
 	}
 	return errors.Join(errs...)
+}
+
+// warnSlow reports, once per invoice, KSeF taking longer than send_timeout. The invoice stays safe
+// in the journal and keeps being checked.
+func (e *Engine) warnSlow(submitted []spool.Invoice) {
+	for _, inv := range submitted {
+		if !e.warned[inv.ID] && e.now().Sub(inv.UpdatedAt) > e.opt.Send.SendTimeout {
+			e.warned[inv.ID] = true
+			e.log.Warn("KSeF has not finished processing this invoice yet; still checking", "file", inv.FileName,
+				"invoice", inv.ID, "state", inv.State, "session", inv.SessionRef, "waiting", e.now().Sub(inv.UpdatedAt).Round(time.Second))
+		}
+	}
 }
 
 func bySession(invs []spool.Invoice) map[string][]spool.Invoice {
@@ -160,7 +175,7 @@ func (e *Engine) duplicate(ctx context.Context, inv *spool.Invoice, si *ksef.Ses
 	if !ok {
 		return e.reject(ctx, inv, si.Status, "ksef")
 	}
-	orig, err := e.findOriginal(ctx, origSession, origNumber)
+	orig, err := e.findOriginal(ctx, inv, origSession, origNumber)
 	if err != nil {
 		return fmt.Errorf("look up original of duplicate %s: %w", inv.FileName, err)
 	}
@@ -181,20 +196,34 @@ func (e *Engine) duplicate(ctx context.Context, inv *spool.Invoice, si *ksef.Ses
 	return e.reject(ctx, inv, st, "ksef")
 }
 
-func (e *Engine) findOriginal(ctx context.Context, sessionRef, ksefNumber string) (*ksef.SessionInvoice, error) {
-	var found *ksef.SessionInvoice
-	errStop := errors.New("found")
-	err := e.opt.KSeF.ListSessionInvoices(ctx, sessionRef, false, func(si ksef.SessionInvoice) error {
-		if strings.EqualFold(si.KsefNumber, ksefNumber) {
-			found = &si
-			return errStop
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, errStop) {
+// findOriginal finds the registered original of a duplicate: in our own journal when we sent it,
+// otherwise in the original session's invoice list (read once per step, however many duplicates
+// point at it, to spare the 20-pages-a-minute budget).
+func (e *Engine) findOriginal(ctx context.Context, inv *spool.Invoice, sessionRef, ksefNumber string) (*ksef.SessionInvoice, error) {
+	prev, ok, err := e.opt.Journal.FindAccepted(ctx, e.opt.NIP, inv.RegisteredHash)
+	if err != nil {
 		return nil, err
 	}
-	return found, nil
+	if ok && strings.EqualFold(prev.KsefNumber, ksefNumber) {
+		return &ksef.SessionInvoice{KsefNumber: prev.KsefNumber, InvoiceHash: prev.RegisteredHash, ReferenceNumber: prev.InvoiceRef,
+			AcquisitionDate: prev.AcquisitionDate, UpoDownloadURL: prev.UpoURL}, nil
+	}
+	list, ok := e.origCache[sessionRef]
+	if !ok {
+		list = map[string]ksef.SessionInvoice{}
+		err := e.opt.KSeF.ListSessionInvoices(ctx, sessionRef, false, func(si ksef.SessionInvoice) error {
+			list[strings.ToUpper(si.KsefNumber)] = si
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		e.origCache[sessionRef] = list
+	}
+	if si, ok := list[strings.ToUpper(ksefNumber)]; ok {
+		return &si, nil
+	}
+	return nil, nil
 }
 
 func (e *Engine) reject(ctx context.Context, inv *spool.Invoice, st ksef.Status, stage string) error {

@@ -189,7 +189,13 @@ func (e *Engine) sendFailed(ctx context.Context, inv *spool.Invoice, err error) 
 	var apiErr *ksef.APIError
 	if errors.As(err, &apiErr) && apiErr.HTTPStatus >= 400 && apiErr.HTTPStatus < 500 {
 		if apiErr.HasCode(21180) || apiErr.HasCode(21173) || apiErr.HasCode(21155) {
-			e.online = onlineState{}
+			e.online = onlineState{} // the session is used up; the invoice goes into a new one
+			return e.backToReady(ctx, inv.ID, spool.StateSending, err)
+		}
+		if inv.Attempts+1 >= maxRefusals {
+			cur := *inv
+			cur.State = spool.StateSending
+			return e.reject(ctx, &cur, refusalStatus(apiErr), "ksef")
 		}
 		return e.backToReady(ctx, inv.ID, spool.StateSending, err)
 	}
@@ -199,6 +205,19 @@ func (e *Engine) sendFailed(ctx context.Context, inv *spool.Invoice, err error) 
 		e.online = onlineState{}
 	}
 	return nil
+}
+
+// maxRefusals is how often KSeF may refuse to take an invoice (a 4xx on send, not a verdict on its
+// content) before the invoice goes to error/ instead of being retried forever.
+const maxRefusals = 3
+
+func refusalStatus(e *ksef.APIError) ksef.Status {
+	st := ksef.Status{Code: e.HTTPStatus, Description: e.Error()}
+	for _, d := range e.Codes {
+		st.Code, st.Description = d.Code, d.Description
+		st.Details = append(st.Details, d.Details...)
+	}
+	return st
 }
 
 func (e *Engine) deferInvoice(ctx context.Context, inv *spool.Invoice, cause error) error {

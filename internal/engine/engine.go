@@ -69,7 +69,8 @@ type SendSettings struct {
 	PollInterval     time.Duration
 	MaxInvoiceSize   int
 	OfflineMode      bool
-	OnlinePerHour    int // our share of the invoiceSend budget; beyond it auto mode uses batch
+	OnlinePerHour    int           // our share of the invoiceSend budget; beyond it auto mode uses batch
+	SendTimeout      time.Duration // warn when KSeF has not decided on a submitted invoice after this long
 }
 
 // Options wire an Engine.
@@ -97,6 +98,10 @@ type Engine struct {
 	online onlineState
 	mu     sync.Mutex
 	budget *slidingCount
+	warned map[int64]bool // submitted invoices already reported as slow
+	// origCache holds, for one confirm round, the invoice lists of sessions that registered the
+	// originals of duplicates.
+	origCache map[string]map[string]ksef.SessionInvoice
 }
 
 // New checks the options and returns an Engine.
@@ -124,6 +129,7 @@ func New(opt Options) (*Engine, error) {
 		wake:   make(chan struct{}, 1),
 		reload: make(chan SendSettings, 1),
 		budget: newSlidingCount(time.Hour, opt.Send.OnlinePerHour),
+		warned: map[int64]bool{},
 	}, nil
 }
 
@@ -154,6 +160,9 @@ func withSendDefaults(s SendSettings) SendSettings {
 	}
 	if s.MaxInvoiceSize <= 0 {
 		s.MaxInvoiceSize = 1_000_000
+	}
+	if s.SendTimeout <= 0 {
+		s.SendTimeout = 30 * time.Minute
 	}
 	if s.OnlinePerHour <= 0 {
 		s.OnlinePerHour = 170

@@ -33,6 +33,7 @@ type PullJournal interface {
 	IsDelivered(ctx context.Context, nip, ksefNumber string) (bool, error)
 	CommitPull(ctx context.Context, nip, subject string, cursor time.Time, delivered []spool.Delivered) error
 	SetMeta(ctx context.Context, key, value string) error
+	Meta(ctx context.Context, key string) (string, bool, error)
 }
 
 // subjectTypes maps the config's names to KSeF's subject types.
@@ -60,6 +61,9 @@ type PullOptions struct {
 	Journal  PullJournal
 	Logger   *slog.Logger
 	Now      func() time.Time
+	// ExportsPerHour caps exports started in any hour, across subjects and processes (the journal
+	// remembers them): 0 → 18, 90 % of KSeF's 20 per hour and context.
+	ExportsPerHour int
 	// OneOff re-downloads [Since, Until] without reading or moving cursors or the delivered set.
 	OneOff       bool
 	Since, Until time.Time
@@ -94,6 +98,9 @@ func NewPuller(o PullOptions) (*Puller, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.ExportsPerHour <= 0 {
+		o.ExportsPerHour = 18
+	}
 	if o.OneOff && !o.Until.IsZero() && o.Until.Before(o.Since) {
 		return nil, fmt.Errorf("one-off pull: until %s is before since %s", o.Until.Format(time.RFC3339), o.Since.Format(time.RFC3339))
 	}
@@ -103,6 +110,9 @@ func NewPuller(o PullOptions) (*Puller, error) {
 // PullStats counts one cycle's work.
 type PullStats struct {
 	Exports, Written, Skipped, Corrupt int
+	// BudgetExhausted: the hourly export budget ran out before every subject was caught up; the
+	// next cycle continues from the cursors.
+	BudgetExhausted bool
 }
 
 // ErrCorruptInvoice reports invoices whose bytes did not match their metadata hash. Nothing was
@@ -121,6 +131,7 @@ func (p *Puller) Pull(ctx context.Context) (PullStats, error) {
 		total.Written += st.Written
 		total.Skipped += st.Skipped
 		total.Corrupt += st.Corrupt
+		total.BudgetExhausted = total.BudgetExhausted || st.BudgetExhausted
 		if err != nil {
 			errs = append(errs, fmt.Errorf("pull %s: %w", s, err))
 		}
@@ -201,6 +212,13 @@ func (p *Puller) window(from time.Time) exportRange {
 
 // exportWindow exports one window, delivers it, and returns where the next window starts, or done.
 func (p *Puller) exportWindow(ctx context.Context, subject string, w exportRange, st *PullStats) (time.Time, bool, error) {
+	if ok, err := p.reserveExport(ctx); err != nil || !ok {
+		if err == nil {
+			st.BudgetExhausted = true
+			p.log.Info("hourly export budget used up; the next cycle continues", "subject", subject, "per_hour", p.o.ExportsPerHour)
+		}
+		return time.Time{}, true, err
+	}
 	f := ksef.QueryFilters{SubjectType: subjectTypes[subject], DateRange: ksef.DateRange{
 		DateType: "PermanentStorage", From: w.From, To: w.To, RestrictToPermanentStorageHwmDate: !p.o.OneOff,
 	}}
@@ -481,4 +499,42 @@ func loadWarsaw() *time.Location {
 		return loc
 	}
 	return time.UTC
+}
+
+// exportTimesKey is the journal meta key holding the start times of the last hour's exports, so the
+// budget holds across restarts and between `pull` runs and the daemon.
+const exportTimesKey = "pull_export_times"
+
+func (p *Puller) recentExports(ctx context.Context) ([]time.Time, error) {
+	v, ok, err := p.o.Journal.Meta(ctx, exportTimesKey)
+	if err != nil || !ok {
+		return nil, err
+	}
+	var all []time.Time
+	if err := json.Unmarshal([]byte(v), &all); err != nil {
+		p.log.Warn("export budget record unreadable; starting afresh", "err", err)
+		return nil, nil
+	}
+	cut := p.o.Now().Add(-time.Hour)
+	recent := all[:0]
+	for _, t := range all {
+		if t.After(cut) {
+			recent = append(recent, t)
+		}
+	}
+	return recent, nil
+}
+
+// reserveExport records an export about to start, or reports that the last hour's budget is spent.
+// Every POST counts against KSeF's limit, also one that fails, so the record comes first.
+func (p *Puller) reserveExport(ctx context.Context) (bool, error) {
+	recent, err := p.recentExports(ctx)
+	if err != nil || len(recent) >= p.o.ExportsPerHour {
+		return false, err
+	}
+	v, err := json.Marshal(append(recent, p.o.Now().UTC()))
+	if err != nil {
+		return false, err
+	}
+	return true, p.o.Journal.SetMeta(ctx, exportTimesKey, string(v))
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/ksef-sync/ksef-sync/internal/atomicfile"
 	"github.com/ksef-sync/ksef-sync/spool"
 )
 
@@ -15,6 +16,13 @@ import (
 func (e *Engine) Recover(ctx context.Context) error {
 	if err := e.opt.Journal.RecoverClaims(ctx); err != nil {
 		return fmt.Errorf("recover claims: %w", err)
+	}
+	// An output write cut short by a crash leaves a hidden temporary file; the journal still says
+	// the outputs are not written, so they are written again under the reserved names.
+	for _, dir := range []string{e.opt.Folders.Sent, e.opt.Folders.Error} {
+		if n, err := atomicfile.RemoveTemps(dir); err == nil && n > 0 {
+			e.log.Info("removed temporary files left by an interrupted write", "dir", dir, "count", n)
+		}
 	}
 	var errs []error
 	errs = append(errs, e.validateClaimed(ctx))

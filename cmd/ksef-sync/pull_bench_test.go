@@ -1,0 +1,93 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// BenchmarkPull10000 pulls 10,000 invoices that KSeF delivers in one package (truncation above
+// 10,000) with the real binary and reports wall time, the pull process's peak RSS and files/s. The
+// archive is streamed from disk, so the peak RSS must not grow with the package.
+func BenchmarkPull10000(b *testing.B) {
+	const n = 10000
+	for b.Loop() {
+		b.StopTimer()
+		p := newPullE2E(b, 20000, time.Now().AddDate(0, -2, 0), "subjects = [\"cost\"]\n")
+		now := p.clock.Now()
+		dates := pullSpread(now.Add(-50*24*time.Hour), 50*24*time.Hour/n, n)
+		want := collect("cost", dates, p.seed("cost", dates))
+		b.StartTimer()
+
+		start := time.Now()
+		vmHWM, maxRSS, out := runPullMeasured(b, p)
+		elapsed := time.Since(start)
+
+		b.StopTimer()
+		if !strings.Contains(out, fmt.Sprintf("written: %d\n", n)) || !strings.Contains(out, "exports: 1\n") {
+			b.Errorf("pull output:\n%s", out)
+		}
+		assertPullInbox(b, p.inbox, want)
+		p.assertClean()
+		b.ReportMetric(elapsed.Seconds(), "s-wall")
+		b.ReportMetric(vmHWM, "peak-RSS-MB")
+		b.ReportMetric(maxRSS, "maxrss-MB")
+		b.ReportMetric(float64(2*n)/elapsed.Seconds(), "files/s")
+		b.ReportMetric(float64(n)/elapsed.Seconds(), "invoices/s")
+		b.StartTimer()
+	}
+}
+
+// runPullMeasured runs one `pull`, polling its VmHWM while it runs; it also returns the kernel's
+// maxrss for the finished process as a cross-check.
+func runPullMeasured(b *testing.B, p *pullE2E) (vmHWM, maxRSS float64, stdout string) {
+	b.Helper()
+	cmd := exec.Command(binPath, "pull", "-config", p.cfgPath)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				b.Fatalf("pull: %v\n%s", err, pullTail(errb.String()))
+			}
+			if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+				maxRSS = float64(ru.Maxrss) / 1024
+			}
+			return vmHWM, maxRSS, out.String()
+		case <-tick.C:
+			// VmHWM only grows, so the last reading before exit is the peak so far.
+			vmHWM = max(vmHWM, pullVmHWM(cmd.Process.Pid))
+		}
+	}
+}
+
+// pullVmHWM is the process's peak resident set in MB from /proc (0 once it has exited).
+func pullVmHWM(pid int) float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(data)) {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}

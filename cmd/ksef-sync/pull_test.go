@@ -1,0 +1,478 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ksef-sync/ksef-sync/ksef"
+	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
+	"github.com/ksef-sync/ksef-sync/spool"
+)
+
+const pullOtherNIP = "7740001454"
+
+// pullClock is the simulator's clock: real time plus an offset the test moves, so the high-water
+// mark passes freshly seeded invoices without sleeping. It keeps ticking because the simulator's
+// rate limiter counts in its own time.
+type pullClock struct{ off atomic.Int64 }
+
+func (c *pullClock) Now() time.Time          { return time.Now().Add(time.Duration(c.off.Load())) }
+func (c *pullClock) advance(d time.Duration) { c.off.Add(int64(d)) }
+
+// pullExports records, between the binary and the simulator, every export the binary started and
+// the high-water mark of each finished package: the cursors must end exactly there.
+type pullExports struct {
+	mu      sync.Mutex
+	subject map[string]string // export reference → subject type
+	ranges  map[string][2]string
+	lastHWM map[string]time.Time // subject type → HWM of its last finished, untruncated package
+	started int
+}
+
+// tee records a response body while passing it on.
+type tee struct {
+	http.ResponseWriter
+	buf bytes.Buffer
+}
+
+func (t *tee) Write(p []byte) (int, error) {
+	t.buf.Write(p)
+	return t.ResponseWriter.Write(p)
+}
+
+func (x *pullExports) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if !strings.HasPrefix(p, "/v2/invoices/exports") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		tw := &tee{ResponseWriter: w}
+		next.ServeHTTP(tw, r)
+		x.observe(r.Method, strings.TrimPrefix(p, "/v2/invoices/exports"), body, tw.buf.Bytes())
+	})
+}
+
+func (x *pullExports) observe(method, rest string, req, resp []byte) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if method == http.MethodPost && rest == "" {
+		var in struct {
+			Filters struct {
+				SubjectType string `json:"subjectType"`
+				DateRange   struct {
+					From string `json:"from"`
+					To   string `json:"to"`
+				} `json:"dateRange"`
+			} `json:"filters"`
+		}
+		var out struct {
+			ReferenceNumber string `json:"referenceNumber"`
+		}
+		if json.Unmarshal(req, &in) == nil && json.Unmarshal(resp, &out) == nil && out.ReferenceNumber != "" {
+			x.subject[out.ReferenceNumber] = in.Filters.SubjectType
+			x.ranges[out.ReferenceNumber] = [2]string{in.Filters.DateRange.From, in.Filters.DateRange.To}
+			x.started++
+		}
+		return
+	}
+	var st struct {
+		Status  struct{ Code int } `json:"status"`
+		Package *struct {
+			IsTruncated             bool       `json:"isTruncated"`
+			PermanentStorageHwmDate *time.Time `json:"permanentStorageHwmDate"`
+		} `json:"package"`
+	}
+	if json.Unmarshal(resp, &st) != nil || st.Status.Code != 200 || st.Package == nil || st.Package.IsTruncated || st.Package.PermanentStorageHwmDate == nil {
+		return
+	}
+	x.lastHWM[x.subject[strings.TrimPrefix(rest, "/")]] = *st.Package.PermanentStorageHwmDate
+}
+
+func (x *pullExports) hwm(subjectType string) time.Time {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.lastHWM[subjectType]
+}
+
+func (x *pullExports) count() int {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.started
+}
+
+// pullE2E is an e2e company whose binary reaches the simulator through the export recorder.
+type pullE2E struct {
+	*e2e
+	clock   *pullClock
+	exports *pullExports
+	state   string
+}
+
+func newPullE2E(t testing.TB, truncateAt int, start time.Time, extraPull string) *pullE2E {
+	t.Helper()
+	clock := &pullClock{}
+	e := newE2E(t, ksefsim.Options{Now: clock.Now, ExportTruncateAt: truncateAt},
+		fmt.Sprintf("[pull]\nstart = %q\n%s", start.UTC().Format(time.RFC3339), extraPull))
+	x := &pullExports{subject: map[string]string{}, ranges: map[string][2]string{}, lastHWM: map[string]time.Time{}}
+	proxy := httptest.NewServer(x.wrap(e.sim.Handler()))
+	t.Cleanup(proxy.Close)
+	cfg := strings.Replace(string(readFile(t, e.cfgPath)), e.sim.URL(), proxy.URL+"/v2", 1)
+	writeFile(t, e.cfgPath, []byte(cfg))
+	return &pullE2E{e2e: e, clock: clock, exports: x, state: filepath.Join(e.dir, "state")}
+}
+
+// seed stores invoices at the given PermanentStorage dates: cost ones bought by testNIP, sales
+// ones sold by it.
+func (p *pullE2E) seed(subject string, dates []time.Time) []ksefsim.SeededInvoice {
+	p.t.Helper()
+	invs := make([]ksefsim.SeedInvoice, len(dates))
+	for i, d := range dates {
+		invs[i] = ksefsim.SeedInvoice{SellerNIP: pullOtherNIP, BuyerNIP: testNIP, PermanentStorageDate: d}
+		if subject == "sales" {
+			invs[i].SellerNIP, invs[i].BuyerNIP = testNIP, pullOtherNIP
+		}
+	}
+	out, err := p.sim.Seed(invs...)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return out
+}
+
+func (p *pullE2E) pull(timeout time.Duration, args ...string) string {
+	p.t.Helper()
+	code, out, errOut := p.runCmd(timeout, append([]string{"pull", "-config", p.cfgPath}, args...)...)
+	if code != 0 {
+		p.t.Fatalf("pull exited %d\nstdout:\n%s\nstderr:\n%s", code, out, pullTail(errOut))
+	}
+	return out
+}
+
+// assertCursorsAtHWM reads the journal after the process exited and compares each subject's
+// cursor with the high-water mark the simulator reported for that subject's last package.
+func (p *pullE2E) assertCursorsAtHWM(subjects map[string]string) {
+	p.t.Helper()
+	ctx := context.Background()
+	j, err := spool.OpenReadOnly(ctx, p.state)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer j.Close()
+	got, err := j.Cursors(ctx, testNIP)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	for name, subjectType := range subjects {
+		want := p.exports.hwm(subjectType)
+		if want.IsZero() || !got[name].Equal(want) {
+			p.t.Errorf("cursor %s = %s, want the reported HWM %s", name, got[name], want)
+		}
+	}
+}
+
+// pullSeeded is one seeded invoice and the subject folder it belongs in.
+type pullSeeded struct {
+	ksefsim.SeededInvoice
+	subject string
+	ps      time.Time
+}
+
+func collect(subject string, dates []time.Time, invs []ksefsim.SeededInvoice) []pullSeeded {
+	out := make([]pullSeeded, len(invs))
+	for i, inv := range invs {
+		out[i] = pullSeeded{SeededInvoice: inv, subject: subject, ps: dates[i]}
+	}
+	return out
+}
+
+// assertPullInbox checks that inbox holds exactly want, each once, at
+// <subject>/<YYYY>/<MM>/<ksefNumber>.xml|json with year and month of the acquisition date in
+// Warsaw, bytes equal to KSeF's, the metadata record naming the invoice with a hash matching the
+// XML, and no temp or partial (dot) files anywhere.
+func assertPullInbox(t testing.TB, inbox string, want []pullSeeded) {
+	t.Helper()
+	warsaw, err := time.LoadLocation("Europe/Warsaw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := map[string]string{}
+	err = filepath.WalkDir(inbox, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		if strings.HasPrefix(d.Name(), ".") || !(strings.HasSuffix(d.Name(), ".xml") || strings.HasSuffix(d.Name(), ".json")) {
+			t.Errorf("stray file in the inbox: %s", path)
+		}
+		if prev, ok := found[d.Name()]; ok {
+			t.Errorf("%s delivered twice: %s and %s", d.Name(), prev, path)
+		}
+		found[d.Name()] = path
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) != 2*len(want) {
+		t.Errorf("%d files in the inbox, want %d (%d invoices)", len(found), 2*len(want), len(want))
+	}
+	bad := 0
+	for _, w := range want {
+		acq := w.ps.Add(-3 * time.Second).In(warsaw)
+		base := filepath.Join(inbox, w.subject, acq.Format("2006"), acq.Format("01"), w.KsefNumber)
+		xml, err := os.ReadFile(base + ".xml")
+		if err != nil || !bytes.Equal(xml, w.XML) {
+			bad++
+			if bad <= 5 {
+				t.Errorf("%s.xml missing or not the bytes KSeF holds (err %v)", base, err)
+			}
+			continue
+		}
+		var meta ksef.InvoiceMetadata
+		js, err := os.ReadFile(base + ".json")
+		if err == nil {
+			err = json.Unmarshal(js, &meta)
+		}
+		sum := sha256.Sum256(xml)
+		if err != nil || meta.KsefNumber != w.KsefNumber || meta.InvoiceHash != base64.StdEncoding.EncodeToString(sum[:]) {
+			bad++
+			if bad <= 5 {
+				t.Errorf("%s.json: ksefNumber %q, hash %q vs XML (err %v)", base, meta.KsefNumber, meta.InvoiceHash, err)
+			}
+		}
+	}
+	if bad > 5 {
+		t.Errorf("... %d invoices wrong in total", bad)
+	}
+}
+
+func (p *pullE2E) assertClean() {
+	p.t.Helper()
+	p.assertSimClean()
+	if left, _ := filepath.Glob(filepath.Join(p.state, "tmp", "*")); len(left) != 0 {
+		p.t.Errorf("temp files left in state/tmp: %v", left)
+	}
+}
+
+func pullSpread(first time.Time, step time.Duration, n int) []time.Time {
+	out := make([]time.Time, n)
+	for i := range out {
+		out[i] = first.Add(time.Duration(i) * step)
+	}
+	return out
+}
+
+func pullTail(s string) string {
+	if len(s) > 4000 {
+		return "…" + s[len(s)-4000:]
+	}
+	return s
+}
+
+var pullBothSubjects = map[string]string{"cost": "Subject2", "sales": "Subject1"}
+
+// TestPullCatchUpThenLagWindow is issue 5's "must show": 1,200 invoices over 4 months with the
+// package truncated at 300, then 150 more that appear in the lag window and after it.
+func TestPullCatchUpThenLagWindow(t *testing.T) {
+	clockStart := time.Now()
+	p := newPullE2E(t, 300, clockStart.AddDate(0, 0, -125), "")
+	now := p.clock.Now()
+	first := now.Add(-120*24*time.Hour - 10*time.Minute)
+	step := 120 * 24 * time.Hour / 600
+	costDates, salesDates := pullSpread(first, step, 600), pullSpread(first.Add(step/2), step, 600)
+	want := append(collect("cost", costDates, p.seed("cost", costDates)), collect("sales", salesDates, p.seed("sales", salesDates))...)
+
+	out := p.pull(60*time.Second)
+	if !strings.Contains(out, "written: 1200\n") {
+		t.Errorf("first pull output:\n%s", out)
+	}
+	assertPullInbox(t, p.inbox, want)
+	p.assertCursorsAtHWM(pullBothSubjects)
+	for ref, r := range p.exports.ranges {
+		from, _ := time.Parse(time.RFC3339Nano, r[0])
+		if to, err := time.Parse(time.RFC3339Nano, r[1]); err == nil && from.AddDate(0, 3, 0).Before(to) {
+			t.Errorf("export %s range %s..%s exceeds 3 months", ref, r[0], r[1])
+		}
+	}
+	firstExports := p.exports.count()
+	t.Logf("first pull: %d exports", firstExports)
+
+	// KSeF's HWM lags behind now: invoices may still get PermanentStorage dates in (HWM, now]
+	// after a pull. Seed such late-final invoices just above each previous HWM, plus newer ones,
+	// then let the clock pass the lag.
+	var more []pullSeeded
+	for subject, subjectType := range pullBothSubjects {
+		hwm := p.exports.hwm(subjectType)
+		lagDates := pullSpread(hwm.Add(time.Second), time.Second, 40) // within (HWM, HWM+lag]
+		newDates := pullSpread(p.clock.Now().Add(time.Minute), 5*time.Second, 35)
+		more = append(more, collect(subject, lagDates, p.seed(subject, lagDates))...)
+		more = append(more, collect(subject, newDates, p.seed(subject, newDates))...)
+	}
+	p.clock.advance(10 * time.Minute)
+	out = p.pull(60*time.Second)
+	if !strings.Contains(out, "written: 150\n") {
+		t.Errorf("second pull output:\n%s", out)
+	}
+	assertPullInbox(t, p.inbox, append(want, more...))
+	p.assertCursorsAtHWM(pullBothSubjects)
+
+	// Nothing new: a third pull writes nothing.
+	if out = p.pull(60*time.Second); !strings.Contains(out, "written: 0\n") {
+		t.Errorf("third pull output:\n%s", out)
+	}
+	assertPullInbox(t, p.inbox, append(want, more...))
+	if n := p.exports.count(); n > 18 {
+		t.Errorf("%d exports started, more than the hourly budget", n)
+	}
+	p.assertClean()
+}
+
+// TestPullKill9 kills `pull` with SIGKILL at random points of a 2,000-invoice pull and restarts it:
+// no invoice may be missing, doubled or left partial.
+func TestPullKill9(t *testing.T) {
+	seed := time.Now().UnixNano()
+	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+	t.Logf("random seed %d", seed)
+	p := newPullE2E(t, 400, time.Now().AddDate(0, -3, 0), "")
+	now := p.clock.Now()
+	step := 60 * 24 * time.Hour / 1000
+	costDates := pullSpread(now.Add(-61*24*time.Hour), step, 1000)
+	salesDates := pullSpread(now.Add(-61*24*time.Hour+step/2), step, 1000)
+	want := append(collect("cost", costDates, p.seed("cost", costDates)), collect("sales", salesDates, p.seed("sales", salesDates))...)
+
+	kills := 0
+	for range 4 {
+		after := 50 + rng.IntN(450)
+		if !p.pullKilledAfter(after) {
+			break // finished before reaching the kill point
+		}
+		kills++
+	}
+	out := p.pull(60*time.Second)
+	t.Logf("%d kills, final run: %s", kills, strings.ReplaceAll(out, "\n", " "))
+	if kills == 0 {
+		t.Errorf("no run was killed: the test did not exercise a crash")
+	}
+	assertPullInbox(t, p.inbox, want)
+	p.assertCursorsAtHWM(pullBothSubjects)
+	p.assertClean()
+}
+
+// pullKilledAfter starts `pull`, kills it with SIGKILL once it has logged n "invoice received"
+// lines and reports whether it was killed (false: it finished first).
+func (p *pullE2E) pullKilledAfter(n int) bool {
+	p.t.Helper()
+	cmd := exec.Command(binPath, "pull", "-config", p.cfgPath)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		p.t.Fatal(err)
+	}
+	done := make(chan struct{})
+	timer := time.AfterFunc(60*time.Second, func() { _ = cmd.Process.Kill() }) // a hung run must not hang the test
+	defer timer.Stop()
+	sc := bufio.NewScanner(stderr)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	seen, killed := 0, false
+	go func() {
+		defer close(done)
+		for sc.Scan() {
+			if !killed && strings.Contains(sc.Text(), "invoice received") {
+				if seen++; seen == n {
+					killed = cmd.Process.Kill() == nil
+				}
+			}
+		}
+	}()
+	<-done
+	err = cmd.Wait()
+	if !killed && err != nil {
+		p.t.Fatalf("pull failed before the kill point: %v", err)
+	}
+	return killed
+}
+
+// TestPullOneOffSinceUntil re-downloads a date range into its own folder with the real binary: the
+// inbox, the cursors and the delivered set stay as they were.
+func TestPullOneOffSinceUntil(t *testing.T) {
+	p := newPullE2E(t, 0, time.Now().AddDate(0, 0, -40), "")
+	now := p.clock.Now()
+	inRange := pullSpread(now.Add(-20*24*time.Hour), time.Hour, 4)
+	after := pullSpread(now.Add(-5*24*time.Hour), time.Hour, 2)
+	want := collect("sales", inRange, p.seed("sales", inRange))
+	p.seed("sales", after)
+	out := filepath.Join(p.dir, "redownload")
+	since := now.Add(-21 * 24 * time.Hour).UTC().Format(time.RFC3339)
+	until := now.Add(-10 * 24 * time.Hour).UTC().Format(time.RFC3339)
+
+	res := p.pull(60*time.Second, "-since", since, "-until", until, "-out", out)
+	if !strings.Contains(res, "written: 4\n") {
+		t.Errorf("one-off output:\n%s", res)
+	}
+	assertPullInbox(t, out, want)
+	assertPullInbox(t, p.inbox, nil)
+	ctx := context.Background()
+	j, err := spool.OpenReadOnly(ctx, p.state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if c, err := j.Cursors(ctx, testNIP); err != nil || len(c) != 0 {
+		t.Errorf("cursors after a one-off pull: %v (err %v)", c, err)
+	}
+	for _, w := range want {
+		if done, err := j.IsDelivered(ctx, testNIP, w.KsefNumber); err != nil || done {
+			t.Errorf("%s recorded as delivered by a one-off pull (err %v)", w.KsefNumber, err)
+		}
+	}
+	p.assertClean()
+}
+
+func TestPullUsageErrors(t *testing.T) {
+	p := newPullE2E(t, 0, time.Now().AddDate(0, 0, -40), "")
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"until without since", []string{"-until", "2026-05-01"}, "only work together with -since"},
+		{"out without since", []string{"-out", "x"}, "only work together with -since"},
+		{"since without out", []string{"-since", "2026-05-01"}, "needs -out"},
+		{"out is the inbox", []string{"-since", "2026-05-01", "-out", p.inbox}, "must not be the inbox"},
+		{"out inside the inbox", []string{"-since", "2026-05-01", "-out", filepath.Join(p.inbox, "again")}, "must not be the inbox"},
+		{"until before since", []string{"-since", "2026-05-02", "-until", "2026-05-01", "-out", filepath.Join(p.dir, "x")}, "is before"},
+		{"bad date", []string{"-since", "May 1st", "-out", filepath.Join(p.dir, "x")}, "-since"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, errOut := p.runCmd(30*time.Second, append([]string{"pull", "-config", p.cfgPath}, tt.args...)...)
+			if code != exitUsage || !strings.Contains(errOut, tt.want) {
+				t.Errorf("exit %d, stderr %q; want %d and %q", code, errOut, exitUsage, tt.want)
+			}
+		})
+	}
+	if n := p.exports.count(); n != 0 {
+		t.Errorf("%d exports started by invalid invocations", n)
+	}
+}

@@ -1,0 +1,257 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ksef-sync/ksef-sync/internal/config"
+	"github.com/ksef-sync/ksef-sync/spool"
+)
+
+var updateGolden = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// statusNow is the fixed "now" the status is rendered at.
+var statusNow = time.Date(2026, 11, 20, 10, 7, 30, 0, time.UTC)
+
+// populateJournal fills a real journal the way the daemon would. It runs inside a synctest bubble,
+// so the journal's own clock (it stamps UpdatedAt itself) reads the bubble's fake time, which the
+// sleeps here advance deterministically: no real waiting happens.
+func populateJournal(t *testing.T, cfg *config.Config) {
+	ctx := context.Background()
+	sleepUntil(time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC))
+	j, err := spool.Open(ctx, cfg.Folders.State, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	claimFor := func(nip, name string) int64 {
+		p := filepath.Join(cfg.Folders.Outbox, name)
+		if err := os.WriteFile(p, []byte("<Faktura>"+name+"</Faktura>"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		inv, err := j.Claim(ctx, nip, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return inv.ID
+	}
+	claim := func(name string) int64 { return claimFor(cfg.KSeF.NIP, name) }
+	move := func(id int64, from, to spool.State, mutate func(*spool.Invoice)) {
+		if err := j.Transition(ctx, id, []spool.State{from}, to, mutate); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 4 {
+		id := claim(fmt.Sprintf("FV-2026-11-%03d.xml", i+1))
+		move(id, spool.StateClaimed, spool.StateDone, func(inv *spool.Invoice) {
+			inv.Outcome, inv.KsefNumber = "accepted", fmt.Sprintf("5265877635-20261120-0100000000%02d-AB", i)
+		})
+	}
+	id := claim("FV-2026-11-005.xml")
+	move(id, spool.StateClaimed, spool.StateAccepted, nil)
+	rejections := []struct {
+		name  string
+		stage string
+		kind  string
+		code  int
+		desc  string
+	}{
+		{"FV-2026-11-006.xml", "ksef", "", 450, "Błąd weryfikacji semantyki dokumentu faktury:\n  NIP nabywcy jest nieprawidłowy."},
+		{"FV-2026-11-007.xml", "validation", "not-xml", 0, "The file is not XML (it starts with \"%PDF\")."},
+		{"FV-2026-11-008.xml", "ksef", "", 440, "Duplikat faktury."},
+	}
+	for _, r := range rejections {
+		time.Sleep(7 * time.Minute)
+		id := claim(r.name)
+		move(id, spool.StateClaimed, spool.StateRejected, func(inv *spool.Invoice) {
+			inv.ErrStage, inv.ErrKind, inv.ErrCode, inv.ErrDescription = r.stage, r.kind, r.code, r.desc
+		})
+	}
+	// The oldest rejection has its outputs written: it must still be listed.
+	first, err := j.RecentRejections(ctx, cfg.KSeF.NIP, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Minute)
+	move(first[2].ID, spool.StateRejected, spool.StateDone, func(inv *spool.Invoice) { inv.Outcome = "rejected" })
+	for _, name := range []string{"FV-2026-11-009.xml", "FV-2026-11-010.xml"} {
+		id := claim(name)
+		move(id, spool.StateClaimed, spool.StateReady, nil)
+	}
+	claim("FV-2026-11-011.xml")
+	// Another company's invoices in the same journal must not be counted.
+	other := claimFor("1111111111", "other-company.xml")
+	move(other, spool.StateClaimed, spool.StateRejected, func(inv *spool.Invoice) { inv.ErrStage, inv.ErrCode = "ksef", 450 })
+	if err := j.CommitPull(ctx, cfg.KSeF.NIP, "cost", time.Date(2026, 11, 20, 9, 45, 12, 0, time.UTC), []spool.Delivered{{KsefNumber: "1111111111-20261120-010000000001-CD"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.CommitPull(ctx, cfg.KSeF.NIP, "sales", time.Date(2026, 11, 20, 9, 40, 0, 0, time.UTC), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.CommitPull(ctx, "1111111111", "cost", time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), nil); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{"last_send_output": "2026-11-20T09:58:03Z", "last_pull": "2026-11-20T10:00:04Z"} {
+		if err := j.SetMeta(ctx, k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func sleepUntil(t time.Time) { time.Sleep(time.Until(t)) }
+
+// statusConfig writes a config whose folders are real temp dirs and loads it.
+func statusConfig(t *testing.T, extra string) *config.Config {
+	t.Helper()
+	dir := t.TempDir()
+	for _, d := range []string{"outbox", "sent", "error", "inbox", "state"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeTestFile(t, dir, "token.txt", "tok")
+	path := writeTestFile(t, dir, "config.toml", `[ksef]
+environment = "test"
+nip = "5265877635"
+[auth]
+token_file = "token.txt"
+[folders]
+outbox = "outbox"
+sent = "sent"
+error = "error"
+inbox = "inbox"
+state = "state"
+`+extra)
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func TestStatusGolden(t *testing.T) {
+	cfg := statusConfig(t, "[pull]\nenabled = true\nschedule = \"*/15 * * * *\"\n")
+	synctest.Test(t, func(t *testing.T) { populateJournal(t, cfg) })
+
+	rep, err := collectStatus(context.Background(), cfg, "running", statusNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text bytes.Buffer
+	renderStatus(&text, rep)
+	checkGolden(t, "status.golden", text.Bytes())
+
+	js, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkGolden(t, "status.json.golden", append(js, '\n'))
+}
+
+// The -json output is a contract for monitoring scripts: check the keys they read, not just bytes.
+func TestStatusJSONFields(t *testing.T) {
+	cfg := statusConfig(t, "")
+	synctest.Test(t, func(t *testing.T) { populateJournal(t, cfg) })
+	rep, err := collectStatus(context.Background(), cfg, "stopped", statusNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := json.Marshal(rep)
+	var got struct {
+		Service    string            `json:"service"`
+		Queue      map[string]int    `json:"queue"`
+		NextPull   string            `json:"nextPull"`
+		Rejections []rejectionLine   `json:"lastRejections"`
+		Cursors    map[string]string `json:"pullCursors"`
+		LastSend   string            `json:"lastSuccessfulSend"`
+	}
+	if err := json.Unmarshal(js, &got); err != nil {
+		t.Fatal(err)
+	}
+	wantQueue := map[string]int{"done": 5, "accepted": 1, "rejected": 2, "ready": 2, "claimed": 1}
+	if diff := cmp.Diff(wantQueue, got.Queue); diff != "" {
+		t.Errorf("queue (-want +got):\n%s", diff)
+	}
+	if got.Service != "stopped" || got.NextPull != "disabled" || got.LastSend != "2026-11-20T09:58:03Z" {
+		t.Errorf("service %q nextPull %q lastSend %q", got.Service, got.NextPull, got.LastSend)
+	}
+	var files []string
+	for _, r := range got.Rejections {
+		files = append(files, r.File+" "+r.Code)
+	}
+	if diff := cmp.Diff([]string{"FV-2026-11-006.xml 450", "FV-2026-11-008.xml 440", "FV-2026-11-007.xml not-xml"}, files); diff != "" {
+		t.Errorf("rejections newest first (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[string]string{"cost": "2026-11-20T09:45:12Z", "sales": "2026-11-20T09:40:00Z"}, got.Cursors); diff != "" {
+		t.Errorf("cursors (-want +got):\n%s", diff)
+	}
+}
+
+// status through the command line: works read-only next to a running daemon's lock.
+func TestStatusCommand(t *testing.T) {
+	cfg := statusConfig(t, "")
+	synctest.Test(t, func(t *testing.T) { populateJournal(t, cfg) })
+	j, err := spool.Open(context.Background(), cfg.Folders.State, nil) // the "daemon" holds the lock
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	code, out, errOut := runCLI(t, "", nil, "status", "-config", cfg.Path, "-json")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var rep statusReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if rep.Queue["ready"] != 2 || rep.NIP != opNIP || len(rep.Rejections) != 3 {
+		t.Errorf("unexpected report %+v", rep)
+	}
+	code, out, _ = runCLI(t, "", nil, "status", "-config", cfg.Path)
+	if code != exitOK || !strings.Contains(out, "  ready      2\n") {
+		t.Errorf("exit %d, text:\n%s", code, out)
+	}
+}
+
+func TestStatusBeforeFirstRun(t *testing.T) {
+	cfg := statusConfig(t, "")
+	rep, err := collectStatus(context.Background(), cfg, "not installed", statusNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text bytes.Buffer
+	renderStatus(&text, rep)
+	for _, want := range []string{"note:                 no journal in " + cfg.Folders.State + " yet", "  ready      0\n", "(none yet)", "last successful send: never"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("missing %q in:\n%s", want, text.String())
+		}
+	}
+}
+
+func checkGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *updateGolden {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("%s differs (-want +got; -update refreshes):\n%s", name, diff)
+	}
+}
