@@ -149,6 +149,9 @@ func TestCheckConfigProblems(t *testing.T) {
 			if !strings.Contains(line, tt.fix) {
 				t.Errorf("line %q lacks the fix %q", line, tt.fix)
 			}
+			if !strings.Contains(errOut, "Fix them in "+path) {
+				t.Errorf("no closing advice in:\n%s", errOut)
+			}
 			if strings.Contains(errOut, "s3cr3t-Pa55") {
 				t.Errorf("the secret was echoed: %s", errOut)
 			}
@@ -165,7 +168,7 @@ func TestCheckConfigUnreadable(t *testing.T) {
 	tests := []struct {
 		name, content, want string
 	}{
-		{"not TOML", "[ksef\nnip = 1\n", "not valid TOML: line "},
+		{"not TOML", "[ksef\nnip = 1\n", "\n  the file is not valid TOML: line "},
 		{"missing file", "", "no such file"},
 	}
 	for _, tt := range tests {

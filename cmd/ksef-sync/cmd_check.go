@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+
+	"github.com/ksef-sync/ksef-sync/internal/config"
 )
 
 func cmdCheckConfig(_ context.Context, env *cliEnv, args []string) int {
@@ -10,10 +14,29 @@ func cmdCheckConfig(_ context.Context, env *cliEnv, args []string) int {
 	if err := fs.Parse(args[1:]); err != nil {
 		return exitUsage
 	}
-	cfg, code := loadConfig(env, *cfgPath)
-	if cfg == nil {
-		return code
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		printConfigProblems(env.stderr, *cfgPath, err)
+		return exitUsage
 	}
 	fmt.Fprintf(env.stdout, "%s: OK (environment %s, NIP %s, auth %s)\n", cfg.Path, cfg.KSeF.Environment, cfg.KSeF.NIP, cfg.Auth.Method)
 	return exitOK
+}
+
+// printConfigProblems lists every problem with its key, then says where to look for the fix.
+func printConfigProblems(w io.Writer, path string, err error) {
+	var probs config.Problems
+	if !errors.As(err, &probs) {
+		fmt.Fprintf(w, "ksef-sync: %v\n", err)
+		return
+	}
+	fmt.Fprintf(w, "ksef-sync: %s has %d problem(s):\n", path, len(probs))
+	for _, p := range probs {
+		if p.Key == "" {
+			fmt.Fprintf(w, "  %s\n", p.Msg)
+			continue
+		}
+		fmt.Fprintf(w, "  %s: %s\n", p.Key, p.Msg)
+	}
+	fmt.Fprintf(w, "Fix them in %s (every key is explained in config.example.toml and README.md), then run check-config again.\n", path)
 }

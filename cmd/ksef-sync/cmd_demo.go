@@ -17,6 +17,7 @@ import (
 	"github.com/ksef-sync/ksef-sync/internal/config"
 	"github.com/ksef-sync/ksef-sync/internal/samples"
 	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
+	"github.com/ksef-sync/ksef-sync/spool"
 )
 
 // demoNIP is a checksum-valid NIP the demo company uses.
@@ -75,7 +76,7 @@ func runDemo(ctx context.Context, env *cliEnv, dir string) error {
 		return err
 	}
 	fmt.Fprintf(env.stdout, "== config %s\n== dropped %d sample invoices and 1 bad one (%s) into %s\n", cfgPath, sent, bad, cfg.Folders.Outbox)
-	if err := runDaemonUntil(ctx, env, cfg, demoFinished(cfg, sent)); err != nil {
+	if err := runDaemonUntil(ctx, env, cfg, demoFinished(ctx, cfg, sent)); err != nil {
 		return err
 	}
 	showDemoResults(env.stdout, cfg)
@@ -167,12 +168,20 @@ func dropDemoInvoices(outbox string) (int, string, error) {
 	return n, bad, atomicfile.WriteFile(filepath.Join(outbox, bad), data, 0o644)
 }
 
-// demoFinished reports whether every sample has its outputs and the inbox has received invoices.
-func demoFinished(cfg *config.Config, want int) func() bool {
+// demoFinished reports whether every sample has its outputs and a whole pull cycle has finished.
+func demoFinished(ctx context.Context, cfg *config.Config, want int) func() bool {
 	return func() bool {
-		return countFiles(cfg.Folders.Sent, ".ksef.json") >= want &&
-			countFiles(cfg.Folders.Error, ".error.json") >= 1 &&
-			countFiles(cfg.Folders.Inbox, ".json") >= 5
+		if countFiles(cfg.Folders.Sent, ".ksef.json") < want || countFiles(cfg.Folders.Error, ".error.json") < 1 ||
+			countFiles(cfg.Folders.Inbox, ".json") < 5 {
+			return false
+		}
+		j, err := spool.OpenReadOnly(ctx, cfg.Folders.State)
+		if err != nil {
+			return false
+		}
+		defer j.Close()
+		_, pulled, _ := j.Meta(ctx, "last_pull")
+		return pulled
 	}
 }
 

@@ -312,3 +312,19 @@ func readText(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+func TestDoctorNetworkShareDetection(t *testing.T) {
+	tests := []struct {
+		path string
+		want bool
+	}{
+		{`\\fileserver\ksef\state`, true},
+		{"//fileserver/ksef/state", true},
+		{t.TempDir(), false},
+	}
+	for _, tt := range tests {
+		if got, kind := onNetworkShare(tt.path); got != tt.want {
+			t.Errorf("onNetworkShare(%q) = %v (%s), want %v", tt.path, got, kind, tt.want)
+		}
+	}
+}

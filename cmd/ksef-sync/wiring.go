@@ -144,6 +144,7 @@ func openDeps(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps,
 	if d.client, err = newClient(cfg, log); err != nil {
 		return nil, fmt.Errorf("KSeF client: %w", err)
 	}
+	go adoptRateLimits(ctx, d.client, log)
 	if d.journal, err = spool.Open(ctx, cfg.Folders.State, log.With("component", "spool")); err != nil {
 		return nil, fmt.Errorf("journal in %s: %w", cfg.Folders.State, err)
 	}
@@ -167,6 +168,14 @@ func openDeps(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps,
 		return nil, err
 	}
 	return d, nil
+}
+
+// adoptRateLimits replaces the built-in production table with the limits KSeF reports for this
+// context, when it answers. Until then (and if it never does) the production table paces us.
+func adoptRateLimits(ctx context.Context, c *ksef.Client, log *slog.Logger) {
+	if err := c.RefreshLimits(ctx); err != nil && ctx.Err() == nil {
+		log.Info("KSeF did not report its rate limits; pacing with the production table", "err", err)
+	}
 }
 
 func newWatcher(cfg *config.Config, log *slog.Logger) (*watcher.Watcher, error) {

@@ -115,8 +115,9 @@ type PullStats struct {
 	BudgetExhausted bool
 }
 
-// ErrCorruptInvoice reports invoices whose bytes did not match their metadata hash. Nothing was
-// written for them and the cursor stays at or before them, so the next cycle fetches them again.
+// ErrCorruptInvoice reports invoices a package did not deliver intact: bytes not matching their
+// metadata hash, or listed in _metadata.json without an archive entry (and the reverse). Nothing
+// was written for them and the cursor stays at or before them, so the next cycle fetches them again.
 var ErrCorruptInvoice = errors.New("invoice bytes do not match their metadata hash")
 
 // Pull runs one cycle for every subject until each is caught up to KSeF's high-water mark.
@@ -252,7 +253,10 @@ func (p *Puller) exportWindow(ctx context.Context, subject string, w exportRange
 	if err != nil {
 		return time.Time{}, false, err
 	}
-	next, done := nextCursor(pkg, w, !p.o.OneOff)
+	if b.orphans > 0 {
+		b.markBad(w.From) // an entry without metadata has no date to hold the cursor at: hold it all
+	}
+	next, done := nextCursor(pkg, w, !p.o.OneOff, b.lastPS)
 	if !b.firstCorrupt.IsZero() {
 		// Never move past an invoice we could not write: the next cycle starts at it again.
 		if next.IsZero() || b.firstCorrupt.Before(next) {
@@ -268,7 +272,7 @@ func (p *Puller) exportWindow(ctx context.Context, subject string, w exportRange
 	p.log.Info("export delivered", "subject", subject, "export", exp.ReferenceNumber, "invoices", pkg.InvoiceCount,
 		"recorded", len(b.delivered), "truncated", pkg.IsTruncated, "cursor", next.Format(time.RFC3339Nano))
 	if !b.firstCorrupt.IsZero() {
-		return next, true, fmt.Errorf("export %s: %w; the cursor stays at %s to fetch them again", exp.ReferenceNumber, ErrCorruptInvoice, next.Format(time.RFC3339Nano))
+		return next, true, fmt.Errorf("export %s: %w (%d entries without metadata); the cursor stays at %s to fetch them again", exp.ReferenceNumber, ErrCorruptInvoice, b.orphans, next.Format(time.RFC3339Nano))
 	}
 	return next, done, nil
 }
@@ -276,9 +280,13 @@ func (p *Puller) exportWindow(ctx context.Context, subject string, w exportRange
 // nextCursor applies the HWM rule: a truncated package continues from its last PermanentStorage
 // date; otherwise the cursor moves to the window's end, but never above the high-water mark,
 // because invoices in (HWM, now] may still appear with PermanentStorage dates there.
-func nextCursor(pkg *ksef.ExportPackage, w exportRange, restricted bool) (time.Time, bool) {
-	if pkg.IsTruncated && pkg.LastPermanentStorageDate != nil {
-		return *pkg.LastPermanentStorageDate, false
+// lastPS, the latest date in the package's metadata, stands in if a truncated package omits it.
+func nextCursor(pkg *ksef.ExportPackage, w exportRange, restricted bool, lastPS time.Time) (time.Time, bool) {
+	if pkg.IsTruncated {
+		if pkg.LastPermanentStorageDate != nil {
+			return *pkg.LastPermanentStorageDate, false
+		}
+		return lastPS, lastPS.IsZero() // zero: keep the cursor and stop rather than skip the rest
 	}
 	hwm := pkg.PermanentStorageHwmDate
 	if restricted && hwm != nil && (w.To == nil || !hwm.After(*w.To)) {
@@ -293,8 +301,16 @@ func nextCursor(pkg *ksef.ExportPackage, w exportRange, restricted bool) (time.T
 // batch is what one export delivered.
 type batch struct {
 	delivered    []spool.Delivered
-	firstCorrupt time.Time // earliest PermanentStorage date of an invoice that failed its hash check
+	firstCorrupt time.Time // earliest PermanentStorage date of an invoice not delivered intact
+	lastPS       time.Time // latest PermanentStorage date in the package's metadata
+	orphans      int       // archive entries without a metadata record
 	seen         map[string]bool
+}
+
+func (b *batch) markBad(ps time.Time) {
+	if b.firstCorrupt.IsZero() || ps.Before(b.firstCorrupt) {
+		b.firstCorrupt = ps
+	}
 }
 
 func (p *Puller) deliver(ctx context.Context, subject string, exp *ksef.Export, pkg *ksef.ExportPackage, st *PullStats) (*batch, error) {
@@ -313,12 +329,16 @@ func (p *Puller) deliver(ctx context.Context, subject string, exp *ksef.Export, 
 	meta := make(map[string]int, len(arch.Metadata))
 	for i := range arch.Metadata {
 		meta[strings.ToLower(arch.Metadata[i].KsefNumber)] = i
+		if ps := arch.Metadata[i].PermanentStorageDate; ps.After(b.lastPS) {
+			b.lastPS = ps
+		}
 	}
 	err = arch.Walk(func(name string, r io.Reader) error {
 		number := strings.TrimSuffix(name, filepath.Ext(name))
 		i, ok := meta[strings.ToLower(number)]
 		if !ok {
-			p.log.Warn("archive entry without metadata skipped", "entry", name)
+			b.orphans++
+			p.log.Error("archive entry without a metadata record; nothing written", "entry", name, "subject", subject)
 			return nil
 		}
 		var raw json.RawMessage
@@ -327,7 +347,17 @@ func (p *Puller) deliver(ctx context.Context, subject string, exp *ksef.Export, 
 		}
 		return p.deliverOne(ctx, subject, r, &arch.Metadata[i], raw, b, st)
 	})
-	return b, err
+	if err != nil {
+		return nil, err
+	}
+	for i := range arch.Metadata {
+		if m := &arch.Metadata[i]; !b.seen[strings.ToUpper(m.KsefNumber)] {
+			st.Corrupt++
+			b.markBad(m.PermanentStorageDate)
+			p.log.Error("invoice listed in _metadata.json is missing from the package; nothing written", "ksef_number", m.KsefNumber, "subject", subject)
+		}
+	}
+	return b, nil
 }
 
 func (p *Puller) deliverOne(ctx context.Context, subject string, r io.Reader, m *ksef.InvoiceMetadata, raw json.RawMessage, b *batch, st *PullStats) error {
@@ -353,9 +383,7 @@ func (p *Puller) deliverOne(ctx context.Context, subject string, r io.Reader, m 
 	}
 	if sum := sha256.Sum256(data); base64.StdEncoding.EncodeToString(sum[:]) != m.InvoiceHash {
 		st.Corrupt++
-		if b.firstCorrupt.IsZero() || m.PermanentStorageDate.Before(b.firstCorrupt) {
-			b.firstCorrupt = m.PermanentStorageDate
-		}
+		b.markBad(m.PermanentStorageDate)
 		p.log.Error("invoice bytes do not match their metadata hash; nothing written", "ksef_number", m.KsefNumber, "subject", subject)
 		return nil
 	}

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -212,32 +213,33 @@ func spread(first time.Time, step time.Duration, n int) []time.Time {
 	return out
 }
 
-// corruptingClient is the real client whose downloaded archive gets one invoice's bytes changed,
-// as a damaged package would arrive: the metadata keeps the hash KSeF computed.
-type corruptingClient struct {
+// damagingClient is the real client whose downloaded archive is damaged before the puller reads
+// it, as a broken package would arrive; _metadata.json keeps what KSeF computed.
+type damagingClient struct {
 	*ksef.Client
-	target string
+	damage func(entries map[string][]byte)
 }
 
-func (c corruptingClient) DownloadExport(ctx context.Context, exp *ksef.Export, pkg *ksef.ExportPackage, tmp string) (*ksef.ExportArchive, error) {
+func (c damagingClient) DownloadExport(ctx context.Context, exp *ksef.Export, pkg *ksef.ExportPackage, tmp string) (*ksef.ExportArchive, error) {
 	a, err := c.Client.DownloadExport(ctx, exp, pkg, tmp)
 	if err != nil {
 		return nil, err
 	}
-	if err := rewriteZipEntry(a.Path(), c.target+".xml", func(b []byte) []byte { return append(b, "<!-- tampered -->"...) }); err != nil {
+	if err := rewriteZip(a.Path(), c.damage); err != nil {
 		a.Close()
 		return nil, err
 	}
 	return a, nil
 }
 
-func rewriteZipEntry(path, name string, change func([]byte) []byte) error {
+// rewriteZip lets damage change, add or delete entries of the zip at path.
+func rewriteZip(path string, damage func(map[string][]byte)) error {
 	zr, err := zip.OpenReader(path)
 	if err != nil {
 		return err
 	}
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
+	entries := map[string][]byte{}
+	var order []string
 	for _, f := range zr.File {
 		rc, err := f.Open()
 		if err != nil {
@@ -248,10 +250,24 @@ func rewriteZipEntry(path, name string, change func([]byte) []byte) error {
 		if err != nil {
 			return err
 		}
-		if f.Name == name {
-			data = change(data)
+		entries[f.Name] = data
+		order = append(order, f.Name)
+	}
+	zr.Close()
+	damage(entries)
+	for name := range entries {
+		if !slices.Contains(order, name) {
+			order = append(order, name)
 		}
-		w, err := zw.Create(f.Name)
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, name := range order {
+		data, ok := entries[name]
+		if !ok {
+			continue
+		}
+		w, err := zw.Create(name)
 		if err != nil {
 			return err
 		}
@@ -259,48 +275,77 @@ func rewriteZipEntry(path, name string, change func([]byte) []byte) error {
 			return err
 		}
 	}
-	zr.Close()
 	if err := zw.Close(); err != nil {
 		return err
 	}
 	return os.WriteFile(path, buf.Bytes(), 0o600)
 }
 
-func TestPullHashMismatchWritesNothingAndRetriesLater(t *testing.T) {
-	e := newPullEnv(t)
-	now := e.clock.Now()
-	seeded := e.seed("cost", spread(now.Add(-time.Hour), time.Minute, 5)...)
-	bad := seeded[2]
-	o := e.options(now.Add(-2*time.Hour), "cost")
-	o.Client = corruptingClient{Client: e.client, target: bad.KsefNumber}
+// TestPullDamagedPackageWritesNothingAndRetriesLater: an invoice the package does not deliver
+// intact is not written, the cursor stays at or before it, and the next intact package brings it.
+func TestPullDamagedPackageWritesNothingAndRetriesLater(t *testing.T) {
+	tests := []struct {
+		name    string
+		damage  func(entries map[string][]byte, target string)
+		written int // by the damaged pull, of 5
+		hold    int // index of the invoice the cursor must not pass; -1: the window start
+	}{
+		{"bytes differ from the metadata hash", func(es map[string][]byte, n string) {
+			es[n+".xml"] = append(es[n+".xml"], "<!-- tampered -->"...)
+		}, 4, 2},
+		{"listed in metadata but missing", func(es map[string][]byte, n string) { delete(es, n+".xml") }, 4, 2},
+		{"entry without metadata", func(es map[string][]byte, n string) {
+			es["5265877635-20260101-FFFFFFFFFFFF-00.xml"] = []byte("<x/>")
+		}, 5, -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newPullEnv(t)
+			now := e.clock.Now()
+			dates := spread(now.Add(-time.Hour), time.Minute, 5)
+			seeded := e.seed("cost", dates...)
+			start := now.Add(-2 * time.Hour)
+			o := e.options(start, "cost")
+			o.Client = damagingClient{Client: e.client, damage: func(es map[string][]byte) { tt.damage(es, seeded[2].KsefNumber) }}
 
-	st, err := e.pull(o)
-	if !errors.Is(err, ErrCorruptInvoice) {
-		t.Fatalf("pull error = %v, want ErrCorruptInvoice", err)
-	}
-	if st.Corrupt != 1 || st.Written != 4 {
-		t.Errorf("stats %+v, want 1 corrupt and 4 written", st)
-	}
-	good := append(append([]ksefsim.SeededInvoice{}, seeded[:2]...), seeded[3:]...)
-	assertInbox(t, e.inbox, good)
-	if !strings.Contains(e.logs.String(), "do not match their metadata hash") {
-		t.Errorf("the mismatch was not logged:\n%s", e.logs)
-	}
-	badPS := now.Add(-time.Hour + 2*time.Minute)
-	if c, ok := e.cursors()["cost"]; ok && c.After(badPS) {
-		t.Errorf("cursor %s moved past the corrupt invoice stored at %s", c, badPS)
-	}
+			st, err := e.pull(o)
+			if !errors.Is(err, ErrCorruptInvoice) {
+				t.Fatalf("pull error = %v, want ErrCorruptInvoice", err)
+			}
+			if st.Written != tt.written {
+				t.Errorf("stats %+v, want %d written", st, tt.written)
+			}
+			want := seeded
+			if tt.written == 4 {
+				want = append(append([]ksefsim.SeededInvoice{}, seeded[:2]...), seeded[3:]...)
+			}
+			assertInbox(t, e.inbox, want)
+			if !strings.Contains(e.logs.String(), "level=ERROR") {
+				t.Errorf("the damage was not logged:\n%s", e.logs)
+			}
+			limit := start
+			if tt.hold >= 0 {
+				limit = dates[tt.hold]
+			}
+			if c, ok := e.cursors()["cost"]; ok && c.After(limit) {
+				t.Errorf("cursor %s moved past %s", c, limit)
+			}
 
-	// The package arrives intact next time: the invoice is fetched again, the others not rewritten.
-	st, err = e.pull(e.options(now.Add(-2*time.Hour), "cost"))
-	if err != nil {
-		t.Fatal(err)
+			// The package arrives intact next time: the missing invoice comes, nothing is rewritten.
+			st, err = e.pull(e.options(start, "cost"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Written != 5-tt.written || st.Corrupt != 0 {
+				t.Errorf("second pull stats %+v, want %d written", st, 5-tt.written)
+			}
+			assertInbox(t, e.inbox, seeded)
+			if c := e.cursors()["cost"]; !c.After(dates[4]) {
+				t.Errorf("cursor %s did not reach the HWM after the intact pull", c)
+			}
+			e.assertSimClean()
+		})
 	}
-	if st.Written != 1 || st.Corrupt != 0 {
-		t.Errorf("second pull stats %+v, want exactly the repaired invoice written", st)
-	}
-	assertInbox(t, e.inbox, seeded)
-	e.assertSimClean()
 }
 
 func TestPullOneOffLeavesCursorsAndDeliveriesUntouched(t *testing.T) {
@@ -495,7 +540,7 @@ func TestPullRecoversFilesOfAnInterruptedRun(t *testing.T) {
 	}
 	files := inboxFiles(t, e.inbox)
 	dir := filepath.Dir(files[seeded[0].KsefNumber+".xml"])
-	leftover := filepath.Join(dir, "."+seeded[0].KsefNumber+".xml.0a1b2c.tmp")
+	leftover := filepath.Join(dir, "."+seeded[0].KsefNumber+".xml.0a1b2c3d4e5f.tmp")
 	if err := os.WriteFile(leftover, []byte("<partial"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -527,7 +572,7 @@ func TestPullRecoversFilesOfAnInterruptedRun(t *testing.T) {
 		}
 	}
 	if _, err := os.Stat(leftover); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("temp file of the interrupted write still there (stat err %v)", err)
+		t.Errorf("temp file of the interrupted write still there (stat err %v)\n%s", err, e.logs)
 	}
 	e.assertSimClean()
 }
