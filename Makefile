@@ -16,8 +16,11 @@ build:
 test:
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
+# Micro-benchmarks run for the default time; the end-to-end ones (real binary against the
+# simulator at production rate limits) run once each.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x -timeout 30m $(PKGS)
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./ksef/... ./spool/... ./watcher/... ./internal/...
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./cmd/ksef-sync/
 
 # A short fuzzing pass over every Fuzz target (the seed corpora also run in `make test`).
 fuzz:

@@ -311,9 +311,9 @@ type ExportArchive struct {
 	// RawMetadata[i] is the exact record Metadata[i] was decoded from, so callers can store it
 	// without losing fields this client does not model.
 	RawMetadata []json.RawMessage
-	Limits   ArchiveLimits
-	path     string
-	comp     Compression
+	Limits      ArchiveLimits
+	path        string
+	comp        Compression
 }
 
 // ErrArchiveRejected marks an archive or entry refused by the safety checks.

@@ -645,6 +645,11 @@ func BenchmarkBatchPackage(b *testing.B) {
 				invs[i] = sampleInvoice("5265877635", fmt.Sprint(i), time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC))
 			}
 			b.ReportAllocs()
+			var raw int64
+			for i := range n {
+				raw += int64(len(invs[i%len(invs)]))
+			}
+			b.SetBytes(raw) // MB/s of invoice XML packaged (archived, split and encrypted)
 			var peak uint64
 			for b.Loop() {
 				runtime.GC()
@@ -674,6 +679,7 @@ func BenchmarkBatchPackage(b *testing.B) {
 				pkg.Remove()
 			}
 			b.ReportMetric(float64(peak)/1e6, "peak-heap-MB")
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "invoices/s")
 		})
 	}
 }

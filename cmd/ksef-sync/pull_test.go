@@ -301,7 +301,7 @@ func TestPullCatchUpThenLagWindow(t *testing.T) {
 	costDates, salesDates := pullSpread(first, step, 600), pullSpread(first.Add(step/2), step, 600)
 	want := append(collect("cost", costDates, p.seed("cost", costDates)), collect("sales", salesDates, p.seed("sales", salesDates))...)
 
-	out := p.pull(60*time.Second)
+	out := p.pull(60 * time.Second)
 	if !strings.Contains(out, "written: 1200\n") {
 		t.Errorf("first pull output:\n%s", out)
 	}
@@ -328,7 +328,7 @@ func TestPullCatchUpThenLagWindow(t *testing.T) {
 		more = append(more, collect(subject, newDates, p.seed(subject, newDates))...)
 	}
 	p.clock.advance(10 * time.Minute)
-	out = p.pull(60*time.Second)
+	out = p.pull(60 * time.Second)
 	if !strings.Contains(out, "written: 150\n") {
 		t.Errorf("second pull output:\n%s", out)
 	}
@@ -336,7 +336,7 @@ func TestPullCatchUpThenLagWindow(t *testing.T) {
 	p.assertCursorsAtHWM(pullBothSubjects)
 
 	// Nothing new: a third pull writes nothing.
-	if out = p.pull(60*time.Second); !strings.Contains(out, "written: 0\n") {
+	if out = p.pull(60 * time.Second); !strings.Contains(out, "written: 0\n") {
 		t.Errorf("third pull output:\n%s", out)
 	}
 	assertPullInbox(t, p.inbox, append(want, more...))
@@ -367,7 +367,7 @@ func TestPullKill9(t *testing.T) {
 		}
 		kills++
 	}
-	out := p.pull(60*time.Second)
+	out := p.pull(60 * time.Second)
 	t.Logf("%d kills, final run: %s", kills, strings.ReplaceAll(out, "\n", " "))
 	if kills == 0 {
 		t.Errorf("no run was killed: the test did not exercise a crash")
