@@ -12,7 +12,7 @@ import (
 // Delivered is an invoice the inbox pull has written to the customer's inbox folder.
 type Delivered struct {
 	KsefNumber           string
-	Subject              string // subject type of the query (e.g. Subject2)
+	Subject              string // the pull subject as configured (cost, sales, subject3, authorized)
 	Path                 string // where the file was written
 	PermanentStorageDate time.Time
 }

@@ -164,7 +164,10 @@ func networkFindings(ctx context.Context, cfg *config.Config, now time.Time) []f
 	var out []finding
 	// Behind a proxy the proxy resolves KSeF's name; our own resolver may rightly know nothing.
 	if host := u.Hostname(); cfg.HTTP.Proxy == "" {
-		if _, err := net.DefaultResolver.LookupHost(ctx, host); err != nil {
+		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		_, err := net.DefaultResolver.LookupHost(dctx, host)
+		cancel()
+		if err != nil {
 			return []finding{{Check: "DNS " + host, Problem: err.Error(), Fix: "check the server's DNS settings and ksef.url; KSeF hosts are api-test/api-demo/api.ksef.mf.gov.pl"}}
 		}
 		out = append(out, finding{Check: "DNS " + host, Info: "resolves"})

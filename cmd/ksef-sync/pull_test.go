@@ -361,7 +361,7 @@ func TestPullKill9(t *testing.T) {
 
 	kills := 0
 	for range 4 {
-		after := 50 + rng.IntN(450)
+		after := 20 + rng.IntN(600)
 		if !p.pullKilledAfter(after) {
 			break // finished before reaching the kill point
 		}

@@ -272,8 +272,10 @@ func (e *Engine) reconcileSession(ctx context.Context, ref string, invs []spool.
 	return errors.Join(errs...)
 }
 
-// reconcileBatch: a batch registers nothing until it is closed. A session still open (status 100)
-// was never closed and is abandoned; one that KSeF is processing or has processed holds our invoices.
+// reconcileBatch: a batch registers nothing until it is closed. A session KSeF still shows as open
+// (status 100) may or may not have received our close, so the close is sent (again): KSeF either
+// takes it, or says the session is already closed (21180), or refuses because parts are missing or the
+// upload window passed — then nothing was registered and the invoices go into a new session.
 func (e *Engine) reconcileBatch(ctx context.Context, ref string, invs []spool.Invoice) error {
 	ids := make([]int64, len(invs))
 	for i := range invs {
@@ -283,8 +285,16 @@ func (e *Engine) reconcileBatch(ctx context.Context, ref string, invs []spool.In
 	if err != nil {
 		return fmt.Errorf("reconcile batch %s: %w", ref, err)
 	}
-	if st.Status.Code == 100 {
-		return e.abandonBatch(ctx, ref, ids, errors.New("session was never closed"))
+	if st.Status.Code != 100 {
+		return e.batchClosed(ctx, ref, ids)
 	}
-	return e.batchClosed(ctx, ref, ids)
+	err = e.opt.KSeF.CloseBatchSession(ctx, ref)
+	var api *ksef.APIError
+	switch {
+	case err == nil, errors.As(err, &api) && api.HasCode(21180):
+		return e.batchClosed(ctx, ref, ids)
+	case errors.As(err, &api) && api.HTTPStatus >= 400 && api.HTTPStatus < 500:
+		return e.abandonBatch(ctx, ref, ids, err)
+	}
+	return fmt.Errorf("reconcile batch %s: %w", ref, err)
 }

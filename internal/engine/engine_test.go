@@ -240,3 +240,56 @@ func TestLocalValidationGoesToErrorWithoutSending(t *testing.T) {
 		t.Fatalf("simulator accepted %d", n)
 	}
 }
+
+// TestCrashBeforeBatchCloseIsClosedNotResent: the daemon uploaded a batch and died before (or
+// while) closing it. Recovery closes the session instead of sending the invoices again.
+func TestCrashBeforeBatchCloseIsClosedNotResent(t *testing.T) {
+	h := newHarness(t, SendSettings{})
+	var paths []string
+	for i := range 3 {
+		paths = append(paths, h.drop(fmt.Sprintf("R_%d.xml", i), inv(i, "REC")))
+	}
+	for _, p := range paths {
+		h.eng.intake(h.ctx, p)
+	}
+	ready, _ := h.journal.ByState(h.ctx, nip, spool.StateReady)
+	pkg, names, err := h.eng.buildPackage(ready)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs, err := h.client.OpenBatchSession(h.ctx, ksef.FormFA3, pkg, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.journal.PutSession(h.ctx, spool.Session{Ref: bs.ReferenceNumber, NIP: nip, Kind: "batch", State: "closing", CreatedAt: time.Now(), UpdatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for _, r := range ready {
+		ids = append(ids, r.ID)
+	}
+	if err := h.journal.TransitionMany(h.ctx, ids, []spool.State{spool.StateReady}, spool.StateSending, func(r *spool.Invoice) {
+		r.Mode, r.SessionRef, r.BatchFileName = "batch", bs.ReferenceNumber, names[r.ID]
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.client.UploadBatchParts(h.ctx, bs, pkg); err != nil {
+		t.Fatal(err)
+	}
+	// "Crash" here: no close. A new process recovers.
+	if err := h.eng.Recover(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	done := h.settle()
+	if len(done) != 3 {
+		t.Fatalf("done = %d", len(done))
+	}
+	for _, d := range done {
+		if d.Outcome != "accepted" || d.SessionRef != bs.ReferenceNumber {
+			t.Errorf("%s: %s in %s", d.FileName, d.Outcome, d.SessionRef)
+		}
+	}
+	if st := h.sim.Stats(); st.DuplicateSubmissions != 0 || len(st.Accepted) != 3 {
+		t.Fatalf("duplicate submissions %d, accepted %d", st.DuplicateSubmissions, len(st.Accepted))
+	}
+}
