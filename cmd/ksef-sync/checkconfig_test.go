@@ -136,8 +136,8 @@ func TestCheckConfigProblems(t *testing.T) {
 			writeTestFile(t, dir, "token.txt", "tok")
 			path := writeTestFile(t, dir, "config.toml", strings.Replace(baseConfig, tt.old, tt.new, 1))
 			code, out, errOut := runCLI(t, "", nil, "check-config", "-config", path)
-			if code != exitUsage {
-				t.Fatalf("exit %d, want %d; stdout %q stderr %q", code, exitUsage, out, errOut)
+			if code != exitFatal {
+				t.Fatalf("exit %d, want %d; stdout %q stderr %q", code, exitFatal, out, errOut)
 			}
 			if !strings.Contains(errOut, "has 1 problem(s)") {
 				t.Errorf("want exactly one problem, stderr:\n%s", errOut)
@@ -178,8 +178,8 @@ func TestCheckConfigUnreadable(t *testing.T) {
 				path = writeTestFile(t, dir, "broken.toml", tt.content)
 			}
 			code, _, errOut := runCLI(t, "", nil, "check-config", "-config", path)
-			if code != exitUsage || !strings.Contains(errOut, tt.want) {
-				t.Errorf("exit %d stderr %q, want %d and %q", code, errOut, exitUsage, tt.want)
+			if code != exitFatal || !strings.Contains(errOut, tt.want) {
+				t.Errorf("exit %d stderr %q, want %d and %q", code, errOut, exitFatal, tt.want)
 			}
 		})
 	}

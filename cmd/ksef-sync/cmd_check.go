@@ -17,7 +17,7 @@ func cmdCheckConfig(_ context.Context, env *cliEnv, args []string) int {
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
 		printConfigProblems(env.stderr, *cfgPath, err)
-		return exitUsage
+		return exitFatal
 	}
 	fmt.Fprintf(env.stdout, "%s: OK (environment %s, NIP %s, auth %s)\n", cfg.Path, cfg.KSeF.Environment, cfg.KSeF.NIP, cfg.Auth.Method)
 	return exitOK

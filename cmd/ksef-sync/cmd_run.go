@@ -37,7 +37,7 @@ func cmdRun(ctx context.Context, env *cliEnv, args []string) int {
 func runForeground(ctx context.Context, env *cliEnv, cfg *config.Config) int {
 	log, closeLog, err := newLogger(env, cfg)
 	if err != nil {
-		return fail(env, exitUsage, err)
+		return fail(env, exitFatal, err)
 	}
 	defer closeLog()
 	if err := daemon(ctx, cfg, log); err != nil {

@@ -19,7 +19,7 @@ func cmdSend(ctx context.Context, env *cliEnv, args []string) int {
 	}
 	log, closeLog, err := newLogger(env, cfg)
 	if err != nil {
-		return fail(env, exitUsage, err)
+		return fail(env, exitFatal, err)
 	}
 	defer closeLog()
 	d, err := openDeps(ctx, cfg, log)

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/kardianos/service"
+	"golang.org/x/term"
 
 	"github.com/ksef-sync/ksef-sync/internal/config"
 )
@@ -62,7 +63,7 @@ func runAsService(env *cliEnv, cfg *config.Config) int {
 	}
 	log, closeLog, err := newLogger(env, cfg)
 	if err != nil {
-		return fail(env, exitUsage, err)
+		return fail(env, exitFatal, err)
 	}
 	defer closeLog()
 	sysLog, _ := svc.Logger(nil)
@@ -100,7 +101,7 @@ func cmdService(_ context.Context, env *cliEnv, args []string) int {
 	}
 	password, err := servicePassword(env, action, *user)
 	if err != nil {
-		return fail(env, exitUsage, err)
+		return fail(env, exitFatal, err)
 	}
 	sc, err := serviceConfig(*cfgPath, *user, password)
 	if err != nil {
@@ -130,6 +131,14 @@ func servicePassword(env *cliEnv, action, user string) (string, error) {
 		return pw, nil
 	}
 	fmt.Fprintf(env.stderr, "Password for %s (input is read from the console; or set KSEF_SYNC_SERVICE_PASSWORD): ", user)
+	if f, ok := env.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		pw, err := term.ReadPassword(int(f.Fd())) // no echo on the console
+		fmt.Fprintln(env.stderr)
+		if err != nil || len(pw) == 0 {
+			return "", errors.New("no password given for the service account")
+		}
+		return string(pw), nil
+	}
 	line, err := bufio.NewReader(env.stdin).ReadString('\n')
 	if err != nil && line == "" {
 		return "", errors.New("no password given for the service account")

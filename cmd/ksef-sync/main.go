@@ -1,8 +1,8 @@
 // Command ksef-sync connects an ERP's invoice folders to Poland's KSeF 2.0.
 //
 // One binary, several sub-commands; `ksef-sync help` lists them. Exit codes are a contract with ERP
-// hooks and scripts: 0 success, 1 fatal error, 2 usage or configuration error, 3 (send) at least one
-// invoice was rejected.
+// hooks and scripts: 0 success, 1 fatal error (including a configuration that does not load), 2 a
+// command-line usage error, 3 (send) at least one invoice was rejected.
 package main
 
 import (

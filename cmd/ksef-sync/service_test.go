@@ -102,7 +102,7 @@ func TestServiceInstallRefusesPasswordFlagAndBadConfig(t *testing.T) {
 	}
 	path := writeTestFile(t, t.TempDir(), "config.toml", "[ksef]\nenvironment = \"prod\"\n")
 	code, _, errOut = runCLI(t, "", nil, "install", "-config", path)
-	if code != exitUsage || !strings.Contains(errOut, "fix the configuration before installing") {
+	if code != exitFatal || !strings.Contains(errOut, "fix the configuration before installing") {
 		t.Errorf("exit %d stderr %q", code, errOut)
 	}
 }

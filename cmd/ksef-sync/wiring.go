@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -29,20 +28,13 @@ func newFlags(env *cliEnv, name string) (*flag.FlagSet, *string) {
 	return fs, cfg
 }
 
-// loadConfig loads the file and prints every problem with its key.
+// loadConfig loads the file and prints every problem with its key. A configuration that does not
+// load is a fatal error (exit 1) for every command: `send` promises ERPs only 0, 1 and 3.
 func loadConfig(env *cliEnv, path string) (*config.Config, int) {
 	cfg, err := config.Load(path)
 	if err != nil {
-		var probs config.Problems
-		if errors.As(err, &probs) {
-			fmt.Fprintf(env.stderr, "ksef-sync: %s has %d problem(s):\n", path, len(probs))
-			for _, p := range probs {
-				fmt.Fprintf(env.stderr, "  %s: %s\n", p.Key, p.Msg)
-			}
-			return nil, exitUsage
-		}
-		fmt.Fprintf(env.stderr, "ksef-sync: %v\n", err)
-		return nil, exitUsage
+		printConfigProblems(env.stderr, path, err)
+		return nil, exitFatal
 	}
 	return cfg, exitOK
 }

@@ -264,13 +264,14 @@ func (p *Puller) exportWindow(ctx context.Context, subject string, w exportRange
 		}
 		done = true
 	}
-	if !p.o.OneOff {
-		if err := p.o.Journal.CommitPull(ctx, p.o.NIP, subject, next, b.delivered); err != nil {
+	if !p.o.OneOff && !next.IsZero() {
+		// Every delivery is in the journal already (see flush); only now may the cursor pass them.
+		if err := p.o.Journal.CommitPull(ctx, p.o.NIP, subject, next, nil); err != nil {
 			return time.Time{}, false, err
 		}
 	}
 	p.log.Info("export delivered", "subject", subject, "export", exp.ReferenceNumber, "invoices", pkg.InvoiceCount,
-		"recorded", len(b.delivered), "truncated", pkg.IsTruncated, "cursor", next.Format(time.RFC3339Nano))
+		"recorded", b.recorded, "truncated", pkg.IsTruncated, "cursor", next.Format(time.RFC3339Nano))
 	if !b.firstCorrupt.IsZero() {
 		return next, true, fmt.Errorf("export %s: %w (%d entries without metadata); the cursor stays at %s to fetch them again", exp.ReferenceNumber, ErrCorruptInvoice, b.orphans, next.Format(time.RFC3339Nano))
 	}
@@ -298,13 +299,26 @@ func nextCursor(pkg *ksef.ExportPackage, w exportRange, restricted bool, lastPS 
 	return time.Time{}, true // no HWM reported: keep the cursor, the next cycle repeats the range
 }
 
+// flushEvery bounds how many invoices wait in one file batch (each keeps two temp files open).
+const flushEvery = 256
+
 // batch is what one export delivered.
 type batch struct {
-	delivered    []spool.Delivered
-	firstCorrupt time.Time // earliest PermanentStorage date of an invoice not delivered intact
-	lastPS       time.Time // latest PermanentStorage date in the package's metadata
-	orphans      int       // archive entries without a metadata record
+	subject      string
+	files        atomicfile.Batch
+	staged       []stagedInvoice // written to temp files, not yet durable under their names
+	recorded     int             // invoices made durable and recorded in the journal
+	firstCorrupt time.Time       // earliest PermanentStorage date of an invoice not delivered intact
+	lastPS       time.Time       // latest PermanentStorage date in the package's metadata
+	orphans      int             // archive entries without a metadata record
 	seen         map[string]bool
+}
+
+// stagedInvoice is an invoice waiting in the file batch; fresh is false when its XML was on disk
+// already from an interrupted run.
+type stagedInvoice struct {
+	d     spool.Delivered
+	fresh bool
 }
 
 func (b *batch) markBad(ps time.Time) {
@@ -314,7 +328,8 @@ func (b *batch) markBad(ps time.Time) {
 }
 
 func (p *Puller) deliver(ctx context.Context, subject string, exp *ksef.Export, pkg *ksef.ExportPackage, st *PullStats) (*batch, error) {
-	b := &batch{seen: map[string]bool{}}
+	b := &batch{subject: subject, seen: map[string]bool{}}
+	defer b.files.Abort() // only what an error left staged
 	if len(pkg.Parts) == 0 {
 		return b, nil
 	}
@@ -347,6 +362,9 @@ func (p *Puller) deliver(ctx context.Context, subject string, exp *ksef.Export, 
 		}
 		return p.deliverOne(ctx, subject, r, &arch.Metadata[i], raw, b, st)
 	})
+	if err == nil {
+		err = p.flush(ctx, b, st)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -387,25 +405,50 @@ func (p *Puller) deliverOne(ctx context.Context, subject string, r io.Reader, m 
 		p.log.Error("invoice bytes do not match their metadata hash; nothing written", "ksef_number", m.KsefNumber, "subject", subject)
 		return nil
 	}
-	path, wrote, err := p.write(subject, m, raw, data)
+	path, fresh, err := p.write(&b.files, subject, m, raw, data)
 	if err != nil {
 		return err
 	}
-	if wrote {
-		st.Written++
-		p.log.Info("invoice received", "ksef_number", m.KsefNumber, "subject", subject, "file", path)
-	} else {
-		st.Skipped++
-		p.log.Info("invoice already in the inbox from an interrupted pull; recorded", "ksef_number", m.KsefNumber, "subject", subject, "file", path)
+	b.staged = append(b.staged, stagedInvoice{fresh: fresh,
+		d: spool.Delivered{KsefNumber: m.KsefNumber, Subject: subject, Path: path, PermanentStorageDate: m.PermanentStorageDate}})
+	if len(b.staged) >= flushEvery {
+		return p.flush(ctx, b, st)
 	}
-	b.delivered = append(b.delivered, spool.Delivered{KsefNumber: m.KsefNumber, Subject: subject, Path: path, PermanentStorageDate: m.PermanentStorageDate})
 	return nil
 }
 
-// write stores the invoice and its metadata record; the JSON goes last so an ERP that waits for it
-// finds the XML complete. An XML already on disk with the right hash (a pull killed before its
-// journal commit) is not written again, so the inbox never sees the same invoice twice.
-func (p *Puller) write(subject string, m *ksef.InvoiceMetadata, raw json.RawMessage, data []byte) (string, bool, error) {
+// flush makes the staged files durable under their names (one flush for the whole batch), then
+// records them in the journal. The cursor moves separately, after the whole package.
+func (p *Puller) flush(ctx context.Context, b *batch, st *PullStats) error {
+	if len(b.staged) == 0 {
+		return nil
+	}
+	if err := b.files.Commit(); err != nil {
+		return fmt.Errorf("write inbox files: %w", err)
+	}
+	ds := make([]spool.Delivered, len(b.staged))
+	for i, s := range b.staged {
+		ds[i] = s.d
+		if s.fresh {
+			st.Written++
+			p.log.Info("invoice received", "ksef_number", s.d.KsefNumber, "subject", b.subject, "file", s.d.Path)
+		} else {
+			st.Skipped++
+			p.log.Info("invoice already in the inbox from an interrupted pull; recorded", "ksef_number", s.d.KsefNumber, "subject", b.subject, "file", s.d.Path)
+		}
+	}
+	b.staged = b.staged[:0]
+	b.recorded += len(ds)
+	if p.o.OneOff {
+		return nil
+	}
+	return p.o.Journal.CommitPull(ctx, p.o.NIP, b.subject, time.Time{}, ds)
+}
+
+// write stages the invoice and its metadata record in files; the JSON goes last so an ERP that
+// waits for it finds the XML complete. An XML already on disk with the right hash (a pull killed
+// before its journal commit) is not written again, so the inbox never sees the same invoice twice.
+func (p *Puller) write(files *atomicfile.Batch, subject string, m *ksef.InvoiceMetadata, raw json.RawMessage, data []byte) (string, bool, error) {
 	rel, err := expandLayout(p.o.Layout, subject, m)
 	if err != nil {
 		return "", false, err
@@ -425,12 +468,12 @@ func (p *Puller) write(subject string, m *ksef.InvoiceMetadata, raw json.RawMess
 		if _, err := os.Stat(jsonPath); err == nil {
 			return xmlPath, false, nil
 		}
-		return xmlPath, false, atomicfile.WriteFile(jsonPath, js, 0o644)
+		return xmlPath, false, files.Write(jsonPath, js, 0o644)
 	}
-	if err := atomicfile.WriteFile(xmlPath, data, 0o644); err != nil {
+	if err := files.Write(xmlPath, data, 0o644); err != nil {
 		return "", false, err
 	}
-	if err := atomicfile.WriteFile(jsonPath, js, 0o644); err != nil {
+	if err := files.Write(jsonPath, js, 0o644); err != nil {
 		return "", false, err
 	}
 	return xmlPath, true, nil
