@@ -146,33 +146,38 @@ func (j *Journal) insertClaiming(ctx context.Context, nip, path, hash string, si
 		return 0, pending, err
 	}
 	err = j.inTx(ctx, func(tx *sql.Tx) error {
-		var state string
-		err := tx.QueryRowContext(ctx, queryPendingForPath, nip, path, hash).Scan(&pending.id, &state)
-		if err == nil {
-			pending.state = State(state)
-			return nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO invoices
-			(nip, file_name, source_path, source_pending, orig_sha256, orig_size, state, created_at, updated_at)
-			VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?)`,
-			nip, filepath.Base(path), path, hash, size, string(StateClaiming), now, now)
-		if err != nil {
-			return err
-		}
-		if id, err = res.LastInsertId(); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE invoices SET spool_path = ? WHERE id = ?`,
-			j.storePath(j.spoolPath(id)), id)
+		id, pending, err = j.insertClaimingTx(ctx, tx, nip, path, hash, size, now)
 		return err
 	})
 	if err != nil {
 		return 0, pendingClaim{}, fmt.Errorf("insert claim: %w", err)
 	}
 	return id, pending, nil
+}
+
+// insertClaimingTx is insertClaiming inside the caller's transaction.
+func (j *Journal) insertClaimingTx(ctx context.Context, tx *sql.Tx, nip, path, hash string, size int64, now string) (id int64, pending pendingClaim, err error) {
+	var state string
+	err = tx.QueryRowContext(ctx, queryPendingForPath, nip, path, hash).Scan(&pending.id, &state)
+	if err == nil {
+		pending.state = State(state)
+		return 0, pending, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return 0, pending, err
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO invoices
+		(nip, file_name, source_path, source_pending, orig_sha256, orig_size, state, created_at, updated_at)
+		VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?)`,
+		nip, filepath.Base(path), path, hash, size, string(StateClaiming), now, now)
+	if err != nil {
+		return 0, pending, err
+	}
+	if id, err = res.LastInsertId(); err != nil {
+		return 0, pending, err
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE invoices SET spool_path = ? WHERE id = ?`, j.storePath(j.spoolPath(id)), id)
+	return id, pending, err
 }
 
 // abandonClaim undoes a claim whose spool copy could not be written; the outbox file is still there

@@ -135,9 +135,9 @@ func runPullSchedule(ctx context.Context, d *deps) error {
 		}
 		st, err := p.Pull(ctx)
 		if err != nil && ctx.Err() == nil {
-			log.Warn("pull failed; the cursor did not move and the next run retries", "err", err)
+			log.Warn("pull failed; the next run continues from the cursors", "err", err)
 			continue
 		}
-		log.Info("pull finished", "exports", st.Exports, "written", st.Written, "corrupt", st.Corrupt)
+		log.Info("pull finished", "exports", st.Exports, "written", st.Written, "corrupt", st.Corrupt, "budget_exhausted", st.BudgetExhausted)
 	}
 }

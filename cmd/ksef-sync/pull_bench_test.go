@@ -16,13 +16,17 @@ import (
 // BenchmarkPull10000 pulls 10,000 invoices that KSeF delivers in one package (truncation above
 // 10,000) with the real binary and reports wall time, the pull process's peak RSS and files/s. The
 // archive is streamed from disk, so the peak RSS must not grow with the package.
-func BenchmarkPull10000(b *testing.B) {
-	const n = 10000
+func BenchmarkPull10000(b *testing.B) { benchPull(b, 10000) }
+
+// BenchmarkPull1000 is the same with a tenth of the invoices, to show how peak RSS scales.
+func BenchmarkPull1000(b *testing.B) { benchPull(b, 1000) }
+
+func benchPull(b *testing.B, n int) {
 	for b.Loop() {
 		b.StopTimer()
 		p := newPullE2E(b, 20000, time.Now().AddDate(0, -2, 0), "subjects = [\"cost\"]\n")
 		now := p.clock.Now()
-		dates := pullSpread(now.Add(-50*24*time.Hour), 50*24*time.Hour/n, n)
+		dates := pullSpread(now.Add(-50*24*time.Hour), 50*24*time.Hour/time.Duration(n), n)
 		want := collect("cost", dates, p.seed("cost", dates))
 		b.StartTimer()
 

@@ -476,3 +476,44 @@ func TestPullUsageErrors(t *testing.T) {
 		t.Errorf("%d exports started by invalid invocations", n)
 	}
 }
+
+// TestPullScheduledByRun: `run` with [pull] enabled pulls on its schedule next to sending.
+func TestPullScheduledByRun(t *testing.T) {
+	p := newPullE2E(t, 0, time.Now().AddDate(0, 0, -10), "enabled = true\nschedule = \"@every 1s\"\nsubjects = [\"cost\"]\n")
+	now := p.clock.Now()
+	firstDates := pullSpread(now.Add(-24*time.Hour), time.Minute, 10)
+	want := collect("cost", firstDates, p.seed("cost", firstDates))
+	cmd, lines := p.daemon()
+	// a daemon that never logs the awaited pull is killed, which ends the log and fails the test
+	watchdog := time.AfterFunc(60*time.Second, func() { _ = cmd.Process.Kill() })
+	defer watchdog.Stop()
+	waitForPullWritten(t, lines, 10)
+
+	laterDates := pullSpread(now.Add(time.Minute), time.Second, 5)
+	want = append(want, collect("cost", laterDates, p.seed("cost", laterDates))...)
+	p.clock.advance(10 * time.Minute)
+	waitForPullWritten(t, lines, 5)
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	go drainScanner(lines)
+	assertPullInbox(t, p.inbox, want)
+	p.assertCursorsAtHWM(map[string]string{"cost": "Subject2"})
+	p.assertSimClean()
+}
+
+// waitForPullWritten reads the daemon's log until a scheduled pull reports writing n invoices.
+func waitForPullWritten(t *testing.T, lines *bufio.Scanner, n int) {
+	t.Helper()
+	want := fmt.Sprintf("written=%d ", n)
+	var seen []string
+	for lines.Scan() {
+		l := lines.Text()
+		if strings.Contains(l, "pull finished") || strings.Contains(l, "pull failed") {
+			seen = append(seen, l)
+			if strings.Contains(l, want) {
+				return
+			}
+		}
+	}
+	t.Fatalf("the daemon ended before a pull wrote %d invoices; pulls seen:\n%s", n, strings.Join(seen, "\n"))
+}

@@ -94,18 +94,51 @@ func (e *Engine) applyList(ctx context.Context, ref string, invs []spool.Invoice
 	for i := range invs {
 		byKey[matchKey(&invs[i])] = &invs[i]
 	}
+	accepted := map[int64]ksef.SessionInvoice{}
 	var errs []error
 	err := e.opt.KSeF.ListSessionInvoices(ctx, ref, false, func(si ksef.SessionInvoice) error {
 		key := si.ReferenceNumber
 		if si.InvoiceFileName != "" {
 			key = si.InvoiceFileName
 		}
-		if inv := byKey[key]; inv != nil {
+		inv := byKey[key]
+		switch {
+		case inv == nil:
+		case si.Status.Code == 200:
+			accepted[inv.ID] = si // recorded together below: one transaction for a whole batch
+		default:
 			errs = append(errs, e.applyStatus(ctx, inv, &si))
 		}
 		return nil
 	})
-	return errors.Join(append(errs, err)...)
+	errs = append(errs, err, e.acceptMany(ctx, invs, accepted))
+	return errors.Join(errs...)
+}
+
+// acceptMany records KSeF numbers for many submitted invoices in one journal transaction.
+func (e *Engine) acceptMany(ctx context.Context, invs []spool.Invoice, accepted map[int64]ksef.SessionInvoice) error {
+	if len(accepted) == 0 {
+		return nil
+	}
+	ids := make([]int64, 0, len(accepted))
+	for id := range accepted {
+		ids = append(ids, id)
+	}
+	err := e.opt.Journal.TransitionMany(ctx, ids, []spool.State{spool.StateSubmitted}, spool.StateAccepted, func(r *spool.Invoice) {
+		si := accepted[r.ID]
+		r.KsefNumber, r.AcquisitionDate, r.UpoURL = si.KsefNumber, si.AcquisitionDate, si.UpoDownloadURL
+		r.InvoiceRef, r.Outcome = si.ReferenceNumber, "accepted"
+	})
+	if err != nil {
+		return err
+	}
+	for i := range invs {
+		if si, ok := accepted[invs[i].ID]; ok {
+			e.log.Info("invoice accepted", "file", invs[i].FileName, "invoice", invs[i].ID, "state", spool.StateAccepted,
+				"ksef_number", si.KsefNumber, "session", invs[i].SessionRef)
+		}
+	}
+	return nil
 }
 
 func matchKey(inv *spool.Invoice) string {

@@ -37,7 +37,7 @@ type KSeF interface {
 
 // Journal is what the engine needs from the durable journal.
 type Journal interface {
-	Claim(ctx context.Context, nip, path string) (*spool.Invoice, error)
+	ClaimMany(ctx context.Context, nip string, paths []string) ([]*spool.Invoice, []error)
 	RecoverClaims(ctx context.Context) error
 	WriteSpoolFile(name string, data []byte) (string, error)
 	Transition(ctx context.Context, id int64, from []spool.State, to spool.State, mutate func(*spool.Invoice)) error
@@ -195,7 +195,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	if err := e.Recover(ctx); err != nil {
 		return err
 	}
-	files := make(chan watcher.File, 256)
+	files := make(chan watcher.File, 1024)
 	var wg sync.WaitGroup
 	if e.opt.Watcher != nil {
 		wg.Add(1)
@@ -215,8 +215,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			e.shutdown()
 			return nil
 		case f := <-files:
-			e.intake(ctx, f.Path)
-			e.drainFiles(ctx, files)
+			e.intake(ctx, e.drainFiles(files, f.Path)...)
 		case <-e.wake:
 		case <-tick.C:
 		case s := <-e.reload:
@@ -229,15 +228,19 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 }
 
-func (e *Engine) drainFiles(ctx context.Context, files <-chan watcher.File) {
-	for {
+// drainFiles collects the files the watcher has ready now, so a burst is claimed and validated
+// as one lot.
+func (e *Engine) drainFiles(files <-chan watcher.File, first string) []string {
+	paths := []string{first}
+	for len(paths) < 1000 {
 		select {
 		case f := <-files:
-			e.intake(ctx, f.Path)
+			paths = append(paths, f.Path)
 		default:
-			return
+			return paths
 		}
 	}
+	return paths
 }
 
 // Step performs one round of work: dispatch what is ready, confirm what is submitted, write

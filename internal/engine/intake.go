@@ -20,48 +20,52 @@ import (
 	"github.com/ksef-sync/ksef-sync/watcher"
 )
 
-// intake claims one outbox file into the journal and validates it. Failures are logged, never
-// returned: the file stays in the outbox (claim failed) or in the journal (validation failed), and the
-// next listing or step picks it up.
-func (e *Engine) intake(ctx context.Context, path string) {
-	inv := e.claim(ctx, path)
-	if inv == nil {
+// intake claims outbox files into the journal and validates them together (one journal
+// transaction for the lot). Failures are logged, never returned: a file stays in the outbox (claim
+// failed) or in the journal (validation failed), and the next listing or step picks it up.
+func (e *Engine) intake(ctx context.Context, paths ...string) {
+	claimed := e.claimAll(ctx, paths)
+	if len(claimed) == 0 {
 		return
 	}
-	if err := e.validate(ctx, inv); err != nil {
-		e.log.Warn("validation step failed; retried on the next step", "file", inv.FileName, "err", err)
+	if err := e.validateMany(ctx, claimed); err != nil {
+		e.log.Warn("validation step failed; retried on the next step", "err", err)
 	}
 	e.poke()
 }
 
-// ClaimOutbox claims every ready file currently in the outbox (one-pass mode). It returns the IDs
-// claimed in this pass.
+// ClaimOutbox claims the given outbox files (one-pass mode) and returns the IDs claimed.
 func (e *Engine) ClaimOutbox(ctx context.Context, files []watcher.File) []int64 {
+	paths := make([]string, len(files))
+	for i, f := range files {
+		paths[i] = f.Path
+	}
 	var ids []int64
-	for _, f := range files {
-		if inv := e.claim(ctx, f.Path); inv != nil {
-			ids = append(ids, inv.ID)
-		}
+	for _, inv := range e.claimAll(ctx, paths) {
+		ids = append(ids, inv.ID)
 	}
 	return ids
 }
 
-// claim takes one outbox file into the journal. Files that cannot be claimed stay in the outbox
-// and are retried at the next listing, except a file too large to be an invoice, which goes to
-// error/ at once so it does not block the outbox forever.
-func (e *Engine) claim(ctx context.Context, path string) *spool.Invoice {
-	inv, err := e.opt.Journal.Claim(ctx, e.opt.NIP, path)
-	switch {
-	case err == nil:
-		e.log.Info("invoice claimed", "file", inv.FileName, "invoice", inv.ID, "state", spool.StateClaimed)
-		return inv
-	case errors.Is(err, spool.ErrVanished), errors.Is(err, spool.ErrAlreadyClaimed):
-	case errors.Is(err, spool.ErrTooLarge):
-		e.rejectUnclaimable(path)
-	default:
-		e.log.Warn("could not claim file; it stays in the outbox and is retried", "file", filepath.Base(path), "err", err)
+// claimAll takes outbox files into the journal as one lot. Files that cannot be claimed stay in
+// the outbox and are retried at the next listing, except a file too large to be an invoice, which
+// goes to error/ at once so it does not block the outbox forever.
+func (e *Engine) claimAll(ctx context.Context, paths []string) []spool.Invoice {
+	invs, errs := e.opt.Journal.ClaimMany(ctx, e.opt.NIP, paths)
+	var claimed []spool.Invoice
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			e.log.Info("invoice claimed", "file", invs[i].FileName, "invoice", invs[i].ID, "state", spool.StateClaimed)
+			claimed = append(claimed, *invs[i])
+		case errors.Is(err, spool.ErrVanished), errors.Is(err, spool.ErrAlreadyClaimed):
+		case errors.Is(err, spool.ErrTooLarge):
+			e.rejectUnclaimable(paths[i])
+		default:
+			e.log.Warn("could not claim file; it stays in the outbox and is retried", "file", filepath.Base(paths[i]), "err", err)
+		}
 	}
-	return nil
+	return claimed
 }
 
 // rejectUnclaimable moves a file far beyond any KSeF limit straight to error/ with an explanation.
@@ -103,74 +107,114 @@ func (e *Engine) rejectUnclaimable(path string) {
 // validateClaimed validates every claimed invoice (after a restart, or in one-pass mode).
 func (e *Engine) validateClaimed(ctx context.Context) error {
 	claimed, err := e.opt.Journal.ByState(ctx, e.opt.NIP, spool.StateClaimed)
-	if err != nil {
+	if err != nil || len(claimed) == 0 {
 		return err
 	}
+	return e.validateMany(ctx, claimed)
+}
+
+// verdict is the outcome of checking one claimed invoice.
+type verdict struct {
+	file    string
+	prep    *invoicexml.Prepared
+	regPath string
+	verr    *invoicexml.Error
+}
+
+// validateMany turns claimed invoices into ready ones (registered bytes known) or rejects them at
+// the validation stage, recording all verdicts in two journal transactions.
+func (e *Engine) validateMany(ctx context.Context, invs []spool.Invoice) error {
+	verdicts := make(map[int64]verdict, len(invs))
+	var ready, rejected []int64
 	var errs []error
-	for i := range claimed {
-		errs = append(errs, e.validate(ctx, &claimed[i]))
+	for i := range invs {
+		v, err := e.check(&invs[i])
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		v.file = invs[i].FileName
+		verdicts[invs[i].ID] = v
+		if v.verr != nil {
+			rejected = append(rejected, invs[i].ID)
+		} else {
+			ready = append(ready, invs[i].ID)
+		}
 	}
+	errs = append(errs, e.markReady(ctx, ready, verdicts), e.markInvalid(ctx, rejected, verdicts))
 	return errors.Join(errs...)
 }
 
-// validate turns a claimed invoice into ready (registered bytes known) or rejected at the
-// validation stage.
-func (e *Engine) validate(ctx context.Context, inv *spool.Invoice) error {
+// check prepares one invoice's bytes for KSeF, keeping a converted copy in the spool.
+func (e *Engine) check(inv *spool.Invoice) (verdict, error) {
 	raw, err := os.ReadFile(inv.SpoolPath)
 	if err != nil {
-		return fmt.Errorf("read spool copy of %s: %w", inv.FileName, err)
+		return verdict{}, fmt.Errorf("read spool copy of %s: %w", inv.FileName, err)
 	}
 	prep, perr := invoicexml.Prepare(raw, invoicexml.Options{ContextNIP: e.opt.NIP, MaxSize: e.opt.Send.MaxInvoiceSize})
 	var verr *invoicexml.Error
 	if errors.As(perr, &verr) {
-		return e.rejectLocally(ctx, inv, verr)
+		return verdict{verr: verr}, nil
 	}
 	if perr != nil {
-		return perr
+		return verdict{}, perr
 	}
 	regPath := inv.SpoolPath
 	if len(prep.Conversions) > 0 {
 		if regPath, err = e.opt.Journal.WriteSpoolFile(strconv.FormatInt(inv.ID, 10)+".registered.xml", prep.Bytes); err != nil {
-			return err
+			return verdict{}, err
 		}
 	}
-	sum := sha256.Sum256(prep.Bytes)
-	err = e.opt.Journal.Transition(ctx, inv.ID, []spool.State{spool.StateClaimed}, spool.StateReady, func(r *spool.Invoice) {
-		r.RegisteredPath = regPath
+	return verdict{prep: prep, regPath: regPath}, nil
+}
+
+func (e *Engine) markReady(ctx context.Context, ids []int64, verdicts map[int64]verdict) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	now := e.now()
+	err := e.opt.Journal.TransitionMany(ctx, ids, []spool.State{spool.StateClaimed}, spool.StateReady, func(r *spool.Invoice) {
+		v := verdicts[r.ID]
+		sum := sha256.Sum256(v.prep.Bytes)
+		r.RegisteredPath = v.regPath
 		r.RegisteredHash = base64.StdEncoding.EncodeToString(sum[:])
-		r.RegisteredSize = int64(len(prep.Bytes))
-		r.Conversion = strings.Join(prep.Conversions, "; ")
-		r.InvoiceNumber = prep.InvoiceNumber
-		r.IssueDate = prep.IssueDate
-		r.HasAttachment = prep.HasAttachment
-		r.NextAttemptAt = e.now()
+		r.RegisteredSize = int64(len(v.prep.Bytes))
+		r.Conversion = strings.Join(v.prep.Conversions, "; ")
+		r.InvoiceNumber = v.prep.InvoiceNumber
+		r.IssueDate = v.prep.IssueDate
+		r.HasAttachment = v.prep.HasAttachment
+		r.NextAttemptAt = now
 	})
 	if err != nil {
 		return err
 	}
-	e.log.Info("invoice validated", "file", inv.FileName, "invoice", inv.ID, "state", spool.StateReady,
-		"invoice_number", prep.InvoiceNumber, "conversion", strings.Join(prep.Conversions, "; "))
+	for _, id := range ids {
+		p := verdicts[id].prep
+		e.log.Info("invoice validated", "file", verdicts[id].file, "invoice", id, "state", spool.StateReady,
+			"invoice_number", p.InvoiceNumber, "conversion", strings.Join(p.Conversions, "; "))
+	}
 	return nil
 }
 
-func (e *Engine) rejectLocally(ctx context.Context, inv *spool.Invoice, verr *invoicexml.Error) error {
-	details := append([]string(nil), verr.Details...)
-	if verr.Field != "" {
-		details = append([]string{"field: " + verr.Field}, details...)
+func (e *Engine) markInvalid(ctx context.Context, ids []int64, verdicts map[int64]verdict) error {
+	if len(ids) == 0 {
+		return nil
 	}
-	err := e.opt.Journal.Transition(ctx, inv.ID, []spool.State{spool.StateClaimed}, spool.StateRejected, func(r *spool.Invoice) {
-		r.ErrCode = 0
-		r.ErrDescription = verr.Description
-		r.ErrDetails = details
-		r.ErrStage = "validation"
-		r.ErrHint = verr.Hint
-		r.Outcome = "rejected"
-		r.ErrKind = verr.Code
+	err := e.opt.Journal.TransitionMany(ctx, ids, []spool.State{spool.StateClaimed}, spool.StateRejected, func(r *spool.Invoice) {
+		v := verdicts[r.ID].verr
+		details := append([]string(nil), v.Details...)
+		if v.Field != "" {
+			details = append([]string{"field: " + v.Field}, details...)
+		}
+		r.ErrCode, r.ErrKind, r.ErrDescription, r.ErrDetails = 0, v.Code, v.Description, details
+		r.ErrStage, r.ErrHint, r.Outcome = "validation", v.Hint, "rejected"
 	})
 	if err != nil {
 		return err
 	}
-	e.log.Warn("invoice rejected locally", "file", inv.FileName, "invoice", inv.ID, "state", spool.StateRejected,
-		"code", verr.Code, "reason", verr.Description)
+	for _, id := range ids {
+		v := verdicts[id].verr
+		e.log.Warn("invoice rejected locally", "file", verdicts[id].file, "invoice", id, "state", spool.StateRejected, "code", v.Code, "reason", v.Description)
+	}
 	return nil
 }

@@ -54,7 +54,7 @@ func (e *Engine) claimPresent(ctx context.Context, w *watcher.Watcher, present [
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	files := make(chan watcher.File)
+	files := make(chan watcher.File, 1024)
 	go func() { _ = w.Run(wctx, files) }()
 	var ids []int64
 	for len(want) > 0 {
@@ -63,11 +63,15 @@ func (e *Engine) claimPresent(ctx context.Context, w *watcher.Watcher, present [
 			e.log.Warn("files still being written were left in the outbox", "count", len(want))
 			return ids
 		case f := <-files:
-			if !want[f.Path] {
-				continue
+			batch := e.drainFiles(files, f.Path)
+			var mine []watcher.File
+			for _, p := range batch {
+				if want[p] {
+					delete(want, p)
+					mine = append(mine, watcher.File{Path: p})
+				}
 			}
-			delete(want, f.Path)
-			ids = append(ids, e.ClaimOutbox(ctx, []watcher.File{f})...)
+			ids = append(ids, e.ClaimOutbox(ctx, mine)...)
 		}
 	}
 	return ids

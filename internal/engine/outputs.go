@@ -205,74 +205,103 @@ func listLower(dir string) (map[string]bool, error) {
 	return m, nil
 }
 
-// writeAll writes every invoice's outputs with a few workers and reports which succeeded.
+// outputChunk is how many invoices one worker stages before committing their files together.
+const outputChunk = 64
+
+// writeAll writes every invoice's outputs with a few workers and reports which succeeded. Each
+// worker stages a chunk of invoices' files and commits them with one flush (atomicfile.Batch).
 func (e *Engine) writeAll(ctx context.Context, final []spool.Invoice) map[int64]bool {
 	var mu sync.Mutex
 	done := make(map[int64]bool, len(final))
-	work := make(chan *spool.Invoice)
+	work := make(chan []spool.Invoice)
 	var wg sync.WaitGroup
-	for range min(outputWorkers, len(final)) {
+	for range min(outputWorkers, (len(final)+outputChunk-1)/outputChunk) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for inv := range work {
-				err := e.writeOne(ctx, inv)
-				if err != nil {
-					e.log.Warn("writing outputs failed; will retry", "file", inv.FileName, "invoice", inv.ID, "err", err)
-					continue
-				}
+			for chunk := range work {
+				ok := e.writeChunk(ctx, chunk)
 				mu.Lock()
-				done[inv.ID] = true
+				for _, id := range ok {
+					done[id] = true
+				}
 				mu.Unlock()
 			}
 		}()
 	}
-	for i := range final {
-		if ctx.Err() != nil {
-			break
-		}
-		work <- &final[i]
+	for i := 0; i < len(final) && ctx.Err() == nil; i += outputChunk {
+		work <- final[i:min(i+outputChunk, len(final))]
 	}
 	close(work)
 	wg.Wait()
 	return done
 }
 
-func (e *Engine) writeOne(ctx context.Context, inv *spool.Invoice) error {
-	if inv.State == spool.StateAccepted {
-		return e.writeSent(ctx, inv)
+// writeChunk stages the outputs of a chunk of invoices and commits them together.
+func (e *Engine) writeChunk(ctx context.Context, chunk []spool.Invoice) []int64 {
+	var b atomicfile.Batch
+	var staged []int64
+	for i := range chunk {
+		inv := &chunk[i]
+		if err := e.stageOne(ctx, &b, inv); err != nil {
+			e.log.Warn("writing outputs failed; will retry", "file", inv.FileName, "invoice", inv.ID, "err", err)
+			continue
+		}
+		staged = append(staged, inv.ID)
 	}
-	return e.writeError(inv)
+	if err := b.Commit(); err != nil {
+		e.log.Warn("writing outputs failed; will retry", "invoices", len(staged), "err", err)
+		return nil
+	}
+	return staged
 }
 
-func (e *Engine) writeSent(ctx context.Context, inv *spool.Invoice) error {
-	upo, err := e.fetchUPO(ctx, inv)
+func (e *Engine) stageOne(ctx context.Context, b *atomicfile.Batch, inv *spool.Invoice) error {
+	files, err := e.outputFiles(ctx, inv)
 	if err != nil {
 		return err
 	}
-	data, err := os.ReadFile(inv.RegisteredPath)
-	if err != nil {
-		return err
-	}
-	rec, err := e.sentRecord(inv)
-	if err != nil {
-		return err
-	}
-	js, err := json.MarshalIndent(rec, "", "  ")
-	if err != nil {
-		return err
-	}
-	base := filepath.Join(e.opt.Folders.Sent, inv.OutputStem)
-	// The JSON goes last: an ERP that waits for it finds the invoice and the UPO already there.
-	for _, f := range []struct {
-		path string
-		data []byte
-	}{{base + ".xml", data}, {base + ".upo.xml", upo}, {base + ".ksef.json", append(js, '\n')}} {
-		if err := atomicfile.WriteFile(f.path, f.data, 0o644); err != nil {
+	for _, f := range files {
+		if err := b.Write(f.path, f.data, 0o644); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+type outputFile struct {
+	path string
+	data []byte
+}
+
+// outputFiles assembles an invoice's output files. For an accepted invoice the JSON comes last:
+// files are renamed in order, so an ERP that waits for it finds the XML and the UPO already there.
+func (e *Engine) outputFiles(ctx context.Context, inv *spool.Invoice) ([]outputFile, error) {
+	if inv.State == spool.StateAccepted {
+		return e.sentFiles(ctx, inv)
+	}
+	return e.errorFiles(inv)
+}
+
+func (e *Engine) sentFiles(ctx context.Context, inv *spool.Invoice) ([]outputFile, error) {
+	upo, err := e.fetchUPO(ctx, inv)
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(inv.RegisteredPath)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := e.sentRecord(inv)
+	if err != nil {
+		return nil, err
+	}
+	js, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	base := filepath.Join(e.opt.Folders.Sent, inv.OutputStem)
+	return []outputFile{{base + ".xml", data}, {base + ".upo.xml", upo}, {base + ".ksef.json", append(js, '\n')}}, nil
 }
 
 func (e *Engine) sentRecord(inv *spool.Invoice) (*SentRecord, error) {
@@ -323,10 +352,10 @@ func (e *Engine) fetchUPO(ctx context.Context, inv *spool.Invoice) ([]byte, erro
 	return b, nil
 }
 
-func (e *Engine) writeError(inv *spool.Invoice) error {
+func (e *Engine) errorFiles(inv *spool.Invoice) ([]outputFile, error) {
 	orig, err := os.ReadFile(inv.SpoolPath)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rec := ErrorRecord{
 		Code:                   errorCode(inv),
@@ -342,13 +371,10 @@ func (e *Engine) writeError(inv *spool.Invoice) error {
 	}
 	js, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	base := filepath.Join(e.opt.Folders.Error, inv.OutputStem)
-	if err := atomicfile.WriteFile(base+".xml", orig, 0o644); err != nil {
-		return err
-	}
-	return atomicfile.WriteFile(base+".error.json", append(js, '\n'), 0o644)
+	return []outputFile{{base + ".xml", orig}, {base + ".error.json", append(js, '\n')}}, nil
 }
 
 // errorCode is KSeF's numeric status code for rejections by KSeF, and a stable text code

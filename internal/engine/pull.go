@@ -118,7 +118,7 @@ type PullStats struct {
 // ErrCorruptInvoice reports invoices a package did not deliver intact: bytes not matching their
 // metadata hash, or listed in _metadata.json without an archive entry (and the reverse). Nothing
 // was written for them and the cursor stays at or before them, so the next cycle fetches them again.
-var ErrCorruptInvoice = errors.New("invoice bytes do not match their metadata hash")
+var ErrCorruptInvoice = errors.New("the export package did not deliver every invoice intact")
 
 // Pull runs one cycle for every subject until each is caught up to KSeF's high-water mark.
 func (p *Puller) Pull(ctx context.Context) (PullStats, error) {
