@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // Europe/Warsaw for inbox folders, also on Windows without a tz database
 )
 
 // version is set at build time (-ldflags -X main.version=...).
