@@ -80,7 +80,13 @@ func runAsService(env *cliEnv, cfg *config.Config) int {
 		_ = sysLog.Info("ksef-sync service starting")
 	}
 	if err := svc.Run(); err != nil {
+		if sysLog != nil {
+			_ = sysLog.Errorf("ksef-sync service failed: %v", err)
+		}
 		return fail(env, exitFatal, err)
+	}
+	if sysLog != nil {
+		_ = sysLog.Info("ksef-sync service stopped")
 	}
 	return exitOK
 }

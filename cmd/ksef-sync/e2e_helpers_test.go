@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -263,4 +264,25 @@ func readFile(t testing.TB, path string) []byte {
 func drainScanner(sc interface{ Scan() bool }) {
 	for sc.Scan() {
 	}
+}
+
+// keepLog collects the daemon's log lines and prints the last ones if the test fails.
+func keepLog(t testing.TB, sc *bufio.Scanner) {
+	var mu sync.Mutex
+	var lines []string
+	go func() {
+		for sc.Scan() {
+			mu.Lock()
+			lines = append(lines, sc.Text())
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		t.Logf("last daemon log lines:\n%s", strings.Join(lines[max(0, len(lines)-80):], "\n"))
+	})
 }

@@ -19,7 +19,7 @@ func TestFaultsAndOutage(t *testing.T) {
 		"[send]\ngather_window = \"200ms\"\npoll_interval = \"200ms\"\n[http]\ntimeout = \"5s\"\n")
 	e.sim.SetFaults(ksefsim.Faults{ErrorRate: 0.1, DropRate: 0.1})
 	cmd, lines := e.daemon()
-	go drainScanner(lines)
+	keepLog(t, lines)
 
 	// Singles (online sessions) and a burst (batch), before and during the outage.
 	total := 0

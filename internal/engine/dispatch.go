@@ -188,15 +188,18 @@ func (e *Engine) sendOnline(ctx context.Context, inv *spool.Invoice) error {
 func (e *Engine) sendFailed(ctx context.Context, inv *spool.Invoice, err error) error {
 	var apiErr *ksef.APIError
 	if errors.As(err, &apiErr) && apiErr.HTTPStatus >= 400 && apiErr.HTTPStatus < 500 {
-		if apiErr.HasCode(21180) || apiErr.HasCode(21173) || apiErr.HasCode(21155) {
+		switch {
+		case apiErr.HasCode(21180) || apiErr.HasCode(21173) || apiErr.HasCode(21155):
 			e.online = onlineState{} // the session is used up; the invoice goes into a new one
-			return e.backToReady(ctx, inv.ID, spool.StateSending, err)
-		}
-		if inv.Attempts+1 >= maxRefusals {
+		case apiErr.HTTPStatus == 400:
+			// KSeF refused this request outright (malformed, sizes or hashes wrong): sending the
+			// same bytes again cannot succeed, so the bookkeeper gets the reason.
 			cur := *inv
 			cur.State = spool.StateSending
 			return e.reject(ctx, &cur, refusalStatus(apiErr), "ksef")
 		}
+		// 401/403 and the like are about credentials or permissions: the invoice waits until the
+		// administrator fixes them.
 		return e.backToReady(ctx, inv.ID, spool.StateSending, err)
 	}
 	e.log.Warn("send outcome unknown; will reconcile with KSeF before any resend", "file", inv.FileName,
@@ -206,10 +209,6 @@ func (e *Engine) sendFailed(ctx context.Context, inv *spool.Invoice, err error) 
 	}
 	return nil
 }
-
-// maxRefusals is how often KSeF may refuse to take an invoice (a 4xx on send, not a verdict on its
-// content) before the invoice goes to error/ instead of being retried forever.
-const maxRefusals = 3
 
 func refusalStatus(e *ksef.APIError) ksef.Status {
 	st := ksef.Status{Code: e.HTTPStatus, Description: e.Error()}
@@ -239,10 +238,11 @@ func (e *Engine) backToReady(ctx context.Context, id int64, from spool.State, ca
 }
 
 // retryDelay grows with the attempts and is capped: the journal owns long-term retry, so an
-// invoice waits at most a few minutes between tries and is never dropped.
+// invoice waits at most a minute between tries and is never dropped. (The client already retried
+// each call a few times; this is the slower, outer loop.)
 func retryDelay(attempts int) time.Duration {
-	d := 5 * time.Second << min(attempts, 6)
-	return min(d, 5*time.Minute)
+	d := 2 * time.Second << min(attempts, 5)
+	return min(d, time.Minute)
 }
 
 func (e *Engine) onlineSession(ctx context.Context) (*ksef.OnlineSession, error) {
