@@ -20,29 +20,22 @@ func cmdPull(ctx context.Context, env *cliEnv, args []string) int {
 	if err := fs.Parse(args[1:]); err != nil {
 		return exitUsage
 	}
-	cfg, code := loadConfig(env, *cfgPath)
-	if cfg == nil {
-		return code
-	}
-	log, closeLog, err := newLogger(env, cfg)
-	if err != nil {
-		return fail(env, exitUsage, err)
-	}
-	defer closeLog()
-	d, err := openDeps(ctx, cfg, log)
-	if err != nil {
-		return fail(env, exitFatal, err)
-	}
-	defer d.close()
-	opts := pullOptions(d)
 	if *since == "" && (*until != "" || *out != "") {
 		return fail(env, exitUsage, fmt.Errorf("-until and -out only work together with -since"))
 	}
-	if *since != "" {
-		if opts, err = oneOff(opts, cfg, *since, *until, *out); err != nil {
-			return fail(env, exitUsage, err)
+	return withDeps(ctx, env, *cfgPath, func(d *deps) int {
+		opts := pullOptions(d)
+		if *since != "" {
+			var err error
+			if opts, err = oneOff(opts, d.cfg, *since, *until, *out); err != nil {
+				return fail(env, exitUsage, err)
+			}
 		}
-	}
+		return pullOnce(ctx, env, opts)
+	})
+}
+
+func pullOnce(ctx context.Context, env *cliEnv, opts engine.PullOptions) int {
 	p, err := engine.NewPuller(opts)
 	if err != nil {
 		return fail(env, exitUsage, err)

@@ -13,25 +13,15 @@ func cmdSend(ctx context.Context, env *cliEnv, args []string) int {
 	if err := fs.Parse(args[1:]); err != nil {
 		return exitUsage
 	}
-	cfg, code := loadConfig(env, *cfgPath)
-	if cfg == nil {
-		return code
-	}
-	log, closeLog, err := newLogger(env, cfg)
-	if err != nil {
-		return fail(env, exitFatal, err)
-	}
-	defer closeLog()
-	d, err := openDeps(ctx, cfg, log)
-	if err != nil {
-		return fail(env, exitFatal, err)
-	}
-	defer d.close()
+	return withDeps(ctx, env, *cfgPath, func(d *deps) int { return sendOnce(ctx, env, d, *timeout) })
+}
+
+func sendOnce(ctx context.Context, env *cliEnv, d *deps, timeout time.Duration) int {
 	present, err := d.watcher.List()
 	if err != nil {
-		return fail(env, exitFatal, fmt.Errorf("list outbox %s: %w", cfg.Folders.Outbox, err))
+		return fail(env, exitFatal, fmt.Errorf("list outbox %s: %w", d.cfg.Folders.Outbox, err))
 	}
-	tctx, cancel := context.WithTimeout(ctx, *timeout)
+	tctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	res, err := d.engine.SendOnce(tctx, d.watcher, present)
 	fmt.Fprintf(env.stdout, "accepted: %d\nrejected: %d\npending: %d\n", res.Accepted, res.Rejected, res.Pending)
@@ -39,7 +29,7 @@ func cmdSend(ctx context.Context, env *cliEnv, args []string) int {
 	case err != nil && !errors.Is(err, context.DeadlineExceeded):
 		return fail(env, exitFatal, err)
 	case res.Pending > 0:
-		fmt.Fprintf(env.stderr, "ksef-sync: %d invoice(s) not final after %s; they stay in the journal and the next run finishes them\n", res.Pending, *timeout)
+		fmt.Fprintf(env.stderr, "ksef-sync: %d invoice(s) not final after %s; they stay in the journal and the next run finishes them\n", res.Pending, timeout)
 		return exitFatal
 	case res.Rejected > 0:
 		return exitRejected

@@ -201,3 +201,23 @@ func sendSettings(cfg *config.Config) engine.SendSettings {
 		SendTimeout:      s.SendTimeout.Duration,
 	}
 }
+
+// withDeps loads the config, sets up logging and opens everything a one-shot command (send, pull)
+// needs, runs fn, and closes it all again.
+func withDeps(ctx context.Context, env *cliEnv, cfgPath string, fn func(d *deps) int) int {
+	cfg, code := loadConfig(env, cfgPath)
+	if cfg == nil {
+		return code
+	}
+	log, closeLog, err := newLogger(env, cfg)
+	if err != nil {
+		return fail(env, exitFatal, err)
+	}
+	defer closeLog()
+	d, err := openDeps(ctx, cfg, log)
+	if err != nil {
+		return fail(env, exitFatal, err)
+	}
+	defer d.close()
+	return fn(d)
+}
