@@ -18,7 +18,7 @@ import (
 )
 
 // startSim runs the real simulator on loopback for one test.
-func startSim(t *testing.T, opts ksefsim.Options) *ksefsim.Server {
+func startSim(t testing.TB, opts ksefsim.Options) *ksefsim.Server {
 	t.Helper()
 	if opts.DefaultNIP == "" {
 		opts.DefaultNIP = opNIP

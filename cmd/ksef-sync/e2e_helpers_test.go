@@ -62,14 +62,7 @@ func newE2E(t testing.TB, simOpts ksefsim.Options, extraConfig string) *e2e {
 	if simOpts.DefaultNIP == "" {
 		simOpts.DefaultNIP = testNIP
 	}
-	sim, err := ksefsim.New(simOpts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sim.Close() })
+	sim := startSim(t, simOpts)
 	dir := t.TempDir()
 	e := &e2e{t: t, dir: dir, sim: sim,
 		outbox: filepath.Join(dir, "outbox"), sent: filepath.Join(dir, "sent"),
