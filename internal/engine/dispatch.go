@@ -34,7 +34,7 @@ func (e *Engine) dispatch(ctx context.Context, flush bool) error {
 	online, batch := e.split(ready)
 	var errs []error
 	for len(batch) > 0 {
-		n := min(len(batch), e.opt.Send.MaxBatchInvoices)
+		n := batchCut(batch, e.opt.Send.MaxBatchInvoices)
 		errs = append(errs, e.sendBatch(ctx, batch[:n]))
 		batch = batch[n:]
 	}
@@ -47,6 +47,22 @@ func (e *Engine) dispatch(ctx context.Context, flush bool) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// maxBatchBytes keeps a batch's raw invoices well inside KSeF's archive limits (50 parts of
+// 100 MB, 5 GB in all) even if compression gains nothing.
+const maxBatchBytes = 4_000_000_000
+
+// batchCut returns how many of the invoices fit into one batch session.
+func batchCut(invs []spool.Invoice, maxCount int) int {
+	var total int64
+	for i, inv := range invs {
+		total += inv.RegisteredSize
+		if i == maxCount || (i > 0 && total > maxBatchBytes) {
+			return i
+		}
+	}
+	return len(invs)
 }
 
 // sendable returns ready invoices that are due, after settling the ones that need no sending:

@@ -293,3 +293,20 @@ func TestCrashBeforeBatchCloseIsClosedNotResent(t *testing.T) {
 		t.Fatalf("duplicate submissions %d, accepted %d", st.DuplicateSubmissions, len(st.Accepted))
 	}
 }
+
+func TestBatchCutRespectsCountAndBytes(t *testing.T) {
+	invs := make([]spool.Invoice, 12)
+	for i := range invs {
+		invs[i].RegisteredSize = 1_000_000
+	}
+	if got := batchCut(invs, 5); got != 5 {
+		t.Errorf("count cap: %d, want 5", got)
+	}
+	if got := batchCut(invs, 100); got != 12 {
+		t.Errorf("no cap: %d, want 12", got)
+	}
+	invs[3].RegisteredSize = maxBatchBytes
+	if got := batchCut(invs, 100); got != 3 {
+		t.Errorf("byte cap: %d, want 3", got)
+	}
+}
