@@ -161,26 +161,33 @@ func (c *Client) Login(ctx context.Context) error {
 }
 
 func (c *Client) login(ctx context.Context) error {
+	if err := c.loginSteps(ctx); err != nil {
+		return &LoginError{Err: err}
+	}
+	return nil
+}
+
+func (c *Client) loginSteps(ctx context.Context) error {
 	if c.auth == nil {
 		return errors.New("ksef: no Authenticator configured")
 	}
 	var ch Challenge
 	if err := c.do(ctx, call{method: http.MethodPost, path: "/auth/challenge", out: &ch}); err != nil {
-		return fmt.Errorf("login: challenge: %w", err)
+		return fmt.Errorf("challenge: %w", err)
 	}
 	init, err := c.auth.Init(ctx, c, ch)
 	if err != nil {
-		return fmt.Errorf("login: %w", err)
+		return err
 	}
 	if err := c.waitAuth(ctx, init); err != nil {
-		return fmt.Errorf("login: %w", err)
+		return err
 	}
 	var out struct {
 		AccessToken  TokenInfo `json:"accessToken"`
 		RefreshToken TokenInfo `json:"refreshToken"`
 	}
 	if err := c.do(ctx, call{method: http.MethodPost, path: "/auth/token/redeem", bearer: bearerFixed, token: init.AuthenticationToken.Token, out: &out}); err != nil {
-		return fmt.Errorf("login: redeem: %w", err)
+		return fmt.Errorf("redeem: %w", err)
 	}
 	c.tokMu.Lock()
 	c.access, c.refresh = out.AccessToken, out.RefreshToken

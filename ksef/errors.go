@@ -125,6 +125,20 @@ func isNetworkError(err error) bool {
 	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, errTransport)
 }
 
+// LoginError wraps every failure of the login flow, so callers can tell "KSeF refused our
+// credentials" (not retriable: someone must fix them) from a failed operation.
+type LoginError struct{ Err error }
+
+func (e *LoginError) Error() string { return "login: " + e.Err.Error() }
+func (e *LoginError) Unwrap() error { return e.Err }
+
+// IsCredentialsProblem reports a login that KSeF refused for reasons retrying will not fix: a bad
+// token or certificate, missing permissions, a rejected signature.
+func IsCredentialsProblem(err error) bool {
+	var le *LoginError
+	return errors.As(err, &le) && !IsRetriable(le.Err) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+}
+
 // notSent reports a failure that happened before the request could reach the server (DNS, connect),
 // so repeating it cannot duplicate anything.
 func notSent(err error) bool {

@@ -242,3 +242,33 @@ func assertNoTempFiles(t *testing.T, dir string) {
 		}
 	}
 }
+
+// TestSendWithRefusedTokenStopsAtOnce: an ERP hook must not wait for the timeout when KSeF refuses
+// the credentials; the invoice stays safe in the journal for the next run.
+func TestSendWithRefusedTokenStopsAtOnce(t *testing.T) {
+	e := newE2E(t, ksefsim.Options{}, "")
+	writeFile(t, filepath.Join(e.dir, "token.txt"), []byte("20261122-EC-0000000000-0000000000-00|nip-5265877635|deadbeef"))
+	e.drop("FV_1.xml", invoice(1, "AUTH"))
+	start := time.Now()
+	code, out, errOut := e.send(5 * time.Minute)
+	if code != exitFatal || !strings.Contains(errOut, "KSeF refused the login") {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, out, tail(errOut))
+	}
+	if strings.Contains(errOut, "deadbeef") {
+		t.Errorf("the token leaked into the output")
+	}
+	if !strings.Contains(out, "pending: 1") {
+		t.Errorf("stdout %q, want the invoice pending", out)
+	}
+	if elapsed := time.Since(start); elapsed > 2*time.Minute {
+		t.Errorf("send waited %s instead of stopping", elapsed)
+	}
+	// Fixed credentials: the next run sends it.
+	writeFile(t, filepath.Join(e.dir, "token.txt"), []byte(e.sim.Token(testNIP)))
+	if code, out, errOut := e.send(2 * time.Minute); code != exitOK {
+		t.Fatalf("after fixing the token: exit %d\n%s\n%s", code, out, tail(errOut))
+	}
+	if len(e.sentRecords()) != 1 {
+		t.Fatalf("sent records: %d", len(e.sentRecords()))
+	}
+}

@@ -237,10 +237,23 @@ func refusalStatus(e *ksef.APIError) ksef.Status {
 
 func (e *Engine) deferInvoice(ctx context.Context, inv *spool.Invoice, cause error) error {
 	e.log.Warn("cannot send now; will retry", "file", inv.FileName, "invoice", inv.ID, "err", cause)
-	return e.opt.Journal.Transition(ctx, inv.ID, []spool.State{spool.StateReady}, spool.StateReady, func(r *spool.Invoice) {
+	err := e.opt.Journal.Transition(ctx, inv.ID, []spool.State{spool.StateReady}, spool.StateReady, func(r *spool.Invoice) {
 		r.NextAttemptAt = e.now().Add(retryDelay(r.Attempts))
 		r.Attempts++
 	})
+	return errors.Join(err, credentialsProblem(cause))
+}
+
+// ErrCredentials marks a step that failed because KSeF refused our login. Retrying does not help
+// until someone fixes the token or certificate; `send` stops at once, the daemon keeps trying and
+// says so in the log.
+var ErrCredentials = errors.New("KSeF refused the login: check the token or certificate (ksef-sync auth check)")
+
+func credentialsProblem(err error) error {
+	if ksef.IsCredentialsProblem(err) {
+		return fmt.Errorf("%w: %w", ErrCredentials, err)
+	}
+	return nil
 }
 
 func (e *Engine) backToReady(ctx context.Context, id int64, from spool.State, cause error) error {
@@ -380,10 +393,11 @@ func (e *Engine) deferAll(ctx context.Context, invs []spool.Invoice, cause error
 	for i := range invs {
 		ids[i] = invs[i].ID
 	}
-	return e.opt.Journal.TransitionMany(ctx, ids, []spool.State{spool.StateReady}, spool.StateReady, func(r *spool.Invoice) {
+	err := e.opt.Journal.TransitionMany(ctx, ids, []spool.State{spool.StateReady}, spool.StateReady, func(r *spool.Invoice) {
 		r.NextAttemptAt = e.now().Add(retryDelay(r.Attempts))
 		r.Attempts++
 	})
+	return errors.Join(err, credentialsProblem(cause))
 }
 
 // buildPackage streams the invoices into an archive on disk. Entry names are the journal IDs, so

@@ -223,7 +223,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			tick.Reset(s.PollInterval)
 		}
 		if err := e.Step(ctx, false); err != nil && ctx.Err() == nil {
-			e.log.Warn("send step failed; will retry", "err", err)
+			e.logStepError(err)
 		}
 	}
 }
@@ -258,6 +258,16 @@ func (e *Engine) Step(ctx context.Context, flush bool) error {
 	}
 	e.closeIdleOnline(ctx, flush)
 	return errors.Join(errs...)
+}
+
+// logStepError reports a failed step. A refused login is an error an administrator must act on;
+// anything else is retried quietly by the next step.
+func (e *Engine) logStepError(err error) {
+	if errors.Is(err, ErrCredentials) {
+		e.log.Error("KSeF refused the login; invoices wait in the journal until the credentials are fixed", "err", err)
+		return
+	}
+	e.log.Warn("send step failed; will retry", "err", err)
 }
 
 func (e *Engine) shutdown() {

@@ -31,6 +31,10 @@ func (e *Engine) SendOnce(ctx context.Context, w *watcher.Watcher, present []wat
 	}
 	for {
 		if err := e.Step(ctx, true); err != nil && ctx.Err() == nil {
+			if errors.Is(err, ErrCredentials) {
+				res, _ := e.tally(context.WithoutCancel(ctx), ids)
+				return res, err // nothing will be sent until the credentials are fixed
+			}
 			e.log.Warn("send step failed; will retry", "err", err)
 		}
 		res, err := e.tally(context.WithoutCancel(ctx), ids)
@@ -119,5 +123,3 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
-
-var errTimeout = errors.New("timeout")
