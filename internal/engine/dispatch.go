@@ -139,8 +139,14 @@ func (e *Engine) gathered(ready []spool.Invoice) bool {
 		}
 	}
 	now := e.now()
+	if e.backlog != nil && e.backlog() > 0 && now.Sub(oldest) < maxGather {
+		return false // a burst is still arriving: one big batch beats many small ones
+	}
 	return now.Sub(newest) >= window || now.Sub(oldest) >= 5*window
 }
+
+// maxGather bounds how long a burst may keep the oldest invoice waiting.
+const maxGather = time.Minute
 
 func (e *Engine) split(ready []spool.Invoice) (online, batch []spool.Invoice) {
 	var plain []spool.Invoice

@@ -95,10 +95,13 @@ type Engine struct {
 	now    func() time.Time
 	wake   chan struct{}
 	reload chan SendSettings
-	online onlineState
-	mu     sync.Mutex
-	budget *slidingCount
-	warned map[int64]bool // submitted invoices already reported as slow
+	// backlog reports how many files the watcher has already handed over but the engine has not
+	// claimed yet: while a burst is still being claimed, the engine keeps gathering.
+	backlog func() int
+	online  onlineState
+	mu      sync.Mutex
+	budget  *slidingCount
+	warned  map[int64]bool // submitted invoices already reported as slow
 	// origCache holds, for one confirm round, the invoice lists of sessions that registered the
 	// originals of duplicates.
 	origCache map[string]map[string]ksef.SessionInvoice
@@ -196,6 +199,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		return err
 	}
 	files := make(chan watcher.File, 1024)
+	e.backlog = func() int { return len(files) }
 	var wg sync.WaitGroup
 	if e.opt.Watcher != nil {
 		wg.Add(1)
