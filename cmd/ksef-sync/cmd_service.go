@@ -61,6 +61,10 @@ func runAsService(env *cliEnv, cfg *config.Config) int {
 	if err != nil {
 		return fail(env, exitFatal, err)
 	}
+	if cfg.Log.File == "" {
+		// A Windows service has no console: without a log file its log would be lost.
+		cfg.Log.File = defaultServiceLogFile()
+	}
 	log, closeLog, err := newLogger(env, cfg)
 	if err != nil {
 		return fail(env, exitFatal, err)

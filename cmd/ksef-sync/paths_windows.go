@@ -15,3 +15,9 @@ func defaultConfigPath() string {
 	}
 	return filepath.Join(pd, "ksef-sync", "config.toml")
 }
+
+// defaultServiceLogFile is %ProgramData%\ksef-sync\logs\ksef-sync.log, used when a service runs
+// without [log] file.
+func defaultServiceLogFile() string {
+	return filepath.Join(filepath.Dir(defaultConfigPath()), "logs", "ksef-sync.log")
+}

@@ -28,7 +28,7 @@ type SentRecord struct {
 	InvoiceHash            string     `json:"invoiceHash"`
 	SessionReferenceNumber string     `json:"sessionReferenceNumber"`
 	ReferenceNumber        string     `json:"referenceNumber"`
-	AcquisitionDate        *time.Time `json:"acquisitionDate,omitempty"`
+	AcquisitionDate        *time.Time `json:"acquisitionDate"`
 	Mode                   string     `json:"mode"`
 	QRCodeI                string     `json:"qrCodeI"`
 	SellerNIP              string     `json:"sellerNip"`
