@@ -19,6 +19,7 @@ var liveKeys = map[string]bool{
 	"send.mode": true, "send.gather_window": true, "send.batch_threshold": true, "send.max_batch_invoices": true,
 	"send.batch_part_size": true, "send.compression": true, "send.session_idle_close": true,
 	"send.poll_interval": true, "send.max_invoice_size": true, "send.offline_mode": true, "send.send_timeout": true,
+	"send.spool_retention_days": true,
 }
 
 // changedKeys lists the config keys ("section.key") whose values differ.

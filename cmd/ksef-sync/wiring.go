@@ -199,6 +199,7 @@ func sendSettings(cfg *config.Config) engine.SendSettings {
 		MaxInvoiceSize:   int(s.MaxInvoiceSize),
 		OfflineMode:      s.OfflineMode,
 		SendTimeout:      s.SendTimeout.Duration,
+		SpoolRetention:   time.Duration(s.SpoolRetention) * 24 * time.Hour,
 	}
 }
 

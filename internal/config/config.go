@@ -58,17 +58,18 @@ type Folders struct {
 
 // Send tunes how invoices from the outbox are registered in KSeF.
 type Send struct {
-	Mode             string   `toml:"mode"`               // auto | online | batch
-	GatherWindow     Duration `toml:"gather_window"`      // collect invoices arriving close together
-	BatchThreshold   int      `toml:"batch_threshold"`    // auto mode: this many gathered → batch session
-	MaxBatchInvoices int      `toml:"max_batch_invoices"` // ≤ 10 000 (KSeF session limit)
-	BatchPartSize    int64    `toml:"batch_part_size"`    // bytes before encryption, ≤ 100 000 000
-	Compression      string   `toml:"compression"`        // zip | targz
-	SessionIdleClose Duration `toml:"session_idle_close"` // close an idle online session after this
-	PollInterval     Duration `toml:"poll_interval"`      // status polling interval
-	MaxInvoiceSize   int64    `toml:"max_invoice_size"`   // bytes, invoices without attachment
-	OfflineMode      bool     `toml:"offline_mode"`       // invoices were issued in an offline mode
-	SendTimeout      Duration `toml:"send_timeout"`       // warn when KSeF has not finished by then
+	Mode             string   `toml:"mode"`                 // auto | online | batch
+	GatherWindow     Duration `toml:"gather_window"`        // collect invoices arriving close together
+	BatchThreshold   int      `toml:"batch_threshold"`      // auto mode: this many gathered → batch session
+	MaxBatchInvoices int      `toml:"max_batch_invoices"`   // ≤ 10 000 (KSeF session limit)
+	BatchPartSize    int64    `toml:"batch_part_size"`      // bytes before encryption, ≤ 100 000 000
+	Compression      string   `toml:"compression"`          // zip | targz
+	SessionIdleClose Duration `toml:"session_idle_close"`   // close an idle online session after this
+	PollInterval     Duration `toml:"poll_interval"`        // status polling interval
+	MaxInvoiceSize   int64    `toml:"max_invoice_size"`     // bytes, invoices without attachment
+	OfflineMode      bool     `toml:"offline_mode"`         // invoices were issued in an offline mode
+	SendTimeout      Duration `toml:"send_timeout"`         // warn when KSeF has not finished by then
+	SpoolRetention   int      `toml:"spool_retention_days"` // delete spool copies of finished invoices after this many days; 0 keeps them
 }
 
 // Watch tunes outbox discovery.
@@ -263,6 +264,7 @@ func Defaults() Config {
 			PollInterval:     Duration{2 * time.Second},
 			MaxInvoiceSize:   1_000_000,
 			SendTimeout:      Duration{30 * time.Minute},
+			SpoolRetention:   90,
 		},
 		Watch: Watch{
 			Patterns: []string{"*.xml"},

@@ -213,6 +213,9 @@ func (c *Config) validateSend(ps *Problems) {
 	positive(ps, "send.session_idle_close", s.SessionIdleClose)
 	positive(ps, "send.poll_interval", s.PollInterval)
 	positive(ps, "send.send_timeout", s.SendTimeout)
+	if s.SpoolRetention < 0 {
+		ps.add("send.spool_retention_days", "must be 0 (keep the copies) or a number of days (got %d)", s.SpoolRetention)
+	}
 	if s.BatchThreshold < 1 {
 		ps.add("send.batch_threshold", "must be at least 1 (got %d)", s.BatchThreshold)
 	}

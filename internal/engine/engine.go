@@ -50,6 +50,7 @@ type Journal interface {
 	PutSession(ctx context.Context, s spool.Session) error
 	Sessions(ctx context.Context, nip string, states ...string) ([]spool.Session, error)
 	SetMeta(ctx context.Context, key, value string) error
+	PruneSpool(ctx context.Context, before time.Time) (int, error)
 }
 
 // Folders are the company's folders, absolute.
@@ -71,6 +72,7 @@ type SendSettings struct {
 	OfflineMode      bool
 	OnlinePerHour    int           // our share of the invoiceSend budget; beyond it auto mode uses batch
 	SendTimeout      time.Duration // warn when KSeF has not decided on a submitted invoice after this long
+	SpoolRetention   time.Duration // delete spool copies of finished invoices after this long; 0 keeps them
 }
 
 // Options wire an Engine.
@@ -213,6 +215,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	defer wg.Wait()
 	tick := time.NewTicker(e.opt.Send.PollInterval)
 	defer tick.Stop()
+	e.prune(ctx)
+	daily := time.NewTicker(24 * time.Hour)
+	defer daily.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -225,6 +230,8 @@ func (e *Engine) Run(ctx context.Context) error {
 		case s := <-e.reload:
 			e.opt.Send = s
 			tick.Reset(s.PollInterval)
+		case <-daily.C:
+			e.prune(ctx)
 		}
 		if err := e.Step(ctx, false); err != nil && ctx.Err() == nil {
 			e.logStepError(err)
@@ -262,6 +269,21 @@ func (e *Engine) Step(ctx context.Context, flush bool) error {
 	}
 	e.closeIdleOnline(ctx, flush)
 	return errors.Join(errs...)
+}
+
+// prune deletes the spool copies of invoices finished longer ago than the retention; the journal
+// keeps their history.
+func (e *Engine) prune(ctx context.Context) {
+	if e.opt.Send.SpoolRetention <= 0 {
+		return
+	}
+	n, err := e.opt.Journal.PruneSpool(ctx, e.now().Add(-e.opt.Send.SpoolRetention))
+	switch {
+	case err != nil:
+		e.log.Warn("pruning old spool copies failed", "err", err)
+	case n > 0:
+		e.log.Info("pruned spool copies of finished invoices", "count", n, "older_than", e.opt.Send.SpoolRetention)
+	}
 }
 
 // logStepError reports a failed step. A refused login is an error an administrator must act on;
