@@ -652,3 +652,23 @@ func TestPullExportBudgetHoldsAcrossPullers(t *testing.T) {
 	assertInbox(t, e.inbox, seeded)
 	e.assertSimClean()
 }
+
+// TestPullRareSubjectsRunLessOften: third-party and authorised-subject exports are rare, so they
+// run at most every 6 hours and leave the export budget to cost and sales.
+func TestPullRareSubjectsRunLessOften(t *testing.T) {
+	e := newPullEnv(t)
+	o := e.options(e.clock.Now().Add(-24*time.Hour), "subject3")
+	first, err := e.pull(o)
+	if err != nil || first.Exports == 0 {
+		t.Fatalf("first pull: %+v, %v", first, err)
+	}
+	again, err := e.pull(o)
+	if err != nil || again.Exports != 0 {
+		t.Fatalf("pull right after: %+v, %v; want no export", again, err)
+	}
+	e.clock.advance(slowEvery)
+	later, err := e.pull(o)
+	if err != nil || later.Exports == 0 {
+		t.Fatalf("pull 6 h later: %+v, %v; want an export", later, err)
+	}
+}
