@@ -4,6 +4,7 @@ BIN     ?= bin/ksef-sync
 PKGS    := ./...
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
+FUZZTIME ?= 20s
 
 .PHONY: all build test race bench demo fuzz lint cross clean
 
@@ -24,9 +25,10 @@ bench:
 
 # A short fuzzing pass over every Fuzz target (the seed corpora also run in `make test`).
 fuzz:
-	@for t in $$($(GO) test -list 'Fuzz.*' $(PKGS) | grep '^Fuzz'); do \
-	  pkg=$$(grep -rl "func $$t(" --include='*_test.go' . | head -1 | xargs dirname); \
-	  echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime 20s $$pkg || exit 1; \
+	@for pkg in $$($(GO) list ./...); do \
+	  for t in $$($(GO) test -list 'Fuzz.*' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
 	done
 
 lint:
