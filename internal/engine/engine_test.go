@@ -310,3 +310,32 @@ func TestBatchCutRespectsCountAndBytes(t *testing.T) {
 		t.Errorf("byte cap: %d, want 3", got)
 	}
 }
+
+// TestAttachmentAlwaysGoesByBatch: KSeF refuses attachments in online sessions, so even a single
+// invoice with a Zalacznik is sent by batch.
+func TestAttachmentAlwaysGoesByBatch(t *testing.T) {
+	h := newHarness(t, SendSettings{})
+	data := strings.Replace(string(inv(2, "ATT")), "</Faktura>",
+		"<Zalacznik><BlokDanych><ZNaglowek>Protokół</ZNaglowek><MetaDane><ZKlucz>k</ZKlucz><ZWartosc>v</ZWartosc></MetaDane></BlokDanych></Zalacznik></Faktura>", 1)
+	done := h.settle(h.drop("ATT.xml", []byte(data)))
+	if len(done) != 1 || done[0].Mode != "batch" || !done[0].HasAttachment {
+		t.Fatalf("done = %+v", done)
+	}
+	if done[0].Outcome != "accepted" {
+		t.Fatalf("outcome %s: %s", done[0].Outcome, done[0].ErrDescription)
+	}
+}
+
+// TestOnlineModeSendsEachInvoiceOnline: mode = "online" never uses batch for plain invoices.
+func TestOnlineModeSendsEachInvoiceOnline(t *testing.T) {
+	h := newHarness(t, SendSettings{Mode: "online"})
+	var paths []string
+	for i := range 3 {
+		paths = append(paths, h.drop(fmt.Sprintf("O_%d.xml", i), inv(i, "ONLY")))
+	}
+	for _, d := range h.settle(paths...) {
+		if d.Mode != "online" || d.Outcome != "accepted" {
+			t.Errorf("%s: %s %s", d.FileName, d.Mode, d.Outcome)
+		}
+	}
+}
