@@ -21,7 +21,9 @@ import (
 // TestSendEndToEnd drives the real binary's `send` against the simulator with 200 valid invoices
 // and every kind of bad input a legacy ERP produces.
 func TestSendEndToEnd(t *testing.T) {
-	e := newE2E(t, ksefsim.Options{}, "")
+	// settle = 1s: the half-written file below is completed right after the pass starts, well
+	// inside the window even on a loaded machine.
+	e := newE2E(t, ksefsim.Options{}, "[watch]\nsettle = \"1s\"\nrescan = \"1s\"\n")
 	const valid = 200
 	for i := range valid {
 		e.drop(fmt.Sprintf("FV_%04d.xml", i), invoice(i, "E2E"))
