@@ -13,27 +13,18 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/ksef-sync/ksef-sync/internal/testutil"
 )
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
+// syncBuffer is a goroutine-safe log sink that can count JSON records.
+type syncBuffer struct{ testutil.LogBuffer }
 
 // records returns the logged JSON records with the given level and message.
 func (b *syncBuffer) count(t *testing.T, level, msg string) int {
 	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	n := 0
-	for _, line := range bytes.Split(bytes.TrimSpace(b.buf.Bytes()), []byte("\n")) {
+	for _, line := range bytes.Split(bytes.TrimSpace([]byte(b.String())), []byte("\n")) {
 		if len(line) == 0 {
 			continue
 		}

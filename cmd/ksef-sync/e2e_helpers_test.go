@@ -139,23 +139,31 @@ func (e *e2e) send(timeout time.Duration) (int, string, string) {
 	return e.runCmd(timeout+30*time.Second, "send", "-config", e.cfgPath, "-timeout", timeout.String())
 }
 
+// startBinary starts the real binary with args and returns it with a scanner over its log lines
+// (standard error).
+func startBinary(t testing.TB, args ...string) (*exec.Cmd, *bufio.Scanner) {
+	t.Helper()
+	cmd := exec.Command(binPath, args...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	return cmd, sc
+}
+
 // daemon starts `ksef-sync run` and returns it with a scanner over its log lines.
 func (e *e2e) daemon() (*exec.Cmd, *bufio.Scanner) {
 	e.t.Helper()
-	cmd := exec.Command(binPath, "run", "-config", e.cfgPath)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		e.t.Fatal(err)
-	}
+	cmd, sc := startBinary(e.t, "run", "-config", e.cfgPath)
 	e.t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	})
-	sc := bufio.NewScanner(stderr)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	return cmd, sc
 }
 

@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -381,19 +380,10 @@ func TestPullKill9(t *testing.T) {
 // lines and reports whether it was killed (false: it finished first).
 func (p *pullE2E) pullKilledAfter(n int) bool {
 	p.t.Helper()
-	cmd := exec.Command(binPath, "pull", "-config", p.cfgPath)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		p.t.Fatal(err)
-	}
+	cmd, sc := startBinary(p.t, "pull", "-config", p.cfgPath)
 	done := make(chan struct{})
 	timer := time.AfterFunc(60*time.Second, func() { _ = cmd.Process.Kill() }) // a hung run must not hang the test
 	defer timer.Stop()
-	sc := bufio.NewScanner(stderr)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	seen, killed := 0, false
 	go func() {
 		defer close(done)
@@ -406,7 +396,7 @@ func (p *pullE2E) pullKilledAfter(n int) bool {
 		}
 	}()
 	<-done
-	err = cmd.Wait()
+	err := cmd.Wait()
 	if !killed && err != nil {
 		p.t.Fatalf("pull failed before the kill point: %v", err)
 	}
