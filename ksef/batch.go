@@ -29,9 +29,9 @@ const (
 )
 
 const (
-	defaultMaxPartSize = 100_000_000
-	maxBatchParts      = 50
-	maxBatchArchive    = 5_000_000_000
+	defaultMaxPartSize = MaxBatchPartSize
+	maxBatchParts      = MaxBatchParts
+	maxBatchArchive    = MaxBatchArchive
 )
 
 // BatchBuilder streams invoices into an archive in a temp file; it never holds the archive in memory.

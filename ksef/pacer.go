@@ -4,10 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ksef-sync/ksef-sync/internal/slidingwindow"
 )
 
 // Limit is one rate-limit group's budget. A zero field means "no limit for that window".
@@ -109,29 +110,29 @@ type pacer struct {
 	mu     sync.Mutex
 	clock  Clock
 	limits RateTable
-	hist   map[string][]time.Time // ascending send times within the longest window
-}
-
-// safety margin: use 90% of each budget (at least 1)
-func budget(n int) int {
-	if n <= 0 {
-		return 0
-	}
-	b := n * 9 / 10
-	if b < 1 {
-		b = 1
-	}
-	return b
+	logs   map[string]*slidingwindow.Log // per group, within our share of each window
 }
 
 func newPacer(clock Clock, limits RateTable) *pacer {
-	return &pacer{clock: clock, limits: limits, hist: map[string][]time.Time{}}
+	return &pacer{clock: clock, limits: limits, logs: map[string]*slidingwindow.Log{}}
+}
+
+// windowsOf turns a group's limit into our share of each of its windows.
+func windowsOf(l Limit) []slidingwindow.Window {
+	return []slidingwindow.Window{
+		{Span: time.Second, Limit: OurShare(l.PerSecond)},
+		{Span: time.Minute, Limit: OurShare(l.PerMinute)},
+		{Span: time.Hour, Limit: OurShare(l.PerHour)},
+	}
 }
 
 func (p *pacer) setLimits(t RateTable) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.limits = t
+	for group, log := range p.logs {
+		log.SetWindows(windowsOf(t[group])...)
+	}
 }
 
 func (p *pacer) limitsCopy() RateTable {
@@ -168,42 +169,12 @@ func (p *pacer) reserve(group string, now time.Time) time.Duration {
 	if !ok {
 		return 0
 	}
-	windows := []struct {
-		w time.Duration
-		n int
-	}{{time.Second, budget(lim.PerSecond)}, {time.Minute, budget(lim.PerMinute)}, {time.Hour, budget(lim.PerHour)}}
-	var longest time.Duration
-	for _, w := range windows {
-		if w.n > 0 {
-			longest = w.w
-		}
+	log := p.logs[group]
+	if log == nil {
+		log = slidingwindow.New(windowsOf(lim)...)
+		p.logs[group] = log
 	}
-	if longest == 0 {
-		return 0
-	}
-	h := p.hist[group]
-	cut := sort.Search(len(h), func(i int) bool { return h[i].After(now.Add(-longest)) })
-	h = h[cut:]
-	var delay time.Duration
-	for _, w := range windows {
-		if w.n == 0 {
-			continue
-		}
-		first := sort.Search(len(h), func(i int) bool { return h[i].After(now.Add(-w.w)) })
-		if inWindow := len(h) - first; inWindow >= w.n {
-			// the oldest of the last w.n sends must leave the window first
-			leaves := h[len(h)-w.n].Add(w.w)
-			if d := leaves.Sub(now) + time.Millisecond; d > delay {
-				delay = d
-			}
-		}
-	}
-	if delay > 0 {
-		p.hist[group] = h
-		return delay
-	}
-	p.hist[group] = append(h, now)
-	return 0
+	return log.Reserve(now)
 }
 
 // Limits returns the rate table the pacer uses now.

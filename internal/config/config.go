@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/ksef-sync/ksef-sync/ksef"
 )
 
 // Config is the whole configuration file. Paths are absolute after Load (relative ones are resolved
@@ -257,12 +259,12 @@ func Defaults() Config {
 			Mode:             "auto",
 			GatherWindow:     Duration{2 * time.Second},
 			BatchThreshold:   2,
-			MaxBatchInvoices: 10000,
-			BatchPartSize:    100_000_000,
+			MaxBatchInvoices: ksef.MaxBatchInvoices,
+			BatchPartSize:    ksef.MaxBatchPartSize,
 			Compression:      "zip",
 			SessionIdleClose: Duration{5 * time.Minute},
 			PollInterval:     Duration{2 * time.Second},
-			MaxInvoiceSize:   1_000_000,
+			MaxInvoiceSize:   ksef.MaxInvoiceSize,
 			SendTimeout:      Duration{30 * time.Minute},
 			SpoolRetention:   90,
 		},

@@ -11,13 +11,15 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+
+	"github.com/ksef-sync/ksef-sync/ksef"
 )
 
-// KSeF hard limits (digest §9); the config may only be stricter.
+// KSeF hard limits (ksef/limits.go); the config may only be stricter.
 const (
-	maxBatchInvoices  = 10_000
-	maxBatchPartSize  = 100_000_000
-	maxInvoiceSizeCap = 3_000_000
+	maxBatchInvoices  = ksef.MaxBatchInvoices
+	maxBatchPartSize  = ksef.MaxBatchPartSize
+	maxInvoiceSizeCap = ksef.MaxInvoiceSizeWithAttachments
 )
 
 var (

@@ -148,11 +148,11 @@ func withSendDefaults(s SendSettings) SendSettings {
 	if s.BatchThreshold < 2 {
 		s.BatchThreshold = 2
 	}
-	if s.MaxBatchInvoices <= 0 || s.MaxBatchInvoices > 10000 {
-		s.MaxBatchInvoices = 10000
+	if s.MaxBatchInvoices <= 0 || s.MaxBatchInvoices > ksef.MaxBatchInvoices {
+		s.MaxBatchInvoices = ksef.MaxBatchInvoices
 	}
-	if s.BatchPartSize <= 0 || s.BatchPartSize > 100_000_000 {
-		s.BatchPartSize = 100_000_000
+	if s.BatchPartSize <= 0 || s.BatchPartSize > ksef.MaxBatchPartSize {
+		s.BatchPartSize = ksef.MaxBatchPartSize
 	}
 	if s.Compression == "" {
 		s.Compression = ksef.Zip
@@ -164,13 +164,13 @@ func withSendDefaults(s SendSettings) SendSettings {
 		s.PollInterval = 2 * time.Second
 	}
 	if s.MaxInvoiceSize <= 0 {
-		s.MaxInvoiceSize = 1_000_000
+		s.MaxInvoiceSize = ksef.MaxInvoiceSize
 	}
 	if s.SendTimeout <= 0 {
 		s.SendTimeout = 30 * time.Minute
 	}
 	if s.OnlinePerHour <= 0 {
-		s.OnlinePerHour = 170
+		s.OnlinePerHour = ksef.OurShare(ksef.OnlineSendsPerHour)
 	}
 	return s
 }
