@@ -3,6 +3,7 @@
 package logging
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -90,6 +91,8 @@ type RotatingFile struct {
 	maxKeep int
 	f       *os.File
 	size    int64
+	// failedAt is the size at which the last rotation failed (0: none failed since the last success).
+	failedAt int64
 }
 
 // OpenRotating opens (appending) or creates the log file.
@@ -118,12 +121,24 @@ func (r *RotatingFile) open() error {
 	return nil
 }
 
-// Write appends p, rotating first when p would push the file past its size limit.
+// rename is os.Rename; tests replace it to make a rotation fail.
+var rename = os.Rename
+
+// Write appends p, rotating first when p would push the file past its size limit. A rotation that
+// fails (on Windows a rename fails whenever another process holds the file open) never silences the
+// log: the line goes to the current file, and rotation is tried again once the file has grown by
+// another tenth of its limit.
 func (r *RotatingFile) Write(p []byte) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.size > 0 && r.size+int64(len(p)) > r.maxSize {
+	if r.size > 0 && r.size+int64(len(p)) > r.rotateAt() {
 		if err := r.rotate(); err != nil {
+			r.failedAt = r.size
+			fmt.Fprintf(os.Stderr, "ksef-sync: log rotation of %s failed, still writing to it: %v\n", r.path, err)
+		}
+	}
+	if r.f == nil {
+		if err := r.open(); err != nil {
 			return 0, err
 		}
 	}
@@ -132,23 +147,45 @@ func (r *RotatingFile) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// rotateAt is the size that triggers the next rotation: the limit, or after a failed rotation a
+// tenth of the limit beyond where it failed, so a stuck rename is not retried on every line.
+func (r *RotatingFile) rotateAt() int64 {
+	if r.failedAt > 0 {
+		return max(r.maxSize, r.failedAt+r.maxSize/10)
+	}
+	return r.maxSize
+}
+
+// rotate shifts name.1 … name.<max-1> up by one and renames the current file to name.1, then opens
+// a fresh one. When the rename of the current file fails, it reopens that file for appending and
+// reports the error.
 func (r *RotatingFile) rotate() error {
 	if err := r.f.Close(); err != nil {
 		return err
 	}
+	r.f = nil
 	_ = os.Remove(r.path + "." + strconv.Itoa(r.maxKeep))
 	for i := r.maxKeep - 1; i >= 1; i-- {
-		_ = os.Rename(r.path+"."+strconv.Itoa(i), r.path+"."+strconv.Itoa(i+1))
+		_ = rename(r.path+"."+strconv.Itoa(i), r.path+"."+strconv.Itoa(i+1))
 	}
-	if err := os.Rename(r.path, r.path+".1"); err != nil {
-		return err
+	renameErr := rename(r.path, r.path+".1")
+	if err := r.open(); err != nil {
+		return errors.Join(renameErr, err)
 	}
-	return r.open()
+	if renameErr == nil {
+		r.failedAt = 0
+	}
+	return renameErr
 }
 
 // Close closes the current file.
 func (r *RotatingFile) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.f.Close()
+	if r.f == nil {
+		return nil
+	}
+	err := r.f.Close()
+	r.f = nil
+	return err
 }
