@@ -1,0 +1,341 @@
+package xsd
+
+import (
+	"fmt"
+	"sort"
+)
+
+const unbounded = -1
+
+type particleKind int
+
+const (
+	partElement particleKind = iota
+	partSequence
+	partChoice
+	partAll
+)
+
+// particle is a node of a content model as written in the schema.
+type particle struct {
+	kind     particleKind
+	min, max int // max == unbounded for maxOccurs="unbounded"
+	kids     []*particle
+	elem     *elemDecl
+}
+
+// automaton is the Glushkov (position) automaton of a content model: one position per element
+// particle. Repetition of an element (maxOccurs up to 50,000 in FA(3)) is a self-loop with a
+// counter instead of copies of the position, so building it is linear in the size of the model.
+// XSD's Unique Particle Attribution rule makes it deterministic: from any position an element
+// name leads to at most one next position.
+type automaton struct {
+	pos        []*elemDecl
+	posMin     []int
+	posMax     []int
+	start      map[qname]edge
+	startFinal bool
+	follow     []map[qname]edge
+	final      []bool
+
+	// all groups (xsd:all) are validated by the set of elements seen instead.
+	all         bool
+	allOptional bool
+	allIndex    map[qname]int
+}
+
+type edge struct {
+	to   int
+	self bool // the counted self-loop of a repeated element
+}
+
+type glushkov struct{ a *automaton }
+
+func buildAutomaton(root *particle) (*automaton, error) {
+	a := &automaton{start: map[qname]edge{}}
+	if root != nil && root.kind == partAll {
+		return buildAll(root)
+	}
+	if root == nil {
+		a.startFinal = true
+		return a, nil
+	}
+	g := &glushkov{a: a}
+	first, last, nullable, err := g.walk(root)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range first {
+		if err := g.addEdge(a.start, p, false); err != nil {
+			return nil, err
+		}
+	}
+	a.startFinal = nullable
+	for _, p := range last {
+		a.final[p] = true
+	}
+	return a, nil
+}
+
+func buildAll(root *particle) (*automaton, error) {
+	a := &automaton{all: true, allOptional: root.min == 0, allIndex: map[qname]int{}}
+	for _, k := range root.kids {
+		if k.kind != partElement || k.max > 1 || k.max == unbounded {
+			return nil, fmt.Errorf("xsd:all may only hold elements with maxOccurs ≤ 1")
+		}
+		a.allIndex[k.elem.name] = len(a.pos)
+		a.pos = append(a.pos, k.elem)
+		a.posMin = append(a.posMin, k.min)
+		a.posMax = append(a.posMax, 1)
+	}
+	return a, nil
+}
+
+func (g *glushkov) addEdge(m map[qname]edge, to int, self bool) error {
+	name := g.a.pos[to].name
+	if old, ok := m[name]; ok && old.to != to {
+		return fmt.Errorf("content model is ambiguous for element %s (Unique Particle Attribution)", name.local)
+	}
+	if old, ok := m[name]; ok && !old.self {
+		return nil // a plain edge (a repeated group) already resets the counter
+	}
+	m[name] = edge{to: to, self: self}
+	return nil
+}
+
+func (g *glushkov) follows(from []int, to []int) error {
+	for _, x := range from {
+		for _, y := range to {
+			if err := g.addEdge(g.a.follow[x], y, false); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// walk returns the first and last positions of p and whether p matches the empty sequence,
+// adding follow edges along the way.
+func (g *glushkov) walk(p *particle) (first, last []int, nullable bool, err error) {
+	switch p.kind {
+	case partElement:
+		a := g.a
+		i := len(a.pos)
+		a.pos = append(a.pos, p.elem)
+		a.posMin = append(a.posMin, p.min)
+		a.posMax = append(a.posMax, p.max)
+		a.follow = append(a.follow, map[qname]edge{})
+		a.final = append(a.final, false)
+		if p.max > 1 || p.max == unbounded {
+			if err := g.addEdge(a.follow[i], i, true); err != nil {
+				return nil, nil, false, err
+			}
+		}
+		return []int{i}, []int{i}, p.min == 0, nil
+	case partSequence:
+		nullable = true
+		for _, k := range p.kids {
+			f, l, n, err := g.walk(k)
+			if err != nil {
+				return nil, nil, false, err
+			}
+			if err := g.follows(last, f); err != nil {
+				return nil, nil, false, err
+			}
+			if nullable {
+				first = append(first, f...)
+			}
+			if n {
+				last = append(last, l...)
+			} else {
+				last = append([]int(nil), l...)
+			}
+			nullable = nullable && n
+		}
+	case partChoice:
+		for _, k := range p.kids {
+			f, l, n, err := g.walk(k)
+			if err != nil {
+				return nil, nil, false, err
+			}
+			first = append(first, f...)
+			last = append(last, l...)
+			nullable = nullable || n
+		}
+	case partAll:
+		return nil, nil, false, fmt.Errorf("xsd:all must be the whole content model")
+	}
+	if p.max == unbounded {
+		if err := g.follows(last, first); err != nil {
+			return nil, nil, false, err
+		}
+	} else if p.max > 1 {
+		return nil, nil, false, fmt.Errorf("maxOccurs > 1 on a group is not supported")
+	}
+	return first, last, nullable || p.min == 0, nil
+}
+
+// modelState is where an element's children have got to in its content model.
+type modelState struct {
+	pos   int // -1 before the first child
+	count int // occurrences of pos so far
+	seen  []bool
+}
+
+// step moves the state on child name. It returns a message when the child is not allowed.
+func (a *automaton) step(st *modelState, name qname) string {
+	if a.all {
+		i, ok := a.allIndex[name]
+		if !ok {
+			return a.unexpected(st, name)
+		}
+		if st.seen == nil {
+			st.seen = make([]bool, len(a.pos))
+		}
+		if st.seen[i] {
+			return fmt.Sprintf("element %s appears more than once", name.local)
+		}
+		st.seen[i] = true
+		return ""
+	}
+	m := a.start
+	if st.pos >= 0 {
+		m = a.follow[st.pos]
+	}
+	e, ok := m[name]
+	if !ok {
+		return a.unexpected(st, name)
+	}
+	if e.self && e.to == st.pos {
+		if max := a.posMax[st.pos]; max != unbounded && st.count >= max {
+			return fmt.Sprintf("element %s occurs more than %d times", name.local, max)
+		}
+		st.count++
+		return ""
+	}
+	if st.pos >= 0 && st.count < a.posMin[st.pos] {
+		return fmt.Sprintf("element %s must occur at least %d times", a.pos[st.pos].name.local, a.posMin[st.pos])
+	}
+	st.pos, st.count = e.to, 1
+	return ""
+}
+
+// end checks that the content may stop here; it returns the message and the first missing element.
+func (a *automaton) end(st *modelState) (string, *elemDecl) {
+	if a.all {
+		if st.seen == nil && a.allOptional {
+			return "", nil
+		}
+		for i, d := range a.pos {
+			if a.posMin[i] > 0 && (st.seen == nil || !st.seen[i]) {
+				return fmt.Sprintf("missing element %s", d.name.local), d
+			}
+		}
+		return "", nil
+	}
+	if st.pos < 0 {
+		if a.startFinal {
+			return "", nil
+		}
+		exp := a.expected(a.start)
+		return "missing element " + orList(exp), firstDecl(a, a.start)
+	}
+	if st.count < a.posMin[st.pos] {
+		return fmt.Sprintf("element %s must occur at least %d times", a.pos[st.pos].name.local, a.posMin[st.pos]), a.pos[st.pos]
+	}
+	if a.final[st.pos] {
+		return "", nil
+	}
+	m := a.follow[st.pos]
+	return "missing element " + orList(a.expected(m)) + " after " + a.pos[st.pos].name.local, firstDecl(a, m)
+}
+
+func (a *automaton) unexpected(st *modelState, name qname) string {
+	var exp []string
+	if a.all {
+		for i, d := range a.pos {
+			if st.seen == nil || !st.seen[i] {
+				exp = append(exp, d.name.local)
+			}
+		}
+	} else if st.pos < 0 {
+		exp = a.expected(a.start)
+	} else {
+		exp = a.expected(a.follow[st.pos])
+	}
+	what := "element " + name.local
+	if !a.declares(name) {
+		what = "unknown element " + name.local
+		if name.ns != "" && a.declaresLocal(name.local) {
+			what = fmt.Sprintf("element %s in namespace %s (wrong namespace)", name.local, name.ns)
+		} else if name.ns == "" && a.declaresLocal(name.local) {
+			what = fmt.Sprintf("element %s without a namespace (wrong namespace)", name.local)
+		}
+	}
+	if len(exp) == 0 {
+		return what + " is not allowed here: no more elements are expected"
+	}
+	return what + " is not allowed here; expected " + orList(exp)
+}
+
+func (a *automaton) declares(name qname) bool {
+	for _, d := range a.pos {
+		if d.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *automaton) declaresLocal(local string) bool {
+	for _, d := range a.pos {
+		if d.name.local == local {
+			return true
+		}
+	}
+	return false
+}
+
+// expected lists the element names m accepts, in schema order.
+func (a *automaton) expected(m map[qname]edge) []string {
+	idx := make([]int, 0, len(m))
+	for _, e := range m {
+		idx = append(idx, e.to)
+	}
+	sort.Ints(idx)
+	out := make([]string, len(idx))
+	for i, p := range idx {
+		out[i] = a.pos[p].name.local
+	}
+	return out
+}
+
+func firstDecl(a *automaton, m map[qname]edge) *elemDecl {
+	best := -1
+	for _, e := range m {
+		if best < 0 || e.to < best {
+			best = e.to
+		}
+	}
+	if best < 0 {
+		return nil
+	}
+	return a.pos[best]
+}
+
+func orList(names []string) string {
+	switch len(names) {
+	case 0:
+		return "(nothing)"
+	case 1:
+		return names[0]
+	}
+	if len(names) > 8 {
+		names = append(names[:8:8], "…")
+	}
+	s := names[0]
+	for _, n := range names[1 : len(names)-1] {
+		s += ", " + n
+	}
+	return s + " or " + names[len(names)-1]
+}

@@ -1,0 +1,393 @@
+package xsd
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// XSINamespace is the XML Schema instance namespace (xsi:schemaLocation and friends).
+const XSINamespace = "http://www.w3.org/2001/XMLSchema-instance"
+
+// MaxErrors bounds the problems one validation collects; the rest of the document is not checked.
+const MaxErrors = 100
+
+// Error is one problem found in a document.
+type Error struct {
+	Line    int    // 1-based line of the element's start tag (of its end tag for missing children)
+	Path    string // element path below the root, e.g. "Fa/FaWiersz[3]/P_8B"; the root's own name for the root
+	Element string // local name of the element the problem is about (a missing one, when something is missing)
+	Label   string // that element's description in the schema (Polish), may be empty
+	Message string
+}
+
+func (e Error) String() string {
+	return fmt.Sprintf("line %d: %s: %s", e.Line, e.Path, e.Message)
+}
+
+type sibCount struct {
+	name qname
+	n    int
+}
+
+type frame struct {
+	decl     *elemDecl
+	ct       *complexType
+	st       *simpleType // type of the character content, when it is simple
+	state    modelState
+	failed   bool // the content model already reported an error
+	skip     bool // unknown element: its content is not checked
+	noted    bool // a "no child elements"/"no text" error was already reported
+	text     []byte
+	line     int
+	local    string
+	index    int // 0: no [n] in the path
+	sibs     []sibCount
+	hasChild bool
+}
+
+type validator struct {
+	s       *Schema
+	data    []byte
+	dec     *xml.Decoder
+	line    int
+	lineOff int
+	stack   []frame
+	errs    []Error
+	rootEnd bool
+}
+
+// Validate checks data against the schema and returns the problems found (at most MaxErrors), in
+// document order; none means the document is valid.
+func (s *Schema) Validate(data []byte) []Error {
+	v := &validator{s: s, data: data, line: 1, dec: xml.NewDecoder(bytes.NewReader(data))}
+	v.dec.Strict = true
+	v.run()
+	return v.errs
+}
+
+func (v *validator) run() {
+	for len(v.errs) < MaxErrors {
+		off := int(v.dec.InputOffset())
+		tok, err := v.dec.Token()
+		if errors.Is(err, io.EOF) {
+			if !v.rootEnd {
+				v.fail(v.lineAt(len(v.data)), "not well-formed XML: the document has no complete root element")
+			}
+			return
+		}
+		if err != nil {
+			line := v.lineAt(int(v.dec.InputOffset()))
+			if se, ok := errors.AsType[*xml.SyntaxError](err); ok {
+				line = se.Line
+			}
+			v.fail(line, "not well-formed XML: "+syntaxMsg(err))
+			return
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if !v.start(t, v.lineAt(off)) {
+				return
+			}
+		case xml.EndElement:
+			v.end(v.lineAt(off))
+		case xml.CharData:
+			v.chars(t, off)
+		}
+	}
+}
+
+func syntaxMsg(err error) string {
+	if se, ok := errors.AsType[*xml.SyntaxError](err); ok {
+		return se.Msg
+	}
+	return err.Error()
+}
+
+// lineAt returns the line of byte offset off; offsets only grow, so counting is incremental.
+func (v *validator) lineAt(off int) int {
+	off = min(off, len(v.data))
+	if off > v.lineOff {
+		v.line += bytes.Count(v.data[v.lineOff:off], []byte{'\n'})
+		v.lineOff = off
+	}
+	return v.line
+}
+
+func (v *validator) fail(line int, msg string) {
+	v.errs = append(v.errs, Error{Line: line, Path: v.path(), Message: msg})
+}
+
+func (v *validator) report(line int, d *elemDecl, local, msg string) {
+	e := Error{Line: line, Path: v.path(), Element: local, Message: msg}
+	if d != nil {
+		e.Label = d.label
+	}
+	v.errs = append(v.errs, e)
+}
+
+// path is the element path of the top of the stack, below the root.
+func (v *validator) path() string {
+	switch len(v.stack) {
+	case 0:
+		return "/"
+	case 1:
+		return v.stack[0].local
+	}
+	var b strings.Builder
+	for i := 1; i < len(v.stack); i++ {
+		if i > 1 {
+			b.WriteByte('/')
+		}
+		b.WriteString(v.stack[i].local)
+		if n := v.stack[i].index; n > 0 {
+			b.WriteByte('[')
+			b.WriteString(strconv.Itoa(n))
+			b.WriteByte(']')
+		}
+	}
+	return b.String()
+}
+
+func (v *validator) push(f frame) {
+	if n := len(v.stack); n < cap(v.stack) {
+		// Reuse the buffers of an earlier element at this depth.
+		old := v.stack[:n+1][n]
+		f.text, f.sibs = old.text[:0], old.sibs[:0]
+	}
+	v.stack = append(v.stack, f)
+}
+
+func (v *validator) start(t xml.StartElement, line int) bool {
+	name := qname{t.Name.Space, t.Name.Local}
+	for i, a := range t.Attr {
+		for _, b := range t.Attr[:i] {
+			if a.Name == b.Name {
+				v.fail(line, fmt.Sprintf("not well-formed XML: attribute %s appears twice in <%s>", a.Name.Local, t.Name.Local))
+				return false
+			}
+		}
+	}
+	if len(v.stack) == 0 {
+		if v.rootEnd {
+			v.fail(line, "not well-formed XML: a second root element <"+t.Name.Local+">")
+			return false
+		}
+		d := v.s.roots[name]
+		if d == nil {
+			v.fail(line, fmt.Sprintf("the root element <%s> (namespace %q) is not declared in the schema%s", name.local, name.ns, v.s.expectedRoots()))
+			return false
+		}
+		v.push(frame{line: line, local: name.local})
+		v.enter(t, d, line)
+		return true
+	}
+	p := &v.stack[len(v.stack)-1]
+	idx := p.countSibling(name)
+	switch {
+	case p.skip || p.decl.anyType:
+		v.push(frame{skip: true, line: line, local: name.local})
+		return true
+	case p.st != nil:
+		v.push(frame{skip: true, line: line, local: name.local, index: idx})
+		if !p.noted {
+			p.noted = true
+			v.report(line, p.decl, p.local, fmt.Sprintf("element %s must not contain elements (found <%s>)", p.local, name.local))
+		}
+		return true
+	}
+	d := p.ct.children[name]
+	if d != nil && (d.max > 1 || d.max == unbounded) || idx > 1 {
+		// keep idx
+	} else {
+		idx = 0
+	}
+	var msg string
+	if !p.failed {
+		msg = p.ct.model.step(&p.state, name)
+		p.failed = msg != ""
+	} else if d == nil {
+		msg = "unknown element " + name.local + " is not allowed here"
+	}
+	if d == nil {
+		v.push(frame{skip: true, line: line, local: name.local, index: idx})
+		v.report(line, p.decl, name.local, msg)
+		return true
+	}
+	v.push(frame{line: line, local: name.local, index: idx})
+	if msg != "" {
+		v.report(line, d, name.local, msg)
+	}
+	v.enter(t, d, line)
+	return true
+}
+
+func (p *frame) countSibling(name qname) int {
+	for i := range p.sibs {
+		if p.sibs[i].name == name {
+			p.sibs[i].n++
+			return p.sibs[i].n
+		}
+	}
+	p.sibs = append(p.sibs, sibCount{name, 1})
+	return 1
+}
+
+// enter sets up the top frame for declaration d and checks the attributes.
+func (v *validator) enter(t xml.StartElement, d *elemDecl, line int) {
+	f := &v.stack[len(v.stack)-1]
+	f.decl = d
+	f.state.pos = -1
+	switch {
+	case d.simple != nil:
+		f.st = d.simple
+	case d.complex != nil:
+		f.ct = d.complex
+		f.st = d.complex.simple
+	}
+	var attrs []*attrDecl
+	if f.ct != nil {
+		attrs = f.ct.attrs
+	}
+	var seen uint64
+	for _, a := range t.Attr {
+		if isNamespaceDecl(a.Name) {
+			continue
+		}
+		if a.Name.Space == XSINamespace {
+			if a.Name.Local != "schemaLocation" && a.Name.Local != "noNamespaceSchemaLocation" {
+				v.report(line, d, t.Name.Local, fmt.Sprintf("attribute xsi:%s is not supported here", a.Name.Local))
+			}
+			continue
+		}
+		i := findAttr(attrs, qname{a.Name.Space, a.Name.Local})
+		if i < 0 || d.anyType {
+			if !d.anyType {
+				v.report(line, d, t.Name.Local, fmt.Sprintf("attribute %s is not allowed on %s", a.Name.Local, t.Name.Local))
+			}
+			continue
+		}
+		seen |= 1 << uint(i%64)
+		if msg := checkAttr(attrs[i], a.Value); msg != "" {
+			v.report(line, d, t.Name.Local, msg)
+		}
+	}
+	for i, a := range attrs {
+		if a.required && seen&(1<<uint(i%64)) == 0 {
+			v.report(line, d, t.Name.Local, fmt.Sprintf("required attribute %s is missing", a.name.local))
+		}
+	}
+}
+
+func isNamespaceDecl(n xml.Name) bool {
+	return n.Space == "xmlns" || (n.Space == "" && n.Local == "xmlns")
+}
+
+func findAttr(attrs []*attrDecl, q qname) int {
+	for i, a := range attrs {
+		if a.name == q {
+			return i
+		}
+	}
+	return -1
+}
+
+func checkAttr(a *attrDecl, val string) string {
+	if msg := a.typ.validate(val); msg != "" {
+		return "attribute " + a.name.local + ": " + msg
+	}
+	if a.fixed != nil && !sameValue(a.typ, val, *a.fixed) {
+		return fmt.Sprintf("attribute %s must be '%s', not '%s'", a.name.local, *a.fixed, clip(val))
+	}
+	return ""
+}
+
+// sameValue compares two literals of t in its value space.
+func sameValue(t *simpleType, a, b string) bool {
+	for t.union != nil { // compare as the first member; fixed values on unions do not occur in FA(3)
+		t = t.union[0]
+	}
+	va, m1 := t.parseValue(normalize(a, t.ws))
+	vb, m2 := t.parseValue(normalize(b, t.ws))
+	return m1 == "" && m2 == "" && t.prim.cmp(va, vb) == 0
+}
+
+func (v *validator) chars(t xml.CharData, off int) {
+	if len(v.stack) == 0 {
+		if trimmed := bytes.TrimLeft(t, " \t\r\n"); len(trimmed) > 0 {
+			v.fail(v.lineAt(off+len(t)-len(trimmed)), "not well-formed XML: text outside the root element")
+		}
+		return
+	}
+	f := &v.stack[len(v.stack)-1]
+	switch {
+	case f.skip:
+	case f.st != nil:
+		f.text = append(f.text, t...)
+	case f.decl.anyType || (f.ct != nil && f.ct.mixed):
+	default:
+		trimmed := bytes.TrimLeft(t, " \t\r\n")
+		if len(trimmed) > 0 && !f.noted {
+			f.noted = true
+			line := v.lineAt(off + len(t) - len(trimmed))
+			v.report(line, f.decl, f.local, fmt.Sprintf("text '%s' is not allowed in %s, only elements", clip(strings.TrimSpace(string(trimmed))), f.local))
+		}
+	}
+}
+
+func (v *validator) end(line int) {
+	f := &v.stack[len(v.stack)-1]
+	switch {
+	case f.skip:
+	case f.st != nil:
+		v.endSimple(f)
+	case f.ct != nil && !f.failed:
+		if msg, missing := f.ct.model.end(&f.state); msg != "" {
+			e := Error{Line: line, Path: v.path(), Element: f.local, Label: f.decl.label, Message: msg}
+			if missing != nil {
+				e.Element, e.Label = missing.name.local, missing.label
+			}
+			v.errs = append(v.errs, e)
+		}
+	}
+	v.stack = v.stack[:len(v.stack)-1]
+	if len(v.stack) == 0 {
+		v.rootEnd = true
+	}
+}
+
+func (v *validator) endSimple(f *frame) {
+	if f.noted { // child elements already reported
+		return
+	}
+	d := f.decl
+	val := string(f.text)
+	if val == "" && d.fixed != nil {
+		return // an empty element takes the fixed value
+	}
+	if val == "" && d.deflt != nil {
+		val = *d.deflt
+	}
+	if msg := f.st.validate(val); msg != "" {
+		v.report(f.line, d, f.local, msg)
+		return
+	}
+	if d.fixed != nil && !sameValue(f.st, val, *d.fixed) {
+		v.report(f.line, d, f.local, fmt.Sprintf("the value must be '%s', not '%s'", *d.fixed, clip(val)))
+	}
+}
+
+func (s *Schema) expectedRoots() string {
+	var names []string
+	for q := range s.roots {
+		names = append(names, fmt.Sprintf("<%s> in namespace %s", q.local, q.ns))
+	}
+	if len(names) != 1 {
+		return ""
+	}
+	return "; expected " + names[0]
+}

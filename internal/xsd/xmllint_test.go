@@ -1,0 +1,157 @@
+package xsd
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// xmllintVerdicts validates files with libxml2's xmllint in a few batched invocations and returns
+// file → valid. Without xmllint the test is skipped, except in CI (CI set), where it fails.
+func xmllintVerdicts(t *testing.T, files []string) map[string]bool {
+	t.Helper()
+	bin, err := exec.LookPath("xmllint")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("xmllint is required in CI (Debian package libxml2-utils)")
+		}
+		t.Skip("xmllint not installed (Debian package libxml2-utils)")
+	}
+	schemaDir, err := filepath.Abs("schemas")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The FA(3) schema imports its base types from crd.gov.pl; a catalog maps them to our copies.
+	catalog := filepath.Join(t.TempDir(), "catalog.xml")
+	cat := `<?xml version="1.0"?>
+<catalog xmlns="urn:oasis:names:tc:entity:xmlns:xml:catalog">
+  <rewriteSystem systemIdStartString="http://crd.gov.pl/xml/schematy/dziedzinowe/mf/2022/01/05/eD/DefinicjeTypy/" rewritePrefix="file://` + schemaDir + `/"/>
+</catalog>`
+	if err := os.WriteFile(catalog, []byte(cat), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	verdicts := map[string]bool{}
+	const chunk = 400
+	for start := 0; start < len(files); start += chunk {
+		batch := files[start:min(start+chunk, len(files))]
+		args := append([]string{"--noout", "--nonet", "--schema", filepath.Join(schemaDir, "schemat_FA(3)_v1-0E.xsd")}, batch...)
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "XML_CATALOG_FILES="+catalog)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		_ = cmd.Run() // exit status 3 when any file is invalid
+		sc := bufio.NewScanner(&stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			if f, ok := strings.CutSuffix(line, " validates"); ok {
+				verdicts[f] = true
+			} else if f, ok := strings.CutSuffix(line, " fails to validate"); ok {
+				verdicts[f] = false
+			} else if f, _, ok := strings.Cut(line, ": parser error"); ok {
+				if i := strings.LastIndexByte(f, ':'); i > 0 {
+					verdicts[f[:i]] = false // not well-formed: xmllint does not validate it at all
+				}
+			}
+		}
+		for _, f := range batch {
+			if _, ok := verdicts[f]; !ok {
+				t.Fatalf("xmllint gave no verdict for %s:\n%s", f, grepLines(stderr.String(), f))
+			}
+		}
+	}
+	return verdicts
+}
+
+// TestDifferentialXmllint mutates the sample invoices thousands of ways and checks that the
+// validator and libxml2 agree on valid/invalid for every one.
+func TestDifferentialXmllint(t *testing.T) {
+	s, err := FA3()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 2400
+	if testing.Short() {
+		n = 400
+	}
+	if v := os.Getenv("XSD_DIFF_N"); v != "" {
+		fmt.Sscan(v, &n)
+	}
+	dir := t.TempDir()
+	if v := os.Getenv("XSD_DIFF_KEEP"); v != "" {
+		dir = v // keep the generated documents for a closer look
+	}
+	r := rand.New(rand.NewPCG(18, seed()))
+	var bases []*tnode
+	for _, b := range sampleInvoices() {
+		bases = append(bases, parseTree(b))
+	}
+	type gen struct {
+		file, what string
+		data       []byte
+	}
+	var docs []gen
+	var files []string
+	for i := range n {
+		doc, what := mutate(bases[i%len(bases)], r)
+		if r.IntN(5) == 0 { // some documents get two mutations
+			doc, what = mutateAgain(doc, what, r)
+		}
+		data := doc.bytes()
+		f := filepath.Join(dir, fmt.Sprintf("m%04d.xml", i))
+		if err := os.WriteFile(f, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, gen{f, what, data})
+		files = append(files, f)
+	}
+	want := xmllintVerdicts(t, files)
+	valid, mismatches := 0, 0
+	for _, d := range docs {
+		errs := s.Validate(d.data)
+		got := len(errs) == 0
+		if got {
+			valid++
+		}
+		if got != want[d.file] {
+			mismatches++
+			if mismatches <= 15 {
+				t.Errorf("%s (%s): xmllint valid=%v, ours valid=%v %v", filepath.Base(d.file), d.what, want[d.file], got, errs)
+			}
+		}
+	}
+	t.Logf("%d documents, %d valid, %d invalid, %d mismatches", len(docs), valid, len(docs)-valid, mismatches)
+	if valid < len(docs)/10 || valid > len(docs)*9/10 {
+		t.Errorf("the mutations should give a mix of valid and invalid documents, got %d of %d valid", valid, len(docs))
+	}
+}
+
+func mutateAgain(doc *tnode, what string, r *rand.Rand) (*tnode, string) {
+	d2, w2 := mutate(doc, r)
+	return d2, what + "; " + w2
+}
+
+// seed is fixed so failures reproduce; XSD_DIFF_SEED explores other mutations.
+func seed() uint64 {
+	var s uint64 = 2026
+	if v := os.Getenv("XSD_DIFF_SEED"); v != "" {
+		fmt.Sscan(v, &s)
+	}
+	return s
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
