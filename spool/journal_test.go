@@ -669,25 +669,6 @@ func TestConcurrentTransitions(t *testing.T) {
 	}
 }
 
-// TestDependencyDirection keeps spool free of the packages that build on it.
-func TestDependencyDirection(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs go list")
-	}
-	out, err := exec.Command("go", "list", "-deps", ".").Output()
-	if err != nil {
-		t.Skipf("go list unavailable: %v", err)
-	}
-	const mod = "github.com/ksef-sync/ksef-sync/"
-	for _, dep := range strings.Fields(string(out)) {
-		for _, banned := range []string{mod + "watcher", mod + "ksef", mod + "internal/engine"} {
-			if dep == banned || strings.HasPrefix(dep, banned+"/") {
-				t.Errorf("spool depends on %s", dep)
-			}
-		}
-	}
-}
-
 // TestQueriesUseIndexes keeps every hot query off full table scans, so 10 000+ invoices stay fast.
 func TestQueriesUseIndexes(t *testing.T) {
 	j, _ := openTest(t)
