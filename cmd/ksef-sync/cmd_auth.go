@@ -24,7 +24,7 @@ func cmdAuth(ctx context.Context, env *cliEnv, args []string) int {
 	}
 	fs, cfgPath := newFlags(env, "auth check")
 	if err := fs.Parse(args[2:]); err != nil {
-		return exitUsage
+		return parseFailed(err)
 	}
 	cfg, code := loadConfig(env, *cfgPath)
 	if cfg == nil {
@@ -194,7 +194,7 @@ func cmdCert(_ context.Context, env *cliEnv, args []string) int {
 	keyType := fs.String("key", "rsa", "key type: rsa (2048) or ecdsa (P-256)")
 	days := fs.Int("days", 365, "validity in days")
 	if err := fs.Parse(args[2:]); err != nil {
-		return exitUsage
+		return parseFailed(err)
 	}
 	if len(*nip) != 10 {
 		fmt.Fprintln(env.stderr, "ksef-sync: -nip must be the 10-digit NIP")

@@ -12,7 +12,7 @@ import (
 func cmdCheckConfig(_ context.Context, env *cliEnv, args []string) int {
 	fs, cfgPath := newFlags(env, "check-config")
 	if err := fs.Parse(args[1:]); err != nil {
-		return exitUsage
+		return parseFailed(err)
 	}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {

@@ -32,7 +32,7 @@ func cmdDemo(ctx context.Context, env *cliEnv, args []string) int {
 	dir := fs.String("dir", "demo", "folder for the demo's config, outbox, sent, error, inbox and state")
 	timeout := fs.Duration("timeout", 100*time.Second, "give up after this long")
 	if err := fs.Parse(args[1:]); err != nil {
-		return exitUsage
+		return parseFailed(err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()

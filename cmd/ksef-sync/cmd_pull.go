@@ -18,7 +18,7 @@ func cmdPull(ctx context.Context, env *cliEnv, args []string) int {
 	until := fs.String("until", "", "with -since: up to this date (default now)")
 	out := fs.String("out", "", "with -since: folder to download into (required, must differ from the inbox)")
 	if err := fs.Parse(args[1:]); err != nil {
-		return exitUsage
+		return parseFailed(err)
 	}
 	if *since == "" && (*until != "" || *out != "") {
 		return fail(env, exitUsage, fmt.Errorf("-until and -out only work together with -since"))

@@ -22,7 +22,7 @@ var stopTimeout = 20 * time.Second
 func cmdRun(ctx context.Context, env *cliEnv, args []string) int {
 	fs, cfgPath := newFlags(env, "run")
 	if err := fs.Parse(args[1:]); err != nil {
-		return exitUsage
+		return parseFailed(err)
 	}
 	cfg, code := loadConfig(env, *cfgPath)
 	if cfg == nil {

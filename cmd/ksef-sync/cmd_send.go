@@ -11,7 +11,7 @@ func cmdSend(ctx context.Context, env *cliEnv, args []string) int {
 	fs, cfgPath := newFlags(env, "send")
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up waiting for KSeF's verdict after this long (unfinished invoices are completed by the next run)")
 	if err := fs.Parse(args[1:]); err != nil {
-		return exitUsage
+		return parseFailed(err)
 	}
 	return withDeps(ctx, env, *cfgPath, func(d *deps) int { return sendOnce(ctx, env, d, *timeout) })
 }

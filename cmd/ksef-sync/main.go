@@ -8,6 +8,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -68,21 +69,37 @@ func main() {
 }
 
 func dispatch(ctx context.Context, env *cliEnv, args []string) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	switch {
+	case len(args) == 0:
+		usage(env.stderr)
+		return exitUsage
+	case args[0] == "-h" || args[0] == "-help" || args[0] == "--help":
 		usage(env.stdout)
-		if len(args) == 0 {
-			return exitUsage
-		}
+		return exitOK
+	case args[0] == "-version" || args[0] == "--version":
+		return cmdVersion(ctx, env, args)
+	case args[0] == "help" && len(args) > 1:
+		// `help run` is `run -h`: the command's own flags, on standard output, exit 0.
+		return dispatch(ctx, &cliEnv{stdout: env.stdout, stderr: env.stdout, stdin: env.stdin, getenv: env.getenv}, []string{args[1], "-h"})
+	case args[0] == "help":
+		usage(env.stdout)
 		return exitOK
 	}
-	for _, c := range commands() {
-		if c.name == args[0] {
-			return c.run(ctx, env, args)
-		}
+	if c, ok := findCommand(args[0]); ok {
+		return c.run(ctx, env, args)
 	}
 	fmt.Fprintf(env.stderr, "ksef-sync: unknown command %q\n\n", args[0])
 	usage(env.stderr)
 	return exitUsage
+}
+
+func findCommand(name string) (command, bool) {
+	for _, c := range commands() {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
 }
 
 func usage(w io.Writer) {
@@ -105,4 +122,13 @@ func fail(env *cliEnv, code int, err error) int {
 		fmt.Fprintf(env.stderr, "ksef-sync: %v\n", err)
 	}
 	return code
+}
+
+// parseFailed is the exit code after a flag set refused its arguments: -h and --help printed the
+// command's help, which is a success; anything else is a usage error.
+func parseFailed(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	return exitUsage
 }
