@@ -1,0 +1,331 @@
+package render
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"time"
+
+	"codeberg.org/go-pdf/fpdf"
+	"golang.org/x/image/font/gofont/gobold"
+	"golang.org/x/image/font/gofont/goregular"
+)
+
+// Page geometry in millimetres (A4) and type sizes in points.
+const (
+	marginX    = 14.0
+	marginTop  = 12.0
+	marginBot  = 16.0
+	pad        = 1.0
+	lineH      = 3.9
+	bodySize   = 8.5
+	smallSize  = 7.0
+	titleSize  = 15.0
+	sectionGap = 3.0
+	qrSize     = 38.0
+	fontFamily = "go"
+	nbAlias    = "{nb}"
+)
+
+type pdfw struct {
+	f      *fpdf.Fpdf
+	d      *doc
+	width  float64 // usable width
+	bottom float64 // lowest y for content
+}
+
+type cellStyle int
+
+const (
+	plain   cellStyle = iota
+	boxed             // a table cell
+	heading           // a table header cell: bold on grey
+	label             // grey, the left side of a label/value line
+	strong            // bold, a total
+)
+
+// writePDF lays the document out on A4 pages. Breaks are placed by hand (auto page break is off) so
+// that table headers repeat and no row is cut in half unless it is taller than a page.
+func writePDF(d *doc) ([]byte, error) {
+	f := fpdf.New("P", "mm", "A4", "")
+	f.AddUTF8FontFromBytes(fontFamily, "", goregular.TTF)
+	f.AddUTF8FontFromBytes(fontFamily, "B", gobold.TTF)
+	f.SetMargins(marginX, marginTop, marginX)
+	f.SetAutoPageBreak(false, marginBot)
+	f.SetTitle(d.docTitle, true)
+	f.SetCreator("ksef-sync", true)
+	f.SetProducer("ksef-sync", true)
+	// A fixed date from the document itself makes the output reproducible: the same XML always
+	// gives the same bytes.
+	created, _ := time.Parse(time.RFC3339Nano, d.created)
+	f.SetCreationDate(created)
+	f.SetModificationDate(created)
+	f.SetCatalogSort(true) // fonts in a fixed order: reproducible bytes
+	f.AliasNbPages(nbAlias)
+	pw, ph := f.GetPageSize()
+	p := &pdfw{f: f, d: d, width: pw - 2*marginX, bottom: ph - marginBot}
+	f.SetFooterFunc(p.footer)
+	f.AddPage()
+	p.header()
+	for i := range d.blocks {
+		p.block(&d.blocks[i])
+	}
+	for _, q := range d.qrs {
+		if err := p.qr(q); err != nil {
+			return nil, err
+		}
+	}
+	var buf bytes.Buffer
+	if err := f.Output(&buf); err != nil {
+		return nil, fmt.Errorf("render PDF: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+func (p *pdfw) font(bold bool, size float64) {
+	style := ""
+	if bold {
+		style = "B"
+	}
+	p.f.SetFont(fontFamily, style, size)
+}
+
+func (p *pdfw) footer() {
+	f, lb := p.f, p.d.lb
+	f.SetY(-marginBot + 6)
+	p.font(false, smallSize)
+	f.SetTextColor(110, 110, 110)
+	f.CellFormat(p.width/2, 4, lb.generated, "", 0, "L", false, 0, "")
+	f.CellFormat(p.width/2, 4, fmt.Sprintf("%s %d %s %s", lb.page, f.PageNo(), lb.of, nbAlias), "", 0, "R", false, 0, "")
+	f.SetTextColor(0, 0, 0)
+}
+
+// header prints the system's name, the document's kind and the numbers that identify it.
+func (p *pdfw) header() {
+	f, d := p.f, p.d
+	p.font(false, smallSize)
+	f.SetTextColor(110, 110, 110)
+	f.CellFormat(p.width, 4, d.kicker, "", 1, "L", false, 0, "")
+	f.SetTextColor(0, 0, 0)
+	p.font(true, titleSize)
+	for _, l := range p.wrap(d.title, p.width, true, titleSize) {
+		f.CellFormat(p.width, 7, l.text, "", 1, "L", false, 0, "")
+	}
+	for _, h := range d.heading {
+		p.font(false, bodySize)
+		f.SetTextColor(90, 90, 90)
+		f.CellFormat(32, 5.5, h[0]+":", "", 0, "L", false, 0, "")
+		f.SetTextColor(0, 0, 0)
+		p.font(true, 11)
+		f.CellFormat(p.width-32, 5.5, h[1], "", 1, "L", false, 0, "")
+	}
+	f.SetDrawColor(60, 60, 60)
+	f.Line(marginX, f.GetY()+1.5, marginX+p.width, f.GetY()+1.5)
+	f.SetY(f.GetY() + sectionGap)
+}
+
+func (p *pdfw) block(b *block) {
+	f := p.f
+	f.SetY(f.GetY() + sectionGap)
+	p.sectionTitle(b.title)
+	switch b.kind {
+	case kvBlock:
+		value := plain
+		if b.strong {
+			value = strong
+		}
+		for _, kv := range b.pairs {
+			p.row([]string{kv[0], kv[1]}, []float64{0.36 * p.width, 0.64 * p.width}, nil, []cellStyle{label, value}, nil, false)
+		}
+	case textBlock:
+		for _, l := range b.lines {
+			p.row([]string{l}, []float64{p.width}, nil, []cellStyle{plain}, nil, false)
+		}
+	case columnsBlock:
+		n := len(b.columns)
+		widths, heads, bodies, styles, hstyles := make([]float64, n), make([]string, n), make([]string, n), make([]cellStyle, n), make([]cellStyle, n)
+		for i, c := range b.columns {
+			widths[i] = p.width / 2
+			heads[i], bodies[i] = c.title, strings.Join(c.lines, "\n")
+			styles[i], hstyles[i] = boxed, heading
+		}
+		p.row(heads, widths, nil, hstyles, nil, false)
+		p.row(bodies, widths, nil, styles, nil, true)
+	case tableBlock:
+		p.table(b.table)
+	}
+}
+
+func (p *pdfw) sectionTitle(title string) {
+	if title == "" {
+		return
+	}
+	f := p.f
+	if f.GetY()+6+3*lineH > p.bottom { // keep a title with at least a few lines of its section
+		f.AddPage()
+	}
+	p.font(true, 10)
+	f.CellFormat(p.width, 6, title, "", 1, "L", false, 0, "")
+}
+
+func (p *pdfw) table(t *table) {
+	total := 0.0
+	for _, c := range t.cols {
+		total += c.width
+	}
+	widths, right := make([]float64, len(t.cols)), make([]bool, len(t.cols))
+	heads, hstyles, styles := make([]string, len(t.cols)), make([]cellStyle, len(t.cols)), make([]cellStyle, len(t.cols))
+	for i, c := range t.cols {
+		widths[i], right[i], heads[i] = c.width/total*p.width, c.right, c.head
+		hstyles[i], styles[i] = heading, boxed
+	}
+	header := func() { p.row(heads, widths, nil, hstyles, nil, false) }
+	header()
+	for _, r := range t.rows {
+		if r.muted {
+			p.f.SetTextColor(105, 105, 105)
+		}
+		p.row(r.cells, widths, right, styles, header, r.bold)
+		p.f.SetTextColor(0, 0, 0)
+	}
+}
+
+type line struct {
+	text string
+	bold bool
+}
+
+// wrap splits text into lines that fit width, honouring its own line breaks.
+func (p *pdfw) wrap(text string, width float64, bold bool, size float64) []line {
+	p.font(bold, size)
+	var out []line
+	for _, para := range strings.Split(text, "\n") {
+		parts := p.f.SplitText(para, width)
+		if len(parts) == 0 {
+			parts = []string{""}
+		}
+		for _, s := range parts {
+			out = append(out, line{s, bold})
+		}
+	}
+	return out
+}
+
+// row draws one row of cells. A row that does not fit the page moves to the next (after header,
+// which repeats a table's column heads); a row taller than a whole page is split. With firstBold
+// the first line of every cell (a party's name) is bold.
+func (p *pdfw) row(cells []string, widths []float64, right []bool, styles []cellStyle, header func(), firstBold bool) {
+	f := p.f
+	wrapped := make([][]line, len(cells))
+	most := 1
+	for i, c := range cells {
+		bold := styles[i] == heading || styles[i] == strong
+		if firstBold {
+			name, rest, _ := strings.Cut(c, "\n")
+			wrapped[i] = p.wrap(name, widths[i]-2*pad, true, bodySize)
+			if rest != "" {
+				wrapped[i] = append(wrapped[i], p.wrap(rest, widths[i]-2*pad, false, bodySize)...)
+			}
+		} else {
+			wrapped[i] = p.wrap(c, widths[i]-2*pad, bold, bodySize)
+		}
+		most = max(most, len(wrapped[i]))
+	}
+	pageLines := int((p.bottom - marginTop - 2*pad - 8) / lineH)
+	for start := 0; start < most; {
+		avail := int((p.bottom - f.GetY() - 2*pad) / lineH)
+		if avail < most-start && (most-start <= pageLines || avail < 2) {
+			f.AddPage()
+			if header != nil {
+				header()
+			}
+			continue
+		}
+		n := min(avail, most-start)
+		p.drawCells(wrapped, widths, right, styles, start, n)
+		start += n
+	}
+}
+
+func (p *pdfw) drawCells(wrapped [][]line, widths []float64, right []bool, styles []cellStyle, start, n int) {
+	f := p.f
+	x, y := marginX, f.GetY()
+	h := float64(n)*lineH + 2*pad
+	for i, lines := range wrapped {
+		switch styles[i] {
+		case heading:
+			f.SetFillColor(230, 230, 230)
+			f.SetDrawColor(150, 150, 150)
+			f.Rect(x, y, widths[i], h, "FD")
+		case boxed:
+			f.SetDrawColor(150, 150, 150)
+			f.Rect(x, y, widths[i], h, "D")
+		}
+		align := "L"
+		if right != nil && right[i] {
+			align = "R"
+		}
+		r, g, b := f.GetTextColor()
+		if styles[i] == label {
+			f.SetTextColor(90, 90, 90)
+		}
+		for j := start; j < start+n && j < len(lines); j++ {
+			p.font(lines[j].bold, bodySize)
+			f.SetXY(x+pad, y+pad+float64(j-start)*lineH)
+			f.CellFormat(widths[i]-2*pad, lineH, lines[j].text, "", 0, align, false, 0, "")
+		}
+		f.SetTextColor(r, g, b)
+		x += widths[i]
+	}
+	f.SetXY(marginX, y+h)
+}
+
+// qr draws one verification code with its caption (the KSeF number, OFFLINE or CERTYFIKAT) and the
+// link spelled out for those who cannot scan.
+func (p *pdfw) qr(q qrBlock) error {
+	bits, err := qrBitmap(q.link)
+	if err != nil {
+		return err
+	}
+	f := p.f
+	f.SetY(f.GetY() + sectionGap)
+	if f.GetY()+qrSize+16 > p.bottom {
+		f.AddPage()
+	}
+	p.sectionTitle(q.title)
+	x, y := marginX, f.GetY()
+	// A quiet zone of four modules is part of the code: scanners need it.
+	module := qrSize / float64(len(bits)+8)
+	f.SetFillColor(0, 0, 0)
+	for r, rowBits := range bits {
+		for c := 0; c < len(rowBits); {
+			if !rowBits[c] {
+				c++
+				continue
+			}
+			run := c
+			for run < len(rowBits) && rowBits[run] {
+				run++
+			}
+			// Runs are drawn as one rectangle, a hair taller than a module, so that no white
+			// hairline appears between rows when the page is rasterised.
+			f.Rect(x+float64(4+c)*module, y+float64(4+r)*module, float64(run-c)*module, module*1.02, "F")
+			c = run
+		}
+	}
+	p.font(true, bodySize)
+	f.SetXY(x, y+qrSize)
+	f.CellFormat(qrSize, 4, q.label, "", 0, "C", false, 0, "")
+	tx := x + qrSize + 4
+	f.SetXY(tx, y+4)
+	p.font(false, bodySize)
+	f.SetTextColor(90, 90, 90)
+	f.CellFormat(p.width-qrSize-4, lineH, q.caption+":", "", 2, "L", false, 0, "")
+	f.SetTextColor(0, 0, 0)
+	for _, l := range p.wrap(q.link, p.width-qrSize-4, false, bodySize) {
+		f.SetX(tx)
+		f.CellFormat(p.width-qrSize-4, lineH, l.text, "", 2, "L", false, 0, "")
+	}
+	f.SetXY(marginX, y+qrSize+5)
+	return nil
+}

@@ -1,0 +1,31 @@
+package render
+
+import (
+	"fmt"
+
+	qrcode "github.com/yeqown/go-qrcode/v2"
+)
+
+// qrBitmap encodes a verification link as a QR code (error correction M, as KSeF's own codes) and
+// returns its modules, true = dark, without the quiet zone.
+func qrBitmap(link string) ([][]bool, error) {
+	q, err := qrcode.NewWith(link, qrcode.WithErrorCorrectionLevel(qrcode.ErrorCorrectionMedium))
+	if err != nil {
+		return nil, fmt.Errorf("QR code: %w", err)
+	}
+	var m matrixWriter
+	if err := q.Save(&m); err != nil {
+		return nil, fmt.Errorf("QR code: %w", err)
+	}
+	return m.bits, nil
+}
+
+// matrixWriter receives the module matrix from go-qrcode instead of an image.
+type matrixWriter struct{ bits [][]bool }
+
+func (w *matrixWriter) Write(m qrcode.Matrix) error {
+	w.bits = m.Bitmap()
+	return nil
+}
+
+func (w *matrixWriter) Close() error { return nil }

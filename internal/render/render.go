@@ -1,0 +1,120 @@
+// Package render turns FA(3) invoices and KSeF UPOs into documents people can read: PDF (A4, an
+// embedded font with every Polish letter, page numbers, repeated table headers, the KOD I / KOD II
+// verification QR codes) or a self-contained HTML page. It is pure Go and has no state: every
+// call parses the XML it is given and returns the finished file.
+//
+// The layout follows the official KSeF visualisation (CIRFMF/ksef-pdf-generator): header with the
+// invoice and KSeF numbers, seller, buyer and third parties, dates, lines, the VAT summary per
+// rate, totals, annotations, payment, footer, attachment summary and the QR codes.
+package render
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Lang is the language of the labels (the invoice's own data is never translated).
+type Lang string
+
+const (
+	Polish  Lang = "pl"
+	English Lang = "en"
+)
+
+// ParseLang accepts "pl" or "en" ("" means Polish).
+func ParseLang(s string) (Lang, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "pl":
+		return Polish, nil
+	case "en":
+		return English, nil
+	}
+	return "", fmt.Errorf("render: language %q (want pl or en)", s)
+}
+
+func (l Lang) labels() *labels {
+	if l == English {
+		return &englishLabels
+	}
+	return &polishLabels
+}
+
+// Format is the output format.
+type Format string
+
+const (
+	PDF  Format = "pdf"
+	HTML Format = "html"
+)
+
+// Ext is the file extension of a format, with its dot: ".pdf" or ".html".
+func (f Format) Ext() string {
+	if f == HTML {
+		return ".html"
+	}
+	return ".pdf"
+}
+
+// ParseFormat accepts "pdf" or "html".
+func ParseFormat(s string) (Format, error) {
+	switch Format(strings.ToLower(strings.TrimSpace(s))) {
+	case PDF:
+		return PDF, nil
+	case HTML:
+		return HTML, nil
+	}
+	return "", fmt.Errorf("render: format %q (want pdf or html)", s)
+}
+
+// Options says how to render. The zero value renders a Polish PDF without KSeF number or QR codes
+// (a preview before sending).
+type Options struct {
+	Lang       Lang   // labels: Polish (default) or English
+	Format     Format // PDF (default) or HTML
+	KsefNumber string // shown in the header and under KOD I; "" before registration
+	// QRCodeI is the KOD I verification link (qrCodeI of .ksef.json). Its caption is the KSeF
+	// number, or OFFLINE when KsefNumber is empty (an offline invoice).
+	QRCodeI string
+	// QRCodeII is the KOD II (issuer certificate) link of an offline invoice; its caption is
+	// CERTYFIKAT / CERTIFICATE.
+	QRCodeII string
+}
+
+// Invoice renders an FA(3) invoice (UTF-8 XML, as sent to or received from KSeF).
+func Invoice(invoiceXML []byte, o Options) ([]byte, error) {
+	o = o.normal()
+	f, err := parseInvoice(invoiceXML)
+	if err != nil {
+		return nil, err
+	}
+	return output(buildInvoice(f, o), o)
+}
+
+// UPO renders an official acknowledgement of receipt (UPO v4-3, for one invoice or a session).
+// Options.KsefNumber, QRCodeI and QRCodeII are ignored: the UPO carries its own numbers.
+func UPO(upoXML []byte, o Options) ([]byte, error) {
+	o = o.normal()
+	u, err := parseUPO(upoXML)
+	if err != nil {
+		return nil, err
+	}
+	return output(buildUPO(u, o), o)
+}
+
+// normal fills the defaults, so that the zero Options means Polish PDF everywhere below.
+func (o Options) normal() Options {
+	if o.Lang != English {
+		o.Lang = Polish
+	}
+	if o.Format != HTML {
+		o.Format = PDF
+	}
+	return o
+}
+
+func output(d *doc, o Options) ([]byte, error) {
+	if o.Format == HTML {
+		return writeHTML(d)
+	}
+	return writePDF(d)
+}
