@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/kardianos/service"
 	"golang.org/x/term"
@@ -37,16 +39,13 @@ func serviceConfig(cfgPath, user, password string) (*service.Config, error) {
 		opts["Password"] = password
 	}
 	return &service.Config{
-		Name:        serviceName,
-		DisplayName: "KSeF Sync",
-		Description: "Sends invoices from the ERP outbox to KSeF and collects KSeF numbers, UPOs and received invoices.",
-		Arguments:   []string{"run", "-config", abs},
-		UserName:    user,
-		Dependencies: []string{
-			"After=network-online.target",
-			"Wants=network-online.target",
-		},
-		Option: opts,
+		Name:         serviceName,
+		DisplayName:  "KSeF Sync",
+		Description:  "Sends invoices from the ERP outbox to KSeF and collects KSeF numbers, UPOs and received invoices.",
+		Arguments:    []string{"run", "-config", abs},
+		UserName:     user,
+		Dependencies: serviceDependencies(), // per platform: see paths_*.go
+		Option:       opts,
 	}, nil
 }
 
@@ -95,13 +94,17 @@ func runAsService(env *cliEnv, cfg *config.Config) int {
 	return exitOK
 }
 
-// cmdService implements install, uninstall, start, stop and restart.
-func cmdService(_ context.Context, env *cliEnv, args []string) int {
+// cmdService implements install, uninstall, start, stop and restart, and says what really
+// happened: the init system used, the account, whether the daemon still runs after a start.
+func cmdService(ctx context.Context, env *cliEnv, args []string) int {
 	action := args[0]
 	fs, cfgPath := newFlags(env, action)
-	user := fs.String("user", "", "install: run the service as this account (for access to network shares)")
+	user := new(string)
+	if action == "install" {
+		user = fs.String("user", "", "run the service as this account (for access to network shares)")
+	}
 	if err := fs.Parse(args[1:]); err != nil {
-		return exitUsage
+		return parseFailed(err)
 	}
 	if action == "install" {
 		if _, code := loadConfig(env, *cfgPath); code != exitOK {
@@ -109,11 +112,7 @@ func cmdService(_ context.Context, env *cliEnv, args []string) int {
 			return code
 		}
 	}
-	password, err := servicePassword(env, action, *user)
-	if err != nil {
-		return fail(env, exitFatal, err)
-	}
-	sc, err := serviceConfig(*cfgPath, *user, password)
+	sc, err := serviceConfig(*cfgPath, *user, "")
 	if err != nil {
 		return fail(env, exitFatal, err)
 	}
@@ -121,20 +120,110 @@ func cmdService(_ context.Context, env *cliEnv, args []string) int {
 	if err != nil {
 		return fail(env, exitFatal, err)
 	}
+	platform := svc.Platform()
+	if *user != "" && !serviceUserSupported(platform) {
+		return fail(env, exitUsage, fmt.Errorf("-user: this system's init (%s) would run the service as root whatever the account; "+
+			"install without -user and run it under that account from your init system, or use systemd", platform))
+	}
+	password, err := servicePassword(env, action, *user)
+	if err != nil {
+		return fail(env, exitFatal, err)
+	}
+	if password != "" {
+		sc.Option["Password"] = password // the service holds the same map
+	}
 	if err := service.Control(svc, action); err != nil {
 		return fail(env, exitFatal, fmt.Errorf("%s: %w", action, err))
 	}
-	fmt.Fprintf(env.stdout, "service %s: %s done\n", serviceName, action)
-	if action == "install" {
-		fmt.Fprintf(env.stdout, "config baked into the service: %s\nstart it with: ksef-sync start\n", sc.Arguments[2])
+	switch action {
+	case "install":
+		as := "LocalSystem/root"
+		if *user != "" {
+			as = *user
+		}
+		fmt.Fprintf(env.stdout, "service %s installed (%s), runs as %s\nconfig baked into the service: %s\nstart it with: ksef-sync start\n",
+			serviceName, platform, as, sc.Arguments[2])
+	case "start", "restart":
+		if err := confirmRunning(ctx, func() (bool, string) { return probeService(svc) }, startChecks, time.Second); err != nil {
+			return fail(env, exitFatal, fmt.Errorf("%s: %w; see %s", action, err, serviceLogHint(platform)))
+		}
+		fmt.Fprintf(env.stdout, "service %s: %s done, still running after %ds\n", serviceName, action, startChecks)
+	case "uninstall":
+		fmt.Fprintf(env.stdout, "service %s uninstalled (%s); the state folder and config are kept\n", serviceName, platform)
+		if platform == "unix-systemv" {
+			removed, err := removeRCLinks("/")
+			for _, l := range removed {
+				fmt.Fprintf(env.stdout, "removed %s\n", l)
+			}
+			if err != nil {
+				return fail(env, exitFatal, fmt.Errorf("uninstall: %w", err))
+			}
+		}
+	default:
+		fmt.Fprintf(env.stdout, "service %s: %s done\n", serviceName, action)
 	}
 	return exitOK
+}
+
+// startChecks is how many seconds start and restart watch the daemon: one that dies at once
+// (a state folder it cannot write, a config broken since install) shows within them.
+const startChecks = 3
+
+// confirmRunning asks probe every interval, checks times, and fails as soon as the daemon is not
+// running: a start the service manager accepted is not yet a daemon that runs.
+func confirmRunning(ctx context.Context, probe func() (bool, string), checks int, interval time.Duration) error {
+	for range checks {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(interval):
+		}
+		if ok, state := probe(); !ok {
+			return fmt.Errorf("the service was started but is not running (%s)", state)
+		}
+	}
+	return nil
+}
+
+// probeService reports whether the daemon runs. Under systemd it asks for the unit's state itself:
+// kardianos/service calls a unit "running" while it is "activating (auto-restart)", i.e. crashing
+// in a loop under Restart=on-failure.
+func probeService(svc service.Service) (bool, string) {
+	if strings.Contains(svc.Platform(), "systemd") {
+		out, err := exec.Command("systemctl", "show", "--property=ActiveState,SubState,Result", serviceName+".service").Output()
+		if err != nil {
+			return false, "systemctl show: " + err.Error()
+		}
+		state := strings.Join(strings.Fields(string(out)), " ")
+		return strings.Contains(state, "ActiveState=active") && strings.Contains(state, "SubState=running"), state
+	}
+	st, err := svc.Status()
+	switch {
+	case err != nil:
+		return false, err.Error()
+	case st == service.StatusRunning:
+		return true, "running"
+	case st == service.StatusStopped:
+		return false, "stopped"
+	}
+	return false, "state unknown"
+}
+
+// serviceLogHint says where a daemon that died at once wrote why.
+func serviceLogHint(platform string) string {
+	switch {
+	case strings.Contains(platform, "systemd"):
+		return "journalctl -u " + serviceName + " -n 50"
+	case strings.HasPrefix(platform, "unix-") || strings.HasPrefix(platform, "linux-"):
+		return "/var/log/" + serviceName + ".err"
+	}
+	return "the Windows Event Log (source " + serviceName + ") and " + defaultServiceLogFile()
 }
 
 // servicePassword reads the service account's password from KSEF_SYNC_SERVICE_PASSWORD or the
 // console — never from argv, where other users could see it.
 func servicePassword(env *cliEnv, action, user string) (string, error) {
-	if action != "install" || user == "" {
+	if action != "install" || user == "" || !serviceAccountNeedsPassword {
 		return "", nil
 	}
 	if pw := env.getenv("KSEF_SYNC_SERVICE_PASSWORD"); pw != "" {

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"errors"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -33,11 +35,6 @@ func TestServiceConfigBakesAbsolutePath(t *testing.T) {
 			t.Errorf("option %s = %v, want %v", key, got, want)
 		}
 	}
-	for _, dep := range []string{"After=network-online.target", "Wants=network-online.target"} {
-		if !slices.Contains(sc.Dependencies, dep) {
-			t.Errorf("dependencies %v lack %s", sc.Dependencies, dep)
-		}
-	}
 	if sc.UserName != `CORP\ksef-svc` || sc.Name != "ksef-sync" {
 		t.Errorf("user %q name %q", sc.UserName, sc.Name)
 	}
@@ -51,6 +48,26 @@ func TestServiceConfigBakesAbsolutePath(t *testing.T) {
 	}
 	if _, ok := sc.Option["Password"]; ok || sc.UserName != "" {
 		t.Errorf("no account given, yet user %q options %v", sc.UserName, sc.Option)
+	}
+}
+
+// On Windows every dependency becomes DependOnService, and a service whose dependency does not
+// exist never starts (error 1075): systemd's ordering lines belong to the systemd unit only.
+func TestServiceDependenciesPerPlatform(t *testing.T) {
+	sc, err := serviceConfig(filepath.Join(t.TempDir(), "config.toml"), "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runtime.GOOS == "windows" {
+		if len(sc.Dependencies) != 0 {
+			t.Errorf("Windows service dependencies %q: the service control manager would refuse to start it", sc.Dependencies)
+		}
+		return
+	}
+	for _, dep := range []string{"After=network-online.target", "Wants=network-online.target"} {
+		if !slices.Contains(sc.Dependencies, dep) {
+			t.Errorf("dependencies %v lack %s", sc.Dependencies, dep)
+		}
 	}
 }
 
@@ -75,6 +92,12 @@ func TestServicePassword(t *testing.T) {
 		{"nothing given", "install", "svc", "", "", "", true, true},
 		{"no account: no password", "install", "", "", "Stdin-PW-1\n", "", false, false},
 		{"other actions never ask", "start", "svc", "", "Stdin-PW-1\n", "", false, false},
+	}
+	if runtime.GOOS != "windows" {
+		// systemd's User= needs no password: install -user never asks for one.
+		for i := range tests {
+			tests[i].want, tests[i].wantErr, tests[i].wantPrompt = "", false, false
+		}
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -105,6 +128,103 @@ func TestServiceInstallRefusesPasswordFlagAndBadConfig(t *testing.T) {
 	if code != exitFatal || !strings.Contains(errOut, "fix the configuration before installing") {
 		t.Errorf("exit %d stderr %q", code, errOut)
 	}
+}
+
+func TestServiceUserOnlyWhereHonoured(t *testing.T) {
+	for platform, want := range map[string]bool{
+		"linux-systemd": true, "linux-upstart": true,
+		"unix-systemv": false, "linux-openrc": false, "linux-rcs": false, "linux-procd": false,
+	} {
+		if runtime.GOOS == "windows" {
+			want = true // the service control manager runs a service as any account
+		}
+		if got := serviceUserSupported(platform); got != want {
+			t.Errorf("serviceUserSupported(%q) = %v, want %v", platform, got, want)
+		}
+	}
+}
+
+// kardianos/service's SysV uninstall removes /etc/init.d/ksef-sync and leaves its rc?.d links
+// dangling; uninstall removes them, and nothing else.
+func TestServiceUninstallRemovesRCLinks(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no SysV init on Windows")
+	}
+	root := t.TempDir()
+	script := writeTestFile(t, filepath.Join(root, "etc", "init.d"), "ksef-sync", "#!/bin/sh\n")
+	var want []string
+	for _, l := range []string{"rc0.d/K02ksef-sync", "rc2.d/S50ksef-sync", "rc5.d/S50ksef-sync", "rc6.d/K02ksef-sync"} {
+		p := filepath.Join(root, "etc", l)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(script, p); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, p)
+	}
+	keep := []string{
+		writeTestFile(t, filepath.Join(root, "etc", "rc3.d"), "S50ksef-sync", "a real script, not our link"),
+		filepath.Join(root, "etc", "rc2.d", "S01other"),
+	}
+	if err := os.Symlink(script, keep[1]); err != nil {
+		t.Fatal(err)
+	}
+	removed, err := removeRCLinks(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, removed); diff != "" {
+		t.Errorf("removed (-want +got):\n%s", diff)
+	}
+	for _, p := range want {
+		if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s still there: %v", p, err)
+		}
+	}
+	for _, p := range keep {
+		if _, err := os.Lstat(p); err != nil {
+			t.Errorf("%s was removed: %v", p, err)
+		}
+	}
+}
+
+// start and restart watch the daemon for a few seconds: one that dies at once is reported,
+// not "done".
+func TestServiceStartConfirmsRunning(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		probes := 0
+		alive := func() (bool, string) { probes++; return true, "running" }
+		start := time.Now()
+		if err := confirmRunning(t.Context(), alive, startChecks, time.Second); err != nil {
+			t.Errorf("a running daemon: %v", err)
+		}
+		if probes != startChecks || time.Since(start) != startChecks*time.Second {
+			t.Errorf("%d probes over %s, want %d over %ds", probes, time.Since(start), startChecks, startChecks)
+		}
+
+		probes = 0
+		diesAfterOne := func() (bool, string) {
+			probes++
+			if probes > 1 {
+				return false, "ActiveState=activating SubState=auto-restart"
+			}
+			return true, "running"
+		}
+		err := confirmRunning(t.Context(), diesAfterOne, startChecks, time.Second)
+		if err == nil || !strings.Contains(err.Error(), "not running (ActiveState=activating SubState=auto-restart)") {
+			t.Errorf("a daemon that died: %v", err)
+		}
+		if probes != 2 {
+			t.Errorf("%d probes, want it to stop at the first failed one", probes)
+		}
+
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		if err := confirmRunning(ctx, alive, startChecks, time.Second); !errors.Is(err, context.Canceled) {
+			t.Errorf("cancelled: %v", err)
+		}
+	})
 }
 
 func TestServiceDefaultConfigPath(t *testing.T) {
