@@ -43,8 +43,14 @@ func (c *Client) StartExport(ctx context.Context, f QueryFilters, comp Compressi
 		if err != nil {
 			return err
 		}
-		body := map[string]any{"encryption": enc, "filters": f, "compressionType": comp}
-		return c.postJSON(ctx, "/invoices/exports", body, &out, bearerAccess, "", http.StatusCreated, http.StatusAccepted, http.StatusOK)
+		body, err := marshalJSON(map[string]any{"encryption": enc, "filters": f, "compressionType": comp})
+		if err != nil {
+			return err
+		}
+		// once: a start that may have reached KSeF is not repeated here. Another export would count
+		// against the hourly budget and the 10-concurrent limit; the caller decides (issue 10 §6).
+		return c.do(ctx, call{method: http.MethodPost, path: "/invoices/exports", body: body, contentType: "application/json",
+			bearer: bearerAccess, out: &out, want: []int{http.StatusCreated, http.StatusAccepted, http.StatusOK}, once: true})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start export: %w", err)
@@ -136,6 +142,26 @@ func parseDateOrTime(s string) (time.Time, error) {
 // status; other final codes (420 nothing above the HWM, 415, 500, 550 …) return it too, with the
 // package nil — callers decide (420 is not an error for incremental sync).
 func (c *Client) WaitExport(ctx context.Context, exp *Export, interval time.Duration) (*ExportStatus, error) {
+	return c.AwaitExport(ctx, exp, interval, 0)
+}
+
+// ExportRunningError is an export still at status 100 when AwaitExport gave up on it. KSeF leaves
+// some exports running for days (CIRFMF/ksef-api #307, #366, #846); they count towards the limit of
+// concurrent exports until KSeF drops them.
+type ExportRunningError struct {
+	ReferenceNumber string
+	After           time.Duration
+}
+
+func (e *ExportRunningError) Error() string {
+	return fmt.Sprintf("ksef: export %s still running after %s", e.ReferenceNumber, e.After)
+}
+
+// AwaitExport is WaitExport that gives up once the export has been polled for timeout (measured on
+// the client's clock) and is still running, with an *ExportRunningError. A timeout of 0 waits
+// forever.
+func (c *Client) AwaitExport(ctx context.Context, exp *Export, interval, timeout time.Duration) (*ExportStatus, error) {
+	start := c.clock.Now()
 	for {
 		st, err := c.ExportStatus(ctx, exp.ReferenceNumber)
 		if err != nil {
@@ -143,6 +169,9 @@ func (c *Client) WaitExport(ctx context.Context, exp *Export, interval time.Dura
 		}
 		if st.Status.Code != 100 {
 			return st, nil
+		}
+		if timeout > 0 && c.clock.Now().Sub(start) >= timeout {
+			return nil, &ExportRunningError{ReferenceNumber: exp.ReferenceNumber, After: timeout}
 		}
 		if err := c.clock.Sleep(ctx, interval); err != nil {
 			return nil, err

@@ -34,21 +34,13 @@ func (j *Journal) IsDelivered(ctx context.Context, nip, ksefNumber string) (bool
 	return true, nil
 }
 
-// MarkDelivered records d for nip. Marking an already delivered KSeF number again keeps the first
-// record and is not an error.
-func (j *Journal) MarkDelivered(ctx context.Context, nip string, d Delivered) error {
-	err := j.inTx(ctx, func(tx *sql.Tx) error { return j.markDelivered(ctx, tx, nip, d) })
-	if err != nil {
-		return fmt.Errorf("mark delivered: %w", err)
-	}
-	return nil
-}
-
 // CommitPull records the invoices one export delivered and advances the cursor past them in ONE
 // transaction, so a crash can never leave the cursor ahead of what was delivered (which would skip
 // invoices) nor deliveries without their cursor (IsDelivered dedupes those on the next pull).
 // A zero cursor records the deliveries and leaves the cursor as it is; otherwise the cursor only
-// moves forward, like CommitCursor.
+// moves forward: a cursor at or before the stored one is ignored, so a slow pull finishing after a
+// faster one can never rewind it. Marking an already delivered KSeF number again keeps the first
+// record and is not an error.
 func (j *Journal) CommitPull(ctx context.Context, nip, subject string, cursor time.Time, delivered []Delivered) error {
 	err := j.inTx(ctx, func(tx *sql.Tx) error {
 		for _, d := range delivered {
@@ -59,7 +51,7 @@ func (j *Journal) CommitPull(ctx context.Context, nip, subject string, cursor ti
 		if cursor.IsZero() {
 			return nil
 		}
-		return j.putCursor(ctx, tx, nip, subject, cursor, false)
+		return j.putCursor(ctx, tx, nip, subject, cursor)
 	})
 	if err != nil {
 		return fmt.Errorf("commit pull %s: %w", subject, err)
@@ -106,28 +98,7 @@ func (j *Journal) Cursor(ctx context.Context, nip, subject string) (time.Time, b
 	return t, true, nil
 }
 
-// CommitCursor advances the pull cursor of nip and subject in one transaction. It only moves
-// forward: a cursor at or before the stored one is ignored (nil error), so a slow pull finishing
-// after a faster one can never rewind it. Use ResetCursor to move it back on purpose.
-func (j *Journal) CommitCursor(ctx context.Context, nip, subject string, cursor time.Time) error {
-	err := j.inTx(ctx, func(tx *sql.Tx) error { return j.putCursor(ctx, tx, nip, subject, cursor, false) })
-	if err != nil {
-		return fmt.Errorf("commit cursor %s: %w", subject, err)
-	}
-	return nil
-}
-
-// ResetCursor sets the pull cursor unconditionally, also backwards (the "force" case, e.g. a
-// re-download requested by the operator).
-func (j *Journal) ResetCursor(ctx context.Context, nip, subject string, cursor time.Time) error {
-	err := j.inTx(ctx, func(tx *sql.Tx) error { return j.putCursor(ctx, tx, nip, subject, cursor, true) })
-	if err != nil {
-		return fmt.Errorf("reset cursor %s: %w", subject, err)
-	}
-	return nil
-}
-
-func (j *Journal) putCursor(ctx context.Context, tx *sql.Tx, nip, subject string, cursor time.Time, force bool) error {
+func (j *Journal) putCursor(ctx context.Context, tx *sql.Tx, nip, subject string, cursor time.Time) error {
 	if cursor.IsZero() {
 		return errors.New("zero cursor")
 	}
@@ -140,12 +111,9 @@ func (j *Journal) putCursor(ctx context.Context, tx *sql.Tx, nip, subject string
 		return err
 	}
 	// Fixed-width UTC text compares like the times it encodes, so SQL can do the "forward only" check.
-	query := `INSERT INTO cursors(nip, subject, cursor, updated_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT(nip, subject) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at`
-	if !force {
-		query += ` WHERE excluded.cursor > cursors.cursor`
-	}
-	_, err = tx.ExecContext(ctx, query, nip, subject, c, now)
+	_, err = tx.ExecContext(ctx, `INSERT INTO cursors(nip, subject, cursor, updated_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT(nip, subject) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at
+		WHERE excluded.cursor > cursors.cursor`, nip, subject, c, now)
 	return err
 }
 

@@ -362,6 +362,7 @@ func TestCursorsOnlyForward(t *testing.T) {
 	ctx := context.Background()
 	t1 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
 	t2 := t1.Add(1500 * time.Millisecond) // fractional seconds must compare as times, not text
+	move := func(nip, subject string, c time.Time) error { return j.CommitPull(ctx, nip, subject, c, nil) }
 
 	if _, ok, err := j.Cursor(ctx, testNIP, "Subject2"); err != nil || ok {
 		t.Fatalf("Cursor before commit: ok=%v err=%v", ok, err)
@@ -371,11 +372,10 @@ func TestCursorsOnlyForward(t *testing.T) {
 		apply func() error
 		want  time.Time
 	}{
-		{"first commit", func() error { return j.CommitCursor(ctx, testNIP, "Subject2", t1) }, t1},
-		{"forward", func() error { return j.CommitCursor(ctx, testNIP, "Subject2", t2) }, t2},
-		{"backward ignored", func() error { return j.CommitCursor(ctx, testNIP, "Subject2", t1.Add(time.Second)) }, t2},
-		{"equal ignored", func() error { return j.CommitCursor(ctx, testNIP, "Subject2", t2) }, t2},
-		{"forced back", func() error { return j.ResetCursor(ctx, testNIP, "Subject2", t1) }, t1},
+		{"first commit", func() error { return move(testNIP, "Subject2", t1) }, t1},
+		{"forward", func() error { return move(testNIP, "Subject2", t2) }, t2},
+		{"backward ignored", func() error { return move(testNIP, "Subject2", t1.Add(time.Second)) }, t2},
+		{"equal ignored", func() error { return move(testNIP, "Subject2", t2) }, t2},
 	}
 	for _, s := range steps {
 		if err := s.apply(); err != nil {
@@ -386,21 +386,18 @@ func TestCursorsOnlyForward(t *testing.T) {
 			t.Errorf("%s: Cursor = %v, %v, %v; want %v", s.name, got, ok, err, s.want)
 		}
 	}
-	if err := j.CommitCursor(ctx, testNIP, "Subject3", t2); err != nil {
+	if err := move(testNIP, "Subject3", t1); err != nil {
 		t.Fatal(err)
 	}
-	if err := j.CommitCursor(ctx, "1111111111", "Subject2", t2); err != nil {
+	if err := move("1111111111", "Subject2", t2); err != nil {
 		t.Fatal(err)
 	}
 	all, err := j.Cursors(ctx, testNIP)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(map[string]time.Time{"Subject2": t1, "Subject3": t2}, all); diff != "" {
+	if diff := cmp.Diff(map[string]time.Time{"Subject2": t2, "Subject3": t1}, all); diff != "" {
 		t.Errorf("Cursors (-want +got):\n%s", diff)
-	}
-	if err := j.CommitCursor(ctx, testNIP, "Subject2", time.Time{}); err == nil {
-		t.Error("CommitCursor accepted the zero time")
 	}
 }
 
@@ -413,7 +410,7 @@ func TestDeliveredCaseInsensitive(t *testing.T) {
 	if ok, err := j.IsDelivered(ctx, testNIP, num); err != nil || ok {
 		t.Fatalf("IsDelivered before mark: %v %v", ok, err)
 	}
-	if err := j.MarkDelivered(ctx, testNIP, d); err != nil {
+	if err := j.CommitPull(ctx, testNIP, "Subject2", time.Time{}, []Delivered{d}); err != nil {
 		t.Fatal(err)
 	}
 	for _, q := range []string{num, strings.ToLower(num), " " + num + " "} {
@@ -425,8 +422,8 @@ func TestDeliveredCaseInsensitive(t *testing.T) {
 		t.Error("delivered crosses NIPs")
 	}
 	d.KsefNumber = strings.ToLower(num)
-	if err := j.MarkDelivered(ctx, testNIP, d); err != nil {
-		t.Fatalf("MarkDelivered again: %v", err)
+	if err := j.CommitPull(ctx, testNIP, "Subject2", time.Time{}, []Delivered{d}); err != nil {
+		t.Fatalf("delivered again: %v", err)
 	}
 	var n int
 	if err := j.db.QueryRow(`SELECT count(*) FROM delivered`).Scan(&n); err != nil || n != 1 {

@@ -6,10 +6,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/robfig/cron/v3"
-
 	"github.com/ksef-sync/ksef-sync/internal/config"
-	"github.com/ksef-sync/ksef-sync/internal/engine"
+	"github.com/ksef-sync/ksef-sync/internal/pull"
 )
 
 func cmdPull(ctx context.Context, env *cliEnv, args []string) int {
@@ -35,13 +33,17 @@ func cmdPull(ctx context.Context, env *cliEnv, args []string) int {
 	})
 }
 
-func pullOnce(ctx context.Context, env *cliEnv, opts engine.PullOptions) int {
-	p, err := engine.NewPuller(opts)
+func pullOnce(ctx context.Context, env *cliEnv, opts pull.Options) int {
+	p, err := pull.New(opts)
 	if err != nil {
 		return fail(env, exitUsage, err)
 	}
 	st, err := p.Pull(ctx)
 	fmt.Fprintf(env.stdout, "exports: %d\nwritten: %d\nalready delivered: %d\ncorrupt: %d\n", st.Exports, st.Written, st.Skipped, st.Corrupt)
+	for _, b := range st.Behind {
+		// The contract line: the subject is not caught up yet; the next pull continues at its cursor.
+		fmt.Fprintf(env.stdout, "behind: %s cursor %s\n", b.Subject, b.Cursor.UTC().Format(time.RFC3339Nano))
+	}
 	if st.BudgetExhausted {
 		fmt.Fprintln(env.stdout, "the hourly export budget is used up: run pull again later to continue from the cursors")
 	}
@@ -51,9 +53,9 @@ func pullOnce(ctx context.Context, env *cliEnv, opts engine.PullOptions) int {
 	return exitOK
 }
 
-func pullOptions(d *deps) engine.PullOptions {
+func pullOptions(d *deps) pull.Options {
 	cfg := d.cfg
-	return engine.PullOptions{
+	return pull.Options{
 		NIP:      cfg.KSeF.NIP,
 		Inbox:    cfg.Folders.Inbox,
 		Layout:   cfg.Pull.Layout,
@@ -67,7 +69,7 @@ func pullOptions(d *deps) engine.PullOptions {
 	}
 }
 
-func oneOff(o engine.PullOptions, cfg *config.Config, since, until, out string) (engine.PullOptions, error) {
+func oneOff(o pull.Options, cfg *config.Config, since, until, out string) (pull.Options, error) {
 	var err error
 	if o.Since, err = parseWhen(since); err != nil {
 		return o, fmt.Errorf("-since: %w", err)
@@ -103,34 +105,11 @@ func parseWhen(s string) (time.Time, error) {
 	return time.ParseInLocation("2006-01-02", s, time.UTC)
 }
 
-// runPullSchedule pulls on the configured cron schedule until ctx ends. Runs never overlap: a pull
-// still running when the next is due simply delays it.
+// runPullSchedule starts the pull room on its schedule; it returns when ctx ends.
 func runPullSchedule(ctx context.Context, d *deps) error {
-	sched, err := cron.ParseStandard(d.cfg.Pull.Schedule)
-	if err != nil {
-		return fmt.Errorf("pull.schedule: %w", err)
-	}
-	p, err := engine.NewPuller(pullOptions(d))
+	p, err := pull.New(pullOptions(d))
 	if err != nil {
 		return err
 	}
-	log := d.log.With("component", "pull")
-	for {
-		next := sched.Next(time.Now())
-		_ = d.journal.SetMeta(ctx, "next_pull", next.UTC().Format(time.RFC3339))
-		log.Debug("next pull scheduled", "at", next)
-		t := time.NewTimer(time.Until(next))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		}
-		st, err := p.Pull(ctx)
-		if err != nil && ctx.Err() == nil {
-			log.Warn("pull failed; the next run continues from the cursors", "err", err)
-			continue
-		}
-		log.Info("pull finished", "exports", st.Exports, "written", st.Written, "corrupt", st.Corrupt, "budget_exhausted", st.BudgetExhausted)
-	}
+	return p.Run(ctx, d.cfg.Pull.Schedule)
 }

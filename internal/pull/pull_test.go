@@ -1,4 +1,4 @@
-package engine
+package pull
 
 import (
 	"archive/zip"
@@ -45,6 +45,11 @@ type pullClock struct{ off atomic.Int64 }
 func (c *pullClock) Now() time.Time          { return time.Now().Add(time.Duration(c.off.Load())) }
 func (c *pullClock) advance(d time.Duration) { c.off.Add(int64(d)) }
 
+// Sleep waits in real time: the simulator's rate limiter keeps counting meanwhile.
+func (c *pullClock) Sleep(ctx context.Context, d time.Duration) error {
+	return realClock{}.Sleep(ctx, d)
+}
+
 // syncBuffer collects log output written from several goroutines.
 type syncBuffer = testutil.LogBuffer
 
@@ -90,18 +95,18 @@ func newPullEnv(t *testing.T) *pullEnv {
 }
 
 // options are the production defaults pointed at the env; tests change what they exercise.
-func (e *pullEnv) options(start time.Time, subjects ...string) PullOptions {
-	return PullOptions{
+func (e *pullEnv) options(start time.Time, subjects ...string) Options {
+	return Options{
 		NIP: pullNIP, Inbox: e.inbox, Subjects: subjects, Start: start,
 		TempDir: filepath.Join(e.dir, "state", "tmp"), Poll: pullPoll,
-		Client: e.client, Journal: e.journal, Now: e.clock.Now,
+		Client: e.client, Journal: e.journal, Clock: e.clock,
 		Logger: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 }
 
-func (e *pullEnv) pull(o PullOptions) (PullStats, error) {
+func (e *pullEnv) pull(o Options) (Stats, error) {
 	e.t.Helper()
-	p, err := NewPuller(o)
+	p, err := New(o)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -1,0 +1,60 @@
+package pull
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"time"
+
+	"github.com/ksef-sync/ksef-sync/internal/slidingwindow"
+)
+
+// exportTimesKey is the journal meta key holding the start times of the last hour's exports, so the
+// budget holds across restarts and between `pull` runs and the daemon.
+const exportTimesKey = "pull_export_times"
+
+// budget is the hourly export budget: KSeF allows ksef.ExportsPerHour per context and counts every
+// POST /invoices/exports, also one that fails.
+type budget struct {
+	journal Journal
+	perHour int
+	log     *slog.Logger
+}
+
+func newBudget(j Journal, perHour int, log *slog.Logger) *budget {
+	return &budget{journal: j, perHour: perHour, log: log}
+}
+
+// reserve records an export about to start at now, or reports that the last hour's budget is
+// spent. The record is read from and written back to the journal every time, because another
+// process (`ksef-sync pull` next to the daemon's last cycle) may have spent some of it.
+func (b *budget) reserve(ctx context.Context, now time.Time) (bool, error) {
+	now = now.UTC()
+	l := slidingwindow.New(slidingwindow.Window{Span: time.Hour, Limit: b.perHour})
+	saved, err := b.load(ctx)
+	if err != nil {
+		return false, err
+	}
+	l.Restore(saved)
+	if l.Reserve(now) > 0 {
+		return false, nil
+	}
+	v, err := json.Marshal(l.Events(now))
+	if err != nil {
+		return false, err
+	}
+	return true, b.journal.SetMeta(ctx, exportTimesKey, string(v))
+}
+
+func (b *budget) load(ctx context.Context) ([]time.Time, error) {
+	v, ok, err := b.journal.Meta(ctx, exportTimesKey)
+	if err != nil || !ok {
+		return nil, err
+	}
+	var all []time.Time
+	if err := json.Unmarshal([]byte(v), &all); err != nil {
+		b.log.Warn("export budget record unreadable; starting afresh", "err", err)
+		return nil, nil
+	}
+	return all, nil
+}

@@ -1,0 +1,121 @@
+package pull
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ksef-sync/ksef-sync/ksef"
+)
+
+// exported is how one export ended: a package to deliver, nothing new above the high-water mark, or
+// a reason the subject stops for this cycle with its cursor where it is.
+type exported struct {
+	exp        *ksef.Export
+	pkg        *ksef.ExportPackage
+	nothingNew bool
+	stop       string
+}
+
+// Reasons a subject stays behind until the next cycle.
+const (
+	stopBudget = "the hourly export budget is used up"
+)
+
+// concurrentWait is the first pause after KSeF refused an export because 10 are already running
+// (21182); it doubles up to concurrentWaitMax. Exports that hang at KSeF count towards that limit
+// until KSeF clears them, so waiting is the only remedy; it never loops hot.
+const (
+	concurrentWait    = 30 * time.Second
+	concurrentWaitMax = 5 * time.Minute
+)
+
+// export starts one export for w and waits for its package. Every start is counted in the hourly
+// budget before the request goes out, because KSeF counts every POST, also one that fails.
+func (p *Puller) export(ctx context.Context, subject string, w window, st *Stats) (exported, error) {
+	f := ksef.QueryFilters{SubjectType: subjectTypes[subject], DateRange: ksef.DateRange{
+		DateType: "PermanentStorage", From: w.From, To: w.To, RestrictToPermanentStorageHwmDate: !p.o.OneOff,
+	}}
+	exp, res, err := p.start(ctx, subject, f, st)
+	if err != nil || exp == nil {
+		return res, err
+	}
+	status, err := p.o.Client.AwaitExport(ctx, exp, p.o.Poll, p.o.ExportTimeout)
+	var running *ksef.ExportRunningError
+	switch {
+	case errors.As(err, &running):
+		// KSeF leaves some exports at 100 for days. This one still counts towards the budget and the
+		// concurrent limit until KSeF drops it; the next cycle starts a fresh one from the cursor.
+		p.log.Warn("export still running at KSeF; abandoned, the next cycle starts a new one from the cursor",
+			"subject", subject, "export", exp.ReferenceNumber, "after", running.After)
+		return exported{stop: fmt.Sprintf("export %s still running after %s; abandoned", exp.ReferenceNumber, running.After)}, nil
+	case err != nil:
+		return exported{}, err
+	}
+	switch c := status.Status.Code; c {
+	case 200:
+		if status.Package == nil {
+			return exported{}, fmt.Errorf("export %s: status 200 without a package", exp.ReferenceNumber)
+		}
+		return exported{exp: exp, pkg: status.Package}, nil
+	case 420:
+		return exported{nothingNew: true}, nil
+	case 210, 415, 500, 550:
+		// 210 expired, 415 key not decrypted, 500 unknown, 550 cancelled by the system: this export
+		// is over; nothing was delivered and the next cycle retries from the same cursor.
+		p.log.Warn("export ended without a package; the next cycle retries from the cursor", "subject", subject,
+			"export", exp.ReferenceNumber, "status", c, "description", status.Status.Description)
+		return exported{stop: fmt.Sprintf("export %s ended with status %d %s", exp.ReferenceNumber, c, status.Status.Description)}, nil
+	default:
+		return exported{}, fmt.Errorf("export %s ended with %d %s", exp.ReferenceNumber, c, status.Status.Description)
+	}
+}
+
+// start reserves the budget and starts the export. A nil export with a nil error is an outcome in
+// res (budget used up, nothing new, concurrent limit that did not clear, an ambiguous failure).
+func (p *Puller) start(ctx context.Context, subject string, f ksef.QueryFilters, st *Stats) (*ksef.Export, exported, error) {
+	deadline := p.now().Add(p.o.ExportTimeout)
+	wait := concurrentWait
+	for {
+		ok, err := p.budget.reserve(ctx, p.now())
+		if err != nil {
+			return nil, exported{}, err
+		}
+		if !ok {
+			st.BudgetExhausted = true
+			p.log.Info("hourly export budget used up; the next cycle continues", "subject", subject, "per_hour", p.o.ExportsPerHour)
+			return nil, exported{stop: stopBudget}, nil
+		}
+		exp, err := p.o.Client.StartExport(ctx, f, ksef.Zip)
+		if err == nil {
+			st.Exports++
+			return exp, exported{}, nil
+		}
+		var api *ksef.APIError
+		switch {
+		case errors.As(err, &api) && api.HasCode(21183):
+			return nil, exported{nothingNew: true}, nil
+		case errors.As(err, &api) && api.HasCode(21182):
+			if p.now().Add(wait).After(deadline) {
+				p.log.Warn("KSeF's limit of concurrent exports did not clear; the next cycle tries again", "subject", subject, "waited", p.o.ExportTimeout)
+				return nil, exported{stop: "KSeF's limit of 10 concurrent exports is reached (21182)"}, nil
+			}
+			p.log.Info("KSeF runs 10 exports for this context already (21182); waiting", "subject", subject, "wait", wait)
+			if err := p.clock.Sleep(ctx, wait); err != nil {
+				return nil, exported{}, err
+			}
+			wait = min(2*wait, concurrentWaitMax)
+		case ksef.IsRetriable(err) && ctx.Err() == nil:
+			// The request may have reached KSeF (a 5xx or a dropped connection after sending): an
+			// export may be running there that we cannot name. Starting another at once could burn
+			// the budget and fill the concurrent limit, so it stays counted and is left to expire;
+			// the next cycle starts anew.
+			p.log.Warn("starting an export failed and KSeF may have received it; it counts against the budget, the next cycle starts a new one",
+				"subject", subject, "err", err)
+			return nil, exported{stop: "starting the export failed: " + err.Error()}, nil
+		default:
+			return nil, exported{}, err
+		}
+	}
+}

@@ -1,0 +1,291 @@
+package pull
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ksef-sync/ksef-sync/internal/atomicfile"
+	"github.com/ksef-sync/ksef-sync/ksef"
+	"github.com/ksef-sync/ksef-sync/spool"
+)
+
+// flushEvery bounds how many invoices wait in one file batch (each keeps two temp files open).
+const flushEvery = 256
+
+// batch is what one export delivered.
+type batch struct {
+	subject   string
+	files     atomicfile.Batch
+	staged    []stagedInvoice   // written to temp files, not yet durable under their names
+	delivered []spool.Delivered // durable in the inbox; recorded in the journal with the cursor
+	out       outcome
+	seen      map[string]bool
+}
+
+// stagedInvoice is an invoice waiting in the file batch; fresh is false when its XML was on disk
+// already from an interrupted run.
+type stagedInvoice struct {
+	d     spool.Delivered
+	fresh bool
+}
+
+func (b *batch) markBad(ps time.Time) {
+	if !b.out.corrupt || ps.Before(b.out.firstCorrupt) {
+		b.out.firstCorrupt = ps
+	}
+	b.out.corrupt = true
+}
+
+func (b *batch) outcome() outcome { return b.out }
+
+// deliver downloads the package and makes every intact invoice not delivered before durable in the
+// inbox. Nothing reaches the journal here: the caller records the deliveries with the cursor.
+func (p *Puller) deliver(ctx context.Context, subject string, exp *ksef.Export, pkg *ksef.ExportPackage, st *Stats) (*batch, error) {
+	b := &batch{subject: subject, seen: map[string]bool{}}
+	defer b.files.Abort() // only what an error left staged
+	if len(pkg.Parts) == 0 {
+		return b, nil
+	}
+	if err := os.MkdirAll(p.o.TempDir, 0o700); err != nil {
+		return nil, err
+	}
+	arch, err := p.o.Client.DownloadExport(ctx, exp, pkg, p.o.TempDir)
+	if err != nil {
+		return nil, err
+	}
+	defer arch.Close()
+	meta := make(map[string]int, len(arch.Metadata))
+	for i := range arch.Metadata {
+		meta[strings.ToLower(arch.Metadata[i].KsefNumber)] = i
+		if ps := arch.Metadata[i].PermanentStorageDate; ps.After(b.out.lastPS) {
+			b.out.lastPS = ps
+		}
+	}
+	err = arch.Walk(func(name string, r io.Reader) error {
+		number := strings.TrimSuffix(name, filepath.Ext(name))
+		i, ok := meta[strings.ToLower(number)]
+		if !ok {
+			b.out.orphans++
+			p.log.Error("archive entry without a metadata record; nothing written", "entry", name, "subject", subject)
+			return nil
+		}
+		var raw json.RawMessage
+		if i < len(arch.RawMetadata) {
+			raw = arch.RawMetadata[i]
+		}
+		return p.deliverOne(ctx, subject, r, &arch.Metadata[i], raw, b, st)
+	})
+	if err == nil {
+		err = p.flush(b, st)
+	}
+	if err != nil {
+		return nil, err
+	}
+	for i := range arch.Metadata {
+		if m := &arch.Metadata[i]; !b.seen[strings.ToUpper(m.KsefNumber)] {
+			st.Corrupt++
+			b.markBad(m.PermanentStorageDate)
+			p.log.Error("invoice listed in _metadata.json is missing from the package; nothing written", "ksef_number", m.KsefNumber, "subject", subject)
+		}
+	}
+	return b, nil
+}
+
+func (p *Puller) deliverOne(ctx context.Context, subject string, r io.Reader, m *ksef.InvoiceMetadata, raw json.RawMessage, b *batch, st *Stats) error {
+	key := strings.ToUpper(m.KsefNumber)
+	if b.seen[key] {
+		st.Skipped++
+		return nil
+	}
+	b.seen[key] = true
+	if !p.o.OneOff {
+		done, err := p.o.Journal.IsDelivered(ctx, p.o.NIP, m.KsefNumber)
+		if err != nil {
+			return err
+		}
+		if done {
+			st.Skipped++
+			return nil
+		}
+	}
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	if sum := sha256.Sum256(data); base64.StdEncoding.EncodeToString(sum[:]) != m.InvoiceHash {
+		st.Corrupt++
+		b.markBad(m.PermanentStorageDate)
+		p.log.Error("invoice bytes do not match their metadata hash; nothing written", "ksef_number", m.KsefNumber, "subject", subject)
+		return nil
+	}
+	path, fresh, err := p.write(&b.files, subject, m, raw, data)
+	if err != nil {
+		return err
+	}
+	b.staged = append(b.staged, stagedInvoice{fresh: fresh,
+		d: spool.Delivered{KsefNumber: m.KsefNumber, Subject: subject, Path: path, PermanentStorageDate: m.PermanentStorageDate}})
+	if len(b.staged) >= flushEvery {
+		return p.flush(b, st)
+	}
+	return nil
+}
+
+// flush makes the staged files durable under their names (one flush for the whole batch). They are
+// recorded in the journal later, together with the cursor; a crash before that leaves files that
+// the next pull recognises by their hash and records without writing them again.
+func (p *Puller) flush(b *batch, st *Stats) error {
+	if len(b.staged) == 0 {
+		return nil
+	}
+	if err := b.files.Commit(); err != nil {
+		return fmt.Errorf("write inbox files: %w", err)
+	}
+	for _, s := range b.staged {
+		b.delivered = append(b.delivered, s.d)
+		if s.fresh {
+			st.Written++
+			p.log.Info("invoice received", "ksef_number", s.d.KsefNumber, "subject", b.subject, "file", s.d.Path)
+		} else {
+			st.Skipped++
+			p.log.Info("invoice already in the inbox from an interrupted pull; recorded", "ksef_number", s.d.KsefNumber, "subject", b.subject, "file", s.d.Path)
+		}
+	}
+	b.staged = b.staged[:0]
+	return nil
+}
+
+// write stages the invoice and its metadata record in files; the JSON goes last so an ERP that
+// waits for it finds the XML complete. An XML already on disk with the right hash (a pull killed
+// before its journal commit) is not written again, so the inbox never sees the same invoice twice.
+func (p *Puller) write(files *atomicfile.Batch, subject string, m *ksef.InvoiceMetadata, raw json.RawMessage, data []byte) (string, bool, error) {
+	rel, err := expandLayout(p.o.Layout, subject, m)
+	if err != nil {
+		return "", false, err
+	}
+	base := filepath.Join(p.o.Inbox, rel)
+	dir := filepath.Dir(base)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", false, err
+	}
+	p.sweep(dir)
+	js, err := metadataJSON(m, raw)
+	if err != nil {
+		return "", false, err
+	}
+	xmlPath, jsonPath := base+".xml", base+".json"
+	if sameHash(xmlPath, m.InvoiceHash) {
+		if _, err := os.Stat(jsonPath); err == nil {
+			return xmlPath, false, nil
+		}
+		return xmlPath, false, files.Write(jsonPath, js, 0o644)
+	}
+	if err := files.Write(xmlPath, data, 0o644); err != nil {
+		return "", false, err
+	}
+	if err := files.Write(jsonPath, js, 0o644); err != nil {
+		return "", false, err
+	}
+	return xmlPath, true, nil
+}
+
+// sweep removes temp files of atomic writes a killed process left in dir, once per cycle.
+func (p *Puller) sweep(dir string) {
+	if p.swept[dir] {
+		return
+	}
+	p.swept[dir] = true
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if e.Type().IsRegular() && atomicfile.TempName(e.Name()) {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err == nil {
+				p.log.Info("removed an interrupted inbox write", "file", filepath.Join(dir, e.Name()))
+			}
+		}
+	}
+}
+
+func sameHash(path, want string) bool {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	sum := sha256.Sum256(data)
+	return base64.StdEncoding.EncodeToString(sum[:]) == want
+}
+
+// metadataJSON is the invoice's _metadata.json record as KSeF sent it (indented), or the decoded
+// record when the raw one is not available.
+func metadataJSON(m *ksef.InvoiceMetadata, raw json.RawMessage) ([]byte, error) {
+	var buf bytes.Buffer
+	if len(raw) > 0 && json.Indent(&buf, raw, "", "  ") == nil {
+		buf.WriteByte('\n')
+		return buf.Bytes(), nil
+	}
+	js, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(js, '\n'), nil
+}
+
+// expandLayout fills the inbox path template. Year and month come from the acquisition date (the
+// legal receipt date). Values from KSeF are checked, so a hostile record cannot escape the inbox.
+func expandLayout(layout, subject string, m *ksef.InvoiceMetadata) (string, error) {
+	t := m.AcquisitionDate
+	if t.IsZero() {
+		t = m.PermanentStorageDate
+	}
+	t = t.In(warsaw)
+	if m.KsefNumber == "" {
+		return "", fmt.Errorf("%w: invoice metadata without a KSeF number", ksef.ErrArchiveRejected)
+	}
+	for _, v := range []string{m.KsefNumber, m.Seller.Nip} {
+		if !safeName(v) {
+			return "", fmt.Errorf("%w: unsafe value %q in invoice metadata", ksef.ErrArchiveRejected, v)
+		}
+	}
+	rel := strings.NewReplacer(
+		"{subject}", subject,
+		"{yyyy}", t.Format("2006"),
+		"{mm}", t.Format("01"),
+		"{dd}", t.Format("02"),
+		"{ksefNumber}", m.KsefNumber,
+		"{sellerNip}", m.Seller.Nip,
+	).Replace(layout)
+	rel = filepath.Clean(filepath.FromSlash(rel))
+	if !filepath.IsLocal(rel) {
+		return "", fmt.Errorf("inbox layout %q gives %q, which is outside the inbox", layout, rel)
+	}
+	return rel, nil
+}
+
+// safeName accepts what KSeF numbers and NIPs consist of: letters, digits and hyphens.
+func safeName(s string) bool {
+	for _, r := range s {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+var warsaw = loadWarsaw()
+
+func loadWarsaw() *time.Location {
+	if loc, err := time.LoadLocation("Europe/Warsaw"); err == nil {
+		return loc
+	}
+	return time.UTC
+}
