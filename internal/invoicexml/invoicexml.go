@@ -11,6 +11,8 @@ package invoicexml
 import (
 	"fmt"
 	"strings"
+
+	"github.com/ksef-sync/ksef-sync/internal/xsd"
 )
 
 // FA3Namespace is the target namespace of the FA(3) logical structure.
@@ -45,11 +47,13 @@ type Prepared struct {
 
 // Error explains why an invoice file was rejected.
 type Error struct {
-	Field       string   // element path when one element is at fault, e.g. "Fa/P_2"
-	Code        string   // stable machine code, see the Code* constants
-	Description string   // what is wrong, with positions
-	Hint        string   // one line telling a bookkeeper what to do
-	Details     []string // further occurrences or context
+	Field       string    // element path when one element is at fault, e.g. "Fa/P_2"
+	Code        string    // stable machine code, see the Code* constants
+	Description string    // what is wrong, with positions
+	Hint        string    // one line telling a bookkeeper what to do
+	Details     []string  // further occurrences or context; for CodeSchema "line N: path: message", at most MaxSchemaDetails
+	Line        int       // line of the (first) problem, 0 when it concerns the whole file
+	Problems    []Problem // CodeSchema: every problem found (up to xsd.MaxErrors)
 }
 
 // Stable rejection codes.
@@ -64,6 +68,8 @@ const (
 	CodeBadEncoding           = "bad-encoding"
 	CodeMissingField          = "missing-field"
 	CodeDoctype               = "doctype"
+	CodeSchema                = "schema"           // the invoice does not match the FA(3) schema
+	CodeUnsupportedForm       = "unsupported-form" // FA_RR(1) or PEF: KSeF forms ksef-sync does not send yet
 )
 
 func (e *Error) Error() string {
@@ -83,7 +89,8 @@ func reject(code, hint, format string, args ...any) *Error {
 	return &Error{Code: code, Hint: hint, Description: fmt.Sprintf(format, args...)}
 }
 
-// Prepare checks raw and returns the bytes to register, or an *Error explaining the rejection.
+// Prepare checks raw and returns the bytes to register, or an *Error explaining the rejection: the
+// encoding, well-formedness and the fields ksef-sync needs first, then the FA(3) schema.
 // When nothing needed converting, Prepared.Bytes is raw itself (not a copy).
 func Prepare(raw []byte, opts Options) (*Prepared, error) {
 	if opts.MaxSize <= 0 {
@@ -109,7 +116,12 @@ func Prepare(raw []byte, opts Options) (*Prepared, error) {
 	if err := checkCharacters(text); err != nil {
 		return nil, err
 	}
-	p, err := parse(text, opts.ContextNIP)
+	schema, cerr := xsd.FA3()
+	if cerr != nil {
+		return nil, fmt.Errorf("compile the FA(3) schema: %w", cerr)
+	}
+	stream := schema.NewStream(text)
+	p, err := parse(text, opts.ContextNIP, stream)
 	if err != nil {
 		return nil, err
 	}
@@ -119,6 +131,9 @@ func Prepare(raw []byte, opts Options) (*Prepared, error) {
 	}
 	if len(text) > limit {
 		return nil, tooLarge(len(text), limit, with)
+	}
+	if errs := stream.Errors(); len(errs) > 0 {
+		return nil, schemaError(errs)
 	}
 	p.Bytes = text
 	p.Conversions = conversions

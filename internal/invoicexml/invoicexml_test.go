@@ -145,7 +145,7 @@ func TestPrepareRejections(t *testing.T) {
 	first1250 := encode(t, charmap.Windows1250, plain)
 	firstNonASCII := bytes.IndexFunc(first1250, func(r rune) bool { return r >= utf8.RuneSelf || r == utf8.RuneError })
 	nonASCIILine := bytes.Count(first1250[:firstNonASCII], []byte("\n")) + 1
-	attachment := "<Zalacznik><BlokDanych><ZNaglowek>x</ZNaglowek></BlokDanych></Zalacznik></Faktura>"
+	attachment := "<Zalacznik><BlokDanych><ZNaglowek>x</ZNaglowek><MetaDane><ZKlucz>k</ZKlucz><ZWartosc>v</ZWartosc></MetaDane></BlokDanych></Zalacznik></Faktura>"
 	tests := []struct {
 		name      string
 		raw       []byte
@@ -164,7 +164,11 @@ func TestPrepareRejections(t *testing.T) {
 		{"duplicate attribute", []byte(must(t, plain, `wersjaSchemy="1-0E"`, `wersjaSchemy="1-0E" wersjaSchemy="2"`)), Options{}, CodeNotXML, "", `attribute wersjaSchemy appears twice`},
 		{"FA(2) namespace", []byte(must(t, plain, FA3Namespace, "http://crd.gov.pl/wzor/2023/06/29/12648/")), Options{}, CodeNotFA3, "", `this is an FA\(2\) invoice`},
 		{"other namespace", []byte(must(t, plain, FA3Namespace, "urn:example")), Options{}, CodeNotFA3, "", `namespace "urn:example", not the FA\(3\) namespace`},
-		{"other root", []byte(`<?xml version="1.0"?><Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"/>`), Options{}, CodeNotFA3, "", `root element is <Invoice>`},
+		{"other root", []byte(`<?xml version="1.0"?><Faktura2 xmlns="urn:example"/>`), Options{}, CodeNotFA3, "", `root element is <Faktura2>`},
+		{"PEF", []byte(`<?xml version="1.0"?><Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"/>`), Options{}, CodeUnsupportedForm, "", `^this is a PEF \(UBL Invoice\) document .*does not support this form yet$`},
+		{"PEF correction", []byte(`<?xml version="1.0"?><CreditNote xmlns="urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2"/>`), Options{}, CodeUnsupportedForm, "", `PEF_KOR`},
+		{"FA_RR namespace", []byte(must(t, plain, FA3Namespace, "http://crd.gov.pl/wzor/2026/03/06/14189/")), Options{}, CodeUnsupportedForm, "", `FA_RR\(1\)`},
+		{"FA_RR form code", []byte(must(t, plain, `kodSystemowy="FA (3)"`, `kodSystemowy="FA_RR (1)"`)), Options{}, CodeUnsupportedForm, "Naglowek/KodFormularza", `"FA_RR \(1\)": ksef-sync does not support this form yet`},
 		{"FA (2) form code", []byte(must(t, plain, `kodSystemowy="FA (3)"`, `kodSystemowy="FA (2)"`)), Options{}, CodeNotFA3, "Naglowek/KodFormularza", `kodSystemowy is "FA \(2\)"`},
 		{"no form code", []byte(must(t, plain, `<KodFormularza kodSystemowy="FA (3)" wersjaSchemy="1-0E">FA</KodFormularza>`, "")), Options{}, CodeNotFA3, "Naglowek/KodFormularza", `no KodFormularza`},
 		{"wrong seller", []byte(plain), Options{ContextNIP: "1111111111"}, CodeWrongSellerNIP, "Podmiot1/DaneIdentyfikacyjne/NIP", `seller's NIP is 5265877635 but ksef-sync sends for NIP 1111111111`},
@@ -263,7 +267,7 @@ func TestAcceptedIssuers(t *testing.T) {
 }
 
 func TestAttachmentRaisesLimit(t *testing.T) {
-	in := must(t, sample(t), "</Faktura>", "<Zalacznik><BlokDanych><ZNaglowek>x</ZNaglowek></BlokDanych></Zalacznik></Faktura>")
+	in := must(t, sample(t), "</Faktura>", "<Zalacznik><BlokDanych><ZNaglowek>x</ZNaglowek><MetaDane><ZKlucz>k</ZKlucz><ZWartosc>v</ZWartosc></MetaDane></BlokDanych></Zalacznik></Faktura>")
 	got, err := Prepare([]byte(in), Options{MaxSize: 1000})
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,8 @@ import (
 	"io"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/ksef-sync/ksef-sync/internal/xsd"
 )
 
 // Element paths below the root Faktura.
@@ -36,6 +38,19 @@ var knownNamespaces = map[string]string{
 	"http://crd.gov.pl/wzor/2021/11/29/11089/": "FA(1)",
 }
 
+// unsupportedForms are the other KSeF invoice forms, recognised by the root's namespace so the
+// rejection says what the file is and that ksef-sync cannot send it yet. The FA_RR(1) namespace is
+// the one its schema (schemat_FA_RR(1)_v1-1E.xsd, CIRFMF/ksef-docs) declares; PEF invoices are
+// Peppol UBL 2.1 documents.
+var unsupportedForms = map[string]string{
+	"http://crd.gov.pl/wzor/2026/03/06/14189/":                  "FA_RR(1) (faktura VAT RR)",
+	"urn:oasis:names:specification:ubl:schema:xsd:Invoice-2":    "PEF (UBL Invoice)",
+	"urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2": "PEF_KOR (UBL CreditNote)",
+}
+
+const hintUnsupportedForm = "ksef-sync sends FA(3) invoices only; send this invoice another way (e.g. the KSeF application) " +
+	"until FA_RR and PEF are supported, or switch the ERP's export to FA(3) if it should be an ordinary VAT invoice"
+
 // podmiot3IssuerRoles are Podmiot3/Rola values of a party issuing the invoice for the seller
 // (5 wystawca, 7 JST – wystawca, 9 członek grupy VAT – wystawca).
 var podmiot3IssuerRoles = map[string]bool{"5": true, "7": true, "9": true}
@@ -56,10 +71,12 @@ type invoiceScan struct {
 	tokens   int
 	attach   bool
 	podmiot3 []party
+	schema   *xsd.Stream // validates the same tokens against FA(3)
 }
 
-func parse(text []byte, contextNIP string) (*Prepared, *Error) {
-	s := &invoiceScan{dec: xml.NewDecoder(bytes.NewReader(text)), input: text, values: map[string]string{}}
+// parse reads the invoice once: its own checks, and every token also goes to schema.
+func parse(text []byte, contextNIP string, schema *xsd.Stream) (*Prepared, *Error) {
+	s := &invoiceScan{dec: xml.NewDecoder(bytes.NewReader(text)), input: text, values: map[string]string{}, schema: schema}
 	s.dec.Strict = true
 	for {
 		s.tokStart = int(s.dec.InputOffset())
@@ -73,6 +90,7 @@ func parse(text []byte, contextNIP string) (*Prepared, *Error) {
 		if e := s.handle(tok); e != nil {
 			return nil, e
 		}
+		s.schema.Token(tok, int64(s.tokStart))
 		s.tokens++
 	}
 	if !s.rootSeen {
@@ -204,6 +222,10 @@ func checkRoot(n xml.Name) *Error {
 	if n.Local == "Faktura" && n.Space == FA3Namespace {
 		return nil
 	}
+	if form, ok := unsupportedForms[n.Space]; ok {
+		return reject(CodeUnsupportedForm, hintUnsupportedForm,
+			"this is a %s document (root <%s>, namespace %s); ksef-sync does not support this form yet", form, n.Local, n.Space)
+	}
 	if n.Local == "Faktura" {
 		if name, ok := knownNamespaces[n.Space]; ok {
 			return reject(CodeNotFA3, hintNotFA3, "this is an %s invoice (namespace %s), not FA(3)", name, n.Space)
@@ -220,9 +242,11 @@ func (s *invoiceScan) notXML(msg string) *Error {
 }
 
 func (s *invoiceScan) notXMLAt(line, col int, msg string) *Error {
-	return reject(CodeNotXML,
+	e := reject(CodeNotXML,
 		"the ERP produced a damaged file (niepoprawny XML): export the invoice again; if it repeats, tell the ERP vendor",
 		"the file is not well-formed XML: line %d, column %d: %s", line, col, msg)
+	e.Line = line
+	return e
 }
 
 func (s *invoiceScan) syntaxError(err error) *Error {
@@ -238,6 +262,9 @@ func (s *invoiceScan) result(contextNIP string) (*Prepared, *Error) {
 	case s.kod == nil:
 		return nil, &Error{Field: pathKodFormularza, Code: CodeNotFA3, Hint: hintNotFA3,
 			Description: "the header (Naglowek) has no KodFormularza, so the form type is unknown"}
+	case strings.HasPrefix(*s.kod, "FA_RR") || strings.HasPrefix(*s.kod, "PEF"):
+		return nil, &Error{Field: pathKodFormularza, Code: CodeUnsupportedForm, Hint: hintUnsupportedForm,
+			Description: fmt.Sprintf("KodFormularza kodSystemowy is %q: ksef-sync does not support this form yet", *s.kod)}
 	case *s.kod != "FA (3)":
 		return nil, &Error{Field: pathKodFormularza, Code: CodeNotFA3, Hint: hintNotFA3,
 			Description: fmt.Sprintf("KodFormularza kodSystemowy is %q, not \"FA (3)\"", *s.kod)}

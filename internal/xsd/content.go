@@ -182,21 +182,22 @@ type modelState struct {
 	seen  []bool
 }
 
-// step moves the state on child name. It returns a message when the child is not allowed.
-func (a *automaton) step(st *modelState, name qname) string {
+// step moves the state on child name. It returns a message when the child is not allowed, and the
+// element that is missing before it when that explains the problem best.
+func (a *automaton) step(st *modelState, name qname) (string, *elemDecl) {
 	if a.all {
 		i, ok := a.allIndex[name]
 		if !ok {
-			return a.unexpected(st, name)
+			return a.unexpected(st, name), nil
 		}
 		if st.seen == nil {
 			st.seen = make([]bool, len(a.pos))
 		}
 		if st.seen[i] {
-			return fmt.Sprintf("element %s appears more than once", name.local)
+			return fmt.Sprintf("element %s appears more than once", name.local), nil
 		}
 		st.seen[i] = true
-		return ""
+		return "", nil
 	}
 	m := a.start
 	if st.pos >= 0 {
@@ -204,20 +205,92 @@ func (a *automaton) step(st *modelState, name qname) string {
 	}
 	e, ok := m[name]
 	if !ok {
-		return a.unexpected(st, name)
+		if miss := a.missing(st.pos, func(p int) bool { return a.pos[p].name == name }); miss != nil {
+			return fmt.Sprintf("missing element %s before %s", orList(declNames(miss)), name.local), miss[0]
+		}
+		return a.unexpected(st, name), nil
 	}
 	if e.self && e.to == st.pos {
 		if max := a.posMax[st.pos]; max != unbounded && st.count >= max {
-			return fmt.Sprintf("element %s occurs more than %d times", name.local, max)
+			return fmt.Sprintf("element %s occurs more than %d times", name.local, max), nil
 		}
 		st.count++
-		return ""
+		return "", nil
 	}
 	if st.pos >= 0 && st.count < a.posMin[st.pos] {
-		return fmt.Sprintf("element %s must occur at least %d times", a.pos[st.pos].name.local, a.posMin[st.pos])
+		return fmt.Sprintf("element %s must occur at least %d times", a.pos[st.pos].name.local, a.posMin[st.pos]), a.pos[st.pos]
 	}
 	st.pos, st.count = e.to, 1
-	return ""
+	return "", nil
+}
+
+// missing finds what must come next on the shortest way from position from (-1: the start) to a
+// position for which target holds: the candidates one step from from that are nearest to a
+// target (for the end of content the target positions themselves are what is missing). Nil when
+// no target can be reached (wrong order or a repetition instead of something missing).
+func (a *automaton) missing(from int, target func(int) bool) []*elemDecl {
+	rev := make([][]int, len(a.pos))
+	for p, m := range a.follow {
+		for _, e := range m {
+			if e.to != p {
+				rev[e.to] = append(rev[e.to], p)
+			}
+		}
+	}
+	dist := make([]int, len(a.pos))
+	var queue []int
+	for p := range a.pos {
+		dist[p] = -1
+		if target(p) {
+			dist[p] = 0
+			queue = append(queue, p)
+		}
+	}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		for _, q := range rev[p] {
+			if dist[q] < 0 {
+				dist[q] = dist[p] + 1
+				queue = append(queue, q)
+			}
+		}
+	}
+	m := a.start
+	if from >= 0 {
+		m = a.follow[from]
+	}
+	best := -1
+	var cands []int
+	for _, e := range m {
+		d := dist[e.to]
+		if e.to == from || d < 0 {
+			continue
+		}
+		switch {
+		case best < 0 || d < best:
+			best, cands = d, []int{e.to}
+		case d == best:
+			cands = append(cands, e.to)
+		}
+	}
+	sort.Ints(cands)
+	out := make([]*elemDecl, len(cands))
+	for i, c := range cands {
+		out[i] = a.pos[c]
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+func declNames(ds []*elemDecl) []string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = d.name.local
+	}
+	return out
 }
 
 // end checks that the content may stop here; it returns the message and the first missing element.
@@ -233,12 +306,15 @@ func (a *automaton) end(st *modelState) (string, *elemDecl) {
 		}
 		return "", nil
 	}
+	isFinal := func(p int) bool { return a.final[p] }
 	if st.pos < 0 {
 		if a.startFinal {
 			return "", nil
 		}
-		exp := a.expected(a.start)
-		return "missing element " + orList(exp), firstDecl(a, a.start)
+		if miss := a.missing(-1, isFinal); miss != nil {
+			return "missing element " + orList(declNames(miss)), miss[0]
+		}
+		return "missing element " + orList(a.expected(a.start)), firstDecl(a, a.start)
 	}
 	if st.count < a.posMin[st.pos] {
 		return fmt.Sprintf("element %s must occur at least %d times", a.pos[st.pos].name.local, a.posMin[st.pos]), a.pos[st.pos]
@@ -246,8 +322,12 @@ func (a *automaton) end(st *modelState) (string, *elemDecl) {
 	if a.final[st.pos] {
 		return "", nil
 	}
+	after := " after " + a.pos[st.pos].name.local
+	if miss := a.missing(st.pos, isFinal); miss != nil {
+		return "missing element " + orList(declNames(miss)) + after, miss[0]
+	}
 	m := a.follow[st.pos]
-	return "missing element " + orList(a.expected(m)) + " after " + a.pos[st.pos].name.local, firstDecl(a, m)
+	return "missing element " + orList(a.expected(m)) + after, firstDecl(a, m)
 }
 
 func (a *automaton) unexpected(st *modelState, name qname) string {

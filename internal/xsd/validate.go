@@ -53,52 +53,77 @@ type frame struct {
 type validator struct {
 	s       *Schema
 	data    []byte
-	dec     *xml.Decoder
 	line    int
 	lineOff int
 	stack   []frame
 	errs    []Error
 	rootEnd bool
+	done    bool // a problem that ends validation (not well-formed, unknown root)
 }
 
 // Validate checks data against the schema and returns the problems found (at most MaxErrors), in
 // document order; none means the document is valid.
 func (s *Schema) Validate(data []byte) []Error {
-	v := &validator{s: s, data: data, line: 1, dec: xml.NewDecoder(bytes.NewReader(data))}
-	v.dec.Strict = true
-	v.run()
-	return v.errs
-}
-
-func (v *validator) run() {
-	for len(v.errs) < MaxErrors {
-		off := int(v.dec.InputOffset())
-		tok, err := v.dec.Token()
+	st := s.NewStream(data)
+	dec := xml.NewDecoder(bytes.NewReader(data))
+	dec.Strict = true
+	for !st.v.done {
+		off := dec.InputOffset()
+		tok, err := dec.Token()
 		if errors.Is(err, io.EOF) {
-			if !v.rootEnd {
-				v.fail(v.lineAt(len(v.data)), "not well-formed XML: the document has no complete root element")
-			}
-			return
+			break
 		}
 		if err != nil {
-			line := v.lineAt(int(v.dec.InputOffset()))
+			line := st.v.lineAt(int(dec.InputOffset()))
 			if se, ok := errors.AsType[*xml.SyntaxError](err); ok {
 				line = se.Line
 			}
-			v.fail(line, "not well-formed XML: "+syntaxMsg(err))
-			return
+			st.v.fail(line, "not well-formed XML: "+syntaxMsg(err))
+			return st.v.errs
 		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			if !v.start(t, v.lineAt(off)) {
-				return
-			}
-		case xml.EndElement:
-			v.end(v.lineAt(off))
-		case xml.CharData:
-			v.chars(t, off)
-		}
+		st.Token(tok, off)
 	}
+	return st.Errors()
+}
+
+// Stream validates a document token by token, for a caller that already reads it with an
+// xml.Decoder (Strict, namespace-aware Token, not RawToken): one pass over the bytes serves both.
+type Stream struct{ v validator }
+
+// NewStream starts validating data; the tokens passed to Token must come from decoding data.
+func (s *Schema) NewStream(data []byte) *Stream {
+	return &Stream{v: validator{s: s, data: data, line: 1}}
+}
+
+// Token feeds the next token; off is the decoder's InputOffset before the token was read.
+func (st *Stream) Token(tok xml.Token, off int64) {
+	v := &st.v
+	if v.done || len(v.errs) >= MaxErrors {
+		v.done = true
+		return
+	}
+	switch t := tok.(type) {
+	case xml.StartElement:
+		if !v.start(t, v.lineAt(int(off))) {
+			v.done = true
+		}
+	case xml.EndElement:
+		if len(v.stack) > 0 {
+			v.end(v.lineAt(int(off)))
+		}
+	case xml.CharData:
+		v.chars(t, int(off))
+	}
+}
+
+// Errors ends the document and returns every problem found, in document order.
+func (st *Stream) Errors() []Error {
+	v := &st.v
+	if !v.done && !v.rootEnd && len(v.errs) < MaxErrors {
+		v.fail(v.lineAt(len(v.data)), "not well-formed XML: the document has no complete root element")
+	}
+	v.done = true
+	return v.errs
 }
 
 func syntaxMsg(err error) string {
@@ -207,20 +232,24 @@ func (v *validator) start(t xml.StartElement, line int) bool {
 		idx = 0
 	}
 	var msg string
+	var missing *elemDecl
 	if !p.failed {
-		msg = p.ct.model.step(&p.state, name)
+		msg, missing = p.ct.model.step(&p.state, name)
 		p.failed = msg != ""
 	} else if d == nil {
 		msg = "unknown element " + name.local + " is not allowed here"
 	}
-	if d == nil {
-		v.push(frame{skip: true, line: line, local: name.local, index: idx})
-		v.report(line, p.decl, name.local, msg)
-		return true
-	}
-	v.push(frame{line: line, local: name.local, index: idx})
+	v.push(frame{skip: d == nil, line: line, local: name.local, index: idx})
 	if msg != "" {
-		v.report(line, d, name.local, msg)
+		switch {
+		case missing != nil:
+			v.report(line, missing, missing.name.local, msg)
+		default:
+			v.report(line, d, name.local, msg)
+		}
+	}
+	if d == nil {
+		return true
 	}
 	v.enter(t, d, line)
 	return true

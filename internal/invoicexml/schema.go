@@ -1,0 +1,74 @@
+package invoicexml
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/ksef-sync/ksef-sync/internal/xsd"
+)
+
+// MaxSchemaDetails is how many schema problems an Error lists in Details.
+const MaxSchemaDetails = 20
+
+// Problem is one schema problem with its position, for `ksef-sync validate`.
+type Problem struct {
+	Line    int
+	Path    string // element path below Faktura, e.g. "Fa/FaWiersz[3]/P_8B"
+	Message string
+}
+
+// schemaError turns the FA(3) schema problems into the rejection. KSeF answers a schema-invalid
+// invoice minutes later with status 450 and often only "Nieprawidłowy XML"; here the bookkeeper
+// gets the line, the field and what is wrong.
+func schemaError(errs []xsd.Error) *Error {
+	e := &Error{Code: CodeSchema}
+	for i, x := range errs {
+		e.Problems = append(e.Problems, Problem{Line: x.Line, Path: x.Path, Message: x.Message})
+		if i < MaxSchemaDetails {
+			e.Details = append(e.Details, x.String())
+		}
+	}
+	first := errs[0]
+	more := ""
+	if n := len(errs); n >= xsd.MaxErrors {
+		more = fmt.Sprintf(" (and at least %d more problems, see details)", n-1)
+	} else if n > 1 {
+		more = fmt.Sprintf(" (and %d more problem(s), see details)", n-1)
+	}
+	e.Line = first.Line
+	e.Description = fmt.Sprintf("the invoice does not match the FA(3) schema: line %d, %s: %s%s", first.Line, first.Path, first.Message, more)
+	e.Hint = fmt.Sprintf("correct %s in the ERP and export the invoice again; KSeF would reject it as not matching the FA(3) schema (niezgodna ze schematem)", fieldName(first))
+	return e
+}
+
+// fieldName names the element with its Polish description from the schema, e.g.
+// "P_8B (Ilość (liczba) dostarczonych towarów lub zakres wykonanych usług)".
+func fieldName(e xsd.Error) string {
+	name := e.Element
+	if name == "" {
+		name = e.Path
+	}
+	if label := shortLabel(e.Label); label != "" {
+		return name + " (" + label + ")"
+	}
+	return name
+}
+
+// shortLabel keeps the first sentence of a schema description, at most about 80 characters.
+func shortLabel(s string) string {
+	if i := strings.Index(s, ". "); i > 0 {
+		s = s[:i]
+	}
+	s = strings.TrimSuffix(s, ".")
+	const max = 80
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	r := []rune(s)[:max]
+	cut := string(r)
+	if i := strings.LastIndexByte(cut, ' '); i > max/2 {
+		cut = cut[:i]
+	}
+	return cut + "…"
+}
