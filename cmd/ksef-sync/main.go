@@ -45,6 +45,8 @@ func commands() []command {
 		{"run", "run the daemon in the foreground (the service runs the same code)", cmdRun},
 		{"send", "one pass: send everything in the outbox, wait for the outcome, exit 0/3/1", cmdSend},
 		{"pull", "one pull cycle: download new received and issued invoices into the inbox", cmdPull},
+		{"get", "fetch one invoice by its KSeF number: XML, metadata JSON and PDF", cmdGet},
+		{"render", "render an FA(3) file (and its UPO) as PDF or HTML, e.g. a preview", cmdRender},
 		{"check-config", "report every problem in a config file, with key names", cmdCheckConfig},
 		{"status", "show the daemon's state, queue, rejections and pull cursors (-json)", cmdStatus},
 		{"doctor", "check config, folders, clock, network, login and limits; print fixes", cmdDoctor},

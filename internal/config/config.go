@@ -25,6 +25,7 @@ type Config struct {
 	Send    Send    `toml:"send"`
 	Watch   Watch   `toml:"watch"`
 	Pull    Pull    `toml:"pull"`
+	Render  Render  `toml:"render"`
 	Log     Log     `toml:"log"`
 	HTTP    HTTP    `toml:"http"`
 }
@@ -280,6 +281,8 @@ func Defaults() Config {
 			Start:    "2026-02-01",
 			Layout:   "{subject}/{yyyy}/{mm}/{ksefNumber}",
 		},
+		Render: Render{Formats: []string{"pdf"}, Language: "pl",
+			Targets: []string{"sent", "inbox"}},
 		Log:  Log{Level: "info", Format: "text", MaxSizeMB: 20, MaxFiles: 10},
 		HTTP: HTTP{Timeout: Duration{60 * time.Second}},
 	}

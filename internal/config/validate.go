@@ -35,6 +35,7 @@ func (c *Config) validate() Problems {
 	c.validateSend(&ps)
 	c.validateWatch(&ps)
 	c.validatePull(&ps)
+	c.validateRender(&ps)
 	c.validateLog(&ps)
 	c.validateHTTP(&ps)
 	return ps

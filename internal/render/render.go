@@ -11,6 +11,7 @@ package render
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Lang is the language of the labels (the invoice's own data is never translated).
@@ -117,4 +118,26 @@ func output(d *doc, o Options) ([]byte, error) {
 		return writeHTML(d)
 	}
 	return writePDF(d)
+}
+
+// Facts are what an invoice's KOD I link is built from (with the SHA-256 of the file's bytes):
+// the seller's NIP and the issue date P_1, plus the invoice number for file names and logs.
+type Facts struct {
+	SellerNIP string
+	Number    string
+	IssueDate time.Time
+}
+
+// InvoiceFacts reads the Facts of an FA(3) invoice, for example to build the KOD I link of a
+// received invoice: ksef.QRCodeI(qrBase, f.SellerNIP, f.IssueDate, ksef.InvoiceSHA256(xml)).
+func InvoiceFacts(invoiceXML []byte) (Facts, error) {
+	f, err := parseInvoice(invoiceXML)
+	if err != nil {
+		return Facts{}, err
+	}
+	issue, err := time.Parse("2006-01-02", strings.TrimSpace(f.Fa.P1))
+	if err != nil {
+		return Facts{}, fmt.Errorf("read invoice XML: issue date P_1 %q: %w", f.Fa.P1, err)
+	}
+	return Facts{SellerNIP: strings.TrimSpace(f.Podmiot1.DaneIdentyfikacyjne.NIP), Number: strings.TrimSpace(f.Fa.P2), IssueDate: issue}, nil
 }

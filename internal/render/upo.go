@@ -86,3 +86,21 @@ func buildUPO(u *potwierdzenie, o Options) *doc {
 	}
 	return d
 }
+
+// UPOKsefNumber returns the KSeF number a UPO gives the invoice numbered invoiceNumber (P_2), or
+// the only document's number when invoiceNumber is "" and the UPO covers exactly one document.
+func UPOKsefNumber(upoXML []byte, invoiceNumber string) (string, error) {
+	u, err := parseUPO(upoXML)
+	if err != nil {
+		return "", err
+	}
+	for _, d := range u.Dokumenty {
+		if invoiceNumber != "" && d.NrFaktury == invoiceNumber {
+			return d.NrKSeF, nil
+		}
+	}
+	if invoiceNumber == "" && len(u.Dokumenty) == 1 {
+		return u.Dokumenty[0].NrKSeF, nil
+	}
+	return "", fmt.Errorf("the UPO lists no invoice numbered %q", invoiceNumber)
+}
