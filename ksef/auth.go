@@ -95,6 +95,10 @@ func (c *Client) accessToken(ctx context.Context) (string, error) {
 		return t, nil
 	} else if ctx.Err() != nil {
 		return "", ctx.Err()
+	} else if IsTransient(err) && !errors.Is(err, errNoRefresh) {
+		// A firewall block or an outage on /auth/token/refresh says nothing about our tokens:
+		// keep the refresh token and let the caller retry later, rather than log in again.
+		return "", err
 	} else if !errors.Is(err, errNoRefresh) {
 		c.log.Info("token refresh failed, logging in again", "err", err)
 	}
@@ -136,6 +140,9 @@ func (c *Client) refreshAccess(ctx context.Context) error {
 		AccessToken TokenInfo `json:"accessToken"`
 	}
 	if err := c.do(ctx, call{method: http.MethodPost, path: "/auth/token/refresh", bearer: bearerFixed, token: rt.Token, out: &out}); err != nil {
+		if IsTransient(err) {
+			return fmt.Errorf("refresh access token: %w", err)
+		}
 		c.tokMu.Lock()
 		if c.refresh.Token == rt.Token {
 			c.refresh = TokenInfo{}

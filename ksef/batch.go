@@ -282,7 +282,10 @@ type PartUploadRequest struct {
 	Headers       map[string]string `json:"headers"`
 }
 
-// OpenBatchSession declares the package and returns the part upload requests.
+// OpenBatchSession declares the package and returns the part upload requests. It is never repeated
+// after a failure that may have reached KSeF (5xx, dropped connection, unreadable answer): that
+// failure is an *AmbiguousError (MayHaveReachedKSeF), and the caller lists the sessions (ListSessions,
+// batch sessions created since just before the attempt) before opening another.
 func (c *Client) OpenBatchSession(ctx context.Context, form FormCode, pkg *BatchPackage, offlineMode bool) (*BatchSession, error) {
 	type filePart struct {
 		OrdinalNumber int    `json:"ordinalNumber"`
@@ -310,7 +313,14 @@ func (c *Client) OpenBatchSession(ctx context.Context, form FormCode, pkg *Batch
 			"encryption":  enc,
 			"offlineMode": offlineMode,
 		}
-		return c.postJSON(ctx, "/sessions/batch", body, &out, bearerAccess, "", http.StatusCreated)
+		raw, err := marshalJSON(body)
+		if err != nil {
+			return err
+		}
+		// once: after a 5xx or a dropped connection KSeF may have opened the session. Opening
+		// another would orphan it; the caller reconciles against the session list instead.
+		return c.do(ctx, call{method: http.MethodPost, path: "/sessions/batch", body: raw, contentType: "application/json",
+			bearer: bearerAccess, out: &out, want: []int{http.StatusCreated}, once: true})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open batch session: %w", err)
@@ -380,7 +390,10 @@ func (c *Client) uploadPart(ctx context.Context, req PartUploadRequest, part Bat
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case err == nil && status < 500 && status != http.StatusTooManyRequests:
-			return fmt.Errorf("part %d: %w", part.OrdinalNumber, ParseErrorResponse(status, nil, body))
+			// A firewall block or an HTML page from storage is weather; anything else is a refusal.
+			if perr := ParseErrorResponse(status, nil, body); !IsTransient(perr) {
+				return fmt.Errorf("part %d: %w", part.OrdinalNumber, perr)
+			}
 		}
 		if attempt >= c.maxRetries {
 			if err == nil {

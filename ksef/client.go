@@ -92,6 +92,33 @@ type Options struct {
 	PageSize int
 	// AuthPollInterval between GET /auth/{ref} polls, default 1 s.
 	AuthPollInterval time.Duration
+	// Observer, when set, hears about every request and every pacing wait (for metrics).
+	Observer Observer
+}
+
+// Observer receives measurements from the client. Implementations must be fast and safe for
+// concurrent use; they never see URLs, tokens or bodies.
+type Observer interface {
+	// Request reports one HTTP exchange: its §9 group ("storage" for pre-signed URLs), the HTTP
+	// status (0 when no answer came) and how long it took.
+	Request(group string, status int, d time.Duration)
+	// PacerWait reports time spent waiting for our own rate budget before a request of group.
+	PacerWait(group string, d time.Duration)
+}
+
+// observer is a nil-safe wrapper.
+type observer struct{ o Observer }
+
+func (o observer) request(group string, status int, d time.Duration) {
+	if o.o != nil {
+		o.o.Request(group, status, d)
+	}
+}
+
+func (o observer) pacerWait(group string, d time.Duration) {
+	if o.o != nil && d > 0 {
+		o.o.PacerWait(group, d)
+	}
 }
 
 // Client talks to one KSeF environment in one context. Safe for concurrent use.
@@ -108,9 +135,11 @@ type Client struct {
 	userAgent  string
 	pageSize   int
 	authPoll   time.Duration
+	observer   observer
 
-	keysMu sync.Mutex
-	keys   []PublicKeyCertificate
+	keysMu      sync.Mutex
+	keys        []PublicKeyCertificate
+	keysFetched time.Time
 
 	authMu  sync.Mutex // serialises login/refresh
 	tokMu   sync.Mutex
@@ -131,6 +160,7 @@ func New(opts Options) (*Client, error) {
 		base: u, baseStr: u.String(), ctxID: opts.Context, auth: opts.Auth, hc: opts.HTTPClient,
 		log: opts.Logger, maxRetries: opts.MaxRetries, clock: opts.Clock, userAgent: opts.UserAgent,
 		pageSize: opts.PageSize, authPoll: opts.AuthPollInterval,
+		observer: observer{opts.Observer},
 	}
 	if c.hc == nil {
 		c.hc = defaultHTTPClient()
@@ -162,6 +192,7 @@ func New(opts Options) (*Client, error) {
 		limits[k] = v
 	}
 	c.pacer = newPacer(c.clock, limits)
+	c.pacer.observe = c.observer
 	return c, nil
 }
 
@@ -202,13 +233,17 @@ type call struct {
 	raw         *[]byte
 	respHeader  *http.Header
 	// once marks a request that must not be repeated after it may have reached KSeF (a network
-	// failure after connecting, or a 5xx). Rate limits and connection failures are still retried.
+	// failure after connecting, or a 5xx): it fails with an *AmbiguousError instead. Rate limits,
+	// firewall blocks and connection failures are still retried.
 	once bool
+	// check validates a 2xx body (a UPO is a UPO, a download matches its hash); a failure is
+	// treated as weather and retried, and the body is never returned.
+	check func(hdr http.Header, body []byte) error
 }
 
 // do runs a call through pacing, retries and error parsing.
 func (c *Client) do(ctx context.Context, cl call) error {
-	group := ""
+	group := GroupStorage
 	if cl.rawURL == "" {
 		group = groupFor(cl.method, cl.path)
 	}
@@ -217,7 +252,7 @@ func (c *Client) do(ctx context.Context, cl call) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if group != "" {
+		if cl.rawURL == "" {
 			if err := c.pacer.wait(ctx, group); err != nil {
 				return err
 			}
@@ -230,13 +265,18 @@ func (c *Client) do(ctx context.Context, cl call) error {
 			}
 			token = t
 		}
+		started := c.clock.Now()
 		status, hdr, body, err := c.exchange(ctx, cl, token)
+		c.observer.request(group, status, c.clock.Now().Sub(started))
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			if attempt >= c.maxRetries || (cl.once && !notSent(err)) {
-				return fmt.Errorf("%s %s: %w", cl.method, c.describe(cl), err)
+			if cl.once && !notSent(err) {
+				return c.fail(cl, &AmbiguousError{Op: cl.method + " " + c.describe(cl), Err: err})
+			}
+			if attempt >= c.maxRetries {
+				return c.fail(cl, err)
 			}
 			c.log.Debug("network error, retrying", "op", c.describe(cl), "attempt", attempt+1, "err", err)
 			if err := c.backoff(ctx, attempt); err != nil {
@@ -246,15 +286,33 @@ func (c *Client) do(ctx context.Context, cl call) error {
 		}
 		c.logWarnings(cl, hdr)
 		if accepted(status, cl.want) {
-			return c.decode(cl, hdr, body)
+			derr := c.decode(cl, hdr, body)
+			if derr == nil {
+				return nil
+			}
+			// A 2xx whose body is not what we asked for (an HTML challenge page in place of a UPO or
+			// JSON, a body that does not match its hash) is weather, not an answer.
+			if cl.once {
+				return c.fail(cl, &AmbiguousError{Op: cl.method + " " + c.describe(cl), Err: derr})
+			}
+			if attempt >= c.maxRetries {
+				return c.fail(cl, derr)
+			}
+			c.log.Warn("KSeF answered something unexpected; retrying", "op", c.describe(cl), "status", status, "attempt", attempt+1, "err", derr)
+			if err := c.backoff(ctx, attempt); err != nil {
+				return err
+			}
+			continue
 		}
 		perr := ParseErrorResponse(status, hdr, body)
 		var rl *RateLimitError
+		var blocked *BlockedError
+		var unavail *UnavailableError
 		switch {
 		case errors.As(perr, &rl):
 			rl.Group = group
 			if attempt >= c.maxRetries {
-				return fmt.Errorf("%s %s: %w", cl.method, c.describe(cl), perr)
+				return c.fail(cl, perr)
 			}
 			wait := rl.RetryAfter
 			if wait <= 0 {
@@ -265,12 +323,38 @@ func (c *Client) do(ctx context.Context, cl call) error {
 				return err
 			}
 			continue
-		case status >= 500:
-			if attempt >= c.maxRetries || cl.once {
-				return fmt.Errorf("%s %s: %w", cl.method, c.describe(cl), perr)
+		case errors.As(perr, &blocked):
+			// The firewall stopped the request before KSeF saw it: repeating cannot duplicate
+			// anything, but it must be slower than for a 5xx, or the block only grows.
+			c.log.Warn("blocked by KSeF's firewall, incident "+orNone(blocked.IncidentID), "op", c.describe(cl), "status", status, "attempt", attempt+1)
+			if attempt >= c.maxRetries {
+				return c.fail(cl, perr)
+			}
+			if err := c.backoff(ctx, attempt+2); err != nil {
+				return err
+			}
+			continue
+		case status >= 500 || errors.As(perr, &unavail):
+			if errors.As(perr, &unavail) {
+				c.log.Warn("KSeF is unavailable", "op", c.describe(cl), "status", status, "content_type", unavail.ContentType, "excerpt", unavail.Excerpt, "attempt", attempt+1)
+			}
+			if cl.once && status >= 500 {
+				return c.fail(cl, &AmbiguousError{Op: cl.method + " " + c.describe(cl), Err: perr})
+			}
+			if attempt >= c.maxRetries {
+				return c.fail(cl, perr)
 			}
 			c.log.Debug("server error, retrying", "op", c.describe(cl), "status", status, "attempt", attempt+1)
-			if err := c.backoff(ctx, attempt); err != nil {
+			wait := time.Duration(0)
+			if unavail != nil {
+				wait = unavail.RetryAfter
+			}
+			if wait > 0 && wait <= time.Minute {
+				err = c.clock.Sleep(ctx, wait)
+			} else {
+				err = c.backoff(ctx, attempt)
+			}
+			if err != nil {
 				return err
 			}
 			continue
@@ -280,8 +364,35 @@ func (c *Client) do(ctx context.Context, cl call) error {
 			attempt-- // a token refresh is not a retry of the operation
 			continue
 		}
-		return fmt.Errorf("%s %s: %w", cl.method, c.describe(cl), perr)
+		return c.fail(cl, perr)
 	}
+}
+
+// fail names the call in the final error and says "KSeF does not answer" in plain words when the
+// connection could not be made.
+func (c *Client) fail(cl call, err error) error {
+	if u := unreachable(c.hostURL(cl), err); u != nil {
+		err = u
+	}
+	return fmt.Errorf("%s %s: %w", cl.method, c.describe(cl), err)
+}
+
+// hostURL is the base URL for API calls and the bare host of a storage URL (never its signature).
+func (c *Client) hostURL(cl call) string {
+	if cl.rawURL == "" {
+		return c.baseStr
+	}
+	if u, err := url.Parse(cl.rawURL); err == nil {
+		return u.Scheme + "://" + u.Host
+	}
+	return "storage"
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none given)"
+	}
+	return s
 }
 
 func accepted(status int, want []int) bool {
@@ -352,6 +463,11 @@ func (c *Client) exchange(ctx context.Context, cl call, token string) (int, http
 }
 
 func (c *Client) decode(cl call, hdr http.Header, body []byte) error {
+	if cl.check != nil {
+		if err := cl.check(hdr, body); err != nil {
+			return err
+		}
+	}
 	if cl.respHeader != nil {
 		*cl.respHeader = hdr
 	}
@@ -359,8 +475,12 @@ func (c *Client) decode(cl call, hdr http.Header, body []byte) error {
 		*cl.raw = body
 	}
 	if cl.out != nil {
+		if !looksJSON(body) {
+			ctype, _, _ := strings.Cut(hdr.Get("Content-Type"), ";")
+			return &UnavailableError{HTTPStatus: 200, ContentType: ctype, Excerpt: excerpt(body)}
+		}
 		if err := json.Unmarshal(body, cl.out); err != nil {
-			return fmt.Errorf("%s %s: decode response: %w", cl.method, c.describe(cl), err)
+			return fmt.Errorf("decode response: %w", err)
 		}
 	}
 	return nil

@@ -510,8 +510,8 @@ func TestServerErrorsRetried(t *testing.T) {
 	e.sim.SetFaults(ksefsim.Faults{Outage: true})
 	before := len(e.rt.all())
 	_, err = e.c.SessionStatus(e.ctx, s.ReferenceNumber)
-	var api *APIError
-	if !errors.As(err, &api) || api.HTTPStatus != 503 || !IsRetriable(err) {
+	var unavail *UnavailableError
+	if !errors.As(err, &unavail) || unavail.HTTPStatus != 503 || !IsRetriable(err) {
 		t.Fatalf("during outage: %v", err)
 	}
 	if n := len(e.rt.all()) - before; n != 21 {

@@ -95,7 +95,9 @@ func IsRetriable(err error) bool {
 		return false
 	}
 	var rl *RateLimitError
-	if errors.As(err, &rl) {
+	var blocked *BlockedError
+	var unavail *UnavailableError
+	if errors.As(err, &rl) || errors.As(err, &blocked) || errors.As(err, &unavail) {
 		return true
 	}
 	var api *APIError
@@ -192,10 +194,15 @@ type exceptionBody struct {
 const maxErrorText = 512
 
 // ParseErrorResponse turns any non-2xx answer into a typed error: *RateLimitError for 429,
-// *APIError otherwise. It never fails: unparseable bodies end up (shortened) in Detail.
+// *BlockedError for a firewall block, *UnavailableError for an answer that did not come from KSeF
+// (an HTML or otherwise non-JSON 5xx, an HTML page), *APIError otherwise. It never fails:
+// unparseable bodies end up (shortened) in Detail.
 func ParseErrorResponse(status int, header http.Header, body []byte) error {
 	if status == http.StatusTooManyRequests {
 		return &RateLimitError{RetryAfter: parseRetryAfter(header.Get("Retry-After"))}
+	}
+	if err := classifyForeign(status, header, body); err != nil {
+		return err
 	}
 	e := &APIError{HTTPStatus: status}
 	var eb exceptionBody

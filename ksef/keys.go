@@ -44,13 +44,28 @@ type wirePublicKey struct {
 	Usage         []string  `json:"usage"`
 }
 
-// PublicKeys returns KSeF's encryption certificates (cached until a 21470 forces a refetch).
+// Key list freshness (bezpieczenstwo/klucze-publiczne-do-szyfrowania.md): KSeF re-certifies a key
+// without changing its publicKeyId, and no 21470 announces it, so a cached list silently ages. We
+// refetch at least daily, whenever the chosen certificate is within a day of its validTo (at most
+// every keyNearExpiryRefetch), and at once when the cached list has no certificate valid now.
+const (
+	keyMaxAge            = 24 * time.Hour
+	keyNearExpiry        = 24 * time.Hour
+	keyNearExpiryRefetch = 10 * time.Minute
+)
+
+// PublicKeys returns KSeF's encryption certificates, cached for at most a day (and dropped when a
+// 21470 says a key was withdrawn).
 func (c *Client) PublicKeys(ctx context.Context) ([]PublicKeyCertificate, error) {
 	c.keysMu.Lock()
 	defer c.keysMu.Unlock()
-	if c.keys != nil {
+	if c.keys != nil && c.clock.Now().Sub(c.keysFetched) < keyMaxAge {
 		return append([]PublicKeyCertificate(nil), c.keys...), nil
 	}
+	return c.fetchKeysLocked(ctx)
+}
+
+func (c *Client) fetchKeysLocked(ctx context.Context) ([]PublicKeyCertificate, error) {
 	var wire []wirePublicKey
 	if err := c.do(ctx, call{method: http.MethodGet, path: "/security/public-key-certificates", out: &wire}); err != nil {
 		return nil, fmt.Errorf("public keys: %w", err)
@@ -59,8 +74,47 @@ func (c *Client) PublicKeys(ctx context.Context) ([]PublicKeyCertificate, error)
 	for _, w := range wire {
 		keys = append(keys, PublicKeyCertificate(w))
 	}
-	c.keys = keys
+	c.keys, c.keysFetched = keys, c.clock.Now()
+	c.log.Debug("KSeF public keys fetched", "certificates", len(keys))
 	return append([]PublicKeyCertificate(nil), keys...), nil
+}
+
+// currentKey picks the certificate for usage, refetching the list when the cached one has none
+// valid now or the chosen one is about to expire.
+func (c *Client) currentKey(ctx context.Context, usage string) (*PublicKeyCertificate, error) {
+	keys, err := c.PublicKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := c.clock.Now()
+	k, perr := pickKey(keys, usage, now)
+	if perr == nil && k.ValidTo.Sub(now) > keyNearExpiry {
+		return k, nil
+	}
+	c.keysMu.Lock()
+	recent := now.Sub(c.keysFetched) < keyNearExpiryRefetch
+	c.keysMu.Unlock()
+	if perr == nil && recent {
+		return k, nil // near expiry, but the list was just fetched: nothing newer exists yet
+	}
+	c.keysMu.Lock()
+	fresh, ferr := c.fetchKeysLocked(ctx)
+	c.keysMu.Unlock()
+	if ferr != nil {
+		if perr == nil {
+			c.log.Info("could not refresh KSeF public keys; the current certificate is still valid", "valid_to", k.ValidTo, "err", ferr)
+			return k, nil
+		}
+		return nil, ferr
+	}
+	nk, err := pickKey(fresh, usage, now)
+	if err != nil {
+		return nil, err
+	}
+	if perr != nil || nk.CertificateID != k.CertificateID {
+		c.log.Info("KSeF public key certificate renewed", "usage", usage, "public_key_id", nk.PublicKeyID, "valid_from", nk.ValidFrom, "valid_to", nk.ValidTo)
+	}
+	return nk, nil
 }
 
 func (c *Client) invalidateKeys() {
@@ -112,11 +166,7 @@ func hasUsage(us []string, u string) bool {
 // EncryptWithKey encrypts plaintext with RSA-OAEP (SHA-256, MGF1-SHA-256) using the current KSeF
 // certificate for usage and returns the Base64 ciphertext and that key's publicKeyId.
 func (c *Client) EncryptWithKey(ctx context.Context, usage string, plaintext []byte) (string, string, error) {
-	keys, err := c.PublicKeys(ctx)
-	if err != nil {
-		return "", "", err
-	}
-	k, err := pickKey(keys, usage, c.clock.Now())
+	k, err := c.currentKey(ctx, usage)
 	if err != nil {
 		return "", "", err
 	}

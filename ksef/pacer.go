@@ -36,6 +36,8 @@ const (
 	GroupInvoiceDownload     = "invoiceDownload"
 	GroupOther               = "other"
 	GroupAuth                = "auth"
+	// GroupStorage names pre-signed storage downloads in observations; it is not paced.
+	GroupStorage = "storage"
 )
 
 // ProductionLimits is the PRD table of §9 (also the TEST default since 2.5.0).
@@ -107,10 +109,11 @@ func groupFor(method, path string) string {
 // pacer keeps our own sliding 1 s / 60 s / 3600 s windows per group so KSeF never has to say 429.
 // It is shared by every goroutine using the Client.
 type pacer struct {
-	mu     sync.Mutex
-	clock  Clock
-	limits RateTable
-	logs   map[string]*slidingwindow.Log // per group, within our share of each window
+	mu      sync.Mutex
+	clock   Clock
+	limits  RateTable
+	logs    map[string]*slidingwindow.Log // per group, within our share of each window
+	observe observer
 }
 
 func newPacer(clock Clock, limits RateTable) *pacer {
@@ -147,6 +150,8 @@ func (p *pacer) limitsCopy() RateTable {
 
 // wait blocks until a request of the group may be sent and records it.
 func (p *pacer) wait(ctx context.Context, group string) error {
+	var waited time.Duration
+	defer func() { p.observe.pacerWait(group, waited) }()
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -160,6 +165,7 @@ func (p *pacer) wait(ctx context.Context, group string) error {
 		if err := p.clock.Sleep(ctx, d); err != nil {
 			return fmt.Errorf("pacing %s: %w", group, err)
 		}
+		waited += d
 	}
 }
 

@@ -1,6 +1,7 @@
 package ksef
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -157,17 +158,25 @@ func (c *Client) QueryMetadata(ctx context.Context, f QueryFilters, pageOffset, 
 	return &out, nil
 }
 
-// GetInvoice downloads one invoice's XML by KSeF number (low volume only: 64/h).
+// GetInvoice downloads one invoice's XML by KSeF number (low volume only: 64/h). A body that does
+// not match x-ms-meta-hash, or is not XML at all (an HTML page), is retried and never returned.
 func (c *Client) GetInvoice(ctx context.Context, ksefNumber string) ([]byte, error) {
 	var body []byte
-	var hdr http.Header
 	err := c.do(ctx, call{method: http.MethodGet, path: "/invoices/ksef/" + pathEscape(ksefNumber), bearer: bearerAccess,
-		raw: &body, respHeader: &hdr, header: map[string]string{"Accept": "application/xml"}})
+		raw: &body, check: checkInvoiceBody, header: map[string]string{"Accept": "application/xml"}})
 	if err != nil {
 		return nil, fmt.Errorf("get invoice: %w", err)
 	}
-	if err := checkMetaHash(hdr, body); err != nil {
-		return nil, fmt.Errorf("get invoice: %w", err)
-	}
 	return body, nil
+}
+
+func checkInvoiceBody(hdr http.Header, body []byte) error {
+	if err := checkMetaHash(hdr, body); err != nil {
+		return err
+	}
+	b := bytes.TrimSpace(bytes.TrimPrefix(body, []byte("\xef\xbb\xbf")))
+	if len(b) == 0 || b[0] != '<' || bytes.HasPrefix(bytes.ToLower(b), []byte("<!doctype html")) || bytes.HasPrefix(bytes.ToLower(b), []byte("<html")) {
+		return &UnavailableError{HTTPStatus: http.StatusOK, ContentType: "not an invoice", Excerpt: excerpt(body)}
+	}
+	return nil
 }

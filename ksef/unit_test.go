@@ -107,10 +107,30 @@ func TestParseErrorResponse(t *testing.T) {
 		},
 		{name: "429 no header", status: 429, want: &RateLimitError{}},
 		{
-			name: "502 html", status: 502, body: "<html>Bad gateway</html>",
-			want: &APIError{HTTPStatus: 502, Title: "Bad Gateway", Detail: "<html>Bad gateway</html>"},
+			name: "502 html", status: 502, header: http.Header{"Content-Type": {"text/html; charset=utf-8"}},
+			body: "<html><head><title>502</title><style>p{}</style></head><body><h1>Bad gateway</h1></body></html>",
+			want: &UnavailableError{HTTPStatus: 502, ContentType: "text/html", Excerpt: "502 Bad gateway"},
 		},
-		{name: "empty 500", status: 500, want: &APIError{HTTPStatus: 500, Title: "Internal Server Error"}},
+		{name: "empty 500", status: 500, want: &UnavailableError{HTTPStatus: 500}},
+		{
+			name: "503 with Retry-After", status: 503, header: http.Header{"Retry-After": {"7"}}, body: "Service Unavailable",
+			want: &UnavailableError{HTTPStatus: 503, Excerpt: "Service Unavailable", RetryAfter: 7 * time.Second},
+		},
+		{
+			name: "KSeF's own JSON 500", status: 500,
+			body: `{"exception":{"exceptionDetailList":[{"exceptionCode":0,"exceptionDescription":"Nieznany błąd"}]}}`,
+			want: &APIError{HTTPStatus: 500, Codes: []ErrorDetail{{Code: 0, Description: "Nieznany błąd"}}},
+		},
+		{
+			// CIRFMF/ksef-api #761: the firewall's answer on /auth/token/refresh
+			name: "WAF 403", status: 403,
+			body: `{"title":"Request blocked","detail":"","status":403,"security":{"clientIp":"192.0.2.1","incidentId":"inc-4711"}}`,
+			want: &BlockedError{HTTPStatus: 403, IncidentID: "inc-4711"},
+		},
+		{
+			name: "HTML 403", status: 403, header: http.Header{"Content-Type": {"text/html"}}, body: "<html>Access denied</html>",
+			want: &BlockedError{HTTPStatus: 403},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -552,10 +572,20 @@ func FuzzParseErrorResponse(f *testing.F) {
 		_ = err.Error()
 		var rl *RateLimitError
 		var api *APIError
+		var unavail *UnavailableError
+		var blocked *BlockedError
 		switch {
 		case errors.As(err, &rl):
 			if status != 429 || rl.RetryAfter < 0 {
 				t.Fatalf("RateLimitError for status %d: %+v", status, rl)
+			}
+		case errors.As(err, &unavail):
+			if unavail.HTTPStatus != status || len(unavail.Excerpt) > 4*maxErrorText || !IsTransient(err) {
+				t.Fatalf("bad UnavailableError %+v", unavail)
+			}
+		case errors.As(err, &blocked):
+			if status != 403 || !IsTransient(err) {
+				t.Fatalf("BlockedError for status %d", status)
 			}
 		case errors.As(err, &api):
 			if api.HTTPStatus != status || len(api.Detail) > 4*maxErrorText {
@@ -724,7 +754,7 @@ func TestBatchBuilderAbort(t *testing.T) {
 // TestDownloadVerifiesHashes serves UPOs and export parts from a real HTTP server and checks that
 // tampered content or wrong declared hashes are refused.
 func TestDownloadVerifiesHashes(t *testing.T) {
-	upo := []byte("<Potwierdzenie/>")
+	upo := []byte(`<Potwierdzenie xmlns="http://upo.schematy.mf.gov.pl/KSeF/v4-3"/>`)
 	k, _ := newSymKey()
 	plain := []byte("PK\x03\x04 pretend archive bytes")
 	enc, _ := encryptCBC(k, plain)

@@ -51,6 +51,32 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeJSON(w, 200, map[string]string{"nip": req.NIP, "token": s.Token(req.NIP)})
+	case "POST /admin/delay-dist":
+		var req struct {
+			Dist string `json:"dist"`
+		}
+		if err := json.Unmarshal(body, &req); err != nil {
+			http.Error(w, `delay-dist: body must be {"dist": "lognormal:median,p99"}`, 400)
+			return
+		}
+		d, err := ParseDelayDist(req.Dist)
+		if err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		s.SetDelayDist(d)
+		w.WriteHeader(204)
+	case "POST /admin/publish-key":
+		var req PublishKey
+		if err := json.Unmarshal(body, &req); err != nil {
+			http.Error(w, "publish-key: "+err.Error(), 400)
+			return
+		}
+		if err := s.PublishKey(req); err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		w.WriteHeader(204)
 	case "POST /admin/rotate-keys":
 		s.RotateKeys(r.URL.Query().Get("emergency") == "true")
 		w.WriteHeader(204)

@@ -160,8 +160,11 @@ func (s *Server) takeChallengeLocked(value string, now time.Time) (*challenge, b
 // findKeyLocked returns the keys of usage matching publicKeyId ("" = all of that usage).
 func (s *Server) findKeysLocked(usage, publicKeyID string) ([]*keyPair, bool) {
 	var out []*keyPair
+	now := s.now()
 	for _, k := range s.st.Keys {
-		if k.Usage != usage {
+		// an expired certificate's key is no longer accepted unless a newer certificate (a
+		// re-certification, same publicKeyId) still covers it
+		if k.Usage != usage || !now.Before(k.ValidTo) && !s.keyStillCertifiedLocked(k, now) {
 			continue
 		}
 		if publicKeyID == "" || k.publicKeyID() == publicKeyID {
@@ -169,6 +172,16 @@ func (s *Server) findKeysLocked(usage, publicKeyID string) ([]*keyPair, bool) {
 		}
 	}
 	return out, len(out) > 0
+}
+
+func (s *Server) keyStillCertifiedLocked(k *keyPair, now time.Time) bool {
+	id := k.publicKeyID()
+	for _, o := range s.st.Keys {
+		if o != k && o.Usage == k.Usage && now.Before(o.ValidTo) && o.publicKeyID() == id {
+			return true
+		}
+	}
+	return false
 }
 
 func decryptWithAny(keys []*keyPair, ct []byte) ([]byte, bool) {

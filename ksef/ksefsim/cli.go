@@ -28,11 +28,23 @@ func RunCLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	truncate := fs.Int("truncate", 10000, "max invoices per export package")
 	hwmLag := fs.Duration("hwm-lag", 2*time.Minute, "permanentStorageHwmDate lag behind now")
 	allowRemote := fs.Bool("allow-remote", false, "allow listening on non-loopback addresses")
+	faults := fs.String("faults", "", "production weather: kind:rate[@group+group],... with kinds html5xx, waf403, storage-html (groups: §9 names or storage)")
+	delayDist := fs.String("delay-dist", "", "processing-time distribution lognormal:median,p99 (long tail, out-of-order completion); default: fixed -delay")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	kinds, err := ParseKindFaults(*faults)
+	if err != nil {
+		fmt.Fprintf(stderr, "sim: -faults: %v\n", err)
+		return 2
+	}
+	dist, err := ParseDelayDist(*delayDist)
+	if err != nil {
+		fmt.Fprintf(stderr, "sim: -delay-dist: %v\n", err)
+		return 2
+	}
 	opts := Options{DefaultNIP: *nip, StateDir: *stateDir, ProcessingDelay: *delay, RateLimits: *rateMode, RateScale: *rateScale,
-		ExportTruncateAt: *truncate, HWMLag: *hwmLag, AllowNonLoopback: *allowRemote,
+		ExportTruncateAt: *truncate, HWMLag: *hwmLag, AllowNonLoopback: *allowRemote, DelayDist: dist,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))}
 	for _, item := range splitList(*tokens) {
 		n, tok, ok := strings.Cut(item, ":")
@@ -62,6 +74,9 @@ func RunCLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "sim: %v\n", err)
 		return 1
+	}
+	if len(kinds) > 0 {
+		srv.SetFaults(Faults{Kinds: kinds})
 	}
 	if err := srv.Start(*addr); err != nil {
 		fmt.Fprintf(stderr, "sim: %v\n", err)

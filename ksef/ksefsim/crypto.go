@@ -141,3 +141,36 @@ func sha256B64(b []byte) string {
 	sum := sha256.Sum256(b)
 	return base64.StdEncoding.EncodeToString(sum[:])
 }
+
+// recertify issues a new certificate for k's key (same publicKeyId), valid from now for validFor
+// (default 2 years). validFrom is strictly after `after` (the newest earlier certificate's) so
+// "latest validFrom wins" picks it.
+func recertify(k *keyPair, now, after time.Time, validFor time.Duration) (*keyPair, error) {
+	key, err := k.privateKey()
+	if err != nil {
+		return nil, err
+	}
+	if validFor <= 0 {
+		validFor = 2 * 365 * 24 * time.Hour
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
+	if err != nil {
+		return nil, fmt.Errorf("serial: %w", err)
+	}
+	from := now.UTC().Truncate(time.Second)
+	if !from.After(after) {
+		from = after.Add(time.Second)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: "Ministerstwo Finansów", Organization: []string{"Ministerstwo Finansów"}, Country: []string{"PL"}, OrganizationalUnit: []string{k.Usage}},
+		NotBefore:    from,
+		NotAfter:     from.Add(validFor),
+		KeyUsage:     x509.KeyUsageKeyEncipherment | x509.KeyUsageDataEncipherment,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, fmt.Errorf("create certificate: %w", err)
+	}
+	return &keyPair{Usage: k.Usage, KeyDER: k.KeyDER, CertDER: der, ValidFrom: from, ValidTo: tmpl.NotAfter, key: key}, nil
+}

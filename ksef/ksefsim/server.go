@@ -30,6 +30,7 @@ type Options struct {
 	Tokens             []TokenGrant  // pre-registered KSeF tokens; empty → New generates one for DefaultNIP
 	DefaultNIP         string        // default "5265877635"
 	ProcessingDelay    time.Duration // delay of each asynchronous step; 0 = immediate
+	DelayDist          DelayDist     // when set, each invoice/batch draws its processing time from it
 	RateLimits         string        // "production" (default) | "off" | "scaled"
 	RateScale          float64       // with "scaled": multiply every limit by this
 	ExportTruncateAt   int           // max invoices per export package (default 10000)
@@ -66,6 +67,8 @@ type Faults struct {
 	SlowDelay time.Duration //
 	Outage    bool          // 503 everywhere until cleared
 	OnlyPaths []string      // restrict faults to paths containing any of these substrings
+	// Kinds are production weather by endpoint group (see KindFault); OnlyPaths does not apply.
+	Kinds []KindFault `json:",omitempty"`
 }
 
 // Stats are the simulator's counters.
@@ -77,6 +80,7 @@ type Stats struct {
 	DuplicateSubmissions int
 	Duplicates440        int
 	Accepted             []AcceptedInvoice
+	Weather              int // answers replaced by a Faults.Kinds fault
 }
 
 // AcceptedInvoice is one invoice that received a KSeF number through a session.
@@ -90,13 +94,14 @@ type Server struct {
 	log    *slog.Logger
 	limits map[string]rateLimit
 
-	mu       sync.Mutex
-	st       *state
-	blobs    *blobStore
-	journal  *os.File
-	limiter  limiter
-	faults   Faults
-	truncate int
+	mu        sync.Mutex
+	st        *state
+	blobs     *blobStore
+	journal   *os.File
+	limiter   limiter
+	faults    Faults
+	truncate  int
+	delayDist DelayDist
 
 	dirty    chan struct{}
 	bgCtx    context.Context
@@ -150,12 +155,13 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("ksefsim: %w", err)
 	}
 	s := &Server{
-		opts:     opts,
-		log:      log.With("component", "ksefsim"),
-		limits:   effectiveLimits(opts.RateLimits, opts.RateScale),
-		limiter:  limiter{hits: map[string][]time.Time{}},
-		truncate: opts.ExportTruncateAt,
-		dirty:    make(chan struct{}, 1),
+		opts:      opts,
+		log:       log.With("component", "ksefsim"),
+		limits:    effectiveLimits(opts.RateLimits, opts.RateScale),
+		limiter:   limiter{hits: map[string][]time.Time{}},
+		truncate:  opts.ExportTruncateAt,
+		delayDist: opts.DelayDist,
+		dirty:     make(chan struct{}, 1),
 	}
 	if err := s.initState(); err != nil {
 		return nil, err
@@ -435,6 +441,7 @@ func (s *Server) Stats() Stats {
 		DuplicateSubmissions: c.DuplicateSubmissions,
 		Duplicates440:        c.Duplicates440,
 		Accepted:             append([]AcceptedInvoice(nil), c.Accepted...),
+		Weather:              c.Weather,
 	}
 	for k, v := range c.Requests {
 		st.Requests[k] = v
@@ -457,6 +464,9 @@ func (s *Server) withFaults(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/admin/") {
 			next.ServeHTTP(w, r)
+			return
+		}
+		if strings.HasPrefix(r.URL.Path, "/storage/") && s.writeWeather(w, s.kindFault(GroupStorage, r.Method == http.MethodGet)) {
 			return
 		}
 		s.mu.Lock()
@@ -541,6 +551,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	ar := &apiRequest{r: r, body: body, tmpl: tmpl, params: params, now: s.now(), ip: clientIP(r)}
 	group := rateGroup(r.Method, tmpl)
+	if s.writeWeather(w, s.kindFault(group, false)) {
+		return // the firewall or the load balancer answered; KSeF never saw the request
+	}
 	s.mu.Lock()
 	s.st.Counters.Requests[group]++
 	ar.token, ar.bearer = s.lookupBearerLocked(r, ar.now)

@@ -172,8 +172,8 @@ func (s *Server) handleSendInvoice(w http.ResponseWriter, ar *apiRequest) {
 			writeException(w, ar.r, 400, 21403, "Nieprawidłowy skrót pliku.", "invoiceHash does not match the decrypted invoice")
 			return
 		}
-		delay := s.opts.ProcessingDelay
-		if err := s.processInvoiceLocked(inv, pt, false, ar.now.Add(2*delay)); err != nil {
+		inv.Delay = s.drawStepLocked()
+		if err := s.processInvoiceLocked(inv, pt, false, ar.now.Add(2*s.invoiceDelay(inv))); err != nil {
 			writeException(w, ar.r, 500, 0, "internal error", err.Error())
 			return
 		}
@@ -219,7 +219,7 @@ func (s *Server) recordInvoiceLocked(inv *invoice, xmlData []byte, facts *invoic
 		inv.Offline = true
 	}
 	inv.Acquisition = acquired
-	inv.Storage = acquired.Add(max(s.opts.ProcessingDelay/2, time.Millisecond))
+	inv.Storage = acquired.Add(max(s.invoiceDelay(inv)/2, time.Millisecond))
 	inv.KsefNumber = newKsefNumber(facts.SellerNIP, acquired)
 	inv.Code, inv.Description = 200, "Sukces"
 	if err := s.blobs.put(s.st, "inv/"+inv.KsefNumber, xmlData); err != nil {
@@ -396,6 +396,7 @@ func (s *Server) handleCloseBatch(w http.ResponseWriter, ar *apiRequest) {
 		return
 	}
 	sess.Closed, sess.ClosedAt, sess.Updated = true, ar.now, ar.now
+	sess.Delay = s.drawDelayLocked()
 	s.markDirty()
 	s.startJob(func() { s.processBatch(sess.Ref) })
 	w.WriteHeader(204)
@@ -464,7 +465,7 @@ func (s *Server) processBatch(ref string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	acquired := maxTime(now, sess.ClosedAt.Add(s.opts.ProcessingDelay))
+	acquired := maxTime(now, sess.ClosedAt.Add(s.sessionDelay(sess)))
 	for i, e := range entries {
 		inv := &invoice{Ref: newReferenceNumber(now, "EE"), SessionRef: ref, Ordinal: i + 1, FileName: e.name, InvoiceHash: sha256B64(e.data),
 			Size: len(e.data), Mode: "batch", Offline: info.Offline, Received: sess.Created, Form: sess.Form, ContextNIP: sess.NIP}

@@ -44,6 +44,7 @@ type counters struct {
 	DuplicateSubmissions int
 	Duplicates440        int
 	Accepted             []AcceptedInvoice
+	Weather              int // answers replaced by a fault kind (html5xx, waf403, storage-html)
 }
 
 type challenge struct {
@@ -102,6 +103,8 @@ type session struct {
 	FailCode    int
 	FailDesc    string
 	FailDetails []string
+	// Delay is a closed batch session's processing time; 0 = the fixed ProcessingDelay.
+	Delay time.Duration
 }
 
 type batchInfo struct {
@@ -144,6 +147,9 @@ type invoice struct {
 	Form          formSpec
 	ContextNIP    string
 	Seeded        bool
+	// Delay is this invoice's processing step (100 for Delay, then 150 for Delay); 0 = the
+	// server's fixed ProcessingDelay.
+	Delay time.Duration
 }
 
 type dupEntry struct{ SessionRef, KsefNumber string }

@@ -14,7 +14,7 @@ import (
 // invoiceView is an invoice as visible at now (the asynchronous 100 → 150 → final progression).
 func (s *Server) invoiceView(inv *invoice, now time.Time) (code int, final bool) {
 	if inv.Mode == "online" && !inv.Seeded {
-		d := s.opts.ProcessingDelay
+		d := s.invoiceDelay(inv)
 		switch {
 		case now.Before(inv.Received.Add(d)):
 			return 100, false
@@ -44,7 +44,7 @@ func (s *Server) sessionView(sess *session, now time.Time) (int, string, []strin
 	if sess.FailCode != 0 {
 		return sess.FailCode, sess.FailDesc, sess.FailDetails
 	}
-	d := s.opts.ProcessingDelay
+	d := s.sessionDelay(sess)
 	if sess.Kind == "Online" {
 		if !sess.Closed {
 			return 100, "Sesja interaktywna otwarta", nil
