@@ -22,7 +22,7 @@ const (
 	smallSize  = 7.0
 	titleSize  = 15.0
 	sectionGap = 3.0
-	qrSize     = 38.0
+	qrSize     = 34.0
 	fontFamily = "go"
 	nbAlias    = "{nb}"
 )
@@ -289,7 +289,7 @@ func (p *pdfw) qr(q qrBlock) error {
 	}
 	f := p.f
 	f.SetY(f.GetY() + sectionGap)
-	if f.GetY()+qrSize+16 > p.bottom {
+	if f.GetY()+6+qrSize+6 > p.bottom { // title, code and caption stay together
 		f.AddPage()
 	}
 	p.sectionTitle(q.title)
@@ -313,9 +313,15 @@ func (p *pdfw) qr(q qrBlock) error {
 			c = run
 		}
 	}
+	// The caption may be wider than the code (a KSeF number is 35 characters): it starts where
+	// the code starts, and is centred under it only when it fits.
 	p.font(true, bodySize)
+	align := "L"
+	if f.GetStringWidth(q.label) <= qrSize {
+		align = "C"
+	}
 	f.SetXY(x, y+qrSize)
-	f.CellFormat(qrSize, 4, q.label, "", 0, "C", false, 0, "")
+	f.CellFormat(qrSize, 4, q.label, "", 0, align, false, 0, "")
 	tx := x + qrSize + 4
 	f.SetXY(tx, y+4)
 	p.font(false, bodySize)
