@@ -19,10 +19,11 @@ import (
 // rejects oversized invoices with a clear error), but those must still be claimed to be reported.
 const MaxClaimSize = 64 << 20
 
-// Failure-injection points for crash tests. Hooks run between the steps of Claim; a test makes one
+// Failure-injection points for crash tests. Hooks run between the steps of ClaimMany; a test makes one
 // panic to simulate the process dying there.
 var (
 	writeFileAtomic  = atomicfile.WriteFile
+	stageSpoolCopy   = (*atomicfile.Batch).Write
 	syncDir          = atomicfile.SyncDir
 	removeFile       = os.Remove
 	afterInsertHook  func()
@@ -30,70 +31,21 @@ var (
 	afterClaimedHook func()
 )
 
-// Claim takes the outbox file at path into the journal for nip:
+// The claim protocol (ClaimMany) takes outbox files into the journal:
 //
-//  1. read the file fully and hash it;
-//  2. insert the record in StateClaiming (durable);
-//  3. write the spool copy dir/spool/<id>.orig atomically;
-//  4. mark it StateClaimed (durable);
-//  5. remove the outbox file, but only if it still has the same size and hash.
+//  1. read each file fully and hash it;
+//  2. insert the records in StateClaiming (durable);
+//  3. write the spool copies dir/spool/<id>.orig atomically;
+//  4. mark them StateClaimed (durable);
+//  5. remove each outbox file, but only if it still has the same size and hash.
 //
-// A crash at any point leaves the invoice in the outbox or in the journal, never in neither;
+// A crash at any point leaves an invoice in the outbox or in the journal, never in neither;
 // RecoverClaims at start-up settles the cases where it is in both. Files above MaxClaimSize are left
 // in the outbox with ErrTooLarge. A missing file gives ErrVanished. The same file (path and hash)
 // whose earlier outbox removal failed gives ErrAlreadyClaimed after the removal is retried.
 //
 // A failed removal in step 5 is not an error: the invoice is safely claimed, the failure is logged
-// and the removal is retried by RecoverClaims or by a later Claim of the same file.
-func (j *Journal) Claim(ctx context.Context, nip, path string) (*Invoice, error) {
-	if j.readOnly {
-		return nil, ErrReadOnly
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	path, err := filepath.Abs(path)
-	if err != nil {
-		return nil, fmt.Errorf("claim %s: %w", path, err)
-	}
-	data, err := readCapped(path)
-	if err != nil {
-		return nil, fmt.Errorf("claim %s: %w", path, err)
-	}
-	hash := hexSHA256(data)
-
-	id, pending, err := j.insertClaiming(ctx, nip, path, hash, int64(len(data)))
-	if err != nil {
-		return nil, fmt.Errorf("claim %s: %w", path, err)
-	}
-	if pending.id != 0 {
-		// Only a finished claim may take the file out of the outbox; one still claiming is either
-		// running concurrently or awaits RecoverClaims.
-		if pending.state != StateClaiming {
-			j.removeSourceIfUnchanged(ctx, pending.id, path, hash, int64(len(data)))
-		}
-		return nil, fmt.Errorf("claim %s: invoice %d: %w", path, pending.id, ErrAlreadyClaimed)
-	}
-	runHook(afterInsertHook)
-
-	if err := writeFileAtomic(j.spoolPath(id), data, 0o600); err != nil {
-		j.abandonClaim(id)
-		return nil, fmt.Errorf("claim %s: write spool copy: %w", path, err)
-	}
-	runHook(afterSpoolHook)
-
-	if err := j.Transition(ctx, id, []State{StateClaiming}, StateClaimed, nil); err != nil {
-		j.abandonClaim(id)
-		return nil, fmt.Errorf("claim %s: %w", path, err)
-	}
-	runHook(afterClaimedHook)
-
-	// The invoice is ours now: a cancellation from here on must not make the caller believe the
-	// claim failed.
-	ctx = context.WithoutCancel(ctx)
-	j.removeSourceIfUnchanged(ctx, id, path, hash, int64(len(data)))
-	return j.Get(ctx, id)
-}
+// and the removal is retried by RecoverClaims or by a later claim of the same file.
 
 func runHook(h func()) {
 	if h != nil {
@@ -137,25 +89,10 @@ type pendingClaim struct {
 	state State
 }
 
-// insertClaiming writes the StateClaiming record. When the same file (path and hash) already has a
-// record whose outbox removal is pending, it inserts nothing and returns that record instead.
-// Checking inside the write transaction makes two concurrent claims of one file safe.
-func (j *Journal) insertClaiming(ctx context.Context, nip, path, hash string, size int64) (id int64, pending pendingClaim, err error) {
-	now, err := encodeTime(j.now())
-	if err != nil {
-		return 0, pending, err
-	}
-	err = j.inTx(ctx, func(tx *sql.Tx) error {
-		id, pending, err = j.insertClaimingTx(ctx, tx, nip, path, hash, size, now)
-		return err
-	})
-	if err != nil {
-		return 0, pendingClaim{}, fmt.Errorf("insert claim: %w", err)
-	}
-	return id, pending, nil
-}
-
-// insertClaimingTx is insertClaiming inside the caller's transaction.
+// insertClaimingTx writes the StateClaiming record inside the caller's transaction. When the same
+// file (path and hash) already has a record whose outbox removal is pending, it inserts nothing and
+// returns that record instead. Checking inside the write transaction makes two concurrent claims of
+// one file safe.
 func (j *Journal) insertClaimingTx(ctx context.Context, tx *sql.Tx, nip, path, hash string, size int64, now string) (id int64, pending pendingClaim, err error) {
 	var state string
 	err = tx.QueryRowContext(ctx, queryPendingForPath, nip, path, hash).Scan(&pending.id, &state)
@@ -297,7 +234,7 @@ func (j *Journal) RecoverClaims(ctx context.Context) error {
 
 func (j *Journal) recoverClaiming(ctx context.Context, inv Invoice) error {
 	if spoolCopyComplete(inv) {
-		if err := j.Transition(ctx, inv.ID, []State{StateClaiming}, StateClaimed, nil); err != nil {
+		if err := j.apply(ctx, opClaimed, []int64{inv.ID}, nil); err != nil {
 			return err
 		}
 		j.removeSourceIfUnchanged(ctx, inv.ID, inv.SourcePath, inv.OrigSHA256, inv.OrigSize)
@@ -326,7 +263,7 @@ func (j *Journal) removeSpoolTemps() {
 	}
 }
 
-// WriteSpoolFile atomically writes data to SpoolDir()/name and returns the full path. name must be
+// WriteSpoolFile atomically writes data to the spool folder (dir/spool/name) and returns the full path. name must be
 // a plain file name; names ending in .orig are reserved for the spool copies.
 func (j *Journal) WriteSpoolFile(name string, data []byte) (string, error) {
 	if j.readOnly {

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/ksef-sync/ksef-sync/internal/atomicfile"
 )
 
 func TestClaimHappyPath(t *testing.T) {
@@ -17,7 +19,7 @@ func TestClaimHappyPath(t *testing.T) {
 	data := []byte("<Faktura>FV/1/2026</Faktura>\n")
 	src := outboxFile(t, "FV_001.xml", data)
 
-	inv, err := j.Claim(context.Background(), testNIP, src)
+	inv, err := claimOne(j, context.Background(), testNIP, src)
 	if err != nil {
 		t.Fatalf("Claim: %v", err)
 	}
@@ -52,7 +54,7 @@ func TestClaimHappyPath(t *testing.T) {
 
 func TestClaimVanished(t *testing.T) {
 	j, _ := openTest(t)
-	_, err := j.Claim(context.Background(), testNIP, filepath.Join(t.TempDir(), "gone.xml"))
+	_, err := claimOne(j, context.Background(), testNIP, filepath.Join(t.TempDir(), "gone.xml"))
 	if !errors.Is(err, ErrVanished) {
 		t.Fatalf("Claim of missing file: err = %v, want ErrVanished", err)
 	}
@@ -66,7 +68,7 @@ func TestClaimTooLarge(t *testing.T) {
 	if err := os.Truncate(src, MaxClaimSize+1); err != nil {
 		t.Fatal(err)
 	}
-	_, err := j.Claim(context.Background(), testNIP, src)
+	_, err := claimOne(j, context.Background(), testNIP, src)
 	if !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("Claim of %d bytes: err = %v, want ErrTooLarge", MaxClaimSize+1, err)
 	}
@@ -85,7 +87,7 @@ func TestClaimAtSizeCap(t *testing.T) {
 	if err := os.Truncate(src, MaxClaimSize); err != nil {
 		t.Fatal(err)
 	}
-	inv, err := j.Claim(context.Background(), testNIP, src)
+	inv, err := claimOne(j, context.Background(), testNIP, src)
 	if err != nil {
 		t.Fatalf("Claim of exactly MaxClaimSize: %v", err)
 	}
@@ -110,7 +112,7 @@ var errCrash = errors.New("simulated crash")
 
 func crash() { panic(errCrash) }
 
-// claimCrashing runs Claim and reports whether it "crashed" (panicked with errCrash).
+// claimCrashing runs ClaimMany and reports whether it "crashed" (panicked with errCrash).
 func claimCrashing(j *Journal, path string) (crashed bool, err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -120,11 +122,11 @@ func claimCrashing(j *Journal, path string) (crashed bool, err error) {
 			crashed = true
 		}
 	}()
-	_, err = j.Claim(context.Background(), testNIP, path)
+	_, err = claimOne(j, context.Background(), testNIP, path)
 	return false, err
 }
 
-// TestClaimCrashSafety stops Claim at every step, restarts the journal, runs RecoverClaims and checks
+// TestClaimCrashSafety stops ClaimMany (what production runs) at every step, restarts the journal, runs RecoverClaims and checks
 // the invariant: the invoice is in the outbox or in the journal, never neither, never both.
 func TestClaimCrashSafety(t *testing.T) {
 	data := []byte("<Faktura>crash</Faktura>")
@@ -137,11 +139,11 @@ func TestClaimCrashSafety(t *testing.T) {
 		{name: "no crash", wantJournal: true},
 		{name: "after insert", inject: func() { afterInsertHook = crash }},
 		{name: "spool write fails", inject: func() {
-			writeFileAtomic = func(string, []byte, os.FileMode) error { return errors.New("disk full") }
+			stageSpoolCopy = func(*atomicfile.Batch, string, []byte, os.FileMode) error { return errors.New("disk full") }
 		}},
 		{name: "torn spool copy", inject: func() {
 			// Worse than atomicfile allows: half the bytes under the final name, then death.
-			writeFileAtomic = func(p string, d []byte, m os.FileMode) error {
+			stageSpoolCopy = func(_ *atomicfile.Batch, p string, d []byte, m os.FileMode) error {
 				if err := os.WriteFile(p, d[:len(d)/2], m); err != nil {
 					return err
 				}
@@ -247,7 +249,7 @@ func assertClaimSettled(t *testing.T, j *Journal, src string, data []byte, wantJ
 // assertSpoolEmpty checks that no spool copy or temporary file was left behind.
 func assertSpoolEmpty(t *testing.T, j *Journal) {
 	t.Helper()
-	entries, err := os.ReadDir(j.SpoolDir())
+	entries, err := os.ReadDir(j.spoolDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +270,7 @@ func TestClaimLeavesFileModifiedBeforeRemove(t *testing.T) {
 			panic(err)
 		}
 	}
-	inv, err := j.Claim(context.Background(), testNIP, src)
+	inv, err := claimOne(j, context.Background(), testNIP, src)
 	if err != nil {
 		t.Fatalf("Claim: %v", err)
 	}
@@ -280,7 +282,7 @@ func TestClaimLeavesFileModifiedBeforeRemove(t *testing.T) {
 	}
 	// The new version is a new invoice, claimed on its own.
 	afterClaimedHook = nil
-	inv2, err := j.Claim(context.Background(), testNIP, src)
+	inv2, err := claimOne(j, context.Background(), testNIP, src)
 	if err != nil {
 		t.Fatalf("Claim of new version: %v", err)
 	}
@@ -298,7 +300,7 @@ func TestClaimSameSizeModification(t *testing.T) {
 			panic(err)
 		}
 	}
-	if _, err := j.Claim(context.Background(), testNIP, src); err != nil {
+	if _, err := claimOne(j, context.Background(), testNIP, src); err != nil {
 		t.Fatal(err)
 	}
 	if got := string(readFile(t, src)); got != "<a>2</a>" {
@@ -311,7 +313,7 @@ func TestClaimRemoveFailureRetried(t *testing.T) {
 	j, _ := openTest(t)
 	src := outboxFile(t, "FV.xml", []byte("<Faktura/>"))
 	removeFile = func(string) error { return &fs.PathError{Op: "remove", Err: fs.ErrPermission} }
-	inv, err := j.Claim(context.Background(), testNIP, src)
+	inv, err := claimOne(j, context.Background(), testNIP, src)
 	if err != nil {
 		t.Fatalf("Claim with failing remove: %v", err)
 	}
@@ -320,7 +322,7 @@ func TestClaimRemoveFailureRetried(t *testing.T) {
 	}
 	// The watcher lists the file again: no second record, and the removal is retried.
 	removeFile = os.Remove
-	_, err = j.Claim(context.Background(), testNIP, src)
+	_, err = claimOne(j, context.Background(), testNIP, src)
 	if !errors.Is(err, ErrAlreadyClaimed) {
 		t.Fatalf("second Claim: err = %v, want ErrAlreadyClaimed", err)
 	}
@@ -344,7 +346,7 @@ func TestClaimConcurrentDistinctFiles(t *testing.T) {
 	for i := range n {
 		src := outboxFile(t, fmt.Sprintf("FV_%02d.xml", i), fmt.Appendf(nil, "<Faktura>%d</Faktura>", i))
 		wg.Go(func() {
-			_, err := j.Claim(context.Background(), testNIP, src)
+			_, err := claimOne(j, context.Background(), testNIP, src)
 			errs <- err
 		})
 	}
@@ -370,7 +372,7 @@ func TestWriteSpoolFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if filepath.Dir(path) != j.SpoolDir() || string(readFile(t, path)) != "<x/>" {
+	if filepath.Dir(path) != j.spoolDir || string(readFile(t, path)) != "<x/>" {
 		t.Errorf("WriteSpoolFile wrote %s", path)
 	}
 	for _, bad := range []string{"", "..", "../x", "a/b", "7.orig", ".x.0123456789ab.tmp"} {
@@ -384,7 +386,7 @@ func TestRecoverClaimsRemovesSpoolTemps(t *testing.T) {
 	j, _ := openTest(t)
 	inv := claimTest(t, j, "a.xml")
 	// What a crash inside atomicfile.WriteFile leaves behind, next to a real spool copy.
-	tmp := filepath.Join(j.SpoolDir(), ".2.orig.0123456789ab.tmp")
+	tmp := filepath.Join(j.spoolDir, ".2.orig.0123456789ab.tmp")
 	if err := os.WriteFile(tmp, []byte("partial"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -406,7 +408,7 @@ func TestClaimCancelledAfterClaimedStillSucceeds(t *testing.T) {
 	defer cancel()
 	src := outboxFile(t, "FV.xml", []byte("<Faktura/>"))
 	afterClaimedHook = cancel
-	inv, err := j.Claim(ctx, testNIP, src)
+	inv, err := claimOne(j, ctx, testNIP, src)
 	if err != nil {
 		t.Fatalf("Claim cancelled after the claim became durable: %v", err)
 	}
@@ -422,7 +424,7 @@ func TestClaimCancelledBeforeClaimedLeavesOutbox(t *testing.T) {
 	defer cancel()
 	src := outboxFile(t, "FV.xml", []byte("<Faktura/>"))
 	afterSpoolHook = cancel
-	if _, err := j.Claim(ctx, testNIP, src); !errors.Is(err, context.Canceled) {
+	if _, err := claimOne(j, ctx, testNIP, src); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Claim: err = %v, want context.Canceled", err)
 	}
 	if !fileExists(t, src) {
@@ -441,12 +443,12 @@ func TestClaimSameFileWhileClaiming(t *testing.T) {
 	var second error
 	afterInsertHook = func() {
 		afterInsertHook = nil
-		_, second = j.Claim(context.Background(), testNIP, src)
+		_, second = claimOne(j, context.Background(), testNIP, src)
 		if !fileExists(t, src) {
 			t.Error("outbox file removed while its first claim was still claiming")
 		}
 	}
-	inv, err := j.Claim(context.Background(), testNIP, src)
+	inv, err := claimOne(j, context.Background(), testNIP, src)
 	if err != nil {
 		t.Fatalf("first Claim: %v", err)
 	}

@@ -20,8 +20,8 @@ type claimItem struct {
 	id   int64
 }
 
-// ClaimMany claims several outbox files with the same protocol and guarantees as Claim, but with a
-// handful of durable writes for the whole lot instead of several per file: one transaction inserts
+// ClaimMany claims outbox files by the claim protocol above, with a handful of durable writes for
+// the whole lot instead of several per file: one transaction inserts
 // every record (claiming), one flush makes every spool copy durable, one transaction marks them
 // claimed, and only then are the outbox files removed. A burst of thousands of files is claimed in
 // seconds instead of minutes.
@@ -48,7 +48,7 @@ func (j *Journal) ClaimMany(ctx context.Context, nip string, paths []string) ([]
 	for i, it := range items {
 		ids[i] = it.id
 	}
-	if err := j.TransitionMany(ctx, ids, []State{StateClaiming}, StateClaimed, nil); err != nil {
+	if err := j.apply(ctx, opClaimed, ids, nil); err != nil {
 		j.failClaims(items, errs, err)
 		return invs, errs
 	}
@@ -81,7 +81,7 @@ func (j *Journal) readClaims(paths []string, errs []error) []claimItem {
 }
 
 // insertClaims writes every claiming record in one transaction and drops the files that already
-// have a record awaiting the removal of their outbox copy (as Claim does, with ErrAlreadyClaimed).
+// have a record awaiting the removal of their outbox copy (with ErrAlreadyClaimed).
 func (j *Journal) insertClaims(ctx context.Context, nip string, items []claimItem, errs []error) []claimItem {
 	if len(items) == 0 {
 		return nil
@@ -124,7 +124,7 @@ func (j *Journal) insertClaims(ctx context.Context, nip string, items []claimIte
 func (j *Journal) writeSpoolCopies(items []claimItem) error {
 	var b atomicfile.Batch
 	for _, it := range items {
-		if err := b.Write(j.spoolPath(it.id), it.data, 0o600); err != nil {
+		if err := stageSpoolCopy(&b, j.spoolPath(it.id), it.data, 0o600); err != nil {
 			b.Abort()
 			return err
 		}

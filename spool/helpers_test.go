@@ -55,23 +55,31 @@ func readFile(t testing.TB, path string) []byte {
 // claimTest claims a new outbox file and returns the invoice.
 func claimTest(t testing.TB, j *Journal, name string) *Invoice {
 	t.Helper()
-	inv, err := j.Claim(context.Background(), testNIP, outboxFile(t, name, []byte("<Faktura>"+name+"</Faktura>")))
+	inv, err := claimOne(j, context.Background(), testNIP, outboxFile(t, name, []byte("<Faktura>"+name+"</Faktura>")))
 	if err != nil {
 		t.Fatalf("Claim: %v", err)
 	}
 	return inv
 }
 
-// move transitions id or fails the test.
+// claimOne claims one outbox file the way production does (ClaimMany with one path).
+func claimOne(j *Journal, ctx context.Context, nip, path string) (*Invoice, error) {
+	invs, errs := j.ClaimMany(ctx, nip, []string{path})
+	return invs[0], errs[0]
+}
+
+// move sets up a record in state to (from from) without consulting the state machine, or fails the
+// test. Tests of the state machine itself use the named operations.
 func move(t testing.TB, j *Journal, id int64, from, to State, mutate func(*Invoice)) {
 	t.Helper()
-	if err := j.Transition(context.Background(), id, []State{from}, to, mutate); err != nil {
-		t.Fatalf("Transition %d %s→%s: %v", id, from, to, err)
+	if err := j.transition(context.Background(), id, []State{from}, to, mutate); err != nil {
+		t.Fatalf("transition %d %s→%s: %v", id, from, to, err)
 	}
 }
 
 var (
 	origWriteFileAtomic = writeFileAtomic
+	origStageSpoolCopy  = stageSpoolCopy
 	origSyncDir         = syncDir
 	origRemoveFile      = removeFile
 )
@@ -79,6 +87,7 @@ var (
 // restoreHooks puts every failure-injection variable back to the real implementation.
 func restoreHooks() {
 	writeFileAtomic, syncDir, removeFile = origWriteFileAtomic, origSyncDir, origRemoveFile
+	stageSpoolCopy = origStageSpoolCopy
 	afterInsertHook, afterSpoolHook, afterClaimedHook = nil, nil, nil
 }
 

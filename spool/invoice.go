@@ -74,7 +74,6 @@ type Invoice struct {
 // Fixed invoice queries; kept together so the index test can EXPLAIN each of them.
 const (
 	queryByID         = selectInvoice + ` WHERE id = ?`
-	queryBySession    = selectInvoice + ` WHERE session_ref = ? AND session_ref <> '' ORDER BY id`
 	queryFindAccepted = selectInvoice + `
 		WHERE nip = ? AND registered_hash = ? AND registered_hash <> ''
 		  AND (state = 'accepted' OR (state = 'done' AND outcome = 'accepted'))
@@ -102,24 +101,33 @@ func (j *Journal) Get(ctx context.Context, id int64) (*Invoice, error) {
 	return inv, nil
 }
 
-// Transition atomically moves invoice id from one of from to to, applying mutate (may be nil) to
-// the record in the same transaction. It returns an error wrapping ErrConflict if the current state
-// is not in from, ErrNotFound if id does not exist. The change is durable on return.
-//
-// mutate may change any field except ID and CreatedAt; State is set to `to` after it runs and
-// UpdatedAt to now. mutate runs inside the transaction: it must not call the Journal.
-func (j *Journal) Transition(ctx context.Context, id int64, from []State, to State, mutate func(*Invoice)) error {
-	return j.TransitionMany(ctx, []int64{id}, from, to, mutate)
+// transition moves invoice id from one of from to to without consulting the state machine. Only
+// tests use it, to build records in any state; production code goes through the named operations in
+// lifecycle.go.
+func (j *Journal) transition(ctx context.Context, id int64, from []State, to State, mutate func(*Invoice)) error {
+	return j.changeMany(ctx, []int64{id}, func(inv *Invoice) (State, error) {
+		if !slices.Contains(from, inv.State) {
+			return "", fmt.Errorf("invoice %d is %s, want one of %v: %w", inv.ID, inv.State, from, ErrConflict)
+		}
+		if mutate != nil {
+			mutate(inv)
+		}
+		return to, nil
+	})
 }
 
-// TransitionMany is Transition for many ids in ONE transaction: either all move or none does.
-func (j *Journal) TransitionMany(ctx context.Context, ids []int64, from []State, to State, mutate func(*Invoice)) error {
+// changeMany changes many invoices in ONE transaction: either all change or none does. change gets
+// each current record, may edit it (any field except ID and CreatedAt) and returns the new state, or
+// an error that aborts the whole transaction. It runs inside the transaction: it must not call the
+// Journal. It returns an error wrapping ErrNotFound if an id does not exist. The change is durable
+// on return.
+func (j *Journal) changeMany(ctx context.Context, ids []int64, change func(*Invoice) (State, error)) error {
 	var moved []*Invoice
 	var prev []State
 	err := j.inTx(ctx, func(tx *sql.Tx) error {
 		moved, prev = moved[:0], prev[:0]
 		for _, id := range ids {
-			inv, old, err := j.transitionOne(ctx, tx, id, from, to, mutate)
+			inv, old, err := j.changeOne(ctx, tx, id, change)
 			if err != nil {
 				return err
 			}
@@ -128,7 +136,7 @@ func (j *Journal) TransitionMany(ctx context.Context, ids []int64, from []State,
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("transition to %s: %w", to, err)
+		return err
 	}
 	for i, inv := range moved {
 		j.logTransition(inv, prev[i])
@@ -136,8 +144,7 @@ func (j *Journal) TransitionMany(ctx context.Context, ids []int64, from []State,
 	return nil
 }
 
-func (j *Journal) transitionOne(ctx context.Context, tx *sql.Tx, id int64, from []State, to State,
-	mutate func(*Invoice)) (*Invoice, State, error) {
+func (j *Journal) changeOne(ctx context.Context, tx *sql.Tx, id int64, change func(*Invoice) (State, error)) (*Invoice, State, error) {
 	inv, err := j.scanInvoice(tx.QueryRowContext(ctx, queryByID, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, "", fmt.Errorf("invoice %d: %w", id, ErrNotFound)
@@ -145,13 +152,10 @@ func (j *Journal) transitionOne(ctx context.Context, tx *sql.Tx, id int64, from 
 	if err != nil {
 		return nil, "", fmt.Errorf("invoice %d: %w", id, err)
 	}
-	old := inv.State
-	if !slices.Contains(from, old) {
-		return nil, "", fmt.Errorf("invoice %d is %s, want one of %v: %w", id, old, from, ErrConflict)
-	}
-	created := inv.CreatedAt
-	if mutate != nil {
-		mutate(inv)
+	old, created := inv.State, inv.CreatedAt
+	to, err := change(inv)
+	if err != nil {
+		return nil, "", err
 	}
 	inv.ID, inv.CreatedAt, inv.State, inv.UpdatedAt = id, created, to, j.now().UTC()
 	args, err := j.updateArgs(inv)
@@ -193,14 +197,6 @@ func byStateQuery(nip string, states []State) (string, []any) {
 		args = append(args, nip)
 	}
 	return query + ` ORDER BY id`, args
-}
-
-// BySession returns the invoices assigned to sessionRef, ordered by ID.
-func (j *Journal) BySession(ctx context.Context, sessionRef string) ([]Invoice, error) {
-	if sessionRef == "" {
-		return nil, nil
-	}
-	return j.queryInvoices(ctx, queryBySession, sessionRef)
 }
 
 // FindAccepted returns the earliest invoice of nip with registeredHash that KSeF accepted (state

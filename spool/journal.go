@@ -30,16 +30,16 @@ import (
 var (
 	// ErrLocked is returned by Open when another Journal (in this or another process) holds the folder.
 	ErrLocked = errors.New("state folder is in use by another ksef-sync process")
-	// ErrVanished is returned by Claim when the outbox file disappeared before it could be read.
+	// ErrVanished is returned by ClaimMany when the outbox file disappeared before it could be read.
 	ErrVanished = errors.New("file vanished before it could be claimed")
-	// ErrConflict is returned by Transition when the record is not in one of the expected states.
+	// ErrConflict is returned by a journal operation that the state machine does not allow in the record's current state.
 	ErrConflict = errors.New("journal record is not in the expected state")
 	// ErrNotFound is returned when an invoice ID does not exist.
 	ErrNotFound = errors.New("journal record not found")
-	// ErrTooLarge is returned by Claim for files above MaxClaimSize; the file stays in the outbox.
+	// ErrTooLarge is returned by ClaimMany for files above MaxClaimSize; the file stays in the outbox.
 	ErrTooLarge = errors.New("file is larger than the claim limit")
-	// ErrAlreadyClaimed is returned by Claim when the very same file (path and SHA-256) is already in
-	// the journal and only its removal from the outbox failed earlier; Claim retried the removal.
+	// ErrAlreadyClaimed is returned by ClaimMany when the very same file (path and SHA-256) is already in
+	// the journal and only its removal from the outbox failed earlier; the removal was retried.
 	ErrAlreadyClaimed = errors.New("file is already claimed")
 	// ErrReadOnly is returned by every writing method of a Journal from OpenReadOnly.
 	ErrReadOnly = errors.New("journal is open read-only")
@@ -211,9 +211,6 @@ func (j *Journal) Close() error {
 
 // Dir is the state folder.
 func (j *Journal) Dir() string { return j.dir }
-
-// SpoolDir is the folder holding the spool copies (dir/spool).
-func (j *Journal) SpoolDir() string { return j.spoolDir }
 
 // SetMeta stores a small key/value pair (for example the time of the last successful send).
 func (j *Journal) SetMeta(ctx context.Context, key, value string) error {

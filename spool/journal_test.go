@@ -110,14 +110,16 @@ func TestTransitionConflict(t *testing.T) {
 	ctx := context.Background()
 	inv := claimTest(t, j, "a.xml")
 
-	err := j.Transition(ctx, inv.ID, []State{StateReady, StateSending}, StateSubmitted, nil)
+	err := j.MarkSubmitted(ctx, inv.ID, "I-1")
 	if !errors.Is(err, ErrConflict) {
-		t.Fatalf("Transition from wrong state: err = %v, want ErrConflict", err)
+		t.Fatalf("MarkSubmitted of a claimed invoice: err = %v, want ErrConflict", err)
 	}
-	if err := j.Transition(ctx, 9999, []State{StateClaimed}, StateReady, nil); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("Transition of missing id: err = %v, want ErrNotFound", err)
+	if err := j.MarkReady(ctx, time.Now(), []Prepared{{ID: 9999}}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("MarkReady of missing id: err = %v, want ErrNotFound", err)
 	}
-	move(t, j, inv.ID, StateClaimed, StateReady, nil)
+	if err := j.MarkReady(ctx, time.Now(), []Prepared{{ID: inv.ID}}); err != nil {
+		t.Fatal(err)
+	}
 	got, err := j.Get(ctx, inv.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -125,9 +127,9 @@ func TestTransitionConflict(t *testing.T) {
 	if got.State != StateReady {
 		t.Errorf("state = %s, want ready", got.State)
 	}
-	// Replaying the same transition (e.g. a retried step) must conflict, not double-apply.
-	if err := j.Transition(ctx, inv.ID, []State{StateClaimed}, StateReady, nil); !errors.Is(err, ErrConflict) {
-		t.Errorf("replayed Transition: err = %v, want ErrConflict", err)
+	// Replaying the same operation (e.g. a retried step) must conflict, not double-apply.
+	if err := j.MarkReady(ctx, time.Now(), []Prepared{{ID: inv.ID}}); !errors.Is(err, ErrConflict) {
+		t.Errorf("replayed MarkReady: err = %v, want ErrConflict", err)
 	}
 }
 
@@ -198,32 +200,30 @@ func TestTransitionManyAllOrNothing(t *testing.T) {
 	}
 	stray := claimTest(t, j, "stray.xml") // still claimed
 
-	err := j.TransitionMany(ctx, append(ids, stray.ID), []State{StateReady}, StateSending,
-		func(x *Invoice) { x.SessionRef = "S-batch" })
+	err := j.MarkSending(ctx, append(ids, stray.ID), Sending{Mode: "batch", SessionRef: "S-batch"})
 	if !errors.Is(err, ErrConflict) {
-		t.Fatalf("TransitionMany with one wrong state: err = %v, want ErrConflict", err)
+		t.Fatalf("MarkSending with one wrong state: err = %v, want ErrConflict", err)
 	}
-	if got, _ := j.BySession(ctx, "S-batch"); len(got) != 0 {
-		t.Fatalf("failed TransitionMany moved %d invoices, want none", len(got))
+	if got, _ := j.ByState(ctx, testNIP, StateSending); len(got) != 0 {
+		t.Fatalf("failed MarkSending moved %d invoices, want none", len(got))
 	}
 
-	err = j.TransitionMany(ctx, ids, []State{StateReady}, StateSending, func(x *Invoice) { x.SessionRef = "S-batch" })
-	if err != nil {
+	if err := j.MarkSending(ctx, ids, Sending{Mode: "batch", SessionRef: "S-batch"}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := j.BySession(ctx, "S-batch")
+	got, err := j.ByState(ctx, testNIP, StateSending)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var gotIDs []int64
 	for _, inv := range got {
-		if inv.State != StateSending {
-			t.Errorf("invoice %d state %s, want sending", inv.ID, inv.State)
+		if inv.SessionRef != "S-batch" {
+			t.Errorf("invoice %d session %q, want S-batch", inv.ID, inv.SessionRef)
 		}
 		gotIDs = append(gotIDs, inv.ID)
 	}
 	if diff := cmp.Diff(ids, gotIDs); diff != "" {
-		t.Errorf("BySession ids (-want +got):\n%s", diff)
+		t.Errorf("sending ids (-want +got):\n%s", diff)
 	}
 }
 
@@ -233,7 +233,7 @@ func TestByStateAndCounts(t *testing.T) {
 	a := claimTest(t, j, "a.xml")
 	b := claimTest(t, j, "b.xml")
 	move(t, j, b.ID, StateClaimed, StateReady, nil)
-	other, err := j.Claim(ctx, "1111111111", outboxFile(t, "o.xml", []byte("<o/>")))
+	other, err := claimOne(j, ctx, "1111111111", outboxFile(t, "o.xml", []byte("<o/>")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -505,11 +505,11 @@ func TestOpenReadOnlyWhileWriting(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ro.Close()
-	if _, err := ro.Claim(ctx, testNIP, outboxFile(t, "b.xml", []byte("x"))); !errors.Is(err, ErrReadOnly) {
+	if _, err := claimOne(ro, ctx, testNIP, outboxFile(t, "b.xml", []byte("x"))); !errors.Is(err, ErrReadOnly) {
 		t.Errorf("read-only Claim: err = %v, want ErrReadOnly", err)
 	}
-	if err := ro.Transition(ctx, inv.ID, []State{StateClaimed}, StateReady, nil); !errors.Is(err, ErrReadOnly) {
-		t.Errorf("read-only Transition: err = %v, want ErrReadOnly", err)
+	if err := ro.MarkReady(ctx, time.Now(), []Prepared{{ID: inv.ID}}); !errors.Is(err, ErrReadOnly) {
+		t.Errorf("read-only MarkReady: err = %v, want ErrReadOnly", err)
 	}
 	if _, err := ro.db.ExecContext(ctx, `DELETE FROM invoices`); err == nil {
 		t.Error("read-only connection accepted a raw DELETE")
@@ -521,16 +521,16 @@ func TestOpenReadOnlyWhileWriting(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		for range rounds {
-			if err := j.Transition(ctx, inv.ID, []State{StateClaimed}, StateReady, nil); err != nil {
+			if err := j.transition(ctx, inv.ID, []State{StateClaimed}, StateReady, nil); err != nil {
 				done <- err
 				return
 			}
-			if err := j.Transition(ctx, inv.ID, []State{StateReady}, StateClaimed, nil); err != nil {
+			if err := j.transition(ctx, inv.ID, []State{StateReady}, StateClaimed, nil); err != nil {
 				done <- err
 				return
 			}
 		}
-		done <- j.Transition(ctx, inv.ID, []State{StateClaimed}, StateDone, nil)
+		done <- j.transition(ctx, inv.ID, []State{StateClaimed}, StateDone, nil)
 	}()
 	reads := 0
 	for writing := true; writing; {
@@ -647,7 +647,7 @@ func TestConcurrentTransitions(t *testing.T) {
 	wins, conflicts := 0, 0
 	for range n {
 		wg.Go(func() {
-			err := j.Transition(ctx, inv.ID, []State{StateReady}, StateSending, nil)
+			err := j.MarkSending(ctx, []int64{inv.ID}, Sending{Mode: "online", SessionRef: "S"})
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -680,7 +680,6 @@ func TestQueriesUseIndexes(t *testing.T) {
 		{"ByID", queryByID, []any{1}},
 		{"ByState", byState, byStateArgs},
 		{"ByState all NIPs", byStateAll, byStateAllArgs},
-		{"BySession", queryBySession, []any{"S"}},
 		{"FindAccepted", queryFindAccepted, []any{testNIP, "h"}},
 		{"InFlight", queryInFlight, []any{testNIP, "h", 1}},
 		{"CountByState", queryCountByState, []any{testNIP}},
@@ -776,7 +775,7 @@ func TestTransitionLogLine(t *testing.T) {
 	}
 	defer j.Close()
 	const secretContent = "<Faktura>TOP-SECRET-CONTENT</Faktura>"
-	inv, err := j.Claim(context.Background(), testNIP, outboxFile(t, "FV_9.xml", []byte(secretContent)))
+	inv, err := claimOne(j, context.Background(), testNIP, outboxFile(t, "FV_9.xml", []byte(secretContent)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,8 +24,8 @@ func BenchmarkListing(b *testing.B) {
 		b.Fatal(err)
 	}
 	l := newLoop(w)
-	l.rescanTimer = w.clock.NewTimer(time.Hour)
-	l.checkTimer = w.clock.NewTimer(time.Hour)
+	l.rescanTimer = time.NewTimer(time.Hour)
+	l.checkTimer = time.NewTimer(time.Hour)
 	defer l.close()
 	l.list()
 	if len(l.entries) != files {

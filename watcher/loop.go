@@ -56,7 +56,6 @@ type loop struct {
 	settle   time.Duration
 	rescanEv time.Duration
 	filter   nameFilter
-	clock    Clock
 	log      *slog.Logger
 	rescanRq <-chan struct{}
 	events   bool
@@ -71,8 +70,8 @@ type loop struct {
 	addErr   error // last failed watch attempt, judged after the listing
 	dirState dirState
 
-	rescanTimer Timer
-	checkTimer  Timer
+	rescanTimer *time.Timer
+	checkTimer  *time.Timer
 	checkAt     time.Time // zero: check timer not armed
 }
 
@@ -82,7 +81,6 @@ func newLoop(w *Watcher) *loop {
 		settle:   w.opts.Settle,
 		rescanEv: w.opts.RescanEvery,
 		filter:   w.filter,
-		clock:    w.clock,
 		log:      w.log,
 		rescanRq: w.rescan,
 		events:   !w.opts.DisableEvents,
@@ -106,8 +104,8 @@ func (l *loop) close() {
 
 func (l *loop) run(ctx context.Context, ready chan<- File) {
 	l.startEvents()
-	l.rescanTimer = l.clock.NewTimer(l.rescanInterval())
-	l.checkTimer = l.clock.NewTimer(time.Hour)
+	l.rescanTimer = time.NewTimer(l.rescanInterval())
+	l.checkTimer = time.NewTimer(time.Hour)
 	l.checkTimer.Stop()
 	l.list()
 	for {
@@ -126,11 +124,11 @@ func (l *loop) run(ctx context.Context, ready chan<- File) {
 			return
 		case out <- next:
 			l.delivered()
-		case <-l.rescanTimer.C():
+		case <-l.rescanTimer.C:
 			l.list()
 		case <-l.rescanRq:
 			l.list()
-		case <-l.checkTimer.C():
+		case <-l.checkTimer.C:
 			l.checkAt = time.Time{}
 			l.checkPending()
 		case ev, ok := <-evCh:
@@ -164,7 +162,7 @@ func (l *loop) file(e *entry) File {
 // files the consumer has not taken, and forgets files that are gone.
 func (l *loop) list() {
 	defer l.rescanTimer.Reset(l.rescanInterval())
-	now := l.clock.Now()
+	now := time.Now()
 	// Watch before listing so nothing created in between is missed.
 	l.ensureWatch()
 	des, err := os.ReadDir(l.dir)
@@ -334,7 +332,7 @@ func (l *loop) forget(name string) {
 
 // look stats one name; used for event hints and for due pending entries.
 func (l *loop) look(name string) {
-	now := l.clock.Now()
+	now := time.Now()
 	fi, err := os.Stat(filepath.Join(l.dir, name))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -354,7 +352,7 @@ func (l *loop) look(name string) {
 }
 
 func (l *loop) checkPending() {
-	now := l.clock.Now()
+	now := time.Now()
 	var due []*entry
 	for _, e := range l.pending {
 		if !e.due.After(now) {

@@ -30,25 +30,8 @@ type Options struct {
 	Settle time.Duration
 	// Logger receives per-component logs; nil discards them.
 	Logger *slog.Logger
-	// Clock supplies time; nil uses the real clock. Tests may instead use
-	// testing/synctest with the real clock.
-	Clock Clock
 	// DisableEvents turns off fsnotify: discovery by listing only.
 	DisableEvents bool
-}
-
-// Clock is the time source of the watcher loop.
-type Clock interface {
-	Now() time.Time
-	NewTimer(d time.Duration) Timer
-}
-
-// Timer is the subset of *time.Timer the loop needs. Stop and Reset must
-// have Go 1.23+ semantics: after they return, no stale tick is delivered.
-type Timer interface {
-	C() <-chan time.Time
-	Stop() bool
-	Reset(d time.Duration) bool
 }
 
 // File is an outbox file that has held still for the settle window.
@@ -65,7 +48,6 @@ type Watcher struct {
 	opts    Options
 	filter  nameFilter
 	log     *slog.Logger
-	clock   Clock
 	rescan  chan struct{}
 	running atomic.Bool
 }
@@ -102,15 +84,10 @@ func New(opts Options) (*Watcher, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	clock := opts.Clock
-	if clock == nil {
-		clock = realClock{}
-	}
 	return &Watcher{
 		opts:   opts,
 		filter: filter,
 		log:    logger.With("component", "watcher", "dir", opts.Dir),
-		clock:  clock,
 		rescan: make(chan struct{}, 1),
 	}, nil
 }
@@ -143,14 +120,3 @@ func (w *Watcher) Run(ctx context.Context, ready chan<- File) error {
 	l.run(ctx, ready)
 	return nil
 }
-
-type realClock struct{}
-
-func (realClock) Now() time.Time                 { return time.Now() }
-func (realClock) NewTimer(d time.Duration) Timer { return realTimer{time.NewTimer(d)} }
-
-type realTimer struct{ t *time.Timer }
-
-func (t realTimer) C() <-chan time.Time        { return t.t.C }
-func (t realTimer) Stop() bool                 { return t.t.Stop() }
-func (t realTimer) Reset(d time.Duration) bool { return t.t.Reset(d) }

@@ -40,26 +40,38 @@ func populateJournal(t *testing.T, cfg *config.Config) {
 		if err := os.WriteFile(p, []byte("<Faktura>"+name+"</Faktura>"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		inv, err := j.Claim(ctx, nip, p)
+		invs, errs := j.ClaimMany(ctx, nip, []string{p})
+		if errs[0] != nil {
+			t.Fatal(errs[0])
+		}
+		return invs[0].ID
+	}
+	claim := func(name string) int64 { return claimFor(cfg.KSeF.NIP, name) }
+	must := func(err error) {
+		t.Helper()
 		if err != nil {
 			t.Fatal(err)
 		}
-		return inv.ID
 	}
-	claim := func(name string) int64 { return claimFor(cfg.KSeF.NIP, name) }
-	move := func(id int64, from, to spool.State, mutate func(*spool.Invoice)) {
-		if err := j.Transition(ctx, id, []spool.State{from}, to, mutate); err != nil {
-			t.Fatal(err)
-		}
+	ready := func(id int64) { must(j.MarkReady(ctx, time.Now(), []spool.Prepared{{ID: id}})) }
+	accept := func(id int64, ksefNumber string) {
+		ready(id)
+		must(j.MarkSending(ctx, []int64{id}, spool.Sending{Mode: "online", SessionRef: "S-1"}))
+		must(j.MarkSubmitted(ctx, id, "I-1"))
+		must(j.Accept(ctx, spool.Registration{ID: id, KsefNumber: ksefNumber}))
 	}
+	reject := func(id int64, r spool.Rejection) {
+		r.ID = id
+		must(j.Reject(ctx, r))
+	}
+	done := func(id int64) { must(j.MarkDone(ctx, map[int64]string{id: ""})) }
 	for i := range 4 {
 		id := claim(fmt.Sprintf("FV-2026-11-%03d.xml", i+1))
-		move(id, spool.StateClaimed, spool.StateDone, func(inv *spool.Invoice) {
-			inv.Outcome, inv.KsefNumber = "accepted", fmt.Sprintf("5265877635-20261120-0100000000%02d-AB", i)
-		})
+		accept(id, fmt.Sprintf("5265877635-20261120-0100000000%02d-AB", i))
+		done(id)
 	}
 	id := claim("FV-2026-11-005.xml")
-	move(id, spool.StateClaimed, spool.StateAccepted, nil)
+	accept(id, "5265877635-20261120-010000000005-AB")
 	rejections := []struct {
 		name  string
 		stage string
@@ -74,9 +86,7 @@ func populateJournal(t *testing.T, cfg *config.Config) {
 	for _, r := range rejections {
 		time.Sleep(7 * time.Minute)
 		id := claim(r.name)
-		move(id, spool.StateClaimed, spool.StateRejected, func(inv *spool.Invoice) {
-			inv.ErrStage, inv.ErrKind, inv.ErrCode, inv.ErrDescription = r.stage, r.kind, r.code, r.desc
-		})
+		reject(id, spool.Rejection{Stage: r.stage, Kind: r.kind, Code: r.code, Description: r.desc})
 	}
 	// The oldest rejection has its outputs written: it must still be listed.
 	first, err := j.RecentRejections(ctx, cfg.KSeF.NIP, 3)
@@ -84,15 +94,15 @@ func populateJournal(t *testing.T, cfg *config.Config) {
 		t.Fatal(err)
 	}
 	time.Sleep(time.Minute)
-	move(first[2].ID, spool.StateRejected, spool.StateDone, func(inv *spool.Invoice) { inv.Outcome = "rejected" })
+	done(first[2].ID)
 	for _, name := range []string{"FV-2026-11-009.xml", "FV-2026-11-010.xml"} {
 		id := claim(name)
-		move(id, spool.StateClaimed, spool.StateReady, nil)
+		ready(id)
 	}
 	claim("FV-2026-11-011.xml")
 	// Another company's invoices in the same journal must not be counted.
 	other := claimFor("1111111111", "other-company.xml")
-	move(other, spool.StateClaimed, spool.StateRejected, func(inv *spool.Invoice) { inv.ErrStage, inv.ErrCode = "ksef", 450 })
+	reject(other, spool.Rejection{Stage: "ksef", Code: 450})
 	if err := j.CommitPull(ctx, cfg.KSeF.NIP, "cost", time.Date(2026, 11, 20, 9, 45, 12, 0, time.UTC), []spool.Delivered{{KsefNumber: "1111111111-20261120-010000000001-CD"}}); err != nil {
 		t.Fatal(err)
 	}

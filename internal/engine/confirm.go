@@ -11,6 +11,24 @@ import (
 	"github.com/ksef-sync/ksef-sync/spool"
 )
 
+// confirmJournal is what collecting KSeF's verdicts uses.
+type confirmJournal interface {
+	ByState(ctx context.Context, nip string, states ...spool.State) ([]spool.Invoice, error)
+	Get(ctx context.Context, id int64) (*spool.Invoice, error)
+	FindAccepted(ctx context.Context, nip, registeredHash string) (*spool.Invoice, bool, error)
+	Accept(ctx context.Context, regs ...spool.Registration) error
+	Reject(ctx context.Context, rs ...spool.Rejection) error
+	MarkSubmitted(ctx context.Context, id int64, invoiceRef string) error
+}
+
+// confirmKSeF is what collecting verdicts asks of KSeF.
+type confirmKSeF interface {
+	SessionStatus(ctx context.Context, sessionRef string) (*ksef.SessionStatus, error)
+	SessionInvoice(ctx context.Context, sessionRef, invoiceRef string) (*ksef.SessionInvoice, error)
+	ListSessionInvoices(ctx context.Context, sessionRef string, failedOnly bool, fn func(ksef.SessionInvoice) error) error
+	CloseBatchSession(ctx context.Context, sessionRef string) error
+}
+
 // perInvoiceStatusMax is how many pending online invoices are checked one by one (cheap 1,200/h
 // budget) before the engine switches to the paged session list (200/h, but 1,000 invoices a page).
 const perInvoiceStatusMax = 3
@@ -20,14 +38,14 @@ const perInvoiceStatusMax = 3
 func (e *Engine) confirm(ctx context.Context) error {
 	e.origCache = map[string]map[string]ksef.SessionInvoice{}
 	var errs []error
-	sending, err := e.opt.Journal.ByState(ctx, e.opt.NIP, spool.StateSending)
+	sending, err := e.confirmJ.ByState(ctx, e.opt.NIP, spool.StateSending)
 	if err != nil {
 		return err
 	}
 	for ref, invs := range bySession(sending) {
 		errs = append(errs, e.reconcileSession(ctx, ref, invs))
 	}
-	submitted, err := e.opt.Journal.ByState(ctx, e.opt.NIP, spool.StateSubmitted)
+	submitted, err := e.confirmJ.ByState(ctx, e.opt.NIP, spool.StateSubmitted)
 	if err != nil {
 		return err
 	}
@@ -62,7 +80,7 @@ func (e *Engine) confirmSession(ctx context.Context, ref string, invs []spool.In
 	if invs[0].Mode == "online" && len(invs) <= perInvoiceStatusMax {
 		var errs []error
 		for i := range invs {
-			si, err := e.opt.KSeF.SessionInvoice(ctx, ref, invs[i].InvoiceRef)
+			si, err := e.confirmK.SessionInvoice(ctx, ref, invs[i].InvoiceRef)
 			if err != nil {
 				errs = append(errs, err)
 				continue
@@ -72,7 +90,7 @@ func (e *Engine) confirmSession(ctx context.Context, ref string, invs []spool.In
 		return errors.Join(errs...)
 	}
 	if invs[0].Mode == "batch" {
-		st, err := e.opt.KSeF.SessionStatus(ctx, ref)
+		st, err := e.confirmK.SessionStatus(ctx, ref)
 		if err != nil {
 			return err
 		}
@@ -96,7 +114,7 @@ func (e *Engine) applyList(ctx context.Context, ref string, invs []spool.Invoice
 	}
 	accepted := map[int64]ksef.SessionInvoice{}
 	var errs []error
-	err := e.opt.KSeF.ListSessionInvoices(ctx, ref, false, func(si ksef.SessionInvoice) error {
+	err := e.confirmK.ListSessionInvoices(ctx, ref, false, func(si ksef.SessionInvoice) error {
 		key := si.ReferenceNumber
 		if si.InvoiceFileName != "" {
 			key = si.InvoiceFileName
@@ -120,16 +138,11 @@ func (e *Engine) acceptMany(ctx context.Context, invs []spool.Invoice, accepted 
 	if len(accepted) == 0 {
 		return nil
 	}
-	ids := make([]int64, 0, len(accepted))
-	for id := range accepted {
-		ids = append(ids, id)
+	regs := make([]spool.Registration, 0, len(accepted))
+	for id, si := range accepted {
+		regs = append(regs, registration(id, &si))
 	}
-	err := e.opt.Journal.TransitionMany(ctx, ids, []spool.State{spool.StateSubmitted}, spool.StateAccepted, func(r *spool.Invoice) {
-		si := accepted[r.ID]
-		r.KsefNumber, r.AcquisitionDate, r.UpoURL = si.KsefNumber, si.AcquisitionDate, si.UpoDownloadURL
-		r.InvoiceRef, r.Outcome = si.ReferenceNumber, "accepted"
-	})
-	if err != nil {
+	if err := e.confirmJ.Accept(ctx, regs...); err != nil {
 		return err
 	}
 	for i := range invs {
@@ -139,6 +152,12 @@ func (e *Engine) acceptMany(ctx context.Context, invs []spool.Invoice, accepted 
 		}
 	}
 	return nil
+}
+
+// registration is KSeF's acceptance of invoice id as its session list or status reports it.
+func registration(id int64, si *ksef.SessionInvoice) spool.Registration {
+	return spool.Registration{ID: id, KsefNumber: si.KsefNumber, AcquisitionDate: si.AcquisitionDate,
+		UpoURL: si.UpoDownloadURL, InvoiceRef: si.ReferenceNumber}
 }
 
 func matchKey(inv *spool.Invoice) string {
@@ -153,7 +172,7 @@ func matchKey(inv *spool.Invoice) string {
 func (e *Engine) sessionFailedWithoutResults(ctx context.Context, ref string, st *ksef.SessionStatus, invs []spool.Invoice) error {
 	var errs []error
 	for _, inv := range invs {
-		cur, err := e.opt.Journal.Get(ctx, inv.ID)
+		cur, err := e.confirmJ.Get(ctx, inv.ID)
 		if err != nil || cur.State != spool.StateSubmitted {
 			errs = append(errs, err)
 			continue
@@ -163,7 +182,7 @@ func (e *Engine) sessionFailedWithoutResults(ctx context.Context, ref string, st
 			errs = append(errs, e.reject(ctx, cur, st.Status, "ksef"))
 			continue
 		}
-		errs = append(errs, e.backToReady(ctx, cur.ID, spool.StateSubmitted, cause))
+		errs = append(errs, e.backToReady(ctx, cur, cause))
 	}
 	return errors.Join(errs...)
 }
@@ -179,20 +198,14 @@ func (e *Engine) applyStatus(ctx context.Context, inv *spool.Invoice, si *ksef.S
 	case st.Code == 440:
 		return e.duplicate(ctx, inv, si)
 	case st.Transient():
-		return e.backToReady(ctx, inv.ID, inv.State, fmt.Errorf("KSeF status %d %s", st.Code, st.Description))
+		return e.backToReady(ctx, inv, fmt.Errorf("KSeF status %d %s", st.Code, st.Description))
 	default:
 		return e.reject(ctx, inv, st, "ksef")
 	}
 }
 
 func (e *Engine) accept(ctx context.Context, inv *spool.Invoice, si *ksef.SessionInvoice) error {
-	err := e.opt.Journal.Transition(ctx, inv.ID, []spool.State{inv.State}, spool.StateAccepted, func(r *spool.Invoice) {
-		r.KsefNumber = si.KsefNumber
-		r.AcquisitionDate = si.AcquisitionDate
-		r.UpoURL = si.UpoDownloadURL
-		r.InvoiceRef = si.ReferenceNumber
-		r.Outcome = "accepted"
-	})
+	err := e.confirmJ.Accept(ctx, registration(inv.ID, si))
 	if err == nil {
 		e.log.Info("invoice accepted", "file", inv.FileName, "invoice", inv.ID, "state", spool.StateAccepted,
 			"ksef_number", si.KsefNumber, "session", inv.SessionRef)
@@ -213,10 +226,9 @@ func (e *Engine) duplicate(ctx context.Context, inv *spool.Invoice, si *ksef.Ses
 		return fmt.Errorf("look up original of duplicate %s: %w", inv.FileName, err)
 	}
 	if orig != nil && orig.InvoiceHash == inv.RegisteredHash {
-		err := e.opt.Journal.Transition(ctx, inv.ID, []spool.State{inv.State}, spool.StateAccepted, func(r *spool.Invoice) {
-			r.KsefNumber, r.AcquisitionDate, r.UpoURL = orig.KsefNumber, orig.AcquisitionDate, orig.UpoDownloadURL
-			r.SessionRef, r.InvoiceRef, r.Outcome = origSession, orig.ReferenceNumber, "accepted"
-		})
+		reg := registration(inv.ID, orig)
+		reg.SessionRef = origSession // the session that registered the original
+		err := e.confirmJ.Accept(ctx, reg)
 		if err == nil {
 			e.log.Info("invoice was already registered with the same content", "file", inv.FileName, "invoice", inv.ID,
 				"state", spool.StateAccepted, "ksef_number", orig.KsefNumber, "session", origSession)
@@ -233,7 +245,7 @@ func (e *Engine) duplicate(ctx context.Context, inv *spool.Invoice, si *ksef.Ses
 // otherwise in the original session's invoice list (read once per step, however many duplicates
 // point at it, to spare the 20-pages-a-minute budget).
 func (e *Engine) findOriginal(ctx context.Context, inv *spool.Invoice, sessionRef, ksefNumber string) (*ksef.SessionInvoice, error) {
-	prev, ok, err := e.opt.Journal.FindAccepted(ctx, e.opt.NIP, inv.RegisteredHash)
+	prev, ok, err := e.confirmJ.FindAccepted(ctx, e.opt.NIP, inv.RegisteredHash)
 	if err != nil {
 		return nil, err
 	}
@@ -244,7 +256,7 @@ func (e *Engine) findOriginal(ctx context.Context, inv *spool.Invoice, sessionRe
 	list, ok := e.origCache[sessionRef]
 	if !ok {
 		list = map[string]ksef.SessionInvoice{}
-		err := e.opt.KSeF.ListSessionInvoices(ctx, sessionRef, false, func(si ksef.SessionInvoice) error {
+		err := e.confirmK.ListSessionInvoices(ctx, sessionRef, false, func(si ksef.SessionInvoice) error {
 			list[strings.ToUpper(si.KsefNumber)] = si
 			return nil
 		})
@@ -260,11 +272,8 @@ func (e *Engine) findOriginal(ctx context.Context, inv *spool.Invoice, sessionRe
 }
 
 func (e *Engine) reject(ctx context.Context, inv *spool.Invoice, st ksef.Status, stage string) error {
-	err := e.opt.Journal.Transition(ctx, inv.ID, []spool.State{inv.State}, spool.StateRejected, func(r *spool.Invoice) {
-		r.ErrCode, r.ErrDescription, r.ErrDetails, r.ErrStage = st.Code, st.Description, st.Details, stage
-		r.ErrHint = hintFor(st)
-		r.Outcome = "rejected"
-	})
+	err := e.confirmJ.Reject(ctx, spool.Rejection{ID: inv.ID, Code: st.Code, Description: st.Description,
+		Details: st.Details, Stage: stage, Hint: hintFor(st)})
 	if err == nil {
 		e.log.Warn("invoice rejected by KSeF", "file", inv.FileName, "invoice", inv.ID, "state", spool.StateRejected,
 			"code", st.Code, "reason", st.Description, "session", inv.SessionRef)
@@ -283,7 +292,7 @@ func (e *Engine) reconcileSession(ctx context.Context, ref string, invs []spool.
 		return e.reconcileBatch(ctx, ref, invs)
 	}
 	found := make(map[string]ksef.SessionInvoice)
-	err := e.opt.KSeF.ListSessionInvoices(ctx, ref, false, func(si ksef.SessionInvoice) error {
+	err := e.confirmK.ListSessionInvoices(ctx, ref, false, func(si ksef.SessionInvoice) error {
 		found[si.InvoiceHash] = si
 		return nil
 	})
@@ -294,12 +303,10 @@ func (e *Engine) reconcileSession(ctx context.Context, ref string, invs []spool.
 	for i := range invs {
 		si, ok := found[invs[i].RegisteredHash]
 		if !ok {
-			errs = append(errs, e.backToReady(ctx, invs[i].ID, spool.StateSending, errors.New("KSeF has no record of the earlier send")))
+			errs = append(errs, e.backToReady(ctx, &invs[i], errors.New("KSeF has no record of the earlier send")))
 			continue
 		}
-		errs = append(errs, e.opt.Journal.Transition(ctx, invs[i].ID, []spool.State{spool.StateSending}, spool.StateSubmitted, func(r *spool.Invoice) {
-			r.InvoiceRef = si.ReferenceNumber
-		}))
+		errs = append(errs, e.confirmJ.MarkSubmitted(ctx, invs[i].ID, si.ReferenceNumber))
 		e.log.Info("reconciled: KSeF has the invoice", "file", invs[i].FileName, "invoice", invs[i].ID, "state", spool.StateSubmitted, "reference", si.ReferenceNumber)
 	}
 	return errors.Join(errs...)
@@ -314,14 +321,14 @@ func (e *Engine) reconcileBatch(ctx context.Context, ref string, invs []spool.In
 	for i := range invs {
 		ids[i] = invs[i].ID
 	}
-	st, err := e.opt.KSeF.SessionStatus(ctx, ref)
+	st, err := e.confirmK.SessionStatus(ctx, ref)
 	if err != nil {
 		return fmt.Errorf("reconcile batch %s: %w", ref, err)
 	}
 	if st.Status.Code != 100 {
 		return e.batchClosed(ctx, ref, ids)
 	}
-	err = e.opt.KSeF.CloseBatchSession(ctx, ref)
+	err = e.confirmK.CloseBatchSession(ctx, ref)
 	var api *ksef.APIError
 	switch {
 	case err == nil, errors.As(err, &api) && api.HasCode(21180):

@@ -13,6 +13,30 @@ import (
 	"github.com/ksef-sync/ksef-sync/spool"
 )
 
+// dispatchJournal is what sending ready invoices uses.
+type dispatchJournal interface {
+	ByState(ctx context.Context, nip string, states ...spool.State) ([]spool.Invoice, error)
+	FindAccepted(ctx context.Context, nip, registeredHash string) (*spool.Invoice, bool, error)
+	InFlight(ctx context.Context, nip, registeredHash string, exceptID int64) (bool, error)
+	Accept(ctx context.Context, regs ...spool.Registration) error
+	MarkSending(ctx context.Context, ids []int64, s spool.Sending) error
+	MarkSubmitted(ctx context.Context, id int64, invoiceRef string) error
+	MarkBatchSubmitted(ctx context.Context, ids []int64) error
+	Retry(ctx context.Context, ids []int64, notBefore func(attempts int) time.Time) error
+	Defer(ctx context.Context, ids []int64, notBefore func(attempts int) time.Time) error
+	PutSession(ctx context.Context, s spool.Session) error
+}
+
+// dispatchKSeF is what sending ready invoices asks of KSeF.
+type dispatchKSeF interface {
+	OpenOnlineSession(ctx context.Context, form ksef.FormCode) (*ksef.OnlineSession, error)
+	SendInvoice(ctx context.Context, s *ksef.OnlineSession, invoiceXML []byte, opt ksef.SendOptions) (*ksef.SentInvoice, error)
+	CloseOnlineSession(ctx context.Context, sessionRef string) error
+	OpenBatchSession(ctx context.Context, form ksef.FormCode, pkg *ksef.BatchPackage, offlineMode bool) (*ksef.BatchSession, error)
+	UploadBatchParts(ctx context.Context, bs *ksef.BatchSession, pkg *ksef.BatchPackage) error
+	CloseBatchSession(ctx context.Context, sessionRef string) error
+}
+
 // onlineState is the one online session the engine keeps open while it is useful. Its AES key lives
 // only in memory, so after a restart the old session is closed and a new one opened.
 type onlineState struct {
@@ -69,7 +93,7 @@ func batchCut(invs []spool.Invoice, maxCount int) int {
 // bytes KSeF already accepted earlier are marked accepted with the known KSeF number, and a second
 // copy of bytes that are in flight waits for the first.
 func (e *Engine) sendable(ctx context.Context) ([]spool.Invoice, error) {
-	ready, err := e.opt.Journal.ByState(ctx, e.opt.NIP, spool.StateReady)
+	ready, err := e.sendJ.ByState(ctx, e.opt.NIP, spool.StateReady)
 	if err != nil {
 		return nil, err
 	}
@@ -93,33 +117,22 @@ func (e *Engine) sendable(ctx context.Context) ([]spool.Invoice, error) {
 }
 
 func (e *Engine) settleKnown(ctx context.Context, inv spool.Invoice) (bool, error) {
-	prev, ok, err := e.opt.Journal.FindAccepted(ctx, e.opt.NIP, inv.RegisteredHash)
+	prev, ok, err := e.sendJ.FindAccepted(ctx, e.opt.NIP, inv.RegisteredHash)
 	if err != nil {
 		return false, err
 	}
 	if ok && prev.ID != inv.ID {
-		err := e.opt.Journal.Transition(ctx, inv.ID, []spool.State{spool.StateReady}, spool.StateAccepted, func(r *spool.Invoice) {
-			copyRegistration(r, prev)
-		})
+		err := e.sendJ.Accept(ctx, spool.Registration{ID: inv.ID, KsefNumber: prev.KsefNumber,
+			AcquisitionDate: prev.AcquisitionDate, UpoURL: prev.UpoURL, UpoPath: prev.UpoPath,
+			SessionRef: prev.SessionRef, InvoiceRef: prev.InvoiceRef, Mode: prev.Mode})
 		if err == nil {
 			e.log.Info("invoice already registered earlier; not sent again", "file", inv.FileName, "invoice", inv.ID,
 				"state", spool.StateAccepted, "ksef_number", prev.KsefNumber)
 		}
 		return true, err
 	}
-	inFlight, err := e.opt.Journal.InFlight(ctx, e.opt.NIP, inv.RegisteredHash, inv.ID)
+	inFlight, err := e.sendJ.InFlight(ctx, e.opt.NIP, inv.RegisteredHash, inv.ID)
 	return inFlight, err
-}
-
-func copyRegistration(r *spool.Invoice, prev *spool.Invoice) {
-	r.KsefNumber = prev.KsefNumber
-	r.AcquisitionDate = prev.AcquisitionDate
-	r.SessionRef = prev.SessionRef
-	r.InvoiceRef = prev.InvoiceRef
-	r.Mode = prev.Mode
-	r.UpoURL = prev.UpoURL
-	r.UpoPath = prev.UpoPath
-	r.Outcome = "accepted"
 }
 
 // gathered reports whether invoices arriving close together have stopped arriving, or the oldest
@@ -179,23 +192,19 @@ func (e *Engine) sendOnline(ctx context.Context, inv *spool.Invoice) error {
 	if err != nil {
 		return fmt.Errorf("read %s: %w", inv.FileName, err)
 	}
-	err = e.opt.Journal.Transition(ctx, inv.ID, []spool.State{spool.StateReady}, spool.StateSending, func(r *spool.Invoice) {
-		r.Mode, r.SessionRef, r.Attempts = "online", s.ReferenceNumber, r.Attempts+1
-	})
+	err = e.sendJ.MarkSending(ctx, []int64{inv.ID}, spool.Sending{Mode: "online", SessionRef: s.ReferenceNumber})
 	if err != nil {
 		return err
 	}
 	e.log.Info("sending invoice online", "file", inv.FileName, "invoice", inv.ID, "state", spool.StateSending, "session", s.ReferenceNumber)
 	e.budget.add(e.now())
-	sent, err := e.opt.KSeF.SendInvoice(ctx, s, data, ksef.SendOptions{OfflineMode: e.opt.Send.OfflineMode})
+	sent, err := e.sendK.SendInvoice(ctx, s, data, ksef.SendOptions{OfflineMode: e.opt.Send.OfflineMode})
 	e.online.lastUsed = e.now()
 	if err != nil {
 		return e.sendFailed(ctx, inv, err)
 	}
 	e.online.sent++
-	err = e.opt.Journal.Transition(ctx, inv.ID, []spool.State{spool.StateSending}, spool.StateSubmitted, func(r *spool.Invoice) {
-		r.InvoiceRef = sent.ReferenceNumber
-	})
+	err = e.sendJ.MarkSubmitted(ctx, inv.ID, sent.ReferenceNumber)
 	if err == nil {
 		e.log.Info("invoice submitted", "file", inv.FileName, "invoice", inv.ID, "state", spool.StateSubmitted,
 			"session", s.ReferenceNumber, "reference", sent.ReferenceNumber)
@@ -216,13 +225,11 @@ func (e *Engine) sendFailed(ctx context.Context, inv *spool.Invoice, err error) 
 		case apiErr.HTTPStatus == 400:
 			// KSeF refused this request outright (malformed, sizes or hashes wrong): sending the
 			// same bytes again cannot succeed, so the bookkeeper gets the reason.
-			cur := *inv
-			cur.State = spool.StateSending
-			return e.reject(ctx, &cur, refusalStatus(apiErr), "ksef")
+			return e.reject(ctx, inv, refusalStatus(apiErr), "ksef")
 		}
 		// 401/403 and the like are about credentials or permissions: the invoice waits until the
 		// administrator fixes them.
-		return e.backToReady(ctx, inv.ID, spool.StateSending, err)
+		return e.backToReady(ctx, inv, err)
 	}
 	e.log.Warn("send outcome unknown; will reconcile with KSeF before any resend", "file", inv.FileName,
 		"invoice", inv.ID, "state", spool.StateSending, "err", err)
@@ -243,10 +250,7 @@ func refusalStatus(e *ksef.APIError) ksef.Status {
 
 func (e *Engine) deferInvoice(ctx context.Context, inv *spool.Invoice, cause error) error {
 	e.log.Warn("cannot send now; will retry", "file", inv.FileName, "invoice", inv.ID, "err", cause)
-	err := e.opt.Journal.Transition(ctx, inv.ID, []spool.State{spool.StateReady}, spool.StateReady, func(r *spool.Invoice) {
-		r.NextAttemptAt = e.now().Add(retryDelay(r.Attempts))
-		r.Attempts++
-	})
+	err := e.sendJ.Defer(ctx, []int64{inv.ID}, e.retryAt)
 	return errors.Join(err, credentialsProblem(cause))
 }
 
@@ -262,15 +266,18 @@ func credentialsProblem(err error) error {
 	return nil
 }
 
-func (e *Engine) backToReady(ctx context.Context, id int64, from spool.State, cause error) error {
-	return e.opt.Journal.Transition(ctx, id, []spool.State{from}, spool.StateReady, func(r *spool.Invoice) {
-		r.SessionRef, r.InvoiceRef, r.BatchFileName, r.Mode = "", "", "", ""
-		r.NextAttemptAt = e.now().Add(retryDelay(r.Attempts))
-		if cause != nil {
-			e.log.Warn("invoice will be sent again later", "file", r.FileName, "invoice", r.ID, "state", spool.StateReady, "err", cause)
-		}
-	})
+// backToReady sends a sending or submitted invoice back to ready: KSeF has no record of it or asked
+// for it again.
+func (e *Engine) backToReady(ctx context.Context, inv *spool.Invoice, cause error) error {
+	err := e.sendJ.Retry(ctx, []int64{inv.ID}, e.retryAt)
+	if err == nil {
+		e.log.Warn("invoice will be sent again later", "file", inv.FileName, "invoice", inv.ID, "state", spool.StateReady, "err", cause)
+	}
+	return err
 }
+
+// retryAt is when an invoice that has been tried attempts times may be tried again.
+func (e *Engine) retryAt(attempts int) time.Time { return e.now().Add(retryDelay(attempts)) }
 
 // retryDelay grows with the attempts and is capped: the journal owns long-term retry, so an
 // invoice waits at most a minute between tries and is never dropped. (The client already retried
@@ -286,12 +293,12 @@ func (e *Engine) onlineSession(ctx context.Context) (*ksef.OnlineSession, error)
 		return s, nil
 	}
 	e.closeOnline(ctx)
-	s, err := e.opt.KSeF.OpenOnlineSession(ctx, ksef.FormFA3)
+	s, err := e.sendK.OpenOnlineSession(ctx, ksef.FormFA3)
 	if err != nil {
 		return nil, fmt.Errorf("open online session: %w", err)
 	}
 	vu := s.ValidUntil
-	if err := e.opt.Journal.PutSession(ctx, spool.Session{Ref: s.ReferenceNumber, NIP: e.opt.NIP, Kind: "online", State: "open",
+	if err := e.sendJ.PutSession(ctx, spool.Session{Ref: s.ReferenceNumber, NIP: e.opt.NIP, Kind: "online", State: "open",
 		CreatedAt: e.now(), UpdatedAt: e.now(), ValidUntil: &vu}); err != nil {
 		return nil, err
 	}
@@ -316,11 +323,11 @@ func (e *Engine) closeOnline(ctx context.Context) {
 		return
 	}
 	e.online = onlineState{}
-	if err := e.opt.KSeF.CloseOnlineSession(ctx, s.ReferenceNumber); err != nil {
+	if err := e.sendK.CloseOnlineSession(ctx, s.ReferenceNumber); err != nil {
 		e.log.Warn("closing online session failed; KSeF closes it after 12 h", "session", s.ReferenceNumber, "err", err)
 		return
 	}
-	_ = e.opt.Journal.PutSession(ctx, spool.Session{Ref: s.ReferenceNumber, NIP: e.opt.NIP, Kind: "online", State: "closed", UpdatedAt: e.now()})
+	_ = e.sendJ.PutSession(ctx, spool.Session{Ref: s.ReferenceNumber, NIP: e.opt.NIP, Kind: "online", State: "closed", UpdatedAt: e.now()})
 	e.log.Info("online session closed", "session", s.ReferenceNumber)
 }
 
@@ -332,36 +339,34 @@ func (e *Engine) sendBatch(ctx context.Context, invs []spool.Invoice) error {
 		return err
 	}
 	defer func() { _ = pkg.Remove() }()
-	bs, err := e.opt.KSeF.OpenBatchSession(ctx, ksef.FormFA3, pkg, e.opt.Send.OfflineMode)
+	bs, err := e.sendK.OpenBatchSession(ctx, ksef.FormFA3, pkg, e.opt.Send.OfflineMode)
 	if err != nil {
 		return e.deferAll(ctx, invs, fmt.Errorf("open batch session: %w", err))
 	}
 	ref := bs.ReferenceNumber
-	if err := e.opt.Journal.PutSession(ctx, spool.Session{Ref: ref, NIP: e.opt.NIP, Kind: "batch", State: "open", CreatedAt: e.now(), UpdatedAt: e.now()}); err != nil {
+	if err := e.sendJ.PutSession(ctx, spool.Session{Ref: ref, NIP: e.opt.NIP, Kind: "batch", State: "open", CreatedAt: e.now(), UpdatedAt: e.now()}); err != nil {
 		return err
 	}
 	ids := make([]int64, len(invs))
 	for i := range invs {
 		ids[i] = invs[i].ID
 	}
-	err = e.opt.Journal.TransitionMany(ctx, ids, []spool.State{spool.StateReady}, spool.StateSending, func(r *spool.Invoice) {
-		r.Mode, r.SessionRef, r.BatchFileName, r.Attempts = "batch", ref, names[r.ID], r.Attempts+1
-	})
+	err = e.sendJ.MarkSending(ctx, ids, spool.Sending{Mode: "batch", SessionRef: ref, BatchFileNames: names})
 	if err != nil {
 		return err
 	}
 	e.log.Info("batch session opened", "session", ref, "invoices", len(invs), "parts", len(pkg.Parts), "bytes", pkg.FileSize)
-	if err := e.opt.KSeF.UploadBatchParts(ctx, bs, pkg); err != nil {
+	if err := e.sendK.UploadBatchParts(ctx, bs, pkg); err != nil {
 		return e.abandonBatch(ctx, ref, ids, fmt.Errorf("upload batch parts: %w", err))
 	}
 	return e.closeBatch(ctx, ref, ids)
 }
 
 func (e *Engine) closeBatch(ctx context.Context, ref string, ids []int64) error {
-	if err := e.opt.Journal.PutSession(ctx, spool.Session{Ref: ref, NIP: e.opt.NIP, Kind: "batch", State: "closing", UpdatedAt: e.now()}); err != nil {
+	if err := e.sendJ.PutSession(ctx, spool.Session{Ref: ref, NIP: e.opt.NIP, Kind: "batch", State: "closing", UpdatedAt: e.now()}); err != nil {
 		return err
 	}
-	if err := e.opt.KSeF.CloseBatchSession(ctx, ref); err != nil {
+	if err := e.sendK.CloseBatchSession(ctx, ref); err != nil {
 		// The close may have reached KSeF; reconciliation reads the session status before deciding.
 		e.log.Warn("batch close outcome unknown; will reconcile", "session", ref, "err", err)
 		return nil
@@ -370,10 +375,10 @@ func (e *Engine) closeBatch(ctx context.Context, ref string, ids []int64) error 
 }
 
 func (e *Engine) batchClosed(ctx context.Context, ref string, ids []int64) error {
-	if err := e.opt.Journal.PutSession(ctx, spool.Session{Ref: ref, NIP: e.opt.NIP, Kind: "batch", State: "closed", UpdatedAt: e.now()}); err != nil {
+	if err := e.sendJ.PutSession(ctx, spool.Session{Ref: ref, NIP: e.opt.NIP, Kind: "batch", State: "closed", UpdatedAt: e.now()}); err != nil {
 		return err
 	}
-	err := e.opt.Journal.TransitionMany(ctx, ids, []spool.State{spool.StateSending}, spool.StateSubmitted, func(*spool.Invoice) {})
+	err := e.sendJ.MarkBatchSubmitted(ctx, ids)
 	if err == nil {
 		e.log.Info("batch submitted", "session", ref, "invoices", len(ids), "state", spool.StateSubmitted)
 	}
@@ -384,13 +389,10 @@ func (e *Engine) batchClosed(ctx context.Context, ref string, ids []int64) error
 // and the invoices go back to ready for a new session.
 func (e *Engine) abandonBatch(ctx context.Context, ref string, ids []int64, cause error) error {
 	e.log.Warn("batch session abandoned before close; invoices will be sent again", "session", ref, "err", cause)
-	if err := e.opt.Journal.PutSession(ctx, spool.Session{Ref: ref, NIP: e.opt.NIP, Kind: "batch", State: "abandoned", UpdatedAt: e.now()}); err != nil {
+	if err := e.sendJ.PutSession(ctx, spool.Session{Ref: ref, NIP: e.opt.NIP, Kind: "batch", State: "abandoned", UpdatedAt: e.now()}); err != nil {
 		return err
 	}
-	return e.opt.Journal.TransitionMany(ctx, ids, []spool.State{spool.StateSending}, spool.StateReady, func(r *spool.Invoice) {
-		r.SessionRef, r.BatchFileName, r.Mode = "", "", ""
-		r.NextAttemptAt = e.now().Add(retryDelay(r.Attempts))
-	})
+	return e.sendJ.Retry(ctx, ids, e.retryAt)
 }
 
 func (e *Engine) deferAll(ctx context.Context, invs []spool.Invoice, cause error) error {
@@ -399,10 +401,7 @@ func (e *Engine) deferAll(ctx context.Context, invs []spool.Invoice, cause error
 	for i := range invs {
 		ids[i] = invs[i].ID
 	}
-	err := e.opt.Journal.TransitionMany(ctx, ids, []spool.State{spool.StateReady}, spool.StateReady, func(r *spool.Invoice) {
-		r.NextAttemptAt = e.now().Add(retryDelay(r.Attempts))
-		r.Attempts++
-	})
+	err := e.sendJ.Defer(ctx, ids, e.retryAt)
 	return errors.Join(err, credentialsProblem(cause))
 }
 

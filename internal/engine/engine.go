@@ -20,36 +20,13 @@ import (
 	"github.com/ksef-sync/ksef-sync/watcher"
 )
 
-// KSeF is what the engine needs from the KSeF client.
-type KSeF interface {
-	OpenOnlineSession(ctx context.Context, form ksef.FormCode) (*ksef.OnlineSession, error)
-	SendInvoice(ctx context.Context, s *ksef.OnlineSession, invoiceXML []byte, opt ksef.SendOptions) (*ksef.SentInvoice, error)
-	CloseOnlineSession(ctx context.Context, sessionRef string) error
-	OpenBatchSession(ctx context.Context, form ksef.FormCode, pkg *ksef.BatchPackage, offlineMode bool) (*ksef.BatchSession, error)
-	UploadBatchParts(ctx context.Context, bs *ksef.BatchSession, pkg *ksef.BatchPackage) error
-	CloseBatchSession(ctx context.Context, sessionRef string) error
-	SessionStatus(ctx context.Context, sessionRef string) (*ksef.SessionStatus, error)
-	SessionInvoice(ctx context.Context, sessionRef, invoiceRef string) (*ksef.SessionInvoice, error)
-	ListSessionInvoices(ctx context.Context, sessionRef string, failedOnly bool, fn func(ksef.SessionInvoice) error) error
-	DownloadUPO(ctx context.Context, url string) ([]byte, error)
-	InvoiceUPOByKsefNumber(ctx context.Context, sessionRef, ksefNumber string) ([]byte, error)
-}
+// Each step declares the few journal and KSeF methods it uses (the interfaces beside it in its
+// file); Options carry the real client and journal, and New hands each step its part.
 
-// Journal is what the engine needs from the durable journal.
-type Journal interface {
-	ClaimMany(ctx context.Context, nip string, paths []string) ([]*spool.Invoice, []error)
-	RecoverClaims(ctx context.Context) error
-	WriteSpoolFile(name string, data []byte) (string, error)
-	Transition(ctx context.Context, id int64, from []spool.State, to spool.State, mutate func(*spool.Invoice)) error
-	TransitionMany(ctx context.Context, ids []int64, from []spool.State, to spool.State, mutate func(*spool.Invoice)) error
-	Get(ctx context.Context, id int64) (*spool.Invoice, error)
+// loopJournal is what the main loop, the pruning and one-pass sending read.
+type loopJournal interface {
 	ByState(ctx context.Context, nip string, states ...spool.State) ([]spool.Invoice, error)
-	BySession(ctx context.Context, sessionRef string) ([]spool.Invoice, error)
-	FindAccepted(ctx context.Context, nip, registeredHash string) (*spool.Invoice, bool, error)
-	InFlight(ctx context.Context, nip, registeredHash string, exceptID int64) (bool, error)
-	PutSession(ctx context.Context, s spool.Session) error
-	Sessions(ctx context.Context, nip string, states ...string) ([]spool.Session, error)
-	SetMeta(ctx context.Context, key, value string) error
+	Get(ctx context.Context, id int64) (*spool.Invoice, error)
 	PruneSpool(ctx context.Context, before time.Time) (int, error)
 }
 
@@ -77,26 +54,36 @@ type SendSettings struct {
 
 // Options wire an Engine.
 type Options struct {
-	NIP      string
-	QRBase   string
-	Folders  Folders
-	Send     SendSettings
-	KSeF     KSeF
-	Journal  Journal
-	Watcher  *watcher.Watcher // nil in one-pass mode
-	Logger   *slog.Logger
-	Now      func() time.Time
-	TempDir  string // for batch packages; defaults to Folders.State/tmp
-	MaxTries int    // transient failures before an invoice is parked with a retry delay cap (never dropped)
+	NIP     string
+	QRBase  string
+	Folders Folders
+	Send    SendSettings
+	KSeF    *ksef.Client
+	Journal *spool.Journal
+	Watcher *watcher.Watcher // nil in one-pass mode
+	Logger  *slog.Logger
+	Now     func() time.Time
+	TempDir string // for batch packages; defaults to Folders.State/tmp
 }
 
 // Engine runs the send pipeline for one company.
 type Engine struct {
-	opt    Options
-	log    *slog.Logger
-	now    func() time.Time
-	wake   chan struct{}
-	reload chan SendSettings
+	opt Options
+	// The steps' views of the journal and of KSeF.
+	loopJ    loopJournal
+	claimJ   claimJournal
+	sendJ    dispatchJournal
+	sendK    dispatchKSeF
+	confirmJ confirmJournal
+	confirmK confirmKSeF
+	outJ     outputJournal
+	outK     outputKSeF
+	recoverJ recoverJournal
+	recoverK recoverKSeF
+	log      *slog.Logger
+	now      func() time.Time
+	wake     chan struct{}
+	reload   chan SendSettings
 	// backlog reports how many files the watcher has already handed over but the engine has not
 	// claimed yet: while a burst is still being claimed, the engine keeps gathering.
 	backlog func() int
@@ -128,7 +115,10 @@ func New(opt Options) (*Engine, error) {
 		opt.TempDir = opt.Folders.State + "/tmp"
 	}
 	return &Engine{
-		opt:    opt,
+		opt:   opt,
+		loopJ: opt.Journal, claimJ: opt.Journal, sendJ: opt.Journal, confirmJ: opt.Journal,
+		outJ: opt.Journal, recoverJ: opt.Journal,
+		sendK: opt.KSeF, confirmK: opt.KSeF, outK: opt.KSeF, recoverK: opt.KSeF,
 		log:    opt.Logger.With("component", "engine", "nip", opt.NIP),
 		now:    opt.Now,
 		wake:   make(chan struct{}, 1),
@@ -277,7 +267,7 @@ func (e *Engine) prune(ctx context.Context) {
 	if e.opt.Send.SpoolRetention <= 0 {
 		return
 	}
-	n, err := e.opt.Journal.PruneSpool(ctx, e.now().Add(-e.opt.Send.SpoolRetention))
+	n, err := e.loopJ.PruneSpool(ctx, e.now().Add(-e.opt.Send.SpoolRetention))
 	switch {
 	case err != nil:
 		e.log.Warn("pruning old spool copies failed", "err", err)

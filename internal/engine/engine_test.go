@@ -204,9 +204,7 @@ func TestCrashAfterSendIsReconciledNotResent(t *testing.T) {
 	if err := h.journal.PutSession(h.ctx, spool.Session{Ref: s.ReferenceNumber, NIP: nip, Kind: "online", State: "open", CreatedAt: time.Now(), UpdatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.journal.Transition(h.ctx, ready[0].ID, []spool.State{spool.StateReady}, spool.StateSending, func(r *spool.Invoice) {
-		r.Mode, r.SessionRef = "online", s.ReferenceNumber
-	}); err != nil {
+	if err := h.journal.MarkSending(h.ctx, []int64{ready[0].ID}, spool.Sending{Mode: "online", SessionRef: s.ReferenceNumber}); err != nil {
 		t.Fatal(err)
 	}
 	data, _ := os.ReadFile(ready[0].RegisteredPath)
@@ -268,9 +266,7 @@ func TestCrashBeforeBatchCloseIsClosedNotResent(t *testing.T) {
 	for _, r := range ready {
 		ids = append(ids, r.ID)
 	}
-	if err := h.journal.TransitionMany(h.ctx, ids, []spool.State{spool.StateReady}, spool.StateSending, func(r *spool.Invoice) {
-		r.Mode, r.SessionRef, r.BatchFileName = "batch", bs.ReferenceNumber, names[r.ID]
-	}); err != nil {
+	if err := h.journal.MarkSending(h.ctx, ids, spool.Sending{Mode: "batch", SessionRef: bs.ReferenceNumber, BatchFileNames: names}); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.client.UploadBatchParts(h.ctx, bs, pkg); err != nil {

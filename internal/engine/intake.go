@@ -20,6 +20,15 @@ import (
 	"github.com/ksef-sync/ksef-sync/watcher"
 )
 
+// claimJournal is what claiming and checking outbox files use.
+type claimJournal interface {
+	ClaimMany(ctx context.Context, nip string, paths []string) ([]*spool.Invoice, []error)
+	ByState(ctx context.Context, nip string, states ...spool.State) ([]spool.Invoice, error)
+	WriteSpoolFile(name string, data []byte) (string, error)
+	MarkReady(ctx context.Context, at time.Time, items []spool.Prepared) error
+	Reject(ctx context.Context, rs ...spool.Rejection) error
+}
+
 // intake claims outbox files into the journal and validates them together (one journal
 // transaction for the lot). Failures are logged, never returned: a file stays in the outbox (claim
 // failed) or in the journal (validation failed), and the next listing or step picks it up.
@@ -51,7 +60,7 @@ func (e *Engine) ClaimOutbox(ctx context.Context, files []watcher.File) []int64 
 // the outbox and are retried at the next listing, except a file too large to be an invoice, which
 // goes to error/ at once so it does not block the outbox forever.
 func (e *Engine) claimAll(ctx context.Context, paths []string) []spool.Invoice {
-	invs, errs := e.opt.Journal.ClaimMany(ctx, e.opt.NIP, paths)
+	invs, errs := e.claimJ.ClaimMany(ctx, e.opt.NIP, paths)
 	var claimed []spool.Invoice
 	for i, err := range errs {
 		switch {
@@ -106,7 +115,7 @@ func (e *Engine) rejectUnclaimable(path string) {
 
 // validateClaimed validates every claimed invoice (after a restart, or in one-pass mode).
 func (e *Engine) validateClaimed(ctx context.Context) error {
-	claimed, err := e.opt.Journal.ByState(ctx, e.opt.NIP, spool.StateClaimed)
+	claimed, err := e.claimJ.ByState(ctx, e.opt.NIP, spool.StateClaimed)
 	if err != nil || len(claimed) == 0 {
 		return err
 	}
@@ -161,7 +170,7 @@ func (e *Engine) check(inv *spool.Invoice) (verdict, error) {
 	}
 	regPath := inv.SpoolPath
 	if len(prep.Conversions) > 0 {
-		if regPath, err = e.opt.Journal.WriteSpoolFile(strconv.FormatInt(inv.ID, 10)+".registered.xml", prep.Bytes); err != nil {
+		if regPath, err = e.claimJ.WriteSpoolFile(strconv.FormatInt(inv.ID, 10)+".registered.xml", prep.Bytes); err != nil {
 			return verdict{}, err
 		}
 	}
@@ -172,20 +181,15 @@ func (e *Engine) markReady(ctx context.Context, ids []int64, verdicts map[int64]
 	if len(ids) == 0 {
 		return nil
 	}
-	now := e.now()
-	err := e.opt.Journal.TransitionMany(ctx, ids, []spool.State{spool.StateClaimed}, spool.StateReady, func(r *spool.Invoice) {
-		v := verdicts[r.ID]
+	items := make([]spool.Prepared, len(ids))
+	for i, id := range ids {
+		v := verdicts[id]
 		sum := sha256.Sum256(v.prep.Bytes)
-		r.RegisteredPath = v.regPath
-		r.RegisteredHash = base64.StdEncoding.EncodeToString(sum[:])
-		r.RegisteredSize = int64(len(v.prep.Bytes))
-		r.Conversion = strings.Join(v.prep.Conversions, "; ")
-		r.InvoiceNumber = v.prep.InvoiceNumber
-		r.IssueDate = v.prep.IssueDate
-		r.HasAttachment = v.prep.HasAttachment
-		r.NextAttemptAt = now
-	})
-	if err != nil {
+		items[i] = spool.Prepared{ID: id, RegisteredPath: v.regPath, RegisteredHash: base64.StdEncoding.EncodeToString(sum[:]),
+			RegisteredSize: int64(len(v.prep.Bytes)), Conversion: strings.Join(v.prep.Conversions, "; "),
+			InvoiceNumber: v.prep.InvoiceNumber, IssueDate: v.prep.IssueDate, HasAttachment: v.prep.HasAttachment}
+	}
+	if err := e.claimJ.MarkReady(ctx, e.now(), items); err != nil {
 		return err
 	}
 	for _, id := range ids {
@@ -200,16 +204,17 @@ func (e *Engine) markInvalid(ctx context.Context, ids []int64, verdicts map[int6
 	if len(ids) == 0 {
 		return nil
 	}
-	err := e.opt.Journal.TransitionMany(ctx, ids, []spool.State{spool.StateClaimed}, spool.StateRejected, func(r *spool.Invoice) {
-		v := verdicts[r.ID].verr
+	rs := make([]spool.Rejection, len(ids))
+	for i, id := range ids {
+		v := verdicts[id].verr
 		details := append([]string(nil), v.Details...)
 		if v.Field != "" {
 			details = append([]string{"field: " + v.Field}, details...)
 		}
-		r.ErrCode, r.ErrKind, r.ErrDescription, r.ErrDetails = 0, v.Code, v.Description, details
-		r.ErrStage, r.ErrHint, r.Outcome = "validation", v.Hint, "rejected"
-	})
-	if err != nil {
+		rs[i] = spool.Rejection{ID: id, Kind: v.Code, Description: v.Description, Details: details,
+			Stage: "validation", Hint: v.Hint}
+	}
+	if err := e.claimJ.Reject(ctx, rs...); err != nil {
 		return err
 	}
 	for _, id := range ids {

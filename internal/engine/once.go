@@ -82,7 +82,7 @@ func (e *Engine) claimPresent(ctx context.Context, w *watcher.Watcher, present [
 }
 
 func (e *Engine) unfinished(ctx context.Context) ([]int64, error) {
-	invs, err := e.opt.Journal.ByState(ctx, e.opt.NIP, spool.StateClaimed, spool.StateReady, spool.StateSending,
+	invs, err := e.loopJ.ByState(ctx, e.opt.NIP, spool.StateClaimed, spool.StateReady, spool.StateSending,
 		spool.StateSubmitted, spool.StateAccepted, spool.StateRejected)
 	if err != nil {
 		return nil, err
@@ -97,7 +97,7 @@ func (e *Engine) unfinished(ctx context.Context) ([]int64, error) {
 func (e *Engine) tally(ctx context.Context, ids []int64) (PassResult, error) {
 	var r PassResult
 	for _, id := range ids {
-		inv, err := e.opt.Journal.Get(ctx, id)
+		inv, err := e.loopJ.Get(ctx, id)
 		if err != nil {
 			return r, err
 		}

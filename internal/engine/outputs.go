@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,6 +16,20 @@ import (
 	"github.com/ksef-sync/ksef-sync/ksef"
 	"github.com/ksef-sync/ksef-sync/spool"
 )
+
+// outputJournal is what writing outputs uses.
+type outputJournal interface {
+	ByState(ctx context.Context, nip string, states ...spool.State) ([]spool.Invoice, error)
+	ReserveOutputs(ctx context.Context, stems map[int64]string) error
+	MarkDone(ctx context.Context, upoPaths map[int64]string) error
+	SetMeta(ctx context.Context, key, value string) error
+}
+
+// outputKSeF is what writing outputs asks of KSeF: the UPO.
+type outputKSeF interface {
+	DownloadUPO(ctx context.Context, url string) ([]byte, error)
+	InvoiceUPOByKsefNumber(ctx context.Context, sessionRef, ksefNumber string) ([]byte, error)
+}
 
 // outputWorkers bounds parallel UPO downloads and file writes; fsync latency, not CPU, is the limit.
 const outputWorkers = 8
@@ -56,7 +69,7 @@ type ErrorRecord struct {
 // them done. Names are reserved in the journal first, so a crash mid-write rewrites the same names
 // instead of inventing new ones.
 func (e *Engine) writeOutputs(ctx context.Context) error {
-	final, err := e.opt.Journal.ByState(ctx, e.opt.NIP, spool.StateAccepted, spool.StateRejected)
+	final, err := e.outJ.ByState(ctx, e.opt.NIP, spool.StateAccepted, spool.StateRejected)
 	if err != nil || len(final) == 0 {
 		return err
 	}
@@ -64,18 +77,17 @@ func (e *Engine) writeOutputs(ctx context.Context) error {
 		return err
 	}
 	done := e.writeAll(ctx, final)
-	var errs []error
-	for _, group := range groupByOutcome(final, done) {
-		if len(group.ids) == 0 {
-			continue
+	upoPaths := make(map[int64]string, len(done))
+	for _, inv := range final {
+		switch {
+		case !done[inv.ID]:
+		case inv.State == spool.StateAccepted:
+			upoPaths[inv.ID] = filepath.Join(e.opt.Folders.Sent, inv.OutputStem+".upo.xml")
+		default:
+			upoPaths[inv.ID] = ""
 		}
-		errs = append(errs, e.opt.Journal.TransitionMany(ctx, group.ids, []spool.State{group.from}, spool.StateDone, func(r *spool.Invoice) {
-			if r.Outcome == "accepted" {
-				r.UpoPath = filepath.Join(e.opt.Folders.Sent, r.OutputStem+".upo.xml")
-			}
-		}))
 	}
-	if err := errors.Join(errs...); err != nil {
+	if err := e.outJ.MarkDone(ctx, upoPaths); err != nil {
 		return err
 	}
 	for _, inv := range final {
@@ -84,28 +96,8 @@ func (e *Engine) writeOutputs(ctx context.Context) error {
 				"outcome", inv.Outcome, "output", inv.OutputStem, "ksef_number", inv.KsefNumber)
 		}
 	}
-	_ = e.opt.Journal.SetMeta(ctx, "last_send_output", e.now().UTC().Format(time.RFC3339))
+	_ = e.outJ.SetMeta(ctx, "last_send_output", e.now().UTC().Format(time.RFC3339))
 	return nil
-}
-
-type outcomeGroup struct {
-	from spool.State
-	ids  []int64
-}
-
-func groupByOutcome(final []spool.Invoice, done map[int64]bool) []outcomeGroup {
-	groups := []outcomeGroup{{from: spool.StateAccepted}, {from: spool.StateRejected}}
-	for _, inv := range final {
-		if !done[inv.ID] {
-			continue
-		}
-		if inv.State == spool.StateAccepted {
-			groups[0].ids = append(groups[0].ids, inv.ID)
-		} else {
-			groups[1].ids = append(groups[1].ids, inv.ID)
-		}
-	}
-	return groups
 }
 
 // reserveStems picks an output name for every invoice that has none: the input's base name, or
@@ -129,21 +121,10 @@ func (e *Engine) reserveStems(ctx context.Context, final []spool.Invoice) error 
 		inv.OutputStem = uniqueStem(taken[dir], stemOf(inv.FileName), suffixesFor(inv))
 		chosen[inv.ID] = inv.OutputStem
 	}
-	byState := map[spool.State][]int64{}
-	for i := range final {
-		if _, ok := chosen[final[i].ID]; ok {
-			byState[final[i].State] = append(byState[final[i].State], final[i].ID)
-		}
+	if len(chosen) == 0 {
+		return nil
 	}
-	for state, ids := range byState {
-		err := e.opt.Journal.TransitionMany(ctx, ids, []spool.State{state}, state, func(r *spool.Invoice) {
-			r.OutputStem = chosen[r.ID]
-		})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return e.outJ.ReserveOutputs(ctx, chosen)
 }
 
 func (e *Engine) outputDir(inv *spool.Invoice) string {
@@ -339,13 +320,13 @@ func (e *Engine) fetchUPO(ctx context.Context, inv *spool.Invoice) ([]byte, erro
 		}
 	}
 	if inv.UpoURL != "" {
-		b, err := e.opt.KSeF.DownloadUPO(ctx, inv.UpoURL)
+		b, err := e.outK.DownloadUPO(ctx, inv.UpoURL)
 		if err == nil {
 			return b, nil
 		}
 		e.log.Info("pre-signed UPO link failed; using the UPO endpoint", "invoice", inv.ID, "err", err)
 	}
-	b, err := e.opt.KSeF.InvoiceUPOByKsefNumber(ctx, inv.SessionRef, inv.KsefNumber)
+	b, err := e.outK.InvoiceUPOByKsefNumber(ctx, inv.SessionRef, inv.KsefNumber)
 	if err != nil {
 		return nil, fmt.Errorf("download UPO for %s: %w", inv.KsefNumber, err)
 	}

@@ -9,12 +9,24 @@ import (
 	"github.com/ksef-sync/ksef-sync/spool"
 )
 
+// recoverJournal is what start-up recovery uses.
+type recoverJournal interface {
+	RecoverClaims(ctx context.Context) error
+	Sessions(ctx context.Context, nip string, states ...string) ([]spool.Session, error)
+	PutSession(ctx context.Context, s spool.Session) error
+}
+
+// recoverKSeF is what start-up recovery asks of KSeF.
+type recoverKSeF interface {
+	CloseOnlineSession(ctx context.Context, sessionRef string) error
+}
+
 // Recover runs at start-up, before anything is sent: it finishes interrupted claims, validates what
 // was claimed, and closes online sessions left open by a previous process (their keys died with it).
 // Invoices whose send outcome is unknown are reconciled by the next confirm step, which reads
 // KSeF's session lists before any invoice is sent again.
 func (e *Engine) Recover(ctx context.Context) error {
-	if err := e.opt.Journal.RecoverClaims(ctx); err != nil {
+	if err := e.recoverJ.RecoverClaims(ctx); err != nil {
 		return fmt.Errorf("recover claims: %w", err)
 	}
 	// An output write cut short by a crash leaves a hidden temporary file; the journal still says
@@ -36,7 +48,7 @@ func (e *Engine) Recover(ctx context.Context) error {
 }
 
 func (e *Engine) closeStaleOnlineSessions(ctx context.Context) error {
-	open, err := e.opt.Journal.Sessions(ctx, e.opt.NIP, "open")
+	open, err := e.recoverJ.Sessions(ctx, e.opt.NIP, "open")
 	if err != nil {
 		return err
 	}
@@ -45,26 +57,11 @@ func (e *Engine) closeStaleOnlineSessions(ctx context.Context) error {
 		if s.Kind != "online" {
 			continue
 		}
-		if err := e.opt.KSeF.CloseOnlineSession(ctx, s.Ref); err != nil {
+		if err := e.recoverK.CloseOnlineSession(ctx, s.Ref); err != nil {
 			e.log.Info("could not close online session from a previous run; KSeF closes it after 12 h", "session", s.Ref, "err", err)
 		}
 		s.State, s.UpdatedAt = "closed", e.now()
-		errs = append(errs, e.opt.Journal.PutSession(ctx, s))
+		errs = append(errs, e.recoverJ.PutSession(ctx, s))
 	}
 	return errors.Join(errs...)
-}
-
-// Pending reports how many of the given invoices are not done yet.
-func (e *Engine) Pending(ctx context.Context, ids []int64) (int, error) {
-	n := 0
-	for _, id := range ids {
-		inv, err := e.opt.Journal.Get(ctx, id)
-		if err != nil {
-			return 0, err
-		}
-		if inv.State != spool.StateDone {
-			n++
-		}
-	}
-	return n, nil
 }
