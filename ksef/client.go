@@ -253,7 +253,7 @@ func (c *Client) do(ctx context.Context, cl call) error {
 			return err
 		}
 		if cl.rawURL == "" {
-			if err := c.pacer.wait(ctx, group); err != nil {
+			if err := c.pacer.wait(ctx, counterKey(group, cl.method, cl.path)); err != nil {
 				return err
 			}
 		}

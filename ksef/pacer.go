@@ -106,18 +106,62 @@ func groupFor(method, path string) string {
 	return GroupOther
 }
 
-// pacer keeps our own sliding 1 s / 60 s / 3600 s windows per group so KSeF never has to say 429.
-// It is shared by every goroutine using the Client.
+// counterKey is the name of the budget a request draws from. KSeF counts most groups as a whole,
+// but every endpoint of the "other" group has its own counter (§9), so those get one each.
+func counterKey(group, method, path string) string {
+	if group != GroupOther {
+		return group
+	}
+	return group + "|" + method + " " + pathTemplate(path)
+}
+
+// pathTemplate replaces identifiers in a path (reference numbers, NIPs, KSeF numbers) by {id}.
+func pathTemplate(path string) string {
+	seg := strings.Split(strings.Trim(path, "/"), "/")
+	for i, s := range seg {
+		if strings.ContainsAny(s, "0123456789") {
+			seg[i] = "{id}"
+		}
+	}
+	return "/" + strings.Join(seg, "/")
+}
+
+// groupOfKey is the limit group a counter key belongs to.
+func groupOfKey(key string) string {
+	g, _, _ := strings.Cut(key, "|")
+	return g
+}
+
+// pacer keeps our own sliding 1 s / 60 s / 3600 s windows per counter so KSeF never has to say 429.
+// It is shared by every goroutine using the Client. The unauthenticated auth group is counted per
+// IP by KSeF, so its log is shared by every Client in the process (processIP).
 type pacer struct {
 	mu      sync.Mutex
 	clock   Clock
 	limits  RateTable
-	logs    map[string]*slidingwindow.Log // per group, within our share of each window
+	logs    map[string]*slidingwindow.Log // per counter key, within our share of each window
+	ip      *ipCounters
 	observe observer
 }
 
+// ipCounters are per-IP counters (the auth group).
+type ipCounters struct {
+	sync.Mutex
+	logs map[string]*slidingwindow.Log
+}
+
+// processIP is shared by every real-clock Client of the process: two companies in one daemon share
+// the IP and so share this budget. Clients with an injected clock (tests) keep their own.
+var processIP = &ipCounters{logs: map[string]*slidingwindow.Log{}}
+
+func perIP(group string) bool { return group == GroupAuth }
+
 func newPacer(clock Clock, limits RateTable) *pacer {
-	return &pacer{clock: clock, limits: limits, logs: map[string]*slidingwindow.Log{}}
+	ip := processIP
+	if _, real := clock.(realClock); !real {
+		ip = &ipCounters{logs: map[string]*slidingwindow.Log{}}
+	}
+	return &pacer{clock: clock, limits: limits, logs: map[string]*slidingwindow.Log{}, ip: ip}
 }
 
 // windowsOf turns a group's limit into our share of each of its windows.
@@ -133,8 +177,8 @@ func (p *pacer) setLimits(t RateTable) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.limits = t
-	for group, log := range p.logs {
-		log.SetWindows(windowsOf(t[group])...)
+	for key, log := range p.logs {
+		log.SetWindows(windowsOf(t[groupOfKey(key)])...)
 	}
 }
 
@@ -148,8 +192,9 @@ func (p *pacer) limitsCopy() RateTable {
 	return out
 }
 
-// wait blocks until a request of the group may be sent and records it.
-func (p *pacer) wait(ctx context.Context, group string) error {
+// wait blocks until a request on counter key may be sent and records it.
+func (p *pacer) wait(ctx context.Context, key string) error {
+	group := groupOfKey(key)
 	var waited time.Duration
 	defer func() { p.observe.pacerWait(group, waited) }()
 	for {
@@ -157,7 +202,7 @@ func (p *pacer) wait(ctx context.Context, group string) error {
 			return err
 		}
 		p.mu.Lock()
-		d := p.reserve(group, p.clock.Now())
+		d := p.reserve(key, p.clock.Now())
 		p.mu.Unlock()
 		if d <= 0 {
 			return nil
@@ -169,18 +214,89 @@ func (p *pacer) wait(ctx context.Context, group string) error {
 	}
 }
 
-// reserve records a send at now and returns 0, or returns how long to wait for a free slot.
-func (p *pacer) reserve(group string, now time.Time) time.Duration {
+// reserve records a send at now and returns 0, or returns how long to wait for a free slot;
+// callers hold p.mu.
+func (p *pacer) reserve(key string, now time.Time) time.Duration {
+	group := groupOfKey(key)
 	lim, ok := p.limits[group]
 	if !ok {
 		return 0
 	}
-	log := p.logs[group]
+	logs := p.logs
+	if perIP(group) {
+		p.ip.Lock()
+		defer p.ip.Unlock()
+		logs = p.ip.logs
+	}
+	log := logs[key]
 	if log == nil {
 		log = slidingwindow.New(windowsOf(lim)...)
-		p.logs[group] = log
+		logs[key] = log
 	}
 	return log.Reserve(now)
+}
+
+// PacerState is the pacer's history: per counter key, the send times still inside its longest
+// window. It is what a restarted process needs so it does not burst into a 429 (issue 11 item 7).
+type PacerState map[string][]time.Time
+
+// PacerState returns the pacer's history for saving (per-IP counters included).
+func (c *Client) PacerState() PacerState {
+	p := c.pacer
+	now := p.clock.Now()
+	out := PacerState{}
+	p.mu.Lock()
+	for key, log := range p.logs {
+		if ev := log.Events(now); len(ev) > 0 {
+			out[key] = ev
+		}
+	}
+	p.mu.Unlock()
+	p.ip.Lock()
+	for key, log := range p.ip.logs {
+		if ev := log.Events(now); len(ev) > 0 {
+			out[key] = ev
+		}
+	}
+	p.ip.Unlock()
+	return out
+}
+
+// RestorePacerState adds a saved history (from this or an earlier process) to the pacer. Times in
+// the future (a clock set back) are clamped to now, so they cannot block for longer than a window.
+func (c *Client) RestorePacerState(st PacerState) {
+	p := c.pacer
+	now := p.clock.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for key, events := range st {
+		group := groupOfKey(key)
+		lim, ok := p.limits[group]
+		if !ok || len(events) == 0 {
+			continue
+		}
+		clamped := make([]time.Time, 0, len(events))
+		for _, e := range events {
+			if e.After(now) {
+				e = now
+			}
+			clamped = append(clamped, e)
+		}
+		logs := p.logs
+		if perIP(group) {
+			p.ip.Lock()
+			logs = p.ip.logs
+		}
+		log := logs[key]
+		if log == nil {
+			log = slidingwindow.New(windowsOf(lim)...)
+			logs[key] = log
+		}
+		log.Restore(clamped)
+		if perIP(group) {
+			p.ip.Unlock()
+		}
+	}
 }
 
 // Limits returns the rate table the pacer uses now.

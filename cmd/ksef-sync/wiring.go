@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/ksef-sync/ksef-sync/internal/config"
@@ -120,9 +121,23 @@ type deps struct {
 	journal *spool.Journal
 	watcher *watcher.Watcher
 	engine  *engine.Engine
+
+	// bg owns the goroutines openDeps starts; close cancels them and waits until they are gone.
+	bg     sync.WaitGroup
+	stopBg context.CancelFunc
+}
+
+// stopBackground cancels the background work openDeps started and waits for it to end.
+func (d *deps) stopBackground() {
+	if d.stopBg != nil {
+		d.stopBg()
+	}
+	d.bg.Wait()
 }
 
 func (d *deps) close() {
+	d.stopBackground()
+	stopPacerState(d)
 	if d.journal != nil {
 		_ = d.journal.Close()
 	}
@@ -136,10 +151,14 @@ func openDeps(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps,
 	if d.client, err = newClient(cfg, log); err != nil {
 		return nil, fmt.Errorf("KSeF client: %w", err)
 	}
-	go adoptRateLimits(ctx, d.client, log)
+	bgCtx, stopBg := context.WithCancel(ctx)
+	d.stopBg = stopBg
+	d.bg.Go(func() { adoptRateLimits(bgCtx, d.client, log) })
 	if d.journal, err = spool.Open(ctx, cfg.Folders.State, log.With("component", "spool")); err != nil {
+		d.stopBackground()
 		return nil, fmt.Errorf("journal in %s: %w", cfg.Folders.State, err)
 	}
+	startPacerState(ctx, d)
 	if d.watcher, err = newWatcher(cfg, log); err != nil {
 		d.close()
 		return nil, err

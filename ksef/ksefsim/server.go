@@ -614,9 +614,14 @@ func (s *Server) admitRate(w http.ResponseWriter, r *http.Request, group string,
 	if !ok {
 		return true
 	}
+	// §9: unauthenticated requests (and the auth group) are counted per IP, the rest per context;
+	// every endpoint of the "other" group has its own counter.
 	key := group + "|ip:" + ar.ip
 	if group != "auth" && ar.bearer != nil {
 		key = group + "|nip:" + ar.bearer.NIP
+	}
+	if group == "other" {
+		key += "|" + r.Method + " " + ar.tmpl
 	}
 	s.mu.Lock()
 	ok, wait, window := s.limiter.admit(key, lim, ar.now)

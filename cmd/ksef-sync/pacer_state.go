@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ksef-sync/ksef-sync/ksef"
+	"github.com/ksef-sync/ksef-sync/spool"
+)
+
+// The client's pacer history is kept in the journal's meta table, as the hourly export budget is,
+// so that back-to-back `ksef-sync pull` or `send` runs, or a restarted daemon, never burst into a
+// 429 (issue 11 item 7): the new process knows what the last one sent in the last hour.
+
+const pacerStateKey = "ksef_pacer_state"
+
+// pacerStateEvery is how often a running process saves its pacer history (besides at exit).
+const pacerStateEvery = 5 * time.Second
+
+// pacerStateWire is the saved form: per counter key, Unix milliseconds.
+type pacerStateWire map[string][]int64
+
+// pacerSavers remembers, per journal, the goroutine that saves its pacer history, so closing the
+// deps can stop it and save once more.
+var pacerSavers sync.Map // *spool.Journal → *pacerSaver
+
+type pacerSaver struct {
+	j      *spool.Journal
+	c      *ksef.Client
+	log    *slog.Logger
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu   sync.Mutex
+	last string // what was saved last, to skip writes while idle
+}
+
+// startPacerState restores the saved pacer history into d's client and starts the goroutine that
+// saves it every few seconds until the deps are closed (stopPacerState) or ctx ends.
+func startPacerState(ctx context.Context, d *deps) {
+	if d.journal == nil || d.client == nil {
+		return
+	}
+	log := d.log.With("component", "pacer-state")
+	loadPacerState(ctx, d.journal, d.client, log)
+	ctx, cancel := context.WithCancel(ctx)
+	s := &pacerSaver{j: d.journal, c: d.client, log: log, cancel: cancel, done: make(chan struct{})}
+	pacerSavers.Store(d.journal, s)
+	go s.run(ctx)
+}
+
+// stopPacerState stops the saver of d's journal and saves the final history; call it before the
+// journal is closed.
+func stopPacerState(d *deps) {
+	v, ok := pacerSavers.LoadAndDelete(d.journal)
+	if !ok {
+		return
+	}
+	s := v.(*pacerSaver)
+	s.cancel()
+	<-s.done
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s.save(ctx)
+}
+
+func (s *pacerSaver) run(ctx context.Context) {
+	defer close(s.done)
+	t := time.NewTicker(pacerStateEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.save(ctx)
+		}
+	}
+}
+
+func (s *pacerSaver) save(ctx context.Context) {
+	wire := pacerStateWire{}
+	for key, events := range s.c.PacerState() {
+		ms := make([]int64, len(events))
+		for i, e := range events {
+			ms[i] = e.UnixMilli()
+		}
+		wire[key] = ms
+	}
+	b, err := json.Marshal(wire)
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if string(b) == s.last {
+		return
+	}
+	if err := s.j.SetMeta(ctx, pacerStateKey, string(b)); err != nil {
+		if ctx.Err() == nil {
+			s.log.Debug("could not save the rate-limit history", "err", err)
+		}
+		return
+	}
+	s.last = string(b)
+}
+
+// loadPacerState restores what an earlier process saved. A missing or unreadable value only means
+// the pacer starts empty, as it always did.
+func loadPacerState(ctx context.Context, j *spool.Journal, c *ksef.Client, log *slog.Logger) {
+	v, ok, err := j.Meta(ctx, pacerStateKey)
+	if err != nil || !ok {
+		return
+	}
+	var wire pacerStateWire
+	if err := json.Unmarshal([]byte(v), &wire); err != nil {
+		log.Info("ignoring an unreadable saved rate-limit history", "err", err)
+		return
+	}
+	st := ksef.PacerState{}
+	n := 0
+	for key, ms := range wire {
+		for _, m := range ms {
+			st[key] = append(st[key], time.UnixMilli(m))
+		}
+		n += len(ms)
+	}
+	c.RestorePacerState(st)
+	log.Debug("rate-limit history restored", "requests", n)
+}
