@@ -48,6 +48,7 @@ func commands() []command {
 		{"get", "fetch one invoice by its KSeF number: XML, metadata JSON and PDF", cmdGet},
 		{"render", "render an FA(3) file (and its UPO) as PDF or HTML, e.g. a preview", cmdRender},
 		{"check-config", "report every problem in a config file, with key names", cmdCheckConfig},
+		{"validate", "check invoice files (or folders) against FA(3) without sending; exit 0/3", cmdValidate},
 		{"status", "show the daemon's state, queue, rejections and pull cursors (-json)", cmdStatus},
 		{"doctor", "check config, folders, clock, network, login and limits; print fixes", cmdDoctor},
 		{"auth", "auth check: log in to KSeF with the configured credentials", cmdAuth},

@@ -283,6 +283,9 @@ func checkInvoice(data []byte, fs formSpec, contextNIP string, batch bool) (*inv
 	if len(data) > limit {
 		return nil, verificationError("invoice size %d exceeds the limit of %d bytes", len(data), limit)
 	}
+	if ie := checkSchema(data, fs); ie != nil {
+		return nil, ie
+	}
 	if f.SellerNIP != contextNIP {
 		return nil, &invoiceError{Code: 450, Description: "Błąd weryfikacji semantyki dokumentu faktury", Details: []string{fmt.Sprintf("semantic error: seller NIP %s differs from context NIP %s", f.SellerNIP, contextNIP)}}
 	}

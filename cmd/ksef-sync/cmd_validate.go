@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/ksef-sync/ksef-sync/internal/invoicexml"
+)
+
+// cmdValidate checks invoice files exactly as the daemon does before sending (encoding, XML, the
+// fields ksef-sync needs, the FA(3) schema) without sending anything. One line per problem,
+// FILE:LINE: PATH: MESSAGE, on standard output; exit 0 when every file is valid, 3 when any is not,
+// 1 when a file cannot be read, 2 for usage errors.
+func cmdValidate(_ context.Context, env *cliEnv, args []string) int {
+	fs := flag.NewFlagSet("ksef-sync validate", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(env.stderr, "usage: ksef-sync validate FILE|FOLDER...")
+		fmt.Fprintln(env.stderr, "Checks invoices against FA(3) without sending them; a folder means its *.xml files.")
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		return parseFailed(err)
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	files, code := expandInvoiceArgs(env, fs.Args())
+	invalid := 0
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			fmt.Fprintf(env.stderr, "ksef-sync: %v\n", err)
+			code = exitFatal
+			continue
+		}
+		if printInvoiceProblems(env, f, raw) {
+			invalid++
+		}
+	}
+	fmt.Fprintf(env.stderr, "%d file(s) checked, %d invalid\n", len(files), invalid)
+	if code == exitOK && invalid > 0 {
+		code = exitRejected
+	}
+	return code
+}
+
+// expandInvoiceArgs turns folders into their *.xml files (sorted, not recursive).
+func expandInvoiceArgs(env *cliEnv, args []string) ([]string, int) {
+	var files []string
+	code := exitOK
+	for _, a := range args {
+		st, err := os.Stat(a)
+		if err != nil {
+			fmt.Fprintf(env.stderr, "ksef-sync: %v\n", err)
+			code = exitFatal
+			continue
+		}
+		if !st.IsDir() {
+			files = append(files, a)
+			continue
+		}
+		entries, err := os.ReadDir(a)
+		if err != nil {
+			fmt.Fprintf(env.stderr, "ksef-sync: %v\n", err)
+			code = exitFatal
+			continue
+		}
+		var in []string
+		for _, e := range entries {
+			if !e.IsDir() && strings.EqualFold(filepath.Ext(e.Name()), ".xml") {
+				in = append(in, filepath.Join(a, e.Name()))
+			}
+		}
+		sort.Strings(in)
+		files = append(files, in...)
+	}
+	return files, code
+}
+
+// printInvoiceProblems prints file's problems and reports whether it has any.
+func printInvoiceProblems(env *cliEnv, file string, raw []byte) bool {
+	_, err := invoicexml.Prepare(raw, invoicexml.Options{})
+	if err == nil {
+		return false
+	}
+	var verr *invoicexml.Error
+	if !errors.As(err, &verr) {
+		fmt.Fprintf(env.stdout, "%s:1: Faktura: %v\n", file, err)
+		return true
+	}
+	if len(verr.Problems) > 0 {
+		for _, p := range verr.Problems {
+			fmt.Fprintf(env.stdout, "%s:%d: %s: %s\n", file, p.Line, p.Path, p.Message)
+		}
+		return true
+	}
+	line, path := max(verr.Line, 1), verr.Field
+	if path == "" {
+		path = "Faktura"
+	}
+	fmt.Fprintf(env.stdout, "%s:%d: %s: %s\n", file, line, path, verr.Description)
+	return true
+}

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
+)
+
+func runValidate(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	env := &cliEnv{stdout: &out, stderr: &errb, stdin: strings.NewReader(""), getenv: func(string) string { return "" }}
+	code := dispatch(context.Background(), env, append([]string{"validate"}, args...))
+	return code, out.String(), errb.String()
+}
+
+func replaceOnce(t *testing.T, s, old, new string) string {
+	t.Helper()
+	if !strings.Contains(s, old) {
+		t.Fatalf("invoice does not contain %q", old)
+	}
+	return strings.Replace(s, old, new, 1)
+}
+
+func TestValidateCommand(t *testing.T) {
+	dir := t.TempDir()
+	good := string(invoice(2, "VAL"))
+	bad := replaceOnce(t, good, "<P_8B>8</P_8B>", "<P_8B>1,5</P_8B>")
+	bad = replaceOnce(t, bad, "<KodWaluty>PLN</KodWaluty>", "<KodWaluty>ZLOTE</KodWaluty>")
+	writeFile(t, filepath.Join(dir, "a-good.xml"), []byte(good))
+	writeFile(t, filepath.Join(dir, "b-bad.xml"), []byte(bad))
+	writeFile(t, filepath.Join(dir, "c-broken.XML"), []byte("<?xml version=\"1.0\"?>\n<Faktura xmlns=\"http://crd.gov.pl/wzor/2025/06/25/13775/\"><Naglowek>"))
+	writeFile(t, filepath.Join(dir, "notes.txt"), []byte("not an invoice, not checked"))
+	lineOf := func(s, sub string) int { return strings.Count(s[:strings.Index(s, sub)], "\n") + 1 }
+
+	code, out, _ := runValidate(t, dir)
+	if code != exitRejected {
+		t.Errorf("exit code %d, want %d", code, exitRejected)
+	}
+	bf, cf := filepath.Join(dir, "b-bad.xml"), filepath.Join(dir, "c-broken.XML")
+	want := fmt.Sprintf("%s:%d: Fa/KodWaluty: 'ZLOTE' is not an allowed value (allowed: AED, AFN, ALL, AMD, ANG, AOA, ARS, AUD, AWG, AZN, BAM, BBD, … (182 values))\n", bf, lineOf(bad, "<KodWaluty>")) +
+		fmt.Sprintf("%s:%d: Fa/FaWiersz[1]/P_8B: '1,5' is not a decimal number (use digits and a dot, e.g. 1234.50)\n", bf, lineOf(bad, "<P_8B>1,5")) +
+		fmt.Sprintf("%s:2: Faktura: the file is not well-formed XML: line 2, column 69: unexpected EOF\n", cf)
+	if diff := cmp.Diff(want, out); diff != "" {
+		t.Errorf("output (-want +got):\n%s", diff)
+	}
+
+	if code, out, errOut := runValidate(t, filepath.Join(dir, "a-good.xml")); code != exitOK || out != "" {
+		t.Errorf("valid invoice: exit %d, output %q %q", code, out, errOut)
+	}
+	if code, _, _ := runValidate(t); code != exitUsage {
+		t.Errorf("no arguments: exit %d, want %d", code, exitUsage)
+	}
+	if code, _, _ := runValidate(t, "-bogus", dir); code != exitUsage {
+		t.Errorf("unknown flag: exit %d, want %d", code, exitUsage)
+	}
+	if code, _, errOut := runValidate(t, filepath.Join(dir, "missing.xml")); code != exitFatal || !strings.Contains(errOut, "missing.xml") {
+		t.Errorf("missing file: exit %d (%q), want %d", code, errOut, exitFatal)
+	}
+}
+
+// TestSchemaInvalidInvoiceGoesToErrorFolder drives the real binary: a schema-invalid invoice is
+// rejected before sending, with stage validation, code schema, one detail per problem and a hint
+// naming the field with its Polish label; the valid one beside it is sent.
+func TestSchemaInvalidInvoiceGoesToErrorFolder(t *testing.T) {
+	e := newE2E(t, ksefsim.Options{}, "")
+	good := invoice(2, "SCH")
+	bad := replaceOnce(t, string(invoice(2, "SCHBAD")), "<P_8B>8</P_8B>", "<P_8B>1,5</P_8B>")
+	e.drop("good.xml", good)
+	e.drop("bad.xml", []byte(bad))
+	code, out, errOut := e.send(2 * time.Minute)
+	if code != exitRejected {
+		t.Fatalf("send exit %d, want %d\n%s\n%s", code, exitRejected, out, errOut)
+	}
+	if _, ok := e.sentRecords()["good"]; !ok {
+		t.Errorf("the valid invoice was not sent: %v", glob(t, e.sent, "*"))
+	}
+	rec, ok := e.errorRecords()["bad"]
+	if !ok {
+		t.Fatalf("no error/bad.error.json: %v", glob(t, e.errDir, "*"))
+	}
+	line := strings.Count(bad[:strings.Index(bad, "<P_8B>1,5")], "\n") + 1
+	wantDetails := []any{fmt.Sprintf("line %d: Fa/FaWiersz[1]/P_8B: '1,5' is not a decimal number (use digits and a dot, e.g. 1234.50)", line)}
+	if rec["stage"] != "validation" || rec["code"] != "schema" || !cmp.Equal(rec["details"], wantDetails) {
+		t.Errorf("error record: stage %v, code %v, details %v; want validation, schema, %v", rec["stage"], rec["code"], rec["details"], wantDetails)
+	}
+	hint, _ := rec["hint"].(string)
+	if !strings.Contains(hint, "P_8B (Ilość (liczba) dostarczonych towarów lub zakres wykonanych usług)") {
+		t.Errorf("hint %q does not name P_8B with its label", hint)
+	}
+	if raw, err := os.ReadFile(filepath.Join(e.errDir, "bad.xml")); err != nil || string(raw) != bad {
+		t.Errorf("error/bad.xml is not the original bytes (err %v)", err)
+	}
+	if n := len(e.sim.Stats().Accepted); n != 1 {
+		t.Errorf("the simulator received %d invoices, want only the valid one", n)
+	}
+}
