@@ -507,3 +507,74 @@ func waitForPullWritten(t *testing.T, lines *bufio.Scanner, n int) {
 	}
 	t.Fatalf("the daemon ended before a pull wrote %d invoices; pulls seen:\n%s", n, strings.Join(seen, "\n"))
 }
+
+// TestPullCatchUpNineMonthsInOneRun is issue 10 §1's "must show": the simulator reports the HWM of
+// an older window as its `to`, as KSeF does, and one `pull` from a start 9 months back walks every
+// window until the HWM of the open one, delivering all 1,500 invoices in that single run.
+func TestPullCatchUpNineMonthsInOneRun(t *testing.T) {
+	start := time.Now().AddDate(0, -9, 0)
+	p := newPullE2E(t, 0, start, "")
+	now := p.clock.Now()
+	span := now.Sub(start) - time.Hour
+	step := span / 750
+	costDates := pullSpread(start.Add(time.Minute), step, 750)
+	salesDates := pullSpread(start.Add(time.Minute+step/2), step, 750)
+	want := append(collect("cost", costDates, p.seed("cost", costDates)), collect("sales", salesDates, p.seed("sales", salesDates))...)
+
+	out := p.pull(120 * time.Second)
+	if !strings.Contains(out, "written: 1500\n") || strings.Contains(out, "behind:") {
+		t.Errorf("pull output:\n%s", out)
+	}
+	assertPullInbox(t, p.inbox, want)
+	p.assertCursorsAtHWM(pullBothSubjects)
+	if n := p.exports.count(); n < 8 {
+		t.Errorf("%d exports, want at least 4 windows per subject for 9 months", n)
+	}
+	p.assertClean()
+}
+
+// TestPullBehindWhenBudgetRunsOut: with the hourly export budget nearly spent by earlier runs, the
+// catch-up stops after the one export left, says where it stands on stdout, and the next run, once
+// the budget is free again, continues from there and finishes.
+func TestPullBehindWhenBudgetRunsOut(t *testing.T) {
+	start := time.Now().AddDate(0, -9, 0)
+	p := newPullE2E(t, 0, start, "subjects = [\"cost\"]\n")
+	now := p.clock.Now()
+	dates := pullSpread(start.Add(time.Hour), 10*24*time.Hour, 27)
+	want := collect("cost", dates, p.seed("cost", dates))
+	spendExportBudget(t, p.state, now, 17) // 18 an hour are ours: one is left
+
+	out := p.pull(60 * time.Second)
+	// the config holds start to the second; the first window is 89 days long
+	wantLine := "behind: cost cursor " + start.UTC().Truncate(time.Second).Add(89*24*time.Hour).Format(time.RFC3339Nano) + "\n"
+	if !strings.Contains(out, "exports: 1\n") || !strings.Contains(out, wantLine) {
+		t.Errorf("pull output:\n%s\nwant %q", out, wantLine)
+	}
+	spendExportBudget(t, p.state, now, 0) // an hour later: the binary keeps the budget on its own clock
+	if out = p.pull(60 * time.Second); strings.Contains(out, "behind:") {
+		t.Errorf("second pull output:\n%s", out)
+	}
+	assertPullInbox(t, p.inbox, want)
+	p.assertCursorsAtHWM(map[string]string{"cost": "Subject2"})
+	p.assertClean()
+}
+
+// spendExportBudget records n exports started just before now in the journal at state, as earlier
+// runs would have.
+func spendExportBudget(t *testing.T, state string, now time.Time, n int) {
+	t.Helper()
+	ctx := context.Background()
+	j, err := spool.Open(ctx, state, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	times := make([]time.Time, n) // n = 0: the last hour's record is empty
+	for i := range times {
+		times[i] = now.Add(-time.Duration(n-i) * time.Second).UTC()
+	}
+	v, _ := json.Marshal(times)
+	if err := j.SetMeta(ctx, "pull_export_times", string(v)); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -36,6 +36,11 @@ func (p *Puller) window(from time.Time) window {
 	return window{From: from, Last: true}
 }
 
+// timePrecision is how finely KSeF writes times: the HWM it reports for an older window is our
+// `to` at its precision (microseconds at KSeF, milliseconds in the simulator), not to the
+// nanosecond, so a HWM less than this below `to` is `to`.
+const timePrecision = time.Millisecond
+
 // step is the cursor rule's one decision after an export was delivered.
 type step struct {
 	next     time.Time // the cursor from now on; zero: it stays where it was
@@ -101,7 +106,7 @@ func advance(pkg *ksef.ExportPackage, w window, restricted bool, lastPS time.Tim
 		return step{blocked: errNoContinuation}
 	}
 	if hwm := pkg.PermanentStorageHwmDate; restricted && hwm != nil {
-		if w.To == nil || hwm.Before(*w.To) {
+		if w.To == nil || hwm.Before(w.To.Add(-timePrecision)) {
 			// The recent period: never move past the HWM, because invoices in (HWM, now] may still
 			// appear with PermanentStorage dates there.
 			return step{next: *hwm, caughtUp: true}

@@ -52,6 +52,18 @@ type queryFilters struct {
 // hwm is the permanent-storage high-water mark at now.
 func (s *Server) hwm(now time.Time) time.Time { return now.Add(-s.opts.HWMLag) }
 
+// reportedHWM is the permanentStorageHwmDate of a query or export whose effective range ends at
+// to. open-api.json (InvoicePackage.permanentStorageHwmDate): "Jeśli zapytanie dotyczyło
+// najnowszego okresu, wartość ta może być wartością nieznacznie skorygowaną względem górnej granicy
+// podanej w warunkach zapytania. Dla okresów starszych, będzie to zgodne z warunkami zapytania." So
+// an older window reports its own upper bound, and only the recent period reports the system HWM.
+func (s *Server) reportedHWM(to, now time.Time) time.Time {
+	if h := s.hwm(now); h.Before(to) {
+		return h
+	}
+	return to
+}
+
 // resolveRange validates the filter's range and returns the effective [from, to]; code 0 = ok.
 func (s *Server) resolveRange(f *queryFilters, now time.Time) (from, to time.Time, code int, msg string) {
 	from = f.DateRange.From
@@ -259,7 +271,7 @@ func (s *Server) handleQueryMetadata(w http.ResponseWriter, ar *apiRequest) {
 	truncated := len(all) > queryCap && end == len(capped)
 	body := map[string]any{"hasMore": end < len(capped) || truncated, "isTruncated": truncated, "invoices": items}
 	if f.DateRange.DateType == "PermanentStorage" {
-		body["permanentStorageHwmDate"] = fmtTime(s.hwm(ar.now))
+		body["permanentStorageHwmDate"] = fmtTime(s.reportedHWM(to, ar.now))
 	}
 	writeJSON(w, 200, body)
 }
@@ -337,7 +349,7 @@ func (s *Server) handleCreateExport(w http.ResponseWriter, ar *apiRequest) {
 		job := exportJob{ref: e.Ref, invs: invs, key: key, iv: iv, compression: comp, onlyMetadata: req.OnlyMetadata,
 			dateType: req.Filters.DateRange.DateType, truncateAt: s.truncate, hwm: to, hasHWM: req.Filters.DateRange.DateType == "PermanentStorage"}
 		if job.hasHWM {
-			job.hwm = s.hwm(ar.now)
+			job.hwm = s.reportedHWM(to, ar.now)
 		}
 		s.startJob(func() { s.buildExport(job) })
 	}
