@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/xml"
 	"fmt"
+	"io"
+
+	"golang.org/x/text/encoding/htmlindex"
 )
 
 // faktura is the part of an FA(3) invoice that a reader needs to see. Tags carry no namespace, so
@@ -281,11 +284,25 @@ func parseInvoice(data []byte) (*faktura, error) {
 		XMLName xml.Name
 		faktura
 	}
-	if err := xml.NewDecoder(bytes.NewReader(data)).Decode(&f); err != nil {
+	if err := newDecoder(data).Decode(&f); err != nil {
 		return nil, fmt.Errorf("read invoice XML: %w", err)
 	}
 	if f.XMLName.Local != "Faktura" {
 		return nil, fmt.Errorf("read invoice XML: root element is <%s>, want <Faktura>", f.XMLName.Local)
 	}
 	return &f.faktura, nil
+}
+
+// newDecoder reads UTF-8 and, for a preview of an ERP's export, the legacy code pages such files
+// still declare (windows-1250, ISO-8859-2).
+func newDecoder(data []byte) *xml.Decoder {
+	d := xml.NewDecoder(bytes.NewReader(data))
+	d.CharsetReader = func(label string, r io.Reader) (io.Reader, error) {
+		enc, err := htmlindex.Get(label)
+		if err != nil {
+			return nil, fmt.Errorf("encoding %q: %w", label, err)
+		}
+		return enc.NewDecoder().Reader(r), nil
+	}
+	return d
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/text/encoding/charmap"
+
 	"github.com/ksef-sync/ksef-sync/internal/samples"
 )
 
@@ -288,6 +290,20 @@ func TestHTML(t *testing.T) {
 			t.Errorf("%s: HTML lacks the seller's quotes", v.name)
 		}
 	}
+}
+
+// TestLegacyEncoding: an ERP export in windows-1250 previews with its Polish letters intact.
+func TestLegacyEncoding(t *testing.T) {
+	utf := strings.Replace(string(variants()[0].xml()), `encoding="UTF-8"`, `encoding="windows-1250"`, 1)
+	cp, err := charmap.Windows1250.NewEncoder().String(utf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pdf, err := Invoice([]byte(cp), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantAll(t, pdfText(t, pdf), []string{genSellerName, genBuyerName, "Węgiel kamienny orzech"})
 }
 
 func TestRejectsOtherXML(t *testing.T) {

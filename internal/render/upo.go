@@ -1,7 +1,6 @@
 package render
 
 import (
-	"bytes"
 	"encoding/xml"
 	"fmt"
 )
@@ -44,7 +43,7 @@ type potwierdzenie struct {
 
 func parseUPO(data []byte) (*potwierdzenie, error) {
 	var u potwierdzenie
-	if err := xml.NewDecoder(bytes.NewReader(data)).Decode(&u); err != nil {
+	if err := newDecoder(data).Decode(&u); err != nil {
 		return nil, fmt.Errorf("read UPO XML: %w", err)
 	}
 	if u.XMLName.Local != "Potwierdzenie" {
