@@ -13,6 +13,7 @@ import (
 
 	"github.com/ksef-sync/ksef-sync/internal/config"
 	"github.com/ksef-sync/ksef-sync/internal/logging"
+	"github.com/ksef-sync/ksef-sync/internal/status"
 )
 
 // stopTimeout bounds how long Stop waits for the current step. The journal makes an interrupted
@@ -51,11 +52,15 @@ func runForeground(ctx context.Context, env *cliEnv, cfg *config.Config) int {
 func daemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	log.Info("ksef-sync starting", "version", version, "config", cfg.Path, "nip", cfg.KSeF.NIP, "auth", cfg.Auth.Method)
 	warnTokenDeadline(cfg, log, time.Now())
+	// The tracker remembers the last warning for `status` and the status page (issue 17).
+	tracker := status.NewTracker(nil)
+	log = slog.New(tracker.Handler(log.Handler()))
 	d, err := openDeps(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer d.close()
+	defer startObservability(ctx, cfg, d.journal, tracker, nil, log)()
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {

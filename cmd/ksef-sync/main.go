@@ -50,6 +50,7 @@ func commands() []command {
 		{"check-config", "report every problem in a config file, with key names", cmdCheckConfig},
 		{"validate", "check invoice files (or folders) against FA(3) without sending; exit 0/3", cmdValidate},
 		{"status", "show the daemon's state, queue, rejections and pull cursors (-json)", cmdStatus},
+		{"notify", "notify test: send a test message through every configured channel", cmdNotify},
 		{"doctor", "check config, folders, clock, network, login and limits; print fixes", cmdDoctor},
 		{"auth", "auth check: log in to KSeF with the configured credentials", cmdAuth},
 		{"cert", "cert gen-test: create a self-signed KSeF TEST certificate and key", cmdCert},

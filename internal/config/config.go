@@ -28,6 +28,7 @@ type Config struct {
 	Render  Render  `toml:"render"`
 	Log     Log     `toml:"log"`
 	HTTP    HTTP    `toml:"http"`
+	Notify  Notify  `toml:"notify"`
 }
 
 // KSeF selects the KSeF environment and the context the daemon works for.
@@ -103,10 +104,28 @@ type Log struct {
 	MaxFiles  int    `toml:"max_files"`
 }
 
-// HTTP configures the HTTP client talking to KSeF.
+// HTTP configures the HTTP client talking to KSeF and the daemon's own status page.
 type HTTP struct {
 	Timeout Duration `toml:"timeout"`
 	Proxy   string   `toml:"proxy"` // empty → no proxy configured here (environment is not consulted)
+	// Listen is the status page, /api/status, /metrics and /healthz address; "" turns them off.
+	Listen      string `toml:"listen"`
+	User        string `toml:"user"`         // basic auth user; required with a non-loopback Listen
+	PasswordEnv string `toml:"password_env"` // environment variable holding the basic auth password
+}
+
+// Notify configures notifications by e-mail and webhook.
+type Notify struct {
+	EmailTo         []string `toml:"email_to"`
+	EmailFrom       string   `toml:"email_from"`
+	SMTPHost        string   `toml:"smtp_host"`
+	SMTPPort        int      `toml:"smtp_port"`
+	SMTPUser        string   `toml:"smtp_user"`
+	SMTPPasswordEnv string   `toml:"smtp_password_env"`
+	SMTPStartTLS    bool     `toml:"smtp_starttls"`
+	WebhookURL      string   `toml:"webhook_url"`
+	Events          []string `toml:"events"`
+	Digest          Duration `toml:"digest"` // one message per window
 }
 
 // Company groups everything that is per-company (NIP, credentials, folders, send/pull settings) so a
@@ -284,7 +303,9 @@ func Defaults() Config {
 		Render: Render{Formats: []string{"pdf"}, Language: "pl",
 			Targets: []string{"sent", "inbox"}},
 		Log:  Log{Level: "info", Format: "text", MaxSizeMB: 20, MaxFiles: 10},
-		HTTP: HTTP{Timeout: Duration{60 * time.Second}},
+		HTTP: HTTP{Timeout: Duration{60 * time.Second}, Listen: "127.0.0.1:8765"},
+		Notify: Notify{SMTPPort: 587, SMTPStartTLS: true, Digest: Duration{5 * time.Minute},
+			Events: []string{"rejected", "stalled", "ksef_unavailable", "credentials_expiring", "offline_deadline", "pull_failing"}},
 	}
 }
 

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path"
@@ -38,6 +39,8 @@ func (c *Config) validate() Problems {
 	c.validateRender(&ps)
 	c.validateLog(&ps)
 	c.validateHTTP(&ps)
+	c.validateListen(&ps)
+	c.validateNotify(&ps)
 	return ps
 }
 
@@ -316,4 +319,58 @@ func (c *Config) validateHTTP(ps *Problems) {
 			ps.add("http.proxy", "is not a proxy URL such as \"http://proxy.example:3128\"")
 		}
 	}
+}
+
+func (c *Config) validateListen(ps *Problems) {
+	h := c.HTTP
+	if h.Listen == "" {
+		return
+	}
+	host, port, err := net.SplitHostPort(h.Listen)
+	if err != nil || port == "" {
+		ps.add("http.listen", "%q is not host:port such as \"127.0.0.1:8765\" (\"\" turns the status page off)", h.Listen)
+		return
+	}
+	if !isLoopback(host) && (h.User == "" || h.PasswordEnv == "") {
+		ps.add("http.listen", "%q is reachable from other machines: set http.user and http.password_env (basic auth), or listen on 127.0.0.1", h.Listen)
+	}
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// NotifyEvents are the event kinds [notify] events may list.
+var NotifyEvents = []string{"rejected", "stalled", "ksef_unavailable", "credentials_expiring", "offline_deadline", "pull_failing"}
+
+func (c *Config) validateNotify(ps *Problems) {
+	n := c.Notify
+	if len(n.EmailTo) > 0 {
+		if n.SMTPHost == "" {
+			ps.add("notify.smtp_host", "missing: e-mail needs the SMTP server (notify.email_to is set)")
+		}
+		if n.EmailFrom == "" {
+			ps.add("notify.email_from", "missing: e-mail needs a sender address (notify.email_to is set)")
+		}
+	}
+	if n.SMTPPort < 1 || n.SMTPPort > 65535 {
+		ps.add("notify.smtp_port", "must be a TCP port (1-65535), usually 587 (got %d)", n.SMTPPort)
+	}
+	if n.SMTPUser != "" && n.SMTPPasswordEnv == "" {
+		ps.add("notify.smtp_password_env", "missing: name the environment variable holding the SMTP password of %q", n.SMTPUser)
+	}
+	if n.WebhookURL != "" {
+		u, err := url.Parse(n.WebhookURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			ps.add("notify.webhook_url", "is not an absolute http(s) URL")
+		}
+	}
+	for _, e := range n.Events {
+		oneOf(ps, "notify.events", e, NotifyEvents...)
+	}
+	positive(ps, "notify.digest", n.Digest)
 }

@@ -1,0 +1,251 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/ksef-sync/ksef-sync/internal/config"
+	"github.com/ksef-sync/ksef-sync/internal/httpui"
+	"github.com/ksef-sync/ksef-sync/internal/metrics"
+	"github.com/ksef-sync/ksef-sync/internal/notify"
+	"github.com/ksef-sync/ksef-sync/internal/status"
+	"github.com/ksef-sync/ksef-sync/spool"
+)
+
+// observability is the daemon's visible side: heartbeat, status page, metrics, health and
+// notifications. None of it may stop or slow the daemon: every failure here is a warning.
+type observability struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	journal *spool.Journal // the daemon's writer: heartbeats
+	ro      *spool.Journal // a read-only connection: pages and polls never queue behind the engine
+	tracker *status.Tracker
+	// loop returns when the engine's main loop last turned; nil when the engine does not say.
+	loop    func() time.Time
+	started time.Time
+	creds   string
+	expires string
+	service string
+	metrics *metrics.Metrics
+
+	probeMu sync.Mutex
+	probe   *probe // the write probe in flight, shared by concurrent /healthz requests
+}
+
+// startObservability starts the heartbeat, the HTTP server and the notifier; the returned stop
+// waits for them. It never fails: what cannot start is logged.
+func startObservability(ctx context.Context, cfg *config.Config, j *spool.Journal, tracker *status.Tracker,
+	loop func() time.Time, log *slog.Logger) (stop func()) {
+	o := &observability{cfg: cfg, log: log.With("component", "http"), journal: j, tracker: tracker, loop: loop,
+		started: time.Now(), service: serviceState(cfg)}
+	o.creds, o.expires = credentialSummary(cfg)
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	run := func(f func()) {
+		wg.Add(1)
+		go func() { defer wg.Done(); f() }()
+	}
+	_ = o.beat(ctx) // the status page must know the daemon runs from its first request on
+	run(func() { o.heartbeat(ctx) })
+	ro, err := spool.OpenReadOnly(ctx, cfg.Folders.State)
+	if err != nil {
+		o.log.Warn("status page and notifications are off: the journal cannot be opened for reading", "err", err)
+		return func() { cancel(); wg.Wait() }
+	}
+	o.ro = ro
+	o.metrics = metrics.New(o.report)
+	srv := o.listen()
+	if n := o.notifier(); n != nil {
+		run(func() { n.Run(ctx) })
+		w := o.watch(n)
+		run(func() { w.Run(ctx) })
+	}
+	return func() {
+		if srv != nil {
+			sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = srv.Shutdown(sctx)
+			scancel()
+		}
+		cancel()
+		wg.Wait()
+		_ = ro.Close()
+	}
+}
+
+// KSeFObserver is what the KSeF client's observer hook receives; the tracker and the metrics both
+// implement it.
+type KSeFObserver interface {
+	Request(group string, status int, d time.Duration)
+	PacerWait(group string, d time.Duration)
+}
+
+// observers fans one hook out to several receivers.
+type observers []KSeFObserver
+
+func (obs observers) Request(g string, s int, d time.Duration) {
+	for _, o := range obs {
+		o.Request(g, s, d)
+	}
+}
+
+func (obs observers) PacerWait(g string, d time.Duration) {
+	for _, o := range obs {
+		o.PacerWait(g, d)
+	}
+}
+
+func (o *observability) report(ctx context.Context) (*status.Report, error) {
+	return status.Build(ctx, o.ro, status.Options{Config: o.cfg, Service: o.service, Credentials: o.creds,
+		CredsExpires: o.expires, Now: time.Now()})
+}
+
+func (o *observability) listen() *httpui.Server {
+	h := o.cfg.HTTP
+	if h.Listen == "" {
+		return nil
+	}
+	var password string
+	if h.User != "" {
+		password = os.Getenv(h.PasswordEnv)
+		if password == "" {
+			o.log.Warn("status page is off: http.user is set but the password variable is empty", "password_env", h.PasswordEnv)
+			return nil
+		}
+	}
+	srv, err := httpui.Listen(httpui.Options{Listen: h.Listen, User: h.User, Password: password, Status: o.report,
+		Registry: o.metrics.Registry, Health: o.health, Logger: o.log})
+	if err != nil {
+		o.log.Warn("status page is off; the daemon goes on without it", "err", err)
+		return nil
+	}
+	o.log.Info("status page", "url", "http://"+srv.Addr()+"/")
+	return srv
+}
+
+func (o *observability) heartbeat(ctx context.Context) {
+	t := time.NewTicker(status.BeatEvery)
+	defer t.Stop()
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		err := o.beat(ctx)
+		switch {
+		case err != nil && !failing && ctx.Err() == nil:
+			o.log.Warn("cannot write the heartbeat into the journal", "err", err)
+		case err == nil && failing:
+			o.log.Info("the journal takes the heartbeat again")
+		}
+		failing = err != nil
+	}
+}
+
+func (o *observability) beat(ctx context.Context) error {
+	lastErr, lastErrAt, avail, availAt := o.tracker.Snapshot()
+	host, _ := os.Hostname()
+	b := spool.Beat{PID: os.Getpid(), Host: host, Version: version, StartedAt: o.started, BeatAt: time.Now()}
+	for _, c := range o.cfg.Companies() {
+		b.Companies = append(b.Companies, spool.CompanyHealth{NIP: c.NIP, LastError: lastErr, LastErrorAt: lastErrAt,
+			KSeFAvailable: avail, KSeFCheckedAt: availAt})
+	}
+	return o.journal.WriteBeat(ctx, b)
+}
+
+// loopStale is how long the main loop may stay silent before /healthz fails.
+const loopStale = time.Minute
+
+// health is /healthz: the main loop turned within a minute and the journal takes a write now.
+func (o *observability) health(ctx context.Context) error {
+	if o.loop != nil {
+		if last := o.loop(); time.Since(last) > loopStale {
+			return fmt.Errorf("the main loop has not turned since %s", last.Format(time.RFC3339))
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	p := o.writeProbe()
+	select {
+	case <-p.done:
+		if p.err != nil {
+			return fmt.Errorf("the journal is not writable: %w", p.err)
+		}
+		return nil
+	case <-ctx.Done():
+		return errors.New("the journal is not writable: a test write did not finish within 3s (is journal.db locked by another program?)")
+	}
+}
+
+// writeProbe starts one heartbeat write unless one is already running, so a hung journal does not
+// pile up goroutines however often /healthz is asked. Every waiter reads the same result.
+func (o *observability) writeProbe() *probe {
+	o.probeMu.Lock()
+	defer o.probeMu.Unlock()
+	if o.probe != nil {
+		return o.probe
+	}
+	p := &probe{done: make(chan struct{})}
+	o.probe = p
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		p.err = o.beat(ctx)
+		cancel()
+		o.probeMu.Lock()
+		o.probe = nil
+		o.probeMu.Unlock()
+		close(p.done)
+	}()
+	return p
+}
+
+type probe struct {
+	done chan struct{}
+	err  error // valid once done is closed
+}
+
+// notifyChannels builds the configured notification channels.
+func notifyChannels(cfg *config.Config) []notify.Channel {
+	n := cfg.Notify
+	var chs []notify.Channel
+	if len(n.EmailTo) > 0 {
+		chs = append(chs, &notify.Email{Host: n.SMTPHost, Port: n.SMTPPort, User: n.SMTPUser,
+			Password: os.Getenv(n.SMTPPasswordEnv), StartTLS: n.SMTPStartTLS, From: n.EmailFrom, To: n.EmailTo})
+	}
+	if n.WebhookURL != "" {
+		chs = append(chs, &notify.Webhook{URL: n.WebhookURL})
+	}
+	return chs
+}
+
+func (o *observability) notifier() *notify.Notifier {
+	chs := notifyChannels(o.cfg)
+	if len(chs) == 0 {
+		return nil
+	}
+	host, _ := os.Hostname()
+	n := notify.New(notify.Options{Channels: chs, Events: o.cfg.Notify.Events, Digest: o.cfg.Notify.Digest.Duration,
+		Host: host, Logger: o.log})
+	o.tracker.OnChange(func(c status.Change) {
+		n.Add(notify.Event{Kind: c.Kind, Company: o.cfg.KSeF.NIP, Text: c.Text, Time: c.Time})
+	})
+	return n
+}
+
+func (o *observability) watch(n *notify.Notifier) *notify.Watch {
+	w := &notify.Watch{Journal: o.ro, SendTimeout: o.cfg.Send.SendTimeout.Duration, Notifier: n,
+		OnError: func(err error) { o.log.Debug("notification poll failed; retrying", "err", err) }}
+	for _, c := range o.cfg.Companies() {
+		w.NIPs = append(w.NIPs, c.NIP)
+	}
+	if t, err := time.Parse("2006-01-02", o.expires); err == nil {
+		w.CredsExpire = t
+	}
+	return w
+}

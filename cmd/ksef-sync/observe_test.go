@@ -1,0 +1,476 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/ksef-sync/ksef-sync/internal/config"
+	"github.com/ksef-sync/ksef-sync/internal/httpui"
+	"github.com/ksef-sync/ksef-sync/internal/samples"
+	"github.com/ksef-sync/ksef-sync/internal/status"
+	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
+)
+
+// Recognisable secrets: none of them may appear on a page, in a metric, a message or the log.
+const (
+	secretSMTP    = "smtp-Pa55-7c1d9e"
+	secretHTTP    = "http-Pa55-4b8f02"
+	secretWebhook = "hook-T0KEN-91ac33"
+)
+
+// mailbox is a real SMTP server (emersion/go-smtp) that keeps what it receives.
+type mailbox struct {
+	mu    sync.Mutex
+	mails []string
+	auths []string
+}
+
+func (m *mailbox) NewSession(*smtp.Conn) (smtp.Session, error) { return &mailSession{box: m}, nil }
+
+type mailSession struct {
+	box  *mailbox
+	user string
+}
+
+func (s *mailSession) AuthMechanisms() []string { return []string{sasl.Plain} }
+func (s *mailSession) Auth(string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(_, user, pass string) error {
+		if user != "ksef" || pass != secretSMTP {
+			return errors.New("bad credentials")
+		}
+		s.user = user
+		return nil
+	}), nil
+}
+func (s *mailSession) Mail(string, *smtp.MailOptions) error {
+	if s.user == "" {
+		return smtp.ErrAuthRequired
+	}
+	return nil
+}
+func (s *mailSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
+func (s *mailSession) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	s.box.mu.Lock()
+	s.box.mails = append(s.box.mails, string(b))
+	s.box.mu.Unlock()
+	return nil
+}
+func (s *mailSession) Reset()        {}
+func (s *mailSession) Logout() error { return nil }
+
+func (m *mailbox) messages() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]string(nil), m.mails...)
+}
+
+func startSMTP(t *testing.T) (*mailbox, int) {
+	box := &mailbox{}
+	srv := smtp.NewServer(box)
+	srv.Domain = "localhost"
+	srv.AllowInsecureAuth = true // plain text on loopback: the client has smtp_starttls = false
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return box, ln.Addr().(*net.TCPAddr).Port
+}
+
+// hookSink is a webhook receiver.
+type hookSink struct {
+	mu     sync.Mutex
+	bodies []string
+}
+
+func (h *hookSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	if r.URL.Path != "/hook/"+secretWebhook {
+		http.NotFound(w, r)
+		return
+	}
+	h.mu.Lock()
+	h.bodies = append(h.bodies, string(b))
+	h.mu.Unlock()
+}
+
+func (h *hookSink) calls() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.bodies...)
+}
+
+func freePort(t *testing.T) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// eventually polls cond until it holds or the deadline passes; the deadline is generous because
+// the machine is shared, and the loop ends as soon as the condition is true.
+func eventually(t *testing.T, what string, within time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", within, what)
+		}
+		time.Sleep(50 * time.Millisecond) // polling a condition, not waiting for time to pass
+	}
+}
+
+type webClient struct {
+	t    *testing.T
+	base string
+}
+
+func (c webClient) get(path string, auth bool) (int, string) {
+	c.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, c.base+path, nil)
+	if auth {
+		req.SetBasicAuth("admin", secretHTTP)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestObservabilityEndToEnd runs the real daemon with the status page, metrics and both notification
+// channels: 20 good and 5 bad invoices give counters that match, one digest per channel naming the
+// 5 rejected files with their codes, /api/status equal to `status -json`, a /healthz that fails
+// while another program holds the journal's write lock, and no secret anywhere.
+func TestObservabilityEndToEnd(t *testing.T) {
+	box, smtpPort := startSMTP(t)
+	hooks := &hookSink{}
+	hookSrv := httptest.NewServer(hooks)
+	t.Cleanup(hookSrv.Close)
+	httpPort := freePort(t)
+	t.Setenv("TEST_SMTP_PW", secretSMTP)
+	t.Setenv("TEST_HTTP_PW", secretHTTP)
+	e := newE2E(t, ksefsim.Options{}, fmt.Sprintf(`[http]
+listen = "127.0.0.1:%d"
+user = "admin"
+password_env = "TEST_HTTP_PW"
+[notify]
+email_to = ["ksiegowosc@example.pl"]
+email_from = "ksef-sync@example.pl"
+smtp_host = "127.0.0.1"
+smtp_port = %d
+smtp_user = "ksef"
+smtp_password_env = "TEST_SMTP_PW"
+smtp_starttls = false
+webhook_url = "%s/hook/%s"
+digest = "2s"
+# credentials_expiring is left out: whether the token's deadline is near depends on today's date.
+events = ["rejected", "stalled", "ksef_unavailable", "pull_failing"]
+`, httpPort, smtpPort, hookSrv.URL, secretWebhook))
+	cmd, sc := e.daemon()
+	logs := collectLog(sc)
+	web := webClient{t: t, base: fmt.Sprintf("http://127.0.0.1:%d", httpPort)}
+	eventually(t, "the status page", time.Minute, func() bool {
+		conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", httpPort))
+		if err == nil {
+			conn.Close()
+		}
+		return err == nil
+	})
+	if code, _ := web.get("/", false); code != http.StatusUnauthorized {
+		t.Errorf("GET / without credentials: %d, want 401", code)
+	}
+
+	for i := range 20 {
+		e.drop(fmt.Sprintf("FV_OK_%02d.xml", i), invoice(i, "OBS"))
+	}
+	bad := map[string]string{}
+	for i := range 3 {
+		name := fmt.Sprintf("FV_BAD_%d.xml", i)
+		e.drop(name, []byte("not an invoice\n"))
+		bad[name] = "not-xml"
+	}
+	for i := 3; i < 5; i++ {
+		name := fmt.Sprintf("FV_BAD_%d.xml", i)
+		e.drop(name, samples.Invoice(i, samples.BuyerNIP, time.Now(), fmt.Sprintf("OBS-WRONG-%d", i)))
+		bad[name] = "wrong-seller-nip"
+	}
+	eventually(t, "20 outputs in sent/ and 5 in error/", 3*time.Minute, func() bool {
+		return len(glob(t, e.sent, "*.ksef.json")) == 20 && len(glob(t, e.errDir, "*.error.json")) == 5
+	})
+	eventually(t, "one e-mail and one webhook call", time.Minute, func() bool {
+		return len(box.messages()) >= 1 && len(hooks.calls()) >= 1
+	})
+
+	// Metrics: parse with the Prometheus text parser; the counters match the outcomes.
+	code, metricsText := web.get("/metrics", true)
+	if code != http.StatusOK {
+		t.Fatalf("/metrics: %d %s", code, metricsText)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(strings.NewReader(metricsText))
+	if err != nil {
+		t.Fatalf("/metrics does not parse: %v", err)
+	}
+	got := map[string]float64{}
+	for _, m := range fams["ksef_sync_invoices_total"].GetMetric() {
+		labels := map[string]string{}
+		for _, l := range m.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		got[labels["company"]+"/"+labels["outcome"]] = m.GetCounter().GetValue()
+	}
+	if diff := cmp.Diff(map[string]float64{testNIP + "/accepted": 20, testNIP + "/rejected": 5}, got); diff != "" {
+		t.Errorf("ksef_sync_invoices_total (-want +got):\n%s", diff)
+	}
+	for _, name := range []string{"ksef_sync_queue_invoices", "ksef_sync_last_success_timestamp_seconds", "ksef_sync_credentials_expiry_timestamp_seconds"} {
+		if fams[name] == nil {
+			t.Errorf("/metrics has no %s", name)
+		}
+	}
+
+	// /api/status is the document `status -json` prints (apart from the moment it was taken).
+	_, api := web.get("/api/status", true)
+	rc, cli, stderr := e.runCmd(time.Minute, "status", "-config", e.cfgPath, "-json")
+	if rc != exitOK {
+		t.Fatalf("status -json: exit %d: %s", rc, stderr)
+	}
+	if diff := cmp.Diff(timeless(t, cli), timeless(t, api)); diff != "" {
+		t.Errorf("/api/status differs from status -json (-cli +api):\n%s", diff)
+	}
+	var rep status.Report
+	if err := json.Unmarshal([]byte(api), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Daemon.Running || rep.Daemon.PID != cmd.Process.Pid {
+		t.Errorf("daemon %+v, want running with PID %d", rep.Daemon, cmd.Process.Pid)
+	}
+	if c := rep.Companies[0].Invoices; c.Accepted != 20 || c.Rejected != 5 || c.Total != 25 || c.InProgress != 0 {
+		t.Errorf("counts %+v, want 25 = 20 + 5 + 0", c)
+	}
+	_, text, _ := e.runCmd(time.Minute, "status", "-config", e.cfgPath)
+	if !strings.Contains(text, fmt.Sprintf("running (PID %d", cmd.Process.Pid)) || !strings.Contains(text, "Invoices: 25 = 20 accepted + 5 rejected + 0 in progress") {
+		t.Errorf("status text does not tell the truth:\n%s", text)
+	}
+	_, page := web.get("/", true)
+	for name := range bad {
+		if !strings.Contains(page, name) {
+			t.Errorf("status page does not list %s", name)
+		}
+	}
+
+	// The page in a real browser (skipped without Chromium, required in CI).
+	screenshotStatusPage(t, e)
+
+	// /healthz: another program holding journal.db's write lock makes it unwritable.
+	if code, body := web.get("/healthz", true); code != http.StatusOK || body != "ok\n" {
+		t.Errorf("/healthz: %d %q, want 200 ok", code, body)
+	}
+	release := lockJournal(t, filepath.Join(e.dir, "state", "journal.db"))
+	code, body := web.get("/healthz", true)
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "journal is not writable") {
+		t.Errorf("/healthz with the journal locked: %d %q, want 503 with the reason", code, body)
+	}
+	release()
+	eventually(t, "/healthz back to 200", time.Minute, func() bool {
+		code, _ := web.get("/healthz", true)
+		return code == http.StatusOK
+	})
+
+	// Stop the daemon: what was sent is all that will ever be sent for this window.
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	_ = cmd.Wait()
+	mails, calls := box.messages(), hooks.calls()
+	if len(mails) != 1 || len(calls) != 1 {
+		t.Fatalf("%d e-mails and %d webhook calls, want exactly one each", len(mails), len(calls))
+	}
+	var hook struct {
+		Text   string `json:"text"`
+		Total  int    `json:"total"`
+		Events []struct{ Kind, File, Code string }
+	}
+	if err := json.Unmarshal([]byte(calls[0]), &hook); err != nil {
+		t.Fatalf("webhook body: %v\n%s", err, calls[0])
+	}
+	gotEvents := map[string]string{}
+	for _, ev := range hook.Events {
+		gotEvents[ev.File] = ev.Code
+	}
+	if diff := cmp.Diff(bad, gotEvents); diff != "" || hook.Total != 5 {
+		t.Errorf("webhook events (-want +got), total %d:\n%s", hook.Total, diff)
+	}
+	for name, code := range bad {
+		for _, msg := range []string{mails[0], hook.Text} {
+			if !strings.Contains(msg, name+" ["+code+"]") {
+				t.Errorf("message does not name %s [%s]:\n%s", name, code, msg)
+			}
+		}
+	}
+
+	// No secret anywhere a person or a scraper can see.
+	token := e.sim.Token(testNIP)
+	outputs := map[string]string{"page": page, "api": api, "metrics": metricsText, "status": text,
+		"mail": mails[0], "webhook": calls[0], "log": logs()}
+	for where, out := range outputs {
+		for _, secret := range []string{secretSMTP, secretHTTP, secretWebhook, token} {
+			if strings.Contains(out, secret) {
+				t.Errorf("a secret appears in the %s", where)
+			}
+		}
+	}
+}
+
+// collectLog gathers the daemon's log lines.
+func collectLog(sc interface {
+	Scan() bool
+	Text() string
+}) func() string {
+	var mu sync.Mutex
+	var b strings.Builder
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for sc.Scan() {
+			mu.Lock()
+			b.WriteString(sc.Text() + "\n")
+			mu.Unlock()
+		}
+	}()
+	return func() string {
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		return b.String()
+	}
+}
+
+// timeless drops what differs only because two documents were taken at different moments.
+func timeless(t *testing.T, doc string) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(doc), &m); err != nil {
+		t.Fatalf("%v\n%s", err, doc)
+	}
+	delete(m, "generatedAt")
+	if d, ok := m["daemon"].(map[string]any); ok {
+		delete(d, "lastHeartbeat")
+	}
+	for _, c := range m["companies"].([]any) {
+		co := c.(map[string]any)
+		delete(co["ksef"].(map[string]any), "checkedAt")
+	}
+	return m
+}
+
+// lockJournal takes journal.db's write lock from another connection, as a backup tool or a
+// database browser would, and returns its release.
+func lockJournal(t *testing.T, path string) func() {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?_txlock=immediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := db.BeginTx(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		_ = tx.Rollback()
+		_ = db.Close()
+	}
+}
+
+// screenshotStatusPage renders the status page of e's live journal in headless Chromium, checks
+// the DOM it built and saves a phone-sized screenshot to docs/status-page.png. The page is served
+// by the same package the daemon uses, without basic auth, because Chromium takes no credentials
+// on its command line.
+func screenshotStatusPage(t *testing.T, e *e2e) {
+	t.Helper()
+	chromium := findChromium()
+	if chromium == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("chromium is not installed; CI must install it (apt-get install -y chromium)")
+		}
+		t.Log("chromium not installed: status page browser check skipped")
+		return
+	}
+	cfg, err := config.Load(e.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, expires := credentialSummary(cfg)
+	srv, err := httpui.Listen(httpui.Options{Listen: "127.0.0.1:0", Status: func(ctx context.Context) (*status.Report, error) {
+		return status.Collect(ctx, status.Options{Config: cfg, Service: serviceState(cfg), Credentials: creds, CredsExpires: expires, Now: time.Now()})
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown(context.Background())
+	url := "http://" + srv.Addr() + "/"
+	profile := t.TempDir()
+	flags := []string{"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+		"--disable-component-update", "--disable-sync", "--user-data-dir=" + profile}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dom, err := exec.CommandContext(ctx, chromium, append(flags, "--dump-dom", url)...).Output()
+	if err != nil {
+		t.Fatalf("chromium --dump-dom: %v", err)
+	}
+	for _, want := range []string{"FV_BAD_0.xml", "wrong-seller-nip", "20 accepted", "running (PID"} {
+		if !strings.Contains(string(dom), want) {
+			t.Errorf("the page Chromium rendered lacks %q", want)
+		}
+	}
+	shot := filepath.Join(t.TempDir(), "status-page.png")
+	out, err := exec.CommandContext(ctx, chromium, append(flags, "--hide-scrollbars", "--window-size=412,1500",
+		"--screenshot="+shot, url)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("chromium --screenshot: %v\n%s", err, out)
+	}
+	png := readFile(t, shot)
+	if len(png) < 1000 || string(png[1:4]) != "PNG" {
+		t.Fatalf("no screenshot written (%d bytes)", len(png))
+	}
+	if os.Getenv("UPDATE_SCREENSHOT") != "" {
+		writeFile(t, filepath.Join("..", "..", "docs", "status-page.png"), png)
+	}
+}
+
+func findChromium() string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}

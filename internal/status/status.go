@@ -1,0 +1,296 @@
+// Package status builds the status document that `ksef-sync status`, the status page and
+// /api/status all show, so the command line and the HTTP server can never disagree.
+//
+// Everything comes from the journal (shared by every process) plus the daemon's heartbeat row in
+// it; nothing is asked of the running daemon directly.
+package status
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/ksef-sync/ksef-sync/internal/config"
+	"github.com/ksef-sync/ksef-sync/spool"
+)
+
+// BeatEvery is how often the daemon refreshes its heartbeat; a heartbeat older than StaleAfter
+// means no daemon is running (or it hangs).
+const (
+	BeatEvery  = 5 * time.Second
+	StaleAfter = 30 * time.Second
+)
+
+// Report is the status document. The top-level fields up to Note are the original `status -json`
+// contract and describe the first company; never rename them. Companies holds the same per company.
+type Report struct {
+	Service      string            `json:"service"`
+	NIP          string            `json:"nip"`
+	Environment  string            `json:"environment"`
+	LastSend     string            `json:"lastSuccessfulSend,omitempty"`
+	LastPull     string            `json:"lastSuccessfulPull,omitempty"`
+	NextPull     string            `json:"nextPull,omitempty"`
+	Queue        map[string]int    `json:"queue"`
+	Rejections   []Rejection       `json:"lastRejections"`
+	Cursors      map[string]string `json:"pullCursors"`
+	Credentials  string            `json:"credentials"`
+	CredsExpires string            `json:"credentialsExpire,omitempty"`
+	Note         string            `json:"note,omitempty"`
+
+	GeneratedAt string    `json:"generatedAt"` // local time with its UTC offset
+	TimeZone    string    `json:"timeZone"`
+	Daemon      Daemon    `json:"daemon"`
+	Companies   []Company `json:"companies"`
+}
+
+// Daemon says whether a daemon is running on this state folder, from its heartbeat.
+type Daemon struct {
+	Running   bool   `json:"running"`
+	PID       int    `json:"pid,omitempty"`
+	Host      string `json:"host,omitempty"`
+	Version   string `json:"version,omitempty"`
+	StartedAt string `json:"startedAt,omitempty"`
+	LastBeat  string `json:"lastHeartbeat,omitempty"`
+}
+
+// Company is one company's part of the document.
+type Company struct {
+	NIP          string            `json:"nip"`
+	Environment  string            `json:"environment"`
+	LastSend     string            `json:"lastSuccessfulSend,omitempty"`
+	LastPull     string            `json:"lastSuccessfulPull,omitempty"`
+	NextPull     string            `json:"nextPull,omitempty"`
+	Queue        map[string]int    `json:"queue"`
+	Invoices     Counts            `json:"invoices"`
+	Rejections   []Rejection       `json:"lastRejections"`
+	Cursors      map[string]string `json:"pullCursors"`
+	Credentials  string            `json:"credentials"`
+	CredsExpires string            `json:"credentialsExpire,omitempty"`
+	KSeF         KSeF              `json:"ksef"`
+	LastError    *LastError        `json:"lastError,omitempty"`
+}
+
+// Counts are the verdicts; Total = Accepted + Rejected + InProgress always holds.
+type Counts struct {
+	Total         int `json:"total"`
+	Accepted      int `json:"accepted"`
+	Rejected      int `json:"rejected"`
+	InProgress    int `json:"inProgress"`
+	TodayAccepted int `json:"todayAccepted"`
+	TodayRejected int `json:"todayRejected"`
+}
+
+// KSeF is what the daemon last knew about KSeF's reachability.
+type KSeF struct {
+	State     string `json:"state"` // reachable | unreachable | unknown
+	CheckedAt string `json:"checkedAt,omitempty"`
+}
+
+// LastError is the last warning or error the daemon logged for the company.
+type LastError struct {
+	Time    string `json:"time"`
+	Message string `json:"message"`
+}
+
+// Rejection is one rejected invoice.
+type Rejection struct {
+	Time      string `json:"time"`
+	File      string `json:"file"`
+	Code      string `json:"code"`
+	Reason    string `json:"reason"`
+	Hint      string `json:"hint,omitempty"`
+	ErrorFile string `json:"errorFile,omitempty"` // name in the error folder, once written
+}
+
+// Options are what the journal cannot know.
+type Options struct {
+	Config       *config.Config
+	Service      string // the service manager's view: running, stopped, not installed, unknown
+	Credentials  string // login method in words
+	CredsExpires string // YYYY-MM-DD or ""
+	Now          time.Time
+	Rejections   int // how many to list; 20 when 0
+}
+
+// Collect builds the report, opening the journal read-only (safe while the daemon writes).
+func Collect(ctx context.Context, o Options) (*Report, error) {
+	j, err := spool.OpenReadOnly(ctx, o.Config.Folders.State)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Build(ctx, nil, o)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open journal in %s: %w", o.Config.Folders.State, err)
+	}
+	defer j.Close()
+	return Build(ctx, j, o)
+}
+
+// Build builds the report from an open journal; a nil journal means the daemon never ran.
+func Build(ctx context.Context, j *spool.Journal, o Options) (*Report, error) {
+	cfg := o.Config
+	now := o.Now
+	zone, _ := now.Zone()
+	rep := &Report{Service: o.Service, GeneratedAt: now.Format(time.RFC3339), TimeZone: zoneName(now.Location(), zone)}
+	var beat spool.Beat
+	if j != nil {
+		b, ok, err := j.LastBeat(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			beat = b
+			rep.Daemon = daemonOf(b, now)
+		}
+	}
+	for _, co := range cfg.Companies() {
+		c, err := buildCompany(ctx, j, co, beat, o)
+		if err != nil {
+			return nil, err
+		}
+		rep.Companies = append(rep.Companies, *c)
+	}
+	first := rep.Companies[0]
+	rep.NIP, rep.Environment = first.NIP, first.Environment
+	rep.LastSend, rep.LastPull, rep.NextPull = first.LastSend, first.LastPull, first.NextPull
+	rep.Queue, rep.Rejections, rep.Cursors = first.Queue, first.Rejections, first.Cursors
+	rep.Credentials, rep.CredsExpires = first.Credentials, first.CredsExpires
+	if j == nil {
+		rep.Note = "no journal in " + cfg.Folders.State + " yet: the daemon has not run"
+	}
+	return rep, nil
+}
+
+func zoneName(loc *time.Location, abbrev string) string {
+	if n := loc.String(); n != "" && n != "Local" {
+		return n
+	}
+	return abbrev
+}
+
+func daemonOf(b spool.Beat, now time.Time) Daemon {
+	d := Daemon{Running: now.Sub(b.BeatAt) < StaleAfter, Version: b.Version, Host: b.Host,
+		StartedAt: local(b.StartedAt, now), LastBeat: local(b.BeatAt, now)}
+	if d.Running {
+		d.PID = b.PID
+	}
+	return d
+}
+
+// local formats t in the report's zone, the one the reader's clock shows.
+func local(t, now time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(now.Location()).Format(time.RFC3339)
+}
+
+func buildCompany(ctx context.Context, j *spool.Journal, co config.Company, beat spool.Beat, o Options) (*Company, error) {
+	c := &Company{NIP: co.NIP, Environment: co.KSeF.Environment, Queue: map[string]int{}, Rejections: []Rejection{},
+		Cursors: map[string]string{}, Credentials: o.Credentials, CredsExpires: o.CredsExpires,
+		NextPull: nextPull(co.Pull, o.Now), KSeF: KSeF{State: "unknown"}}
+	for _, h := range beat.Companies {
+		if h.NIP == co.NIP {
+			applyHealth(c, h, beat, o.Now)
+		}
+	}
+	if j == nil {
+		return c, nil
+	}
+	// Meta keys are per state folder; with several companies in one folder they would need the NIP.
+	c.LastSend, _, _ = j.Meta(ctx, "last_send_output")
+	c.LastPull, _, _ = j.Meta(ctx, "last_pull")
+	y, m, d := o.Now.Date()
+	t, err := j.CountTally(ctx, co.NIP, time.Date(y, m, d, 0, 0, 0, 0, o.Now.Location()))
+	if err != nil {
+		return nil, err
+	}
+	for st, n := range t.ByState {
+		c.Queue[string(st)] = n
+	}
+	c.Invoices = Counts{Total: t.Total, Accepted: t.Accepted, Rejected: t.Rejected, InProgress: t.InProgress,
+		TodayAccepted: t.TodayAccepted, TodayRejected: t.TodayRejected}
+	n := o.Rejections
+	if n <= 0 {
+		n = 20
+	}
+	rej, err := j.RecentRejections(ctx, co.NIP, n)
+	if err != nil {
+		return nil, err
+	}
+	for i := range rej {
+		c.Rejections = append(c.Rejections, RejectionOf(&rej[i]))
+	}
+	cursors, err := j.Cursors(ctx, co.NIP)
+	if err != nil {
+		return nil, err
+	}
+	for s, cur := range cursors {
+		c.Cursors[s] = cur.UTC().Format(time.RFC3339)
+	}
+	return c, nil
+}
+
+// applyHealth copies what the daemon reported; a stale heartbeat's reachability is no longer known.
+func applyHealth(c *Company, h spool.CompanyHealth, beat spool.Beat, now time.Time) {
+	if h.LastError != "" {
+		c.LastError = &LastError{Time: local(h.LastErrorAt, now), Message: h.LastError}
+	}
+	if now.Sub(beat.BeatAt) >= StaleAfter {
+		return
+	}
+	switch h.KSeFAvailable {
+	case 1:
+		c.KSeF.State = "reachable"
+	case 0:
+		c.KSeF.State = "unreachable"
+	}
+	c.KSeF.CheckedAt = local(h.KSeFCheckedAt, now)
+}
+
+// RejectionOf describes one rejected journal record.
+func RejectionOf(r *spool.Invoice) Rejection {
+	rj := Rejection{Time: r.UpdatedAt.UTC().Format(time.RFC3339), File: r.FileName, Code: Code(r),
+		Reason: r.ErrDescription, Hint: r.ErrHint}
+	if r.State == spool.StateDone && r.OutputStem != "" {
+		rj.ErrorFile = r.OutputStem + ".error.json"
+	}
+	return rj
+}
+
+// Code is the code shown for a rejection: the validation code or KSeF's status code.
+func Code(r *spool.Invoice) string {
+	if r.ErrStage == "validation" {
+		return r.ErrKind
+	}
+	return fmt.Sprint(r.ErrCode)
+}
+
+func nextPull(p config.Pull, now time.Time) string {
+	if !p.Enabled {
+		return "disabled"
+	}
+	s, err := cron.ParseStandard(p.Schedule)
+	if err != nil {
+		return ""
+	}
+	return s.Next(now).UTC().Format(time.RFC3339)
+}
+
+// States lists the queue states in life-cycle order, for display.
+var States = []spool.State{spool.StateClaiming, spool.StateClaimed, spool.StateReady, spool.StateSending,
+	spool.StateSubmitted, spool.StateAccepted, spool.StateRejected, spool.StateDone}
+
+// SortedKeys returns m's keys sorted.
+func SortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
