@@ -12,8 +12,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/ksef-sync/ksef-sync/internal/config"
@@ -102,56 +100,24 @@ func configFindings(path string, err error) []finding {
 }
 
 func folderFindings(cfg *config.Config) []finding {
-	f := cfg.Folders
 	var out []finding
-	for _, d := range []struct{ key, path string }{
-		{"folders.outbox", f.Outbox}, {"folders.sent", f.Sent}, {"folders.error", f.Error}, {"folders.inbox", f.Inbox},
-	} {
-		if d.path == "" {
-			continue // optional (inbox without pull); the config check demands the others
+	for _, u := range cfg.FoldersInUse() {
+		check := u.Key + " " + u.Path
+		problem, fix := config.FolderProblem(u)
+		switch _, err := os.Stat(u.Path); {
+		case problem != "":
+			out = append(out, finding{Check: check, Problem: problem, Fix: fix})
+		case errors.Is(err, os.ErrNotExist):
+			out = append(out, finding{Check: check, Info: "does not exist yet; ksef-sync creates it at first use"})
+		default:
+			out = append(out, finding{Check: check, Info: "exists and is writable"})
 		}
-		out = append(out, checkFolder(d.key, d.path))
 	}
-	out = append(out, checkStateFolder(f.State))
-	if remote, kind := onNetworkShare(f.State); remote {
-		out = append(out, finding{Check: "folders.state on local disk", Problem: f.State + " is on a network file system (" + kind + ")",
-			Fix: "put the state folder on a local disk (e.g. C:\\ProgramData\\ksef-sync\\state or /var/lib/ksef-sync): SQLite and locks are unsafe on shares"})
+	if remote, kind := onNetworkShare(cfg.Folders.State); remote {
+		out = append(out, finding{Check: "folders.state on local disk", Problem: cfg.Folders.State + " is on a network file system (" + kind + ")",
+			Fix: "put the state folder on a local disk (e.g. C:/ProgramData/ksef-sync/state or /var/lib/ksef-sync): SQLite and locks are unsafe on shares"})
 	}
 	return out
-}
-
-// checkStateFolder accepts a state folder that does not exist yet when ksef-sync can create it.
-func checkStateFolder(path string) finding {
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		parent := checkFolder("folders.state", filepath.Dir(path))
-		if parent.ok() {
-			return finding{Check: "folders.state " + path, Info: "does not exist yet; ksef-sync creates it at the first start"}
-		}
-		return finding{Check: "folders.state " + path, Problem: "the folder does not exist and its parent is not usable (" + parent.Problem + ")",
-			Fix: "create " + path + " on a local disk and give the service account Modify rights on it"}
-	}
-	return checkFolder("folders.state", path)
-}
-
-func checkFolder(key, path string) finding {
-	check := key + " " + path
-	st, err := os.Stat(path)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return finding{Check: check, Problem: "the folder does not exist", Fix: "create it, or correct " + key + " (use a UNC path like \\\\server\\share\\ksef for shares, not a mapped drive letter)"}
-	case errors.Is(err, syscall.ENOTDIR):
-		return finding{Check: check, Problem: "a file stands in the way: part of this path is a file, not a folder", Fix: "correct " + key + ", or move the file away and create the folder"}
-	case err != nil:
-		return finding{Check: check, Problem: err.Error(), Fix: "give the service account read and write access to the folder"}
-	case !st.IsDir():
-		return finding{Check: check, Problem: "this is a file, not a folder", Fix: "point " + key + " at a folder"}
-	}
-	probe := filepath.Join(path, ".ksef-sync-doctor.tmp")
-	if err := os.WriteFile(probe, []byte("probe"), 0o600); err != nil {
-		return finding{Check: check, Problem: "cannot write here: " + err.Error(), Fix: "grant the service account Modify rights on the folder (and on the share)"}
-	}
-	_ = os.Remove(probe)
-	return finding{Check: check, Info: "exists and is writable"}
 }
 
 // networkFindings checks DNS, TLS and the clock against KSeF's public, unauthenticated endpoint.

@@ -163,7 +163,7 @@ func TestDoctorProblems(t *testing.T) {
 			if runtime.GOOS != "linux" {
 				t.Skip("uses /proc, where not even root may create files")
 			}
-			p := company(t, dir, sim.URL(), tokenAuth(t, dir, goodToken), "")
+			p := company(t, dir, sim.URL(), tokenAuth(t, dir, goodToken), "[pull]\nenabled = true\n")
 			cfg := strings.Replace(readText(t, p), `inbox = "inbox"`, `inbox = "/proc"`, 1)
 			writeTestFile(t, dir, "config.toml", cfg)
 			return p
@@ -291,7 +291,7 @@ func TestDoctorHealthy(t *testing.T) {
 func assertHealthy(t *testing.T, out string, want ...string) {
 	t.Helper()
 	want = append(want, "[ OK ] config ", "[ OK ] folders.outbox ", "[ OK ] folders.sent ", "[ OK ] folders.error ",
-		"[ OK ] folders.inbox ", "[ OK ] folders.state ", "[ OK ] DNS 127.0.0.1", "[ OK ] TLS: plain HTTP", "[ OK ] clock: within",
+		"[ OK ] folders.state ", "[ OK ] DNS 127.0.0.1", "[ OK ] TLS: plain HTTP", "[ OK ] clock: within",
 		"[ OK ] rate limits: KSeF reports invoiceSend 20/s 60/min 360/h, batchSession 40/min", "[ OK ] credentials: ",
 		"\nEverything looks right.\n")
 	for _, w := range want {

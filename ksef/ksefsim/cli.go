@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -31,6 +32,9 @@ func RunCLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	faults := fs.String("faults", "", "production weather: kind:rate[@group+group],... with kinds html5xx, waf403, storage-html (groups: §9 names or storage)")
 	delayDist := fs.String("delay-dist", "", "processing-time distribution lognormal:median,p99 (long tail, out-of-order completion); default: fixed -delay")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0 // -h printed the flags: a success
+		}
 		return 2
 	}
 	kinds, err := ParseKindFaults(*faults)
