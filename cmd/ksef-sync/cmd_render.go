@@ -25,7 +25,7 @@ func cmdRender(_ context.Context, env *cliEnv, args []string) int {
 	ksefNumber := fs.String("ksef-number", "", "KSeF number to print (default: from -upo, else none: a preview)")
 	upo := fs.String("upo", "", "the invoice's UPO XML: its KSeF number is used, and the UPO is rendered next to -out as <name>.upo.pdf/.html (alone when -in is not given)")
 	lang := fs.String("lang", "pl", "label language: pl or en")
-	qr := fs.String("qr", "", "KOD I link to print (the qrCodeI of .ksef.json); default: built from the file when -env and a KSeF number are given")
+	qr := fs.String("qr", "", "KOD I link to print (the qrCodeI of .ksef.json; captioned OFFLINE without a KSeF number); default: built from the file when -env and a KSeF number are given")
 	envName := fs.String("env", "", "KSeF environment for the KOD I link: test, demo or prod")
 	if err := fs.Parse(args[1:]); err != nil {
 		return parseFailed(err)
@@ -92,8 +92,8 @@ func completeNumbers(o *render.Options, xml, upoXML []byte, envName string) erro
 			return err
 		}
 	}
-	if o.QRCodeI != "" || envName == "" {
-		return nil
+	if o.QRCodeI != "" || envName == "" || o.KsefNumber == "" {
+		return nil // a preview has no KOD I; an offline invoice passes its link with -qr
 	}
 	base := (&config.Config{KSeF: config.KSeF{Environment: envName}}).QRBaseURL()
 	if base == "" {
