@@ -55,12 +55,13 @@ func daemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	// The tracker remembers the last warning for `status` and the status page (issue 17).
 	tracker := status.NewTracker(nil)
 	log = slog.New(tracker.Handler(log.Handler()))
+	obs := newObservability(cfg, tracker, log)
 	d, err := openDeps(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer d.close()
-	defer startObservability(ctx, cfg, d.journal, tracker, nil, log)()
+	defer obs.start(ctx, d.journal, nil)()
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {

@@ -14,6 +14,7 @@ import (
 	"github.com/ksef-sync/ksef-sync/internal/metrics"
 	"github.com/ksef-sync/ksef-sync/internal/notify"
 	"github.com/ksef-sync/ksef-sync/internal/status"
+	"github.com/ksef-sync/ksef-sync/ksef"
 	"github.com/ksef-sync/ksef-sync/spool"
 )
 
@@ -37,13 +38,34 @@ type observability struct {
 	probe   *probe // the write probe in flight, shared by concurrent /healthz requests
 }
 
-// startObservability starts the heartbeat, the HTTP server and the notifier; the returned stop
-// waits for them. It never fails: what cannot start is logged.
-func startObservability(ctx context.Context, cfg *config.Config, j *spool.Journal, tracker *status.Tracker,
-	loop func() time.Time, log *slog.Logger) (stop func()) {
-	o := &observability{cfg: cfg, log: log.With("component", "http"), journal: j, tracker: tracker, loop: loop,
+// newObservability prepares the daemon's visible side before the KSeF client exists, so the
+// client can report to it (observerFor).
+func newObservability(cfg *config.Config, tracker *status.Tracker, log *slog.Logger) *observability {
+	o := &observability{cfg: cfg, log: log.With("component", "http"), tracker: tracker,
 		started: time.Now(), service: serviceState(cfg)}
 	o.creds, o.expires = credentialSummary(cfg)
+	o.metrics = metrics.New(o.report)
+	observed.Store(cfg, observers{tracker, o.metrics.KSeF})
+	return o
+}
+
+// observed maps a daemon's configuration to the observer its KSeF client reports to. Keyed by the
+// config so in-process tests running several daemons never share one.
+var observed sync.Map
+
+// observerFor returns the KSeF client observer of cfg's daemon, or nil outside the daemon.
+func observerFor(cfg *config.Config) ksef.Observer {
+	if v, ok := observed.Load(cfg); ok {
+		return v.(ksef.Observer)
+	}
+	return nil
+}
+
+// start starts the heartbeat, the HTTP server and the notifier on the daemon's journal j; loop,
+// when not nil, says when the engine's main loop last turned. The returned stop waits for them.
+// It never fails: what cannot start is logged.
+func (o *observability) start(ctx context.Context, j *spool.Journal, loop func() time.Time) (stop func()) {
+	o.journal, o.loop = j, loop
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	run := func(f func()) {
@@ -52,13 +74,12 @@ func startObservability(ctx context.Context, cfg *config.Config, j *spool.Journa
 	}
 	_ = o.beat(ctx) // the status page must know the daemon runs from its first request on
 	run(func() { o.heartbeat(ctx) })
-	ro, err := spool.OpenReadOnly(ctx, cfg.Folders.State)
+	ro, err := spool.OpenReadOnly(ctx, o.cfg.Folders.State)
 	if err != nil {
 		o.log.Warn("status page and notifications are off: the journal cannot be opened for reading", "err", err)
-		return func() { cancel(); wg.Wait() }
+		return func() { cancel(); wg.Wait(); observed.Delete(o.cfg) }
 	}
 	o.ro = ro
-	o.metrics = metrics.New(o.report)
 	srv := o.listen()
 	if n := o.notifier(); n != nil {
 		run(func() { n.Run(ctx) })
@@ -74,18 +95,12 @@ func startObservability(ctx context.Context, cfg *config.Config, j *spool.Journa
 		cancel()
 		wg.Wait()
 		_ = ro.Close()
+		observed.Delete(o.cfg)
 	}
 }
 
-// KSeFObserver is what the KSeF client's observer hook receives; the tracker and the metrics both
-// implement it.
-type KSeFObserver interface {
-	Request(group string, status int, d time.Duration)
-	PacerWait(group string, d time.Duration)
-}
-
-// observers fans one hook out to several receivers.
-type observers []KSeFObserver
+// observers fans the KSeF client's observer hook out to the tracker and the metrics.
+type observers []ksef.Observer
 
 func (obs observers) Request(g string, s int, d time.Duration) {
 	for _, o := range obs {
@@ -100,6 +115,9 @@ func (obs observers) PacerWait(g string, d time.Duration) {
 }
 
 func (o *observability) report(ctx context.Context) (*status.Report, error) {
+	if o.ro == nil {
+		return nil, errors.New("the journal is not open yet")
+	}
 	return status.Build(ctx, o.ro, status.Options{Config: o.cfg, Service: o.service, Credentials: o.creds,
 		CredsExpires: o.expires, Now: time.Now()})
 }
@@ -136,6 +154,7 @@ func (o *observability) heartbeat(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-o.tracker.Changed():
 		}
 		err := o.beat(ctx)
 		switch {

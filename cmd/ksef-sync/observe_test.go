@@ -253,14 +253,20 @@ events = ["rejected", "stalled", "ksef_unavailable", "pull_failing"]
 	if diff := cmp.Diff(map[string]float64{testNIP + "/accepted": 20, testNIP + "/rejected": 5}, got); diff != "" {
 		t.Errorf("ksef_sync_invoices_total (-want +got):\n%s", diff)
 	}
-	for _, name := range []string{"ksef_sync_queue_invoices", "ksef_sync_last_success_timestamp_seconds", "ksef_sync_credentials_expiry_timestamp_seconds"} {
+	for _, name := range []string{"ksef_sync_queue_invoices", "ksef_sync_last_success_timestamp_seconds",
+		"ksef_sync_credentials_expiry_timestamp_seconds", "ksef_sync_ksef_requests_total",
+		"ksef_sync_ksef_request_duration_seconds", "ksef_sync_ksef_available"} {
 		if fams[name] == nil {
 			t.Errorf("/metrics has no %s", name)
 		}
 	}
 
 	// /api/status is the document `status -json` prints (apart from the moment it was taken).
-	_, api := web.get("/api/status", true)
+	var api string
+	eventually(t, "KSeF reported reachable (the daemon talked to it)", time.Minute, func() bool {
+		_, api = web.get("/api/status", true)
+		return strings.Contains(api, `"state": "reachable"`)
+	})
 	rc, cli, stderr := e.runCmd(time.Minute, "status", "-config", e.cfgPath, "-json")
 	if rc != exitOK {
 		t.Fatalf("status -json: exit %d: %s", rc, stderr)

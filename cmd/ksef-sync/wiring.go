@@ -68,6 +68,7 @@ func newClient(cfg *config.Config, log *slog.Logger) (*ksef.Client, error) {
 		HTTPClient: httpClient(cfg),
 		Logger:     log,
 		UserAgent:  "ksef-sync/" + version,
+		Observer:   observerFor(cfg), // metrics and KSeF reachability (daemon_http.go)
 	})
 }
 

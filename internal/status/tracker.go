@@ -19,6 +19,7 @@ type Tracker struct {
 	avail       int // 1, 0, -1 unknown
 	availAt     time.Time
 	onChange    []func(Change)
+	changed     chan struct{}
 }
 
 // Change is one noteworthy transition the notifier may turn into an event.
@@ -33,7 +34,18 @@ func NewTracker(now func() time.Time) *Tracker {
 	if now == nil {
 		now = time.Now
 	}
-	return &Tracker{now: now, avail: -1}
+	return &Tracker{now: now, avail: -1, changed: make(chan struct{}, 1)}
+}
+
+// Changed is signalled when the last error or KSeF's reachability changes, so the daemon can write
+// its heartbeat at once instead of at the next tick.
+func (t *Tracker) Changed() <-chan struct{} { return t.changed }
+
+func (t *Tracker) signal() {
+	select {
+	case t.changed <- struct{}{}:
+	default:
+	}
 }
 
 // OnChange registers fn for transitions; fn must not block.
@@ -70,6 +82,9 @@ func (t *Tracker) setAvailable(up int, why string) {
 	fns := t.onChange
 	at := t.availAt
 	t.mu.Unlock()
+	if was != up {
+		t.signal()
+	}
 	if was != 0 && up == 0 {
 		for _, fn := range fns {
 			fn(Change{Kind: "ksef_unavailable", Text: why, Time: at})
@@ -92,6 +107,7 @@ func (t *Tracker) record(comp string, r slog.Record) {
 	}
 	fns := t.onChange
 	t.mu.Unlock()
+	t.signal()
 	if comp == "pull" {
 		for _, fn := range fns {
 			fn(Change{Kind: "pull_failing", Text: msg, Time: r.Time})
