@@ -1,6 +1,8 @@
 package xsd
 
 import (
+	"bytes"
+	"encoding/xml"
 	"fmt"
 	"strings"
 	"testing"
@@ -82,4 +84,36 @@ func FuzzValidate(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkStreamSample measures the validation logic alone: the tokens are decoded once, as
+// invoicexml.Prepare shares its decoder pass with the validator.
+func BenchmarkStreamSample(b *testing.B) {
+	s := mustFA3(b)
+	doc := v3Sample()
+	type tokAt struct {
+		tok xml.Token
+		off int64
+	}
+	var toks []tokAt
+	dec := xml.NewDecoder(bytes.NewReader(doc))
+	for {
+		off := dec.InputOffset()
+		tok, err := dec.Token()
+		if err != nil {
+			break
+		}
+		toks = append(toks, tokAt{xml.CopyToken(tok), off})
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		st := s.NewStream(doc)
+		for _, t := range toks {
+			st.Token(t.tok, t.off)
+		}
+		if errs := st.Errors(); len(errs) != 0 {
+			b.Fatal(errs)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "validations/s")
 }

@@ -156,6 +156,12 @@ var trickyValues = []string{
 	"https://pay.example.pl/x?a=1&IPKSeF=123abcdefghij&b=2", "http://x/?IPKSeF=123abcdefghij",
 	"5265877635-20260203-0123456789AB-CD", "M123456789-20260203-012345-6789AB-CD", "true", "FA",
 	"\u00a0", "line1\nline2",
+	"100.0000000", "0100.5", "-0.00", "1234567890123456.12", "12345678901234567.1", "99999999999999.99999999",
+	"+5", "5.", "-", "00", "٣", "2026-02-03T10:00:00.000Z", "2026-02-03T10:00:00-00:00", "2026-02-03T10:00:00+00:00",
+	"2026-02-03T10:00:00.1234567891234Z", "COBADEFFXXX", "COBADEFF", "COBADEFFXX", "DE89370400440532013000", "123456789",
+	"M123456789-20260105-ABCDEF-012345-9F", "M123456789-20260105-ABCDEF012345-9F", "ABC1234567-20260105-ABCDEF-012345-9F",
+	"5265877635-20191301-0123456789AB-CD", "EIN 12-3456789", strings.Repeat("x", 50), strings.Repeat("x", 51), "txt", "dec",
+	"int", "date", "datetime", "time", "1900-01-01", "1899-12-31", "2050-12-31", "9999-12-31", "-2026-01-01",
 }
 
 // mutate returns one mutated copy of base and a short description of the mutation.

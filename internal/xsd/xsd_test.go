@@ -1,6 +1,7 @@
 package xsd
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -16,9 +17,20 @@ func mustFA3(t testing.TB) *Schema {
 	return s
 }
 
+// richInvoice is testdata/rich.xml: a correction invoice that uses many optional parts of FA(3),
+// prefixed names, CDATA, an xsi:schemaLocation and empty optional-content elements.
+func richInvoice(t testing.TB) []byte {
+	t.Helper()
+	b, err := os.ReadFile("testdata/rich.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 func TestSamplesAreValid(t *testing.T) {
 	s := mustFA3(t)
-	for i, inv := range sampleInvoices() {
+	for i, inv := range append(sampleInvoices(), richInvoice(t)) {
 		if errs := s.Validate(inv); len(errs) != 0 {
 			t.Errorf("sample %d: %v", i, errs)
 		}
