@@ -43,7 +43,7 @@ func (e *Engine) confirm(ctx context.Context) error {
 		return err
 	}
 	for ref, invs := range bySession(sending) {
-		errs = append(errs, e.reconcileSession(ctx, ref, invs))
+		errs = append(errs, e.gated(ref, func() error { return e.reconcileSession(ctx, ref, invs) }))
 	}
 	submitted, err := e.confirmJ.ByState(ctx, e.opt.NIP, spool.StateSubmitted)
 	if err != nil {
@@ -51,9 +51,23 @@ func (e *Engine) confirm(ctx context.Context) error {
 	}
 	e.warnSlow(submitted)
 	for ref, invs := range bySession(submitted) {
-		errs = append(errs, e.confirmSession(ctx, ref, invs))
+		errs = append(errs, e.gated(ref, func() error { return e.confirmSession(ctx, ref, invs) }))
 	}
 	return errors.Join(errs...)
+}
+
+// gated runs one session's confirmation unless it failed recently and its next try is not due:
+// a session KSeF keeps refusing to list is asked again after 2 s, 4 s, … 5 min, not every poll.
+func (e *Engine) gated(ref string, fn func() error) error {
+	if !e.confGate.due(ref, e.now()) {
+		return nil
+	}
+	if err := fn(); err != nil {
+		d, _ := e.confGate.failed(ref, e.now())
+		return fmt.Errorf("session %s (next try in %s): %w", ref, d, err)
+	}
+	e.confGate.succeeded(ref)
+	return nil
 }
 
 // warnSlow reports, once per invoice, KSeF taking longer than send_timeout. The invoice stays safe

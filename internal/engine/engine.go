@@ -86,11 +86,13 @@ type Engine struct {
 	reload   chan SendSettings
 	// backlog reports how many files the watcher has already handed over but the engine has not
 	// claimed yet: while a burst is still being claimed, the engine keeps gathering.
-	backlog func() int
-	online  onlineState
-	mu      sync.Mutex
-	budget  *slidingCount
-	warned  map[int64]bool // submitted invoices already reported as slow
+	backlog  func() int
+	online   onlineState
+	mu       sync.Mutex
+	budget   *slidingCount
+	warned   map[int64]bool    // submitted invoices already reported as slow
+	outGate  retryGate[int64]  // invoices whose outputs failed, by ID
+	confGate retryGate[string] // sessions whose verdicts could not be read, by reference
 	// origCache holds, for one confirm round, the invoice lists of sessions that registered the
 	// originals of duplicates.
 	origCache map[string]map[string]ksef.SessionInvoice

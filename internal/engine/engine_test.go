@@ -163,7 +163,8 @@ func TestDuplicateNumberWithDifferentContentIsRejected(t *testing.T) {
 	var rec map[string]any
 	data, _ := os.ReadFile(filepath.Join(h.folders.Error, "B.error.json"))
 	_ = json.Unmarshal(data, &rec)
-	if rec["stage"] != "ksef" || rec["code"] != float64(440) {
+	// Issue 11: code is always text; KSeF's numeric code is also given as ksefCode.
+	if rec["stage"] != "ksef" || rec["code"] != "440" || rec["ksefCode"] != float64(440) {
 		t.Fatalf("error record %v", rec)
 	}
 }

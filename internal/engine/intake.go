@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -94,15 +93,15 @@ func (e *Engine) rejectUnclaimable(path string) {
 	}
 	defer f.Close()
 	base := filepath.Join(e.opt.Folders.Error, stem)
-	if _, err := atomicfile.WriteFrom(base+".xml", f, 0o644); err != nil {
+	if _, err := atomicfile.WriteFrom(base+xmlExt(name), f, 0o644); err != nil {
 		log.Warn("cannot copy oversized file to the error folder", "err", err)
 		return
 	}
 	rec := ErrorRecord{Code: "too-large", Description: fmt.Sprintf("the file is larger than %d MB, far above KSeF's 1 MB invoice limit (3 MB with attachments)", spool.MaxClaimSize>>20),
 		Details: []string{}, Stage: "validation", FileName: name, Time: e.now().UTC().Format(time.RFC3339),
 		Hint: "This is not a single invoice: check the ERP export (it may have written a log or a whole archive into the outbox)."}
-	js, _ := json.MarshalIndent(rec, "", "  ")
-	if err := atomicfile.WriteFile(base+".error.json", append(js, '\n'), 0o644); err != nil {
+	js, _ := marshalRecord(rec)
+	if err := atomicfile.WriteFile(base+".error.json", js, 0o644); err != nil {
 		log.Warn("cannot write error record", "err", err)
 		return
 	}

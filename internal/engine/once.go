@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/ksef-sync/ksef-sync/spool"
@@ -57,9 +58,11 @@ func (e *Engine) claimPresent(ctx context.Context, w *watcher.Watcher, present [
 		want[f.Path] = true
 	}
 	wctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait() // the watcher has stopped before this returns
 	defer cancel()
 	files := make(chan watcher.File, 1024)
-	go func() { _ = w.Run(wctx, files) }()
+	wg.Go(func() { _ = w.Run(wctx, files) })
 	var ids []int64
 	for len(want) > 0 {
 		select {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -53,7 +54,8 @@ type SentRecord struct {
 
 // ErrorRecord is the content of error/<name>.error.json. Its field names are a contract with ERPs.
 type ErrorRecord struct {
-	Code                   any      `json:"code"`
+	Code                   string   `json:"code"`               // always text: KSeF's status code ("450") or a local one ("not-xml")
+	KsefCode               int      `json:"ksefCode,omitempty"` // KSeF's status code as a number (stage ksef)
 	Description            string   `json:"description"`
 	Details                []string `json:"details"`
 	Stage                  string   `json:"stage"`
@@ -70,11 +72,19 @@ type ErrorRecord struct {
 // instead of inventing new ones.
 func (e *Engine) writeOutputs(ctx context.Context) error {
 	final, err := e.outJ.ByState(ctx, e.opt.NIP, spool.StateAccepted, spool.StateRejected)
-	if err != nil || len(final) == 0 {
+	if err != nil {
 		return err
 	}
+	final = e.outputsDue(final)
+	if len(final) == 0 {
+		return nil
+	}
 	if err := e.reserveStems(ctx, final); err != nil {
-		return err
+		var d time.Duration
+		for _, inv := range final {
+			d, _ = e.outGate.failed(inv.ID, e.now())
+		}
+		return fmt.Errorf("%w (next try in %s)", err, d)
 	}
 	done := e.writeAll(ctx, final)
 	upoPaths := make(map[int64]string, len(done))
@@ -225,16 +235,36 @@ func (e *Engine) writeChunk(ctx context.Context, chunk []spool.Invoice) []int64 
 	for i := range chunk {
 		inv := &chunk[i]
 		if err := e.stageOne(ctx, &b, inv); err != nil {
-			e.log.Warn("writing outputs failed; will retry", "file", inv.FileName, "invoice", inv.ID, "err", err)
+			d, _ := e.outGate.failed(inv.ID, e.now())
+			e.log.Warn("writing outputs failed; will retry", "file", inv.FileName, "invoice", inv.ID, "retry_in", d, "err", err)
 			continue
 		}
 		staged = append(staged, inv.ID)
 	}
 	if err := b.Commit(); err != nil {
-		e.log.Warn("writing outputs failed; will retry", "invoices", len(staged), "err", err)
+		var d time.Duration
+		for _, id := range staged {
+			d, _ = e.outGate.failed(id, e.now())
+		}
+		e.log.Warn("writing outputs failed; will retry", "invoices", len(staged), "retry_in", d, "err", err)
 		return nil
 	}
+	for _, id := range staged {
+		e.outGate.succeeded(id)
+	}
 	return staged
+}
+
+// outputsDue drops the invoices whose outputs failed recently and wait for their next try.
+func (e *Engine) outputsDue(final []spool.Invoice) []spool.Invoice {
+	now := e.now()
+	due := final[:0]
+	for _, inv := range final {
+		if e.outGate.due(inv.ID, now) {
+			due = append(due, inv)
+		}
+	}
+	return due
 }
 
 func (e *Engine) stageOne(ctx context.Context, b *atomicfile.Batch, inv *spool.Invoice) error {
@@ -277,22 +307,18 @@ func (e *Engine) sentFiles(ctx context.Context, inv *spool.Invoice) ([]outputFil
 	if err != nil {
 		return nil, err
 	}
-	js, err := json.MarshalIndent(rec, "", "  ")
+	js, err := marshalRecord(rec)
 	if err != nil {
 		return nil, err
 	}
 	base := filepath.Join(e.opt.Folders.Sent, inv.OutputStem)
-	return []outputFile{{base + ".xml", data}, {base + ".upo.xml", upo}, {base + ".ksef.json", append(js, '\n')}}, nil
+	return []outputFile{{base + xmlExt(inv.FileName), data}, {base + ".upo.xml", upo}, {base + ".ksef.json", js}}, nil
 }
 
 func (e *Engine) sentRecord(inv *spool.Invoice) (*SentRecord, error) {
 	hash, err := base64.StdEncoding.DecodeString(inv.RegisteredHash)
 	if err != nil {
 		return nil, fmt.Errorf("registered hash of %s: %w", inv.FileName, err)
-	}
-	issue, err := time.Parse("2006-01-02", inv.IssueDate)
-	if err != nil {
-		return nil, fmt.Errorf("issue date (P_1) of %s: %w", inv.FileName, err)
 	}
 	return &SentRecord{
 		KsefNumber:             inv.KsefNumber,
@@ -302,7 +328,7 @@ func (e *Engine) sentRecord(inv *spool.Invoice) (*SentRecord, error) {
 		ReferenceNumber:        inv.InvoiceRef,
 		AcquisitionDate:        inv.AcquisitionDate,
 		Mode:                   inv.Mode,
-		QRCodeI:                ksef.QRCodeI(e.opt.QRBase, e.opt.NIP, issue, hash),
+		QRCodeI:                e.qrCodeI(inv, hash),
 		SellerNIP:              e.opt.NIP,
 		IssueDate:              inv.IssueDate,
 		FileName:               inv.FileName,
@@ -340,6 +366,7 @@ func (e *Engine) errorFiles(inv *spool.Invoice) ([]outputFile, error) {
 	}
 	rec := ErrorRecord{
 		Code:                   errorCode(inv),
+		KsefCode:               ksefCode(inv),
 		Description:            inv.ErrDescription,
 		Details:                nonNil(inv.ErrDetails),
 		Stage:                  inv.ErrStage,
@@ -350,21 +377,69 @@ func (e *Engine) errorFiles(inv *spool.Invoice) ([]outputFile, error) {
 		ReferenceNumber:        inv.InvoiceRef,
 		Time:                   e.now().UTC().Format(time.RFC3339),
 	}
-	js, err := json.MarshalIndent(rec, "", "  ")
+	js, err := marshalRecord(rec)
 	if err != nil {
 		return nil, err
 	}
 	base := filepath.Join(e.opt.Folders.Error, inv.OutputStem)
-	return []outputFile{{base + ".xml", orig}, {base + ".error.json", append(js, '\n')}}, nil
+	return []outputFile{{base + xmlExt(inv.FileName), orig}, {base + ".error.json", js}}, nil
 }
 
-// errorCode is KSeF's numeric status code for rejections by KSeF, and a stable text code
-// ("not-xml", "wrong-seller-nip", …) for rejections found before sending.
-func errorCode(inv *spool.Invoice) any {
+// errorCode is always text: KSeF's status code for rejections by KSeF ("450"), and a stable text
+// code ("not-xml", "wrong-seller-nip", …) for rejections found before sending.
+func errorCode(inv *spool.Invoice) string {
 	if inv.ErrStage == "validation" {
 		return inv.ErrKind
 	}
+	return strconv.Itoa(inv.ErrCode)
+}
+
+// ksefCode is KSeF's status code as a number for rejections by KSeF, 0 (left out) otherwise.
+func ksefCode(inv *spool.Invoice) int {
+	if inv.ErrStage == "validation" {
+		return 0
+	}
 	return inv.ErrCode
+}
+
+// marshalRecord renders an output record as indented JSON with a final newline. '<', '>' and '&'
+// stay as they are: invoice numbers and KSeF's messages quote XML, and ERPs read the text.
+func marshalRecord(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// xmlExt is the extension the invoice's copy in sent/ or error/ gets: the input's own ".xml" in
+// whatever case it was written ("FV 1.XML" stays "FV 1.XML"), else ".xml".
+func xmlExt(fileName string) string {
+	if ext := filepath.Ext(fileName); strings.EqualFold(ext, ".xml") {
+		return ext
+	}
+	return ".xml"
+}
+
+// qrCodeI is the KOD I verification link. It needs the issue date as a date; an invoice KSeF
+// accepted with a P_1 we cannot read as one (a time zone suffix, or a date KSeF did not check)
+// still gets its outputs, with the date read from its first ten characters or, failing that, no
+// link: the outputs must never wait for a field KSeF did not need.
+func (e *Engine) qrCodeI(inv *spool.Invoice, hash []byte) string {
+	day := inv.IssueDate
+	if len(day) > 10 {
+		day = day[:10]
+	}
+	issue, err := time.Parse("2006-01-02", day)
+	if err != nil {
+		e.log.Info("issue date (P_1) is not a date; sent without the KOD I link", "file", inv.FileName,
+			"invoice", inv.ID, "issue_date", inv.IssueDate)
+		return ""
+	}
+	return ksef.QRCodeI(e.opt.QRBase, e.opt.NIP, issue, hash)
 }
 
 func nonNil(s []string) []string {
