@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/ksef-sync/ksef-sync/internal/config"
@@ -21,7 +23,7 @@ func cmdPull(ctx context.Context, env *cliEnv, args []string) int {
 	if *since == "" && (*until != "" || *out != "") {
 		return fail(env, exitUsage, fmt.Errorf("-until and -out only work together with -since"))
 	}
-	return withDeps(ctx, env, *cfgPath, func(d *deps) int {
+	alone := func(d *deps) int {
 		opts := pullOptions(d)
 		if *since != "" {
 			var err error
@@ -30,7 +32,14 @@ func cmdPull(ctx context.Context, env *cliEnv, args []string) int {
 			}
 		}
 		return pullOnce(ctx, env, opts)
-	})
+	}
+	withDaemon := func(cfg *config.Config, _ *slog.Logger) int {
+		if *since != "" {
+			return fail(env, exitFatal, fmt.Errorf("the daemon is running: a one-off re-download (-since) needs the state folder to itself; stop the service or run it later"))
+		}
+		return pullViaDaemon(ctx, env, cfg)
+	}
+	return withDepsOrDaemon(ctx, env, *cfgPath, alone, withDaemon)
 }
 
 func pullOnce(ctx context.Context, env *cliEnv, opts pull.Options) int {
@@ -39,18 +48,7 @@ func pullOnce(ctx context.Context, env *cliEnv, opts pull.Options) int {
 		return fail(env, exitUsage, err)
 	}
 	st, err := p.Pull(ctx)
-	fmt.Fprintf(env.stdout, "exports: %d\nwritten: %d\nalready delivered: %d\ncorrupt: %d\n", st.Exports, st.Written, st.Skipped, st.Corrupt)
-	for _, b := range st.Behind {
-		// The contract line: the subject is not caught up yet; the next pull continues at its cursor.
-		fmt.Fprintf(env.stdout, "behind: %s cursor %s\n", b.Subject, b.Cursor.UTC().Format(time.RFC3339Nano))
-	}
-	if st.BudgetExhausted {
-		fmt.Fprintln(env.stdout, "the hourly export budget is used up: run pull again later to continue from the cursors")
-	}
-	if err != nil {
-		return fail(env, exitFatal, err)
-	}
-	return exitOK
+	return reportPull(env, st, err)
 }
 
 func pullOptions(d *deps) pull.Options {
@@ -105,11 +103,20 @@ func parseWhen(s string) (time.Time, error) {
 	return time.ParseInLocation("2006-01-02", s, time.UTC)
 }
 
-// runPullSchedule starts the pull room on its schedule; it returns when ctx ends.
-func runPullSchedule(ctx context.Context, d *deps) error {
+// runPullRoom runs the daemon's pull room until ctx ends: the schedule when pull is enabled, and
+// always the answers to `ksef-sync pull` requests from other processes. Both use one Puller, whose
+// cycles never overlap.
+func runPullRoom(ctx context.Context, d *deps) error {
 	p, err := pull.New(pullOptions(d))
 	if err != nil {
 		return err
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { servePullRequests(ctx, d.cfg, d.log.With("component", "pull"), p.Pull) })
+	if !d.cfg.Pull.Enabled {
+		<-ctx.Done()
+		return nil
 	}
 	return p.Run(ctx, d.cfg.Pull.Schedule)
 }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
+
+	"github.com/ksef-sync/ksef-sync/internal/config"
 )
 
 func cmdSend(ctx context.Context, env *cliEnv, args []string) int {
@@ -13,7 +16,9 @@ func cmdSend(ctx context.Context, env *cliEnv, args []string) int {
 	if err := fs.Parse(args[1:]); err != nil {
 		return parseFailed(err)
 	}
-	return withDeps(ctx, env, *cfgPath, func(d *deps) int { return sendOnce(ctx, env, d, *timeout) })
+	return withDepsOrDaemon(ctx, env, *cfgPath,
+		func(d *deps) int { return sendOnce(ctx, env, d, *timeout) },
+		func(cfg *config.Config, log *slog.Logger) int { return sendViaDaemon(ctx, env, cfg, log, *timeout) })
 }
 
 func sendOnce(ctx context.Context, env *cliEnv, d *deps, timeout time.Duration) int {
@@ -24,15 +29,9 @@ func sendOnce(ctx context.Context, env *cliEnv, d *deps, timeout time.Duration) 
 	tctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	res, err := d.engine.SendOnce(tctx, d.watcher, present)
-	fmt.Fprintf(env.stdout, "accepted: %d\nrejected: %d\npending: %d\n", res.Accepted, res.Rejected, res.Pending)
-	switch {
-	case err != nil && !errors.Is(err, context.DeadlineExceeded):
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		fmt.Fprintf(env.stdout, "accepted: %d\nrejected: %d\npending: %d\n", res.Accepted, res.Rejected, res.Pending)
 		return fail(env, exitFatal, err)
-	case res.Pending > 0:
-		fmt.Fprintf(env.stderr, "ksef-sync: %d invoice(s) not final after %s; they stay in the journal and the next run finishes them\n", res.Pending, timeout)
-		return exitFatal
-	case res.Rejected > 0:
-		return exitRejected
 	}
-	return exitOK
+	return reportSend(env, sendTally{Accepted: res.Accepted, Rejected: res.Rejected, Pending: res.Pending}, timeout)
 }

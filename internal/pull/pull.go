@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/ksef-sync/ksef-sync/ksef"
@@ -75,9 +76,10 @@ type Options struct {
 }
 
 // Puller brings invoices KSeF holds for the NIP into the inbox, exactly once per KSeF number.
-// Pull must not be called concurrently on one Puller (the journal's folder lock already keeps a
-// second process away).
+// Concurrent Pull calls on one Puller run one after the other (the schedule and a `ksef-sync pull`
+// request share it); the journal's folder lock keeps a second process away.
 type Puller struct {
+	cycle  sync.Mutex // held for a whole Pull
 	o      Options
 	clock  ksef.Clock
 	log    *slog.Logger
@@ -152,6 +154,8 @@ var ErrCorruptInvoice = errors.New("the export package did not deliver every inv
 
 // Pull runs one cycle for every subject until each is caught up to KSeF's high-water mark.
 func (p *Puller) Pull(ctx context.Context) (Stats, error) {
+	p.cycle.Lock()
+	defer p.cycle.Unlock()
 	p.swept = map[string]bool{}
 	p.removeStaleDownloads()
 	var total Stats

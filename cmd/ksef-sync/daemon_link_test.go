@@ -1,0 +1,70 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
+)
+
+// TestSendAndPullWhileTheDaemonRuns: `send` in an ERP hook and `pull` by hand work while the
+// service runs. send waits for the daemon to finish the files that were in the outbox and reports
+// with the usual exit code; pull makes the daemon run a cycle now and prints its result.
+func TestSendAndPullWhileTheDaemonRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	start := time.Now().Add(-48 * time.Hour).UTC().Truncate(time.Second)
+	// The schedule never fires during the test: only the request can make the daemon pull. The
+	// settle window keeps dropped files in the outbox for seconds, so send sees all of them.
+	e := newE2E(t, ksefsim.Options{HWMLag: time.Second}, fmt.Sprintf("[pull]\nenabled = true\nschedule = \"0 0 1 1 *\"\nsubjects = [\"cost\"]\nstart = %q\n[watch]\nsettle = \"4s\"\nrescan = \"1s\"\n", start.Format(time.RFC3339)))
+	seeded, err := e.sim.Seed(
+		ksefsim.SeedInvoice{SellerNIP: "3861610227", BuyerNIP: testNIP, PermanentStorageDate: time.Now().Add(-3 * time.Hour)},
+		ksefsim.SeedInvoice{SellerNIP: "3861610227", BuyerNIP: testNIP, PermanentStorageDate: time.Now().Add(-2 * time.Hour)},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, lines := e.daemon()
+	keepLog(t, lines)
+	// A first invoice through the daemon proves it holds the state folder.
+	e.drop("warmup.xml", invoice(0, "LINK"))
+	waitForOutputs(t, e, 1, time.Minute)
+
+	for i := 1; i <= 5; i++ {
+		e.drop(fmt.Sprintf("hook_%d.xml", i), invoice(i, "LINK"))
+	}
+	e.drop("broken.xml", []byte("<Faktura>not closed"))
+	code, out, errOut := e.send(2 * time.Minute)
+	if code != exitRejected {
+		t.Fatalf("send beside the daemon: exit %d, want %d (one rejection)\n%s%s", code, exitRejected, out, errOut)
+	}
+	if want := "accepted: 5\nrejected: 1\npending: 0\n"; out != want {
+		t.Errorf("send's summary:\n%s\nwant:\n%s", out, want)
+	}
+	if !strings.Contains(errOut, "daemon is running") {
+		t.Errorf("send does not say it follows the daemon: %s", errOut)
+	}
+	if strings.Contains(errOut, "in use") {
+		t.Errorf("send still refuses because the state folder is in use: %s", errOut)
+	}
+
+	code, out, errOut = e.runCmd(2*time.Minute, "pull", "-config", e.cfgPath)
+	if code != exitOK {
+		t.Fatalf("pull beside the daemon: exit %d\n%s%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "written: 2\n") {
+		t.Errorf("pull did not report the daemon's cycle writing the 2 seeded invoices:\n%s", out)
+	}
+	for _, s := range seeded {
+		if got := glob(t, e.inbox, "*/*/*/"+s.KsefNumber+".xml"); len(got) != 1 {
+			t.Errorf("invoice %s in the inbox %d times, want once", s.KsefNumber, len(got))
+		}
+	}
+	if left := glob(t, filepath.Join(e.dir, "state", "requests"), "*"); len(left) != 0 {
+		t.Errorf("request files left behind: %v", left)
+	}
+}
