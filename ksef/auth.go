@@ -47,12 +47,17 @@ func (TokenAuth) String() string { return "TokenAuth{***}" }
 
 // Init encrypts "token|timestampMs" with the KsefTokenEncryption key and posts /auth/ksef-token.
 func (a TokenAuth) Init(ctx context.Context, c *Client, ch Challenge) (*AuthInit, error) {
-	if a.Token == "" {
-		return nil, errors.New("ksef: TokenAuth.Token is empty")
+	// The token may come straight from a file written by a Windows tool (BOM, UTF-16).
+	tok, err := DecodeTokenFile([]byte(a.Token))
+	if err != nil {
+		return nil, fmt.Errorf("ksef: KSeF token: %w", err)
 	}
-	plain := []byte(a.Token + "|" + strconv.FormatInt(ch.TimestampMs, 10))
+	if err := CheckToken(tok, ""); err != nil {
+		return nil, fmt.Errorf("ksef: KSeF token: %w", err)
+	}
+	plain := []byte(tok + "|" + strconv.FormatInt(ch.TimestampMs, 10))
 	var out AuthInit
-	err := c.withKeyRetry(ctx, func() error {
+	err = c.withKeyRetry(ctx, func() error {
 		enc, keyID, err := c.EncryptWithKey(ctx, UsageKsefToken, plain)
 		if err != nil {
 			return err
@@ -169,7 +174,11 @@ func (c *Client) Login(ctx context.Context) error {
 
 func (c *Client) login(ctx context.Context) error {
 	if err := c.loginSteps(ctx); err != nil {
-		return &LoginError{Err: err}
+		le := &LoginError{Err: err}
+		if c.auth != nil {
+			le.Method = c.auth.Method()
+		}
+		return le
 	}
 	return nil
 }

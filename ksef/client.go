@@ -275,7 +275,9 @@ func (c *Client) do(ctx context.Context, cl call) error {
 			if cl.once && !notSent(err) {
 				return c.fail(cl, &AmbiguousError{Op: cl.method + " " + c.describe(cl), Err: err})
 			}
-			if attempt >= c.maxRetries {
+			// Nobody listening (refused, no such host) is not cured in seconds: one quick second
+			// try, then the caller's slower retry takes over (and `auth check` answers at once).
+			if attempt >= c.maxRetries || (notSent(err) && attempt >= 1) {
 				return c.fail(cl, err)
 			}
 			c.log.Debug("network error, retrying", "op", c.describe(cl), "attempt", attempt+1, "err", err)

@@ -129,9 +129,24 @@ func isNetworkError(err error) bool {
 
 // LoginError wraps every failure of the login flow, so callers can tell "KSeF refused our
 // credentials" (not retriable: someone must fix them) from a failed operation.
-type LoginError struct{ Err error }
+type LoginError struct {
+	Err error
+	// Method is the Authenticator's method ("token", "certificate").
+	Method string
+}
 
-func (e *LoginError) Error() string { return "login: " + e.Err.Error() }
+func (e *LoginError) Error() string {
+	s := "login: " + e.Err.Error()
+	var ae *AuthError
+	var api *APIError
+	refused := errors.As(e.Err, &ae) && !IsRetriable(e.Err) || errors.As(e.Err, &api) && api.HTTPStatus >= 400 && api.HTTPStatus < 500
+	if e.Method == "token" && refused {
+		// KSeF refused the token itself: name both fixes, since tokens end for everyone on a
+		// fixed day (auth.token_deadline).
+		s += `: KSeF refused the token. Generate a new token in the KSeF application, or switch [auth] method to "certificate" (README: Certificate login)`
+	}
+	return s
+}
 func (e *LoginError) Unwrap() error { return e.Err }
 
 // IsCredentialsProblem reports a login that KSeF refused for reasons retrying will not fix: a bad

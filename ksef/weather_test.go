@@ -294,6 +294,9 @@ func TestUnreachableSaysSo(t *testing.T) {
 	if !errors.As(err, &u) || u.Reason != "connection refused" || IsCredentialsProblem(err) || !IsTransient(err) {
 		t.Fatalf("unreachable: %v", err)
 	}
+	if n := len(clk.Sleeps()); n > 1 {
+		t.Fatalf("a refused connection was retried %d times: nobody listening is not cured in seconds", n)
+	}
 	want := "KSeF at http://" + addr + "/v2 does not answer (connection refused); queued invoices stay safe"
 	if !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "dial tcp") {
 		t.Fatalf("message %q lacks %q", err, want)

@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"net"
+	"os/exec"
 	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
+	"unicode/utf16"
 
 	"github.com/ksef-sync/ksef-sync/internal/config"
 
@@ -113,6 +117,19 @@ func TestAuthUsage(t *testing.T) {
 	}
 }
 
+// auth.token_deadline moves the warning with it.
+func TestTokenDeadlineConfigured(t *testing.T) {
+	cfg := &config.Config{Auth: config.Auth{Method: "token", TokenDeadline: "2027-07-01"}}
+	var logs strings.Builder
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	if warnTokenDeadline(cfg, log, time.Date(2026, 12, 15, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("warned half a year early: %s", logs.String())
+	}
+	if !warnTokenDeadline(cfg, log, time.Date(2027, 6, 20, 0, 0, 0, 0, time.UTC)) || !strings.Contains(logs.String(), "stop working on 2027-07-01 (in 11 days") {
+		t.Fatalf("no warning before the configured day: %s", logs.String())
+	}
+}
+
 func TestTokenDeadlineWarning(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -120,13 +137,14 @@ func TestTokenDeadlineWarning(t *testing.T) {
 		now    time.Time
 		want   string // "" = nothing logged
 	}{
-		{"a day before December", "token", time.Date(2026, 11, 30, 23, 59, 59, 0, time.UTC), ""},
+		{"a day before December (Warsaw)", "token", time.Date(2026, 11, 30, 22, 59, 59, 0, time.UTC), ""},
 		{"first of December", "token", time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),
-			`level=WARN msg="KSeF tokens stop working on 2027-01-01 (in 31 days): switch [auth] method to \"certificate\"`},
+			`level=WARN msg="KSeF tokens stop working on 2027-01-01 (in 31 days, auth.token_deadline): switch [auth] method to \"certificate\"`},
 		{"last day", "token", time.Date(2026, 12, 31, 12, 0, 0, 0, time.UTC),
-			`level=WARN msg="KSeF tokens stop working on 2027-01-01 (tomorrow): switch [auth] method to \"certificate\"`},
-		{"after the deadline", "token", time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC),
-			`level=ERROR msg="KSeF tokens no longer work since 2027-01-01: switch [auth] method to \"certificate\"`},
+			`level=WARN msg="KSeF tokens stop working on 2027-01-01 (tomorrow, auth.token_deadline): switch [auth] method to \"certificate\"`},
+		// after the day, token login goes on while KSeF accepts it: no daily error
+		{"after the deadline", "token", time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), ""},
+		{"long after the deadline", "token", time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC), ""},
 		{"certificate login in December", "certificate", time.Date(2026, 12, 15, 0, 0, 0, 0, time.UTC), ""},
 		{"certificate login after the deadline", "certificate", time.Date(2027, 2, 1, 0, 0, 0, 0, time.UTC), ""},
 	}
@@ -175,4 +193,74 @@ func TestTokenDeadlineDailyWarning(t *testing.T) {
 			}
 		}
 	})
+}
+
+// Token files as Windows tools write them log in (real binary): Notepad's UTF-8 BOM, PowerShell
+// 5.1's UTF-16 LE with BOM, a trailing line break. check-config says what is wrong with a bad one.
+func TestTokenFilesFromWindowsTools(t *testing.T) {
+	sim := startSim(t, ksefsim.Options{RateLimits: "off"})
+	tok := sim.Token(opNIP)
+	utf16le := func(s string) []byte {
+		out := []byte{0xFF, 0xFE}
+		for _, u := range utf16.Encode([]rune(s)) {
+			out = append(out, byte(u), byte(u>>8))
+		}
+		return out
+	}
+	good := map[string][]byte{
+		"utf8-bom":  append([]byte{0xEF, 0xBB, 0xBF}, tok+"\r\n"...),
+		"utf16-bom": utf16le(tok + "\r\n"),
+		"spaces":    []byte("  " + tok + "  \n\n"),
+	}
+	for name, content := range good {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := company(t, dir, sim.URL(), tokenAuth(t, dir, "x"), "")
+			writeTestFile(t, dir, "token.txt", string(content))
+			for _, args := range [][]string{{"check-config", "-config", path}, {"auth", "check", "-config", path}} {
+				out, err := exec.Command(binPath, args...).CombinedOutput()
+				if err != nil {
+					t.Fatalf("%v: %v\n%s", args, err, out)
+				}
+			}
+		})
+	}
+	bad := map[string]struct{ content, want string }{
+		"two tokens":  {tok + "\n" + tok + "\n", "auth.token_file: the token file holds more than one line"},
+		"another NIP": {"20261122-EC-0123456789-ABCDEF0123-AB|nip-1111111111|abcdef\n", "issued for NIP 1111111111, but [ksef] nip is " + opNIP},
+		"empty":       {"\xEF\xBB\xBF\r\n", "the token file is empty"},
+	}
+	for name, tt := range bad {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := company(t, dir, sim.URL(), tokenAuth(t, dir, "x"), "")
+			writeTestFile(t, dir, "token.txt", tt.content)
+			out, err := exec.Command(binPath, "check-config", "-config", path).CombinedOutput()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != exitFatal || !strings.Contains(string(out), tt.want) {
+				t.Fatalf("check-config: %v\n%s\nwant exit %d with %q", err, out, exitFatal, tt.want)
+			}
+		})
+	}
+}
+
+// `auth check` against a KSeF that does not answer says so in plain words (real binary).
+func TestAuthCheckUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String() + "/v2"
+	ln.Close()
+	dir := t.TempDir()
+	path := company(t, dir, url, tokenAuth(t, dir, "20261122-EC-0123456789-ABCDEF0123-AB|nip-"+opNIP+"|abcdef"), "")
+	out, err := exec.Command(binPath, "auth", "check", "-config", path).CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitFatal {
+		t.Fatalf("auth check: %v\n%s", err, out)
+	}
+	want := "KSeF at " + url + " does not answer (connection refused); queued invoices stay safe"
+	if !strings.Contains(string(out), want) || strings.Contains(string(out), "dial tcp") {
+		t.Fatalf("output:\n%s\nwant %q and no raw dial error", out, want)
+	}
 }

@@ -131,6 +131,19 @@ func explainAuthError(err error, cfg *config.Config) error {
 		}
 		return fmt.Errorf("cannot use the certificate: %s", ce.Msg)
 	}
+	// weather first: none of it is a verdict on the credentials
+	var unreachable *ksef.UnreachableError
+	if errors.As(err, &unreachable) {
+		return unreachable
+	}
+	var blocked *ksef.BlockedError
+	if errors.As(err, &blocked) {
+		return fmt.Errorf("KSeF's firewall blocked the request (incident %s); this is not about the credentials: try again later, and if it persists report the incident number to KSeF support", orDash(blocked.IncidentID))
+	}
+	var unavail *ksef.UnavailableError
+	if errors.As(err, &unavail) {
+		return fmt.Errorf("KSeF is unavailable (HTTP %d%s); this is not about the credentials: try again later", unavail.HTTPStatus, excerptSuffix(unavail.Excerpt))
+	}
 	var ae *ksef.AuthError
 	if errors.As(err, &ae) {
 		return fmt.Errorf("KSeF code %d: %s (%s)", ae.Code, authStatusText(ae.Code, cfg), ae.Description)
@@ -153,7 +166,8 @@ func authStatusText(code int, cfg *config.Config) string {
 	case 425:
 		return "the authentication was revoked"
 	case 450:
-		return "the KSeF token is invalid, revoked, inactive or belongs to another NIP: generate a new token in the KSeF application"
+		return "the KSeF token is invalid, revoked, inactive or belongs to another NIP: generate a new token in the KSeF application, " +
+			"or, once KSeF no longer accepts tokens, switch [auth] method to \"certificate\" (README: Certificate login)"
 	case 460:
 		return "KSeF rejected the certificate (invalid, revoked, untrusted chain)"
 	case 480:
@@ -221,4 +235,18 @@ func cmdCert(_ context.Context, env *cliEnv, args []string) int {
 	fmt.Fprintf(env.stdout, "wrote %s\nwrote %s\n\nFor the KSeF TEST environment, put this in your config:\n\n[auth]\nmethod = \"certificate\"\ncert_file = %q\nkey_file = %q\nsubject_identifier = \"certificateSubject\"\n",
 		certPath, keyPath, filepath.ToSlash(certPath), filepath.ToSlash(keyPath))
 	return exitOK
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func excerptSuffix(s string) string {
+	if s == "" {
+		return ""
+	}
+	return ": " + s
 }

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/ksef-sync/ksef-sync/internal/config"
+	"github.com/ksef-sync/ksef-sync/ksef"
 )
 
 func cmdCheckConfig(_ context.Context, env *cliEnv, args []string) int {
@@ -23,8 +25,49 @@ func cmdCheckConfig(_ context.Context, env *cliEnv, args []string) int {
 		fmt.Fprintf(env.stderr, "Fix the folders (or correct the keys in %s), then run check-config again.\n", cfg.Path)
 		return exitFatal
 	}
+	if key, err := checkTokenSource(cfg); err != nil {
+		fmt.Fprintf(env.stderr, "ksef-sync: %s has 1 problem(s):\n  %s: %v\n", cfg.Path, key, err)
+		return exitFatal
+	} else if key != "" {
+		fmt.Fprintf(env.stdout, "note: the token in %s does not look like one issued by the KSeF application (<reference>|nip-<NIP>|<secret>); KSeF will say at login (ksef-sync auth check)\n", key)
+	}
 	fmt.Fprintf(env.stdout, "%s: OK (environment %s, NIP %s, auth %s)\n", cfg.Path, cfg.KSeF.Environment, cfg.KSeF.NIP, cfg.Auth.Method)
 	return exitOK
+}
+
+// checkTokenSource reads the token the way the login will (BOM, UTF-16 and surrounding whitespace
+// are fine) and says what is wrong with the file. With no error, a non-empty key means the token
+// has an unusual shape (worth a note, not a failure: test systems issue other shapes).
+func checkTokenSource(cfg *config.Config) (string, error) {
+	if cfg.Auth.Method != "token" {
+		return "", nil
+	}
+	var raw []byte
+	key := "auth.token_file"
+	switch {
+	case cfg.Auth.TokenFile != "":
+		b, err := os.ReadFile(cfg.Auth.TokenFile)
+		if err != nil {
+			return key, err
+		}
+		raw = b
+	case cfg.Auth.TokenEnv != "":
+		key = "auth.token_env"
+		raw = []byte(os.Getenv(cfg.Auth.TokenEnv))
+	default:
+		return "", nil
+	}
+	tok, err := ksef.DecodeTokenFile(raw)
+	if err == nil {
+		err = ksef.CheckToken(tok, cfg.KSeF.NIP)
+	}
+	if err != nil {
+		return key, err
+	}
+	if !ksef.TokenLooksIssued(tok) {
+		return key, nil
+	}
+	return "", nil
 }
 
 // printConfigProblems lists every problem with its key, then says where to look for the fix.

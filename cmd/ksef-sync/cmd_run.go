@@ -79,11 +79,13 @@ func daemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		dailyTokenWarning(ctx, cfg, log)
 	}()
 	var pullErr error
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		pullErr = runPullRoom(ctx, d)
-	}()
+	if cfg.Pull.Enabled {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pullErr = runPullSchedule(ctx, d)
+		}()
+	}
 	err = d.engine.Run(ctx)
 	wg.Wait()
 	log.Info("ksef-sync stopped")
@@ -93,21 +95,21 @@ func daemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 // tokenDeadline is the day KSeF tokens stop working; from then on only certificate login works.
 var tokenDeadline = time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// warnTokenDeadline nags, from December 2026, anyone still logging in with a token.
+// warnTokenDeadline nags, from a month before auth.token_deadline, anyone still logging in with a
+// token. After the day it says nothing: token login goes on for as long as KSeF accepts it, and if
+// KSeF refuses the token, the login error itself names the fix (certificate login).
 func warnTokenDeadline(cfg *config.Config, log *slog.Logger, now time.Time) bool {
-	if cfg.Auth.Method != "token" || now.Before(tokenDeadline.AddDate(0, -1, 0)) {
+	deadline := cfg.Auth.TokenDeadlineTime()
+	if cfg.Auth.Method != "token" || now.Before(deadline.AddDate(0, -1, 0)) || !now.Before(deadline) {
 		return false
 	}
-	if now.Before(tokenDeadline) {
-		days := int(math.Ceil(tokenDeadline.Sub(now).Hours() / 24))
-		when := fmt.Sprintf("in %d days", days)
-		if days == 1 {
-			when = "tomorrow"
-		}
-		log.Warn(fmt.Sprintf("KSeF tokens stop working on 2027-01-01 (%s): switch [auth] method to \"certificate\" (see README: Certificate login)", when))
-	} else {
-		log.Error("KSeF tokens no longer work since 2027-01-01: switch [auth] method to \"certificate\" (see README: Certificate login)")
+	days := int(math.Ceil(deadline.Sub(now).Hours() / 24))
+	when := fmt.Sprintf("in %d days", days)
+	if days == 1 {
+		when = "tomorrow"
 	}
+	log.Warn(fmt.Sprintf("KSeF tokens stop working on %s (%s, auth.token_deadline): switch [auth] method to \"certificate\" (see README: Certificate login)",
+		deadline.Format("2006-01-02"), when))
 	return true
 }
 

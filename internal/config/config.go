@@ -49,6 +49,30 @@ type Auth struct {
 	KeyPasswordEnv    string `toml:"key_password_env"`
 	KeyPasswordFile   string `toml:"key_password_file"`
 	SubjectIdentifier string `toml:"subject_identifier"` // certificateSubject | certificateFingerprint
+	// TokenDeadline is the day KSeF stops accepting KSeF tokens (announced: 2027-01-01). Before it the
+	// daemon warns; a refused token names the fix (certificate login).
+	TokenDeadline string `toml:"token_deadline"`
+}
+
+// DefaultTokenDeadline is the day KSeF announced tokens stop working.
+const DefaultTokenDeadline = "2027-01-01"
+
+// TokenDeadlineTime is auth.token_deadline as the start of that day in Warsaw (DefaultTokenDeadline
+// when unset or unreadable; Load has already refused an unreadable value).
+func (a Auth) TokenDeadlineTime() time.Time {
+	loc, err := time.LoadLocation("Europe/Warsaw")
+	if err != nil {
+		loc = time.UTC
+	}
+	s := a.TokenDeadline
+	if s == "" {
+		s = DefaultTokenDeadline
+	}
+	t, err := time.ParseInLocation("2006-01-02", s, loc)
+	if err != nil {
+		t, _ = time.ParseInLocation("2006-01-02", DefaultTokenDeadline, loc)
+	}
+	return t
 }
 
 // Folders are the exchange folders shared with the ERP plus the local state folder.
@@ -274,7 +298,7 @@ func (ps *Problems) add(key, format string, args ...any) {
 // Defaults returns the configuration used for every key the file leaves out.
 func Defaults() Config {
 	return Config{
-		Auth: Auth{Method: "token", SubjectIdentifier: "certificateSubject"},
+		Auth: Auth{Method: "token", SubjectIdentifier: "certificateSubject", TokenDeadline: DefaultTokenDeadline},
 		Send: Send{
 			Mode:             "auto",
 			GatherWindow:     Duration{2 * time.Second},

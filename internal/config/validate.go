@@ -120,6 +120,9 @@ func (c *Config) validateAuth(ps *Problems) {
 	default:
 		ps.add("auth.method", "%q is not allowed: use \"token\" or \"certificate\"", a.Method)
 	}
+	if _, err := time.Parse("2006-01-02", a.TokenDeadline); err != nil && a.TokenDeadline != "" {
+		ps.add("auth.token_deadline", "%q is not a date: use the day KSeF stops accepting tokens, e.g. \"2027-01-01\"", a.TokenDeadline)
+	}
 }
 
 func (c *Config) validateCertificate(ps *Problems) {
