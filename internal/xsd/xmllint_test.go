@@ -117,6 +117,14 @@ func TestDifferentialXmllint(t *testing.T) {
 		docs = append(docs, gen{f, what, data})
 		files = append(files, f)
 	}
+	for i, e := range edgeCases(t) {
+		f := filepath.Join(dir, fmt.Sprintf("e%03d.xml", i))
+		if err := os.WriteFile(f, []byte(e.doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, gen{f, e.what, []byte(e.doc)})
+		files = append(files, f)
+	}
 	want := xmllintVerdicts(t, files)
 	valid, mismatches := 0, 0
 	for _, d := range docs {
@@ -160,4 +168,51 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+type edgeCase struct{ what, doc string }
+
+// edgeCases are hand-picked documents at the edges of the lexical rules, most of them valid.
+func edgeCases(t *testing.T) []edgeCase {
+	v3 := string(v3Sample())
+	rich := string(richInvoice(t))
+	var out []edgeCase
+	add := func(what, base, old, new string) {
+		if !strings.Contains(base, old) {
+			t.Fatalf("edge case %q: %q not found", what, old)
+		}
+		out = append(out, edgeCase{what, strings.Replace(base, old, new, 1)})
+	}
+	add("comment inside a value", v3, "<P_2>FA/", "<P_2><!-- numer -->FA/")
+	add("character references", v3, "<KodWaluty>PLN</KodWaluty>", "<KodWaluty>&#80;&#x4C;N</KodWaluty>")
+	add("CDATA value", v3, "<KodWaluty>PLN</KodWaluty>", "<KodWaluty><![CDATA[PLN]]></KodWaluty>")
+	add("spaces around a decimal", v3, "<P_15>", "<P_15>  ")
+	add("plus sign in a choice field", v3, "<P_16>2</P_16>", "<P_16>+2</P_16>")
+	add("leading zero in a choice field", v3, "<P_16>2</P_16>", "<P_16>02</P_16>")
+	add("newline in a choice field", v3, "<P_16>2</P_16>", "<P_16>\n2\n</P_16>")
+	add("empty element with a fixed value", rich, "<tns:PrefiksPodatnika>PL</tns:PrefiksPodatnika>", "<tns:PrefiksPodatnika/>")
+	add("fixed value with spaces", rich, "<tns:PrefiksPodatnika>PL</tns:PrefiksPodatnika>", "<tns:PrefiksPodatnika> PL </tns:PrefiksPodatnika>")
+	add("other fixed value", rich, "<tns:PrefiksPodatnika>PL</tns:PrefiksPodatnika>", "<tns:PrefiksPodatnika>DE</tns:PrefiksPodatnika>")
+	add("form code with spaces", v3, ">FA</KodFormularza>", "> FA </KodFormularza>")
+	add("system code with a space", v3, `kodSystemowy="FA (3)"`, `kodSystemowy=" FA (3)"`)
+	add("namespace redeclared on a child", v3, "<Fa>", `<Fa xmlns="http://crd.gov.pl/wzor/2025/06/25/13775/">`)
+	add("prefixed child in default-namespace document", v3, "<Fa>", `<f:Fa xmlns:f="http://crd.gov.pl/wzor/2025/06/25/13775/">`)
+	add("CRLF and tabs between elements", v3, "<Fa>\n", "<Fa>\r\n\t\t")
+	add("xml:lang attribute", v3, "<Fa>", `<Fa xml:lang="pl">`)
+	add("unqualified attribute from another namespace", v3, "<Fa>", `<Fa xmlns:o="urn:o" o:x="1">`)
+	add("no XML declaration", v3, `<?xml version="1.0" encoding="utf-8"?>`, "")
+	add("dateTime without seconds fraction", v3, "2026-06-05T02:45:33.422866Z", "2026-06-05T02:45:33Z")
+	add("dateTime with offset", v3, "2026-06-05T02:45:33.422866Z", "2026-06-05T04:45:33+02:00")
+	add("dateTime at the minimum", v3, "2026-06-05T02:45:33.422866Z", "2025-09-01T00:00:00Z")
+	add("dateTime just before the minimum", v3, "2026-06-05T02:45:33.422866Z", "2025-08-31T23:59:59.999Z")
+	add("date at the maximum", v3, "<P_1>2026-02-03</P_1>", "<P_1>2050-01-01</P_1>")
+	add("thousands of digits", v3, "<P_15>", "<P_15>0000000000000000000000000")
+	add("NIP with Arabic-Indic digits", v3, "<NIP>3861610227</NIP>", "<NIP>٣٨٦١٦١٠٢٢٧</NIP>")
+	add("percent with trailing zeros", rich, "<tns:Udzial>50.5</tns:Udzial>", "<tns:Udzial>50.50000000</tns:Udzial>")
+	add("percent at 100", rich, "<tns:Udzial>50.5</tns:Udzial>", "<tns:Udzial>100.000000</tns:Udzial>")
+	add("percent above 100", rich, "<tns:Udzial>50.5</tns:Udzial>", "<tns:Udzial>100.000001</tns:Udzial>")
+	add("empty attribute table column", rich, `<tns:Kol Typ="dec">`, `<tns:Kol Typ="">`)
+	add("tab in a token value", v3, "<P_1M>Lidzbark</P_1M>", "<P_1M>Lidz\tbark</P_1M>")
+	add("non-breaking space only", v3, "<P_1M>Lidzbark</P_1M>", "<P_1M>\u00a0</P_1M>")
+	return out
 }
