@@ -1,0 +1,101 @@
+package offline
+
+import (
+	"fmt"
+	"time"
+)
+
+// Mode is why an invoice was issued outside KSeF; it decides the sending deadline.
+type Mode string
+
+// The modes of tryby-offline.md.
+const (
+	// Offline24: the taxpayer's choice (art. 106nda): send by the next business day after the
+	// issue date (P_1).
+	Offline24 Mode = "offline24"
+	// Unavailable: KSeF unavailable, announced by the ministry (art. 106nh): send by the next
+	// business day after the unavailability ends.
+	Unavailable Mode = "unavailable"
+	// Failure: a failure announced in KSeF's status service (art. 106nf): send within 7 business days
+	// after the failure ends; a new announcement restarts the count.
+	Failure Mode = "failure"
+	// TotalFailure: announced in the mass media: no obligation to send at all.
+	TotalFailure Mode = "total-failure"
+)
+
+// Period is an outage KSeF announced, or the one we observed, from Start to End (zero while it
+// lasts).
+type Period struct {
+	Start, End time.Time
+}
+
+// Deadline is when an invoice must have reached KSeF: the end of the day Day (23:59:59.999… in
+// Warsaw). None means the law sets no obligation (total failure); Open means the deadline cannot be
+// known yet because the outage it counts from has not ended.
+type Deadline struct {
+	Day  time.Time // midnight in Warsaw of the last allowed day
+	None bool
+	Open bool
+}
+
+// Due is the last instant of the deadline day.
+func (d Deadline) Due() time.Time { return d.Day.AddDate(0, 0, 1).Add(-time.Nanosecond) }
+
+func (d Deadline) String() string {
+	switch {
+	case d.None:
+		return "no obligation (total failure)"
+	case d.Open:
+		return "counts from the end of the outage"
+	}
+	return d.Day.Format("2006-01-02")
+}
+
+// Compute returns the deadline for an invoice issued on issueDate in mode m. outage is the
+// unavailability or failure the mode refers to (ignored for offline24). A failure announced while an
+// offline24 or unavailability deadline runs moves that deadline to 7 business days after the failure
+// ends, when that is later (tryby-offline.md); pass it as failureDuring.
+func Compute(m Mode, issueDate time.Time, outage Period, failureDuring *Period) (Deadline, error) {
+	var d Deadline
+	switch m {
+	case Offline24:
+		d = Deadline{Day: AddBusinessDays(issueDate, 1)}
+	case Unavailable:
+		d = afterEnd(outage, 1)
+	case Failure:
+		d = afterEnd(outage, 7)
+	case TotalFailure:
+		return Deadline{None: true}, nil
+	default:
+		return Deadline{}, fmt.Errorf("unknown offline mode %q", m)
+	}
+	if failureDuring != nil && m != Failure {
+		f := afterEnd(*failureDuring, 7)
+		if f.Open || (!d.Open && f.Day.After(d.Day)) {
+			d = f
+		}
+	}
+	return d, nil
+}
+
+// afterEnd counts n business days after an outage's end.
+func afterEnd(p Period, n int) Deadline {
+	if p.End.IsZero() {
+		return Deadline{Open: true}
+	}
+	return Deadline{Day: AddBusinessDays(p.End, n)}
+}
+
+// LessThanOneBusinessDayLeft reports whether the deadline is close enough to warn: its day has
+// come (at most that one business day is left) and it has not passed yet.
+func LessThanOneBusinessDayLeft(d Deadline, now time.Time) bool {
+	if d.None || d.Open {
+		return false
+	}
+	return !now.Before(d.Day) && !Missed(d, now)
+}
+
+// Missed reports whether now is past the deadline.
+func Missed(d Deadline, now time.Time) bool {
+	return !d.None && !d.Open && now.After(d.Due())
+}
