@@ -16,6 +16,10 @@ const XSINamespace = "http://www.w3.org/2001/XMLSchema-instance"
 // MaxErrors bounds the problems one validation collects; the rest of the document is not checked.
 const MaxErrors = 100
 
+// maxDepth bounds element nesting (FA(3) needs 9 levels), so hostile input cannot make the
+// validator's stack grow with the file.
+const maxDepth = 64
+
 // Error is one problem found in a document.
 type Error struct {
 	Line    int    // 1-based line of the element's start tag (of its end tag for missing children)
@@ -196,6 +200,10 @@ func (v *validator) start(t xml.StartElement, line int) bool {
 				return false
 			}
 		}
+	}
+	if len(v.stack) >= maxDepth {
+		v.fail(line, fmt.Sprintf("elements are nested more than %d levels deep", maxDepth))
+		return false
 	}
 	if len(v.stack) == 0 {
 		if v.rootEnd {

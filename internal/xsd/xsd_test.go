@@ -164,6 +164,14 @@ func TestNotWellFormed(t *testing.T) {
 	}
 }
 
+func TestDeepNestingStops(t *testing.T) {
+	doc := `<Faktura xmlns="http://crd.gov.pl/wzor/2025/06/25/13775/">` + strings.Repeat("<Fa>", 100000) + strings.Repeat("</Fa>", 100000) + `</Faktura>`
+	errs := mustFA3(t).Validate([]byte(doc))
+	if n := len(errs); n == 0 || n > 70 || errs[n-1].Message != "elements are nested more than 64 levels deep" {
+		t.Errorf("got %d errors, last %v", n, errs[len(errs)-1])
+	}
+}
+
 func TestRegexTranslation(t *testing.T) {
 	tests := []struct {
 		pattern string
