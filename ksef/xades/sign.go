@@ -6,12 +6,10 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
-	"encoding/asn1"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/big"
 	"time"
 
 	"github.com/beevik/etree"
@@ -177,13 +175,5 @@ func signDigest(key crypto.Signer, canonicalSignedInfo []byte) ([]byte, error) {
 		return raw, nil
 	}
 	// crypto.Signer yields ASN.1 DER for ECDSA; XML-DSig wants the fixed-size R||S concatenation.
-	var rs struct{ R, S *big.Int }
-	if _, err := asn1.Unmarshal(raw, &rs); err != nil {
-		return nil, fmt.Errorf("ecdsa signature: %w", err)
-	}
-	size := (pub.Curve.Params().BitSize + 7) / 8
-	out := make([]byte, 2*size)
-	rs.R.FillBytes(out[:size])
-	rs.S.FillBytes(out[size:])
-	return out, nil
+	return P1363(raw, pub)
 }

@@ -1,0 +1,101 @@
+package ksef
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"errors"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+)
+
+// offlineCert makes a certificate like the ones KSeF issues: type Offline carries nonRepudiation,
+// type Authentication digitalSignature.
+func offlineCert(t *testing.T, key crypto.Signer, usage x509.KeyUsage) *x509.Certificate {
+	t.Helper()
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(0x01F20A5D352AE590),
+		Subject:      pkix.Name{CommonName: "Offline 5265877635"},
+		NotBefore:    time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: usage,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
+
+// TestKODIIVerifiesIndependently checks the link with Go's crypto and the certificate alone, not
+// with our signing code: the signed string, PSS with salt 32 for RSA, P1363 R||S for ECDSA.
+func TestKODIIVerifiesIndependently(t *testing.T) {
+	hash := sha256.Sum256([]byte("<Faktura/>"))
+	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	for name, key := range map[string]crypto.Signer{"rsa-pss": rsaKey, "ecdsa-p256": ecKey} {
+		t.Run(name, func(t *testing.T) {
+			cert := offlineCert(t, key, x509.KeyUsageContentCommitment)
+			s, err := NewOfflineSigner(cert, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			link, err := s.QRCodeII("https://qr-test.ksef.mf.gov.pl/", "Nip", "5265877635", "5265877635", hash[:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantPrefix := "https://qr-test.ksef.mf.gov.pl/certificate/Nip/5265877635/5265877635/01F20A5D352AE590/" + base64.RawURLEncoding.EncodeToString(hash[:]) + "/"
+			if !strings.HasPrefix(link, wantPrefix) {
+				t.Fatalf("link %s\nwant prefix %s", link, wantPrefix)
+			}
+			cut := strings.LastIndex(link, "/")
+			signed := strings.TrimPrefix(link[:cut], "https://")
+			sig, err := base64.RawURLEncoding.DecodeString(link[cut+1:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			digest := sha256.Sum256([]byte(signed))
+			switch pub := cert.PublicKey.(type) {
+			case *rsa.PublicKey:
+				if err := rsa.VerifyPSS(pub, crypto.SHA256, digest[:], sig, &rsa.PSSOptions{SaltLength: 32, Hash: crypto.SHA256}); err != nil {
+					t.Errorf("RSA-PSS signature does not verify: %v", err)
+				}
+			case *ecdsa.PublicKey:
+				if len(sig) != 64 {
+					t.Fatalf("ECDSA signature is %d bytes, want 64 (R||S)", len(sig))
+				}
+				r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
+				if !ecdsa.Verify(pub, digest[:], r, s) {
+					t.Error("ECDSA signature does not verify")
+				}
+			}
+		})
+	}
+}
+
+func TestKODIIRefusesAuthenticationCertificates(t *testing.T) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	auth := offlineCert(t, key, x509.KeyUsageDigitalSignature)
+	if _, err := NewOfflineSigner(auth, key); !errors.Is(err, ErrNotOfflineCertificate) {
+		t.Errorf("an Authentication certificate: err %v, want ErrNotOfflineCertificate", err)
+	}
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if _, err := NewOfflineSigner(offlineCert(t, key, x509.KeyUsageContentCommitment), other); err == nil {
+		t.Error("a key that does not belong to the certificate was accepted")
+	}
+	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if _, err := NewOfflineSigner(offlineCert(t, p384, x509.KeyUsageContentCommitment), p384); err == nil {
+		t.Error("a P-384 key was accepted")
+	}
+}
