@@ -1,0 +1,58 @@
+package readable
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ksef-sync/ksef-sync/internal/render"
+	"github.com/ksef-sync/ksef-sync/internal/samples"
+)
+
+func TestQueueWritesCopiesAndSurvivesBadInput(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "FV_1.xml")
+	if err := os.WriteFile(good, samples.Invoice(0, "5265877635", time.Now(), "FV/1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(dir, "FV_2.xml")
+	if err := os.WriteFile(bad, []byte("<not-an-invoice/>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	q := New([]render.Format{render.PDF, render.HTML}, render.Polish, slog.New(slog.DiscardHandler))
+	q.Add(Job{InvoicePath: bad, Dir: dir, Stem: "FV_2"})
+	q.Add(Job{InvoicePath: good, Dir: dir, Stem: "FV_1", KsefNumber: "5265877635-20261202-0100001AF629-AF", QRCodeI: "https://qr-test.ksef.mf.gov.pl/invoice/5265877635/02-12-2026/abc"})
+	q.Drain(context.Background())
+	for _, name := range []string{"FV_1.pdf", "FV_1.html"} {
+		if st, err := os.Stat(filepath.Join(dir, name)); err != nil || st.Size() == 0 {
+			t.Errorf("%s not written: %v", name, err)
+		}
+	}
+	if n, last := q.Failures(); n != 1 || last == "" {
+		t.Errorf("failures = %d %q, want the bad invoice counted once", n, last)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "FV_2.pdf")); !os.IsNotExist(err) {
+		t.Errorf("a copy of the bad invoice exists: %v", err)
+	}
+}
+
+func TestRenderingOffDropsJobs(t *testing.T) {
+	q := New(nil, render.Polish, slog.New(slog.DiscardHandler))
+	q.Add(Job{InvoicePath: "/nonexistent", Stem: "x"})
+	q.Drain(context.Background())
+	if n, _ := q.Failures(); n != 0 {
+		t.Errorf("rendering off still rendered: %d failures", n)
+	}
+}
+
+func TestRunStopsWithItsContext(t *testing.T) {
+	q := New([]render.Format{render.PDF}, render.Polish, slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { q.Run(ctx); close(done) }()
+	cancel()
+	<-done
+}
