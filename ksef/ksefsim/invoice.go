@@ -286,6 +286,9 @@ func checkInvoice(data []byte, fs formSpec, contextNIP string, batch bool) (*inv
 	if ie := checkSchema(data, fs); ie != nil {
 		return nil, ie
 	}
+	if ie := checkRealism(data, f); ie != nil {
+		return nil, ie
+	}
 	if f.SellerNIP != contextNIP {
 		return nil, &invoiceError{Code: 450, Description: "Błąd weryfikacji semantyki dokumentu faktury", Details: []string{fmt.Sprintf("semantic error: seller NIP %s differs from context NIP %s", f.SellerNIP, contextNIP)}}
 	}

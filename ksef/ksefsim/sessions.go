@@ -446,7 +446,8 @@ func (s *Server) processBatch(ref string) {
 		return
 	}
 	if len(entries) > maxSessionInvoices {
-		fail(420, "Przekroczony limit faktur w sesji", fmt.Sprintf("%d invoices, limit %d", len(entries), maxSessionInvoices))
+		// open-api.json (batch session status): 420 "Przekroczony limit faktur w sesji" comes without details.
+		fail(420, "Przekroczony limit faktur w sesji")
 		return
 	}
 	// Content checks are pure: run them before taking the lock so status polls stay responsive.
