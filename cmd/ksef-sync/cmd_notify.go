@@ -24,7 +24,7 @@ func cmdNotify(ctx context.Context, env *cliEnv, args []string) int {
 	if cfg == nil {
 		return code
 	}
-	chs := notifyChannels(cfg)
+	chs := notifyChannels(cfg, env.getenv)
 	if len(chs) == 0 {
 		fmt.Fprintln(env.stderr, "no notification channel is configured: set [notify] email_to or webhook_url")
 		return exitFatal

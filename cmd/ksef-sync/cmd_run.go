@@ -79,13 +79,11 @@ func daemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		dailyTokenWarning(ctx, cfg, log)
 	}()
 	var pullErr error
-	if cfg.Pull.Enabled {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			pullErr = runPullSchedule(ctx, d)
-		}()
-	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		pullErr = runPullRoom(ctx, d)
+	}()
 	err = d.engine.Run(ctx)
 	wg.Wait()
 	log.Info("ksef-sync stopped")

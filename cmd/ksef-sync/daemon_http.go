@@ -230,12 +230,12 @@ type probe struct {
 }
 
 // notifyChannels builds the configured notification channels.
-func notifyChannels(cfg *config.Config) []notify.Channel {
+func notifyChannels(cfg *config.Config, getenv func(string) string) []notify.Channel {
 	n := cfg.Notify
 	var chs []notify.Channel
 	if len(n.EmailTo) > 0 {
 		chs = append(chs, &notify.Email{Host: n.SMTPHost, Port: n.SMTPPort, User: n.SMTPUser,
-			Password: os.Getenv(n.SMTPPasswordEnv), StartTLS: n.SMTPStartTLS, From: n.EmailFrom, To: n.EmailTo})
+			Password: getenv(n.SMTPPasswordEnv), StartTLS: n.SMTPStartTLS, From: n.EmailFrom, To: n.EmailTo})
 	}
 	if n.WebhookURL != "" {
 		chs = append(chs, &notify.Webhook{URL: n.WebhookURL})
@@ -244,7 +244,7 @@ func notifyChannels(cfg *config.Config) []notify.Channel {
 }
 
 func (o *observability) notifier() *notify.Notifier {
-	chs := notifyChannels(o.cfg)
+	chs := notifyChannels(o.cfg, os.Getenv)
 	if len(chs) == 0 {
 		return nil
 	}
@@ -259,6 +259,7 @@ func (o *observability) notifier() *notify.Notifier {
 
 func (o *observability) watch(n *notify.Notifier) *notify.Watch {
 	w := &notify.Watch{Journal: o.ro, SendTimeout: o.cfg.Send.SendTimeout.Duration, Notifier: n,
+		Outbox: o.cfg.Folders.Outbox, Patterns: o.cfg.Watch.Patterns,
 		OnError: func(err error) { o.log.Debug("notification poll failed; retrying", "err", err) }}
 	for _, c := range o.cfg.Companies() {
 		w.NIPs = append(w.NIPs, c.NIP)

@@ -480,3 +480,65 @@ func findChromium() string {
 	}
 	return ""
 }
+
+// notify test sends one message through every channel and reports each result, never a secret.
+func TestNotifyTestCommand(t *testing.T) {
+	box, smtpPort := startSMTP(t)
+	hooks := &hookSink{}
+	hookSrv := httptest.NewServer(hooks)
+	cfg := statusConfig(t, fmt.Sprintf(`[notify]
+email_to = ["ops@example.pl"]
+email_from = "ksef-sync@example.pl"
+smtp_host = "127.0.0.1"
+smtp_port = %d
+smtp_user = "ksef"
+smtp_password_env = "TEST_SMTP_PW"
+smtp_starttls = false
+webhook_url = "%s/hook/%s"
+`, smtpPort, hookSrv.URL, secretWebhook))
+	getenv := func(k string) string {
+		if k == "TEST_SMTP_PW" {
+			return secretSMTP
+		}
+		return ""
+	}
+	code, out, errOut := runCLI(t, "", getenv, "notify", "test", "-config", cfg.Path)
+	if code != exitOK || out != "e-mail to ops@example.pl: sent\nwebhook: sent\n" {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	if len(box.messages()) != 1 || len(hooks.calls()) != 1 || !strings.Contains(box.messages()[0], "test of ksef-sync's notifications") {
+		t.Errorf("%d e-mails, %d webhook calls", len(box.messages()), len(hooks.calls()))
+	}
+	hookSrv.Close()
+	code, out, _ = runCLI(t, "", func(string) string { return "wrong" }, "notify", "test", "-config", cfg.Path)
+	if code != exitFatal || !strings.Contains(out, "e-mail to ops@example.pl: FAILED: ") || !strings.Contains(out, "webhook: FAILED: ") {
+		t.Errorf("exit %d\n%s", code, out)
+	}
+	for _, secret := range []string{secretSMTP, secretWebhook, "wrong", hookSrv.URL} {
+		if strings.Contains(out, secret) {
+			t.Errorf("output shows %q:\n%s", secret, out)
+		}
+	}
+	if code, _, errOut := runCLI(t, "", nil, "notify", "test", "-config", statusConfig(t, "").Path); code != exitFatal || !strings.Contains(errOut, "no notification channel") {
+		t.Errorf("without channels: exit %d %s", code, errOut)
+	}
+}
+
+// A status page port already taken is a warning: the daemon goes on sending.
+func TestDaemonGoesOnWhenStatusPortIsTaken(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	e := newE2E(t, ksefsim.Options{}, fmt.Sprintf("[http]\nlisten = %q\n", ln.Addr().String()))
+	cmd, sc := e.daemon()
+	logs := collectLog(sc)
+	e.drop("FV_1.xml", invoice(1, "PORT"))
+	eventually(t, "the invoice registered", 2*time.Minute, func() bool { return len(glob(t, e.sent, "*.ksef.json")) == 1 })
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	_ = cmd.Wait()
+	if l := logs(); !strings.Contains(l, "level=WARN msg=\"status page is off; the daemon goes on without it\"") || !strings.Contains(l, "address already in use") {
+		t.Errorf("no warning about the port in the log:\n%s", l)
+	}
+}

@@ -3,6 +3,9 @@ package notify
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/ksef-sync/ksef-sync/spool"
@@ -19,6 +22,11 @@ type Watch struct {
 	CredsExpire time.Time     // zero when unknown
 	Now         func() time.Time
 	Notifier    *Notifier
+	// Outbox and Patterns: files matching a pattern that stay in the outbox for OutboxStall (10
+	// minutes when 0) could not be claimed: stalled.
+	Outbox      string
+	Patterns    []string
+	OutboxStall time.Duration
 	// OnError reports a failed poll (the journal busy or gone); the next poll retries.
 	OnError func(error)
 
@@ -26,6 +34,9 @@ type Watch struct {
 	seen    map[int64]bool
 	stalled map[int64]bool
 	credsAt int // the last credentials_expiring threshold told (days)
+
+	outboxAt   time.Time
+	outboxSeen map[string]time.Time // name → mtime already reported
 }
 
 // ExpiryWarnings are the days before expiry at which credentials_expiring is sent.
@@ -59,6 +70,7 @@ func (w *Watch) Run(ctx context.Context) {
 func (w *Watch) Poll(ctx context.Context) error {
 	now := w.Now()
 	w.credentials(now)
+	w.outbox(now)
 	for _, nip := range w.NIPs {
 		if err := w.rejections(ctx, nip); err != nil {
 			return err
@@ -148,9 +160,58 @@ func (w *Watch) credentials(now time.Time) {
 		return
 	}
 	w.credsAt = crossed
-	text := fmt.Sprintf("the KSeF credentials stop working on %s (in %d days)", w.CredsExpire.Format("2006-01-02"), int(left.Hours()/24))
+	days := int(left.Hours() / 24)
+	unit := "days"
+	if days == 1 {
+		unit = "day"
+	}
+	text := fmt.Sprintf("the KSeF credentials stop working on %s (in %d %s)", w.CredsExpire.Format("2006-01-02"), days, unit)
 	if left <= 0 {
 		text = "the KSeF credentials stopped working on " + w.CredsExpire.Format("2006-01-02")
 	}
 	w.Notifier.Add(Event{Kind: CredentialsExpiring, Text: text, Time: now})
+}
+
+// outbox lists the outbox at most once a minute (it may be a share) for files nobody claimed.
+func (w *Watch) outbox(now time.Time) {
+	if w.Outbox == "" || now.Sub(w.outboxAt) < time.Minute {
+		return
+	}
+	w.outboxAt = now
+	stall := w.OutboxStall
+	if stall <= 0 {
+		stall = 10 * time.Minute
+	}
+	if w.outboxSeen == nil {
+		w.outboxSeen = map[string]time.Time{}
+	}
+	entries, err := os.ReadDir(w.Outbox)
+	if err != nil {
+		return // the engine reports an unreadable outbox itself
+	}
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil || !info.Mode().IsRegular() || !w.matches(e.Name()) || now.Sub(info.ModTime()) < stall {
+			continue
+		}
+		if seen, ok := w.outboxSeen[e.Name()]; ok && seen.Equal(info.ModTime()) {
+			continue
+		}
+		w.outboxSeen[e.Name()] = info.ModTime()
+		w.Notifier.Add(Event{Kind: Stalled, File: e.Name(), Time: now,
+			Text: fmt.Sprintf("still in the outbox %s after it was written: it could not be claimed (locked or unreadable?)", now.Sub(info.ModTime()).Round(time.Minute))})
+	}
+}
+
+func (w *Watch) matches(name string) bool {
+	lower := strings.ToLower(name)
+	if strings.HasPrefix(name, ".") || strings.HasPrefix(name, "~$") || strings.HasSuffix(lower, ".tmp") || strings.HasSuffix(lower, ".part") {
+		return false
+	}
+	for _, p := range w.Patterns {
+		if ok, _ := filepath.Match(strings.ToLower(p), lower); ok {
+			return true
+		}
+	}
+	return false
 }

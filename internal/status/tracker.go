@@ -69,7 +69,7 @@ func (t *Tracker) Request(group string, status int, d time.Duration) {
 	if status == 0 || status >= 500 {
 		up = 0
 	}
-	t.setAvailable(up, "KSeF did not answer a "+group+" request")
+	t.setAvailable(up, "KSeF did not answer a request (endpoint group "+group+")")
 }
 
 // PacerWait satisfies the observer hook; waiting for our own budget says nothing about KSeF.

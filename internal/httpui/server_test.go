@@ -1,0 +1,114 @@
+package httpui
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ksef-sync/ksef-sync/internal/status"
+)
+
+func report(context.Context) (*status.Report, error) {
+	return &status.Report{Service: "running", GeneratedAt: "2026-12-02T16:00:00+01:00", TimeZone: "Europe/Warsaw",
+		Daemon: status.Daemon{Running: true, PID: 42, Host: "erp1", StartedAt: "2026-12-02T08:00:00+01:00"},
+		Companies: []status.Company{{NIP: "5265877635", Environment: "test", Queue: map[string]int{"ready": 3},
+			Invoices: status.Counts{Total: 10, Accepted: 6, Rejected: 1, InProgress: 3},
+			KSeF:     status.KSeF{State: "unreachable", CheckedAt: "2026-12-02T15:59:58+01:00"},
+			Rejections: []status.Rejection{{Time: "2026-12-02T15:00:00Z", File: "FV <1>.xml", Code: "450",
+				Reason: "Błąd <b>semantyki</b>", Hint: "popraw NIP nabywcy", ErrorFile: "FV <1>.error.json"}}}}}, nil
+}
+
+func serve(t *testing.T, o Options) string {
+	t.Helper()
+	o.Listen = "127.0.0.1:0"
+	srv, err := Listen(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	return "http://" + srv.Addr()
+}
+
+func get(t *testing.T, url, user, pass string) (int, http.Header, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	if user != "" {
+		req.SetBasicAuth(user, pass)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+// The page escapes what it shows, refreshes itself, fetches nothing and states the truth.
+func TestPage(t *testing.T) {
+	base := serve(t, Options{Status: report})
+	code, h, body := get(t, base+"/", "", "")
+	if code != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/html") {
+		t.Fatalf("%d %s", code, h.Get("Content-Type"))
+	}
+	for _, want := range []string{`<meta http-equiv="refresh" content="10">`, `name="viewport"`,
+		"running (PID 42 on erp1", "NOT reachable", "10 = <span class=\"ok\">6 accepted</span>",
+		"FV &lt;1&gt;.xml", "Błąd &lt;b&gt;semantyki&lt;/b&gt;", "popraw NIP nabywcy", "error/FV &lt;1&gt;.error.json",
+		"2026-12-02T16:00:00&#43;01:00 (Europe/Warsaw)"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	for _, banned := range []string{"<script", "http://", "https://", "<link"} {
+		if strings.Contains(body, banned) {
+			t.Errorf("page contains %q: it must embed everything", banned)
+		}
+	}
+	if code, _, _ := get(t, base+"/nothing", "", ""); code != http.StatusNotFound {
+		t.Errorf("unknown path: %d", code)
+	}
+}
+
+func TestBasicAuthOnEveryEndpoint(t *testing.T) {
+	base := serve(t, Options{Status: report, User: "admin", Password: "s3cret", Registry: prometheus.NewRegistry()})
+	for _, path := range []string{"/", "/api/status", "/metrics", "/healthz"} {
+		for _, c := range []struct{ user, pass string }{{"", ""}, {"admin", "wrong"}, {"other", "s3cret"}} {
+			if code, h, _ := get(t, base+path, c.user, c.pass); code != http.StatusUnauthorized || h.Get("WWW-Authenticate") == "" {
+				t.Errorf("%s as %q/%q: %d", path, c.user, c.pass, code)
+			}
+		}
+		if code, _, _ := get(t, base+path, "admin", "s3cret"); code != 200 {
+			t.Errorf("%s with credentials: %d", path, code)
+		}
+	}
+}
+
+func TestHealthz(t *testing.T) {
+	var bad error
+	base := serve(t, Options{Status: report, Health: func(context.Context) error { return bad }})
+	if code, _, body := get(t, base+"/healthz", "", ""); code != 200 || body != "ok\n" {
+		t.Errorf("%d %q", code, body)
+	}
+	bad = errors.New("the journal is not writable: disk full")
+	if code, _, body := get(t, base+"/healthz", "", ""); code != 503 || body != "the journal is not writable: disk full\n" {
+		t.Errorf("%d %q", code, body)
+	}
+}
+
+// A port in use is an error for the caller to report; it never panics or exits.
+func TestPortInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if _, err := Listen(Options{Listen: ln.Addr().String(), Status: report}); err == nil || !strings.Contains(err.Error(), "status page on") {
+		t.Errorf("err = %v", err)
+	}
+}
