@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -184,4 +186,36 @@ func keepLogLines(t *testing.T, sc interface {
 		}
 	})
 	return buf.String
+}
+
+// TestDoctorNamesTheWeather: doctor (real binary) tells a firewall block and an HTML gateway page
+// from a wrong address, and says "does not answer" in plain words when nothing listens.
+func TestDoctorNamesTheWeather(t *testing.T) {
+	waf := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprint(w, `{"title":"Request blocked","detail":"","status":403,"security":{"clientIp":"127.0.0.1","incidentId":"inc-77"}}`)
+	}))
+	defer waf.Close()
+	gateway := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusBadGateway)
+		fmt.Fprint(w, "<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>")
+	}))
+	defer gateway.Close()
+	tests := []struct{ name, url, want string }{
+		{"firewall", waf.URL + "/v2", "blocked by KSeF's firewall, incident inc-77"},
+		{"gateway page", gateway.URL + "/v2", "KSeF is unavailable (HTTP 502, text/html): 502 Bad Gateway"},
+		{"nothing listens", "http://" + closedPort(t) + "/v2", "does not answer (connection refused); queued invoices stay safe"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := company(t, dir, tt.url, tokenAuth(t, dir, "20261122-EC-0123456789-ABCDEF0123-AB|nip-"+opNIP+"|abcdef"), "")
+			out, _ := exec.Command(binPath, "doctor", "-config", path).CombinedOutput()
+			if !strings.Contains(string(out), tt.want) || strings.Contains(string(out), "dial tcp") {
+				t.Fatalf("doctor output:\n%s\nwant %q", out, tt.want)
+			}
+		})
+	}
 }
