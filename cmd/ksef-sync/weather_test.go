@@ -219,3 +219,45 @@ func TestDoctorNamesTheWeather(t *testing.T) {
 		})
 	}
 }
+
+// TestWeatherPull: 1,000 invoices pulled while 10 % of every group's answers are HTML 5xx or firewall
+// blocks and 10 % of storage downloads (export parts) are challenge pages. A pull run that meets
+// too much weather may stop early; the next run continues from its cursor. In the end every invoice
+// is in the inbox exactly once, with KSeF's bytes.
+func TestWeatherPull(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long end-to-end test")
+	}
+	start := time.Now().AddDate(0, -2, 0)
+	p := newPullE2E(t, 0, start, "")
+	now := p.clock.Now()
+	step := (now.Sub(start) - time.Hour) / 500
+	costDates := pullSpread(start.Add(time.Minute), step, 500)
+	salesDates := pullSpread(start.Add(time.Minute+step/2), step, 500)
+	want := append(collect("cost", costDates, p.seed("cost", costDates)), collect("sales", salesDates, p.seed("sales", salesDates))...)
+	p.sim.SetFaults(ksefsim.Faults{Kinds: []ksefsim.KindFault{
+		{Kind: ksefsim.FaultHTML5xx, Rate: 0.1}, {Kind: ksefsim.FaultWAF403, Rate: 0.1}, {Kind: ksefsim.FaultStorageHTML, Rate: 0.1},
+	}})
+	written := 0
+	for run := 0; run < 6 && written < len(want); run++ {
+		code, out, errOut := p.runCmd(3*time.Minute, "pull", "-config", p.cfgPath)
+		if strings.Contains(errOut, "panic:") {
+			t.Fatalf("pull panicked:\n%s", pullTail(errOut))
+		}
+		var n int
+		for _, line := range strings.Split(out, "\n") {
+			if _, err := fmt.Sscanf(line, "written: %d", &n); err == nil {
+				written += n
+			}
+		}
+		t.Logf("run %d: exit %d, written so far %d", run+1, code, written)
+		if code != 0 {
+			t.Logf("run %d stopped early:\n%s", run+1, pullTail(errOut))
+		}
+	}
+	if w := p.sim.Stats().Weather; w == 0 {
+		t.Fatal("no weather was injected")
+	}
+	p.sim.SetFaults(ksefsim.Faults{})
+	assertPullInbox(t, p.inbox, want)
+}
