@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"time"
 
@@ -217,7 +216,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			e.shutdown()
 			return nil
 		case f := <-files:
-			e.intake(ctx, paths(e.unchanged(e.drainFiles(files, f)))...)
+			e.intake(ctx, e.drainFiles(files, f.Path)...)
 		case <-e.wake:
 		case <-tick.C:
 		case s := <-e.reload:
@@ -234,42 +233,17 @@ func (e *Engine) Run(ctx context.Context) error {
 
 // drainFiles collects the files the watcher has ready now, so a burst is claimed and validated
 // as one lot.
-func (e *Engine) drainFiles(files <-chan watcher.File, first watcher.File) []watcher.File {
-	batch := []watcher.File{first}
-	for len(batch) < 1000 {
+func (e *Engine) drainFiles(files <-chan watcher.File, first string) []string {
+	paths := []string{first}
+	for len(paths) < 1000 {
 		select {
 		case f := <-files:
-			batch = append(batch, f)
+			paths = append(paths, f.Path)
 		default:
-			return batch
+			return paths
 		}
 	}
-	return batch
-}
-
-// unchanged drops the files whose size or modification time changed since the watcher saw them
-// hold still: a file that is still growing is never claimed. The watcher offers it again once it
-// holds still anew.
-func (e *Engine) unchanged(batch []watcher.File) []watcher.File {
-	out := batch[:0]
-	for _, f := range batch {
-		fi, err := os.Stat(f.Path)
-		if err == nil && !f.ModTime.IsZero() && (fi.Size() != f.Size || !fi.ModTime().Equal(f.ModTime)) {
-			e.log.Info("file changed after it settled; waiting for it to hold still again", "file", f.Name,
-				"size", fi.Size(), "settled_size", f.Size)
-			continue
-		}
-		out = append(out, f) // a vanished file is left to the claim, which reports it
-	}
-	return out
-}
-
-func paths(files []watcher.File) []string {
-	p := make([]string, len(files))
-	for i, f := range files {
-		p[i] = f.Path
-	}
-	return p
+	return paths
 }
 
 // Step performs one round of work: dispatch what is ready, confirm what is submitted, write

@@ -102,6 +102,7 @@ type Server struct {
 	faults    Faults
 	truncate  int
 	delayDist DelayDist
+	latarnia  latarnia // the status service; see latarnia.go
 
 	dirty    chan struct{}
 	bgCtx    context.Context
@@ -456,7 +457,8 @@ func (s *Server) buildMux() http.Handler {
 	mux.HandleFunc("/v2/", s.serveAPI)
 	mux.HandleFunc("/storage/", s.serveStorage)
 	mux.HandleFunc("/admin/", s.serveAdmin)
-	return s.withFaults(mux)
+	// The status service is another host: API faults never reach it (latarnia.go).
+	return s.withLatarnia(s.withFaults(mux))
 }
 
 // withFaults applies the configured Faults to API and storage requests (never to /admin).

@@ -1,0 +1,360 @@
+package availability
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ksef-sync/ksef-sync/internal/offline"
+)
+
+// State is KSeF's availability as the daemon understands it.
+type State string
+
+// The states. The four announced ones come from the status service; Unannounced is our own
+// observation: KSeF stops answering while the status service says AVAILABLE or cannot be reached.
+const (
+	Unknown      State = "unknown" // nothing heard yet
+	Available    State = "available"
+	Maintenance  State = "maintenance"
+	Failure      State = "failure"
+	TotalFailure State = "total-failure"
+	Unannounced  State = "unavailable-not-announced"
+)
+
+// Usable reports whether invoices can be sent to KSeF now.
+func (s State) Usable() bool { return s == Available || s == Unknown }
+
+// Snapshot is the tracker's current view, for status, doctor and the log.
+type Snapshot struct {
+	State State
+	Since time.Time // when State began (the announcement's start when it names one)
+	// Announced is the status service's last answer (StatusUnknown when it has not answered usably),
+	// with its announcement texts.
+	Announced Status
+	Messages  []Message
+	CheckedAt time.Time // last check of the status service, successful or not
+	// StatusError is why the last check gave no usable answer ("" when it did).
+	StatusError string
+	// FailingSince is the start of the current run of failed KSeF requests (zero while KSeF answers).
+	FailingSince time.Time
+	Failures     int
+	LastError    string // the last failed KSeF request, as the caller described it
+}
+
+// Text is the announcement text for people: titles and texts of the current messages.
+func (s Snapshot) Text() string {
+	var parts []string
+	for _, m := range s.Messages {
+		t := strings.TrimSpace(strings.Join(nonEmpty(m.Title, m.Text), ": "))
+		if t != "" {
+			parts = append(parts, t)
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+func nonEmpty(ss ...string) []string {
+	var out []string
+	for _, s := range ss {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Options tune a Tracker; zero values take the defaults.
+type Options struct {
+	// Interval between checks of the status service (default 5 minutes).
+	Interval time.Duration
+	// FailingInterval between checks while KSeF does not answer or an outage is announced
+	// (default 1 minute), so its end is seen soon.
+	FailingInterval time.Duration
+	// FailThreshold is how many KSeF requests in a row must fail before KSeF counts as unavailable
+	// (default 3): one lost connection is weather, not an outage.
+	FailThreshold int
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// OnChange, when set, hears every change of State (for the log); called without locks held,
+	// from the goroutine that caused the change.
+	OnChange func(old, new Snapshot)
+	// History is how many past states are kept for ModeAt (default 256).
+	History int
+}
+
+// segment is one stretch of time in one state.
+type segment struct {
+	state      State
+	start, end time.Time // end zero while current
+	text       string
+}
+
+// Tracker combines the status service's announcements with our own observations of KSeF. It is
+// safe for concurrent use; Run owns the checking loop.
+type Tracker struct {
+	client *Client
+	opts   Options
+	kick   chan struct{}
+
+	mu      sync.Mutex
+	snap    Snapshot
+	history []segment // oldest first; the last one is current
+}
+
+// NewTracker returns a tracker that asks client (nil: observations only).
+func NewTracker(client *Client, opts Options) *Tracker {
+	if opts.Interval <= 0 {
+		opts.Interval = 5 * time.Minute
+	}
+	if opts.FailingInterval <= 0 {
+		opts.FailingInterval = time.Minute
+	}
+	if opts.FailingInterval > opts.Interval {
+		opts.FailingInterval = opts.Interval
+	}
+	if opts.FailThreshold <= 0 {
+		opts.FailThreshold = 3
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.History <= 0 {
+		opts.History = 256
+	}
+	return &Tracker{client: client, opts: opts, kick: make(chan struct{}, 1), snap: Snapshot{State: Unknown}}
+}
+
+// Snapshot returns the current view.
+func (t *Tracker) Snapshot() Snapshot {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.snap
+	s.Messages = append([]Message(nil), s.Messages...)
+	return s
+}
+
+// Kick asks Run to check the status service at once. It never blocks.
+func (t *Tracker) Kick() {
+	select {
+	case t.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Observe records the outcome of one KSeF request at time at: ok when KSeF answered (any HTTP
+// answer from KSeF itself, even an error about the invoice), not ok when it did not (no connection,
+// timeout, 5xx, an HTML page instead of KSeF's JSON). The first failure kicks a status check.
+func (t *Tracker) Observe(ok bool, err error, at time.Time) {
+	t.mu.Lock()
+	old := t.snap
+	if ok {
+		t.snap.FailingSince, t.snap.Failures = time.Time{}, 0
+	} else {
+		if t.snap.Failures == 0 {
+			t.snap.FailingSince = at
+		}
+		t.snap.Failures++
+		if err != nil {
+			t.snap.LastError = err.Error()
+		}
+	}
+	changed := t.recompute(at)
+	t.mu.Unlock()
+	if !ok && old.Failures == 0 {
+		t.Kick()
+	}
+	t.notify(old, changed)
+}
+
+// Check asks the status service once and records the answer. An unusable answer is recorded as
+// StatusUnknown with its reason; the error is returned for callers that want it (doctor).
+func (t *Tracker) Check(ctx context.Context) error {
+	if t.client == nil {
+		return errors.New("no status service configured")
+	}
+	r, err := t.client.Status(ctx)
+	at := t.opts.Now()
+	t.mu.Lock()
+	old := t.snap
+	t.snap.CheckedAt = at
+	if err != nil {
+		t.snap.Announced, t.snap.Messages, t.snap.StatusError = StatusUnknown, nil, err.Error()
+	} else {
+		if r.Status == StatusAvailable && old.Announced != StatusAvailable && old.Announced != StatusUnknown {
+			// The announced outage ended: the failures it explained say nothing about KSeF now.
+			t.snap.FailingSince, t.snap.Failures = time.Time{}, 0
+		}
+		t.snap.Announced, t.snap.Messages, t.snap.StatusError = r.Status, r.Messages, ""
+	}
+	changed := t.recompute(at)
+	t.mu.Unlock()
+	t.notify(old, changed)
+	return err
+}
+
+func (t *Tracker) notify(old Snapshot, changed bool) {
+	if changed && t.opts.OnChange != nil {
+		t.opts.OnChange(old, t.Snapshot())
+	}
+}
+
+// Run checks the status service now, then every Interval (FailingInterval while KSeF is not
+// usable), and at once after Kick, until ctx ends.
+func (t *Tracker) Run(ctx context.Context) error {
+	for {
+		_ = t.Check(ctx) // recorded in the snapshot
+		wait := t.opts.Interval
+		if !t.Snapshot().State.Usable() {
+			wait = t.opts.FailingInterval
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return ctx.Err()
+		case <-timer.C:
+		case <-t.kick:
+			timer.Stop()
+		}
+	}
+}
+
+// recompute derives the state from the announcement and the observations; it reports whether the
+// state changed. Callers hold mu.
+func (t *Tracker) recompute(at time.Time) bool {
+	state, since := t.derive(at)
+	if state == t.snap.State {
+		return false
+	}
+	t.snap.State, t.snap.Since = state, since
+	// An announcement may name a start before states we recorded (an outage we saw as
+	// unannounced): from that start on the announced state is the legal one.
+	for n := len(t.history); n > 0 && !t.history[n-1].start.Before(since); n-- {
+		t.history = t.history[:n-1]
+	}
+	if n := len(t.history); n > 0 {
+		t.history[n-1].end = since
+	}
+	t.history = append(t.history, segment{state: state, start: since, text: t.snap.Text()})
+	if len(t.history) > t.opts.History {
+		t.history = t.history[len(t.history)-t.opts.History:]
+	}
+	return true
+}
+
+func (t *Tracker) derive(at time.Time) (State, time.Time) {
+	s := &t.snap
+	switch s.Announced {
+	case StatusMaintenance:
+		return Maintenance, announcedSince(s.Messages, at)
+	case StatusFailure:
+		return Failure, announcedSince(s.Messages, at)
+	case StatusTotalFailure:
+		return TotalFailure, announcedSince(s.Messages, at)
+	}
+	if s.Failures >= t.opts.FailThreshold {
+		return Unannounced, s.FailingSince
+	}
+	if s.Announced == StatusAvailable || (s.Failures == 0 && t.snap.State != Unknown) {
+		return Available, at
+	}
+	if s.Failures == 0 && !s.CheckedAt.IsZero() {
+		// The status service gave nothing usable, but nothing says KSeF is down either.
+		return Available, at
+	}
+	return t.snap.State, t.snap.Since
+}
+
+// announcedSince is the earliest start the announcements name, if it lies in the past; otherwise
+// the time we learned of it.
+func announcedSince(ms []Message, at time.Time) time.Time {
+	since := at
+	for _, m := range ms {
+		if !m.Start.IsZero() && m.Start.Before(since) && (m.End.IsZero() || m.End.After(at)) {
+			since = m.Start.Time
+		}
+	}
+	return since
+}
+
+// Claim is what ModeAt says about an invoice claimed at a given time.
+type Claim struct {
+	// Offline is true when KSeF was not usable at that time: the invoice is issued offline.
+	Offline bool
+	// Mode is the legal offline mode and Outage the period it counts from (End zero while it
+	// lasts); pass both to offline.Compute.
+	Mode   offline.Mode
+	Outage offline.Period
+	State  State
+	Text   string // the announcement text of that time
+}
+
+// ModeAt returns the legal offline mode of an invoice claimed at time at, from the states the
+// tracker has seen:
+//
+//   - announced FAILURE: offline.Failure (7 business days after the failure ends);
+//   - announced TOTAL_FAILURE: offline.TotalFailure (no obligation);
+//   - announced MAINTENANCE: offline.Unavailable (unavailability announced by the ministry: next
+//     business day after it ends);
+//   - unavailable but not announced: offline.Offline24. The law's unavailability and failure modes
+//     need an announcement; without one the taxpayer's own offline24 mode is the one that holds, and
+//     its deadline is the earliest, so it is the safe choice. If a failure is announced later, pass
+//     FailureDuring to offline.Compute.
+//
+// A time before anything was observed, or while KSeF was available, gives Offline false.
+func (t *Tracker) ModeAt(at time.Time) Claim {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for i := len(t.history) - 1; i >= 0; i-- {
+		seg := t.history[i]
+		if at.Before(seg.start) {
+			continue
+		}
+		if !seg.end.IsZero() && !at.Before(seg.end) {
+			break
+		}
+		c := Claim{State: seg.state, Text: seg.text, Outage: t.extent(i)}
+		switch seg.state {
+		case Failure:
+			c.Offline, c.Mode = true, offline.Failure
+		case TotalFailure:
+			c.Offline, c.Mode = true, offline.TotalFailure
+		case Maintenance:
+			c.Offline, c.Mode = true, offline.Unavailable
+		case Unannounced:
+			c.Offline, c.Mode = true, offline.Offline24
+		default:
+			c.Outage = offline.Period{}
+		}
+		return c
+	}
+	return Claim{State: Unknown}
+}
+
+// extent is the period of segment i. Callers hold mu.
+func (t *Tracker) extent(i int) offline.Period {
+	return offline.Period{Start: t.history[i].start, End: t.history[i].end}
+}
+
+// FailureDuring returns the announced failure that overlaps [from, now], the latest one if several
+// did, or nil: offline.Compute moves an offline24 or unavailability deadline to 7 business days after
+// such a failure ends.
+func (t *Tracker) FailureDuring(from time.Time) *offline.Period {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for i := len(t.history) - 1; i >= 0; i-- {
+		seg := t.history[i]
+		if seg.state != Failure {
+			continue
+		}
+		if seg.end.IsZero() || seg.end.After(from) {
+			p := t.extent(i)
+			return &p
+		}
+		return nil
+	}
+	return nil
+}
