@@ -1,0 +1,309 @@
+package qrfiles
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"image/png"
+	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ksef-sync/ksef-sync/ksef"
+	"software.sslmate.com/src/go-pkcs12"
+)
+
+const (
+	qrBase = "https://qr-test.ksef.mf.gov.pl"
+	nip    = "5265877635"
+)
+
+var invoiceXML = []byte(`<?xml version="1.0" encoding="UTF-8"?><Faktura><P_1>2026-12-02</P_1><P_2>FV/1/12/2026</P_2></Faktura>`)
+
+func testInvoice() Invoice {
+	return Invoice{Stem: "FV_1_12_2026", XML: invoiceXML, SellerNIP: nip,
+		IssueDate: time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC), QRBase: qrBase, ContextType: "Nip", ContextValue: nip}
+}
+
+// newCert makes a self-signed certificate with the key usage KSeF uses to mark its type
+// (certyfikaty-KSeF.md): Offline = nonRepudiation, Authentication = digitalSignature.
+func newCert(t *testing.T, key crypto.Signer, usage x509.KeyUsage) *x509.Certificate {
+	t.Helper()
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(0x0123ABCDEF),
+		Subject:      pkix.Name{CommonName: "Offline " + nip, SerialNumber: "VATPL-" + nip},
+		NotBefore:    time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: usage,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func writePEM(t *testing.T, dir string, cert *x509.Certificate, key crypto.Signer) (certFile, keyFile string) {
+	t.Helper()
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "offline.crt"), filepath.Join(dir, "offline.key")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}
+
+func TestWriteWithOfflineCertificate(t *testing.T) {
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		key  crypto.Signer
+		p12  bool
+	}{{"RSA-PSS, PEM", rsaKey, false}, {"ECDSA P-256, PKCS#12", ecKey, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cert := newCert(t, tc.key, x509.KeyUsageContentCommitment)
+			var signer *ksef.OfflineSigner
+			if tc.p12 {
+				p12, err := pkcs12.Modern.Encode(tc.key, cert, nil, "tajne")
+				if err != nil {
+					t.Fatal(err)
+				}
+				f := filepath.Join(dir, "offline.p12")
+				if err := os.WriteFile(f, p12, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				signer, err = LoadSigner("", "", f, []byte("tajne"))
+				if err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				cf, kf := writePEM(t, dir, cert, tc.key)
+				signer, err = LoadSigner(cf, kf, "", nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			out := filepath.Join(dir, "qr")
+			links, err := Write(out, testInvoice(), signer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertFiles(t, out, "FV_1_12_2026.kod1.png", "FV_1_12_2026.kod2.png", "FV_1_12_2026.qr.json")
+
+			var got Links
+			readJSON(t, filepath.Join(out, "FV_1_12_2026.qr.json"), &got)
+			if got != links {
+				t.Errorf(".qr.json = %+v, want %+v", got, links)
+			}
+			sum := sha256.Sum256(invoiceXML)
+			wantI := qrBase + "/invoice/" + nip + "/02-12-2026/" + base64.RawURLEncoding.EncodeToString(sum[:])
+			if got.KodI != wantI || got.SellerNIP != nip || got.IssueDate != "2026-12-02" || got.InvoiceHash != base64.StdEncoding.EncodeToString(sum[:]) {
+				t.Errorf(".qr.json = %+v, want kodI %s", got, wantI)
+			}
+			verifyKodII(t, got.KodII, cert, sum[:])
+			assertDecodes(t, filepath.Join(out, "FV_1_12_2026.kod1.png"), got.KodI)
+			assertDecodes(t, filepath.Join(out, "FV_1_12_2026.kod2.png"), got.KodII)
+		})
+	}
+}
+
+// verifyKodII checks the link's parts and its signature with Go's crypto against the certificate,
+// independently of ksef.OfflineSigner: RSASSA-PSS (SHA-256, MGF1-SHA-256, salt 32) or ECDSA P-256
+// as R||S, over the link without "https://" up to the invoice hash (kody-qr.md).
+func verifyKodII(t *testing.T, link string, cert *x509.Certificate, sum []byte) {
+	t.Helper()
+	cut := strings.LastIndex(link, "/")
+	unsigned, sigText := link[:cut], link[cut+1:]
+	wantPrefix := qrBase + "/certificate/Nip/" + nip + "/" + nip + "/" + strings.ToUpper(hex.EncodeToString(cert.SerialNumber.Bytes())) + "/" + base64.RawURLEncoding.EncodeToString(sum)
+	if unsigned != wantPrefix {
+		t.Fatalf("KOD II = %s, want it to start %s", link, wantPrefix)
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(sigText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := sha256.Sum256([]byte(strings.TrimPrefix(unsigned, "https://")))
+	switch pub := cert.PublicKey.(type) {
+	case *rsa.PublicKey:
+		if err := rsa.VerifyPSS(pub, crypto.SHA256, digest[:], sig, &rsa.PSSOptions{SaltLength: 32, Hash: crypto.SHA256}); err != nil {
+			t.Errorf("KOD II RSA-PSS signature: %v", err)
+		}
+	case *ecdsa.PublicKey:
+		if len(sig) != 64 || !ecdsa.Verify(pub, digest[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])) {
+			t.Errorf("KOD II ECDSA signature (%d bytes) does not verify", len(sig))
+		}
+	default:
+		t.Fatalf("key %T", pub)
+	}
+}
+
+func TestWriteWithoutCertificate(t *testing.T) {
+	dir := t.TempDir()
+	links, err := Write(dir, testInvoice(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if links.KodII != "" {
+		t.Errorf("kodII = %q without a certificate", links.KodII)
+	}
+	assertFiles(t, dir, "FV_1_12_2026.kod1.png", "FV_1_12_2026.qr.json")
+	raw, err := os.ReadFile(filepath.Join(dir, "FV_1_12_2026.qr.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(raw, []byte("kodII")) {
+		t.Errorf(".qr.json names kodII without a certificate: %s", raw)
+	}
+	assertDecodes(t, filepath.Join(dir, "FV_1_12_2026.kod1.png"), links.KodI)
+}
+
+func TestLoadSignerRefusesAuthenticationCertificate(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, kf := writePEM(t, t.TempDir(), newCert(t, key, x509.KeyUsageDigitalSignature), key)
+	_, err = LoadSigner(cf, kf, "", nil)
+	if err == nil || !strings.Contains(err.Error(), "Authentication certificate") || !strings.Contains(err.Error(), "auth.offline_cert_file") {
+		t.Fatalf("err = %v, want a refusal naming the Authentication certificate and the keys to set", err)
+	}
+	if s, err := LoadSigner("", "", "", nil); s != nil || err != nil {
+		t.Errorf("nothing configured: %v, %v", s, err)
+	}
+	if _, err := LoadSigner("", kf, "", nil); err == nil {
+		t.Error("a key without a certificate was accepted")
+	}
+}
+
+func TestWriteRefusesBadInput(t *testing.T) {
+	for name, mutate := range map[string]func(*Invoice){
+		"stem with a folder": func(i *Invoice) { i.Stem = "../x" },
+		"empty stem":         func(i *Invoice) { i.Stem = "" },
+		"no NIP":             func(i *Invoice) { i.SellerNIP = "" },
+		"no issue date":      func(i *Invoice) { i.IssueDate = time.Time{} },
+	} {
+		inv := testInvoice()
+		mutate(&inv)
+		dir := t.TempDir()
+		if _, err := Write(dir, inv, nil); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+		assertFiles(t, dir)
+	}
+}
+
+// TestPNGLabel: the label is drawn under the code, inside the picture, and the code still reads.
+func TestPNGLabel(t *testing.T) {
+	link := qrBase + "/invoice/" + nip + "/02-12-2026/abc"
+	plain, err := PNG(link, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	labelled, err := PNG(link, LabelCertificate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := png.Decode(bytes.NewReader(plain))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := png.Decode(bytes.NewReader(labelled))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Bounds() != b.Bounds() {
+		t.Fatalf("bounds %v vs %v", a.Bounds(), b.Bounds())
+	}
+	side := a.Bounds().Dx()
+	dark := 0
+	for y := side; y < b.Bounds().Dy(); y++ {
+		for x := 0; x < side; x++ {
+			if r, _, _, _ := b.At(x, y).RGBA(); r < 0x8000 {
+				dark++
+			}
+			if r, _, _, _ := a.At(x, y).RGBA(); r < 0x8000 {
+				t.Fatalf("unlabelled picture has ink under the code at %d,%d", x, y)
+			}
+		}
+	}
+	if dark < 200 {
+		t.Errorf("only %d dark pixels under the code: no label drawn", dark)
+	}
+}
+
+func assertFiles(t *testing.T, dir string, want ...string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Name())
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("files in %s = %v, want %v", dir, got, want)
+	}
+}
+
+func readJSON(t *testing.T, name string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// assertDecodes reads the picture with zbarimg (Debian zbar-tools), a reader independent of the
+// library that drew it.
+func assertDecodes(t *testing.T, file, want string) {
+	t.Helper()
+	bin, err := exec.LookPath("zbarimg")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("zbarimg is missing; CI must install zbar-tools")
+		}
+		t.Skip("zbarimg not installed (apt-get install zbar-tools)")
+	}
+	out, err := exec.Command(bin, "--raw", "-q", file).Output()
+	if err != nil {
+		t.Fatalf("zbarimg %s: %v", file, err)
+	}
+	if got := strings.TrimRight(string(out), "\r\n"); got != want {
+		t.Errorf("%s reads %q, want %q", filepath.Base(file), got, want)
+	}
+}
