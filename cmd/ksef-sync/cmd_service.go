@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -137,7 +138,10 @@ func cmdService(ctx context.Context, env *cliEnv, args []string) int {
 	}
 	switch action {
 	case "install":
-		as := "LocalSystem/root"
+		as := "root"
+		if runtime.GOOS == "windows" {
+			as = "LocalSystem"
+		}
 		if *user != "" {
 			as = *user
 		}

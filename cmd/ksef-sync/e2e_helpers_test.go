@@ -19,6 +19,7 @@ import (
 	"github.com/ksef-sync/ksef-sync/internal/atomicfile"
 	"github.com/ksef-sync/ksef-sync/internal/engine"
 	"github.com/ksef-sync/ksef-sync/internal/samples"
+	"github.com/ksef-sync/ksef-sync/internal/testutil"
 	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
 )
 
@@ -26,6 +27,10 @@ import (
 var binPath string
 
 func TestMain(m *testing.M) {
+	if prebuilt := os.Getenv("KSEF_SYNC_TEST_BIN"); prebuilt != "" {
+		binPath = prebuilt // make test-windows: a binary built beforehand, as Wine has no Go toolchain
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "ksef-sync-e2e-bin")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -118,6 +123,7 @@ func invoice(i int, tag string) []byte {
 // runCmd runs the binary to completion and returns its exit code and output.
 func (e *e2e) runCmd(timeout time.Duration, args ...string) (int, string, string) {
 	e.t.Helper()
+	testutil.SkipUnderWine(e.t, "spawns the real binary: minutes per test under Wine; make test-windows runs ksef-sync.exe end to end against the Linux simulator instead")
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binPath, args...)
@@ -143,6 +149,7 @@ func (e *e2e) send(timeout time.Duration) (int, string, string) {
 // (standard error).
 func startBinary(t testing.TB, args ...string) (*exec.Cmd, *bufio.Scanner) {
 	t.Helper()
+	testutil.SkipUnderWine(t, "spawns the real binary: minutes per test under Wine; make test-windows runs ksef-sync.exe end to end against the Linux simulator instead")
 	cmd := exec.Command(binPath, args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
