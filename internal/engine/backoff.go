@@ -3,6 +3,8 @@ package engine
 import (
 	"sync"
 	"time"
+
+	"github.com/ksef-sync/ksef-sync/ksef"
 )
 
 // Retries of a step that keeps failing for the same thing (an invoice's outputs, a session's
@@ -39,8 +41,9 @@ func (g *retryGate[K]) due(k K, now time.Time) bool {
 }
 
 // failed records a failure for k at now and returns the wait before the next try, and how many
-// failures in a row k has had.
-func (g *retryGate[K]) failed(k K, now time.Time) (time.Duration, int) {
+// failures in a row k has had. KSeF's own hint for the cause is a floor: Retry-After for a 429,
+// a minute for its firewall (hammering a block makes it last).
+func (g *retryGate[K]) failed(k K, now time.Time, cause error) (time.Duration, int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.fails == nil {
@@ -48,7 +51,7 @@ func (g *retryGate[K]) failed(k K, now time.Time) (time.Duration, int) {
 	}
 	e := g.fails[k]
 	e.n++
-	d := backoffDelay(e.n)
+	d := max(backoffDelay(e.n), ksef.RetryAfterHint(cause))
 	e.next = now.Add(d)
 	g.fails[k] = e
 	return d, e.n

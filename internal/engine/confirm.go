@@ -50,10 +50,39 @@ func (e *Engine) confirm(ctx context.Context) error {
 		return err
 	}
 	e.warnSlow(submitted)
-	for ref, invs := range bySession(submitted) {
+	now := e.now()
+	sessions := bySession(submitted)
+	e.forgetPolls(sessions)
+	for ref, invs := range sessions {
+		if now.Before(e.nextPoll[ref]) {
+			continue // KSeF is taking its time with these; asked again later, within the budget
+		}
+		e.nextPoll[ref] = now.Add(pollDelay(now, invs, e.opt.Send.PollInterval))
 		errs = append(errs, e.gated(ref, func() error { return e.confirmSession(ctx, ref, invs) }))
 	}
 	return errors.Join(errs...)
+}
+
+// pollDelay is how long to wait before asking KSeF again about a session's submitted invoices.
+// KSeF may take hours (status 150) and finish out of order; an invoice that has waited long is
+// asked about less often — a tenth of its wait, between the poll interval and 5 minutes — so a
+// few slow invoices never use up the status budget. The youngest invoice sets the pace: a fresh
+// one in a long-lived online session is checked as often as ever. Nothing is ever sent again.
+func pollDelay(now time.Time, invs []spool.Invoice, poll time.Duration) time.Duration {
+	youngest := time.Duration(1<<63 - 1)
+	for _, inv := range invs {
+		youngest = min(youngest, now.Sub(inv.UpdatedAt))
+	}
+	return min(max(youngest/10, poll), maxRetry)
+}
+
+// forgetPolls drops the schedule of sessions that have no submitted invoices any more.
+func (e *Engine) forgetPolls(sessions map[string][]spool.Invoice) {
+	for ref := range e.nextPoll {
+		if _, ok := sessions[ref]; !ok {
+			delete(e.nextPoll, ref)
+		}
+	}
 }
 
 // gated runs one session's confirmation unless it failed recently and its next try is not due:
@@ -63,7 +92,7 @@ func (e *Engine) gated(ref string, fn func() error) error {
 		return nil
 	}
 	if err := fn(); err != nil {
-		d, _ := e.confGate.failed(ref, e.now())
+		d, _ := e.confGate.failed(ref, e.now(), err)
 		return fmt.Errorf("session %s (next try in %s): %w", ref, d, err)
 	}
 	e.confGate.succeeded(ref)

@@ -250,7 +250,7 @@ func refusalStatus(e *ksef.APIError) ksef.Status {
 
 func (e *Engine) deferInvoice(ctx context.Context, inv *spool.Invoice, cause error) error {
 	e.log.Warn("cannot send now; will retry", "file", inv.FileName, "invoice", inv.ID, "err", cause)
-	err := e.sendJ.Defer(ctx, []int64{inv.ID}, e.retryAt)
+	err := e.sendJ.Defer(ctx, []int64{inv.ID}, e.retryAt(cause))
 	return errors.Join(err, credentialsProblem(cause))
 }
 
@@ -269,15 +269,19 @@ func credentialsProblem(err error) error {
 // backToReady sends a sending or submitted invoice back to ready: KSeF has no record of it or asked
 // for it again.
 func (e *Engine) backToReady(ctx context.Context, inv *spool.Invoice, cause error) error {
-	err := e.sendJ.Retry(ctx, []int64{inv.ID}, e.retryAt)
+	err := e.sendJ.Retry(ctx, []int64{inv.ID}, e.retryAt(cause))
 	if err == nil {
 		e.log.Warn("invoice will be sent again later", "file", inv.FileName, "invoice", inv.ID, "state", spool.StateReady, "err", cause)
 	}
 	return err
 }
 
-// retryAt is when an invoice that has been tried attempts times may be tried again.
-func (e *Engine) retryAt(attempts int) time.Time { return e.now().Add(retryDelay(attempts)) }
+// retryAt says when an invoice that has been tried attempts times may be tried again after cause:
+// the growing delay, but never sooner than KSeF's own hint (Retry-After, a minute for its firewall).
+func (e *Engine) retryAt(cause error) func(attempts int) time.Time {
+	hint := ksef.RetryAfterHint(cause)
+	return func(attempts int) time.Time { return e.now().Add(max(retryDelay(attempts), hint)) }
+}
 
 // retryDelay grows with the attempts and is capped: the journal owns long-term retry, so an
 // invoice waits at most a minute between tries and is never dropped. (The client already retried
@@ -392,7 +396,7 @@ func (e *Engine) abandonBatch(ctx context.Context, ref string, ids []int64, caus
 	if err := e.sendJ.PutSession(ctx, spool.Session{Ref: ref, NIP: e.opt.NIP, Kind: "batch", State: "abandoned", UpdatedAt: e.now()}); err != nil {
 		return err
 	}
-	return e.sendJ.Retry(ctx, ids, e.retryAt)
+	return e.sendJ.Retry(ctx, ids, e.retryAt(cause))
 }
 
 func (e *Engine) deferAll(ctx context.Context, invs []spool.Invoice, cause error) error {
@@ -401,7 +405,7 @@ func (e *Engine) deferAll(ctx context.Context, invs []spool.Invoice, cause error
 	for i := range invs {
 		ids[i] = invs[i].ID
 	}
-	err := e.sendJ.Defer(ctx, ids, e.retryAt)
+	err := e.sendJ.Defer(ctx, ids, e.retryAt(cause))
 	return errors.Join(err, credentialsProblem(cause))
 }
 

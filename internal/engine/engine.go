@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -90,9 +91,10 @@ type Engine struct {
 	online   onlineState
 	mu       sync.Mutex
 	budget   *slidingCount
-	warned   map[int64]bool    // submitted invoices already reported as slow
-	outGate  retryGate[int64]  // invoices whose outputs failed, by ID
-	confGate retryGate[string] // sessions whose verdicts could not be read, by reference
+	warned   map[int64]bool       // submitted invoices already reported as slow
+	outGate  retryGate[int64]     // invoices whose outputs failed, by ID
+	confGate retryGate[string]    // sessions whose verdicts could not be read, by reference
+	nextPoll map[string]time.Time // when each session with submitted invoices is next asked about
 	// origCache holds, for one confirm round, the invoice lists of sessions that registered the
 	// originals of duplicates.
 	origCache map[string]map[string]ksef.SessionInvoice
@@ -121,12 +123,13 @@ func New(opt Options) (*Engine, error) {
 		loopJ: opt.Journal, claimJ: opt.Journal, sendJ: opt.Journal, confirmJ: opt.Journal,
 		outJ: opt.Journal, recoverJ: opt.Journal,
 		sendK: opt.KSeF, confirmK: opt.KSeF, outK: opt.KSeF, recoverK: opt.KSeF,
-		log:    opt.Logger.With("component", "engine", "nip", opt.NIP),
-		now:    opt.Now,
-		wake:   make(chan struct{}, 1),
-		reload: make(chan SendSettings, 1),
-		budget: newSlidingCount(time.Hour, opt.Send.OnlinePerHour),
-		warned: map[int64]bool{},
+		log:      opt.Logger.With("component", "engine", "nip", opt.NIP),
+		now:      opt.Now,
+		wake:     make(chan struct{}, 1),
+		reload:   make(chan SendSettings, 1),
+		budget:   newSlidingCount(time.Hour, opt.Send.OnlinePerHour),
+		warned:   map[int64]bool{},
+		nextPoll: map[string]time.Time{},
 	}, nil
 }
 
@@ -216,7 +219,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			e.shutdown()
 			return nil
 		case f := <-files:
-			e.intake(ctx, e.drainFiles(files, f.Path)...)
+			e.intake(ctx, paths(e.unchanged(e.drainFiles(files, f)))...)
 		case <-e.wake:
 		case <-tick.C:
 		case s := <-e.reload:
@@ -233,17 +236,42 @@ func (e *Engine) Run(ctx context.Context) error {
 
 // drainFiles collects the files the watcher has ready now, so a burst is claimed and validated
 // as one lot.
-func (e *Engine) drainFiles(files <-chan watcher.File, first string) []string {
-	paths := []string{first}
-	for len(paths) < 1000 {
+func (e *Engine) drainFiles(files <-chan watcher.File, first watcher.File) []watcher.File {
+	batch := []watcher.File{first}
+	for len(batch) < 1000 {
 		select {
 		case f := <-files:
-			paths = append(paths, f.Path)
+			batch = append(batch, f)
 		default:
-			return paths
+			return batch
 		}
 	}
-	return paths
+	return batch
+}
+
+// unchanged drops the files whose size or modification time changed since the watcher saw them
+// hold still: a file that is still growing is never claimed. The watcher offers it again once it
+// holds still anew.
+func (e *Engine) unchanged(batch []watcher.File) []watcher.File {
+	out := batch[:0]
+	for _, f := range batch {
+		fi, err := os.Stat(f.Path)
+		if err == nil && !f.ModTime.IsZero() && (fi.Size() != f.Size || !fi.ModTime().Equal(f.ModTime)) {
+			e.log.Info("file changed after it settled; waiting for it to hold still again", "file", f.Name,
+				"size", fi.Size(), "settled_size", f.Size)
+			continue
+		}
+		out = append(out, f) // a vanished file is left to the claim, which reports it
+	}
+	return out
+}
+
+func paths(files []watcher.File) []string {
+	p := make([]string, len(files))
+	for i, f := range files {
+		p[i] = f.Path
+	}
+	return p
 }
 
 // Step performs one round of work: dispatch what is ready, confirm what is submitted, write

@@ -82,7 +82,7 @@ func (e *Engine) writeOutputs(ctx context.Context) error {
 	if err := e.reserveStems(ctx, final); err != nil {
 		var d time.Duration
 		for _, inv := range final {
-			d, _ = e.outGate.failed(inv.ID, e.now())
+			d, _ = e.outGate.failed(inv.ID, e.now(), err)
 		}
 		return fmt.Errorf("%w (next try in %s)", err, d)
 	}
@@ -235,7 +235,7 @@ func (e *Engine) writeChunk(ctx context.Context, chunk []spool.Invoice) []int64 
 	for i := range chunk {
 		inv := &chunk[i]
 		if err := e.stageOne(ctx, &b, inv); err != nil {
-			d, _ := e.outGate.failed(inv.ID, e.now())
+			d, _ := e.outGate.failed(inv.ID, e.now(), err)
 			e.log.Warn("writing outputs failed; will retry", "file", inv.FileName, "invoice", inv.ID, "retry_in", d, "err", err)
 			continue
 		}
@@ -244,7 +244,7 @@ func (e *Engine) writeChunk(ctx context.Context, chunk []spool.Invoice) []int64 
 	if err := b.Commit(); err != nil {
 		var d time.Duration
 		for _, id := range staged {
-			d, _ = e.outGate.failed(id, e.now())
+			d, _ = e.outGate.failed(id, e.now(), err)
 		}
 		e.log.Warn("writing outputs failed; will retry", "invoices", len(staged), "retry_in", d, "err", err)
 		return nil

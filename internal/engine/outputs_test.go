@@ -106,6 +106,7 @@ func TestFailingOutputsBackOff(t *testing.T) {
 			break
 		}
 		<-tick.C
+		clk.Add(20 * time.Millisecond) // one poll interval, so KSeF is asked again
 	}
 	if tries != 1 {
 		t.Fatal("the invoice was not accepted, or its outputs did not fail")
@@ -176,4 +177,30 @@ func TestOutputNamesAndJSONText(t *testing.T) {
 func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+func TestPollDelayGrowsWithTheWait(t *testing.T) {
+	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	poll := 2 * time.Second
+	waited := func(ds ...time.Duration) []spool.Invoice {
+		var invs []spool.Invoice
+		for _, d := range ds {
+			invs = append(invs, spool.Invoice{UpdatedAt: now.Add(-d)})
+		}
+		return invs
+	}
+	tests := []struct {
+		invs []spool.Invoice
+		want time.Duration
+	}{
+		{waited(time.Second), poll},
+		{waited(10 * time.Minute), time.Minute},
+		{waited(5 * time.Hour), 5 * time.Minute},
+		{waited(5*time.Hour, 3*time.Second), poll}, // a fresh invoice in the same session sets the pace
+	}
+	for i, tt := range tests {
+		if got := pollDelay(now, tt.invs, poll); got != tt.want {
+			t.Errorf("case %d: pollDelay = %s, want %s", i, got, tt.want)
+		}
+	}
 }
