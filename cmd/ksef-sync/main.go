@@ -17,8 +17,12 @@ import (
 	_ "time/tzdata" // Europe/Warsaw for inbox folders, also on Windows without a tz database
 )
 
-// version is set at build time (-ldflags -X main.version=...).
-var version = "dev"
+// version and commit are stamped at build time (make build, make cross: -ldflags -X main.version=...
+// -X main.commit=...), so that support can tell builds apart.
+var (
+	version = "dev"
+	commit  = "unknown"
+)
 
 const (
 	exitOK       = 0
@@ -115,7 +119,7 @@ func usage(w io.Writer) {
 }
 
 func cmdVersion(_ context.Context, env *cliEnv, _ []string) int {
-	fmt.Fprintf(env.stdout, "ksef-sync %s\n", version)
+	fmt.Fprintf(env.stdout, "ksef-sync %s (commit %s)\n", version, commit)
 	return exitOK
 }
 
