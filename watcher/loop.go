@@ -38,6 +38,7 @@ type entry struct {
 	seenGen uint64 // last full listing that found the file
 	inQueue bool
 	offers  int // how many times it was handed to the consumer
+	waits   int // settle windows spent waiting for XML that ends early (this version)
 }
 
 type dirState uint8
@@ -266,7 +267,7 @@ func (l *loop) observe(name string, size int64, mtime time.Time, now time.Time, 
 	}
 	if e.size != size || !e.mtime.Equal(mtime) {
 		e.size, e.mtime = size, mtime
-		e.offers = 0 // a new version of the file
+		e.offers, e.waits = 0, 0 // a new version of the file
 		l.startPending(e, now)
 		return
 	}
@@ -308,6 +309,18 @@ func (l *loop) tryReady(e *entry, now time.Time) {
 	}
 	if !canRead(filepath.Join(l.dir, e.name)) {
 		l.log.Debug("file still open by a writer", "file", e.name)
+		e.state = statePending
+		e.due = now.Add(l.settle)
+		l.pending[e.name] = e
+		l.arm(e.due, now)
+		return
+	}
+	if e.offers == 0 && e.waits < incompleteWaits && xmlEndsEarly(filepath.Join(l.dir, e.name)) {
+		// XML that stops in the middle is most likely still being written by a writer that paused
+		// longer than the settle window: claiming it now would split the invoice in two.
+		e.waits++
+		l.log.Info("file ends before its XML does; waiting for the writer", "file", e.name,
+			"size", e.size, "wait", e.waits, "of", incompleteWaits)
 		e.state = statePending
 		e.due = now.Add(l.settle)
 		l.pending[e.name] = e

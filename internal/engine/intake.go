@@ -44,12 +44,8 @@ func (e *Engine) intake(ctx context.Context, paths ...string) {
 
 // ClaimOutbox claims the given outbox files (one-pass mode) and returns the IDs claimed.
 func (e *Engine) ClaimOutbox(ctx context.Context, files []watcher.File) []int64 {
-	paths := make([]string, len(files))
-	for i, f := range files {
-		paths[i] = f.Path
-	}
 	var ids []int64
-	for _, inv := range e.claimAll(ctx, paths) {
+	for _, inv := range e.claimAll(ctx, paths(files)) {
 		ids = append(ids, inv.ID)
 	}
 	return ids

@@ -70,12 +70,11 @@ func (e *Engine) claimPresent(ctx context.Context, w *watcher.Watcher, present [
 			e.log.Warn("files still being written were left in the outbox", "count", len(want))
 			return ids
 		case f := <-files:
-			batch := e.drainFiles(files, f.Path)
 			var mine []watcher.File
-			for _, p := range batch {
-				if want[p] {
-					delete(want, p)
-					mine = append(mine, watcher.File{Path: p})
+			for _, g := range e.unchanged(e.drainFiles(files, f)) {
+				if want[g.Path] {
+					delete(want, g.Path) // a file still growing stays wanted until it holds still
+					mine = append(mine, g)
 				}
 			}
 			ids = append(ids, e.ClaimOutbox(ctx, mine)...)
