@@ -227,3 +227,13 @@ func unreachable(base string, err error) error {
 	}
 	return &UnreachableError{URL: base, Reason: reason, Err: err}
 }
+
+// DescribeUnreachable returns the plain-words *UnreachableError for a failed connection to the KSeF
+// API at base, or nil when err is not a failure to connect (for checks that dial KSeF themselves,
+// such as `doctor`).
+func DescribeUnreachable(base string, err error) error {
+	if u := unreachable(base, err); u != nil {
+		return u
+	}
+	return nil
+}

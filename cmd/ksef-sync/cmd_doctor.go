@@ -12,9 +12,11 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/ksef-sync/ksef-sync/internal/config"
+	"github.com/ksef-sync/ksef-sync/ksef"
 )
 
 // finding is one line of the doctor's report: what was checked, and for a problem, how to fix it.
@@ -145,7 +147,7 @@ func networkFindings(ctx context.Context, cfg *config.Config, now time.Time) []f
 	if err != nil {
 		return append(out, connectionFinding(u, err))
 	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	resp.Body.Close()
 	out = append(out, tlsFinding(u, resp.TLS))
 	if resp.StatusCode == http.StatusTooManyRequests {
@@ -153,6 +155,13 @@ func networkFindings(ctx context.Context, cfg *config.Config, now time.Time) []f
 			Fix: "another program (or ksef-sync itself) is using up the KSeF limits from this address; wait and run doctor again"})
 	}
 	if resp.StatusCode != http.StatusOK {
+		// An HTML error page or a firewall block is weather, not a wrong address: say which.
+		switch perr := ksef.ParseErrorResponse(resp.StatusCode, resp.Header, body); {
+		case isBlocked(perr):
+			return append(out, finding{Check: "KSeF answers", Problem: perr.Error(), Fix: "KSeF's firewall blocks this address for now: wait and run doctor again; if it persists, give KSeF support the incident number"})
+		case ksef.IsTransient(perr):
+			return append(out, finding{Check: "KSeF answers", Problem: fmt.Sprintf("HTTP %d from %s: %v", resp.StatusCode, base, perr), Fix: "KSeF (or a gateway in front of it) is unavailable: wait and run doctor again; queued invoices stay safe"})
+		}
 		return append(out, finding{Check: "KSeF answers", Problem: fmt.Sprintf("HTTP %d from %s", resp.StatusCode, base), Fix: "check ksef.url; during KSeF maintenance wait and retry"})
 	}
 	return append(out, clockFinding(resp.Header.Get("Date"), now))
@@ -170,7 +179,19 @@ func connectionFinding(u *url.URL, err error) finding {
 	if errors.As(err, &certErr) {
 		return finding{Check: "TLS " + u.Host, Problem: err.Error(), Fix: "a proxy or firewall intercepts TLS: allow " + u.Host + " or install its root certificate"}
 	}
-	return finding{Check: "connection to " + hostPort(u), Problem: err.Error(), Fix: "allow outgoing connections to " + hostPort(u) + " in the firewall, or set [http] proxy; check ksef.url"}
+	problem := err.Error()
+	if plain := ksef.DescribeUnreachable(strings.TrimSuffix(u.String(), "/"), err); plain != nil {
+		var ue *ksef.UnreachableError
+		if errors.As(plain, &ue) {
+			problem = fmt.Sprintf("KSeF at %s does not answer (%s); queued invoices stay safe", ue.URL, ue.Reason)
+		}
+	}
+	return finding{Check: "connection to " + hostPort(u), Problem: problem, Fix: "allow outgoing connections to " + hostPort(u) + " in the firewall, or set [http] proxy; check ksef.url"}
+}
+
+func isBlocked(err error) bool {
+	var b *ksef.BlockedError
+	return errors.As(err, &b)
 }
 
 // hostPort names the address actually dialled, with the scheme's default port made explicit.

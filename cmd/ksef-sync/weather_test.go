@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -184,4 +186,78 @@ func keepLogLines(t *testing.T, sc interface {
 		}
 	})
 	return buf.String
+}
+
+// TestDoctorNamesTheWeather: doctor (real binary) tells a firewall block and an HTML gateway page
+// from a wrong address, and says "does not answer" in plain words when nothing listens.
+func TestDoctorNamesTheWeather(t *testing.T) {
+	waf := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprint(w, `{"title":"Request blocked","detail":"","status":403,"security":{"clientIp":"127.0.0.1","incidentId":"inc-77"}}`)
+	}))
+	defer waf.Close()
+	gateway := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusBadGateway)
+		fmt.Fprint(w, "<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>")
+	}))
+	defer gateway.Close()
+	tests := []struct{ name, url, want string }{
+		{"firewall", waf.URL + "/v2", "blocked by KSeF's firewall, incident inc-77"},
+		{"gateway page", gateway.URL + "/v2", "KSeF is unavailable (HTTP 502, text/html): 502 Bad Gateway"},
+		{"nothing listens", "http://" + closedPort(t) + "/v2", "does not answer (connection refused); queued invoices stay safe"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := company(t, dir, tt.url, tokenAuth(t, dir, "20261122-EC-0123456789-ABCDEF0123-AB|nip-"+opNIP+"|abcdef"), "")
+			out, _ := exec.Command(binPath, "doctor", "-config", path).CombinedOutput()
+			if !strings.Contains(string(out), tt.want) || strings.Contains(string(out), "dial tcp") {
+				t.Fatalf("doctor output:\n%s\nwant %q", out, tt.want)
+			}
+		})
+	}
+}
+
+// TestWeatherPull: 1,000 invoices pulled while 10 % of every group's answers are HTML 5xx or firewall
+// blocks and 10 % of storage downloads (export parts) are challenge pages. A pull run that meets
+// too much weather may stop early; the next run continues from its cursor. In the end every invoice
+// is in the inbox exactly once, with KSeF's bytes.
+func TestWeatherPull(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long end-to-end test")
+	}
+	start := time.Now().AddDate(0, -2, 0)
+	p := newPullE2E(t, 0, start, "")
+	now := p.clock.Now()
+	step := (now.Sub(start) - time.Hour) / 500
+	costDates := pullSpread(start.Add(time.Minute), step, 500)
+	salesDates := pullSpread(start.Add(time.Minute+step/2), step, 500)
+	want := append(collect("cost", costDates, p.seed("cost", costDates)), collect("sales", salesDates, p.seed("sales", salesDates))...)
+	p.sim.SetFaults(ksefsim.Faults{Kinds: []ksefsim.KindFault{
+		{Kind: ksefsim.FaultHTML5xx, Rate: 0.1}, {Kind: ksefsim.FaultWAF403, Rate: 0.1}, {Kind: ksefsim.FaultStorageHTML, Rate: 0.1},
+	}})
+	written := 0
+	for run := 0; run < 6 && written < len(want); run++ {
+		code, out, errOut := p.runCmd(3*time.Minute, "pull", "-config", p.cfgPath)
+		if strings.Contains(errOut, "panic:") {
+			t.Fatalf("pull panicked:\n%s", pullTail(errOut))
+		}
+		var n int
+		for _, line := range strings.Split(out, "\n") {
+			if _, err := fmt.Sscanf(line, "written: %d", &n); err == nil {
+				written += n
+			}
+		}
+		t.Logf("run %d: exit %d, written so far %d", run+1, code, written)
+		if code != 0 {
+			t.Logf("run %d stopped early:\n%s", run+1, pullTail(errOut))
+		}
+	}
+	if w := p.sim.Stats().Weather; w == 0 {
+		t.Fatal("no weather was injected")
+	}
+	p.sim.SetFaults(ksefsim.Faults{})
+	assertPullInbox(t, p.inbox, want)
 }
