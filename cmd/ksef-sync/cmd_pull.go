@@ -64,6 +64,8 @@ func pullOptions(d *deps) pull.Options {
 		Client:   d.client,
 		Journal:  d.journal,
 		Logger:   d.log,
+		// KSeF leaves some exports running for days: give up on one after this long.
+		ExportTimeout: cfg.Pull.ExportTimeout.Duration,
 	}
 }
 

@@ -578,3 +578,66 @@ func spendExportBudget(t *testing.T, state string, now time.Time, n int) {
 		t.Fatal(err)
 	}
 }
+
+// simAdmin posts to the simulator's admin API, as an operator reproducing a KSeF problem would.
+func simAdmin(t *testing.T, sim *ksefsim.Server, pathAndQuery string) {
+	t.Helper()
+	resp, err := http.Post(sim.AdminURL()+pathAndQuery, "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("admin %s: %s", pathAndQuery, resp.Status)
+	}
+}
+
+// TestPullSurvivesHungAndFailedExports is issue 10 §2 on the real binary: an export that hangs at
+// KSeF is abandoned after pull.export_timeout and the other subject is still delivered; an export
+// ending with 500 ends that try; the following runs, and the daemon, deliver every invoice exactly
+// once.
+func TestPullSurvivesHungAndFailedExports(t *testing.T) {
+	start := time.Now().AddDate(0, -1, 0)
+	p := newPullE2E(t, 0, start, "export_timeout = \"2s\"\n")
+	now := p.clock.Now()
+	costDates := pullSpread(now.Add(-20*24*time.Hour), time.Hour, 300)
+	salesDates := pullSpread(now.Add(-20*24*time.Hour+time.Minute), time.Hour, 200)
+	want := append(collect("cost", costDates, p.seed("cost", costDates)), collect("sales", salesDates, p.seed("sales", salesDates))...)
+	behindCost := "behind: cost cursor " + start.UTC().Truncate(time.Second).Format(time.RFC3339Nano) + "\n"
+
+	simAdmin(t, p.sim, "/exports/hang?n=1") // cost goes first and hangs
+	out := p.pull(60 * time.Second)
+	if !strings.Contains(out, "written: 200\n") || !strings.Contains(out, behindCost) {
+		t.Errorf("pull with a hung export:\n%s", out)
+	}
+	simAdmin(t, p.sim, "/exports/fail?status=500&n=1")
+	if out = p.pull(60 * time.Second); !strings.Contains(out, "written: 0\n") || !strings.Contains(out, behindCost) {
+		t.Errorf("pull with a failed export:\n%s", out)
+	}
+	if out = p.pull(60 * time.Second); !strings.Contains(out, "written: 300\n") || strings.Contains(out, "behind:") {
+		t.Errorf("pull after the faults:\n%s", out)
+	}
+	assertPullInbox(t, p.inbox, want)
+
+	// The daemon: a hung export in one cycle, the next cycle delivers.
+	cfg := strings.Replace(string(readFile(t, p.cfgPath)), "export_timeout = \"2s\"\n",
+		"export_timeout = \"2s\"\nenabled = true\nschedule = \"@every 1s\"\nsubjects = [\"cost\"]\n", 1)
+	writeFile(t, p.cfgPath, []byte(cfg))
+	later := pullSpread(now.Add(time.Minute), time.Second, 20)
+	want = append(want, collect("cost", later, p.seed("cost", later))...)
+	simAdmin(t, p.sim, "/exports/hang?n=1")
+	p.clock.advance(10 * time.Minute)
+	cmd, lines := p.daemon()
+	watchdog := time.AfterFunc(60*time.Second, func() { _ = cmd.Process.Kill() })
+	defer watchdog.Stop()
+	waitForPullWritten(t, lines, 20)
+	if cmd.ProcessState != nil {
+		t.Fatal("the daemon stopped")
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	go drainScanner(lines)
+	assertPullInbox(t, p.inbox, want)
+	p.assertCursorsAtHWM(map[string]string{"cost": "Subject2"})
+	p.assertSimClean()
+}

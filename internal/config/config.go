@@ -115,6 +115,8 @@ type Pull struct {
 	Subjects []string `toml:"subjects"` // cost | sales | subject3 | authorized
 	Start    string   `toml:"start"`    // date (2026-02-01) or RFC 3339 timestamp
 	Layout   string   `toml:"layout"`   // path template inside the inbox
+	// ExportTimeout abandons an export KSeF still reports as running (status 100) after this long.
+	ExportTimeout Duration `toml:"export_timeout"`
 	// StartTime is Start parsed (UTC midnight for a plain date); set by Load.
 	StartTime time.Time `toml:"-"`
 }
@@ -323,6 +325,8 @@ func Defaults() Config {
 			Subjects: []string{"cost", "sales"},
 			Start:    "2026-02-01",
 			Layout:   "{subject}/{yyyy}/{mm}/{ksefNumber}",
+			// KSeF leaves some exports running for days (CIRFMF/ksef-api #307, #366, #846).
+			ExportTimeout: Duration{20 * time.Minute},
 		},
 		Render: Render{Formats: []string{"pdf"}, Language: "pl",
 			Targets: []string{"sent", "inbox"}},

@@ -274,6 +274,7 @@ func (c *Config) validatePull(ps *Problems) {
 	if msg := checkLayout(p.Layout); msg != "" {
 		ps.add("pull.layout", "%s", msg)
 	}
+	positive(ps, "pull.export_timeout", p.ExportTimeout)
 }
 
 func parseStart(s string) (time.Time, error) {

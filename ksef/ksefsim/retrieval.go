@@ -16,8 +16,8 @@ import (
 
 const (
 	queryCap          = 10000
-	maxRange          = 3 // months
-	maxRunningExports = 10
+	maxRange          = 3  // months
+	maxRunningExports = 10 // more → 400 21182; hung exports count too
 	exportRetention   = 7 * 24 * time.Hour
 )
 
@@ -334,7 +334,13 @@ func (s *Server) handleCreateExport(w http.ResponseWriter, ar *apiRequest) {
 	e := &export{Ref: newReferenceNumber(ar.now, "EH"), NIP: ar.bearer.NIP, Created: ar.now}
 	s.st.Exports[e.Ref] = e
 	s.markDirty()
+	hang, failCode := s.takeExportFaultLocked()
 	switch {
+	case hang:
+		// Never built: the export stays at 100 and counts as running, as KSeF's stuck ones do.
+		s.log.Info("export hangs (admin fault)", "export", e.Ref)
+	case failCode != 0:
+		e.Done, e.Completed, e.Code, e.Description = true, ar.now, failCode, exportFaultCodes[failCode]
 	case keyErr:
 		e.Done, e.Completed, e.Code, e.Description = true, ar.now, 415, "Błąd odszyfrowania dostarczonego klucza"
 	case code == 21183:

@@ -115,6 +115,8 @@ type Server struct {
 	ln      net.Listener
 	handler http.Handler
 	closed  bool
+
+	exportFaults exportFaults // guarded by mu; see export_faults.go
 }
 
 // New builds a simulator, restoring state from opts.StateDir when present.
@@ -457,6 +459,7 @@ func (s *Server) buildMux() http.Handler {
 	mux.HandleFunc("/v2/", s.serveAPI)
 	mux.HandleFunc("/storage/", s.serveStorage)
 	mux.HandleFunc("/admin/", s.serveAdmin)
+	mux.HandleFunc("/admin/exports/", s.serveExportAdmin) // export_faults.go
 	// The status service is another host: API faults never reach it (latarnia.go).
 	return s.withLatarnia(s.withFaults(mux))
 }

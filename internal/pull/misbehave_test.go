@@ -1,0 +1,239 @@
+package pull
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ksef-sync/ksef-sync/ksef"
+)
+
+// steppingClock is the test's clock whose Sleep returns at once after moving time forward, so an
+// export timeout of 20 minutes passes in a few polls without waiting. The simulator shares it.
+type steppingClock struct{ c *pullClock }
+
+func (s steppingClock) Now() time.Time { return s.c.Now() }
+
+func (s steppingClock) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.c.advance(d)
+	return nil
+}
+
+// steppedClient is a real client on the stepping clock.
+func (e *pullEnv) steppedClient() *ksef.Client {
+	e.t.Helper()
+	c, err := ksef.New(ksef.Options{BaseURL: e.sim.URL(), Context: ksef.ContextIdentifier{Type: "Nip", Value: pullNIP},
+		Auth: ksef.TokenAuth{Token: e.sim.Token(pullNIP)}, Clock: steppingClock{e.clock}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c
+}
+
+// stepped are the options on the stepping clock: the export status is polled once a minute.
+func (e *pullEnv) stepped(start time.Time, subjects ...string) Options {
+	o := e.options(start, subjects...)
+	o.Client, o.Clock, o.Poll = e.steppedClient(), steppingClock{e.clock}, time.Minute
+	return o
+}
+
+// countingClient counts export starts and their answers.
+type countingClient struct {
+	*ksef.Client
+	mu     sync.Mutex
+	starts int
+	errs   []error
+}
+
+func (c *countingClient) StartExport(ctx context.Context, f ksef.QueryFilters, comp ksef.Compression) (*ksef.Export, error) {
+	exp, err := c.Client.StartExport(ctx, f, comp)
+	c.mu.Lock()
+	c.starts++
+	c.errs = append(c.errs, err)
+	c.mu.Unlock()
+	return exp, err
+}
+
+// TestPullAbandonsAHungExport: an export still at 100 after ExportTimeout is abandoned with its
+// reference in the log, the cycle goes on with the next subject, and the next cycle starts a fresh
+// export from the same cursor and delivers everything once.
+func TestPullAbandonsAHungExport(t *testing.T) {
+	e := newPullEnv(t)
+	now := e.clock.Now()
+	start := now.Add(-2 * time.Hour)
+	cost := e.seed("cost", spread(now.Add(-time.Hour), time.Minute, 3)...)
+	sales := e.seed("sales", spread(now.Add(-time.Hour), time.Minute, 2)...)
+	e.sim.HangExports(1)
+	o := e.stepped(start, "cost", "sales")
+
+	st, err := e.pull(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Written != 2 || len(st.Behind) != 1 || st.Behind[0].Subject != "cost" || !st.Behind[0].Cursor.Equal(start) {
+		t.Fatalf("first cycle: %+v; want sales delivered and cost behind at its start", st)
+	}
+	if !strings.Contains(st.Behind[0].Reason, "still running after 20m0s") {
+		t.Errorf("reason %q", st.Behind[0].Reason)
+	}
+	logs := e.logs.String()
+	if !strings.Contains(logs, "level=WARN") || !strings.Contains(logs, "abandoned") || !strings.Contains(logs, "export=") {
+		t.Errorf("the abandoned export was not logged with its reference:\n%s", logs)
+	}
+	if _, ok := e.cursors()["cost"]; ok {
+		t.Errorf("the cursor moved for a hung export: %v", e.cursors())
+	}
+
+	st, err = e.pull(o)
+	if err != nil || st.Written != 3 || len(st.Behind) != 0 {
+		t.Fatalf("next cycle: %+v, %v; want the 3 cost invoices", st, err)
+	}
+	assertInbox(t, e.inbox, append(cost, sales...))
+	e.assertSimClean()
+}
+
+// TestPullFailedExportEndsCleanly: statuses 210, 415, 500 and 550 end that export; nothing is
+// written, the cursor stays, and the next cycle retries.
+func TestPullFailedExportEndsCleanly(t *testing.T) {
+	for _, code := range []int{210, 415, 500, 550} {
+		t.Run(fmt.Sprint(code), func(t *testing.T) {
+			e := newPullEnv(t)
+			now := e.clock.Now()
+			seeded := e.seed("cost", spread(now.Add(-time.Hour), time.Minute, 3)...)
+			if err := e.sim.FailExports(code, 1); err != nil {
+				t.Fatal(err)
+			}
+			o := e.options(now.Add(-2*time.Hour), "cost")
+			st, err := e.pull(o)
+			if err != nil || st.Written != 0 || len(st.Behind) != 1 || !strings.Contains(st.Behind[0].Reason, fmt.Sprint(code)) {
+				t.Fatalf("failed export: %+v, %v", st, err)
+			}
+			if c := e.cursors(); len(c) != 0 {
+				t.Errorf("cursor moved: %v", c)
+			}
+			if st, err = e.pull(o); err != nil || st.Written != 3 {
+				t.Fatalf("retry: %+v, %v", st, err)
+			}
+			assertInbox(t, e.inbox, seeded)
+		})
+	}
+}
+
+// TestPullWaitsForTheConcurrentLimit: with 10 exports hung at KSeF every start gets 21182; the pull
+// waits between attempts (never a hot loop), gives up within ExportTimeout and says so.
+func TestPullWaitsForTheConcurrentLimit(t *testing.T) {
+	e := newPullEnv(t)
+	now := e.clock.Now()
+	e.seed("cost", now.Add(-time.Hour))
+	c := e.steppedClient()
+	e.sim.HangExports(ksef.MaxConcurrentExports)
+	for range ksef.MaxConcurrentExports {
+		f := ksef.QueryFilters{SubjectType: "Subject1", DateRange: ksef.DateRange{DateType: "PermanentStorage", From: now.Add(-time.Hour)}}
+		if _, err := c.StartExport(e.ctx, f, ksef.Zip); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o := e.stepped(now.Add(-2*time.Hour), "cost")
+	cc := &countingClient{Client: o.Client.(*ksef.Client)}
+	o.Client = cc
+	began := e.clock.Now()
+
+	st, err := e.pull(o)
+	if err != nil || len(st.Behind) != 1 || !strings.Contains(st.Behind[0].Reason, "21182") {
+		t.Fatalf("stats %+v, err %v; want cost behind on 21182", st, err)
+	}
+	for _, err := range cc.errs {
+		var api *ksef.APIError
+		if !errors.As(err, &api) || !api.HasCode(21182) {
+			t.Errorf("start answered %v, want 21182", err)
+		}
+	}
+	// 30 s, 1, 2, 4 and 5 min pauses fit 20 minutes: a handful of attempts, each counted.
+	if cc.starts < 2 || cc.starts > 8 {
+		t.Errorf("%d export starts in %s of waiting; want a few, spaced out", cc.starts, e.clock.Now().Sub(began))
+	}
+	if waited := e.clock.Now().Sub(began); waited > DefaultExportTimeout+time.Minute {
+		t.Errorf("waited %s, longer than the export timeout", waited)
+	}
+}
+
+// TestPullAmbiguousStartIsNotRepeated: a start that may have reached KSeF (the connection dropped
+// after the request was sent) is not repeated in the same step; it stays counted in the budget and
+// the next cycle starts anew.
+func TestPullAmbiguousStartIsNotRepeated(t *testing.T) {
+	e := newPullEnv(t)
+	now := e.clock.Now()
+	seeded := e.seed("cost", spread(now.Add(-time.Hour), time.Minute, 2)...)
+	o := e.options(now.Add(-2*time.Hour), "cost")
+	var drops sync.Map
+	proxy := dropFirstExportStart(t, e.sim.Handler(), &drops)
+	c, err := ksef.New(ksef.Options{BaseURL: proxy + "/v2", Context: ksef.ContextIdentifier{Type: "Nip", Value: pullNIP},
+		Auth: ksef.TokenAuth{Token: e.sim.Token(pullNIP)}, Clock: e.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := &countingClient{Client: c}
+	o.Client = cc
+
+	st, err := e.pull(o)
+	if err != nil || cc.starts != 1 || len(st.Behind) != 1 {
+		t.Fatalf("stats %+v, err %v, %d starts; want one start and cost behind", st, err, cc.starts)
+	}
+	if got := budgetUsed(t, e); got != 1 {
+		t.Errorf("budget records %d exports, want the lost one counted", got)
+	}
+	if st, err = e.pull(o); err != nil || st.Written != 2 {
+		t.Fatalf("next cycle: %+v, %v", st, err)
+	}
+	assertInbox(t, e.inbox, seeded)
+	if got := budgetUsed(t, e); got != 2 {
+		t.Errorf("budget records %d exports, want 2", got)
+	}
+}
+
+func budgetUsed(t *testing.T, e *pullEnv) int {
+	t.Helper()
+	b := newBudget(e.journal, 1000, e.options(time.Time{}).Logger)
+	times, err := b.load(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(times)
+}
+
+// dropFirstExportStart serves h, but the first POST /v2/invoices/exports reaches the simulator
+// and then loses its connection before the answer: the client cannot know whether KSeF got it.
+func dropFirstExportStart(t *testing.T, h http.Handler, dropped *sync.Map) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/v2/invoices/exports" {
+			if _, done := dropped.LoadOrStore("first", true); !done {
+				h.ServeHTTP(discardWriter{header: http.Header{}}, r) // KSeF receives and starts it
+				panic(http.ErrAbortHandler)                          // the answer never arrives
+			}
+		}
+		h.ServeHTTP(w, r)
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return "http://" + ln.Addr().String()
+}
+
+type discardWriter struct{ header http.Header }
+
+func (d discardWriter) Header() http.Header         { return d.header }
+func (d discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (d discardWriter) WriteHeader(int)             {}
