@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -27,6 +29,7 @@ type confirmKSeF interface {
 	SessionInvoice(ctx context.Context, sessionRef, invoiceRef string) (*ksef.SessionInvoice, error)
 	ListSessionInvoices(ctx context.Context, sessionRef string, failedOnly bool, fn func(ksef.SessionInvoice) error) error
 	CloseBatchSession(ctx context.Context, sessionRef string) error
+	GetInvoice(ctx context.Context, ksefNumber string) ([]byte, error)
 }
 
 // perInvoiceStatusMax is how many pending online invoices are checked one by one (cheap 1,200/h
@@ -265,6 +268,12 @@ func (e *Engine) duplicate(ctx context.Context, inv *spool.Invoice, si *ksef.Ses
 		return e.reject(ctx, inv, si.Status, "ksef")
 	}
 	orig, err := e.findOriginal(ctx, inv, origSession, origNumber)
+	if errors.Is(err, errOriginalUnknown) {
+		st := si.Status
+		st.Description = fmt.Sprintf("invoice number already registered as %s; KSeF did not let us compare its content with this file", origNumber)
+		st.Details = append(st.Details, "original session: "+origSession, err.Error())
+		return e.reject(ctx, inv, st, "ksef")
+	}
 	if err != nil {
 		return fmt.Errorf("look up original of duplicate %s: %w", inv.FileName, err)
 	}
@@ -303,6 +312,10 @@ func (e *Engine) findOriginal(ctx context.Context, inv *spool.Invoice, sessionRe
 			list[strings.ToUpper(si.KsefNumber)] = si
 			return nil
 		})
+		if cannotList(err) {
+			// Another tool sent the original: its session is not ours to list (403, 21173).
+			return e.originalByNumber(ctx, inv, ksefNumber)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -312,6 +325,38 @@ func (e *Engine) findOriginal(ctx context.Context, inv *spool.Invoice, sessionRe
 		return &si, nil
 	}
 	return nil, nil
+}
+
+// cannotList reports KSeF refusing to list a session for us (not ours, or not found for our
+// context). A firewall block is weather, not a refusal, and is retried instead.
+func cannotList(err error) bool {
+	var api *ksef.APIError
+	return errors.As(err, &api) && (api.HTTPStatus == 403 || api.HasCode(21173))
+}
+
+// maxOriginalLookups bounds how often the original of a duplicate is fetched before the engine
+// gives up and says so.
+const maxOriginalLookups = 5
+
+// errOriginalUnknown: the original of a duplicate could not be compared with our bytes.
+var errOriginalUnknown = errors.New("the original could not be compared")
+
+// originalByNumber fetches the original invoice by its KSeF number and compares the hash of its
+// bytes with ours. A refusal, or repeated failures, end in errOriginalUnknown: a clear outcome
+// instead of a lookup retried for ever.
+func (e *Engine) originalByNumber(ctx context.Context, inv *spool.Invoice, ksefNumber string) (*ksef.SessionInvoice, error) {
+	data, err := e.confirmK.GetInvoice(ctx, ksefNumber)
+	if err != nil {
+		e.dupLookups[inv.ID]++
+		var api *ksef.APIError
+		if errors.As(err, &api) && api.HTTPStatus >= 400 && api.HTTPStatus < 500 || e.dupLookups[inv.ID] >= maxOriginalLookups {
+			return nil, fmt.Errorf("%w: %w", errOriginalUnknown, err)
+		}
+		return nil, err
+	}
+	delete(e.dupLookups, inv.ID)
+	sum := sha256.Sum256(data)
+	return &ksef.SessionInvoice{KsefNumber: ksefNumber, InvoiceHash: base64.StdEncoding.EncodeToString(sum[:])}, nil
 }
 
 func (e *Engine) reject(ctx context.Context, inv *spool.Invoice, st ksef.Status, stage string) error {

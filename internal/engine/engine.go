@@ -87,14 +87,15 @@ type Engine struct {
 	reload   chan SendSettings
 	// backlog reports how many files the watcher has already handed over but the engine has not
 	// claimed yet: while a burst is still being claimed, the engine keeps gathering.
-	backlog  func() int
-	online   onlineState
-	mu       sync.Mutex
-	budget   *slidingCount
-	warned   map[int64]bool       // submitted invoices already reported as slow
-	outGate  retryGate[int64]     // invoices whose outputs failed, by ID
-	confGate retryGate[string]    // sessions whose verdicts could not be read, by reference
-	nextPoll map[string]time.Time // when each session with submitted invoices is next asked about
+	backlog    func() int
+	online     onlineState
+	mu         sync.Mutex
+	budget     *slidingCount
+	warned     map[int64]bool       // submitted invoices already reported as slow
+	outGate    retryGate[int64]     // invoices whose outputs failed, by ID
+	confGate   retryGate[string]    // sessions whose verdicts could not be read, by reference
+	nextPoll   map[string]time.Time // when each session with submitted invoices is next asked about
+	dupLookups map[int64]int        // failed lookups of a duplicate's original, by invoice
 	// origCache holds, for one confirm round, the invoice lists of sessions that registered the
 	// originals of duplicates.
 	origCache map[string]map[string]ksef.SessionInvoice
@@ -123,13 +124,14 @@ func New(opt Options) (*Engine, error) {
 		loopJ: opt.Journal, claimJ: opt.Journal, sendJ: opt.Journal, confirmJ: opt.Journal,
 		outJ: opt.Journal, recoverJ: opt.Journal,
 		sendK: opt.KSeF, confirmK: opt.KSeF, outK: opt.KSeF, recoverK: opt.KSeF,
-		log:      opt.Logger.With("component", "engine", "nip", opt.NIP),
-		now:      opt.Now,
-		wake:     make(chan struct{}, 1),
-		reload:   make(chan SendSettings, 1),
-		budget:   newSlidingCount(time.Hour, opt.Send.OnlinePerHour),
-		warned:   map[int64]bool{},
-		nextPoll: map[string]time.Time{},
+		log:        opt.Logger.With("component", "engine", "nip", opt.NIP),
+		now:        opt.Now,
+		wake:       make(chan struct{}, 1),
+		reload:     make(chan SendSettings, 1),
+		budget:     newSlidingCount(time.Hour, opt.Send.OnlinePerHour),
+		warned:     map[int64]bool{},
+		nextPoll:   map[string]time.Time{},
+		dupLookups: map[int64]int{},
 	}, nil
 }
 

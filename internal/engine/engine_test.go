@@ -39,6 +39,13 @@ func newHarness(t *testing.T, send SendSettings) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sim.Close() })
+	return newHarnessOn(t, sim, send)
+}
+
+// newHarnessOn is a harness with its own folders and journal against an existing simulator: a
+// second tool sending for the same company.
+func newHarnessOn(t *testing.T, sim *ksefsim.Server, send SendSettings) *harness {
+	t.Helper()
 	client, err := ksef.New(ksef.Options{BaseURL: sim.URL(), Context: ksef.ContextIdentifier{Type: "Nip", Value: nip}, Auth: ksef.TokenAuth{Token: sim.Token(nip)}})
 	if err != nil {
 		t.Fatal(err)
