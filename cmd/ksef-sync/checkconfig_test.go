@@ -72,6 +72,9 @@ level = "info"
 func TestCheckConfigValid(t *testing.T) {
 	dir := t.TempDir()
 	writeTestFile(t, dir, "token.txt", "tok")
+	if err := os.Mkdir(filepath.Join(dir, "outbox"), 0o755); err != nil { // the ERP's folder must exist
+		t.Fatal(err)
+	}
 	path := writeTestFile(t, dir, "config.toml", baseConfig)
 	code, out, errOut := runCLI(t, "", nil, "check-config", "-config", path)
 	if code != exitOK {

@@ -22,8 +22,8 @@ func TestHelpAndVersionConventions(t *testing.T) {
 		{[]string{"help", "send"}, "-timeout"},
 	}
 	for _, c := range commands() {
-		if c.name == "auth" || c.name == "cert" || c.name == "version" {
-			continue // take a sub-command first: covered below
+		if c.name == "version" {
+			continue
 		}
 		tests = append(tests, struct {
 			args []string
@@ -36,7 +36,13 @@ func TestHelpAndVersionConventions(t *testing.T) {
 	tests = append(tests, struct {
 		args []string
 		want string
-	}{[]string{"auth", "check", "-h"}, "-config"})
+	}{[]string{"auth", "check", "-h"}, "-config"}, struct {
+		args []string
+		want string
+	}{[]string{"cert", "gen-test", "-h"}, "-nip"}, struct {
+		args []string
+		want string
+	}{[]string{"notify", "test", "-h"}, "-config"})
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			code, stdout, stderr := runCLI(t, "", noEnv, tt.args...)
@@ -52,7 +58,7 @@ func TestHelpAndVersionConventions(t *testing.T) {
 
 func TestUsageErrorsStayExit2(t *testing.T) {
 	noEnv := func(string) string { return "" }
-	for _, args := range [][]string{{}, {"no-such-command"}, {"send", "-no-such-flag"}, {"status", "-json=maybe"}} {
+	for _, args := range [][]string{{}, {"no-such-command"}, {"send", "-no-such-flag"}, {"status", "-json=maybe"}, {"auth"}, {"auth", "chek"}, {"cert"}, {"notify", "tset"}} {
 		if code, _, _ := runCLI(t, "", noEnv, args...); code != exitUsage {
 			t.Errorf("%q: exit %d, want %d", args, code, exitUsage)
 		}

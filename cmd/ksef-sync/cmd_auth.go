@@ -18,9 +18,8 @@ import (
 )
 
 func cmdAuth(ctx context.Context, env *cliEnv, args []string) int {
-	if len(args) < 2 || args[1] != "check" {
-		fmt.Fprintln(env.stderr, "usage: ksef-sync auth check -config FILE")
-		return exitUsage
+	if code, proceed := subcommand(env, args, "check", "usage: ksef-sync auth check -config FILE"); !proceed {
+		return code
 	}
 	fs, cfgPath := newFlags(env, "auth check")
 	if err := fs.Parse(args[2:]); err != nil {
@@ -197,9 +196,8 @@ func apiCodeText(code int, cfg *config.Config) string {
 }
 
 func cmdCert(_ context.Context, env *cliEnv, args []string) int {
-	if len(args) < 2 || args[1] != "gen-test" {
-		fmt.Fprintln(env.stderr, "usage: ksef-sync cert gen-test -nip NIP -out DIR [-key rsa|ecdsa] [-days 365]")
-		return exitUsage
+	if code, proceed := subcommand(env, args, "gen-test", "usage: ksef-sync cert gen-test -nip NIP -out DIR [-key rsa|ecdsa] [-days 365]"); !proceed {
+		return code
 	}
 	fs := flag.NewFlagSet("ksef-sync cert gen-test", flag.ContinueOnError)
 	fs.SetOutput(env.stderr)

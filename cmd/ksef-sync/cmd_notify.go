@@ -12,13 +12,12 @@ import (
 // cmdNotify is `ksef-sync notify test -config FILE`: one test message through every configured
 // channel, each result reported. Exit 0 when every channel delivered, 1 otherwise.
 func cmdNotify(ctx context.Context, env *cliEnv, args []string) int {
-	if len(args) < 2 || args[1] != "test" {
-		fmt.Fprintln(env.stderr, "usage: ksef-sync notify test -config FILE")
-		return exitUsage
+	if code, proceed := subcommand(env, args, "test", "usage: ksef-sync notify test -config FILE"); !proceed {
+		return code
 	}
 	fs, cfgPath := newFlags(env, "notify test")
 	if err := fs.Parse(args[2:]); err != nil {
-		return exitUsage
+		return parseFailed(err)
 	}
 	cfg, code := loadConfig(env, *cfgPath)
 	if cfg == nil {

@@ -140,3 +140,18 @@ func parseFailed(err error) int {
 	}
 	return exitUsage
 }
+
+// subcommand checks the second word of a two-word command (`auth check`, `cert gen-test`, `notify
+// test`). It returns proceed=false with the exit code when there is nothing more to do: -h prints
+// the usage line on standard output (exit 0); a missing or unknown word is a usage error (exit 2).
+func subcommand(env *cliEnv, args []string, want, usage string) (code int, proceed bool) {
+	switch {
+	case len(args) >= 2 && (args[1] == "-h" || args[1] == "-help" || args[1] == "--help"):
+		fmt.Fprintln(env.stdout, usage)
+		return exitOK, false
+	case len(args) < 2 || args[1] != want:
+		fmt.Fprintln(env.stderr, usage)
+		return exitUsage, false
+	}
+	return exitOK, true
+}
