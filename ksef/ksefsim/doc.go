@@ -21,10 +21,17 @@
 //	POST /admin/tokens                     body: {"nip": "..."} → {"nip": "...", "token": "..."}
 //	POST /admin/rotate-keys?emergency=true new MF key pairs; emergency drops the old ones (old publicKeyId → 400 21470)
 //	POST /admin/export-truncate?n=300      max invoices per export package
+//	POST /admin/publish-key                body: PublishKey, e.g. {"usage": "SymmetricKeyEncryption", "sameKey": true,
+//	                                       "expireOldIn": 60000000000} (a re-certification; durations in nanoseconds)
+//	POST /admin/delay-dist                 body: {"dist": "lognormal:500ms,20s"} (long-tailed, out-of-order processing)
 //
 // JSON bodies use the Go field names of Stats, Faults and SeedInvoice (e.g. {"Outage": true},
 // {"ErrorRate": 0.1, "OnlyPaths": ["/invoices"]}; SlowDelay is in nanoseconds). Faults apply to
-// /v2 and /storage, never to /admin.
+// /v2 and /storage, never to /admin. Production weather (weather.go) is Faults.Kinds:
+// {"Kinds": [{"kind": "html5xx", "rate": 0.1}, {"kind": "waf403", "rate": 0.1, "groups": ["auth"]},
+// {"kind": "storage-html", "rate": 0.1}]}, groups being §9 rate-limit groups or "storage"; the same
+// from the command line: ksef-sync sim -faults "html5xx:0.1,waf403:0.1@auth,storage-html:0.1"
+// -delay-dist lognormal:500ms,20s.
 //
 // Persistence (Options.StateDir): a gob snapshot of the mutable state (written atomically, at most
 // every 100 ms after a change, and on Close), an append-only JSON-lines journal of invoice
