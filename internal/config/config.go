@@ -36,6 +36,8 @@ type KSeF struct {
 	Environment string `toml:"environment"` // test | demo | prod
 	URL         string `toml:"url"`         // optional API base URL override (simulator, proxy)
 	NIP         string `toml:"nip"`         // context NIP
+	// StatusURL overrides the status service ("Latarnia") base URL; empty: the environment's.
+	StatusURL string `toml:"status_url"`
 }
 
 // Auth holds where credentials come from. Secrets themselves are never stored in the config file.
@@ -49,6 +51,11 @@ type Auth struct {
 	KeyPasswordEnv    string `toml:"key_password_env"`
 	KeyPasswordFile   string `toml:"key_password_file"`
 	SubjectIdentifier string `toml:"subject_identifier"` // certificateSubject | certificateFingerprint
+	// The KSeF certificate of type Offline that signs KOD II (PEM pair or PKCS#12; password as
+	// for the login key). Optional: without it only KOD I is written.
+	OfflineCertFile string `toml:"offline_cert_file"`
+	OfflineKeyFile  string `toml:"offline_key_file"`
+	OfflineP12File  string `toml:"offline_p12_file"`
 	// TokenDeadline is the day KSeF stops accepting KSeF tokens (announced: 2027-01-01). Before it the
 	// daemon warns; a refused token names the fix (certificate login).
 	TokenDeadline string `toml:"token_deadline"`
@@ -82,6 +89,8 @@ type Folders struct {
 	Error  string `toml:"error"`
 	Inbox  string `toml:"inbox"`
 	State  string `toml:"state"`
+	// QR, when set, receives <stem>.qr.json and the KOD I / KOD II pictures of every claimed invoice.
+	QR string `toml:"qr"`
 }
 
 // Send tunes how invoices from the outbox are registered in KSeF.
@@ -343,7 +352,7 @@ func (c *Config) resolvePaths(dir string) {
 	for _, p := range []*string{
 		&c.Auth.TokenFile, &c.Auth.CertFile, &c.Auth.KeyFile, &c.Auth.P12File, &c.Auth.KeyPasswordFile,
 		&c.Folders.Outbox, &c.Folders.Sent, &c.Folders.Error, &c.Folders.Inbox, &c.Folders.State,
-		&c.Log.File,
+		&c.Log.File, &c.Auth.OfflineCertFile, &c.Auth.OfflineKeyFile, &c.Auth.OfflineP12File, &c.Folders.QR,
 	} {
 		if *p != "" && !isAbs(*p) {
 			*p = filepath.Join(dir, *p)

@@ -28,6 +28,9 @@ func (c *Config) FoldersInUse() []FolderUse {
 	if c.Pull.Enabled {
 		uses = append(uses, FolderUse{Key: "folders.inbox", Path: f.Inbox})
 	}
+	if f.QR != "" {
+		uses = append(uses, FolderUse{Key: "folders.qr", Path: f.QR})
+	}
 	return append(uses, FolderUse{Key: "folders.state", Path: f.State})
 }
 

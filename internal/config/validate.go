@@ -41,6 +41,7 @@ func (c *Config) validate() Problems {
 	c.validateHTTP(&ps)
 	c.validateListen(&ps)
 	c.validateNotify(&ps)
+	c.validateOffline(&ps) // offline.go
 	return ps
 }
 
