@@ -9,13 +9,14 @@ import (
 const maxReported = 10
 
 // forbidden reports characters XML 1.0 does not allow or discourages (KSeF rejects both since 2.4.0):
-// C0 controls other than tab, LF and CR, DEL and C1 controls, the U+FDD0–U+FDEF non-characters and
-// the last two code points of every plane.
+// C0 controls other than tab, LF and CR, DEL and the C1 controls #x7F–#x84 and #x86–#x9F (XML 1.0
+// §2.2 discourages exactly these: U+0085, NEXT LINE, is allowed), the U+FDD0–U+FDEF non-characters
+// and the last two code points of every plane.
 func forbidden(r rune) bool {
 	switch {
 	case r < 0x20:
 		return r != '\t' && r != '\n' && r != '\r'
-	case r < 0x7F:
+	case r < 0x7F, r == 0x85:
 		return false
 	case r <= 0x9F:
 		return true

@@ -11,6 +11,7 @@ package invoicexml
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/ksef-sync/ksef-sync/internal/xsd"
 )
@@ -32,6 +33,8 @@ type Options struct {
 	MaxSize int
 	// MaxSizeWithAttachment limits invoices with a Zalacznik; 0 means DefaultMaxSizeWithAttachment.
 	MaxSizeWithAttachment int
+	// Now is today's clock for the issue-date check; nil means time.Now.
+	Now func() time.Time
 }
 
 // Prepared is an invoice ready to be registered.
@@ -68,8 +71,9 @@ const (
 	CodeBadEncoding           = "bad-encoding"
 	CodeMissingField          = "missing-field"
 	CodeDoctype               = "doctype"
-	CodeSchema                = "schema"           // the invoice does not match the FA(3) schema
-	CodeUnsupportedForm       = "unsupported-form" // FA_RR(1) or PEF: KSeF forms ksef-sync does not send yet
+	CodeSchema                = "schema"            // the invoice does not match the FA(3) schema
+	CodeUnsupportedForm       = "unsupported-form"  // FA_RR(1) or PEF: KSeF forms ksef-sync does not send yet
+	CodeFutureIssueDate       = "future-issue-date" // P_1 after today in Warsaw: KSeF refuses it
 )
 
 func (e *Error) Error() string {
@@ -135,6 +139,9 @@ func Prepare(raw []byte, opts Options) (*Prepared, error) {
 	if errs := stream.Errors(); len(errs) > 0 {
 		return nil, schemaError(errs)
 	}
+	if err := checkIssueDate(p.IssueDate, opts.Now); err != nil {
+		return nil, err
+	}
 	p.Bytes = text
 	p.Conversions = conversions
 	return p, nil
@@ -144,4 +151,33 @@ func tooLarge(size, limit int, with string) *Error {
 	return reject(CodeTooLarge,
 		"KSeF does not accept invoices this large: remove embedded images or split the invoice",
 		"the invoice has %d bytes; KSeF accepts at most %d bytes for an invoice%s", size, limit, with)
+}
+
+// warsaw is the zone KSeF dates are counted in.
+var warsaw = func() *time.Location {
+	if loc, err := time.LoadLocation("Europe/Warsaw"); err == nil {
+		return loc
+	}
+	return time.FixedZone("CET", 3600)
+}()
+
+// checkIssueDate refuses an issue date (P_1) after today in Warsaw: KSeF rejects such an invoice,
+// and during an outage the ERP would only learn it days later.
+func checkIssueDate(p1 string, now func() time.Time) *Error {
+	if now == nil {
+		now = time.Now
+	}
+	issued, err := time.ParseInLocation("2006-01-02", p1, warsaw)
+	if err != nil {
+		return nil // the schema has judged the date's form; nothing more to say here
+	}
+	y, m, d := now().In(warsaw).Date()
+	if today := time.Date(y, m, d, 0, 0, 0, 0, warsaw); issued.After(today) {
+		e := reject(CodeFutureIssueDate,
+			"the issue date (P_1) is in the future: correct it in the ERP (or wait until that day) and export the invoice again",
+			"the issue date %s (P_1) is after today (%s in Poland): KSeF refuses invoices issued in the future", p1, today.Format("2006-01-02"))
+		e.Field = "Fa/P_1"
+		return e
+	}
+	return nil
 }

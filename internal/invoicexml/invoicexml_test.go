@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -180,7 +181,7 @@ func TestPrepareRejections(t *testing.T) {
 		{"PI inside", []byte(must(t, plain, "<Fa>", "<Fa><?erp id=7?>")), Options{}, CodeProcessingInstruction, "", `<\?erp \.\.\.\?> at line 4\d`},
 		{"doctype", []byte(must(t, plain, "?>\n", "?>\n<!DOCTYPE Faktura [<!ENTITY x \"y\">]>\n")), Options{}, CodeDoctype, "", `<!DOCTYPE \.\.\.> at line 2`},
 		{"C0 control", []byte(must(t, plain, "Refined Concrete", "Refined\x01Concrete")), Options{}, CodeForbiddenCharacter, "", `^character U\+0001 at line 75, column 25 is not allowed`},
-		{"C1 control", []byte(must(t, plain, "Lidzbark", "Lidz\u0085bark")), Options{}, CodeForbiddenCharacter, "", `U\+0085 at line 49, column 19`},
+		{"C1 control", []byte(must(t, plain, "Lidzbark", "Lidz\u0086bark")), Options{}, CodeForbiddenCharacter, "", `U\+0086 at line 49, column 19`},
 		{"DEL", []byte(must(t, plain, "Lidzbark", "Lidz\x7fbark")), Options{}, CodeForbiddenCharacter, "", `U\+007F at line 49`},
 		{"noncharacter FDD0", []byte(must(t, plain, "Lidzbark", "Lidz\uFDD0bark")), Options{}, CodeForbiddenCharacter, "", `U\+FDD0 at line 49`},
 		{"noncharacter FFFE", []byte(must(t, plain, "Lidzbark", "Lidz\uFFFEbark")), Options{}, CodeForbiddenCharacter, "", `U\+FFFE at line 49`},
@@ -314,4 +315,46 @@ func FuzzPrepare(f *testing.F) {
 			t.Fatalf("prepared bytes are not stable: %v, %+v", err, again)
 		}
 	})
+}
+
+// TestIssueDateInTheFuture: KSeF refuses an invoice whose P_1 is after today in Warsaw, so it is
+// refused here with a hint, before it can wait days in an outage queue. Today (Warsaw) passes,
+// also just after midnight when UTC still says yesterday.
+func TestIssueDateInTheFuture(t *testing.T) {
+	in := []byte(sample(t)) // P_1 = 2026-02-10
+	at := func(s string) func() time.Time {
+		return func() time.Time {
+			tm, err := time.Parse(time.RFC3339, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tm
+		}
+	}
+	if _, err := Prepare(in, Options{ContextNIP: sellerNIP, Now: at("2026-02-09T23:30:00Z")}); err != nil {
+		t.Errorf("23:30 on 9 February UTC is already 00:30 on 10 February in Warsaw: %v", err)
+	}
+	_, err := Prepare(in, Options{ContextNIP: sellerNIP, Now: at("2026-02-09T12:00:00Z")})
+	var ve *Error
+	if !errors.As(err, &ve) || ve.Code != CodeFutureIssueDate || ve.Field != "Fa/P_1" || ve.Hint == "" {
+		t.Fatalf("P_1 a day ahead: %v, want code %s on Fa/P_1 with a hint", err, CodeFutureIssueDate)
+	}
+	if !strings.Contains(ve.Description, "2026-02-10") {
+		t.Errorf("the description does not name the date: %s", ve.Description)
+	}
+}
+
+// TestNextLineCharacterIsAllowed: XML 1.0 §2.2 discourages #x7F–#x84 and #x86–#x9F; U+0085 (NEXT
+// LINE) lies between them and KSeF accepts it.
+func TestNextLineCharacterIsAllowed(t *testing.T) {
+	in := strings.Replace(sample(t), "<P_2>", "<P_2>\u0085", 1)
+	if _, err := Prepare([]byte(in), Options{ContextNIP: sellerNIP}); err != nil {
+		t.Errorf("U+0085 refused: %v", err)
+	}
+	for _, r := range []rune{0x7F, 0x84, 0x86, 0x9F} {
+		in := strings.Replace(sample(t), "<P_2>", "<P_2>"+string(r), 1)
+		if _, err := Prepare([]byte(in), Options{ContextNIP: sellerNIP}); err == nil {
+			t.Errorf("U+%04X accepted", r)
+		}
+	}
 }
