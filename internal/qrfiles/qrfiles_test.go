@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ksef-sync/ksef-sync/internal/config"
 	"github.com/ksef-sync/ksef-sync/ksef"
 	"software.sslmate.com/src/go-pkcs12"
 )
@@ -305,5 +306,36 @@ func assertDecodes(t *testing.T, file, want string) {
 	}
 	if got := strings.TrimRight(string(out), "\r\n"); got != want {
 		t.Errorf("%s reads %q, want %q", filepath.Base(file), got, want)
+	}
+}
+
+func TestSignerFromConfig(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cert := newCert(t, key, x509.KeyUsageContentCommitment)
+	p12, err := pkcs12.Modern.Encode(key, cert, nil, "hasło-offline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(dir, "offline.p12")
+	if err := os.WriteFile(f, p12, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("KSEF_TEST_OFFLINE_PW", "hasło-offline")
+	cfg := &config.Config{}
+	if s, err := SignerFromConfig(cfg); s != nil || err != nil {
+		t.Fatalf("nothing configured: %v, %v", s, err)
+	}
+	cfg.Auth.OfflineP12File, cfg.Auth.KeyPasswordEnv = f, "KSEF_TEST_OFFLINE_PW"
+	s, err := SignerFromConfig(cfg)
+	if err != nil || s == nil || !s.Cert.Equal(cert) {
+		t.Fatalf("SignerFromConfig = %v, %v", s, err)
+	}
+	t.Setenv("KSEF_TEST_OFFLINE_PW", "Zq9-niewlasciwe")
+	if _, err := SignerFromConfig(cfg); err == nil || strings.Contains(err.Error(), "Zq9") {
+		t.Errorf("wrong password: err = %v (must fail without echoing the password)", err)
 	}
 }
