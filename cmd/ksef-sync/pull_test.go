@@ -593,12 +593,12 @@ func simAdmin(t *testing.T, sim *ksefsim.Server, pathAndQuery string) {
 }
 
 // TestPullSurvivesHungAndFailedExports is issue 10 §2 on the real binary: an export that hangs at
-// KSeF is abandoned after pull.export_timeout and the other subject is still delivered; an export
-// ending with 500 ends that try; the following runs, and the daemon, deliver every invoice exactly
-// once.
+// KSeF is abandoned after pull.export_timeout (4 s here) and the other subject is still delivered;
+// an export ending with 500 ends that try; the following runs, and the daemon, deliver every
+// invoice exactly once.
 func TestPullSurvivesHungAndFailedExports(t *testing.T) {
 	start := time.Now().AddDate(0, -1, 0)
-	p := newPullE2E(t, 0, start, "export_timeout = \"2s\"\n")
+	p := newPullE2E(t, 0, start, "export_timeout = \"4s\"\n")
 	now := p.clock.Now()
 	costDates := pullSpread(now.Add(-20*24*time.Hour), time.Hour, 300)
 	salesDates := pullSpread(now.Add(-20*24*time.Hour+time.Minute), time.Hour, 200)
@@ -620,8 +620,8 @@ func TestPullSurvivesHungAndFailedExports(t *testing.T) {
 	assertPullInbox(t, p.inbox, want)
 
 	// The daemon: a hung export in one cycle, the next cycle delivers.
-	cfg := strings.Replace(string(readFile(t, p.cfgPath)), "export_timeout = \"2s\"\n",
-		"export_timeout = \"2s\"\nenabled = true\nschedule = \"@every 1s\"\nsubjects = [\"cost\"]\n", 1)
+	cfg := strings.Replace(string(readFile(t, p.cfgPath)), "export_timeout = \"4s\"\n",
+		"export_timeout = \"4s\"\nenabled = true\nschedule = \"@every 1s\"\nsubjects = [\"cost\"]\n", 1)
 	writeFile(t, p.cfgPath, []byte(cfg))
 	later := pullSpread(now.Add(time.Minute), time.Second, 20)
 	want = append(want, collect("cost", later, p.seed("cost", later))...)

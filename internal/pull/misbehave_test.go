@@ -12,11 +12,16 @@ import (
 	"time"
 
 	"github.com/ksef-sync/ksef-sync/ksef"
+	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
 )
 
 // steppingClock is the test's clock whose Sleep returns at once after moving time forward, so an
-// export timeout of 20 minutes passes in a few polls without waiting. The simulator shares it.
-type steppingClock struct{ c *pullClock }
+// export timeout of 20 minutes passes in a few polls without waiting. The simulator shares it; each
+// step first lets the simulator finish the exports it is building, as real time would.
+type steppingClock struct {
+	c   *pullClock
+	sim *ksefsim.Server
+}
 
 func (s steppingClock) Now() time.Time { return s.c.Now() }
 
@@ -24,6 +29,7 @@ func (s steppingClock) Sleep(ctx context.Context, d time.Duration) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	s.sim.WaitJobs()
 	s.c.advance(d)
 	return nil
 }
@@ -32,7 +38,7 @@ func (s steppingClock) Sleep(ctx context.Context, d time.Duration) error {
 func (e *pullEnv) steppedClient() *ksef.Client {
 	e.t.Helper()
 	c, err := ksef.New(ksef.Options{BaseURL: e.sim.URL(), Context: ksef.ContextIdentifier{Type: "Nip", Value: pullNIP},
-		Auth: ksef.TokenAuth{Token: e.sim.Token(pullNIP)}, Clock: steppingClock{e.clock}})
+		Auth: ksef.TokenAuth{Token: e.sim.Token(pullNIP)}, Clock: steppingClock{e.clock, e.sim}})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -42,7 +48,7 @@ func (e *pullEnv) steppedClient() *ksef.Client {
 // stepped are the options on the stepping clock: the export status is polled once a minute.
 func (e *pullEnv) stepped(start time.Time, subjects ...string) Options {
 	o := e.options(start, subjects...)
-	o.Client, o.Clock, o.Poll = e.steppedClient(), steppingClock{e.clock}, time.Minute
+	o.Client, o.Clock, o.Poll = e.steppedClient(), steppingClock{e.clock, e.sim}, time.Minute
 	return o
 }
 

@@ -88,3 +88,8 @@ func (s *Server) serveExportAdmin(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
+
+// WaitJobs blocks until the asynchronous work started so far (export building, batch processing)
+// is done. A test that moves time by hand calls it before each step, so its clock never runs ahead
+// of work the simulator has not had the CPU to finish.
+func (s *Server) WaitJobs() { s.jobs.Wait() }

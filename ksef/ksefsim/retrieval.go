@@ -135,6 +135,10 @@ func (s *Server) matches(inv *invoice, nip string, f *queryFilters) bool {
 		if fa.BuyerIDType != "Nip" || fa.BuyerID != nip {
 			return false
 		}
+	case "Subject3", "SubjectAuthorized":
+		if !s.partiesLocked(inv).matches(f.SubjectType, nip) {
+			return false
+		}
 	default:
 		return false
 	}
@@ -234,6 +238,13 @@ func metadata(inv *invoice) map[string]any {
 	}
 }
 
+// metadataLocked is metadata with the third and authorized subjects KSeF lists.
+func (s *Server) metadataLocked(inv *invoice) map[string]any {
+	m := metadata(inv)
+	s.partiesLocked(inv).addTo(m)
+	return m
+}
+
 func (s *Server) handleQueryMetadata(w http.ResponseWriter, ar *apiRequest) {
 	var f queryFilters
 	if err := json.Unmarshal(ar.body, &f); err != nil {
@@ -265,7 +276,7 @@ func (s *Server) handleQueryMetadata(w http.ResponseWriter, ar *apiRequest) {
 	end := min(start+pageSize, len(capped))
 	items := make([]map[string]any, 0, end-start)
 	for _, inv := range capped[start:end] {
-		items = append(items, metadata(inv))
+		items = append(items, s.metadataLocked(inv))
 	}
 	s.mu.Unlock()
 	truncated := len(all) > queryCap && end == len(capped)
@@ -387,7 +398,7 @@ func (s *Server) buildExport(job exportJob) {
 	contents := make([][]byte, len(invs))
 	metas := make([]map[string]any, len(invs))
 	for i, inv := range invs {
-		metas[i] = metadata(inv)
+		metas[i] = s.metadataLocked(inv)
 		if !job.onlyMetadata {
 			contents[i], _ = s.blobs.get(s.st, "inv/"+inv.KsefNumber)
 		}

@@ -13,6 +13,8 @@ type SeedInvoice struct {
 	InvoiceNumber        string    // "" → generated
 	IssueDate            time.Time // zero → PS date
 	GrossAmount          string    // optional, e.g. "123.00"
+	Subject3NIP          string    // optional third subject (Podmiot3), for Subject3 exports
+	AuthorizedNIP        string    // optional authorized subject (PodmiotUpowazniony), for SubjectAuthorized exports
 }
 
 // SeededInvoice is what Seed created.
@@ -83,7 +85,7 @@ func seedXML(si SeedInvoice) string {
     <Adres><KodKraju>PL</KodKraju><AdresL1>ul. Odbiorcza 2</AdresL1></Adres>
     <JST>2</JST><GV>2</GV>
   </Podmiot2>
-  <Fa>
+%s  <Fa>
     <KodWaluty>PLN</KodWaluty>
     <P_1>%s</P_1>
     <P_2>%s</P_2>
@@ -94,7 +96,7 @@ func seedXML(si SeedInvoice) string {
     <RodzajFaktury>VAT</RodzajFaktury>
   </Fa>
 </Faktura>
-`, si.PermanentStorageDate.UTC().Format(time.RFC3339), si.SellerNIP, si.SellerNIP, buyer, si.IssueDate.Format("2006-01-02"),
+`, si.PermanentStorageDate.UTC().Format(time.RFC3339), si.SellerNIP, si.SellerNIP, buyer, seedParties(si), si.IssueDate.Format("2006-01-02"),
 		xmlEscape(si.InvoiceNumber), si.GrossAmount, si.GrossAmount)
 }
 
