@@ -93,7 +93,10 @@ func (p *Puller) start(ctx context.Context, subject string, f ksef.QueryFilters,
 			return exp, exported{}, nil
 		}
 		var api *ksef.APIError
+		var login *ksef.LoginError
 		switch {
+		case errors.As(err, &login):
+			return nil, exported{}, err // the export was never sent: the login failed
 		case errors.As(err, &api) && api.HasCode(21183):
 			return nil, exported{nothingNew: true}, nil
 		case errors.As(err, &api) && api.HasCode(21182):
