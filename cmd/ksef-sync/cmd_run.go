@@ -61,7 +61,7 @@ func daemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer d.close()
-	defer obs.start(ctx, d.journal, nil)()
+	defer obs.start(ctx, d.journal, d.loopTurned)()
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {

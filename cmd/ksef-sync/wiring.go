@@ -9,11 +9,14 @@ import (
 	"net/url"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ksef-sync/ksef-sync/internal/config"
 	"github.com/ksef-sync/ksef-sync/internal/engine"
 	"github.com/ksef-sync/ksef-sync/internal/logging"
+	"github.com/ksef-sync/ksef-sync/internal/readable"
+	"github.com/ksef-sync/ksef-sync/internal/render"
 	"github.com/ksef-sync/ksef-sync/ksef"
 	"github.com/ksef-sync/ksef-sync/ksef/xades"
 	"github.com/ksef-sync/ksef-sync/spool"
@@ -122,6 +125,10 @@ type deps struct {
 	journal *spool.Journal
 	watcher *watcher.Watcher
 	engine  *engine.Engine
+	// readable writes the PDF/HTML copies in the background; nil when [render] formats is empty.
+	readable *readable.Queue
+	// lastTurn is when the daemon's loop last turned (Unix ns), for /healthz.
+	lastTurn atomic.Int64
 
 	// bg owns the goroutines openDeps starts; close cancels them and waits until they are gone.
 	bg     sync.WaitGroup
@@ -148,6 +155,7 @@ func (d *deps) close() {
 // the engine.
 func openDeps(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, error) {
 	d := &deps{cfg: cfg, log: log}
+	d.lastTurn.Store(time.Now().UnixNano()) // starting counts as a turn: /healthz is green from the start
 	var err error
 	if d.client, err = newClient(cfg, log); err != nil {
 		return nil, fmt.Errorf("KSeF client: %w", err)
@@ -164,6 +172,13 @@ func openDeps(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps,
 		d.close()
 		return nil, err
 	}
+	if d.readable, err = newReadable(cfg, log); err != nil {
+		d.close()
+		return nil, err
+	}
+	if d.readable != nil {
+		d.bg.Go(func() { d.readable.Run(bgCtx) })
+	}
 	d.engine, err = engine.New(engine.Options{
 		NIP:     cfg.KSeF.NIP,
 		QRBase:  cfg.QRBaseURL(),
@@ -174,12 +189,47 @@ func openDeps(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps,
 		Watcher: d.watcher,
 		Logger:  log,
 		TempDir: filepath.Join(cfg.Folders.State, "tmp"),
+		OnTurn:  func(t time.Time) { d.lastTurn.Store(t.UnixNano()) },
 	})
 	if err != nil {
 		d.close()
 		return nil, err
 	}
+	if cfg.Render.Enabled("sent") && d.readable != nil {
+		d.engine.SetReadable(d.readable)
+	}
 	return d, nil
+}
+
+// loopTurned is when the daemon's loop last turned (or the daemon started).
+func (d *deps) loopTurned() time.Time { return time.Unix(0, d.lastTurn.Load()) }
+
+// readableFor returns the renderer when rendering is on for target ("sent" or "inbox"), else nil.
+func (d *deps) readableFor(target string) *readable.Queue {
+	if d.readable == nil || !d.cfg.Render.Enabled(target) {
+		return nil
+	}
+	return d.readable
+}
+
+// newReadable builds the background renderer from [render]; nil when no format is configured.
+func newReadable(cfg *config.Config, log *slog.Logger) (*readable.Queue, error) {
+	if len(cfg.Render.Formats) == 0 {
+		return nil, nil
+	}
+	formats := make([]render.Format, 0, len(cfg.Render.Formats))
+	for _, f := range cfg.Render.Formats {
+		rf, err := render.ParseFormat(f)
+		if err != nil {
+			return nil, fmt.Errorf("render.formats: %w", err)
+		}
+		formats = append(formats, rf)
+	}
+	lang, err := render.ParseLang(cfg.Render.Language)
+	if err != nil {
+		return nil, fmt.Errorf("render.language: %w", err)
+	}
+	return readable.New(formats, lang, log), nil
 }
 
 // adoptRateLimits replaces the built-in production table with the limits KSeF reports for this

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ksef-sync/ksef-sync/internal/readable"
 	"github.com/ksef-sync/ksef-sync/ksef"
 	"github.com/ksef-sync/ksef-sync/spool"
 	"github.com/ksef-sync/ksef-sync/watcher"
@@ -65,7 +66,19 @@ type Options struct {
 	Logger  *slog.Logger
 	Now     func() time.Time
 	TempDir string // for batch packages; defaults to Folders.State/tmp
+	// OnTurn is called after every turn of the daemon's loop (health checks watch it); nil: nothing.
+	OnTurn func(time.Time)
 }
+
+// ReadableSink takes invoices whose readable copies should be written in the background. It must
+// not block.
+type ReadableSink interface {
+	Add(readable.Job)
+}
+
+// SetReadable makes the engine hand every accepted invoice, once its outputs are written, to r for
+// its PDF/HTML copies. Call it before Run.
+func (e *Engine) SetReadable(r ReadableSink) { e.readable = r }
 
 // Engine runs the send pipeline for one company.
 type Engine struct {
@@ -93,6 +106,7 @@ type Engine struct {
 	budget     *slidingCount
 	warned     map[int64]bool       // submitted invoices already reported as slow
 	outGate    retryGate[int64]     // invoices whose outputs failed, by ID
+	readable   ReadableSink         // nil: no readable copies
 	confGate   retryGate[string]    // sessions whose verdicts could not be read, by reference
 	nextPoll   map[string]time.Time // when each session with submitted invoices is next asked about
 	dupLookups map[int64]int        // failed lookups of a duplicate's original, by invoice
@@ -232,6 +246,9 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 		if err := e.Step(ctx, false); err != nil && ctx.Err() == nil {
 			e.logStepError(err)
+		}
+		if e.opt.OnTurn != nil {
+			e.opt.OnTurn(e.now())
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ksef-sync/ksef-sync/internal/atomicfile"
+	"github.com/ksef-sync/ksef-sync/internal/readable"
 	"github.com/ksef-sync/ksef-sync/ksef"
 	"github.com/ksef-sync/ksef-sync/spool"
 )
@@ -28,7 +29,7 @@ type outputJournal interface {
 
 // outputKSeF is what writing outputs asks of KSeF: the UPO.
 type outputKSeF interface {
-	DownloadUPO(ctx context.Context, url string) ([]byte, error)
+	DownloadInvoiceUPO(ctx context.Context, url, ksefNumber string) ([]byte, error)
 	InvoiceUPOByKsefNumber(ctx context.Context, sessionRef, ksefNumber string) ([]byte, error)
 }
 
@@ -104,6 +105,7 @@ func (e *Engine) writeOutputs(ctx context.Context) error {
 		if done[inv.ID] {
 			e.log.Info("outputs written", "file", inv.FileName, "invoice", inv.ID, "state", spool.StateDone,
 				"outcome", inv.Outcome, "output", inv.OutputStem, "ksef_number", inv.KsefNumber)
+			e.queueReadable(&inv)
 		}
 	}
 	_ = e.outJ.SetMeta(ctx, "last_send_output", e.now().UTC().Format(time.RFC3339))
@@ -146,7 +148,8 @@ func (e *Engine) outputDir(inv *spool.Invoice) string {
 
 func suffixesFor(inv *spool.Invoice) []string {
 	if inv.State == spool.StateAccepted {
-		return []string{".xml", ".upo.xml", ".ksef.json"}
+		// the readable copies (.pdf, .html and their .upo siblings) reserve their names too
+		return []string{".xml", ".upo.xml", ".ksef.json", ".pdf", ".upo.pdf", ".html", ".upo.html"}
 	}
 	return []string{".xml", ".error.json"}
 }
@@ -346,7 +349,7 @@ func (e *Engine) fetchUPO(ctx context.Context, inv *spool.Invoice) ([]byte, erro
 		}
 	}
 	if inv.UpoURL != "" {
-		b, err := e.outK.DownloadUPO(ctx, inv.UpoURL)
+		b, err := e.outK.DownloadInvoiceUPO(ctx, inv.UpoURL, inv.KsefNumber) // only a UPO that names our invoice
 		if err == nil {
 			return b, nil
 		}
@@ -447,4 +450,21 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// queueReadable hands an accepted invoice, whose outputs now exist, to the background renderer.
+// .ksef.json is written by then: the readable copies never delay it.
+func (e *Engine) queueReadable(inv *spool.Invoice) {
+	if e.readable == nil || inv.State != spool.StateAccepted {
+		return
+	}
+	base := filepath.Join(e.opt.Folders.Sent, inv.OutputStem)
+	var qr string
+	if hash, err := base64.StdEncoding.DecodeString(inv.RegisteredHash); err == nil {
+		qr = e.qrCodeI(inv, hash)
+	}
+	e.readable.Add(readable.Job{
+		InvoicePath: base + xmlExt(inv.FileName), UPOPath: base + ".upo.xml",
+		Dir: e.opt.Folders.Sent, Stem: inv.OutputStem, KsefNumber: inv.KsefNumber, QRCodeI: qr,
+	})
 }

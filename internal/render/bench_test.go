@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ksef-sync/ksef-sync/internal/samples"
+	"github.com/ksef-sync/ksef-sync/internal/testutil"
 )
 
 // BenchmarkInvoicePDF measures rendering throughput on one core: run with -cpu 1; the
@@ -59,7 +60,7 @@ func TestDocsExample(t *testing.T) {
 	if !*updateDocs {
 		t.Skip("run with -update-docs to regenerate docs/render-example.png")
 	}
-	ppm := tool(t, "pdftoppm", "poppler-utils")
+	ppm := testutil.Tool(t, "pdftoppm", "poppler-utils")
 	x := samples.Invoice(2, genSellerNIP, time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), "42")
 	pdf, err := Invoice(x, Options{KsefNumber: genKsefNumber, QRCodeI: testQRLink})
 	if err != nil {

@@ -2,7 +2,6 @@ package render
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -14,42 +13,13 @@ import (
 	"golang.org/x/text/encoding/charmap"
 
 	"github.com/ksef-sync/ksef-sync/internal/samples"
+	"github.com/ksef-sync/ksef-sync/internal/testutil"
 )
 
 const testQRLink = "https://qr-test.ksef.mf.gov.pl/invoice/5265877635/01-02-2026/GZMGNVzs3krF6URKgvaw77OOeG3nJ-WGziT5xguliQ8"
 
-// tool finds a Debian tool the tests drive (poppler-utils, zbar-tools). Missing locally it skips;
-// on CI (CI set) it fails, so that the checks cannot silently stop running.
-func tool(t *testing.T, name, pkg string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s not found: CI must install the Debian package %s", name, pkg)
-		}
-		t.Skipf("%s not found (apt-get install %s)", name, pkg)
-	}
-	return p
-}
-
-// pdfPages extracts the text of every page with pdftotext, whitespace collapsed to single spaces.
-func pdfPages(t *testing.T, pdf []byte) []string {
-	t.Helper()
-	bin := tool(t, "pdftotext", "poppler-utils")
-	in := filepath.Join(t.TempDir(), "doc.pdf")
-	if err := os.WriteFile(in, pdf, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(bin, "-enc", "UTF-8", in, "-").Output()
-	if err != nil {
-		t.Fatalf("pdftotext: %v", err)
-	}
-	pages := strings.Split(strings.TrimRight(string(out), "\f\n"), "\f")
-	for i, p := range pages {
-		pages[i] = strings.Join(strings.Fields(p), " ")
-	}
-	return pages
-}
+// pdfPages extracts the text of every page, white space folded.
+func pdfPages(t *testing.T, pdf []byte) []string { return testutil.PDFPages(t, pdf) }
 
 func pdfText(t *testing.T, pdf []byte) string {
 	return strings.Join(pdfPages(t, pdf), " ")
@@ -193,8 +163,6 @@ func itoa(i int) string { return strconv.Itoa(i) }
 // TestQRCodesDecode renders the page with the codes to PNG and decodes it: KOD I must carry
 // exactly the qrCodeI link, KOD II the certificate link.
 func TestQRCodesDecode(t *testing.T) {
-	ppm := tool(t, "pdftoppm", "poppler-utils")
-	zbar := tool(t, "zbarimg", "zbar-tools")
 	kod2 := "https://qr-test.ksef.mf.gov.pl/certificate/Nip/5265877635/5265877635/01F20A5D352AE590/AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcdefghij"
 	cases := []struct {
 		name string
@@ -211,24 +179,7 @@ func TestQRCodesDecode(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			dir := t.TempDir()
-			in := filepath.Join(dir, "inv.pdf")
-			if err := os.WriteFile(in, pdf, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			if out, err := exec.Command(ppm, "-r", "150", "-png", in, filepath.Join(dir, "page")).CombinedOutput(); err != nil {
-				t.Fatalf("pdftoppm: %v: %s", err, out)
-			}
-			pngs, _ := filepath.Glob(filepath.Join(dir, "page*.png"))
-			var got []string
-			for _, png := range pngs {
-				out, _ := exec.Command(zbar, "-q", "--raw", png).Output() // exit 4: no code on this page
-				for _, s := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-					if s != "" {
-						got = append(got, s)
-					}
-				}
-			}
+			got := testutil.PDFQRCodes(t, pdf)
 			sort.Strings(got)
 			want := append([]string(nil), c.want...)
 			sort.Strings(want)
