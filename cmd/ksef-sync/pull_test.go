@@ -641,3 +641,36 @@ func TestPullSurvivesHungAndFailedExports(t *testing.T) {
 	p.assertCursorsAtHWM(map[string]string{"cost": "Subject2"})
 	p.assertSimClean()
 }
+
+// TestPullThirdPartyAndAuthorized: with subjects subject3 and authorized, the binary delivers the
+// invoices where our NIP is a third subject or the authorized subject into their own folders.
+func TestPullThirdPartyAndAuthorized(t *testing.T) {
+	p := newPullE2E(t, 0, time.Now().AddDate(0, 0, -10), "subjects = [\"subject3\", \"authorized\"]\n")
+	now := p.clock.Now()
+	dates := pullSpread(now.Add(-5*24*time.Hour), time.Hour, 6)
+	invs := make([]ksefsim.SeedInvoice, len(dates))
+	for i, d := range dates {
+		invs[i] = ksefsim.SeedInvoice{SellerNIP: pullOtherNIP, BuyerNIP: "1111111111", PermanentStorageDate: d, Subject3NIP: testNIP}
+		if i%2 == 1 {
+			invs[i].Subject3NIP, invs[i].AuthorizedNIP = "", testNIP
+		}
+	}
+	seeded, err := p.sim.Seed(invs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []pullSeeded
+	for i, inv := range seeded {
+		subject := "subject3"
+		if i%2 == 1 {
+			subject = "authorized"
+		}
+		want = append(want, pullSeeded{SeededInvoice: inv, subject: subject, ps: dates[i]})
+	}
+	if out := p.pull(60 * time.Second); !strings.Contains(out, "written: 6\n") {
+		t.Errorf("pull output:\n%s", out)
+	}
+	assertPullInbox(t, p.inbox, want)
+	p.assertCursorsAtHWM(map[string]string{"subject3": "Subject3", "authorized": "SubjectAuthorized"})
+	p.assertClean()
+}
