@@ -358,3 +358,32 @@ func (t *Tracker) FailureDuring(from time.Time) *offline.Period {
 	}
 	return nil
 }
+
+// String is one line for the log, status and doctor, e.g. "failure announced since 2026-12-02
+// 10:30 (Warsaw): Awaria: KSeF nie działa".
+func (s Snapshot) String() string {
+	var b strings.Builder
+	switch s.State {
+	case Unknown:
+		b.WriteString("unknown (nothing heard from KSeF or its status service yet)")
+	case Available:
+		b.WriteString("available")
+	case Unannounced:
+		b.WriteString("unavailable, not announced")
+	default:
+		b.WriteString(string(s.State) + " announced")
+	}
+	if !s.Since.IsZero() && s.State != Unknown {
+		b.WriteString(" since " + s.Since.In(offline.Warsaw).Format("2006-01-02 15:04") + " (Warsaw)")
+	}
+	if t := s.Text(); t != "" {
+		b.WriteString(": " + t)
+	}
+	if s.State == Unannounced && s.LastError != "" {
+		b.WriteString(" (last error: " + s.LastError + ")")
+	}
+	if s.StatusError != "" {
+		b.WriteString("; status service: " + s.StatusError)
+	}
+	return b.String()
+}
