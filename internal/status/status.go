@@ -73,6 +73,9 @@ type Company struct {
 	CredsExpires string            `json:"credentialsExpire,omitempty"`
 	KSeF         KSeF              `json:"ksef"`
 	LastError    *LastError        `json:"lastError,omitempty"`
+	// Processing lists invoices KSeF has taken but not decided yet, oldest first (at most 20):
+	// production KSeF can keep an invoice at status 150 for hours.
+	Processing []Processing `json:"processingAtKSeF,omitempty"`
 }
 
 // Counts are the verdicts; Total = Accepted + Rejected + InProgress always holds.
@@ -98,6 +101,16 @@ type LastError struct {
 }
 
 // Rejection is one rejected invoice.
+// Processing is one invoice waiting for KSeF's verdict.
+type Processing struct {
+	File    string `json:"file"`
+	Since   string `json:"since"` // when KSeF took it
+	Session string `json:"session"`
+}
+
+// maxProcessing bounds the list in status; the queue counts say how many there are in all.
+const maxProcessing = 20
+
 type Rejection struct {
 	Time      string `json:"time"`
 	File      string `json:"file"`
@@ -225,6 +238,9 @@ func buildCompany(ctx context.Context, j *spool.Journal, co config.Company, beat
 	for i := range rej {
 		c.Rejections = append(c.Rejections, RejectionOf(&rej[i]))
 	}
+	if c.Processing, err = processing(ctx, j, co.NIP, o.Now); err != nil {
+		return nil, err
+	}
 	cursors, err := j.Cursors(ctx, co.NIP)
 	if err != nil {
 		return nil, err
@@ -293,4 +309,19 @@ func SortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// processing lists the submitted invoices, oldest first. A submitted record is not touched again
+// until KSeF's verdict, so its last update is when KSeF took it.
+func processing(ctx context.Context, j *spool.Journal, nip string, now time.Time) ([]Processing, error) {
+	subs, err := j.ByState(ctx, nip, spool.StateSubmitted)
+	if err != nil {
+		return nil, err
+	}
+	sort.SliceStable(subs, func(a, b int) bool { return subs[a].UpdatedAt.Before(subs[b].UpdatedAt) })
+	var out []Processing
+	for i := range subs[:min(len(subs), maxProcessing)] {
+		out = append(out, Processing{File: subs[i].FileName, Since: local(subs[i].UpdatedAt, now), Session: subs[i].SessionRef})
+	}
+	return out, nil
 }

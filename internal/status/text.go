@@ -64,6 +64,12 @@ func renderCompany(w io.Writer, c *Company) {
 	for _, st := range States {
 		fmt.Fprintf(w, "  %-10s %d\n", st, c.Queue[string(st)])
 	}
+	if len(c.Processing) > 0 {
+		fmt.Fprintf(w, "\nProcessing at KSeF (oldest first):\n")
+		for _, p := range c.Processing {
+			fmt.Fprintf(w, "  %s  processing at KSeF since %s (session %s)\n", p.File, p.Since, p.Session)
+		}
+	}
 	fmt.Fprintf(w, "\nPull cursors:\n")
 	if len(c.Cursors) == 0 {
 		fmt.Fprintf(w, "  (none yet)\n")
