@@ -17,13 +17,13 @@ import (
 	"image/png"
 	"math/big"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ksef-sync/ksef-sync/internal/config"
+	"github.com/ksef-sync/ksef-sync/internal/testutil"
 	"github.com/ksef-sync/ksef-sync/ksef"
 	"software.sslmate.com/src/go-pkcs12"
 )
@@ -290,21 +290,10 @@ func readJSON(t *testing.T, name string, v any) {
 }
 
 // assertDecodes reads the picture with zbarimg (Debian zbar-tools), a reader independent of the
-// library that drew it.
+// library that drew it; testutil.Tool fails the test on CI when zbarimg is missing.
 func assertDecodes(t *testing.T, file, want string) {
 	t.Helper()
-	bin, err := exec.LookPath("zbarimg")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("zbarimg is missing; CI must install zbar-tools")
-		}
-		t.Skip("zbarimg not installed (apt-get install zbar-tools)")
-	}
-	out, err := exec.Command(bin, "--raw", "-q", file).Output()
-	if err != nil {
-		t.Fatalf("zbarimg %s: %v", file, err)
-	}
-	if got := strings.TrimRight(string(out), "\r\n"); got != want {
+	if got := testutil.QRCodes(t, file); len(got) != 1 || got[0] != want {
 		t.Errorf("%s reads %q, want %q", filepath.Base(file), got, want)
 	}
 }
