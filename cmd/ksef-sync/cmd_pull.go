@@ -31,6 +31,10 @@ func cmdPull(ctx context.Context, env *cliEnv, args []string) int {
 				return fail(env, exitUsage, err)
 			}
 		}
+		if r := d.readableFor("inbox"); r != nil {
+			opts.Readable = r
+			defer r.Drain(ctx) // the PDFs of what this pull delivered exist when it returns
+		}
 		return pullOnce(ctx, env, opts)
 	}
 	withDaemon := func(cfg *config.Config, _ *slog.Logger) int {
@@ -64,6 +68,7 @@ func pullOptions(d *deps) pull.Options {
 		Client:   d.client,
 		Journal:  d.journal,
 		Logger:   d.log,
+		QRBase:   cfg.QRBaseURL(),
 		// KSeF leaves some exports running for days: give up on one after this long.
 		ExportTimeout: cfg.Pull.ExportTimeout.Duration,
 	}
@@ -109,7 +114,11 @@ func parseWhen(s string) (time.Time, error) {
 // always the answers to `ksef-sync pull` requests from other processes. Both use one Puller, whose
 // cycles never overlap.
 func runPullRoom(ctx context.Context, d *deps) error {
-	p, err := pull.New(pullOptions(d))
+	opts := pullOptions(d)
+	if r := d.readableFor("inbox"); r != nil {
+		opts.Readable = r
+	}
+	p, err := pull.New(opts)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ksef-sync/ksef-sync/internal/testutil"
+	"github.com/ksef-sync/ksef-sync/ksef"
 	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
 )
 
@@ -61,5 +63,53 @@ func TestRenderingOffWritesNoCopies(t *testing.T) {
 	}
 	if got := glob(t, e.sent, "*.pdf"); len(got) != 0 {
 		t.Errorf("copies written although rendering is off: %v", got)
+	}
+}
+
+// TestReadableCopiesInTheInbox: every pulled invoice gets <ksefNumber>.pdf beside its XML, naming
+// its KSeF number, with KOD I built from the invoice's seller, issue date and bytes.
+func TestReadableCopiesInTheInbox(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	start := time.Now().Add(-48 * time.Hour).UTC().Truncate(time.Second)
+	e := newE2E(t, ksefsim.Options{HWMLag: time.Second}, fmt.Sprintf("[pull]\nsubjects = [\"cost\"]\nstart = %q\n", start.Format(time.RFC3339)))
+	seeded, err := e.sim.Seed(
+		ksefsim.SeedInvoice{SellerNIP: "3861610227", BuyerNIP: testNIP, PermanentStorageDate: time.Now().Add(-3 * time.Hour)},
+		ksefsim.SeedInvoice{SellerNIP: "3861610227", BuyerNIP: testNIP, PermanentStorageDate: time.Now().Add(-2 * time.Hour)},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := e.runCmd(2*time.Minute, "pull", "-config", e.cfgPath); code != exitOK {
+		t.Fatalf("pull: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, s := range seeded {
+		xmls := glob(t, e.inbox, "*/*/*/"+s.KsefNumber+".xml")
+		if len(xmls) != 1 {
+			t.Fatalf("%s: %d XML files in the inbox", s.KsefNumber, len(xmls))
+		}
+		base := strings.TrimSuffix(xmls[0], ".xml")
+		var meta struct {
+			IssueDate string `json:"issueDate"`
+			Seller    struct {
+				Nip string `json:"nip"`
+			} `json:"seller"`
+		}
+		if err := json.Unmarshal(readFile(t, base+".json"), &meta); err != nil {
+			t.Fatal(err)
+		}
+		issued, err := time.Parse("2006-01-02", meta.IssueDate)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := ksef.QRCodeI("https://qr-test.ksef.mf.gov.pl", meta.Seller.Nip, issued, ksef.InvoiceSHA256(readFile(t, xmls[0])))
+		pdf := readFile(t, base+".pdf")
+		if text := strings.Join(testutil.PDFPages(t, pdf), " "); !strings.Contains(text, s.KsefNumber) {
+			t.Errorf("%s.pdf does not name its KSeF number", s.KsefNumber)
+		}
+		if codes := testutil.PDFQRCodes(t, pdf); !slices.Equal(codes, []string{want}) {
+			t.Errorf("%s.pdf QR codes %q, want %q", s.KsefNumber, codes, want)
+		}
 	}
 }

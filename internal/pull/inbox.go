@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ksef-sync/ksef-sync/internal/atomicfile"
+	"github.com/ksef-sync/ksef-sync/internal/readable"
 	"github.com/ksef-sync/ksef-sync/ksef"
 	"github.com/ksef-sync/ksef-sync/spool"
 )
@@ -36,6 +37,7 @@ type batch struct {
 type stagedInvoice struct {
 	d     spool.Delivered
 	fresh bool
+	qr    string // KOD I link for the readable copy
 }
 
 func (b *batch) markBad(ps time.Time) {
@@ -131,7 +133,7 @@ func (p *Puller) deliverOne(ctx context.Context, subject string, r io.Reader, m 
 	if err != nil {
 		return err
 	}
-	b.staged = append(b.staged, stagedInvoice{fresh: fresh,
+	b.staged = append(b.staged, stagedInvoice{fresh: fresh, qr: p.qrCodeI(m),
 		d: spool.Delivered{KsefNumber: m.KsefNumber, Subject: subject, Path: path, PermanentStorageDate: m.PermanentStorageDate}})
 	if len(b.staged) >= flushEvery {
 		return p.flush(b, st)
@@ -154,6 +156,7 @@ func (p *Puller) flush(b *batch, st *Stats) error {
 		if s.fresh {
 			st.Written++
 			p.log.Info("invoice received", "ksef_number", s.d.KsefNumber, "subject", b.subject, "file", s.d.Path)
+			p.queueReadable(s)
 		} else {
 			st.Skipped++
 			p.log.Info("invoice already in the inbox from an interrupted pull; recorded", "ksef_number", s.d.KsefNumber, "subject", b.subject, "file", s.d.Path)
@@ -288,4 +291,23 @@ func loadWarsaw() *time.Location {
 		return loc
 	}
 	return time.UTC
+}
+
+// queueReadable hands a delivered invoice to the background renderer for its PDF beside the XML.
+func (p *Puller) queueReadable(s stagedInvoice) {
+	if p.o.Readable == nil {
+		return
+	}
+	p.o.Readable.Add(readable.Job{InvoicePath: s.d.Path, Dir: filepath.Dir(s.d.Path),
+		Stem: strings.TrimSuffix(filepath.Base(s.d.Path), ".xml"), KsefNumber: s.d.KsefNumber, QRCodeI: s.qr})
+}
+
+// qrCodeI is the invoice's KOD I link, from its metadata; "" when a part is missing.
+func (p *Puller) qrCodeI(m *ksef.InvoiceMetadata) string {
+	issue, err := time.Parse("2006-01-02", m.IssueDate)
+	hash, herr := base64.StdEncoding.DecodeString(m.InvoiceHash)
+	if p.o.QRBase == "" || err != nil || herr != nil {
+		return ""
+	}
+	return ksef.QRCodeI(p.o.QRBase, m.Seller.Nip, issue, hash)
 }

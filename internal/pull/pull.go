@@ -19,9 +19,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ksef-sync/ksef-sync/internal/readable"
 	"github.com/ksef-sync/ksef-sync/ksef"
 	"github.com/ksef-sync/ksef-sync/spool"
 )
+
+// ReadableSink takes delivered invoices whose readable copies are written in the background.
+type ReadableSink interface {
+	Add(readable.Job)
+}
 
 // Client is what pulling needs from the KSeF client.
 type Client interface {
@@ -70,6 +76,10 @@ type Options struct {
 	// ExportTimeout abandons an export still running after this long (0 → DefaultExportTimeout). It
 	// also bounds how long one subject waits for KSeF's concurrent-export limit (21182).
 	ExportTimeout time.Duration
+	// Readable, when not nil, receives every newly delivered invoice for its PDF/HTML copy; it must
+	// not block. QRBase is the KOD I link base drawn on that copy.
+	Readable ReadableSink
+	QRBase   string
 	// OneOff re-downloads [Since, Until] without reading or moving cursors or the delivered set.
 	OneOff       bool
 	Since, Until time.Time
