@@ -15,6 +15,7 @@ import (
 	"github.com/ksef-sync/ksef-sync/internal/config"
 	"github.com/ksef-sync/ksef-sync/internal/engine"
 	"github.com/ksef-sync/ksef-sync/internal/logging"
+	"github.com/ksef-sync/ksef-sync/internal/qrfiles"
 	"github.com/ksef-sync/ksef-sync/internal/readable"
 	"github.com/ksef-sync/ksef-sync/internal/render"
 	"github.com/ksef-sync/ksef-sync/ksef"
@@ -179,6 +180,11 @@ func openDeps(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps,
 	if d.readable != nil {
 		d.bg.Go(func() { d.readable.Run(bgCtx) })
 	}
+	qr, err := qrOptions(cfg)
+	if err != nil {
+		d.close()
+		return nil, err
+	}
 	d.engine, err = engine.New(engine.Options{
 		NIP:     cfg.KSeF.NIP,
 		QRBase:  cfg.QRBaseURL(),
@@ -190,6 +196,7 @@ func openDeps(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps,
 		Logger:  log,
 		TempDir: filepath.Join(cfg.Folders.State, "tmp"),
 		OnTurn:  func(t time.Time) { d.lastTurn.Store(t.UnixNano()) },
+		QR:      qr,
 	})
 	if err != nil {
 		d.close()
@@ -291,4 +298,16 @@ func withDeps(ctx context.Context, env *cliEnv, cfgPath string, fn func(d *deps)
 	}
 	defer d.close()
 	return fn(d)
+}
+
+// qrOptions loads the QR folder and the Offline certificate (for KOD II) once, at start.
+func qrOptions(cfg *config.Config) (engine.QRFiles, error) {
+	if cfg.Folders.QR == "" {
+		return engine.QRFiles{}, nil
+	}
+	signer, err := qrfiles.SignerFromConfig(cfg)
+	if err != nil {
+		return engine.QRFiles{}, fmt.Errorf("offline certificate for KOD II: %w", err)
+	}
+	return engine.QRFiles{Dir: cfg.Folders.QR, Signer: signer}, nil
 }

@@ -68,6 +68,15 @@ type Options struct {
 	TempDir string // for batch packages; defaults to Folders.State/tmp
 	// OnTurn is called after every turn of the daemon's loop (health checks watch it); nil: nothing.
 	OnTurn func(time.Time)
+	// QR, when its Dir is set, receives KOD I (and, with an Offline certificate, KOD II) for every
+	// invoice as soon as it is validated, before anything goes to KSeF.
+	QR QRFiles
+}
+
+// QRFiles says where the QR codes of claimed invoices go and what signs KOD II.
+type QRFiles struct {
+	Dir    string
+	Signer *ksef.OfflineSigner // nil: KOD I only
 }
 
 // ReadableSink takes invoices whose readable copies should be written in the background. It must

@@ -15,6 +15,7 @@ import (
 	"github.com/ksef-sync/ksef-sync/internal/atomicfile"
 
 	"github.com/ksef-sync/ksef-sync/internal/invoicexml"
+	"github.com/ksef-sync/ksef-sync/internal/qrfiles"
 	"github.com/ksef-sync/ksef-sync/spool"
 	"github.com/ksef-sync/ksef-sync/watcher"
 )
@@ -191,8 +192,26 @@ func (e *Engine) markReady(ctx context.Context, ids []int64, verdicts map[int64]
 		p := verdicts[id].prep
 		e.log.Info("invoice validated", "file", verdicts[id].file, "invoice", id, "state", spool.StateReady,
 			"invoice_number", p.InvoiceNumber, "conversion", strings.Join(p.Conversions, "; "))
+		e.writeQR(verdicts[id].file, p)
 	}
 	return nil
+}
+
+// writeQR writes the invoice's QR codes into the QR folder, when one is configured: the ERP prints
+// them on the buyer's copy at once, even while KSeF is down. A failure is logged and never stops
+// the invoice.
+func (e *Engine) writeQR(file string, p *invoicexml.Prepared) {
+	if e.opt.QR.Dir == "" {
+		return
+	}
+	issued, err := time.Parse("2006-01-02", p.IssueDate)
+	if err == nil {
+		_, err = qrfiles.Write(e.opt.QR.Dir, qrfiles.Invoice{Stem: stemOf(file), XML: p.Bytes, SellerNIP: p.SellerNIP,
+			IssueDate: issued, QRBase: e.opt.QRBase, ContextType: "Nip", ContextValue: e.opt.NIP}, e.opt.QR.Signer)
+	}
+	if err != nil {
+		e.log.Warn("QR codes not written; the invoice goes on", "file", file, "err", err)
+	}
 }
 
 func (e *Engine) markInvalid(ctx context.Context, ids []int64, verdicts map[int64]verdict) error {
