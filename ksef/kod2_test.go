@@ -14,28 +14,14 @@ import (
 	"math/big"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/ksef-sync/ksef-sync/internal/testutil"
 )
 
 // offlineCert makes a certificate like the ones KSeF issues: type Offline carries nonRepudiation,
 // type Authentication digitalSignature.
 func offlineCert(t *testing.T, key crypto.Signer, usage x509.KeyUsage) *x509.Certificate {
-	t.Helper()
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(0x01F20A5D352AE590),
-		Subject:      pkix.Name{CommonName: "Offline 5265877635"},
-		NotBefore:    time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: usage,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert
+	return testutil.SelfSignedCert(t, key, pkix.Name{CommonName: "Offline 5265877635"}, 0x01F20A5D352AE590, usage)
 }
 
 // TestKODIIVerifiesIndependently checks the link with Go's crypto and the certificate alone, not

@@ -280,24 +280,10 @@ func sendSettings(cfg *config.Config) engine.SendSettings {
 	}
 }
 
-// withDeps loads the config, sets up logging and opens everything a one-shot command (send, pull)
-// needs, runs fn, and closes it all again.
+// withDeps loads the config, sets up logging and opens everything a one-shot command needs, runs
+// fn, and closes it all again; a running daemon's lock is an error here (see withDepsOrDaemon).
 func withDeps(ctx context.Context, env *cliEnv, cfgPath string, fn func(d *deps) int) int {
-	cfg, code := loadConfig(env, cfgPath)
-	if cfg == nil {
-		return code
-	}
-	log, closeLog, err := newLogger(env, cfg)
-	if err != nil {
-		return fail(env, exitFatal, err)
-	}
-	defer closeLog()
-	d, err := openDeps(ctx, cfg, log)
-	if err != nil {
-		return fail(env, exitFatal, err)
-	}
-	defer d.close()
-	return fn(d)
+	return withDepsOrDaemon(ctx, env, cfgPath, fn, nil)
 }
 
 // qrOptions loads the QR folder and the Offline certificate (for KOD II) once, at start.

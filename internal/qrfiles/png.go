@@ -9,7 +9,7 @@ import (
 	"image/png"
 	"sync"
 
-	qrcode "github.com/yeqown/go-qrcode/v2"
+	"github.com/ksef-sync/ksef-sync/internal/render"
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/gofont/gobold"
 	"golang.org/x/image/font/opentype"
@@ -38,7 +38,7 @@ func boldFont() (*opentype.Font, error) {
 // it in the Go bold font. Exported so that KOD I can be redrawn with the KSeF number once there is
 // one.
 func PNG(link, label string) ([]byte, error) {
-	bits, err := qrBitmap(link)
+	bits, err := render.QRModules(link)
 	if err != nil {
 		return nil, err
 	}
@@ -90,26 +90,3 @@ func labelFace(label string, width int) (font.Face, error) {
 		size--
 	}
 }
-
-// qrBitmap returns the modules of link's QR code, true = dark, without the quiet zone.
-func qrBitmap(link string) ([][]bool, error) {
-	q, err := qrcode.NewWith(link, qrcode.WithErrorCorrectionLevel(qrcode.ErrorCorrectionMedium))
-	if err != nil {
-		return nil, fmt.Errorf("QR code: %w", err)
-	}
-	var m matrixWriter
-	if err := q.Save(&m); err != nil {
-		return nil, fmt.Errorf("QR code: %w", err)
-	}
-	return m.bits, nil
-}
-
-// matrixWriter receives the module matrix from go-qrcode instead of an image (as internal/render).
-type matrixWriter struct{ bits [][]bool }
-
-func (w *matrixWriter) Write(m qrcode.Matrix) error {
-	w.bits = m.Bitmap()
-	return nil
-}
-
-func (w *matrixWriter) Close() error { return nil }

@@ -43,22 +43,7 @@ func testInvoice() Invoice {
 // newCert makes a self-signed certificate with the key usage KSeF uses to mark its type
 // (certyfikaty-KSeF.md): Offline = nonRepudiation, Authentication = digitalSignature.
 func newCert(t *testing.T, key crypto.Signer, usage x509.KeyUsage) *x509.Certificate {
-	t.Helper()
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(0x0123ABCDEF),
-		Subject:      pkix.Name{CommonName: "Offline " + nip, SerialNumber: "VATPL-" + nip},
-		NotBefore:    time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: usage,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return testutil.SelfSignedCert(t, key, pkix.Name{CommonName: "Offline " + nip, SerialNumber: "VATPL-" + nip}, 0x0123ABCDEF, usage)
 }
 
 func writePEM(t *testing.T, dir string, cert *x509.Certificate, key crypto.Signer) (certFile, keyFile string) {

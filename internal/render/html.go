@@ -97,7 +97,7 @@ func writeHTMLTable(b *bytes.Buffer, t *table) {
 
 // qrSVG draws a QR code as one SVG path, one unit per module, with a four-module quiet zone.
 func qrSVG(link string) (string, error) {
-	bits, err := qrBitmap(link)
+	bits, err := QRModules(link)
 	if err != nil {
 		return "", err
 	}

@@ -283,7 +283,7 @@ func (p *pdfw) drawCells(wrapped [][]line, widths []float64, right []bool, style
 // qr draws one verification code with its caption (the KSeF number, OFFLINE or CERTYFIKAT) and the
 // link spelled out for those who cannot scan.
 func (p *pdfw) qr(q qrBlock) error {
-	bits, err := qrBitmap(q.link)
+	bits, err := QRModules(q.link)
 	if err != nil {
 		return err
 	}

@@ -6,9 +6,10 @@ import (
 	qrcode "github.com/yeqown/go-qrcode/v2"
 )
 
-// qrBitmap encodes a verification link as a QR code (error correction M, as KSeF's own codes) and
-// returns its modules, true = dark, without the quiet zone.
-func qrBitmap(link string) ([][]bool, error) {
+// QRModules encodes a verification link as a QR code (error correction M, as KSeF's own codes) and
+// returns its modules, true = dark, without the quiet zone. The PDFs here and the PNGs of
+// internal/qrfiles draw the same codes from it.
+func QRModules(link string) ([][]bool, error) {
 	q, err := qrcode.NewWith(link, qrcode.WithErrorCorrectionLevel(qrcode.ErrorCorrectionMedium))
 	if err != nil {
 		return nil, fmt.Errorf("QR code: %w", err)
