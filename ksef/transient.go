@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -213,11 +212,11 @@ func unreachable(base string, err error) error {
 	reason := "cannot connect"
 	var dnsErr *net.DNSError
 	switch {
-	case errors.Is(err, syscall.ECONNREFUSED):
+	case connectionRefused(err):
 		reason = "connection refused"
 	case errors.As(err, &dnsErr):
 		reason = "host name " + dnsErr.Name + " not found"
-	case errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EHOSTUNREACH):
+	case networkUnreachable(err):
 		reason = "network unreachable"
 	default:
 		var ne net.Error
