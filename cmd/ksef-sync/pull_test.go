@@ -127,11 +127,17 @@ type pullE2E struct {
 	state   string
 }
 
+// newPullE2E is a company pulling through the export recorder. The pull tests are about
+// exactly-once delivery, so they switch the readable copies off (TestReadableCopiesInTheInbox
+// covers those); benchmarks keep the default configuration.
 func newPullE2E(t testing.TB, truncateAt int, start time.Time, extraPull string) *pullE2E {
 	t.Helper()
 	clock := &pullClock{}
-	e := newE2E(t, ksefsim.Options{Now: clock.Now, ExportTruncateAt: truncateAt},
-		fmt.Sprintf("[pull]\nstart = %q\n%s", start.UTC().Format(time.RFC3339), extraPull))
+	extra := fmt.Sprintf("[pull]\nstart = %q\n%s", start.UTC().Format(time.RFC3339), extraPull)
+	if _, bench := t.(*testing.B); !bench {
+		extra += "\n[render]\nformats = []\n"
+	}
+	e := newE2E(t, ksefsim.Options{Now: clock.Now, ExportTruncateAt: truncateAt}, extra)
 	x := &pullExports{subject: map[string]string{}, ranges: map[string][2]string{}, lastHWM: map[string]time.Time{}}
 	proxy := httptest.NewServer(x.wrap(e.sim.Handler()))
 	t.Cleanup(proxy.Close)
