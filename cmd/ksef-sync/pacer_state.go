@@ -17,8 +17,11 @@ import (
 
 const pacerStateKey = "ksef_pacer_state"
 
-// pacerStateEvery is how often a running process saves its pacer history (besides at exit).
-const pacerStateEvery = 5 * time.Second
+// pacerStateEvery is how often a running process saves its pacer history when it changed (besides
+// at exit). A process killed with -9 loses at most this much of it, and the next one must not
+// burst into KSeF's window on its account: half a second, not five (TestPullKill9 saw a 429 with
+// five). Unchanged history is not written again, so an idle process writes nothing.
+const pacerStateEvery = 500 * time.Millisecond
 
 // pacerStateWire is the saved form: per counter key, Unix milliseconds.
 type pacerStateWire map[string][]int64
