@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"os"
 	"sync"
 	"time"
 
@@ -64,11 +65,21 @@ func (e *Engine) claimPresent(ctx context.Context, w *watcher.Watcher, present [
 	files := make(chan watcher.File, 1024)
 	wg.Go(func() { _ = w.Run(wctx, files) })
 	var ids []int64
+	// A file can leave the outbox without the watcher reporting it: the claim an earlier, killed
+	// process had started finishes at recovery and removes it. Waiting for it would block the pass.
+	gone := time.NewTicker(time.Second)
+	defer gone.Stop()
 	for len(want) > 0 {
 		select {
 		case <-ctx.Done():
 			e.log.Warn("files still being written were left in the outbox", "count", len(want))
 			return ids
+		case <-gone.C:
+			for p := range want {
+				if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
+					delete(want, p)
+				}
+			}
 		case f := <-files:
 			var mine []watcher.File
 			for _, g := range e.unchanged(e.drainFiles(files, f)) {
