@@ -33,7 +33,7 @@ func cmdPull(ctx context.Context, env *cliEnv, args []string) int {
 		}
 		if r := d.readableFor("inbox"); r != nil {
 			opts.Readable = r
-			defer r.Drain(ctx) // the PDFs of what this pull delivered exist when it returns
+			defer drainReadable(ctx, env, r) // the PDFs of what this pull delivered exist when it returns
 		}
 		return pullOnce(ctx, env, opts)
 	}

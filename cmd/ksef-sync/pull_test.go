@@ -221,9 +221,14 @@ func assertPullInbox(t testing.TB, inbox string, want []pullSeeded) {
 		t.Fatal(err)
 	}
 	found := map[string]string{}
+	var pdfs []string // readable copies, when rendering is on: one beside each XML or none at all
 	err = filepath.WalkDir(inbox, func(path string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
+		}
+		if strings.HasSuffix(d.Name(), ".pdf") {
+			pdfs = append(pdfs, path)
+			return nil
 		}
 		if strings.HasPrefix(d.Name(), ".") || !(strings.HasSuffix(d.Name(), ".xml") || strings.HasSuffix(d.Name(), ".json")) {
 			t.Errorf("stray file in the inbox: %s", path)
@@ -239,6 +244,14 @@ func assertPullInbox(t testing.TB, inbox string, want []pullSeeded) {
 	}
 	if len(found) != 2*len(want) {
 		t.Errorf("%d files in the inbox, want %d (%d invoices)", len(found), 2*len(want), len(want))
+	}
+	if len(pdfs) != 0 && len(pdfs) != len(want) {
+		t.Errorf("%d PDF copies in the inbox, want one per invoice (%d)", len(pdfs), len(want))
+	}
+	for _, pdf := range pdfs {
+		if _, err := os.Stat(strings.TrimSuffix(pdf, ".pdf") + ".xml"); err != nil {
+			t.Errorf("PDF copy without its invoice: %s", pdf)
+		}
 	}
 	bad := 0
 	for _, w := range want {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 
 	"github.com/ksef-sync/ksef-sync/internal/atomicfile"
@@ -61,6 +62,16 @@ func (q *Queue) Add(j Job) {
 	}
 }
 
+// Pending is how many jobs wait to be rendered.
+func (q *Queue) Pending() int {
+	if q == nil {
+		return 0
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.jobs)
+}
+
 // Failures is how many jobs failed since start, and the last failure's message (for status).
 func (q *Queue) Failures() (int, string) {
 	q.mu.Lock()
@@ -90,8 +101,19 @@ func (q *Queue) Run(ctx context.Context) {
 	}
 }
 
-// Drain renders every queued job now, on the caller's goroutine (one-shot commands: `send`, `pull`).
+// Drain renders every queued job now and returns when the queue is empty (one-shot commands:
+// `send`, `pull`). Their XML work is finished by then and nothing else competes for the CPU, so
+// Drain renders on every core: a one-shot pull of 10,000 invoices waits half as long for its PDFs
+// on two cores as with the daemon's single background worker.
 func (q *Queue) Drain(ctx context.Context) {
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() { q.drainOne(ctx) })
+	}
+	wg.Wait()
+}
+
+func (q *Queue) drainOne(ctx context.Context) {
 	for ctx.Err() == nil {
 		j, ok := q.next()
 		if !ok {

@@ -2,6 +2,7 @@ package readable
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -55,4 +56,27 @@ func TestRunStopsWithItsContext(t *testing.T) {
 	go func() { q.Run(ctx); close(done) }()
 	cancel()
 	<-done
+}
+
+// Drain renders on every core; the renderer's shared state (fonts, QR encoder) must take that.
+func TestDrainRendersManyJobsInParallel(t *testing.T) {
+	dir := t.TempDir()
+	q := New([]render.Format{render.PDF}, render.Polish, slog.New(slog.DiscardHandler))
+	const jobs = 12
+	for i := range jobs {
+		path := filepath.Join(dir, fmt.Sprintf("FV_%d.xml", i))
+		if err := os.WriteFile(path, samples.Invoice(i, "5265877635", time.Now(), fmt.Sprintf("FV/%d", i)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		q.Add(Job{InvoicePath: path, Dir: dir, Stem: fmt.Sprintf("FV_%d", i), KsefNumber: "5265877635-20261202-0100001AF629-AF"})
+	}
+	q.Drain(context.Background())
+	for i := range jobs {
+		if st, err := os.Stat(filepath.Join(dir, fmt.Sprintf("FV_%d.pdf", i))); err != nil || st.Size() == 0 {
+			t.Errorf("FV_%d.pdf not written: %v", i, err)
+		}
+	}
+	if n, last := q.Failures(); n != 0 {
+		t.Errorf("%d failures, last %s", n, last)
+	}
 }

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 )
 
@@ -39,7 +41,18 @@ type simpleType struct {
 	integer bool          // lexical form of xsd:integer and its derivations
 	union   []*simpleType // member types of a union (then nothing else is set)
 	f       facets
+
+	// known holds texts already found valid: the same currency, country codes, dates, rates and
+	// NIPs recur invoice after invoice, and checking them again (patterns, long enumerations) was
+	// most of validation's cost. validate is a pure function of the type and the text, so a
+	// remembered answer is the answer; at most knownLimit texts per type are kept, so memory stays
+	// bounded whatever arrives.
+	known  sync.Map // string → struct{}
+	knownN atomic.Int32
 }
+
+// knownLimit bounds each type's memory of valid texts.
+const knownLimit = 512
 
 type facets struct {
 	patterns   []*regexp.Regexp
@@ -216,6 +229,21 @@ func (p primitive) cmp(a, b value) int {
 
 // validate checks a raw (unnormalized) literal and returns a message for the bookkeeper, or "".
 func (t *simpleType) validate(raw string) string {
+	if _, ok := t.known.Load(raw); ok {
+		return ""
+	}
+	msg := t.check(raw)
+	if msg == "" && t.knownN.Load() < knownLimit {
+		// A clone: raw may share memory with the whole invoice, which must not stay pinned.
+		if _, loaded := t.known.LoadOrStore(strings.Clone(raw), struct{}{}); !loaded {
+			t.knownN.Add(1)
+		}
+	}
+	return msg
+}
+
+// check is validate without the memory of known texts.
+func (t *simpleType) check(raw string) string {
 	if t.union != nil {
 		for _, m := range t.union {
 			if m.validate(raw) == "" {

@@ -1,6 +1,7 @@
 package xsd
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -257,5 +258,32 @@ func TestDecimal(t *testing.T) {
 		if _, ok := parseDecimal(bad); ok {
 			t.Errorf("%q should not parse", bad)
 		}
+	}
+}
+
+// A type remembers the texts it found valid; it must never remember an invalid one, never answer
+// differently for a remembered text, and never grow past knownLimit.
+func TestKnownValidTextsAreBounded(t *testing.T) {
+	builtins := builtinTypes()
+	byteType := builtins["byte"]
+	for range 2 {
+		if msg := byteType.validate("12"); msg != "" {
+			t.Fatalf("12: %s", msg)
+		}
+		if msg := byteType.validate("300"); msg == "" {
+			t.Fatal("300 accepted as a byte")
+		}
+	}
+	if _, ok := byteType.known.Load("300"); ok {
+		t.Error("an invalid text was remembered")
+	}
+	str := builtins["string"]
+	for i := range 2 * knownLimit {
+		if msg := str.validate(fmt.Sprintf("text %d", i)); msg != "" {
+			t.Fatalf("text %d: %s", i, msg)
+		}
+	}
+	if n := str.knownN.Load(); n != knownLimit {
+		t.Errorf("%d texts remembered, want the limit %d", n, knownLimit)
 	}
 }
