@@ -29,7 +29,8 @@ func sendOnce(ctx context.Context, env *cliEnv, d *deps, timeout time.Duration) 
 	tctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	res, err := d.engine.SendOnce(tctx, d.watcher, present)
-	drainReadable(tctx, env, d.readable) // the readable copies of what this run sent exist when it returns
+	// After the summary is printed: the readable copies of what this run sent exist when it returns.
+	defer drainReadable(tctx, env, d.readable)
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		fmt.Fprintf(env.stdout, "accepted: %d\nrejected: %d\npending: %d\n", res.Accepted, res.Rejected, res.Pending)
 		return fail(env, exitFatal, err)
