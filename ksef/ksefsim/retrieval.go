@@ -247,8 +247,7 @@ func (s *Server) metadataLocked(inv *invoice) map[string]any {
 
 func (s *Server) handleQueryMetadata(w http.ResponseWriter, ar *apiRequest) {
 	var f queryFilters
-	if err := json.Unmarshal(ar.body, &f); err != nil {
-		writeException(w, ar.r, 400, 21405, "Błąd walidacji danych wejściowych.", err.Error())
+	if !decodeBody(w, ar, &f) {
 		return
 	}
 	q := ar.r.URL.Query()
@@ -317,8 +316,7 @@ func (s *Server) handleCreateExport(w http.ResponseWriter, ar *apiRequest) {
 		OnlyMetadata    bool           `json:"onlyMetadata"`
 		CompressionType string         `json:"compressionType"`
 	}
-	if err := json.Unmarshal(ar.body, &req); err != nil {
-		writeException(w, ar.r, 400, 21405, "Błąd walidacji danych wejściowych.", err.Error())
+	if !decodeBody(w, ar, &req) {
 		return
 	}
 	from, to, code, msg := s.resolveRange(&req.Filters, ar.now)
