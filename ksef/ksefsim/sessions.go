@@ -59,12 +59,15 @@ func (s *Server) unwrapKeyLocked(w http.ResponseWriter, ar *apiRequest, enc encr
 	return key, iv, false, true
 }
 
-// requestedForm looks up the form code a session is opened for; false means KSeF does not accept it
-// and 21405 was answered.
-func requestedForm(w http.ResponseWriter, ar *apiRequest, fc formCode) (formSpec, bool) {
+// decodeOpenRequest reads an open-session request into req and looks up the form code it names
+// (fc points into req); false means either was invalid and 21405 was answered.
+func decodeOpenRequest(w http.ResponseWriter, ar *apiRequest, req any, fc *formCode) (formSpec, bool) {
+	if !decodeBody(w, ar, req) {
+		return formSpec{}, false
+	}
 	fs, ok := lookupForm(fc.SystemCode, fc.SchemaVersion, fc.Value)
 	if !ok {
-		writeInvalid(w, ar.r, fmt.Sprintf("unsupported formCode %+v", fc))
+		writeInvalid(w, ar.r, fmt.Sprintf("unsupported formCode %+v", *fc))
 	}
 	return fs, ok
 }
@@ -74,10 +77,7 @@ func (s *Server) handleOpenOnline(w http.ResponseWriter, ar *apiRequest) {
 		FormCode   formCode       `json:"formCode"`
 		Encryption encryptionInfo `json:"encryption"`
 	}
-	if !decodeBody(w, ar, &req) {
-		return
-	}
-	fs, ok := requestedForm(w, ar, req.FormCode)
+	fs, ok := decodeOpenRequest(w, ar, &req, &req.FormCode)
 	if !ok {
 		return
 	}
@@ -265,10 +265,7 @@ func (s *Server) handleOpenBatch(w http.ResponseWriter, ar *apiRequest) {
 		Encryption  encryptionInfo `json:"encryption"`
 		OfflineMode bool           `json:"offlineMode"`
 	}
-	if !decodeBody(w, ar, &req) {
-		return
-	}
-	fs, ok := requestedForm(w, ar, req.FormCode)
+	fs, ok := decodeOpenRequest(w, ar, &req, &req.FormCode)
 	if !ok {
 		return
 	}
