@@ -78,20 +78,7 @@ func newE2E(t testing.TB, simOpts ksefsim.Options, extraConfig string) *e2e {
 		}
 	}
 	writeFile(t, filepath.Join(dir, "token.txt"), []byte(sim.Token(testNIP)))
-	cfg := fmt.Sprintf(`[ksef]
-environment = "test"
-url = %q
-nip = %q
-[auth]
-method = "token"
-token_file = "token.txt"
-[folders]
-outbox = "outbox"
-sent = "sent"
-error = "error"
-inbox = "inbox"
-state = "state"
-%s`, sim.URL(), testNIP, extraConfig)
+	cfg := testConfig(sim.URL(), testNIP, tokenFileAuth) + extraConfig
 	if !strings.Contains(extraConfig, "[send]") {
 		cfg += "\n[send]\ngather_window = \"300ms\"\npoll_interval = \"200ms\"\n"
 	}
