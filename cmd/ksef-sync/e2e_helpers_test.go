@@ -161,6 +161,19 @@ func (e *e2e) daemon() (*exec.Cmd, *bufio.Scanner) {
 	return cmd, sc
 }
 
+// seedTwoBought seeds two invoices that 3861610227 sold to testNIP, stored three and two hours ago.
+func (e *e2e) seedTwoBought() []ksefsim.SeededInvoice {
+	e.t.Helper()
+	seeded, err := e.sim.Seed(
+		ksefsim.SeedInvoice{SellerNIP: "3861610227", BuyerNIP: testNIP, PermanentStorageDate: time.Now().Add(-3 * time.Hour)},
+		ksefsim.SeedInvoice{SellerNIP: "3861610227", BuyerNIP: testNIP, PermanentStorageDate: time.Now().Add(-2 * time.Hour)},
+	)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return seeded
+}
+
 func (e *e2e) sentRecords() map[string]engine.SentRecord {
 	e.t.Helper()
 	out := map[string]engine.SentRecord{}
