@@ -61,10 +61,11 @@ type Clock interface {
 	Sleep(ctx context.Context, d time.Duration) error
 }
 
-type realClock struct{}
+// WallClock is real time, the Clock of everything outside tests.
+type WallClock struct{}
 
-func (realClock) Now() time.Time { return time.Now() }
-func (realClock) Sleep(ctx context.Context, d time.Duration) error {
+func (WallClock) Now() time.Time { return time.Now() }
+func (WallClock) Sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
 	}
@@ -175,7 +176,7 @@ func New(opts Options) (*Client, error) {
 		c.maxRetries = 4
 	}
 	if c.clock == nil {
-		c.clock = realClock{}
+		c.clock = WallClock{}
 	}
 	if c.userAgent == "" {
 		c.userAgent = "ksef-sync"
