@@ -72,7 +72,7 @@ type Faults struct {
 	Kinds []KindFault `json:",omitempty"`
 }
 
-// Stats are the simulator's counters.
+// Stats are the simulator's counters; the state snapshot keeps them in this very form.
 type Stats struct {
 	Requests             map[string]int
 	RateLimited          int
@@ -436,20 +436,13 @@ func (s *Server) RotateKeys(emergency bool) {
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c := s.st.Counters
-	st := Stats{
-		Requests:             make(map[string]int, len(c.Requests)),
-		RateLimited:          c.RateLimited,
-		SpecViolations:       c.SpecViolations,
-		SpecViolationDetails: append([]string(nil), c.SpecViolationDetails...),
-		DuplicateSubmissions: c.DuplicateSubmissions,
-		Duplicates440:        c.Duplicates440,
-		Accepted:             append([]AcceptedInvoice(nil), c.Accepted...),
-		Weather:              c.Weather,
-	}
-	for k, v := range c.Requests {
+	st := s.st.Counters
+	st.Requests = make(map[string]int, len(st.Requests))
+	for k, v := range s.st.Counters.Requests {
 		st.Requests[k] = v
 	}
+	st.SpecViolationDetails = append([]string(nil), st.SpecViolationDetails...)
+	st.Accepted = append([]AcceptedInvoice(nil), st.Accepted...)
 	return st
 }
 
