@@ -24,6 +24,20 @@ func Tool(t testing.TB, name, debianPackage string) string {
 	return p
 }
 
+// FileNames lists the names in dir, sorted.
+func FileNames(t testing.TB, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
 // PDFText extracts a PDF's text with pdftotext, as it prints it (pages end in a form feed).
 func PDFText(t testing.TB, pdf []byte) string {
 	t.Helper()
