@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ksef-sync/ksef-sync/internal/testutil"
 	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
 	"github.com/ksef-sync/ksef-sync/ksef/xades"
 )
@@ -79,13 +80,7 @@ func xmlsecTemplate(challenge, nip string, f xadesFiles) string {
 // TestSimulatorAcceptsXmlsec1Signature runs a full login (challenge, xmlsec1-signed request, poll,
 // redeem) against the simulator over HTTP.
 func TestSimulatorAcceptsXmlsec1Signature(t *testing.T) {
-	bin, err := exec.LookPath("xmlsec1")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("xmlsec1 is required in CI (apt-get install xmlsec1)")
-		}
-		t.Skip("xmlsec1 not installed")
-	}
+	bin := testutil.Tool(t, "xmlsec1", "xmlsec1")
 	e := startXadesSim(t, ksefsim.Options{})
 	files := writeXadesFiles(t, xades.TestCertOptions{NIP: xadesTestNIP, KeyType: "rsa",
 		NotBefore: e.clock.Now().Add(-time.Hour), NotAfter: e.clock.Now().AddDate(1, 0, 0)})

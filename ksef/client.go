@@ -23,30 +23,32 @@ import (
 	"time"
 )
 
-// EnvironmentURL returns the API base URL of a KSeF environment (test, demo, prod).
-func EnvironmentURL(env string) (string, error) {
+// environmentHosts are the API base URL and the KOD I / KOD II link base of one KSeF environment.
+type environmentHosts struct{ api, qr string }
+
+// hostsOf names the hosts of a KSeF environment (test, demo, prod, or KSeF's codes te, tr, prd).
+func hostsOf(env string) (environmentHosts, error) {
 	switch strings.ToLower(env) {
 	case "test", "te":
-		return "https://api-test.ksef.mf.gov.pl/v2", nil
+		return environmentHosts{"https://api-test.ksef.mf.gov.pl/v2", "https://qr-test.ksef.mf.gov.pl"}, nil
 	case "demo", "tr":
-		return "https://api-demo.ksef.mf.gov.pl/v2", nil
+		return environmentHosts{"https://api-demo.ksef.mf.gov.pl/v2", "https://qr-demo.ksef.mf.gov.pl"}, nil
 	case "prod", "prd", "production":
-		return "https://api.ksef.mf.gov.pl/v2", nil
+		return environmentHosts{"https://api.ksef.mf.gov.pl/v2", "https://qr.ksef.mf.gov.pl"}, nil
 	}
-	return "", fmt.Errorf("ksef: unknown environment %q (want test, demo or prod)", env)
+	return environmentHosts{}, fmt.Errorf("ksef: unknown environment %q (want test, demo or prod)", env)
+}
+
+// EnvironmentURL returns the API base URL of a KSeF environment (test, demo, prod).
+func EnvironmentURL(env string) (string, error) {
+	h, err := hostsOf(env)
+	return h.api, err
 }
 
 // QRBaseURL returns the base URL used in KOD I / KOD II links for an environment.
 func QRBaseURL(env string) (string, error) {
-	switch strings.ToLower(env) {
-	case "test", "te":
-		return "https://qr-test.ksef.mf.gov.pl", nil
-	case "demo", "tr":
-		return "https://qr-demo.ksef.mf.gov.pl", nil
-	case "prod", "prd", "production":
-		return "https://qr.ksef.mf.gov.pl", nil
-	}
-	return "", fmt.Errorf("ksef: unknown environment %q (want test, demo or prod)", env)
+	h, err := hostsOf(env)
+	return h.qr, err
 }
 
 // ContextIdentifier names the taxpayer context: Type is Nip, InternalId, NipVatUe or PeppolId.
@@ -59,10 +61,11 @@ type Clock interface {
 	Sleep(ctx context.Context, d time.Duration) error
 }
 
-type realClock struct{}
+// WallClock is real time, the Clock of everything outside tests.
+type WallClock struct{}
 
-func (realClock) Now() time.Time { return time.Now() }
-func (realClock) Sleep(ctx context.Context, d time.Duration) error {
+func (WallClock) Now() time.Time { return time.Now() }
+func (WallClock) Sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
 	}
@@ -173,7 +176,7 @@ func New(opts Options) (*Client, error) {
 		c.maxRetries = 4
 	}
 	if c.clock == nil {
-		c.clock = realClock{}
+		c.clock = WallClock{}
 	}
 	if c.userAgent == "" {
 		c.userAgent = "ksef-sync"

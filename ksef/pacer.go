@@ -158,7 +158,7 @@ func perIP(group string) bool { return group == GroupAuth }
 
 func newPacer(clock Clock, limits RateTable) *pacer {
 	ip := processIP
-	if _, real := clock.(realClock); !real {
+	if _, real := clock.(WallClock); !real {
 		ip = &ipCounters{logs: map[string]*slidingwindow.Log{}}
 	}
 	return &pacer{clock: clock, limits: limits, logs: map[string]*slidingwindow.Log{}, ip: ip}

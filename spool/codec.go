@@ -24,6 +24,26 @@ func encodeTime(t time.Time) (string, error) {
 	return u.Format(timeLayout), nil
 }
 
+// timeEncoder encodes the times of one row and keeps the first error, so a row's times are
+// encoded together and checked once.
+type timeEncoder struct{ err error }
+
+func (e *timeEncoder) time(t time.Time) string {
+	s, err := encodeTime(t)
+	if e.err == nil {
+		e.err = err
+	}
+	return s
+}
+
+func (e *timeEncoder) timePtr(t *time.Time) string {
+	s, err := encodeTimePtr(t)
+	if e.err == nil {
+		e.err = err
+	}
+	return s
+}
+
 func decodeTime(s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
@@ -141,17 +161,10 @@ func (j *Journal) scanInvoice(r scanner) (*Invoice, error) {
 
 // updateArgs are the bound values of updateInvoice for inv.
 func (j *Journal) updateArgs(inv *Invoice) ([]any, error) {
-	acq, err := encodeTimePtr(inv.AcquisitionDate)
-	if err != nil {
-		return nil, err
-	}
-	next, err := encodeTime(inv.NextAttemptAt)
-	if err != nil {
-		return nil, err
-	}
-	updated, err := encodeTime(inv.UpdatedAt)
-	if err != nil {
-		return nil, err
+	var enc timeEncoder
+	acq, next, updated := enc.timePtr(inv.AcquisitionDate), enc.time(inv.NextAttemptAt), enc.time(inv.UpdatedAt)
+	if enc.err != nil {
+		return nil, enc.err
 	}
 	details, err := encodeDetails(inv.ErrDetails)
 	if err != nil {

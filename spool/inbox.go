@@ -102,16 +102,13 @@ func (j *Journal) putCursor(ctx context.Context, tx *sql.Tx, nip, subject string
 	if cursor.IsZero() {
 		return errors.New("zero cursor")
 	}
-	c, err := encodeTime(cursor)
-	if err != nil {
-		return err
-	}
-	now, err := encodeTime(j.now())
-	if err != nil {
-		return err
+	var enc timeEncoder
+	c, now := enc.time(cursor), enc.time(j.now())
+	if enc.err != nil {
+		return enc.err
 	}
 	// Fixed-width UTC text compares like the times it encodes, so SQL can do the "forward only" check.
-	_, err = tx.ExecContext(ctx, `INSERT INTO cursors(nip, subject, cursor, updated_at) VALUES (?, ?, ?, ?)
+	_, err := tx.ExecContext(ctx, `INSERT INTO cursors(nip, subject, cursor, updated_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT(nip, subject) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at
 		WHERE excluded.cursor > cursors.cursor`, nip, subject, c, now)
 	return err

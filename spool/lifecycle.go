@@ -3,6 +3,7 @@ package spool
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 )
@@ -168,6 +169,18 @@ func (j *Journal) MarkBatchSubmitted(ctx context.Context, ids []int64) error {
 	return j.apply(ctx, opMarkSubmitted, ids, nil)
 }
 
+// applyEach applies o to the records items name (in one transaction), editing each record with its
+// own item.
+func applyEach[T any](ctx context.Context, j *Journal, o op, items []T, idOf func(T) int64, edit func(*Invoice, T)) error {
+	byID := make(map[int64]T, len(items))
+	ids := make([]int64, len(items))
+	for i, it := range items {
+		ids[i] = idOf(it)
+		byID[ids[i]] = it
+	}
+	return j.apply(ctx, o, ids, func(r *Invoice) { edit(r, byID[r.ID]) })
+}
+
 // Registration is KSeF's acceptance of one invoice. Empty SessionRef, InvoiceRef, Mode and UpoPath
 // keep what the record already holds (the session it was sent in).
 type Registration struct {
@@ -184,13 +197,7 @@ type Registration struct {
 // Accept records KSeF numbers for invoices that are submitted (KSeF's verdict) or ready (the same
 // bytes were registered earlier), all in one transaction.
 func (j *Journal) Accept(ctx context.Context, regs ...Registration) error {
-	byID := make(map[int64]Registration, len(regs))
-	ids := make([]int64, len(regs))
-	for i, g := range regs {
-		byID[g.ID], ids[i] = g, g.ID
-	}
-	return j.apply(ctx, opAccept, ids, func(r *Invoice) {
-		g := byID[r.ID]
+	return applyEach(ctx, j, opAccept, regs, func(g Registration) int64 { return g.ID }, func(r *Invoice, g Registration) {
 		r.KsefNumber, r.AcquisitionDate, r.UpoURL = g.KsefNumber, g.AcquisitionDate, g.UpoURL
 		keep(&r.UpoPath, g.UpoPath)
 		keep(&r.SessionRef, g.SessionRef)
@@ -220,13 +227,7 @@ type Rejection struct {
 // Reject records the final error of invoices that are claimed (validation), sending (KSeF refused
 // the request) or submitted (KSeF's verdict), all in one transaction.
 func (j *Journal) Reject(ctx context.Context, rs ...Rejection) error {
-	byID := make(map[int64]Rejection, len(rs))
-	ids := make([]int64, len(rs))
-	for i, x := range rs {
-		byID[x.ID], ids[i] = x, x.ID
-	}
-	return j.apply(ctx, opReject, ids, func(r *Invoice) {
-		x := byID[r.ID]
+	return applyEach(ctx, j, opReject, rs, func(x Rejection) int64 { return x.ID }, func(r *Invoice, x Rejection) {
 		r.ErrCode, r.ErrKind, r.ErrDescription, r.ErrDetails = x.Code, x.Kind, x.Description, x.Details
 		r.ErrStage, r.ErrHint, r.Outcome = x.Stage, x.Hint, "rejected"
 	})
@@ -254,21 +255,11 @@ func (j *Journal) Defer(ctx context.Context, ids []int64, notBefore func(attempt
 // ReserveOutputs records the output name stem of accepted or rejected invoices before their
 // outputs are written, so a crash mid-write reuses the same names.
 func (j *Journal) ReserveOutputs(ctx context.Context, stems map[int64]string) error {
-	ids := make([]int64, 0, len(stems))
-	for id := range stems {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return j.apply(ctx, opReserveOutputs, ids, func(r *Invoice) { r.OutputStem = stems[r.ID] })
+	return j.apply(ctx, opReserveOutputs, slices.Sorted(maps.Keys(stems)), func(r *Invoice) { r.OutputStem = stems[r.ID] })
 }
 
 // MarkDone moves accepted or rejected invoices whose outputs are written to done. upoPaths maps
 // each id to the UPO file written for it ("" for a rejection).
 func (j *Journal) MarkDone(ctx context.Context, upoPaths map[int64]string) error {
-	ids := make([]int64, 0, len(upoPaths))
-	for id := range upoPaths {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return j.apply(ctx, opMarkDone, ids, func(r *Invoice) { keep(&r.UpoPath, upoPaths[r.ID]) })
+	return j.apply(ctx, opMarkDone, slices.Sorted(maps.Keys(upoPaths)), func(r *Invoice) { keep(&r.UpoPath, upoPaths[r.ID]) })
 }

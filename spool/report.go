@@ -59,13 +59,10 @@ func (j *Journal) WriteBeat(ctx context.Context, b Beat) error {
 		if _, err := tx.ExecContext(ctx, reportSchema); err != nil {
 			return fmt.Errorf("heartbeat: %w", err)
 		}
-		started, err := encodeTime(b.StartedAt)
-		if err != nil {
-			return err
-		}
-		beat, err := encodeTime(b.BeatAt)
-		if err != nil {
-			return err
+		var enc timeEncoder
+		started, beat := enc.time(b.StartedAt), enc.time(b.BeatAt)
+		if enc.err != nil {
+			return enc.err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO report_daemon(id, pid, host, version, started_at, beat_at)
 			VALUES(1, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET pid = excluded.pid, host = excluded.host,
@@ -83,15 +80,12 @@ func (j *Journal) WriteBeat(ctx context.Context, b Beat) error {
 }
 
 func putCompanyHealth(ctx context.Context, tx *sql.Tx, c CompanyHealth) error {
-	errAt, err := encodeTime(c.LastErrorAt)
-	if err != nil {
-		return err
+	var enc timeEncoder
+	errAt, checked := enc.time(c.LastErrorAt), enc.time(c.KSeFCheckedAt)
+	if enc.err != nil {
+		return enc.err
 	}
-	checked, err := encodeTime(c.KSeFCheckedAt)
-	if err != nil {
-		return err
-	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO report_company(nip, last_error, last_error_at, ksef_available, ksef_checked_at)
+	_, err := tx.ExecContext(ctx, `INSERT INTO report_company(nip, last_error, last_error_at, ksef_available, ksef_checked_at)
 		VALUES(?, ?, ?, ?, ?) ON CONFLICT(nip) DO UPDATE SET last_error = excluded.last_error,
 		last_error_at = excluded.last_error_at, ksef_available = excluded.ksef_available,
 		ksef_checked_at = excluded.ksef_checked_at`, c.NIP, c.LastError, errAt, c.KSeFAvailable, checked)

@@ -29,19 +29,12 @@ func (j *Journal) PutSession(ctx context.Context, s Session) error {
 	if s.UpdatedAt.IsZero() {
 		s.UpdatedAt = now
 	}
-	created, err := encodeTime(s.CreatedAt)
-	if err != nil {
-		return fmt.Errorf("put session %s: %w", s.Ref, err)
+	var enc timeEncoder
+	created, updated, valid := enc.time(s.CreatedAt), enc.time(s.UpdatedAt), enc.timePtr(s.ValidUntil)
+	if enc.err != nil {
+		return fmt.Errorf("put session %s: %w", s.Ref, enc.err)
 	}
-	updated, err := encodeTime(s.UpdatedAt)
-	if err != nil {
-		return fmt.Errorf("put session %s: %w", s.Ref, err)
-	}
-	valid, err := encodeTimePtr(s.ValidUntil)
-	if err != nil {
-		return fmt.Errorf("put session %s: %w", s.Ref, err)
-	}
-	_, err = j.db.ExecContext(ctx, `INSERT INTO sessions(ref, nip, kind, state, created_at, updated_at, valid_until)
+	_, err := j.db.ExecContext(ctx, `INSERT INTO sessions(ref, nip, kind, state, created_at, updated_at, valid_until)
 		VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT(ref) DO UPDATE SET nip = excluded.nip, kind = excluded.kind, state = excluded.state,
 			updated_at = excluded.updated_at, valid_until = excluded.valid_until`,

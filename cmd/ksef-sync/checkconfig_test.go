@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,24 +38,30 @@ func writeTestFile(t *testing.T, dir, name, data string) string {
 	return p
 }
 
-// baseConfig is a complete, valid config; the table below breaks one thing at a time. Every
-// section is present so a case can add a key by replacing the section header.
-const baseConfig = `[ksef]
-environment = "test"
-url = "http://127.0.0.1:1/v2"
-nip = "5265877635"
-
-[auth]
-method = "token"
-token_file = "token.txt"
-
-[folders]
+// testConfig is how the test configs begin: [ksef] for the test environment at url (left out when
+// empty) with nip, [auth] with the given lines, and [folders] naming the five standard folders
+// (outbox, sent, error, inbox, state) next to the config.
+func testConfig(url, nip, auth string) string {
+	ksef := "environment = \"test\"\n"
+	if url != "" {
+		ksef += fmt.Sprintf("url = %q\n", url)
+	}
+	ksef += fmt.Sprintf("nip = %q\n", nip)
+	return "[ksef]\n" + ksef + "[auth]\n" + auth + "\n" + `[folders]
 outbox = "outbox"
 sent = "sent"
 error = "error"
 inbox = "inbox"
 state = "state"
+`
+}
 
+// tokenFileAuth is the [auth] of a config that signs in with the token in token.txt.
+const tokenFileAuth = "method = \"token\"\ntoken_file = \"token.txt\""
+
+// baseConfig is a complete, valid config; the table below breaks one thing at a time. Every
+// section is present so a case can add a key by replacing the section header.
+var baseConfig = testConfig("http://127.0.0.1:1/v2", opNIP, tokenFileAuth) + `
 [send]
 mode = "auto"
 poll_interval = "2s"

@@ -21,11 +21,7 @@ func cmdAuth(ctx context.Context, env *cliEnv, args []string) int {
 	if code, proceed := subcommand(env, args, "check", "usage: ksef-sync auth check -config FILE"); !proceed {
 		return code
 	}
-	fs, cfgPath := newFlags(env, "auth check")
-	if err := fs.Parse(args[2:]); err != nil {
-		return parseFailed(err)
-	}
-	cfg, code := loadConfig(env, *cfgPath)
+	cfg, code := loadConfigFlag(env, "auth check", args[2:])
 	if cfg == nil {
 		return code
 	}

@@ -12,14 +12,9 @@ import (
 )
 
 func cmdCheckConfig(_ context.Context, env *cliEnv, args []string) int {
-	fs, cfgPath := newFlags(env, "check-config")
-	if err := fs.Parse(args[1:]); err != nil {
-		return parseFailed(err)
-	}
-	cfg, err := config.Load(*cfgPath)
-	if err != nil {
-		printConfigProblems(env.stderr, *cfgPath, err)
-		return exitFatal
+	cfg, code := loadConfigFlag(env, "check-config", args[1:])
+	if cfg == nil {
+		return code
 	}
 	if n := printFolderProblems(env.stderr, cfg); n > 0 {
 		fmt.Fprintf(env.stderr, "Fix the folders (or correct the keys in %s), then run check-config again.\n", cfg.Path)

@@ -4,37 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ksef-sync/ksef-sync/internal/testutil"
 	"github.com/ksef-sync/ksef-sync/ksef"
 	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
 )
-
-// pdfToText extracts a PDF's text with pdftotext (Debian poppler-utils): skipped locally without
-// it, a failure on CI.
-func pdfToText(t *testing.T, pdf []byte) string {
-	t.Helper()
-	bin, err := exec.LookPath("pdftotext")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("pdftotext not found: CI must install poppler-utils")
-		}
-		t.Skip("pdftotext not found (apt-get install poppler-utils)")
-	}
-	in := filepath.Join(t.TempDir(), "doc.pdf")
-	if err := os.WriteFile(in, pdf, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(bin, "-enc", "UTF-8", in, "-").Output()
-	if err != nil {
-		t.Fatalf("pdftotext: %v", err)
-	}
-	return string(out)
-}
 
 // TestGetCommand fetches a received and an issued invoice from the simulator by KSeF number.
 func TestGetCommand(t *testing.T) {
@@ -73,7 +51,7 @@ func TestGetCommand(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if text := pdfToText(t, pdf); !strings.Contains(text, s.KsefNumber) {
+			if text := testutil.PDFText(t, pdf); !strings.Contains(text, s.KsefNumber) {
 				t.Errorf("PDF lacks the KSeF number")
 			}
 			if _, err := os.Stat(base + ".html"); err != nil {

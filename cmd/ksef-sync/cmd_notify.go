@@ -15,11 +15,7 @@ func cmdNotify(ctx context.Context, env *cliEnv, args []string) int {
 	if code, proceed := subcommand(env, args, "test", "usage: ksef-sync notify test -config FILE"); !proceed {
 		return code
 	}
-	fs, cfgPath := newFlags(env, "notify test")
-	if err := fs.Parse(args[2:]); err != nil {
-		return parseFailed(err)
-	}
-	cfg, code := loadConfig(env, *cfgPath)
+	cfg, code := loadConfigFlag(env, "notify test", args[2:])
 	if cfg == nil {
 		return code
 	}

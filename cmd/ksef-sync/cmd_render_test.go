@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ksef-sync/ksef-sync/internal/samples"
+	"github.com/ksef-sync/ksef-sync/internal/testutil"
 	"github.com/ksef-sync/ksef-sync/ksef"
 )
 
@@ -52,7 +53,7 @@ func TestRenderCommand(t *testing.T) {
 		// The KSeF number came from the UPO, the KOD I link from the file's own hash.
 		b, _ := os.ReadFile(out)
 		want := ksef.QRCodeI("https://qr-test.ksef.mf.gov.pl", testNIP, issue, ksef.InvoiceSHA256(xml))
-		text := pdfToText(t, b)
+		text := testutil.PDFText(t, b)
 		for _, w := range []string{"5265877635-20260201-0200A0D6723E-C2", "FA/GRQMB-R1/05/2025"} {
 			if !strings.Contains(text, w) {
 				t.Errorf("PDF text lacks %q", w)

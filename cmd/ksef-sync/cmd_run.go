@@ -21,11 +21,7 @@ import (
 var stopTimeout = 20 * time.Second
 
 func cmdRun(ctx context.Context, env *cliEnv, args []string) int {
-	fs, cfgPath := newFlags(env, "run")
-	if err := fs.Parse(args[1:]); err != nil {
-		return parseFailed(err)
-	}
-	cfg, code := loadConfig(env, *cfgPath)
+	cfg, code := loadConfigFlag(env, "run", args[1:])
 	if cfg == nil {
 		return code
 	}

@@ -21,13 +21,7 @@ func TestSendAndPullWhileTheDaemonRuns(t *testing.T) {
 	// The schedule never fires during the test: only the request can make the daemon pull. The
 	// settle window keeps dropped files in the outbox for seconds, so send sees all of them.
 	e := newE2E(t, ksefsim.Options{HWMLag: time.Second}, fmt.Sprintf("[pull]\nenabled = true\nschedule = \"0 0 1 1 *\"\nsubjects = [\"cost\"]\nstart = %q\n[watch]\nsettle = \"4s\"\nrescan = \"1s\"\n", start.Format(time.RFC3339)))
-	seeded, err := e.sim.Seed(
-		ksefsim.SeedInvoice{SellerNIP: "3861610227", BuyerNIP: testNIP, PermanentStorageDate: time.Now().Add(-3 * time.Hour)},
-		ksefsim.SeedInvoice{SellerNIP: "3861610227", BuyerNIP: testNIP, PermanentStorageDate: time.Now().Add(-2 * time.Hour)},
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
+	seeded := e.seedTwoBought()
 	_, lines := e.daemon()
 	keepLog(t, lines)
 	// A first invoice through the daemon proves it holds the state folder.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -56,24 +55,12 @@ func company(t *testing.T, dir, url, auth, extra string) string {
 			t.Fatal(err)
 		}
 	}
-	return writeTestFile(t, dir, "config.toml", fmt.Sprintf(`[ksef]
-environment = "test"
-url = %q
-nip = %q
-[auth]
-%s
-[folders]
-outbox = "outbox"
-sent = "sent"
-error = "error"
-inbox = "inbox"
-state = "state"
-%s`, url, opNIP, auth, extra))
+	return writeTestFile(t, dir, "config.toml", testConfig(url, opNIP, auth)+extra)
 }
 
 func tokenAuth(t *testing.T, dir, token string) string {
 	writeTestFile(t, dir, "token.txt", token+"\n")
-	return "method = \"token\"\ntoken_file = \"token.txt\"\n"
+	return tokenFileAuth + "\n"
 }
 
 // certAuth writes a self-signed test certificate and key (encrypted when password is set; the

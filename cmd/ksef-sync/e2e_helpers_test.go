@@ -78,20 +78,7 @@ func newE2E(t testing.TB, simOpts ksefsim.Options, extraConfig string) *e2e {
 		}
 	}
 	writeFile(t, filepath.Join(dir, "token.txt"), []byte(sim.Token(testNIP)))
-	cfg := fmt.Sprintf(`[ksef]
-environment = "test"
-url = %q
-nip = %q
-[auth]
-method = "token"
-token_file = "token.txt"
-[folders]
-outbox = "outbox"
-sent = "sent"
-error = "error"
-inbox = "inbox"
-state = "state"
-%s`, sim.URL(), testNIP, extraConfig)
+	cfg := testConfig(sim.URL(), testNIP, tokenFileAuth) + extraConfig
 	if !strings.Contains(extraConfig, "[send]") {
 		cfg += "\n[send]\ngather_window = \"300ms\"\npoll_interval = \"200ms\"\n"
 	}
@@ -172,6 +159,19 @@ func (e *e2e) daemon() (*exec.Cmd, *bufio.Scanner) {
 		_ = cmd.Wait()
 	})
 	return cmd, sc
+}
+
+// seedTwoBought seeds two invoices that 3861610227 sold to testNIP, stored three and two hours ago.
+func (e *e2e) seedTwoBought() []ksefsim.SeededInvoice {
+	e.t.Helper()
+	seeded, err := e.sim.Seed(
+		ksefsim.SeedInvoice{SellerNIP: "3861610227", BuyerNIP: testNIP, PermanentStorageDate: time.Now().Add(-3 * time.Hour)},
+		ksefsim.SeedInvoice{SellerNIP: "3861610227", BuyerNIP: testNIP, PermanentStorageDate: time.Now().Add(-2 * time.Hour)},
+	)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return seeded
 }
 
 func (e *e2e) sentRecords() map[string]engine.SentRecord {

@@ -16,20 +16,8 @@ import (
 func TestFolderRuleSharedByCheckConfigAndDoctor(t *testing.T) {
 	dir := t.TempDir()
 	writeTestFile(t, dir, "token.txt", "20251201-EC-0000000000-0000000000-00|nip-5265877635|"+strings.Repeat("a", 64)+"\n")
-	cfgText := `[ksef]
-environment = "test"
-url = "http://127.0.0.1:1/v2"
-nip = "5265877635"
-[auth]
-method = "token"
-token_file = "token.txt"
-[folders]
-outbox = "outbox"
-sent = "sent"
-error = "error"
-inbox = "/proc/not-used-without-pull"
-state = "state"
-`
+	cfgText := strings.Replace(testConfig("http://127.0.0.1:1/v2", opNIP, tokenFileAuth),
+		`inbox = "inbox"`, `inbox = "/proc/not-used-without-pull"`, 1)
 	path := writeTestFile(t, dir, "config.toml", cfgText)
 
 	code, out, errOut := runCLI(t, "", nil, "check-config", "-config", path)

@@ -74,13 +74,7 @@ func TestReadableCopiesInTheInbox(t *testing.T) {
 	}
 	start := time.Now().Add(-48 * time.Hour).UTC().Truncate(time.Second)
 	e := newE2E(t, ksefsim.Options{HWMLag: time.Second}, fmt.Sprintf("[pull]\nsubjects = [\"cost\"]\nstart = %q\n", start.Format(time.RFC3339)))
-	seeded, err := e.sim.Seed(
-		ksefsim.SeedInvoice{SellerNIP: "3861610227", BuyerNIP: testNIP, PermanentStorageDate: time.Now().Add(-3 * time.Hour)},
-		ksefsim.SeedInvoice{SellerNIP: "3861610227", BuyerNIP: testNIP, PermanentStorageDate: time.Now().Add(-2 * time.Hour)},
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
+	seeded := e.seedTwoBought()
 	if code, out, errOut := e.runCmd(2*time.Minute, "pull", "-config", e.cfgPath); code != exitOK {
 		t.Fatalf("pull: exit %d\n%s%s", code, out, errOut)
 	}

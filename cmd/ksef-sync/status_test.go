@@ -131,18 +131,7 @@ func statusConfig(t *testing.T, extra string) *config.Config {
 		}
 	}
 	writeTestFile(t, dir, "token.txt", "tok")
-	path := writeTestFile(t, dir, "config.toml", `[ksef]
-environment = "test"
-nip = "5265877635"
-[auth]
-token_file = "token.txt"
-[folders]
-outbox = "outbox"
-sent = "sent"
-error = "error"
-inbox = "inbox"
-state = "state"
-`+extra)
+	path := writeTestFile(t, dir, "config.toml", testConfig("", opNIP, `token_file = "token.txt"`)+extra)
 	cfg, err := config.Load(path)
 	if err != nil {
 		t.Fatal(err)

@@ -44,6 +44,16 @@ func loadConfig(env *cliEnv, path string) (*config.Config, int) {
 	return cfg, exitOK
 }
 
+// loadConfigFlag is the start of a command whose only flag is -config: it parses flags (the
+// arguments after the command's words) and loads the config; a nil config means exit with code.
+func loadConfigFlag(env *cliEnv, name string, flags []string) (*config.Config, int) {
+	fs, cfgPath := newFlags(env, name)
+	if err := fs.Parse(flags); err != nil {
+		return nil, parseFailed(err)
+	}
+	return loadConfig(env, *cfgPath)
+}
+
 // logLevel is the daemon's live log level; a config reload changes it.
 var logLevel = new(slog.LevelVar)
 

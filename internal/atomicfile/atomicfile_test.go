@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/ksef-sync/ksef-sync/internal/testutil"
 )
 
 func TestWriteFileReplacesAndLeavesNoTemp(t *testing.T) {
@@ -84,14 +86,7 @@ func TestTempName(t *testing.T) {
 
 func assertOnlyFiles(t *testing.T, dir string, want ...string) {
 	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, e := range entries {
-		got = append(got, e.Name())
-	}
+	got := testutil.FileNames(t, dir)
 	if len(got) != len(want) {
 		t.Fatalf("files = %v, want %v", got, want)
 	}

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/ksef-sync/ksef-sync/internal/testutil"
 )
 
 func TestBatchCommitPublishesEveryFile(t *testing.T) {
@@ -19,7 +21,7 @@ func TestBatchCommitPublishesEveryFile(t *testing.T) {
 	if entries, _ := os.ReadDir(dir); len(entries) != 50 {
 		t.Fatalf("staged files: %d entries", len(entries))
 	}
-	for _, e := range mustRead(t, dir) {
+	for _, e := range testutil.FileNames(t, dir) {
 		if !TempName(e) {
 			t.Fatalf("%s visible under its final name before Commit", e)
 		}
@@ -27,7 +29,7 @@ func TestBatchCommitPublishesEveryFile(t *testing.T) {
 	if err := b.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	names := mustRead(t, dir)
+	names := testutil.FileNames(t, dir)
 	if len(names) != 50 {
 		t.Fatalf("after commit: %v", names)
 	}
@@ -60,7 +62,7 @@ func TestBatchFailedRenameLeavesNoTempFiles(t *testing.T) {
 	if err := b.Commit(); err == nil {
 		t.Fatal("want error")
 	}
-	names := mustRead(t, dir)
+	names := testutil.FileNames(t, dir)
 	if len(names) != 2 || names[0] != "f0" || names[1] != "f1" {
 		t.Fatalf("files = %v, want the two renamed before the failure and no temporaries", names)
 	}
@@ -71,22 +73,9 @@ func TestBatchAbort(t *testing.T) {
 	var b Batch
 	_ = b.Write(filepath.Join(dir, "a"), []byte("x"), 0o644)
 	b.Abort()
-	if names := mustRead(t, dir); len(names) != 0 {
+	if names := testutil.FileNames(t, dir); len(names) != 0 {
 		t.Fatalf("files = %v", names)
 	}
-}
-
-func mustRead(t *testing.T, dir string) []string {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range entries {
-		out = append(out, e.Name())
-	}
-	return out
 }
 
 func BenchmarkBatch1000(b *testing.B) {

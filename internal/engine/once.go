@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ksef-sync/ksef-sync/ksef"
 	"github.com/ksef-sync/ksef-sync/spool"
 	"github.com/ksef-sync/ksef-sync/watcher"
 )
@@ -43,7 +44,7 @@ func (e *Engine) SendOnce(ctx context.Context, w *watcher.Watcher, present []wat
 		if err != nil || res.Pending == 0 || ctx.Err() != nil {
 			return res, err
 		}
-		if err := sleepCtx(ctx, e.opt.Send.PollInterval); err != nil {
+		if err := (ksef.WallClock{}).Sleep(ctx, e.opt.Send.PollInterval); err != nil {
 			return e.tally(context.WithoutCancel(ctx), ids)
 		}
 	}
@@ -124,15 +125,4 @@ func (e *Engine) tally(ctx context.Context, ids []int64) (PassResult, error) {
 		}
 	}
 	return r, nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -112,7 +112,7 @@ func New(o Options) (*Puller, error) {
 		o.Poll = 2 * time.Second
 	}
 	if o.Clock == nil {
-		o.Clock = realClock{}
+		o.Clock = ksef.WallClock{}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -295,20 +295,4 @@ func (p *Puller) deliverWindow(ctx context.Context, subject string, w window, re
 		s.blocked = fmt.Errorf("export %s: %w", res.exp.ReferenceNumber, s.blocked)
 	}
 	return s, nil
-}
-
-// realClock is wall time.
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
-
-func (realClock) Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

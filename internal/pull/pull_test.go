@@ -47,7 +47,7 @@ func (c *pullClock) advance(d time.Duration) { c.off.Add(int64(d)) }
 
 // Sleep waits in real time: the simulator's rate limiter keeps counting meanwhile.
 func (c *pullClock) Sleep(ctx context.Context, d time.Duration) error {
-	return realClock{}.Sleep(ctx, d)
+	return ksef.WallClock{}.Sleep(ctx, d)
 }
 
 // syncBuffer collects log output written from several goroutines.

@@ -250,14 +250,7 @@ func TestPNGLabel(t *testing.T) {
 
 func assertFiles(t *testing.T, dir string, want ...string) {
 	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, e := range entries {
-		got = append(got, e.Name())
-	}
+	got := testutil.FileNames(t, dir)
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("files in %s = %v, want %v", dir, got, want)
 	}

@@ -24,8 +24,22 @@ func Tool(t testing.TB, name, debianPackage string) string {
 	return p
 }
 
-// PDFPages extracts the text of every page with pdftotext, white space folded to single spaces.
-func PDFPages(t testing.TB, pdf []byte) []string {
+// FileNames lists the names in dir, sorted.
+func FileNames(t testing.TB, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// PDFText extracts a PDF's text with pdftotext, as it prints it (pages end in a form feed).
+func PDFText(t testing.TB, pdf []byte) string {
 	t.Helper()
 	bin := Tool(t, "pdftotext", "poppler-utils")
 	in := filepath.Join(t.TempDir(), "doc.pdf")
@@ -36,7 +50,13 @@ func PDFPages(t testing.TB, pdf []byte) []string {
 	if err != nil {
 		t.Fatalf("pdftotext: %v", err)
 	}
-	pages := strings.Split(strings.TrimRight(string(out), "\f\n"), "\f")
+	return string(out)
+}
+
+// PDFPages extracts the text of every page with pdftotext, white space folded to single spaces.
+func PDFPages(t testing.TB, pdf []byte) []string {
+	t.Helper()
+	pages := strings.Split(strings.TrimRight(PDFText(t, pdf), "\f\n"), "\f")
 	for i, p := range pages {
 		pages[i] = strings.Join(strings.Fields(p), " ")
 	}

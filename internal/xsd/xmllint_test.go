@@ -10,19 +10,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ksef-sync/ksef-sync/internal/testutil"
 )
 
 // xmllintVerdicts validates files with libxml2's xmllint in a few batched invocations and returns
 // file → valid. Without xmllint the test is skipped, except in CI (CI set), where it fails.
 func xmllintVerdicts(t *testing.T, files []string) map[string]bool {
 	t.Helper()
-	bin, err := exec.LookPath("xmllint")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("xmllint is required in CI (Debian package libxml2-utils)")
-		}
-		t.Skip("xmllint not installed (Debian package libxml2-utils)")
-	}
+	bin := testutil.Tool(t, "xmllint", "libxml2-utils")
 	schemaDir, err := filepath.Abs("schemas")
 	if err != nil {
 		t.Fatal(err)

@@ -205,13 +205,11 @@ func (s *Server) handleKsefToken(w http.ResponseWriter, ar *apiRequest) {
 		EncryptedToken    string            `json:"encryptedToken"`
 		PublicKeyID       *string           `json:"publicKeyId"`
 	}
-	if err := json.Unmarshal(ar.body, &req); err != nil {
-		writeException(w, ar.r, 400, 21405, "Błąd walidacji danych wejściowych.", err.Error())
+	if !decodeBody(w, ar, &req) {
 		return
 	}
-	ct, err := base64.StdEncoding.DecodeString(req.EncryptedToken)
-	if err != nil {
-		writeException(w, ar.r, 400, 21405, "Błąd walidacji danych wejściowych.", "encryptedToken is not Base64")
+	ct, ok := decodeBase64(w, ar, "encryptedToken", req.EncryptedToken)
+	if !ok {
 		return
 	}
 	s.mu.Lock()

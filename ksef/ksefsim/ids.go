@@ -9,6 +9,10 @@ import (
 )
 
 // crc8 is CRC-8/SMBUS (poly 0x07, init 0, no reflection, no final XOR) as used in KSeF numbers.
+//
+// ksef/ids.go has the same function on purpose: the simulator is an independent implementation of
+// KSeF's rules and imports nothing of the client (ksef), so a mistake in the client's checksum
+// makes the client and the simulator disagree in the tests instead of agreeing on the mistake.
 func crc8(b []byte) byte {
 	var c byte
 	for _, x := range b {

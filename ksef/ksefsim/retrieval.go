@@ -7,6 +7,7 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"sort"
 	"strconv"
@@ -247,8 +248,7 @@ func (s *Server) metadataLocked(inv *invoice) map[string]any {
 
 func (s *Server) handleQueryMetadata(w http.ResponseWriter, ar *apiRequest) {
 	var f queryFilters
-	if err := json.Unmarshal(ar.body, &f); err != nil {
-		writeException(w, ar.r, 400, 21405, "Błąd walidacji danych wejściowych.", err.Error())
+	if !decodeBody(w, ar, &f) {
 		return
 	}
 	q := ar.r.URL.Query()
@@ -317,8 +317,7 @@ func (s *Server) handleCreateExport(w http.ResponseWriter, ar *apiRequest) {
 		OnlyMetadata    bool           `json:"onlyMetadata"`
 		CompressionType string         `json:"compressionType"`
 	}
-	if err := json.Unmarshal(ar.body, &req); err != nil {
-		writeException(w, ar.r, 400, 21405, "Błąd walidacji danych wejściowych.", err.Error())
+	if !decodeBody(w, ar, &req) {
 		return
 	}
 	from, to, code, msg := s.resolveRange(&req.Filters, ar.now)
@@ -448,44 +447,11 @@ func writeExportArchive(invs []*invoice, contents [][]byte, metas []map[string]a
 		return nil, fmt.Errorf("encode _metadata.json: %w", err)
 	}
 	var buf bytes.Buffer
+	archive := zipWriter
 	if compression == "TarGz" {
-		gz := gzip.NewWriter(&buf)
-		tw := tar.NewWriter(gz)
-		add := func(name string, data []byte) error {
-			if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg, Format: tar.FormatUSTAR}); err != nil {
-				return err
-			}
-			_, err := tw.Write(data)
-			return err
-		}
-		for i, inv := range invs {
-			if onlyMetadata {
-				break
-			}
-			if err := add(inv.KsefNumber+".xml", contents[i]); err != nil {
-				return nil, err
-			}
-		}
-		if err := add("_metadata.json", metaJSON); err != nil {
-			return nil, err
-		}
-		if err := tw.Close(); err != nil {
-			return nil, err
-		}
-		if err := gz.Close(); err != nil {
-			return nil, err
-		}
-		return buf.Bytes(), nil
+		archive = tarGzWriter
 	}
-	zw := zip.NewWriter(&buf)
-	add := func(name string, data []byte) error {
-		f, err := zw.Create(name)
-		if err != nil {
-			return err
-		}
-		_, err = f.Write(data)
-		return err
-	}
+	add, closeArchive := archive(&buf)
 	for i, inv := range invs {
 		if onlyMetadata {
 			break
@@ -497,10 +463,42 @@ func writeExportArchive(invs []*invoice, contents [][]byte, metas []map[string]a
 	if err := add("_metadata.json", metaJSON); err != nil {
 		return nil, err
 	}
-	if err := zw.Close(); err != nil {
+	if err := closeArchive(); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// tarGzWriter and zipWriter write an export package's files to w; close finishes the archive.
+func tarGzWriter(w io.Writer) (add func(name string, data []byte) error, close func() error) {
+	gz := gzip.NewWriter(w)
+	tw := tar.NewWriter(gz)
+	add = func(name string, data []byte) error {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg, Format: tar.FormatUSTAR}); err != nil {
+			return err
+		}
+		_, err := tw.Write(data)
+		return err
+	}
+	return add, func() error {
+		if err := tw.Close(); err != nil {
+			return err
+		}
+		return gz.Close()
+	}
+}
+
+func zipWriter(w io.Writer) (add func(name string, data []byte) error, close func() error) {
+	zw := zip.NewWriter(w)
+	add = func(name string, data []byte) error {
+		f, err := zw.Create(name)
+		if err != nil {
+			return err
+		}
+		_, err = f.Write(data)
+		return err
+	}
+	return add, zw.Close
 }
 
 func (s *Server) handleExportStatus(w http.ResponseWriter, ar *apiRequest) {

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -71,7 +72,7 @@ type Faults struct {
 	Kinds []KindFault `json:",omitempty"`
 }
 
-// Stats are the simulator's counters.
+// Stats are the simulator's counters; the state snapshot keeps them in this very form.
 type Stats struct {
 	Requests             map[string]int
 	RateLimited          int
@@ -435,20 +436,13 @@ func (s *Server) RotateKeys(emergency bool) {
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c := s.st.Counters
-	st := Stats{
-		Requests:             make(map[string]int, len(c.Requests)),
-		RateLimited:          c.RateLimited,
-		SpecViolations:       c.SpecViolations,
-		SpecViolationDetails: append([]string(nil), c.SpecViolationDetails...),
-		DuplicateSubmissions: c.DuplicateSubmissions,
-		Duplicates440:        c.Duplicates440,
-		Accepted:             append([]AcceptedInvoice(nil), c.Accepted...),
-		Weather:              c.Weather,
-	}
-	for k, v := range c.Requests {
+	st := s.st.Counters
+	st.Requests = make(map[string]int, len(st.Requests))
+	for k, v := range s.st.Counters.Requests {
 		st.Requests[k] = v
 	}
+	st.SpecViolationDetails = append([]string(nil), st.SpecViolationDetails...)
+	st.Accepted = append([]AcceptedInvoice(nil), st.Accepted...)
 	return st
 }
 
@@ -572,7 +566,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		}
 		msg := compactError(verr)
 		s.countViolation(r, msg)
-		writeException(w, r, 400, 21405, "Błąd walidacji danych wejściowych.", msg)
+		writeInvalid(w, r, msg)
 		return
 	}
 	if !s.admitRate(w, r, group, ar) {
@@ -690,6 +684,31 @@ func writeJSONType(w http.ResponseWriter, ctype string, code int, v any) {
 	w.Header().Set("Content-Type", ctype)
 	w.WriteHeader(code)
 	_, _ = w.Write(data)
+}
+
+// writeInvalid answers 21405 "Błąd walidacji danych wejściowych." (input validation failed), naming
+// in detail what was wrong.
+func writeInvalid(w http.ResponseWriter, r *http.Request, detail string) {
+	writeException(w, r, 400, 21405, "Błąd walidacji danych wejściowych.", detail)
+}
+
+// decodeBody reads the JSON request body into req; false means it was malformed and 21405 was answered.
+func decodeBody(w http.ResponseWriter, ar *apiRequest, req any) bool {
+	if err := json.Unmarshal(ar.body, req); err != nil {
+		writeInvalid(w, ar.r, err.Error())
+		return false
+	}
+	return true
+}
+
+// decodeBase64 decodes a Base64 request field; false means it was not Base64 and 21405 was answered.
+func decodeBase64(w http.ResponseWriter, ar *apiRequest, field, value string) ([]byte, bool) {
+	b, err := base64.StdEncoding.DecodeString(value)
+	if err != nil {
+		writeInvalid(w, ar.r, field+" is not Base64")
+		return nil, false
+	}
+	return b, true
 }
 
 // writeException answers in the KSeF 400 format, or RFC 7807 when the client asked for it.

@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -46,12 +45,11 @@ func (s *Server) unwrapKeyLocked(w http.ResponseWriter, ar *apiRequest, enc encr
 	}
 	iv, err := base64.StdEncoding.DecodeString(enc.InitializationVector)
 	if err != nil || len(iv) != 16 {
-		writeException(w, ar.r, 400, 21405, "Błąd walidacji danych wejściowych.", "initializationVector must be Base64 of 16 bytes")
+		writeInvalid(w, ar.r, "initializationVector must be Base64 of 16 bytes")
 		return nil, nil, false, false
 	}
-	ct, err := base64.StdEncoding.DecodeString(enc.EncryptedSymmetricKey)
-	if err != nil {
-		writeException(w, ar.r, 400, 21405, "Błąd walidacji danych wejściowych.", "encryptedSymmetricKey is not Base64")
+	ct, ok := decodeBase64(w, ar, "encryptedSymmetricKey", enc.EncryptedSymmetricKey)
+	if !ok {
 		return nil, nil, false, false
 	}
 	key, decrypted := decryptWithAny(keys, ct)
@@ -61,18 +59,26 @@ func (s *Server) unwrapKeyLocked(w http.ResponseWriter, ar *apiRequest, enc encr
 	return key, iv, false, true
 }
 
+// decodeOpenRequest reads an open-session request into req and looks up the form code it names
+// (fc points into req); false means either was invalid and 21405 was answered.
+func decodeOpenRequest(w http.ResponseWriter, ar *apiRequest, req any, fc *formCode) (formSpec, bool) {
+	if !decodeBody(w, ar, req) {
+		return formSpec{}, false
+	}
+	fs, ok := lookupForm(fc.SystemCode, fc.SchemaVersion, fc.Value)
+	if !ok {
+		writeInvalid(w, ar.r, fmt.Sprintf("unsupported formCode %+v", *fc))
+	}
+	return fs, ok
+}
+
 func (s *Server) handleOpenOnline(w http.ResponseWriter, ar *apiRequest) {
 	var req struct {
 		FormCode   formCode       `json:"formCode"`
 		Encryption encryptionInfo `json:"encryption"`
 	}
-	if err := json.Unmarshal(ar.body, &req); err != nil {
-		writeException(w, ar.r, 400, 21405, "Błąd walidacji danych wejściowych.", err.Error())
-		return
-	}
-	fs, ok := lookupForm(req.FormCode.SystemCode, req.FormCode.SchemaVersion, req.FormCode.Value)
+	fs, ok := decodeOpenRequest(w, ar, &req, &req.FormCode)
 	if !ok {
-		writeException(w, ar.r, 400, 21405, "Błąd walidacji danych wejściowych.", fmt.Sprintf("unsupported formCode %+v", req.FormCode))
 		return
 	}
 	s.mu.Lock()
@@ -131,13 +137,11 @@ func (s *Server) handleSendInvoice(w http.ResponseWriter, ar *apiRequest) {
 		OfflineMode             bool    `json:"offlineMode"`
 		HashOfCorrectedInvoice  *string `json:"hashOfCorrectedInvoice"`
 	}
-	if err := json.Unmarshal(ar.body, &req); err != nil {
-		writeException(w, ar.r, 400, 21405, "Błąd walidacji danych wejściowych.", err.Error())
+	if !decodeBody(w, ar, &req) {
 		return
 	}
-	ct, err := base64.StdEncoding.DecodeString(req.EncryptedInvoiceContent)
-	if err != nil {
-		writeException(w, ar.r, 400, 21405, "Błąd walidacji danych wejściowych.", "encryptedInvoiceContent is not Base64")
+	ct, ok := decodeBase64(w, ar, "encryptedInvoiceContent", req.EncryptedInvoiceContent)
+	if !ok {
 		return
 	}
 	s.mu.Lock()
@@ -261,13 +265,8 @@ func (s *Server) handleOpenBatch(w http.ResponseWriter, ar *apiRequest) {
 		Encryption  encryptionInfo `json:"encryption"`
 		OfflineMode bool           `json:"offlineMode"`
 	}
-	if err := json.Unmarshal(ar.body, &req); err != nil {
-		writeException(w, ar.r, 400, 21405, "Błąd walidacji danych wejściowych.", err.Error())
-		return
-	}
-	fs, ok := lookupForm(req.FormCode.SystemCode, req.FormCode.SchemaVersion, req.FormCode.Value)
+	fs, ok := decodeOpenRequest(w, ar, &req, &req.FormCode)
 	if !ok {
-		writeException(w, ar.r, 400, 21405, "Błąd walidacji danych wejściowych.", fmt.Sprintf("unsupported formCode %+v", req.FormCode))
 		return
 	}
 	bf := req.BatchFile
@@ -288,7 +287,7 @@ func (s *Server) handleOpenBatch(w http.ResponseWriter, ar *apiRequest) {
 			return
 		}
 		if p.OrdinalNumber < 1 || p.OrdinalNumber > len(bf.FileParts) || seen[p.OrdinalNumber] {
-			writeException(w, ar.r, 400, 21405, "Błąd walidacji danych wejściowych.", fmt.Sprintf("fileParts ordinal numbers must be 1..%d without repeats", len(bf.FileParts)))
+			writeInvalid(w, ar.r, fmt.Sprintf("fileParts ordinal numbers must be 1..%d without repeats", len(bf.FileParts)))
 			return
 		}
 		seen[p.OrdinalNumber] = true

@@ -33,18 +33,7 @@ type state struct {
 	Secret      []byte             // HMAC key for pre-signed storage URLs
 	Blobs       map[string]blobRef
 	PackSize    int64
-	Counters    counters
-}
-
-type counters struct {
-	Requests             map[string]int
-	RateLimited          int
-	SpecViolations       int
-	SpecViolationDetails []string
-	DuplicateSubmissions int
-	Duplicates440        int
-	Accepted             []AcceptedInvoice
-	Weather              int // answers replaced by a fault kind (html5xx, waf403, storage-html)
+	Counters    Stats
 }
 
 type challenge struct {
@@ -209,7 +198,7 @@ func newState() *state {
 		Exports:    map[string]*export{},
 		UpoPages:   map[string]upoPage{},
 		Blobs:      map[string]blobRef{},
-		Counters:   counters{Requests: map[string]int{}},
+		Counters:   Stats{Requests: map[string]int{}},
 	}
 }
 

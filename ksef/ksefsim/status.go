@@ -96,13 +96,21 @@ func (s *Server) callerSessionLocked(w http.ResponseWriter, ar *apiRequest) *ses
 	return sess
 }
 
-func (s *Server) handleSessionStatus(w http.ResponseWriter, ar *apiRequest) {
+// withCallerSession runs h under s.mu with the session the path names, when it is the caller's
+// (otherwise 21173 was answered).
+func (s *Server) withCallerSession(w http.ResponseWriter, ar *apiRequest, h func(http.ResponseWriter, *apiRequest, *session)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sess := s.callerSessionLocked(w, ar)
-	if sess == nil {
-		return
+	if sess := s.callerSessionLocked(w, ar); sess != nil {
+		h(w, ar, sess)
 	}
+}
+
+func (s *Server) handleSessionStatus(w http.ResponseWriter, ar *apiRequest) {
+	s.withCallerSession(w, ar, s.sessionStatusLocked)
+}
+
+func (s *Server) sessionStatusLocked(w http.ResponseWriter, ar *apiRequest, sess *session) {
 	code, desc, details := s.sessionView(sess, ar.now)
 	status := map[string]any{"code": code, "description": desc}
 	if len(details) > 0 {
@@ -198,12 +206,10 @@ func invoicingMode(inv *invoice) string {
 }
 
 func (s *Server) handleInvoiceStatus(w http.ResponseWriter, ar *apiRequest) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess := s.callerSessionLocked(w, ar)
-	if sess == nil {
-		return
-	}
+	s.withCallerSession(w, ar, s.invoiceStatusLocked)
+}
+
+func (s *Server) invoiceStatusLocked(w http.ResponseWriter, ar *apiRequest, sess *session) {
 	inv := s.st.Invoices[ar.params["invoiceReferenceNumber"]]
 	if inv == nil || inv.SessionRef != sess.Ref {
 		writeException(w, ar.r, 400, 21175, "Brak faktury o wskazanym numerze referencyjnym.", "invoice not found in session")
@@ -228,30 +234,26 @@ func (s *Server) handleSessionInvoices(failedOnly bool) handlerFunc {
 			}
 			start = n
 		}
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		sess := s.callerSessionLocked(w, ar)
-		if sess == nil {
-			return
-		}
-		var items []map[string]any
-		i := start
-		for ; i < len(sess.Invoices) && len(items) < pageSize; i++ {
-			inv := s.st.Invoices[sess.Invoices[i]]
-			code, final := s.invoiceView(inv, ar.now)
-			if failedOnly && (!final || code < 300) {
-				continue
+		s.withCallerSession(w, ar, func(w http.ResponseWriter, ar *apiRequest, sess *session) {
+			var items []map[string]any
+			i := start
+			for ; i < len(sess.Invoices) && len(items) < pageSize; i++ {
+				inv := s.st.Invoices[sess.Invoices[i]]
+				code, final := s.invoiceView(inv, ar.now)
+				if failedOnly && (!final || code < 300) {
+					continue
+				}
+				items = append(items, s.invoiceStatusBody(ar.r, inv, ar.now))
 			}
-			items = append(items, s.invoiceStatusBody(ar.r, inv, ar.now))
-		}
-		if items == nil {
-			items = []map[string]any{}
-		}
-		body := map[string]any{"invoices": items}
-		if i < len(sess.Invoices) {
-			body["continuationToken"] = encodeContinuation(i, sess.Ref)
-		}
-		writeJSON(w, 200, body)
+			if items == nil {
+				items = []map[string]any{}
+			}
+			body := map[string]any{"invoices": items}
+			if i < len(sess.Invoices) {
+				body["continuationToken"] = encodeContinuation(i, sess.Ref)
+			}
+			writeJSON(w, 200, body)
+		})
 	}
 }
 
@@ -431,28 +433,19 @@ func (s *Server) invoiceUPOLocked(sess *session, inv *invoice, now time.Time) ([
 }
 
 func (s *Server) handleInvoiceUPO(w http.ResponseWriter, ar *apiRequest) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess := s.callerSessionLocked(w, ar)
-	if sess == nil {
-		return
-	}
-	data, why := s.invoiceUPOLocked(sess, s.st.Invoices[ar.params["invoiceReferenceNumber"]], ar.now)
-	if data == nil {
-		writeException(w, ar.r, 400, 21178, "Nie znaleziono UPO dla podanych kryteriów.", why)
-		return
-	}
-	writeXML(w, data)
+	s.withCallerSession(w, ar, func(w http.ResponseWriter, ar *apiRequest, sess *session) {
+		s.writeInvoiceUPOLocked(w, ar, sess, s.st.Invoices[ar.params["invoiceReferenceNumber"]])
+	})
 }
 
 func (s *Server) handleInvoiceUPOByKsef(w http.ResponseWriter, ar *apiRequest) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess := s.callerSessionLocked(w, ar)
-	if sess == nil {
-		return
-	}
-	data, why := s.invoiceUPOLocked(sess, s.st.Invoices[s.st.ByKsef[ar.params["ksefNumber"]]], ar.now)
+	s.withCallerSession(w, ar, func(w http.ResponseWriter, ar *apiRequest, sess *session) {
+		s.writeInvoiceUPOLocked(w, ar, sess, s.st.Invoices[s.st.ByKsef[ar.params["ksefNumber"]]])
+	})
+}
+
+func (s *Server) writeInvoiceUPOLocked(w http.ResponseWriter, ar *apiRequest, sess *session, inv *invoice) {
+	data, why := s.invoiceUPOLocked(sess, inv, ar.now)
 	if data == nil {
 		writeException(w, ar.r, 400, 21178, "Nie znaleziono UPO dla podanych kryteriów.", why)
 		return
@@ -478,12 +471,10 @@ func (s *Server) sessionUPOPageLocked(sess *session, page int) []byte {
 }
 
 func (s *Server) handleSessionUPO(w http.ResponseWriter, ar *apiRequest) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess := s.callerSessionLocked(w, ar)
-	if sess == nil {
-		return
-	}
+	s.withCallerSession(w, ar, s.sessionUPOLocked)
+}
+
+func (s *Server) sessionUPOLocked(w http.ResponseWriter, ar *apiRequest, sess *session) {
 	p, ok := s.st.UpoPages[ar.params["upoReferenceNumber"]]
 	if code, _, _ := s.sessionView(sess, ar.now); !ok || p.SessionRef != sess.Ref || code != 200 {
 		writeException(w, ar.r, 400, 21178, "Nie znaleziono UPO dla podanych kryteriów.", "UPO page not found")

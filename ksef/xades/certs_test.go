@@ -8,11 +8,12 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
-	"math/big"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ksef-sync/ksef-sync/internal/testutil"
 )
 
 func certWithSubject(t *testing.T, subject pkix.Name) *x509.Certificate {
@@ -21,16 +22,7 @@ func certWithSubject(t *testing.T, subject pkix.Name) *x509.Certificate {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: subject, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert
+	return testutil.SelfSignedCert(t, key, subject, 7, 0)
 }
 
 func TestCertificateNIP(t *testing.T) {

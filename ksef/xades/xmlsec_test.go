@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ksef-sync/ksef-sync/internal/testutil"
 )
 
 // These tests use xmlsec1 (libxmlsec1, the reference XML-DSig implementation) as an independent
@@ -17,14 +19,7 @@ import (
 
 func needXmlsec1(t *testing.T) string {
 	t.Helper()
-	path, err := exec.LookPath("xmlsec1")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("xmlsec1 is required in CI (apt-get install xmlsec1)")
-		}
-		t.Skip("xmlsec1 not installed")
-	}
-	return path
+	return testutil.Tool(t, "xmlsec1", "xmlsec1")
 }
 
 func runXmlsec1(t *testing.T, bin string, args ...string) (string, error) {
