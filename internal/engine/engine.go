@@ -115,6 +115,8 @@ type Engine struct {
 	budget     *slidingCount
 	warned     map[int64]bool       // submitted invoices already reported as slow
 	outGate    retryGate[int64]     // invoices whose outputs failed, by ID
+	upoTries   upoAttempts          // failed UPO downloads in a row, by invoice (upo_missing.go)
+	noUPO      noUPO                // invoices staged without a UPO, and why
 	readable   ReadableSink         // nil: no readable copies
 	confGate   retryGate[string]    // sessions whose verdicts could not be read, by reference
 	nextPoll   map[string]time.Time // when each session with submitted invoices is next asked about
