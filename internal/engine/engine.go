@@ -103,6 +103,7 @@ type Engine struct {
 	outK     outputKSeF
 	recoverJ recoverJournal
 	recoverK recoverKSeF
+	listK    sessionLister
 	log      *slog.Logger
 	now      func() time.Time
 	wake     chan struct{}
@@ -148,7 +149,7 @@ func New(opt Options) (*Engine, error) {
 		opt:   opt,
 		loopJ: opt.Journal, claimJ: opt.Journal, sendJ: opt.Journal, confirmJ: opt.Journal,
 		outJ: opt.Journal, recoverJ: opt.Journal,
-		sendK: opt.KSeF, confirmK: opt.KSeF, outK: opt.KSeF, recoverK: opt.KSeF,
+		sendK: opt.KSeF, confirmK: opt.KSeF, outK: opt.KSeF, recoverK: opt.KSeF, listK: opt.KSeF,
 		log:        opt.Logger.With("component", "engine", "nip", opt.NIP),
 		now:        opt.Now,
 		wake:       make(chan struct{}, 1),

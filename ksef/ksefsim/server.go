@@ -81,6 +81,18 @@ type Stats struct {
 	Duplicates440        int
 	Accepted             []AcceptedInvoice
 	Weather              int // answers replaced by a Faults.Kinds fault
+	LostAnswers          int // requests carried out whose answer was then lost (LoseAnswers)
+	// BatchSessions summarises every batch session, oldest first: which carried invoices.
+	BatchSessions []BatchSessionSummary
+}
+
+// BatchSessionSummary is one batch session as the simulator saw it.
+type BatchSessionSummary struct {
+	Ref, NIP      string
+	Parts         int // declared
+	PartsUploaded int
+	Closed        bool
+	Invoices      int // invoices processed in it
 }
 
 // AcceptedInvoice is one invoice that received a KSeF number through a session.
@@ -102,7 +114,8 @@ type Server struct {
 	faults    Faults
 	truncate  int
 	delayDist DelayDist
-	latarnia  latarnia // the status service; see latarnia.go
+	latarnia  latarnia    // the status service; see latarnia.go
+	lost      lostAnswers // answers to lose after the work is done; see lost_answers.go
 
 	dirty    chan struct{}
 	bgCtx    context.Context
@@ -445,6 +458,12 @@ func (s *Server) Stats() Stats {
 		Duplicates440:        c.Duplicates440,
 		Accepted:             append([]AcceptedInvoice(nil), c.Accepted...),
 		Weather:              c.Weather,
+		LostAnswers:          c.LostAnswers,
+	}
+	for _, ref := range s.st.SessionList {
+		if sess := s.st.Sessions[ref]; sess != nil && sess.Batch != nil {
+			st.BatchSessions = append(st.BatchSessions, batchSummary(sess))
+		}
 	}
 	for k, v := range c.Requests {
 		st.Requests[k] = v
@@ -461,7 +480,7 @@ func (s *Server) buildMux() http.Handler {
 	mux.HandleFunc("/admin/", s.serveAdmin)
 	mux.HandleFunc("/admin/exports/", s.serveExportAdmin) // export_faults.go
 	// The status service is another host: API faults never reach it (latarnia.go).
-	return s.withLatarnia(s.withFaults(mux))
+	return s.withLatarnia(s.withFaults(s.withLostAnswers(mux)))
 }
 
 // withFaults applies the configured Faults to API and storage requests (never to /admin).

@@ -45,6 +45,7 @@ type counters struct {
 	Duplicates440        int
 	Accepted             []AcceptedInvoice
 	Weather              int // answers replaced by a fault kind (html5xx, waf403, storage-html)
+	LostAnswers          int // requests KSeF carried out whose answer was then lost (lost_answers.go)
 }
 
 type challenge struct {
