@@ -490,8 +490,15 @@ func (s *Server) withFaults(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if strings.HasPrefix(r.URL.Path, "/storage/") && s.writeWeather(w, s.kindFault(GroupStorage, r.Method == http.MethodGet)) {
-			return
+		if strings.HasPrefix(r.URL.Path, "/storage/") {
+			kind := s.kindFault(GroupStorage, r.Method == http.MethodGet)
+			if kind == FaultStorageCorrupt {
+				s.serveCorrupted(next, w, r)
+				return
+			}
+			if s.writeWeather(w, kind) {
+				return
+			}
 		}
 		s.mu.Lock()
 		f := s.faults
