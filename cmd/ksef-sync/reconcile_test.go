@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -119,12 +120,7 @@ func TestLostBatchOpenReconciled(t *testing.T) {
 	cmd, lines := e.daemon()
 	log := keepLogLines(t, lines)
 	const n = 20
-	for i := range n {
-		e.drop(fmt.Sprintf("batch_%03d.xml", i), invoice(i, "LOSTOPEN"))
-	}
-	waitForOutputs(t, e, n, 3*time.Minute)
-	stillRunning(t, cmd)
-	assertExactlyOnce(t, e, n)
+	sendAllOnce(t, e, cmd, "batch", "LOSTOPEN", n, 3*time.Minute)
 
 	st := e.sim.Stats()
 	if st.LostAnswers != 1 {
@@ -181,4 +177,16 @@ func TestLostExportStartNotRepeated(t *testing.T) {
 	}
 	assertPullInbox(t, p.inbox, want)
 	p.assertSimClean()
+}
+
+// sendAllOnce drops n invoices into the running daemon's outbox, waits for all their outputs and
+// checks the daemon still runs and every invoice was accepted exactly once.
+func sendAllOnce(t *testing.T, e *e2e, cmd *exec.Cmd, prefix, tag string, n int, limit time.Duration) {
+	t.Helper()
+	for i := range n {
+		e.drop(fmt.Sprintf("%s_%03d.xml", prefix, i), invoice(i, tag))
+	}
+	waitForOutputs(t, e, n, limit)
+	stillRunning(t, cmd)
+	assertExactlyOnce(t, e, n)
 }

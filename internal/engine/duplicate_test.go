@@ -34,17 +34,24 @@ func submittedCopy(t *testing.T, h *harness, name string, data []byte) *spool.In
 	return inv
 }
 
-// TestDuplicateOfAnOriginalWeCannotList: another tool registered the original, so its session
-// cannot be listed (21173). The original is fetched by its KSeF number and the hashes decide
-// (issue 10 §7): the same bytes are accepted with the original's number, other bytes rejected.
-func TestDuplicateOfAnOriginalWeCannotList(t *testing.T) {
+// registeredElsewhere has another tool register invoice i; it returns that tool's harness, the
+// invoice and its KSeF number.
+func registeredElsewhere(t *testing.T, i int) (*harness, []byte, string) {
+	t.Helper()
 	other := newHarness(t, SendSettings{})
-	data := inv(7, "OTHER")
+	data := inv(i, "OTHER")
 	done := other.settle(other.drop("A.xml", data))
 	if len(done) != 1 || done[0].Outcome != "accepted" {
 		t.Fatalf("the other tool's send: %+v", done)
 	}
-	origNumber := done[0].KsefNumber
+	return other, data, done[0].KsefNumber
+}
+
+// TestDuplicateOfAnOriginalWeCannotList: another tool registered the original, so its session
+// cannot be listed (21173). The original is fetched by its KSeF number and the hashes decide
+// (issue 10 §7): the same bytes are accepted with the original's number, other bytes rejected.
+func TestDuplicateOfAnOriginalWeCannotList(t *testing.T) {
+	other, data, origNumber := registeredElsewhere(t, 7)
 	status440 := &ksef.SessionInvoice{Status: ksef.Status{Code: 440, Description: "Duplikat faktury.", Extensions: map[string]string{
 		"originalKsefNumber": origNumber, "originalSessionReferenceNumber": "20261202-SO-0000000000-0000000000-00"}}}
 
@@ -102,13 +109,7 @@ func TestDuplicateOfAnOriginalWeCannotList(t *testing.T) {
 // .ksef.json and the journal say so (issue 10 §7). An invoice registered in one of our own sessions
 // never gives up its UPO that way.
 func TestUPOOfAForeignOriginalIsBounded(t *testing.T) {
-	other := newHarness(t, SendSettings{})
-	data := inv(8, "OTHER")
-	done := other.settle(other.drop("A.xml", data))
-	if len(done) != 1 || done[0].Outcome != "accepted" {
-		t.Fatalf("the other tool's send: %+v", done)
-	}
-	origNumber := done[0].KsefNumber
+	other, data, origNumber := registeredElsewhere(t, 8)
 	const foreignSession = "20261202-SO-0000000000-0000000000-00"
 	status440 := &ksef.SessionInvoice{Status: ksef.Status{Code: 440, Description: "Duplikat faktury.", Extensions: map[string]string{
 		"originalKsefNumber": origNumber, "originalSessionReferenceNumber": foreignSession}}}
