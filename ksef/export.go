@@ -288,27 +288,35 @@ func (c *Client) fetchPart(ctx context.Context, k symKey, part ExportPart, dst i
 		return transportError(fmt.Errorf("read part: %w", err))
 	}
 	if n != part.EncryptedPartSize {
-		return fmt.Errorf("ksef: encrypted part size %d, declared %d", n, part.EncryptedPartSize)
+		return partNotIntact(fmt.Sprintf("encrypted part size %d, declared %d", n, part.EncryptedPartSize))
 	}
 	if got := sumB64(encHash.h); got != part.EncryptedPartHash {
-		return fmt.Errorf("ksef: encrypted part hash mismatch (declared %s, got %s)", part.EncryptedPartHash, got)
+		return partNotIntact(fmt.Sprintf("encrypted part hash mismatch (declared %s, got %s)", part.EncryptedPartHash, got))
 	}
 	if h := resp.Header.Get("x-ms-meta-hash"); h != "" && h != part.EncryptedPartHash {
-		return fmt.Errorf("ksef: x-ms-meta-hash %s differs from encryptedPartHash %s", h, part.EncryptedPartHash)
+		return partNotIntact(fmt.Sprintf("x-ms-meta-hash %s differs from encryptedPartHash %s", h, part.EncryptedPartHash))
 	}
 	if err := dec.Close(); err != nil {
-		return fmt.Errorf("decrypt part: %w", err)
+		return partNotIntact("decrypt part: " + err.Error())
 	}
 	if err := bw.Flush(); err != nil {
 		return err
 	}
 	if plainHash.n != part.PartSize {
-		return fmt.Errorf("ksef: decrypted part size %d, declared %d", plainHash.n, part.PartSize)
+		return partNotIntact(fmt.Sprintf("decrypted part size %d, declared %d", plainHash.n, part.PartSize))
 	}
 	if got := sumB64(plainHash.h); got != part.PartHash {
-		return fmt.Errorf("ksef: decrypted part hash mismatch (declared %s, got %s)", part.PartHash, got)
+		return partNotIntact(fmt.Sprintf("decrypted part hash mismatch (declared %s, got %s)", part.PartHash, got))
 	}
 	return nil
+}
+
+// partNotIntact is an export part whose body is not what KSeF's sizes and hashes promise: an HTML
+// challenge page, a damaged or stale transfer. It is transient, as a bad UPO body is (checkMetaHash):
+// the part is fetched again, and if it stays wrong the cycle fails and the next one starts a fresh
+// export from the same cursor. Nothing of it is ever used.
+func partNotIntact(why string) error {
+	return &UnavailableError{HTTPStatus: http.StatusOK, ContentType: "export part not intact", Excerpt: why}
 }
 
 // ArchiveLimits bound what Walk accepts from an archive. Zero fields take the defaults.

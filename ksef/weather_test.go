@@ -1,7 +1,9 @@
 package ksef
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -343,5 +345,60 @@ func TestObserver(t *testing.T) {
 	}
 	if obs.waits[GroupSessionMisc] <= 0 {
 		t.Fatalf("pacer waits %v", obs.waits)
+	}
+}
+
+// TestExportPartNotIntactIsRetried: storage serves an export part with the right size and the wrong
+// bytes (one flipped), or an HTML page. The hashes catch it, and it is transient: the part is
+// fetched again (never used), so with some damaged answers the package still arrives intact, and
+// when every answer is damaged the error tells the caller to try again later.
+func TestExportPartNotIntactIsRetried(t *testing.T) {
+	e := newEnv(t, ksefsim.Options{ExportPartSize: 1000}, func(o *Options) { o.MaxRetries = 12 })
+	want := seedReceived(t, e, 8)
+	f := QueryFilters{SubjectType: "Subject2", DateRange: DateRange{DateType: "PermanentStorage", From: e.clk.Now().Add(-30 * 24 * time.Hour),
+		RestrictToPermanentStorageHwmDate: true}}
+	exp, err := e.c.StartExport(e.ctx, f, Zip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := e.c.WaitExport(e.ctx, exp, 2*time.Second)
+	if err != nil || st.Status.Code != 200 || st.Package == nil || len(st.Package.Parts) < 2 {
+		t.Fatalf("export: %+v %v", st, err)
+	}
+	for _, kind := range []string{ksefsim.FaultStorageCorrupt, ksefsim.FaultStorageHTML} {
+		e.sim.SetFaults(ksefsim.Faults{Kinds: []ksefsim.KindFault{{Kind: kind, Rate: 1}}})
+		_, err := e.c.DownloadExport(e.ctx, exp, st.Package, t.TempDir())
+		if err == nil || !IsTransient(err) || !strings.Contains(err.Error(), "export part not intact") {
+			t.Fatalf("%s on every part: %v, want a transient 'not intact' error", kind, err)
+		}
+		if kind == ksefsim.FaultStorageCorrupt && !strings.Contains(err.Error(), "hash mismatch") {
+			t.Fatalf("a flipped byte is not named a hash mismatch: %v", err)
+		}
+	}
+	e.sim.SetFaults(ksefsim.Faults{Kinds: []ksefsim.KindFault{{Kind: ksefsim.FaultStorageCorrupt, Rate: 0.4}}})
+	a, err := e.c.DownloadExport(e.ctx, exp, st.Package, t.TempDir())
+	e.sim.SetFaults(ksefsim.Faults{})
+	if err != nil {
+		t.Fatalf("with 40%% damaged answers the parts are fetched again: %v", err)
+	}
+	defer a.Close()
+	got := map[string][]byte{}
+	if err := a.Walk(func(name string, r io.Reader) error {
+		b, err := io.ReadAll(r)
+		got[strings.TrimSuffix(name, ".xml")] = b
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d invoices from the package, want %d", len(got), len(want))
+	}
+	for n, b := range want {
+		if !bytes.Equal(got[n], b) {
+			t.Fatalf("invoice %s differs from KSeF's bytes", n)
+		}
+	}
+	if e.sim.Stats().Weather == 0 {
+		t.Fatal("no part was damaged")
 	}
 }

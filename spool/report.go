@@ -290,3 +290,15 @@ func (t *Tally) add(state State, outcome string, today bool, n int) {
 		t.InProgress += n
 	}
 }
+
+// SentWithoutUPO returns nip's invoices (every NIP when empty) whose outputs were written without a
+// UPO because KSeF would not give it (a duplicate whose original another tool registered), newest
+// first, at most limit. Such a record is done, accepted, with no UPO path.
+func (j *Journal) SentWithoutUPO(ctx context.Context, nip string, limit int) ([]Invoice, error) {
+	query, args := selectInvoice+` WHERE state = 'done' AND outcome = 'accepted' AND upo_path = ''`, []any{}
+	if nip != "" {
+		query += ` AND nip = ?`
+		args = append(args, nip)
+	}
+	return j.queryInvoices(ctx, query+` ORDER BY updated_at DESC, id DESC LIMIT ?`, append(args, limit)...)
+}

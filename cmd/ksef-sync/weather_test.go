@@ -142,12 +142,7 @@ func TestWeatherLongTailOutOfOrder(t *testing.T) {
 	cmd, lines := e.daemon()
 	keepLog(t, lines)
 	const n = 40
-	for i := range n {
-		e.drop(fmt.Sprintf("tail_%03d.xml", i), invoice(i, "TAIL"))
-	}
-	waitForOutputs(t, e, n, 4*time.Minute)
-	stillRunning(t, cmd)
-	assertExactlyOnce(t, e, n)
+	sendAllOnce(t, e, cmd, "tail", "TAIL", n, 4*time.Minute)
 	// out of order: the simulator's acceptance order differs from the send order
 	st := e.sim.Stats()
 	sendOrder := map[string]int{}

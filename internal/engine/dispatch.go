@@ -343,8 +343,12 @@ func (e *Engine) sendBatch(ctx context.Context, invs []spool.Invoice) error {
 		return err
 	}
 	defer func() { _ = pkg.Remove() }()
+	attempted := e.now()
 	bs, err := e.sendK.OpenBatchSession(ctx, ksef.FormFA3, pkg, e.opt.Send.OfflineMode)
 	if err != nil {
+		if ksef.MayHaveReachedKSeF(err) {
+			e.reconcileLostOpen(ctx, attempted, err) // lost_open.go: never blindly opened again
+		}
 		return e.deferAll(ctx, invs, fmt.Errorf("open batch session: %w", err))
 	}
 	ref := bs.ReferenceNumber

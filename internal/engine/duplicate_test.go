@@ -1,8 +1,12 @@
 package engine
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ksef-sync/ksef-sync/ksef"
 	"github.com/ksef-sync/ksef-sync/spool"
@@ -30,17 +34,24 @@ func submittedCopy(t *testing.T, h *harness, name string, data []byte) *spool.In
 	return inv
 }
 
-// TestDuplicateOfAnOriginalWeCannotList: another tool registered the original, so its session
-// cannot be listed (21173). The original is fetched by its KSeF number and the hashes decide
-// (issue 10 §7): the same bytes are accepted with the original's number, other bytes rejected.
-func TestDuplicateOfAnOriginalWeCannotList(t *testing.T) {
+// registeredElsewhere has another tool register invoice i; it returns that tool's harness, the
+// invoice and its KSeF number.
+func registeredElsewhere(t *testing.T, i int) (*harness, []byte, string) {
+	t.Helper()
 	other := newHarness(t, SendSettings{})
-	data := inv(7, "OTHER")
+	data := inv(i, "OTHER")
 	done := other.settle(other.drop("A.xml", data))
 	if len(done) != 1 || done[0].Outcome != "accepted" {
 		t.Fatalf("the other tool's send: %+v", done)
 	}
-	origNumber := done[0].KsefNumber
+	return other, data, done[0].KsefNumber
+}
+
+// TestDuplicateOfAnOriginalWeCannotList: another tool registered the original, so its session
+// cannot be listed (21173). The original is fetched by its KSeF number and the hashes decide
+// (issue 10 §7): the same bytes are accepted with the original's number, other bytes rejected.
+func TestDuplicateOfAnOriginalWeCannotList(t *testing.T) {
+	other, data, origNumber := registeredElsewhere(t, 7)
 	status440 := &ksef.SessionInvoice{Status: ksef.Status{Code: 440, Description: "Duplikat faktury.", Extensions: map[string]string{
 		"originalKsefNumber": origNumber, "originalSessionReferenceNumber": "20261202-SO-0000000000-0000000000-00"}}}
 
@@ -90,4 +101,86 @@ func TestDuplicateOfAnOriginalWeCannotList(t *testing.T) {
 			t.Fatalf("state %s: %s, want a clear rejection", got.State, got.ErrDescription)
 		}
 	})
+}
+
+// TestUPOOfAForeignOriginalIsBounded: a duplicate of an original another tool registered is accepted
+// with the original's number, but KSeF will not give us the UPO from that tool's session (21173).
+// After maxUPOAttempts tries, spaced as every output retry, its outputs are written without a UPO and
+// .ksef.json and the journal say so (issue 10 §7). An invoice registered in one of our own sessions
+// never gives up its UPO that way.
+func TestUPOOfAForeignOriginalIsBounded(t *testing.T) {
+	other, data, origNumber := registeredElsewhere(t, 8)
+	const foreignSession = "20261202-SO-0000000000-0000000000-00"
+	status440 := &ksef.SessionInvoice{Status: ksef.Status{Code: 440, Description: "Duplikat faktury.", Extensions: map[string]string{
+		"originalKsefNumber": origNumber, "originalSessionReferenceNumber": foreignSession}}}
+	accepted := func(h *harness, name string) (*spool.Invoice, *time.Time) {
+		copyInv := submittedCopy(t, h, name, data)
+		if err := h.eng.duplicate(h.ctx, copyInv, status440); err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now()
+		h.eng.now = func() time.Time { return now }
+		return copyInv, &now
+	}
+	// tries runs the output step n times, each when the retry gate lets it, and returns the state.
+	tries := func(h *harness, id int64, clock *time.Time, n int) *spool.Invoice {
+		for range n {
+			_ = h.eng.writeOutputs(h.ctx)
+			*clock = clock.Add(maxRetry + time.Second)
+		}
+		got, err := h.journal.Get(h.ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+
+	t.Run("another tool's session", func(t *testing.T) {
+		h := newHarnessOn(t, other.sim, SendSettings{})
+		copyInv, clock := accepted(h, "B.xml")
+		if got := tries(h, copyInv.ID, clock, maxUPOAttempts-1); got.State != spool.StateAccepted {
+			t.Fatalf("after %d failed UPO downloads: state %s, want still accepted (retrying)", maxUPOAttempts-1, got.State)
+		}
+		got := tries(h, copyInv.ID, clock, 1)
+		if got.State != spool.StateDone || got.KsefNumber != origNumber || got.UpoPath != "" {
+			t.Fatalf("state %s, number %s, UPO path %q: want done as %s without a UPO", got.State, got.KsefNumber, got.UpoPath, origNumber)
+		}
+		var rec SentRecord
+		if err := json.Unmarshal(readOut(t, filepath.Join(h.folders.Sent, "B.ksef.json")), &rec); err != nil {
+			t.Fatal(err)
+		}
+		if rec.UPOFile != nil || !strings.Contains(rec.UPOMissing, "another tool") || !strings.Contains(rec.UPOMissing, foreignSession) ||
+			rec.KsefNumber != origNumber {
+			t.Fatalf(".ksef.json: upoFile %v, upoMissing %q, ksefNumber %s", rec.UPOFile, rec.UPOMissing, rec.KsefNumber)
+		}
+		if _, err := os.Stat(filepath.Join(h.folders.Sent, "B.upo.xml")); !os.IsNotExist(err) {
+			t.Fatalf("B.upo.xml exists (%v); there is no UPO to write", err)
+		}
+		if _, err := os.Stat(filepath.Join(h.folders.Sent, "B.xml")); err != nil {
+			t.Fatal(err)
+		}
+		list, err := h.journal.SentWithoutUPO(h.ctx, nip, 10)
+		if err != nil || len(list) != 1 || list[0].ID != copyInv.ID {
+			t.Fatalf("SentWithoutUPO = %d records, %v", len(list), err)
+		}
+	})
+	t.Run("our own session", func(t *testing.T) {
+		h := newHarnessOn(t, other.sim, SendSettings{})
+		if err := h.journal.PutSession(h.ctx, spool.Session{Ref: foreignSession, NIP: nip, Kind: "online", State: "closed"}); err != nil {
+			t.Fatal(err)
+		}
+		copyInv, clock := accepted(h, "C.xml")
+		if got := tries(h, copyInv.ID, clock, 2*maxUPOAttempts); got.State != spool.StateAccepted {
+			t.Fatalf("state %s: an invoice of our own session must wait for its UPO", got.State)
+		}
+	})
+}
+
+func readOut(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -103,6 +103,7 @@ type Engine struct {
 	outK     outputKSeF
 	recoverJ recoverJournal
 	recoverK recoverKSeF
+	listK    sessionLister
 	log      *slog.Logger
 	now      func() time.Time
 	wake     chan struct{}
@@ -115,6 +116,8 @@ type Engine struct {
 	budget     *slidingCount
 	warned     map[int64]bool       // submitted invoices already reported as slow
 	outGate    retryGate[int64]     // invoices whose outputs failed, by ID
+	upoTries   upoAttempts          // failed UPO downloads in a row, by invoice (upo_missing.go)
+	noUPO      noUPO                // invoices staged without a UPO, and why
 	readable   ReadableSink         // nil: no readable copies
 	confGate   retryGate[string]    // sessions whose verdicts could not be read, by reference
 	nextPoll   map[string]time.Time // when each session with submitted invoices is next asked about
@@ -146,7 +149,7 @@ func New(opt Options) (*Engine, error) {
 		opt:   opt,
 		loopJ: opt.Journal, claimJ: opt.Journal, sendJ: opt.Journal, confirmJ: opt.Journal,
 		outJ: opt.Journal, recoverJ: opt.Journal,
-		sendK: opt.KSeF, confirmK: opt.KSeF, outK: opt.KSeF, recoverK: opt.KSeF,
+		sendK: opt.KSeF, confirmK: opt.KSeF, outK: opt.KSeF, recoverK: opt.KSeF, listK: opt.KSeF,
 		log:        opt.Logger.With("component", "engine", "nip", opt.NIP),
 		now:        opt.Now,
 		wake:       make(chan struct{}, 1),

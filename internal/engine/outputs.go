@@ -25,6 +25,7 @@ type outputJournal interface {
 	ReserveOutputs(ctx context.Context, stems map[int64]string) error
 	MarkDone(ctx context.Context, upoPaths map[int64]string) error
 	SetMeta(ctx context.Context, key, value string) error
+	Sessions(ctx context.Context, nip string, states ...string) ([]spool.Session, error)
 }
 
 // outputKSeF is what writing outputs asks of KSeF: the UPO.
@@ -49,8 +50,11 @@ type SentRecord struct {
 	SellerNIP              string     `json:"sellerNip"`
 	IssueDate              string     `json:"issueDate,omitempty"`
 	FileName               string     `json:"fileName"`
-	UPOFile                string     `json:"upoFile"`
-	Conversion             string     `json:"conversion,omitempty"`
+	// UPOFile names the UPO beside it; null when KSeF would not give the UPO, and then UPOMissing
+	// says why (a duplicate whose original another tool registered, issue 10 §7).
+	UPOFile    *string `json:"upoFile"`
+	UPOMissing string  `json:"upoMissing,omitempty"`
+	Conversion string  `json:"conversion,omitempty"`
 }
 
 // ErrorRecord is the content of error/<name>.error.json. Its field names are a contract with ERPs.
@@ -89,24 +93,36 @@ func (e *Engine) writeOutputs(ctx context.Context) error {
 	}
 	done := e.writeAll(ctx, final)
 	upoPaths := make(map[int64]string, len(done))
+	missing := make(map[int64]string)
 	for _, inv := range final {
-		switch {
-		case !done[inv.ID]:
-		case inv.State == spool.StateAccepted:
-			upoPaths[inv.ID] = filepath.Join(e.opt.Folders.Sent, inv.OutputStem+".upo.xml")
-		default:
-			upoPaths[inv.ID] = ""
+		if !done[inv.ID] {
+			continue
 		}
+		upoPaths[inv.ID] = ""
+		if inv.State != spool.StateAccepted {
+			continue
+		}
+		if why := e.noUPO.take(inv.ID); why != "" {
+			missing[inv.ID] = why // no UPO file: the journal keeps an empty UPO path, which status reports
+			continue
+		}
+		upoPaths[inv.ID] = filepath.Join(e.opt.Folders.Sent, inv.OutputStem+".upo.xml")
 	}
 	if err := e.outJ.MarkDone(ctx, upoPaths); err != nil {
 		return err
 	}
 	for _, inv := range final {
-		if done[inv.ID] {
+		if !done[inv.ID] {
+			continue
+		}
+		if why, ok := missing[inv.ID]; ok {
+			e.log.Warn("outputs written WITHOUT a UPO", "file", inv.FileName, "invoice", inv.ID, "state", spool.StateDone,
+				"output", inv.OutputStem, "ksef_number", inv.KsefNumber, "reason", why)
+		} else {
 			e.log.Info("outputs written", "file", inv.FileName, "invoice", inv.ID, "state", spool.StateDone,
 				"outcome", inv.Outcome, "output", inv.OutputStem, "ksef_number", inv.KsefNumber)
-			e.queueReadable(&inv)
 		}
+		e.queueReadable(&inv, upoPaths[inv.ID])
 	}
 	_ = e.outJ.SetMeta(ctx, "last_send_output", e.now().UTC().Format(time.RFC3339))
 	return nil
@@ -298,7 +314,7 @@ func (e *Engine) outputFiles(ctx context.Context, inv *spool.Invoice) ([]outputF
 }
 
 func (e *Engine) sentFiles(ctx context.Context, inv *spool.Invoice) ([]outputFile, error) {
-	upo, err := e.fetchUPO(ctx, inv)
+	upo, missing, err := e.upoOrReason(ctx, inv)
 	if err != nil {
 		return nil, err
 	}
@@ -310,12 +326,23 @@ func (e *Engine) sentFiles(ctx context.Context, inv *spool.Invoice) ([]outputFil
 	if err != nil {
 		return nil, err
 	}
+	rec.UPOMissing = missing
+	if missing != "" {
+		rec.UPOFile = nil
+	}
 	js, err := marshalRecord(rec)
 	if err != nil {
 		return nil, err
 	}
 	base := filepath.Join(e.opt.Folders.Sent, inv.OutputStem)
-	return []outputFile{{base + xmlExt(inv.FileName), data}, {base + ".upo.xml", upo}, {base + ".ksef.json", js}}, nil
+	files := []outputFile{{base + xmlExt(inv.FileName), data}}
+	if missing == "" {
+		files = append(files, outputFile{base + ".upo.xml", upo})
+		e.noUPO.take(inv.ID) // a reason left by an earlier try whose files were not committed
+	} else {
+		e.noUPO.set(inv.ID, missing)
+	}
+	return append(files, outputFile{base + ".ksef.json", js}), nil
 }
 
 func (e *Engine) sentRecord(inv *spool.Invoice) (*SentRecord, error) {
@@ -335,7 +362,7 @@ func (e *Engine) sentRecord(inv *spool.Invoice) (*SentRecord, error) {
 		SellerNIP:              e.opt.NIP,
 		IssueDate:              inv.IssueDate,
 		FileName:               inv.FileName,
-		UPOFile:                inv.OutputStem + ".upo.xml",
+		UPOFile:                ptr(inv.OutputStem + ".upo.xml"),
 		Conversion:             inv.Conversion,
 	}, nil
 }
@@ -452,9 +479,12 @@ func nonNil(s []string) []string {
 	return s
 }
 
+func ptr[T any](v T) *T { return &v }
+
 // queueReadable hands an accepted invoice, whose outputs now exist, to the background renderer.
-// .ksef.json is written by then: the readable copies never delay it.
-func (e *Engine) queueReadable(inv *spool.Invoice) {
+// .ksef.json is written by then: the readable copies never delay it. upoPath is "" when the
+// outputs were written without a UPO.
+func (e *Engine) queueReadable(inv *spool.Invoice, upoPath string) {
 	if e.readable == nil || inv.State != spool.StateAccepted {
 		return
 	}
@@ -464,7 +494,7 @@ func (e *Engine) queueReadable(inv *spool.Invoice) {
 		qr = e.qrCodeI(inv, hash)
 	}
 	e.readable.Add(readable.Job{
-		InvoicePath: base + xmlExt(inv.FileName), UPOPath: base + ".upo.xml",
+		InvoicePath: base + xmlExt(inv.FileName), UPOPath: upoPath,
 		Dir: e.opt.Folders.Sent, Stem: inv.OutputStem, KsefNumber: inv.KsefNumber, QRCodeI: qr,
 	})
 }

@@ -76,6 +76,16 @@ type Company struct {
 	// Processing lists invoices KSeF has taken but not decided yet, oldest first (at most 20):
 	// production KSeF can keep an invoice at status 150 for hours.
 	Processing []Processing `json:"processingAtKSeF,omitempty"`
+	// SentWithoutUPO lists accepted invoices whose outputs were written without a UPO because KSeF
+	// would not give it (issue 10 §7), newest first (at most 20).
+	SentWithoutUPO []NoUPO `json:"sentWithoutUPO,omitempty"`
+}
+
+// NoUPO is one accepted invoice whose outputs have no UPO; its .ksef.json says why (upoMissing).
+type NoUPO struct {
+	File       string `json:"file"`
+	KsefNumber string `json:"ksefNumber"`
+	Output     string `json:"output"` // sent/<stem>.ksef.json
 }
 
 // Counts are the verdicts; Total = Accepted + Rejected + InProgress always holds.
@@ -241,6 +251,9 @@ func buildCompany(ctx context.Context, j *spool.Journal, co config.Company, beat
 	if c.Processing, err = processing(ctx, j, co.NIP, o.Now); err != nil {
 		return nil, err
 	}
+	if c.SentWithoutUPO, err = sentWithoutUPO(ctx, j, co.NIP); err != nil {
+		return nil, err
+	}
 	cursors, err := j.Cursors(ctx, co.NIP)
 	if err != nil {
 		return nil, err
@@ -322,6 +335,19 @@ func processing(ctx context.Context, j *spool.Journal, nip string, now time.Time
 	var out []Processing
 	for i := range subs[:min(len(subs), maxProcessing)] {
 		out = append(out, Processing{File: subs[i].FileName, Since: local(subs[i].UpdatedAt, now), Session: subs[i].SessionRef})
+	}
+	return out, nil
+}
+
+// sentWithoutUPO lists the accepted invoices whose outputs were written without a UPO.
+func sentWithoutUPO(ctx context.Context, j *spool.Journal, nip string) ([]NoUPO, error) {
+	invs, err := j.SentWithoutUPO(ctx, nip, maxProcessing)
+	if err != nil {
+		return nil, err
+	}
+	var out []NoUPO
+	for _, inv := range invs {
+		out = append(out, NoUPO{File: inv.FileName, KsefNumber: inv.KsefNumber, Output: inv.OutputStem + ".ksef.json"})
 	}
 	return out, nil
 }

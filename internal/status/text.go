@@ -70,6 +70,12 @@ func renderCompany(w io.Writer, c *Company) {
 			fmt.Fprintf(w, "  %s  processing at KSeF since %s (session %s)\n", p.File, p.Since, p.Session)
 		}
 	}
+	if len(c.SentWithoutUPO) > 0 {
+		fmt.Fprintf(w, "\nSent WITHOUT a UPO (KSeF would not give it; upoMissing in .ksef.json says why):\n")
+		for _, n := range c.SentWithoutUPO {
+			fmt.Fprintf(w, "  %s  accepted as %s, no UPO (%s)\n", n.File, n.KsefNumber, n.Output)
+		}
+	}
 	fmt.Fprintf(w, "\nPull cursors:\n")
 	if len(c.Cursors) == 0 {
 		fmt.Fprintf(w, "  (none yet)\n")

@@ -77,6 +77,10 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		w.WriteHeader(204)
+	case "POST /admin/other-tool":
+		s.serveOtherToolAdmin(w, body) // other_tool.go
+	case "POST /admin/lose-answers":
+		s.serveLoseAnswersAdmin(w, r) // lost_answers.go
 	case "POST /admin/rotate-keys":
 		s.RotateKeys(r.URL.Query().Get("emergency") == "true")
 		w.WriteHeader(204)

@@ -29,7 +29,7 @@ func RunCLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	truncate := fs.Int("truncate", 10000, "max invoices per export package")
 	hwmLag := fs.Duration("hwm-lag", 2*time.Minute, "permanentStorageHwmDate lag behind now")
 	allowRemote := fs.Bool("allow-remote", false, "allow listening on non-loopback addresses")
-	faults := fs.String("faults", "", "production weather: kind:rate[@group+group],... with kinds html5xx, waf403, storage-html (groups: §9 names or storage)")
+	faults := fs.String("faults", "", "production weather: kind:rate[@group+group],... with kinds html5xx, waf403, storage-html, storage-corrupt (groups: §9 names or storage)")
 	delayDist := fs.String("delay-dist", "", "processing-time distribution lognormal:median,p99 (long tail, out-of-order completion); default: fixed -delay")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -24,12 +24,18 @@
 //	POST /admin/publish-key                body: PublishKey, e.g. {"usage": "SymmetricKeyEncryption", "sameKey": true,
 //	                                       "expireOldIn": 60000000000} (a re-certification; durations in nanoseconds)
 //	POST /admin/delay-dist                 body: {"dist": "lognormal:500ms,20s"} (long-tailed, out-of-order processing)
+//	POST /admin/other-tool                 body: OtherToolInvoice {"xml": "<Base64>", "contextNip": "..."} → RegisteredInvoice:
+//	                                       the invoice registered by another tool in its own context (later copies get 440)
+//	POST /admin/lose-answers?op=openBatch&n=1&how=drop
+//	                                       the next n successful openBatch (POST /sessions/batch) or startExport
+//	                                       (POST /invoices/exports) take effect, then lose their answer (how: drop | 504)
 //
 // JSON bodies use the Go field names of Stats, Faults and SeedInvoice (e.g. {"Outage": true},
 // {"ErrorRate": 0.1, "OnlyPaths": ["/invoices"]}; SlowDelay is in nanoseconds). Faults apply to
 // /v2 and /storage, never to /admin. Production weather (weather.go) is Faults.Kinds:
 // {"Kinds": [{"kind": "html5xx", "rate": 0.1}, {"kind": "waf403", "rate": 0.1, "groups": ["auth"]},
-// {"kind": "storage-html", "rate": 0.1}]}, groups being §9 rate-limit groups or "storage"; the same
+// {"kind": "storage-html", "rate": 0.1}, {"kind": "storage-corrupt", "rate": 0.1}]} (storage-corrupt: one byte
+// flipped, same size), groups being §9 rate-limit groups or "storage"; the same
 // from the command line: ksef-sync sim -faults "html5xx:0.1,waf403:0.1@auth,storage-html:0.1"
 // -delay-dist lognormal:500ms,20s.
 //

@@ -82,6 +82,18 @@ type Stats struct {
 	Duplicates440        int
 	Accepted             []AcceptedInvoice
 	Weather              int // answers replaced by a Faults.Kinds fault
+	LostAnswers          int // requests carried out whose answer was then lost (LoseAnswers)
+	// BatchSessions summarises every batch session, oldest first: which carried invoices.
+	BatchSessions []BatchSessionSummary
+}
+
+// BatchSessionSummary is one batch session as the simulator saw it.
+type BatchSessionSummary struct {
+	Ref, NIP      string
+	Parts         int // declared
+	PartsUploaded int
+	Closed        bool
+	Invoices      int // invoices processed in it
 }
 
 // AcceptedInvoice is one invoice that received a KSeF number through a session.
@@ -103,7 +115,8 @@ type Server struct {
 	faults    Faults
 	truncate  int
 	delayDist DelayDist
-	latarnia  latarnia // the status service; see latarnia.go
+	latarnia  latarnia    // the status service; see latarnia.go
+	lost      lostAnswers // answers to lose after the work is done; see lost_answers.go
 
 	dirty    chan struct{}
 	bgCtx    context.Context
@@ -443,6 +456,11 @@ func (s *Server) Stats() Stats {
 	}
 	st.SpecViolationDetails = append([]string(nil), st.SpecViolationDetails...)
 	st.Accepted = append([]AcceptedInvoice(nil), st.Accepted...)
+	for _, ref := range s.st.SessionList {
+		if sess := s.st.Sessions[ref]; sess != nil && sess.Batch != nil {
+			st.BatchSessions = append(st.BatchSessions, batchSummary(sess))
+		}
+	}
 	return st
 }
 
@@ -455,7 +473,7 @@ func (s *Server) buildMux() http.Handler {
 	mux.HandleFunc("/admin/", s.serveAdmin)
 	mux.HandleFunc("/admin/exports/", s.serveExportAdmin) // export_faults.go
 	// The status service is another host: API faults never reach it (latarnia.go).
-	return s.withLatarnia(s.withFaults(mux))
+	return s.withLatarnia(s.withFaults(s.withLostAnswers(mux)))
 }
 
 // withFaults applies the configured Faults to API and storage requests (never to /admin).
@@ -465,8 +483,15 @@ func (s *Server) withFaults(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if strings.HasPrefix(r.URL.Path, "/storage/") && s.writeWeather(w, s.kindFault(GroupStorage, r.Method == http.MethodGet)) {
-			return
+		if strings.HasPrefix(r.URL.Path, "/storage/") {
+			kind := s.kindFault(GroupStorage, r.Method == http.MethodGet)
+			if kind == FaultStorageCorrupt {
+				s.serveCorrupted(next, w, r)
+				return
+			}
+			if s.writeWeather(w, kind) {
+				return
+			}
 		}
 		s.mu.Lock()
 		f := s.faults

@@ -292,6 +292,7 @@ func (s *Server) handleListSessions(w http.ResponseWriter, ar *apiRequest) {
 	}
 	statuses := q["statuses"]
 	refFilter := q.Get("referenceNumber")
+	createdFrom, _ := time.Parse(time.RFC3339Nano, q.Get("dateCreatedFrom")) // zero when absent
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// Newest first: walk the creation-order list backwards; the cursor counts skipped positions.
@@ -300,7 +301,7 @@ func (s *Server) handleListSessions(w http.ResponseWriter, ar *apiRequest) {
 	list := s.st.SessionList
 	for ; i < len(list) && len(items) < pageSize; i++ {
 		sess := s.st.Sessions[list[len(list)-1-i]]
-		if sess.Kind != kind || sess.NIP != ar.bearer.NIP || (refFilter != "" && sess.Ref != refFilter) {
+		if sess.Kind != kind || sess.NIP != ar.bearer.NIP || (refFilter != "" && sess.Ref != refFilter) || sess.Created.Before(createdFrom) {
 			continue
 		}
 		code, desc, details := s.sessionView(sess, ar.now)

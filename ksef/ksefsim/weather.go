@@ -22,6 +22,9 @@ const (
 	FaultHTML5xx     = "html5xx"      // 502/503/504 with an HTML body (a load balancer's page)
 	FaultWAF403      = "waf403"       // 403 with the firewall's JSON body and an incident number
 	FaultStorageHTML = "storage-html" // 200 text/html challenge page on a storage download
+	// FaultStorageCorrupt serves a storage download with one byte flipped: the right size, the wrong
+	// hash (a damaged transfer, or a cache serving stale bytes). Its hashes must catch it.
+	FaultStorageCorrupt = "storage-corrupt"
 )
 
 // GroupStorage selects storage URLs (UPO and export part downloads, batch part uploads) in
@@ -58,9 +61,9 @@ func ParseKindFaults(s string) ([]KindFault, error) {
 			return nil, fmt.Errorf("fault %q: want kind:rate[@group+group]", item)
 		}
 		switch kind {
-		case FaultHTML5xx, FaultWAF403, FaultStorageHTML:
+		case FaultHTML5xx, FaultWAF403, FaultStorageHTML, FaultStorageCorrupt:
 		default:
-			return nil, fmt.Errorf("fault %q: unknown kind %q (want %s, %s or %s)", item, kind, FaultHTML5xx, FaultWAF403, FaultStorageHTML)
+			return nil, fmt.Errorf("fault %q: unknown kind %q (want %s, %s, %s or %s)", item, kind, FaultHTML5xx, FaultWAF403, FaultStorageHTML, FaultStorageCorrupt)
 		}
 		rate, err := strconv.ParseFloat(rateStr, 64)
 		if err != nil || rate < 0 || rate > 1 {
@@ -85,7 +88,7 @@ func (s *Server) kindFault(group string, storageGET bool) string {
 		if k.Rate <= 0 || !k.applies(group) {
 			continue
 		}
-		if k.Kind == FaultStorageHTML && !storageGET {
+		if (k.Kind == FaultStorageHTML || k.Kind == FaultStorageCorrupt) && !storageGET {
 			continue
 		}
 		if mrand.Float64() < k.Rate {
@@ -288,4 +291,26 @@ func (s *Server) publishKey(usage string, p PublishKey) error {
 	s.markDirty()
 	s.log.Info("public key published", "usage", usage, "same_key", p.SameKey, "public_key_id", fresh.publicKeyID(), "valid_from", fresh.ValidFrom)
 	return nil
+}
+
+// serveCorrupted serves a storage download with its first body byte flipped, same length.
+func (s *Server) serveCorrupted(next http.Handler, w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.st.Counters.Weather++
+	s.mu.Unlock()
+	next.ServeHTTP(&flipFirstByte{ResponseWriter: w}, r)
+}
+
+type flipFirstByte struct {
+	http.ResponseWriter
+	done bool
+}
+
+func (f *flipFirstByte) Write(b []byte) (int, error) {
+	if !f.done && len(b) > 0 {
+		f.done = true
+		c := append([]byte{b[0] ^ 0x20}, b[1:]...)
+		return f.ResponseWriter.Write(c)
+	}
+	return f.ResponseWriter.Write(b)
 }
