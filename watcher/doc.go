@@ -24,8 +24,9 @@
 // *.crdownload, ~$*) are ignored.
 //
 // A missing or unreadable directory is not fatal: one warning is logged when
-// the state changes, the listing is retried on the rescan schedule, and
-// discovery resumes when the directory comes back.
+// the state changes, the listing is retried every [Options.DirRetry] (5 s),
+// and discovery resumes when the directory comes back; [Watcher.OnDirChange]
+// hears both changes.
 //
 // # Platforms
 //

@@ -60,6 +60,8 @@ type loop struct {
 	log      *slog.Logger
 	rescanRq <-chan struct{}
 	events   bool
+	dirRetry time.Duration   // listing period while the directory is unavailable
+	onDir    func(DirStatus) // nil: nobody listens
 
 	entries map[string]*entry
 	pending map[string]*entry
@@ -85,6 +87,8 @@ func newLoop(w *Watcher) *loop {
 		log:      w.log,
 		rescanRq: w.rescan,
 		events:   !w.opts.DisableEvents,
+		dirRetry: dirRetryEvery(w.opts),
+		onDir:    w.onDir,
 		entries:  make(map[string]*entry),
 		pending:  make(map[string]*entry),
 	}
@@ -162,7 +166,7 @@ func (l *loop) file(e *entry) File {
 // list is the source of truth: it finds new and changed files, re-offers
 // files the consumer has not taken, and forgets files that are gone.
 func (l *loop) list() {
-	defer l.rescanTimer.Reset(l.rescanInterval())
+	defer func() { l.rescanTimer.Reset(l.nextListing()) }()
 	now := time.Now()
 	// Watch before listing so nothing created in between is missed.
 	l.ensureWatch()
@@ -214,36 +218,6 @@ func (l *loop) listed(de fs.DirEntry, now time.Time) {
 		return
 	}
 	l.observe(name, fi.Size(), fi.ModTime(), now, true)
-}
-
-func (l *loop) setDirState(err error) {
-	s := dirOK
-	switch {
-	case err == nil:
-	case errors.Is(err, fs.ErrNotExist):
-		s = dirMissing
-	case errors.Is(err, fs.ErrPermission):
-		s = dirDenied
-	default:
-		s = dirBroken
-	}
-	prev := l.dirState
-	if s == prev {
-		return
-	}
-	l.dirState = s
-	switch s {
-	case dirOK:
-		if prev != dirUnknown {
-			l.log.Info("outbox directory available again")
-		}
-	case dirMissing:
-		l.log.Warn("outbox directory does not exist; retrying on the rescan schedule", "err", err)
-	case dirDenied:
-		l.log.Warn("outbox directory is not readable (permission denied); retrying on the rescan schedule", "err", err)
-	default:
-		l.log.Warn("outbox directory cannot be listed; retrying on the rescan schedule", "err", err)
-	}
 }
 
 // --- per-file state machine ---

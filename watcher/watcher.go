@@ -32,6 +32,9 @@ type Options struct {
 	Logger *slog.Logger
 	// DisableEvents turns off fsnotify: discovery by listing only.
 	DisableEvents bool
+	// DirRetry is how often a missing or unreadable directory is listed again.
+	// Default 5 s (at most RescanEvery).
+	DirRetry time.Duration
 }
 
 // File is an outbox file that has held still for the settle window.
@@ -50,6 +53,7 @@ type Watcher struct {
 	log     *slog.Logger
 	rescan  chan struct{}
 	running atomic.Bool
+	onDir   func(DirStatus) // see OnDirChange
 }
 
 // New validates opts, fills in defaults and returns a Watcher. It does not
@@ -71,8 +75,8 @@ func New(opts Options) (*Watcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("watcher: %w", err)
 	}
-	if opts.RescanEvery < 0 || opts.Settle < 0 {
-		return nil, errors.New("watcher: RescanEvery and Settle must not be negative")
+	if opts.RescanEvery < 0 || opts.Settle < 0 || opts.DirRetry < 0 {
+		return nil, errors.New("watcher: RescanEvery, Settle and DirRetry must not be negative")
 	}
 	if opts.RescanEvery == 0 {
 		opts.RescanEvery = defaultRescanEvery

@@ -429,7 +429,7 @@ func TestMissingDirectoryRecovers(t *testing.T) {
 		opts.Logger = slog.New(slog.NewJSONHandler(logs, nil))
 		h := start(t, opts)
 		advance(5 * afterRescan)
-		const missing = "outbox directory does not exist; retrying on the rescan schedule"
+		const missing = "outbox directory does not exist; retrying every few seconds"
 		if n := logs.count(t, "WARN", missing); n != 1 {
 			t.Fatalf("missing-directory warning logged %d times over several listings, want 1", n)
 		}

@@ -103,6 +103,10 @@ func cmdService(ctx context.Context, env *cliEnv, args []string) int {
 	user := new(string)
 	if action == "install" {
 		user = fs.String("user", "", "run the service as this account (for access to network shares)")
+	} else {
+		// The others act on the installed service by its name; -config is accepted for old scripts
+		// but not offered, since the config is the one install baked into the service.
+		hideFromHelp(fs, "config")
 	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return parseFailed(err)

@@ -118,7 +118,10 @@ func usage(w io.Writer) {
 	fmt.Fprintf(w, "\nRun 'ksef-sync <command> -h' for the flags of a command. See README.md.\n")
 }
 
-func cmdVersion(_ context.Context, env *cliEnv, _ []string) int {
+func cmdVersion(_ context.Context, env *cliEnv, args []string) int {
+	if err := bareFlags(env, "version").Parse(args[1:]); err != nil {
+		return parseFailed(err)
+	}
 	fmt.Fprintf(env.stdout, "ksef-sync %s (commit %s)\n", version, commit)
 	return exitOK
 }

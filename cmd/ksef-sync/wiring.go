@@ -183,6 +183,7 @@ func openDeps(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps,
 		d.close()
 		return nil, err
 	}
+	d.watcher.OnDirChange(reportOutbox(d.journal, log))
 	if d.readable, err = newReadable(cfg, log); err != nil {
 		d.close()
 		return nil, err

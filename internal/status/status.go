@@ -72,6 +72,7 @@ type Company struct {
 	Credentials  string            `json:"credentials"`
 	CredsExpires string            `json:"credentialsExpire,omitempty"`
 	KSeF         KSeF              `json:"ksef"`
+	Outbox       Outbox            `json:"outbox"`
 	LastError    *LastError        `json:"lastError,omitempty"`
 	// Processing lists invoices KSeF has taken but not decided yet, oldest first (at most 20):
 	// production KSeF can keep an invoice at status 150 for hours.
@@ -215,7 +216,7 @@ func local(t, now time.Time) string {
 func buildCompany(ctx context.Context, j *spool.Journal, co config.Company, beat spool.Beat, o Options) (*Company, error) {
 	c := &Company{NIP: co.NIP, Environment: co.KSeF.Environment, Queue: map[string]int{}, Rejections: []Rejection{},
 		Cursors: map[string]string{}, Credentials: o.Credentials, CredsExpires: o.CredsExpires,
-		NextPull: nextPull(co.Pull, o.Now), KSeF: KSeF{State: "unknown"}}
+		NextPull: nextPull(co.Pull, o.Now), KSeF: KSeF{State: "unknown"}, Outbox: Outbox{State: "unknown"}}
 	for _, h := range beat.Companies {
 		if h.NIP == co.NIP {
 			applyHealth(c, h, beat, o.Now)
@@ -224,6 +225,7 @@ func buildCompany(ctx context.Context, j *spool.Journal, co config.Company, beat
 	if j == nil {
 		return c, nil
 	}
+	c.Outbox = outboxOf(ctx, j, beat, o.Now)
 	// Meta keys are per state folder; with several companies in one folder they would need the NIP.
 	c.LastSend, _, _ = j.Meta(ctx, "last_send_output")
 	c.LastPull, _, _ = j.Meta(ctx, "last_pull")

@@ -41,9 +41,26 @@ func KSeFLine(k KSeF) string {
 	return "unknown (no running daemon has talked to it)"
 }
 
+// OutboxLine says in words whether the daemon can list the outbox.
+func OutboxLine(o Outbox) string {
+	switch o.State {
+	case "available":
+		return "available"
+	case "unknown":
+		return "unknown (no running daemon watches it)"
+	}
+	why := map[string]string{"missing": "the folder does not exist (a share not mounted yet?)",
+		"denied": "no permission to read the folder"}[o.State]
+	if why == "" {
+		why = "the folder cannot be listed"
+	}
+	return "NOT available since " + o.Since + ": " + why + "; retried every few seconds, files are picked up as soon as it is back"
+}
+
 func renderCompany(w io.Writer, c *Company) {
 	fmt.Fprintf(w, "\nCompany NIP %s (%s)\n", c.NIP, c.Environment)
 	fmt.Fprintf(w, "  KSeF:                 %s\n", KSeFLine(c.KSeF))
+	fmt.Fprintf(w, "  outbox:               %s\n", OutboxLine(c.Outbox))
 	if c.LastError != nil {
 		fmt.Fprintf(w, "  last error:           %s  %s\n", c.LastError.Time, OneLine(c.LastError.Message))
 	} else {

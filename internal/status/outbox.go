@@ -1,0 +1,51 @@
+package status
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/ksef-sync/ksef-sync/spool"
+)
+
+// OutboxMetaKey is the journal meta key under which the daemon records that its outbox is missing
+// or unreadable (empty while it is available), so `status` in another process can say so.
+const OutboxMetaKey = "outbox_unavailable"
+
+// Outbox is the outbox folder as the running daemon last saw it.
+type Outbox struct {
+	// State is available, missing, denied (no permission), unreadable, or unknown (no daemon runs).
+	State string `json:"state"`
+	Since string `json:"since,omitempty"` // when it went missing or unreadable
+	Error string `json:"error,omitempty"` // the listing error, for the administrator
+}
+
+// OutboxUnavailable is the meta value recording an unavailable outbox; problem is the watcher's
+// word for it (missing, denied, unreadable).
+func OutboxUnavailable(problem string, since time.Time, err error) string {
+	o := Outbox{State: problem, Since: since.UTC().Format(time.RFC3339)}
+	if err != nil {
+		o.Error = err.Error()
+	}
+	b, _ := json.Marshal(o)
+	return string(b)
+}
+
+// outboxOf reads what the daemon recorded; without a fresh heartbeat nobody watches the outbox.
+func outboxOf(ctx context.Context, j *spool.Journal, beat spool.Beat, now time.Time) Outbox {
+	if beat.BeatAt.IsZero() || now.Sub(beat.BeatAt) >= StaleAfter {
+		return Outbox{State: "unknown"}
+	}
+	v, _, err := j.Meta(ctx, OutboxMetaKey)
+	if err != nil || v == "" {
+		return Outbox{State: "available"}
+	}
+	var o Outbox
+	if json.Unmarshal([]byte(v), &o) != nil || o.State == "" {
+		return Outbox{State: "unreadable", Error: v}
+	}
+	if t, err := time.Parse(time.RFC3339, o.Since); err == nil {
+		o.Since = local(t, now)
+	}
+	return o
+}
