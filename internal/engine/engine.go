@@ -109,16 +109,22 @@ type Engine struct {
 	reload   chan SendSettings
 	// backlog reports how many files the watcher has already handed over but the engine has not
 	// claimed yet: while a burst is still being claimed, the engine keeps gathering.
-	backlog    func() int
-	online     onlineState
-	mu         sync.Mutex
-	budget     *slidingCount
-	warned     map[int64]bool       // submitted invoices already reported as slow
-	outGate    retryGate[int64]     // invoices whose outputs failed, by ID
-	readable   ReadableSink         // nil: no readable copies
-	confGate   retryGate[string]    // sessions whose verdicts could not be read, by reference
-	nextPoll   map[string]time.Time // when each session with submitted invoices is next asked about
-	dupLookups map[int64]int        // failed lookups of a duplicate's original, by invoice
+	backlog  func() int
+	online   onlineState
+	mu       sync.Mutex
+	budget   *slidingCount
+	warned   map[int64]bool       // submitted invoices already reported as slow
+	outGate  retryGate[int64]     // invoices whose outputs failed, by ID
+	readable ReadableSink         // nil: no readable copies
+	confGate retryGate[string]    // sessions whose verdicts could not be read, by reference
+	nextPoll map[string]time.Time // when each session with submitted invoices is next asked about
+	// lastArrival is when the newest invoice dispatch has seen was claimed: a lone invoice that
+	// arrives a gather window or more after it is sent at once.
+	lastArrival time.Time
+	// fastPolls counts status requests made sooner than the poll interval (adaptive polling), so
+	// they stay within their share of the invoiceStatus budget.
+	fastPolls  *slidingCount
+	dupLookups map[int64]int // failed lookups of a duplicate's original, by invoice
 	// origCache holds, for one confirm round, the invoice lists of sessions that registered the
 	// originals of duplicates.
 	origCache map[string]map[string]ksef.SessionInvoice
@@ -152,6 +158,7 @@ func New(opt Options) (*Engine, error) {
 		wake:       make(chan struct{}, 1),
 		reload:     make(chan SendSettings, 1),
 		budget:     newSlidingCount(time.Hour, opt.Send.OnlinePerHour),
+		fastPolls:  newSlidingCount(time.Hour, fastPollsPerHour),
 		warned:     map[int64]bool{},
 		nextPoll:   map[string]time.Time{},
 		dupLookups: map[int64]int{},
@@ -238,6 +245,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.prune(ctx)
 	daily := time.NewTicker(24 * time.Hour)
 	defer daily.Stop()
+	soon := time.NewTimer(time.Hour) // the next early status poll (adaptive polling)
+	soon.Stop()
+	defer soon.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -247,6 +257,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			e.intake(ctx, paths(e.unchanged(e.drainFiles(files, f)))...)
 		case <-e.wake:
 		case <-tick.C:
+		case <-soon.C:
 		case s := <-e.reload:
 			e.opt.Send = s
 			tick.Reset(s.PollInterval)
@@ -255,6 +266,9 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 		if err := e.Step(ctx, false); err != nil && ctx.Err() == nil {
 			e.logStepError(err)
+		}
+		if d, ok := e.untilNextPoll(e.now()); ok {
+			soon.Reset(d)
 		}
 		if e.opt.OnTurn != nil {
 			e.opt.OnTurn(e.now())
