@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -93,15 +95,46 @@ func benchBurst(b *testing.B, n int) {
 		waitForCount(b, e.sent, "*.ksef.json", n, 10*time.Minute)
 		elapsed := time.Since(start)
 		rss := peakRSSMB(cmd.Process.Pid)
-		_ = cmd.Process.Kill()
+		cpu := cpuSeconds(cmd.Process.Pid)
+		stopGracefully(cmd) // a clean exit writes KSEF_SYNC_CPUPROFILE, when set
 		st := e.sim.Stats()
 		b.ReportMetric(elapsed.Seconds(), "s-all-outputs")
+		b.ReportMetric(cpu, "daemon-cpu-s")
 		b.ReportMetric(float64(st.RateLimited), "429s")
 		b.ReportMetric(rss, "peak-RSS-MB")
 		b.ReportMetric(float64(n)/elapsed.Seconds(), "invoices/s")
 		if st.SpecViolations != 0 || st.DuplicateSubmissions != 0 {
 			b.Errorf("spec violations %d, duplicate submissions %d", st.SpecViolations, st.DuplicateSubmissions)
 		}
+	}
+}
+
+// cpuSeconds is the CPU time (user + system) the process has used so far, from /proc/<pid>/stat on
+// Linux; 0 elsewhere. On a shared machine it says more about the daemon's own cost than wall time.
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which may hold spaces) start after the last ')'.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	return (utime + stime) / 100 // USER_HZ is 100 on Linux
+}
+
+// stopGracefully asks the daemon to stop and waits for it a while, then kills it.
+func stopGracefully(cmd *exec.Cmd) {
+	_ = cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { _, _ = cmd.Process.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
 	}
 }
 
