@@ -24,10 +24,13 @@ test:
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
 # Micro-benchmarks run for the default time; the end-to-end ones (real binary against the
-# simulator at production rate limits) run once each.
+# simulator at production rate limits, default configuration) run once each and end in one table
+# (.ci/benchtable.awk), the one README's performance section shows.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./ksef/... ./spool/... ./watcher/... ./internal/...
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./cmd/ksef-sync/
+	@mkdir -p bin
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./cmd/ksef-sync/ > bin/bench-e2e.txt; \
+	  status=$$?; cat bin/bench-e2e.txt; awk -f .ci/benchtable.awk bin/bench-e2e.txt; exit $$status
 
 # A short fuzzing pass over every Fuzz target (the seed corpora also run in `make test`).
 fuzz:

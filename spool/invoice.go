@@ -126,8 +126,20 @@ func (j *Journal) changeMany(ctx context.Context, ids []int64, change func(*Invo
 	var prev []State
 	err := j.inTx(ctx, func(tx *sql.Tx) error {
 		moved, prev = moved[:0], prev[:0]
+		// Prepared once per transaction: parsing the SQL for every invoice cost more than running it
+		// (a fifth of the daemon's CPU in a 1,000-invoice burst).
+		sel, err := tx.PrepareContext(ctx, queryByID)
+		if err != nil {
+			return err
+		}
+		defer sel.Close()
+		upd, err := tx.PrepareContext(ctx, updateInvoice)
+		if err != nil {
+			return err
+		}
+		defer upd.Close()
 		for _, id := range ids {
-			inv, old, err := j.changeOne(ctx, tx, id, change)
+			inv, old, err := j.changeOne(ctx, sel, upd, id, change)
 			if err != nil {
 				return err
 			}
@@ -144,8 +156,8 @@ func (j *Journal) changeMany(ctx context.Context, ids []int64, change func(*Invo
 	return nil
 }
 
-func (j *Journal) changeOne(ctx context.Context, tx *sql.Tx, id int64, change func(*Invoice) (State, error)) (*Invoice, State, error) {
-	inv, err := j.scanInvoice(tx.QueryRowContext(ctx, queryByID, id))
+func (j *Journal) changeOne(ctx context.Context, sel, upd *sql.Stmt, id int64, change func(*Invoice) (State, error)) (*Invoice, State, error) {
+	inv, err := j.scanInvoice(sel.QueryRowContext(ctx, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, "", fmt.Errorf("invoice %d: %w", id, ErrNotFound)
 	}
@@ -162,7 +174,7 @@ func (j *Journal) changeOne(ctx context.Context, tx *sql.Tx, id int64, change fu
 	if err != nil {
 		return nil, "", fmt.Errorf("invoice %d: %w", id, err)
 	}
-	if _, err := tx.ExecContext(ctx, updateInvoice, args...); err != nil {
+	if _, err := upd.ExecContext(ctx, args...); err != nil {
 		return nil, "", fmt.Errorf("invoice %d: %w", id, err)
 	}
 	return inv, old, nil

@@ -11,7 +11,8 @@
 // sooner; Chmod events are ignored.
 //
 // A file is ready when two observations at least [Options.Settle] apart see the
-// same size and modification time. An empty file must hold still for
+// same size and modification time, or sooner when the platform says its
+// writer has finished with it (see "What makes a file ready" below). An empty file must hold still for
 // 3×Settle, so that a genuinely empty file is still reported (and rejected
 // downstream with a clear error) while a file that is just being created is
 // not. A ready file is sent once; if it is still there at the next full
@@ -48,6 +49,28 @@
 // macOS/BSD (kqueue): kqueue holds one descriptor per file in the watched
 // directory, so large outboxes may hit descriptor limits (the watcher then
 // falls back to listing); prefer DisableEvents there. No open-for-read check.
+//
+// # What makes a file ready
+//
+// Linux (local filesystems): a close after writing (inotify IN_CLOSE_WRITE) or
+// a rename into the outbox (IN_MOVED_TO), followed by a short stability check
+// (size and modification time unchanged for 100 ms, or Settle if shorter) and
+// a complete XML document (a root element opened and closed). Any change
+// during the check, a file that is empty, cut off or not XML, sends the file
+// back to the full settle window. A writer that keeps the file open while it
+// writes produces no close event until it is done; one that reopens it per
+// chunk produces closes, but its XML is incomplete until the last chunk.
+// [File.ReadyBy] is "close-write" or "rename".
+//
+// Windows: an event for the file, then the short stability check, then the
+// exclusive open (read access, write sharing denied) succeeding: while the ERP
+// still has the file open for writing that open fails, so it is the writer-
+// finished signal. [File.ReadyBy] is "exclusive"; a failed open falls back to
+// the settle window.
+//
+// Everywhere else, and for every file found by a listing rather than an event
+// (network shares, start-up, rescans, DisableEvents): the settle window
+// exactly as described above. [File.ReadyBy] is "settle".
 //
 // On every platform, editors and well-behaved writers save via a temporary
 // name followed by a rename; the rename arrives as a Create event for the

@@ -131,6 +131,7 @@ func advance(d time.Duration) {
 type fakeSource struct {
 	events chan fsnotify.Event
 	errs   chan error
+	done   chan string // writer-finished signals ("close-write:<path>")
 	mu     sync.Mutex
 	added  int
 	closed bool
@@ -167,7 +168,7 @@ func (f *fakeSource) isClosed() bool {
 
 // useFakeEvents must be called inside the bubble, before start.
 func useFakeEvents(t *testing.T) *fakeSource {
-	f := &fakeSource{events: make(chan fsnotify.Event), errs: make(chan error)}
+	f := &fakeSource{events: make(chan fsnotify.Event), errs: make(chan error), done: make(chan string)}
 	setEventSource(t, func() (eventSource, error) { return f, nil })
 	return f
 }
@@ -183,3 +184,5 @@ func setCanRead(t *testing.T, fn func(string) bool) {
 	canRead = fn
 	t.Cleanup(func() { canRead = old })
 }
+
+func (f *fakeSource) Done() <-chan string { return f.done }

@@ -37,8 +37,9 @@ type entry struct {
 	state   fileState
 	seenGen uint64 // last full listing that found the file
 	inQueue bool
-	offers  int // how many times it was handed to the consumer
-	waits   int // settle windows spent waiting for XML that ends early (this version)
+	offers  int    // how many times it was handed to the consumer
+	waits   int    // settle windows spent waiting for XML that ends early (this version)
+	doneBy  string // how the writer was seen finishing this version (readyBy*); "" not seen
 }
 
 type dirState uint8
@@ -121,8 +122,9 @@ func (l *loop) run(ctx context.Context, ready chan<- File) {
 		}
 		var evCh <-chan fsnotify.Event
 		var errCh <-chan error
+		var doneCh <-chan string
 		if l.src != nil {
-			evCh, errCh = l.src.Events(), l.src.Errors()
+			evCh, errCh, doneCh = l.src.Events(), l.src.Errors(), l.src.Done()
 		}
 		select {
 		case <-ctx.Done():
@@ -142,6 +144,8 @@ func (l *loop) run(ctx context.Context, ready chan<- File) {
 				continue
 			}
 			l.handleEvent(ev)
+		case sig := <-doneCh:
+			l.handleDone(sig)
 		case err, ok := <-errCh:
 			if !ok {
 				l.dropEvents(errors.New("error channel closed"))
@@ -158,7 +162,7 @@ func (l *loop) rescanInterval() time.Duration {
 }
 
 func (l *loop) file(e *entry) File {
-	return File{Path: filepath.Join(l.dir, e.name), Name: e.name, Size: e.size, ModTime: e.mtime}
+	return File{Path: filepath.Join(l.dir, e.name), Name: e.name, Size: e.size, ModTime: e.mtime, ReadyBy: e.readyBy()}
 }
 
 // --- full listing ---
@@ -256,6 +260,9 @@ func (l *loop) observe(name string, size int64, mtime time.Time, now time.Time, 
 }
 
 func (l *loop) settleFor(e *entry) time.Duration {
+	if e.doneBy != "" && e.size > 0 {
+		return min(doneCheck, l.settle)
+	}
 	if e.size == 0 {
 		// An empty file is usually one being created; give the writer
 		// longer before reporting a genuinely empty invoice.
@@ -267,6 +274,7 @@ func (l *loop) settleFor(e *entry) time.Duration {
 func (l *loop) startPending(e *entry, now time.Time) {
 	e.state = statePending
 	e.since = now
+	e.doneBy = "" // a new version: its writer has not been seen finishing it
 	e.due = now.Add(l.settleFor(e))
 	l.pending[e.name] = e
 	l.arm(e.due, now)
@@ -274,6 +282,9 @@ func (l *loop) startPending(e *entry, now time.Time) {
 
 func (l *loop) tryReady(e *entry, now time.Time) {
 	need := l.settleFor(e)
+	if now.Sub(e.since) >= need && l.doneButIncomplete(e) {
+		need = l.settleFor(e) // the whole settle window after all
+	}
 	if now.Sub(e.since) < need {
 		e.state = statePending
 		e.due = e.since.Add(need)
@@ -283,6 +294,7 @@ func (l *loop) tryReady(e *entry, now time.Time) {
 	}
 	if !canRead(filepath.Join(l.dir, e.name)) {
 		l.log.Debug("file still open by a writer", "file", e.name)
+		e.doneBy = ""
 		e.state = statePending
 		e.due = now.Add(l.settle)
 		l.pending[e.name] = e
@@ -293,6 +305,7 @@ func (l *loop) tryReady(e *entry, now time.Time) {
 		// XML that stops in the middle is most likely still being written by a writer that paused
 		// longer than the settle window: claiming it now would split the invoice in two.
 		e.waits++
+		e.doneBy = "" // the writer's signal was premature: the full settle window applies
 		l.log.Info("file ends before its XML does; waiting for the writer", "file", e.name,
 			"size", e.size, "wait", e.waits, "of", incompleteWaits)
 		e.state = statePending
@@ -394,7 +407,7 @@ func (l *loop) delivered() {
 	e.state = stateSent
 	e.offers++
 	if e.offers == 1 {
-		l.log.Info("file ready", "file", e.name, "size", e.size)
+		l.log.Info("file ready", "file", e.name, "size", e.size, "ready_by", e.readyBy())
 	} else {
 		l.log.Debug("file still in outbox; offered again", "file", e.name, "offers", e.offers)
 	}
@@ -462,9 +475,13 @@ func (l *loop) handleEvent(ev fsnotify.Event) {
 		return
 	}
 	if e := l.entries[name]; e != nil && e.state == statePending {
-		return // its scheduled look will see any change
+		l.eventMayMeanDone(e) // otherwise its scheduled look will see any change
+		return
 	}
 	l.look(name)
+	if e := l.entries[name]; e != nil && e.state == statePending {
+		l.eventMayMeanDone(e)
+	}
 }
 
 func (l *loop) handleEventError(err error) {

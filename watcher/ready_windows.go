@@ -28,3 +28,7 @@ func openableForRead(path string) bool {
 	_ = windows.CloseHandle(h)
 	return true
 }
+
+// exclusiveOpenProvesDone: on Windows openableForRead fails while the writer still has the file
+// open, so an event followed by a successful exclusive open is the writer-finished signal.
+const exclusiveOpenProvesDone = true

@@ -43,6 +43,10 @@ type File struct {
 	Name    string // base name as listed
 	Size    int64
 	ModTime time.Time
+	// ReadyBy says what made the file ready: "settle" (held still for the settle window),
+	// "close-write" or "rename" (Linux: the writer was seen finishing, then a short stability
+	// check), "exclusive" (Windows: an event, then the exclusive open succeeded).
+	ReadyBy string
 }
 
 // Watcher discovers stable files in one directory. Create it with [New] and

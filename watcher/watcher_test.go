@@ -106,7 +106,7 @@ func TestReportedFileCarriesStatFields(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := File{Path: p, Name: "a.xml", Size: 5, ModTime: fi.ModTime()}
+		want := File{Path: p, Name: "a.xml", Size: 5, ModTime: fi.ModTime(), ReadyBy: readyBySettle}
 		if diff := cmp.Diff(want, f); diff != "" {
 			t.Errorf("File (-want +got):\n%s", diff)
 		}

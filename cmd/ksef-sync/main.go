@@ -73,7 +73,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	env := &cliEnv{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, getenv: os.Getenv}
-	os.Exit(dispatch(ctx, env, os.Args[1:]))
+	stopProfile := startCPUProfile(os.Getenv)
+	code := dispatch(ctx, env, os.Args[1:])
+	stopProfile()
+	os.Exit(code)
 }
 
 func dispatch(ctx context.Context, env *cliEnv, args []string) int {

@@ -60,7 +60,7 @@ func (e *Engine) confirm(ctx context.Context) error {
 		if now.Before(e.nextPoll[ref]) {
 			continue // KSeF is taking its time with these; asked again later, within the budget
 		}
-		e.nextPoll[ref] = now.Add(pollDelay(now, invs, e.opt.Send.PollInterval))
+		e.nextPoll[ref] = now.Add(e.adaptivePollDelay(now, invs))
 		errs = append(errs, e.gated(ref, func() error { return e.confirmSession(ctx, ref, invs) }))
 	}
 	return errors.Join(errs...)
@@ -72,11 +72,7 @@ func (e *Engine) confirm(ctx context.Context) error {
 // few slow invoices never use up the status budget. The youngest invoice sets the pace: a fresh
 // one in a long-lived online session is checked as often as ever. Nothing is ever sent again.
 func pollDelay(now time.Time, invs []spool.Invoice, poll time.Duration) time.Duration {
-	youngest := time.Duration(1<<63 - 1)
-	for _, inv := range invs {
-		youngest = min(youngest, now.Sub(inv.UpdatedAt))
-	}
-	return min(max(youngest/10, poll), maxRetry)
+	return min(max(youngestAge(now, invs)/10, poll), maxRetry)
 }
 
 // forgetPolls drops the schedule of sessions that have no submitted invoices any more.

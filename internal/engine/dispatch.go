@@ -52,7 +52,7 @@ func (e *Engine) dispatch(ctx context.Context, flush bool) error {
 	if err != nil || len(ready) == 0 {
 		return err
 	}
-	if !flush && !e.gathered(ready) {
+	if !flush && !e.sendNow(ready) {
 		return nil
 	}
 	online, batch := e.split(ready)
@@ -133,6 +133,41 @@ func (e *Engine) settleKnown(ctx context.Context, inv spool.Invoice) (bool, erro
 	}
 	inFlight, err := e.sendJ.InFlight(ctx, e.opt.NIP, inv.RegisteredHash, inv.ID)
 	return inFlight, err
+}
+
+// sendNow decides whether the ready invoices go now: a lone invoice after a quiet period goes at
+// once, everything else when gathered.
+func (e *Engine) sendNow(ready []spool.Invoice) bool {
+	lone := e.loneAfterQuiet(ready)
+	for _, inv := range ready {
+		if inv.CreatedAt.After(e.lastArrival) {
+			e.lastArrival = inv.CreatedAt
+		}
+	}
+	if lone {
+		e.log.Info("lone invoice after a quiet period; sending at once, without the gather window",
+			"file", ready[0].FileName, "invoice", ready[0].ID)
+		return true
+	}
+	return e.gathered(ready)
+}
+
+// loneAfterQuiet reports whether ready is one invoice that arrived when nothing else was: no other
+// invoice in the gather window before it, none handed over by the watcher and waiting to be claimed,
+// and room in the online budget. The bookkeeper waiting for its KSeF number gets it without the
+// gather window; invoices that arrive while it is being sent are not quiet and gather as before, so
+// a burst still ends in one batch.
+func (e *Engine) loneAfterQuiet(ready []spool.Invoice) bool {
+	if len(ready) != 1 || ready[0].HasAttachment || e.opt.Send.Mode == "batch" {
+		return false
+	}
+	if e.backlog != nil && e.backlog() > 0 {
+		return false
+	}
+	if e.budget.available(e.now()) < 1 {
+		return false
+	}
+	return ready[0].CreatedAt.Sub(e.lastArrival) >= e.opt.Send.GatherWindow
 }
 
 // gathered reports whether invoices arriving close together have stopped arriving, or the oldest

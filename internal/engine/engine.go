@@ -122,6 +122,12 @@ type Engine struct {
 	confGate   retryGate[string]    // sessions whose verdicts could not be read, by reference
 	nextPoll   map[string]time.Time // when each session with submitted invoices is next asked about
 	dupLookups map[int64]int        // failed lookups of a duplicate's original, by invoice
+	// lastArrival is when the newest invoice dispatch has seen was claimed: a lone invoice that
+	// arrives a gather window or more after it is sent at once.
+	lastArrival time.Time
+	// fastPolls counts status requests made sooner than the poll interval (adaptive polling), so
+	// they stay within their share of the invoiceStatus budget.
+	fastPolls *slidingCount
 	// origCache holds, for one confirm round, the invoice lists of sessions that registered the
 	// originals of duplicates.
 	origCache map[string]map[string]ksef.SessionInvoice
@@ -155,6 +161,7 @@ func New(opt Options) (*Engine, error) {
 		wake:       make(chan struct{}, 1),
 		reload:     make(chan SendSettings, 1),
 		budget:     newSlidingCount(time.Hour, opt.Send.OnlinePerHour),
+		fastPolls:  newSlidingCount(time.Hour, fastPollsPerHour),
 		warned:     map[int64]bool{},
 		nextPoll:   map[string]time.Time{},
 		dupLookups: map[int64]int{},
@@ -241,6 +248,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.prune(ctx)
 	daily := time.NewTicker(24 * time.Hour)
 	defer daily.Stop()
+	soon := time.NewTimer(time.Hour) // the next early status poll (adaptive polling)
+	soon.Stop()
+	defer soon.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -250,6 +260,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			e.intake(ctx, paths(e.unchanged(e.drainFiles(files, f)))...)
 		case <-e.wake:
 		case <-tick.C:
+		case <-soon.C:
 		case s := <-e.reload:
 			e.opt.Send = s
 			tick.Reset(s.PollInterval)
@@ -258,6 +269,9 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 		if err := e.Step(ctx, false); err != nil && ctx.Err() == nil {
 			e.logStepError(err)
+		}
+		if d, ok := e.untilNextPoll(e.now()); ok {
+			soon.Reset(d)
 		}
 		if e.opt.OnTurn != nil {
 			e.opt.OnTurn(e.now())

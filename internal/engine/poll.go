@@ -1,0 +1,66 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/ksef-sync/ksef-sync/ksef"
+	"github.com/ksef-sync/ksef-sync/spool"
+)
+
+// firstPoll is how soon KSeF is first asked again about a session right after a send; the wait
+// then doubles with the age of the youngest invoice until it reaches the poll interval.
+const firstPoll = 100 * time.Millisecond
+
+// fastPollsPerHour is the part of the status budget that early polls may use: half of our share
+// of invoiceStatus (1,200 an hour in production). The other half, and the slow polls beyond it,
+// stay for the regular pace; when early polls are used up, sessions are asked every poll interval
+// as before. Batch sessions' status (sessionMisc, also 1,200 an hour) is counted here too.
+var fastPollsPerHour = ksef.OurShare(1200) / 2
+
+// adaptivePollDelay is how long to wait before asking KSeF again about a session's submitted
+// invoices: early and often right after a send (100 ms, 200 ms, 400 ms, … as the youngest invoice
+// ages), then every poll interval, then less often for invoices KSeF keeps waiting on (pollDelay).
+// Only polls that cost one request per invoice or per session are made early; a paged invoice list
+// (200 an hour) always keeps the regular pace.
+func (e *Engine) adaptivePollDelay(now time.Time, invs []spool.Invoice) time.Duration {
+	poll := e.opt.Send.PollInterval
+	youngest := youngestAge(now, invs)
+	cost := pollCost(invs)
+	if youngest >= poll || cost == 0 || e.fastPolls.available(now) < cost {
+		return pollDelay(now, invs, poll)
+	}
+	for range cost {
+		e.fastPolls.add(now)
+	}
+	return min(max(youngest, firstPoll), poll)
+}
+
+// pollCost is how many requests one poll of the session makes, 0 when it pages the invoice list.
+func pollCost(invs []spool.Invoice) int {
+	switch {
+	case invs[0].Mode == "batch":
+		return 1 // the session status; the list is read once, when KSeF has finished
+	case len(invs) <= perInvoiceStatusMax:
+		return len(invs)
+	}
+	return 0
+}
+
+func youngestAge(now time.Time, invs []spool.Invoice) time.Duration {
+	youngest := time.Duration(1<<63 - 1)
+	for _, inv := range invs {
+		youngest = min(youngest, now.Sub(inv.UpdatedAt))
+	}
+	return max(youngest, 0)
+}
+
+// untilNextPoll is how long until the soonest session is due to be asked about, if that is sooner
+// than the poll interval: the main loop wakes for it instead of waiting for its ticker.
+func (e *Engine) untilNextPoll(now time.Time) (time.Duration, bool) {
+	soonest := e.opt.Send.PollInterval
+	for _, at := range e.nextPoll {
+		soonest = min(soonest, at.Sub(now))
+	}
+	// A session already due (its confirm failed before asking) is looked at again shortly, not in a spin.
+	return max(soonest, 20*time.Millisecond), soonest < e.opt.Send.PollInterval
+}
