@@ -33,21 +33,17 @@ func (j *Journal) OfflinePending(ctx context.Context, nip string) ([]Invoice, er
 	return j.queryInvoices(ctx, queryOfflinePending, nip)
 }
 
-// EndOutage records that the outage which started at start ended at end, for every invoice of nip
-// issued offline during it whose outage end is not known yet: their deadlines count from end. It
-// returns how many invoices it updated. The state does not change, so this bypasses the state
-// machine.
-func (j *Journal) EndOutage(ctx context.Context, nip string, start, end time.Time) (int, error) {
-	s, err := encodeTime(start)
-	if err != nil {
-		return 0, err
-	}
+// EndOutage records that KSeF is available again since end: every invoice of nip issued offline
+// during an outage that began before end and whose end is not known yet gets end as its outage's
+// end, from which its deadline counts. It returns how many invoices it updated. The state does not
+// change, so this bypasses the state machine.
+func (j *Journal) EndOutage(ctx context.Context, nip string, end time.Time) (int, error) {
 	e, err := encodeTime(end)
 	if err != nil {
 		return 0, err
 	}
 	res, err := j.db.ExecContext(ctx, `UPDATE invoices SET outage_end = ?
-		WHERE offline_mode <> '' AND nip = ? AND outage_start = ? AND outage_end = ''`, e, nip, s)
+		WHERE offline_mode <> '' AND nip = ? AND outage_start <> '' AND outage_start <= ? AND outage_end = ''`, e, nip, e)
 	if err != nil {
 		return 0, fmt.Errorf("end outage: %w", err)
 	}

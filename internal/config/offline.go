@@ -15,11 +15,16 @@ var statusURLs = map[string]string{
 	"prod": "https://api-latarnia.ksef.mf.gov.pl",
 }
 
-// StatusBaseURL returns ksef.status_url if set, otherwise the environment's official status service
-// ("" for an unknown environment).
+// StatusBaseURL returns ksef.status_url if set, otherwise the environment's official status service.
+// It is "" for an unknown environment, and when ksef.url points the client elsewhere (a simulator,
+// a proxy): which KSeF answers there is not known, so its announcements are not assumed; the
+// daemon then goes by its own observations unless ksef.status_url is set too.
 func (c *Config) StatusBaseURL() string {
 	if c.KSeF.StatusURL != "" {
 		return strings.TrimRight(c.KSeF.StatusURL, "/")
+	}
+	if c.KSeF.URL != "" {
+		return ""
 	}
 	return statusURLs[c.KSeF.Environment]
 }
@@ -80,8 +85,8 @@ func (c *Config) validateQRFolder(ps *Problems) {
 // the issue date); "" (or false) means invoices are issued online. Older configurations wrote a
 // boolean: true keeps meaning "offline24", false "".
 type OfflineMode struct {
-	Mode string // "" or "offline24"
-	bad  string // what the file said when it is neither, for validation to name
+	Mode    string // "" or "offline24"
+	Invalid string // what the file said when it is neither; validation names it
 }
 
 // OfflineModes are the values send.offline_mode takes.
@@ -101,10 +106,10 @@ func (m *OfflineMode) UnmarshalTOML(v any) error {
 		case "offline24", "true":
 			m.Mode = "offline24"
 		default:
-			m.bad = x
+			m.Invalid = x
 		}
 	default:
-		m.bad = fmt.Sprint(v)
+		m.Invalid = fmt.Sprint(v)
 	}
 	return nil
 }
@@ -116,7 +121,7 @@ func (m OfflineMode) MarshalText() ([]byte, error) { return []byte(m.Mode), nil 
 func (m OfflineMode) Offline24() bool { return m.Mode == "offline24" }
 
 func (c *Config) validateOfflineMode(ps *Problems) {
-	if b := c.Send.OfflineMode.bad; b != "" {
+	if b := c.Send.OfflineMode.Invalid; b != "" {
 		ps.add("send.offline_mode", "%q is not a mode: write \"offline24\" to issue every invoice offline (true means the same), or leave it out", b)
 	}
 }

@@ -203,7 +203,7 @@ func (e *Engine) acceptMany(ctx context.Context, invs []spool.Invoice, accepted 
 // registration is KSeF's acceptance of invoice id as its session list or status reports it.
 func registration(id int64, si *ksef.SessionInvoice) spool.Registration {
 	return spool.Registration{ID: id, KsefNumber: si.KsefNumber, AcquisitionDate: si.AcquisitionDate,
-		UpoURL: si.UpoDownloadURL, InvoiceRef: si.ReferenceNumber}
+		UpoURL: si.UpoDownloadURL, InvoiceRef: si.ReferenceNumber, InvoicingMode: si.InvoicingMode}
 }
 
 func matchKey(inv *spool.Invoice) string {

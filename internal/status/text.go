@@ -44,6 +44,7 @@ func KSeFLine(k KSeF) string {
 func renderCompany(w io.Writer, c *Company) {
 	fmt.Fprintf(w, "\nCompany NIP %s (%s)\n", c.NIP, c.Environment)
 	fmt.Fprintf(w, "  KSeF:                 %s\n", KSeFLine(c.KSeF))
+	fmt.Fprintf(w, "  KSeF availability:    %s\n", AvailabilityLine(c.KSeF.Availability))
 	if c.LastError != nil {
 		fmt.Fprintf(w, "  last error:           %s  %s\n", c.LastError.Time, OneLine(c.LastError.Message))
 	} else {
@@ -68,6 +69,16 @@ func renderCompany(w io.Writer, c *Company) {
 		fmt.Fprintf(w, "\nProcessing at KSeF (oldest first):\n")
 		for _, p := range c.Processing {
 			fmt.Fprintf(w, "  %s  processing at KSeF since %s (session %s)\n", p.File, p.Since, p.Session)
+		}
+	}
+	if c.OfflineCount > 0 {
+		fmt.Fprintf(w, "\nOffline invoices not yet in KSeF (%d, earliest deadline first):\n", c.OfflineCount)
+		for _, o := range c.Offline {
+			warn := ""
+			if o.Warning != "" {
+				warn = "  ** " + o.Warning + " **"
+			}
+			fmt.Fprintf(w, "  %s  %s  issued %s  %s  send by %s  (%s)%s\n", o.File, o.InvoiceNumber, o.IssueDate, o.Mode, o.Deadline, o.State, warn)
 		}
 	}
 	fmt.Fprintf(w, "\nPull cursors:\n")
