@@ -361,7 +361,7 @@ func (e *Engine) originalByNumber(ctx context.Context, inv *spool.Invoice, ksefN
 
 func (e *Engine) reject(ctx context.Context, inv *spool.Invoice, st ksef.Status, stage string) error {
 	err := e.confirmJ.Reject(ctx, spool.Rejection{ID: inv.ID, Code: st.Code, Description: st.Description,
-		Details: st.Details, Stage: stage, Hint: hintFor(st)})
+		Details: st.Details, Stage: stage, Hint: rejectionHint(inv, st)})
 	if err == nil {
 		e.log.Warn("invoice rejected by KSeF", "file", inv.FileName, "invoice", inv.ID, "state", spool.StateRejected,
 			"code", st.Code, "reason", st.Description, "session", inv.SessionRef)

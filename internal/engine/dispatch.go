@@ -59,7 +59,9 @@ func (e *Engine) dispatch(ctx context.Context, flush bool) error {
 		return nil
 	}
 	e.offlineFirst(ready)
-	online, batch := e.split(ready)
+	corrections, rest := technicalCorrections(ready) // offline.go: online sessions only
+	online, batch := e.split(rest)
+	online = append(corrections, online...)
 	var errs []error
 	for _, group := range byDeclaredMode(batch) {
 		for len(group) > 0 {

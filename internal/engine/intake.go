@@ -142,6 +142,11 @@ func (e *Engine) validateMany(ctx context.Context, invs []spool.Invoice) error {
 		v.file = invs[i].FileName
 		if v.prep != nil {
 			v.offline = e.issuance(&invs[i], v.prep)
+			sum := sha256.Sum256(v.prep.Bytes)
+			if err := e.technicalCorrection(ctx, &v.offline, v.prep.InvoiceNumber, base64.StdEncoding.EncodeToString(sum[:])); err != nil {
+				errs = append(errs, err)
+				continue
+			}
 		}
 		verdicts[invs[i].ID] = v
 		if v.verr != nil {

@@ -24,6 +24,7 @@ type Availability interface {
 type offlineJournal interface {
 	OfflinePending(ctx context.Context, nip string) ([]spool.Invoice, error)
 	EndOutage(ctx context.Context, nip string, end time.Time) (int, error)
+	RejectedOffline(ctx context.Context, nip, invoiceNumber string) (*spool.Invoice, bool, error)
 }
 
 // offlineState is what the engine's loop remembers about outages and deadlines.
@@ -235,7 +236,7 @@ func (e *Engine) checkDeadlines(ctx context.Context) {
 
 // sendOptions are the per-invoice fields of an online send.
 func (e *Engine) sendOptions(inv *spool.Invoice) ksef.SendOptions {
-	return ksef.SendOptions{OfflineMode: declaresOffline(inv)}
+	return ksef.SendOptions{OfflineMode: declaresOffline(inv), HashOfCorrectedInvoice: inv.CorrectedHash}
 }
 
 // logIssuance says, for an offline invoice, why and by when it must reach KSeF.
@@ -264,4 +265,66 @@ func correctionOf(inv *spool.Invoice) *CorrectionOf {
 		return nil
 	}
 	return &CorrectionOf{FileName: inv.CorrectedFile, InvoiceHash: inv.CorrectedHash}
+}
+
+// technicalCorrection makes a validated invoice a technical correction (korekta-techniczna.md)
+// when KSeF rejected an offline invoice of this seller with the same number (P_2) earlier: it is
+// sent online with offlineMode true and hashOfCorrectedInvoice naming the rejected bytes, keeping
+// the original's offline mode and deadline. A rejected correction is no new original: a further
+// fix still names the first rejected invoice. The same bytes again are no correction.
+func (e *Engine) technicalCorrection(ctx context.Context, o *spool.Offline, invoiceNumber, hash string) error {
+	orig, ok, err := e.offJ.RejectedOffline(ctx, e.opt.NIP, invoiceNumber)
+	if err != nil || !ok || orig.RegisteredHash == hash {
+		return err
+	}
+	corrected, file := orig.RegisteredHash, orig.FileName
+	if orig.CorrectedHash != "" {
+		corrected, file = orig.CorrectedHash, orig.CorrectedFile
+	}
+	*o = spool.Offline{Mode: orig.OfflineMode, OutageStart: orig.OutageStart, OutageEnd: orig.OutageEnd,
+		CorrectedHash: corrected, CorrectedFile: file}
+	return nil
+}
+
+// technicalCorrections separates the technical corrections, which KSeF takes only in an online
+// session, from the rest.
+func technicalCorrections(ready []spool.Invoice) (corrections, rest []spool.Invoice) {
+	for _, inv := range ready {
+		if inv.CorrectedHash != "" {
+			corrections = append(corrections, inv)
+		} else {
+			rest = append(rest, inv)
+		}
+	}
+	return corrections, rest
+}
+
+// rejectionHint is the hint of an invoice KSeF rejected: the one for its code, and what a
+// technical correction can do about it. A refused correction gets only its own explanation.
+func rejectionHint(inv *spool.Invoice, st ksef.Status) string {
+	if st.Code == 21166 || st.Code == 21167 {
+		return correctionHint(inv, st.Code)
+	}
+	return joinHints(hintFor(st), correctionHint(inv, st.Code))
+}
+
+// nonTechnical are KSeF's answers a technical correction cannot help with: permissions (410), the
+// seller's attachment setting (415), and the refusals of corrections themselves.
+var nonTechnical = map[int]bool{410: true, 415: true, 21166: true, 21167: true}
+
+// correctionHint is what the bookkeeper reads about technical corrections in the error file: how
+// to make one after KSeF rejected an offline invoice, or what KSeF's refusal of one means.
+func correctionHint(inv *spool.Invoice, code int) string {
+	switch {
+	case code == 21166:
+		return "KSeF already accepted a technical correction of " + inv.CorrectedFile +
+			": only one is allowed per invoice. Nothing more to send; if the invoice itself is wrong, issue an ordinary correcting invoice (faktura korygująca)."
+	case code == 21167:
+		return "KSeF registered " + inv.CorrectedFile + " correctly, so it cannot be technically corrected. If its content is wrong, issue an ordinary correcting invoice (faktura korygująca)."
+	case inv.OfflineMode == "" || nonTechnical[code]:
+		return ""
+	}
+	return "A technical correction (korekta techniczna) is possible: fix the file so it passes and drop it into the outbox again with the same invoice number (P_2) " +
+		inv.InvoiceNumber + "; ksef-sync sends it online with offlineMode true and hashOfCorrectedInvoice " + inv.RegisteredHash +
+		", and KSeF links it to this invoice so the QR code already printed keeps working. Do not change the invoice's business content."
 }

@@ -205,3 +205,52 @@ func TestDeadlineWarnings(t *testing.T) {
 		t.Errorf("%d missed-deadline errors, want 1 naming LATE.xml:\n%s", n, out)
 	}
 }
+
+// TestTechnicalCorrectionLinkedAndOnlyOnce: an offline invoice KSeF rejects gets an error file
+// that explains the technical correction; the fixed file with the same number is sent as one
+// (online, offlineMode, hashOfCorrectedInvoice) and linked; a second correction is refused with
+// 21166 and explained.
+func TestTechnicalCorrectionLinkedAndOnlyOnce(t *testing.T) {
+	h := newHarness(t, SendSettings{OfflineMode: "offline24", Mode: "batch"}) // corrections go online even so
+	good := samples.Invoice(2, nip, time.Now(), "KT-1")                       // template with buyer NIP 3861610227
+	bad := []byte(strings.Replace(string(good), "<NIP>3861610227</NIP>", "<NIP>3861610228</NIP>", 1))
+	done := h.settle(h.drop("FV_KT.xml", bad))
+	if len(done) != 1 || done[0].Outcome != "rejected" || done[0].ErrCode != 450 {
+		t.Fatalf("bad buyer NIP: %+v, want rejected by KSeF with 450", done)
+	}
+	badHash := done[0].RegisteredHash
+	errRec := h.errorRecord("FV_KT")
+	if !strings.Contains(errRec.Hint, "technical correction (korekta techniczna) is possible") || !strings.Contains(errRec.Hint, badHash) {
+		t.Errorf("error file hint %q does not explain the technical correction", errRec.Hint)
+	}
+
+	h.settle(h.drop("FV_KT_fixed.xml", good))
+	rec := h.sentRecord("FV_KT_fixed")
+	if rec.CorrectionOf == nil || rec.CorrectionOf.FileName != "FV_KT.xml" || rec.CorrectionOf.InvoiceHash != badHash || !rec.OfflineMode || rec.Mode != "online" {
+		t.Fatalf("correction record %+v (correctionOf %+v), want linked to FV_KT.xml, online, offline", rec, rec.CorrectionOf)
+	}
+	acc := h.sim.Stats().Accepted
+	if len(acc) != 1 || acc[0].HashOfCorrectedInvoice != badHash {
+		t.Fatalf("simulator accepted %+v, want one correction of %s", acc, badHash)
+	}
+
+	again := []byte(strings.Replace(string(good), "<P_2>", "<P_2 >", 1))
+	h.settle(h.drop("FV_KT_again.xml", again))
+	second := h.errorRecord("FV_KT_again")
+	if second.KsefCode != 21166 || !strings.Contains(second.Hint, "only one is allowed") {
+		t.Errorf("second correction: %+v, want 21166 explained", second)
+	}
+}
+
+func (h *harness) errorRecord(stem string) ErrorRecord {
+	h.t.Helper()
+	var rec ErrorRecord
+	b, err := os.ReadFile(filepath.Join(h.folders.Error, stem+".error.json"))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &rec); err != nil {
+		h.t.Fatal(err)
+	}
+	return rec
+}
