@@ -254,3 +254,31 @@ func (h *harness) errorRecord(stem string) ErrorRecord {
 	}
 	return rec
 }
+
+// TestOfflineFirstByDeadline: when the queue drains, offline invoices go first, earliest deadline
+// first (an open deadline before no obligation), then the online ones in their order; a batch
+// never mixes declared modes.
+func TestOfflineFirstByDeadline(t *testing.T) {
+	e := &Engine{}
+	end := time.Date(2026, 11, 5, 12, 0, 0, 0, offline.Warsaw)
+	ready := []spool.Invoice{
+		{ID: 1},
+		{ID: 2, OfflineMode: "failure", IssueDate: "2026-11-04", OutageStart: end.Add(-time.Hour), OutageEnd: end}, // 2026-11-17
+		{ID: 3, OfflineMode: "total-failure", IssueDate: "2026-11-04"},                                             // no obligation
+		{ID: 4, OfflineMode: "offline24", IssueDate: "2026-11-10"},                                                 // 2026-11-12
+		{ID: 5},
+		{ID: 6, OfflineMode: "failure", IssueDate: "2026-11-04", OutageStart: end}, // open
+	}
+	e.offlineFirst(ready)
+	var got []int64
+	for _, inv := range ready {
+		got = append(got, inv.ID)
+	}
+	if want := []int64{4, 2, 6, 3, 1, 5}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("order %v, want %v", got, want)
+	}
+	groups := byDeclaredMode(ready)
+	if len(groups) != 2 || len(groups[0]) != 4 || len(groups[1]) != 2 || declaresOffline(&groups[1][0]) {
+		t.Errorf("groups %v, want the 4 offline then the 2 online", groups)
+	}
+}
