@@ -109,7 +109,8 @@ const invoiceColumns = `nip, file_name, source_path, orig_sha256, orig_size, spo
 	registered_path, registered_hash, registered_size, conversion, invoice_number, issue_date,
 	has_attachment, state, mode, session_ref, invoice_ref, batch_file_name, ksef_number,
 	acquisition_date, upo_url, upo_path, err_code, err_description, err_details, err_stage, err_kind,
-	err_hint, outcome, output_stem, attempts, next_attempt_at, created_at, updated_at`
+	err_hint, outcome, output_stem, attempts, next_attempt_at, created_at, updated_at, offline_mode,
+	outage_start, outage_end, invoicing_mode, corrected_hash, corrected_file`
 
 const selectInvoice = `SELECT id, ` + invoiceColumns + ` FROM invoices`
 
@@ -119,7 +120,8 @@ const updateInvoice = `UPDATE invoices SET nip=?, file_name=?, source_path=?, or
 	invoice_number=?, issue_date=?, has_attachment=?, state=?, mode=?, session_ref=?, invoice_ref=?,
 	batch_file_name=?, ksef_number=?, acquisition_date=?, upo_url=?, upo_path=?, err_code=?,
 	err_description=?, err_details=?, err_stage=?, err_kind=?, err_hint=?, outcome=?, output_stem=?, attempts=?,
-	next_attempt_at=?, updated_at=? WHERE id=?`
+	next_attempt_at=?, updated_at=?, offline_mode=?, outage_start=?, outage_end=?, invoicing_mode=?,
+	corrected_hash=?, corrected_file=? WHERE id=?`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -129,13 +131,15 @@ func (j *Journal) scanInvoice(r scanner) (*Invoice, error) {
 		inv                               Invoice
 		spool, registered, state          string
 		acq, next, created, updated, errd string
+		outStart, outEnd                  string
 	)
 	err := r.Scan(&inv.ID, &inv.NIP, &inv.FileName, &inv.SourcePath, &inv.OrigSHA256, &inv.OrigSize,
 		&spool, &registered, &inv.RegisteredHash, &inv.RegisteredSize, &inv.Conversion,
 		&inv.InvoiceNumber, &inv.IssueDate, &inv.HasAttachment, &state, &inv.Mode, &inv.SessionRef,
 		&inv.InvoiceRef, &inv.BatchFileName, &inv.KsefNumber, &acq, &inv.UpoURL, &inv.UpoPath,
 		&inv.ErrCode, &inv.ErrDescription, &errd, &inv.ErrStage, &inv.ErrKind, &inv.ErrHint, &inv.Outcome,
-		&inv.OutputStem, &inv.Attempts, &next, &created, &updated)
+		&inv.OutputStem, &inv.Attempts, &next, &created, &updated, &inv.OfflineMode, &outStart, &outEnd,
+		&inv.InvoicingMode, &inv.CorrectedHash, &inv.CorrectedFile)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +155,8 @@ func (j *Journal) scanInvoice(r scanner) (*Invoice, error) {
 	for _, f := range []struct {
 		dst *time.Time
 		src string
-	}{{&inv.NextAttemptAt, next}, {&inv.CreatedAt, created}, {&inv.UpdatedAt, updated}} {
+	}{{&inv.NextAttemptAt, next}, {&inv.CreatedAt, created}, {&inv.UpdatedAt, updated},
+		{&inv.OutageStart, outStart}, {&inv.OutageEnd, outEnd}} {
 		if *f.dst, err = decodeTime(f.src); err != nil {
 			return nil, fmt.Errorf("invoice %d: %w", inv.ID, err)
 		}
@@ -170,12 +175,21 @@ func (j *Journal) updateArgs(inv *Invoice) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	outStart, err := encodeTime(inv.OutageStart)
+	if err != nil {
+		return nil, err
+	}
+	outEnd, err := encodeTime(inv.OutageEnd)
+	if err != nil {
+		return nil, err
+	}
 	return []any{inv.NIP, inv.FileName, inv.SourcePath, inv.OrigSHA256, inv.OrigSize,
 		j.storePath(inv.SpoolPath), j.storePath(inv.RegisteredPath), inv.RegisteredHash,
 		inv.RegisteredSize, inv.Conversion, inv.InvoiceNumber, inv.IssueDate, inv.HasAttachment,
 		string(inv.State), inv.Mode, inv.SessionRef, inv.InvoiceRef, inv.BatchFileName, inv.KsefNumber,
 		acq, inv.UpoURL, inv.UpoPath, inv.ErrCode, inv.ErrDescription, details, inv.ErrStage,
-		inv.ErrKind, inv.ErrHint, inv.Outcome, inv.OutputStem, inv.Attempts, next, updated, inv.ID}, nil
+		inv.ErrKind, inv.ErrHint, inv.Outcome, inv.OutputStem, inv.Attempts, next, updated, inv.OfflineMode,
+		outStart, outEnd, inv.InvoicingMode, inv.CorrectedHash, inv.CorrectedFile, inv.ID}, nil
 }
 
 // storePath keeps paths inside the state folder relative, so a state folder that is moved or

@@ -69,6 +69,19 @@ type Invoice struct {
 	NextAttemptAt time.Time
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
+
+	// Offline issuance (issue 14). OfflineMode is the legal mode the invoice was issued in
+	// (offline24, unavailable, failure, total-failure; "" when online): it is sent with
+	// offlineMode true. OutageStart/OutageEnd are the outage its deadline counts from (OutageEnd
+	// zero while it lasts). InvoicingMode is what KSeF says (Online, Offline).
+	OfflineMode   string
+	OutageStart   time.Time
+	OutageEnd     time.Time
+	InvoicingMode string
+	// A technical correction names the rejected invoice it corrects: the SHA-256 (base64) of the
+	// rejected bytes, sent as hashOfCorrectedInvoice, and that invoice's file name.
+	CorrectedHash string
+	CorrectedFile string
 }
 
 // Fixed invoice queries; kept together so the index test can EXPLAIN each of them.

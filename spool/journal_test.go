@@ -609,7 +609,7 @@ func TestSchemaVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := db.Exec("PRAGMA user_version = 1"); err != nil {
+	if _, err := db.Exec(fmt.Sprintf("PRAGMA user_version = %d", schemaVersion())); err != nil {
 		t.Fatal(err)
 	}
 	j2, err := Open(ctx, dir, nil)
@@ -688,6 +688,8 @@ func TestQueriesUseIndexes(t *testing.T) {
 		{"PendingForPath", queryPendingForPath, []any{testNIP, "/p", "h"}},
 		{"IsDelivered", `SELECT 1 FROM delivered WHERE nip = ? AND ksef_number_key = ?`, []any{testNIP, "K"}},
 		{"Sessions", `SELECT ref FROM sessions WHERE nip = ? AND state IN (?) ORDER BY created_at, ref`, []any{testNIP, "open"}},
+		{"OfflinePending", queryOfflinePending, []any{testNIP}},
+		{"RejectedOffline", queryRejectedOffline, []any{testNIP, "FV/1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -126,6 +126,7 @@ type Prepared struct {
 	InvoiceNumber  string
 	IssueDate      string // P_1 as written in the invoice
 	HasAttachment  bool
+	Offline        Offline // how it is issued: online, or in which offline mode (offline.go)
 }
 
 // MarkReady moves validated invoices from claimed to ready; they may be sent from at on.
@@ -139,6 +140,7 @@ func (j *Journal) MarkReady(ctx context.Context, at time.Time, items []Prepared)
 		p := byID[r.ID]
 		r.RegisteredPath, r.RegisteredHash, r.RegisteredSize = p.RegisteredPath, p.RegisteredHash, p.RegisteredSize
 		r.Conversion, r.InvoiceNumber, r.IssueDate, r.HasAttachment = p.Conversion, p.InvoiceNumber, p.IssueDate, p.HasAttachment
+		p.Offline.apply(r)
 		r.NextAttemptAt = at
 	})
 }
@@ -192,6 +194,7 @@ type Registration struct {
 	SessionRef      string // the session that registered it, when not the one we sent it in (a duplicate)
 	InvoiceRef      string
 	Mode            string
+	InvoicingMode   string // KSeF's invoicingMode (Online, Offline); empty keeps what is recorded
 }
 
 // Accept records KSeF numbers for invoices that are submitted (KSeF's verdict) or ready (the same
@@ -203,6 +206,7 @@ func (j *Journal) Accept(ctx context.Context, regs ...Registration) error {
 		keep(&r.SessionRef, g.SessionRef)
 		keep(&r.InvoiceRef, g.InvoiceRef)
 		keep(&r.Mode, g.Mode)
+		keep(&r.InvoicingMode, g.InvoicingMode)
 		r.Outcome = "accepted"
 	})
 }

@@ -30,6 +30,10 @@ CREATE TABLE IF NOT EXISTS report_company (
 	last_error_at   TEXT NOT NULL,
 	ksef_available  INTEGER NOT NULL, -- 1 reachable, 0 not, -1 not known yet
 	ksef_checked_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS report_availability (
+	nip      TEXT PRIMARY KEY,
+	snapshot TEXT NOT NULL -- JSON: KSeF's availability as the daemon sees it (status service + own observations)
 );`
 
 // Beat is the daemon's self-report, refreshed every few seconds while it runs.
@@ -50,6 +54,9 @@ type CompanyHealth struct {
 	LastErrorAt   time.Time
 	KSeFAvailable int // 1 reachable, 0 not, -1 unknown
 	KSeFCheckedAt time.Time
+	// Availability is KSeF's availability (announcements and own observations) as JSON, opaque to
+	// the journal; "" when the daemon does not track it.
+	Availability string
 }
 
 // WriteBeat records the daemon's heartbeat in one small write transaction. Its error is the
@@ -92,6 +99,14 @@ func putCompanyHealth(ctx context.Context, tx *sql.Tx, c CompanyHealth) error {
 	if err != nil {
 		return fmt.Errorf("heartbeat: %w", err)
 	}
+	if c.Availability == "" {
+		return nil
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO report_availability(nip, snapshot) VALUES(?, ?)
+		ON CONFLICT(nip) DO UPDATE SET snapshot = excluded.snapshot`, c.NIP, c.Availability)
+	if err != nil {
+		return fmt.Errorf("heartbeat: %w", err)
+	}
 	return nil
 }
 
@@ -118,8 +133,8 @@ func (j *Journal) LastBeat(ctx context.Context) (Beat, bool, error) {
 }
 
 func (j *Journal) companyHealth(ctx context.Context) ([]CompanyHealth, error) {
-	rows, err := j.db.QueryContext(ctx, `SELECT nip, last_error, last_error_at, ksef_available, ksef_checked_at
-		FROM report_company ORDER BY nip`)
+	rows, err := j.db.QueryContext(ctx, `SELECT c.nip, c.last_error, c.last_error_at, c.ksef_available, c.ksef_checked_at,
+		coalesce(a.snapshot, '') FROM report_company c LEFT JOIN report_availability a ON a.nip = c.nip ORDER BY c.nip`)
 	if isNoTable(err) {
 		return nil, nil
 	}
@@ -131,7 +146,7 @@ func (j *Journal) companyHealth(ctx context.Context) ([]CompanyHealth, error) {
 	for rows.Next() {
 		var c CompanyHealth
 		var errAt, checked string
-		if err := rows.Scan(&c.NIP, &c.LastError, &errAt, &c.KSeFAvailable, &checked); err != nil {
+		if err := rows.Scan(&c.NIP, &c.LastError, &errAt, &c.KSeFAvailable, &checked, &c.Availability); err != nil {
 			return nil, fmt.Errorf("read company health: %w", err)
 		}
 		if c.LastErrorAt, err = decodeTime(errAt); err != nil {

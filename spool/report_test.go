@@ -85,7 +85,8 @@ func TestReportQueries(t *testing.T) {
 			t.Errorf("before any heartbeat: ok %v err %v", ok, err)
 		}
 		beat := Beat{PID: 4242, Host: "erp1", Version: "1.2.3", StartedAt: start, BeatAt: time.Now(),
-			Companies: []CompanyHealth{{NIP: testNIP, LastError: "boom", LastErrorAt: midnight, KSeFAvailable: 0, KSeFCheckedAt: time.Now()}}}
+			Companies: []CompanyHealth{{NIP: testNIP, LastError: "boom", LastErrorAt: midnight, KSeFAvailable: 0, KSeFCheckedAt: time.Now(),
+				Availability: `{"state":"failure"}`}}}
 		must(j.WriteBeat(ctx, beat))
 		got, found, err := ro.LastBeat(ctx)
 		must(err)

@@ -91,6 +91,16 @@ CREATE TABLE meta (
 	value TEXT NOT NULL
 );
 `,
+	// v2: offline issuance and technical corrections (issue 14).
+	`
+ALTER TABLE invoices ADD COLUMN offline_mode   TEXT NOT NULL DEFAULT ''; -- offline24|unavailable|failure|total-failure; '' online
+ALTER TABLE invoices ADD COLUMN outage_start   TEXT NOT NULL DEFAULT ''; -- the outage the offline mode counts from
+ALTER TABLE invoices ADD COLUMN outage_end     TEXT NOT NULL DEFAULT ''; -- '' while it lasts
+ALTER TABLE invoices ADD COLUMN invoicing_mode TEXT NOT NULL DEFAULT ''; -- KSeF's verdict: Online|Offline
+ALTER TABLE invoices ADD COLUMN corrected_hash TEXT NOT NULL DEFAULT ''; -- technical correction: hash of the rejected invoice
+ALTER TABLE invoices ADD COLUMN corrected_file TEXT NOT NULL DEFAULT '';
+CREATE INDEX invoices_offline ON invoices(nip, offline_mode) WHERE offline_mode <> '';
+`,
 }
 
 // schemaVersion is the PRAGMA user_version this build writes and expects.

@@ -73,6 +73,7 @@ func runDoctor(ctx context.Context, cfgPath string, now time.Time) []finding {
 	out = append(out, folderFindings(cfg)...)
 	net := networkFindings(ctx, cfg, now)
 	out = append(out, net...)
+	out = append(out, availabilityFinding(ctx, cfg))
 	if !anyProblem(net) {
 		out = append(out, loginFindings(ctx, cfg, now)...)
 	}

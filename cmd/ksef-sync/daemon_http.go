@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ksef-sync/ksef-sync/internal/availability"
 	"github.com/ksef-sync/ksef-sync/internal/config"
 	"github.com/ksef-sync/ksef-sync/internal/httpui"
 	"github.com/ksef-sync/ksef-sync/internal/metrics"
@@ -33,6 +34,8 @@ type observability struct {
 	expires string
 	service string
 	metrics *metrics.Metrics
+	// avail is KSeF's availability (availability.go); its checking loop runs while start's does.
+	avail *availability.Tracker
 
 	probeMu sync.Mutex
 	probe   *probe // the write probe in flight, shared by concurrent /healthz requests
@@ -45,7 +48,9 @@ func newObservability(cfg *config.Config, tracker *status.Tracker, log *slog.Log
 		started: time.Now(), service: serviceState(cfg)}
 	o.creds, o.expires = credentialSummary(cfg)
 	o.metrics = metrics.New(o.report)
-	observed.Store(cfg, observers{tracker, o.metrics.KSeF})
+	o.avail = newAvailability(cfg, o.log)
+	trackedAvailability.Store(cfg, o.avail)
+	observed.Store(cfg, observers{tracker, o.metrics.KSeF, availability.Observer(o.avail, nil)})
 	return o
 }
 
@@ -74,10 +79,12 @@ func (o *observability) start(ctx context.Context, j *spool.Journal, loop func()
 	}
 	_ = o.beat(ctx) // the status page must know the daemon runs from its first request on
 	run(func() { o.heartbeat(ctx) })
+	run(func() { runAvailability(ctx, o.avail) })
+	forget := func() { observed.Delete(o.cfg); trackedAvailability.Delete(o.cfg) }
 	ro, err := spool.OpenReadOnly(ctx, o.cfg.Folders.State)
 	if err != nil {
 		o.log.Warn("status page and notifications are off: the journal cannot be opened for reading", "err", err)
-		return func() { cancel(); wg.Wait(); observed.Delete(o.cfg) }
+		return func() { cancel(); wg.Wait(); forget() }
 	}
 	o.ro = ro
 	srv := o.listen()
@@ -95,7 +102,7 @@ func (o *observability) start(ctx context.Context, j *spool.Journal, loop func()
 		cancel()
 		wg.Wait()
 		_ = ro.Close()
-		observed.Delete(o.cfg)
+		forget()
 	}
 }
 
@@ -171,9 +178,10 @@ func (o *observability) beat(ctx context.Context) error {
 	lastErr, lastErrAt, avail, availAt := o.tracker.Snapshot()
 	host, _ := os.Hostname()
 	b := spool.Beat{PID: os.Getpid(), Host: host, Version: version, StartedAt: o.started, BeatAt: time.Now()}
+	ka := status.MarshalAvailability(availabilityOf(o.avail.Snapshot(), o.cfg.StatusBaseURL()))
 	for _, c := range o.cfg.Companies() {
 		b.Companies = append(b.Companies, spool.CompanyHealth{NIP: c.NIP, LastError: lastErr, LastErrorAt: lastErrAt,
-			KSeFAvailable: avail, KSeFCheckedAt: availAt})
+			KSeFAvailable: avail, KSeFCheckedAt: availAt, Availability: ka})
 	}
 	return o.journal.WriteBeat(ctx, b)
 }

@@ -208,6 +208,8 @@ func openDeps(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps,
 		TempDir: filepath.Join(cfg.Folders.State, "tmp"),
 		OnTurn:  func(t time.Time) { d.lastTurn.Store(t.UnixNano()) },
 		QR:      qr,
+		// In the daemon KSeF's availability decides which invoices are issued offline.
+		Availability: availabilityFor(cfg),
 	})
 	if err != nil {
 		d.close()
@@ -298,7 +300,7 @@ func sendSettings(cfg *config.Config) engine.SendSettings {
 		SessionIdleClose: s.SessionIdleClose.Duration,
 		PollInterval:     s.PollInterval.Duration,
 		MaxInvoiceSize:   int(s.MaxInvoiceSize),
-		OfflineMode:      s.OfflineMode,
+		OfflineMode:      s.OfflineMode.Mode,
 		SendTimeout:      s.SendTimeout.Duration,
 		SpoolRetention:   time.Duration(s.SpoolRetention) * 24 * time.Hour,
 	}

@@ -38,6 +38,9 @@ type KSeF struct {
 	NIP         string `toml:"nip"`         // context NIP
 	// StatusURL overrides the status service ("Latarnia") base URL; empty: the environment's.
 	StatusURL string `toml:"status_url"`
+	// StatusInterval is how often the status service is asked while KSeF works (0: 5 minutes);
+	// while it does not, every minute (or this, when shorter).
+	StatusInterval Duration `toml:"status_interval"`
 }
 
 // Auth holds where credentials come from. Secrets themselves are never stored in the config file.
@@ -95,18 +98,18 @@ type Folders struct {
 
 // Send tunes how invoices from the outbox are registered in KSeF.
 type Send struct {
-	Mode             string   `toml:"mode"`                 // auto | online | batch
-	GatherWindow     Duration `toml:"gather_window"`        // collect invoices arriving close together
-	BatchThreshold   int      `toml:"batch_threshold"`      // auto mode: this many gathered → batch session
-	MaxBatchInvoices int      `toml:"max_batch_invoices"`   // ≤ 10 000 (KSeF session limit)
-	BatchPartSize    int64    `toml:"batch_part_size"`      // bytes before encryption, ≤ 100 000 000
-	Compression      string   `toml:"compression"`          // zip | targz
-	SessionIdleClose Duration `toml:"session_idle_close"`   // close an idle online session after this
-	PollInterval     Duration `toml:"poll_interval"`        // status polling interval
-	MaxInvoiceSize   int64    `toml:"max_invoice_size"`     // bytes, invoices without attachment
-	OfflineMode      bool     `toml:"offline_mode"`         // invoices were issued in an offline mode
-	SendTimeout      Duration `toml:"send_timeout"`         // warn when KSeF has not finished by then
-	SpoolRetention   int      `toml:"spool_retention_days"` // delete spool copies of finished invoices after this many days; 0 keeps them
+	Mode             string      `toml:"mode"`                 // auto | online | batch
+	GatherWindow     Duration    `toml:"gather_window"`        // collect invoices arriving close together
+	BatchThreshold   int         `toml:"batch_threshold"`      // auto mode: this many gathered → batch session
+	MaxBatchInvoices int         `toml:"max_batch_invoices"`   // ≤ 10 000 (KSeF session limit)
+	BatchPartSize    int64       `toml:"batch_part_size"`      // bytes before encryption, ≤ 100 000 000
+	Compression      string      `toml:"compression"`          // zip | targz
+	SessionIdleClose Duration    `toml:"session_idle_close"`   // close an idle online session after this
+	PollInterval     Duration    `toml:"poll_interval"`        // status polling interval
+	MaxInvoiceSize   int64       `toml:"max_invoice_size"`     // bytes, invoices without attachment
+	OfflineMode      OfflineMode `toml:"offline_mode"`         // "offline24": every invoice is issued offline (offline.go)
+	SendTimeout      Duration    `toml:"send_timeout"`         // warn when KSeF has not finished by then
+	SpoolRetention   int         `toml:"spool_retention_days"` // delete spool copies of finished invoices after this many days; 0 keeps them
 }
 
 // Watch tunes outbox discovery.

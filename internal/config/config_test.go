@@ -268,10 +268,10 @@ proxy = "http://user:secret@proxy.local:3128"`))(baseConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := []any{cfg.Send.GatherWindow.Duration, cfg.Send.BatchThreshold, cfg.Send.Compression, cfg.Send.OfflineMode,
+	got := []any{cfg.Send.GatherWindow.Duration, cfg.Send.BatchThreshold, cfg.Send.Compression, cfg.Send.OfflineMode.Mode,
 		cfg.Watch.Patterns, cfg.Watch.Events, cfg.Pull.Schedule, cfg.Pull.Subjects, cfg.Pull.StartTime.UTC(),
 		filepath.Base(cfg.Log.File), filepath.IsAbs(cfg.Log.File), cfg.HTTP.Timeout.Duration}
-	want := []any{1500 * time.Millisecond, 5, "targz", true,
+	want := []any{1500 * time.Millisecond, 5, "targz", "offline24",
 		[]string{"*.XML", "FV*.xml"}, false, "@every 15m", []string{"subject3", "authorized"}, time.Date(2026, 3, 1, 5, 0, 0, 0, time.UTC),
 		"ksef-sync.log", true, 2 * time.Minute}
 	if diff := cmp.Diff(want, got); diff != "" {

@@ -62,3 +62,25 @@ func TestOfflineKeysLoad(t *testing.T) {
 		t.Errorf("override: StatusBaseURL = %q", got)
 	}
 }
+
+func TestOfflineModeValues(t *testing.T) {
+	for _, tt := range []struct{ value, want string }{
+		{`true`, "offline24"}, {`false`, ""}, {`"offline24"`, "offline24"}, {`""`, ""},
+	} {
+		cfg, err := Load(writeConfig(t, add("[send]", "offline_mode = "+tt.value)(baseConfig)))
+		if err != nil {
+			t.Fatalf("offline_mode = %s: %v", tt.value, err)
+		}
+		if cfg.Send.OfflineMode.Mode != tt.want || cfg.Send.OfflineMode.Offline24() != (tt.want != "") {
+			t.Errorf("offline_mode = %s: mode %q, want %q", tt.value, cfg.Send.OfflineMode.Mode, tt.want)
+		}
+	}
+	ps := loadProblems(t, add("[send]", `offline_mode = "offline7"`)(baseConfig))
+	found := false
+	for _, p := range ps {
+		found = found || (p.Key == "send.offline_mode" && regexp.MustCompile(`"offline7" is not a mode`).MatchString(p.Msg))
+	}
+	if !found {
+		t.Errorf("problems = %v, want send.offline_mode naming \"offline7\"", ps)
+	}
+}

@@ -199,7 +199,7 @@ func (e *Engine) acceptMany(ctx context.Context, invs []spool.Invoice, accepted 
 // registration is KSeF's acceptance of invoice id as its session list or status reports it.
 func registration(id int64, si *ksef.SessionInvoice) spool.Registration {
 	return spool.Registration{ID: id, KsefNumber: si.KsefNumber, AcquisitionDate: si.AcquisitionDate,
-		UpoURL: si.UpoDownloadURL, InvoiceRef: si.ReferenceNumber}
+		UpoURL: si.UpoDownloadURL, InvoiceRef: si.ReferenceNumber, InvoicingMode: si.InvoicingMode}
 }
 
 func matchKey(inv *spool.Invoice) string {
@@ -357,7 +357,7 @@ func (e *Engine) originalByNumber(ctx context.Context, inv *spool.Invoice, ksefN
 
 func (e *Engine) reject(ctx context.Context, inv *spool.Invoice, st ksef.Status, stage string) error {
 	err := e.confirmJ.Reject(ctx, spool.Rejection{ID: inv.ID, Code: st.Code, Description: st.Description,
-		Details: st.Details, Stage: stage, Hint: hintFor(st)})
+		Details: st.Details, Stage: stage, Hint: rejectionHint(inv, st)})
 	if err == nil {
 		e.log.Warn("invoice rejected by KSeF", "file", inv.FileName, "invoice", inv.ID, "state", spool.StateRejected,
 			"code", st.Code, "reason", st.Description, "session", inv.SessionRef)

@@ -48,6 +48,9 @@ type onlineState struct {
 // dispatch sends ready invoices once the gather window has passed: one invoice online, several by
 // batch (auto mode), attachments always by batch.
 func (e *Engine) dispatch(ctx context.Context, flush bool) error {
+	if e.announcedOutage() { // offline.go: invoices wait, safe in the journal
+		return nil
+	}
 	ready, err := e.sendable(ctx)
 	if err != nil || len(ready) == 0 {
 		return err
@@ -55,12 +58,17 @@ func (e *Engine) dispatch(ctx context.Context, flush bool) error {
 	if !flush && !e.sendNow(ready) {
 		return nil
 	}
-	online, batch := e.split(ready)
+	e.offlineFirst(ready)
+	corrections, rest := technicalCorrections(ready) // offline.go: online sessions only
+	online, batch := e.split(rest)
+	online = append(corrections, online...)
 	var errs []error
-	for len(batch) > 0 {
-		n := batchCut(batch, e.opt.Send.MaxBatchInvoices)
-		errs = append(errs, e.sendBatch(ctx, batch[:n]))
-		batch = batch[n:]
+	for _, group := range byDeclaredMode(batch) {
+		for len(group) > 0 {
+			n := batchCut(group, e.opt.Send.MaxBatchInvoices)
+			errs = append(errs, e.sendBatch(ctx, group[:n]))
+			group = group[n:]
+		}
 	}
 	for i := range online {
 		if err := e.sendOnline(ctx, &online[i]); err != nil {
@@ -101,7 +109,7 @@ func (e *Engine) sendable(ctx context.Context) ([]spool.Invoice, error) {
 	seen := make(map[string]bool, len(ready))
 	out := ready[:0]
 	for _, inv := range ready {
-		if inv.NextAttemptAt.After(now) || seen[inv.RegisteredHash] {
+		if (inv.NextAttemptAt.After(now) && !e.resumed(&inv)) || seen[inv.RegisteredHash] {
 			continue
 		}
 		seen[inv.RegisteredHash] = true
@@ -233,7 +241,7 @@ func (e *Engine) sendOnline(ctx context.Context, inv *spool.Invoice) error {
 	}
 	e.log.Info("sending invoice online", "file", inv.FileName, "invoice", inv.ID, "state", spool.StateSending, "session", s.ReferenceNumber)
 	e.budget.add(e.now())
-	sent, err := e.sendK.SendInvoice(ctx, s, data, ksef.SendOptions{OfflineMode: e.opt.Send.OfflineMode})
+	sent, err := e.sendK.SendInvoice(ctx, s, data, e.sendOptions(inv))
 	e.online.lastUsed = e.now()
 	if err != nil {
 		return e.sendFailed(ctx, inv, err)
@@ -379,7 +387,7 @@ func (e *Engine) sendBatch(ctx context.Context, invs []spool.Invoice) error {
 	}
 	defer func() { _ = pkg.Remove() }()
 	attempted := e.now()
-	bs, err := e.sendK.OpenBatchSession(ctx, ksef.FormFA3, pkg, e.opt.Send.OfflineMode)
+	bs, err := e.sendK.OpenBatchSession(ctx, ksef.FormFA3, pkg, declaresOffline(&invs[0]))
 	if err != nil {
 		if ksef.MayHaveReachedKSeF(err) {
 			e.reconcileLostOpen(ctx, attempted, err) // lost_open.go: never blindly opened again

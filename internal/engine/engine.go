@@ -48,7 +48,7 @@ type SendSettings struct {
 	SessionIdleClose time.Duration
 	PollInterval     time.Duration
 	MaxInvoiceSize   int
-	OfflineMode      bool
+	OfflineMode      string        // "offline24": every invoice is issued offline; "" decides per invoice (offline.go)
 	OnlinePerHour    int           // our share of the invoiceSend budget; beyond it auto mode uses batch
 	SendTimeout      time.Duration // warn when KSeF has not decided on a submitted invoice after this long
 	SpoolRetention   time.Duration // delete spool copies of finished invoices after this long; 0 keeps them
@@ -71,6 +71,10 @@ type Options struct {
 	// QR, when its Dir is set, receives KOD I (and, with an Offline certificate, KOD II) for every
 	// invoice as soon as it is validated, before anything goes to KSeF.
 	QR QRFiles
+	// Availability, when set, says whether KSeF was available when an invoice was claimed (which
+	// makes it an offline invoice) and whether an outage is announced now; nil: only the
+	// configuration and the issue date decide (one-pass mode).
+	Availability Availability
 }
 
 // QRFiles says where the QR codes of claimed invoices go and what signs KOD II.
@@ -104,6 +108,8 @@ type Engine struct {
 	recoverJ recoverJournal
 	recoverK recoverKSeF
 	listK    sessionLister
+	offJ     offlineJournal
+	offline  offlineState
 	log      *slog.Logger
 	now      func() time.Time
 	wake     chan struct{}
@@ -154,7 +160,7 @@ func New(opt Options) (*Engine, error) {
 	return &Engine{
 		opt:   opt,
 		loopJ: opt.Journal, claimJ: opt.Journal, sendJ: opt.Journal, confirmJ: opt.Journal,
-		outJ: opt.Journal, recoverJ: opt.Journal,
+		outJ: opt.Journal, recoverJ: opt.Journal, offJ: opt.Journal,
 		sendK: opt.KSeF, confirmK: opt.KSeF, outK: opt.KSeF, recoverK: opt.KSeF, listK: opt.KSeF,
 		log:        opt.Logger.With("component", "engine", "nip", opt.NIP),
 		now:        opt.Now,
@@ -322,6 +328,7 @@ func paths(files []watcher.File) []string {
 // Step performs one round of work: dispatch what is ready, confirm what is submitted, write
 // outputs for what is final. flush sends gathered invoices without waiting for the gather window.
 func (e *Engine) Step(ctx context.Context, flush bool) error {
+	e.followAvailability(ctx) // offline.go
 	var errs []error
 	if err := e.dispatch(ctx, flush); err != nil {
 		errs = append(errs, fmt.Errorf("dispatch: %w", err))
@@ -333,6 +340,7 @@ func (e *Engine) Step(ctx context.Context, flush bool) error {
 		errs = append(errs, fmt.Errorf("outputs: %w", err))
 	}
 	e.closeIdleOnline(ctx, flush)
+	e.checkDeadlines(ctx)
 	return errors.Join(errs...)
 }
 

@@ -29,3 +29,14 @@ func hintFor(st ksef.Status) string {
 	}
 	return "KSeF rejected the invoice: read the description and details, correct the invoice in the ERP and export it again."
 }
+
+// joinHints puts hints one after another, skipping empty ones.
+func joinHints(hs ...string) string {
+	var out []string
+	for _, h := range hs {
+		if h != "" {
+			out = append(out, h)
+		}
+	}
+	return strings.Join(out, " ")
+}

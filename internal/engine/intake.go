@@ -121,6 +121,7 @@ func (e *Engine) validateClaimed(ctx context.Context) error {
 // verdict is the outcome of checking one claimed invoice.
 type verdict struct {
 	file    string
+	offline spool.Offline // how it is issued (offline.go)
 	prep    *invoicexml.Prepared
 	regPath string
 	verr    *invoicexml.Error
@@ -139,6 +140,14 @@ func (e *Engine) validateMany(ctx context.Context, invs []spool.Invoice) error {
 			continue
 		}
 		v.file = invs[i].FileName
+		if v.prep != nil {
+			v.offline = e.issuance(&invs[i], v.prep)
+			sum := sha256.Sum256(v.prep.Bytes)
+			if err := e.technicalCorrection(ctx, &v.offline, v.prep.InvoiceNumber, base64.StdEncoding.EncodeToString(sum[:])); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+		}
 		verdicts[invs[i].ID] = v
 		if v.verr != nil {
 			rejected = append(rejected, invs[i].ID)
@@ -183,7 +192,8 @@ func (e *Engine) markReady(ctx context.Context, ids []int64, verdicts map[int64]
 		sum := sha256.Sum256(v.prep.Bytes)
 		items[i] = spool.Prepared{ID: id, RegisteredPath: v.regPath, RegisteredHash: base64.StdEncoding.EncodeToString(sum[:]),
 			RegisteredSize: int64(len(v.prep.Bytes)), Conversion: strings.Join(v.prep.Conversions, "; "),
-			InvoiceNumber: v.prep.InvoiceNumber, IssueDate: v.prep.IssueDate, HasAttachment: v.prep.HasAttachment}
+			InvoiceNumber: v.prep.InvoiceNumber, IssueDate: v.prep.IssueDate, HasAttachment: v.prep.HasAttachment,
+			Offline: v.offline}
 	}
 	if err := e.claimJ.MarkReady(ctx, e.now(), items); err != nil {
 		return err
@@ -192,6 +202,7 @@ func (e *Engine) markReady(ctx context.Context, ids []int64, verdicts map[int64]
 		p := verdicts[id].prep
 		e.log.Info("invoice validated", "file", verdicts[id].file, "invoice", id, "state", spool.StateReady,
 			"invoice_number", p.InvoiceNumber, "conversion", strings.Join(p.Conversions, "; "))
+		e.logIssuance(verdicts[id].file, id, p.IssueDate, verdicts[id].offline)
 		e.writeQR(verdicts[id].file, p)
 	}
 	return nil

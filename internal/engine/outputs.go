@@ -55,6 +55,12 @@ type SentRecord struct {
 	UPOFile    *string `json:"upoFile"`
 	UPOMissing string  `json:"upoMissing,omitempty"`
 	Conversion string  `json:"conversion,omitempty"`
+	// OfflineMode is what we declared (sent with offlineMode: true); InvoicingMode is what KSeF
+	// says (Online or Offline); CorrectionOf names the rejected invoice a technical correction
+	// corrects (issue 14).
+	OfflineMode   bool          `json:"offlineMode"`
+	InvoicingMode string        `json:"invoicingMode,omitempty"`
+	CorrectionOf  *CorrectionOf `json:"correctionOf,omitempty"`
 }
 
 // ErrorRecord is the content of error/<name>.error.json. Its field names are a contract with ERPs.
@@ -364,6 +370,9 @@ func (e *Engine) sentRecord(inv *spool.Invoice) (*SentRecord, error) {
 		FileName:               inv.FileName,
 		UPOFile:                ptr(inv.OutputStem + ".upo.xml"),
 		Conversion:             inv.Conversion,
+		OfflineMode:            declaresOffline(inv),
+		InvoicingMode:          inv.InvoicingMode,
+		CorrectionOf:           correctionOf(inv),
 	}, nil
 }
 

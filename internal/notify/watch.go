@@ -37,6 +37,9 @@ type Watch struct {
 
 	outboxAt   time.Time
 	outboxSeen map[string]time.Time // name → mtime already reported
+
+	deadlinesAt  map[string]time.Time // per NIP: next look at offline deadlines (deadline.go)
+	deadlineTold map[int64]int        // per invoice: 1 due today told, 2 missed told
 }
 
 // ExpiryWarnings are the days before expiry at which credentials_expiring is sent.
@@ -76,6 +79,9 @@ func (w *Watch) Poll(ctx context.Context) error {
 			return err
 		}
 		if err := w.stalledInvoices(ctx, nip, now); err != nil {
+			return err
+		}
+		if err := w.offlineDeadlines(ctx, nip, now); err != nil {
 			return err
 		}
 	}

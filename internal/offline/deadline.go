@@ -99,3 +99,13 @@ func LessThanOneBusinessDayLeft(d Deadline, now time.Time) bool {
 func Missed(d Deadline, now time.Time) bool {
 	return !d.None && !d.Open && now.After(d.Due())
 }
+
+// ForInvoice is Compute for an invoice as the journal records it: its mode, its issue date P_1
+// (YYYY-MM-DD; when unreadable, the day it was claimed counts) and the outage it counts from.
+func ForInvoice(mode, issueDate string, claimed time.Time, outage Period, failureDuring *Period) (Deadline, error) {
+	issued, err := time.ParseInLocation("2006-01-02", issueDate, Warsaw)
+	if err != nil {
+		issued = claimed
+	}
+	return Compute(Mode(mode), issued, outage, failureDuring)
+}

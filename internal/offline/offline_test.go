@@ -53,6 +53,7 @@ func TestDeadlines(t *testing.T) {
 		{"offline24 on a Thursday", Offline24, "2026-04-02", Period{}, nil, "2026-04-03"},
 		{"offline24 before Easter: weekend and Easter Monday skipped", Offline24, "2026-04-03", Period{}, nil, "2026-04-07"},
 		{"offline24 before 1 May, across the month end", Offline24, "2026-04-30", Period{}, nil, "2026-05-04"},
+		{"offline24 on Friday 30 April 2027: the weekend and 3 May (a Monday) skipped", Offline24, "2027-04-30", Period{}, nil, "2027-05-04"},
 		{"offline24 before Christmas Eve 2025", Offline24, "2025-12-23", Period{}, nil, "2025-12-29"},
 		{"offline24 before Christmas Eve 2024 (a working day then)", Offline24, "2024-12-23", Period{}, nil, "2024-12-24"},
 		{"offline24 on New Year's Eve, across the year end", Offline24, "2026-12-31", Period{}, nil, "2027-01-04"},
@@ -111,5 +112,16 @@ func TestDeadlineStates(t *testing.T) {
 		if got := Missed(d, tt.now); got != tt.missed {
 			t.Errorf("missed at %v = %v, want %v", tt.now, got, tt.missed)
 		}
+	}
+}
+
+func TestForInvoice(t *testing.T) {
+	d, err := ForInvoice("offline24", "2026-11-10", time.Time{}, Period{}, nil)
+	if err != nil || d.String() != "2026-11-12" {
+		t.Errorf("ForInvoice offline24 = %v, %v; want 2026-11-12 (11 November skipped)", d, err)
+	}
+	d, err = ForInvoice("failure", "not a date", date("2026-11-04"), Period{date("2026-11-04"), date("2026-11-05")}, nil)
+	if err != nil || d.String() != "2026-11-17" {
+		t.Errorf("ForInvoice failure = %v, %v; want 7 business days after 5 November, 11 November skipped", d, err)
 	}
 }

@@ -77,6 +77,10 @@ type Company struct {
 	// Processing lists invoices KSeF has taken but not decided yet, oldest first (at most 20):
 	// production KSeF can keep an invoice at status 150 for hours.
 	Processing []Processing `json:"processingAtKSeF,omitempty"`
+	// Offline lists invoices issued offline that KSeF has not accepted yet, earliest deadline first
+	// (at most 100; OfflineCount counts them all).
+	Offline      []OfflineInvoice `json:"offlineInvoices,omitempty"`
+	OfflineCount int              `json:"offlineInvoicesPending,omitempty"`
 	// SentWithoutUPO lists accepted invoices whose outputs were written without a UPO because KSeF
 	// would not give it (issue 10 §7), newest first (at most 20).
 	SentWithoutUPO []NoUPO `json:"sentWithoutUPO,omitempty"`
@@ -103,6 +107,9 @@ type Counts struct {
 type KSeF struct {
 	State     string `json:"state"` // reachable | unreachable | unknown
 	CheckedAt string `json:"checkedAt,omitempty"`
+	// Availability is the status service's announcement combined with the daemon's observations
+	// (offline.go); absent without a running daemon.
+	Availability *Availability `json:"availability,omitempty"`
 }
 
 // LastError is the last warning or error the daemon logged for the company.
@@ -256,6 +263,9 @@ func buildCompany(ctx context.Context, j *spool.Journal, co config.Company, beat
 	if c.SentWithoutUPO, err = sentWithoutUPO(ctx, j, co.NIP); err != nil {
 		return nil, err
 	}
+	if c.Offline, c.OfflineCount, err = offlineInvoices(ctx, j, co.NIP, o.Now); err != nil {
+		return nil, err
+	}
 	cursors, err := j.Cursors(ctx, co.NIP)
 	if err != nil {
 		return nil, err
@@ -281,6 +291,7 @@ func applyHealth(c *Company, h spool.CompanyHealth, beat spool.Beat, now time.Ti
 		c.KSeF.State = "unreachable"
 	}
 	c.KSeF.CheckedAt = local(h.KSeFCheckedAt, now)
+	c.KSeF.Availability = unmarshalAvailability(h.Availability)
 }
 
 // RejectionOf describes one rejected journal record.

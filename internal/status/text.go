@@ -61,6 +61,7 @@ func renderCompany(w io.Writer, c *Company) {
 	fmt.Fprintf(w, "\nCompany NIP %s (%s)\n", c.NIP, c.Environment)
 	fmt.Fprintf(w, "  KSeF:                 %s\n", KSeFLine(c.KSeF))
 	fmt.Fprintf(w, "  outbox:               %s\n", OutboxLine(c.Outbox))
+	fmt.Fprintf(w, "  KSeF availability:    %s\n", AvailabilityLine(c.KSeF.Availability))
 	if c.LastError != nil {
 		fmt.Fprintf(w, "  last error:           %s  %s\n", c.LastError.Time, OneLine(c.LastError.Message))
 	} else {
@@ -91,6 +92,16 @@ func renderCompany(w io.Writer, c *Company) {
 		fmt.Fprintf(w, "\nSent WITHOUT a UPO (KSeF would not give it; upoMissing in .ksef.json says why):\n")
 		for _, n := range c.SentWithoutUPO {
 			fmt.Fprintf(w, "  %s  accepted as %s, no UPO (%s)\n", n.File, n.KsefNumber, n.Output)
+		}
+	}
+	if c.OfflineCount > 0 {
+		fmt.Fprintf(w, "\nOffline invoices not yet in KSeF (%d, earliest deadline first):\n", c.OfflineCount)
+		for _, o := range c.Offline {
+			warn := ""
+			if o.Warning != "" {
+				warn = "  ** " + o.Warning + " **"
+			}
+			fmt.Fprintf(w, "  %s  %s  issued %s  %s  send by %s  (%s)%s\n", o.File, o.InvoiceNumber, o.IssueDate, o.Mode, o.Deadline, o.State, warn)
 		}
 	}
 	fmt.Fprintf(w, "\nPull cursors:\n")

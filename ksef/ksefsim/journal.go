@@ -53,7 +53,8 @@ func (s *Server) indexInvoiceLocked(inv *invoice) {
 	s.st.Stored = append(s.st.Stored, inv.Ref)
 	if !inv.Seeded {
 		s.st.Counters.Accepted = append(s.st.Counters.Accepted, AcceptedInvoice{KsefNumber: inv.KsefNumber, InvoiceHash: inv.InvoiceHash,
-			InvoiceNumber: inv.InvoiceNumber, SellerNIP: f.SellerNIP, SessionReferenceNumber: inv.SessionRef, InvoiceReferenceNumber: inv.Ref, Mode: inv.Mode})
+			InvoiceNumber: inv.InvoiceNumber, SellerNIP: f.SellerNIP, SessionReferenceNumber: inv.SessionRef, InvoiceReferenceNumber: inv.Ref, Mode: inv.Mode,
+			Offline: inv.Offline, HashOfCorrectedInvoice: inv.CorrectedHash})
 	}
 }
 

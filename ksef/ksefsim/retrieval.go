@@ -228,7 +228,7 @@ func metadata(inv *invoice) map[string]any {
 	if fa.BuyerName != "" {
 		buyer["name"] = fa.BuyerName
 	}
-	return map[string]any{
+	m := map[string]any{
 		"ksefNumber": inv.KsefNumber, "invoiceNumber": fa.InvoiceNumber, "issueDate": fa.IssueDate,
 		"invoicingDate": fmtTime(inv.Received), "acquisitionDate": fmtTime(inv.Acquisition), "permanentStorageDate": fmtTime(inv.Storage),
 		"seller": seller, "buyer": buyer,
@@ -237,6 +237,10 @@ func metadata(inv *invoice) map[string]any {
 		"formCode":        map[string]any{"systemCode": inv.Form.SystemCode, "schemaVersion": inv.Form.SchemaVersion, "value": inv.Form.Value},
 		"isSelfInvoicing": fa.SelfInvoicing, "hasAttachment": fa.HasAttachment, "invoiceHash": inv.InvoiceHash,
 	}
+	if inv.CorrectedHash != "" {
+		m["hashOfCorrectedInvoice"] = inv.CorrectedHash // the link of a technical correction (correction.go)
+	}
+	return m
 }
 
 // metadataLocked is metadata with the third and authorized subjects KSeF lists.

@@ -99,6 +99,8 @@ type BatchSessionSummary struct {
 // AcceptedInvoice is one invoice that received a KSeF number through a session.
 type AcceptedInvoice struct {
 	KsefNumber, InvoiceHash, InvoiceNumber, SellerNIP, SessionReferenceNumber, InvoiceReferenceNumber, Mode string
+	Offline                                                                                                 bool   // sent with offlineMode true
+	HashOfCorrectedInvoice                                                                                  string // a technical correction: the rejected invoice it is linked to
 }
 
 // Server is a KSeF 2.0 simulator.

@@ -154,6 +154,13 @@ func (s *Server) handleSendInvoice(w http.ResponseWriter, ar *apiRequest) {
 		writeException(w, ar.r, 400, 21155, "Przekroczono dozwoloną liczbę faktur w sesji.", fmt.Sprintf("limit %d", maxSessionInvoices))
 		return
 	}
+	corrected := ""
+	if req.HashOfCorrectedInvoice != nil && *req.HashOfCorrectedInvoice != "" {
+		corrected = *req.HashOfCorrectedInvoice
+		if !s.checkCorrectionLocked(w, ar.r, sess.NIP, corrected, req.OfflineMode) { // correction.go
+			return
+		}
+	}
 	if int64(len(ct)) != req.EncryptedInvoiceSize {
 		writeException(w, ar.r, 400, 21402, "Nieprawidłowy rozmiar pliku.", fmt.Sprintf("encryptedInvoiceSize %d, actual %d", req.EncryptedInvoiceSize, len(ct)))
 		return
@@ -163,7 +170,8 @@ func (s *Server) handleSendInvoice(w http.ResponseWriter, ar *apiRequest) {
 		return
 	}
 	inv := &invoice{Ref: newReferenceNumber(ar.now, "EE"), SessionRef: sess.Ref, Ordinal: len(sess.Invoices) + 1, InvoiceHash: req.InvoiceHash,
-		Size: int(req.InvoiceSize), Mode: "online", Offline: req.OfflineMode, Received: ar.now, Form: sess.Form, ContextNIP: sess.NIP}
+		Size: int(req.InvoiceSize), Mode: "online", Offline: req.OfflineMode, Received: ar.now, Form: sess.Form, ContextNIP: sess.NIP,
+		CorrectedHash: corrected}
 	pt, err := aesCBCDecrypt(sess.AESKey, sess.IV, ct)
 	if err != nil {
 		inv.Code, inv.Description, inv.Details = 435, "Błąd odszyfrowania pliku", []string{err.Error()}

@@ -123,6 +123,7 @@ type invoice struct {
 	Size          int
 	Mode          string // online | batch
 	Offline       bool
+	CorrectedHash string // hashOfCorrectedInvoice of a technical correction (correction.go)
 	KsefNumber    string
 	InvoiceNumber string
 	Received      time.Time // invoicingDate

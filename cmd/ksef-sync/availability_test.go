@@ -1,0 +1,42 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
+)
+
+// TestDoctorShowsAvailability: doctor asks the status service (here the simulator's, through
+// ksef.status_url) and shows the state, since when and the announcement; an announced failure is a
+// finding, an unreachable status service only information.
+func TestDoctorShowsAvailability(t *testing.T) {
+	sim := startSim(t, ksefsim.Options{RateLimits: "off"})
+	latarnia := strings.TrimSuffix(sim.URL(), "/v2") + "/latarnia"
+	dir := t.TempDir()
+	path := company(t, dir, sim.URL(), tokenAuth(t, dir, sim.Token(opNIP)), "")
+	writeTestFile(t, dir, "config.toml", strings.Replace(readText(t, path), "[ksef]\n", "[ksef]\nstatus_url = \""+latarnia+"\"\n", 1))
+	// (The token's end in 2027 is a finding of its own these days: only the status line is looked at.)
+	doctor := func() string {
+		var b strings.Builder
+		printFindings(&b, runDoctor(context.Background(), path, time.Now()))
+		return b.String()
+	}
+	if out := doctor(); !strings.Contains(out, "[ OK ] KSeF status service "+latarnia+": KSeF available since ") {
+		t.Errorf("available:\n%s", out)
+	}
+	if err := sim.AnnounceLatarnia("FAILURE", "Awaria KSeF", "Trwa awaria systemu KSeF."); err != nil {
+		t.Fatal(err)
+	}
+	out := doctor()
+	if !strings.Contains(out, "[FAIL] KSeF status service "+latarnia+": KSeF failure announced since ") ||
+		!strings.Contains(out, "Awaria KSeF: Trwa awaria systemu KSeF.") || !strings.Contains(out, "issued offline") {
+		t.Errorf("failure:\n%s", out)
+	}
+	sim.Close() // the status service goes away too: information, not a problem of this installation
+	if out := doctor(); !strings.Contains(out, "[ OK ] KSeF status service "+latarnia+": did not answer usably") {
+		t.Errorf("status service down:\n%s", out)
+	}
+}

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ksef-sync/ksef-sync/internal/status"
+	"github.com/ksef-sync/ksef-sync/internal/testutil"
+	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
+)
+
+// offlineE2E is an e2e company that follows the simulator's status service every second and
+// writes QR codes (KOD II signed with a fresh Offline certificate, returned for verification).
+func offlineE2E(t *testing.T) (*e2e, string, *x509.Certificate) {
+	t.Helper()
+	dir := t.TempDir()
+	cert, certPEM, keyPEM := offlineCertificate(t)
+	writeFile(t, filepath.Join(dir, "offline-cert.pem"), certPEM)
+	writeFile(t, filepath.Join(dir, "offline-key.pem"), keyPEM)
+	qrDir := filepath.Join(dir, "qr")
+	e := newE2E(t, ksefsim.Options{}, "")
+	latarnia := strings.TrimSuffix(e.sim.URL(), "/v2") + "/latarnia"
+	cfg := string(readFile(t, e.cfgPath))
+	cfg = strings.Replace(cfg, "[ksef]\n", fmt.Sprintf("[ksef]\nstatus_url = %q\nstatus_interval = \"1s\"\n", latarnia), 1)
+	cfg = strings.Replace(cfg, "[auth]\n", fmt.Sprintf("[auth]\noffline_cert_file = %q\noffline_key_file = %q\n",
+		filepath.Join(dir, "offline-cert.pem"), filepath.Join(dir, "offline-key.pem")), 1)
+	cfg = strings.Replace(cfg, "[folders]\n", fmt.Sprintf("[folders]\nqr = %q\n", qrDir), 1)
+	writeFile(t, e.cfgPath, []byte(cfg))
+	return e, qrDir, cert
+}
+
+// statusJSON runs `status -json` on the real binary.
+func (e *e2e) statusJSON() status.Report {
+	e.t.Helper()
+	code, out, errOut := e.runCmd(time.Minute, "status", "-json", "-config", e.cfgPath)
+	if code != exitOK {
+		e.t.Fatalf("status exit %d: %s", code, errOut)
+	}
+	var rep status.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		e.t.Fatalf("status -json: %v\n%s", err, out)
+	}
+	return rep
+}
+
+// TestOfflineDuringAnnouncedFailure is issue 14's "must show": with KSeF down and a FAILURE
+// announced on its status service, 50 invoices dropped then get .qr.json and both codes at once
+// (KOD II verified against the Offline certificate with Go's crypto), stay queued as failure-mode
+// offline invoices that `status` lists with their deadline, and when the outage ends are all
+// accepted with offlineMode true, KSeF marking them Offline, none twice.
+func TestOfflineDuringAnnouncedFailure(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	e, qrDir, cert := offlineE2E(t)
+	e.sim.SetFaults(ksefsim.Faults{Outage: true})
+	if err := e.sim.AnnounceLatarnia("FAILURE", "Awaria KSeF", "Trwa awaria systemu KSeF; wystawiaj faktury w trybie awaryjnym."); err != nil {
+		t.Fatal(err)
+	}
+	_, lines := e.daemon()
+	keepLog(t, lines)
+	var rep status.Report
+	eventually(t, "status showing the announced failure", time.Minute, func() bool {
+		rep = e.statusJSON()
+		a := rep.Companies[0].KSeF.Availability
+		return a != nil && a.State == "failure"
+	})
+	a := rep.Companies[0].KSeF.Availability
+	if !strings.Contains(a.Announcement, "Trwa awaria systemu KSeF") || a.Since == "" || !strings.Contains(a.Summary, "failure announced since") {
+		t.Errorf("availability in status: %+v, want the state, since when and the announcement", a)
+	}
+
+	const n = 50
+	for i := range n {
+		e.drop(fmt.Sprintf("FV_%02d.xml", i), invoice(i, "AWARIA"))
+	}
+	eventually(t, "QR files for all 50 invoices during the outage", 2*time.Minute, func() bool {
+		return len(globQuiet(qrDir, "*.qr.json")) == n
+	})
+	for i := range n {
+		stem := filepath.Join(qrDir, fmt.Sprintf("FV_%02d", i))
+		var links struct{ KodI, KodII string }
+		if err := json.Unmarshal(readFile(t, stem+".qr.json"), &links); err != nil {
+			t.Fatal(err)
+		}
+		if got := testutil.QRCodes(t, stem+".kod2.png"); !slices.Equal(got, []string{links.KodII}) {
+			t.Errorf("%s.kod2.png reads %q, want %q", stem, got, links.KodII)
+		}
+		if i%10 == 0 { // decoding every picture is slow on a shared machine; every link is verified
+			if got := testutil.QRCodes(t, stem+".kod1.png"); !slices.Equal(got, []string{links.KodI}) {
+				t.Errorf("%s.kod1.png reads %q, want %q", stem, got, links.KodI)
+			}
+		}
+		verifyKODII(t, cert, links.KodII)
+	}
+
+	eventually(t, "status listing the 50 offline invoices", time.Minute, func() bool {
+		rep = e.statusJSON()
+		return rep.Companies[0].OfflineCount == n
+	})
+	for _, o := range rep.Companies[0].Offline {
+		if o.Mode != "failure" || o.Deadline != "counts from the end of the outage" || o.State != "ready" {
+			t.Errorf("offline invoice in status: %+v, want failure mode, deadline from the outage's end, queued", o)
+		}
+	}
+	_, text, _ := e.runCmd(time.Minute, "status", "-config", e.cfgPath)
+	if !strings.Contains(text, "Offline invoices not yet in KSeF (50") || !strings.Contains(text, "failure announced since") {
+		t.Errorf("status text lacks the offline invoices or the announcement:\n%s", text)
+	}
+	if got := len(glob(t, e.sent, "*.ksef.json")); got != 0 {
+		t.Fatalf("%d invoices registered during the outage", got)
+	}
+
+	e.sim.SetFaults(ksefsim.Faults{})
+	if err := e.sim.AnnounceLatarnia("AVAILABLE", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	waitForOutputs(t, e, n, 3*time.Minute)
+	records := e.sentRecords()
+	for stem, r := range records {
+		if !r.OfflineMode || r.InvoicingMode != "Offline" {
+			t.Errorf("%s: offlineMode %v, invoicingMode %q; want sent offline and marked Offline by KSeF", stem, r.OfflineMode, r.InvoicingMode)
+		}
+	}
+	e.assertSentMatchesSim(records)
+	e.assertSimClean()
+	if st := e.sim.Stats(); len(st.Accepted) != n {
+		t.Errorf("simulator accepted %d, want %d", len(st.Accepted), n)
+	}
+	eventually(t, "status: no offline invoice left, KSeF available", time.Minute, func() bool {
+		rep = e.statusJSON()
+		a := rep.Companies[0].KSeF.Availability
+		return rep.Companies[0].OfflineCount == 0 && a != nil && a.State == "available"
+	})
+}

@@ -1,0 +1,330 @@
+package engine
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	"github.com/ksef-sync/ksef-sync/internal/availability"
+	"github.com/ksef-sync/ksef-sync/internal/invoicexml"
+	"github.com/ksef-sync/ksef-sync/internal/offline"
+	"github.com/ksef-sync/ksef-sync/ksef"
+	"github.com/ksef-sync/ksef-sync/spool"
+)
+
+// Availability is what the engine asks about KSeF's availability (an *availability.Tracker: the
+// status service's announcements combined with our own observations).
+type Availability interface {
+	Snapshot() availability.Snapshot
+	ModeAt(at time.Time) availability.Claim
+	FailureDuring(from time.Time) *offline.Period
+}
+
+// offlineJournal is what offline issuance reads and records.
+type offlineJournal interface {
+	OfflinePending(ctx context.Context, nip string) ([]spool.Invoice, error)
+	EndOutage(ctx context.Context, nip string, end time.Time) (int, error)
+	RejectedOffline(ctx context.Context, nip, invoiceNumber string) (*spool.Invoice, bool, error)
+}
+
+// offlineState is what the engine's loop remembers about outages and deadlines.
+type offlineState struct {
+	// sawUsable is false until the loop has seen KSeF usable once since it started, and again
+	// after it saw KSeF unusable: the next usable state ends the open outages.
+	sawUsable bool
+	// resumedAt is when KSeF became usable again: invoices put off before it are due at once
+	// instead of after their growing retry delay.
+	resumedAt time.Time
+	// nextDeadlineCheck throttles the deadline warnings; warned remembers per invoice the last
+	// level reported (1 close, 2 missed) so each is logged once.
+	nextDeadlineCheck time.Time
+	warned            map[int64]int
+}
+
+// issuance decides how a validated invoice is issued (tryby-offline.md, issue 14), from the time it
+// was claimed:
+//
+//   - claimed while KSeF was unavailable or an outage was announced: the mode the tracker names
+//     (failure, unavailable, total-failure; offline24 for an outage nobody announced);
+//   - otherwise, when the company issues offline (send.offline_mode = "offline24"): offline24;
+//   - otherwise, when its issue date (P_1) is before the day it was claimed (Warsaw): offline24,
+//     because KSeF marks it Offline anyway (§11: the day of P_1 before the day of invoicingDate);
+//   - otherwise online.
+func (e *Engine) issuance(inv *spool.Invoice, p *invoicexml.Prepared) spool.Offline {
+	if e.opt.Availability != nil {
+		if c := e.opt.Availability.ModeAt(inv.CreatedAt); c.Offline {
+			return spool.Offline{Mode: string(c.Mode), OutageStart: c.Outage.Start, OutageEnd: c.Outage.End}
+		}
+	}
+	if e.opt.Send.OfflineMode == string(offline.Offline24) {
+		return spool.Offline{Mode: string(offline.Offline24)}
+	}
+	if issued, err := time.ParseInLocation("2006-01-02", p.IssueDate, offline.Warsaw); err == nil {
+		y, m, d := inv.CreatedAt.In(offline.Warsaw).Date()
+		if issued.Before(time.Date(y, m, d, 0, 0, 0, 0, offline.Warsaw)) {
+			return spool.Offline{Mode: string(offline.Offline24)}
+		}
+	}
+	return spool.Offline{}
+}
+
+// declaresOffline reports whether the invoice is sent with offlineMode: true.
+func declaresOffline(inv *spool.Invoice) bool { return inv.OfflineMode != "" }
+
+// Deadline is when an offline invoice must reach KSeF by law, from what the journal recorded;
+// failure is the announced failure that overlapped it, when known (it may move the deadline).
+func Deadline(inv *spool.Invoice, failure *offline.Period) (offline.Deadline, error) {
+	return offline.ForInvoice(inv.OfflineMode, inv.IssueDate, inv.CreatedAt, offline.Period{Start: inv.OutageStart, End: inv.OutageEnd}, failure)
+}
+
+// deadline is Deadline with the failure the tracker knows of.
+func (e *Engine) deadline(inv *spool.Invoice) (offline.Deadline, error) {
+	var failure *offline.Period
+	if e.opt.Availability != nil && inv.OfflineMode != string(offline.Failure) {
+		issued, err := time.ParseInLocation("2006-01-02", inv.IssueDate, offline.Warsaw)
+		if err == nil {
+			failure = e.opt.Availability.FailureDuring(issued)
+		}
+	}
+	return Deadline(inv, failure)
+}
+
+// announcedOutage reports whether the status service announces KSeF down now. Sending then is
+// pointless: invoices wait in the journal (offline, with their QR codes already written) and go
+// when the announcement ends. An outage nobody announced is not a reason to stop: our own tries
+// are how we see it end.
+func (e *Engine) announcedOutage() bool {
+	if e.opt.Availability == nil {
+		return false
+	}
+	switch e.opt.Availability.Snapshot().State {
+	case availability.Maintenance, availability.Failure, availability.TotalFailure:
+		return true
+	}
+	return false
+}
+
+// resumed reports whether an invoice put off before KSeF became usable again is due now.
+func (e *Engine) resumed(inv *spool.Invoice) bool {
+	return !e.offline.resumedAt.IsZero() && inv.UpdatedAt.Before(e.offline.resumedAt)
+}
+
+// followAvailability notices KSeF becoming usable again: the open outages end then (their
+// deadlines count from that moment) and the queue drains at once.
+func (e *Engine) followAvailability(ctx context.Context) {
+	if e.opt.Availability == nil {
+		return
+	}
+	snap := e.opt.Availability.Snapshot()
+	if snap.State != availability.Available {
+		if snap.State != availability.Unknown {
+			e.offline.sawUsable = false
+		}
+		return
+	}
+	if e.offline.sawUsable {
+		return
+	}
+	n, err := e.offJ.EndOutage(ctx, e.opt.NIP, snap.Since)
+	if err != nil {
+		e.log.Warn("cannot record the end of the outage; retried on the next step", "err", err)
+		return
+	}
+	e.offline.sawUsable = true
+	if n > 0 || !e.offline.resumedAt.IsZero() {
+		e.log.Info("KSeF is available again; offline invoices are sent now, earliest deadline first",
+			"since", snap.Since.Format(time.RFC3339), "offline_invoices", n)
+	}
+	e.offline.resumedAt = e.now()
+}
+
+// offlineFirst orders ready invoices for sending: offline ones first, earliest deadline first, then
+// the others in their order.
+func (e *Engine) offlineFirst(ready []spool.Invoice) {
+	key := make(map[int64]time.Time, len(ready))
+	for i := range ready {
+		if !declaresOffline(&ready[i]) {
+			continue
+		}
+		d, err := e.deadline(&ready[i])
+		switch {
+		case err != nil || d.None:
+			key[ready[i].ID] = farFuture
+		case d.Open:
+			key[ready[i].ID] = farFuture.Add(-time.Hour) // counts from an outage's end: before no obligation
+		default:
+			key[ready[i].ID] = d.Day
+		}
+	}
+	sort.SliceStable(ready, func(a, b int) bool {
+		ka, oka := key[ready[a].ID]
+		kb, okb := key[ready[b].ID]
+		if oka != okb {
+			return oka
+		}
+		return oka && ka.Before(kb)
+	})
+}
+
+var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// byDeclaredMode splits invoices into those sent with offlineMode true and the others, keeping
+// their order: one batch session declares one mode for all its invoices.
+func byDeclaredMode(invs []spool.Invoice) [][]spool.Invoice {
+	var off, on []spool.Invoice
+	for _, inv := range invs {
+		if declaresOffline(&inv) {
+			off = append(off, inv)
+		} else {
+			on = append(on, inv)
+		}
+	}
+	var groups [][]spool.Invoice
+	for _, g := range [][]spool.Invoice{off, on} {
+		if len(g) > 0 {
+			groups = append(groups, g)
+		}
+	}
+	return groups
+}
+
+// deadlineCheckEvery throttles the deadline warnings.
+const deadlineCheckEvery = time.Minute
+
+// checkDeadlines warns once about every offline invoice whose deadline is less than one business
+// day away and reports once, as an error naming it, every one that missed it.
+func (e *Engine) checkDeadlines(ctx context.Context) {
+	now := e.now()
+	if now.Before(e.offline.nextDeadlineCheck) {
+		return
+	}
+	e.offline.nextDeadlineCheck = now.Add(deadlineCheckEvery)
+	pending, err := e.offJ.OfflinePending(ctx, e.opt.NIP)
+	if err != nil {
+		e.log.Warn("cannot read offline invoices for their deadlines", "err", err)
+		return
+	}
+	if e.offline.warned == nil {
+		e.offline.warned = map[int64]int{}
+	}
+	for i := range pending {
+		inv := &pending[i]
+		d, err := e.deadline(inv)
+		if err != nil {
+			continue
+		}
+		level := 0
+		switch {
+		case offline.Missed(d, now):
+			level = 2
+		case offline.LessThanOneBusinessDayLeft(d, now):
+			level = 1
+		}
+		if level <= e.offline.warned[inv.ID] {
+			continue
+		}
+		e.offline.warned[inv.ID] = level
+		attrs := []any{"file", inv.FileName, "invoice", inv.ID, "invoice_number", inv.InvoiceNumber,
+			"offline_mode", inv.OfflineMode, "deadline", d.String(), "state", inv.State}
+		if level == 2 {
+			e.log.Error("offline invoice missed its legal sending deadline: send it to KSeF now and tell your accountant", attrs...)
+		} else {
+			e.log.Warn("offline invoice must reach KSeF today (its legal deadline)", attrs...)
+		}
+	}
+}
+
+// sendOptions are the per-invoice fields of an online send.
+func (e *Engine) sendOptions(inv *spool.Invoice) ksef.SendOptions {
+	return ksef.SendOptions{OfflineMode: declaresOffline(inv), HashOfCorrectedInvoice: inv.CorrectedHash}
+}
+
+// logIssuance says, for an offline invoice, why and by when it must reach KSeF.
+func (e *Engine) logIssuance(file string, id int64, issueDate string, o spool.Offline) {
+	if o.Mode == "" {
+		return
+	}
+	inv := &spool.Invoice{IssueDate: issueDate, OfflineMode: o.Mode, OutageStart: o.OutageStart, OutageEnd: o.OutageEnd}
+	d, err := e.deadline(inv)
+	deadline := d.String()
+	if err != nil {
+		deadline = err.Error()
+	}
+	e.log.Info("invoice issued offline; sent with offlineMode", "file", file, "invoice", id, "offline_mode", o.Mode, "deadline", deadline)
+}
+
+// CorrectionOf is the correctionOf of .ksef.json: the rejected invoice a technical correction
+// corrects.
+type CorrectionOf struct {
+	FileName    string `json:"fileName"`
+	InvoiceHash string `json:"invoiceHash"` // SHA-256 of the rejected bytes, base64 (hashOfCorrectedInvoice)
+}
+
+func correctionOf(inv *spool.Invoice) *CorrectionOf {
+	if inv.CorrectedHash == "" {
+		return nil
+	}
+	return &CorrectionOf{FileName: inv.CorrectedFile, InvoiceHash: inv.CorrectedHash}
+}
+
+// technicalCorrection makes a validated invoice a technical correction (korekta-techniczna.md)
+// when KSeF rejected an offline invoice of this seller with the same number (P_2) earlier: it is
+// sent online with offlineMode true and hashOfCorrectedInvoice naming the rejected bytes, keeping
+// the original's offline mode and deadline. A rejected correction is no new original: a further
+// fix still names the first rejected invoice. The same bytes again are no correction.
+func (e *Engine) technicalCorrection(ctx context.Context, o *spool.Offline, invoiceNumber, hash string) error {
+	orig, ok, err := e.offJ.RejectedOffline(ctx, e.opt.NIP, invoiceNumber)
+	if err != nil || !ok || orig.RegisteredHash == hash {
+		return err
+	}
+	corrected, file := orig.RegisteredHash, orig.FileName
+	if orig.CorrectedHash != "" {
+		corrected, file = orig.CorrectedHash, orig.CorrectedFile
+	}
+	*o = spool.Offline{Mode: orig.OfflineMode, OutageStart: orig.OutageStart, OutageEnd: orig.OutageEnd,
+		CorrectedHash: corrected, CorrectedFile: file}
+	return nil
+}
+
+// technicalCorrections separates the technical corrections, which KSeF takes only in an online
+// session, from the rest.
+func technicalCorrections(ready []spool.Invoice) (corrections, rest []spool.Invoice) {
+	for _, inv := range ready {
+		if inv.CorrectedHash != "" {
+			corrections = append(corrections, inv)
+		} else {
+			rest = append(rest, inv)
+		}
+	}
+	return corrections, rest
+}
+
+// rejectionHint is the hint of an invoice KSeF rejected: the one for its code, and what a
+// technical correction can do about it. A refused correction gets only its own explanation.
+func rejectionHint(inv *spool.Invoice, st ksef.Status) string {
+	if st.Code == 21166 || st.Code == 21167 {
+		return correctionHint(inv, st.Code)
+	}
+	return joinHints(hintFor(st), correctionHint(inv, st.Code))
+}
+
+// nonTechnical are KSeF's answers a technical correction cannot help with: permissions (410), the
+// seller's attachment setting (415), and the refusals of corrections themselves.
+var nonTechnical = map[int]bool{410: true, 415: true, 21166: true, 21167: true}
+
+// correctionHint is what the bookkeeper reads about technical corrections in the error file: how
+// to make one after KSeF rejected an offline invoice, or what KSeF's refusal of one means.
+func correctionHint(inv *spool.Invoice, code int) string {
+	switch {
+	case code == 21166:
+		return "KSeF already accepted a technical correction of " + inv.CorrectedFile +
+			": only one is allowed per invoice. Nothing more to send; if the invoice itself is wrong, issue an ordinary correcting invoice (faktura korygująca)."
+	case code == 21167:
+		return "KSeF registered " + inv.CorrectedFile + " correctly, so it cannot be technically corrected. If its content is wrong, issue an ordinary correcting invoice (faktura korygująca)."
+	case inv.OfflineMode == "" || nonTechnical[code]:
+		return ""
+	}
+	return "A technical correction (korekta techniczna) is possible: fix the file so it passes and drop it into the outbox again with the same invoice number (P_2) " +
+		inv.InvoiceNumber + "; ksef-sync sends it online with offlineMode true and hashOfCorrectedInvoice " + inv.RegisteredHash +
+		", and KSeF links it to this invoice so the QR code already printed keeps working. Do not change the invoice's business content."
+}

@@ -1,0 +1,284 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ksef-sync/ksef-sync/internal/availability"
+	"github.com/ksef-sync/ksef-sync/internal/offline"
+	"github.com/ksef-sync/ksef-sync/internal/samples"
+	"github.com/ksef-sync/ksef-sync/spool"
+)
+
+// followLatarnia gives the harness's engine a real availability tracker reading the simulator's
+// status service.
+func (h *harness) followLatarnia() *availability.Tracker {
+	h.t.Helper()
+	base := strings.TrimSuffix(h.sim.URL(), "/v2") + "/latarnia"
+	tr := availability.NewTracker(availability.NewClient(base, nil), availability.Options{})
+	if err := tr.Check(h.ctx); err != nil {
+		h.t.Fatal(err)
+	}
+	h.eng.opt.Availability = tr
+	return tr
+}
+
+// announce makes the simulator's status service announce status and the tracker hear it.
+func (h *harness) announce(tr *availability.Tracker, status string) {
+	h.t.Helper()
+	if err := h.sim.AnnounceLatarnia(status, "Awaria KSeF", "Trwa awaria systemu KSeF."); err != nil {
+		h.t.Fatal(err)
+	}
+	if err := tr.Check(h.ctx); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func (h *harness) sentRecord(stem string) SentRecord {
+	h.t.Helper()
+	var rec SentRecord
+	b, err := os.ReadFile(filepath.Join(h.folders.Sent, stem+".ksef.json"))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &rec); err != nil {
+		h.t.Fatal(err)
+	}
+	return rec
+}
+
+func (h *harness) byFile(states ...spool.State) map[string]spool.Invoice {
+	h.t.Helper()
+	invs, err := h.journal.ByState(h.ctx, nip, states...)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	out := map[string]spool.Invoice{}
+	for _, i := range invs {
+		out[i.FileName] = i
+	}
+	return out
+}
+
+// TestClaimedDuringAnnouncedFailureIsSentOfflineLater: invoices claimed while the status service
+// announces FAILURE are failure-mode offline invoices; nothing is sent while it lasts; when it ends
+// they go with offlineMode true, KSeF marks them Offline, and an invoice claimed afterwards is online.
+func TestClaimedDuringAnnouncedFailureIsSentOfflineLater(t *testing.T) {
+	h := newHarness(t, SendSettings{})
+	tr := h.followLatarnia()
+	h.announce(tr, "FAILURE")
+	var paths []string
+	for i := range 3 {
+		paths = append(paths, h.drop(fmt.Sprintf("OFF_%d.xml", i), inv(i, "OFF")))
+	}
+	h.eng.intake(h.ctx, paths...)
+	for range 3 {
+		if err := h.eng.Step(h.ctx, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ready := h.byFile(spool.StateReady)
+	if len(ready) != 3 {
+		t.Fatalf("ready during the failure: %d, want all 3 waiting", len(ready))
+	}
+	for name, r := range ready {
+		if r.OfflineMode != string(offline.Failure) || r.OutageStart.IsZero() || !r.OutageEnd.IsZero() {
+			t.Errorf("%s: mode %q outage %v–%v, want failure from its announcement, still open", name, r.OfflineMode, r.OutageStart, r.OutageEnd)
+		}
+		if d, _ := h.eng.deadline(&r); !d.Open {
+			t.Errorf("%s: deadline %v during the failure, want one counted from its end", name, d)
+		}
+	}
+	if n := len(h.sim.Stats().Accepted); n != 0 {
+		t.Fatalf("the simulator registered %d invoices during an announced failure", n)
+	}
+
+	h.announce(tr, "AVAILABLE")
+	after := h.drop("ON.xml", inv(7, "ON"))
+	done := h.settle(after)
+	if len(done) != 4 {
+		t.Fatalf("done %d, want 4", len(done))
+	}
+	end := tr.Snapshot().Since
+	for _, d := range done {
+		rec := h.sentRecord(strings.TrimSuffix(d.FileName, ".xml"))
+		if d.FileName == "ON.xml" {
+			if rec.OfflineMode || rec.InvoicingMode != "Online" || d.OfflineMode != "" {
+				t.Errorf("ON.xml claimed after the failure: offlineMode %v, invoicingMode %q", rec.OfflineMode, rec.InvoicingMode)
+			}
+			continue
+		}
+		if !rec.OfflineMode || rec.InvoicingMode != "Offline" || d.Outcome != "accepted" {
+			t.Errorf("%s: offlineMode %v invoicingMode %q outcome %s, want accepted as Offline", d.FileName, rec.OfflineMode, rec.InvoicingMode, d.Outcome)
+		}
+		if !d.OutageEnd.Equal(end) {
+			t.Errorf("%s: outage end %v, want %v (when KSeF became available)", d.FileName, d.OutageEnd, end)
+		}
+		dl, err := Deadline(&d, nil)
+		if want := offline.AddBusinessDays(end, 7); err != nil || !dl.Day.Equal(want) {
+			t.Errorf("%s: deadline %v, %v; want 7 business days after the end, %v", d.FileName, dl, err, want)
+		}
+	}
+}
+
+// TestIssuanceFromConfigAndIssueDate: send.offline_mode = "offline24" makes every invoice offline;
+// without it an issue date before today makes it offline24 (KSeF would mark it Offline anyway),
+// and today's stays online. Offline and online invoices never share a batch session.
+func TestIssuanceFromConfigAndIssueDate(t *testing.T) {
+	t.Run("configured", func(t *testing.T) {
+		h := newHarness(t, SendSettings{OfflineMode: "offline24", Mode: "online"})
+		done := h.settle(h.drop("A.xml", inv(1, "CFG")))
+		if rec := h.sentRecord("A"); len(done) != 1 || done[0].OfflineMode != "offline24" || !rec.OfflineMode || rec.InvoicingMode != "Offline" {
+			t.Fatalf("done %+v record %+v, want offline24 sent and marked Offline", done, rec)
+		}
+	})
+	t.Run("issue date", func(t *testing.T) {
+		h := newHarness(t, SendSettings{Mode: "batch"})
+		yesterday := time.Now().In(offline.Warsaw).AddDate(0, 0, -1)
+		var paths []string
+		for i := range 2 {
+			paths = append(paths, h.drop(fmt.Sprintf("OLD_%d.xml", i), samples.Invoice(i, nip, yesterday, fmt.Sprintf("OLD-%d", i))))
+			paths = append(paths, h.drop(fmt.Sprintf("NEW_%d.xml", i), inv(i+2, "NEW")))
+		}
+		done := h.settle(paths...)
+		sessions := map[bool]map[string]bool{true: {}, false: {}}
+		for _, d := range done {
+			rec := h.sentRecord(strings.TrimSuffix(d.FileName, ".xml"))
+			old := strings.HasPrefix(d.FileName, "OLD")
+			if rec.OfflineMode != old || (old && d.OfflineMode != "offline24") {
+				t.Errorf("%s: offlineMode %v mode %q, want offline24 only for the backdated ones", d.FileName, rec.OfflineMode, d.OfflineMode)
+			}
+			if want := map[bool]string{true: "Offline", false: "Online"}[old]; rec.InvoicingMode != want {
+				t.Errorf("%s: KSeF says %q, want %q", d.FileName, rec.InvoicingMode, want)
+			}
+			sessions[old][d.SessionRef] = true
+		}
+		for s := range sessions[true] {
+			if sessions[false][s] {
+				t.Errorf("batch session %s carried offline and online invoices together", s)
+			}
+		}
+	})
+}
+
+// TestDeadlineWarnings: an offline invoice whose deadline day has come is a warning, once; one past
+// it is an error naming the invoice, once.
+func TestDeadlineWarnings(t *testing.T) {
+	h := newHarness(t, SendSettings{OfflineMode: "offline24"})
+	var logs bytes.Buffer
+	h.eng.log = slog.New(slog.NewTextHandler(&logs, nil))
+	tr := h.followLatarnia()
+	h.announce(tr, "MAINTENANCE") // keeps it queued: nothing is sent during an announced outage
+	p := h.drop("LATE.xml", inv(1, "LATE"))
+	h.eng.intake(h.ctx, p)
+	inv, ok := h.byFile(spool.StateReady)["LATE.xml"]
+	if !ok {
+		t.Fatalf("LATE.xml not ready: %+v", h.byFile(spool.StateClaimed, spool.StateRejected))
+	}
+	if inv.OfflineMode != "unavailable" {
+		// Claimed during an announced maintenance: the unavailability mode, counted from its end.
+		t.Fatalf("mode %q, want unavailable", inv.OfflineMode)
+	}
+	end := time.Now()
+	if n, err := h.journal.EndOutage(h.ctx, nip, end); err != nil || n != 1 {
+		t.Fatalf("EndOutage = %d, %v", n, err)
+	}
+	// The unavailability mode: the next business day after the outage ends (holidays: internal/offline).
+	clock := offline.AddBusinessDays(end, 1).Add(9 * time.Hour)
+	h.eng.now = func() time.Time { return clock }
+	for _, at := range []time.Time{clock, clock.Add(2 * time.Minute), clock.Add(24 * time.Hour), clock.Add(25 * time.Hour)} {
+		clock = at
+		h.eng.checkDeadlines(h.ctx)
+	}
+	out := logs.String()
+	if n := strings.Count(out, "must reach KSeF today"); n != 1 {
+		t.Errorf("%d due-today warnings, want 1:\n%s", n, out)
+	}
+	if n := strings.Count(out, "missed its legal sending deadline"); n != 1 || !strings.Contains(out, "level=ERROR") || !strings.Contains(out, "file=LATE.xml") {
+		t.Errorf("%d missed-deadline errors, want 1 naming LATE.xml:\n%s", n, out)
+	}
+}
+
+// TestTechnicalCorrectionLinkedAndOnlyOnce: an offline invoice KSeF rejects gets an error file
+// that explains the technical correction; the fixed file with the same number is sent as one
+// (online, offlineMode, hashOfCorrectedInvoice) and linked; a second correction is refused with
+// 21166 and explained.
+func TestTechnicalCorrectionLinkedAndOnlyOnce(t *testing.T) {
+	h := newHarness(t, SendSettings{OfflineMode: "offline24", Mode: "batch"}) // corrections go online even so
+	good := samples.Invoice(2, nip, time.Now(), "KT-1")                       // template with buyer NIP 3861610227
+	bad := []byte(strings.Replace(string(good), "<NIP>3861610227</NIP>", "<NIP>3861610228</NIP>", 1))
+	done := h.settle(h.drop("FV_KT.xml", bad))
+	if len(done) != 1 || done[0].Outcome != "rejected" || done[0].ErrCode != 450 {
+		t.Fatalf("bad buyer NIP: %+v, want rejected by KSeF with 450", done)
+	}
+	badHash := done[0].RegisteredHash
+	errRec := h.errorRecord("FV_KT")
+	if !strings.Contains(errRec.Hint, "technical correction (korekta techniczna) is possible") || !strings.Contains(errRec.Hint, badHash) {
+		t.Errorf("error file hint %q does not explain the technical correction", errRec.Hint)
+	}
+
+	h.settle(h.drop("FV_KT_fixed.xml", good))
+	rec := h.sentRecord("FV_KT_fixed")
+	if rec.CorrectionOf == nil || rec.CorrectionOf.FileName != "FV_KT.xml" || rec.CorrectionOf.InvoiceHash != badHash || !rec.OfflineMode || rec.Mode != "online" {
+		t.Fatalf("correction record %+v (correctionOf %+v), want linked to FV_KT.xml, online, offline", rec, rec.CorrectionOf)
+	}
+	acc := h.sim.Stats().Accepted
+	if len(acc) != 1 || acc[0].HashOfCorrectedInvoice != badHash {
+		t.Fatalf("simulator accepted %+v, want one correction of %s", acc, badHash)
+	}
+
+	again := []byte(strings.Replace(string(good), "<P_2>", "<P_2 >", 1))
+	h.settle(h.drop("FV_KT_again.xml", again))
+	second := h.errorRecord("FV_KT_again")
+	if second.KsefCode != 21166 || !strings.Contains(second.Hint, "only one is allowed") {
+		t.Errorf("second correction: %+v, want 21166 explained", second)
+	}
+}
+
+func (h *harness) errorRecord(stem string) ErrorRecord {
+	h.t.Helper()
+	var rec ErrorRecord
+	b, err := os.ReadFile(filepath.Join(h.folders.Error, stem+".error.json"))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &rec); err != nil {
+		h.t.Fatal(err)
+	}
+	return rec
+}
+
+// TestOfflineFirstByDeadline: when the queue drains, offline invoices go first, earliest deadline
+// first (an open deadline before no obligation), then the online ones in their order; a batch
+// never mixes declared modes.
+func TestOfflineFirstByDeadline(t *testing.T) {
+	e := &Engine{}
+	end := time.Date(2026, 11, 5, 12, 0, 0, 0, offline.Warsaw)
+	ready := []spool.Invoice{
+		{ID: 1},
+		{ID: 2, OfflineMode: "failure", IssueDate: "2026-11-04", OutageStart: end.Add(-time.Hour), OutageEnd: end}, // 2026-11-17
+		{ID: 3, OfflineMode: "total-failure", IssueDate: "2026-11-04"},                                             // no obligation
+		{ID: 4, OfflineMode: "offline24", IssueDate: "2026-11-10"},                                                 // 2026-11-12
+		{ID: 5},
+		{ID: 6, OfflineMode: "failure", IssueDate: "2026-11-04", OutageStart: end}, // open
+	}
+	e.offlineFirst(ready)
+	var got []int64
+	for _, inv := range ready {
+		got = append(got, inv.ID)
+	}
+	if want := []int64{4, 2, 6, 3, 1, 5}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("order %v, want %v", got, want)
+	}
+	groups := byDeclaredMode(ready)
+	if len(groups) != 2 || len(groups[0]) != 4 || len(groups[1]) != 2 || declaresOffline(&groups[1][0]) {
+		t.Errorf("groups %v, want the 4 offline then the 2 online", groups)
+	}
+}

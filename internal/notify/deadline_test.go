@@ -1,0 +1,59 @@
+package notify
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ksef-sync/ksef-sync/internal/offline"
+	"github.com/ksef-sync/ksef-sync/spool"
+)
+
+// TestOfflineDeadlineEvent: a real journal with an offline24 invoice issued on a Friday before
+// Easter 2026: its deadline is Tuesday 7 April (Easter Monday is free). offline_deadline is told once
+// on the day, once more when it is missed, never on the days before.
+func TestOfflineDeadlineEvent(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	j, err := spool.Open(ctx, filepath.Join(dir, "state"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	const nip = "5265877635"
+	path := filepath.Join(dir, "FV_1.xml")
+	if err := os.WriteFile(path, []byte("<Faktura/>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	invs, errs := j.ClaimMany(ctx, nip, []string{path})
+	if errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	if err := j.MarkReady(ctx, time.Now(), []spool.Prepared{{ID: invs[0].ID, RegisteredPath: invs[0].SpoolPath, RegisteredHash: "h",
+		InvoiceNumber: "FV/1", IssueDate: "2026-04-03", Offline: spool.Offline{Mode: "offline24"}}}); err != nil {
+		t.Fatal(err)
+	}
+	n := New(Options{})
+	now := time.Date(2026, 4, 6, 12, 0, 0, 0, offline.Warsaw) // Easter Monday
+	w := &Watch{Journal: j, NIPs: []string{nip}, Notifier: n, Now: func() time.Time { return now },
+		since: now, seen: map[int64]bool{}, stalled: map[int64]bool{}} // as Run starts it
+	var told []string
+	for _, at := range []time.Time{now, now.Add(20 * time.Hour), now.Add(22 * time.Hour), now.Add(40 * time.Hour), now.Add(50 * time.Hour)} {
+		now = at
+		if err := w.Poll(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, e := range n.pending {
+		if e.Kind == OfflineDeadline {
+			told = append(told, e.Time.In(offline.Warsaw).Format("01-02 15h")+" "+e.Text)
+		}
+	}
+	if len(told) != 2 || !strings.HasPrefix(told[0], "04-07 08h") || !strings.Contains(told[0], "today, 2026-04-07") ||
+		!strings.HasPrefix(told[1], "04-08 04h") || !strings.Contains(told[1], "MISSED") {
+		t.Errorf("told:\n%s\nwant due today on 7 April and missed on 8 April", strings.Join(told, "\n"))
+	}
+}

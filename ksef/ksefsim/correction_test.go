@@ -1,0 +1,60 @@
+package ksefsim
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestTechnicalCorrection follows korekta-techniczna.md: an offline invoice KSeF rejected is
+// corrected once, online, with offlineMode true and hashOfCorrectedInvoice; the correction is
+// linked to it; a second correction gets 21166, a correction of an accepted invoice 21167, and a
+// correction without offlineMode or naming an unknown hash is refused.
+func TestTechnicalCorrection(t *testing.T) {
+	c := newClock()
+	s := startSim(t, Options{RateLimits: "off", Now: c.Now, ProcessingDelay: time.Second})
+	c.Advance(time.Second)
+	access, _ := login2(t, s, c)
+	sess, k := openOnline(t, s, access)
+	good := sampleInvoice(t, testNIP, "KT-1")
+	bad := []byte(strings.Replace(string(good), "<NIP>3861610227</NIP>", "<NIP>3861610228</NIP>", 1)) // buyer NIP check digit
+	send := func(data []byte, offline bool, corrected string) resp {
+		body := sendRequest(t, k, data)
+		body["offlineMode"] = offline
+		if corrected != "" {
+			body["hashOfCorrectedInvoice"] = corrected
+		}
+		return call(t, "POST", s.URL()+"/sessions/online/"+sess+"/invoices", access, body)
+	}
+	ref := must(t, send(bad, true, ""), 202).json(t)["referenceNumber"].(string)
+	c.Advance(2 * time.Second)
+	if got := statusCode(invoiceStatus(t, s, access, sess, ref)); got != 450 {
+		t.Fatalf("invoice with a wrong buyer NIP: status %d, want 450", got)
+	}
+	badHash := sha256B64(bad)
+
+	if code := must(t, send(good, false, badHash), 400).exceptionCode(t); code != 21405 {
+		t.Errorf("correction without offlineMode: %d, want 21405", code)
+	}
+	if code := must(t, send(good, true, sha256B64([]byte("never sent"))), 400).exceptionCode(t); code != 21405 {
+		t.Errorf("correction of an unknown invoice: %d, want 21405", code)
+	}
+	fixed := must(t, send(good, true, badHash), 202).json(t)["referenceNumber"].(string)
+	c.Advance(2 * time.Second)
+	st := invoiceStatus(t, s, access, sess, fixed)
+	if statusCode(st) != 200 || st["invoicingMode"] != "Offline" {
+		t.Fatalf("technical correction: %v", st)
+	}
+	acc := s.Stats().Accepted
+	if len(acc) != 1 || acc[0].HashOfCorrectedInvoice != badHash || !acc[0].Offline {
+		t.Errorf("accepted %+v, want the correction linked to %s", acc, badHash)
+	}
+
+	again := []byte(strings.Replace(string(good), "<P_2>", "<P_2 >", 1))
+	if code := must(t, send(again, true, badHash), 400).exceptionCode(t); code != 21166 {
+		t.Errorf("second correction: %d, want 21166", code)
+	}
+	if code := must(t, send(again, true, sha256B64(good)), 400).exceptionCode(t); code != 21167 {
+		t.Errorf("correction of an accepted invoice: %d, want 21167", code)
+	}
+}
