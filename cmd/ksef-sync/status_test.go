@@ -64,11 +64,14 @@ func populateJournal(t *testing.T, cfg *config.Config) {
 		r.ID = id
 		must(j.Reject(ctx, r))
 	}
-	done := func(id int64) { must(j.MarkDone(ctx, map[int64]string{id: ""})) }
+	// done marks outputs written; an accepted invoice's outputs include its UPO (a done, accepted
+	// record without one is listed as sent without a UPO).
+	done := func(id int64, upoPath string) { must(j.MarkDone(ctx, map[int64]string{id: upoPath})) }
 	for i := range 4 {
-		id := claim(fmt.Sprintf("FV-2026-11-%03d.xml", i+1))
+		name := fmt.Sprintf("FV-2026-11-%03d", i+1)
+		id := claim(name + ".xml")
 		accept(id, fmt.Sprintf("5265877635-20261120-0100000000%02d-AB", i))
-		done(id)
+		done(id, filepath.Join(cfg.Folders.Sent, name+".upo.xml"))
 	}
 	id := claim("FV-2026-11-005.xml")
 	accept(id, "5265877635-20261120-010000000005-AB")
@@ -94,7 +97,7 @@ func populateJournal(t *testing.T, cfg *config.Config) {
 		t.Fatal(err)
 	}
 	time.Sleep(time.Minute)
-	done(first[2].ID)
+	done(first[2].ID, "")
 	for _, name := range []string{"FV-2026-11-009.xml", "FV-2026-11-010.xml"} {
 		id := claim(name)
 		ready(id)

@@ -35,20 +35,35 @@ func TestLostBatchOpenIsReconciled(t *testing.T) {
 			if st.LostAnswers != 1 || len(st.Accepted) != 3 || st.DuplicateSubmissions != 0 {
 				t.Fatalf("lost answers %d, accepted %d, duplicate submissions %d", st.LostAnswers, len(st.Accepted), st.DuplicateSubmissions)
 			}
-			if len(st.BatchSessions) != 2 {
-				t.Fatalf("batch sessions at KSeF: %+v, want the orphan and one that carried the invoices", st.BatchSessions)
+			// Under load the invoices may be validated in turns and go into more than one batch; what
+			// matters is that exactly one session (the lost open) carries nothing and the others carry
+			// every invoice once.
+			var orphans []ksefsim.BatchSessionSummary
+			carried := map[string]bool{}
+			total := 0
+			for _, s := range st.BatchSessions {
+				if s.PartsUploaded == 0 && !s.Closed && s.Invoices == 0 {
+					orphans = append(orphans, s)
+					continue
+				}
+				carried[s.Ref] = true
+				total += s.Invoices
 			}
-			orphan, used := st.BatchSessions[0], st.BatchSessions[1]
-			if orphan.PartsUploaded != 0 || orphan.Closed || orphan.Invoices != 0 || used.Invoices != 3 {
-				t.Fatalf("orphan %+v, used %+v", orphan, used)
+			if len(orphans) != 1 || total != 3 {
+				t.Fatalf("batch sessions at KSeF: %+v; want one orphan and the 3 invoices once in the others", st.BatchSessions)
 			}
 			abandoned, err := h.journal.Sessions(h.ctx, nip, "abandoned")
-			if err != nil || len(abandoned) != 1 || abandoned[0].Ref != orphan.Ref {
-				t.Fatalf("abandoned sessions in the journal: %+v, %v; want %s", abandoned, err, orphan.Ref)
+			if err != nil || len(abandoned) != 1 || abandoned[0].Ref != orphans[0].Ref {
+				t.Fatalf("abandoned sessions in the journal: %+v, %v; want %s", abandoned, err, orphans[0].Ref)
 			}
 			closed, err := h.journal.Sessions(h.ctx, nip, "closed")
-			if err != nil || len(closed) != 1 || closed[0].Ref != used.Ref {
-				t.Fatalf("closed sessions in the journal: %+v, %v", closed, err)
+			if err != nil || len(closed) != len(carried) {
+				t.Fatalf("closed sessions in the journal: %+v, %v; want %d", closed, err, len(carried))
+			}
+			for _, c := range closed {
+				if !carried[c.Ref] {
+					t.Fatalf("journal session %s closed but KSeF has no invoices in it", c.Ref)
+				}
 			}
 		})
 	}
