@@ -24,7 +24,8 @@ var (
 	keyRE = regexp.MustCompile(`^#?\s*([a-z][a-z0-9_]*)\s*=`)
 )
 
-// exampleKeys lists "section.key" for every key of config.example.toml, commented-out ones included.
+// exampleKeys lists "section.key" for every key of config.example.toml, commented-out ones included,
+// and "key" for the top-level keys before the first table.
 func exampleKeys(t *testing.T, example string) []string {
 	t.Helper()
 	var keys []string
@@ -35,16 +36,23 @@ func exampleKeys(t *testing.T, example string) []string {
 			section = m[1]
 			continue
 		}
-		if m := keyRE.FindStringSubmatch(line); m != nil && section != "" {
-			keys = append(keys, section+"."+m[1])
+		if m := keyRE.FindStringSubmatch(line); m != nil {
+			keys = append(keys, strings.TrimPrefix(section+"."+m[1], "."))
 		}
 	}
 	// Cross-check the line scan against a real TOML decode of the active keys.
-	var decoded map[string]map[string]any
+	var decoded map[string]any
 	if _, err := toml.Decode(example, &decoded); err != nil {
 		t.Fatal(err)
 	}
-	for sec, kv := range decoded {
+	for sec, v := range decoded {
+		kv, ok := v.(map[string]any)
+		if !ok { // a top-level key
+			if !hasString(keys, sec) {
+				t.Errorf("the scan missed the top-level key %s", sec)
+			}
+			continue
+		}
 		for k := range kv {
 			if !hasString(keys, sec+"."+k) {
 				t.Errorf("the scan missed %s.%s", sec, k)

@@ -198,6 +198,7 @@ func openDeps(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps,
 		TempDir: filepath.Join(cfg.Folders.State, "tmp"),
 		OnTurn:  func(t time.Time) { d.lastTurn.Store(t.UnixNano()) },
 		QR:      qr,
+		Lang:    cfg.Lang(),
 	})
 	if err != nil {
 		d.close()
@@ -233,7 +234,7 @@ func newReadable(cfg *config.Config, log *slog.Logger) (*readable.Queue, error) 
 		}
 		formats = append(formats, rf)
 	}
-	lang, err := render.ParseLang(cfg.Render.Language)
+	lang, err := render.ParseLang(cfg.RenderLanguage())
 	if err != nil {
 		return nil, fmt.Errorf("render.language: %w", err)
 	}

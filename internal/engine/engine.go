@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ksef-sync/ksef-sync/internal/msg"
 	"github.com/ksef-sync/ksef-sync/internal/readable"
 	"github.com/ksef-sync/ksef-sync/ksef"
 	"github.com/ksef-sync/ksef-sync/spool"
@@ -71,6 +72,8 @@ type Options struct {
 	// QR, when its Dir is set, receives KOD I (and, with an Offline certificate, KOD II) for every
 	// invoice as soon as it is validated, before anything goes to KSeF.
 	QR QRFiles
+	// Lang is the language of the hints and descriptions in error/*.error.json ("" is Polish).
+	Lang msg.Lang
 }
 
 // QRFiles says where the QR codes of claimed invoices go and what signs KOD II.
