@@ -57,12 +57,7 @@ func start(t *testing.T, opts Options) *harness {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	h := &harness{t: t, w: w, dir: opts.Dir, ready: make(chan File, 1000), cancel: cancel, done: make(chan error, 1)}
-	go func() { h.done <- w.Run(ctx, h.ready) }()
-	t.Cleanup(h.stop)
-	synctest.Wait()
-	return h
+	return startWatcher(t, w, opts.Dir)
 }
 
 func (h *harness) stop() {

@@ -85,7 +85,7 @@ func runDemo(ctx context.Context, env *cliEnv, dir string) error {
 		return err
 	}
 	fmt.Fprintf(env.stdout, "\n== ksef-sync status -config %s\n", cfgPath)
-	renderStatus(env.stdout, rep)
+	renderStatus(env.stdout, rep, cfg.Lang())
 	fmt.Fprintf(env.stdout, "\nDemo finished: %d invoices accepted, 1 rejected, received invoices in %s.\n", sent, cfg.Folders.Inbox)
 	return nil
 }

@@ -24,7 +24,7 @@ func cmdGet(ctx context.Context, env *cliEnv, args []string) int {
 	number := fs.String("ksef-number", "", "KSeF number of the invoice (required)")
 	company := fs.String("company", "", "the company to fetch for, by NIP (a config serves exactly one today)")
 	out := fs.String("out", ".", "folder to write N.xml, N.json and N.pdf into")
-	lang := fs.String("lang", "", "label language of the PDF: pl or en (default: render.language)")
+	lang := fs.String("lang", "", "label language of the PDF: pl or en (default: render.language, else language)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return parseFailed(err)
 	}
@@ -62,7 +62,7 @@ func cmdGet(ctx context.Context, env *cliEnv, args []string) int {
 
 func getRenderOptions(cfg *config.Config, lang string) (render.Options, error) {
 	if lang == "" {
-		lang = cfg.Render.Language
+		lang = cfg.RenderLanguage()
 	}
 	l, err := render.ParseLang(lang)
 	return render.Options{Lang: l}, err

@@ -9,6 +9,7 @@ import (
 	"github.com/kardianos/service"
 
 	"github.com/ksef-sync/ksef-sync/internal/config"
+	"github.com/ksef-sync/ksef-sync/internal/msg"
 	"github.com/ksef-sync/ksef-sync/internal/status"
 )
 
@@ -39,7 +40,7 @@ func cmdStatus(ctx context.Context, env *cliEnv, args []string) int {
 		_ = enc.Encode(rep)
 		return exitOK
 	}
-	renderStatus(env.stdout, rep)
+	renderStatus(env.stdout, rep, cfg.Lang())
 	return exitOK
 }
 
@@ -85,4 +86,5 @@ func credentialSummary(cfg *config.Config) (string, string) {
 	return "certificate " + c.Subject.CommonName, c.NotAfter.UTC().Format("2006-01-02")
 }
 
-func renderStatus(w io.Writer, r *statusReport) { status.RenderText(w, r) }
+// renderStatus prints the report in l, the configuration's language (Polish by default).
+func renderStatus(w io.Writer, r *statusReport, l msg.Lang) { status.RenderText(w, r, l) }

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/ksef-sync/ksef-sync/internal/invoicexml"
+	"github.com/ksef-sync/ksef-sync/internal/msg"
 )
 
 // cmdValidate checks invoice files exactly as the daemon does before sending (encoding, XML, the
@@ -20,12 +21,18 @@ import (
 func cmdValidate(_ context.Context, env *cliEnv, args []string) int {
 	fs := flag.NewFlagSet("ksef-sync validate", flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
+	langFlag := fs.String("lang", "pl", "language of the descriptions: pl or en (schema messages are English)")
 	fs.Usage = func() {
-		fmt.Fprintln(env.stderr, "usage: ksef-sync validate FILE|FOLDER...")
+		fmt.Fprintln(env.stderr, "usage: ksef-sync validate [-lang pl|en] FILE|FOLDER...")
 		fmt.Fprintln(env.stderr, "Checks invoices against FA(3) without sending them; a folder means its *.xml files.")
+		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return parseFailed(err)
+	}
+	lang, err := msg.Parse(*langFlag)
+	if err != nil {
+		return fail(env, exitUsage, fmt.Errorf("-lang: %w", err))
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()
@@ -40,7 +47,7 @@ func cmdValidate(_ context.Context, env *cliEnv, args []string) int {
 			code = exitFatal
 			continue
 		}
-		if printInvoiceProblems(env, f, raw) {
+		if printInvoiceProblems(env, f, raw, lang) {
 			invalid++
 		}
 	}
@@ -85,8 +92,8 @@ func expandInvoiceArgs(env *cliEnv, args []string) ([]string, int) {
 }
 
 // printInvoiceProblems prints file's problems and reports whether it has any.
-func printInvoiceProblems(env *cliEnv, file string, raw []byte) bool {
-	_, err := invoicexml.Prepare(raw, invoicexml.Options{})
+func printInvoiceProblems(env *cliEnv, file string, raw []byte, lang msg.Lang) bool {
+	_, err := invoicexml.Prepare(raw, invoicexml.Options{Lang: lang})
 	if err == nil {
 		return false
 	}

@@ -41,7 +41,7 @@ func TestValidateCommand(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "notes.txt"), []byte("not an invoice, not checked"))
 	lineOf := func(s, sub string) int { return strings.Count(s[:strings.Index(s, sub)], "\n") + 1 }
 
-	code, out, _ := runValidate(t, dir)
+	code, out, _ := runValidate(t, "-lang", "en", dir)
 	if code != exitRejected {
 		t.Errorf("exit code %d, want %d", code, exitRejected)
 	}
@@ -101,5 +101,21 @@ func TestSchemaInvalidInvoiceGoesToErrorFolder(t *testing.T) {
 	}
 	if n := len(e.sim.Stats().Accepted); n != 1 {
 		t.Errorf("the simulator received %d invoices, want only the valid one", n)
+	}
+}
+
+// TestValidateSpeaksPolishByDefault: the description is Polish unless -lang en (issue 11 item 4).
+func TestValidateSpeaksPolishByDefault(t *testing.T) {
+	dir := t.TempDir()
+	broken := filepath.Join(dir, "broken.xml")
+	writeFile(t, broken, []byte("<?xml version=\"1.0\"?>\n<Faktura xmlns=\"http://crd.gov.pl/wzor/2025/06/25/13775/\"><Naglowek>"))
+	for _, tt := range []struct{ args, want []string }{
+		{[]string{broken}, []string{broken + ":2: Faktura: plik nie jest poprawnym dokumentem XML: wiersz 2, kolumna 69: unexpected EOF\n"}},
+		{[]string{"-lang", "en", broken}, []string{broken + ":2: Faktura: the file is not well-formed XML: line 2, column 69: unexpected EOF\n"}},
+	} {
+		code, out, errOut := runValidate(t, tt.args...)
+		if code != exitRejected || !cmp.Equal([]string{out}, tt.want) {
+			t.Errorf("validate %v: exit %d, output %q (%s); want %d, %q", tt.args, code, out, errOut, exitRejected, tt.want)
+		}
 	}
 }

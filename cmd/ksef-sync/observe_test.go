@@ -285,7 +285,8 @@ events = ["rejected", "stalled", "ksef_unavailable", "pull_failing"]
 		t.Errorf("counts %+v, want 25 = 20 + 5 + 0", c)
 	}
 	_, text, _ := e.runCmd(time.Minute, "status", "-config", e.cfgPath)
-	if !strings.Contains(text, fmt.Sprintf("running (PID %d", cmd.Process.Pid)) || !strings.Contains(text, "Invoices: 25 = 20 accepted + 5 rejected + 0 in progress") {
+	// In Polish, the default language (issue 11 item 4).
+	if !strings.Contains(text, fmt.Sprintf("działa (PID %d", cmd.Process.Pid)) || !strings.Contains(text, "Faktury: 25 = 20 przyjętych + 5 odrzuconych + 0 w toku") {
 		t.Errorf("status text does not tell the truth:\n%s", text)
 	}
 	_, page := web.get("/", true)

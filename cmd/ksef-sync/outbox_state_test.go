@@ -26,7 +26,7 @@ func TestDaemonWaitsForAMissingOutbox(t *testing.T) {
 		return e.outboxState() == "missing"
 	})
 	_, text, _ := e.runCmd(time.Minute, "status", "-config", e.cfgPath)
-	if !strings.Contains(text, "NOT available since") {
+	if !strings.Contains(text, "folder outbox:        NIEDOSTĘPNY od") { // Polish, the default language
 		t.Errorf("status text does not say the outbox is unavailable:\n%s", text)
 	}
 

@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ksef-sync/ksef-sync/internal/config"
+	"github.com/ksef-sync/ksef-sync/internal/msg"
 	"github.com/ksef-sync/ksef-sync/spool"
 )
 
@@ -151,8 +152,13 @@ func TestStatusGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	var text bytes.Buffer
-	renderStatus(&text, rep)
+	renderStatus(&text, rep, msg.EN)
 	checkGolden(t, "status.golden", text.Bytes())
+	// Polish is what a bookkeeper sees by default (issue 11 item 4); the machine words (queue
+	// states, codes, file names) stay as they are.
+	text.Reset()
+	renderStatus(&text, rep, cfg.Lang())
+	checkGolden(t, "status.pl.golden", text.Bytes())
 
 	js, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
@@ -233,8 +239,9 @@ func TestStatusBeforeFirstRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	var text bytes.Buffer
-	renderStatus(&text, rep)
-	for _, want := range []string{"note:                 no journal in " + cfg.Folders.State + " yet", "  ready      0\n", "(none yet)", "last successful send: never"} {
+	renderStatus(&text, rep, cfg.Lang())
+	for _, want := range []string{"uwaga:                brak dziennika w " + cfg.Folders.State + ": proces w tle jeszcze nie działał",
+		"  ready      0\n", "(jeszcze brak)", "ostatnia wysyłka:     nigdy"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("missing %q in:\n%s", want, text.String())
 		}

@@ -210,6 +210,7 @@ func openDeps(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps,
 		QR:      qr,
 		// In the daemon KSeF's availability decides which invoices are issued offline.
 		Availability: availabilityFor(cfg),
+		Lang:    cfg.Lang(),
 	})
 	if err != nil {
 		d.close()
@@ -258,7 +259,7 @@ func newReadable(cfg *config.Config, log *slog.Logger) (*readable.Queue, error) 
 		}
 		formats = append(formats, rf)
 	}
-	lang, err := render.ParseLang(cfg.Render.Language)
+	lang, err := render.ParseLang(cfg.RenderLanguage())
 	if err != nil {
 		return nil, fmt.Errorf("render.language: %w", err)
 	}

@@ -18,17 +18,19 @@ import (
 // Config is the whole configuration file. Paths are absolute after Load (relative ones are resolved
 // against the folder of the configuration file, because services start in C:\Windows\System32 or /).
 type Config struct {
-	Path    string  `toml:"-"` // absolute path of the file loaded
-	KSeF    KSeF    `toml:"ksef"`
-	Auth    Auth    `toml:"auth"`
-	Folders Folders `toml:"folders"`
-	Send    Send    `toml:"send"`
-	Watch   Watch   `toml:"watch"`
-	Pull    Pull    `toml:"pull"`
-	Render  Render  `toml:"render"`
-	Log     Log     `toml:"log"`
-	HTTP    HTTP    `toml:"http"`
-	Notify  Notify  `toml:"notify"`
+	Path string `toml:"-"` // absolute path of the file loaded
+	// Language of error-file hints and descriptions and of the status text: pl | en (language.go).
+	Language string  `toml:"language"`
+	KSeF     KSeF    `toml:"ksef"`
+	Auth     Auth    `toml:"auth"`
+	Folders  Folders `toml:"folders"`
+	Send     Send    `toml:"send"`
+	Watch    Watch   `toml:"watch"`
+	Pull     Pull    `toml:"pull"`
+	Render   Render  `toml:"render"`
+	Log      Log     `toml:"log"`
+	HTTP     HTTP    `toml:"http"`
+	Notify   Notify  `toml:"notify"`
 }
 
 // KSeF selects the KSeF environment and the context the daemon works for.
@@ -340,7 +342,8 @@ func Defaults() Config {
 			// KSeF leaves some exports running for days (CIRFMF/ksef-api #307, #366, #846).
 			ExportTimeout: Duration{20 * time.Minute},
 		},
-		Render: Render{Formats: []string{"pdf"}, Language: "pl",
+		Language: "pl",
+		Render: Render{Formats: []string{"pdf"},
 			Targets: []string{"sent", "inbox"}},
 		Log:  Log{Level: "info", Format: "text", MaxSizeMB: 20, MaxFiles: 10},
 		HTTP: HTTP{Timeout: Duration{60 * time.Second}, Listen: "127.0.0.1:8765"},

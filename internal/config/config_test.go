@@ -458,6 +458,12 @@ func TestExampleMentionsEveryKey(t *testing.T) {
 		if tableKey == "-" {
 			continue
 		}
+		if table.Type.Kind() != reflect.Struct { // a top-level key, before the first table
+			if !regexp.MustCompile(`(?m)^#? ?` + tableKey + ` = `).MatchString(sections[""]) {
+				t.Errorf("example does not mention the top-level key %s", tableKey)
+			}
+			continue
+		}
 		if _, ok := sections[tableKey]; !ok {
 			t.Errorf("example has no [%s] table", tableKey)
 			continue

@@ -3,7 +3,7 @@ package config
 // Render configures the readable copies (PDF, HTML) of invoices and UPOs written next to the XML.
 type Render struct {
 	Formats  []string `toml:"formats"`  // pdf | html; empty turns rendering off
-	Language string   `toml:"language"` // pl | en
+	Language string   `toml:"language"` // pl | en; empty: the top-level language
 	Targets  []string `toml:"targets"`  // sent | inbox
 }
 
@@ -24,7 +24,7 @@ func (c *Config) validateRender(ps *Problems) {
 	for _, f := range c.Render.Formats {
 		oneOf(ps, "render.formats", f, "pdf", "html")
 	}
-	oneOf(ps, "render.language", c.Render.Language, "pl", "en")
+	c.validateLanguage(ps) // language.go: the top-level key and its [render] override
 	for _, t := range c.Render.Targets {
 		oneOf(ps, "render.targets", t, "sent", "inbox")
 	}

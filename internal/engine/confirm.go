@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ksef-sync/ksef-sync/internal/msg"
 	"github.com/ksef-sync/ksef-sync/ksef"
 	"github.com/ksef-sync/ksef-sync/spool"
 )
@@ -266,7 +267,7 @@ func (e *Engine) duplicate(ctx context.Context, inv *spool.Invoice, si *ksef.Ses
 	orig, err := e.findOriginal(ctx, inv, origSession, origNumber)
 	if errors.Is(err, errOriginalUnknown) {
 		st := si.Status
-		st.Description = fmt.Sprintf("invoice number already registered as %s; KSeF did not let us compare its content with this file", origNumber)
+		st.Description = e.opt.Lang.T(msg.DescDuplicateUnknown, origNumber)
 		st.Details = append(st.Details, "original session: "+origSession, err.Error())
 		return e.reject(ctx, inv, st, "ksef")
 	}
@@ -284,9 +285,9 @@ func (e *Engine) duplicate(ctx context.Context, inv *spool.Invoice, si *ksef.Ses
 		return err
 	}
 	st := si.Status
-	st.Description = fmt.Sprintf("invoice number already registered as %s with different content", origNumber)
+	st.Description = e.opt.Lang.T(msg.DescDuplicateDiffers, origNumber)
 	st.Details = append(st.Details, "original session: "+origSession)
-	return e.reject(ctx, inv, st, "ksef")
+	return e.rejectHinted(ctx, inv, st, "ksef", e.opt.Lang.T(msg.HintKSeF440Different))
 }
 
 // findOriginal finds the registered original of a duplicate: in our own journal when we sent it,
@@ -356,8 +357,13 @@ func (e *Engine) originalByNumber(ctx context.Context, inv *spool.Invoice, ksefN
 }
 
 func (e *Engine) reject(ctx context.Context, inv *spool.Invoice, st ksef.Status, stage string) error {
+	return e.rejectHinted(ctx, inv, st, stage, rejectionHint(e.opt.Lang, inv, st))
+}
+
+// rejectHinted is reject with a hint that knows more than KSeF's status code.
+func (e *Engine) rejectHinted(ctx context.Context, inv *spool.Invoice, st ksef.Status, stage, hint string) error {
 	err := e.confirmJ.Reject(ctx, spool.Rejection{ID: inv.ID, Code: st.Code, Description: st.Description,
-		Details: st.Details, Stage: stage, Hint: rejectionHint(inv, st)})
+		Details: st.Details, Stage: stage, Hint: hint})
 	if err == nil {
 		e.log.Warn("invoice rejected by KSeF", "file", inv.FileName, "invoice", inv.ID, "state", spool.StateRejected,
 			"code", st.Code, "reason", st.Description, "session", inv.SessionRef)

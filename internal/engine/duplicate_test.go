@@ -80,8 +80,8 @@ func TestDuplicateOfAnOriginalWeCannotList(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.State != spool.StateRejected || !strings.Contains(got.ErrDescription, "different content") {
-			t.Fatalf("state %s: %s, want rejected as different content", got.State, got.ErrDescription)
+		if got.State != spool.StateRejected || !strings.Contains(got.ErrDescription, "z inną treścią") || !strings.Contains(got.ErrHint, "nowy numer") {
+			t.Fatalf("state %s: %s (hint %s), want rejected as different content (in Polish by default)", got.State, got.ErrDescription, got.ErrHint)
 		}
 	})
 	t.Run("original not found", func(t *testing.T) {
@@ -97,7 +97,7 @@ func TestDuplicateOfAnOriginalWeCannotList(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.State != spool.StateRejected || !strings.Contains(got.ErrDescription, "did not let us compare") {
+		if got.State != spool.StateRejected || !strings.Contains(got.ErrDescription, "nie pozwolił porównać") {
 			t.Fatalf("state %s: %s, want a clear rejection", got.State, got.ErrDescription)
 		}
 	})

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ksef-sync/ksef-sync/internal/msg"
 	"github.com/ksef-sync/ksef-sync/internal/readable"
 	"github.com/ksef-sync/ksef-sync/ksef"
 	"github.com/ksef-sync/ksef-sync/spool"
@@ -75,6 +76,8 @@ type Options struct {
 	// makes it an offline invoice) and whether an outage is announced now; nil: only the
 	// configuration and the issue date decide (one-pass mode).
 	Availability Availability
+	// Lang is the language of the hints and descriptions in error/*.error.json ("" is Polish).
+	Lang msg.Lang
 }
 
 // QRFiles says where the QR codes of claimed invoices go and what signs KOD II.

@@ -15,6 +15,7 @@ import (
 	"github.com/ksef-sync/ksef-sync/internal/atomicfile"
 
 	"github.com/ksef-sync/ksef-sync/internal/invoicexml"
+	"github.com/ksef-sync/ksef-sync/internal/msg"
 	"github.com/ksef-sync/ksef-sync/internal/qrfiles"
 	"github.com/ksef-sync/ksef-sync/spool"
 	"github.com/ksef-sync/ksef-sync/watcher"
@@ -94,9 +95,9 @@ func (e *Engine) rejectUnclaimable(path string) {
 		log.Warn("cannot copy oversized file to the error folder", "err", err)
 		return
 	}
-	rec := ErrorRecord{Code: "too-large", Description: fmt.Sprintf("the file is larger than %d MB, far above KSeF's 1 MB invoice limit (3 MB with attachments)", spool.MaxClaimSize>>20),
+	rec := ErrorRecord{Code: "too-large", Description: e.opt.Lang.T(msg.DescFileTooLarge, spool.MaxClaimSize>>20),
 		Details: []string{}, Stage: "validation", FileName: name, Time: e.now().UTC().Format(time.RFC3339),
-		Hint: "This is not a single invoice: check the ERP export (it may have written a log or a whole archive into the outbox)."}
+		Hint: e.opt.Lang.T(msg.HintFileTooLarge)}
 	js, _ := marshalRecord(rec)
 	if err := atomicfile.WriteFile(base+".error.json", js, 0o644); err != nil {
 		log.Warn("cannot write error record", "err", err)
@@ -165,7 +166,7 @@ func (e *Engine) check(inv *spool.Invoice) (verdict, error) {
 	if err != nil {
 		return verdict{}, fmt.Errorf("read spool copy of %s: %w", inv.FileName, err)
 	}
-	prep, perr := invoicexml.Prepare(raw, invoicexml.Options{ContextNIP: e.opt.NIP, MaxSize: e.opt.Send.MaxInvoiceSize})
+	prep, perr := invoicexml.Prepare(raw, invoicexml.Options{ContextNIP: e.opt.NIP, MaxSize: e.opt.Send.MaxInvoiceSize, Lang: e.opt.Lang})
 	var verr *invoicexml.Error
 	if errors.As(perr, &verr) {
 		return verdict{verr: verr}, nil
@@ -244,7 +245,7 @@ func (e *Engine) markInvalid(ctx context.Context, ids []int64, verdicts map[int6
 	}
 	for _, id := range ids {
 		v := verdicts[id].verr
-		e.log.Warn("invoice rejected locally", "file", verdicts[id].file, "invoice", id, "state", spool.StateRejected, "code", v.Code, "reason", v.Description)
+		e.log.Warn("invoice rejected locally", "file", verdicts[id].file, "invoice", id, "state", spool.StateRejected, "code", v.Code, "reason", v.Error())
 	}
 	return nil
 }

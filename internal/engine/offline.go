@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"github.com/ksef-sync/ksef-sync/internal/msg"
 	"sort"
 	"time"
 
@@ -301,11 +302,11 @@ func technicalCorrections(ready []spool.Invoice) (corrections, rest []spool.Invo
 
 // rejectionHint is the hint of an invoice KSeF rejected: the one for its code, and what a
 // technical correction can do about it. A refused correction gets only its own explanation.
-func rejectionHint(inv *spool.Invoice, st ksef.Status) string {
+func rejectionHint(l msg.Lang, inv *spool.Invoice, st ksef.Status) string {
 	if st.Code == 21166 || st.Code == 21167 {
 		return correctionHint(inv, st.Code)
 	}
-	return joinHints(hintFor(st), correctionHint(inv, st.Code))
+	return joinHints(hintFor(l, st), correctionHint(inv, st.Code))
 }
 
 // nonTechnical are KSeF's answers a technical correction cannot help with: permissions (410), the

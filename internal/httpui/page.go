@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"io"
 
+	"github.com/ksef-sync/ksef-sync/internal/msg"
 	"github.com/ksef-sync/ksef-sync/internal/status"
 )
 
@@ -14,8 +15,9 @@ import (
 var pageHTML string
 
 var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
-	"daemonLine": status.DaemonLine,
-	"ksefLine":   status.KSeFLine,
+	// The page is English throughout (an administrator's view); `status` speaks config language.
+	"daemonLine": func(d status.Daemon) string { return status.DaemonLine(msg.EN, d) },
+	"ksefLine":   func(k status.KSeF) string { return status.KSeFLine(msg.EN, k) },
 	"oneLine":    status.OneLine,
 	"states":     func() []string { return stateNames() },
 	"sortedKeys": status.SortedKeys,

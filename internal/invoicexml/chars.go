@@ -1,8 +1,9 @@
 package invoicexml
 
 import (
-	"fmt"
 	"unicode/utf8"
+
+	"github.com/ksef-sync/ksef-sync/internal/msg"
 )
 
 // maxReported bounds Details so a file full of control characters still yields a short report.
@@ -30,7 +31,7 @@ func forbidden(r rune) bool {
 // checkCharacters scans valid UTF-8 text for forbidden characters, reporting the first and listing
 // a few more.
 func checkCharacters(text []byte) *Error {
-	var found []string
+	var found []msg.Message
 	line, lineStart := 1, 0
 	for i := 0; i < len(text) && len(found) <= maxReported; {
 		c := text[i]
@@ -52,16 +53,14 @@ func checkCharacters(text []byte) *Error {
 	if len(found) == 0 {
 		return nil
 	}
-	e := reject(CodeForbiddenCharacter,
-		"the ERP put an invisible control character into a text field (e.g. a name or description): "+
-			"remove it in the ERP and export again",
-		"%s is not allowed in an invoice", found[0])
+	e := reject(CodeForbiddenCharacter, msg.M(msg.InvForbiddenCharHint), msg.InvForbiddenCharDesc, found[0])
 	if len(found) > 1 {
-		e.Details = found[1:min(len(found), maxReported)]
+		e.details = found[1:min(len(found), maxReported)]
+		e.localize(msg.PL)
 	}
 	return e
 }
 
-func describeChar(r rune, line, col int) string {
-	return fmt.Sprintf("character U+%04X at line %d, column %d", r, line, col)
+func describeChar(r rune, line, col int) msg.Message {
+	return msg.M(msg.InvCharAt, r, line, col)
 }

@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/encoding/charmap"
+
+	"github.com/ksef-sync/ksef-sync/internal/msg"
 )
 
 var (
@@ -33,8 +35,7 @@ var singleByteEncodings = map[string]struct {
 	"ibm852":       {"CP852", charmap.CodePage852},
 }
 
-const hintUndeclared1250 = "the file is probably saved in windows-1250 (Polish letters) without saying so: " +
-	"export it as UTF-8, or make the first line say encoding=\"windows-1250\""
+var hintUndeclared1250 = msg.M(msg.InvUndeclared1250Hint)
 
 // normalizeEncoding returns raw as UTF-8 without a byte order mark and with a UTF-8 declaration,
 // listing what it changed.
@@ -80,9 +81,7 @@ func normalizeEncoding(raw []byte) ([]byte, []string, *Error) {
 			break
 		}
 		if !isASCII(text) && utf8.Valid(text) {
-			return nil, nil, reject(CodeBadEncoding,
-				"the ERP writes UTF-8 but labels the file "+enc.name+": fix the export's encoding setting",
-				"the file declares encoding=%q but its content is UTF-8; converting it would garble Polish letters", declared)
+			return nil, nil, reject(CodeBadEncoding, msg.M(msg.InvMislabelledUTF8Hint, enc.name), msg.InvMislabelledUTF8Desc, declared)
 		}
 		converted, err := decodeSingleByte(text, enc.cm, enc.name, removed)
 		if err != nil {
@@ -93,13 +92,9 @@ func normalizeEncoding(raw []byte) ([]byte, []string, *Error) {
 		}
 		text = converted
 	case strings.HasPrefix(label, "utf-16"):
-		return nil, nil, reject(CodeBadEncoding,
-			"export the invoice as UTF-8 (or UTF-16 with a byte order mark)",
-			"the file declares encoding=%q but has no UTF-16 byte order mark", declared)
+		return nil, nil, reject(CodeBadEncoding, msg.M(msg.InvUTF16NoBOMHint), msg.InvUTF16NoBOMDesc, declared)
 	default:
-		return nil, nil, reject(CodeBadEncoding,
-			"export the invoice as UTF-8 (kodowanie UTF-8); windows-1250 and ISO-8859-2 are converted automatically",
-			"the file declares encoding=%q, which is not supported", declared)
+		return nil, nil, reject(CodeBadEncoding, msg.M(msg.InvUnsupportedEncodingHint), msg.InvUnsupportedEncodingDesc, declared)
 	}
 	if declared != "" && !strings.EqualFold(declared, "utf-8") {
 		// Re-locate: converting non-ASCII bytes inside the declaration may have moved the value.
@@ -164,8 +159,7 @@ func checkUTF8(text []byte, removed int) *Error {
 	for i := 0; i < len(text); {
 		r, size := utf8.DecodeRune(text[i:])
 		if r == utf8.RuneError && size <= 1 {
-			return reject(CodeBadEncoding, hintUndeclared1250,
-				"byte %d (line %d) is 0x%02X, which is not valid UTF-8", i+removed, lineAt(text, i), text[i])
+			return reject(CodeBadEncoding, hintUndeclared1250, msg.InvBadUTF8Desc, i+removed, lineAt(text, i), text[i])
 		}
 		i += size
 	}
@@ -186,9 +180,7 @@ func decodeSingleByte(text []byte, cm *charmap.Charmap, name string, removed int
 		}
 		r := cm.DecodeByte(c)
 		if r == utf8.RuneError {
-			return nil, reject(CodeBadEncoding,
-				"the file is not really "+name+": export it again as UTF-8",
-				"byte %d (line %d) is 0x%02X, which has no meaning in %s", i+removed, lineAt(text, i), c, name)
+			return nil, reject(CodeBadEncoding, msg.M(msg.InvNotReallyHint, name), msg.InvUndefinedByteDesc, i+removed, lineAt(text, i), c, name)
 		}
 		out = utf8.AppendRune(out, r)
 	}
@@ -204,8 +196,7 @@ func decodeUTF16(raw []byte) ([]byte, string, *Error) {
 	}
 	body := raw[2:]
 	if len(body)%2 != 0 {
-		return nil, "", reject(CodeBadEncoding, "export the invoice again, preferably as UTF-8",
-			"the file starts with a %s byte order mark but has an odd number of bytes", name)
+		return nil, "", reject(CodeBadEncoding, msg.M(msg.InvExportAgainUTF8Hint), msg.InvUTF16OddDesc, name)
 	}
 	out := make([]byte, 0, len(body)/2+len(body)/8)
 	for i := 0; i < len(body); i += 2 {
@@ -219,8 +210,7 @@ func decodeUTF16(raw []byte) ([]byte, string, *Error) {
 			r = utf8.RuneError
 		}
 		if r == utf8.RuneError {
-			return nil, "", reject(CodeBadEncoding, "export the invoice again, preferably as UTF-8",
-				"byte %d is a broken %s character", i+2, name)
+			return nil, "", reject(CodeBadEncoding, msg.M(msg.InvExportAgainUTF8Hint), msg.InvUTF16BrokenDesc, i+2, name)
 		}
 		out = utf8.AppendRune(out, r)
 	}

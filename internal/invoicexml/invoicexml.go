@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ksef-sync/ksef-sync/internal/msg"
 	"github.com/ksef-sync/ksef-sync/internal/xsd"
 )
 
@@ -35,6 +36,8 @@ type Options struct {
 	MaxSizeWithAttachment int
 	// Now is today's clock for the issue-date check; nil means time.Now.
 	Now func() time.Time
+	// Lang is the language of Error.Description and Error.Hint; "" is Polish. Error() is English.
+	Lang msg.Lang
 }
 
 // Prepared is an invoice ready to be registered.
@@ -57,6 +60,11 @@ type Error struct {
 	Details     []string  // further occurrences or context; for CodeSchema "line N: path: message", at most MaxSchemaDetails
 	Line        int       // line of the (first) problem, 0 when it concerns the whole file
 	Problems    []Problem // CodeSchema: every problem found (up to xsd.MaxErrors)
+
+	// The words behind Description, Hint and Details, rendered in Options.Lang by Prepare; from
+	// the catalogue in internal/msg.
+	desc, hint msg.Message
+	details    []msg.Message
 }
 
 // Stable rejection codes.
@@ -76,6 +84,7 @@ const (
 	CodeFutureIssueDate       = "future-issue-date" // P_1 after today in Warsaw: KSeF refuses it
 )
 
+// Error is the English text, for logs and wrapped errors; Description and Hint are the reader's.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("invoice rejected (")
@@ -85,18 +94,51 @@ func (e *Error) Error() string {
 		b.WriteString(e.Field)
 		b.WriteString(": ")
 	}
-	b.WriteString(e.Description)
+	b.WriteString(e.describe(msg.EN))
 	return b.String()
 }
 
-func reject(code, hint, format string, args ...any) *Error {
-	return &Error{Code: code, Hint: hint, Description: fmt.Sprintf(format, args...)}
+// describe is the description in l.
+func (e *Error) describe(l msg.Lang) string {
+	if e.desc.IsZero() {
+		return e.Description
+	}
+	return e.desc.In(l)
+}
+
+// localize renders the description, hint and message details in l.
+func (e *Error) localize(l msg.Lang) {
+	e.Description = e.describe(l)
+	if !e.hint.IsZero() {
+		e.Hint = e.hint.In(l)
+	}
+	if e.details != nil {
+		e.Details = make([]string, len(e.details))
+		for i, d := range e.details {
+			e.Details[i] = d.In(l)
+		}
+	}
+}
+
+// reject builds a rejection from catalogue messages; Prepare renders them in the reader's language.
+func reject(code string, hint msg.Message, desc msg.Key, args ...any) *Error {
+	e := &Error{Code: code, hint: hint, desc: msg.M(desc, args...)}
+	e.localize(msg.PL)
+	return e
 }
 
 // Prepare checks raw and returns the bytes to register, or an *Error explaining the rejection: the
 // encoding, well-formedness and the fields ksef-sync needs first, then the FA(3) schema.
 // When nothing needed converting, Prepared.Bytes is raw itself (not a copy).
 func Prepare(raw []byte, opts Options) (*Prepared, error) {
+	p, err := prepare(raw, opts)
+	if e, ok := err.(*Error); ok {
+		e.localize(opts.Lang)
+	}
+	return p, err
+}
+
+func prepare(raw []byte, opts Options) (*Prepared, error) {
 	if opts.MaxSize <= 0 {
 		opts.MaxSize = DefaultMaxSize
 	}
@@ -104,14 +146,12 @@ func Prepare(raw []byte, opts Options) (*Prepared, error) {
 		opts.MaxSizeWithAttachment = DefaultMaxSizeWithAttachment
 	}
 	if len(raw) == 0 {
-		return nil, reject(CodeEmpty,
-			"export the invoice from the ERP again",
-			"the file is empty (0 bytes): the ERP may have failed while exporting; export it again")
+		return nil, reject(CodeEmpty, msg.M(msg.InvEmptyHint), msg.InvEmptyDesc)
 	}
 	// Conversion can at most double the size (2-byte UTF-8 for Polish letters); anything far beyond
 	// the largest limit is rejected before spending time on it.
 	if limit := max(opts.MaxSize, opts.MaxSizeWithAttachment); len(raw) > 3*limit {
-		return nil, tooLarge(len(raw), limit, "")
+		return nil, tooLarge(len(raw), limit, false)
 	}
 	text, conversions, err := normalizeEncoding(raw)
 	if err != nil {
@@ -129,12 +169,12 @@ func Prepare(raw []byte, opts Options) (*Prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	limit, with := opts.MaxSize, ""
+	limit := opts.MaxSize
 	if p.HasAttachment {
-		limit, with = opts.MaxSizeWithAttachment, " with an attachment (Zalacznik)"
+		limit = opts.MaxSizeWithAttachment
 	}
 	if len(text) > limit {
-		return nil, tooLarge(len(text), limit, with)
+		return nil, tooLarge(len(text), limit, p.HasAttachment)
 	}
 	if errs := stream.Errors(); len(errs) > 0 {
 		return nil, schemaError(errs)
@@ -147,10 +187,12 @@ func Prepare(raw []byte, opts Options) (*Prepared, error) {
 	return p, nil
 }
 
-func tooLarge(size, limit int, with string) *Error {
-	return reject(CodeTooLarge,
-		"KSeF does not accept invoices this large: remove embedded images or split the invoice",
-		"the invoice has %d bytes; KSeF accepts at most %d bytes for an invoice%s", size, limit, with)
+func tooLarge(size, limit int, withAttachment bool) *Error {
+	desc := msg.InvTooLargeDesc
+	if withAttachment {
+		desc = msg.InvTooLargeAttachDesc
+	}
+	return reject(CodeTooLarge, msg.M(msg.InvTooLargeHint), desc, size, limit)
 }
 
 // warsaw is the zone KSeF dates are counted in.
@@ -173,9 +215,7 @@ func checkIssueDate(p1 string, now func() time.Time) *Error {
 	}
 	y, m, d := now().In(warsaw).Date()
 	if today := time.Date(y, m, d, 0, 0, 0, 0, warsaw); issued.After(today) {
-		e := reject(CodeFutureIssueDate,
-			"the issue date (P_1) is in the future: correct it in the ERP (or wait until that day) and export the invoice again",
-			"the issue date %s (P_1) is after today (%s in Poland): KSeF refuses invoices issued in the future", p1, today.Format("2006-01-02"))
+		e := reject(CodeFutureIssueDate, msg.M(msg.InvFutureDateHint), msg.InvFutureDateDesc, p1, today.Format("2006-01-02"))
 		e.Field = "Fa/P_1"
 		return e
 	}

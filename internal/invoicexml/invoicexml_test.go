@@ -14,6 +14,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/text/encoding/charmap"
+
+	"github.com/ksef-sync/ksef-sync/internal/msg"
 )
 
 const (
@@ -202,7 +204,9 @@ func TestPrepareRejections(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := Prepare(tt.raw, tt.opts)
+			opts := tt.opts
+			opts.Lang = msg.EN // the expected descriptions are the English ones
+			got, err := Prepare(tt.raw, opts)
 			var e *Error
 			if !errors.As(err, &e) {
 				t.Fatalf("Prepare = %v, %v; want *Error %s", got, err, tt.wantCode)
@@ -227,7 +231,7 @@ func itoa(n int) string { return strconv.Itoa(n) }
 
 func TestForbiddenCharacterDetailsAreBounded(t *testing.T) {
 	in := must(t, sample(t), "Lidzbark", strings.Repeat("\x02", 50))
-	_, err := Prepare([]byte(in), Options{})
+	_, err := Prepare([]byte(in), Options{Lang: msg.EN})
 	var e *Error
 	if !errors.As(err, &e) || e.Code != CodeForbiddenCharacter {
 		t.Fatalf("err = %v, want forbidden-character", err)
@@ -356,5 +360,39 @@ func TestNextLineCharacterIsAllowed(t *testing.T) {
 		if _, err := Prepare([]byte(in), Options{ContextNIP: sellerNIP}); err == nil {
 			t.Errorf("U+%04X accepted", r)
 		}
+	}
+}
+
+// TestRejectionsArePolishByDefault: the hint and description a bookkeeper reads are Polish unless
+// the configuration says language = "en"; Error(), which goes into logs, stays English for support
+// (issue 11 item 4).
+func TestRejectionsArePolishByDefault(t *testing.T) {
+	plain := sample(t)
+	missingP2 := []byte(must(t, plain, "<P_2>FA/GRQMB-0042/05/2025</P_2>", ""))
+	tests := []struct {
+		lang               msg.Lang
+		wantDesc, wantHint string
+	}{
+		{"", "brak wartości: numer faktury (P_2) (pole nie występuje albo jest puste)",
+			"uzupełnij w systemie ERP: numer faktury (P_2), i wyeksportuj fakturę ponownie"},
+		{msg.PL, "brak wartości: numer faktury (P_2) (pole nie występuje albo jest puste)",
+			"uzupełnij w systemie ERP: numer faktury (P_2), i wyeksportuj fakturę ponownie"},
+		{msg.EN, "the invoice number (numer faktury, P_2) is missing or empty",
+			"fill in the invoice number (numer faktury, P_2) in the ERP and export the invoice again"},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.lang), func(t *testing.T) {
+			_, err := Prepare(missingP2, Options{Lang: tt.lang})
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("want *Error, got %v", err)
+			}
+			got := [3]string{e.Description, e.Hint, e.Error()}
+			want := [3]string{tt.wantDesc, tt.wantHint,
+				"invoice rejected (missing-field): Fa/P_2: the invoice number (numer faktury, P_2) is missing or empty"}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("description, hint, Error() (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

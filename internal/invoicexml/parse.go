@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/ksef-sync/ksef-sync/internal/msg"
 	"github.com/ksef-sync/ksef-sync/internal/xsd"
 )
 
@@ -48,8 +49,7 @@ var unsupportedForms = map[string]string{
 	"urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2": "PEF_KOR (UBL CreditNote)",
 }
 
-const hintUnsupportedForm = "ksef-sync sends FA(3) invoices only; send this invoice another way (e.g. the KSeF application) " +
-	"until FA_RR and PEF are supported, or switch the ERP's export to FA(3) if it should be an ordinary VAT invoice"
+var hintUnsupportedForm = msg.M(msg.InvUnsupportedFormHint)
 
 // podmiot3IssuerRoles are Podmiot3/Rola values of a party issuing the invoice for the seller
 // (5 wystawca, 7 JST – wystawca, 9 członek grupy VAT – wystawca).
@@ -106,15 +106,11 @@ func (s *invoiceScan) handle(tok xml.Token) *Error {
 			return nil
 		}
 		line, col := position(s.input, s.tokStart)
-		return reject(CodeProcessingInstruction,
-			"remove the <?...?> instruction (e.g. a stylesheet link) from the ERP export; KSeF refuses it",
-			"processing instruction <?%s ...?> at line %d, column %d is not allowed", t.Target, line, col)
+		return reject(CodeProcessingInstruction, msg.M(msg.InvProcInstHint), msg.InvProcInstDesc, t.Target, line, col)
 	case xml.Directive:
 		line, _ := position(s.input, s.tokStart)
 		word, _, _ := strings.Cut(strings.TrimSpace(string(t)), " ")
-		return reject(CodeDoctype,
-			"remove the <!DOCTYPE ...> declaration from the ERP export; KSeF refuses it",
-			"<!%s ...> at line %d is not allowed in an invoice", word, line)
+		return reject(CodeDoctype, msg.M(msg.InvDoctypeHint), msg.InvDoctypeDesc, word, line)
 	case xml.StartElement:
 		return s.start(t)
 	case xml.EndElement:
@@ -215,69 +211,62 @@ func attr(t xml.StartElement, local string) string {
 	return ""
 }
 
-const hintNotFA3 = "KSeF accepts only the FA(3) structure (struktura logiczna FA(3)): " +
-	"switch the ERP's KSeF export to FA(3) or update the ERP"
+var hintNotFA3 = msg.M(msg.InvNotFA3Hint)
 
 func checkRoot(n xml.Name) *Error {
 	if n.Local == "Faktura" && n.Space == FA3Namespace {
 		return nil
 	}
 	if form, ok := unsupportedForms[n.Space]; ok {
-		return reject(CodeUnsupportedForm, hintUnsupportedForm,
-			"this is a %s document (root <%s>, namespace %s); ksef-sync does not support this form yet", form, n.Local, n.Space)
+		return reject(CodeUnsupportedForm, hintUnsupportedForm, msg.InvUnsupportedFormDesc, form, n.Local, n.Space)
 	}
 	if n.Local == "Faktura" {
 		if name, ok := knownNamespaces[n.Space]; ok {
-			return reject(CodeNotFA3, hintNotFA3, "this is an %s invoice (namespace %s), not FA(3)", name, n.Space)
+			return reject(CodeNotFA3, hintNotFA3, msg.InvOtherVersionDesc, name, n.Space)
 		}
-		return reject(CodeNotFA3, hintNotFA3, "the root element Faktura has namespace %q, not the FA(3) namespace %s", n.Space, FA3Namespace)
+		return reject(CodeNotFA3, hintNotFA3, msg.InvWrongNamespaceDesc, n.Space, FA3Namespace)
 	}
-	return reject(CodeNotFA3, "this file is not an invoice (faktura) in the FA(3) structure: check what the ERP put into the outbox",
-		"the root element is <%s>, not <Faktura> (FA(3))", n.Local)
+	return reject(CodeNotFA3, msg.M(msg.InvNotInvoiceHint), msg.InvNotInvoiceDesc, n.Local)
 }
 
-func (s *invoiceScan) notXML(msg string) *Error {
+func (s *invoiceScan) notXML(text string) *Error {
 	line, col := s.dec.InputPos()
-	return s.notXMLAt(line, col, msg)
+	return s.notXMLAt(line, col, text)
 }
 
-func (s *invoiceScan) notXMLAt(line, col int, msg string) *Error {
-	e := reject(CodeNotXML,
-		"the ERP produced a damaged file (niepoprawny XML): export the invoice again; if it repeats, tell the ERP vendor",
-		"the file is not well-formed XML: line %d, column %d: %s", line, col, msg)
+func (s *invoiceScan) notXMLAt(line, col int, text string) *Error {
+	e := reject(CodeNotXML, msg.M(msg.InvNotXMLHint), msg.InvNotXMLDesc, line, col, text)
 	e.Line = line
 	return e
 }
 
 func (s *invoiceScan) syntaxError(err error) *Error {
-	msg := err.Error()
+	text := err.Error()
 	if se, ok := errors.AsType[*xml.SyntaxError](err); ok {
-		msg = se.Msg
+		text = se.Msg
 	}
-	return s.notXML(msg)
+	return s.notXML(text)
 }
 
 func (s *invoiceScan) result(contextNIP string) (*Prepared, *Error) {
 	switch {
 	case s.kod == nil:
-		return nil, &Error{Field: pathKodFormularza, Code: CodeNotFA3, Hint: hintNotFA3,
-			Description: "the header (Naglowek) has no KodFormularza, so the form type is unknown"}
+		return nil, atField(pathKodFormularza, reject(CodeNotFA3, hintNotFA3, msg.InvNoKodFormularzaDesc))
 	case strings.HasPrefix(*s.kod, "FA_RR") || strings.HasPrefix(*s.kod, "PEF"):
-		return nil, &Error{Field: pathKodFormularza, Code: CodeUnsupportedForm, Hint: hintUnsupportedForm,
-			Description: fmt.Sprintf("KodFormularza kodSystemowy is %q: ksef-sync does not support this form yet", *s.kod)}
+		return nil, atField(pathKodFormularza, reject(CodeUnsupportedForm, hintUnsupportedForm, msg.InvKodUnsupportedDesc, *s.kod))
 	case *s.kod != "FA (3)":
-		return nil, &Error{Field: pathKodFormularza, Code: CodeNotFA3, Hint: hintNotFA3,
-			Description: fmt.Sprintf("KodFormularza kodSystemowy is %q, not \"FA (3)\"", *s.kod)}
+		return nil, atField(pathKodFormularza, reject(CodeNotFA3, hintNotFA3, msg.InvKodNotFA3Desc, *s.kod))
 	}
-	for _, f := range []struct{ path, what string }{
-		{pathP2, "the invoice number (numer faktury, P_2)"},
-		{pathP1, "the issue date (data wystawienia, P_1)"},
-		{pathSellerNIP, "the seller's NIP (NIP sprzedawcy)"},
+	for _, f := range []struct {
+		path string
+		what msg.Key
+	}{
+		{pathP2, msg.InvFieldP2},
+		{pathP1, msg.InvFieldP1},
+		{pathSellerNIP, msg.InvFieldSellerNIP},
 	} {
 		if s.values[f.path] == "" {
-			return nil, &Error{Field: f.path, Code: CodeMissingField,
-				Description: fmt.Sprintf("%s is missing or empty", f.what),
-				Hint:        "fill in " + f.what + " in the ERP and export the invoice again"}
+			return nil, atField(f.path, reject(CodeMissingField, msg.M(msg.InvMissingFieldHint, f.what), msg.InvMissingFieldDesc, f.what))
 		}
 	}
 	p := &Prepared{
@@ -288,10 +277,7 @@ func (s *invoiceScan) result(contextNIP string) (*Prepared, *Error) {
 		HasAttachment: s.attach,
 	}
 	if contextNIP != "" && !s.issuedFor(contextNIP) {
-		return nil, &Error{Field: pathSellerNIP, Code: CodeWrongSellerNIP,
-			Description: fmt.Sprintf("the seller's NIP is %s but ksef-sync sends for NIP %s", p.SellerNIP, contextNIP),
-			Hint:        "this invoice belongs to another company (inny podatnik): put it into that company's outbox or correct the seller's NIP",
-		}
+		return nil, atField(pathSellerNIP, reject(CodeWrongSellerNIP, msg.M(msg.InvWrongSellerHint), msg.InvWrongSellerDesc, p.SellerNIP, contextNIP))
 	}
 	return p, nil
 }
@@ -318,4 +304,10 @@ func position(text []byte, offset int) (line, col int) {
 	offset = min(offset, len(text))
 	lineStart := bytes.LastIndexByte(text[:offset], '\n') + 1
 	return bytes.Count(text[:offset], []byte{'\n'}) + 1, utf8.RuneCount(text[lineStart:offset]) + 1
+}
+
+// atField names the element at fault.
+func atField(path string, e *Error) *Error {
+	e.Field = path
+	return e
 }

@@ -1,10 +1,10 @@
 package invoicexml
 
 import (
-	"fmt"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/ksef-sync/ksef-sync/internal/msg"
 	"github.com/ksef-sync/ksef-sync/internal/xsd"
 )
 
@@ -30,15 +30,17 @@ func schemaError(errs []xsd.Error) *Error {
 		}
 	}
 	first := errs[0]
-	more := ""
-	if n := len(errs); n >= xsd.MaxErrors {
-		more = fmt.Sprintf(" (and at least %d more problems, see details)", n-1)
-	} else if n > 1 {
-		more = fmt.Sprintf(" (and %d more problem(s), see details)", n-1)
+	var more any = "" // a Message when there are more problems, rendered in the same language
+	switch n := len(errs); {
+	case n >= xsd.MaxErrors:
+		more = msg.M(msg.InvSchemaMoreAtLeast, n-1)
+	case n > 1:
+		more = msg.M(msg.InvSchemaMore, n-1)
 	}
 	e.Line = first.Line
-	e.Description = fmt.Sprintf("the invoice does not match the FA(3) schema: line %d, %s: %s%s", first.Line, first.Path, first.Message, more)
-	e.Hint = fmt.Sprintf("correct %s in the ERP and export the invoice again; KSeF would reject it as not matching the FA(3) schema (niezgodna ze schematem)", fieldName(first))
+	e.desc = msg.M(msg.InvSchemaDesc, first.Line, first.Path, first.Message, more)
+	e.hint = msg.M(msg.InvSchemaHint, fieldName(first))
+	e.localize(msg.PL)
 	return e
 }
 

@@ -7,6 +7,9 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/ksef-sync/ksef-sync/internal/msg"
 )
 
 func lineOf(s, sub string) int { return strings.Count(s[:strings.Index(s, sub)], "\n") + 1 }
@@ -17,7 +20,7 @@ func TestPrepareSchema(t *testing.T) {
 	plain := sample(t)
 	bad := must(t, plain, "<P_8B>8</P_8B>", "<P_8B>1,5</P_8B>")
 	bad = must(t, bad, "<P_12>23</P_12>", "<P_12>24</P_12>")
-	_, err := Prepare([]byte(bad), Options{ContextNIP: sellerNIP})
+	_, err := Prepare([]byte(bad), Options{ContextNIP: sellerNIP, Lang: msg.EN})
 	var e *Error
 	if !errors.As(err, &e) {
 		t.Fatalf("want *Error, got %v", err)
@@ -37,7 +40,7 @@ func TestPrepareSchema(t *testing.T) {
 			{l2, "Fa/FaWiersz[1]/P_12", "'24' is not an allowed value (allowed: 23, 22, 8, 7, 5, 4, 3, 0 KR, 0 WDT, 0 EX, zw, oo, … (14 values))"},
 		},
 	}
-	if diff := cmp.Diff(want, e); diff != "" {
+	if diff := cmp.Diff(want, e, cmpopts.IgnoreUnexported(Error{})); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/ksef-sync/ksef-sync/internal/msg"
 )
 
 // Lang is the language of the labels (the invoice's own data is never translated).
@@ -24,13 +26,11 @@ const (
 
 // ParseLang accepts "pl" or "en" ("" means Polish).
 func ParseLang(s string) (Lang, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "", "pl":
-		return Polish, nil
-	case "en":
-		return English, nil
+	l, err := msg.Parse(s) // the one parser of the language keys (internal/msg)
+	if err != nil {
+		return "", fmt.Errorf("render: %w", err)
 	}
-	return "", fmt.Errorf("render: language %q (want pl or en)", s)
+	return Lang(l), nil
 }
 
 func (l Lang) labels() *labels {

@@ -16,6 +16,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/ksef-sync/ksef-sync/internal/config"
+	"github.com/ksef-sync/ksef-sync/internal/msg"
 	"github.com/ksef-sync/ksef-sync/spool"
 )
 
@@ -191,7 +192,7 @@ func Build(ctx context.Context, j *spool.Journal, o Options) (*Report, error) {
 	rep.Queue, rep.Rejections, rep.Cursors = first.Queue, first.Rejections, first.Cursors
 	rep.Credentials, rep.CredsExpires = first.Credentials, first.CredsExpires
 	if j == nil {
-		rep.Note = "no journal in " + cfg.Folders.State + " yet: the daemon has not run"
+		rep.Note = cfg.Lang().T(msg.StNoJournal, cfg.Folders.State)
 	}
 	return rep, nil
 }

@@ -4,88 +4,106 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/ksef-sync/ksef-sync/internal/msg"
 )
 
-// RenderText writes the report as `ksef-sync status` prints it.
-func RenderText(w io.Writer, r *Report) {
-	fmt.Fprintf(w, "ksef-sync status at %s (%s)\n", r.GeneratedAt, r.TimeZone)
-	fmt.Fprintf(w, "  daemon:               %s\n", DaemonLine(r.Daemon))
-	fmt.Fprintf(w, "  service:              %s\n", r.Service)
+// RenderText writes the report as `ksef-sync status` prints it, in l (the configuration's
+// language). Machine words (queue states, codes, file names) are never translated.
+func RenderText(w io.Writer, r *Report, l msg.Lang) {
+	fmt.Fprintln(w, l.T(msg.StHeader, r.GeneratedAt, r.TimeZone))
+	field(w, l, msg.StDaemon, DaemonLine(l, r.Daemon))
+	field(w, l, msg.StService, serviceLine(l, r.Service))
 	if r.Note != "" {
-		fmt.Fprintf(w, "  note:                 %s\n", r.Note)
+		field(w, l, msg.StNote, r.Note)
 	}
 	for i := range r.Companies {
-		renderCompany(w, &r.Companies[i])
+		renderCompany(w, l, &r.Companies[i])
 	}
+}
+
+// field writes one "  label:   value" line with the values aligned.
+func field(w io.Writer, l msg.Lang, label msg.Key, value string) {
+	fmt.Fprintf(w, "  %-22s%s\n", l.T(label)+":", value)
 }
 
 // DaemonLine says in words whether the daemon runs.
-func DaemonLine(d Daemon) string {
+func DaemonLine(l msg.Lang, d Daemon) string {
 	switch {
 	case d.Running:
-		return fmt.Sprintf("running (PID %d on %s, since %s)", d.PID, d.Host, d.StartedAt)
+		return l.T(msg.StDaemonRunning, d.PID, d.Host, d.StartedAt)
 	case d.LastBeat != "":
-		return "not running (last seen " + d.LastBeat + ")"
+		return l.T(msg.StDaemonLastSeen, d.LastBeat)
 	}
-	return "not running (never started on this state folder)"
+	return l.T(msg.StDaemonNever)
+}
+
+var serviceWords = map[string]msg.Key{"running": msg.StServiceRunning, "stopped": msg.StServiceStopped,
+	"not installed": msg.StServiceMissing, "unknown": msg.StServiceUnknown}
+
+func serviceLine(l msg.Lang, s string) string {
+	if k, ok := serviceWords[s]; ok {
+		return l.T(k)
+	}
+	return s
 }
 
 // KSeFLine says in words what the daemon knows about KSeF.
-func KSeFLine(k KSeF) string {
+func KSeFLine(l msg.Lang, k KSeF) string {
 	switch k.State {
 	case "reachable":
-		return "reachable (checked " + k.CheckedAt + ")"
+		return l.T(msg.StKSeFReachable, k.CheckedAt)
 	case "unreachable":
-		return "NOT reachable (checked " + k.CheckedAt + "); queued invoices stay safe and are sent when it answers"
+		return l.T(msg.StKSeFUnreachable, k.CheckedAt)
 	}
-	return "unknown (no running daemon has talked to it)"
+	return l.T(msg.StKSeFUnknown)
 }
+
+var outboxProblems = map[string]msg.Key{"missing": msg.StOutboxMissing, "denied": msg.StOutboxDenied}
 
 // OutboxLine says in words whether the daemon can list the outbox.
-func OutboxLine(o Outbox) string {
+func OutboxLine(l msg.Lang, o Outbox) string {
 	switch o.State {
 	case "available":
-		return "available"
+		return l.T(msg.StOutboxAvailable)
 	case "unknown":
-		return "unknown (no running daemon watches it)"
+		return l.T(msg.StOutboxUnknown)
 	}
-	why := map[string]string{"missing": "the folder does not exist (a share not mounted yet?)",
-		"denied": "no permission to read the folder"}[o.State]
-	if why == "" {
-		why = "the folder cannot be listed"
+	why, ok := outboxProblems[o.State]
+	if !ok {
+		why = msg.StOutboxUnreadable
 	}
-	return "NOT available since " + o.Since + ": " + why + "; retried every few seconds, files are picked up as soon as it is back"
+	return l.T(msg.StOutboxDown, o.Since, why)
 }
 
-func renderCompany(w io.Writer, c *Company) {
-	fmt.Fprintf(w, "\nCompany NIP %s (%s)\n", c.NIP, c.Environment)
-	fmt.Fprintf(w, "  KSeF:                 %s\n", KSeFLine(c.KSeF))
-	fmt.Fprintf(w, "  outbox:               %s\n", OutboxLine(c.Outbox))
-	fmt.Fprintf(w, "  KSeF availability:    %s\n", AvailabilityLine(c.KSeF.Availability))
+func renderCompany(w io.Writer, l msg.Lang, c *Company) {
+	fmt.Fprintf(w, "\n%s\n", l.T(msg.StCompany, c.NIP, c.Environment))
+	field(w, l, msg.StKSeF, KSeFLine(l, c.KSeF))
+	field(w, l, msg.StOutbox, OutboxLine(l, c.Outbox))
+	fmt.Fprintf(w, "  %-22s%s\n", "KSeF availability:", AvailabilityLine(c.KSeF.Availability))
+	lastErr := l.T(msg.StNone)
 	if c.LastError != nil {
-		fmt.Fprintf(w, "  last error:           %s  %s\n", c.LastError.Time, OneLine(c.LastError.Message))
-	} else {
-		fmt.Fprintf(w, "  last error:           none\n")
+		lastErr = c.LastError.Time + "  " + OneLine(c.LastError.Message) // a log line: English for support
 	}
-	fmt.Fprintf(w, "  last successful send: %s\n", orNever(c.LastSend))
-	fmt.Fprintf(w, "  last successful pull: %s\n", orNever(c.LastPull))
-	fmt.Fprintf(w, "  next pull:            %s\n", orNever(c.NextPull))
-	fmt.Fprintf(w, "  credentials:          %s", c.Credentials)
+	field(w, l, msg.StLastError, lastErr)
+	field(w, l, msg.StLastSend, orNever(l, c.LastSend))
+	field(w, l, msg.StLastPull, orNever(l, c.LastPull))
+	field(w, l, msg.StNextPull, orNever(l, c.NextPull))
+	creds := c.Credentials
 	if c.CredsExpires != "" {
-		fmt.Fprintf(w, ", expires %s", c.CredsExpires)
+		creds += l.T(msg.StExpires, c.CredsExpires)
 	}
-	fmt.Fprintf(w, "\n")
+	field(w, l, msg.StCredentials, creds)
 	n := c.Invoices
-	fmt.Fprintf(w, "\n  Invoices: %d = %d accepted + %d rejected + %d in progress; today %d accepted, %d rejected\n",
-		n.Total, n.Accepted, n.Rejected, n.InProgress, n.TodayAccepted, n.TodayRejected)
-	fmt.Fprintf(w, "\nQueue:\n")
+	fmt.Fprintf(w, "\n  %s\n", l.T(msg.StInvoices, n.Total, n.Accepted, n.Rejected, n.InProgress, n.TodayAccepted, n.TodayRejected))
+	fmt.Fprintf(w, "\n%s\n", l.T(msg.StQueue))
 	for _, st := range States {
 		fmt.Fprintf(w, "  %-10s %d\n", st, c.Queue[string(st)])
 	}
 	if len(c.Processing) > 0 {
-		fmt.Fprintf(w, "\nProcessing at KSeF (oldest first):\n")
+		fmt.Fprintf(w, "\n%s\n", l.T(msg.StProcessing))
 		for _, p := range c.Processing {
-			fmt.Fprintf(w, "  %s  processing at KSeF since %s (session %s)\n", p.File, p.Since, p.Session)
+			fmt.Fprintf(w, "  %s  %s\n", p.File, l.T(msg.StProcessingLine, p.Since, p.Session))
 		}
 	}
 	if len(c.SentWithoutUPO) > 0 {
@@ -104,25 +122,28 @@ func renderCompany(w io.Writer, c *Company) {
 			fmt.Fprintf(w, "  %s  %s  issued %s  %s  send by %s  (%s)%s\n", o.File, o.InvoiceNumber, o.IssueDate, o.Mode, o.Deadline, o.State, warn)
 		}
 	}
-	fmt.Fprintf(w, "\nPull cursors:\n")
+	fmt.Fprintf(w, "\n%s\n", l.T(msg.StCursors))
 	if len(c.Cursors) == 0 {
-		fmt.Fprintf(w, "  (none yet)\n")
+		fmt.Fprintf(w, "  %s\n", l.T(msg.StNoneYet))
 	}
 	for _, s := range SortedKeys(c.Cursors) {
 		fmt.Fprintf(w, "  %-10s %s\n", s, c.Cursors[s])
 	}
-	fmt.Fprintf(w, "\nLast rejections (newest first):\n")
+	fmt.Fprintf(w, "\n%s\n", l.T(msg.StRejections))
 	if len(c.Rejections) == 0 {
-		fmt.Fprintf(w, "  (none)\n")
+		fmt.Fprintf(w, "  %s\n", l.T(msg.StNoneListed))
 	}
 	for _, rj := range c.Rejections {
 		fmt.Fprintf(w, "  %s  %s  [%s] %s\n", rj.Time, rj.File, rj.Code, OneLine(rj.Reason))
 	}
 }
 
-func orNever(s string) string {
-	if s == "" {
-		return "never"
+func orNever(l msg.Lang, s string) string {
+	switch s {
+	case "":
+		return l.T(msg.StNever)
+	case "disabled":
+		return l.T(msg.StDisabled)
 	}
 	return s
 }

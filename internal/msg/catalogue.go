@@ -1,0 +1,354 @@
+package msg
+
+// The keys, grouped by where they are shown. Arguments are fmt verbs, the same in both languages
+// and in the same order.
+const (
+	// Rejections found before sending (internal/invoicexml): error/<name>.error.json and `validate`.
+	InvEmptyHint               Key = "inv.empty.hint"
+	InvEmptyDesc               Key = "inv.empty.desc"
+	InvTooLargeHint            Key = "inv.too-large.hint"
+	InvTooLargeDesc            Key = "inv.too-large.desc"
+	InvTooLargeAttachDesc      Key = "inv.too-large-attachment.desc"
+	InvFutureDateHint          Key = "inv.future-issue-date.hint"
+	InvFutureDateDesc          Key = "inv.future-issue-date.desc"
+	InvForbiddenCharHint       Key = "inv.forbidden-character.hint"
+	InvForbiddenCharDesc       Key = "inv.forbidden-character.desc"
+	InvCharAt                  Key = "inv.character-at"
+	InvUndeclared1250Hint      Key = "inv.undeclared-1250.hint"
+	InvMislabelledUTF8Hint     Key = "inv.mislabelled-utf8.hint"
+	InvMislabelledUTF8Desc     Key = "inv.mislabelled-utf8.desc"
+	InvUTF16NoBOMHint          Key = "inv.utf16-no-bom.hint"
+	InvUTF16NoBOMDesc          Key = "inv.utf16-no-bom.desc"
+	InvUnsupportedEncodingHint Key = "inv.unsupported-encoding.hint"
+	InvUnsupportedEncodingDesc Key = "inv.unsupported-encoding.desc"
+	InvBadUTF8Desc             Key = "inv.bad-utf8.desc"
+	InvNotReallyHint           Key = "inv.not-really-encoding.hint"
+	InvUndefinedByteDesc       Key = "inv.undefined-byte.desc"
+	InvExportAgainUTF8Hint     Key = "inv.export-again-utf8.hint"
+	InvUTF16OddDesc            Key = "inv.utf16-odd.desc"
+	InvUTF16BrokenDesc         Key = "inv.utf16-broken.desc"
+	InvProcInstHint            Key = "inv.processing-instruction.hint"
+	InvProcInstDesc            Key = "inv.processing-instruction.desc"
+	InvDoctypeHint             Key = "inv.doctype.hint"
+	InvDoctypeDesc             Key = "inv.doctype.desc"
+	InvNotFA3Hint              Key = "inv.not-fa3.hint"
+	InvUnsupportedFormHint     Key = "inv.unsupported-form.hint"
+	InvUnsupportedFormDesc     Key = "inv.unsupported-form.desc"
+	InvOtherVersionDesc        Key = "inv.other-version.desc"
+	InvWrongNamespaceDesc      Key = "inv.wrong-namespace.desc"
+	InvNotInvoiceHint          Key = "inv.not-invoice.hint"
+	InvNotInvoiceDesc          Key = "inv.not-invoice.desc"
+	InvNotXMLHint              Key = "inv.not-xml.hint"
+	InvNotXMLDesc              Key = "inv.not-xml.desc"
+	InvNoKodFormularzaDesc     Key = "inv.no-kod-formularza.desc"
+	InvKodUnsupportedDesc      Key = "inv.kod-unsupported.desc"
+	InvKodNotFA3Desc           Key = "inv.kod-not-fa3.desc"
+	InvFieldP2                 Key = "inv.field.p2"
+	InvFieldP1                 Key = "inv.field.p1"
+	InvFieldSellerNIP          Key = "inv.field.seller-nip"
+	InvMissingFieldDesc        Key = "inv.missing-field.desc"
+	InvMissingFieldHint        Key = "inv.missing-field.hint"
+	InvWrongSellerDesc         Key = "inv.wrong-seller-nip.desc"
+	InvWrongSellerHint         Key = "inv.wrong-seller-nip.hint"
+	InvSchemaDesc              Key = "inv.schema.desc"
+	InvSchemaMoreAtLeast       Key = "inv.schema.more-at-least"
+	InvSchemaMore              Key = "inv.schema.more"
+	InvSchemaHint              Key = "inv.schema.hint"
+
+	// Rejections by KSeF and by the claim (internal/engine): error/<name>.error.json.
+	HintKSeF410          Key = "ksef.410.hint"
+	HintKSeF415          Key = "ksef.415.hint"
+	HintKSeF430          Key = "ksef.430.hint"
+	HintKSeF435          Key = "ksef.435.hint"
+	HintKSeF440          Key = "ksef.440.hint"
+	HintKSeF440Different Key = "ksef.440-different.hint"
+	HintKSeF450          Key = "ksef.450.hint"
+	HintKSeF500          Key = "ksef.500.hint"
+	HintKSeFOther        Key = "ksef.other.hint"
+	DescDuplicateUnknown Key = "ksef.440-unknown.desc"
+	DescDuplicateDiffers Key = "ksef.440-different.desc"
+	DescFileTooLarge     Key = "claim.too-large.desc"
+	HintFileTooLarge     Key = "claim.too-large.hint"
+
+	// `ksef-sync status` (internal/status).
+	StHeader           Key = "status.header"
+	StDaemon           Key = "status.daemon"
+	StService          Key = "status.service"
+	StNote             Key = "status.note"
+	StCompany          Key = "status.company"
+	StKSeF             Key = "status.ksef"
+	StOutbox           Key = "status.outbox"
+	StLastError        Key = "status.last-error"
+	StLastSend         Key = "status.last-send"
+	StLastPull         Key = "status.last-pull"
+	StNextPull         Key = "status.next-pull"
+	StCredentials      Key = "status.credentials"
+	StExpires          Key = "status.expires"
+	StNone             Key = "status.none"
+	StNever            Key = "status.never"
+	StDisabled         Key = "status.disabled"
+	StDaemonRunning    Key = "status.daemon-running"
+	StDaemonLastSeen   Key = "status.daemon-last-seen"
+	StDaemonNever      Key = "status.daemon-never"
+	StServiceRunning   Key = "status.service-running"
+	StServiceStopped   Key = "status.service-stopped"
+	StServiceMissing   Key = "status.service-not-installed"
+	StServiceUnknown   Key = "status.service-unknown"
+	StKSeFReachable    Key = "status.ksef-reachable"
+	StKSeFUnreachable  Key = "status.ksef-unreachable"
+	StKSeFUnknown      Key = "status.ksef-unknown"
+	StOutboxAvailable  Key = "status.outbox-available"
+	StOutboxUnknown    Key = "status.outbox-unknown"
+	StOutboxDown       Key = "status.outbox-down"
+	StOutboxMissing    Key = "status.outbox-missing"
+	StOutboxDenied     Key = "status.outbox-denied"
+	StOutboxUnreadable Key = "status.outbox-unreadable"
+	StInvoices         Key = "status.invoices"
+	StQueue            Key = "status.queue"
+	StProcessing       Key = "status.processing"
+	StProcessingLine   Key = "status.processing-line"
+	StCursors          Key = "status.cursors"
+	StNoneYet          Key = "status.none-yet"
+	StRejections       Key = "status.rejections"
+	StNoneListed       Key = "status.none-listed"
+	StNoJournal        Key = "status.no-journal"
+)
+
+var catalogue = map[Key]text{
+	InvEmptyHint: {
+		"wyeksportuj fakturę z systemu ERP ponownie",
+		"export the invoice from the ERP again"},
+	InvEmptyDesc: {
+		"plik jest pusty (0 bajtów): eksport z systemu ERP mógł się nie udać; wyeksportuj fakturę ponownie",
+		"the file is empty (0 bytes): the ERP may have failed while exporting; export it again"},
+	InvTooLargeHint: {
+		"KSeF nie przyjmuje tak dużych faktur: usuń osadzone obrazy albo podziel fakturę",
+		"KSeF does not accept invoices this large: remove embedded images or split the invoice"},
+	InvTooLargeDesc: {
+		"faktura ma %d bajtów; KSeF przyjmuje fakturę o rozmiarze najwyżej %d bajtów",
+		"the invoice has %d bytes; KSeF accepts at most %d bytes for an invoice"},
+	InvTooLargeAttachDesc: {
+		"faktura ma %d bajtów; KSeF przyjmuje fakturę z załącznikiem (Zalacznik) o rozmiarze najwyżej %d bajtów",
+		"the invoice has %d bytes; KSeF accepts at most %d bytes for an invoice with an attachment (Zalacznik)"},
+	InvFutureDateHint: {
+		"data wystawienia (P_1) jest w przyszłości: popraw ją w systemie ERP (albo poczekaj do tego dnia) i wyeksportuj fakturę ponownie",
+		"the issue date (P_1) is in the future: correct it in the ERP (or wait until that day) and export the invoice again"},
+	InvFutureDateDesc: {
+		"data wystawienia %s (P_1) jest późniejsza niż dzisiejsza data w Polsce (%s): KSeF odrzuca faktury wystawione w przyszłości",
+		"the issue date %s (P_1) is after today (%s in Poland): KSeF refuses invoices issued in the future"},
+	InvForbiddenCharHint: {
+		"system ERP wstawił niewidoczny znak sterujący do pola tekstowego (np. nazwy lub opisu): usuń go w systemie ERP i wyeksportuj fakturę ponownie",
+		"the ERP put an invisible control character into a text field (e.g. a name or description): remove it in the ERP and export again"},
+	InvForbiddenCharDesc: {
+		"%s jest niedozwolony w fakturze",
+		"%s is not allowed in an invoice"},
+	InvCharAt: {
+		"znak U+%04X w wierszu %d, kolumnie %d",
+		"character U+%04X at line %d, column %d"},
+	InvUndeclared1250Hint: {
+		"plik jest prawdopodobnie zapisany w kodowaniu windows-1250 (polskie znaki), ale tego nie deklaruje: " +
+			"wyeksportuj go jako UTF-8 albo wpisz w pierwszym wierszu encoding=\"windows-1250\"",
+		"the file is probably saved in windows-1250 (Polish letters) without saying so: " +
+			"export it as UTF-8, or make the first line say encoding=\"windows-1250\""},
+	InvMislabelledUTF8Hint: {
+		"system ERP zapisuje UTF-8, ale oznacza plik jako %s: popraw ustawienie kodowania w eksporcie",
+		"the ERP writes UTF-8 but labels the file %s: fix the export's encoding setting"},
+	InvMislabelledUTF8Desc: {
+		"plik deklaruje encoding=%q, ale jego zawartość jest w UTF-8; konwersja zniekształciłaby polskie znaki",
+		"the file declares encoding=%q but its content is UTF-8; converting it would garble Polish letters"},
+	InvUTF16NoBOMHint: {
+		"wyeksportuj fakturę jako UTF-8 (albo UTF-16 ze znacznikiem kolejności bajtów, BOM)",
+		"export the invoice as UTF-8 (or UTF-16 with a byte order mark)"},
+	InvUTF16NoBOMDesc: {
+		"plik deklaruje encoding=%q, ale nie zaczyna się znacznikiem kolejności bajtów UTF-16 (BOM)",
+		"the file declares encoding=%q but has no UTF-16 byte order mark"},
+	InvUnsupportedEncodingHint: {
+		"wyeksportuj fakturę w kodowaniu UTF-8; windows-1250 i ISO-8859-2 są konwertowane automatycznie",
+		"export the invoice as UTF-8 (kodowanie UTF-8); windows-1250 and ISO-8859-2 are converted automatically"},
+	InvUnsupportedEncodingDesc: {
+		"plik deklaruje encoding=%q, które nie jest obsługiwane",
+		"the file declares encoding=%q, which is not supported"},
+	InvBadUTF8Desc: {
+		"bajt %d (wiersz %d) ma wartość 0x%02X, która nie jest poprawnym UTF-8",
+		"byte %d (line %d) is 0x%02X, which is not valid UTF-8"},
+	InvNotReallyHint: {
+		"plik w rzeczywistości nie jest w kodowaniu %s: wyeksportuj go ponownie jako UTF-8",
+		"the file is not really %s: export it again as UTF-8"},
+	InvUndefinedByteDesc: {
+		"bajt %d (wiersz %d) ma wartość 0x%02X, która nic nie znaczy w kodowaniu %s",
+		"byte %d (line %d) is 0x%02X, which has no meaning in %s"},
+	InvExportAgainUTF8Hint: {
+		"wyeksportuj fakturę ponownie, najlepiej jako UTF-8",
+		"export the invoice again, preferably as UTF-8"},
+	InvUTF16OddDesc: {
+		"plik zaczyna się znacznikiem kolejności bajtów %s, ale ma nieparzystą liczbę bajtów",
+		"the file starts with a %s byte order mark but has an odd number of bytes"},
+	InvUTF16BrokenDesc: {
+		"bajt %d to uszkodzony znak %s",
+		"byte %d is a broken %s character"},
+	InvProcInstHint: {
+		"usuń instrukcję <?...?> (np. odwołanie do arkusza stylów) z eksportu systemu ERP; KSeF ją odrzuca",
+		"remove the <?...?> instruction (e.g. a stylesheet link) from the ERP export; KSeF refuses it"},
+	InvProcInstDesc: {
+		"instrukcja przetwarzania <?%s ...?> w wierszu %d, kolumnie %d jest niedozwolona",
+		"processing instruction <?%s ...?> at line %d, column %d is not allowed"},
+	InvDoctypeHint: {
+		"usuń deklarację <!DOCTYPE ...> z eksportu systemu ERP; KSeF ją odrzuca",
+		"remove the <!DOCTYPE ...> declaration from the ERP export; KSeF refuses it"},
+	InvDoctypeDesc: {
+		"deklaracja <!%s ...> w wierszu %d jest niedozwolona w fakturze",
+		"<!%s ...> at line %d is not allowed in an invoice"},
+	InvNotFA3Hint: {
+		"KSeF przyjmuje tylko strukturę logiczną FA(3): przełącz eksport do KSeF w systemie ERP na FA(3) albo zaktualizuj system ERP",
+		"KSeF accepts only the FA(3) structure (struktura logiczna FA(3)): switch the ERP's KSeF export to FA(3) or update the ERP"},
+	InvUnsupportedFormHint: {
+		"ksef-sync wysyła tylko faktury FA(3); do czasu obsługi FA_RR i PEF wyślij tę fakturę inaczej (np. w Aplikacji Podatnika KSeF) " +
+			"albo przełącz eksport w systemie ERP na FA(3), jeśli to ma być zwykła faktura VAT",
+		"ksef-sync sends FA(3) invoices only; send this invoice another way (e.g. the KSeF application) " +
+			"until FA_RR and PEF are supported, or switch the ERP's export to FA(3) if it should be an ordinary VAT invoice"},
+	InvUnsupportedFormDesc: {
+		"to jest dokument %s (element główny <%s>, przestrzeń nazw %s); ksef-sync jeszcze nie obsługuje tej struktury",
+		"this is a %s document (root <%s>, namespace %s); ksef-sync does not support this form yet"},
+	InvOtherVersionDesc: {
+		"to jest faktura %s (przestrzeń nazw %s), a nie FA(3)",
+		"this is an %s invoice (namespace %s), not FA(3)"},
+	InvWrongNamespaceDesc: {
+		"element główny Faktura ma przestrzeń nazw %q zamiast przestrzeni nazw FA(3) %s",
+		"the root element Faktura has namespace %q, not the FA(3) namespace %s"},
+	InvNotInvoiceHint: {
+		"ten plik nie jest fakturą w strukturze FA(3): sprawdź, co system ERP zapisał w folderze outbox",
+		"this file is not an invoice (faktura) in the FA(3) structure: check what the ERP put into the outbox"},
+	InvNotInvoiceDesc: {
+		"element główny to <%s>, a nie <Faktura> (FA(3))",
+		"the root element is <%s>, not <Faktura> (FA(3))"},
+	InvNotXMLHint: {
+		"system ERP zapisał uszkodzony plik (niepoprawny XML): wyeksportuj fakturę ponownie; jeśli to się powtarza, zgłoś to dostawcy systemu ERP",
+		"the ERP produced a damaged file (niepoprawny XML): export the invoice again; if it repeats, tell the ERP vendor"},
+	InvNotXMLDesc: {
+		"plik nie jest poprawnym dokumentem XML: wiersz %d, kolumna %d: %s",
+		"the file is not well-formed XML: line %d, column %d: %s"},
+	InvNoKodFormularzaDesc: {
+		"nagłówek (Naglowek) nie zawiera elementu KodFormularza, więc rodzaj struktury jest nieznany",
+		"the header (Naglowek) has no KodFormularza, so the form type is unknown"},
+	InvKodUnsupportedDesc: {
+		"KodFormularza kodSystemowy to %q: ksef-sync jeszcze nie obsługuje tej struktury",
+		"KodFormularza kodSystemowy is %q: ksef-sync does not support this form yet"},
+	InvKodNotFA3Desc: {
+		"KodFormularza kodSystemowy to %q, a nie \"FA (3)\"",
+		"KodFormularza kodSystemowy is %q, not \"FA (3)\""},
+	InvFieldP2: {
+		"numer faktury (P_2)",
+		"the invoice number (numer faktury, P_2)"},
+	InvFieldP1: {
+		"data wystawienia (P_1)",
+		"the issue date (data wystawienia, P_1)"},
+	InvFieldSellerNIP: {
+		"NIP sprzedawcy (Podmiot1)",
+		"the seller's NIP (NIP sprzedawcy)"},
+	InvMissingFieldDesc: {
+		"brak wartości: %s (pole nie występuje albo jest puste)",
+		"%s is missing or empty"},
+	InvMissingFieldHint: {
+		"uzupełnij w systemie ERP: %s, i wyeksportuj fakturę ponownie",
+		"fill in %s in the ERP and export the invoice again"},
+	InvWrongSellerDesc: {
+		"NIP sprzedawcy to %s, a ksef-sync wysyła faktury dla NIP %s",
+		"the seller's NIP is %s but ksef-sync sends for NIP %s"},
+	InvWrongSellerHint: {
+		"ta faktura należy do innego podatnika: umieść ją w folderze outbox tamtej firmy albo popraw NIP sprzedawcy",
+		"this invoice belongs to another company (inny podatnik): put it into that company's outbox or correct the seller's NIP"},
+	InvSchemaDesc: {
+		"faktura jest niezgodna ze schematem FA(3): wiersz %d, %s: %s%s",
+		"the invoice does not match the FA(3) schema: line %d, %s: %s%s"},
+	InvSchemaMoreAtLeast: {
+		" (i co najmniej %d innych problemów, zobacz details)",
+		" (and at least %d more problems, see details)"},
+	InvSchemaMore: {
+		" (oraz inne problemy: %d, zobacz details)",
+		" (and %d more problem(s), see details)"},
+	InvSchemaHint: {
+		"popraw %s w systemie ERP i wyeksportuj fakturę ponownie; KSeF odrzuciłby ją jako niezgodną ze schematem FA(3)",
+		"correct %s in the ERP and export the invoice again; KSeF would reject it as not matching the FA(3) schema (niezgodna ze schematem)"},
+
+	HintKSeF410: {
+		"Poświadczenia KSeF, których używa ksef-sync, nie dają uprawnień do wystawiania faktur dla tego sprzedawcy: poproś administratora o nadanie uprawnienia InvoiceWrite.",
+		"The KSeF credentials in use have no right to issue invoices for this seller (uprawnienia): ask the administrator to grant InvoiceWrite."},
+	HintKSeF415: {
+		"KSeF nie przyjmuje jeszcze załączników od tego sprzedawcy: włącz je w e-Urzędzie Skarbowym albo usuń sekcję Zalacznik.",
+		"KSeF does not accept attachments (załączniki) from this seller yet: enable them in e-Urząd Skarbowy or remove the Zalacznik section."},
+	HintKSeF430: {
+		"Faktura jest niezgodna ze schematem FA(3): popraw w systemie ERP pola wymienione w details i wyeksportuj fakturę ponownie.",
+		"The invoice does not match the FA(3) schema: correct the fields named in details in the ERP and export the invoice again."},
+	HintKSeF435: {
+		"KSeF nie mógł odszyfrować faktury: wyeksportuj ją ponownie; jeśli to się powtarza, skontaktuj się z działem IT (to nie jest problem z treścią faktury).",
+		"KSeF could not decrypt the invoice: export it again; if it repeats, contact IT (this is not a content problem)."},
+	HintKSeF440: {
+		"Ten numer faktury (P_2) jest już zarejestrowany w KSeF.",
+		"This invoice number (P_2) is already registered in KSeF."},
+	HintKSeF440Different: {
+		"Ten numer faktury (P_2) jest już zarejestrowany w KSeF z inną treścią: nadaj fakturze nowy numer albo wystaw fakturę korygującą (korektę).",
+		"This invoice number (P_2) is already registered in KSeF with different content: give the invoice a new number, or issue a correction (korekta) instead."},
+	HintKSeF450: {
+		"KSeF znalazł błąd w treści faktury (błąd semantyczny): sprawdź details, popraw fakturę w systemie ERP i wyeksportuj ją ponownie.",
+		"KSeF found a content error (błąd semantyczny): check the details, correct the invoice in the ERP and export it again."},
+	HintKSeF500: {
+		"KSeF zgłosił nieznany błąd: wyeksportuj fakturę ponownie później; jeśli to się powtarza, zgłoś to pomocy technicznej KSeF, podając numer referencyjny.",
+		"KSeF reported an unknown error: export the invoice again later; if it repeats, contact KSeF support with the reference number."},
+	HintKSeFOther: {
+		"KSeF odrzucił fakturę: przeczytaj description i details, popraw fakturę w systemie ERP i wyeksportuj ją ponownie.",
+		"KSeF rejected the invoice: read the description and details, correct the invoice in the ERP and export it again."},
+	DescDuplicateUnknown: {
+		"numer faktury jest już zarejestrowany jako %s; KSeF nie pozwolił porównać tamtej faktury z tym plikiem",
+		"invoice number already registered as %s; KSeF did not let us compare its content with this file"},
+	DescDuplicateDiffers: {
+		"numer faktury jest już zarejestrowany jako %s z inną treścią",
+		"invoice number already registered as %s with different content"},
+	DescFileTooLarge: {
+		"plik ma ponad %d MB, znacznie więcej niż limit KSeF (1 MB na fakturę, 3 MB z załącznikami)",
+		"the file is larger than %d MB, far above KSeF's 1 MB invoice limit (3 MB with attachments)"},
+	HintFileTooLarge: {
+		"To nie jest pojedyncza faktura: sprawdź eksport systemu ERP (mógł zapisać do folderu outbox dziennik albo całe archiwum).",
+		"This is not a single invoice: check the ERP export (it may have written a log or a whole archive into the outbox)."},
+
+	StHeader:           {"stan ksef-sync, %s (%s)", "ksef-sync status at %s (%s)"},
+	StDaemon:           {"proces w tle", "daemon"},
+	StService:          {"usługa systemowa", "service"},
+	StNote:             {"uwaga", "note"},
+	StCompany:          {"Firma NIP %s (%s)", "Company NIP %s (%s)"},
+	StKSeF:             {"KSeF", "KSeF"},
+	StOutbox:           {"folder outbox", "outbox"},
+	StLastError:        {"ostatni błąd", "last error"},
+	StLastSend:         {"ostatnia wysyłka", "last successful send"},
+	StLastPull:         {"ostatnie pobranie", "last successful pull"},
+	StNextPull:         {"następne pobranie", "next pull"},
+	StCredentials:      {"poświadczenia", "credentials"},
+	StExpires:          {", ważne do %s", ", expires %s"},
+	StNone:             {"brak", "none"},
+	StNever:            {"nigdy", "never"},
+	StDisabled:         {"wyłączone", "disabled"},
+	StDaemonRunning:    {"działa (PID %d na %s, od %s)", "running (PID %d on %s, since %s)"},
+	StDaemonLastSeen:   {"nie działa (ostatnio widziany %s)", "not running (last seen %s)"},
+	StDaemonNever:      {"nie działa (nigdy nie uruchomiony na tym folderze stanu)", "not running (never started on this state folder)"},
+	StServiceRunning:   {"działa", "running"},
+	StServiceStopped:   {"zatrzymana", "stopped"},
+	StServiceMissing:   {"nie zainstalowana", "not installed"},
+	StServiceUnknown:   {"stan nieznany", "unknown"},
+	StKSeFReachable:    {"dostępny (sprawdzono %s)", "reachable (checked %s)"},
+	StKSeFUnreachable:  {"NIEDOSTĘPNY (sprawdzono %s); faktury w kolejce są bezpieczne i zostaną wysłane, gdy KSeF odpowie", "NOT reachable (checked %s); queued invoices stay safe and are sent when it answers"},
+	StKSeFUnknown:      {"nieznany (żaden działający proces się z nim nie łączył)", "unknown (no running daemon has talked to it)"},
+	StOutboxAvailable:  {"dostępny", "available"},
+	StOutboxUnknown:    {"nieznany (żaden działający proces go nie obserwuje)", "unknown (no running daemon watches it)"},
+	StOutboxDown:       {"NIEDOSTĘPNY od %s: %s; ponawiane co kilka sekund, pliki zostaną pobrane, gdy tylko folder wróci", "NOT available since %s: %s; retried every few seconds, files are picked up as soon as it is back"},
+	StOutboxMissing:    {"folder nie istnieje (udział sieciowy jeszcze niepodłączony?)", "the folder does not exist (a share not mounted yet?)"},
+	StOutboxDenied:     {"brak uprawnień do odczytu folderu", "no permission to read the folder"},
+	StOutboxUnreadable: {"nie można odczytać zawartości folderu", "the folder cannot be listed"},
+	StInvoices:         {"Faktury: %d = %d przyjętych + %d odrzuconych + %d w toku; dziś %d przyjętych, %d odrzuconych", "Invoices: %d = %d accepted + %d rejected + %d in progress; today %d accepted, %d rejected"},
+	StQueue:            {"Kolejka:", "Queue:"},
+	StProcessing:       {"Przetwarzane w KSeF (od najstarszych):", "Processing at KSeF (oldest first):"},
+	StProcessingLine:   {"przetwarzana w KSeF od %s (sesja %s)", "processing at KSeF since %s (session %s)"},
+	StCursors:          {"Kursory pobierania:", "Pull cursors:"},
+	StNoneYet:          {"(jeszcze brak)", "(none yet)"},
+	StRejections:       {"Ostatnie odrzucenia (od najnowszych):", "Last rejections (newest first):"},
+	StNoneListed:       {"(brak)", "(none)"},
+	StNoJournal:        {"brak dziennika w %s: proces w tle jeszcze nie działał", "no journal in %s yet: the daemon has not run"},
+}
