@@ -48,6 +48,7 @@ type onlineState struct {
 // dispatch sends ready invoices once the gather window has passed: one invoice online, several by
 // batch (auto mode), attachments always by batch.
 func (e *Engine) dispatch(ctx context.Context, flush bool) error {
+	e.gatherDue = time.Time{}
 	ready, err := e.due(ctx)
 	if err != nil || len(ready) == 0 {
 		return err
@@ -166,7 +167,36 @@ func (e *Engine) sendNow(ready []spool.Invoice) bool {
 			"file", ready[0].FileName, "invoice", ready[0].ID)
 		return true
 	}
-	return e.gathered(ready)
+	if e.gathered(ready) {
+		return true
+	}
+	e.gatherDue = e.gatherDeadline(ready)
+	return false
+}
+
+// gatherDeadline is when gathering ready ends if nothing else arrives: the loop wakes then instead
+// of at its next poll tick (up to a poll interval later).
+func (e *Engine) gatherDeadline(ready []spool.Invoice) time.Time {
+	window := e.opt.Send.GatherWindow
+	oldest, newest := ready[0].CreatedAt, ready[0].CreatedAt
+	for _, inv := range ready {
+		oldest, newest = minTime(oldest, inv.CreatedAt), maxTime(newest, inv.CreatedAt)
+	}
+	return minTime(newest.Add(window), oldest.Add(5*window))
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // loneAfterQuiet reports whether ready is one invoice that arrived when nothing else was: no other

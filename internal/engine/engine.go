@@ -123,7 +123,9 @@ type Engine struct {
 	lastArrival time.Time
 	// fastPolls counts status requests made sooner than the poll interval (adaptive polling), so
 	// they stay within their share of the invoiceStatus budget.
-	fastPolls  *slidingCount
+	fastPolls *slidingCount
+	// gatherDue is when the invoices being gathered are due to go (zero: none waiting).
+	gatherDue  time.Time
 	dupLookups map[int64]int // failed lookups of a duplicate's original, by invoice
 	// origCache holds, for one confirm round, the invoice lists of sessions that registered the
 	// originals of duplicates.
@@ -267,7 +269,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		if err := e.Step(ctx, false); err != nil && ctx.Err() == nil {
 			e.logStepError(err)
 		}
-		if d, ok := e.untilNextPoll(e.now()); ok {
+		if d, ok := e.untilWake(e.now()); ok {
 			soon.Reset(d)
 		}
 		if e.opt.OnTurn != nil {
