@@ -104,7 +104,7 @@ const (
 
 // Get returns one invoice, or an error wrapping ErrNotFound.
 func (j *Journal) Get(ctx context.Context, id int64) (*Invoice, error) {
-	inv, err := j.scanInvoice(j.db.QueryRowContext(ctx, queryByID, id))
+	inv, err := j.scanInvoice(j.queryRow(ctx, queryByID, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("invoice %d: %w", id, ErrNotFound)
 	}
@@ -230,7 +230,7 @@ func (j *Journal) FindAccepted(ctx context.Context, nip, registeredHash string) 
 	if registeredHash == "" {
 		return nil, false, nil
 	}
-	inv, err := j.scanInvoice(j.db.QueryRowContext(ctx, queryFindAccepted, nip, registeredHash))
+	inv, err := j.scanInvoice(j.queryRow(ctx, queryFindAccepted, nip, registeredHash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, false, nil
 	}
@@ -248,7 +248,7 @@ func (j *Journal) InFlight(ctx context.Context, nip, registeredHash string, exce
 		return false, nil
 	}
 	var n int
-	err := j.db.QueryRowContext(ctx, queryInFlight, nip, registeredHash, exceptID).Scan(&n)
+	err := j.queryRow(ctx, queryInFlight, nip, registeredHash, exceptID).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("in flight: %w", err)
 	}

@@ -64,6 +64,7 @@ type Journal struct {
 
 	closeOnce sync.Once
 	closeErr  error
+	stmts     sync.Map // query text → *sql.Stmt, prepared once (see stmt)
 }
 
 // Open takes the exclusive lock on dir, creates dir/spool/ and opens (creating or migrating)
@@ -198,6 +199,7 @@ func fileURI(path string, q url.Values) string {
 // Close closes the database and releases the folder lock. It is safe to call more than once.
 func (j *Journal) Close() error {
 	j.closeOnce.Do(func() {
+		j.closeStmts()
 		err := j.db.Close()
 		if j.lock != nil {
 			err = errors.Join(err, j.lock.unlock())

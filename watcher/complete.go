@@ -22,17 +22,11 @@ const maxCompleteCheck = 16 << 20
 // open, a tag cut off): most likely a writer that has not finished. Everything else — complete XML,
 // no XML at all, a file that cannot be read — is reported as not ending early: validation judges it.
 func xmlEndsEarly(path string) bool {
-	f, err := os.Open(path)
-	if err != nil {
+	d, closeFile := openXML(path)
+	if d == nil {
 		return false
 	}
-	defer f.Close()
-	if fi, err := f.Stat(); err != nil || fi.Size() > maxCompleteCheck {
-		return false
-	}
-	d := xml.NewDecoder(bufio.NewReader(f))
-	// Structure is all that matters here: any 8-bit code page is read byte for byte.
-	d.CharsetReader = func(_ string, r io.Reader) (io.Reader, error) { return &byteRunes{r: bufio.NewReader(r)}, nil }
+	defer closeFile()
 	for {
 		_, err := d.Token()
 		if err == nil {
@@ -41,6 +35,23 @@ func xmlEndsEarly(path string) bool {
 		var se *xml.SyntaxError
 		return errors.As(err, &se) && se.Msg == "unexpected EOF" || errors.Is(err, io.ErrUnexpectedEOF)
 	}
+}
+
+// openXML returns a structure-only XML decoder over the file at path and the function that closes
+// it, or nil when the file cannot be opened or is larger than maxCompleteCheck.
+func openXML(path string) (*xml.Decoder, func()) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil
+	}
+	if fi, err := f.Stat(); err != nil || fi.Size() > maxCompleteCheck {
+		_ = f.Close()
+		return nil, nil
+	}
+	d := xml.NewDecoder(bufio.NewReader(f))
+	// Structure is all that matters here: any 8-bit code page is read byte for byte.
+	d.CharsetReader = func(_ string, r io.Reader) (io.Reader, error) { return &byteRunes{r: bufio.NewReader(r)}, nil }
+	return d, func() { _ = f.Close() }
 }
 
 // byteRunes turns every byte into the rune of the same value (as ISO-8859-1 does), so a file in

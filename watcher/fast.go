@@ -1,11 +1,9 @@
 package watcher
 
 import (
-	"bufio"
 	"encoding/xml"
 	"errors"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -70,16 +68,11 @@ func (l *loop) doneButIncomplete(e *entry) bool {
 // closed, nothing broken after it. Only such a file may skip the settle window; anything else
 // (cut off, only a prolog, not XML at all) waits for it and is judged by validation as before.
 func xmlComplete(path string) bool {
-	f, err := os.Open(path)
-	if err != nil {
+	d, closeFile := openXML(path)
+	if d == nil {
 		return false
 	}
-	defer f.Close()
-	if fi, err := f.Stat(); err != nil || fi.Size() > maxCompleteCheck {
-		return false
-	}
-	d := xml.NewDecoder(bufio.NewReader(f))
-	d.CharsetReader = func(_ string, r io.Reader) (io.Reader, error) { return &byteRunes{r: bufio.NewReader(r)}, nil }
+	defer closeFile()
 	depth, roots := 0, 0
 	for {
 		tok, err := d.Token()

@@ -137,6 +137,8 @@ type Engine struct {
 	// fastPolls counts status requests made sooner than the poll interval (adaptive polling), so
 	// they stay within their share of the invoiceStatus budget.
 	fastPolls *slidingCount
+	// gatherDue is when the invoices being gathered are due to go (zero: none waiting).
+	gatherDue time.Time
 	// origCache holds, for one confirm round, the invoice lists of sessions that registered the
 	// originals of duplicates.
 	origCache map[string]map[string]ksef.SessionInvoice
@@ -279,7 +281,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		if err := e.Step(ctx, false); err != nil && ctx.Err() == nil {
 			e.logStepError(err)
 		}
-		if d, ok := e.untilNextPoll(e.now()); ok {
+		if d, ok := e.untilWake(e.now()); ok {
 			soon.Reset(d)
 		}
 		if e.opt.OnTurn != nil {

@@ -95,3 +95,20 @@ func TestAdaptivePollDelay(t *testing.T) {
 		t.Fatalf("early polls used up: %s, want the poll interval", got)
 	}
 }
+
+// TestGatheringWakesAtItsDeadline: invoices being gathered make the loop wake when the gather
+// window ends, not at its next poll tick.
+func TestGatheringWakesAtItsDeadline(t *testing.T) {
+	h := newHarness(t, SendSettings{GatherWindow: time.Second, PollInterval: time.Minute})
+	h.eng.intake(h.ctx, h.drop("FV_1.xml", inv(1, "GATHER")), h.drop("FV_2.xml", inv(2, "GATHER")))
+	if err := h.eng.Step(h.ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if st := h.states(); st["FV_1.xml"] != spool.StateReady || st["FV_2.xml"] != spool.StateReady {
+		t.Fatalf("two invoices at once were not gathered: %v", st)
+	}
+	d, ok := h.eng.untilWake(time.Now())
+	if !ok || d > time.Second {
+		t.Fatalf("wake in %s (%v), want within the 1 s gather window", d, ok)
+	}
+}

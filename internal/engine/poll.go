@@ -54,12 +54,16 @@ func youngestAge(now time.Time, invs []spool.Invoice) time.Duration {
 	return max(youngest, 0)
 }
 
-// untilNextPoll is how long until the soonest session is due to be asked about, if that is sooner
-// than the poll interval: the main loop wakes for it instead of waiting for its ticker.
-func (e *Engine) untilNextPoll(now time.Time) (time.Duration, bool) {
+// untilWake is how long until the soonest session is due to be asked about or gathered invoices
+// are due to go, if that is sooner than the poll interval: the main loop wakes for it instead of
+// waiting for its ticker.
+func (e *Engine) untilWake(now time.Time) (time.Duration, bool) {
 	soonest := e.opt.Send.PollInterval
 	for _, at := range e.nextPoll {
 		soonest = min(soonest, at.Sub(now))
+	}
+	if !e.gatherDue.IsZero() {
+		soonest = min(soonest, e.gatherDue.Sub(now))
 	}
 	// A session already due (its confirm failed before asking) is looked at again shortly, not in a spin.
 	return max(soonest, 20*time.Millisecond), soonest < e.opt.Send.PollInterval
