@@ -15,23 +15,30 @@ import (
 	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
 )
 
-// offlineE2E is an e2e company that follows the simulator's status service every second and
-// writes QR codes (KOD II signed with a fresh Offline certificate, returned for verification).
-func offlineE2E(t *testing.T) (*e2e, string, *x509.Certificate) {
+// withQR gives e's company a QR folder and a fresh Offline certificate for KOD II; it returns the
+// folder and the certificate (to verify KOD II with).
+func withQR(t *testing.T, e *e2e) (string, *x509.Certificate) {
 	t.Helper()
-	dir := t.TempDir()
 	cert, certPEM, keyPEM := offlineCertificate(t)
-	writeFile(t, filepath.Join(dir, "offline-cert.pem"), certPEM)
-	writeFile(t, filepath.Join(dir, "offline-key.pem"), keyPEM)
-	qrDir := filepath.Join(dir, "qr")
-	e := newE2E(t, ksefsim.Options{}, "")
-	latarnia := strings.TrimSuffix(e.sim.URL(), "/v2") + "/latarnia"
-	cfg := string(readFile(t, e.cfgPath))
-	cfg = strings.Replace(cfg, "[ksef]\n", fmt.Sprintf("[ksef]\nstatus_url = %q\nstatus_interval = \"1s\"\n", latarnia), 1)
-	cfg = strings.Replace(cfg, "[auth]\n", fmt.Sprintf("[auth]\noffline_cert_file = %q\noffline_key_file = %q\n",
-		filepath.Join(dir, "offline-cert.pem"), filepath.Join(dir, "offline-key.pem")), 1)
+	writeFile(t, filepath.Join(e.dir, "offline-cert.pem"), certPEM)
+	writeFile(t, filepath.Join(e.dir, "offline-key.pem"), keyPEM)
+	qrDir := filepath.Join(e.dir, "qr")
+	cfg := strings.Replace(string(readFile(t, e.cfgPath)), "[auth]\n", fmt.Sprintf("[auth]\noffline_cert_file = %q\noffline_key_file = %q\n",
+		filepath.Join(e.dir, "offline-cert.pem"), filepath.Join(e.dir, "offline-key.pem")), 1)
 	cfg = strings.Replace(cfg, "[folders]\n", fmt.Sprintf("[folders]\nqr = %q\n", qrDir), 1)
 	writeFile(t, e.cfgPath, []byte(cfg))
+	return qrDir, cert
+}
+
+// offlineE2E is an e2e company with QR codes (withQR) that follows the simulator's status service
+// every second.
+func offlineE2E(t *testing.T) (*e2e, string, *x509.Certificate) {
+	t.Helper()
+	e := newE2E(t, ksefsim.Options{}, "")
+	latarnia := strings.TrimSuffix(e.sim.URL(), "/v2") + "/latarnia"
+	cfg := strings.Replace(string(readFile(t, e.cfgPath)), "[ksef]\n", fmt.Sprintf("[ksef]\nstatus_url = %q\nstatus_interval = \"1s\"\n", latarnia), 1)
+	writeFile(t, e.cfgPath, []byte(cfg))
+	qrDir, cert := withQR(t, e)
 	return e, qrDir, cert
 }
 

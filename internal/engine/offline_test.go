@@ -43,15 +43,25 @@ func (h *harness) announce(tr *availability.Tracker, status string) {
 
 func (h *harness) sentRecord(stem string) SentRecord {
 	h.t.Helper()
-	var rec SentRecord
-	b, err := os.ReadFile(filepath.Join(h.folders.Sent, stem+".ksef.json"))
+	return readJSON[SentRecord](h.t, filepath.Join(h.folders.Sent, stem+".ksef.json"))
+}
+
+func (h *harness) errorRecord(stem string) ErrorRecord {
+	h.t.Helper()
+	return readJSON[ErrorRecord](h.t, filepath.Join(h.folders.Error, stem+".error.json"))
+}
+
+func readJSON[T any](t *testing.T, path string) T {
+	t.Helper()
+	var v T
+	b, err := os.ReadFile(path)
 	if err != nil {
-		h.t.Fatal(err)
+		t.Fatal(err)
 	}
-	if err := json.Unmarshal(b, &rec); err != nil {
-		h.t.Fatal(err)
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
 	}
-	return rec
+	return v
 }
 
 func (h *harness) byFile(states ...spool.State) map[string]spool.Invoice {
@@ -240,19 +250,6 @@ func TestTechnicalCorrectionLinkedAndOnlyOnce(t *testing.T) {
 	if second.KsefCode != 21166 || !strings.Contains(second.Hint, "only one is allowed") {
 		t.Errorf("second correction: %+v, want 21166 explained", second)
 	}
-}
-
-func (h *harness) errorRecord(stem string) ErrorRecord {
-	h.t.Helper()
-	var rec ErrorRecord
-	b, err := os.ReadFile(filepath.Join(h.folders.Error, stem+".error.json"))
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &rec); err != nil {
-		h.t.Fatal(err)
-	}
-	return rec
 }
 
 // TestOfflineFirstByDeadline: when the queue drains, offline invoices go first, earliest deadline
