@@ -44,7 +44,9 @@ func KSeFLine(k KSeF) string {
 func renderCompany(w io.Writer, c *Company) {
 	fmt.Fprintf(w, "\nCompany NIP %s (%s)\n", c.NIP, c.Environment)
 	fmt.Fprintf(w, "  KSeF:                 %s\n", KSeFLine(c.KSeF))
-	fmt.Fprintf(w, "  KSeF availability:    %s\n", AvailabilityLine(c.KSeF.Availability))
+	if c.KSeF.Availability != nil { // known only while a daemon watches the status service
+		fmt.Fprintf(w, "  KSeF availability:    %s\n", AvailabilityLine(c.KSeF.Availability))
+	}
 	if c.LastError != nil {
 		fmt.Fprintf(w, "  last error:           %s  %s\n", c.LastError.Time, OneLine(c.LastError.Message))
 	} else {
