@@ -50,7 +50,8 @@ func TestAvailabilityLogged(t *testing.T) {
 	var logs strings.Builder
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	cfg := &config.Config{KSeF: config.KSeF{Environment: "test", StatusURL: strings.TrimSuffix(sim.URL(), "/v2") + "/latarnia"}}
-	tr := newAvailability(cfg, log)
+	var told []string
+	tr := newAvailability(cfg, log, func(why string) { told = append(told, why) })
 	if err := tr.Check(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -59,6 +60,9 @@ func TestAvailabilityLogged(t *testing.T) {
 	}
 	if err := tr.Check(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+	if len(told) != 1 || !strings.Contains(told[0], "failure announced since") {
+		t.Errorf("told the notifier %q, want the announced failure once", told)
 	}
 	out := logs.String()
 	for _, want := range []string{`level=INFO msg="KSeF availability: available since `, `level=WARN msg="KSeF availability: failure announced since `,
