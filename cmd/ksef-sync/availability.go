@@ -16,8 +16,9 @@ import (
 // cfg.StatusBaseURL) asked every ksef.status_interval (5 minutes; every minute while KSeF is not
 // usable, and at once when KSeF stops answering), combined with what our own requests see. Every
 // change is logged with its announcement text. Its Run is started and waited for by
-// observability.start.
-func newAvailability(cfg *config.Config, log *slog.Logger) *availability.Tracker {
+// observability.start. announced, when not nil, hears every newly announced outage (for the
+// notifier).
+func newAvailability(cfg *config.Config, log *slog.Logger, announced func(why string)) *availability.Tracker {
 	var client *availability.Client
 	if base := cfg.StatusBaseURL(); base != "" {
 		client = availability.NewClient(base, httpClient(cfg))
@@ -25,7 +26,12 @@ func newAvailability(cfg *config.Config, log *slog.Logger) *availability.Tracker
 	log = log.With("component", "availability")
 	return availability.NewTracker(client, availability.Options{
 		Interval: cfg.KSeF.StatusInterval.Duration,
-		OnChange: func(_, now availability.Snapshot) { logAvailability(log, now) },
+		OnChange: func(_, now availability.Snapshot) {
+			logAvailability(log, now)
+			if announced != nil && now.State != availability.Unannounced && !now.State.Usable() {
+				announced("KSeF " + now.String())
+			}
+		},
 	})
 }
 

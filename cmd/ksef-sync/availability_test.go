@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ksef-sync/ksef-sync/internal/config"
 	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
 )
 
@@ -38,5 +40,35 @@ func TestDoctorShowsAvailability(t *testing.T) {
 	sim.Close() // the status service goes away too: information, not a problem of this installation
 	if out := doctor(); !strings.Contains(out, "[ OK ] KSeF status service "+latarnia+": did not answer usably") {
 		t.Errorf("status service down:\n%s", out)
+	}
+}
+
+// TestAvailabilityLogged: the daemon's tracker logs every change with the state, since when and the
+// announcement text, a warning while KSeF cannot be used.
+func TestAvailabilityLogged(t *testing.T) {
+	sim := startSim(t, ksefsim.Options{RateLimits: "off"})
+	var logs strings.Builder
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	cfg := &config.Config{KSeF: config.KSeF{Environment: "test", StatusURL: strings.TrimSuffix(sim.URL(), "/v2") + "/latarnia"}}
+	var told []string
+	tr := newAvailability(cfg, log, func(why string) { told = append(told, why) })
+	if err := tr.Check(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.AnnounceLatarnia("FAILURE", "Awaria KSeF", "Trwa awaria systemu KSeF."); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Check(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(told) != 1 || !strings.Contains(told[0], "failure announced since") {
+		t.Errorf("told the notifier %q, want the announced failure once", told)
+	}
+	out := logs.String()
+	for _, want := range []string{`level=INFO msg="KSeF availability: available since `, `level=WARN msg="KSeF availability: failure announced since `,
+		`announcement="Awaria KSeF: Trwa awaria systemu KSeF."`, "state=failure", "invoices claimed now are issued offline"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
 	}
 }

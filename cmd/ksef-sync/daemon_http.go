@@ -48,7 +48,7 @@ func newObservability(cfg *config.Config, tracker *status.Tracker, log *slog.Log
 		started: time.Now(), service: serviceState(cfg)}
 	o.creds, o.expires = credentialSummary(cfg)
 	o.metrics = metrics.New(o.report)
-	o.avail = newAvailability(cfg, o.log)
+	o.avail = newAvailability(cfg, o.log, tracker.Announced)
 	trackedAvailability.Store(cfg, o.avail)
 	observed.Store(cfg, observers{tracker, o.metrics.KSeF, availability.Observer(o.avail, nil)})
 	return o

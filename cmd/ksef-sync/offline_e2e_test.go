@@ -1,7 +1,9 @@
 package main
 
 import (
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -10,28 +12,36 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ksef-sync/ksef-sync/internal/samples"
 	"github.com/ksef-sync/ksef-sync/internal/status"
 	"github.com/ksef-sync/ksef-sync/internal/testutil"
 	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
 )
 
-// offlineE2E is an e2e company that follows the simulator's status service every second and
-// writes QR codes (KOD II signed with a fresh Offline certificate, returned for verification).
-func offlineE2E(t *testing.T) (*e2e, string, *x509.Certificate) {
+// withQR gives e's company a QR folder and a fresh Offline certificate for KOD II; it returns the
+// folder and the certificate (to verify KOD II with).
+func withQR(t *testing.T, e *e2e) (string, *x509.Certificate) {
 	t.Helper()
-	dir := t.TempDir()
 	cert, certPEM, keyPEM := offlineCertificate(t)
-	writeFile(t, filepath.Join(dir, "offline-cert.pem"), certPEM)
-	writeFile(t, filepath.Join(dir, "offline-key.pem"), keyPEM)
-	qrDir := filepath.Join(dir, "qr")
-	e := newE2E(t, ksefsim.Options{}, "")
-	latarnia := strings.TrimSuffix(e.sim.URL(), "/v2") + "/latarnia"
-	cfg := string(readFile(t, e.cfgPath))
-	cfg = strings.Replace(cfg, "[ksef]\n", fmt.Sprintf("[ksef]\nstatus_url = %q\nstatus_interval = \"1s\"\n", latarnia), 1)
-	cfg = strings.Replace(cfg, "[auth]\n", fmt.Sprintf("[auth]\noffline_cert_file = %q\noffline_key_file = %q\n",
-		filepath.Join(dir, "offline-cert.pem"), filepath.Join(dir, "offline-key.pem")), 1)
+	writeFile(t, filepath.Join(e.dir, "offline-cert.pem"), certPEM)
+	writeFile(t, filepath.Join(e.dir, "offline-key.pem"), keyPEM)
+	qrDir := filepath.Join(e.dir, "qr")
+	cfg := strings.Replace(string(readFile(t, e.cfgPath)), "[auth]\n", fmt.Sprintf("[auth]\noffline_cert_file = %q\noffline_key_file = %q\n",
+		filepath.Join(e.dir, "offline-cert.pem"), filepath.Join(e.dir, "offline-key.pem")), 1)
 	cfg = strings.Replace(cfg, "[folders]\n", fmt.Sprintf("[folders]\nqr = %q\n", qrDir), 1)
 	writeFile(t, e.cfgPath, []byte(cfg))
+	return qrDir, cert
+}
+
+// offlineE2E is an e2e company with QR codes (withQR) that follows the simulator's status service
+// every second.
+func offlineE2E(t *testing.T) (*e2e, string, *x509.Certificate) {
+	t.Helper()
+	e := newE2E(t, ksefsim.Options{}, "")
+	latarnia := strings.TrimSuffix(e.sim.URL(), "/v2") + "/latarnia"
+	cfg := strings.Replace(string(readFile(t, e.cfgPath)), "[ksef]\n", fmt.Sprintf("[ksef]\nstatus_url = %q\nstatus_interval = \"1s\"\n", latarnia), 1)
+	writeFile(t, e.cfgPath, []byte(cfg))
+	qrDir, cert := withQR(t, e)
 	return e, qrDir, cert
 }
 
@@ -138,4 +148,47 @@ func TestOfflineDuringAnnouncedFailure(t *testing.T) {
 		a := rep.Companies[0].KSeF.Availability
 		return rep.Companies[0].OfflineCount == 0 && a != nil && a.State == "available"
 	})
+}
+
+// TestTechnicalCorrectionEndToEnd: on the real binary, an offline invoice KSeF rejects gets an
+// error file explaining the technical correction; the fixed file with the same number is accepted
+// as a correction linked to it; a second correction ends in error/ with KSeF's 21166, explained.
+func TestTechnicalCorrectionEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	e := newE2E(t, ksefsim.Options{}, "[send]\noffline_mode = \"offline24\"\ngather_window = \"300ms\"\npoll_interval = \"200ms\"\n")
+	_, lines := e.daemon()
+	keepLog(t, lines)
+	good := samples.Invoice(2, testNIP, time.Now(), "KT-E2E") // the template whose buyer NIP is 3861610227
+	bad := []byte(strings.Replace(string(good), "<NIP>3861610227</NIP>", "<NIP>3861610228</NIP>", 1))
+	waitErr := func(stem string) map[string]any {
+		eventually(t, stem+".error.json", 2*time.Minute, func() bool { return len(globQuiet(e.errDir, stem+".error.json")) == 1 })
+		return e.errorRecords()[stem]
+	}
+
+	e.drop("FV_KT.xml", bad)
+	rejected := waitErr("FV_KT")
+	if rejected["code"] != "450" || !strings.Contains(fmt.Sprint(rejected["hint"]), "technical correction (korekta techniczna) is possible") {
+		t.Fatalf("rejected offline invoice: %v", rejected)
+	}
+	badSum := sha256.Sum256(bad)
+	badHash := base64.StdEncoding.EncodeToString(badSum[:])
+
+	e.drop("FV_KT_fixed.xml", good)
+	waitForOutputs(t, e, 1, 2*time.Minute)
+	rec := e.sentRecords()["FV_KT_fixed"]
+	if rec.CorrectionOf == nil || rec.CorrectionOf.FileName != "FV_KT.xml" || rec.CorrectionOf.InvoiceHash != badHash || !rec.OfflineMode || rec.InvoicingMode != "Offline" {
+		t.Fatalf("correction: %+v (correctionOf %+v), want linked to FV_KT.xml %s", rec, rec.CorrectionOf, badHash)
+	}
+	if acc := e.sim.Stats().Accepted; len(acc) != 1 || acc[0].HashOfCorrectedInvoice != badHash || acc[0].Mode != "online" {
+		t.Fatalf("simulator accepted %+v, want one online correction linked to %s", acc, badHash)
+	}
+
+	e.drop("FV_KT_again.xml", []byte(strings.Replace(string(good), "<P_2>", "<P_2 >", 1)))
+	second := waitErr("FV_KT_again")
+	if second["code"] != "21166" || !strings.Contains(fmt.Sprint(second["hint"]), "only one is allowed per invoice") {
+		t.Errorf("second correction: %v, want 21166 explained", second)
+	}
+	e.assertSimClean()
 }

@@ -29,16 +29,8 @@ func TestQRCodesWhileKSeFIsDown(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
-	dir := t.TempDir()
-	cert, certPEM, keyPEM := offlineCertificate(t)
-	writeFile(t, filepath.Join(dir, "offline-cert.pem"), certPEM)
-	writeFile(t, filepath.Join(dir, "offline-key.pem"), keyPEM)
-	qrDir := filepath.Join(dir, "qr")
 	e := newE2E(t, ksefsim.Options{}, "")
-	cfg := strings.Replace(string(readFile(t, e.cfgPath)), "[auth]\n", fmt.Sprintf("[auth]\noffline_cert_file = %q\noffline_key_file = %q\n",
-		filepath.Join(dir, "offline-cert.pem"), filepath.Join(dir, "offline-key.pem")), 1)
-	cfg = strings.Replace(cfg, "[folders]\n", fmt.Sprintf("[folders]\nqr = %q\n", qrDir), 1)
-	writeFile(t, e.cfgPath, []byte(cfg))
+	qrDir, cert := withQR(t, e) // offline_e2e_test.go
 
 	e.sim.SetFaults(ksefsim.Faults{Outage: true})
 	_, lines := e.daemon()

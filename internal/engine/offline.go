@@ -205,8 +205,10 @@ func (e *Engine) checkDeadlines(ctx context.Context) {
 		e.log.Warn("cannot read offline invoices for their deadlines", "err", err)
 		return
 	}
-	if e.offline.warned == nil {
-		e.offline.warned = map[int64]int{}
+	warned := e.offline.warned // only pending invoices are remembered: the map does not grow forever
+	e.offline.warned = make(map[int64]int, len(pending))
+	for i := range pending {
+		e.offline.warned[pending[i].ID] = warned[pending[i].ID]
 	}
 	for i := range pending {
 		inv := &pending[i]

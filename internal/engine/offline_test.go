@@ -41,17 +41,33 @@ func (h *harness) announce(tr *availability.Tracker, status string) {
 	}
 }
 
+// invToday is sample invoice i issued today in Warsaw: with a UTC date it would count as issued
+// yesterday, and so offline, in the hour or two after midnight in Poland.
+func invToday(i int, tag string) []byte {
+	return samples.Invoice(i, nip, time.Now().In(offline.Warsaw), fmt.Sprintf("%s-%d", tag, i))
+}
+
 func (h *harness) sentRecord(stem string) SentRecord {
 	h.t.Helper()
-	var rec SentRecord
-	b, err := os.ReadFile(filepath.Join(h.folders.Sent, stem+".ksef.json"))
+	return readJSON[SentRecord](h.t, filepath.Join(h.folders.Sent, stem+".ksef.json"))
+}
+
+func (h *harness) errorRecord(stem string) ErrorRecord {
+	h.t.Helper()
+	return readJSON[ErrorRecord](h.t, filepath.Join(h.folders.Error, stem+".error.json"))
+}
+
+func readJSON[T any](t *testing.T, path string) T {
+	t.Helper()
+	var v T
+	b, err := os.ReadFile(path)
 	if err != nil {
-		h.t.Fatal(err)
+		t.Fatal(err)
 	}
-	if err := json.Unmarshal(b, &rec); err != nil {
-		h.t.Fatal(err)
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
 	}
-	return rec
+	return v
 }
 
 func (h *harness) byFile(states ...spool.State) map[string]spool.Invoice {
@@ -101,7 +117,7 @@ func TestClaimedDuringAnnouncedFailureIsSentOfflineLater(t *testing.T) {
 	}
 
 	h.announce(tr, "AVAILABLE")
-	after := h.drop("ON.xml", inv(7, "ON"))
+	after := h.drop("ON.xml", invToday(7, "ON"))
 	done := h.settle(after)
 	if len(done) != 4 {
 		t.Fatalf("done %d, want 4", len(done))
@@ -145,7 +161,7 @@ func TestIssuanceFromConfigAndIssueDate(t *testing.T) {
 		var paths []string
 		for i := range 2 {
 			paths = append(paths, h.drop(fmt.Sprintf("OLD_%d.xml", i), samples.Invoice(i, nip, yesterday, fmt.Sprintf("OLD-%d", i))))
-			paths = append(paths, h.drop(fmt.Sprintf("NEW_%d.xml", i), inv(i+2, "NEW")))
+			paths = append(paths, h.drop(fmt.Sprintf("NEW_%d.xml", i), invToday(i+2, "NEW")))
 		}
 		done := h.settle(paths...)
 		sessions := map[bool]map[string]bool{true: {}, false: {}}
@@ -240,19 +256,6 @@ func TestTechnicalCorrectionLinkedAndOnlyOnce(t *testing.T) {
 	if second.KsefCode != 21166 || !strings.Contains(second.Hint, "only one is allowed") {
 		t.Errorf("second correction: %+v, want 21166 explained", second)
 	}
-}
-
-func (h *harness) errorRecord(stem string) ErrorRecord {
-	h.t.Helper()
-	var rec ErrorRecord
-	b, err := os.ReadFile(filepath.Join(h.folders.Error, stem+".error.json"))
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &rec); err != nil {
-		h.t.Fatal(err)
-	}
-	return rec
 }
 
 // TestOfflineFirstByDeadline: when the queue drains, offline invoices go first, earliest deadline

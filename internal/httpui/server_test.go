@@ -19,7 +19,10 @@ func report(context.Context) (*status.Report, error) {
 		Daemon: status.Daemon{Running: true, PID: 42, Host: "erp1", StartedAt: "2026-12-02T08:00:00+01:00"},
 		Companies: []status.Company{{NIP: "5265877635", Environment: "test", Queue: map[string]int{"ready": 3},
 			Invoices: status.Counts{Total: 10, Accepted: 6, Rejected: 1, InProgress: 3},
-			KSeF:     status.KSeF{State: "unreachable", CheckedAt: "2026-12-02T15:59:58+01:00"},
+			KSeF: status.KSeF{State: "unreachable", CheckedAt: "2026-12-02T15:59:58+01:00",
+				Availability: &status.Availability{State: "failure", Summary: "failure announced since 2026-12-02 15:30 (Warsaw): Awaria <KSeF>"}},
+			Offline:      []status.OfflineInvoice{{File: "FV_9.xml", InvoiceNumber: "FV/9", Mode: "failure", Deadline: "counts from the end of the outage", State: "ready"}},
+			OfflineCount: 1,
 			Rejections: []status.Rejection{{Time: "2026-12-02T15:00:00Z", File: "FV <1>.xml", Code: "450",
 				Reason: "Błąd <b>semantyki</b>", Hint: "popraw NIP nabywcy", ErrorFile: "FV <1>.error.json"}}}}}, nil
 }
@@ -60,7 +63,8 @@ func TestPage(t *testing.T) {
 	for _, want := range []string{`<meta http-equiv="refresh" content="10">`, `name="viewport"`,
 		"running (PID 42 on erp1", "NOT reachable", "10 = <span class=\"ok\">6 accepted</span>",
 		"FV &lt;1&gt;.xml", "Błąd &lt;b&gt;semantyki&lt;/b&gt;", "popraw NIP nabywcy", "error/FV &lt;1&gt;.error.json",
-		"2026-12-02T16:00:00&#43;01:00 (Europe/Warsaw)"} {
+		"2026-12-02T16:00:00&#43;01:00 (Europe/Warsaw)", "failure announced since 2026-12-02 15:30 (Warsaw): Awaria &lt;KSeF&gt;",
+		"Offline invoices not yet in KSeF (1, earliest deadline first)", "FV/9 · failure · send by <b>counts from the end of the outage</b>"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q", want)
 		}

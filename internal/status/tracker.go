@@ -92,6 +92,18 @@ func (t *Tracker) setAvailable(up int, why string) {
 	}
 }
 
+// Announced reports an outage KSeF's status service announces (why says which, since when, and its
+// text): the notifier's ksef_unavailable, even while no request of ours fails (nothing is sent
+// during an announced outage).
+func (t *Tracker) Announced(why string) {
+	t.mu.Lock()
+	fns := t.onChange
+	t.mu.Unlock()
+	for _, fn := range fns {
+		fn(Change{Kind: "ksef_unavailable", Text: why, Time: t.now()})
+	}
+}
+
 func (t *Tracker) record(comp string, r slog.Record) {
 	msg := r.Message
 	r.Attrs(func(a slog.Attr) bool {
