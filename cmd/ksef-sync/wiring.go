@@ -210,7 +210,7 @@ func openDeps(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps,
 		QR:      qr,
 		// In the daemon KSeF's availability decides which invoices are issued offline.
 		Availability: availabilityFor(cfg),
-		Lang:    cfg.Lang(),
+		Lang:         cfg.Lang(),
 	})
 	if err != nil {
 		d.close()
