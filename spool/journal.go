@@ -158,7 +158,7 @@ func OpenReadOnly(ctx context.Context, dir string) (*Journal, error) {
 	}
 	j := &Journal{dir: dir, spoolDir: filepath.Join(dir, spoolDirName), db: db, readOnly: true,
 		log: slog.New(slog.DiscardHandler), now: time.Now}
-	if err := checkSchemaVersion(ctx, db); err != nil {
+	if err := awaitSchemaVersion(ctx, db); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open journal read-only: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 )
 
 // migrations are applied in order, each in its own transaction together with the new
@@ -155,6 +156,30 @@ func migrateStep(ctx context.Context, db *sql.DB) (done bool, err error) {
 		return false, fmt.Errorf("migrate to schema version %d: %w", v+1, err)
 	}
 	return false, nil
+}
+
+// migrationGrace is how long a reader waits for an older journal to reach this version: a daemon
+// of this version that has just started (or just created the journal) migrates it step by step,
+// and a `status` run at that moment would otherwise see an intermediate version.
+const migrationGrace = 5 * time.Second
+
+// awaitSchemaVersion is checkSchemaVersion for readers: an older version is polled for up to
+// migrationGrace before it counts as an error; a newer one fails at once.
+func awaitSchemaVersion(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(migrationGrace)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		v, err := userVersion(ctx, db)
+		if err != nil || v >= schemaVersion() || time.Now().After(deadline) {
+			return checkSchemaVersion(ctx, db)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
 }
 
 func checkSchemaVersion(ctx context.Context, db *sql.DB) error {
