@@ -97,3 +97,11 @@ func availabilityFinding(ctx context.Context, cfg *config.Config) finding {
 	}
 	return finding{Check: check, Info: "KSeF " + s.String()}
 }
+
+// restoreAvailability gives cfg's daemon's tracker back what the last process saved in the
+// journal and has it save every change there from now on (availability.Tracker.KeepIn, issue 14).
+func restoreAvailability(ctx context.Context, d *deps) {
+	if t, ok := availabilityFor(d.cfg).(*availability.Tracker); ok && d.journal != nil {
+		t.KeepIn(ctx, d.journal, d.log.With("component", "availability"))
+	}
+}

@@ -179,6 +179,7 @@ func openDeps(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps,
 		return nil, fmt.Errorf("journal in %s: %w", cfg.Folders.State, err)
 	}
 	startPacerState(ctx, d)
+	restoreAvailability(ctx, d) // availability.go: before the engine and the tracker's loop start
 	if d.watcher, err = newWatcher(cfg, log); err != nil {
 		d.close()
 		return nil, err

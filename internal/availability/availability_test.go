@@ -337,8 +337,8 @@ func TestLateAnnouncementCoversObservedOutage(t *testing.T) {
 		if d, err := offline.Compute(c.Mode, claimed, c.Outage, nil); err != nil || !d.Open {
 			t.Errorf("deadline = %v, %v; want open while the failure lasts", d, err)
 		}
-		if p := tr.FailureDuring(claimed); p == nil || !p.Start.Equal(c.Outage.Start) {
-			t.Errorf("FailureDuring = %v", p)
+		if fs := tr.Failures(); len(fs) != 1 || !fs[0].Start.Equal(c.Outage.Start) {
+			t.Errorf("Failures = %v", fs)
 		}
 	})
 }

@@ -85,11 +85,12 @@ type Options struct {
 	History int
 }
 
-// segment is one stretch of time in one state.
-type segment struct {
-	state      State
-	start, end time.Time // end zero while current
-	text       string
+// Segment is one stretch of time in one state, as the tracker saw it.
+type Segment struct {
+	State State     `json:"state"`
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end,omitzero"` // zero while current
+	Text  string    `json:"text,omitempty"`
 }
 
 // Tracker combines the status service's announcements with our own observations of KSeF. It is
@@ -101,7 +102,12 @@ type Tracker struct {
 
 	mu      sync.Mutex
 	snap    Snapshot
-	history []segment // oldest first; the last one is current
+	history []Segment // oldest first; the last one is current
+
+	// persist, when set, saves the tracker's memory after every change (Persist); persistMu keeps
+	// the saves in order, so the last one written is the newest state.
+	persistMu sync.Mutex
+	persist   func(Saved)
 }
 
 // NewTracker returns a tracker that asks client (nil: observations only).
@@ -196,7 +202,11 @@ func (t *Tracker) Check(ctx context.Context) error {
 }
 
 func (t *Tracker) notify(old Snapshot, changed bool) {
-	if changed && t.opts.OnChange != nil {
+	if !changed {
+		return
+	}
+	t.save()
+	if t.opts.OnChange != nil {
 		t.opts.OnChange(old, t.Snapshot())
 	}
 }
@@ -232,16 +242,14 @@ func (t *Tracker) recompute(at time.Time) bool {
 	t.snap.State, t.snap.Since = state, since
 	// An announcement may name a start before states we recorded (an outage we saw as
 	// unannounced): from that start on the announced state is the legal one.
-	for n := len(t.history); n > 0 && !t.history[n-1].start.Before(since); n-- {
+	for n := len(t.history); n > 0 && !t.history[n-1].Start.Before(since); n-- {
 		t.history = t.history[:n-1]
 	}
 	if n := len(t.history); n > 0 {
-		t.history[n-1].end = since
+		t.history[n-1].End = since
 	}
-	t.history = append(t.history, segment{state: state, start: since, text: t.snap.Text()})
-	if len(t.history) > t.opts.History {
-		t.history = t.history[len(t.history)-t.opts.History:]
-	}
+	t.history = append(t.history, Segment{State: state, Start: since, Text: t.snap.Text()})
+	t.history = t.capped(t.history)
 	return true
 }
 
@@ -301,8 +309,8 @@ type Claim struct {
 //     business day after it ends);
 //   - unavailable but not announced: offline.Offline24. The law's unavailability and failure modes
 //     need an announcement; without one the taxpayer's own offline24 mode is the one that holds, and
-//     its deadline is the earliest, so it is the safe choice. If a failure is announced later, pass
-//     FailureDuring to offline.Compute.
+//     its deadline is the earliest, so it is the safe choice. If a failure is announced later, it
+//     moves the deadline: pass Failures to offline.Compute.
 //
 // A time before anything was observed, or while KSeF was available, gives Offline false.
 func (t *Tracker) ModeAt(at time.Time) Claim {
@@ -310,14 +318,14 @@ func (t *Tracker) ModeAt(at time.Time) Claim {
 	defer t.mu.Unlock()
 	for i := len(t.history) - 1; i >= 0; i-- {
 		seg := t.history[i]
-		if at.Before(seg.start) {
+		if at.Before(seg.Start) {
 			continue
 		}
-		if !seg.end.IsZero() && !at.Before(seg.end) {
+		if !seg.End.IsZero() && !at.Before(seg.End) {
 			break
 		}
-		c := Claim{State: seg.state, Text: seg.text, Outage: t.extent(i)}
-		switch seg.state {
+		c := Claim{State: seg.State, Text: seg.Text, Outage: seg.period()}
+		switch seg.State {
 		case Failure:
 			c.Offline, c.Mode = true, offline.Failure
 		case TotalFailure:
@@ -334,29 +342,24 @@ func (t *Tracker) ModeAt(at time.Time) Claim {
 	return Claim{State: Unknown}
 }
 
-// extent is the period of segment i. Callers hold mu.
-func (t *Tracker) extent(i int) offline.Period {
-	return offline.Period{Start: t.history[i].start, End: t.history[i].end}
-}
+func (s Segment) period() offline.Period { return offline.Period{Start: s.Start, End: s.End} }
 
-// FailureDuring returns the announced failure that overlaps [from, now], the latest one if several
-// did, or nil: offline.Compute moves an offline24 or unavailability deadline to 7 business days after
-// such a failure ends.
-func (t *Tracker) FailureDuring(from time.Time) *offline.Period {
+// Failures returns the announced failures the tracker knows of, oldest first (End zero while one
+// lasts): offline.ForInvoice moves a deadline when one of them began while it ran.
+func (t *Tracker) Failures() []offline.Period {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for i := len(t.history) - 1; i >= 0; i-- {
-		seg := t.history[i]
-		if seg.state != Failure {
-			continue
+	return failures(t.history)
+}
+
+func failures(history []Segment) []offline.Period {
+	var out []offline.Period
+	for _, seg := range history {
+		if seg.State == Failure {
+			out = append(out, seg.period())
 		}
-		if seg.end.IsZero() || seg.end.After(from) {
-			p := t.extent(i)
-			return &p
-		}
-		return nil
 	}
-	return nil
+	return out
 }
 
 // String is one line for the log, status and doctor, e.g. "failure announced since 2026-12-02

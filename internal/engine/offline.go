@@ -18,7 +18,7 @@ import (
 type Availability interface {
 	Snapshot() availability.Snapshot
 	ModeAt(at time.Time) availability.Claim
-	FailureDuring(from time.Time) *offline.Period
+	Failures() []offline.Period
 }
 
 // offlineJournal is what offline issuance reads and records.
@@ -72,22 +72,14 @@ func (e *Engine) issuance(inv *spool.Invoice, p *invoicexml.Prepared) spool.Offl
 // declaresOffline reports whether the invoice is sent with offlineMode: true.
 func declaresOffline(inv *spool.Invoice) bool { return inv.OfflineMode != "" }
 
-// Deadline is when an offline invoice must reach KSeF by law, from what the journal recorded;
-// failure is the announced failure that overlapped it, when known (it may move the deadline).
-func Deadline(inv *spool.Invoice, failure *offline.Period) (offline.Deadline, error) {
-	return offline.ForInvoice(inv.OfflineMode, inv.IssueDate, inv.CreatedAt, offline.Period{Start: inv.OutageStart, End: inv.OutageEnd}, failure)
-}
-
-// deadline is Deadline with the failure the tracker knows of.
+// deadline is when an offline invoice must reach KSeF by law (availability.Deadline, as status
+// and the notifications compute it), with the failures the tracker knows of.
 func (e *Engine) deadline(inv *spool.Invoice) (offline.Deadline, error) {
-	var failure *offline.Period
-	if e.opt.Availability != nil && inv.OfflineMode != string(offline.Failure) {
-		issued, err := time.ParseInLocation("2006-01-02", inv.IssueDate, offline.Warsaw)
-		if err == nil {
-			failure = e.opt.Availability.FailureDuring(issued)
-		}
+	var failures []offline.Period
+	if e.opt.Availability != nil {
+		failures = e.opt.Availability.Failures()
 	}
-	return Deadline(inv, failure)
+	return availability.Deadline(inv, failures)
 }
 
 // announcedOutage reports whether the status service announces KSeF down now. Sending then is

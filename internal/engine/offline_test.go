@@ -137,10 +137,69 @@ func TestClaimedDuringAnnouncedFailureIsSentOfflineLater(t *testing.T) {
 		if !d.OutageEnd.Equal(end) {
 			t.Errorf("%s: outage end %v, want %v (when KSeF became available)", d.FileName, d.OutageEnd, end)
 		}
-		dl, err := Deadline(&d, nil)
+		dl, err := availability.Deadline(&d, nil)
 		if want := offline.AddBusinessDays(end, 7); err != nil || !dl.Day.Equal(want) {
 			t.Errorf("%s: deadline %v, %v; want 7 business days after the end, %v", d.FileName, dl, err, want)
 		}
+	}
+}
+
+// TestClaimedDuringFailureValidatedAfterRestart: an invoice claimed during an announced failure by a
+// process that dies before validating it is, after a restart on the same journal, still a
+// failure-mode offline invoice counted from that failure, though KSeF came back while nothing ran:
+// the tracker's history is kept in the journal (availability.Tracker.KeepIn, as the daemon does).
+func TestClaimedDuringFailureValidatedAfterRestart(t *testing.T) {
+	h := newHarness(t, SendSettings{})
+	log := slog.New(slog.DiscardHandler)
+	base := strings.TrimSuffix(h.sim.URL(), "/v2") + "/latarnia"
+	before := availability.NewTracker(availability.NewClient(base, nil), availability.Options{})
+	before.KeepIn(h.ctx, h.journal, log)
+	h.eng.opt.Availability = before
+	h.announce(before, "FAILURE")
+	began := before.Snapshot().Since
+	_, errs := h.journal.ClaimMany(h.ctx, nip, []string{h.drop("FV_R.xml", invToday(1, "RESTART"))})
+	if errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	if err := h.journal.Close(); err != nil { // the process dies: nothing validated it
+		t.Fatal(err)
+	}
+
+	if err := h.sim.AnnounceLatarnia("AVAILABLE", "", ""); err != nil { // while nothing runs
+		t.Fatal(err)
+	}
+	j, err := spool.Open(h.ctx, h.folders.State, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = j.Close() })
+	after := availability.NewTracker(availability.NewClient(base, nil), availability.Options{})
+	after.KeepIn(h.ctx, j, log)
+	if err := after.Check(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	eng, err := New(Options{NIP: nip, QRBase: "https://qr-test.ksef.mf.gov.pl", Folders: h.folders,
+		Send: SendSettings{PollInterval: 20 * time.Millisecond}, KSeF: h.client, Journal: j, Availability: after})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.journal, h.eng = j, eng
+	if err := eng.Recover(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	done := h.settle()
+	if len(done) != 1 {
+		t.Fatalf("done %d, want 1", len(done))
+	}
+	d, end := done[0], after.Snapshot().Since
+	if d.OfflineMode != string(offline.Failure) || !d.OutageStart.Equal(began) || !d.OutageEnd.Equal(end) {
+		t.Errorf("after the restart: mode %q outage %v–%v; want failure from %v to %v (KSeF seen back)", d.OfflineMode, d.OutageStart, d.OutageEnd, began, end)
+	}
+	if rec := h.sentRecord("FV_R"); !rec.OfflineMode || rec.InvoicingMode != "Offline" {
+		t.Errorf(".ksef.json: offlineMode %v invoicingMode %q, want sent offline", rec.OfflineMode, rec.InvoicingMode)
+	}
+	if dl, err := eng.deadline(&d); err != nil || !dl.Day.Equal(offline.AddBusinessDays(end, 7)) {
+		t.Errorf("deadline %v, %v; want 7 business days after %v", dl, err, end)
 	}
 }
 

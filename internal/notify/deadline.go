@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ksef-sync/ksef-sync/internal/availability"
 	"github.com/ksef-sync/ksef-sync/internal/offline"
 )
 
@@ -23,10 +24,10 @@ func (w *Watch) offlineDeadlines(ctx context.Context, nip string, now time.Time)
 	if err != nil {
 		return fmt.Errorf("notify: %w", err)
 	}
+	failures := availability.JournalFailures(ctx, w.Journal) // the daemon's tracker saves them on every change
 	for i := range pending {
 		inv := &pending[i]
-		d, err := offline.ForInvoice(inv.OfflineMode, inv.IssueDate, inv.CreatedAt,
-			offline.Period{Start: inv.OutageStart, End: inv.OutageEnd}, nil)
+		d, err := availability.Deadline(inv, failures)
 		if err != nil {
 			continue
 		}

@@ -2,6 +2,7 @@ package offline
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -52,10 +53,14 @@ func (d Deadline) String() string {
 }
 
 // Compute returns the deadline for an invoice issued on issueDate in mode m. outage is the
-// unavailability or failure the mode refers to (ignored for offline24). A failure announced while an
-// offline24 or unavailability deadline runs moves that deadline to 7 business days after the failure
-// ends, when that is later (tryby-offline.md); pass it as failureDuring.
-func Compute(m Mode, issueDate time.Time, outage Period, failureDuring *Period) (Deadline, error) {
+// unavailability or failure the mode refers to (ignored for offline24). failures are the failures
+// announced in KSeF's status service that are known (any order; the invoice's own one may be among
+// them): one announced while the deadline runs moves it to 7 business days after that failure ends,
+// when that is later. For offline24 and unavailability that is "a failure during offline24/offline
+// moves their deadline"; for the failure mode it is "a new announcement restarts the count"
+// (ksef-protocol.md §11, tryby-offline.md). A failure that ended before the invoice was issued, or
+// began after its deadline had passed, moves nothing.
+func Compute(m Mode, issueDate time.Time, outage Period, failures []Period) (Deadline, error) {
 	var d Deadline
 	switch m {
 	case Offline24:
@@ -69,10 +74,14 @@ func Compute(m Mode, issueDate time.Time, outage Period, failureDuring *Period) 
 	default:
 		return Deadline{}, fmt.Errorf("unknown offline mode %q", m)
 	}
-	if failureDuring != nil && m != Failure {
-		f := afterEnd(*failureDuring, 7)
-		if f.Open || (!d.Open && f.Day.After(d.Day)) {
-			d = f
+	fs := slices.Clone(failures)
+	slices.SortFunc(fs, func(a, b Period) int { return a.Start.Compare(b.Start) })
+	for _, f := range fs { // in order: a failure during an already moved deadline moves it again
+		if (!f.End.IsZero() && !f.End.After(issueDate)) || (!d.Open && f.Start.After(d.Due())) {
+			continue
+		}
+		if n := afterEnd(f, 7); n.Open || (!d.Open && n.Day.After(d.Day)) {
+			d = n
 		}
 	}
 	return d, nil
@@ -101,11 +110,14 @@ func Missed(d Deadline, now time.Time) bool {
 }
 
 // ForInvoice is Compute for an invoice as the journal records it: its mode, its issue date P_1
-// (YYYY-MM-DD; when unreadable, the day it was claimed counts) and the outage it counts from.
-func ForInvoice(mode, issueDate string, claimed time.Time, outage Period, failureDuring *Period) (Deadline, error) {
+// (YYYY-MM-DD; when unreadable, the day it was claimed counts) and the outage it counts from, with
+// the announced failures known (availability.Tracker.Failures in the daemon, the same history saved
+// in the journal for status and notifications). It is the one computation of the deadline: the
+// engine's warnings and order, `status` and the offline_deadline notification all call it.
+func ForInvoice(mode, issueDate string, claimed time.Time, outage Period, failures []Period) (Deadline, error) {
 	issued, err := time.ParseInLocation("2006-01-02", issueDate, Warsaw)
 	if err != nil {
 		issued = claimed
 	}
-	return Compute(Mode(mode), issued, outage, failureDuring)
+	return Compute(Mode(mode), issued, outage, failures)
 }

@@ -47,7 +47,7 @@ func TestDeadlines(t *testing.T) {
 		mode   Mode
 		issued string
 		outage Period
-		during *Period
+		during []Period
 		want   string
 	}{
 		{"offline24 on a Thursday", Offline24, "2026-04-02", Period{}, nil, "2026-04-03"},
@@ -67,7 +67,22 @@ func TestDeadlines(t *testing.T) {
 		{"failure over Christmas, New Year and Epiphany", Failure, "2026-12-22",
 			Period{date("2026-12-22"), date("2026-12-23").Add(9 * time.Hour)}, nil, "2027-01-07"},
 		{"failure during offline24 moves the deadline later", Offline24, "2026-06-01", Period{},
-			&Period{date("2026-06-01"), date("2026-06-02").Add(8 * time.Hour)}, "2026-06-12"},
+			[]Period{{date("2026-06-01"), date("2026-06-02").Add(8 * time.Hour)}}, "2026-06-12"},
+		{"failure announced after an offline24 deadline passed moves nothing", Offline24, "2026-06-01", Period{},
+			[]Period{{date("2026-06-03").Add(time.Hour), date("2026-06-04")}}, "2026-06-02"},
+		{"failure over before the invoice was issued moves nothing", Offline24, "2026-06-01", Period{},
+			[]Period{{date("2026-05-20"), date("2026-05-29")}}, "2026-06-02"},
+		{"failure moves an unavailability deadline", Unavailable, "2026-06-01",
+			Period{date("2026-06-01"), date("2026-06-01").Add(12 * time.Hour)},
+			[]Period{{date("2026-06-02").Add(9 * time.Hour), date("2026-06-02").Add(20 * time.Hour)}}, "2026-06-12"},
+		{"failure mode: a new announcement within the 7 days restarts the count (Corpus Christi skipped)", Failure, "2026-05-25",
+			Period{date("2026-05-25"), date("2026-05-26")},
+			[]Period{{date("2026-05-25"), date("2026-05-26")}, {date("2026-06-01"), date("2026-06-02").Add(7 * time.Hour)}}, "2026-06-12"},
+		{"failure mode: one announced after the deadline passed restarts nothing", Failure, "2026-05-25",
+			Period{date("2026-05-25"), date("2026-05-26")},
+			[]Period{{date("2026-06-08"), date("2026-06-09")}, {date("2026-05-25"), date("2026-05-26")}}, "2026-06-05"},
+		{"a chain: the second failure begins during the deadline the first one moved", Offline24, "2026-06-01", Period{},
+			[]Period{{date("2026-06-11"), date("2026-06-12")}, {date("2026-06-01"), date("2026-06-02").Add(8 * time.Hour)}}, "2026-06-23"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/ksef-sync/ksef-sync/internal/availability"
 	"github.com/ksef-sync/ksef-sync/internal/offline"
 	"github.com/ksef-sync/ksef-sync/spool"
 )
@@ -63,13 +64,13 @@ func offlineInvoices(ctx context.Context, j *spool.Journal, nip string, now time
 	if err != nil {
 		return nil, 0, err
 	}
+	failures := availability.JournalFailures(ctx, j) // what the daemon's tracker knows, saved on every change
 	out := make([]OfflineInvoice, 0, len(pending))
 	for i := range pending {
 		inv := &pending[i]
 		o := OfflineInvoice{File: inv.FileName, InvoiceNumber: inv.InvoiceNumber, IssueDate: inv.IssueDate,
 			Mode: inv.OfflineMode, State: string(inv.State), due: time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)}
-		d, err := offline.ForInvoice(inv.OfflineMode, inv.IssueDate, inv.CreatedAt,
-			offline.Period{Start: inv.OutageStart, End: inv.OutageEnd}, nil)
+		d, err := availability.Deadline(inv, failures)
 		if err != nil {
 			o.Deadline = err.Error()
 		} else {
