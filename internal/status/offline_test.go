@@ -1,0 +1,73 @@
+package status
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ksef-sync/ksef-sync/internal/availability"
+	"github.com/ksef-sync/ksef-sync/internal/offline"
+	"github.com/ksef-sync/ksef-sync/spool"
+)
+
+// TestOfflineDeadlineMovedByAnnouncedFailure: a FAILURE announced while an offline24 deadline runs
+// moves it to 7 business days after the failure ends. `status` (another process, reading the
+// journal) shows the same deadline the daemon's engine computes from its tracker: both call
+// availability.Deadline, status with the failures the tracker saved in the journal.
+func TestOfflineDeadlineMovedByAnnouncedFailure(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	j, err := spool.Open(ctx, filepath.Join(dir, "state"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	const nip = "5265877635"
+	p := filepath.Join(dir, "FV_1.xml")
+	must(t, os.WriteFile(p, []byte("<Faktura>1</Faktura>"), 0o644))
+	invs, errs := j.ClaimMany(ctx, nip, []string{p})
+	if errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	must(t, j.MarkReady(ctx, time.Now(), []spool.Prepared{{ID: invs[0].ID, InvoiceNumber: "FV/1", IssueDate: "2026-06-01",
+		Offline: spool.Offline{Mode: string(offline.Offline24)}}}))
+	at := func(day string, h int) time.Time {
+		d, _ := time.ParseInLocation("2006-01-02", day, offline.Warsaw)
+		return d.Add(time.Duration(h) * time.Hour)
+	}
+	now := at("2026-06-03", 9) // the unmoved deadline, 2 June, has passed
+
+	got, _, err := offlineInvoices(ctx, j, nip, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Deadline != "2026-06-02" || got[0].Warning != "deadline missed" {
+		t.Fatalf("without a failure: %+v, want 2026-06-02, missed", got)
+	}
+
+	// The daemon's tracker saw a FAILURE from 1 June 10:00 to 2 June 8:00 and saved it.
+	tr := availability.NewTracker(nil, availability.Options{})
+	tr.Restore(availability.Saved{History: []availability.Segment{
+		{State: availability.Available, Start: at("2026-05-30", 0), End: at("2026-06-01", 10)},
+		{State: availability.Failure, Start: at("2026-06-01", 10), End: at("2026-06-02", 8)},
+		{State: availability.Available, Start: at("2026-06-02", 8)}}})
+	must(t, j.SetMeta(ctx, availability.MetaKey, availability.MarshalSaved(tr.Save())))
+	got, _, err = offlineInvoices(ctx, j, nip, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pending, err := j.OfflinePending(ctx, nip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, err := availability.Deadline(&pending[0], tr.Failures()) // what the engine computes
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 7 business days after 2 June: 4 June (Corpus Christi) skipped.
+	if len(got) != 1 || got[0].Deadline != "2026-06-12" || got[0].Warning != "" || engine.String() != got[0].Deadline {
+		t.Fatalf("with the failure: %+v, engine's deadline %s; want both 2026-06-12, no warning", got, engine)
+	}
+}
