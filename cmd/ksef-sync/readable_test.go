@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"github.com/ksef-sync/ksef-sync/internal/testutil"
 	"github.com/ksef-sync/ksef-sync/ksef"
 	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
+	"github.com/ksef-sync/ksef-sync/spool"
 )
 
 // TestReadableCopiesBesideTheOutputs: with the default [render] settings, `send` leaves a PDF of
@@ -106,4 +108,94 @@ func TestReadableCopiesInTheInbox(t *testing.T) {
 			t.Errorf("%s.pdf QR codes %q, want %q", s.KsefNumber, codes, want)
 		}
 	}
+}
+
+// TestCopiesOfAKilledPullAreWrittenByTheNextRun (issue 16's gap): a one-shot pull killed with -9
+// while it writes its readable copies leaves invoices without a PDF; the next run finds them
+// through the journal (readable_state.go) and writes every missing PDF, with the KOD I of the
+// invoice's metadata.
+func TestCopiesOfAKilledPullAreWrittenByTheNextRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	start := time.Now().Add(-48 * time.Hour).UTC().Truncate(time.Second)
+	e := newE2E(t, ksefsim.Options{HWMLag: time.Second}, fmt.Sprintf("[pull]\nsubjects = [\"cost\"]\nstart = %q\n", start.Format(time.RFC3339)))
+	const n = 300
+	var seeds []ksefsim.SeedInvoice
+	for i := range n {
+		seeds = append(seeds, ksefsim.SeedInvoice{SellerNIP: "3861610227", BuyerNIP: testNIP,
+			PermanentStorageDate: time.Now().Add(-3*time.Hour + time.Duration(i)*time.Second)})
+	}
+	if _, err := e.sim.Seed(seeds...); err != nil {
+		t.Fatal(err)
+	}
+	cmd, lines := startBinary(t, "pull", "-config", e.cfgPath)
+	go drainScanner(lines)
+	// Killed (SIGKILL: nothing flushed or saved) as soon as the journal records every delivery:
+	// the copies, rendered after each batch at ~15 ms of CPU each, are not all there yet, and the
+	// next pull will not deliver these invoices again (that path renders its copies anyway).
+	eventually(t, "every delivery recorded in the journal", 2*time.Minute, func() bool {
+		return deliveredCount(t, e) == n
+	})
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	xmls := glob(t, e.inbox, "*/*/*/*.xml")
+	if len(xmls) != n {
+		t.Fatalf("%d invoices delivered before the kill, want %d", len(xmls), n)
+	}
+	missing := 0
+	for _, x := range xmls {
+		if len(globQuiet(filepath.Dir(x), strings.TrimSuffix(filepath.Base(x), ".xml")+".pdf")) == 0 {
+			missing++
+		}
+	}
+	if missing == 0 {
+		t.Fatal("every PDF was written before the kill: the test proves nothing")
+	}
+	t.Logf("%d of %d PDFs missing after the kill", missing, n)
+
+	code, out, errOut := e.runCmd(3*time.Minute, "pull", "-config", e.cfgPath)
+	if code != exitOK {
+		t.Fatalf("second pull: exit %d\n%s%s", code, out, errOut)
+	}
+	for i, x := range xmls {
+		base := strings.TrimSuffix(x, ".xml")
+		pdf := readFile(t, base+".pdf")
+		if i%50 != 0 { // decoding every PDF is slow on a shared machine
+			continue
+		}
+		var meta ksef.InvoiceMetadata
+		if err := json.Unmarshal(readFile(t, base+".json"), &meta); err != nil {
+			t.Fatal(err)
+		}
+		want := ksef.QRCodeI("https://qr-test.ksef.mf.gov.pl", meta.Seller.Nip, issueDay(t, meta.IssueDate), ksef.InvoiceSHA256(readFile(t, x)))
+		if codes := testutil.PDFQRCodes(t, pdf); !slices.Equal(codes, []string{want}) {
+			t.Errorf("%s.pdf QR codes %q, want %q", base, codes, want)
+		}
+	}
+}
+
+func issueDay(t *testing.T, s string) time.Time {
+	t.Helper()
+	d, err := time.Parse("2006-01-02", s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// deliveredCount is how many deliveries the journal records, read as `status` reads it.
+func deliveredCount(t *testing.T, e *e2e) int {
+	t.Helper()
+	ctx := context.Background()
+	j, err := spool.OpenReadOnly(ctx, filepath.Join(e.dir, "state"))
+	if err != nil {
+		return 0
+	}
+	defer j.Close()
+	ds, _, err := j.DeliveredSince(ctx, testNIP, time.Time{})
+	if err != nil {
+		return 0
+	}
+	return len(ds)
 }

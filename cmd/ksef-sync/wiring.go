@@ -157,6 +157,7 @@ func (d *deps) stopBackground() {
 func (d *deps) close() {
 	d.stopBackground()
 	stopPacerState(d)
+	stopReadableState(d) // readable_state.go: after the renderer stopped
 	if d.journal != nil {
 		_ = d.journal.Close()
 	}
@@ -220,6 +221,7 @@ func openDeps(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps,
 	if cfg.Render.Enabled("sent") && d.readable != nil {
 		d.engine.SetReadable(d.readable)
 	}
+	startReadableState(ctx, d) // readable_state.go: copies a killed run did not render
 	return d, nil
 }
 

@@ -497,13 +497,47 @@ func (e *Engine) queueReadable(inv *spool.Invoice, upoPath string) {
 	if e.readable == nil || inv.State != spool.StateAccepted {
 		return
 	}
+	e.readable.Add(e.readableJob(inv, upoPath))
+}
+
+// readableJob is the rendering of an accepted invoice's copies beside its outputs in sent/.
+func (e *Engine) readableJob(inv *spool.Invoice, upoPath string) readable.Job {
 	base := filepath.Join(e.opt.Folders.Sent, inv.OutputStem)
 	var qr string
 	if hash, err := base64.StdEncoding.DecodeString(inv.RegisteredHash); err == nil {
 		qr = e.qrCodeI(inv, hash)
 	}
-	e.readable.Add(readable.Job{
+	return readable.Job{
 		InvoicePath: base + xmlExt(inv.FileName), UPOPath: upoPath,
 		Dir: e.opt.Folders.Sent, Stem: inv.OutputStem, KsefNumber: inv.KsefNumber, QRCodeI: qr,
-	})
+	}
+}
+
+// ReadableMissing is what start-up recovery needs of the renderer (a *readable.Queue).
+type ReadableMissing interface {
+	Missing(readable.Job) bool
+}
+
+// RequeueReadable hands the renderer every invoice accepted since since whose readable copies are
+// missing: a process killed before rendering them (the render queue lives in memory) leaves them
+// to the next one. Each job keeps the time its invoice was recorded (readable.Job.Queued). It
+// returns how many were queued.
+func (e *Engine) RequeueReadable(ctx context.Context, since time.Time) (int, error) {
+	q, ok := e.readable.(ReadableMissing)
+	if !ok {
+		return 0, nil
+	}
+	invs, err := e.opt.Journal.AcceptedSince(ctx, e.opt.NIP, since)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for i := range invs {
+		j := e.readableJob(&invs[i], invs[i].UpoPath)
+		if j.Queued = invs[i].UpdatedAt; q.Missing(j) {
+			e.readable.Add(j)
+			n++
+		}
+	}
+	return n, nil
 }

@@ -156,11 +156,11 @@ func (p *Puller) flush(b *batch, st *Stats) error {
 		if s.fresh {
 			st.Written++
 			p.log.Info("invoice received", "ksef_number", s.d.KsefNumber, "subject", b.subject, "file", s.d.Path)
-			p.queueReadable(s)
 		} else {
 			st.Skipped++
 			p.log.Info("invoice already in the inbox from an interrupted pull; recorded", "ksef_number", s.d.KsefNumber, "subject", b.subject, "file", s.d.Path)
 		}
+		p.queueReadable(s, s.fresh)
 	}
 	b.staged = b.staged[:0]
 	return nil
@@ -294,12 +294,55 @@ func loadWarsaw() *time.Location {
 }
 
 // queueReadable hands a delivered invoice to the background renderer for its PDF beside the XML.
-func (p *Puller) queueReadable(s stagedInvoice) {
+// An invoice found already in the inbox (a pull killed before its journal commit) is handed over
+// only when a copy is missing: that pull may have died before rendering it.
+func (p *Puller) queueReadable(s stagedInvoice, fresh bool) {
 	if p.o.Readable == nil {
 		return
 	}
-	p.o.Readable.Add(readable.Job{InvoicePath: s.d.Path, Dir: filepath.Dir(s.d.Path),
-		Stem: strings.TrimSuffix(filepath.Base(s.d.Path), ".xml"), KsefNumber: s.d.KsefNumber, QRCodeI: s.qr})
+	j := inboxJob(s.d, s.qr)
+	if m, ok := p.o.Readable.(interface{ Missing(readable.Job) bool }); !fresh && (!ok || !m.Missing(j)) {
+		return
+	}
+	p.o.Readable.Add(j)
+}
+
+// inboxJob is the rendering of a delivered invoice's copies beside its XML.
+func inboxJob(d spool.Delivered, qr string) readable.Job {
+	return readable.Job{InvoicePath: d.Path, Dir: filepath.Dir(d.Path),
+		Stem: strings.TrimSuffix(filepath.Base(d.Path), ".xml"), KsefNumber: d.KsefNumber, QRCodeI: qr}
+}
+
+// DeliveredJournal is what RequeueReadable reads.
+type DeliveredJournal interface {
+	DeliveredSince(ctx context.Context, nip string, since time.Time) ([]spool.Delivered, []time.Time, error)
+}
+
+// RequeueReadable hands q every invoice delivered for nip since since whose readable copies are
+// missing: the render queue lives in memory, so a process killed before rendering them leaves them
+// to the next one. The KOD I link comes from the metadata JSON beside the XML, as when it was
+// delivered. Each job keeps the time its delivery was recorded (readable.Job.Queued). It returns
+// how many were queued.
+func RequeueReadable(ctx context.Context, j DeliveredJournal, nip, qrBase string, since time.Time, q *readable.Queue) (int, error) {
+	ds, at, err := j.DeliveredSince(ctx, nip, since)
+	if err != nil {
+		return 0, err
+	}
+	p := &Puller{o: Options{QRBase: qrBase}}
+	n := 0
+	for i, d := range ds {
+		job := inboxJob(d, "")
+		if job.Queued = at[i]; !q.Missing(job) {
+			continue
+		}
+		var m ksef.InvoiceMetadata
+		if b, err := os.ReadFile(strings.TrimSuffix(d.Path, ".xml") + ".json"); err == nil && json.Unmarshal(b, &m) == nil {
+			job.QRCodeI = p.qrCodeI(&m)
+		}
+		q.Add(job)
+		n++
+	}
+	return n, nil
 }
 
 // qrCodeI is the invoice's KOD I link, from its metadata; "" when a part is missing.

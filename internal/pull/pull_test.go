@@ -22,6 +22,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/ksef-sync/ksef-sync/internal/readable"
+	"github.com/ksef-sync/ksef-sync/internal/render"
 	"github.com/ksef-sync/ksef-sync/internal/testutil"
 	"github.com/ksef-sync/ksef-sync/ksef"
 	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
@@ -545,12 +547,18 @@ func TestPullRecoversFilesOfAnInterruptedRun(t *testing.T) {
 		}
 	}
 
-	st, err := e.pull(e.options(now.Add(-2*time.Hour), "cost"))
+	again := e.options(now.Add(-2*time.Hour), "cost")
+	copies := readable.New([]render.Format{render.PDF}, render.Polish, slog.New(slog.DiscardHandler))
+	again.Readable = copies
+	st, err := e.pull(again)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if st.Written != 0 || st.Skipped != 3 {
 		t.Errorf("stats %+v, want 3 recovered and none written", st)
+	}
+	if n := copies.Pending(); n != 3 { // the crashed run may have died before rendering them
+		t.Errorf("%d readable copies queued for the recovered invoices, want 3 (none has a PDF)", n)
 	}
 	assertInbox(t, e.inbox, seeded)
 	for _, inv := range seeded {

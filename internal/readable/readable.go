@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/ksef-sync/ksef-sync/internal/atomicfile"
 	"github.com/ksef-sync/ksef-sync/internal/render"
@@ -26,6 +27,10 @@ type Job struct {
 	KsefNumber  string
 	QRCodeI     string // KOD I link, drawn with the KSeF number as its label
 	QRCodeII    string // KOD II link for offline invoices, when an Offline certificate is configured
+	// Queued is when the invoice's copies became due: Add sets it to now when zero; start-up
+	// recovery passes the time the journal recorded the invoice, so Settled stays before it until
+	// the copies exist.
+	Queued time.Time
 }
 
 // Queue renders jobs one at a time on one goroutine, so rendering never takes more than one core
@@ -40,12 +45,17 @@ type Queue struct {
 	failures int
 	lastErr  string
 	wake     chan struct{}
+	// inFlight counts the jobs being rendered by their Queued time; newest is the latest Queued
+	// time seen (the queue's creation time at first), what Settled says while nothing is due.
+	inFlight map[time.Time]int
+	newest   time.Time
 }
 
 // New returns a queue rendering into formats with labels in lang. With no formats it drops every
 // job: rendering is off.
 func New(formats []render.Format, lang render.Lang, log *slog.Logger) *Queue {
-	return &Queue{formats: formats, lang: lang, log: log.With("component", "render"), wake: make(chan struct{}, 1)}
+	return &Queue{formats: formats, lang: lang, log: log.With("component", "render"), wake: make(chan struct{}, 1),
+		inFlight: map[time.Time]int{}, newest: time.Now()}
 }
 
 // Add queues a job and returns at once.
@@ -53,8 +63,14 @@ func (q *Queue) Add(j Job) {
 	if q == nil || len(q.formats) == 0 {
 		return
 	}
+	if j.Queued.IsZero() {
+		j.Queued = time.Now()
+	}
 	q.mu.Lock()
 	q.jobs = append(q.jobs, j)
+	if j.Queued.After(q.newest) {
+		q.newest = j.Queued
+	}
 	q.mu.Unlock()
 	select {
 	case q.wake <- struct{}{}:
@@ -93,12 +109,21 @@ func (q *Queue) Run(ctx context.Context) {
 			}
 		}
 		if ctx.Err() != nil {
+			q.putBack(j)
 			return
 		}
-		if err := q.render(j); err != nil {
-			q.fail(j, err)
-		}
+		q.finish(j)
 	}
+}
+
+// putBack returns a job taken but not rendered to the head of the queue.
+func (q *Queue) putBack(j Job) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.inFlight[j.Queued]--; q.inFlight[j.Queued] <= 0 {
+		delete(q.inFlight, j.Queued)
+	}
+	q.jobs = append([]Job{j}, q.jobs...)
 }
 
 // Drain renders every queued job now and returns when the queue is empty (one-shot commands:
@@ -119,9 +144,7 @@ func (q *Queue) drainOne(ctx context.Context) {
 		if !ok {
 			return
 		}
-		if err := q.render(j); err != nil {
-			q.fail(j, err)
-		}
+		q.finish(j)
 	}
 }
 
@@ -134,7 +157,65 @@ func (q *Queue) next() (Job, bool) {
 	j := q.jobs[0]
 	q.jobs[0] = Job{}
 	q.jobs = q.jobs[1:]
+	q.inFlight[j.Queued]++
 	return j, true
+}
+
+// finish renders j and forgets it: its copies exist now, or failed for good (logged, counted).
+func (q *Queue) finish(j Job) {
+	if err := q.render(j); err != nil {
+		q.fail(j, err)
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.inFlight[j.Queued]--; q.inFlight[j.Queued] <= 0 {
+		delete(q.inFlight, j.Queued)
+	}
+}
+
+// Settled is a time before which every invoice handed to the queue has its copies (or failed
+// for good): the oldest Queued time of the jobs waiting or being rendered, or, with none, the
+// newest one seen. A process killed with jobs waiting loses them; the next one asks the journal
+// for the invoices recorded since the Settled its predecessor saved and renders what is missing.
+func (q *Queue) Settled() time.Time {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	settled := q.newest
+	for t := range q.inFlight {
+		if t.Before(settled) {
+			settled = t
+		}
+	}
+	for i := range q.jobs {
+		if q.jobs[i].Queued.Before(settled) {
+			settled = q.jobs[i].Queued
+		}
+	}
+	return settled
+}
+
+// Missing reports whether j's invoice is still there and a copy the queue would write for it
+// does not exist (j.UPOPath set: the UPO's copies count too). An invoice the ERP has taken away
+// owes nothing; with rendering off nothing is missing.
+func (q *Queue) Missing(j Job) bool {
+	if q == nil {
+		return false
+	}
+	if _, err := os.Stat(j.InvoicePath); err != nil {
+		return false
+	}
+	for _, f := range q.formats {
+		suffixes := []string{"." + string(f)}
+		if j.UPOPath != "" {
+			suffixes = append(suffixes, ".upo."+string(f))
+		}
+		for _, suf := range suffixes {
+			if _, err := os.Stat(filepath.Join(j.Dir, j.Stem+suf)); err != nil {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (q *Queue) fail(j Job, err error) {

@@ -80,3 +80,38 @@ func TestDrainRendersManyJobsInParallel(t *testing.T) {
 		t.Errorf("%d failures, last %s", n, last)
 	}
 }
+
+// TestSettledAndMissing: Settled stays at the oldest job not rendered yet (a recovered job keeps
+// its older time) and moves to the newest one seen once all are rendered; Missing sees a copy
+// that does not exist, and nothing for an invoice that is gone.
+func TestSettledAndMissing(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "FV_1.xml")
+	if err := os.WriteFile(path, samples.Invoice(0, "5265877635", time.Now(), "FV/1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	q := New([]render.Format{render.PDF}, render.Polish, slog.New(slog.DiscardHandler))
+	created := q.Settled()
+	job := Job{InvoicePath: path, Dir: dir, Stem: "FV_1"}
+	if !q.Missing(job) {
+		t.Fatal("no PDF yet, but nothing missing")
+	}
+	if q.Missing(Job{InvoicePath: filepath.Join(dir, "gone.xml"), Dir: dir, Stem: "gone"}) {
+		t.Error("an invoice taken away owes a copy")
+	}
+	old := created.Add(-time.Hour)
+	q.Add(job)
+	recovered := job
+	recovered.Queued = old
+	q.Add(recovered)
+	if got := q.Settled(); !got.Equal(old) {
+		t.Errorf("Settled with a recovered job waiting = %v, want its time %v", got, old)
+	}
+	q.Drain(context.Background())
+	if got := q.Settled(); got.Before(created) {
+		t.Errorf("Settled after rendering everything = %v, want the newest job's time (not before %v)", got, created)
+	}
+	if q.Missing(job) {
+		t.Error("PDF rendered, yet missing")
+	}
+}
