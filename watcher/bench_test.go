@@ -19,10 +19,7 @@ func BenchmarkListing(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	w, err := New(Options{Dir: dir, DisableEvents: true, Settle: time.Nanosecond})
-	if err != nil {
-		b.Fatal(err)
-	}
+	w := newWatcher(b, Options{Dir: dir, DisableEvents: true, Settle: time.Nanosecond})
 	l := newLoop(w)
 	l.rescanTimer = time.NewTimer(time.Hour)
 	l.checkTimer = time.NewTimer(time.Hour)

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
-
-	"github.com/google/go-cmp/cmp"
 )
 
 const wholeInvoice = `<?xml version="1.0" encoding="UTF-8"?>
@@ -59,9 +57,7 @@ func TestWriterPausingLongerThanSettle(t *testing.T) {
 		h.w.Rescan()
 		synctest.Wait()
 		advance(3 * settle) // three settle windows of silence: the XML is still open
-		if got := h.reported(); len(got) != 0 {
-			t.Fatalf("reported %v while its XML was still open", got)
-		}
+		h.expectNone("reported %v while its XML was still open")
 		h.appendTo("FV_1.xml", wholeInvoice[half:])
 		h.w.Rescan()
 		synctest.Wait()
@@ -74,9 +70,7 @@ func TestWriterPausingLongerThanSettle(t *testing.T) {
 		default:
 			t.Fatal("the finished file was not offered")
 		}
-		if got := h.reported(); len(got) != 0 {
-			t.Fatalf("offered again: %v", got)
-		}
+		h.expectNone("offered again: %v")
 	})
 }
 
@@ -89,12 +83,8 @@ func TestXMLThatNeverEndsIsOfferedAfterBoundedWait(t *testing.T) {
 		h.w.Rescan()
 		synctest.Wait()
 		advance(settle * incompleteWaits)
-		if got := h.reported(); len(got) != 0 {
-			t.Fatalf("reported %v before the bounded wait was over", got)
-		}
+		h.expectNone("reported %v before the bounded wait was over")
 		advance(2 * settle)
-		if diff := cmp.Diff([]string{"cut.xml"}, h.reported()); diff != "" {
-			t.Fatalf("reported (-want +got):\n%s", diff)
-		}
+		h.expect("reported", "cut.xml")
 	})
 }

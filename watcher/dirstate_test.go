@@ -44,10 +44,7 @@ func TestMissingOutboxRetriedEverySeconds(t *testing.T) {
 		logs := &syncBuffer{}
 		opts := listingOnly(dir) // rescan every 30 s: only the retry can find the folder sooner
 		opts.Logger = slog.New(slog.NewJSONHandler(logs, nil))
-		w, err := New(opts)
-		if err != nil {
-			t.Fatal(err)
-		}
+		w := newWatcher(t, opts)
 		changes := &dirChanges{}
 		w.OnDirChange(changes.record)
 		h := startWatcher(t, w, dir)
@@ -66,9 +63,7 @@ func TestMissingOutboxRetriedEverySeconds(t *testing.T) {
 		}
 		h.write("a.xml", "x")
 		advance(defaultDirRetry + settle + settle/2) // well before the next rescan (27 s at the earliest)
-		if diff := cmp.Diff([]string{"a.xml"}, h.reported()); diff != "" {
-			t.Fatalf("reported within seconds of the outbox appearing (-want +got):\n%s", diff)
-		}
+		h.expect("reported within seconds of the outbox appearing", "a.xml")
 		if n := logs.count(t, "INFO", "outbox directory available again"); n != 1 {
 			t.Errorf("recovery logged %d times, want 1", n)
 		}
@@ -83,10 +78,7 @@ func TestMissingOutboxRetriedEverySeconds(t *testing.T) {
 func TestPresentOutboxReportedAvailableAtStart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		dir := t.TempDir()
-		w, err := New(listingOnly(dir))
-		if err != nil {
-			t.Fatal(err)
-		}
+		w := newWatcher(t, listingOnly(dir))
 		changes := &dirChanges{}
 		w.OnDirChange(changes.record)
 		startWatcher(t, w, dir)

@@ -97,10 +97,7 @@ func startWatching(t *testing.T, dir string) <-chan File {
 	if err := os.WriteFile(filepath.Join(dir, "marker.xml"), []byte("<m/>"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	w, err := New(Options{Dir: dir, RescanEvery: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := newWatcher(t, Options{Dir: dir, RescanEvery: time.Hour})
 	ctx, cancel := context.WithCancel(t.Context())
 	t.Cleanup(cancel)
 	ready := make(chan File, 10)

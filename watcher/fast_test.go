@@ -4,14 +4,7 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
-
-	"github.com/google/go-cmp/cmp"
 )
-
-// fastOptions: events on (fake), settle at its default, no listing during the test.
-func fastOptions(dir string) Options {
-	return Options{Dir: dir, Settle: settle, RescanEvery: time.Hour}
-}
 
 // TestWriterFinishedSkipsSettleWindow: a close-after-write or rename-into signal makes a complete
 // file ready after the short stability check instead of the whole settle window.
@@ -19,14 +12,11 @@ func TestWriterFinishedSkipsSettleWindow(t *testing.T) {
 	for _, how := range []string{readyByCloseWrite, readyByRename} {
 		t.Run(how, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				src := useFakeEvents(t)
-				h := start(t, fastOptions(t.TempDir()))
+				h, src := startFast(t)
 				p := h.write("a.xml", "<Faktura><P_2>1</P_2></Faktura>")
 				src.done <- how + ":" + p
 				advance(doneCheck / 2)
-				if got := h.reported(); len(got) != 0 {
-					t.Fatalf("reported before the stability check: %v", got)
-				}
+				h.expectNone("reported before the stability check: %v")
 				advance(doneCheck)
 				select {
 				case f := <-h.ready:
@@ -45,16 +35,13 @@ func TestWriterFinishedSkipsSettleWindow(t *testing.T) {
 // writer reopened it) loses the fast path: the full settle window applies to the new version.
 func TestWriterFinishedButChangingWaitsForSettle(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		src := useFakeEvents(t)
-		h := start(t, fastOptions(t.TempDir()))
+		h, src := startFast(t)
 		p := h.write("a.xml", "<Faktura><P_2>1</P_2></Faktura>")
 		src.done <- readyByCloseWrite + ":" + p
 		advance(doneCheck / 2)
 		h.appendTo("a.xml", "\n<!-- more -->")
 		advance(settle - doneCheck)
-		if got := h.reported(); len(got) != 0 {
-			t.Fatalf("changed file reported before its settle window: %v", got)
-		}
+		h.expectNone("changed file reported before its settle window: %v")
 		advance(settle)
 		f := <-h.ready
 		if f.ReadyBy != readyBySettle {
@@ -67,20 +54,15 @@ func TestWriterFinishedButChangingWaitsForSettle(t *testing.T) {
 // append later) does not get its file taken early: the XML check sends it back to the settle path.
 func TestWriterFinishedWithCutXMLWaits(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		src := useFakeEvents(t)
-		h := start(t, fastOptions(t.TempDir()))
+		h, src := startFast(t)
 		p := h.write("a.xml", "<Faktura><P_2>1</P_2>")
 		src.done <- readyByCloseWrite + ":" + p
 		advance(settle - time.Millisecond)
-		if got := h.reported(); len(got) != 0 {
-			t.Fatalf("cut XML reported: %v", got)
-		}
+		h.expectNone("cut XML reported: %v")
 		h.appendTo("a.xml", "</Faktura>")
 		src.done <- readyByCloseWrite + ":" + p
 		advance(doneCheck + time.Millisecond)
-		if diff := cmp.Diff([]string{"a.xml"}, h.reported()); diff != "" {
-			t.Fatalf("completed file (-want +got):\n%s", diff)
-		}
+		h.expect("completed file", "a.xml")
 	})
 }
 
@@ -88,14 +70,11 @@ func TestWriterFinishedWithCutXMLWaits(t *testing.T) {
 // changes: the settle window decides.
 func TestNoSignalKeepsSettleWindow(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		useFakeEvents(t)
-		h := start(t, fastOptions(t.TempDir()))
+		h, _ := startFast(t)
 		h.write("a.xml", "<Faktura/>")
 		h.w.Rescan()
 		advance(settle - time.Millisecond)
-		if got := h.reported(); len(got) != 0 {
-			t.Fatalf("reported before settle without a signal: %v", got)
-		}
+		h.expectNone("reported before settle without a signal: %v")
 		advance(2 * time.Millisecond)
 		f := <-h.ready
 		if f.ReadyBy != readyBySettle {

@@ -17,10 +17,7 @@ func TestRealEventsReportSoonerThanRescan(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "first.xml"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	w, err := New(Options{Dir: dir, Settle: 20 * time.Millisecond, RescanEvery: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := newWatcher(t, Options{Dir: dir, Settle: 20 * time.Millisecond, RescanEvery: time.Hour})
 	ctx, cancel := context.WithCancel(t.Context())
 	ready := make(chan File, 10)
 	done := make(chan error, 1)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/ksef-sync/ksef-sync/internal/testutil"
 )
@@ -53,11 +54,17 @@ type harness struct {
 // the test can check "nothing reported" without a receiver racing the loop.
 func start(t *testing.T, opts Options) *harness {
 	t.Helper()
+	return startWatcher(t, newWatcher(t, opts), opts.Dir)
+}
+
+// newWatcher is New that fails the test on an error.
+func newWatcher(t testing.TB, opts Options) *Watcher {
+	t.Helper()
 	w, err := New(opts)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	return startWatcher(t, w, opts.Dir)
+	return w
 }
 
 func (h *harness) stop() {
@@ -81,6 +88,41 @@ func (h *harness) reported() []string {
 			slices.Sort(names)
 			return names
 		}
+	}
+}
+
+// expectNone fails the test if anything was reported; format names the moment and
+// gets the reported names as its last argument.
+func (h *harness) expectNone(format string, args ...any) {
+	h.t.Helper()
+	if got := h.reported(); len(got) != 0 {
+		h.t.Fatalf(format, append(args, got)...)
+	}
+}
+
+// expect fails the test unless exactly names (sorted) were reported.
+func (h *harness) expect(what string, names ...string) {
+	h.t.Helper()
+	if diff := cmp.Diff(names, h.reported()); diff != "" {
+		h.t.Fatalf("%s (-want +got):\n%s", what, diff)
+	}
+}
+
+// expectAfter advances the clock by d and checks that exactly names are reported
+// then, and nothing a millisecond earlier.
+func (h *harness) expectAfter(d time.Duration, names ...string) {
+	h.t.Helper()
+	advance(d - time.Millisecond)
+	h.expectNone("reported %[2]v before %[1]v", d)
+	advance(time.Millisecond)
+	h.expect("reported", names...)
+}
+
+// expectOnce is expect over reportedOnce.
+func (h *harness) expectOnce(what string, names ...string) {
+	h.t.Helper()
+	if diff := cmp.Diff(names, h.reportedOnce()); diff != "" {
+		h.t.Fatalf("%s (-want +got):\n%s", what, diff)
 	}
 }
 
@@ -155,10 +197,24 @@ func (f *fakeSource) Close() error {
 func (f *fakeSource) Events() <-chan fsnotify.Event { return f.events }
 func (f *fakeSource) Errors() <-chan error          { return f.errs }
 
+func (f *fakeSource) addedCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.added
+}
+
 func (f *fakeSource) isClosed() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.closed
+}
+
+// startFast starts a watcher on a fresh directory with fake file events and
+// fastOptions; it must be called inside the bubble.
+func startFast(t *testing.T) (*harness, *fakeSource) {
+	t.Helper()
+	src := useFakeEvents(t)
+	return start(t, fastOptions(t.TempDir())), src
 }
 
 // useFakeEvents must be called inside the bubble, before start.

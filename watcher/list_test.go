@@ -16,10 +16,7 @@ func TestListAppliesTheNameFilter(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(dir, "sub.xml"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	w, err := New(Options{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := newWatcher(t, Options{Dir: dir})
 	got, err := w.List()
 	if err != nil {
 		t.Fatal(err)

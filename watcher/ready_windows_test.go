@@ -65,9 +65,7 @@ func TestFileHeldOpenWithoutSharingIsNotReported(t *testing.T) {
 		handle := openExclusive(t, p)
 		h.w.Rescan()
 		advance(5 * settle)
-		if got := h.reported(); len(got) != 0 {
-			t.Fatalf("reported while the writer holds it: %v", got)
-		}
+		h.expectNone("reported while the writer holds it: %v")
 		if err := windows.CloseHandle(handle); err != nil {
 			t.Fatal(err)
 		}

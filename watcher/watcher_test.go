@@ -26,6 +26,12 @@ func listingOnly(dir string) Options {
 	return Options{Dir: dir, Settle: settle, RescanEvery: rescan, DisableEvents: true}
 }
 
+// fastOptions: events on (fake), settle at its default, no listing during the test
+// (only an explicit Rescan lists).
+func fastOptions(dir string) Options {
+	return Options{Dir: dir, Settle: settle, RescanEvery: time.Hour}
+}
+
 func TestNewValidates(t *testing.T) {
 	abs := t.TempDir()
 	tests := []struct {
@@ -48,10 +54,7 @@ func TestNewValidates(t *testing.T) {
 			}
 		})
 	}
-	w, err := New(Options{Dir: abs + string(filepath.Separator)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := newWatcher(t, Options{Dir: abs + string(filepath.Separator)})
 	got := []any{w.opts.Dir, w.opts.Patterns, w.opts.RescanEvery, w.opts.Settle}
 	want := []any{abs, []string{"*.xml"}, 30 * time.Second, 2 * time.Second}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -70,23 +73,15 @@ func TestFileWrittenInPiecesReportedOnceAfterSettle(t *testing.T) {
 		h.appendTo("fv1.xml", "<Fa>") // changes before the T+Settle look
 		advance(1500 * time.Millisecond)
 		// T+2s look saw a new size and restarted the window; T+2.5s now.
-		if got := h.reported(); len(got) != 0 {
-			t.Fatalf("reported %v while still being written", got)
-		}
+		h.expectNone("reported %v while still being written")
 		h.appendTo("fv1.xml", "</Fa></Faktura>")
 		advance(2 * time.Second) // T+4.5s: the T+4s look saw the last change
-		if got := h.reported(); len(got) != 0 {
-			t.Fatalf("reported %v before holding still for Settle", got)
-		}
+		h.expectNone("reported %v before holding still for Settle")
 		advance(2 * time.Second) // T+6.5s: unchanged since T+4s
 		want := []string{"fv1.xml"}
-		if diff := cmp.Diff(want, h.reported()); diff != "" {
-			t.Fatalf("reported (-want +got):\n%s", diff)
-		}
+		h.expect("reported", want...)
 		advance(10 * time.Second) // no listing yet: nothing more
-		if got := h.reported(); len(got) != 0 {
-			t.Fatalf("reported again without a listing: %v", got)
-		}
+		h.expectNone("reported again without a listing: %v")
 	})
 }
 
@@ -183,16 +178,12 @@ func TestListingOnlyFindsFilesOnSchedule(t *testing.T) {
 		h := start(t, listingOnly(t.TempDir()))
 		h.write("late.xml", "x")
 		advance(rescan*9/10 - time.Second) // before the earliest jittered listing
-		if got := h.reported(); len(got) != 0 {
-			t.Fatalf("reported %v before any listing could see it", got)
-		}
+		h.expectNone("reported %v before any listing could see it")
 		// The first listing falls in [27s, 33s]; the second not before 54s.
 		advance(rescan*2/10 + time.Second + settle)
 		// The second observation comes from a look scheduled Settle after
 		// the listing, not from the next listing.
-		if diff := cmp.Diff([]string{"late.xml"}, h.reported()); diff != "" {
-			t.Fatalf("reported (-want +got):\n%s", diff)
-		}
+		h.expect("reported", "late.xml")
 	})
 }
 
@@ -206,9 +197,7 @@ func TestExistingFilesReportedAfterStartupListing(t *testing.T) {
 		}
 		h := start(t, listingOnly(dir))
 		advance(settle - time.Millisecond)
-		if got := h.reported(); len(got) != 0 {
-			t.Fatalf("reported %v after a single observation", got)
-		}
+		h.expectNone("reported %v after a single observation")
 		advance(time.Millisecond)
 		// Receive in delivery order: files that settle together go in name order.
 		var got []string
@@ -226,14 +215,7 @@ func TestEmptyFileNeedsThreeSettles(t *testing.T) {
 		h := start(t, listingOnly(t.TempDir()))
 		h.write("empty.xml", "")
 		h.w.Rescan()
-		advance(3*settle - time.Millisecond)
-		if got := h.reported(); len(got) != 0 {
-			t.Fatalf("empty file reported after %v: %v", 3*settle-time.Millisecond, got)
-		}
-		advance(time.Millisecond)
-		if diff := cmp.Diff([]string{"empty.xml"}, h.reported()); diff != "" {
-			t.Fatalf("reported (-want +got):\n%s", diff)
-		}
+		h.expectAfter(3*settle, "empty.xml")
 	})
 }
 
@@ -244,46 +226,28 @@ func TestEmptyFileThatGrowsUsesNormalSettle(t *testing.T) {
 		h.w.Rescan()
 		advance(settle)
 		h.appendTo("grow.xml", "<Faktura/>") // seen at the 3×Settle look
-		advance(2*settle + settle - time.Millisecond)
-		if got := h.reported(); len(got) != 0 {
-			t.Fatalf("reported %v too early", got)
-		}
-		advance(time.Millisecond)
-		if diff := cmp.Diff([]string{"grow.xml"}, h.reported()); diff != "" {
-			t.Fatalf("reported (-want +got):\n%s", diff)
-		}
+		h.expectAfter(2*settle+settle, "grow.xml")
 	})
 }
 
 func TestUnclaimedFileReofferedOncePerListing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		dir := t.TempDir()
-		src := useFakeEvents(t)
-		opts := listingOnly(dir)
-		opts.DisableEvents = false
-		opts.RescanEvery = time.Hour // only explicit Rescan lists
-		h := start(t, opts)
+		h, src := startFast(t) // only explicit Rescan lists
 		p := h.write("a.xml", "<x/>")
 		src.events <- fsnotify.Event{Name: p, Op: fsnotify.Create}
 		advance(settle)
-		if diff := cmp.Diff([]string{"a.xml"}, h.reported()); diff != "" {
-			t.Fatalf("first report (-want +got):\n%s", diff)
-		}
+		h.expect("first report", "a.xml")
 
 		// Hints about an unchanged, already reported file do not re-offer it.
 		for _, op := range []fsnotify.Op{fsnotify.Write, fsnotify.Create, fsnotify.Chmod, fsnotify.Write} {
 			src.events <- fsnotify.Event{Name: p, Op: op}
 		}
 		advance(10 * settle)
-		if got := h.reported(); len(got) != 0 {
-			t.Fatalf("events re-offered %v", got)
-		}
+		h.expectNone("events re-offered %v")
 
 		for range 3 {
 			h.w.Rescan()
-			if diff := cmp.Diff([]string{"a.xml"}, h.reported()); diff != "" {
-				t.Fatalf("after listing (-want +got):\n%s", diff)
-			}
+			h.expect("after listing", "a.xml")
 		}
 
 		// Removed: forgotten; nothing more even on later listings.
@@ -294,20 +258,13 @@ func TestUnclaimedFileReofferedOncePerListing(t *testing.T) {
 		advance(settle)
 		h.w.Rescan()
 		advance(settle)
-		if got := h.reported(); len(got) != 0 {
-			t.Fatalf("removed file reported: %v", got)
-		}
+		h.expectNone("removed file reported: %v")
 	})
 }
 
 func TestChangedFileAfterReportIsReportedAgainAfterSettle(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		dir := t.TempDir()
-		src := useFakeEvents(t)
-		opts := listingOnly(dir)
-		opts.DisableEvents = false
-		opts.RescanEvery = time.Hour
-		h := start(t, opts)
+		h, src := startFast(t)
 		p := h.write("a.xml", "v1")
 		src.events <- fsnotify.Event{Name: p, Op: fsnotify.Create}
 		advance(settle)
@@ -316,25 +273,14 @@ func TestChangedFileAfterReportIsReportedAgainAfterSettle(t *testing.T) {
 		}
 		h.appendTo("a.xml", "-v2")
 		src.events <- fsnotify.Event{Name: p, Op: fsnotify.Write}
-		advance(settle - time.Millisecond)
-		if got := h.reported(); len(got) != 0 {
-			t.Fatalf("changed file reported before settling: %v", got)
-		}
-		advance(time.Millisecond)
-		if diff := cmp.Diff([]string{"a.xml"}, h.reported()); diff != "" {
-			t.Fatalf("reported (-want +got):\n%s", diff)
-		}
+		h.expectAfter(settle, "a.xml")
 	})
 }
 
 func TestEventsAreHintsForSoonerLook(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		dir := t.TempDir()
-		src := useFakeEvents(t)
-		opts := listingOnly(dir)
-		opts.DisableEvents = false
-		opts.RescanEvery = time.Hour
-		h := start(t, opts)
+		h, src := startFast(t)
+		dir := h.dir
 		// Events for ignored or foreign names do nothing.
 		h.write("x.xml.tmp", "x")
 		src.events <- fsnotify.Event{Name: filepath.Join(dir, "x.xml.tmp"), Op: fsnotify.Create}
@@ -348,9 +294,7 @@ func TestEventsAreHintsForSoonerLook(t *testing.T) {
 		src.events <- fsnotify.Event{Name: filepath.Join(dir, "x.xml.tmp"), Op: fsnotify.Rename}
 		src.events <- fsnotify.Event{Name: filepath.Join(dir, "x.xml"), Op: fsnotify.Create}
 		advance(settle)
-		if diff := cmp.Diff([]string{"x.xml"}, h.reported()); diff != "" {
-			t.Fatalf("reported (-want +got):\n%s", diff)
-		}
+		h.expect("reported", "x.xml")
 	})
 }
 
@@ -358,21 +302,12 @@ func TestOverflowAndWatcherErrorTriggerListing(t *testing.T) {
 	for _, evErr := range []error{fsnotify.ErrEventOverflow, errors.New("read directory changes: boom")} {
 		t.Run(evErr.Error(), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				dir := t.TempDir()
-				src := useFakeEvents(t)
-				opts := listingOnly(dir)
-				opts.DisableEvents = false
-				opts.RescanEvery = time.Hour
-				h := start(t, opts)
+				h, src := startFast(t)
 				h.write("missed.xml", "x") // its event was lost
 				src.errs <- evErr
 				advance(settle)
-				if diff := cmp.Diff([]string{"missed.xml"}, h.reported()); diff != "" {
-					t.Fatalf("reported (-want +got):\n%s", diff)
-				}
-				src.mu.Lock()
-				added := src.added
-				src.mu.Unlock()
+				h.expect("reported", "missed.xml")
+				added := src.addedCount()
 				wantAdded := 1
 				if evErr != fsnotify.ErrEventOverflow {
 					wantAdded = 2 // the watch is re-armed after an error
@@ -409,9 +344,7 @@ func TestEventsUnavailableFallsBackToListing(t *testing.T) {
 				h := start(t, opts)
 				h.write("a.xml", "x")
 				advance(afterRescan + settle)
-				if diff := cmp.Diff([]string{"a.xml"}, h.reported()); diff != "" {
-					t.Fatalf("reported (-want +got):\n%s", diff)
-				}
+				h.expect("reported", "a.xml")
 				advance(3 * afterRescan)
 				if n := logs.count(t, "WARN", "file events unavailable; discovering by periodic listing only"); n != 1 {
 					t.Errorf("logged the fallback %d times, want once", n)
@@ -434,14 +367,16 @@ func TestMissingDirectoryRecovers(t *testing.T) {
 			t.Fatalf("missing-directory warning logged %d times over several listings, want 1", n)
 		}
 
-		if err := os.Mkdir(dir, 0o755); err != nil {
-			t.Fatal(err)
+		// reappear brings the outbox back with one file and waits past the next listing.
+		reappear := func(name string) {
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			h.write(name, "x")
+			advance(afterRescan + settle)
 		}
-		h.write("a.xml", "x")
-		advance(afterRescan + settle)
-		if diff := cmp.Diff([]string{"a.xml"}, h.reportedOnce()); diff != "" {
-			t.Fatalf("reported (-want +got):\n%s", diff)
-		}
+		reappear("a.xml")
+		h.expectOnce("reported", "a.xml")
 		if n := logs.count(t, "INFO", "outbox directory available again"); n != 1 {
 			t.Errorf("recovery logged %d times, want 1", n)
 		}
@@ -454,14 +389,8 @@ func TestMissingDirectoryRecovers(t *testing.T) {
 		if n := logs.count(t, "WARN", missing); n != 2 {
 			t.Errorf("missing-directory warning logged %d times after second loss, want 2", n)
 		}
-		if err := os.Mkdir(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		h.write("b.xml", "x")
-		advance(afterRescan + settle)
-		if diff := cmp.Diff([]string{"b.xml"}, h.reportedOnce()); diff != "" {
-			t.Fatalf("reported after second recovery (-want +got):\n%s", diff)
-		}
+		reappear("b.xml")
+		h.expectOnce("reported after second recovery", "b.xml")
 	})
 }
 
@@ -484,18 +413,14 @@ func TestWatchedDirectoryRemovedIsReWatched(t *testing.T) {
 			t.Fatal(err)
 		}
 		advance(afterRescan)
-		src.mu.Lock()
-		added := src.added
-		src.mu.Unlock()
+		added := src.addedCount()
 		if added != 2 {
 			t.Fatalf("watch added %d times, want 2 (start-up and after the directory came back)", added)
 		}
 		p := h.write("a.xml", "x")
 		src.events <- fsnotify.Event{Name: p, Op: fsnotify.Create}
 		advance(settle)
-		if diff := cmp.Diff([]string{"a.xml"}, h.reported()); diff != "" {
-			t.Fatalf("reported (-want +got):\n%s", diff)
-		}
+		h.expect("reported", "a.xml")
 	})
 }
 
@@ -508,14 +433,10 @@ func TestFileStillOpenByWriterWaits(t *testing.T) {
 		h.write("a.xml", "x")
 		h.w.Rescan()
 		advance(5 * settle)
-		if got := h.reported(); len(got) != 0 {
-			t.Fatalf("locked file reported: %v", got)
-		}
+		h.expectNone("locked file reported: %v")
 		locked.Store(false)
 		advance(settle)
-		if diff := cmp.Diff([]string{"a.xml"}, h.reported()); diff != "" {
-			t.Fatalf("reported (-want +got):\n%s", diff)
-		}
+		h.expect("reported", "a.xml")
 	})
 }
 
@@ -529,30 +450,18 @@ func TestFileThatDisappearsBeforeSettlingIsForgotten(t *testing.T) {
 			t.Fatal(err)
 		}
 		advance(settle)
-		if got := h.reported(); len(got) != 0 {
-			t.Fatalf("vanished file reported: %v", got)
-		}
+		h.expectNone("vanished file reported: %v")
 		// Re-created: a fresh file that must settle again.
 		h.write("a.xml", "x")
 		h.w.Rescan()
-		advance(settle - time.Millisecond)
-		if got := h.reported(); len(got) != 0 {
-			t.Fatalf("re-created file reported early: %v", got)
-		}
-		advance(time.Millisecond)
-		if diff := cmp.Diff([]string{"a.xml"}, h.reported()); diff != "" {
-			t.Fatalf("reported (-want +got):\n%s", diff)
-		}
+		h.expectAfter(settle, "a.xml")
 	})
 }
 
 func TestSlowConsumerDoesNotBlockDiscovery(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		dir := t.TempDir()
-		w, err := New(listingOnly(dir))
-		if err != nil {
-			t.Fatal(err)
-		}
+		w := newWatcher(t, listingOnly(dir))
 		ready := make(chan File) // unbuffered, nobody receiving yet
 		done := make(chan error, 1)
 		go func() { done <- w.Run(t.Context(), ready) }()
@@ -620,10 +529,7 @@ func TestRunMisuse(t *testing.T) {
 }
 
 func TestRescanIntervalJitter(t *testing.T) {
-	w, err := New(Options{Dir: t.TempDir(), RescanEvery: rescan})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := newWatcher(t, Options{Dir: t.TempDir(), RescanEvery: rescan})
 	l := newLoop(w)
 	lo, hi := rescan, rescan
 	for range 1000 {

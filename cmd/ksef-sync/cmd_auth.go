@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -18,10 +17,7 @@ import (
 )
 
 func cmdAuth(ctx context.Context, env *cliEnv, args []string) int {
-	if code, proceed := subcommand(env, args, "check", "usage: ksef-sync auth check -config FILE"); !proceed {
-		return code
-	}
-	cfg, code := loadConfigFlag(env, "auth check", args[2:])
+	cfg, code := configSubcommand(env, args, "check", "usage: ksef-sync auth check -config FILE")
 	if cfg == nil {
 		return code
 	}
@@ -195,8 +191,7 @@ func cmdCert(_ context.Context, env *cliEnv, args []string) int {
 	if code, proceed := subcommand(env, args, "gen-test", "usage: ksef-sync cert gen-test -nip NIP -out DIR [-key rsa|ecdsa] [-days 365]"); !proceed {
 		return code
 	}
-	fs := flag.NewFlagSet("ksef-sync cert gen-test", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
+	fs := bareFlags(env, "cert gen-test")
 	nip := fs.String("nip", "", "the company's NIP (10 digits)")
 	out := fs.String("out", ".", "folder to write ksef-test-cert.pem and ksef-test-key.pem into")
 	keyType := fs.String("key", "rsa", "key type: rsa (2048) or ecdsa (P-256)")

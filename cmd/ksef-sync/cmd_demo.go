@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -27,8 +26,7 @@ const demoNIP = "5265877635"
 // config in DIR, drops the sample invoices (and one bad one) into the outbox, seeds received
 // invoices, waits for the results, shows them with `status`, and stops.
 func cmdDemo(ctx context.Context, env *cliEnv, args []string) int {
-	fs := flag.NewFlagSet("ksef-sync demo", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
+	fs := bareFlags(env, "demo")
 	dir := fs.String("dir", "demo", "folder for the demo's config, outbox, sent, error, inbox and state")
 	timeout := fs.Duration("timeout", 100*time.Second, "give up after this long")
 	if err := fs.Parse(args[1:]); err != nil {

@@ -12,10 +12,7 @@ import (
 // cmdNotify is `ksef-sync notify test -config FILE`: one test message through every configured
 // channel, each result reported. Exit 0 when every channel delivered, 1 otherwise.
 func cmdNotify(ctx context.Context, env *cliEnv, args []string) int {
-	if code, proceed := subcommand(env, args, "test", "usage: ksef-sync notify test -config FILE"); !proceed {
-		return code
-	}
-	cfg, code := loadConfigFlag(env, "notify test", args[2:])
+	cfg, code := configSubcommand(env, args, "test", "usage: ksef-sync notify test -config FILE")
 	if cfg == nil {
 		return code
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,8 +17,7 @@ import (
 // cmdRender renders any FA(3) file (and optionally its UPO) as PDF or HTML, without a config:
 // an ERP can preview an invoice before sending it.
 func cmdRender(_ context.Context, env *cliEnv, args []string) int {
-	fs := flag.NewFlagSet("ksef-sync render", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
+	fs := bareFlags(env, "render")
 	in := fs.String("in", "", "FA(3) invoice XML to render")
 	out := fs.String("out", "", "output file: .pdf, or .html for a web page (required)")
 	ksefNumber := fs.String("ksef-number", "", "KSeF number to print (default: from -upo, else none: a preview)")

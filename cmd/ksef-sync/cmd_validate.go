@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,8 +18,7 @@ import (
 // FILE:LINE: PATH: MESSAGE, on standard output; exit 0 when every file is valid, 3 when any is not,
 // 1 when a file cannot be read, 2 for usage errors.
 func cmdValidate(_ context.Context, env *cliEnv, args []string) int {
-	fs := flag.NewFlagSet("ksef-sync validate", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
+	fs := bareFlags(env, "validate")
 	langFlag := fs.String("lang", "pl", "language of the descriptions: pl or en (schema messages are English)")
 	fs.Usage = func() {
 		fmt.Fprintln(env.stderr, "usage: ksef-sync validate [-lang pl|en] FILE|FOLDER...")

@@ -102,6 +102,27 @@ func (e *e2e) drop(name string, data []byte) {
 	writeFile(e.t, filepath.Join(e.outbox, name), data)
 }
 
+// dropSeries drops n sample invoices named by nameFormat with 0…n-1 and numbered first…first+n-1
+// (see invoice), and returns first+n, the number of the next one.
+func (e *e2e) dropSeries(nameFormat string, n, first int, tag string) int {
+	e.t.Helper()
+	for i := range n {
+		e.drop(fmt.Sprintf(nameFormat, i), invoice(first+i, tag))
+	}
+	return first + n
+}
+
+// dropSingles drops n sample invoices (single_000.xml…, numbered from 0) one at a time, each once
+// the one before has its outputs, so that each goes in an online session of its own; it returns n.
+func (e *e2e) dropSingles(n int, tag string) int {
+	e.t.Helper()
+	for i := range n {
+		e.drop(fmt.Sprintf("single_%03d.xml", i), invoice(i, tag))
+		waitForOutputs(e.t, e, i+1, 2*time.Minute)
+	}
+	return n
+}
+
 // invoice returns sample invoice i for the test NIP with a unique number.
 func invoice(i int, tag string) []byte {
 	return samples.Invoice(i, testNIP, time.Now(), fmt.Sprintf("%s-%05d", tag, i))
@@ -212,6 +233,31 @@ func (e *e2e) assertSimClean() {
 	}
 	if st.DuplicateSubmissions != 0 {
 		e.t.Errorf("duplicate submissions: %d", st.DuplicateSubmissions)
+	}
+}
+
+// assertAcceptedOnce checks that n invoices have sent records, that the simulator accepted exactly
+// n and that the records match what it accepted; it returns the records.
+func (e *e2e) assertAcceptedOnce(n int) map[string]engine.SentRecord {
+	e.t.Helper()
+	sent := e.sentRecords()
+	if len(sent) != n {
+		e.t.Fatalf("sent records = %d, want %d", len(sent), n)
+	}
+	if got := len(e.sim.Stats().Accepted); got != n {
+		e.t.Errorf("simulator accepted %d, want exactly %d", got, n)
+	}
+	e.assertSentMatchesSim(sent)
+	return sent
+}
+
+// assertNoDuplicates checks that the simulator saw no invoice submitted twice and nothing against
+// the specification.
+func (e *e2e) assertNoDuplicates() {
+	e.t.Helper()
+	st := e.sim.Stats()
+	if st.DuplicateSubmissions != 0 || st.SpecViolations != 0 {
+		e.t.Errorf("duplicate submissions %d, spec violations %d %v", st.DuplicateSubmissions, st.SpecViolations, st.SpecViolationDetails)
 	}
 }
 

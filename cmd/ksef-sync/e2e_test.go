@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -25,9 +24,7 @@ func TestSendEndToEnd(t *testing.T) {
 	// inside the window even on a loaded machine.
 	e := newE2E(t, ksefsim.Options{}, "[watch]\nsettle = \"1s\"\nrescan = \"1s\"\n")
 	const valid = 200
-	for i := range valid {
-		e.drop(fmt.Sprintf("FV_%04d.xml", i), invoice(i, "E2E"))
-	}
+	e.dropSeries("FV_%04d.xml", valid, 0, "E2E")
 	dupContent := invoice(0, "E2E") // the same bytes as FV_0000.xml under another name
 	e.drop("FV_copy_of_0000.xml", dupContent)
 	e.drop("FV_bom.xml", append([]byte("\xEF\xBB\xBF"), invoice(1000, "E2E")...))
@@ -175,9 +172,7 @@ func TestKillNineNeverLosesOrDuplicates(t *testing.T) {
 	}
 	e := newE2E(t, ksefsim.Options{ProcessingDelay: 50 * time.Millisecond}, "[send]\ngather_window = \"200ms\"\npoll_interval = \"100ms\"\nmax_batch_invoices = 100\n")
 	const n = 500
-	for i := range n {
-		e.drop(fmt.Sprintf("K_%04d.xml", i), invoice(i, "KILL"))
-	}
+	e.dropSeries("K_%04d.xml", n, 0, "KILL")
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	for kill := range 10 {
 		cmd, lines := e.daemon()
@@ -187,14 +182,7 @@ func TestKillNineNeverLosesOrDuplicates(t *testing.T) {
 	if code, out, errOut := e.send(3 * time.Minute); code != exitOK {
 		t.Fatalf("final pass exit %d\n%s\n%s", code, out, tail(errOut))
 	}
-	sent := e.sentRecords()
-	if len(sent) != n {
-		t.Errorf("sent records = %d, want %d", len(sent), n)
-	}
-	if got := len(e.sim.Stats().Accepted); got != n {
-		t.Errorf("simulator accepted %d invoices, want exactly %d", got, n)
-	}
-	e.assertSentMatchesSim(sent)
+	e.assertAcceptedOnce(n)
 	e.assertSimClean()
 	assertNoTempFiles(t, e.sent)
 }

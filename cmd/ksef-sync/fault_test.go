@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"testing"
 	"time"
 
@@ -22,24 +21,10 @@ func TestFaultsAndOutage(t *testing.T) {
 	keepLog(t, lines)
 
 	// Singles (online sessions) and a burst (batch), before and during the outage.
-	total := 0
-	dropSingles := func(tag string, n int) {
-		for i := range n {
-			e.drop(fmt.Sprintf("%s_%03d.xml", tag, i), invoice(total, "FAULT"))
-			total++
-			waitForOutputs(t, e, total, 2*time.Minute)
-		}
-	}
-	dropSingles("single", 5)
-	for i := range 60 {
-		e.drop(fmt.Sprintf("burst_%03d.xml", i), invoice(total, "FAULT"))
-		total++
-	}
+	total := e.dropSingles(5, "FAULT")
+	total = e.dropSeries("burst_%03d.xml", 60, total, "FAULT")
 	e.sim.SetFaults(ksefsim.Faults{Outage: true})
-	for i := range 20 {
-		e.drop(fmt.Sprintf("outage_%03d.xml", i), invoice(total, "FAULT"))
-		total++
-	}
+	total = e.dropSeries("outage_%03d.xml", 20, total, "FAULT")
 	outage := time.NewTimer(time.Minute) // the scenario: KSeF is down for one minute
 	<-outage.C
 	e.sim.SetFaults(ksefsim.Faults{ErrorRate: 0.1, DropRate: 0.1})
@@ -47,23 +32,13 @@ func TestFaultsAndOutage(t *testing.T) {
 	e.sim.SetFaults(ksefsim.Faults{})
 	_ = cmd.Process.Kill()
 
-	sent := e.sentRecords()
-	if len(sent) != total {
-		t.Fatalf("sent records = %d, want %d", len(sent), total)
-	}
-	if got := len(e.sim.Stats().Accepted); got != total {
-		t.Errorf("simulator accepted %d, want exactly %d", got, total)
-	}
-	e.assertSentMatchesSim(sent)
-	st := e.sim.Stats()
-	if st.DuplicateSubmissions != 0 || st.SpecViolations != 0 {
-		t.Errorf("duplicate submissions %d, spec violations %d %v", st.DuplicateSubmissions, st.SpecViolations, st.SpecViolationDetails)
-	}
+	e.assertAcceptedOnce(total)
+	e.assertNoDuplicates()
 }
 
 // waitForOutputs polls the sent folder (the daemon is another process: its files are the only
 // signal) until n invoices have their outputs, failing after limit.
-func waitForOutputs(t *testing.T, e *e2e, n int, limit time.Duration) {
+func waitForOutputs(t testing.TB, e *e2e, n int, limit time.Duration) {
 	t.Helper()
 	deadline := time.NewTimer(limit)
 	defer deadline.Stop()

@@ -6,7 +6,8 @@ import (
 	"slices"
 )
 
-// bareFlags is the flag set of a command that takes no flags of its own.
+// bareFlags is a flag set that reports errors instead of exiting, for a command without a config
+// (newFlags adds the -config flag); the command adds its own flags, if any.
 func bareFlags(env *cliEnv, name string) *flag.FlagSet {
 	fs := flag.NewFlagSet("ksef-sync "+name, flag.ContinueOnError)
 	fs.SetOutput(env.stderr)

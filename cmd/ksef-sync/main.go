@@ -15,6 +15,8 @@ import (
 	"os/signal"
 	"syscall"
 	_ "time/tzdata" // Europe/Warsaw for inbox folders, also on Windows without a tz database
+
+	"github.com/ksef-sync/ksef-sync/internal/config"
 )
 
 // version and commit are stamped at build time (make build, make cross: -ldflags -X main.version=...
@@ -160,4 +162,14 @@ func subcommand(env *cliEnv, args []string, want, usage string) (code int, proce
 		return exitUsage, false
 	}
 	return exitOK, true
+}
+
+// configSubcommand is the start of a two-word command whose only flag is -config (`auth check`,
+// `notify test`): the word checked by subcommand, then the config loaded by loadConfigFlag. A nil
+// config means exit with code.
+func configSubcommand(env *cliEnv, args []string, want, usage string) (*config.Config, int) {
+	if code, proceed := subcommand(env, args, want, usage); !proceed {
+		return nil, code
+	}
+	return loadConfigFlag(env, args[0]+" "+want, args[2:])
 }

@@ -211,9 +211,7 @@ events = ["rejected", "stalled", "ksef_unavailable", "pull_failing"]
 		t.Errorf("GET / without credentials: %d, want 401", code)
 	}
 
-	for i := range 20 {
-		e.drop(fmt.Sprintf("FV_OK_%02d.xml", i), invoice(i, "OBS"))
-	}
+	e.dropSeries("FV_OK_%02d.xml", 20, 0, "OBS")
 	bad := map[string]string{}
 	for i := range 3 {
 		name := fmt.Sprintf("FV_BAD_%d.xml", i)

@@ -87,9 +87,7 @@ func TestOfflineDuringAnnouncedFailure(t *testing.T) {
 	}
 
 	const n = 50
-	for i := range n {
-		e.drop(fmt.Sprintf("FV_%02d.xml", i), invoice(i, "AWARIA"))
-	}
+	e.dropSeries("FV_%02d.xml", n, 0, "AWARIA")
 	eventually(t, "QR files for all 50 invoices during the outage", 2*time.Minute, func() bool {
 		return len(globQuiet(qrDir, "*.qr.json")) == n
 	})

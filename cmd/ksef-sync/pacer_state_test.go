@@ -9,7 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ksef-sync/ksef-sync/ksef"
-	"github.com/ksef-sync/ksef-sync/spool"
+	"github.com/ksef-sync/ksef-sync/spool/spooltest"
 )
 
 // TestPacerStateKeptInJournal: what one process's client sent is restored into the next process's
@@ -23,10 +23,7 @@ func TestPacerStateKeptInJournal(t *testing.T) {
 		"other|GET /rate-limits": {now.Add(-time.Second)},
 	}
 	run := func(fn func(d *deps)) {
-		j, err := spool.Open(ctx, dir, slog.New(slog.DiscardHandler))
-		if err != nil {
-			t.Fatal(err)
-		}
+		j := spooltest.Open(t, dir)
 		c, err := ksef.New(ksef.Options{BaseURL: "http://127.0.0.1:1/v2"})
 		if err != nil {
 			t.Fatal(err)

@@ -23,6 +23,7 @@ import (
 	"github.com/ksef-sync/ksef-sync/ksef"
 	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
 	"github.com/ksef-sync/ksef-sync/spool"
+	"github.com/ksef-sync/ksef-sync/spool/spooltest"
 )
 
 const pullOtherNIP = "7740001454"
@@ -583,10 +584,7 @@ func TestPullBehindWhenBudgetRunsOut(t *testing.T) {
 func spendExportBudget(t *testing.T, state string, now time.Time, n int) {
 	t.Helper()
 	ctx := context.Background()
-	j, err := spool.Open(ctx, state, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	j := spooltest.Open(t, state)
 	defer j.Close()
 	times := make([]time.Time, n) // n = 0: the last hour's record is empty
 	for i := range times {

@@ -36,9 +36,7 @@ func TestQRCodesWhileKSeFIsDown(t *testing.T) {
 	_, lines := e.daemon()
 	keepLog(t, lines)
 	const n = 5
-	for i := range n {
-		e.drop(fmt.Sprintf("FV_%d.xml", i), invoice(i, "QR"))
-	}
+	e.dropSeries("FV_%d.xml", n, 0, "QR")
 	eventually(t, "QR files for every invoice while KSeF is down", 2*time.Minute, func() bool {
 		return len(globQuiet(qrDir, "*.qr.json")) == n
 	})

@@ -24,9 +24,7 @@ func TestReadableCopiesBesideTheOutputs(t *testing.T) {
 		t.Skip("end-to-end")
 	}
 	e := newE2E(t, ksefsim.Options{}, "")
-	for i := range 2 {
-		e.drop(fmt.Sprintf("FV_%d.xml", i), invoice(i, "PDF"))
-	}
+	e.dropSeries("FV_%d.xml", 2, 0, "PDF")
 	if code, out, errOut := e.send(2 * time.Minute); code != exitOK {
 		t.Fatalf("send: exit %d\n%s%s", code, out, errOut)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -183,9 +182,7 @@ func TestLostExportStartNotRepeated(t *testing.T) {
 // checks the daemon still runs and every invoice was accepted exactly once.
 func sendAllOnce(t *testing.T, e *e2e, cmd *exec.Cmd, prefix, tag string, n int, limit time.Duration) {
 	t.Helper()
-	for i := range n {
-		e.drop(fmt.Sprintf("%s_%03d.xml", prefix, i), invoice(i, tag))
-	}
+	e.dropSeries(prefix+"_%03d.xml", n, 0, tag)
 	waitForOutputs(t, e, n, limit)
 	stillRunning(t, cmd)
 	assertExactlyOnce(t, e, n)

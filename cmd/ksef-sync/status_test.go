@@ -18,6 +18,7 @@ import (
 	"github.com/ksef-sync/ksef-sync/internal/config"
 	"github.com/ksef-sync/ksef-sync/internal/msg"
 	"github.com/ksef-sync/ksef-sync/spool"
+	"github.com/ksef-sync/ksef-sync/spool/spooltest"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -31,21 +32,10 @@ var statusNow = time.Date(2026, 11, 20, 10, 7, 30, 0, time.UTC)
 func populateJournal(t *testing.T, cfg *config.Config) {
 	ctx := context.Background()
 	sleepUntil(time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC))
-	j, err := spool.Open(ctx, cfg.Folders.State, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	j := spooltest.Open(t, cfg.Folders.State)
 	defer j.Close()
 	claimFor := func(nip, name string) int64 {
-		p := filepath.Join(cfg.Folders.Outbox, name)
-		if err := os.WriteFile(p, []byte("<Faktura>"+name+"</Faktura>"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		invs, errs := j.ClaimMany(ctx, nip, []string{p})
-		if errs[0] != nil {
-			t.Fatal(errs[0])
-		}
-		return invs[0].ID
+		return spooltest.Claim(t, j, nip, filepath.Join(cfg.Folders.Outbox, name), "<Faktura>"+name+"</Faktura>").ID
 	}
 	claim := func(name string) int64 { return claimFor(cfg.KSeF.NIP, name) }
 	must := func(err error) {
@@ -210,11 +200,7 @@ func TestStatusJSONFields(t *testing.T) {
 func TestStatusCommand(t *testing.T) {
 	cfg := statusConfig(t, "")
 	synctest.Test(t, func(t *testing.T) { populateJournal(t, cfg) })
-	j, err := spool.Open(context.Background(), cfg.Folders.State, nil) // the "daemon" holds the lock
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.Close()
+	spooltest.Open(t, cfg.Folders.State) // the "daemon" holds the lock
 	code, out, errOut := runCLI(t, "", nil, "status", "-config", cfg.Path, "-json")
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errOut)

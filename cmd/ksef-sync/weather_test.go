@@ -33,23 +33,13 @@ func stillRunning(t *testing.T, cmd *exec.Cmd) {
 // assertExactlyOnce checks n invoices accepted once each, with real UPOs, and no duplicates.
 func assertExactlyOnce(t *testing.T, e *e2e, n int) {
 	t.Helper()
-	sent := e.sentRecords()
-	if len(sent) != n {
-		t.Fatalf("sent records = %d, want %d", len(sent), n)
-	}
-	st := e.sim.Stats()
-	if len(st.Accepted) != n {
-		t.Errorf("simulator accepted %d, want exactly %d", len(st.Accepted), n)
-	}
-	e.assertSentMatchesSim(sent)
+	sent := e.assertAcceptedOnce(n)
 	for stem, r := range sent {
 		if err := ksef.CheckUPO(readFile(t, filepath.Join(e.sent, stem+".upo.xml")), r.KsefNumber); err != nil {
 			t.Errorf("%s.upo.xml is not the UPO of %s: %v", stem, r.KsefNumber, err)
 		}
 	}
-	if st.DuplicateSubmissions != 0 || st.SpecViolations != 0 {
-		t.Errorf("duplicate submissions %d, spec violations %d %v", st.DuplicateSubmissions, st.SpecViolations, st.SpecViolationDetails)
-	}
+	e.assertNoDuplicates()
 	if errs := e.errorRecords(); len(errs) != 0 {
 		t.Errorf("%d invoices went to error/: %v", len(errs), errs)
 	}
@@ -69,16 +59,8 @@ func TestWeatherHTMLAndFirewall(t *testing.T) {
 	cmd, lines := e.daemon()
 	log := keepLogLines(t, lines)
 
-	total := 0
-	for i := range 5 { // singles: online sessions
-		e.drop(fmt.Sprintf("single_%03d.xml", i), invoice(total, "WEATHER"))
-		total++
-		waitForOutputs(t, e, total, 2*time.Minute)
-	}
-	for i := range 295 { // a burst: batch sessions
-		e.drop(fmt.Sprintf("burst_%03d.xml", i), invoice(total, "WEATHER"))
-		total++
-	}
+	total := e.dropSingles(5, "WEATHER")                          // singles: online sessions
+	total = e.dropSeries("burst_%03d.xml", 295, total, "WEATHER") // a burst: batch sessions
 	waitForOutputs(t, e, total, 6*time.Minute)
 	stillRunning(t, cmd)
 	if w := e.sim.Stats().Weather; w == 0 {
@@ -114,10 +96,7 @@ func TestWeatherKeyRecertified(t *testing.T) {
 
 	total := 0
 	burst := func(tag string, n int) {
-		for i := range n {
-			e.drop(fmt.Sprintf("%s_%03d.xml", tag, i), invoice(total, "KEYS"))
-			total++
-		}
+		total = e.dropSeries(tag+"_%03d.xml", n, total, "KEYS")
 		waitForOutputs(t, e, total, 2*time.Minute)
 	}
 	burst("before", 10)

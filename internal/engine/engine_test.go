@@ -14,6 +14,7 @@ import (
 	"github.com/ksef-sync/ksef-sync/ksef"
 	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
 	"github.com/ksef-sync/ksef-sync/spool"
+	"github.com/ksef-sync/ksef-sync/spool/spooltest"
 )
 
 const nip = "5265877635"
@@ -58,11 +59,7 @@ func newHarnessOn(t *testing.T, sim *ksefsim.Server, send SendSettings) *harness
 		}
 	}
 	ctx := context.Background()
-	j, err := spool.Open(ctx, f.State, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = j.Close() })
+	j := spooltest.Open(t, f.State)
 	if send.PollInterval == 0 {
 		send.PollInterval = 20 * time.Millisecond
 	}

@@ -2,7 +2,6 @@ package notify
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/ksef-sync/ksef-sync/internal/offline"
 	"github.com/ksef-sync/ksef-sync/spool"
+	"github.com/ksef-sync/ksef-sync/spool/spooltest"
 )
 
 // TestOfflineDeadlineEvent: a real journal with an offline24 invoice issued on a Friday before
@@ -18,21 +18,10 @@ import (
 func TestOfflineDeadlineEvent(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	j, err := spool.Open(ctx, filepath.Join(dir, "state"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.Close()
+	j := spooltest.Open(t, filepath.Join(dir, "state"))
 	const nip = "5265877635"
-	path := filepath.Join(dir, "FV_1.xml")
-	if err := os.WriteFile(path, []byte("<Faktura/>"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	invs, errs := j.ClaimMany(ctx, nip, []string{path})
-	if errs[0] != nil {
-		t.Fatal(errs[0])
-	}
-	if err := j.MarkReady(ctx, time.Now(), []spool.Prepared{{ID: invs[0].ID, RegisteredPath: invs[0].SpoolPath, RegisteredHash: "h",
+	inv := spooltest.Claim(t, j, nip, filepath.Join(dir, "FV_1.xml"), "<Faktura/>")
+	if err := j.MarkReady(ctx, time.Now(), []spool.Prepared{{ID: inv.ID, RegisteredPath: inv.SpoolPath, RegisteredHash: "h",
 		InvoiceNumber: "FV/1", IssueDate: "2026-04-03", Offline: spool.Offline{Mode: "offline24"}}}); err != nil {
 		t.Fatal(err)
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/ksef-sync/ksef-sync/ksef"
 	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
 	"github.com/ksef-sync/ksef-sync/spool"
+	"github.com/ksef-sync/ksef-sync/spool/spooltest"
 )
 
 const (
@@ -87,11 +88,7 @@ func newPullEnv(t *testing.T) *pullEnv {
 	ctx, cancel := context.WithTimeout(context.Background(), pullLimit)
 	t.Cleanup(cancel)
 	dir := t.TempDir()
-	j, err := spool.Open(ctx, filepath.Join(dir, "state"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = j.Close() })
+	j := spooltest.Open(t, filepath.Join(dir, "state"))
 	return &pullEnv{t: t, ctx: ctx, sim: sim, client: client, journal: j, clock: clock, dir: dir,
 		inbox: filepath.Join(dir, "inbox"), logs: &syncBuffer{}}
 }

@@ -2,7 +2,6 @@ package status
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/ksef-sync/ksef-sync/internal/msg"
 	"github.com/ksef-sync/ksef-sync/spool"
+	"github.com/ksef-sync/ksef-sync/spool/spooltest"
 )
 
 // TestProcessingAtKSeF: invoices KSeF took but has not decided are listed (oldest first; submitted
@@ -18,22 +18,10 @@ import (
 func TestProcessingAtKSeF(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	j, err := spool.Open(ctx, filepath.Join(dir, "state"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.Close()
+	j := spooltest.Open(t, filepath.Join(dir, "state"))
 	const nip = "5265877635"
 	for _, name := range []string{"FV_old.xml", "FV_new.xml"} {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte("<Faktura>"+name+"</Faktura>"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		invs, errs := j.ClaimMany(ctx, nip, []string{p})
-		if errs[0] != nil {
-			t.Fatal(errs[0])
-		}
-		id := invs[0].ID
+		id := spooltest.Claim(t, j, nip, filepath.Join(dir, name), "<Faktura>"+name+"</Faktura>").ID
 		must(t, j.MarkReady(ctx, time.Now(), []spool.Prepared{{ID: id}}))
 		must(t, j.MarkSending(ctx, []int64{id}, spool.Sending{Mode: "online", SessionRef: "S-" + name}))
 		must(t, j.MarkSubmitted(ctx, id, "I-"+name))

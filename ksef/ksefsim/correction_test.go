@@ -11,11 +11,7 @@ import (
 // linked to it; a second correction gets 21166, a correction of an accepted invoice 21167, and a
 // correction without offlineMode or naming an unknown hash is refused.
 func TestTechnicalCorrection(t *testing.T) {
-	c := newClock()
-	s := startSim(t, Options{RateLimits: "off", Now: c.Now, ProcessingDelay: time.Second})
-	c.Advance(time.Second)
-	access, _ := login2(t, s, c)
-	sess, k := openOnline(t, s, access)
+	c, s, access, sess, k := startOnline(t)
 	good := sampleInvoice(t, testNIP, "KT-1")
 	bad := []byte(strings.Replace(string(good), "<NIP>3861610227</NIP>", "<NIP>3861610228</NIP>", 1)) // buyer NIP check digit
 	send := func(data []byte, offline bool, corrected string) resp {

@@ -12,11 +12,7 @@ import (
 // TestSchemaInvalidInvoiceGets450 sends an invoice that breaks the FA(3) schema: the simulator
 // answers like KSeF, status 450 "Błąd weryfikacji semantyki dokumentu faktury" with the problems.
 func TestSchemaInvalidInvoiceGets450(t *testing.T) {
-	c := newClock()
-	s := startSim(t, Options{RateLimits: "off", Now: c.Now, ProcessingDelay: time.Second})
-	c.Advance(time.Second)
-	access, _ := login2(t, s, c)
-	sess, k := openOnline(t, s, access)
+	c, s, access, sess, k := startOnline(t)
 	good := string(sampleInvoice(t, testNIP, "0001"))
 	bad := strings.Replace(good, "<P_8B>8</P_8B>", "<P_8B>1,5</P_8B>", 1)
 	bad = strings.Replace(bad, "<P_2>", "<Uwagi>x</Uwagi><P_2>", 1)

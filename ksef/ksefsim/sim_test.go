@@ -117,11 +117,7 @@ func TestTokenAuthFlow(t *testing.T) {
 }
 
 func TestOnlineInvoiceAcceptedAndDuplicate(t *testing.T) {
-	c := newClock()
-	s := startSim(t, Options{RateLimits: "off", Now: c.Now, ProcessingDelay: time.Second})
-	c.Advance(time.Second) // let the auth op finish
-	access, _ := login2(t, s, c)
-	sess, k := openOnline(t, s, access)
+	c, s, access, sess, k := startOnline(t)
 	xmlData := sampleInvoice(t, testNIP, "0001")
 	inv := sendInvoice(t, s, access, sess, k, xmlData)
 	if got := statusCode(invoiceStatus(t, s, access, sess, inv)); got != 100 {
@@ -195,6 +191,18 @@ func TestOnlineInvoiceAcceptedAndDuplicate(t *testing.T) {
 	// Expired pre-signed URL → 403.
 	c.Advance(73 * time.Hour)
 	must(t, call(t, "GET", pages[0].(map[string]any)["downloadUrl"].(string), "", nil), 403)
+}
+
+// startOnline starts a simulator on a manual clock that takes a second to process, logs the test
+// NIP in and opens an online session: the start of the tests that follow one invoice's status.
+func startOnline(t *testing.T) (c *clock, s *Server, access, sess string, k sessionKey) {
+	t.Helper()
+	c = newClock()
+	s = startSim(t, Options{RateLimits: "off", Now: c.Now, ProcessingDelay: time.Second})
+	c.Advance(time.Second) // let the auth op finish
+	access, _ = login2(t, s, c)
+	sess, k = openOnline(t, s, access)
+	return c, s, access, sess, k
 }
 
 // login2 logs in when the server has a processing delay: the clock is advanced past it.
