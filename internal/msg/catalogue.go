@@ -175,6 +175,31 @@ const (
 	StRejections       Key = "status.rejections"
 	StNoneListed       Key = "status.none-listed"
 	StNoJournal        Key = "status.no-journal"
+
+	// The local status page (internal/httpui); its labels reuse the status keys above.
+	PgTitle        Key = "page.title"
+	PgLocalTime    Key = "page.local-time"
+	PgAvailability Key = "page.availability"
+	PgInvoices     Key = "page.invoices"
+	PgAccepted     Key = "page.accepted"
+	PgRejected     Key = "page.rejected"
+	PgInProgress   Key = "page.in-progress"
+	PgToday        Key = "page.today"
+	PgTodayCounts  Key = "page.today-counts"
+	PgExpires      Key = "page.expires"
+	PgQueue        Key = "page.queue"
+	PgCursors      Key = "page.cursors"
+	PgNoUPO        Key = "page.no-upo"
+	PgAcceptedAs   Key = "page.accepted-as"
+	PgNoUPOWhy     Key = "page.no-upo-why"
+	PgWhy          Key = "page.why"
+	PgOffline      Key = "page.offline"
+	PgSendBy       Key = "page.send-by"
+	PgRejections   Key = "page.rejections"
+	PgDetails      Key = "page.details"
+	PgRefresh      Key = "page.refresh"
+	PgMetrics      Key = "page.metrics"
+	PgHealth       Key = "page.health"
 )
 
 var catalogue = map[Key]text{
@@ -474,4 +499,28 @@ var catalogue = map[Key]text{
 	StRejections:       {"Ostatnie odrzucenia (od najnowszych):", "Last rejections (newest first):"},
 	StNoneListed:       {"(brak)", "(none)"},
 	StNoJournal:        {"brak dziennika w %s: proces w tle jeszcze nie działał", "no journal in %s yet: the daemon has not run"},
+
+	PgTitle:        {"stan ksef-sync", "ksef-sync status"},
+	PgLocalTime:    {"czas lokalny", "local time"},
+	PgAvailability: {"dostępność KSeF", "availability"},
+	PgInvoices:     {"faktury", "invoices"},
+	PgAccepted:     {"%d przyjętych", "%d accepted"},
+	PgRejected:     {"%d odrzuconych", "%d rejected"},
+	PgInProgress:   {"%d w toku", "%d in progress"},
+	PgToday:        {"dziś", "today"},
+	PgTodayCounts:  {"%d przyjętych, %d odrzuconych", "%d accepted, %d rejected"},
+	PgExpires:      {"ważne do", "expire"},
+	PgQueue:        {"Kolejka", "Queue"},
+	PgCursors:      {"Kursory pobierania", "Pull cursors"},
+	PgNoUPO:        {"Wysłane bez UPO", "Sent without a UPO"},
+	PgAcceptedAs:   {"przyjęta jako", "accepted as"},
+	PgNoUPOWhy:     {"KSeF nie wydał jej UPO (zarejestrowało ją inne narzędzie).", "KSeF would not give its UPO (another tool registered it)."},
+	PgWhy:          {"dlaczego:", "why:"},
+	PgOffline:      {"Faktury wystawione offline, jeszcze nie w KSeF (%d, od najbliższego terminu)", "Offline invoices not yet in KSeF (%d, earliest deadline first)"},
+	PgSendBy:       {"wyślij do", "send by"},
+	PgRejections:   {"Ostatnie odrzucenia", "Latest rejections"},
+	PgDetails:      {"szczegóły:", "details:"},
+	PgRefresh:      {"Odświeżana co %d s", "Refreshes every %d s"},
+	PgMetrics:      {"metryki", "metrics"},
+	PgHealth:       {"kontrola stanu", "health"},
 }
