@@ -19,7 +19,7 @@ import (
 // 1 when a file cannot be read, 2 for usage errors.
 func cmdValidate(_ context.Context, env *cliEnv, args []string) int {
 	fs := bareFlags(env, "validate")
-	langFlag := fs.String("lang", "pl", "language of the descriptions: pl or en (schema messages are English)")
+	langFlag := fs.String("lang", "pl", "language of the descriptions and schema messages: pl or en")
 	fs.Usage = func() {
 		fmt.Fprintln(env.stderr, "usage: ksef-sync validate [-lang pl|en] FILE|FOLDER...")
 		fmt.Fprintln(env.stderr, "Checks invoices against FA(3) without sending them; a folder means its *.xml files.")

@@ -88,7 +88,7 @@ func TestSchemaInvalidInvoiceGoesToErrorFolder(t *testing.T) {
 		t.Fatalf("no error/bad.error.json: %v", glob(t, e.errDir, "*"))
 	}
 	line := strings.Count(bad[:strings.Index(bad, "<P_8B>1,5")], "\n") + 1
-	wantDetails := []any{fmt.Sprintf("line %d: Fa/FaWiersz[1]/P_8B: '1,5' is not a decimal number (use digits and a dot, e.g. 1234.50)", line)}
+	wantDetails := []any{fmt.Sprintf("wiersz %d: Fa/FaWiersz[1]/P_8B: wartość '1,5' nie jest liczbą (użyj cyfr i kropki, np. 1234.50)", line)}
 	if rec["stage"] != "validation" || rec["code"] != "schema" || !cmp.Equal(rec["details"], wantDetails) {
 		t.Errorf("error record: stage %v, code %v, details %v; want validation, schema, %v", rec["stage"], rec["code"], rec["details"], wantDetails)
 	}
@@ -109,9 +109,15 @@ func TestValidateSpeaksPolishByDefault(t *testing.T) {
 	dir := t.TempDir()
 	broken := filepath.Join(dir, "broken.xml")
 	writeFile(t, broken, []byte("<?xml version=\"1.0\"?>\n<Faktura xmlns=\"http://crd.gov.pl/wzor/2025/06/25/13775/\"><Naglowek>"))
+	schema := filepath.Join(dir, "schema.xml")
+	bad := replaceOnce(t, string(invoice(2, "VALPL")), "<P_8B>8</P_8B>", "<P_8B>1,5</P_8B>")
+	writeFile(t, schema, []byte(bad))
+	at := fmt.Sprintf("%s:%d: Fa/FaWiersz[1]/P_8B: ", schema, strings.Count(bad[:strings.Index(bad, "<P_8B>1,5")], "\n")+1)
 	for _, tt := range []struct{ args, want []string }{
 		{[]string{broken}, []string{broken + ":2: Faktura: plik nie jest poprawnym dokumentem XML: wiersz 2, kolumna 69: unexpected EOF\n"}},
 		{[]string{"-lang", "en", broken}, []string{broken + ":2: Faktura: the file is not well-formed XML: line 2, column 69: unexpected EOF\n"}},
+		{[]string{schema}, []string{at + "wartość '1,5' nie jest liczbą (użyj cyfr i kropki, np. 1234.50)\n"}},
+		{[]string{"-lang", "en", schema}, []string{at + "'1,5' is not a decimal number (use digits and a dot, e.g. 1234.50)\n"}},
 	} {
 		code, out, errOut := runValidate(t, tt.args...)
 		if code != exitRejected || !cmp.Equal([]string{out}, tt.want) {

@@ -143,7 +143,7 @@ func (o *observability) listen() *httpui.Server {
 		}
 	}
 	srv, err := httpui.Listen(httpui.Options{Listen: h.Listen, User: h.User, Password: password, Status: o.report,
-		Registry: o.metrics.Registry, Health: o.health, Logger: o.log})
+		Registry: o.metrics.Registry, Health: o.health, Logger: o.log, Lang: o.cfg.Lang()})
 	if err != nil {
 		o.log.Warn("status page is off; the daemon goes on without it", "err", err)
 		return nil

@@ -293,6 +293,12 @@ events = ["rejected", "stalled", "ksef_unavailable", "pull_failing"]
 			t.Errorf("status page does not list %s", name)
 		}
 	}
+	// The page speaks the configuration's language too: Polish by default.
+	for _, want := range []string{`<html lang="pl">`, fmt.Sprintf("działa (PID %d", cmd.Process.Pid), "20 przyjętych</span>", "Ostatnie odrzucenia"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("status page lacks %q", want)
+		}
+	}
 
 	// The page in a real browser (skipped without Chromium, required in CI).
 	screenshotStatusPage(t, e)
@@ -434,7 +440,7 @@ func screenshotStatusPage(t *testing.T, e *e2e) {
 		t.Fatal(err)
 	}
 	creds, expires := credentialSummary(cfg)
-	srv, err := httpui.Listen(httpui.Options{Listen: "127.0.0.1:0", Status: func(ctx context.Context) (*status.Report, error) {
+	srv, err := httpui.Listen(httpui.Options{Listen: "127.0.0.1:0", Lang: cfg.Lang(), Status: func(ctx context.Context) (*status.Report, error) {
 		return status.Collect(ctx, status.Options{Config: cfg, Service: serviceState(cfg), Credentials: creds, CredsExpires: expires, Now: time.Now()})
 	}})
 	if err != nil {
@@ -451,7 +457,7 @@ func screenshotStatusPage(t *testing.T, e *e2e) {
 	if err != nil {
 		t.Fatalf("chromium --dump-dom: %v", err)
 	}
-	for _, want := range []string{"FV_BAD_0.xml", "wrong-seller-nip", "20 accepted", "running (PID"} {
+	for _, want := range []string{"FV_BAD_0.xml", "wrong-seller-nip", "20 przyjętych", "działa (PID"} {
 		if !strings.Contains(string(dom), want) {
 			t.Errorf("the page Chromium rendered lacks %q", want)
 		}

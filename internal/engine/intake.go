@@ -202,7 +202,7 @@ func (e *Engine) markReady(ctx context.Context, ids []int64, verdicts map[int64]
 	for _, id := range ids {
 		p := verdicts[id].prep
 		e.log.Info("invoice validated", "file", verdicts[id].file, "invoice", id, "state", spool.StateReady,
-			"invoice_number", p.InvoiceNumber, "conversion", strings.Join(p.Conversions, "; "))
+			"invoice_number", p.InvoiceNumber, "conversion", p.ConversionText(msg.EN))
 		e.logIssuance(verdicts[id].file, id, p.IssueDate, verdicts[id].offline)
 		e.writeQR(verdicts[id].file, p)
 	}

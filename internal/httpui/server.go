@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/ksef-sync/ksef-sync/internal/msg"
 	"github.com/ksef-sync/ksef-sync/internal/status"
 )
 
@@ -30,6 +31,8 @@ type Options struct {
 	// Health returns nil when the daemon is healthy, otherwise the reason it is not.
 	Health func(ctx context.Context) error
 	Logger *slog.Logger
+	// Lang is the language of the status page (the configuration's language); zero is Polish.
+	Lang msg.Lang
 }
 
 // Server serves the endpoints until Shutdown.
@@ -145,7 +148,7 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
-	if err := renderPage(w, rep); err != nil {
+	if err := renderPage(w, rep, s.opt.Lang); err != nil {
 		s.opt.Logger.Warn("status page: rendering failed", "err", err)
 	}
 }

@@ -6,11 +6,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ksef-sync/ksef-sync/internal/msg"
 	"github.com/ksef-sync/ksef-sync/internal/status"
 )
 
@@ -53,29 +55,69 @@ func get(t *testing.T, url, user, pass string) (int, http.Header, string) {
 	return resp.StatusCode, resp.Header, string(b)
 }
 
-// The page escapes what it shows, refreshes itself, fetches nothing and states the truth.
+// The page escapes what it shows, refreshes itself, fetches nothing and states the truth, in the
+// configured language: Polish by default, English with language = "en".
 func TestPage(t *testing.T) {
-	base := serve(t, Options{Status: report})
-	code, h, body := get(t, base+"/", "", "")
-	if code != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/html") {
-		t.Fatalf("%d %s", code, h.Get("Content-Type"))
-	}
-	for _, want := range []string{`<meta http-equiv="refresh" content="10">`, `name="viewport"`,
-		"running (PID 42 on erp1", "NOT reachable", "10 = <span class=\"ok\">6 accepted</span>",
+	common := []string{`<meta http-equiv="refresh" content="10">`, `name="viewport"`,
 		"FV &lt;1&gt;.xml", "Błąd &lt;b&gt;semantyki&lt;/b&gt;", "popraw NIP nabywcy", "error/FV &lt;1&gt;.error.json",
-		"2026-12-02T16:00:00&#43;01:00 (Europe/Warsaw)", "failure announced since 2026-12-02 15:30 (Warsaw): Awaria &lt;KSeF&gt;",
-		"Offline invoices not yet in KSeF (1, earliest deadline first)", "FV/9 · failure · send by <b>counts from the end of the outage</b>"} {
-		if !strings.Contains(body, want) {
-			t.Errorf("page lacks %q", want)
-		}
+		"2026-12-02T16:00:00&#43;01:00 (Europe/Warsaw)", "failure announced since 2026-12-02 15:30 (Warsaw): Awaria &lt;KSeF&gt;"}
+	for _, tt := range []struct {
+		lang      msg.Lang
+		want, not []string
+	}{
+		{"", []string{`<html lang="pl">`, "<title>stan ksef-sync</title>", "działa (PID 42 na erp1", "NIEDOSTĘPNY",
+			"<dt>usługa systemowa</dt><dd>działa</dd>", "10 = <span class=\"ok\">6 przyjętych</span>", "1 odrzuconych", "3 w toku",
+			"<dt>ostatnia wysyłka</dt><dd>nigdy</dd>", "Faktury wystawione offline, jeszcze nie w KSeF (1, od najbliższego terminu)",
+			"FV/9 · failure · wyślij do <b>counts from the end of the outage</b>", "Ostatnie odrzucenia", "szczegóły: <code>", "Odświeżana co 10 s"},
+			[]string{"6 accepted", "Latest rejections", "never", "Refreshes"}},
+		{msg.EN, []string{`<html lang="en">`, "<title>ksef-sync status</title>", "running (PID 42 on erp1", "NOT reachable",
+			"<dt>service</dt><dd>running</dd>", "10 = <span class=\"ok\">6 accepted</span>", "1 rejected", "3 in progress",
+			"<dt>last successful send</dt><dd>never</dd>", "Offline invoices not yet in KSeF (1, earliest deadline first)",
+			"FV/9 · failure · send by <b>counts from the end of the outage</b>", "Latest rejections", "details: <code>", "Refreshes every 10 s"},
+			[]string{"przyjętych", "Ostatnie odrzucenia", "nigdy"}},
+	} {
+		t.Run(string(tt.lang), func(t *testing.T) {
+			base := serve(t, Options{Status: report, Lang: tt.lang})
+			code, h, body := get(t, base+"/", "", "")
+			if code != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/html") {
+				t.Fatalf("%d %s", code, h.Get("Content-Type"))
+			}
+			for _, want := range append(common, tt.want...) {
+				if !strings.Contains(body, want) {
+					t.Errorf("page lacks %q", want)
+				}
+			}
+			for _, other := range tt.not {
+				if strings.Contains(body, other) {
+					t.Errorf("page contains %q from the other language", other)
+				}
+			}
+			for _, banned := range []string{"<script", "http://", "https://", "<link"} {
+				if strings.Contains(body, banned) {
+					t.Errorf("page contains %q: it must embed everything", banned)
+				}
+			}
+		})
 	}
-	for _, banned := range []string{"<script", "http://", "https://", "<link"} {
-		if strings.Contains(body, banned) {
-			t.Errorf("page contains %q: it must embed everything", banned)
-		}
-	}
+	base := serve(t, Options{Status: report})
 	if code, _, _ := get(t, base+"/nothing", "", ""); code != http.StatusNotFound {
 		t.Errorf("unknown path: %d", code)
+	}
+}
+
+// TestPageWordsAreInTheCatalogue: every {{t "key"}} of the page names a catalogue message (a
+// missing one would show the bare key), so the page can never be half translated.
+func TestPageWordsAreInTheCatalogue(t *testing.T) {
+	keys := regexp.MustCompile(`\{\{t "([^"]+)"`).FindAllStringSubmatch(pageHTML, -1)
+	if len(keys) < 20 {
+		t.Fatalf("found only %d {{t}} calls in page.html: the scan is broken", len(keys))
+	}
+	for _, k := range keys {
+		for _, l := range []msg.Lang{msg.PL, msg.EN} {
+			if got := l.T(msg.Key(k[1])); got == k[1] {
+				t.Errorf("page.html uses %q, which the catalogue lacks", k[1])
+			}
+		}
 	}
 }
 

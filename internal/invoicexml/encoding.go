@@ -38,29 +38,30 @@ var singleByteEncodings = map[string]struct {
 var hintUndeclared1250 = msg.M(msg.InvUndeclared1250Hint)
 
 // normalizeEncoding returns raw as UTF-8 without a byte order mark and with a UTF-8 declaration,
-// listing what it changed.
-func normalizeEncoding(raw []byte) ([]byte, []string, *Error) {
-	var conversions []string
+// listing what it changed (catalogue messages: the bookkeeper reads them in sent/*.ksef.json).
+func normalizeEncoding(raw []byte) ([]byte, []msg.Message, *Error) {
+	var conversions []msg.Message
+	converted := false // the content was converted from another encoding
 	text, removed := raw, 0
 	bom := ""
 	switch {
 	case bytes.HasPrefix(raw, bomUTF8):
 		text, removed, bom = raw[len(bomUTF8):], len(bomUTF8), "UTF-8"
-		conversions = append(conversions, "removed UTF-8 BOM")
+		conversions = append(conversions, msg.M(msg.ConvRemovedBOM))
 	case bytes.HasPrefix(raw, bomUTF16LE), bytes.HasPrefix(raw, bomUTF16BE):
 		decoded, name, err := decodeUTF16(raw)
 		if err != nil {
 			return nil, nil, err
 		}
-		text, bom = decoded, name
-		conversions = append(conversions, "converted from "+name)
+		text, bom, converted = decoded, name, true
+		conversions = append(conversions, msg.M(msg.ConvConvertedFrom, name))
 	}
 	if trimmed := bytes.TrimLeft(text, " \t\r\n"); len(trimmed) < len(text) && bytes.HasPrefix(trimmed, []byte("<?xml")) {
 		if bom != "UTF-16LE" && bom != "UTF-16BE" {
 			removed += len(text) - len(trimmed)
 		}
 		text = trimmed
-		conversions = append(conversions, "removed blank space before the XML declaration")
+		conversions = append(conversions, msg.M(msg.ConvRemovedBlank))
 	}
 
 	declared, _ := xmlDeclaration(text)
@@ -83,14 +84,15 @@ func normalizeEncoding(raw []byte) ([]byte, []string, *Error) {
 		if !isASCII(text) && utf8.Valid(text) {
 			return nil, nil, reject(CodeBadEncoding, msg.M(msg.InvMislabelledUTF8Hint, enc.name), msg.InvMislabelledUTF8Desc, declared)
 		}
-		converted, err := decodeSingleByte(text, enc.cm, enc.name, removed)
+		decoded, err := decodeSingleByte(text, enc.cm, enc.name, removed)
 		if err != nil {
 			return nil, nil, err
 		}
-		if !bytes.Equal(converted, text) {
-			conversions = append(conversions, "converted from "+enc.name)
+		if !bytes.Equal(decoded, text) {
+			converted = true
+			conversions = append(conversions, msg.M(msg.ConvConvertedFrom, enc.name))
 		}
-		text = converted
+		text = decoded
 	case strings.HasPrefix(label, "utf-16"):
 		return nil, nil, reject(CodeBadEncoding, msg.M(msg.InvUTF16NoBOMHint), msg.InvUTF16NoBOMDesc, declared)
 	default:
@@ -100,8 +102,8 @@ func normalizeEncoding(raw []byte) ([]byte, []string, *Error) {
 		// Re-locate: converting non-ASCII bytes inside the declaration may have moved the value.
 		_, valueAt := xmlDeclaration(text)
 		text = rewriteDeclaration(text, valueAt, len(declared))
-		if len(conversions) == 0 || !strings.HasPrefix(conversions[len(conversions)-1], "converted from") {
-			conversions = append(conversions, "changed the declared encoding "+declared+" to UTF-8")
+		if !converted {
+			conversions = append(conversions, msg.M(msg.ConvChangedDeclared, declared))
 		}
 	}
 	return text, conversions, nil

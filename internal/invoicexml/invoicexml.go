@@ -42,13 +42,26 @@ type Options struct {
 
 // Prepared is an invoice ready to be registered.
 type Prepared struct {
-	Bytes         []byte   // the exact bytes to register (UTF-8, no BOM, declaration fixed)
-	Conversions   []string // e.g. "removed UTF-8 BOM", "converted from windows-1250"
-	InvoiceNumber string   // Fa/P_2
-	IssueDate     string   // Fa/P_1 (YYYY-MM-DD)
-	SellerNIP     string   // Podmiot1/DaneIdentyfikacyjne/NIP
-	InvoiceType   string   // Fa/RodzajFaktury
-	HasAttachment bool     // a Zalacznik element is present
+	Bytes []byte // the exact bytes to register (UTF-8, no BOM, declaration fixed)
+	// Conversions says what was changed, in Options.Lang: e.g. "usunięto znacznik kolejności
+	// bajtów UTF-8 (BOM)", in English "removed UTF-8 BOM", "converted from windows-1250".
+	Conversions   []string
+	InvoiceNumber string // Fa/P_2
+	IssueDate     string // Fa/P_1 (YYYY-MM-DD)
+	SellerNIP     string // Podmiot1/DaneIdentyfikacyjne/NIP
+	InvoiceType   string // Fa/RodzajFaktury
+	HasAttachment bool   // a Zalacznik element is present
+
+	conversions []msg.Message // what Conversions says
+}
+
+// ConversionText is Conversions in l, joined by "; " (English for log lines).
+func (p *Prepared) ConversionText(l msg.Lang) string {
+	texts := make([]string, len(p.conversions))
+	for i, c := range p.conversions {
+		texts[i] = c.In(l)
+	}
+	return strings.Join(texts, "; ")
 }
 
 // Error explains why an invoice file was rejected.
@@ -65,6 +78,7 @@ type Error struct {
 	// the catalogue in internal/msg.
 	desc, hint msg.Message
 	details    []msg.Message
+	schemaErrs []xsd.Error // CodeSchema: what Problems says
 }
 
 // Stable rejection codes.
@@ -116,6 +130,12 @@ func (e *Error) localize(l msg.Lang) {
 		e.Details = make([]string, len(e.details))
 		for i, d := range e.details {
 			e.Details[i] = d.In(l)
+		}
+	}
+	if e.schemaErrs != nil {
+		e.Problems = make([]Problem, len(e.schemaErrs))
+		for i, x := range e.schemaErrs {
+			e.Problems[i] = Problem{Line: x.Line, Path: x.Path, Message: x.Message(l)}
 		}
 	}
 }
@@ -183,7 +203,10 @@ func prepare(raw []byte, opts Options) (*Prepared, error) {
 		return nil, err
 	}
 	p.Bytes = text
-	p.Conversions = conversions
+	p.conversions = conversions
+	for _, c := range conversions {
+		p.Conversions = append(p.Conversions, c.In(opts.Lang))
+	}
 	return p, nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"golang.org/x/text/encoding/charmap"
 
 	"github.com/ksef-sync/ksef-sync/internal/msg"
@@ -55,7 +56,7 @@ func TestPrepareSample(t *testing.T) {
 		SellerNIP:     sellerNIP,
 		InvoiceType:   "VAT",
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
+	if diff := cmp.Diff(want, got, cmpopts.IgnoreUnexported(Prepared{})); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
@@ -110,7 +111,7 @@ func TestPrepareConversions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := Prepare(tt.raw, Options{ContextNIP: sellerNIP})
+			got, err := Prepare(tt.raw, Options{ContextNIP: sellerNIP, Lang: msg.EN})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -120,7 +121,35 @@ func TestPrepareConversions(t *testing.T) {
 			if diff := cmp.Diff(tt.conv, got.Conversions); diff != "" {
 				t.Errorf("conversions (-want +got):\n%s", diff)
 			}
+			if en := got.ConversionText(msg.EN); en != strings.Join(tt.conv, "; ") {
+				t.Errorf("ConversionText(en) = %q, want the conversions joined", en)
+			}
 		})
+	}
+}
+
+// TestConversionsInPolish: what was converted is told in the reader's language, Polish by
+// default (sent/*.ksef.json "conversion"), while ConversionText(EN) stays English for the log.
+func TestConversionsInPolish(t *testing.T) {
+	plain := sample(t)
+	got, err := Prepare(append([]byte{0xEF, 0xBB, 0xBF}, must(t, plain, `encoding="utf-8"`, `encoding="windows-1250"`)...), Options{ContextNIP: sellerNIP})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"usunięto znacznik kolejności bajtów UTF-8 (BOM)", "zmieniono deklarowane kodowanie windows-1250 na UTF-8"}
+	if diff := cmp.Diff(want, got.Conversions); diff != "" {
+		t.Errorf("conversions (-want +got):\n%s", diff)
+	}
+	if en := got.ConversionText(msg.EN); en != "removed UTF-8 BOM; changed the declared encoding windows-1250 to UTF-8" {
+		t.Errorf("ConversionText(en) = %q", en)
+	}
+	got, err = Prepare(encode(t, charmap.Windows1250, "\n"+must(t, plain, `encoding="utf-8"`, `encoding="windows-1250"`)), Options{ContextNIP: sellerNIP})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []string{"usunięto puste znaki przed deklaracją XML", "przekonwertowano z kodowania windows-1250 na UTF-8"}
+	if diff := cmp.Diff(want, got.Conversions); diff != "" {
+		t.Errorf("conversions (-want +got):\n%s", diff)
 	}
 }
 

@@ -22,12 +22,9 @@ type Problem struct {
 // invoice minutes later with status 450 and often only "Nieprawidłowy XML"; here the bookkeeper
 // gets the line, the field and what is wrong.
 func schemaError(errs []xsd.Error) *Error {
-	e := &Error{Code: CodeSchema}
-	for i, x := range errs {
-		e.Problems = append(e.Problems, Problem{Line: x.Line, Path: x.Path, Message: x.Message})
-		if i < MaxSchemaDetails {
-			e.Details = append(e.Details, x.String())
-		}
+	e := &Error{Code: CodeSchema, schemaErrs: errs}
+	for _, x := range errs[:min(len(errs), MaxSchemaDetails)] {
+		e.details = append(e.details, msg.M(msg.XsdDetail, x.Line, x.Path, x.Msg))
 	}
 	first := errs[0]
 	var more any = "" // a Message when there are more problems, rendered in the same language
@@ -38,7 +35,7 @@ func schemaError(errs []xsd.Error) *Error {
 		more = msg.M(msg.InvSchemaMore, n-1)
 	}
 	e.Line = first.Line
-	e.desc = msg.M(msg.InvSchemaDesc, first.Line, first.Path, first.Message, more)
+	e.desc = msg.M(msg.InvSchemaDesc, first.Line, first.Path, first.Msg, more)
 	e.hint = msg.M(msg.InvSchemaHint, fieldName(first))
 	e.localize(msg.PL)
 	return e

@@ -57,8 +57,16 @@ func TestPrepareSchemaDetailsCapped(t *testing.T) {
 	if len(e.Details) != MaxSchemaDetails || len(e.Problems) != 30 {
 		t.Errorf("%d details and %d problems, want %d and 30", len(e.Details), len(e.Problems), MaxSchemaDetails)
 	}
-	if !strings.HasSuffix(e.Details[19], "Fa/FaWiersz[20]/P_12: '24' is not an allowed value (allowed: 23, 22, 8, 7, 5, 4, 3, 0 KR, 0 WDT, 0 EX, zw, oo, … (14 values))") {
+	// Polish by default: the detail line, the message and the count of the clipped list.
+	const want = "Fa/FaWiersz[20]/P_12: wartość '24' nie jest dozwolona (dozwolone: 23, 22, 8, 7, 5, 4, 3, 0 KR, 0 WDT, 0 EX, zw, oo, … (wartości: 14))"
+	if !strings.HasPrefix(e.Details[19], "wiersz ") || !strings.HasSuffix(e.Details[19], want) {
 		t.Errorf("detail 20: %s", e.Details[19])
+	}
+	if p := e.Problems[29]; p.Path != "Fa/FaWiersz[30]/P_12" || !strings.HasPrefix(p.Message, "wartość '24' nie jest dozwolona") {
+		t.Errorf("problem 30: %+v", p)
+	}
+	if !strings.HasPrefix(e.Description, "faktura jest niezgodna ze schematem FA(3): wiersz ") || !strings.Contains(e.Description, "wartość '24' nie jest dozwolona") {
+		t.Errorf("description: %s", e.Description)
 	}
 }
 

@@ -55,6 +55,69 @@ const (
 	InvSchemaMore              Key = "inv.schema.more"
 	InvSchemaHint              Key = "inv.schema.hint"
 
+	// FA(3) schema problems (internal/xsd): the details of a `schema` rejection and `validate`.
+	XsdDetail            Key = "xsd.detail"
+	XsdNotWellFormed     Key = "xsd.not-well-formed"
+	XsdDuplicateAttr     Key = "xsd.duplicate-attribute"
+	XsdSecondRoot        Key = "xsd.second-root"
+	XsdTextOutsideRoot   Key = "xsd.text-outside-root"
+	XsdNoRoot            Key = "xsd.no-root"
+	XsdTooDeep           Key = "xsd.too-deep"
+	XsdUnknownRoot       Key = "xsd.unknown-root"
+	XsdExpectedRoot      Key = "xsd.expected-root"
+	XsdNoChildElements   Key = "xsd.no-child-elements"
+	XsdElement           Key = "xsd.element"
+	XsdUnknownElement    Key = "xsd.unknown-element"
+	XsdElementWrongNS    Key = "xsd.element-wrong-namespace"
+	XsdElementNoNS       Key = "xsd.element-no-namespace"
+	XsdNotAllowed        Key = "xsd.not-allowed"
+	XsdNotAllowedNoMore  Key = "xsd.not-allowed-no-more"
+	XsdNotAllowedExpect  Key = "xsd.not-allowed-expected"
+	XsdAppearsTwice      Key = "xsd.appears-twice"
+	XsdOccursTooOften    Key = "xsd.occurs-too-often"
+	XsdOccursTooRarely   Key = "xsd.occurs-too-rarely"
+	XsdMissing           Key = "xsd.missing"
+	XsdMissingBefore     Key = "xsd.missing-before"
+	XsdMissingAfter      Key = "xsd.missing-after"
+	XsdOr                Key = "xsd.or"
+	XsdNothing           Key = "xsd.nothing"
+	XsdXsiAttr           Key = "xsd.xsi-attribute"
+	XsdAttrNotAllowed    Key = "xsd.attribute-not-allowed"
+	XsdAttrValue         Key = "xsd.attribute-value"
+	XsdAttrFixed         Key = "xsd.attribute-fixed"
+	XsdAttrRequired      Key = "xsd.attribute-required"
+	XsdTextNotAllowed    Key = "xsd.text-not-allowed"
+	XsdFixedValue        Key = "xsd.fixed-value"
+	XsdNotInteger        Key = "xsd.not-integer"
+	XsdNotDecimal        Key = "xsd.not-decimal"
+	XsdNotDate           Key = "xsd.not-date"
+	XsdNotDateTime       Key = "xsd.not-date-time"
+	XsdNotYear           Key = "xsd.not-year"
+	XsdNotBoolean        Key = "xsd.not-boolean"
+	XsdNotValidForType   Key = "xsd.not-valid-for-type"
+	XsdNotValidForItType Key = "xsd.not-valid-for-its-type"
+	XsdLeadingSpace      Key = "xsd.leading-space"
+	XsdLength            Key = "xsd.length"
+	XsdEmpty             Key = "xsd.empty"
+	XsdTooShort          Key = "xsd.too-short"
+	XsdTooLong           Key = "xsd.too-long"
+	XsdPattern           Key = "xsd.pattern"
+	XsdEnum              Key = "xsd.enumeration"
+	XsdListClipped       Key = "xsd.list-clipped"
+	XsdTotalDigits       Key = "xsd.total-digits"
+	XsdFractionDigits    Key = "xsd.fraction-digits"
+	XsdBelowMin          Key = "xsd.below-minimum"
+	XsdAboveMax          Key = "xsd.above-maximum"
+	XsdNotAbove          Key = "xsd.not-above"
+	XsdNotBelow          Key = "xsd.not-below"
+
+	// Conversions ksef-sync made before registering (internal/invoicexml): `conversion` in
+	// sent/<name>.ksef.json.
+	ConvRemovedBOM      Key = "conv.removed-utf8-bom"
+	ConvConvertedFrom   Key = "conv.converted-from"
+	ConvRemovedBlank    Key = "conv.removed-leading-blank"
+	ConvChangedDeclared Key = "conv.changed-declared-encoding"
+
 	// Rejections by KSeF and by the claim (internal/engine): error/<name>.error.json.
 	HintKSeF410          Key = "ksef.410.hint"
 	HintKSeF415          Key = "ksef.415.hint"
@@ -112,6 +175,31 @@ const (
 	StRejections       Key = "status.rejections"
 	StNoneListed       Key = "status.none-listed"
 	StNoJournal        Key = "status.no-journal"
+
+	// The local status page (internal/httpui); its labels reuse the status keys above.
+	PgTitle        Key = "page.title"
+	PgLocalTime    Key = "page.local-time"
+	PgAvailability Key = "page.availability"
+	PgInvoices     Key = "page.invoices"
+	PgAccepted     Key = "page.accepted"
+	PgRejected     Key = "page.rejected"
+	PgInProgress   Key = "page.in-progress"
+	PgToday        Key = "page.today"
+	PgTodayCounts  Key = "page.today-counts"
+	PgExpires      Key = "page.expires"
+	PgQueue        Key = "page.queue"
+	PgCursors      Key = "page.cursors"
+	PgNoUPO        Key = "page.no-upo"
+	PgAcceptedAs   Key = "page.accepted-as"
+	PgNoUPOWhy     Key = "page.no-upo-why"
+	PgWhy          Key = "page.why"
+	PgOffline      Key = "page.offline"
+	PgSendBy       Key = "page.send-by"
+	PgRejections   Key = "page.rejections"
+	PgDetails      Key = "page.details"
+	PgRefresh      Key = "page.refresh"
+	PgMetrics      Key = "page.metrics"
+	PgHealth       Key = "page.health"
 )
 
 var catalogue = map[Key]text{
@@ -270,6 +358,66 @@ var catalogue = map[Key]text{
 		"popraw %s w systemie ERP i wyeksportuj fakturę ponownie; KSeF odrzuciłby ją jako niezgodną ze schematem FA(3)",
 		"correct %s in the ERP and export the invoice again; KSeF would reject it as not matching the FA(3) schema (niezgodna ze schematem)"},
 
+	XsdDetail:            {"wiersz %d: %s: %s", "line %d: %s: %s"},
+	XsdNotWellFormed:     {"niepoprawny XML: %s", "not well-formed XML: %s"},
+	XsdDuplicateAttr:     {"atrybut %s występuje dwa razy w <%s>", "attribute %s appears twice in <%s>"},
+	XsdSecondRoot:        {"drugi element główny <%s>", "a second root element <%s>"},
+	XsdTextOutsideRoot:   {"tekst poza elementem głównym", "text outside the root element"},
+	XsdNoRoot:            {"dokument nie ma kompletnego elementu głównego", "the document has no complete root element"},
+	XsdTooDeep:           {"elementy są zagnieżdżone na więcej niż %d poziomach", "elements are nested more than %d levels deep"},
+	XsdUnknownRoot:       {"element główny <%s> (przestrzeń nazw %q) nie jest zadeklarowany w schemacie%s", "the root element <%s> (namespace %q) is not declared in the schema%s"},
+	XsdExpectedRoot:      {"; oczekiwano <%s> w przestrzeni nazw %s", "; expected <%s> in namespace %s"},
+	XsdNoChildElements:   {"element %s nie może zawierać elementów (znaleziono <%s>)", "element %s must not contain elements (found <%s>)"},
+	XsdElement:           {"element %s", "element %s"},
+	XsdUnknownElement:    {"nieznany element %s", "unknown element %s"},
+	XsdElementWrongNS:    {"element %s w przestrzeni nazw %s (zła przestrzeń nazw)", "element %s in namespace %s (wrong namespace)"},
+	XsdElementNoNS:       {"element %s bez przestrzeni nazw (zła przestrzeń nazw)", "element %s without a namespace (wrong namespace)"},
+	XsdNotAllowed:        {"%s jest w tym miejscu niedozwolony", "%s is not allowed here"},
+	XsdNotAllowedNoMore:  {"%s jest w tym miejscu niedozwolony: nie oczekiwano już żadnych elementów", "%s is not allowed here: no more elements are expected"},
+	XsdNotAllowedExpect:  {"%s jest w tym miejscu niedozwolony; oczekiwano %s", "%s is not allowed here; expected %s"},
+	XsdAppearsTwice:      {"element %s występuje więcej niż raz", "element %s appears more than once"},
+	XsdOccursTooOften:    {"element %s występuje zbyt wiele razy (dozwolone najwyżej %d)", "element %s occurs more than %d times"},
+	XsdOccursTooRarely:   {"element %s występuje zbyt mało razy (wymagane co najmniej %d)", "element %s must occur at least %d times"},
+	XsdMissing:           {"brak elementu %s", "missing element %s"},
+	XsdMissingBefore:     {"brak elementu %s przed %s", "missing element %s before %s"},
+	XsdMissingAfter:      {"brak elementu %s po %s", "missing element %s after %s"},
+	XsdOr:                {"%s lub %s", "%s or %s"},
+	XsdNothing:           {"(nic)", "(nothing)"},
+	XsdXsiAttr:           {"atrybut xsi:%s nie jest w tym miejscu obsługiwany", "attribute xsi:%s is not supported here"},
+	XsdAttrNotAllowed:    {"atrybut %s jest niedozwolony w elemencie %s", "attribute %s is not allowed on %s"},
+	XsdAttrValue:         {"atrybut %s: %s", "attribute %s: %s"},
+	XsdAttrFixed:         {"atrybut %s musi mieć wartość '%s', a nie '%s'", "attribute %s must be '%s', not '%s'"},
+	XsdAttrRequired:      {"brak wymaganego atrybutu %s", "required attribute %s is missing"},
+	XsdTextNotAllowed:    {"tekst '%s' jest niedozwolony w %s, dozwolone są tylko elementy", "text '%s' is not allowed in %s, only elements"},
+	XsdFixedValue:        {"wartość musi wynosić '%s', a nie '%s'", "the value must be '%s', not '%s'"},
+	XsdNotInteger:        {"wartość '%s' nie jest liczbą całkowitą", "'%s' is not a whole number"},
+	XsdNotDecimal:        {"wartość '%s' nie jest liczbą (użyj cyfr i kropki, np. 1234.50)", "'%s' is not a decimal number (use digits and a dot, e.g. 1234.50)"},
+	XsdNotDate:           {"wartość '%s' nie jest poprawną datą (RRRR-MM-DD)", "'%s' is not a valid date (YYYY-MM-DD)"},
+	XsdNotDateTime:       {"wartość '%s' nie jest poprawną datą z godziną (RRRR-MM-DDTgg:mm:ss, np. 2026-02-01T10:00:00Z)", "'%s' is not a valid date and time (YYYY-MM-DDThh:mm:ss, e.g. 2026-02-01T10:00:00Z)"},
+	XsdNotYear:           {"wartość '%s' nie jest poprawnym rokiem", "'%s' is not a valid year"},
+	XsdNotBoolean:        {"wartość '%s' nie jest żadną z wartości true, false, 1, 0", "'%s' is not true, false, 1 or 0"},
+	XsdNotValidForType:   {"wartość '%s' jest niepoprawna dla typu %s", "'%s' is not valid for %s"},
+	XsdNotValidForItType: {"wartość '%s' jest niepoprawna dla typu tego pola", "'%s' is not valid for its type"},
+	XsdLeadingSpace:      {"wartość '%s' nie może zaczynać się od spacji", "'%s' must not start with a space"},
+	XsdLength:            {"wartość '%s' ma złą długość (znaków: %d, wymagane dokładnie %d)", "'%s' has %d characters; exactly %d are required"},
+	XsdEmpty:             {"wartość jest pusta (wymagane znaków: co najmniej %d)", "the value is empty; at least %d character(s) required"},
+	XsdTooShort:          {"wartość '%s' jest za krótka (znaków: %d, wymagane co najmniej %d)", "'%s' is too short: %d characters, at least %d required"},
+	XsdTooLong:           {"wartość '%s' jest za długa (znaków: %d, dozwolone najwyżej %d)", "'%s' is too long: %d characters, at most %d allowed"},
+	XsdPattern:           {"wartość '%s' nie ma wymaganego formatu (%s)", "'%s' does not have the required format (%s)"},
+	XsdEnum:              {"wartość '%s' nie jest dozwolona (dozwolone: %s)", "'%s' is not an allowed value (allowed: %s)"},
+	XsdListClipped:       {"%s, … (wartości: %d)", "%s, … (%d values)"},
+	XsdTotalDigits:       {"wartość '%s' ma za dużo cyfr (dozwolone najwyżej %d)", "'%s' has more than %d digits"},
+	XsdFractionDigits:    {"wartość '%s' ma za dużo cyfr po kropce dziesiętnej (dozwolone najwyżej %d)", "'%s' has more than %d digits after the decimal point"},
+	XsdBelowMin:          {"wartość '%s' jest mniejsza niż minimum %s", "'%s' is less than the minimum %s"},
+	XsdAboveMax:          {"wartość '%s' jest większa niż maksimum %s", "'%s' is greater than the maximum %s"},
+	XsdNotAbove:          {"wartość '%s' musi być większa niż %s", "'%s' must be greater than %s"},
+	XsdNotBelow:          {"wartość '%s' musi być mniejsza niż %s", "'%s' must be less than %s"},
+
+	ConvRemovedBOM:      {"usunięto znacznik kolejności bajtów UTF-8 (BOM)", "removed UTF-8 BOM"},
+	ConvConvertedFrom:   {"przekonwertowano z kodowania %s na UTF-8", "converted from %s"},
+	ConvRemovedBlank:    {"usunięto puste znaki przed deklaracją XML", "removed blank space before the XML declaration"},
+	ConvChangedDeclared: {"zmieniono deklarowane kodowanie %s na UTF-8", "changed the declared encoding %s to UTF-8"},
+
 	HintKSeF410: {
 		"Poświadczenia KSeF, których używa ksef-sync, nie dają uprawnień do wystawiania faktur dla tego sprzedawcy: poproś administratora o nadanie uprawnienia InvoiceWrite.",
 		"The KSeF credentials in use have no right to issue invoices for this seller (uprawnienia): ask the administrator to grant InvoiceWrite."},
@@ -351,4 +499,28 @@ var catalogue = map[Key]text{
 	StRejections:       {"Ostatnie odrzucenia (od najnowszych):", "Last rejections (newest first):"},
 	StNoneListed:       {"(brak)", "(none)"},
 	StNoJournal:        {"brak dziennika w %s: proces w tle jeszcze nie działał", "no journal in %s yet: the daemon has not run"},
+
+	PgTitle:        {"stan ksef-sync", "ksef-sync status"},
+	PgLocalTime:    {"czas lokalny", "local time"},
+	PgAvailability: {"dostępność KSeF", "availability"},
+	PgInvoices:     {"faktury", "invoices"},
+	PgAccepted:     {"%d przyjętych", "%d accepted"},
+	PgRejected:     {"%d odrzuconych", "%d rejected"},
+	PgInProgress:   {"%d w toku", "%d in progress"},
+	PgToday:        {"dziś", "today"},
+	PgTodayCounts:  {"%d przyjętych, %d odrzuconych", "%d accepted, %d rejected"},
+	PgExpires:      {"ważne do", "expire"},
+	PgQueue:        {"Kolejka", "Queue"},
+	PgCursors:      {"Kursory pobierania", "Pull cursors"},
+	PgNoUPO:        {"Wysłane bez UPO", "Sent without a UPO"},
+	PgAcceptedAs:   {"przyjęta jako", "accepted as"},
+	PgNoUPOWhy:     {"KSeF nie wydał jej UPO (zarejestrowało ją inne narzędzie).", "KSeF would not give its UPO (another tool registered it)."},
+	PgWhy:          {"dlaczego:", "why:"},
+	PgOffline:      {"Faktury wystawione offline, jeszcze nie w KSeF (%d, od najbliższego terminu)", "Offline invoices not yet in KSeF (%d, earliest deadline first)"},
+	PgSendBy:       {"wyślij do", "send by"},
+	PgRejections:   {"Ostatnie odrzucenia", "Latest rejections"},
+	PgDetails:      {"szczegóły:", "details:"},
+	PgRefresh:      {"Odświeżana co %d s", "Refreshes every %d s"},
+	PgMetrics:      {"metryki", "metrics"},
+	PgHealth:       {"kontrola stanu", "health"},
 }

@@ -13,7 +13,7 @@ import (
 func RenderText(w io.Writer, r *Report, l msg.Lang) {
 	fmt.Fprintln(w, l.T(msg.StHeader, r.GeneratedAt, r.TimeZone))
 	field(w, l, msg.StDaemon, DaemonLine(l, r.Daemon))
-	field(w, l, msg.StService, serviceLine(l, r.Service))
+	field(w, l, msg.StService, ServiceLine(l, r.Service))
 	if r.Note != "" {
 		field(w, l, msg.StNote, r.Note)
 	}
@@ -41,7 +41,8 @@ func DaemonLine(l msg.Lang, d Daemon) string {
 var serviceWords = map[string]msg.Key{"running": msg.StServiceRunning, "stopped": msg.StServiceStopped,
 	"not installed": msg.StServiceMissing, "unknown": msg.StServiceUnknown}
 
-func serviceLine(l msg.Lang, s string) string {
+// ServiceLine says in words what the service manager reports.
+func ServiceLine(l msg.Lang, s string) string {
 	if k, ok := serviceWords[s]; ok {
 		return l.T(k)
 	}
@@ -88,9 +89,9 @@ func renderCompany(w io.Writer, l msg.Lang, c *Company) {
 		lastErr = c.LastError.Time + "  " + OneLine(c.LastError.Message) // a log line: English for support
 	}
 	field(w, l, msg.StLastError, lastErr)
-	field(w, l, msg.StLastSend, orNever(l, c.LastSend))
-	field(w, l, msg.StLastPull, orNever(l, c.LastPull))
-	field(w, l, msg.StNextPull, orNever(l, c.NextPull))
+	field(w, l, msg.StLastSend, OrNever(l, c.LastSend))
+	field(w, l, msg.StLastPull, OrNever(l, c.LastPull))
+	field(w, l, msg.StNextPull, OrNever(l, c.NextPull))
 	creds := c.Credentials
 	if c.CredsExpires != "" {
 		creds += l.T(msg.StExpires, c.CredsExpires)
@@ -140,7 +141,8 @@ func renderCompany(w io.Writer, l msg.Lang, c *Company) {
 	}
 }
 
-func orNever(l msg.Lang, s string) string {
+// OrNever is a time, or "never" ("disabled") in words.
+func OrNever(l msg.Lang, s string) string {
 	switch s {
 	case "":
 		return l.T(msg.StNever)

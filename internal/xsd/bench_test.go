@@ -82,7 +82,7 @@ func FuzzValidate(f *testing.F) {
 			t.Fatalf("%d errors, more than MaxErrors", len(errs))
 		}
 		for _, e := range errs {
-			if e.Line < 1 || e.Message == "" {
+			if e.Line < 1 || e.Msg.IsZero() {
 				t.Fatalf("bad error %+v", e)
 			}
 		}

@@ -6,6 +6,8 @@ import (
 	"path"
 	"strconv"
 	"strings"
+
+	"github.com/ksef-sync/ksef-sync/internal/msg"
 )
 
 type qname struct{ ns, local string }
@@ -264,9 +266,9 @@ func (c *compiler) facet(t *simpleType, f *node) error {
 		return i, nil
 	}
 	bound := func() (*value, error) {
-		val, msg := t.base.parseValue(normalize(v, wsCollapse))
-		if msg != "" {
-			return nil, c.errorf(f, "bad %s value: %s", f.name.Local, msg)
+		val, prob := t.base.parseValue(normalize(v, wsCollapse))
+		if !prob.IsZero() {
+			return nil, c.errorf(f, "bad %s value: %s", f.name.Local, prob.In(msg.EN))
 		}
 		return &val, nil
 	}
@@ -280,9 +282,9 @@ func (c *compiler) facet(t *simpleType, f *node) error {
 		t.f.patterns = append(t.f.patterns, re)
 		t.f.patternSrc = append(t.f.patternSrc, v)
 	case "enumeration":
-		val, msg := t.base.parseValue(normalize(v, t.ws))
-		if msg != "" {
-			return c.errorf(f, "bad enumeration value: %s", msg)
+		val, prob := t.base.parseValue(normalize(v, t.ws))
+		if !prob.IsZero() {
+			return c.errorf(f, "bad enumeration value: %s", prob.In(msg.EN))
 		}
 		t.f.enum = append(t.f.enum, val)
 		t.f.enumLex = append(t.f.enumLex, normalize(v, t.ws))

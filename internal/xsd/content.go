@@ -3,6 +3,8 @@ package xsd
 import (
 	"fmt"
 	"sort"
+
+	"github.com/ksef-sync/ksef-sync/internal/msg"
 )
 
 const unbounded = -1
@@ -184,7 +186,7 @@ type modelState struct {
 
 // step moves the state on child name. It returns a message when the child is not allowed, and the
 // element that is missing before it when that explains the problem best.
-func (a *automaton) step(st *modelState, name qname) (string, *elemDecl) {
+func (a *automaton) step(st *modelState, name qname) (msg.Message, *elemDecl) {
 	if a.all {
 		i, ok := a.allIndex[name]
 		if !ok {
@@ -194,10 +196,10 @@ func (a *automaton) step(st *modelState, name qname) (string, *elemDecl) {
 			st.seen = make([]bool, len(a.pos))
 		}
 		if st.seen[i] {
-			return fmt.Sprintf("element %s appears more than once", name.local), nil
+			return msg.M(msg.XsdAppearsTwice, name.local), nil
 		}
 		st.seen[i] = true
-		return "", nil
+		return msg.Message{}, nil
 	}
 	m := a.start
 	if st.pos >= 0 {
@@ -206,22 +208,22 @@ func (a *automaton) step(st *modelState, name qname) (string, *elemDecl) {
 	e, ok := m[name]
 	if !ok {
 		if miss := a.missing(st.pos, func(p int) bool { return a.pos[p].name == name }); miss != nil {
-			return fmt.Sprintf("missing element %s before %s", orList(declNames(miss)), name.local), miss[0]
+			return msg.M(msg.XsdMissingBefore, orList(declNames(miss)), name.local), miss[0]
 		}
 		return a.unexpected(st, name), nil
 	}
 	if e.self && e.to == st.pos {
 		if max := a.posMax[st.pos]; max != unbounded && st.count >= max {
-			return fmt.Sprintf("element %s occurs more than %d times", name.local, max), nil
+			return msg.M(msg.XsdOccursTooOften, name.local, max), nil
 		}
 		st.count++
-		return "", nil
+		return msg.Message{}, nil
 	}
 	if st.pos >= 0 && st.count < a.posMin[st.pos] {
-		return fmt.Sprintf("element %s must occur at least %d times", a.pos[st.pos].name.local, a.posMin[st.pos]), a.pos[st.pos]
+		return a.tooRarely(st.pos), a.pos[st.pos]
 	}
 	st.pos, st.count = e.to, 1
-	return "", nil
+	return msg.Message{}, nil
 }
 
 // missing finds what must come next on the shortest way from position from (-1: the start) to a
@@ -294,43 +296,48 @@ func declNames(ds []*elemDecl) []string {
 }
 
 // end checks that the content may stop here; it returns the message and the first missing element.
-func (a *automaton) end(st *modelState) (string, *elemDecl) {
+func (a *automaton) end(st *modelState) (msg.Message, *elemDecl) {
 	if a.all {
 		if st.seen == nil && a.allOptional {
-			return "", nil
+			return msg.Message{}, nil
 		}
 		for i, d := range a.pos {
 			if a.posMin[i] > 0 && (st.seen == nil || !st.seen[i]) {
-				return fmt.Sprintf("missing element %s", d.name.local), d
+				return msg.M(msg.XsdMissing, d.name.local), d
 			}
 		}
-		return "", nil
+		return msg.Message{}, nil
 	}
 	isFinal := func(p int) bool { return a.final[p] }
 	if st.pos < 0 {
 		if a.startFinal {
-			return "", nil
+			return msg.Message{}, nil
 		}
 		if miss := a.missing(-1, isFinal); miss != nil {
-			return "missing element " + orList(declNames(miss)), miss[0]
+			return msg.M(msg.XsdMissing, orList(declNames(miss))), miss[0]
 		}
-		return "missing element " + orList(a.expected(a.start)), firstDecl(a, a.start)
+		return msg.M(msg.XsdMissing, orList(a.expected(a.start))), firstDecl(a, a.start)
 	}
 	if st.count < a.posMin[st.pos] {
-		return fmt.Sprintf("element %s must occur at least %d times", a.pos[st.pos].name.local, a.posMin[st.pos]), a.pos[st.pos]
+		return a.tooRarely(st.pos), a.pos[st.pos]
 	}
 	if a.final[st.pos] {
-		return "", nil
+		return msg.Message{}, nil
 	}
-	after := " after " + a.pos[st.pos].name.local
+	after := a.pos[st.pos].name.local
 	if miss := a.missing(st.pos, isFinal); miss != nil {
-		return "missing element " + orList(declNames(miss)) + after, miss[0]
+		return msg.M(msg.XsdMissingAfter, orList(declNames(miss)), after), miss[0]
 	}
 	m := a.follow[st.pos]
-	return "missing element " + orList(a.expected(m)) + after, firstDecl(a, m)
+	return msg.M(msg.XsdMissingAfter, orList(a.expected(m)), after), firstDecl(a, m)
 }
 
-func (a *automaton) unexpected(st *modelState, name qname) string {
+// tooRarely says the element at position pos has not occurred its minimum number of times.
+func (a *automaton) tooRarely(pos int) msg.Message {
+	return msg.M(msg.XsdOccursTooRarely, a.pos[pos].name.local, a.posMin[pos])
+}
+
+func (a *automaton) unexpected(st *modelState, name qname) msg.Message {
 	var exp []string
 	if a.all {
 		for i, d := range a.pos {
@@ -343,19 +350,19 @@ func (a *automaton) unexpected(st *modelState, name qname) string {
 	} else {
 		exp = a.expected(a.follow[st.pos])
 	}
-	what := "element " + name.local
+	what := msg.M(msg.XsdElement, name.local)
 	if !a.declares(name) {
-		what = "unknown element " + name.local
+		what = msg.M(msg.XsdUnknownElement, name.local)
 		if name.ns != "" && a.declaresLocal(name.local) {
-			what = fmt.Sprintf("element %s in namespace %s (wrong namespace)", name.local, name.ns)
+			what = msg.M(msg.XsdElementWrongNS, name.local, name.ns)
 		} else if name.ns == "" && a.declaresLocal(name.local) {
-			what = fmt.Sprintf("element %s without a namespace (wrong namespace)", name.local)
+			what = msg.M(msg.XsdElementNoNS, name.local)
 		}
 	}
 	if len(exp) == 0 {
-		return what + " is not allowed here: no more elements are expected"
+		return msg.M(msg.XsdNotAllowedNoMore, what)
 	}
-	return what + " is not allowed here; expected " + orList(exp)
+	return msg.M(msg.XsdNotAllowedExpect, what, orList(exp))
 }
 
 func (a *automaton) declares(name qname) bool {
@@ -403,19 +410,13 @@ func firstDecl(a *automaton, m map[qname]edge) *elemDecl {
 	return a.pos[best]
 }
 
-func orList(names []string) string {
-	switch len(names) {
-	case 0:
-		return "(nothing)"
-	case 1:
-		return names[0]
+// orList names the alternatives, at most 8 of them (see orJoin).
+func orList(names []string) any {
+	if len(names) == 0 {
+		return msg.M(msg.XsdNothing)
 	}
 	if len(names) > 8 {
 		names = append(names[:8:8], "…")
 	}
-	s := names[0]
-	for _, n := range names[1 : len(names)-1] {
-		s += ", " + n
-	}
-	return s + " or " + names[len(names)-1]
+	return orJoin(names)
 }

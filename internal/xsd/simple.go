@@ -1,13 +1,13 @@
 package xsd
 
 import (
-	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"unicode/utf8"
+
+	"github.com/ksef-sync/ksef-sync/internal/msg"
 )
 
 // primitive is the built-in primitive a simple type derives from; it fixes the lexical rules and
@@ -166,49 +166,49 @@ func needsCollapse(s string) bool {
 func isXMLSpace(r rune) bool { return r == ' ' || r == '\t' || r == '\n' || r == '\r' }
 
 // parseValue checks the primitive's lexical rules on a normalized literal.
-func (t *simpleType) parseValue(s string) (value, string) {
+func (t *simpleType) parseValue(s string) (value, msg.Message) {
 	switch t.prim {
 	case primDecimal:
 		if t.integer {
 			d, ok := parseInteger(s)
 			if !ok {
-				return value{}, fmt.Sprintf("'%s' is not a whole number", clip(s))
+				return value{}, msg.M(msg.XsdNotInteger, clip(s))
 			}
-			return value{d: d}, ""
+			return value{d: d}, msg.Message{}
 		}
 		d, ok := parseDecimal(s)
 		if !ok {
-			return value{}, fmt.Sprintf("'%s' is not a decimal number (use digits and a dot, e.g. 1234.50)", clip(s))
+			return value{}, msg.M(msg.XsdNotDecimal, clip(s))
 		}
-		return value{d: d}, ""
+		return value{d: d}, msg.Message{}
 	case primDate:
 		d, ok := parseDate(s)
 		if !ok {
-			return value{}, fmt.Sprintf("'%s' is not a valid date (YYYY-MM-DD)", clip(s))
+			return value{}, msg.M(msg.XsdNotDate, clip(s))
 		}
-		return value{t: d}, ""
+		return value{t: d}, msg.Message{}
 	case primDateTime:
 		d, ok := parseDateTime(s)
 		if !ok {
-			return value{}, fmt.Sprintf("'%s' is not a valid date and time (YYYY-MM-DDThh:mm:ss, e.g. 2026-02-01T10:00:00Z)", clip(s))
+			return value{}, msg.M(msg.XsdNotDateTime, clip(s))
 		}
-		return value{t: d}, ""
+		return value{t: d}, msg.Message{}
 	case primGYear:
 		d, ok := parseGYear(s)
 		if !ok {
-			return value{}, fmt.Sprintf("'%s' is not a valid year", clip(s))
+			return value{}, msg.M(msg.XsdNotYear, clip(s))
 		}
-		return value{t: d}, ""
+		return value{t: d}, msg.Message{}
 	case primBoolean:
 		switch s {
 		case "true", "1":
-			return value{b: true}, ""
+			return value{b: true}, msg.Message{}
 		case "false", "0":
-			return value{}, ""
+			return value{}, msg.Message{}
 		}
-		return value{}, fmt.Sprintf("'%s' is not true, false, 1 or 0", clip(s))
+		return value{}, msg.M(msg.XsdNotBoolean, clip(s))
 	}
-	return value{s: s}, ""
+	return value{s: s}, msg.Message{}
 }
 
 // cmp orders two values of primitive p; 2 means indeterminate (date/time with and without timezone).
@@ -227,40 +227,44 @@ func (p primitive) cmp(a, b value) int {
 	return strings.Compare(a.s, b.s)
 }
 
-// validate checks a raw (unnormalized) literal and returns a message for the bookkeeper, or "".
-func (t *simpleType) validate(raw string) string {
+// validate checks a raw (unnormalized) literal and returns a message for the bookkeeper, or the
+// zero Message.
+func (t *simpleType) validate(raw string) msg.Message {
 	if _, ok := t.known.Load(raw); ok {
-		return ""
+		return msg.Message{}
 	}
-	msg := t.check(raw)
-	if msg == "" && t.knownN.Load() < knownLimit {
+	prob := t.check(raw)
+	if prob.IsZero() && t.knownN.Load() < knownLimit {
 		// A clone: raw may share memory with the whole invoice, which must not stay pinned.
 		if _, loaded := t.known.LoadOrStore(strings.Clone(raw), struct{}{}); !loaded {
 			t.knownN.Add(1)
 		}
 	}
-	return msg
+	return prob
 }
 
 // check is validate without the memory of known texts.
-func (t *simpleType) check(raw string) string {
+func (t *simpleType) check(raw string) msg.Message {
 	if t.union != nil {
 		for _, m := range t.union {
-			if m.validate(raw) == "" {
-				return ""
+			if m.validate(raw).IsZero() {
+				return msg.Message{}
 			}
 		}
-		return fmt.Sprintf("'%s' is not valid for %s", clip(raw), t.describe())
+		if t.name == "" {
+			return msg.M(msg.XsdNotValidForItType, clip(raw))
+		}
+		return msg.M(msg.XsdNotValidForType, clip(raw), t.name)
 	}
 	if t.prim == primDateTime && raw != "" && isXMLSpace(rune(raw[0])) {
 		// XSD collapses the whitespace, but libxml2 (xmllint, the reference the differential test
 		// holds us to) refuses a dateTime that starts with one; being as strict costs one space.
-		return fmt.Sprintf("'%s' must not start with a space", clip(raw))
+		return msg.M(msg.XsdLeadingSpace, clip(raw))
 	}
 	s := normalize(raw, t.ws)
-	v, msg := t.parseValue(s)
-	if msg != "" {
-		return msg
+	v, prob := t.parseValue(s)
+	if !prob.IsZero() {
+		return prob
 	}
 	var chain [16]*simpleType
 	steps := chain[:0]
@@ -268,75 +272,68 @@ func (t *simpleType) check(raw string) string {
 		steps = append(steps, st)
 	}
 	for i := len(steps) - 1; i >= 0; i-- {
-		if msg := steps[i].checkFacets(s, v); msg != "" {
-			return msg
+		if prob := steps[i].checkFacets(s, v); !prob.IsZero() {
+			return prob
 		}
 	}
-	return ""
+	return msg.Message{}
 }
 
-func (t *simpleType) describe() string {
-	if t.name != "" {
-		return t.name
-	}
-	return "its type"
-}
-
-func (t *simpleType) checkFacets(s string, v value) string {
+func (t *simpleType) checkFacets(s string, v value) msg.Message {
 	f := &t.f
 	if f.length >= 0 || f.minLen >= 0 || f.maxLen >= 0 {
 		n := utf8.RuneCountInString(s)
 		switch {
 		case f.length >= 0 && n != f.length:
-			return fmt.Sprintf("'%s' has %d characters; exactly %d are required", clip(s), n, f.length)
+			return msg.M(msg.XsdLength, clip(s), n, f.length)
 		case f.minLen >= 0 && n < f.minLen:
 			if n == 0 {
-				return fmt.Sprintf("the value is empty; at least %d character(s) required", f.minLen)
+				return msg.M(msg.XsdEmpty, f.minLen)
 			}
-			return fmt.Sprintf("'%s' is too short: %d characters, at least %d required", clip(s), n, f.minLen)
+			return msg.M(msg.XsdTooShort, clip(s), n, f.minLen)
 		case f.maxLen >= 0 && n > f.maxLen:
-			return fmt.Sprintf("'%s' is too long: %d characters, at most %d allowed", clip(s), n, f.maxLen)
+			return msg.M(msg.XsdTooLong, clip(s), n, f.maxLen)
 		}
 	}
 	if len(f.patterns) > 0 && !anyMatch(f.patterns, s) {
-		return fmt.Sprintf("'%s' does not have the required format (%s)", clip(s), strings.Join(f.patternSrc, " or "))
+		return msg.M(msg.XsdPattern, clip(s), orJoin(f.patternSrc))
 	}
 	if f.enum != nil && !t.inEnum(v) {
-		return fmt.Sprintf("'%s' is not an allowed value (allowed: %s)", clip(s), listClip(f.enumLex, 12))
+		return msg.M(msg.XsdEnum, clip(s), listClip(f.enumLex, 12))
 	}
 	if f.totalDig >= 0 && v.d.totalDigits() > f.totalDig {
-		return fmt.Sprintf("'%s' has more than %d digits", clip(s), f.totalDig)
+		return msg.M(msg.XsdTotalDigits, clip(s), f.totalDig)
 	}
 	if f.fracDig >= 0 && len(v.d.frac) > f.fracDig {
-		return fmt.Sprintf("'%s' has more than %d digits after the decimal point", clip(s), f.fracDig)
+		return msg.M(msg.XsdFractionDigits, clip(s), f.fracDig)
 	}
 	return t.checkBounds(s, v)
 }
 
-func (t *simpleType) checkBounds(s string, v value) string {
+func (t *simpleType) checkBounds(s string, v value) msg.Message {
 	f := &t.f
 	p := t.prim
 	if f.minInc != nil {
 		if c := p.cmp(v, *f.minInc); c < 0 || c == 2 {
-			return fmt.Sprintf("'%s' is less than the minimum %s", clip(s), f.minInclLex)
+			return msg.M(msg.XsdBelowMin, clip(s), f.minInclLex)
 		}
 	}
 	if f.maxInc != nil {
 		if c := p.cmp(v, *f.maxInc); c >= 1 { // 2: indeterminate also fails
-			return fmt.Sprintf("'%s' is greater than the maximum %s", clip(s), f.maxInclLex)
+			return msg.M(msg.XsdAboveMax, clip(s), f.maxInclLex)
 		}
 	}
 	if f.minExc != nil {
 		if c := p.cmp(v, *f.minExc); c <= 0 || c == 2 {
-			return fmt.Sprintf("'%s' must be greater than %s", clip(s), f.minExclLex)
+			return msg.M(msg.XsdNotAbove, clip(s), f.minExclLex)
 		}
 	}
 	if f.maxExc != nil {
 		if c := p.cmp(v, *f.maxExc); c >= 0 {
-			return fmt.Sprintf("'%s' must be less than %s", clip(s), f.maxExclLex)
+			return msg.M(msg.XsdNotBelow, clip(s), f.maxExclLex)
 		}
 	}
-	return ""
+	return msg.Message{}
 }
 
 func (t *simpleType) inEnum(v value) bool {
@@ -367,9 +364,19 @@ func clip(s string) string {
 	return string(r[:max]) + "…"
 }
 
-func listClip(items []string, n int) string {
+// listClip lists the first n items, then how many there are (a Message, in the reader's language).
+func listClip(items []string, n int) any {
 	if len(items) <= n {
 		return strings.Join(items, ", ")
 	}
-	return strings.Join(items[:n], ", ") + ", … (" + strconv.Itoa(len(items)) + " values)"
+	return msg.M(msg.XsdListClipped, strings.Join(items[:n], ", "), len(items))
+}
+
+// orJoin joins alternatives: "a", then "a or b", "a, b or c" in the reader's language.
+func orJoin(items []string) any {
+	if len(items) == 1 {
+		return items[0]
+	}
+	last := len(items) - 1
+	return msg.M(msg.XsdOr, strings.Join(items[:last], ", "), items[last])
 }

@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"encoding/xml"
 	"errors"
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/ksef-sync/ksef-sync/internal/msg"
 )
 
 // XSINamespace is the XML Schema instance namespace (xsi:schemaLocation and friends).
@@ -26,12 +27,19 @@ type Error struct {
 	Path    string // element path below the root, e.g. "Fa/FaWiersz[3]/P_8B"; the root's own name for the root
 	Element string // local name of the element the problem is about (a missing one, when something is missing)
 	Label   string // that element's description in the schema (Polish), may be empty
-	Message string
+	// Msg says what is wrong: a key of the catalogue in internal/msg with its arguments, so the
+	// bookkeeper reads it in the configured language (Polish by default).
+	Msg msg.Message
 }
 
-func (e Error) String() string {
-	return fmt.Sprintf("line %d: %s: %s", e.Line, e.Path, e.Message)
-}
+// Message is what is wrong, in l.
+func (e Error) Message(l msg.Lang) string { return e.Msg.In(l) }
+
+// In is the whole problem in l: "line N: path: message" ("wiersz N: …" in Polish).
+func (e Error) In(l msg.Lang) string { return l.T(msg.XsdDetail, e.Line, e.Path, e.Msg) }
+
+// String is the problem in English, for logs and tests.
+func (e Error) String() string { return e.In(msg.EN) }
 
 type sibCount struct {
 	name qname
@@ -82,7 +90,7 @@ func (s *Schema) Validate(data []byte) []Error {
 			if se, ok := errors.AsType[*xml.SyntaxError](err); ok {
 				line = se.Line
 			}
-			st.v.fail(line, "not well-formed XML: "+syntaxMsg(err))
+			st.v.fail(line, notWellFormed(syntaxMsg(err)))
 			return st.v.errs
 		}
 		st.Token(tok, off)
@@ -124,11 +132,15 @@ func (st *Stream) Token(tok xml.Token, off int64) {
 func (st *Stream) Errors() []Error {
 	v := &st.v
 	if !v.done && !v.rootEnd && len(v.errs) < MaxErrors {
-		v.fail(v.lineAt(len(v.data)), "not well-formed XML: the document has no complete root element")
+		v.fail(v.lineAt(len(v.data)), notWellFormed(msg.M(msg.XsdNoRoot)))
 	}
 	v.done = true
 	return v.errs
 }
+
+// notWellFormed says the document is not XML; what is a string (the XML decoder's own words,
+// English) or a Message.
+func notWellFormed(what any) msg.Message { return msg.M(msg.XsdNotWellFormed, what) }
 
 func syntaxMsg(err error) string {
 	if se, ok := errors.AsType[*xml.SyntaxError](err); ok {
@@ -147,12 +159,12 @@ func (v *validator) lineAt(off int) int {
 	return v.line
 }
 
-func (v *validator) fail(line int, msg string) {
-	v.errs = append(v.errs, Error{Line: line, Path: v.path(), Message: msg})
+func (v *validator) fail(line int, m msg.Message) {
+	v.errs = append(v.errs, Error{Line: line, Path: v.path(), Msg: m})
 }
 
-func (v *validator) report(line int, d *elemDecl, local, msg string) {
-	e := Error{Line: line, Path: v.path(), Element: local, Message: msg}
+func (v *validator) report(line int, d *elemDecl, local string, m msg.Message) {
+	e := Error{Line: line, Path: v.path(), Element: local, Msg: m}
 	if d != nil {
 		e.Label = d.label
 	}
@@ -196,23 +208,23 @@ func (v *validator) start(t xml.StartElement, line int) bool {
 	for i, a := range t.Attr {
 		for _, b := range t.Attr[:i] {
 			if a.Name == b.Name {
-				v.fail(line, fmt.Sprintf("not well-formed XML: attribute %s appears twice in <%s>", a.Name.Local, t.Name.Local))
+				v.fail(line, notWellFormed(msg.M(msg.XsdDuplicateAttr, a.Name.Local, t.Name.Local)))
 				return false
 			}
 		}
 	}
 	if len(v.stack) >= maxDepth {
-		v.fail(line, fmt.Sprintf("elements are nested more than %d levels deep", maxDepth))
+		v.fail(line, msg.M(msg.XsdTooDeep, maxDepth))
 		return false
 	}
 	if len(v.stack) == 0 {
 		if v.rootEnd {
-			v.fail(line, "not well-formed XML: a second root element <"+t.Name.Local+">")
+			v.fail(line, notWellFormed(msg.M(msg.XsdSecondRoot, t.Name.Local)))
 			return false
 		}
 		d := v.s.roots[name]
 		if d == nil {
-			v.fail(line, fmt.Sprintf("the root element <%s> (namespace %q) is not declared in the schema%s", name.local, name.ns, v.s.expectedRoots()))
+			v.fail(line, msg.M(msg.XsdUnknownRoot, name.local, name.ns, v.s.expectedRoots()))
 			return false
 		}
 		v.push(frame{line: line, local: name.local})
@@ -229,7 +241,7 @@ func (v *validator) start(t xml.StartElement, line int) bool {
 		v.push(frame{skip: true, line: line, local: name.local, index: idx})
 		if !p.noted {
 			p.noted = true
-			v.report(line, p.decl, p.local, fmt.Sprintf("element %s must not contain elements (found <%s>)", p.local, name.local))
+			v.report(line, p.decl, p.local, msg.M(msg.XsdNoChildElements, p.local, name.local))
 		}
 		return true
 	}
@@ -239,21 +251,21 @@ func (v *validator) start(t xml.StartElement, line int) bool {
 	} else {
 		idx = 0
 	}
-	var msg string
+	var prob msg.Message
 	var missing *elemDecl
 	if !p.failed {
-		msg, missing = p.ct.model.step(&p.state, name)
-		p.failed = msg != ""
+		prob, missing = p.ct.model.step(&p.state, name)
+		p.failed = !prob.IsZero()
 	} else if d == nil {
-		msg = "unknown element " + name.local + " is not allowed here"
+		prob = msg.M(msg.XsdNotAllowed, msg.M(msg.XsdUnknownElement, name.local))
 	}
 	v.push(frame{skip: d == nil, line: line, local: name.local, index: idx})
-	if msg != "" {
+	if !prob.IsZero() {
 		switch {
 		case missing != nil:
-			v.report(line, missing, missing.name.local, msg)
+			v.report(line, missing, missing.name.local, prob)
 		default:
-			v.report(line, d, name.local, msg)
+			v.report(line, d, name.local, prob)
 		}
 	}
 	if d == nil {
@@ -297,25 +309,25 @@ func (v *validator) enter(t xml.StartElement, d *elemDecl, line int) {
 		}
 		if a.Name.Space == XSINamespace {
 			if a.Name.Local != "schemaLocation" && a.Name.Local != "noNamespaceSchemaLocation" {
-				v.report(line, d, t.Name.Local, fmt.Sprintf("attribute xsi:%s is not supported here", a.Name.Local))
+				v.report(line, d, t.Name.Local, msg.M(msg.XsdXsiAttr, a.Name.Local))
 			}
 			continue
 		}
 		i := findAttr(attrs, qname{a.Name.Space, a.Name.Local})
 		if i < 0 || d.anyType {
 			if !d.anyType {
-				v.report(line, d, t.Name.Local, fmt.Sprintf("attribute %s is not allowed on %s", a.Name.Local, t.Name.Local))
+				v.report(line, d, t.Name.Local, msg.M(msg.XsdAttrNotAllowed, a.Name.Local, t.Name.Local))
 			}
 			continue
 		}
 		seen |= 1 << uint(i%64)
-		if msg := checkAttr(attrs[i], a.Value); msg != "" {
-			v.report(line, d, t.Name.Local, msg)
+		if prob := checkAttr(attrs[i], a.Value); !prob.IsZero() {
+			v.report(line, d, t.Name.Local, prob)
 		}
 	}
 	for i, a := range attrs {
 		if a.required && seen&(1<<uint(i%64)) == 0 {
-			v.report(line, d, t.Name.Local, fmt.Sprintf("required attribute %s is missing", a.name.local))
+			v.report(line, d, t.Name.Local, msg.M(msg.XsdAttrRequired, a.name.local))
 		}
 	}
 }
@@ -333,14 +345,14 @@ func findAttr(attrs []*attrDecl, q qname) int {
 	return -1
 }
 
-func checkAttr(a *attrDecl, val string) string {
-	if msg := a.typ.validate(val); msg != "" {
-		return "attribute " + a.name.local + ": " + msg
+func checkAttr(a *attrDecl, val string) msg.Message {
+	if prob := a.typ.validate(val); !prob.IsZero() {
+		return msg.M(msg.XsdAttrValue, a.name.local, prob)
 	}
 	if a.fixed != nil && !sameValue(a.typ, val, *a.fixed) {
-		return fmt.Sprintf("attribute %s must be '%s', not '%s'", a.name.local, *a.fixed, clip(val))
+		return msg.M(msg.XsdAttrFixed, a.name.local, *a.fixed, clip(val))
 	}
-	return ""
+	return msg.Message{}
 }
 
 // sameValue compares two literals of t in its value space.
@@ -350,13 +362,13 @@ func sameValue(t *simpleType, a, b string) bool {
 	}
 	va, m1 := t.parseValue(normalize(a, t.ws))
 	vb, m2 := t.parseValue(normalize(b, t.ws))
-	return m1 == "" && m2 == "" && t.prim.cmp(va, vb) == 0
+	return m1.IsZero() && m2.IsZero() && t.prim.cmp(va, vb) == 0
 }
 
 func (v *validator) chars(t xml.CharData, off int) {
 	if len(v.stack) == 0 {
 		if trimmed := bytes.TrimLeft(t, " \t\r\n"); len(trimmed) > 0 {
-			v.fail(v.lineAt(off+len(t)-len(trimmed)), "not well-formed XML: text outside the root element")
+			v.fail(v.lineAt(off+len(t)-len(trimmed)), notWellFormed(msg.M(msg.XsdTextOutsideRoot)))
 		}
 		return
 	}
@@ -371,7 +383,7 @@ func (v *validator) chars(t xml.CharData, off int) {
 		if len(trimmed) > 0 && !f.noted {
 			f.noted = true
 			line := v.lineAt(off + len(t) - len(trimmed))
-			v.report(line, f.decl, f.local, fmt.Sprintf("text '%s' is not allowed in %s, only elements", clip(strings.TrimSpace(string(trimmed))), f.local))
+			v.report(line, f.decl, f.local, msg.M(msg.XsdTextNotAllowed, clip(strings.TrimSpace(string(trimmed))), f.local))
 		}
 	}
 }
@@ -383,8 +395,8 @@ func (v *validator) end(line int) {
 	case f.st != nil:
 		v.endSimple(f)
 	case f.ct != nil && !f.failed:
-		if msg, missing := f.ct.model.end(&f.state); msg != "" {
-			e := Error{Line: line, Path: v.path(), Element: f.local, Label: f.decl.label, Message: msg}
+		if prob, missing := f.ct.model.end(&f.state); !prob.IsZero() {
+			e := Error{Line: line, Path: v.path(), Element: f.local, Label: f.decl.label, Msg: prob}
 			if missing != nil {
 				e.Element, e.Label = missing.name.local, missing.label
 			}
@@ -409,22 +421,22 @@ func (v *validator) endSimple(f *frame) {
 	if val == "" && d.deflt != nil {
 		val = *d.deflt
 	}
-	if msg := f.st.validate(val); msg != "" {
-		v.report(f.line, d, f.local, msg)
+	if prob := f.st.validate(val); !prob.IsZero() {
+		v.report(f.line, d, f.local, prob)
 		return
 	}
 	if d.fixed != nil && !sameValue(f.st, val, *d.fixed) {
-		v.report(f.line, d, f.local, fmt.Sprintf("the value must be '%s', not '%s'", *d.fixed, clip(val)))
+		v.report(f.line, d, f.local, msg.M(msg.XsdFixedValue, *d.fixed, clip(val)))
 	}
 }
 
-func (s *Schema) expectedRoots() string {
-	var names []string
-	for q := range s.roots {
-		names = append(names, fmt.Sprintf("<%s> in namespace %s", q.local, q.ns))
-	}
-	if len(names) != 1 {
+// expectedRoots names the one root the schema declares (a Message), or is "" when there are more.
+func (s *Schema) expectedRoots() any {
+	if len(s.roots) != 1 {
 		return ""
 	}
-	return "; expected " + names[0]
+	for q := range s.roots {
+		return msg.M(msg.XsdExpectedRoot, q.local, q.ns)
+	}
+	return ""
 }

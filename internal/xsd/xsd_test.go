@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/ksef-sync/ksef-sync/internal/msg"
 )
 
 func mustFA3(t testing.TB) *Schema {
@@ -53,42 +55,42 @@ func TestErrors(t *testing.T) {
 	tests := []struct {
 		name, old, new string
 		at             string // text marking the reported line in the mutated invoice
-		want           Error
+		want           problem
 	}{
 		{"decimal comma", "<P_8B>8</P_8B>", "<P_8B>1,5</P_8B>", "<P_8B>1,5",
-			Error{Path: "Fa/FaWiersz[1]/P_8B", Element: "P_8B", Label: "Ilość (liczba) dostarczonych towarów lub zakres wykonanych usług. Pole opcjonalne dla przypadku określonego w art. 106e ust. 5 pkt 3 ustawy",
+			problem{Path: "Fa/FaWiersz[1]/P_8B", Element: "P_8B", Label: "Ilość (liczba) dostarczonych towarów lub zakres wykonanych usług. Pole opcjonalne dla przypadku określonego w art. 106e ust. 5 pkt 3 ustawy",
 				Message: "'1,5' is not a decimal number (use digits and a dot, e.g. 1234.50)"}},
 		{"enumeration", "<KodWaluty>PLN</KodWaluty>", "<KodWaluty>pln</KodWaluty>", "<KodWaluty>",
-			Error{Path: "Fa/KodWaluty", Element: "KodWaluty", Label: "Kod waluty (ISO 4217)",
+			problem{Path: "Fa/KodWaluty", Element: "KodWaluty", Label: "Kod waluty (ISO 4217)",
 				Message: "'pln' is not an allowed value (allowed: AED, AFN, ALL, AMD, ANG, AOA, ARS, AUD, AWG, AZN, BAM, BBD, … (182 values))"}},
 		{"pattern", "<NIP>3861610227</NIP>", "<NIP>386-161-02-27</NIP>", "<NIP>386-",
-			Error{Path: "Podmiot2/DaneIdentyfikacyjne/NIP", Element: "NIP", Label: "Identyfikator podatkowy NIP",
+			problem{Path: "Podmiot2/DaneIdentyfikacyjne/NIP", Element: "NIP", Label: "Identyfikator podatkowy NIP",
 				Message: `'386-161-02-27' does not have the required format ([1-9]((\d[1-9])|([1-9]\d))\d{7})`}},
 		{"fraction digits", "<P_11>2366.48</P_11>", "<P_11>2366.485</P_11>", "<P_11>2366.485",
-			Error{Path: "Fa/FaWiersz[1]/P_11", Element: "P_11", Label: "Wartość dostarczonych towarów lub wykonanych usług, objętych transakcją, bez kwoty podatku (wartość sprzedaży netto). Pole opcjonalne dla przypadków określonych w art. 106e ust. 2 i 3 oraz ust. 5 pkt 3 ustawy",
+			problem{Path: "Fa/FaWiersz[1]/P_11", Element: "P_11", Label: "Wartość dostarczonych towarów lub wykonanych usług, objętych transakcją, bez kwoty podatku (wartość sprzedaży netto). Pole opcjonalne dla przypadków określonych w art. 106e ust. 2 i 3 oraz ust. 5 pkt 3 ustawy",
 				Message: `'2366.485' does not have the required format (-?([1-9]\d{0,15}|0)(\.\d{1,2})?)`}},
 		{"date out of range", "<P_1>2026-02-03</P_1>", "<P_1>2005-12-31</P_1>", "<P_1>",
-			Error{Path: "Fa/P_1", Element: "P_1", Label: "Data wystawienia, z zastrzeżeniem art. 106na ust. 1 ustawy",
+			problem{Path: "Fa/P_1", Element: "P_1", Label: "Data wystawienia, z zastrzeżeniem art. 106na ust. 1 ustawy",
 				Message: "'2005-12-31' is less than the minimum 2006-01-01"}},
 		{"impossible date", "<P_1>2026-02-03</P_1>", "<P_1>2026-02-30</P_1>", "<P_1>",
-			Error{Path: "Fa/P_1", Element: "P_1", Label: "Data wystawienia, z zastrzeżeniem art. 106na ust. 1 ustawy",
+			problem{Path: "Fa/P_1", Element: "P_1", Label: "Data wystawienia, z zastrzeżeniem art. 106na ust. 1 ustawy",
 				Message: "'2026-02-30' is not a valid date (YYYY-MM-DD)"}},
 		{"missing element", "<P_15>", "<P_15x>", "</Fa>",
-			Error{Path: "Fa/P_15x", Element: "P_15x", Message: "unknown element P_15x is not allowed here; expected P_14_1W, P_13_2, P_13_3, P_13_4, P_13_5, P_13_6_1, P_13_6_2, P_13_6_3 or …"}},
+			problem{Path: "Fa/P_15x", Element: "P_15x", Message: "unknown element P_15x is not allowed here; expected P_14_1W, P_13_2, P_13_3, P_13_4, P_13_5, P_13_6_1, P_13_6_2, P_13_6_3 or …"}},
 		{"order", "<P_1M>Lidzbark</P_1M>", "", "<P_2>",
-			Error{}},
+			problem{}},
 		{"too long", "<P_1M>Lidzbark</P_1M>", "<P_1M>" + strings.Repeat("x", 257) + "</P_1M>", "<P_1M>",
-			Error{Path: "Fa/P_1M", Element: "P_1M", Label: "Miejsce wystawienia faktury",
+			problem{Path: "Fa/P_1M", Element: "P_1M", Label: "Miejsce wystawienia faktury",
 				Message: "'" + strings.Repeat("x", 60) + "…' is too long: 257 characters, at most 256 allowed"}},
 		{"empty", "<P_1M>Lidzbark</P_1M>", "<P_1M> </P_1M>", "<P_1M>",
-			Error{Path: "Fa/P_1M", Element: "P_1M", Label: "Miejsce wystawienia faktury",
+			problem{Path: "Fa/P_1M", Element: "P_1M", Label: "Miejsce wystawienia faktury",
 				Message: "the value is empty; at least 1 character(s) required"}},
 		{"fixed attribute", `kodSystemowy="FA (3)"`, `kodSystemowy="FA (2)"`, "<KodFormularza",
-			Error{Path: "Naglowek/KodFormularza", Element: "KodFormularza", Message: "attribute kodSystemowy must be 'FA (3)', not 'FA (2)'"}},
+			problem{Path: "Naglowek/KodFormularza", Element: "KodFormularza", Message: "attribute kodSystemowy must be 'FA (3)', not 'FA (2)'"}},
 		{"wrong namespace", "<P_2>", `<P_2 xmlns="urn:x">`, "<P_2 ",
-			Error{Path: "Fa/P_2", Element: "P_2", Message: "element P_2 in namespace urn:x (wrong namespace) is not allowed here; expected P_2"}},
+			problem{Path: "Fa/P_2", Element: "P_2", Message: "element P_2 in namespace urn:x (wrong namespace) is not allowed here; expected P_2"}},
 		{"text in element content", "<Adnotacje>", "<Adnotacje>tak", "<Adnotacje>",
-			Error{Path: "Fa/Adnotacje", Element: "Adnotacje", Label: "Inne adnotacje na fakturze", Message: "text 'tak' is not allowed in Adnotacje, only elements"}},
+			problem{Path: "Fa/Adnotacje", Element: "Adnotacje", Label: "Inne adnotacje na fakturze", Message: "text 'tak' is not allowed in Adnotacje, only elements"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -97,7 +99,7 @@ func TestErrors(t *testing.T) {
 			}
 			doc := strings.Replace(base, tt.old, tt.new, 1)
 			errs := s.Validate([]byte(doc))
-			if tt.want == (Error{}) {
+			if tt.want == (problem{}) {
 				if len(errs) != 0 {
 					t.Errorf("want valid, got %v", errs)
 				}
@@ -111,8 +113,58 @@ func TestErrors(t *testing.T) {
 			if tt.name == "missing element" {
 				want.Line = lineOf(doc, "<P_15x>")
 			}
-			if diff := cmp.Diff(want, errs[0]); diff != "" {
+			if diff := cmp.Diff(want, shown(errs[0], msg.EN)); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// problem is an Error as a reader sees it in one language.
+type problem struct {
+	Line                          int
+	Path, Element, Label, Message string
+}
+
+func shown(e Error, l msg.Lang) problem {
+	return problem{Line: e.Line, Path: e.Path, Element: e.Element, Label: e.Label, Message: e.Message(l)}
+}
+
+// TestErrorsInPolish: the validator gives a message key with its arguments, and the catalogue
+// renders it; Polish is what a bookkeeper reads by default, and the detail line follows the
+// language too ("wiersz N: path: message"). String() stays English for logs.
+func TestErrorsInPolish(t *testing.T) {
+	s := mustFA3(t)
+	base := string(v3Sample())
+	tests := []struct{ name, old, new, pl, en string }{
+		{"decimal comma", "<P_8B>8</P_8B>", "<P_8B>1,5</P_8B>",
+			"Fa/FaWiersz[1]/P_8B: wartość '1,5' nie jest liczbą (użyj cyfr i kropki, np. 1234.50)",
+			"Fa/FaWiersz[1]/P_8B: '1,5' is not a decimal number (use digits and a dot, e.g. 1234.50)"},
+		{"enumeration, clipped list", "<KodWaluty>PLN</KodWaluty>", "<KodWaluty>pln</KodWaluty>",
+			"Fa/KodWaluty: wartość 'pln' nie jest dozwolona (dozwolone: AED, AFN, ALL, AMD, ANG, AOA, ARS, AUD, AWG, AZN, BAM, BBD, … (wartości: 182))",
+			"Fa/KodWaluty: 'pln' is not an allowed value (allowed: AED, AFN, ALL, AMD, ANG, AOA, ARS, AUD, AWG, AZN, BAM, BBD, … (182 values))"},
+		{"unknown element, list of alternatives", "<P_15>", "<P_15x>",
+			"Fa/P_15x: nieznany element P_15x jest w tym miejscu niedozwolony; oczekiwano P_14_1W, P_13_2, P_13_3, P_13_4, P_13_5, P_13_6_1, P_13_6_2, P_13_6_3 lub …",
+			"Fa/P_15x: unknown element P_15x is not allowed here; expected P_14_1W, P_13_2, P_13_3, P_13_4, P_13_5, P_13_6_1, P_13_6_2, P_13_6_3 or …"},
+		{"fixed attribute", `kodSystemowy="FA (3)"`, `kodSystemowy="FA (2)"`,
+			"Naglowek/KodFormularza: atrybut kodSystemowy musi mieć wartość 'FA (3)', a nie 'FA (2)'",
+			"Naglowek/KodFormularza: attribute kodSystemowy must be 'FA (3)', not 'FA (2)'"},
+		{"empty", "<P_1M>Lidzbark</P_1M>", "<P_1M> </P_1M>",
+			"Fa/P_1M: wartość jest pusta (wymagane znaków: co najmniej 1)",
+			"Fa/P_1M: the value is empty; at least 1 character(s) required"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			errs := s.Validate([]byte(strings.Replace(base, tt.old, tt.new, 1)))
+			if len(errs) == 0 {
+				t.Fatal("no error")
+			}
+			e := errs[0]
+			if got, want := e.In(msg.PL), fmt.Sprintf("wiersz %d: %s", e.Line, tt.pl); got != want {
+				t.Errorf("pl:\n got %s\nwant %s", got, want)
+			}
+			if got, want := e.In(msg.EN), fmt.Sprintf("line %d: %s", e.Line, tt.en); got != want || e.String() != want {
+				t.Errorf("en:\n got %s\nwant %s (String %s)", got, want, e.String())
 			}
 		})
 	}
@@ -124,7 +176,7 @@ func TestMissingAndRepeatedElements(t *testing.T) {
 	noP15 := strings.Replace(base, "<P_15>", "<!--", 1)
 	noP15 = strings.Replace(noP15, "</P_15>", "-->", 1)
 	errs := s.Validate([]byte(noP15))
-	if len(errs) != 1 || errs[0].Element != "P_15" || errs[0].Message != "missing element P_15 before Adnotacje" || errs[0].Path != "Fa/Adnotacje" {
+	if len(errs) != 1 || errs[0].Element != "P_15" || errs[0].Message(msg.EN) != "missing element P_15 before Adnotacje" || errs[0].Path != "Fa/Adnotacje" {
 		t.Errorf("missing P_15: %v", errs)
 	}
 	contact := "<DaneKontaktowe>\n            <Email>Lucja17@example.net</Email>\n            <Telefon>86-588-03-53</Telefon>\n        </DaneKontaktowe>"
@@ -134,12 +186,12 @@ func TestMissingAndRepeatedElements(t *testing.T) {
 	four := strings.Replace(base, contact, strings.Repeat(contact, 4), 1)
 	errs = s.Validate([]byte(four))
 	want := "element DaneKontaktowe occurs more than 3 times"
-	if len(errs) != 1 || errs[0].Message != want || errs[0].Path != "Podmiot1/DaneKontaktowe[4]" {
+	if len(errs) != 1 || errs[0].Message(msg.EN) != want || errs[0].Path != "Podmiot1/DaneKontaktowe[4]" {
 		t.Errorf("four contacts: %v, want %q at Podmiot1/DaneKontaktowe[4]", errs, want)
 	}
 	noFa := base[:strings.Index(base, "<Fa>")] + base[strings.Index(base, "</Fa>")+len("</Fa>"):]
 	errs = s.Validate([]byte(noFa))
-	if len(errs) != 1 || errs[0].Element != "Fa" || errs[0].Message != "missing element Fa after Podmiot2" || errs[0].Path != "Faktura" {
+	if len(errs) != 1 || errs[0].Element != "Fa" || errs[0].Message(msg.EN) != "missing element Fa after Podmiot2" || errs[0].Path != "Faktura" {
 		t.Errorf("no Fa: %v", errs)
 	}
 }
@@ -168,7 +220,7 @@ func TestNotWellFormed(t *testing.T) {
 func TestDeepNestingStops(t *testing.T) {
 	doc := `<Faktura xmlns="http://crd.gov.pl/wzor/2025/06/25/13775/">` + strings.Repeat("<Fa>", 100000) + strings.Repeat("</Fa>", 100000) + `</Faktura>`
 	errs := mustFA3(t).Validate([]byte(doc))
-	if n := len(errs); n == 0 || n > 70 || errs[n-1].Message != "elements are nested more than 64 levels deep" {
+	if n := len(errs); n == 0 || n > 70 || errs[n-1].Message(msg.EN) != "elements are nested more than 64 levels deep" {
 		t.Errorf("got %d errors, last %v", n, errs[len(errs)-1])
 	}
 }
@@ -267,10 +319,10 @@ func TestKnownValidTextsAreBounded(t *testing.T) {
 	builtins := builtinTypes()
 	byteType := builtins["byte"]
 	for range 2 {
-		if msg := byteType.validate("12"); msg != "" {
-			t.Fatalf("12: %s", msg)
+		if m := byteType.validate("12"); !m.IsZero() {
+			t.Fatalf("12: %s", m.In(msg.EN))
 		}
-		if msg := byteType.validate("300"); msg == "" {
+		if m := byteType.validate("300"); m.IsZero() {
 			t.Fatal("300 accepted as a byte")
 		}
 	}
@@ -279,8 +331,8 @@ func TestKnownValidTextsAreBounded(t *testing.T) {
 	}
 	str := builtins["string"]
 	for i := range 2 * knownLimit {
-		if msg := str.validate(fmt.Sprintf("text %d", i)); msg != "" {
-			t.Fatalf("text %d: %s", i, msg)
+		if m := str.validate(fmt.Sprintf("text %d", i)); !m.IsZero() {
+			t.Fatalf("text %d: %s", i, m.In(msg.EN))
 		}
 	}
 	if n := str.knownN.Load(); n != knownLimit {
