@@ -140,3 +140,42 @@ func assertOutboxEmpty(t *testing.T, outbox string) {
 		return nil
 	})
 }
+
+// TestStatusAndDoctorNameOtherDaemonsClaims: a standby host took FV_7.xml into its claim folder and
+// died. `status` (text and JSON) and `doctor` say where the file waits and how to hand it back; our
+// own claim folder is not reported as another daemon's.
+func TestStatusAndDoctorNameOtherDaemonsClaims(t *testing.T) {
+	cfg := statusConfig(t, "[http]\nlisten = \"\"\n")
+	ours, err := outboxclaim.ID(cfg.Folders.State)
+	if err != nil {
+		t.Fatal(err)
+	}
+	standby := outboxclaim.Dir(cfg.Folders.Outbox, "standby-0badf00d")
+	for dir, name := range map[string]string{standby: "FV_7.xml", outboxclaim.Dir(cfg.Folders.Outbox, ours): "FV_8.xml"} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(dir, name), []byte("<x/>"))
+	}
+
+	rep, err := collectStatus(context.Background(), cfg, "running", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := rep.Companies[0].Outbox.OtherDaemons
+	if len(held) != 1 || held[0].Daemon != "standby-0badf00d" || held[0].Files != 1 || held[0].Dir != standby {
+		t.Fatalf("status otherDaemonClaims = %+v", held)
+	}
+	var text strings.Builder
+	renderStatus(&text, rep, cfg.Lang())
+	if !strings.Contains(text.String(), "1 plik(ów) pobranych przez inny proces ksef-sync (standby-0badf00d) czeka w "+standby) {
+		t.Errorf("status text does not name the claim folder:\n%s", text.String())
+	}
+
+	var doc strings.Builder
+	printFindings(&doc, claimFindings(cfg)) // runDoctor adds these to its report; the rest needs KSeF
+	want := "[ OK ] claim folder of another daemon " + standby + ": 1 file(s) taken by daemon standby-0badf00d and not finished yet (FV_7.xml); if that host is down for good, move them back into " + cfg.Folders.Outbox
+	if !strings.Contains(doc.String(), want) || strings.Contains(doc.String(), "FV_8.xml") {
+		t.Errorf("doctor does not name the claim folder as expected:\n%s", doc.String())
+	}
+}
