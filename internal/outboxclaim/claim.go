@@ -76,12 +76,16 @@ func (c *Claimer) Take(paths []string) []string {
 	var out []string
 	synced := map[string]bool{}
 	seen := map[string]bool{}
+	made := map[string]bool{} // claim folders known to exist: one check per lot, not per file
 	for _, p := range paths {
 		outbox := filepath.Dir(p)
 		dir := Dir(outbox, c.id)
-		if err := c.ensureDir(outbox); err != nil {
-			c.log.Warn("cannot create the claim folder in the outbox; the file stays there and is retried", "file", filepath.Base(p), "dir", dir, "err", err)
-			continue
+		if !made[dir] {
+			if err := c.ensureDir(outbox); err != nil {
+				c.log.Warn("cannot create the claim folder in the outbox; the file stays there and is retried", "file", filepath.Base(p), "dir", dir, "err", err)
+				continue
+			}
+			made[dir] = true
 		}
 		target := filepath.Join(dir, filepath.Base(p))
 		if seen[target] {
@@ -102,6 +106,10 @@ func (c *Claimer) Take(paths []string) []string {
 		case errors.Is(err, os.ErrNotExist):
 			// Another daemon renamed it first (or the ERP took it back): not ours.
 			c.log.Debug("file taken by another daemon or removed before we could claim it", "file", filepath.Base(p))
+		case inUse(err):
+			// Windows: open without delete sharing, by its writer or by another daemon checking
+			// that it is ready. Expected while daemons share an outbox; the next listing retries.
+			c.log.Debug("file in use; retried at the next listing", "file", filepath.Base(p), "err", err)
 		default:
 			c.log.Warn("cannot claim file; it stays in the outbox and is retried", "file", filepath.Base(p), "err", err)
 		}
