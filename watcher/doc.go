@@ -19,7 +19,9 @@
 // listing, unchanged, it is sent again (the consumer may have failed to claim
 // it), so at most once per listing cycle. Files that disappear are forgotten.
 //
-// Directories, names not matching [Options.Patterns] (case-insensitive, so
+// Directories (so also the hidden claim folders .ksef-sync/<daemon-id>/ into which daemons sharing
+// an outbox move the files they take; the watcher never looks inside a folder), names not
+// matching [Options.Patterns] (case-insensitive, so
 // "*.xml" matches "FV_1.XML"), dot-files (which includes our own atomic-write
 // temporaries ".name.tmp"), and temporary names (*.tmp, *.part, *.partial,
 // *.crdownload, ~$*) are ignored.

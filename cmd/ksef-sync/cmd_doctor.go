@@ -71,6 +71,7 @@ func runDoctor(ctx context.Context, cfgPath string, now time.Time) []finding {
 	}
 	out := []finding{{Check: "config " + cfg.Path, Info: "loads without problems"}}
 	out = append(out, folderFindings(cfg)...)
+	out = append(out, claimFindings(cfg)...)
 	net := networkFindings(ctx, cfg, now)
 	out = append(out, net...)
 	out = append(out, availabilityFinding(ctx, cfg))

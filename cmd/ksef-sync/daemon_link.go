@@ -24,6 +24,7 @@ import (
 
 	"github.com/ksef-sync/ksef-sync/internal/atomicfile"
 	"github.com/ksef-sync/ksef-sync/internal/config"
+	"github.com/ksef-sync/ksef-sync/internal/outboxclaim"
 	"github.com/ksef-sync/ksef-sync/internal/pull"
 	"github.com/ksef-sync/ksef-sync/spool"
 )
@@ -118,7 +119,8 @@ func followFiles(ctx context.Context, j *spool.Journal, nip string, from int64, 
 func tallyPaths(recs []spool.Invoice, paths []string) sendTally {
 	latest := make(map[string]spool.Invoice, len(recs))
 	for _, r := range recs {
-		latest[r.SourcePath] = r
+		// The daemon claims from its claim folder inside the outbox; the file is the outbox's.
+		latest[outboxclaim.Original(r.SourcePath)] = r
 	}
 	var t sendTally
 	for _, p := range paths {

@@ -57,6 +57,14 @@ func (g *retryGate[K]) failed(k K, now time.Time, cause error) (time.Duration, i
 	return d, e.n
 }
 
+// failing reports whether k has failures on record.
+func (g *retryGate[K]) failing(k K) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	_, ok := g.fails[k]
+	return ok
+}
+
 // succeeded forgets k's failures.
 func (g *retryGate[K]) succeeded(k K) {
 	g.mu.Lock()

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ksef-sync/ksef-sync/internal/msg"
+	"github.com/ksef-sync/ksef-sync/internal/outboxclaim"
 	"github.com/ksef-sync/ksef-sync/internal/readable"
 	"github.com/ksef-sync/ksef-sync/ksef"
 	"github.com/ksef-sync/ksef-sync/spool"
@@ -78,6 +79,9 @@ type Options struct {
 	Availability Availability
 	// Lang is the language of the hints and descriptions in error/*.error.json ("" is Polish).
 	Lang msg.Lang
+	// DaemonID names this daemon's claim folder in the outbox (internal/outboxclaim); "" reads or
+	// creates the id kept in Folders.State.
+	DaemonID string
 }
 
 // QRFiles says where the QR codes of claimed invoices go and what signs KOD II.
@@ -113,6 +117,11 @@ type Engine struct {
 	listK    sessionLister
 	offJ     offlineJournal
 	offline  offlineState
+	// claims takes outbox files by renaming them into this daemon's claim folder (intake.go), so a
+	// second daemon on the same share never takes the same file.
+	claims *outboxclaim.Claimer
+	// leftGate paces retries of files left in our claim folder by a failed claim, by outbox.
+	leftGate retryGate[string]
 	log      *slog.Logger
 	now      func() time.Time
 	wake     chan struct{}
@@ -162,6 +171,10 @@ func New(opt Options) (*Engine, error) {
 	if opt.TempDir == "" {
 		opt.TempDir = opt.Folders.State + "/tmp"
 	}
+	claims, err := newClaimer(opt)
+	if err != nil {
+		return nil, err
+	}
 	return &Engine{
 		opt:   opt,
 		loopJ: opt.Journal, claimJ: opt.Journal, sendJ: opt.Journal, confirmJ: opt.Journal,
@@ -176,7 +189,23 @@ func New(opt Options) (*Engine, error) {
 		warned:     map[int64]bool{},
 		nextPoll:   map[string]time.Time{},
 		dupLookups: map[int64]int{},
+		claims:     claims,
 	}, nil
+}
+
+// newClaimer returns the claimer of this daemon's id (from the options or the state folder).
+func newClaimer(opt Options) (*outboxclaim.Claimer, error) {
+	id := opt.DaemonID
+	if id == "" {
+		if opt.Folders.State == "" {
+			return nil, errors.New("engine: a state folder or a daemon id is required")
+		}
+		var err error
+		if id, err = outboxclaim.ID(opt.Folders.State); err != nil {
+			return nil, fmt.Errorf("engine: %w", err)
+		}
+	}
+	return outboxclaim.New(id, opt.Logger.With("component", "claim"))
 }
 
 func withSendDefaults(s SendSettings) SendSettings {
@@ -271,6 +300,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			e.intake(ctx, paths(e.unchanged(e.drainFiles(files, f)))...)
 		case <-e.wake:
 		case <-tick.C:
+			e.retryLeftovers(ctx)
 		case <-soon.C:
 		case s := <-e.reload:
 			e.opt.Send = s

@@ -53,12 +53,30 @@ func (e *Engine) ClaimOutbox(ctx context.Context, files []watcher.File) []int64 
 	return ids
 }
 
-// claimAll takes outbox files into the journal as one lot. Files that cannot be claimed stay in
-// the outbox and are retried at the next listing, except a file too large to be an invoice, which
-// goes to error/ at once so it does not block the outbox forever.
+// claimAll takes ready outbox files as one lot: first by renaming each into this daemon's claim
+// folder (outbox/.ksef-sync/<daemon-id>/, internal/outboxclaim), which at most one daemon on the
+// share can do, then into the journal from there. A file another daemon renamed first is skipped.
 func (e *Engine) claimAll(ctx context.Context, paths []string) []spool.Invoice {
+	claimed, failed := e.claimTaken(ctx, e.claims.Take(paths))
+	if failed > 0 {
+		e.leftGate.failed(leftoversKey, e.now(), nil)
+	}
+	return claimed
+}
+
+// leftoversKey is leftGate's one key: the engine has one outbox, so one claim folder.
+const leftoversKey = "claim folder"
+
+// claimTaken takes files already in our claim folder into the journal as one lot. The file name is
+// unchanged by the rename, so the journal, the logs and the outputs keep the ERP's name. Files that
+// cannot be claimed stay in the claim folder and are retried (retryLeftovers), except a file too
+// large to be an invoice, which goes to error/ at once. It returns the claimed invoices and how
+// many files failed.
+func (e *Engine) claimTaken(ctx context.Context, paths []string) (claimed []spool.Invoice, failed int) {
+	if len(paths) == 0 {
+		return nil, 0
+	}
 	invs, errs := e.claimJ.ClaimMany(ctx, e.opt.NIP, paths)
-	var claimed []spool.Invoice
 	for i, err := range errs {
 		switch {
 		case err == nil:
@@ -68,10 +86,50 @@ func (e *Engine) claimAll(ctx context.Context, paths []string) []spool.Invoice {
 		case errors.Is(err, spool.ErrTooLarge):
 			e.rejectUnclaimable(paths[i])
 		default:
-			e.log.Warn("could not claim file; it stays in the outbox and is retried", "file", filepath.Base(paths[i]), "err", err)
+			e.log.Warn("could not claim file; it stays in our claim folder and is retried", "file", filepath.Base(paths[i]),
+				"dir", filepath.Dir(paths[i]), "err", err)
+			failed++
 		}
 	}
-	return claimed
+	return claimed, failed
+}
+
+// claimLeftovers claims the files in our claim folder of the outbox: renamed by an earlier process
+// that died before the journal recorded them, or recorded with their removal pending, or left by a
+// claim that failed. The journal's claim recognises a recorded file and only removes it, so nothing
+// is claimed twice; other daemons' folders are never touched.
+func (e *Engine) claimLeftovers(ctx context.Context) (claimed []spool.Invoice, failed int) {
+	if e.opt.Folders.Outbox == "" {
+		return nil, 0
+	}
+	left, err := e.claims.Leftovers(e.opt.Folders.Outbox)
+	if err != nil {
+		e.log.Warn("cannot list our claim folder; retried later", "err", err)
+		return nil, 1
+	}
+	if len(left) > 0 {
+		e.log.Info("finishing claims left in our claim folder", "count", len(left), "dir", filepath.Dir(left[0]))
+	}
+	return e.claimTaken(ctx, left)
+}
+
+// retryLeftovers retries, with backoff, the files a failed claim left in our claim folder: the
+// watcher never lists that folder, so nothing else would offer them again before a restart.
+func (e *Engine) retryLeftovers(ctx context.Context) {
+	if !e.leftGate.failing(leftoversKey) || !e.leftGate.due(leftoversKey, e.now()) {
+		return
+	}
+	claimed, failed := e.claimLeftovers(ctx)
+	if failed > 0 {
+		e.leftGate.failed(leftoversKey, e.now(), nil)
+	} else {
+		e.leftGate.succeeded(leftoversKey)
+	}
+	if len(claimed) > 0 {
+		if err := e.validateMany(ctx, claimed); err != nil {
+			e.log.Warn("validation step failed; retried on the next step", "err", err)
+		}
+	}
 }
 
 // rejectUnclaimable moves a file far beyond any KSeF limit straight to error/ with an explanation.

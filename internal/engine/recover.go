@@ -21,13 +21,19 @@ type recoverKSeF interface {
 	CloseOnlineSession(ctx context.Context, sessionRef string) error
 }
 
-// Recover runs at start-up, before anything is sent: it finishes interrupted claims, validates what
+// Recover runs at start-up, before anything is sent: it finishes interrupted claims (in the journal
+// and in our claim folder of the outbox), validates what
 // was claimed, and closes online sessions left open by a previous process (their keys died with it).
 // Invoices whose send outcome is unknown are reconciled by the next confirm step, which reads
 // KSeF's session lists before any invoice is sent again.
 func (e *Engine) Recover(ctx context.Context) error {
 	if err := e.recoverJ.RecoverClaims(ctx); err != nil {
 		return fmt.Errorf("recover claims: %w", err)
+	}
+	// Files renamed into our claim folder by a process that died before the journal had them (or
+	// before it removed them) are claimed now; validateClaimed below takes them on.
+	if _, failed := e.claimLeftovers(ctx); failed > 0 {
+		e.leftGate.failed(leftoversKey, e.now(), nil)
 	}
 	// An output write cut short by a crash leaves a hidden temporary file; the journal still says
 	// the outputs are not written, so they are written again under the reserved names.

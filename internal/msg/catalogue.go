@@ -166,6 +166,7 @@ const (
 	StOutboxMissing    Key = "status.outbox-missing"
 	StOutboxDenied     Key = "status.outbox-denied"
 	StOutboxUnreadable Key = "status.outbox-unreadable"
+	StOutboxHeld       Key = "status.outbox-held"
 	StInvoices         Key = "status.invoices"
 	StQueue            Key = "status.queue"
 	StProcessing       Key = "status.processing"
@@ -490,6 +491,7 @@ var catalogue = map[Key]text{
 	StOutboxMissing:    {"folder nie istnieje (udział sieciowy jeszcze niepodłączony?)", "the folder does not exist (a share not mounted yet?)"},
 	StOutboxDenied:     {"brak uprawnień do odczytu folderu", "no permission to read the folder"},
 	StOutboxUnreadable: {"nie można odczytać zawartości folderu", "the folder cannot be listed"},
+	StOutboxHeld:       {"%d plik(ów) pobranych przez inny proces ksef-sync (%s) czeka w %s; jeśli tamten komputer nie działa, przenieś je z powrotem do folderu outbox", "%d file(s) taken by another ksef-sync daemon (%s) wait in %s; if that host is down for good, move them back into the outbox"},
 	StInvoices:         {"Faktury: %d = %d przyjętych + %d odrzuconych + %d w toku; dziś %d przyjętych, %d odrzuconych", "Invoices: %d = %d accepted + %d rejected + %d in progress; today %d accepted, %d rejected"},
 	StQueue:            {"Kolejka:", "Queue:"},
 	StProcessing:       {"Przetwarzane w KSeF (od najstarszych):", "Processing at KSeF (oldest first):"},

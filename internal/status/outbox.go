@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/ksef-sync/ksef-sync/internal/outboxclaim"
 	"github.com/ksef-sync/ksef-sync/spool"
 )
 
@@ -18,6 +19,10 @@ type Outbox struct {
 	State string `json:"state"`
 	Since string `json:"since,omitempty"` // when it went missing or unreadable
 	Error string `json:"error,omitempty"` // the listing error, for the administrator
+	// OtherDaemons lists the claim folders of other daemons sharing this outbox that hold files
+	// (outbox/.ksef-sync/<daemon-id>/): invoices they took and have not finished. Files that stay
+	// there mean that daemon stopped; moving them back into the outbox hands them on.
+	OtherDaemons []outboxclaim.Held `json:"otherDaemonClaims,omitempty"`
 }
 
 // OutboxUnavailable is the meta value recording an unavailable outbox; problem is the watcher's
@@ -48,4 +53,13 @@ func outboxOf(ctx context.Context, j *spool.Journal, beat spool.Beat, now time.T
 		o.Since = local(t, now)
 	}
 	return o
+}
+
+// otherClaims lists other daemons' claim folders in outbox that hold files, as seen from the daemon
+// of stateDir (whose own folder is left out). An outbox that cannot be listed gives none: its
+// availability is reported on its own.
+func otherClaims(stateDir, outbox string) []outboxclaim.Held {
+	id, _ := outboxclaim.ReadID(stateDir)
+	held, _ := outboxclaim.Others(outbox, id)
+	return held
 }

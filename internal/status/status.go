@@ -230,10 +230,13 @@ func buildCompany(ctx context.Context, j *spool.Journal, co config.Company, beat
 			applyHealth(c, h, beat, o.Now)
 		}
 	}
+	held := otherClaims(o.Config.Folders.State, co.Folders.Outbox)
+	c.Outbox.OtherDaemons = held
 	if j == nil {
 		return c, nil
 	}
 	c.Outbox = outboxOf(ctx, j, beat, o.Now)
+	c.Outbox.OtherDaemons = held
 	// Meta keys are per state folder; with several companies in one folder they would need the NIP.
 	c.LastSend, _, _ = j.Meta(ctx, "last_send_output")
 	c.LastPull, _, _ = j.Meta(ctx, "last_pull")

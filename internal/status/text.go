@@ -81,6 +81,9 @@ func renderCompany(w io.Writer, l msg.Lang, c *Company) {
 	fmt.Fprintf(w, "\n%s\n", l.T(msg.StCompany, c.NIP, c.Environment))
 	field(w, l, msg.StKSeF, KSeFLine(l, c.KSeF))
 	field(w, l, msg.StOutbox, OutboxLine(l, c.Outbox))
+	for _, h := range c.Outbox.OtherDaemons {
+		fmt.Fprintf(w, "  %-22s%s\n", "", l.T(msg.StOutboxHeld, h.Files, h.Daemon, h.Dir))
+	}
 	if c.KSeF.Availability != nil { // known only while a daemon watches the status service
 		fmt.Fprintf(w, "  %-22s%s\n", "KSeF availability:", AvailabilityLine(c.KSeF.Availability))
 	}

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ksef-sync/ksef-sync/internal/outboxclaim"
+	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
+	"github.com/ksef-sync/ksef-sync/spool"
+)
+
+// TestTwoDaemonsShareOneOutbox is issue 13's scale-out check on the real binary: two daemons with
+// separate state folders watch the same outbox and write to the same sent/ and error/, against one
+// simulator. 500 invoices are dropped at once, while both run. Every invoice is claimed by exactly
+// one daemon (the two journals together hold each file once), KSeF receives each exactly once (no
+// duplicate submission, no 440), and each gets exactly one set of outputs (no "-2" names).
+func TestTwoDaemonsShareOneOutbox(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long end-to-end test")
+	}
+	e := newE2E(t, ksefsim.Options{ProcessingDelay: 50 * time.Millisecond},
+		"[send]\ngather_window = \"300ms\"\npoll_interval = \"200ms\"\nmax_batch_invoices = 100\n[http]\nlisten = \"\"\n")
+	cfg2 := filepath.Join(e.dir, "config2.toml")
+	writeFile(t, cfg2, []byte(strings.Replace(string(readFile(t, e.cfgPath)), `state = "state"`, `state = "state2"`, 1)))
+	states := []string{filepath.Join(e.dir, "state"), filepath.Join(e.dir, "state2")}
+
+	a, linesA := e.daemon()
+	b, linesB := startBinary(t, "run", "-config", cfg2)
+	t.Cleanup(func() { _ = b.Process.Kill(); _ = b.Wait() })
+	logA, logB := liveLog(t, linesA), liveLog(t, linesB)
+	ids := make([]string, 2)
+	eventually(t, "both daemons to start", time.Minute, func() bool {
+		for i, s := range states {
+			ids[i], _ = outboxclaim.ReadID(s)
+		}
+		return ids[0] != "" && ids[1] != ""
+	})
+	if ids[0] == ids[1] {
+		t.Fatalf("both daemons have the id %s", ids[0])
+	}
+
+	const n = 500
+	for i := range n {
+		e.drop(fmt.Sprintf("FV_%04d.xml", i), invoice(i, "SCALE"))
+	}
+	eventually(t, "every invoice done in the journals", 4*time.Minute, func() bool {
+		done := 0
+		for _, s := range states {
+			for _, r := range journalRecords(t, s) {
+				if r.State == spool.StateDone {
+					done++
+				}
+			}
+		}
+		return done >= n
+	})
+	for _, d := range []interface {
+		Signal(os.Signal) error
+	}{a.Process, b.Process} {
+		_ = d.Signal(syscall.SIGTERM)
+	}
+	_, _ = a.Process.Wait()
+	_, _ = b.Process.Wait()
+
+	owner := map[string]int{}
+	for i, s := range states {
+		recs := journalRecords(t, s)
+		for _, r := range recs {
+			if prev, dup := owner[r.FileName]; dup {
+				t.Errorf("%s claimed by daemon %d and daemon %d", r.FileName, prev, i)
+			}
+			owner[r.FileName] = i
+			if r.State != spool.StateDone || r.Outcome != "accepted" {
+				t.Errorf("%s in daemon %d: %s %s", r.FileName, i, r.State, r.Outcome)
+			}
+		}
+		t.Logf("daemon %d (%s) claimed %d invoices", i, ids[i], len(recs))
+		if len(recs) == 0 {
+			t.Errorf("daemon %d claimed nothing: the two did not compete", i)
+		}
+	}
+	if len(owner) != n {
+		t.Errorf("%d files claimed, want %d", len(owner), n)
+	}
+	sent := e.sentRecords()
+	if len(sent) != n {
+		t.Errorf("%d .ksef.json in sent/, want %d", len(sent), n)
+	}
+	for stem := range sent {
+		if strings.HasSuffix(stem, "-2") {
+			t.Errorf("second set of outputs: %s", stem)
+		}
+	}
+	if errs := glob(t, e.errDir, "*"); len(errs) != 0 {
+		t.Errorf("error/ holds %v", errs)
+	}
+	st := e.sim.Stats()
+	if len(st.Accepted) != n || st.Duplicates440 != 0 {
+		t.Errorf("simulator: %d accepted (want %d), %d answered 440", len(st.Accepted), n, st.Duplicates440)
+	}
+	e.assertSentMatchesSim(sent)
+	e.assertSimClean() // includes 0 duplicate submissions
+	assertOutboxEmpty(t, e.outbox)
+	for _, log := range []func() string{logA, logB} {
+		if hasLine(log(), "level=WARN", "claim") {
+			t.Errorf("a daemon warned about a claim")
+		}
+	}
+}
+
+// journalRecords reads every invoice record of the state folder's journal.
+func journalRecords(t *testing.T, state string) []spool.Invoice {
+	t.Helper()
+	ctx := context.Background()
+	j, err := spool.OpenReadOnly(ctx, state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	recs, err := j.Since(ctx, testNIP, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
+
+// assertOutboxEmpty checks that nothing is left in the outbox nor in any claim folder inside it.
+func assertOutboxEmpty(t *testing.T, outbox string) {
+	t.Helper()
+	_ = filepath.WalkDir(outbox, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			t.Errorf("left in the outbox: %s", p)
+		}
+		return nil
+	})
+}
+
+// TestStatusAndDoctorNameOtherDaemonsClaims: a standby host took FV_7.xml into its claim folder and
+// died. `status` (text and JSON) and `doctor` say where the file waits and how to hand it back; our
+// own claim folder is not reported as another daemon's.
+func TestStatusAndDoctorNameOtherDaemonsClaims(t *testing.T) {
+	cfg := statusConfig(t, "[http]\nlisten = \"\"\n")
+	ours, err := outboxclaim.ID(cfg.Folders.State)
+	if err != nil {
+		t.Fatal(err)
+	}
+	standby := outboxclaim.Dir(cfg.Folders.Outbox, "standby-0badf00d")
+	for dir, name := range map[string]string{standby: "FV_7.xml", outboxclaim.Dir(cfg.Folders.Outbox, ours): "FV_8.xml"} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(dir, name), []byte("<x/>"))
+	}
+
+	rep, err := collectStatus(context.Background(), cfg, "running", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := rep.Companies[0].Outbox.OtherDaemons
+	if len(held) != 1 || held[0].Daemon != "standby-0badf00d" || held[0].Files != 1 || held[0].Dir != standby {
+		t.Fatalf("status otherDaemonClaims = %+v", held)
+	}
+	var text strings.Builder
+	renderStatus(&text, rep, cfg.Lang())
+	if !strings.Contains(text.String(), "1 plik(ów) pobranych przez inny proces ksef-sync (standby-0badf00d) czeka w "+standby) {
+		t.Errorf("status text does not name the claim folder:\n%s", text.String())
+	}
+
+	var doc strings.Builder
+	printFindings(&doc, claimFindings(cfg)) // runDoctor adds these to its report; the rest needs KSeF
+	want := "[ OK ] claim folder of another daemon " + standby + ": 1 file(s) taken by daemon standby-0badf00d and not finished yet (FV_7.xml); if that host is down for good, move them back into " + cfg.Folders.Outbox
+	if !strings.Contains(doc.String(), want) || strings.Contains(doc.String(), "FV_8.xml") {
+		t.Errorf("doctor does not name the claim folder as expected:\n%s", doc.String())
+	}
+}

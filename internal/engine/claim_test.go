@@ -1,0 +1,75 @@
+package engine
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/ksef-sync/ksef-sync/internal/outboxclaim"
+)
+
+// TestRecoverFinishesHalfDoneClaims: a daemon died right after renaming FV_1.xml and FV_3.xml into
+// its claim folder, before the journal had them. At start-up the claims are finished: each is sent
+// once and its outputs carry the ERP's name. A new FV_1.xml of the same name offered meanwhile
+// never replaces the unfinished one: the older is claimed first, the newer waits in the outbox for
+// the next listing and is then claimed as its own invoice. A file in another daemon's claim folder
+// is left alone.
+func TestRecoverFinishesHalfDoneClaims(t *testing.T) {
+	h := newHarness(t, SendSettings{})
+	mine := outboxclaim.Dir(h.folders.Outbox, h.eng.claims.ID())
+	theirs := outboxclaim.Dir(h.folders.Outbox, "standby-0badf00d")
+	for _, d := range []string{mine, theirs} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(mine, "FV_1.xml"), inv(1, "HALF"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(mine, "FV_3.xml"), inv(3, "HALF"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(theirs, "FV_9.xml"), inv(9, "HALF"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	again := h.drop("FV_1.xml", inv(2, "HALF"))
+	got := h.eng.claimAll(h.ctx, []string{again})
+	if len(got) != 1 || got[0].OrigSize != int64(len(inv(1, "HALF"))) {
+		t.Fatalf("claimed %+v, want the older FV_1.xml", got)
+	}
+	if _, err := os.Stat(again); err != nil {
+		t.Fatalf("the newer FV_1.xml left the outbox early: %v", err)
+	}
+
+	if err := h.eng.Recover(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	done := h.settle()
+	if len(done) != 2 || done[0].OutputStem != "FV_1" || done[1].OutputStem != "FV_3" {
+		t.Fatalf("after recovery: %+v", done)
+	}
+	for _, stem := range []string{"FV_1", "FV_3"} {
+		if _, err := os.Stat(filepath.Join(h.folders.Sent, stem+".ksef.json")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if left, _ := h.eng.claims.Leftovers(h.folders.Outbox); len(left) != 0 {
+		t.Fatalf("left in our claim folder: %v", left)
+	}
+
+	done = h.settle(again) // the next listing offers the newer file
+	if len(done) != 3 || done[2].FileName != "FV_1.xml" || done[2].OutputStem != "FV_1-2" {
+		t.Fatalf("the newer FV_1.xml: %+v", done)
+	}
+	if _, err := os.Stat(filepath.Join(theirs, "FV_9.xml")); err != nil {
+		t.Fatalf("another daemon's claim was touched: %v", err)
+	}
+	for _, d := range done {
+		if d.Outcome != "accepted" || filepath.Dir(d.SourcePath) != mine {
+			t.Errorf("invoice %d (%s) %s, claimed from %s, want accepted from our claim folder", d.ID, d.FileName, d.Outcome, d.SourcePath)
+		}
+	}
+	if n := len(h.sim.Stats().Accepted); n != 3 || h.sim.Stats().DuplicateSubmissions != 0 {
+		t.Fatalf("simulator: %d accepted, %d duplicate submissions", n, h.sim.Stats().DuplicateSubmissions)
+	}
+}
