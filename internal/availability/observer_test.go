@@ -37,7 +37,9 @@ func TestObserverFedByTheClient(t *testing.T) {
 		t.Fatal("PublicKeys succeeded during the outage")
 	}
 	s := tr.Snapshot()
-	if s.State != Unannounced || !strings.Contains(s.LastError, "HTTP 503") {
+	// The client retries the 503s until the context ends, so on a slow machine the last error seen may
+	// be that deadline rather than the 503 itself; either is an outage we observed.
+	if s.State != Unannounced || !(strings.Contains(s.LastError, "HTTP 503") || strings.Contains(s.LastError, "did not answer")) {
 		t.Fatalf("during the outage: %v", s)
 	}
 	if !strings.HasPrefix(s.String(), "unavailable, not announced since ") {
