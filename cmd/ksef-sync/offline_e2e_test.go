@@ -169,7 +169,7 @@ func TestTechnicalCorrectionEndToEnd(t *testing.T) {
 
 	e.drop("FV_KT.xml", bad)
 	rejected := waitErr("FV_KT")
-	if rejected["code"] != "450" || !strings.Contains(fmt.Sprint(rejected["hint"]), "technical correction (korekta techniczna) is possible") {
+	if rejected["code"] != "450" || !strings.Contains(fmt.Sprint(rejected["hint"]), "Możliwa jest korekta techniczna") { // Polish by default
 		t.Fatalf("rejected offline invoice: %v", rejected)
 	}
 	badSum := sha256.Sum256(bad)
@@ -187,7 +187,7 @@ func TestTechnicalCorrectionEndToEnd(t *testing.T) {
 
 	e.drop("FV_KT_again.xml", []byte(strings.Replace(string(good), "<P_2>", "<P_2 >", 1)))
 	second := waitErr("FV_KT_again")
-	if second["code"] != "21166" || !strings.Contains(fmt.Sprint(second["hint"]), "only one is allowed per invoice") {
+	if second["code"] != "21166" || !strings.Contains(fmt.Sprint(second["hint"]), "dozwolona jest tylko jedna") {
 		t.Errorf("second correction: %v, want 21166 explained", second)
 	}
 	e.assertSimClean()
