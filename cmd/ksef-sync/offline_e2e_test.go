@@ -88,12 +88,14 @@ func TestOfflineDuringAnnouncedFailure(t *testing.T) {
 	}
 
 	const n = 50
+	dropped := time.Now()
 	for i := range n {
 		e.drop(fmt.Sprintf("FV_%02d.xml", i), invoice(i, "AWARIA"))
 	}
 	eventually(t, "QR files for all 50 invoices during the outage", 2*time.Minute, func() bool {
 		return len(globQuiet(qrDir, "*.qr.json")) == n
 	})
+	t.Logf("QR files of all %d invoices written %s after the first was dropped", n, time.Since(dropped).Round(10*time.Millisecond))
 	for i := range n {
 		stem := filepath.Join(qrDir, fmt.Sprintf("FV_%02d", i))
 		var links struct{ KodI, KodII string }
