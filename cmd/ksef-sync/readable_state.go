@@ -34,7 +34,15 @@ const readableRecordSlack = 10 * time.Minute
 // settled moment now (before any new job: a crash from now on finds them all after it) and
 // whenever it moves, until the deps are closed (stopReadableState).
 func startReadableState(ctx context.Context, d *deps) {
-	if d.readable == nil || d.journal == nil {
+	if d.journal == nil {
+		return
+	}
+	if d.readable == nil {
+		// Rendering is off: nothing is owed from now on, so turning it on later does not render
+		// everything recorded while it was off.
+		if err := d.journal.SetMeta(ctx, readableSettledKey, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
+			d.log.Debug("could not save the rendering moment", "err", err)
+		}
 		return
 	}
 	log := d.log.With("component", "render")
