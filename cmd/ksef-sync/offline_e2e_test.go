@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ksef-sync/ksef-sync/internal/offline"
 	"github.com/ksef-sync/ksef-sync/internal/samples"
 	"github.com/ksef-sync/ksef-sync/internal/status"
 	"github.com/ksef-sync/ksef-sync/internal/testutil"
@@ -87,10 +88,12 @@ func TestOfflineDuringAnnouncedFailure(t *testing.T) {
 	}
 
 	const n = 50
+	dropped := time.Now()
 	e.dropSeries("FV_%02d.xml", n, 0, "AWARIA")
 	eventually(t, "QR files for all 50 invoices during the outage", 2*time.Minute, func() bool {
 		return len(globQuiet(qrDir, "*.qr.json")) == n
 	})
+	t.Logf("QR files of all %d invoices written %s after the first was dropped", n, time.Since(dropped).Round(10*time.Millisecond))
 	for i := range n {
 		stem := filepath.Join(qrDir, fmt.Sprintf("FV_%02d", i))
 		var links struct{ KodI, KodII string }
@@ -167,7 +170,7 @@ func TestTechnicalCorrectionEndToEnd(t *testing.T) {
 
 	e.drop("FV_KT.xml", bad)
 	rejected := waitErr("FV_KT")
-	if rejected["code"] != "450" || !strings.Contains(fmt.Sprint(rejected["hint"]), "technical correction (korekta techniczna) is possible") {
+	if rejected["code"] != "450" || !strings.Contains(fmt.Sprint(rejected["hint"]), "Możliwa jest korekta techniczna") { // Polish by default
 		t.Fatalf("rejected offline invoice: %v", rejected)
 	}
 	badSum := sha256.Sum256(bad)
@@ -185,8 +188,77 @@ func TestTechnicalCorrectionEndToEnd(t *testing.T) {
 
 	e.drop("FV_KT_again.xml", []byte(strings.Replace(string(good), "<P_2>", "<P_2 >", 1)))
 	second := waitErr("FV_KT_again")
-	if second["code"] != "21166" || !strings.Contains(fmt.Sprint(second["hint"]), "only one is allowed per invoice") {
+	if second["code"] != "21166" || !strings.Contains(fmt.Sprint(second["hint"]), "dozwolona jest tylko jedna") {
 		t.Errorf("second correction: %v, want 21166 explained", second)
 	}
 	e.assertSimClean()
+}
+
+// TestOfflineDeadlinesSurviveARestart (issue 14, on the real binary): an offline24 invoice queued
+// while KSeF does not answer has the next business day as its deadline; a FAILURE announced while
+// it runs moves it (status shows it counting from the failure's end), also in `status` while no
+// daemon runs; the failure ends while the daemon is killed, and the restarted daemon, which kept
+// the failure in the journal, ends it when it sees KSeF available: status then shows 7 business
+// days after that moment, as a daemon that never stopped would have. When KSeF answers again the
+// invoice is accepted with offlineMode true.
+func TestOfflineDeadlinesSurviveARestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	e := newE2E(t, ksefsim.Options{}, "[send]\noffline_mode = \"offline24\"\n")
+	latarnia := strings.TrimSuffix(e.sim.URL(), "/v2") + "/latarnia"
+	cfg := strings.Replace(string(readFile(t, e.cfgPath)), "[ksef]\n", fmt.Sprintf("[ksef]\nstatus_url = %q\nstatus_interval = \"1s\"\n", latarnia), 1)
+	writeFile(t, e.cfgPath, []byte(cfg))
+	e.sim.SetFaults(ksefsim.Faults{Outage: true}) // KSeF does not answer; nothing announced yet
+	first, lines := e.daemon()
+	keepLog(t, lines)
+	e.drop("FV_1.xml", invoice(1, "RESTART"))
+	deadline := func() string {
+		rep := e.statusJSON()
+		if len(rep.Companies[0].Offline) != 1 {
+			return ""
+		}
+		return rep.Companies[0].Offline[0].Deadline
+	}
+	var own string
+	eventually(t, "status listing the offline24 invoice", time.Minute, func() bool { own = deadline(); return own != "" })
+	if _, err := time.Parse("2006-01-02", own); err != nil {
+		t.Fatalf("offline24 deadline %q, want a date", own)
+	}
+
+	if err := e.sim.AnnounceLatarnia("FAILURE", "Awaria KSeF", "Trwa awaria."); err != nil {
+		t.Fatal(err)
+	}
+	const open = "counts from the end of the outage"
+	eventually(t, "the announced failure moving the deadline", time.Minute, func() bool { return deadline() == open })
+	_ = first.Process.Kill() // SIGKILL
+	_ = first.Wait()
+	if got := deadline(); got != open {
+		t.Fatalf("status with no daemon running: deadline %q, want %q", got, open)
+	}
+
+	if err := e.sim.AnnounceLatarnia("AVAILABLE", "", ""); err != nil { // ended while nothing ran
+		t.Fatal(err)
+	}
+	before := time.Now()
+	_, lines = e.daemon()
+	keepLog(t, lines)
+	var moved string
+	eventually(t, "the restarted daemon ending the failure", time.Minute, func() bool {
+		moved = deadline()
+		return moved != open && moved != ""
+	})
+	after := time.Now()
+	want := map[string]bool{offline.AddBusinessDays(before, 7).Format("2006-01-02"): true, offline.AddBusinessDays(after, 7).Format("2006-01-02"): true}
+	if !want[moved] {
+		t.Fatalf("deadline after the restart %q (unmoved %s), want 7 business days after the failure's end, one of %v", moved, own, want)
+	}
+
+	e.sim.SetFaults(ksefsim.Faults{})
+	waitForOutputs(t, e, 1, 3*time.Minute)
+	for stem, r := range e.sentRecords() {
+		if !r.OfflineMode {
+			t.Errorf("%s: offlineMode false, want the offline24 invoice sent offline", stem)
+		}
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/ksef-sync/ksef-sync/ksef"
@@ -26,67 +25,25 @@ const pacerStateEvery = 500 * time.Millisecond
 // pacerStateWire is the saved form: per counter key, Unix milliseconds.
 type pacerStateWire map[string][]int64
 
-// pacerSavers remembers, per journal, the goroutine that saves its pacer history, so closing the
-// deps can stop it and save once more.
-var pacerSavers sync.Map // *spool.Journal → *pacerSaver
-
-type pacerSaver struct {
-	j      *spool.Journal
-	c      *ksef.Client
-	log    *slog.Logger
-	cancel context.CancelFunc
-	done   chan struct{}
-
-	mu   sync.Mutex
-	last string // what was saved last, to skip writes while idle
-}
-
-// startPacerState restores the saved pacer history into d's client and starts the goroutine that
-// saves it every few seconds until the deps are closed (stopPacerState) or ctx ends.
+// startPacerState restores the saved pacer history into d's client and saves it every
+// pacerStateEvery until the deps are closed (stopPacerState) or ctx ends.
 func startPacerState(ctx context.Context, d *deps) {
 	if d.journal == nil || d.client == nil {
 		return
 	}
 	log := d.log.With("component", "pacer-state")
 	loadPacerState(ctx, d.journal, d.client, log)
-	ctx, cancel := context.WithCancel(ctx)
-	s := &pacerSaver{j: d.journal, c: d.client, log: log, cancel: cancel, done: make(chan struct{})}
-	pacerSavers.Store(d.journal, s)
-	go s.run(ctx)
+	startMetaSaver(ctx, d.journal, pacerStateKey, pacerStateEvery, func() string { return pacerStateValue(d.client) }, log)
 }
 
-// stopPacerState stops the saver of d's journal and saves the final history; call it before the
+// stopPacerState stops saving d's pacer history and saves it a last time; call it before the
 // journal is closed.
-func stopPacerState(d *deps) {
-	v, ok := pacerSavers.LoadAndDelete(d.journal)
-	if !ok {
-		return
-	}
-	s := v.(*pacerSaver)
-	s.cancel()
-	<-s.done
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	s.save(ctx)
-}
+func stopPacerState(d *deps) { stopMetaSaver(d.journal, pacerStateKey) }
 
-func (s *pacerSaver) run(ctx context.Context) {
-	defer close(s.done)
-	t := time.NewTicker(pacerStateEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			s.save(ctx)
-		}
-	}
-}
-
-func (s *pacerSaver) save(ctx context.Context) {
+// pacerStateValue is the saved form of c's pacer history.
+func pacerStateValue(c *ksef.Client) string {
 	wire := pacerStateWire{}
-	for key, events := range s.c.PacerState() {
+	for key, events := range c.PacerState() {
 		ms := make([]int64, len(events))
 		for i, e := range events {
 			ms[i] = e.UnixMilli()
@@ -95,20 +52,9 @@ func (s *pacerSaver) save(ctx context.Context) {
 	}
 	b, err := json.Marshal(wire)
 	if err != nil {
-		return
+		return ""
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if string(b) == s.last {
-		return
-	}
-	if err := s.j.SetMeta(ctx, pacerStateKey, string(b)); err != nil {
-		if ctx.Err() == nil {
-			s.log.Debug("could not save the rate-limit history", "err", err)
-		}
-		return
-	}
-	s.last = string(b)
+	return string(b)
 }
 
 // loadPacerState restores what an earlier process saved. A missing or unreadable value only means

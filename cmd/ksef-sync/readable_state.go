@@ -3,12 +3,9 @@ package main
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/ksef-sync/ksef-sync/internal/pull"
-	"github.com/ksef-sync/ksef-sync/internal/readable"
-	"github.com/ksef-sync/ksef-sync/spool"
 )
 
 // The readable copies (PDF) are rendered from an in-memory queue, after the outputs exist. A
@@ -33,31 +30,31 @@ const readableSettledEvery = time.Second
 // just before its copies are queued, so its journal time may precede its job's.
 const readableRecordSlack = 10 * time.Minute
 
-var readableSavers sync.Map // *spool.Journal → *readableSaver
-
-type readableSaver struct {
-	j      *spool.Journal
-	q      *readable.Queue
-	log    *slog.Logger
-	cancel context.CancelFunc
-	done   chan struct{}
-	last   time.Time
-}
-
 // startReadableState queues the copies a killed predecessor did not render, then saves the queue's
-// settled moment now and whenever it moves, until the deps are closed (stopReadableState).
+// settled moment now (before any new job: a crash from now on finds them all after it) and
+// whenever it moves, until the deps are closed (stopReadableState).
 func startReadableState(ctx context.Context, d *deps) {
-	if d.readable == nil || d.journal == nil {
+	if d.journal == nil {
+		return
+	}
+	if d.readable == nil {
+		// Rendering is off: nothing is owed from now on, so turning it on later does not render
+		// everything recorded while it was off.
+		if err := d.journal.SetMeta(ctx, readableSettledKey, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
+			d.log.Debug("could not save the rendering moment", "err", err)
+		}
 		return
 	}
 	log := d.log.With("component", "render")
 	requeueReadable(ctx, d, log)
-	ctx, cancel := context.WithCancel(ctx)
-	s := &readableSaver{j: d.journal, q: d.readable, log: log, cancel: cancel, done: make(chan struct{})}
-	s.save(ctx) // before any new job: a crash from now on finds them all after this moment
-	readableSavers.Store(d.journal, s)
-	go s.run(ctx)
+	q := d.readable
+	startMetaSaver(ctx, d.journal, readableSettledKey, readableSettledEvery,
+		func() string { return q.Settled().UTC().Format(time.RFC3339Nano) }, log)
 }
+
+// stopReadableState saves the final moment; call it after the renderer stopped and before the
+// journal is closed.
+func stopReadableState(d *deps) { stopMetaSaver(d.journal, readableSettledKey) }
 
 // requeueReadable hands the renderer the invoices recorded since the saved moment whose copies
 // are missing. With nothing saved (the first start of this version) there is nothing to recover.
@@ -87,48 +84,4 @@ func requeueReadable(ctx context.Context, d *deps, log *slog.Logger) {
 		log.Info("readable copies not written by an interrupted run are written now", "sent", sent, "inbox", inbox,
 			"since", settled.Format(time.RFC3339))
 	}
-}
-
-// stopReadableState stops the saver of d's journal and saves the final moment; call it after the
-// renderer stopped and before the journal is closed.
-func stopReadableState(d *deps) {
-	v, ok := readableSavers.LoadAndDelete(d.journal)
-	if !ok {
-		return
-	}
-	s := v.(*readableSaver)
-	s.cancel()
-	<-s.done
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	s.save(ctx)
-}
-
-func (s *readableSaver) run(ctx context.Context) {
-	defer close(s.done)
-	t := time.NewTicker(readableSettledEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			s.save(ctx)
-		}
-	}
-}
-
-// save writes the settled moment when it moved (an idle queue writes nothing).
-func (s *readableSaver) save(ctx context.Context) {
-	at := s.q.Settled()
-	if at.Equal(s.last) {
-		return
-	}
-	if err := s.j.SetMeta(ctx, readableSettledKey, at.UTC().Format(time.RFC3339Nano)); err != nil {
-		if ctx.Err() == nil {
-			s.log.Debug("could not save the rendering moment", "err", err)
-		}
-		return
-	}
-	s.last = at
 }

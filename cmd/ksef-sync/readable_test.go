@@ -197,3 +197,58 @@ func deliveredCount(t *testing.T, e *e2e) int {
 	}
 	return len(ds)
 }
+
+// TestCopiesOfAKilledDaemonAreWrittenAfterRestart (issue 16's gap): the daemon is killed with -9
+// once the journal records every sent invoice done but before its background renderer has written
+// their copies; the restarted daemon writes every missing PDF of the invoices and their UPOs.
+func TestCopiesOfAKilledDaemonAreWrittenAfterRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	e := newE2E(t, ksefsim.Options{}, "")
+	const n = 60
+	for i := range n {
+		e.drop(fmt.Sprintf("FV_%02d.xml", i), invoice(i, "KILL"))
+	}
+	first, lines := e.daemon()
+	go drainScanner(lines)
+	eventually(t, "every invoice recorded done", 3*time.Minute, func() bool { return doneCount(t, e) == n })
+	_ = first.Process.Kill() // SIGKILL
+	_ = first.Wait()
+	owed := func() int {
+		missing := 0
+		for _, j := range glob(t, e.sent, "*.ksef.json") {
+			stem := strings.TrimSuffix(j, ".ksef.json")
+			for _, suffix := range []string{".pdf", ".upo.pdf"} {
+				if len(globQuiet(filepath.Dir(stem), filepath.Base(stem)+suffix)) == 0 {
+					missing++
+				}
+			}
+		}
+		return missing
+	}
+	before := owed()
+	if before == 0 {
+		t.Fatal("every copy was written before the kill: the test proves nothing")
+	}
+	t.Logf("%d of %d copies missing after the kill", before, 2*n)
+	_, lines = e.daemon()
+	keepLog(t, lines)
+	eventually(t, "every copy written by the restarted daemon", 3*time.Minute, func() bool { return owed() == 0 })
+}
+
+// doneCount is how many sent invoices the journal records done, read as `status` reads it.
+func doneCount(t *testing.T, e *e2e) int {
+	t.Helper()
+	ctx := context.Background()
+	j, err := spool.OpenReadOnly(ctx, filepath.Join(e.dir, "state"))
+	if err != nil {
+		return 0
+	}
+	defer j.Close()
+	done, err := j.ByState(ctx, testNIP, spool.StateDone)
+	if err != nil {
+		return 0
+	}
+	return len(done)
+}

@@ -298,28 +298,26 @@ func technicalCorrections(ready []spool.Invoice) (corrections, rest []spool.Invo
 // technical correction can do about it. A refused correction gets only its own explanation.
 func rejectionHint(l msg.Lang, inv *spool.Invoice, st ksef.Status) string {
 	if st.Code == 21166 || st.Code == 21167 {
-		return correctionHint(inv, st.Code)
+		return correctionHint(l, inv, st.Code)
 	}
-	return joinHints(hintFor(l, st), correctionHint(inv, st.Code))
+	return joinHints(hintFor(l, st), correctionHint(l, inv, st.Code))
 }
 
 // nonTechnical are KSeF's answers a technical correction cannot help with: permissions (410), the
 // seller's attachment setting (415), and the refusals of corrections themselves.
 var nonTechnical = map[int]bool{410: true, 415: true, 21166: true, 21167: true}
 
-// correctionHint is what the bookkeeper reads about technical corrections in the error file: how
-// to make one after KSeF rejected an offline invoice, or what KSeF's refusal of one means.
-func correctionHint(inv *spool.Invoice, code int) string {
+// correctionHint is what the bookkeeper reads about technical corrections in the error file, in
+// their language: how to make one after KSeF rejected an offline invoice, or what KSeF's refusal of
+// one means.
+func correctionHint(l msg.Lang, inv *spool.Invoice, code int) string {
 	switch {
 	case code == 21166:
-		return "KSeF already accepted a technical correction of " + inv.CorrectedFile +
-			": only one is allowed per invoice. Nothing more to send; if the invoice itself is wrong, issue an ordinary correcting invoice (faktura korygująca)."
+		return l.T(msg.HintCorrection21166, inv.CorrectedFile)
 	case code == 21167:
-		return "KSeF registered " + inv.CorrectedFile + " correctly, so it cannot be technically corrected. If its content is wrong, issue an ordinary correcting invoice (faktura korygująca)."
+		return l.T(msg.HintCorrection21167, inv.CorrectedFile)
 	case inv.OfflineMode == "" || nonTechnical[code]:
 		return ""
 	}
-	return "A technical correction (korekta techniczna) is possible: fix the file so it passes and drop it into the outbox again with the same invoice number (P_2) " +
-		inv.InvoiceNumber + "; ksef-sync sends it online with offlineMode true and hashOfCorrectedInvoice " + inv.RegisteredHash +
-		", and KSeF links it to this invoice so the QR code already printed keeps working. Do not change the invoice's business content."
+	return l.T(msg.HintTechCorrection, inv.InvoiceNumber, inv.RegisteredHash)
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ksef-sync/ksef-sync/internal/availability"
+	"github.com/ksef-sync/ksef-sync/internal/msg"
 	"github.com/ksef-sync/ksef-sync/internal/offline"
 	"github.com/ksef-sync/ksef-sync/internal/samples"
 	"github.com/ksef-sync/ksef-sync/spool"
@@ -295,7 +296,7 @@ func TestTechnicalCorrectionLinkedAndOnlyOnce(t *testing.T) {
 	}
 	badHash := done[0].RegisteredHash
 	errRec := h.errorRecord("FV_KT")
-	if !strings.Contains(errRec.Hint, "technical correction (korekta techniczna) is possible") || !strings.Contains(errRec.Hint, badHash) {
+	if !strings.Contains(errRec.Hint, "Możliwa jest korekta techniczna") || !strings.Contains(errRec.Hint, badHash) || !strings.Contains(errRec.Hint, "KT-1") {
 		t.Errorf("error file hint %q does not explain the technical correction", errRec.Hint)
 	}
 
@@ -312,7 +313,7 @@ func TestTechnicalCorrectionLinkedAndOnlyOnce(t *testing.T) {
 	again := []byte(strings.Replace(string(good), "<P_2>", "<P_2 >", 1))
 	h.settle(h.drop("FV_KT_again.xml", again))
 	second := h.errorRecord("FV_KT_again")
-	if second.KsefCode != 21166 || !strings.Contains(second.Hint, "only one is allowed") {
+	if second.KsefCode != 21166 || !strings.Contains(second.Hint, "dozwolona jest tylko jedna") || !strings.Contains(second.Hint, "FV_KT.xml") {
 		t.Errorf("second correction: %+v, want 21166 explained", second)
 	}
 }
@@ -342,5 +343,34 @@ func TestOfflineFirstByDeadline(t *testing.T) {
 	groups := byDeclaredMode(ready)
 	if len(groups) != 2 || len(groups[0]) != 4 || len(groups[1]) != 2 || declaresOffline(&groups[1][0]) {
 		t.Errorf("groups %v, want the 4 offline then the 2 online", groups)
+	}
+}
+
+// TestCorrectionHintInBothLanguages: the technical-correction hints are bookkeeper text, Polish by
+// default and English with language = "en"; permission refusals and online invoices get none.
+func TestCorrectionHintInBothLanguages(t *testing.T) {
+	inv := &spool.Invoice{OfflineMode: "offline24", InvoiceNumber: "FV/7", RegisteredHash: "aGFzaA==", CorrectedFile: "FV_7.xml"}
+	for _, tt := range []struct {
+		lang msg.Lang
+		code int
+		want []string
+	}{
+		{msg.PL, 450, []string{"Możliwa jest korekta techniczna", "FV/7", "aGFzaA=="}},
+		{msg.EN, 450, []string{"technical correction (korekta techniczna) is possible", "FV/7", "aGFzaA=="}},
+		{msg.PL, 21166, []string{"tylko jedna", "FV_7.xml"}},
+		{msg.EN, 21167, []string{"cannot be technically corrected", "FV_7.xml"}},
+	} {
+		got := correctionHint(tt.lang, inv, tt.code)
+		for _, w := range tt.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%s %d: %q lacks %q", tt.lang, tt.code, got, w)
+			}
+		}
+	}
+	if got := correctionHint(msg.PL, inv, 410); got != "" {
+		t.Errorf("permission refusal: %q, want no correction hint", got)
+	}
+	if got := correctionHint(msg.EN, &spool.Invoice{}, 450); got != "" {
+		t.Errorf("online invoice: %q, want no correction hint", got)
 	}
 }

@@ -133,6 +133,11 @@ const (
 	DescFileTooLarge     Key = "claim.too-large.desc"
 	HintFileTooLarge     Key = "claim.too-large.hint"
 
+	// Technical corrections of offline invoices (issue 14; internal/engine offline.go).
+	HintTechCorrection  Key = "ksef.technical-correction.hint"
+	HintCorrection21166 Key = "ksef.21166.hint"
+	HintCorrection21167 Key = "ksef.21167.hint"
+
 	// `ksef-sync status` (internal/status).
 	StHeader           Key = "status.header"
 	StDaemon           Key = "status.daemon"
@@ -458,6 +463,15 @@ var catalogue = map[Key]text{
 	HintFileTooLarge: {
 		"To nie jest pojedyncza faktura: sprawdź eksport systemu ERP (mógł zapisać do folderu outbox dziennik albo całe archiwum).",
 		"This is not a single invoice: check the ERP export (it may have written a log or a whole archive into the outbox)."},
+	HintTechCorrection: {
+		"Możliwa jest korekta techniczna: popraw plik tak, aby przeszedł weryfikację, i umieść go ponownie w folderze outbox z tym samym numerem faktury (P_2) %s; ksef-sync wyśle go w sesji interaktywnej z offlineMode true i hashOfCorrectedInvoice %s, a KSeF powiąże go z tą fakturą, więc wydrukowany już kod QR nadal będzie działał. Nie zmieniaj treści gospodarczej faktury.",
+		"A technical correction (korekta techniczna) is possible: fix the file so it passes and drop it into the outbox again with the same invoice number (P_2) %s; ksef-sync sends it online with offlineMode true and hashOfCorrectedInvoice %s, and KSeF links it to this invoice so the QR code already printed keeps working. Do not change the invoice's business content."},
+	HintCorrection21166: {
+		"KSeF przyjął już korektę techniczną faktury z pliku %s: dla jednej faktury dozwolona jest tylko jedna. Nie trzeba niczego więcej wysyłać; jeśli sama faktura jest błędna, wystaw zwykłą fakturę korygującą.",
+		"KSeF already accepted a technical correction of %s: only one is allowed per invoice. Nothing more to send; if the invoice itself is wrong, issue an ordinary correcting invoice (faktura korygująca)."},
+	HintCorrection21167: {
+		"KSeF zarejestrował fakturę z pliku %s poprawnie, więc nie można jej skorygować technicznie. Jeśli jej treść jest błędna, wystaw zwykłą fakturę korygującą.",
+		"KSeF registered %s correctly, so it cannot be technically corrected. If its content is wrong, issue an ordinary correcting invoice (faktura korygująca)."},
 
 	StHeader:           {"stan ksef-sync, %s (%s)", "ksef-sync status at %s (%s)"},
 	StDaemon:           {"proces w tle", "daemon"},
