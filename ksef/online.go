@@ -126,12 +126,17 @@ func (c *Client) SendInvoice(ctx context.Context, s *OnlineSession, invoiceXML [
 
 // CloseOnlineSession closes an interactive session (starts collective UPO generation).
 func (c *Client) CloseOnlineSession(ctx context.Context, sessionRef string) error {
-	err := c.do(ctx, call{method: http.MethodPost, path: "/sessions/online/" + pathEscape(sessionRef) + "/close",
+	return c.closeSession(ctx, "online", sessionRef)
+}
+
+// closeSession closes the session of kind (online, batch) at POST /sessions/{kind}/{ref}/close.
+func (c *Client) closeSession(ctx context.Context, kind, sessionRef string) error {
+	err := c.do(ctx, call{method: http.MethodPost, path: "/sessions/" + kind + "/" + pathEscape(sessionRef) + "/close",
 		bearer: bearerAccess, want: []int{http.StatusNoContent, http.StatusOK}})
 	if err != nil {
-		return fmt.Errorf("close online session: %w", err)
+		return fmt.Errorf("close %s session: %w", kind, err)
 	}
-	c.log.Info("online session closed", "session", sessionRef)
+	c.log.Info(kind+" session closed", "session", sessionRef)
 	return nil
 }
 
