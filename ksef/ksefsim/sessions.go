@@ -83,15 +83,26 @@ func (s *Server) handleOpenOnline(w http.ResponseWriter, ar *apiRequest) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	key, iv, keyErr, ok := s.unwrapKeyLocked(w, ar, req.Encryption)
+	sess, ok := s.newSessionLocked(w, ar, "Online", fs, req.Encryption)
 	if !ok {
 		return
 	}
-	sess := &session{Ref: newReferenceNumber(ar.now, "SO"), Kind: "Online", NIP: ar.bearer.NIP, AuthRef: ar.bearer.AuthRef, Form: fs,
-		AESKey: key, IV: iv, KeyError: keyErr, Created: ar.now, Updated: ar.now, ValidUntil: ar.now.Add(onlineSessionTTL)}
+	sess.ValidUntil = ar.now.Add(onlineSessionTTL)
 	s.addSessionLocked(sess)
 	s.log.Info("online session opened", "session", sess.Ref, "nip", sess.NIP)
 	writeJSON(w, 201, map[string]any{"referenceNumber": sess.Ref, "validUntil": fmtTime(sess.ValidUntil)})
+}
+
+// newSessionLocked unwraps the caller's session key and makes a session of kind (Online: reference
+// SO, Batch: SB) for form fs; ok=false means the response was written.
+func (s *Server) newSessionLocked(w http.ResponseWriter, ar *apiRequest, kind string, fs formSpec, enc encryptionInfo) (*session, bool) {
+	key, iv, keyErr, ok := s.unwrapKeyLocked(w, ar, enc)
+	if !ok {
+		return nil, false
+	}
+	prefix := map[string]string{"Online": "SO", "Batch": "SB"}[kind]
+	return &session{Ref: newReferenceNumber(ar.now, prefix), Kind: kind, NIP: ar.bearer.NIP, AuthRef: ar.bearer.AuthRef, Form: fs,
+		AESKey: key, IV: iv, KeyError: keyErr, Created: ar.now, Updated: ar.now}, true
 }
 
 func (s *Server) addSessionLocked(sess *session) {
@@ -303,12 +314,11 @@ func (s *Server) handleOpenBatch(w http.ResponseWriter, ar *apiRequest) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	key, iv, keyErr, ok := s.unwrapKeyLocked(w, ar, req.Encryption)
+	sess, ok := s.newSessionLocked(w, ar, "Batch", fs, req.Encryption)
 	if !ok {
 		return
 	}
-	sess := &session{Ref: newReferenceNumber(ar.now, "SB"), Kind: "Batch", NIP: ar.bearer.NIP, AuthRef: ar.bearer.AuthRef, Form: fs,
-		AESKey: key, IV: iv, KeyError: keyErr, Created: ar.now, Updated: ar.now, Batch: info}
+	sess.Batch = info
 	s.addSessionLocked(sess)
 	uploads := make([]map[string]any, 0, len(info.Parts))
 	for _, p := range info.Parts {
