@@ -8,10 +8,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/ksef-sync/ksef-sync/internal/testutil"
 	"github.com/ksef-sync/ksef-sync/spool"
 )
 
@@ -64,29 +64,11 @@ func TestOutputsDoNotDependOnIssueDate(t *testing.T) {
 	}
 }
 
-// fakeClock is a clock the test moves by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // TestFailingOutputsBackOff: outputs that keep failing are retried after 2 s, 4 s, … (not at every
 // poll) and written once the cause is gone.
 func TestFailingOutputsBackOff(t *testing.T) {
 	h := newHarness(t, SendSettings{})
-	clk := &fakeClock{t: time.Now()}
+	clk := testutil.NewClock(time.Now())
 	h.eng.now = clk.Now
 	// sent/ is a file: nothing can be written into it.
 	if err := os.Remove(h.folders.Sent); err != nil {
@@ -106,14 +88,14 @@ func TestFailingOutputsBackOff(t *testing.T) {
 			break
 		}
 		<-tick.C
-		clk.Add(20 * time.Millisecond) // one poll interval, so KSeF is asked again
+		clk.Advance(20 * time.Millisecond) // one poll interval, so KSeF is asked again
 	}
 	if tries != 1 {
 		t.Fatal("the invoice was not accepted, or its outputs did not fail")
 	}
 	// 10 s of polls every 100 ms: tries at 2 s, 6 s (after the first at 0) — not 100.
 	for range 100 {
-		clk.Add(100 * time.Millisecond)
+		clk.Advance(100 * time.Millisecond)
 		if err := h.eng.Step(h.ctx, true); err != nil && strings.Contains(err.Error(), "outputs") {
 			tries++
 		}
@@ -125,7 +107,7 @@ func TestFailingOutputsBackOff(t *testing.T) {
 	if err := os.Remove(h.folders.Sent); err != nil {
 		t.Fatal(err)
 	}
-	clk.Add(maxRetry)
+	clk.Advance(maxRetry)
 	if err := h.eng.Step(h.ctx, true); err != nil {
 		t.Fatal(err)
 	}
