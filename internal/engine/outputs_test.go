@@ -49,14 +49,7 @@ func TestOutputsDoNotDependOnIssueDate(t *testing.T) {
 			if len(done) != 1 || done[0].Outcome != "accepted" {
 				t.Fatalf("done = %+v", done)
 			}
-			var rec SentRecord
-			b, err := os.ReadFile(filepath.Join(h.folders.Sent, "FV_1.ksef.json"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := json.Unmarshal(b, &rec); err != nil {
-				t.Fatal(err)
-			}
+			rec := h.sentRecord("FV_1")
 			if rec.IssueDate != p1 || rec.KsefNumber != done[0].KsefNumber {
 				t.Errorf("record issueDate %q ksefNumber %q, want %q %q", rec.IssueDate, rec.KsefNumber, p1, done[0].KsefNumber)
 			}
