@@ -109,14 +109,11 @@ func (e *pullEnv) pull(o Options) (Stats, error) {
 // "sales" ones sold by it.
 func (e *pullEnv) seed(subject string, dates ...time.Time) []ksefsim.SeededInvoice {
 	e.t.Helper()
-	invs := make([]ksefsim.SeedInvoice, len(dates))
-	for i, d := range dates {
-		invs[i] = ksefsim.SeedInvoice{SellerNIP: otherNIP, BuyerNIP: pullNIP, PermanentStorageDate: d}
-		if subject == "sales" {
-			invs[i].SellerNIP, invs[i].BuyerNIP = pullNIP, otherNIP
-		}
+	seller, buyer := otherNIP, pullNIP
+	if subject == "sales" {
+		seller, buyer = buyer, seller
 	}
-	out, err := e.sim.Seed(invs...)
+	out, err := e.sim.Seed(ksefsim.SeedsBetween(seller, buyer, dates...)...)
 	if err != nil {
 		e.t.Fatal(err)
 	}
