@@ -8,12 +8,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"software.sslmate.com/src/go-pkcs12"
 
+	"github.com/ksef-sync/ksef-sync/internal/testutil"
 	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
 	"github.com/ksef-sync/ksef-sync/ksef/xades"
 )
@@ -22,30 +22,7 @@ const xadesTestNIP = "5265877635"
 
 // xadesClock is the shared simulated time of the simulator and the client: the client's Sleep
 // advances it instead of sleeping, and tests move it forward to make challenges stale.
-type xadesClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *xadesClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *xadesClock) Sleep(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	c.Advance(d)
-	return nil
-}
-
-func (c *xadesClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
+type xadesClock = testutil.Clock
 
 type xadesEnv struct {
 	srv   *ksefsim.Server
@@ -54,7 +31,7 @@ type xadesEnv struct {
 
 func startXadesSim(t *testing.T, opts ksefsim.Options) xadesEnv {
 	t.Helper()
-	clock := &xadesClock{now: time.Now().UTC()}
+	clock := testutil.NewClock(time.Now().UTC())
 	opts.Now = clock.Now
 	opts.DefaultNIP = xadesTestNIP
 	srv, err := ksefsim.New(opts)

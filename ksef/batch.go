@@ -437,11 +437,5 @@ func (c *Client) putFile(ctx context.Context, req PartUploadRequest, part BatchP
 
 // CloseBatchSession closes the batch session (starts processing).
 func (c *Client) CloseBatchSession(ctx context.Context, sessionRef string) error {
-	err := c.do(ctx, call{method: http.MethodPost, path: "/sessions/batch/" + pathEscape(sessionRef) + "/close",
-		bearer: bearerAccess, want: []int{http.StatusNoContent, http.StatusOK}})
-	if err != nil {
-		return fmt.Errorf("close batch session: %w", err)
-	}
-	c.log.Info("batch session closed", "session", sessionRef)
-	return nil
+	return c.closeSession(ctx, "batch", sessionRef)
 }

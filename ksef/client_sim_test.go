@@ -136,6 +136,32 @@ func (e *env) invoice() []byte {
 	return sampleInvoice(testNIP, fmt.Sprintf("T%d-%d", time.Now().UnixNano(), invoiceSeq.Add(1)), e.clk.Now())
 }
 
+// openOnline opens an online session for FA(3), failing the test on an error.
+func (e *env) openOnline() *OnlineSession {
+	e.t.Helper()
+	s, err := e.c.OpenOnlineSession(e.ctx, FormFA3)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return s
+}
+
+// send sends invoiceXML in session s, failing the test on an error.
+func (e *env) send(s *OnlineSession, invoiceXML []byte) *SentInvoice {
+	e.t.Helper()
+	sent, err := e.c.SendInvoice(e.ctx, s, invoiceXML, SendOptions{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return sent
+}
+
+// sendAndWait sends invoiceXML in session s and returns its final status.
+func (e *env) sendAndWait(s *OnlineSession, invoiceXML []byte) *SessionInvoice {
+	e.t.Helper()
+	return e.waitInvoice(s.ReferenceNumber, e.send(s, invoiceXML).ReferenceNumber)
+}
+
 // waitInvoice polls an invoice's status until it is final.
 func (e *env) waitInvoice(sessionRef, invRef string) *SessionInvoice {
 	e.t.Helper()
@@ -236,18 +262,12 @@ func TestLoginWrongToken(t *testing.T) {
 
 func TestOnlineSessionFlow(t *testing.T) {
 	e := newEnv(t, ksefsim.Options{}, nil)
-	s, err := e.c.OpenOnlineSession(e.ctx, FormFA3)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := e.openOnline()
 	if !s.ValidUntil.After(e.clk.Now()) {
 		t.Fatalf("session validUntil %v", s.ValidUntil)
 	}
 	xml := e.invoice()
-	sent, err := e.c.SendInvoice(e.ctx, s, xml, SendOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sent := e.send(s, xml)
 	if sent.InvoiceHash != hashB64(xml) {
 		t.Fatalf("InvoiceHash %s", sent.InvoiceHash)
 	}
@@ -315,26 +335,14 @@ func TestOnlineSessionFlow(t *testing.T) {
 func TestDuplicateInvoice440(t *testing.T) {
 	e := newEnv(t, ksefsim.Options{}, nil)
 	xml := e.invoice()
-	s1, err := e.c.OpenOnlineSession(e.ctx, FormFA3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sent1, err := e.c.SendInvoice(e.ctx, s1, xml, SendOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s1 := e.openOnline()
+	sent1 := e.send(s1, xml)
 	first := e.waitInvoice(s1.ReferenceNumber, sent1.ReferenceNumber)
 	if first.Status.Code != 200 {
 		t.Fatalf("first send: %+v", first.Status)
 	}
-	s2, err := e.c.OpenOnlineSession(e.ctx, FormFA3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sent2, err := e.c.SendInvoice(e.ctx, s2, xml, SendOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s2 := e.openOnline()
+	sent2 := e.send(s2, xml)
 	second := e.waitInvoice(s2.ReferenceNumber, sent2.ReferenceNumber)
 	ksefNo, sessRef, ok := second.Status.Duplicate()
 	if !ok || ksefNo != first.KsefNumber || sessRef != s1.ReferenceNumber {
@@ -347,29 +355,20 @@ func TestDuplicateInvoice440(t *testing.T) {
 
 func TestSessionInvoicePaging(t *testing.T) {
 	e := newEnv(t, ksefsim.Options{}, func(o *Options) { o.PageSize = 10 })
-	s, err := e.c.OpenOnlineSession(e.ctx, FormFA3)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := e.openOnline()
 	want := map[string]bool{}
 	for range 24 {
-		sent, err := e.c.SendInvoice(e.ctx, s, e.invoice(), SendOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		sent := e.send(s, e.invoice())
 		want[sent.ReferenceNumber] = true
 	}
 	// one invoice of another seller: fails (450), so /failed has exactly one
-	bad, err := e.c.SendInvoice(e.ctx, s, sampleInvoice("3861610227", "other-seller", e.clk.Now()), SendOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	bad := e.send(s, sampleInvoice("3861610227", "other-seller", e.clk.Now()))
 	want[bad.ReferenceNumber] = true
 	if got := e.waitInvoice(s.ReferenceNumber, bad.ReferenceNumber); got.Status.Code < 400 {
 		t.Fatalf("invoice of another seller: %+v", got.Status)
 	}
 	got := map[string]bool{}
-	err = e.c.ListSessionInvoices(e.ctx, s.ReferenceNumber, false, func(inv SessionInvoice) error {
+	err := e.c.ListSessionInvoices(e.ctx, s.ReferenceNumber, false, func(inv SessionInvoice) error {
 		if got[inv.ReferenceNumber] {
 			return fmt.Errorf("invoice %s listed twice", inv.ReferenceNumber)
 		}
@@ -406,10 +405,7 @@ func TestRateLimitRetryAfter(t *testing.T) {
 		o.Limits = RateTable{GroupSessionMisc: {}}
 		o.MaxRetries = 2
 	})
-	s, err := e.c.OpenOnlineSession(e.ctx, FormFA3)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := e.openOnline()
 	for range 15 {
 		if _, err := e.c.SessionStatus(e.ctx, s.ReferenceNumber); err != nil {
 			t.Fatal(err)
@@ -442,10 +438,7 @@ func TestRateLimitRetryAfter(t *testing.T) {
 // TestPacerAvoids429 runs the same burst with the default (production) pacer: no 429 at all.
 func TestPacerAvoids429(t *testing.T) {
 	e := newEnv(t, ksefsim.Options{RateLimits: "production"}, nil)
-	s, err := e.c.OpenOnlineSession(e.ctx, FormFA3)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := e.openOnline()
 	for range 40 {
 		if _, err := e.c.SessionStatus(e.ctx, s.ReferenceNumber); err != nil {
 			t.Fatal(err)
@@ -461,10 +454,7 @@ func TestServerErrorsRetried(t *testing.T) {
 	if err := e.c.Login(e.ctx); err != nil {
 		t.Fatal(err)
 	}
-	s, err := e.c.OpenOnlineSession(e.ctx, FormFA3)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := e.openOnline()
 	e.sim.SetFaults(ksefsim.Faults{ErrorRate: 0.5, OnlyPaths: []string{"/sessions/" + s.ReferenceNumber}})
 	for range 20 {
 		if _, err := e.c.SessionStatus(e.ctx, s.ReferenceNumber); err != nil {
@@ -509,7 +499,7 @@ func TestServerErrorsRetried(t *testing.T) {
 	// an outage exhausts the bounded retries with a retriable error
 	e.sim.SetFaults(ksefsim.Faults{Outage: true})
 	before := len(e.rt.all())
-	_, err = e.c.SessionStatus(e.ctx, s.ReferenceNumber)
+	_, err := e.c.SessionStatus(e.ctx, s.ReferenceNumber)
 	var unavail *UnavailableError
 	if !errors.As(err, &unavail) || unavail.HTTPStatus != 503 || !IsRetriable(err) {
 		t.Fatalf("during outage: %v", err)
@@ -538,10 +528,7 @@ func TestKeyRotation21470(t *testing.T) {
 		oldIDs[k.PublicKeyID] = true
 	}
 	e.sim.RotateKeys(true)
-	s, err := e.c.OpenOnlineSession(e.ctx, FormFA3)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := e.openOnline()
 	saw21470 := e.rt.count(func(x exchange) bool { return x.status == 400 && bytes.Contains(x.body, []byte("21470")) })
 	fetches := e.rt.count(func(x exchange) bool { return strings.HasSuffix(x.path, "/security/public-key-certificates") })
 	if saw21470 != 1 || fetches != 2 {
@@ -555,11 +542,7 @@ func TestKeyRotation21470(t *testing.T) {
 		t.Fatalf("after rotation the client still picks the withdrawn key (%v)", err)
 	}
 	// the new session works with the new key
-	sent, err := e.c.SendInvoice(e.ctx, s, e.invoice(), SendOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if inv := e.waitInvoice(s.ReferenceNumber, sent.ReferenceNumber); inv.Status.Code != 200 {
+	if inv := e.sendAndWait(s, e.invoice()); inv.Status.Code != 200 {
 		t.Fatalf("after rotation: %+v", inv.Status)
 	}
 }
@@ -832,10 +815,7 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 	e := newEnv(t, ksefsim.Options{}, func(o *Options) {
 		o.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
-	s, err := e.c.OpenOnlineSession(e.ctx, FormFA3)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := e.openOnline()
 	if _, err := e.c.SendInvoice(e.ctx, s, e.invoice(), SendOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -922,10 +902,7 @@ func TestListSessions(t *testing.T) {
 	e := newEnv(t, ksefsim.Options{}, func(o *Options) { o.PageSize = 10 })
 	want := map[string]bool{}
 	for range 12 {
-		s, err := e.c.OpenOnlineSession(e.ctx, FormFA3)
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := e.openOnline()
 		want[s.ReferenceNumber] = true
 	}
 	got := map[string]bool{}

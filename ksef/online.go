@@ -126,12 +126,17 @@ func (c *Client) SendInvoice(ctx context.Context, s *OnlineSession, invoiceXML [
 
 // CloseOnlineSession closes an interactive session (starts collective UPO generation).
 func (c *Client) CloseOnlineSession(ctx context.Context, sessionRef string) error {
-	err := c.do(ctx, call{method: http.MethodPost, path: "/sessions/online/" + pathEscape(sessionRef) + "/close",
+	return c.closeSession(ctx, "online", sessionRef)
+}
+
+// closeSession closes the session of kind (online, batch) at POST /sessions/{kind}/{ref}/close.
+func (c *Client) closeSession(ctx context.Context, kind, sessionRef string) error {
+	err := c.do(ctx, call{method: http.MethodPost, path: "/sessions/" + kind + "/" + pathEscape(sessionRef) + "/close",
 		bearer: bearerAccess, want: []int{http.StatusNoContent, http.StatusOK}})
 	if err != nil {
-		return fmt.Errorf("close online session: %w", err)
+		return fmt.Errorf("close %s session: %w", kind, err)
 	}
-	c.log.Info("online session closed", "session", sessionRef)
+	c.log.Info(kind+" session closed", "session", sessionRef)
 	return nil
 }
 
@@ -220,32 +225,50 @@ func (c *Client) ListSessionInvoices(ctx context.Context, sessionRef string, fai
 	if failedOnly {
 		path += "/failed"
 	}
+	cl := call{method: http.MethodGet, path: path, bearer: bearerAccess,
+		query: url.Values{"pageSize": {strconv.Itoa(c.pageSize)}}}
+	return eachContinued[SessionInvoice, sessionInvoicePage](ctx, c, "list session invoices", cl, fn)
+}
+
+type sessionInvoicePage struct {
+	ContinuationToken string           `json:"continuationToken"`
+	Invoices          []SessionInvoice `json:"invoices"`
+}
+
+func (p *sessionInvoicePage) page() (string, []SessionInvoice) {
+	return p.ContinuationToken, p.Invoices
+}
+
+// eachContinued calls fn for every item of a list KSeF pages with x-continuation-token, asking for
+// page after page (P is the page's JSON shape) until one carries no token. A token that does not
+// advance is an error: KSeF would otherwise be asked for the same page for ever.
+func eachContinued[T, P any, PP interface {
+	*P
+	page() (string, []T)
+}](ctx context.Context, c *Client, what string, cl call, fn func(T) error) error {
 	token := ""
 	for page := 0; ; page++ {
-		var out struct {
-			ContinuationToken string           `json:"continuationToken"`
-			Invoices          []SessionInvoice `json:"invoices"`
-		}
-		cl := call{method: http.MethodGet, path: path, bearer: bearerAccess, out: &out,
-			query: url.Values{"pageSize": {strconv.Itoa(c.pageSize)}}}
+		var out P
+		cl.out, cl.header = PP(&out), nil
 		if token != "" {
 			cl.header = map[string]string{"x-continuation-token": token}
 		}
 		if err := c.do(ctx, cl); err != nil {
-			return fmt.Errorf("list session invoices (page %d): %w", page+1, err)
+			return fmt.Errorf("%s (page %d): %w", what, page+1, err)
 		}
-		for _, inv := range out.Invoices {
-			if err := fn(inv); err != nil {
+		next, items := PP(&out).page()
+		for _, it := range items {
+			if err := fn(it); err != nil {
 				return err
 			}
 		}
-		if out.ContinuationToken == "" {
+		if next == "" {
 			return nil
 		}
-		if out.ContinuationToken == token {
-			return errors.New("ksef: list session invoices: continuation token did not advance")
+		if next == token {
+			return fmt.Errorf("ksef: %s: continuation token did not advance", what)
 		}
-		token = out.ContinuationToken
+		token = next
 	}
 }
 
@@ -285,30 +308,13 @@ func (c *Client) ListSessions(ctx context.Context, f SessionListFilter, fn func(
 	if f.DateCreatedTo != nil {
 		q.Set("dateCreatedTo", f.DateCreatedTo.UTC().Format(time.RFC3339Nano))
 	}
-	token := ""
-	for page := 0; ; page++ {
-		var out struct {
-			ContinuationToken string            `json:"continuationToken"`
-			Sessions          []SessionListItem `json:"sessions"`
-		}
-		cl := call{method: http.MethodGet, path: "/sessions", query: q, bearer: bearerAccess, out: &out}
-		if token != "" {
-			cl.header = map[string]string{"x-continuation-token": token}
-		}
-		if err := c.do(ctx, cl); err != nil {
-			return fmt.Errorf("list sessions (page %d): %w", page+1, err)
-		}
-		for _, s := range out.Sessions {
-			if err := fn(s); err != nil {
-				return err
-			}
-		}
-		if out.ContinuationToken == "" {
-			return nil
-		}
-		if out.ContinuationToken == token {
-			return errors.New("ksef: list sessions: continuation token did not advance")
-		}
-		token = out.ContinuationToken
-	}
+	cl := call{method: http.MethodGet, path: "/sessions", query: q, bearer: bearerAccess}
+	return eachContinued[SessionListItem, sessionListPage](ctx, c, "list sessions", cl, fn)
 }
+
+type sessionListPage struct {
+	ContinuationToken string            `json:"continuationToken"`
+	Sessions          []SessionListItem `json:"sessions"`
+}
+
+func (p *sessionListPage) page() (string, []SessionListItem) { return p.ContinuationToken, p.Sessions }

@@ -42,11 +42,7 @@ func TestKeyRecertifiedWithoutRestart(t *testing.T) {
 	if got := fetches(); got != 2 {
 		t.Fatalf("key fetches after expiry = %d, want 2", got)
 	}
-	sent, err := e.c.SendInvoice(e.ctx, s, e.invoice(), SendOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if inv := e.waitInvoice(s.ReferenceNumber, sent.ReferenceNumber); inv.Status.Code != 200 {
+	if inv := e.sendAndWait(s, e.invoice()); inv.Status.Code != 200 {
 		t.Fatalf("invoice after re-certification: %+v", inv.Status)
 	}
 	// at least daily, even when nothing expires
@@ -97,12 +93,9 @@ func TestWeatherIsTransient(t *testing.T) {
 	if err := e.c.Login(e.ctx); err != nil {
 		t.Fatal(err)
 	}
-	s, err := e.c.OpenOnlineSession(e.ctx, FormFA3)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := e.openOnline()
 	e.sim.SetFaults(ksefsim.Faults{Kinds: []ksefsim.KindFault{{Kind: ksefsim.FaultHTML5xx, Rate: 1, Groups: []string{GroupSessionMisc}}}})
-	_, err = e.c.SessionStatus(e.ctx, s.ReferenceNumber)
+	_, err := e.c.SessionStatus(e.ctx, s.ReferenceNumber)
 	var unavail *UnavailableError
 	if !errors.As(err, &unavail) || !IsTransient(err) || RetryAfterHint(err) <= 0 || strings.Contains(err.Error(), "<") {
 		t.Fatalf("HTML 5xx: %v", err)
@@ -144,10 +137,7 @@ func TestWeatherIsTransient(t *testing.T) {
 func TestWeatherOnEveryGroup(t *testing.T) {
 	e := newEnv(t, ksefsim.Options{}, func(o *Options) { o.MaxRetries = 12 })
 	e.sim.SetFaults(ksefsim.Faults{Kinds: []ksefsim.KindFault{{Kind: ksefsim.FaultHTML5xx, Rate: 0.15}, {Kind: ksefsim.FaultWAF403, Rate: 0.15}}})
-	s, err := e.c.OpenOnlineSession(e.ctx, FormFA3)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := e.openOnline()
 	var refs []string
 	for range 10 {
 		sent, err := e.c.SendInvoice(e.ctx, s, e.invoice(), SendOptions{})
@@ -177,14 +167,8 @@ func TestWeatherOnEveryGroup(t *testing.T) {
 // among the answers, the real UPO comes through.
 func TestStorageHTMLNeverAUPO(t *testing.T) {
 	e := newEnv(t, ksefsim.Options{}, func(o *Options) { o.MaxRetries = 12 })
-	s, err := e.c.OpenOnlineSession(e.ctx, FormFA3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sent, err := e.c.SendInvoice(e.ctx, s, e.invoice(), SendOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := e.openOnline()
+	sent := e.send(s, e.invoice())
 	inv := e.waitInvoice(s.ReferenceNumber, sent.ReferenceNumber)
 	if inv.UpoDownloadURL == "" {
 		t.Fatal("no UPO download URL")
@@ -329,10 +313,7 @@ func TestObserver(t *testing.T) {
 		o.Observer = obs
 		o.Limits = RateTable{GroupSessionMisc: {PerSecond: 2}}
 	})
-	s, err := e.c.OpenOnlineSession(e.ctx, FormFA3)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := e.openOnline()
 	for range 4 {
 		if _, err := e.c.SessionStatus(e.ctx, s.ReferenceNumber); err != nil {
 			t.Fatal(err)

@@ -401,14 +401,22 @@ func TestRecoverClaimsRemovesSpoolTemps(t *testing.T) {
 	}
 }
 
-func TestClaimCancelledAfterClaimedStillSucceeds(t *testing.T) {
+// claimCancelledAt claims a fresh outbox file with a context that *hook cancels when the claim
+// reaches it.
+func claimCancelledAt(t *testing.T, hook *func()) (j *Journal, src string, inv *Invoice, err error) {
+	t.Helper()
 	resetHooks(t)
-	j, _ := openTest(t)
+	j, _ = openTest(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	src := outboxFile(t, "FV.xml", []byte("<Faktura/>"))
-	afterClaimedHook = cancel
-	inv, err := claimOne(j, ctx, testNIP, src)
+	t.Cleanup(cancel)
+	src = outboxFile(t, "FV.xml", []byte("<Faktura/>"))
+	*hook = cancel
+	inv, err = claimOne(j, ctx, testNIP, src)
+	return j, src, inv, err
+}
+
+func TestClaimCancelledAfterClaimedStillSucceeds(t *testing.T) {
+	_, src, inv, err := claimCancelledAt(t, &afterClaimedHook)
 	if err != nil {
 		t.Fatalf("Claim cancelled after the claim became durable: %v", err)
 	}
@@ -418,13 +426,8 @@ func TestClaimCancelledAfterClaimedStillSucceeds(t *testing.T) {
 }
 
 func TestClaimCancelledBeforeClaimedLeavesOutbox(t *testing.T) {
-	resetHooks(t)
-	j, _ := openTest(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	src := outboxFile(t, "FV.xml", []byte("<Faktura/>"))
-	afterSpoolHook = cancel
-	if _, err := claimOne(j, ctx, testNIP, src); !errors.Is(err, context.Canceled) {
+	j, src, _, err := claimCancelledAt(t, &afterSpoolHook)
+	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Claim: err = %v, want context.Canceled", err)
 	}
 	if !fileExists(t, src) {

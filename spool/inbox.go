@@ -116,24 +116,20 @@ func (j *Journal) putCursor(ctx context.Context, tx *sql.Tx, nip, subject string
 
 // Cursors returns every pull cursor of nip by subject.
 func (j *Journal) Cursors(ctx context.Context, nip string) (map[string]time.Time, error) {
-	rows, err := j.db.QueryContext(ctx, `SELECT subject, cursor FROM cursors WHERE nip = ?`, nip)
-	if err != nil {
-		return nil, fmt.Errorf("cursors: %w", err)
-	}
-	defer rows.Close()
 	out := map[string]time.Time{}
-	for rows.Next() {
+	err := j.eachRow(ctx, `SELECT subject, cursor FROM cursors WHERE nip = ?`, []any{nip}, func(rows *sql.Rows) error {
 		var subject, s string
 		if err := rows.Scan(&subject, &s); err != nil {
-			return nil, fmt.Errorf("cursors: %w", err)
+			return err
 		}
 		t, err := decodeTime(s)
 		if err != nil {
-			return nil, fmt.Errorf("cursor %s: %w", subject, err)
+			return fmt.Errorf("cursor %s: %w", subject, err)
 		}
 		out[subject] = t
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("cursors: %w", err)
 	}
 	return out, nil

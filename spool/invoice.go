@@ -261,21 +261,17 @@ func (j *Journal) CountByState(ctx context.Context, nip string) (map[State]int, 
 	if nip != "" {
 		query, args = queryCountByState, []any{nip}
 	}
-	rows, err := j.db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("count by state: %w", err)
-	}
-	defer rows.Close()
 	counts := map[State]int{}
-	for rows.Next() {
+	err := j.eachRow(ctx, query, args, func(rows *sql.Rows) error {
 		var s string
 		var n int
 		if err := rows.Scan(&s, &n); err != nil {
-			return nil, fmt.Errorf("count by state: %w", err)
+			return err
 		}
 		counts[State(s)] = n
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("count by state: %w", err)
 	}
 	return counts, nil
@@ -302,23 +298,35 @@ func recentRejectionsQuery(nip string, n int) (string, []any) {
 }
 
 func (j *Journal) queryInvoices(ctx context.Context, query string, args ...any) ([]Invoice, error) {
-	rows, err := j.db.QueryContext(ctx, query, args...)
+	var out []Invoice
+	err := j.eachRow(ctx, query, args, func(rows *sql.Rows) error {
+		inv, err := j.scanInvoice(rows)
+		if err != nil {
+			return err
+		}
+		out = append(out, *inv)
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("query invoices: %w", err)
 	}
-	defer rows.Close()
-	var out []Invoice
-	for rows.Next() {
-		inv, err := j.scanInvoice(rows)
-		if err != nil {
-			return nil, fmt.Errorf("query invoices: %w", err)
-		}
-		out = append(out, *inv)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("query invoices: %w", err)
-	}
 	return out, nil
+}
+
+// eachRow runs query and calls scan for every row it returns. The query's, a scan's and the rows'
+// errors come back as they are: the caller names the read they belong to.
+func (j *Journal) eachRow(ctx context.Context, query string, args []any, scan func(*sql.Rows) error) error {
+	rows, err := j.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 // inClause returns "(?, ?, ...)" and the values for a SQL IN list.

@@ -133,31 +133,32 @@ func (j *Journal) LastBeat(ctx context.Context) (Beat, bool, error) {
 }
 
 func (j *Journal) companyHealth(ctx context.Context) ([]CompanyHealth, error) {
-	rows, err := j.db.QueryContext(ctx, `SELECT c.nip, c.last_error, c.last_error_at, c.ksef_available, c.ksef_checked_at,
-		coalesce(a.snapshot, '') FROM report_company c LEFT JOIN report_availability a ON a.nip = c.nip ORDER BY c.nip`)
+	var out []CompanyHealth
+	err := j.eachRow(ctx, `SELECT c.nip, c.last_error, c.last_error_at, c.ksef_available, c.ksef_checked_at,
+		coalesce(a.snapshot, '') FROM report_company c LEFT JOIN report_availability a ON a.nip = c.nip ORDER BY c.nip`, nil,
+		func(rows *sql.Rows) error {
+			var c CompanyHealth
+			var errAt, checked string
+			err := rows.Scan(&c.NIP, &c.LastError, &errAt, &c.KSeFAvailable, &checked, &c.Availability)
+			if err != nil {
+				return err
+			}
+			if c.LastErrorAt, err = decodeTime(errAt); err != nil {
+				return err
+			}
+			if c.KSeFCheckedAt, err = decodeTime(checked); err != nil {
+				return err
+			}
+			out = append(out, c)
+			return nil
+		})
 	if isNoTable(err) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read company health: %w", err)
 	}
-	defer rows.Close()
-	var out []CompanyHealth
-	for rows.Next() {
-		var c CompanyHealth
-		var errAt, checked string
-		if err := rows.Scan(&c.NIP, &c.LastError, &errAt, &c.KSeFAvailable, &checked, &c.Availability); err != nil {
-			return nil, fmt.Errorf("read company health: %w", err)
-		}
-		if c.LastErrorAt, err = decodeTime(errAt); err != nil {
-			return nil, err
-		}
-		if c.KSeFCheckedAt, err = decodeTime(checked); err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 func isNoTable(err error) bool { return err != nil && strings.Contains(err.Error(), "no such table") }
@@ -195,20 +196,19 @@ func (j *Journal) CountOutcomes(ctx context.Context, nip string, since time.Time
 
 // NIPs lists every NIP the journal holds invoices or cursors for, sorted.
 func (j *Journal) NIPs(ctx context.Context) ([]string, error) {
-	rows, err := j.db.QueryContext(ctx, `SELECT nip FROM invoices UNION SELECT nip FROM cursors ORDER BY 1`)
+	var out []string
+	err := j.eachRow(ctx, `SELECT nip FROM invoices UNION SELECT nip FROM cursors ORDER BY 1`, nil, func(rows *sql.Rows) error {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return err
+		}
+		out = append(out, n)
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("list NIPs: %w", err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, fmt.Errorf("list NIPs: %w", err)
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // RejectionsSince returns nip's rejections (every NIP when empty) whose record changed after
@@ -265,22 +265,21 @@ func (j *Journal) CountTally(ctx context.Context, nip string, since time.Time) (
 		query += ` WHERE nip = ?`
 		args = append(args, nip)
 	}
-	rows, err := j.db.QueryContext(ctx, query+` GROUP BY 1, 2, 3`, args...)
-	if err != nil {
-		return Tally{}, fmt.Errorf("count invoices: %w", err)
-	}
-	defer rows.Close()
 	t := Tally{ByState: map[State]int{}}
-	for rows.Next() {
+	err = j.eachRow(ctx, query+` GROUP BY 1, 2, 3`, args, func(rows *sql.Rows) error {
 		var state, outcome string
 		var today bool
 		var n int
 		if err := rows.Scan(&state, &outcome, &today, &n); err != nil {
-			return Tally{}, fmt.Errorf("count invoices: %w", err)
+			return err
 		}
 		t.add(State(state), outcome, today, n)
+		return nil
+	})
+	if err != nil {
+		return Tally{}, fmt.Errorf("count invoices: %w", err)
 	}
-	return t, rows.Err()
+	return t, nil
 }
 
 func (t *Tally) add(state State, outcome string, today bool, n int) {

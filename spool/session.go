@@ -2,6 +2,7 @@ package spool
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 )
@@ -59,30 +60,27 @@ func (j *Journal) Sessions(ctx context.Context, nip string, states ...string) ([
 		query += ` AND state IN ` + in
 		args = append(args, vals...)
 	}
-	rows, err := j.db.QueryContext(ctx, query+` ORDER BY created_at, ref`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("sessions: %w", err)
-	}
-	defer rows.Close()
 	var out []Session
-	for rows.Next() {
+	err := j.eachRow(ctx, query+` ORDER BY created_at, ref`, args, func(rows *sql.Rows) error {
 		var s Session
 		var created, updated, valid string
 		if err := rows.Scan(&s.Ref, &s.NIP, &s.Kind, &s.State, &created, &updated, &valid); err != nil {
-			return nil, fmt.Errorf("sessions: %w", err)
+			return err
 		}
+		var err error
 		if s.CreatedAt, err = decodeTime(created); err != nil {
-			return nil, fmt.Errorf("session %s: %w", s.Ref, err)
+			return fmt.Errorf("session %s: %w", s.Ref, err)
 		}
 		if s.UpdatedAt, err = decodeTime(updated); err != nil {
-			return nil, fmt.Errorf("session %s: %w", s.Ref, err)
+			return fmt.Errorf("session %s: %w", s.Ref, err)
 		}
 		if s.ValidUntil, err = decodeTimePtr(valid); err != nil {
-			return nil, fmt.Errorf("session %s: %w", s.Ref, err)
+			return fmt.Errorf("session %s: %w", s.Ref, err)
 		}
 		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("sessions: %w", err)
 	}
 	return out, nil

@@ -16,10 +16,10 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/ksef-sync/ksef-sync/internal/testutil"
 	"github.com/ksef-sync/ksef-sync/ksef"
 	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
 	"github.com/ksef-sync/ksef-sync/spool"
@@ -28,13 +28,8 @@ import (
 
 const pullOtherNIP = "7740001454"
 
-// pullClock is the simulator's clock: real time plus an offset the test moves, so the high-water
-// mark passes freshly seeded invoices without sleeping. It keeps ticking because the simulator's
-// rate limiter counts in its own time.
-type pullClock struct{ off atomic.Int64 }
-
-func (c *pullClock) Now() time.Time          { return time.Now().Add(time.Duration(c.off.Load())) }
-func (c *pullClock) advance(d time.Duration) { c.off.Add(int64(d)) }
+// pullClock is the simulator's clock: real time plus an offset the test moves.
+type pullClock = testutil.OffsetClock
 
 // pullExports records, between the binary and the simulator, every export the binary started and
 // the high-water mark of each finished package: the cursors must end exactly there.
@@ -346,7 +341,7 @@ func TestPullCatchUpThenLagWindow(t *testing.T) {
 		more = append(more, collect(subject, lagDates, p.seed(subject, lagDates))...)
 		more = append(more, collect(subject, newDates, p.seed(subject, newDates))...)
 	}
-	p.clock.advance(10 * time.Minute)
+	p.clock.Advance(10 * time.Minute)
 	out = p.pull(60 * time.Second)
 	if !strings.Contains(out, "written: 150\n") {
 		t.Errorf("second pull output:\n%s", out)
@@ -501,7 +496,7 @@ func TestPullScheduledByRun(t *testing.T) {
 
 	laterDates := pullSpread(now.Add(time.Minute), time.Second, 5)
 	want = append(want, collect("cost", laterDates, p.seed("cost", laterDates))...)
-	p.clock.advance(10 * time.Minute)
+	p.clock.Advance(10 * time.Minute)
 	waitForPullWritten(t, lines, 5)
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
@@ -643,7 +638,7 @@ func TestPullSurvivesHungAndFailedExports(t *testing.T) {
 	later := pullSpread(now.Add(time.Minute), time.Second, 20)
 	want = append(want, collect("cost", later, p.seed("cost", later))...)
 	simAdmin(t, p.sim, "/exports/hang?n=1")
-	p.clock.advance(10 * time.Minute)
+	p.clock.Advance(10 * time.Minute)
 	cmd, lines := p.daemon()
 	watchdog := time.AfterFunc(60*time.Second, func() { _ = cmd.Process.Kill() })
 	defer watchdog.Stop()

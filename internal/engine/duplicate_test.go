@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,13 +57,7 @@ func TestDuplicateOfAnOriginalWeCannotList(t *testing.T) {
 	t.Run("same bytes", func(t *testing.T) {
 		h := newHarnessOn(t, other.sim, SendSettings{})
 		copyInv := submittedCopy(t, h, "B.xml", data)
-		if err := h.eng.duplicate(h.ctx, copyInv, status440); err != nil {
-			t.Fatal(err)
-		}
-		got, err := h.journal.Get(h.ctx, copyInv.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
+		got := judgeDuplicate(t, h, copyInv, status440)
 		if got.State != spool.StateAccepted || got.KsefNumber != origNumber {
 			t.Fatalf("state %s ksef number %q, want accepted as %s", got.State, got.KsefNumber, origNumber)
 		}
@@ -73,13 +66,7 @@ func TestDuplicateOfAnOriginalWeCannotList(t *testing.T) {
 		h := newHarnessOn(t, other.sim, SendSettings{})
 		changed := []byte(strings.Replace(string(data), "</Faktura>", "<!-- changed --></Faktura>", 1))
 		copyInv := submittedCopy(t, h, "C.xml", changed)
-		if err := h.eng.duplicate(h.ctx, copyInv, status440); err != nil {
-			t.Fatal(err)
-		}
-		got, err := h.journal.Get(h.ctx, copyInv.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
+		got := judgeDuplicate(t, h, copyInv, status440)
 		if got.State != spool.StateRejected || !strings.Contains(got.ErrDescription, "z inną treścią") || !strings.Contains(got.ErrHint, "nowy numer") {
 			t.Fatalf("state %s: %s (hint %s), want rejected as different content (in Polish by default)", got.State, got.ErrDescription, got.ErrHint)
 		}
@@ -90,13 +77,7 @@ func TestDuplicateOfAnOriginalWeCannotList(t *testing.T) {
 		missing := *status440
 		missing.Status.Extensions = map[string]string{"originalKsefNumber": strings.Replace(origNumber, "-", "-9", 1)[:len(origNumber)],
 			"originalSessionReferenceNumber": "20261202-SO-0000000000-0000000000-00"}
-		if err := h.eng.duplicate(h.ctx, copyInv, &missing); err != nil {
-			t.Fatal(err)
-		}
-		got, err := h.journal.Get(h.ctx, copyInv.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
+		got := judgeDuplicate(t, h, copyInv, &missing)
 		if got.State != spool.StateRejected || !strings.Contains(got.ErrDescription, "nie pozwolił porównać") {
 			t.Fatalf("state %s: %s, want a clear rejection", got.State, got.ErrDescription)
 		}
@@ -145,10 +126,7 @@ func TestUPOOfAForeignOriginalIsBounded(t *testing.T) {
 		if got.State != spool.StateDone || got.KsefNumber != origNumber || got.UpoPath != "" {
 			t.Fatalf("state %s, number %s, UPO path %q: want done as %s without a UPO", got.State, got.KsefNumber, got.UpoPath, origNumber)
 		}
-		var rec SentRecord
-		if err := json.Unmarshal(readOut(t, filepath.Join(h.folders.Sent, "B.ksef.json")), &rec); err != nil {
-			t.Fatal(err)
-		}
+		rec := h.sentRecord("B")
 		if rec.UPOFile != nil || !strings.Contains(rec.UPOMissing, "another tool") || !strings.Contains(rec.UPOMissing, foreignSession) ||
 			rec.KsefNumber != origNumber {
 			t.Fatalf(".ksef.json: upoFile %v, upoMissing %q, ksefNumber %s", rec.UPOFile, rec.UPOMissing, rec.KsefNumber)
@@ -176,11 +154,16 @@ func TestUPOOfAForeignOriginalIsBounded(t *testing.T) {
 	})
 }
 
-func readOut(t *testing.T, path string) []byte {
+// judgeDuplicate runs the duplicate handling of inv for KSeF's status and returns the invoice as
+// the journal holds it afterwards.
+func judgeDuplicate(t *testing.T, h *harness, inv *spool.Invoice, st *ksef.SessionInvoice) *spool.Invoice {
 	t.Helper()
-	b, err := os.ReadFile(path)
+	if err := h.eng.duplicate(h.ctx, inv, st); err != nil {
+		t.Fatal(err)
+	}
+	got, err := h.journal.Get(h.ctx, inv.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b
+	return got
 }

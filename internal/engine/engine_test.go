@@ -115,14 +115,7 @@ func TestSingleInvoiceGoesOnlineAndWritesOutputs(t *testing.T) {
 	if len(done) != 1 || done[0].Outcome != "accepted" || done[0].Mode != "online" {
 		t.Fatalf("done = %+v", done)
 	}
-	var rec SentRecord
-	b, err := os.ReadFile(filepath.Join(h.folders.Sent, "FV_1.ksef.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &rec); err != nil {
-		t.Fatal(err)
-	}
+	rec := h.sentRecord("FV_1")
 	if !ksef.ValidKsefNumber(rec.KsefNumber) || rec.Mode != "online" || rec.QRCodeI == "" {
 		t.Fatalf("record %+v", rec)
 	}

@@ -8,10 +8,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/ksef-sync/ksef-sync/internal/testutil"
 	"github.com/ksef-sync/ksef-sync/spool"
 )
 
@@ -49,14 +49,7 @@ func TestOutputsDoNotDependOnIssueDate(t *testing.T) {
 			if len(done) != 1 || done[0].Outcome != "accepted" {
 				t.Fatalf("done = %+v", done)
 			}
-			var rec SentRecord
-			b, err := os.ReadFile(filepath.Join(h.folders.Sent, "FV_1.ksef.json"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := json.Unmarshal(b, &rec); err != nil {
-				t.Fatal(err)
-			}
+			rec := h.sentRecord("FV_1")
 			if rec.IssueDate != p1 || rec.KsefNumber != done[0].KsefNumber {
 				t.Errorf("record issueDate %q ksefNumber %q, want %q %q", rec.IssueDate, rec.KsefNumber, p1, done[0].KsefNumber)
 			}
@@ -64,29 +57,11 @@ func TestOutputsDoNotDependOnIssueDate(t *testing.T) {
 	}
 }
 
-// fakeClock is a clock the test moves by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // TestFailingOutputsBackOff: outputs that keep failing are retried after 2 s, 4 s, … (not at every
 // poll) and written once the cause is gone.
 func TestFailingOutputsBackOff(t *testing.T) {
 	h := newHarness(t, SendSettings{})
-	clk := &fakeClock{t: time.Now()}
+	clk := testutil.NewClock(time.Now())
 	h.eng.now = clk.Now
 	// sent/ is a file: nothing can be written into it.
 	if err := os.Remove(h.folders.Sent); err != nil {
@@ -106,14 +81,14 @@ func TestFailingOutputsBackOff(t *testing.T) {
 			break
 		}
 		<-tick.C
-		clk.Add(20 * time.Millisecond) // one poll interval, so KSeF is asked again
+		clk.Advance(20 * time.Millisecond) // one poll interval, so KSeF is asked again
 	}
 	if tries != 1 {
 		t.Fatal("the invoice was not accepted, or its outputs did not fail")
 	}
 	// 10 s of polls every 100 ms: tries at 2 s, 6 s (after the first at 0) — not 100.
 	for range 100 {
-		clk.Add(100 * time.Millisecond)
+		clk.Advance(100 * time.Millisecond)
 		if err := h.eng.Step(h.ctx, true); err != nil && strings.Contains(err.Error(), "outputs") {
 			tries++
 		}
@@ -125,7 +100,7 @@ func TestFailingOutputsBackOff(t *testing.T) {
 	if err := os.Remove(h.folders.Sent); err != nil {
 		t.Fatal(err)
 	}
-	clk.Add(maxRetry)
+	clk.Advance(maxRetry)
 	if err := h.eng.Step(h.ctx, true); err != nil {
 		t.Fatal(err)
 	}

@@ -114,13 +114,19 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request) (*status.Report,
 	return rep, true
 }
 
+// fresh sets the response's content type and keeps caches from storing it: every answer here
+// describes this moment.
+func fresh(w http.ResponseWriter, contentType string) {
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Cache-Control", "no-store")
+}
+
 func (s *Server) apiStatus(w http.ResponseWriter, r *http.Request) {
 	rep, ok := s.report(w, r)
 	if !ok {
 		return
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
+	fresh(w, "application/json; charset=utf-8")
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
@@ -128,8 +134,7 @@ func (s *Server) apiStatus(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
+	fresh(w, "text/plain; charset=utf-8")
 	if s.opt.Health != nil {
 		if err := s.opt.Health(r.Context()); err != nil {
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -145,8 +150,7 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
+	fresh(w, "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
 	if err := renderPage(w, rep, s.opt.Lang); err != nil {
 		s.opt.Logger.Warn("status page: rendering failed", "err", err)

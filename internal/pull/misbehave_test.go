@@ -30,7 +30,7 @@ func (s steppingClock) Sleep(ctx context.Context, d time.Duration) error {
 		return err
 	}
 	s.sim.WaitJobs()
-	s.c.advance(d)
+	s.c.Advance(d)
 	return nil
 }
 

@@ -16,7 +16,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,13 +39,9 @@ const (
 	pullLimit = 30 * time.Second
 )
 
-// pullClock is the simulator's and the puller's clock: real time plus an offset the test moves, so
-// the high-water mark can pass freshly seeded invoices without sleeping. It keeps ticking because
-// the simulator's rate limiter counts in its own time.
-type pullClock struct{ off atomic.Int64 }
-
-func (c *pullClock) Now() time.Time          { return time.Now().Add(time.Duration(c.off.Load())) }
-func (c *pullClock) advance(d time.Duration) { c.off.Add(int64(d)) }
+// pullClock is the simulator's and the puller's clock: real time plus an offset the test moves
+// (testutil.OffsetClock).
+type pullClock struct{ testutil.OffsetClock }
 
 // Sleep waits in real time: the simulator's rate limiter keeps counting meanwhile.
 func (c *pullClock) Sleep(ctx context.Context, d time.Duration) error {
@@ -116,14 +111,11 @@ func (e *pullEnv) pull(o Options) (Stats, error) {
 // "sales" ones sold by it.
 func (e *pullEnv) seed(subject string, dates ...time.Time) []ksefsim.SeededInvoice {
 	e.t.Helper()
-	invs := make([]ksefsim.SeedInvoice, len(dates))
-	for i, d := range dates {
-		invs[i] = ksefsim.SeedInvoice{SellerNIP: otherNIP, BuyerNIP: pullNIP, PermanentStorageDate: d}
-		if subject == "sales" {
-			invs[i].SellerNIP, invs[i].BuyerNIP = pullNIP, otherNIP
-		}
+	seller, buyer := otherNIP, pullNIP
+	if subject == "sales" {
+		seller, buyer = buyer, seller
 	}
-	out, err := e.sim.Seed(invs...)
+	out, err := e.sim.Seed(ksefsim.SeedsBetween(seller, buyer, dates...)...)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -352,7 +344,7 @@ func TestPullOneOffLeavesCursorsAndDeliveriesUntouched(t *testing.T) {
 		t.Fatalf("cursors after the first pull: %v", before)
 	}
 	late := e.seed("cost", now.Add(time.Minute), now.Add(3*time.Minute), now.Add(5*time.Minute))
-	e.clock.advance(pullStep + 5*time.Minute)
+	e.clock.Advance(pullStep + 5*time.Minute)
 
 	out := filepath.Join(e.dir, "redownload")
 	o := e.options(start, "cost")
@@ -455,7 +447,7 @@ func TestPullWindowEndAboveHWMDoesNotSkip(t *testing.T) {
 	}
 	// Stored at now-90s: after the first export's HWM, before its window end.
 	lagged := e.seed("cost", now.Add(-90*time.Second))
-	e.clock.advance(pullStep)
+	e.clock.Advance(pullStep)
 	if _, err := e.pull(e.options(start, "cost")); err != nil {
 		t.Fatal(err)
 	}
@@ -635,12 +627,12 @@ func TestPullExportBudgetHoldsAcrossPullers(t *testing.T) {
 		t.Errorf("a spent budget logged loudly:\n%s", e.logs)
 	}
 
-	e.clock.advance(time.Hour)
+	e.clock.Advance(time.Hour)
 	for range 3 { // 3 windows left, 2 per hour
 		if st, err = e.pull(o); err != nil {
 			t.Fatal(err)
 		}
-		e.clock.advance(time.Hour)
+		e.clock.Advance(time.Hour)
 	}
 	if st.BudgetExhausted {
 		t.Errorf("still not caught up: %+v", st)
@@ -662,7 +654,7 @@ func TestPullRareSubjectsRunLessOften(t *testing.T) {
 	if err != nil || again.Exports != 0 {
 		t.Fatalf("pull right after: %+v, %v; want no export", again, err)
 	}
-	e.clock.advance(slowEvery)
+	e.clock.Advance(slowEvery)
 	later, err := e.pull(o)
 	if err != nil || later.Exports == 0 {
 		t.Fatalf("pull 6 h later: %+v, %v; want an export", later, err)

@@ -16,32 +16,18 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/ksef-sync/ksef-sync/internal/testutil"
 )
 
 const testNIP = "5265877635"
 
 // clock is an injected, manually advanced time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type clock = testutil.Clock
 
-func newClock() *clock { return &clock{t: time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newClock() *clock { return testutil.NewClock(time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)) }
 
 func startSim(t *testing.T, opts Options) *Server {
 	t.Helper()

@@ -17,6 +17,16 @@ type SeedInvoice struct {
 	AuthorizedNIP        string    // optional authorized subject (PodmiotUpowazniony), for SubjectAuthorized exports
 }
 
+// SeedsBetween describes one invoice sold by seller to buyer at each PermanentStorage date, the
+// most common seeding of the retrieval tests.
+func SeedsBetween(seller, buyer string, dates ...time.Time) []SeedInvoice {
+	invs := make([]SeedInvoice, len(dates))
+	for i, d := range dates {
+		invs[i] = SeedInvoice{SellerNIP: seller, BuyerNIP: buyer, PermanentStorageDate: d}
+	}
+	return invs
+}
+
 // SeededInvoice is what Seed created.
 type SeededInvoice struct {
 	KsefNumber, InvoiceHash string

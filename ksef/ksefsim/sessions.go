@@ -83,15 +83,26 @@ func (s *Server) handleOpenOnline(w http.ResponseWriter, ar *apiRequest) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	key, iv, keyErr, ok := s.unwrapKeyLocked(w, ar, req.Encryption)
+	sess, ok := s.newSessionLocked(w, ar, "Online", fs, req.Encryption)
 	if !ok {
 		return
 	}
-	sess := &session{Ref: newReferenceNumber(ar.now, "SO"), Kind: "Online", NIP: ar.bearer.NIP, AuthRef: ar.bearer.AuthRef, Form: fs,
-		AESKey: key, IV: iv, KeyError: keyErr, Created: ar.now, Updated: ar.now, ValidUntil: ar.now.Add(onlineSessionTTL)}
+	sess.ValidUntil = ar.now.Add(onlineSessionTTL)
 	s.addSessionLocked(sess)
 	s.log.Info("online session opened", "session", sess.Ref, "nip", sess.NIP)
 	writeJSON(w, 201, map[string]any{"referenceNumber": sess.Ref, "validUntil": fmtTime(sess.ValidUntil)})
+}
+
+// newSessionLocked unwraps the caller's session key and makes a session of kind (Online: reference
+// SO, Batch: SB) for form fs; ok=false means the response was written.
+func (s *Server) newSessionLocked(w http.ResponseWriter, ar *apiRequest, kind string, fs formSpec, enc encryptionInfo) (*session, bool) {
+	key, iv, keyErr, ok := s.unwrapKeyLocked(w, ar, enc)
+	if !ok {
+		return nil, false
+	}
+	prefix := map[string]string{"Online": "SO", "Batch": "SB"}[kind]
+	return &session{Ref: newReferenceNumber(ar.now, prefix), Kind: kind, NIP: ar.bearer.NIP, AuthRef: ar.bearer.AuthRef, Form: fs,
+		AESKey: key, IV: iv, KeyError: keyErr, Created: ar.now, Updated: ar.now}, true
 }
 
 func (s *Server) addSessionLocked(sess *session) {
@@ -161,12 +172,8 @@ func (s *Server) handleSendInvoice(w http.ResponseWriter, ar *apiRequest) {
 			return
 		}
 	}
-	if int64(len(ct)) != req.EncryptedInvoiceSize {
-		writeException(w, ar.r, 400, 21402, "Nieprawidłowy rozmiar pliku.", fmt.Sprintf("encryptedInvoiceSize %d, actual %d", req.EncryptedInvoiceSize, len(ct)))
-		return
-	}
-	if sha256B64(ct) != req.EncryptedInvoiceHash {
-		writeException(w, ar.r, 400, 21403, "Nieprawidłowy skrót pliku.", "encryptedInvoiceHash does not match the content")
+	if !matchesDeclared(w, ar.r, ct, req.EncryptedInvoiceSize, req.EncryptedInvoiceHash,
+		fmt.Sprintf("encryptedInvoiceSize %d, actual %d", req.EncryptedInvoiceSize, len(ct)), "encryptedInvoiceHash does not match the content") {
 		return
 	}
 	inv := &invoice{Ref: newReferenceNumber(ar.now, "EE"), SessionRef: sess.Ref, Ordinal: len(sess.Invoices) + 1, InvoiceHash: req.InvoiceHash,
@@ -176,12 +183,8 @@ func (s *Server) handleSendInvoice(w http.ResponseWriter, ar *apiRequest) {
 	if err != nil {
 		inv.Code, inv.Description, inv.Details = 435, "Błąd odszyfrowania pliku", []string{err.Error()}
 	} else {
-		if int64(len(pt)) != req.InvoiceSize {
-			writeException(w, ar.r, 400, 21402, "Nieprawidłowy rozmiar pliku.", fmt.Sprintf("invoiceSize %d, decrypted size %d", req.InvoiceSize, len(pt)))
-			return
-		}
-		if sha256B64(pt) != req.InvoiceHash {
-			writeException(w, ar.r, 400, 21403, "Nieprawidłowy skrót pliku.", "invoiceHash does not match the decrypted invoice")
+		if !matchesDeclared(w, ar.r, pt, req.InvoiceSize, req.InvoiceHash,
+			fmt.Sprintf("invoiceSize %d, decrypted size %d", req.InvoiceSize, len(pt)), "invoiceHash does not match the decrypted invoice") {
 			return
 		}
 		inv.Delay = s.drawStepLocked()
@@ -196,6 +199,21 @@ func (s *Server) handleSendInvoice(w http.ResponseWriter, ar *apiRequest) {
 		s.log.Error("journal invoice", "invoice", inv.Ref, "err", err)
 	}
 	writeJSON(w, 202, map[string]any{"referenceNumber": inv.Ref})
+}
+
+// matchesDeclared answers 21402 (with sizeDetail) when data's length is not the declared size and
+// 21403 (with hashDetail) when its SHA-256 is not the declared hash; ok=false means the response
+// was written.
+func matchesDeclared(w http.ResponseWriter, r *http.Request, data []byte, size int64, hash, sizeDetail, hashDetail string) bool {
+	if int64(len(data)) != size {
+		writeException(w, r, 400, 21402, "Nieprawidłowy rozmiar pliku.", sizeDetail)
+		return false
+	}
+	if sha256B64(data) != hash {
+		writeException(w, r, 400, 21403, "Nieprawidłowy skrót pliku.", hashDetail)
+		return false
+	}
+	return true
 }
 
 // processInvoiceLocked decides an invoice's fate: content checks, duplicates, KSeF number.
@@ -303,12 +321,11 @@ func (s *Server) handleOpenBatch(w http.ResponseWriter, ar *apiRequest) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	key, iv, keyErr, ok := s.unwrapKeyLocked(w, ar, req.Encryption)
+	sess, ok := s.newSessionLocked(w, ar, "Batch", fs, req.Encryption)
 	if !ok {
 		return
 	}
-	sess := &session{Ref: newReferenceNumber(ar.now, "SB"), Kind: "Batch", NIP: ar.bearer.NIP, AuthRef: ar.bearer.AuthRef, Form: fs,
-		AESKey: key, IV: iv, KeyError: keyErr, Created: ar.now, Updated: ar.now, Batch: info}
+	sess.Batch = info
 	s.addSessionLocked(sess)
 	uploads := make([]map[string]any, 0, len(info.Parts))
 	for _, p := range info.Parts {

@@ -492,3 +492,23 @@ func TestKsefNumberCRC(t *testing.T) {
 	}
 	_ = base64.StdEncoding
 }
+
+// TestSendInvoiceChecksDeclaredSizesAndHashes: an online invoice whose encrypted or plain size or
+// SHA-256 is not what the request declares is refused with 21402 (size) or 21403 (hash).
+func TestSendInvoiceChecksDeclaredSizesAndHashes(t *testing.T) {
+	_, s, access, sess, k := startOnline(t)
+	for field, want := range map[string]int{
+		"encryptedInvoiceSize": 21402, "encryptedInvoiceHash": 21403, "invoiceSize": 21402, "invoiceHash": 21403,
+	} {
+		body := sendRequest(t, k, sampleInvoice(t, testNIP, "DECL-"+field))
+		if strings.HasSuffix(field, "Size") {
+			body[field] = body[field].(int) + 1
+		} else {
+			body[field] = sha256B64([]byte("something else"))
+		}
+		r := call(t, "POST", s.URL()+"/sessions/online/"+sess+"/invoices", access, body)
+		if code := must(t, r, 400).exceptionCode(t); code != want {
+			t.Errorf("wrong %s: exception %d, want %d", field, code, want)
+		}
+	}
+}

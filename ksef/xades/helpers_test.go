@@ -41,7 +41,7 @@ func newTestCreds(t *testing.T, keyType, nip string) testCreds {
 	return testCreds{creds: creds, certFile: certFile, keyFile: keyFile, certPEM: certPEM, keyPEM: keyPEM, dir: dir}
 }
 
-func writeFile(t *testing.T, dir, name string, data []byte) string {
+func writeFile(t testing.TB, dir, name string, data []byte) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
 	if err := os.WriteFile(p, data, 0o600); err != nil {

@@ -9,8 +9,6 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -165,20 +163,33 @@ func TestVerifyRejects(t *testing.T) {
 // sit behind the digest and signature checks.
 func resign(t *testing.T, signed []byte, creds *Credentials, mutate func(sig *etree.Element)) []byte {
 	t.Helper()
-	tree, err := parseDocument(signed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sig := tree.Root().SelectElement("ds:Signature")
+	tree, sig := parseSigned(t, signed)
 	mutate(sig)
 	if err := fillDigests(tree.Root(), sig); err != nil {
 		t.Fatal(err)
 	}
+	return signAgain(t, tree, sig, func(canonical []byte) ([]byte, error) { return signDigest(creds.Key, canonical) })
+}
+
+// parseSigned parses a signed document and finds its ds:Signature.
+func parseSigned(t *testing.T, signed []byte) (*etree.Document, *etree.Element) {
+	t.Helper()
+	tree, err := parseDocument(signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tree, tree.Root().SelectElement("ds:Signature")
+}
+
+// signAgain puts sign's value over the canonical SignedInfo of sig into its SignatureValue and
+// returns the whole document.
+func signAgain(t *testing.T, tree *etree.Document, sig *etree.Element, sign func(canonical []byte) ([]byte, error)) []byte {
+	t.Helper()
 	canonical, err := canonicalize(sig.SelectElement("ds:SignedInfo"), algExcC14N, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	value, err := signDigest(creds.Key, canonical)
+	value, err := sign(canonical)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +254,7 @@ func FuzzVerifyAuthTokenRequest(f *testing.F) {
 		f.Fatal(err)
 	}
 	dir := f.TempDir()
-	creds, err := LoadPEM(writeFileF(f, dir, "c.pem", certPEM), writeFileF(f, dir, "k.pem", keyPEM), nil)
+	creds, err := LoadPEM(writeFile(f, dir, "c.pem", certPEM), writeFile(f, dir, "k.pem", keyPEM), nil)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -266,39 +277,16 @@ func FuzzVerifyAuthTokenRequest(f *testing.F) {
 	})
 }
 
-func writeFileF(f *testing.F, dir, name string, data []byte) string {
-	f.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, data, 0o600); err != nil {
-		f.Fatal(err)
-	}
-	return p
-}
-
 // TestVerifyRSAPSS re-signs our SignedInfo with RSASSA-PSS (xmlsec1 1.2 cannot produce PSS, so the test
 // builds the signature itself with the standard library).
 func TestVerifyRSAPSS(t *testing.T) {
 	tc := newTestCreds(t, "rsa", testNIP)
 	signed := mustReplace(t, signedRequest(t, tc.creds), algRSASHA256, "http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1")
-	tree, err := parseDocument(signed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sig := tree.Root().SelectElement("ds:Signature")
-	canonical, err := canonicalize(sig.SelectElement("ds:SignedInfo"), algExcC14N, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	digest := sha256.Sum256(canonical)
-	value, err := rsa.SignPSS(rand.Reader, tc.creds.Key.(*rsa.PrivateKey), crypto.SHA256, digest[:], &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sig.SelectElement("ds:SignatureValue").SetText(base64.StdEncoding.EncodeToString(value))
-	pss, err := tree.WriteToBytes()
-	if err != nil {
-		t.Fatal(err)
-	}
+	tree, sig := parseSigned(t, signed)
+	pss := signAgain(t, tree, sig, func(canonical []byte) ([]byte, error) {
+		digest := sha256.Sum256(canonical)
+		return rsa.SignPSS(rand.Reader, tc.creds.Key.(*rsa.PrivateKey), crypto.SHA256, digest[:], &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
+	})
 	if _, err := VerifyAuthTokenRequest(pss, time.Now()); err != nil {
 		t.Fatalf("RSA-PSS signature rejected: %v", err)
 	}
