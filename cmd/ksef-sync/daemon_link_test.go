@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,8 +20,9 @@ func TestSendAndPullWhileTheDaemonRuns(t *testing.T) {
 	}
 	start := time.Now().Add(-48 * time.Hour).UTC().Truncate(time.Second)
 	// The schedule never fires during the test: only the request can make the daemon pull. The
-	// settle window keeps dropped files in the outbox for seconds, so send sees all of them.
-	e := newE2E(t, ksefsim.Options{HWMLag: time.Second}, fmt.Sprintf("[pull]\nenabled = true\nschedule = \"0 0 1 1 *\"\nsubjects = [\"cost\"]\nstart = %q\n[watch]\nsettle = \"4s\"\nrescan = \"1s\"\n", start.Format(time.RFC3339)))
+	// settle window keeps files dropped by dropUnseen in the outbox for seconds, so send sees all
+	// of them even on a loaded machine.
+	e := newE2E(t, ksefsim.Options{HWMLag: time.Second}, fmt.Sprintf("[pull]\nenabled = true\nschedule = \"0 0 1 1 *\"\nsubjects = [\"cost\"]\nstart = %q\n[watch]\nsettle = \"6s\"\nrescan = \"1s\"\n", start.Format(time.RFC3339)))
 	seeded := e.seedTwoBought()
 	_, lines := e.daemon()
 	keepLog(t, lines)
@@ -29,10 +31,13 @@ func TestSendAndPullWhileTheDaemonRuns(t *testing.T) {
 	waitForOutputs(t, e, 1, time.Minute)
 
 	for i := 1; i <= 5; i++ {
-		e.drop(fmt.Sprintf("hook_%d.xml", i), invoice(i, "LINK"))
+		dropUnseen(t, e, fmt.Sprintf("hook_%d.xml", i), invoice(i, "LINK"))
 	}
-	e.drop("broken.xml", []byte("<Faktura>not closed"))
+	dropUnseen(t, e, "broken.xml", []byte("<Faktura>not closed"))
 	code, out, errOut := e.send(2 * time.Minute)
+	if !strings.Contains(errOut, "finish the 6 file(s)") {
+		t.Errorf("send did not find the 6 files in the outbox (the daemon took some first): %s", errOut)
+	}
 	if code != exitRejected {
 		t.Fatalf("send beside the daemon: exit %d, want %d (one rejection)\n%s%s", code, exitRejected, out, errOut)
 	}
@@ -60,5 +65,19 @@ func TestSendAndPullWhileTheDaemonRuns(t *testing.T) {
 	}
 	if left := glob(t, filepath.Join(e.dir, "state", "requests"), "*"); len(left) != 0 {
 		t.Errorf("request files left behind: %v", left)
+	}
+}
+
+// dropUnseen puts a file into the outbox so that the watcher does not see a writer finish it: it
+// is hard-linked in from outside (Linux reports no close-after-write and no rename into the
+// outbox), so the daemon waits the full settle window before taking it. e.drop renames the file
+// in, and the daemon took it within 100 ms, before a `send` started on a loaded machine could
+// list it (make test, run 1 of issue 11's five).
+func dropUnseen(t *testing.T, e *e2e, name string, data []byte) {
+	t.Helper()
+	staged := filepath.Join(e.dir, "staged-"+name)
+	writeFile(t, staged, data)
+	if err := os.Link(staged, filepath.Join(e.outbox, name)); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,5 +1,7 @@
-// Package msg is the one catalogue of the words ksef-sync shows a bookkeeper: the hints and
-// descriptions of rejected invoices (error/<name>.error.json) and the text of `ksef-sync status`.
+// Package msg is the one catalogue of the words ksef-sync shows a bookkeeper: the hints,
+// descriptions and FA(3) schema problems of rejected invoices (error/<name>.error.json, where
+// internal/xsd gives a key and arguments, rendered here), the conversion note of sent invoices
+// (sent/<name>.ksef.json), the text of `ksef-sync status` and the status page.
 // Every message has a key and its text in Polish and English side by side (catalogue.go), so a
 // new message cannot be added in one language only (TestCatalogueIsComplete).
 //
