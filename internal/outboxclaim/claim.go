@@ -170,10 +170,7 @@ const maxNames = 5
 // daemon id. An outbox without claim folders gives none.
 func Others(outbox, id string) ([]Held, error) {
 	root := filepath.Join(outbox, FolderName)
-	des, err := os.ReadDir(root)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
+	des, err := readDir(root)
 	if err != nil {
 		return nil, err
 	}
@@ -196,10 +193,7 @@ func Others(outbox, id string) ([]Held, error) {
 
 // files lists the regular files in dir by name, sorted; none when dir does not exist.
 func files(dir string) ([]string, error) {
-	des, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
+	des, err := readDir(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -211,4 +205,13 @@ func files(dir string) ([]string, error) {
 	}
 	sort.Strings(names)
 	return names, nil
+}
+
+// readDir lists dir; a folder that does not exist (nothing was ever claimed there) lists empty.
+func readDir(dir string) ([]os.DirEntry, error) {
+	des, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	return des, err
 }
