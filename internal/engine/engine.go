@@ -120,7 +120,7 @@ type Engine struct {
 	// claims takes outbox files by renaming them into this daemon's claim folder (intake.go), so a
 	// second daemon on the same share never takes the same file.
 	claims *outboxclaim.Claimer
-	// leftGate paces retries of files left in our claim folder by a failed claim, by outbox.
+	// leftGate paces retries of files a failed claim left in our claim folder (one key).
 	leftGate retryGate[string]
 	log      *slog.Logger
 	now      func() time.Time
