@@ -116,4 +116,19 @@ func TestFailedClaimIsRetriedFromTheClaimFolder(t *testing.T) {
 	if left, _ := h.eng.claims.Leftovers(h.folders.Outbox); len(left) != 0 || h.eng.leftGate.failing(leftoversKey) {
 		t.Fatalf("claim folder %v, still failing %v", left, h.eng.leftGate.failing(leftoversKey))
 	}
+
+	// Without a failure on record the folder is still looked at every sweepEvery.
+	stray := filepath.Join(outboxclaim.Dir(h.folders.Outbox, h.eng.claims.ID()), "FV_2.xml")
+	if err := os.WriteFile(stray, inv(2, "RETRY"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.eng.retryLeftovers(h.ctx)
+	if _, err := os.Stat(stray); err != nil {
+		t.Fatalf("swept before sweepEvery passed: %v", err)
+	}
+	h.eng.nextSweep = time.Now()
+	h.eng.retryLeftovers(h.ctx)
+	if done := h.settle(); len(done) != 2 || done[1].OutputStem != "FV_2" {
+		t.Fatalf("after the sweep: %+v", done)
+	}
 }

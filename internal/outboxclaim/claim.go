@@ -91,7 +91,7 @@ func (c *Claimer) Take(paths []string) []string {
 		if seen[target] {
 			continue
 		}
-		if _, err := os.Lstat(target); err == nil {
+		if exists(target) {
 			c.log.Info("an earlier claim of this name is still being finished; the new file waits in the outbox", "file", filepath.Base(p), "dir", dir)
 			seen[target] = true
 			out = append(out, target)
@@ -99,7 +99,9 @@ func (c *Claimer) Take(paths []string) []string {
 		}
 		err := renameFile(p, target)
 		switch {
-		case err == nil:
+		// A "source gone" with the target in place is our own rename after all: NFS (and SMB with
+		// replayed requests) can retry a rename whose answer was lost and then report the source gone.
+		case err == nil, errors.Is(err, os.ErrNotExist) && exists(target):
 			seen[target] = true
 			out = append(out, target)
 			synced[outbox] = true
@@ -214,4 +216,9 @@ func readDir(dir string) ([]os.DirEntry, error) {
 		return nil, nil
 	}
 	return des, err
+}
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
 }
