@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -76,11 +77,12 @@ func sendViaDaemon(ctx context.Context, env *cliEnv, cfg *config.Config, log *sl
 	if err != nil {
 		return fail(env, exitFatal, fmt.Errorf("list outbox %s: %w", cfg.Folders.Outbox, err))
 	}
-	fmt.Fprintf(env.stderr, "ksef-sync: the daemon is running; waiting for it to finish the %d file(s) now in the outbox\n", len(files))
 	paths := make([]string, len(files))
 	for i, f := range files {
 		paths[i] = f.Path
 	}
+	paths = append(paths, takenByDaemon(cfg, paths)...)
+	fmt.Fprintf(env.stderr, "ksef-sync: the daemon is running; waiting for it to finish the %d file(s) now in the outbox\n", len(paths))
 	tctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	res, err := followFiles(tctx, j, cfg.KSeF.NIP, from, paths)
@@ -88,6 +90,28 @@ func sendViaDaemon(ctx context.Context, env *cliEnv, cfg *config.Config, log *sl
 		return fail(env, exitFatal, err)
 	}
 	return reportSend(env, res, timeout)
+}
+
+// takenByDaemon lists, by their outbox paths, the files the daemon has renamed into its claim
+// folder but may not have recorded yet (outboxclaim): listed after the outbox, so a file taken
+// between the two listings is still followed. Paths already in seen are left out.
+func takenByDaemon(cfg *config.Config, seen []string) []string {
+	id, err := outboxclaim.ReadID(cfg.Folders.State)
+	if err != nil || id == "" {
+		return nil
+	}
+	c, err := outboxclaim.New(id, nil)
+	if err != nil {
+		return nil
+	}
+	taken, _ := c.Leftovers(cfg.Folders.Outbox)
+	var out []string
+	for _, p := range taken {
+		if orig := outboxclaim.Original(p); !slices.Contains(seen, orig) {
+			out = append(out, orig)
+		}
+	}
+	return out
 }
 
 // sendTally is what `send` reports.

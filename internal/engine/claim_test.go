@@ -4,8 +4,10 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/ksef-sync/ksef-sync/internal/outboxclaim"
+	"github.com/ksef-sync/ksef-sync/spool"
 )
 
 // TestRecoverFinishesHalfDoneClaims: a daemon died right after renaming FV_1.xml and FV_3.xml into
@@ -71,5 +73,62 @@ func TestRecoverFinishesHalfDoneClaims(t *testing.T) {
 	}
 	if n := len(h.sim.Stats().Accepted); n != 3 || h.sim.Stats().DuplicateSubmissions != 0 {
 		t.Fatalf("simulator: %d accepted, %d duplicate submissions", n, h.sim.Stats().DuplicateSubmissions)
+	}
+}
+
+// TestFailedClaimIsRetriedFromTheClaimFolder: the rename succeeded but the journal could not take
+// the file (here: a read-only journal, as when the disk is full or the database is locked). The
+// file waits in our claim folder, where no listing offers it again; the engine retries it itself
+// once the backoff has passed, and the invoice is sent once.
+func TestFailedClaimIsRetriedFromTheClaimFolder(t *testing.T) {
+	h := newHarness(t, SendSettings{})
+	ro, err := spool.OpenReadOnly(h.ctx, h.folders.State)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ro.Close() })
+	h.eng.claimJ = ro
+	p := h.drop("FV_1.xml", inv(1, "RETRY"))
+	if got := h.eng.claimAll(h.ctx, []string{p}); len(got) != 0 {
+		t.Fatalf("claimed %d into a read-only journal", len(got))
+	}
+	left, _ := h.eng.claims.Leftovers(h.folders.Outbox)
+	if _, err := os.Stat(p); !os.IsNotExist(err) || len(left) != 1 {
+		t.Fatalf("after the failed claim: outbox stat %v, claim folder %v", err, left)
+	}
+
+	h.eng.claimJ = h.journal // the journal works again
+	h.eng.retryLeftovers(h.ctx)
+	if open, _ := h.journal.ByState(h.ctx, nip, spool.StateClaimed, spool.StateReady); len(open) != 0 {
+		t.Fatalf("retried before the backoff passed: %d", len(open))
+	}
+	g := &h.eng.leftGate // the backoff passes
+	g.mu.Lock()
+	entry := g.fails[leftoversKey]
+	entry.next = time.Now()
+	g.fails[leftoversKey] = entry
+	g.mu.Unlock()
+	h.eng.retryLeftovers(h.ctx)
+	done := h.settle()
+	if len(done) != 1 || done[0].Outcome != "accepted" || done[0].OutputStem != "FV_1" {
+		t.Fatalf("after the retry: %+v", done)
+	}
+	if left, _ := h.eng.claims.Leftovers(h.folders.Outbox); len(left) != 0 || h.eng.leftGate.failing(leftoversKey) {
+		t.Fatalf("claim folder %v, still failing %v", left, h.eng.leftGate.failing(leftoversKey))
+	}
+
+	// Without a failure on record the folder is still looked at every sweepEvery.
+	stray := filepath.Join(outboxclaim.Dir(h.folders.Outbox, h.eng.claims.ID()), "FV_2.xml")
+	if err := os.WriteFile(stray, inv(2, "RETRY"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.eng.retryLeftovers(h.ctx)
+	if _, err := os.Stat(stray); err != nil {
+		t.Fatalf("swept before sweepEvery passed: %v", err)
+	}
+	h.eng.nextSweep = time.Now()
+	h.eng.retryLeftovers(h.ctx)
+	if done := h.settle(); len(done) != 2 || done[1].OutputStem != "FV_2" {
+		t.Fatalf("after the sweep: %+v", done)
 	}
 }

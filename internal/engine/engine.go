@@ -117,11 +117,6 @@ type Engine struct {
 	listK    sessionLister
 	offJ     offlineJournal
 	offline  offlineState
-	// claims takes outbox files by renaming them into this daemon's claim folder (intake.go), so a
-	// second daemon on the same share never takes the same file.
-	claims *outboxclaim.Claimer
-	// leftGate paces retries of files left in our claim folder by a failed claim, by outbox.
-	leftGate retryGate[string]
 	log      *slog.Logger
 	now      func() time.Time
 	wake     chan struct{}
@@ -151,6 +146,14 @@ type Engine struct {
 	// origCache holds, for one confirm round, the invoice lists of sessions that registered the
 	// originals of duplicates.
 	origCache map[string]map[string]ksef.SessionInvoice
+
+	// claims takes outbox files by renaming them into this daemon's claim folder (intake.go), so a
+	// second daemon on the same share never takes the same file.
+	claims *outboxclaim.Claimer
+	// leftGate paces retries of files a failed claim left in our claim folder (one key).
+	leftGate retryGate[string]
+	// nextSweep is when the claim folder is next looked at without a failure (retryLeftovers).
+	nextSweep time.Time
 }
 
 // New checks the options and returns an Engine.

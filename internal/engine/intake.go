@@ -113,12 +113,20 @@ func (e *Engine) claimLeftovers(ctx context.Context) (claimed []spool.Invoice, f
 	return e.claimTaken(ctx, left)
 }
 
-// retryLeftovers retries, with backoff, the files a failed claim left in our claim folder: the
-// watcher never lists that folder, so nothing else would offer them again before a restart.
+// sweepEvery is how often the claim folder is looked at when no claim failed: a safety net for a
+// file left there by a path nobody foresaw, at the cost of one listing.
+const sweepEvery = 5 * time.Minute
+
+// retryLeftovers claims the files waiting in our claim folder: with backoff after a failed claim,
+// and otherwise every sweepEvery. The watcher never lists that folder, so nothing else would offer
+// them again before a restart.
 func (e *Engine) retryLeftovers(ctx context.Context) {
-	if !e.leftGate.failing(leftoversKey) || !e.leftGate.due(leftoversKey, e.now()) {
+	now := e.now()
+	if failing := e.leftGate.failing(leftoversKey); failing && !e.leftGate.due(leftoversKey, now) ||
+		!failing && now.Before(e.nextSweep) {
 		return
 	}
+	e.nextSweep = now.Add(sweepEvery)
 	claimed, failed := e.claimLeftovers(ctx)
 	if failed > 0 {
 		e.leftGate.failed(leftoversKey, e.now(), nil)

@@ -35,6 +35,7 @@ func (e *Engine) Recover(ctx context.Context) error {
 	if _, failed := e.claimLeftovers(ctx); failed > 0 {
 		e.leftGate.failed(leftoversKey, e.now(), nil)
 	}
+	e.nextSweep = e.now().Add(sweepEvery)
 	// An output write cut short by a crash leaves a hidden temporary file; the journal still says
 	// the outputs are not written, so they are written again under the reserved names.
 	for _, dir := range []string{e.opt.Folders.Sent, e.opt.Folders.Error} {

@@ -91,7 +91,7 @@ func (c *Claimer) Take(paths []string) []string {
 		if seen[target] {
 			continue
 		}
-		if _, err := os.Lstat(target); err == nil {
+		if exists(target) {
 			c.log.Info("an earlier claim of this name is still being finished; the new file waits in the outbox", "file", filepath.Base(p), "dir", dir)
 			seen[target] = true
 			out = append(out, target)
@@ -99,7 +99,9 @@ func (c *Claimer) Take(paths []string) []string {
 		}
 		err := renameFile(p, target)
 		switch {
-		case err == nil:
+		// A "source gone" with the target in place is our own rename after all: NFS (and SMB with
+		// replayed requests) can retry a rename whose answer was lost and then report the source gone.
+		case err == nil, errors.Is(err, os.ErrNotExist) && exists(target):
 			seen[target] = true
 			out = append(out, target)
 			synced[outbox] = true
@@ -170,10 +172,7 @@ const maxNames = 5
 // daemon id. An outbox without claim folders gives none.
 func Others(outbox, id string) ([]Held, error) {
 	root := filepath.Join(outbox, FolderName)
-	des, err := os.ReadDir(root)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
+	des, err := readDir(root)
 	if err != nil {
 		return nil, err
 	}
@@ -196,10 +195,7 @@ func Others(outbox, id string) ([]Held, error) {
 
 // files lists the regular files in dir by name, sorted; none when dir does not exist.
 func files(dir string) ([]string, error) {
-	des, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
+	des, err := readDir(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -211,4 +207,18 @@ func files(dir string) ([]string, error) {
 	}
 	sort.Strings(names)
 	return names, nil
+}
+
+// readDir lists dir; a folder that does not exist (nothing was ever claimed there) lists empty.
+func readDir(dir string) ([]os.DirEntry, error) {
+	des, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	return des, err
+}
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
 }

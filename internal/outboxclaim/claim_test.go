@@ -148,20 +148,29 @@ func TestHalfDoneClaimIsFinishedFirst(t *testing.T) {
 }
 
 // TestVanishedAndBlockedFiles: a file already gone is skipped; a rename that fails for another
-// reason leaves the file in the outbox.
+// reason leaves the file in the outbox; a rename that reports the source gone although it happened
+// (a replayed request on NFS or SMB) is ours.
 func TestVanishedAndBlockedFiles(t *testing.T) {
 	outbox := t.TempDir()
 	c := newClaimer(t, "host-aaaaaaaa")
 	write(t, filepath.Join(outbox, "busy.xml"), "x")
+	write(t, filepath.Join(outbox, "replayed.xml"), "x")
 	renameFile = func(from, to string) error {
-		if filepath.Base(from) == "busy.xml" {
+		switch filepath.Base(from) {
+		case "busy.xml":
 			return &os.LinkError{Op: "rename", Old: from, New: to, Err: os.ErrPermission}
+		case "replayed.xml":
+			if err := os.Rename(from, to); err != nil {
+				return err
+			}
+			return &os.LinkError{Op: "rename", Old: from, New: to, Err: os.ErrNotExist}
 		}
 		return os.Rename(from, to)
 	}
 	t.Cleanup(func() { renameFile = os.Rename })
-	if got := c.Take([]string{filepath.Join(outbox, "gone.xml"), filepath.Join(outbox, "busy.xml")}); len(got) != 0 {
-		t.Fatalf("Take = %v, want nothing", got)
+	got := c.Take([]string{filepath.Join(outbox, "gone.xml"), filepath.Join(outbox, "busy.xml"), filepath.Join(outbox, "replayed.xml")})
+	if len(got) != 1 || got[0] != filepath.Join(Dir(outbox, c.ID()), "replayed.xml") {
+		t.Fatalf("Take = %v, want only replayed.xml", got)
 	}
 	if _, err := os.Stat(filepath.Join(outbox, "busy.xml")); err != nil {
 		t.Fatalf("the blocked file left the outbox: %v", err)
