@@ -92,6 +92,23 @@ func (c *Config) CompanyName() string {
 	return ""
 }
 
+// MetaScope is what scopes the journal meta keys of this configuration's company: its NIP when one
+// journal serves listed companies, "" in the single-company form (whose keys stay as they were).
+func (c *Config) MetaScope() string {
+	if c.MultiCompany() {
+		return c.KSeF.NIP
+	}
+	return ""
+}
+
+// MetaKey is key in scope (see MetaScope).
+func MetaKey(key, scope string) string {
+	if scope == "" {
+		return key
+	}
+	return key + "@" + scope
+}
+
 var companyNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
 // expandFolders replaces {company} and {nip} in the folder paths of f.
