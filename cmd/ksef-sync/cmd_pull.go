@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -71,7 +72,20 @@ func pullOptions(d *deps) pull.Options {
 		QRBase:   cfg.QRBaseURL(),
 		// KSeF leaves some exports running for days: give up on one after this long.
 		ExportTimeout: cfg.Pull.ExportTimeout.Duration,
+		MetaScope:     cfg.MetaScope(),
+		Spread:        pullOffset(cfg),
 	}
+}
+
+// pullOffset places a company of a many-company daemon at its own fixed point of the pull
+// schedule's period (a hash of its name), so 400 companies never export in the same minute.
+func pullOffset(cfg *config.Config) float64 {
+	if !cfg.MultiCompany() {
+		return 0
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(cfg.CompanyName()))
+	return float64(h.Sum32()) / (1 << 32)
 }
 
 func oneOff(o pull.Options, cfg *config.Config, since, until, out string) (pull.Options, error) {

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ksef-sync/ksef-sync/internal/config"
 	"github.com/ksef-sync/ksef-sync/ksef"
 	"github.com/ksef-sync/ksef-sync/spool"
 )
@@ -26,12 +27,16 @@ const pacerStateEvery = 500 * time.Millisecond
 // pacerStateWire is the saved form: per counter key, Unix milliseconds.
 type pacerStateWire map[string][]int64
 
-// pacerSavers remembers, per journal, the goroutine that saves its pacer history, so closing the
+// pacerSavers remembers, per deps, the goroutine that saves its pacer history, so closing the
 // deps can stop it and save once more.
-var pacerSavers sync.Map // *spool.Journal → *pacerSaver
+var pacerSavers sync.Map // *deps → *pacerSaver
 
 type pacerSaver struct {
 	j      *spool.Journal
+	key    string // pacerStateKey in the company's scope
+	// ownOnly drops the per-IP counters (auth) from what is saved: with many companies in one
+	// journal each would restore the shared counters once more.
+	ownOnly bool
 	c      *ksef.Client
 	log    *slog.Logger
 	cancel context.CancelFunc
@@ -48,17 +53,18 @@ func startPacerState(ctx context.Context, d *deps) {
 		return
 	}
 	log := d.log.With("component", "pacer-state")
-	loadPacerState(ctx, d.journal, d.client, log)
+	key := config.MetaKey(pacerStateKey, d.cfg.MetaScope())
+	loadPacerState(ctx, d.journal, key, d.client, log)
 	ctx, cancel := context.WithCancel(ctx)
-	s := &pacerSaver{j: d.journal, c: d.client, log: log, cancel: cancel, done: make(chan struct{})}
-	pacerSavers.Store(d.journal, s)
+	s := &pacerSaver{j: d.journal, key: key, ownOnly: d.cfg.MetaScope() != "", c: d.client, log: log, cancel: cancel, done: make(chan struct{})}
+	pacerSavers.Store(d, s)
 	go s.run(ctx)
 }
 
 // stopPacerState stops the saver of d's journal and saves the final history; call it before the
 // journal is closed.
 func stopPacerState(d *deps) {
-	v, ok := pacerSavers.LoadAndDelete(d.journal)
+	v, ok := pacerSavers.LoadAndDelete(d)
 	if !ok {
 		return
 	}
@@ -87,6 +93,9 @@ func (s *pacerSaver) run(ctx context.Context) {
 func (s *pacerSaver) save(ctx context.Context) {
 	wire := pacerStateWire{}
 	for key, events := range s.c.PacerState() {
+		if s.ownOnly && key == ksef.GroupAuth {
+			continue
+		}
 		ms := make([]int64, len(events))
 		for i, e := range events {
 			ms[i] = e.UnixMilli()
@@ -102,7 +111,7 @@ func (s *pacerSaver) save(ctx context.Context) {
 	if string(b) == s.last {
 		return
 	}
-	if err := s.j.SetMeta(ctx, pacerStateKey, string(b)); err != nil {
+	if err := s.j.SetMeta(ctx, s.key, string(b)); err != nil {
 		if ctx.Err() == nil {
 			s.log.Debug("could not save the rate-limit history", "err", err)
 		}
@@ -113,8 +122,8 @@ func (s *pacerSaver) save(ctx context.Context) {
 
 // loadPacerState restores what an earlier process saved. A missing or unreadable value only means
 // the pacer starts empty, as it always did.
-func loadPacerState(ctx context.Context, j *spool.Journal, c *ksef.Client, log *slog.Logger) {
-	v, ok, err := j.Meta(ctx, pacerStateKey)
+func loadPacerState(ctx context.Context, j *spool.Journal, key string, c *ksef.Client, log *slog.Logger) {
+	v, ok, err := j.Meta(ctx, key)
 	if err != nil || !ok {
 		return
 	}
