@@ -32,15 +32,15 @@ type pacerStateWire map[string][]int64
 var pacerSavers sync.Map // *deps → *pacerSaver
 
 type pacerSaver struct {
-	j      *spool.Journal
-	key    string // pacerStateKey in the company's scope
+	j   *spool.Journal
+	key string // pacerStateKey in the company's scope
 	// ownOnly drops the per-IP counters (auth) from what is saved: with many companies in one
 	// journal each would restore the shared counters once more.
 	ownOnly bool
-	c      *ksef.Client
-	log    *slog.Logger
-	cancel context.CancelFunc
-	done   chan struct{}
+	c       *ksef.Client
+	log     *slog.Logger
+	cancel  context.CancelFunc
+	done    chan struct{}
 
 	mu   sync.Mutex
 	last string // what was saved last, to skip writes while idle

@@ -44,9 +44,9 @@ type Options struct {
 	TrustedCerts       map[string][]*x509.Certificate
 	// Grants lets the credentials of an owner NIP act in other contexts: owner → context NIPs
 	// (an accounting office's clients; grants.go).
-	Grants map[string][]string
-	AllowNonLoopback   bool
-	Logger             *slog.Logger
+	Grants           map[string][]string
+	AllowNonLoopback bool
+	Logger           *slog.Logger
 
 	// trustAnySet tells New that TrustAnySelfSigned was set explicitly (see WithoutSelfSigned).
 	trustAnySet bool
