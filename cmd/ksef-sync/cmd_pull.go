@@ -18,6 +18,7 @@ func cmdPull(ctx context.Context, env *cliEnv, args []string) int {
 	since := fs.String("since", "", "one-off re-download from this date (YYYY-MM-DD or RFC 3339); cursors are not touched")
 	until := fs.String("until", "", "with -since: up to this date (default now)")
 	out := fs.String("out", "", "with -since: folder to download into (required, must differ from the inbox)")
+	companies := addCompanyFlag(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		return parseFailed(err)
 	}
@@ -44,7 +45,7 @@ func cmdPull(ctx context.Context, env *cliEnv, args []string) int {
 		}
 		return pullViaDaemon(ctx, env, cfg)
 	}
-	return withDepsOrDaemon(ctx, env, *cfgPath, alone, withDaemon)
+	return withCompanies(ctx, env, *cfgPath, *companies, alone, withDaemon)
 }
 
 func pullOnce(ctx context.Context, env *cliEnv, opts pull.Options) int {

@@ -23,6 +23,7 @@ type rejectionLine = status.Rejection
 func cmdStatus(ctx context.Context, env *cliEnv, args []string) int {
 	fs, cfgPath := newFlags(env, "status")
 	asJSON := fs.Bool("json", false, "print JSON")
+	companies := addCompanyFlag(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		return parseFailed(err)
 	}
@@ -30,7 +31,10 @@ func cmdStatus(ctx context.Context, env *cliEnv, args []string) int {
 	if cfg == nil {
 		return code
 	}
-	rep, err := collectStatus(ctx, cfg, serviceState(cfg), time.Now())
+	if _, err := companyViews(cfg, *companies); err != nil {
+		return fail(env, exitUsage, err)
+	}
+	rep, err := collectStatus(ctx, cfg, serviceState(cfg), time.Now(), *companies...)
 	if err != nil {
 		return fail(env, exitFatal, err)
 	}
@@ -69,10 +73,10 @@ func serviceState(cfg *config.Config) string {
 }
 
 // collectStatus reads the journal read-only, so it is safe while the daemon runs.
-func collectStatus(ctx context.Context, cfg *config.Config, svcState string, now time.Time) (*statusReport, error) {
+func collectStatus(ctx context.Context, cfg *config.Config, svcState string, now time.Time, only ...string) (*statusReport, error) {
 	creds, expires := credentialSummary(cfg)
 	return status.Collect(ctx, status.Options{Config: cfg, Service: svcState, Credentials: creds, CredsExpires: expires,
-		CredentialsOf: credentialsOf(cfg), Now: now})
+		CredentialsOf: credentialsOf(cfg), Only: only, Now: now})
 }
 
 // credentialsOf names each company's login method when the configuration lists companies (they log

@@ -20,6 +20,7 @@ import (
 	"github.com/ksef-sync/ksef-sync/internal/config"
 	"github.com/ksef-sync/ksef-sync/internal/logging"
 	"github.com/ksef-sync/ksef-sync/internal/status"
+	"github.com/ksef-sync/ksef-sync/ksef"
 	"github.com/ksef-sync/ksef-sync/spool"
 )
 
@@ -98,7 +99,8 @@ func (f *fleet) wait() { f.wg.Wait() }
 func (f *fleet) start(co config.Company) {
 	view := f.cfg.ForCompany(co)
 	m := &member{co: co, view: view, tracker: status.NewTracker(nil), done: make(chan struct{})}
-	m.log = slog.New(m.tracker.Handler(f.log.Handler())).With("company", co.Name, "nip", co.NIP)
+	next := m.tracker.Handler(f.log.Handler())
+	m.log = slog.New(&explainLogin{next: next, cfg: view}).With("company", co.Name, "nip", co.NIP)
 	// The company's KSeF client reports to its own tracker (its reachability and errors in
 	// status), to the metrics and to KSeF's availability, as the single company's does.
 	observed.Store(view, observers{m.tracker, f.obs.metrics.KSeF, availability.Observer(f.obs.avail, nil)})
@@ -259,4 +261,37 @@ func (f *fleet) apply(cur *config.Config) {
 func sameExceptSend(a, b config.Company) bool {
 	a.Send, b.Send = config.Send{}, config.Send{}
 	return reflect.DeepEqual(a, b)
+}
+
+// explainLogin rewrites the error of a log record that is a refused login into the sentence
+// `auth check` would say, naming the company and, for KSeF's 415, the permission it has not
+// granted the office: the status page's "last error" of that company then says what to fix.
+type explainLogin struct {
+	next slog.Handler
+	cfg  *config.Config
+}
+
+func (h *explainLogin) Enabled(ctx context.Context, l slog.Level) bool { return h.next.Enabled(ctx, l) }
+
+func (h *explainLogin) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level < slog.LevelWarn {
+		return h.next.Handle(ctx, r)
+	}
+	out := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
+	r.Attrs(func(a slog.Attr) bool {
+		if err, ok := a.Value.Any().(error); ok && a.Key == "err" && ksef.IsCredentialsProblem(err) {
+			a = slog.String("err", fmt.Sprintf("company %q: %v", h.cfg.CompanyName(), explainAuthError(err, h.cfg)))
+		}
+		out.AddAttrs(a)
+		return true
+	})
+	return h.next.Handle(ctx, out)
+}
+
+func (h *explainLogin) WithAttrs(as []slog.Attr) slog.Handler {
+	return &explainLogin{next: h.next.WithAttrs(as), cfg: h.cfg}
+}
+
+func (h *explainLogin) WithGroup(name string) slog.Handler {
+	return &explainLogin{next: h.next.WithGroup(name), cfg: h.cfg}
 }
