@@ -238,3 +238,63 @@ func TestManyCompaniesEndToEnd(t *testing.T) {
 		t.Errorf("the daemon log does not name omega's refused login")
 	}
 }
+
+// TestCompaniesDirLive: companies in companies_dir start and stop while the daemon runs, and the
+// others are not touched (issue 13).
+func TestCompaniesDirLive(t *testing.T) {
+	acme, beta, gamma := fleetCompany{name: "acme", nip: "5265877635"}, fleetCompany{name: "beta", nip: "1234567819"},
+		fleetCompany{name: "gamma", nip: "1234567825"}
+	sim := startSim(t, ksefsim.Options{DefaultNIP: officeNIP,
+		Grants: map[string][]string{officeNIP: {acme.nip, beta.nip, gamma.nip}}})
+	fx := newFleetFixture(t, sim, nil, `companies_dir = "companies.d"`)
+	dir := filepath.Join(fx.dir, "companies.d")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	companyFile := func(c fleetCompany) string { return filepath.Join(dir, c.name+".toml") }
+	for _, c := range []fleetCompany{acme, beta} {
+		fx.mkdirs(c.name)
+		writeFile(t, companyFile(c), []byte(fmt.Sprintf("nip = %q\ncredentials = \"office\"\n", c.nip)))
+	}
+	cmd, lines := startBinary(t, "run", "-config", fx.cfgPath)
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	log := liveLog(t, lines)
+	fx.dropInvoices(acme.name, acme.nip, 1)
+	eventually(t, "acme's first invoice sent", time.Minute, func() bool {
+		return len(glob(t, fx.folder(acme.name, "sent"), "*.ksef.json")) == 1
+	})
+
+	fx.mkdirs(gamma.name)
+	writeFile(t, companyFile(gamma), []byte(fmt.Sprintf("nip = %q\ncredentials = \"office\"\n", gamma.nip)))
+	if err := os.Remove(companyFile(beta)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "gamma started and beta stopped", time.Minute, func() bool {
+		return hasLine(log(), "company started: newly configured", "company=gamma") &&
+			hasLine(log(), "company stopped: it is no longer configured", "company=beta")
+	})
+	fx.dropInvoices(gamma.name, gamma.nip, 3)
+	eventually(t, "gamma's invoices sent", time.Minute, func() bool {
+		return len(glob(t, fx.folder(gamma.name, "sent"), "*.ksef.json")) == 3
+	})
+	for _, r := range fx.sentRecords(gamma.name) {
+		if r.SellerNIP != gamma.nip || r.Company != gamma.name {
+			t.Errorf("gamma/sent holds seller %s, company %q", r.SellerNIP, r.Company)
+		}
+	}
+	if hasLine(log(), "company=acme", "restarted") || hasLine(log(), "company=acme", "stopped") {
+		t.Error("acme was restarted or stopped by another company's change")
+	}
+	_, out, _ := runCLI(t, "", nil, "status", "-config", fx.cfgPath, "-json")
+	var rep status.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, c := range rep.Companies {
+		names = append(names, c.Name)
+	}
+	if strings.Join(names, ",") != "acme,gamma" {
+		t.Errorf("status lists %v, want acme and gamma", names)
+	}
+}
