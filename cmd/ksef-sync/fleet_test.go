@@ -14,6 +14,7 @@ import (
 	"github.com/ksef-sync/ksef-sync/internal/samples"
 	"github.com/ksef-sync/ksef-sync/internal/status"
 	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
+	"github.com/ksef-sync/ksef-sync/ksef/xades"
 )
 
 // The NIPs of the many-company tests: an accounting office and its clients (valid check digits).
@@ -28,7 +29,7 @@ type fleetCompany struct {
 
 // fleetFixture is a state folder, a folder tree per company and a configuration for a simulator.
 type fleetFixture struct {
-	t       *testing.T
+	t       testing.TB
 	dir     string
 	sim     *ksefsim.Server
 	cfgPath string
@@ -40,10 +41,32 @@ func (f *fleetFixture) folder(company, kind string) string {
 
 // newFleetFixture writes the configuration: shared folders with {company}, the office's
 // certificate as [credentials.office], and one [[company]] table each (extra is added to the top).
-func newFleetFixture(t *testing.T, sim *ksefsim.Server, companies []fleetCompany, extra string) *fleetFixture {
+// tuned shortens the send and watch timings for tests; benchmarks run with the defaults.
+func newFleetFixture(t testing.TB, sim *ksefsim.Server, companies []fleetCompany, extra string, tuned bool) *fleetFixture {
 	t.Helper()
 	f := &fleetFixture{t: t, dir: t.TempDir(), sim: sim}
-	office := certAuth(t, f.dir, validCert(officeNIP, "ecdsa"), "", "")
+	certPEM, keyPEM, err := xades.GenerateTestCertificate(validCert(officeNIP, "ecdsa"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(f.dir, "office-cert.pem"), certPEM)
+	writeFile(t, filepath.Join(f.dir, "office-key.pem"), keyPEM)
+	office := "method = \"certificate\"\ncert_file = \"office-cert.pem\"\nkey_file = \"office-key.pem\"\n"
+	tuning := "[send]\n[watch]\n[pull]\nenabled = false\n"
+	if tuned {
+		tuning = `[send]
+gather_window = "300ms"
+poll_interval = "200ms"
+
+[watch]
+settle = "300ms"
+rescan = "1s"
+
+[pull]
+enabled = true
+subjects = ["cost"]
+`
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `%s
 [ksef]
@@ -57,24 +80,13 @@ error = "srv/{company}/error"
 inbox = "srv/{company}/inbox"
 state = "state"
 
-[send]
-gather_window = "300ms"
-poll_interval = "200ms"
-
-[watch]
-settle = "300ms"
-rescan = "1s"
-
-[pull]
-enabled = true
-subjects = ["cost"]
-
+%s
 [http]
 listen = ""
 
 [credentials.office]
 %s
-`, extra, sim.URL(), office)
+`, extra, sim.URL(), tuning, office)
 	for _, c := range companies {
 		b.WriteString(fleetTable(c))
 		f.mkdirs(c.name)
@@ -145,7 +157,7 @@ func TestManyCompaniesEndToEnd(t *testing.T) {
 		Grants: map[string][]string{officeNIP: {good[0].nip, good[1].nip, good[2].nip}}})
 	refused := sim.Token(bad.nip)
 	sim.RevokeToken(refused)
-	fx := newFleetFixture(t, sim, nil, "")
+	fx := newFleetFixture(t, sim, nil, "", true)
 	good[3].auth = fx.tokenAuth("delta.token", sim.Token(good[3].nip))
 	bad.auth = fx.tokenAuth("omega.token", refused)
 	var tables strings.Builder
@@ -246,7 +258,7 @@ func TestCompaniesDirLive(t *testing.T) {
 		fleetCompany{name: "gamma", nip: "1234567825"}
 	sim := startSim(t, ksefsim.Options{DefaultNIP: officeNIP,
 		Grants: map[string][]string{officeNIP: {acme.nip, beta.nip, gamma.nip}}})
-	fx := newFleetFixture(t, sim, nil, `companies_dir = "companies.d"`)
+	fx := newFleetFixture(t, sim, nil, `companies_dir = "companies.d"`, true)
 	dir := filepath.Join(fx.dir, "companies.d")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
