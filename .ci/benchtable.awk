@@ -25,4 +25,7 @@ END {
 	print "| 10,000 invoices dropped at once, production rate limits: all outputs | " burst("BenchmarkBurst10000") " |"
 	print "| Pull of 10,000 received invoices in one package | " v("BenchmarkPull10000", "s-wall", "%.1f s") \
 		", peak RSS " v("BenchmarkPull10000", "peak-RSS-MB", "%.0f MB") " |"
+	print "| 100 companies × 20 invoices dropped at once (one daemon, office certificate): all outputs | " burst("BenchmarkCompanies100x20") " |"
+	print "| 400 configured idle companies: one idle minute | RSS " v("BenchmarkIdle400", "RSS-MB", "%.0f MB") \
+		" (peak " v("BenchmarkIdle400", "peak-RSS-MB", "%.0f MB") "), CPU " v("BenchmarkIdle400", "idle-cpu-s-per-min", "%.1f s") " per minute |"
 }

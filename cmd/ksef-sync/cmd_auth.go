@@ -17,17 +17,38 @@ import (
 )
 
 func cmdAuth(ctx context.Context, env *cliEnv, args []string) int {
-	cfg, code := configSubcommand(env, args, "check", "usage: ksef-sync auth check -config FILE")
+	if code, proceed := subcommand(env, args, "check", "usage: ksef-sync auth check -config FILE [-company NAME]..."); !proceed {
+		return code
+	}
+	fs, cfgPath := newFlags(env, "auth check")
+	companies := addCompanyFlag(fs)
+	if err := fs.Parse(args[2:]); err != nil {
+		return parseFailed(err)
+	}
+	cfg, code := loadConfig(env, *cfgPath)
 	if cfg == nil {
 		return code
 	}
-	res, err := authCheck(ctx, cfg, time.Now())
+	views, err := companyViews(cfg, *companies)
 	if err != nil {
-		fmt.Fprintf(env.stderr, "login FAILED: %v\n", err)
-		return exitFatal
+		return fail(env, exitUsage, err)
 	}
-	fmt.Fprint(env.stdout, res)
-	return exitOK
+	code = exitOK
+	for _, v := range views {
+		where := ""
+		if cfg.MultiCompany() {
+			where = fmt.Sprintf("company %s: ", v.CompanyName())
+			fmt.Fprintf(env.stdout, "company %s:\n", v.CompanyName())
+		}
+		res, err := authCheck(ctx, v, time.Now())
+		if err != nil {
+			fmt.Fprintf(env.stderr, "%slogin FAILED: %v\n", where, err)
+			code = exitFatal
+			continue
+		}
+		fmt.Fprint(env.stdout, res)
+	}
+	return code
 }
 
 // authCheck performs a full login and explains the outcome in plain words. A certificate that looks
@@ -102,7 +123,8 @@ func precheckCertificate(cert *x509.Certificate, cfg *config.Config, now time.Ti
 	if now.Before(cert.NotBefore) {
 		return fmt.Errorf("certificate is not valid before %s: check the computer's clock", cert.NotBefore.Format("2006-01-02 15:04"))
 	}
-	if cfg.Auth.SubjectIdentifier != "certificateFingerprint" {
+	if cfg.Auth.SubjectIdentifier != "certificateFingerprint" && cfg.Companies()[0].Credential == "" {
+		// (a shared office certificate carries the office's NIP: KSeF checks its permissions instead)
 		if nip, ok := xades.CertificateNIP(cert); ok && nip != cfg.KSeF.NIP {
 			return fmt.Errorf("NIP in certificate (%s) differs from [ksef] nip (%s): use the company's certificate or fix [ksef] nip", nip, cfg.KSeF.NIP)
 		}
@@ -153,7 +175,7 @@ func explainAuthError(err error, cfg *config.Config) error {
 func authStatusText(code int, cfg *config.Config) string {
 	switch code {
 	case 415:
-		return "these credentials have no permissions in context NIP " + cfg.KSeF.NIP
+		return noPermissions(cfg)
 	case 425:
 		return "the authentication was revoked"
 	case 450:
@@ -167,6 +189,17 @@ func authStatusText(code int, cfg *config.Config) string {
 		return "KSeF cancelled the operation: try again in a few minutes"
 	}
 	return "login failed"
+}
+
+// noPermissions explains KSeF's 415 at login: the credentials' owner holds no permission in the
+// company's context. With a shared (office) credential it names the company and the grant it owes.
+func noPermissions(cfg *config.Config) string {
+	co := cfg.Companies()[0]
+	if co.Credential == "" || !cfg.MultiCompany() {
+		return "these credentials have no permissions in context NIP " + cfg.KSeF.NIP
+	}
+	return fmt.Sprintf("company %q (NIP %s) has not granted [credentials.%s] the permission to send and receive its invoices "+
+		"(InvoiceWrite, InvoiceRead): the company grants them to the office's NIP in the KSeF application", co.Name, co.NIP, co.Credential)
 }
 
 func apiCodeText(code int, cfg *config.Config) string {

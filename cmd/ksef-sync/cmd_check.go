@@ -16,6 +16,9 @@ func cmdCheckConfig(_ context.Context, env *cliEnv, args []string) int {
 	if cfg == nil {
 		return code
 	}
+	if cfg.MultiCompany() {
+		return checkCompanies(env, cfg)
+	}
 	if n := printFolderProblems(env.stderr, cfg); n > 0 {
 		fmt.Fprintf(env.stderr, "Fix the folders (or correct the keys in %s), then run check-config again.\n", cfg.Path)
 		return exitFatal
@@ -27,6 +30,39 @@ func cmdCheckConfig(_ context.Context, env *cliEnv, args []string) int {
 		fmt.Fprintf(env.stdout, "note: the token in %s does not look like one issued by the KSeF application (<reference>|nip-<NIP>|<secret>); KSeF will say at login (ksef-sync auth check)\n", key)
 	}
 	fmt.Fprintf(env.stdout, "%s: OK (environment %s, NIP %s, auth %s)\n", cfg.Path, cfg.KSeF.Environment, cfg.KSeF.NIP, cfg.Auth.Method)
+	return exitOK
+}
+
+// checkCompanies is check-config for a configuration that lists companies: the folders and token
+// of every company, each problem starting with `company "NAME": `.
+func checkCompanies(env *cliEnv, cfg *config.Config) int {
+	problems := 0
+	for _, co := range cfg.Companies() {
+		v := cfg.ForCompany(co)
+		where := fmt.Sprintf("company %q: ", co.Name)
+		for _, u := range v.FoldersInUse() {
+			if problem, fix := config.FolderProblem(u); problem != "" {
+				fmt.Fprintf(env.stderr, "  %s%s: %s: %s; %s\n", where, u.Key, u.Path, problem, fix)
+				problems++
+			}
+		}
+		if key, err := checkTokenSource(v); err != nil {
+			fmt.Fprintf(env.stderr, "  %s%s: %v\n", where, key, err)
+			problems++
+		}
+	}
+	if problems > 0 {
+		fmt.Fprintf(env.stderr, "Fix the %d problem(s) above (or correct the keys in %s), then run check-config again.\n", problems, cfg.Path)
+		return exitFatal
+	}
+	fmt.Fprintf(env.stdout, "%s: OK (environment %s, %d companies)\n", cfg.Path, cfg.KSeF.Environment, len(cfg.Companies()))
+	for _, co := range cfg.Companies() {
+		login := co.Auth.Method
+		if co.Credential != "" {
+			login += " [credentials." + co.Credential + "]"
+		}
+		fmt.Fprintf(env.stdout, "  company %s: NIP %s, auth %s, outbox %s\n", co.Name, co.NIP, login, co.Folders.Outbox)
+	}
 	return exitOK
 }
 
@@ -54,7 +90,11 @@ func checkTokenSource(cfg *config.Config) (string, error) {
 	}
 	tok, err := ksef.DecodeTokenFile(raw)
 	if err == nil {
-		err = ksef.CheckToken(tok, cfg.KSeF.NIP)
+		nip := cfg.KSeF.NIP
+		if cfg.Companies()[0].Credential != "" {
+			nip = "" // a shared (office) token carries the office's NIP, not the company's
+		}
+		err = ksef.CheckToken(tok, nip)
 	}
 	if err != nil {
 		return key, err

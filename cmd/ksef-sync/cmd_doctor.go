@@ -31,10 +31,11 @@ func (f finding) ok() bool { return f.Problem == "" }
 
 func cmdDoctor(ctx context.Context, env *cliEnv, args []string) int {
 	fs, cfgPath := newFlags(env, "doctor")
+	companies := addCompanyFlag(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		return parseFailed(err)
 	}
-	return printFindings(env.stdout, runDoctor(ctx, *cfgPath, time.Now()))
+	return printFindings(env.stdout, runDoctor(ctx, *cfgPath, time.Now(), *companies...))
 }
 
 // printFindings writes the report and returns the exit code: 1 when anything needs fixing.
@@ -64,12 +65,15 @@ func suffix(info string) string {
 }
 
 // runDoctor runs every check it can. A config that does not load stops the checks that need it.
-func runDoctor(ctx context.Context, cfgPath string, now time.Time) []finding {
+func runDoctor(ctx context.Context, cfgPath string, now time.Time, companies ...string) []finding {
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		return configFindings(cfgPath, err)
 	}
 	out := []finding{{Check: "config " + cfg.Path, Info: "loads without problems"}}
+	if cfg.MultiCompany() || len(companies) > 0 {
+		return append(out, doctorCompanies(ctx, cfg, now, companies)...)
+	}
 	out = append(out, folderFindings(cfg)...)
 	out = append(out, claimFindings(cfg)...)
 	net := networkFindings(ctx, cfg, now)
@@ -79,6 +83,31 @@ func runDoctor(ctx context.Context, cfgPath string, now time.Time) []finding {
 		out = append(out, loginFindings(ctx, cfg, now)...)
 	}
 	out = append(out, credentialExpiry(cfg, now))
+	return out
+}
+
+// doctorCompanies checks KSeF once and then each selected company: folders, login, credential
+// expiry, each line starting with "company NAME: ".
+func doctorCompanies(ctx context.Context, cfg *config.Config, now time.Time, names companyFlag) []finding {
+	views, err := companyViews(cfg, names)
+	if err != nil {
+		return []finding{{Check: "-company", Problem: err.Error(), Fix: "name a company of the configuration"}}
+	}
+	net := networkFindings(ctx, cfg, now)
+	out := append(net, availabilityFinding(ctx, cfg))
+	for _, v := range views {
+		cf := folderFindings(v)
+		if !anyProblem(net) {
+			cf = append(cf, loginFindings(ctx, v, now)...)
+		}
+		cf = append(cf, credentialExpiry(v, now))
+		if cfg.MultiCompany() {
+			for i := range cf {
+				cf[i].Check = "company " + v.CompanyName() + ": " + cf[i].Check
+			}
+		}
+		out = append(out, cf...)
+	}
 	return out
 }
 

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/ksef-sync/ksef-sync/internal/atomicfile"
@@ -22,7 +23,7 @@ import (
 func cmdGet(ctx context.Context, env *cliEnv, args []string) int {
 	fs, cfgPath := newFlags(env, "get")
 	number := fs.String("ksef-number", "", "KSeF number of the invoice (required)")
-	company := fs.String("company", "", "the company to fetch for, by NIP (a config serves exactly one today)")
+	company := fs.String("company", "", "the company to fetch for, by name (or NIP); required when the configuration lists several")
 	out := fs.String("out", ".", "folder to write N.xml, N.json and N.pdf into")
 	lang := fs.String("lang", "", "label language of the PDF: pl or en (default: render.language, else language)")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -38,8 +39,9 @@ func cmdGet(ctx context.Context, env *cliEnv, args []string) int {
 	if cfg == nil {
 		return code
 	}
-	if *company != "" && *company != cfg.KSeF.NIP {
-		return fail(env, exitUsage, fmt.Errorf("-company %s: this configuration serves one company, NIP %s", *company, cfg.KSeF.NIP))
+	cfg, err := getCompany(cfg, *company)
+	if err != nil {
+		return fail(env, exitUsage, err)
 	}
 	o, err := getRenderOptions(cfg, *lang)
 	if err != nil {
@@ -58,6 +60,23 @@ func cmdGet(ctx context.Context, env *cliEnv, args []string) int {
 		return fail(env, exitFatal, err)
 	}
 	return exitOK
+}
+
+// getCompany is the configuration as the -company of `get` sees it: the only company when there is
+// one (and -company, if given, names it), else the named one.
+func getCompany(cfg *config.Config, name string) (*config.Config, error) {
+	cos := cfg.Companies()
+	if name == "" {
+		if len(cos) > 1 {
+			return nil, fmt.Errorf("-company NAME: the configuration serves %d companies (%s); name the one to fetch for", len(cos), strings.Join(companyNames(cfg), ", "))
+		}
+		name = cos[0].Name
+	}
+	views, err := companyViews(cfg, companyFlag{name})
+	if err != nil {
+		return nil, err
+	}
+	return views[0], nil
 }
 
 func getRenderOptions(cfg *config.Config, lang string) (render.Options, error) {

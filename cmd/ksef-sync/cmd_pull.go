@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -17,6 +18,7 @@ func cmdPull(ctx context.Context, env *cliEnv, args []string) int {
 	since := fs.String("since", "", "one-off re-download from this date (YYYY-MM-DD or RFC 3339); cursors are not touched")
 	until := fs.String("until", "", "with -since: up to this date (default now)")
 	out := fs.String("out", "", "with -since: folder to download into (required, must differ from the inbox)")
+	companies := addCompanyFlag(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		return parseFailed(err)
 	}
@@ -43,7 +45,7 @@ func cmdPull(ctx context.Context, env *cliEnv, args []string) int {
 		}
 		return pullViaDaemon(ctx, env, cfg)
 	}
-	return withDepsOrDaemon(ctx, env, *cfgPath, alone, withDaemon)
+	return withCompanies(ctx, env, *cfgPath, *companies, alone, withDaemon)
 }
 
 func pullOnce(ctx context.Context, env *cliEnv, opts pull.Options) int {
@@ -71,7 +73,20 @@ func pullOptions(d *deps) pull.Options {
 		QRBase:   cfg.QRBaseURL(),
 		// KSeF leaves some exports running for days: give up on one after this long.
 		ExportTimeout: cfg.Pull.ExportTimeout.Duration,
+		MetaScope:     cfg.MetaScope(),
+		Spread:        pullOffset(cfg),
 	}
+}
+
+// pullOffset places a company of a many-company daemon at its own fixed point of the pull
+// schedule's period (a hash of its name), so 400 companies never export in the same minute.
+func pullOffset(cfg *config.Config) float64 {
+	if !cfg.MultiCompany() {
+		return 0
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(cfg.CompanyName()))
+	return float64(h.Sum32()) / (1 << 32)
 }
 
 func oneOff(o pull.Options, cfg *config.Config, since, until, out string) (pull.Options, error) {

@@ -46,6 +46,9 @@ func runForeground(ctx context.Context, env *cliEnv, cfg *config.Config) int {
 
 // daemon is the body shared by `run` and the service: it runs until ctx is cancelled.
 func daemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	if cfg.MultiCompany() {
+		return fleetDaemon(ctx, cfg, log) // fleet.go
+	}
 	log.Info("ksef-sync starting", "version", version, "config", cfg.Path, "nip", cfg.KSeF.NIP, "auth", cfg.Auth.Method)
 	warnTokenDeadline(cfg, log, time.Now())
 	// The tracker remembers the last warning for `status` and the status page (issue 17).

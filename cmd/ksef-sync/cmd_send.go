@@ -13,10 +13,11 @@ import (
 func cmdSend(ctx context.Context, env *cliEnv, args []string) int {
 	fs, cfgPath := newFlags(env, "send")
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up waiting for KSeF's verdict after this long (unfinished invoices are completed by the next run)")
+	companies := addCompanyFlag(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		return parseFailed(err)
 	}
-	return withDepsOrDaemon(ctx, env, *cfgPath,
+	return withCompanies(ctx, env, *cfgPath, *companies,
 		func(d *deps) int { return sendOnce(ctx, env, d, *timeout) },
 		func(cfg *config.Config, log *slog.Logger) int { return sendViaDaemon(ctx, env, cfg, log, *timeout) })
 }

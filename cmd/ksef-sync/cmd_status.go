@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/kardianos/service"
@@ -22,6 +23,7 @@ type rejectionLine = status.Rejection
 func cmdStatus(ctx context.Context, env *cliEnv, args []string) int {
 	fs, cfgPath := newFlags(env, "status")
 	asJSON := fs.Bool("json", false, "print JSON")
+	companies := addCompanyFlag(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		return parseFailed(err)
 	}
@@ -29,7 +31,10 @@ func cmdStatus(ctx context.Context, env *cliEnv, args []string) int {
 	if cfg == nil {
 		return code
 	}
-	rep, err := collectStatus(ctx, cfg, serviceState(cfg), time.Now())
+	if _, err := companyViews(cfg, *companies); err != nil {
+		return fail(env, exitUsage, err)
+	}
+	rep, err := collectStatus(ctx, cfg, serviceState(cfg), time.Now(), *companies...)
 	if err != nil {
 		return fail(env, exitFatal, err)
 	}
@@ -68,9 +73,34 @@ func serviceState(cfg *config.Config) string {
 }
 
 // collectStatus reads the journal read-only, so it is safe while the daemon runs.
-func collectStatus(ctx context.Context, cfg *config.Config, svcState string, now time.Time) (*statusReport, error) {
+func collectStatus(ctx context.Context, cfg *config.Config, svcState string, now time.Time, only ...string) (*statusReport, error) {
 	creds, expires := credentialSummary(cfg)
-	return status.Collect(ctx, status.Options{Config: cfg, Service: svcState, Credentials: creds, CredsExpires: expires, Now: now})
+	return status.Collect(ctx, status.Options{Config: cfg, Service: svcState, Credentials: creds, CredsExpires: expires,
+		CredentialsOf: credentialsOf(cfg), Only: only, Now: now})
+}
+
+// credentialsOf names each company's login method when the configuration lists companies (they log
+// in differently); nil for the single-company form. A shared credential is read once per call.
+func credentialsOf(cfg *config.Config) func(config.Company) (string, string) {
+	if !cfg.MultiCompany() {
+		return nil
+	}
+	type summary struct{ what, expires string }
+	var mu sync.Mutex
+	seen := map[string]summary{}
+	return func(co config.Company) (string, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if s, ok := seen[co.Credential]; ok && co.Credential != "" {
+			return s.what, s.expires
+		}
+		what, expires := credentialSummary(cfg.ForCompany(co))
+		if co.Credential != "" {
+			what += " [credentials." + co.Credential + "]"
+			seen[co.Credential] = summary{what, expires}
+		}
+		return what, expires
+	}
 }
 
 // credentialSummary names the login method and when it stops working.

@@ -39,6 +39,10 @@ type observability struct {
 
 	probeMu sync.Mutex
 	probe   *probe // the write probe in flight, shared by concurrent /healthz requests
+
+	// lastErrorOf, set by a many-company daemon (fleet.go), gives each company's own last error
+	// and KSeF reachability; without it every company shows the daemon's.
+	lastErrorOf func(nip string) (msg string, at time.Time, avail int, availAt time.Time, ok bool)
 }
 
 // newObservability prepares the daemon's visible side before the KSeF client exists, so the
@@ -126,7 +130,7 @@ func (o *observability) report(ctx context.Context) (*status.Report, error) {
 		return nil, errors.New("the journal is not open yet")
 	}
 	return status.Build(ctx, o.ro, status.Options{Config: o.cfg, Service: o.service, Credentials: o.creds,
-		CredsExpires: o.expires, Now: time.Now()})
+		CredsExpires: o.expires, CredentialsOf: credentialsOf(o.cfg), Now: time.Now()})
 }
 
 func (o *observability) listen() *httpui.Server {
@@ -180,8 +184,14 @@ func (o *observability) beat(ctx context.Context) error {
 	b := spool.Beat{PID: os.Getpid(), Host: host, Version: version, StartedAt: o.started, BeatAt: time.Now()}
 	ka := status.MarshalAvailability(availabilityOf(o.avail.Snapshot(), o.cfg.StatusBaseURL()))
 	for _, c := range o.cfg.Companies() {
-		b.Companies = append(b.Companies, spool.CompanyHealth{NIP: c.NIP, LastError: lastErr, LastErrorAt: lastErrAt,
-			KSeFAvailable: avail, KSeFCheckedAt: availAt, Availability: ka})
+		h := spool.CompanyHealth{NIP: c.NIP, LastError: lastErr, LastErrorAt: lastErrAt,
+			KSeFAvailable: avail, KSeFCheckedAt: availAt, Availability: ka}
+		if o.lastErrorOf != nil {
+			if m, at, av, avAt, ok := o.lastErrorOf(c.NIP); ok {
+				h.LastError, h.LastErrorAt, h.KSeFAvailable, h.KSeFCheckedAt = m, at, av, avAt
+			}
+		}
+		b.Companies = append(b.Companies, h)
 	}
 	return o.journal.WriteBeat(ctx, b)
 }

@@ -176,7 +176,13 @@ func reportSend(env *cliEnv, t sendTally, timeout time.Duration) int {
 }
 
 // pullRequestDir holds `pull` requests to a running daemon and the daemon's answers.
-func pullRequestDir(cfg *config.Config) string { return filepath.Join(cfg.Folders.State, "requests") }
+// With many companies each has its own: requests/<company>.
+func pullRequestDir(cfg *config.Config) string {
+	if cfg.MultiCompany() {
+		return filepath.Join(cfg.Folders.State, "requests", cfg.CompanyName())
+	}
+	return filepath.Join(cfg.Folders.State, "requests")
+}
 
 const (
 	pullRequestPrefix = "pull-"

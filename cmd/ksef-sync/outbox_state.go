@@ -13,7 +13,7 @@ import (
 // reportOutbox records in the journal whether the watcher can list the outbox, so `status` (another
 // process) shows a share that is not mounted yet (issue 11 item 8). It runs only when the state
 // changes, on the watcher's goroutine, so the short write never delays discovery noticeably.
-func reportOutbox(j *spool.Journal, log *slog.Logger) func(watcher.DirStatus) {
+func reportOutbox(j *spool.Journal, key string, log *slog.Logger) func(watcher.DirStatus) {
 	return func(s watcher.DirStatus) {
 		v := ""
 		if !s.Available {
@@ -21,7 +21,7 @@ func reportOutbox(j *spool.Journal, log *slog.Logger) func(watcher.DirStatus) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := j.SetMeta(ctx, status.OutboxMetaKey, v); err != nil {
+		if err := j.SetMeta(ctx, key, v); err != nil {
 			log.Warn("cannot record the outbox's availability for status", "err", err)
 		}
 	}

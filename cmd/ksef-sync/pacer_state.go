@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/ksef-sync/ksef-sync/internal/config"
 	"github.com/ksef-sync/ksef-sync/ksef"
 	"github.com/ksef-sync/ksef-sync/spool"
 )
@@ -26,24 +27,33 @@ const pacerStateEvery = 500 * time.Millisecond
 type pacerStateWire map[string][]int64
 
 // startPacerState restores the saved pacer history into d's client and saves it every
-// pacerStateEvery until the deps are closed (stopPacerState) or ctx ends.
+// pacerStateEvery until the deps are closed (stopPacerState) or ctx ends. With many companies in
+// one journal the key carries the company's scope and the per-IP counters (auth) are left out,
+// or each company would restore the shared counters once more.
 func startPacerState(ctx context.Context, d *deps) {
 	if d.journal == nil || d.client == nil {
 		return
 	}
 	log := d.log.With("component", "pacer-state")
-	loadPacerState(ctx, d.journal, d.client, log)
-	startMetaSaver(ctx, d.journal, pacerStateKey, pacerStateEvery, func() string { return pacerStateValue(d.client) }, log)
+	key := config.MetaKey(pacerStateKey, d.cfg.MetaScope())
+	ownOnly := d.cfg.MetaScope() != ""
+	loadPacerState(ctx, d.journal, key, d.client, log)
+	startMetaSaver(ctx, d.journal, key, pacerStateEvery, func() string { return pacerStateValue(d.client, ownOnly) }, log)
 }
 
 // stopPacerState stops saving d's pacer history and saves it a last time; call it before the
 // journal is closed.
-func stopPacerState(d *deps) { stopMetaSaver(d.journal, pacerStateKey) }
+func stopPacerState(d *deps) {
+	stopMetaSaver(d.journal, config.MetaKey(pacerStateKey, d.cfg.MetaScope()))
+}
 
 // pacerStateValue is the saved form of c's pacer history.
-func pacerStateValue(c *ksef.Client) string {
+func pacerStateValue(c *ksef.Client, ownOnly bool) string {
 	wire := pacerStateWire{}
 	for key, events := range c.PacerState() {
+		if ownOnly && key == ksef.GroupAuth {
+			continue
+		}
 		ms := make([]int64, len(events))
 		for i, e := range events {
 			ms[i] = e.UnixMilli()
@@ -59,8 +69,8 @@ func pacerStateValue(c *ksef.Client) string {
 
 // loadPacerState restores what an earlier process saved. A missing or unreadable value only means
 // the pacer starts empty, as it always did.
-func loadPacerState(ctx context.Context, j *spool.Journal, c *ksef.Client, log *slog.Logger) {
-	v, ok, err := j.Meta(ctx, pacerStateKey)
+func loadPacerState(ctx context.Context, j *spool.Journal, key string, c *ksef.Client, log *slog.Logger) {
+	v, ok, err := j.Meta(ctx, key)
 	if err != nil || !ok {
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/ksef-sync/ksef-sync/internal/config"
 	"github.com/ksef-sync/ksef-sync/internal/pull"
 )
 
@@ -40,7 +41,7 @@ func startReadableState(ctx context.Context, d *deps) {
 	if d.readable == nil {
 		// Rendering is off: nothing is owed from now on, so turning it on later does not render
 		// everything recorded while it was off.
-		if err := d.journal.SetMeta(ctx, readableSettledKey, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
+		if err := d.journal.SetMeta(ctx, readableKey(d), time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
 			d.log.Debug("could not save the rendering moment", "err", err)
 		}
 		return
@@ -48,18 +49,21 @@ func startReadableState(ctx context.Context, d *deps) {
 	log := d.log.With("component", "render")
 	requeueReadable(ctx, d, log)
 	q := d.readable
-	startMetaSaver(ctx, d.journal, readableSettledKey, readableSettledEvery,
+	startMetaSaver(ctx, d.journal, readableKey(d), readableSettledEvery,
 		func() string { return q.Settled().UTC().Format(time.RFC3339Nano) }, log)
 }
 
 // stopReadableState saves the final moment; call it after the renderer stopped and before the
 // journal is closed.
-func stopReadableState(d *deps) { stopMetaSaver(d.journal, readableSettledKey) }
+func stopReadableState(d *deps) { stopMetaSaver(d.journal, readableKey(d)) }
+
+// readableKey is the meta key of d's settled moment: each company has its own renderer queue.
+func readableKey(d *deps) string { return config.MetaKey(readableSettledKey, d.cfg.MetaScope()) }
 
 // requeueReadable hands the renderer the invoices recorded since the saved moment whose copies
 // are missing. With nothing saved (the first start of this version) there is nothing to recover.
 func requeueReadable(ctx context.Context, d *deps, log *slog.Logger) {
-	v, ok, err := d.journal.Meta(ctx, readableSettledKey)
+	v, ok, err := d.journal.Meta(ctx, readableKey(d))
 	if err != nil || !ok {
 		return
 	}

@@ -23,6 +23,8 @@ func readRepoFile(t *testing.T, name string) string {
 
 var (
 	sectionRE = regexp.MustCompile(`^\[([a-z_]+)\]\s*$`)
+	// A commented-out table of the many-companies example ("# [[company]]", "# [company.auth]").
+	commentedSectionRE = regexp.MustCompile(`^#\s*\[\[?([a-z_.]+)\]\]?\s*$`)
 	// A key line, also when commented out: the example documents optional keys that way.
 	keyRE = regexp.MustCompile(`^#?\s*([a-z][a-z0-9_]*)\s*=`)
 )
@@ -37,6 +39,18 @@ func exampleKeys(t *testing.T, example string) []string {
 		line = strings.TrimSpace(line)
 		if m := sectionRE.FindStringSubmatch(line); m != nil {
 			section = m[1]
+			continue
+		}
+		if m := commentedSectionRE.FindStringSubmatch(line); m != nil {
+			// Only [[company]]'s own keys are new; its sub-tables, [credentials.NAME] and the
+			// repeated defaults take the keys of tables documented above.
+			section = "-"
+			if m[1] == "company" {
+				section = "company"
+			}
+			continue
+		}
+		if section == "-" {
 			continue
 		}
 		if m := keyRE.FindStringSubmatch(line); m != nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -61,14 +62,34 @@ type reloader struct {
 	current *config.Config
 	log     *slog.Logger
 	apply   func(*config.Config)
-	modTime time.Time
+	// companies, when set (a many-company daemon), receives every configuration that loads: it
+	// starts, restarts and stops companies itself (fleet.apply).
+	companies func(*config.Config)
+	stamp     string // what the file and companies_dir looked like at the last reload
+}
+
+// stampOf sums up the configuration file and the files of companies_dir (names, sizes, times), so
+// adding, changing or removing a company file triggers a reload like editing the file does.
+func stampOf(path string, cur *config.Config) string {
+	var b strings.Builder
+	b.WriteString(fileModTime(path).String())
+	if cur == nil || cur.CompaniesDir == "" {
+		return b.String()
+	}
+	des, _ := os.ReadDir(cur.CompaniesDir)
+	for _, de := range des {
+		if info, err := de.Info(); err == nil && strings.HasSuffix(de.Name(), ".toml") {
+			fmt.Fprintf(&b, "|%s %d %s", de.Name(), info.Size(), info.ModTime())
+		}
+	}
+	return b.String()
 }
 
 func (r *reloader) run(ctx context.Context, every time.Duration) {
 	hup := make(chan os.Signal, 1)
 	notifyHUP(hup)
 	defer signal.Stop(hup)
-	r.modTime = fileModTime(r.path)
+	r.stamp = stampOf(r.path, r.current)
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
@@ -78,8 +99,8 @@ func (r *reloader) run(ctx context.Context, every time.Duration) {
 		case <-hup:
 			r.reload("SIGHUP")
 		case <-tick.C:
-			if mt := fileModTime(r.path); !mt.Equal(r.modTime) {
-				r.modTime = mt
+			if st := stampOf(r.path, r.current); st != r.stamp {
+				r.stamp = st
 				r.reload("config file changed")
 			}
 		}
@@ -92,7 +113,13 @@ func (r *reloader) reload(why string) {
 		r.log.Error("config reload rejected; the running configuration stays in force", "reason", why, "err", err)
 		return
 	}
+	if r.companies != nil {
+		r.companies(cur)
+	}
 	changed := changedKeys(r.current, cur)
+	if cur.MultiCompany() {
+		changed = slices.DeleteFunc(changed, perCompanyKey) // fleet.apply restarts the companies concerned
+	}
 	if len(changed) == 0 {
 		r.log.Info("config reloaded: nothing changed", "reason", why)
 		return
@@ -115,9 +142,21 @@ func (r *reloader) reload(why string) {
 	r.current = mergeLive(r.current, cur)
 }
 
+// perCompanyKey: with many companies these sections are every company's defaults, applied by
+// restarting the companies they change.
+func perCompanyKey(k string) bool {
+	for _, p := range []string{"folders.", "send.", "pull.", "auth."} {
+		if strings.HasPrefix(k, p) {
+			return true
+		}
+	}
+	return false
+}
+
 // mergeLive returns the configuration now in force: the new live sections, the old rest.
 func mergeLive(old, cur *config.Config) *config.Config {
 	next := *old
+	next.CompaniesDir = cur.CompaniesDir
 	next.Send = cur.Send
 	next.Log.Level = cur.Log.Level
 	return &next

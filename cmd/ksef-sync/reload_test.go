@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/ksef-sync/ksef-sync/internal/config"
 )
@@ -158,7 +159,7 @@ func TestReloadRejectsBrokenConfig(t *testing.T) {
 	if len(f.applied) != 0 {
 		t.Errorf("a broken config was applied")
 	}
-	if diff := cmp.Diff(before, *f.r.current); diff != "" {
+	if diff := cmp.Diff(before, *f.r.current, cmpopts.IgnoreUnexported(config.Config{})); diff != "" {
 		t.Errorf("config in force changed (-before +after):\n%s", diff)
 	}
 	if !strings.Contains(f.logs.String(), "config reload rejected; the running configuration stays in force") ||

@@ -18,6 +18,7 @@ import (
 	"github.com/ksef-sync/ksef-sync/internal/qrfiles"
 	"github.com/ksef-sync/ksef-sync/internal/readable"
 	"github.com/ksef-sync/ksef-sync/internal/render"
+	"github.com/ksef-sync/ksef-sync/internal/status"
 	"github.com/ksef-sync/ksef-sync/ksef"
 	"github.com/ksef-sync/ksef-sync/ksef/xades"
 	"github.com/ksef-sync/ksef-sync/spool"
@@ -144,6 +145,9 @@ type deps struct {
 	// bg owns the goroutines openDeps starts; close cancels them and waits until they are gone.
 	bg     sync.WaitGroup
 	stopBg context.CancelFunc
+	// ownsJournal: close closes the journal too (false for a company of a many-company daemon,
+	// whose journal is shared).
+	ownsJournal bool
 }
 
 // stopBackground cancels the background work openDeps started and waits for it to end.
@@ -158,7 +162,7 @@ func (d *deps) close() {
 	d.stopBackground()
 	stopPacerState(d)
 	stopReadableState(d) // readable_state.go: after the renderer stopped
-	if d.journal != nil {
+	if d.journal != nil && d.ownsJournal {
 		_ = d.journal.Close()
 	}
 }
@@ -166,7 +170,13 @@ func (d *deps) close() {
 // openDeps opens the journal (taking the state folder's lock), the client, the outbox watcher and
 // the engine.
 func openDeps(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, error) {
-	d := &deps{cfg: cfg, log: log}
+	return openCompany(ctx, cfg, log, nil)
+}
+
+// openCompany is openDeps for one company (cfg is its config.ForCompany view, or the
+// single-company configuration); j is the journal to share, or nil to open (and own) one.
+func openCompany(ctx context.Context, cfg *config.Config, log *slog.Logger, j *spool.Journal) (*deps, error) {
+	d := &deps{cfg: cfg, log: log, journal: j, ownsJournal: j == nil}
 	d.lastTurn.Store(time.Now().UnixNano()) // starting counts as a turn: /healthz is green from the start
 	var err error
 	if d.client, err = newClient(cfg, log); err != nil {
@@ -175,9 +185,11 @@ func openDeps(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps,
 	bgCtx, stopBg := context.WithCancel(ctx)
 	d.stopBg = stopBg
 	d.bg.Go(func() { adoptRateLimits(bgCtx, d.client, log) })
-	if d.journal, err = spool.Open(ctx, cfg.Folders.State, log.With("component", "spool")); err != nil {
-		d.stopBackground()
-		return nil, fmt.Errorf("journal in %s: %w", cfg.Folders.State, err)
+	if d.journal == nil {
+		if d.journal, err = spool.Open(ctx, cfg.Folders.State, log.With("component", "spool")); err != nil {
+			d.stopBackground()
+			return nil, fmt.Errorf("journal in %s: %w", cfg.Folders.State, err)
+		}
 	}
 	startPacerState(ctx, d)
 	restoreAvailability(ctx, d) // availability.go: before the engine and the tracker's loop start
@@ -185,7 +197,7 @@ func openDeps(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps,
 		d.close()
 		return nil, err
 	}
-	d.watcher.OnDirChange(reportOutbox(d.journal, log))
+	d.watcher.OnDirChange(reportOutbox(d.journal, config.MetaKey(status.OutboxMetaKey, cfg.MetaScope()), log))
 	if d.readable, err = newReadable(cfg, log); err != nil {
 		d.close()
 		return nil, err
@@ -213,6 +225,8 @@ func openDeps(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps,
 		// In the daemon KSeF's availability decides which invoices are issued offline.
 		Availability: availabilityFor(cfg),
 		Lang:         cfg.Lang(),
+		Company:      cfg.CompanyName(),
+		MetaScope:    cfg.MetaScope(),
 	})
 	if err != nil {
 		d.close()

@@ -31,6 +31,15 @@ type Config struct {
 	Log      Log     `toml:"log"`
 	HTTP     HTTP    `toml:"http"`
 	Notify   Notify  `toml:"notify"`
+
+	// Many companies (company.go). CompaniesDir holds one *.toml file per further company.
+	CompaniesDir string          `toml:"companies_dir"`
+	Credentials  map[string]Auth `toml:"credentials"`
+	Company      []CompanyTable  `toml:"company"`
+
+	fleet   []Company                  // every company after Load when the file lists them
+	credSet map[string]map[string]bool // keys each [credentials.NAME] sets
+	topAuth bool                       // the file has a top-level [auth] table
 }
 
 // KSeF selects the KSeF environment and the context the daemon works for.
@@ -166,24 +175,6 @@ type Notify struct {
 	WebhookURL      string   `toml:"webhook_url"`
 	Events          []string `toml:"events"`
 	Digest          Duration `toml:"digest"` // one message per window
-}
-
-// Company groups everything that is per-company (NIP, credentials, folders, send/pull settings) so a
-// future multi-company config ([[company]] tables) needs no journal migration. Today there is exactly one.
-type Company struct {
-	NIP     string
-	KSeF    KSeF
-	Auth    Auth
-	Folders Folders
-	Send    Send
-	Pull    Pull
-}
-
-// Companies returns the companies the daemon serves; today exactly one.
-func (c *Config) Companies() []Company {
-	return []Company{{
-		NIP: c.KSeF.NIP, KSeF: c.KSeF, Auth: c.Auth, Folders: c.Folders, Send: c.Send, Pull: c.Pull,
-	}}
 }
 
 // Duration is a time.Duration written in TOML as a string ("30s", "5m").

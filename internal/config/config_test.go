@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 const baseConfig = `
@@ -225,7 +226,7 @@ func TestLoadDefaultsAndRelativePaths(t *testing.T) {
 		State:  filepath.Join(dir, "state"),
 	}
 	want.Pull.StartTime = time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
-	if diff := cmp.Diff(&want, cfg); diff != "" {
+	if diff := cmp.Diff(&want, cfg, ignoreLoadState); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
 	}
 	if want.Send.GatherWindow.Duration != 2*time.Second || want.Watch.Rescan.Duration != 30*time.Second ||
@@ -395,13 +396,16 @@ func TestReadKeyPassword(t *testing.T) {
 	}
 }
 
+// ignoreLoadState skips what Load derives (the companies, which keys were set) from comparisons.
+var ignoreLoadState = cmpopts.IgnoreUnexported(Config{})
+
 func TestCompanies(t *testing.T) {
 	cfg, err := Load(writeConfig(t, baseConfig))
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := cfg.Companies()
-	want := []Company{{NIP: "5265877635", KSeF: cfg.KSeF, Auth: cfg.Auth, Folders: cfg.Folders, Send: cfg.Send, Pull: cfg.Pull}}
+	want := []Company{{Name: DefaultCompanyName, NIP: "5265877635", KSeF: cfg.KSeF, Auth: cfg.Auth, Folders: cfg.Folders, Send: cfg.Send, Pull: cfg.Pull}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
@@ -435,7 +439,7 @@ func TestExampleLoadsWithoutProblems(t *testing.T) {
 	}
 	want := Defaults()
 	want.Path, want.KSeF, want.Auth.TokenFile, want.Folders, want.Pull.StartTime = cfg.Path, cfg.KSeF, cfg.Auth.TokenFile, cfg.Folders, cfg.Pull.StartTime
-	if diff := cmp.Diff(&want, cfg); diff != "" {
+	if diff := cmp.Diff(&want, cfg, ignoreLoadState); diff != "" {
 		t.Errorf("the example must spell out the defaults (-defaults +example):\n%s", diff)
 	}
 }
@@ -455,7 +459,22 @@ func TestExampleMentionsEveryKey(t *testing.T) {
 	ct := reflect.TypeFor[Config]()
 	for table := range ct.Fields() {
 		tableKey := table.Tag.Get("toml")
-		if tableKey == "-" {
+		if tableKey == "-" || tableKey == "" {
+			continue
+		}
+		switch table.Type.Kind() {
+		case reflect.Map: // [credentials.NAME]
+			if !strings.Contains(string(Example()), "# ["+tableKey+".") {
+				t.Errorf("example does not show a [%s.NAME] table", tableKey)
+			}
+			continue
+		case reflect.Slice: // [[company]]
+			for f := range table.Type.Elem().Fields() {
+				key := f.Tag.Get("toml")
+				if key != "" && !regexp.MustCompile(`(?m)^# (`+key+` = |\[`+tableKey+`\.`+key+`\])`).Match(Example()) {
+					t.Errorf("example does not mention [[%s]] %s", tableKey, key)
+				}
+			}
 			continue
 		}
 		if table.Type.Kind() != reflect.Struct { // a top-level key, before the first table

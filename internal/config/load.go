@@ -29,7 +29,14 @@ func Load(path string) (*Config, error) {
 	cfg, problems := parse(data)
 	if cfg != nil {
 		cfg.Path = abs
-		cfg.resolvePaths(filepath.Dir(abs))
+		dir := filepath.Dir(abs)
+		cfg.resolvePaths(dir)
+		problems = append(problems, cfg.loadCompaniesDir(dir)...)
+		if cfg.MultiCompany() {
+			cfg.buildFleet(dir)
+		} else {
+			expandFolders(&cfg.Folders, DefaultCompanyName, cfg.KSeF.NIP)
+		}
 		problems = append(problems, cfg.validate()...)
 	}
 	if len(problems) > 0 {
@@ -56,7 +63,8 @@ func parse(data []byte) (*Config, Problems) {
 		cfg := Defaults()
 		md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&cfg)
 		if err == nil {
-			problems = append(problems, unknownKeys(md.Undecoded())...)
+			problems = append(problems, unknownKeys(md.Undecoded(), raw)...)
+			cfg.noteSetKeys(raw)
 			return &cfg, problems
 		}
 		key, msg := valueError(err)
@@ -122,6 +130,14 @@ func wrongType(msg string) string {
 }
 
 func deleteKey(m map[string]any, path []string) bool {
+	if tables, ok := m[path[0]].([]map[string]any); ok && len(path) > 1 {
+		// An array of tables ([[company]]): the decoder does not say which one; drop it from each.
+		found := false
+		for _, t := range tables {
+			found = deleteKey(t, path[1:]) || found
+		}
+		return found
+	}
 	if len(path) == 1 {
 		if _, ok := m[path[0]]; !ok {
 			return false
@@ -138,7 +154,7 @@ func deleteKey(m map[string]any, path []string) bool {
 
 // unknownKeys turns undecoded keys into problems, reporting only the outermost unknown key of a
 // misspelt table and suggesting the closest known key.
-func unknownKeys(keys []toml.Key) Problems {
+func unknownKeys(keys []toml.Key, raw map[string]any) Problems {
 	var problems Problems
 	known := knownKeys()
 	reported := map[string]bool{}
@@ -153,13 +169,62 @@ func unknownKeys(keys []toml.Key) Problems {
 			problems.add(name, "%s", msg)
 			continue
 		}
+		if len(k) > 1 && k[0] == "company" {
+			problems = append(problems, unknownCompanyKey(k[1:], raw)...)
+			continue
+		}
 		msg := "unknown key " + name
-		if s := closest(name, known); s != "" {
+		if s := closestKey(name, known); s != "" {
 			msg += "; did you mean " + s + "?"
 		}
 		problems.add(name, "%s", msg)
 	}
 	return problems
+}
+
+// closestKey is closest, except that a key inside a named table ([credentials.office]) is
+// compared with the table's keys whatever its name.
+func closestKey(name string, known []string) string {
+	parts := strings.SplitN(name, ".", 3)
+	if len(parts) == 3 && parts[0] == "credentials" {
+		if s := closest("credentials.*."+parts[2], known); s != "" {
+			return strings.Replace(s, "*", parts[1], 1)
+		}
+		return ""
+	}
+	return closest(name, known)
+}
+
+// unknownCompanyKey reports an unknown key inside [[company]] tables once per company that has it,
+// as `company "beta": folders.outbx`.
+func unknownCompanyKey(k toml.Key, raw map[string]any) Problems {
+	var problems Problems
+	name := k.String()
+	msg := "unknown key " + name
+	if s := closest(name, companyKeys()); s != "" {
+		msg += "; did you mean " + s + "?"
+	}
+	tables, _ := raw["company"].([]map[string]any)
+	for i, t := range tables {
+		if !hasPath(t, k) {
+			continue
+		}
+		who, _ := t["name"].(string)
+		if who == "" {
+			who = fmt.Sprintf("#%d", i+1)
+		}
+		problems.add(fmt.Sprintf("company %q: %s", who, name), "%s", msg)
+	}
+	return problems
+}
+
+func hasPath(m map[string]any, k toml.Key) bool {
+	v, ok := m[k[0]]
+	if !ok || len(k) == 1 {
+		return ok
+	}
+	sub, ok := v.(map[string]any)
+	return ok && hasPath(sub, k[1:])
 }
 
 // inlineSecret explains why a secret-looking unknown key is refused instead of merely calling it unknown.
@@ -188,8 +253,13 @@ func knownKeys() []string {
 				continue
 			}
 			keys = append(keys, prefix+tag)
-			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[Duration]() {
+			switch {
+			case f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[Duration]() && f.Type != reflect.TypeFor[OfflineMode]():
 				walk(f.Type, prefix+tag+".")
+			case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct: // [[company]]
+				walk(f.Type.Elem(), prefix+tag+".")
+			case f.Type.Kind() == reflect.Map && f.Type.Elem().Kind() == reflect.Struct: // [credentials.NAME]
+				walk(f.Type.Elem(), prefix+tag+".*.")
 			}
 		}
 	}

@@ -29,10 +29,8 @@ func (c *Config) StatusBaseURL() string {
 	return statusURLs[c.KSeF.Environment]
 }
 
-// validateOffline checks ksef.status_url and the Offline certificate keys. Whether the certificate
-// really is of type Offline is checked when it is loaded (qrfiles.LoadSigner): that needs its
-// password.
-func (c *Config) validateOffline(ps *Problems) {
+// validateStatusURL checks ksef.status_url and ksef.status_interval (shared by every company).
+func (c *Config) validateStatusURL(ps *Problems) {
 	if s := c.KSeF.StatusURL; s != "" {
 		if u, err := url.Parse(s); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			ps.add("ksef.status_url", "%q is not an absolute http(s) URL, e.g. \"https://api-latarnia.ksef.mf.gov.pl\"", s)
@@ -41,6 +39,11 @@ func (c *Config) validateOffline(ps *Problems) {
 	if c.KSeF.StatusInterval.Duration < 0 {
 		ps.add("ksef.status_interval", "must not be negative, e.g. \"5m\"")
 	}
+}
+
+// validateOfflineCert checks the Offline certificate keys. Whether the certificate really is of type
+// Offline is checked when it is loaded (qrfiles.LoadSigner): that needs its password.
+func (c *Config) validateOfflineCert(ps *Problems) {
 	a := c.Auth
 	switch {
 	case a.OfflineP12File != "" && (a.OfflineCertFile != "" || a.OfflineKeyFile != ""):
@@ -55,8 +58,6 @@ func (c *Config) validateOffline(ps *Problems) {
 		checkExists(ps, "auth.offline_cert_file", a.OfflineCertFile)
 		checkExists(ps, "auth.offline_key_file", a.OfflineKeyFile)
 	}
-	c.validateQRFolder(ps)
-	c.validateOfflineMode(ps)
 }
 
 // validateQRFolder keeps folders.qr apart from the other folders: pictures dropped into the outbox

@@ -31,18 +31,35 @@ var (
 func (c *Config) validate() Problems {
 	var ps Problems
 	c.validateKSeF(&ps)
-	c.validateAuth(&ps)
-	c.validateFolders(&ps)
-	c.validateSend(&ps)
 	c.validateWatch(&ps)
-	c.validatePull(&ps)
 	c.validateRender(&ps)
 	c.validateLog(&ps)
 	c.validateHTTP(&ps)
 	c.validateListen(&ps)
 	c.validateNotify(&ps)
-	c.validateOffline(&ps) // offline.go
-	return ps
+	c.validateStatusURL(&ps) // offline.go
+	if !c.MultiCompany() {
+		c.validateCompany(&ps, true)
+		return ps
+	}
+	return append(ps, c.validateFleet()...) // company.go
+}
+
+// validateCompany checks what each company has of its own: NIP, credentials, folders, [send] and
+// [pull]. withAuth is false when the company logs in with a named credential, checked once.
+func (c *Config) validateCompany(ps *Problems, withAuth bool) {
+	if msg := checkNIP(c.KSeF.NIP); msg != "" {
+		ps.add("ksef.nip", "%s", msg)
+	}
+	if withAuth {
+		c.validateAuth(ps)
+		c.validateOfflineCert(ps)
+	}
+	c.validateFolders(ps)
+	c.validateSend(ps)
+	c.validatePull(ps)
+	c.validateQRFolder(ps)
+	c.validateOfflineMode(ps)
 }
 
 func oneOf(ps *Problems, key, value string, allowed ...string) {
@@ -79,8 +96,8 @@ func (c *Config) validateKSeF(ps *Problems) {
 			ps.add("ksef.url", "%q is not an absolute http(s) URL, e.g. \"http://127.0.0.1:8080/v2\"; leave it empty to use the environment's URL", k.URL)
 		}
 	}
-	if msg := checkNIP(k.NIP); msg != "" {
-		ps.add("ksef.nip", "%s", msg)
+	if c.MultiCompany() && k.NIP != "" {
+		ps.add("ksef.nip", "with [[company]] tables (or companies_dir) every company sets its own nip: remove ksef.nip")
 	}
 }
 

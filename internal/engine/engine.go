@@ -82,6 +82,19 @@ type Options struct {
 	// DaemonID names this daemon's claim folder in the outbox (internal/outboxclaim); "" reads or
 	// creates the id kept in Folders.State.
 	DaemonID string
+	// Company is the configured company name written into .ksef.json and .error.json; MetaScope,
+	// when set (the NIP, with many companies in one journal), scopes the journal meta keys the
+	// engine writes (issue 13).
+	Company   string
+	MetaScope string
+}
+
+// metaKey is a journal meta key in this engine's company scope.
+func (e *Engine) metaKey(key string) string {
+	if e.opt.MetaScope == "" {
+		return key
+	}
+	return key + "@" + e.opt.MetaScope
 }
 
 // QRFiles says where the QR codes of claimed invoices go and what signs KOD II.

@@ -164,6 +164,7 @@ func (e *Engine) rejectUnclaimable(path string) {
 	rec := ErrorRecord{Code: "too-large", Description: e.opt.Lang.T(msg.DescFileTooLarge, spool.MaxClaimSize>>20),
 		Details: []string{}, Stage: "validation", FileName: name, Time: e.now().UTC().Format(time.RFC3339),
 		Hint: e.opt.Lang.T(msg.HintFileTooLarge)}
+	rec.Company = e.opt.Company
 	js, _ := marshalRecord(rec)
 	if err := atomicfile.WriteFile(base+".error.json", js, 0o644); err != nil {
 		log.Warn("cannot write error record", "err", err)

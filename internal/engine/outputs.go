@@ -61,6 +61,8 @@ type SentRecord struct {
 	OfflineMode   bool          `json:"offlineMode"`
 	InvoicingMode string        `json:"invoicingMode,omitempty"`
 	CorrectionOf  *CorrectionOf `json:"correctionOf,omitempty"`
+	// Company is the configured name of the company the invoice was sent for (issue 13).
+	Company string `json:"company"`
 }
 
 // ErrorRecord is the content of error/<name>.error.json. Its field names are a contract with ERPs.
@@ -76,6 +78,7 @@ type ErrorRecord struct {
 	SessionReferenceNumber string   `json:"sessionReferenceNumber,omitempty"`
 	ReferenceNumber        string   `json:"referenceNumber,omitempty"`
 	Time                   string   `json:"time"`
+	Company                string   `json:"company"` // the configured company name (issue 13)
 }
 
 // writeOutputs turns accepted and rejected invoices into files in sent/ and error/, then marks
@@ -130,7 +133,7 @@ func (e *Engine) writeOutputs(ctx context.Context) error {
 		}
 		e.queueReadable(&inv, upoPaths[inv.ID])
 	}
-	_ = e.outJ.SetMeta(ctx, "last_send_output", e.now().UTC().Format(time.RFC3339))
+	_ = e.outJ.SetMeta(ctx, e.metaKey("last_send_output"), e.now().UTC().Format(time.RFC3339))
 	return nil
 }
 
@@ -366,6 +369,7 @@ func (e *Engine) sentRecord(inv *spool.Invoice) (*SentRecord, error) {
 		Mode:                   inv.Mode,
 		QRCodeI:                e.qrCodeI(inv, hash),
 		SellerNIP:              e.opt.NIP,
+		Company:                e.opt.Company,
 		IssueDate:              inv.IssueDate,
 		FileName:               inv.FileName,
 		UPOFile:                ptr(inv.OutputStem + ".upo.xml"),
@@ -415,6 +419,7 @@ func (e *Engine) errorFiles(inv *spool.Invoice) ([]outputFile, error) {
 		SessionReferenceNumber: inv.SessionRef,
 		ReferenceNumber:        inv.InvoiceRef,
 		Time:                   e.now().UTC().Format(time.RFC3339),
+		Company:                e.opt.Company,
 	}
 	js, err := marshalRecord(rec)
 	if err != nil {

@@ -144,6 +144,7 @@ const (
 	StService          Key = "status.service"
 	StNote             Key = "status.note"
 	StCompany          Key = "status.company"
+	StCompanyNamed     Key = "status.company-named"
 	StKSeF             Key = "status.ksef"
 	StOutbox           Key = "status.outbox"
 	StLastError        Key = "status.last-error"
@@ -478,6 +479,7 @@ var catalogue = map[Key]text{
 	StService:          {"usługa systemowa", "service"},
 	StNote:             {"uwaga", "note"},
 	StCompany:          {"Firma NIP %s (%s)", "Company NIP %s (%s)"},
+	StCompanyNamed:     {"Firma %s, NIP %s (%s)", "Company %s, NIP %s (%s)"},
 	StKSeF:             {"KSeF", "KSeF"},
 	StOutbox:           {"folder outbox", "outbox"},
 	StLastError:        {"ostatni błąd", "last error"},

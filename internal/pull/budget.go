@@ -17,12 +17,13 @@ const exportTimesKey = "pull_export_times"
 // POST /invoices/exports, also one that fails.
 type budget struct {
 	journal Journal
+	key     string // exportTimesKey, in the company's scope
 	perHour int
 	log     *slog.Logger
 }
 
-func newBudget(j Journal, perHour int, log *slog.Logger) *budget {
-	return &budget{journal: j, perHour: perHour, log: log}
+func newBudget(j Journal, key string, perHour int, log *slog.Logger) *budget {
+	return &budget{journal: j, key: key, perHour: perHour, log: log}
 }
 
 // reserve records an export about to start at now, or reports that the last hour's budget is
@@ -43,11 +44,11 @@ func (b *budget) reserve(ctx context.Context, now time.Time) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return true, b.journal.SetMeta(ctx, exportTimesKey, string(v))
+	return true, b.journal.SetMeta(ctx, b.key, string(v))
 }
 
 func (b *budget) load(ctx context.Context) ([]time.Time, error) {
-	v, ok, err := b.journal.Meta(ctx, exportTimesKey)
+	v, ok, err := b.journal.Meta(ctx, b.key)
 	if err != nil || !ok {
 		return nil, err
 	}

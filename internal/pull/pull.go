@@ -83,6 +83,13 @@ type Options struct {
 	// OneOff re-downloads [Since, Until] without reading or moving cursors or the delivered set.
 	OneOff       bool
 	Since, Until time.Time
+	// MetaScope, when set (the company's NIP in a many-company daemon), is appended to the journal
+	// meta keys this puller writes (last pull, export budget), since one journal serves every
+	// company; "" keeps the single-company keys.
+	MetaScope string
+	// Spread delays every scheduled cycle by this fraction [0, 1) of the schedule's period, so
+	// hundreds of companies on one schedule do not all export in the same minute.
+	Spread float64
 }
 
 // Puller brings invoices KSeF holds for the NIP into the inbox, exactly once per KSeF number.
@@ -127,7 +134,7 @@ func New(o Options) (*Puller, error) {
 		return nil, fmt.Errorf("one-off pull: until %s is before since %s", o.Until.Format(time.RFC3339), o.Since.Format(time.RFC3339))
 	}
 	log := o.Logger.With("component", "pull", "nip", o.NIP)
-	return &Puller{o: o, clock: o.Clock, log: log, budget: newBudget(o.Journal, o.ExportsPerHour, log)}, nil
+	return &Puller{o: o, clock: o.Clock, log: log, budget: newBudget(o.Journal, metaKey(exportTimesKey, o.MetaScope), o.ExportsPerHour, log)}, nil
 }
 
 // Stats counts one cycle's work.
@@ -179,11 +186,11 @@ func (p *Puller) Pull(ctx context.Context) (Stats, error) {
 		if err != nil {
 			errs = append(errs, fmt.Errorf("pull %s: %w", s, err))
 		} else if !p.o.OneOff {
-			_ = p.o.Journal.SetMeta(ctx, lastPullKey(s), p.now().UTC().Format(time.RFC3339))
+			_ = p.o.Journal.SetMeta(ctx, metaKey(lastPullKey(s), p.o.MetaScope), p.now().UTC().Format(time.RFC3339))
 		}
 	}
 	if len(errs) == 0 && !p.o.OneOff {
-		_ = p.o.Journal.SetMeta(ctx, "last_pull", p.now().UTC().Format(time.RFC3339))
+		_ = p.o.Journal.SetMeta(ctx, metaKey("last_pull", p.o.MetaScope), p.now().UTC().Format(time.RFC3339))
 	}
 	return total, errors.Join(errs...)
 }
@@ -198,12 +205,20 @@ const slowEvery = 6 * time.Hour
 
 func lastPullKey(subject string) string { return "last_pull_" + subject }
 
+// metaKey is key in the scope of one company ("" for the single-company form).
+func metaKey(key, scope string) string {
+	if scope == "" {
+		return key
+	}
+	return key + "@" + scope
+}
+
 // due reports whether subject should be pulled in this cycle.
 func (p *Puller) due(ctx context.Context, subject string) bool {
 	if p.o.OneOff || !slowSubjects[subject] {
 		return true
 	}
-	v, ok, err := p.o.Journal.Meta(ctx, lastPullKey(subject))
+	v, ok, err := p.o.Journal.Meta(ctx, metaKey(lastPullKey(subject), p.o.MetaScope))
 	if err != nil || !ok {
 		return true
 	}

@@ -37,11 +37,11 @@ func OutboxUnavailable(problem string, since time.Time, err error) string {
 }
 
 // outboxOf reads what the daemon recorded; without a fresh heartbeat nobody watches the outbox.
-func outboxOf(ctx context.Context, j *spool.Journal, beat spool.Beat, now time.Time) Outbox {
+func outboxOf(ctx context.Context, j *spool.Journal, key string, beat spool.Beat, now time.Time) Outbox {
 	if beat.BeatAt.IsZero() || now.Sub(beat.BeatAt) >= StaleAfter {
 		return Outbox{State: "unknown"}
 	}
-	v, _, err := j.Meta(ctx, OutboxMetaKey)
+	v, _, err := j.Meta(ctx, key)
 	if err != nil || v == "" {
 		return Outbox{State: "available"}
 	}

@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -61,6 +63,7 @@ type Daemon struct {
 
 // Company is one company's part of the document.
 type Company struct {
+	Name         string            `json:"name"` // the configured name ("default" in the single-company form)
 	NIP          string            `json:"nip"`
 	Environment  string            `json:"environment"`
 	LastSend     string            `json:"lastSuccessfulSend,omitempty"`
@@ -147,6 +150,11 @@ type Options struct {
 	CredsExpires string // YYYY-MM-DD or ""
 	Now          time.Time
 	Rejections   int // how many to list; 20 when 0
+	// CredentialsOf, when set, names each company's login method and its expiry (many companies log
+	// in differently); otherwise Credentials and CredsExpires hold for all.
+	CredentialsOf func(config.Company) (string, string)
+	// Only lists the company names (or NIPs) to report; empty: all.
+	Only []string
 }
 
 // Collect builds the report, opening the journal read-only (safe while the daemon writes).
@@ -180,11 +188,17 @@ func Build(ctx context.Context, j *spool.Journal, o Options) (*Report, error) {
 		}
 	}
 	for _, co := range cfg.Companies() {
-		c, err := buildCompany(ctx, j, co, beat, o)
+		if len(o.Only) > 0 && !slices.Contains(o.Only, co.Name) && !slices.Contains(o.Only, co.NIP) {
+			continue
+		}
+		c, err := buildCompany(ctx, j, cfg.ForCompany(co).MetaScope(), co, beat, o)
 		if err != nil {
 			return nil, err
 		}
 		rep.Companies = append(rep.Companies, *c)
+	}
+	if len(rep.Companies) == 0 {
+		return nil, fmt.Errorf("no company is called %s", strings.Join(o.Only, ", "))
 	}
 	first := rep.Companies[0]
 	rep.NIP, rep.Environment = first.NIP, first.Environment
@@ -221,10 +235,13 @@ func local(t, now time.Time) string {
 	return t.In(now.Location()).Format(time.RFC3339)
 }
 
-func buildCompany(ctx context.Context, j *spool.Journal, co config.Company, beat spool.Beat, o Options) (*Company, error) {
-	c := &Company{NIP: co.NIP, Environment: co.KSeF.Environment, Queue: map[string]int{}, Rejections: []Rejection{},
+func buildCompany(ctx context.Context, j *spool.Journal, scope string, co config.Company, beat spool.Beat, o Options) (*Company, error) {
+	c := &Company{Name: co.Name, NIP: co.NIP, Environment: co.KSeF.Environment, Queue: map[string]int{}, Rejections: []Rejection{},
 		Cursors: map[string]string{}, Credentials: o.Credentials, CredsExpires: o.CredsExpires,
 		NextPull: nextPull(co.Pull, o.Now), KSeF: KSeF{State: "unknown"}, Outbox: Outbox{State: "unknown"}}
+	if o.CredentialsOf != nil {
+		c.Credentials, c.CredsExpires = o.CredentialsOf(co)
+	}
 	for _, h := range beat.Companies {
 		if h.NIP == co.NIP {
 			applyHealth(c, h, beat, o.Now)
@@ -235,11 +252,11 @@ func buildCompany(ctx context.Context, j *spool.Journal, co config.Company, beat
 	if j == nil {
 		return c, nil
 	}
-	c.Outbox = outboxOf(ctx, j, beat, o.Now)
+	// One journal serves every company: meta keys carry the company's scope (config.MetaKey).
+	c.Outbox = outboxOf(ctx, j, config.MetaKey(OutboxMetaKey, scope), beat, o.Now)
 	c.Outbox.OtherDaemons = held
-	// Meta keys are per state folder; with several companies in one folder they would need the NIP.
-	c.LastSend, _, _ = j.Meta(ctx, "last_send_output")
-	c.LastPull, _, _ = j.Meta(ctx, "last_pull")
+	c.LastSend, _, _ = j.Meta(ctx, config.MetaKey("last_send_output", scope))
+	c.LastPull, _, _ = j.Meta(ctx, config.MetaKey("last_pull", scope))
 	y, m, d := o.Now.Date()
 	t, err := j.CountTally(ctx, co.NIP, time.Date(y, m, d, 0, 0, 0, 0, o.Now.Location()))
 	if err != nil {

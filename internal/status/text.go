@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/ksef-sync/ksef-sync/internal/config"
 	"github.com/ksef-sync/ksef-sync/internal/msg"
 )
 
@@ -78,7 +79,11 @@ func OutboxLine(l msg.Lang, o Outbox) string {
 }
 
 func renderCompany(w io.Writer, l msg.Lang, c *Company) {
-	fmt.Fprintf(w, "\n%s\n", l.T(msg.StCompany, c.NIP, c.Environment))
+	head := l.T(msg.StCompany, c.NIP, c.Environment)
+	if c.Name != "" && c.Name != config.DefaultCompanyName {
+		head = l.T(msg.StCompanyNamed, c.Name, c.NIP, c.Environment)
+	}
+	fmt.Fprintf(w, "\n%s\n", head)
 	field(w, l, msg.StKSeF, KSeFLine(l, c.KSeF))
 	field(w, l, msg.StOutbox, OutboxLine(l, c.Outbox))
 	for _, h := range c.Outbox.OtherDaemons {

@@ -51,6 +51,30 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeJSON(w, 200, map[string]string{"nip": req.NIP, "token": s.Token(req.NIP)})
+	case "POST /admin/grants":
+		var req struct {
+			Owner   string `json:"owner"`
+			Context string `json:"context"`
+		}
+		if err := json.Unmarshal(body, &req); err != nil || req.Owner == "" || req.Context == "" {
+			http.Error(w, `grants: body must be {"owner": "OFFICE_NIP", "context": "CLIENT_NIP"}`, 400)
+			return
+		}
+		s.Grant(req.Owner, req.Context)
+		writeJSON(w, 200, s.Grants())
+	case "POST /admin/revoke-token":
+		var req struct {
+			Token string `json:"token"`
+		}
+		if err := json.Unmarshal(body, &req); err != nil || req.Token == "" {
+			http.Error(w, `revoke-token: body must be {"token": "..."}`, 400)
+			return
+		}
+		if !s.RevokeToken(req.Token) {
+			http.Error(w, "revoke-token: unknown token", 404)
+			return
+		}
+		w.WriteHeader(204)
 	case "POST /admin/delay-dist":
 		var req struct {
 			Dist string `json:"dist"`

@@ -249,8 +249,9 @@ func (s *Server) checkTokenLocked(ct []byte, keys []*keyPair, c *challenge, ctx 
 		return 450, []string{"unknown or revoked KSeF token"}
 	}
 	op.TokenRef = s.st.TokenRefs[token]
-	if ctx.Type != "Nip" || ctx.Value != nip {
-		return 415, []string{"token has no permissions in context " + ctx.Type + " " + ctx.Value}
+	if ctx.Type != "Nip" || !s.permittedLocked(nip, ctx.Value) {
+		// 415 "brak uprawnień": the token's NIP holds no permission in this context (grants.go).
+		return 415, []string{"token of NIP " + nip + " has no permissions (InvoiceWrite, InvoiceRead) in context " + ctx.Type + " " + ctx.Value}
 	}
 	return 200, nil
 }
@@ -456,6 +457,9 @@ func (s *Server) handleXades(w http.ResponseWriter, ar *apiRequest) {
 }
 
 func (s *Server) trustCertificateLocked(cert *x509.Certificate, ctx contextIdentifier, subjectType string) (int, string) {
+	if ctx.Type == "Nip" && s.certGrantedLocked(cert, ctx.Value) {
+		return 0, "" // an office's certificate acting for a client that granted it permissions
+	}
 	fp := certFingerprint(cert)
 	trusted := false
 	for _, c := range s.opts.TrustedCerts[ctx.Value] {

@@ -22,6 +22,7 @@ func RunCLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	nip := fs.String("nip", "5265877635", "default context NIP")
 	tokens := fs.String("tokens", "", "pre-registered KSeF tokens NIP:TOKEN,...")
 	certs := fs.String("certs", "", "trusted XAdES certificates NIP:cert.pem,...")
+	grants := fs.String("grants", "", "let the tokens and certificates of OWNER_NIP act in CLIENT_NIP's context: OWNER_NIP:CLIENT_NIP,...")
 	stateDir := fs.String("state", "", "directory for persistent state (empty = memory only)")
 	delay := fs.Duration("delay", 200*time.Millisecond, "delay of each asynchronous processing step")
 	rateMode := fs.String("rate-limits", "production", "production|off|scaled")
@@ -73,6 +74,17 @@ func RunCLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			opts.TrustedCerts = map[string][]*x509.Certificate{}
 		}
 		opts.TrustedCerts[n] = append(opts.TrustedCerts[n], cs...)
+	}
+	for _, item := range splitList(*grants) {
+		owner, client, ok := strings.Cut(item, ":")
+		if !ok || owner == "" || client == "" {
+			fmt.Fprintf(stderr, "sim: -grants entry must be OWNER_NIP:CLIENT_NIP\n")
+			return 2
+		}
+		if opts.Grants == nil {
+			opts.Grants = map[string][]string{}
+		}
+		opts.Grants[owner] = append(opts.Grants[owner], client)
 	}
 	srv, err := New(opts)
 	if err != nil {

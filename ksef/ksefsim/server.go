@@ -42,8 +42,11 @@ type Options struct {
 	Now                func() time.Time
 	TrustAnySelfSigned bool // XAdES: accept any self-signed certificate carrying the context NIP
 	TrustedCerts       map[string][]*x509.Certificate
-	AllowNonLoopback   bool
-	Logger             *slog.Logger
+	// Grants lets the credentials of an owner NIP act in other contexts: owner → context NIPs
+	// (an accounting office's clients; grants.go).
+	Grants           map[string][]string
+	AllowNonLoopback bool
+	Logger           *slog.Logger
 
 	// trustAnySet tells New that TrustAnySelfSigned was set explicitly (see WithoutSelfSigned).
 	trustAnySet bool
@@ -234,6 +237,14 @@ func (s *Server) initState() error {
 	}
 	for _, g := range s.opts.Tokens {
 		s.addTokenLocked(g.NIP, g.Token)
+	}
+	for owner, ctxs := range s.opts.Grants {
+		if st.Grants[owner] == nil {
+			st.Grants[owner] = map[string]bool{}
+		}
+		for _, c := range ctxs {
+			st.Grants[owner][c] = true
+		}
 	}
 	if len(st.Tokens) == 0 {
 		s.tokenLocked(s.opts.DefaultNIP)

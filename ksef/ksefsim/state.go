@@ -16,8 +16,9 @@ import (
 // Large payloads (invoice XML, batch parts, export parts) live in the blob pack, not here.
 type state struct {
 	Keys        []*keyPair
-	Tokens      map[string]string // KSeF token → NIP
-	TokenRefs   map[string]string // KSeF token → its EC reference number
+	Tokens      map[string]string          // KSeF token → NIP
+	TokenRefs   map[string]string          // KSeF token → its EC reference number
+	Grants      map[string]map[string]bool // owner NIP → contexts its credentials may act in (grants.go)
 	Challenges  map[string]*challenge
 	Auths       map[string]*authOp
 	Bearers     map[string]*bearer
@@ -188,6 +189,7 @@ func newState() *state {
 	return &state{
 		Tokens:     map[string]string{},
 		TokenRefs:  map[string]string{},
+		Grants:     map[string]map[string]bool{},
 		Challenges: map[string]*challenge{},
 		Auths:      map[string]*authOp{},
 		Bearers:    map[string]*bearer{},
@@ -232,6 +234,9 @@ func fillNilMaps(st *state) {
 	}
 	if st.TokenRefs == nil {
 		st.TokenRefs = fresh.TokenRefs
+	}
+	if st.Grants == nil {
+		st.Grants = fresh.Grants
 	}
 	if st.Challenges == nil {
 		st.Challenges = fresh.Challenges

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/ksef-sync/ksef-sync/internal/config"
+	"github.com/ksef-sync/ksef-sync/spool"
+)
+
+// companyFlag is the repeatable -company NAME of status, send, pull, doctor and auth check
+// (issue 13): the companies to work on, by name (or NIP); none given means all.
+type companyFlag []string
+
+func (c *companyFlag) String() string { return strings.Join(*c, ",") }
+
+func (c *companyFlag) Set(v string) error {
+	for _, n := range strings.Split(v, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			*c = append(*c, n)
+		}
+	}
+	return nil
+}
+
+// addCompanyFlag adds -company to fs.
+func addCompanyFlag(fs *flag.FlagSet) *companyFlag {
+	c := &companyFlag{}
+	fs.Var(c, "company", "company name (or NIP) from the configuration; repeat for several (default: all)")
+	return c
+}
+
+// companyViews returns the configuration as each selected company sees it (config.ForCompany), in
+// configuration order. In the single-company form it is cfg itself, whose company is "default".
+func companyViews(cfg *config.Config, names companyFlag) ([]*config.Config, error) {
+	var out []*config.Config
+	for _, n := range names {
+		if _, ok := cfg.CompanyNamed(n); !ok {
+			return nil, fmt.Errorf("-company %s: no such company in %s (%s)", n, cfg.Path, strings.Join(companyNames(cfg), ", "))
+		}
+	}
+	for _, co := range cfg.Companies() {
+		if len(names) > 0 && !selected(names, co) {
+			continue
+		}
+		if !cfg.MultiCompany() {
+			return []*config.Config{cfg}, nil
+		}
+		out = append(out, cfg.ForCompany(co))
+	}
+	return out, nil
+}
+
+func selected(names companyFlag, co config.Company) bool {
+	for _, n := range names {
+		if n == co.Name || n == co.NIP {
+			return true
+		}
+	}
+	return false
+}
+
+func companyNames(cfg *config.Config) []string {
+	var out []string
+	for _, co := range cfg.Companies() {
+		out = append(out, co.Name+" (NIP "+co.NIP+")")
+	}
+	return out
+}
+
+// worstExit combines the exit codes of several companies: a fatal error beats a rejection beats
+// success, so a script sees the worst.
+func worstExit(a, b int) int {
+	rank := func(c int) int {
+		switch c {
+		case exitOK:
+			return 0
+		case exitRejected:
+			return 1
+		}
+		return 2
+	}
+	if rank(b) > rank(a) {
+		return b
+	}
+	return a
+}
+
+// withCompanies is withDepsOrDaemon for the selected companies: each runs alone (sharing one
+// journal), or, while a daemon holds the state folder, through withDaemon. Each company's output
+// starts with a "company NAME:" line when the configuration lists companies.
+func withCompanies(ctx context.Context, env *cliEnv, cfgPath string, names companyFlag, alone func(d *deps) int, withDaemon func(cfg *config.Config, log *slog.Logger) int) int {
+	cfg, code := loadConfig(env, cfgPath)
+	if cfg == nil {
+		return code
+	}
+	views, err := companyViews(cfg, names)
+	if err != nil {
+		return fail(env, exitUsage, err)
+	}
+	if !cfg.MultiCompany() {
+		return withDepsOrDaemon(ctx, env, cfgPath, alone, withDaemon)
+	}
+	log, closeLog, err := newLogger(env, cfg)
+	if err != nil {
+		return fail(env, exitFatal, err)
+	}
+	defer closeLog()
+	j, err := spool.Open(ctx, cfg.Folders.State, log.With("component", "spool"))
+	locked := errors.Is(err, spool.ErrLocked)
+	if err != nil && !locked {
+		return fail(env, exitFatal, fmt.Errorf("journal in %s: %w", cfg.Folders.State, err))
+	}
+	if j != nil {
+		defer j.Close()
+	}
+	code = exitOK
+	for _, v := range views {
+		fmt.Fprintf(env.stdout, "company %s:\n", v.CompanyName())
+		if locked {
+			code = worstExit(code, withDaemon(v, log.With("company", v.CompanyName())))
+			continue
+		}
+		d, err := openCompany(ctx, v, log.With("company", v.CompanyName()), j)
+		if err != nil {
+			code = worstExit(code, fail(env, exitFatal, fmt.Errorf("company %s: %w", v.CompanyName(), err)))
+			continue
+		}
+		code = worstExit(code, alone(d))
+		d.close()
+	}
+	return code
+}

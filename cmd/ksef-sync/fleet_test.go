@@ -1,0 +1,312 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ksef-sync/ksef-sync/internal/engine"
+	"github.com/ksef-sync/ksef-sync/internal/samples"
+	"github.com/ksef-sync/ksef-sync/internal/status"
+	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
+	"github.com/ksef-sync/ksef-sync/ksef/xades"
+)
+
+// The NIPs of the many-company tests: an accounting office and its clients (valid check digits).
+const officeNIP = "1234567802"
+
+// fleetCompany is one company of a many-company test configuration.
+type fleetCompany struct {
+	name, nip string
+	// auth is the body of its [company.auth] table; "" logs in with [credentials.office].
+	auth string
+}
+
+// fleetFixture is a state folder, a folder tree per company and a configuration for a simulator.
+type fleetFixture struct {
+	t       testing.TB
+	dir     string
+	sim     *ksefsim.Server
+	cfgPath string
+}
+
+func (f *fleetFixture) folder(company, kind string) string {
+	return filepath.Join(f.dir, "srv", company, kind)
+}
+
+// newFleetFixture writes the configuration: shared folders with {company}, the office's
+// certificate as [credentials.office], and one [[company]] table each (extra is added to the top).
+// tuned shortens the send and watch timings for tests; benchmarks run with the defaults.
+func newFleetFixture(t testing.TB, sim *ksefsim.Server, companies []fleetCompany, extra string, tuned bool) *fleetFixture {
+	t.Helper()
+	f := &fleetFixture{t: t, dir: t.TempDir(), sim: sim}
+	certPEM, keyPEM, err := xades.GenerateTestCertificate(validCert(officeNIP, "ecdsa"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(f.dir, "office-cert.pem"), certPEM)
+	writeFile(t, filepath.Join(f.dir, "office-key.pem"), keyPEM)
+	office := "method = \"certificate\"\ncert_file = \"office-cert.pem\"\nkey_file = \"office-key.pem\"\n"
+	tuning := "[send]\n[watch]\n[pull]\nenabled = false\n"
+	if tuned {
+		tuning = `[send]
+gather_window = "300ms"
+poll_interval = "200ms"
+
+[watch]
+settle = "300ms"
+rescan = "1s"
+
+[pull]
+enabled = true
+subjects = ["cost"]
+`
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `%s
+[ksef]
+environment = "test"
+url = %q
+
+[folders]
+outbox = "srv/{company}/outbox"
+sent = "srv/{company}/sent"
+error = "srv/{company}/error"
+inbox = "srv/{company}/inbox"
+state = "state"
+
+%s
+[http]
+listen = ""
+
+[credentials.office]
+%s
+`, extra, sim.URL(), tuning, office)
+	for _, c := range companies {
+		b.WriteString(fleetTable(c))
+		f.mkdirs(c.name)
+	}
+	f.cfgPath = filepath.Join(f.dir, "config.toml")
+	writeFile(t, f.cfgPath, []byte(b.String()))
+	return f
+}
+
+func (f *fleetFixture) mkdirs(company string) {
+	for _, k := range []string{"outbox", "sent", "error", "inbox"} {
+		if err := os.MkdirAll(f.folder(company, k), 0o755); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+}
+
+// fleetTable is the [[company]] table of c.
+func fleetTable(c fleetCompany) string {
+	s := fmt.Sprintf("\n[[company]]\nname = %q\nnip = %q\n", c.name, c.nip)
+	if c.auth == "" {
+		return s + "credentials = \"office\"\n"
+	}
+	return s + "[company.auth]\n" + c.auth + "\n"
+}
+
+// tokenAuth writes tok into name and returns an [auth] body reading it.
+func (f *fleetFixture) tokenAuth(name, tok string) string {
+	writeFile(f.t, filepath.Join(f.dir, name), []byte(tok))
+	return fmt.Sprintf("method = \"token\"\ntoken_file = %q", name)
+}
+
+// dropInvoices writes n invoices sold by nip into the company's outbox.
+func (f *fleetFixture) dropInvoices(company, nip string, n int) {
+	for i := range n {
+		inv := samples.Invoice(i, nip, time.Now(), fmt.Sprintf("%s-%05d", company, i))
+		writeFile(f.t, filepath.Join(f.folder(company, "outbox"), fmt.Sprintf("FV_%04d.xml", i)), inv)
+	}
+}
+
+// sentRecords reads every .ksef.json of the company's sent/.
+func (f *fleetFixture) sentRecords(company string) []engine.SentRecord {
+	var out []engine.SentRecord
+	for _, p := range glob(f.t, f.folder(company, "sent"), "*.ksef.json") {
+		var r engine.SentRecord
+		if err := json.Unmarshal(readFile(f.t, p), &r); err != nil {
+			f.t.Fatalf("%s: %v", p, err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// TestManyCompaniesEndToEnd is issue 13's must-show on the real binary: five companies in one
+// daemon, three logging in with the office's certificate (granted in their contexts), one with its
+// own token and one whose token KSeF refuses. 100 invoices dropped into each good outbox at once,
+// plus a pull for each: every invoice lands in its own company's sent/ with its seller NIP, the
+// received invoice in its inbox, and the refused company's invoices wait with a clear error in
+// status while the others finish.
+func TestManyCompaniesEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("400 invoices through the real binary")
+	}
+	good := []fleetCompany{{name: "acme", nip: "5265877635"}, {name: "beta", nip: "1234567819"}, {name: "gamma", nip: "1234567825"},
+		{name: "delta", nip: "1234567831"}}
+	bad := fleetCompany{name: "omega", nip: "1234567848"}
+	sim := startSim(t, ksefsim.Options{DefaultNIP: officeNIP,
+		Grants: map[string][]string{officeNIP: {good[0].nip, good[1].nip, good[2].nip}}})
+	refused := sim.Token(bad.nip)
+	sim.RevokeToken(refused)
+	fx := newFleetFixture(t, sim, nil, "", true)
+	good[3].auth = fx.tokenAuth("delta.token", sim.Token(good[3].nip))
+	bad.auth = fx.tokenAuth("omega.token", refused)
+	var tables strings.Builder
+	for _, c := range append(append([]fleetCompany{}, good...), bad) {
+		tables.WriteString(fleetTable(c))
+		fx.mkdirs(c.name)
+	}
+	cfg := string(readFile(t, fx.cfgPath)) + tables.String()
+	writeFile(t, fx.cfgPath, []byte(cfg))
+	if code, out, errOut := runCLI(t, "", nil, "check-config", "-config", fx.cfgPath); code != exitOK {
+		t.Fatalf("check-config: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, c := range good {
+		if _, err := sim.Seed(ksefsim.SeedInvoice{SellerNIP: "3861610227", BuyerNIP: c.nip, PermanentStorageDate: time.Now().Add(-3 * time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	cmd, lines := startBinary(t, "run", "-config", fx.cfgPath)
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	log := liveLog(t, lines)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for _, c := range good {
+		wg.Go(func() { fx.dropInvoices(c.name, c.nip, 100) })
+	}
+	wg.Go(func() { fx.dropInvoices(bad.name, bad.nip, 5) })
+	wg.Wait()
+
+	pullArgs := []string{"pull", "-config", fx.cfgPath}
+	for _, c := range good {
+		pullArgs = append(pullArgs, "-company", c.name)
+	}
+	code, out, errOut := runCLI(t, "", nil, pullArgs...)
+	if code != exitOK || strings.Count(out, "written: 1\n") != len(good) {
+		t.Errorf("pull of the good companies while the daemon runs: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, c := range good {
+		eventually(t, c.name+"'s 100 outputs", 4*time.Minute, func() bool {
+			return len(glob(t, fx.folder(c.name, "sent"), "*.ksef.json")) == 100
+		})
+		t.Logf("%s: 100 invoices sent after %s", c.name, time.Since(start).Round(time.Millisecond))
+	}
+	for _, c := range good {
+		for _, r := range fx.sentRecords(c.name) {
+			if r.SellerNIP != c.nip || r.Company != c.name || !strings.Contains(r.InvoiceNumber, c.name+"-") {
+				t.Errorf("%s/sent holds %s of seller %s, company %q", c.name, r.InvoiceNumber, r.SellerNIP, r.Company)
+				break
+			}
+		}
+		if n := len(glob(t, fx.folder(c.name, "error"), "*")); n != 0 {
+			t.Errorf("%s: %d files in error/", c.name, n)
+		}
+		if n := len(glob(t, filepath.Join(fx.folder(c.name, "inbox"), "cost", "*", "*"), "*.xml")); n != 1 {
+			t.Errorf("%s: %d invoices pulled into the inbox, want 1", c.name, n)
+		}
+	}
+
+	// The refused company: its invoices wait in the journal, and status says why, by name.
+	var rep status.Report
+	eventually(t, "omega's login error in status", time.Minute, func() bool {
+		code, out, _ := runCLI(t, "", nil, "status", "-config", fx.cfgPath, "-json", "-company", "omega")
+		if code != exitOK || json.Unmarshal([]byte(out), &rep) != nil || len(rep.Companies) != 1 {
+			return false
+		}
+		c := rep.Companies[0]
+		return c.LastError != nil && strings.Contains(c.LastError.Message, `company "omega": KSeF code 450`)
+	})
+	om := rep.Companies[0]
+	if om.Name != "omega" || om.NIP != bad.nip || om.Queue["done"] != 0 || om.Invoices.InProgress != 5 {
+		t.Errorf("omega in status: %+v", om)
+	}
+	if n := len(glob(t, fx.folder("omega", "sent"), "*")) + len(glob(t, fx.folder("omega", "error"), "*")); n != 0 {
+		t.Errorf("omega has %d outputs, want none (its invoices wait)", n)
+	}
+	_, text, _ := runCLI(t, "", nil, "status", "-config", fx.cfgPath)
+	for _, c := range append(good, bad) {
+		if !strings.Contains(text, "Firma "+c.name+", NIP "+c.nip) {
+			t.Errorf("status text does not list company %s:\n%s", c.name, text)
+		}
+	}
+	st := sim.Stats()
+	if st.RateLimited != 0 || st.DuplicateSubmissions != 0 || st.SpecViolations != 0 {
+		t.Errorf("simulator saw 429s %d, duplicates %d, spec violations %d %v", st.RateLimited, st.DuplicateSubmissions, st.SpecViolations, st.SpecViolationDetails)
+	}
+	if len(st.Accepted) != 400 {
+		t.Errorf("simulator accepted %d invoices, want 400", len(st.Accepted))
+	}
+	if !hasLine(log(), "level=ERROR", `company=omega`, "KSeF code 450") {
+		t.Errorf("the daemon log does not name omega's refused login")
+	}
+}
+
+// TestCompaniesDirLive: companies in companies_dir start and stop while the daemon runs, and the
+// others are not touched (issue 13).
+func TestCompaniesDirLive(t *testing.T) {
+	acme, beta, gamma := fleetCompany{name: "acme", nip: "5265877635"}, fleetCompany{name: "beta", nip: "1234567819"},
+		fleetCompany{name: "gamma", nip: "1234567825"}
+	sim := startSim(t, ksefsim.Options{DefaultNIP: officeNIP,
+		Grants: map[string][]string{officeNIP: {acme.nip, beta.nip, gamma.nip}}})
+	fx := newFleetFixture(t, sim, nil, `companies_dir = "companies.d"`, true)
+	dir := filepath.Join(fx.dir, "companies.d")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	companyFile := func(c fleetCompany) string { return filepath.Join(dir, c.name+".toml") }
+	for _, c := range []fleetCompany{acme, beta} {
+		fx.mkdirs(c.name)
+		writeFile(t, companyFile(c), []byte(fmt.Sprintf("nip = %q\ncredentials = \"office\"\n", c.nip)))
+	}
+	cmd, lines := startBinary(t, "run", "-config", fx.cfgPath)
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	log := liveLog(t, lines)
+	fx.dropInvoices(acme.name, acme.nip, 1)
+	eventually(t, "acme's first invoice sent", time.Minute, func() bool {
+		return len(glob(t, fx.folder(acme.name, "sent"), "*.ksef.json")) == 1
+	})
+
+	fx.mkdirs(gamma.name)
+	writeFile(t, companyFile(gamma), []byte(fmt.Sprintf("nip = %q\ncredentials = \"office\"\n", gamma.nip)))
+	if err := os.Remove(companyFile(beta)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "gamma started and beta stopped", time.Minute, func() bool {
+		return hasLine(log(), "company started: newly configured", "company=gamma") &&
+			hasLine(log(), "company stopped: it is no longer configured", "company=beta")
+	})
+	fx.dropInvoices(gamma.name, gamma.nip, 3)
+	eventually(t, "gamma's invoices sent", time.Minute, func() bool {
+		return len(glob(t, fx.folder(gamma.name, "sent"), "*.ksef.json")) == 3
+	})
+	for _, r := range fx.sentRecords(gamma.name) {
+		if r.SellerNIP != gamma.nip || r.Company != gamma.name {
+			t.Errorf("gamma/sent holds seller %s, company %q", r.SellerNIP, r.Company)
+		}
+	}
+	if hasLine(log(), "company=acme", "restarted") || hasLine(log(), "company=acme", "stopped") {
+		t.Error("acme was restarted or stopped by another company's change")
+	}
+	_, out, _ := runCLI(t, "", nil, "status", "-config", fx.cfgPath, "-json")
+	var rep status.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, c := range rep.Companies {
+		names = append(names, c.Name)
+	}
+	if strings.Join(names, ",") != "acme,gamma" {
+		t.Errorf("status lists %v, want acme and gamma", names)
+	}
+}
