@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ksef-sync/ksef-sync/internal/testutil"
 	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
 )
 
@@ -26,7 +27,7 @@ func TestBookkeeperTextIsPolishByDefault(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newE2E(t, ksefsim.Options{}, "")
 			if tt.top != "" {
-				writeFile(t, e.cfgPath, append([]byte(tt.top), readFile(t, e.cfgPath)...))
+				writeFile(t, e.cfgPath, append([]byte(tt.top), testutil.ReadFile(t, e.cfgPath)...))
 			}
 			e.drop("no-number.xml", regexp.MustCompile(`<P_2>[^<]*</P_2>`).ReplaceAll(invoice(1, "LANG"), nil))
 			if code, out, errOut := e.send(2 * time.Minute); code != exitRejected {
