@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/ksef-sync/ksef-sync/internal/atomicfile"
+	"github.com/ksef-sync/ksef-sync/internal/testutil"
 )
 
 func TestClaimHappyPath(t *testing.T) {
@@ -26,7 +27,7 @@ func TestClaimHappyPath(t *testing.T) {
 	if fileExists(t, src) {
 		t.Errorf("outbox file %s still exists after claim", src)
 	}
-	if got := readFile(t, inv.SpoolPath); !bytes.Equal(got, data) {
+	if got := testutil.ReadFile(t, inv.SpoolPath); !bytes.Equal(got, data) {
 		t.Errorf("spool copy = %q, want %q", got, data)
 	}
 	if want := filepath.Join(dir, "spool", fmt.Sprintf("%d.orig", inv.ID)); inv.SpoolPath != want {
@@ -218,7 +219,7 @@ func assertClaimSettled(t *testing.T, j *Journal, src string, data []byte, wantJ
 		t.Fatalf("%d journal records for one file", len(all))
 	}
 	if inOutbox {
-		if got := readFile(t, src); !bytes.Equal(got, data) {
+		if got := testutil.ReadFile(t, src); !bytes.Equal(got, data) {
 			t.Errorf("outbox file changed: %q", got)
 		}
 		if wantJournal {
@@ -231,7 +232,7 @@ func assertClaimSettled(t *testing.T, j *Journal, src string, data []byte, wantJ
 	if inv.State != StateClaimed {
 		t.Errorf("state = %s, want claimed", inv.State)
 	}
-	if got := readFile(t, inv.SpoolPath); !bytes.Equal(got, data) {
+	if got := testutil.ReadFile(t, inv.SpoolPath); !bytes.Equal(got, data) {
 		t.Errorf("spool copy = %q, want %q", got, data)
 	}
 	if !wantJournal {
@@ -274,10 +275,10 @@ func TestClaimLeavesFileModifiedBeforeRemove(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Claim: %v", err)
 	}
-	if got := readFile(t, src); !bytes.Equal(got, changed) {
+	if got := testutil.ReadFile(t, src); !bytes.Equal(got, changed) {
 		t.Errorf("outbox file = %q, want the new version %q left in place", got, changed)
 	}
-	if got := readFile(t, inv.SpoolPath); !bytes.Equal(got, orig) {
+	if got := testutil.ReadFile(t, inv.SpoolPath); !bytes.Equal(got, orig) {
 		t.Errorf("spool copy = %q, want the claimed version %q", got, orig)
 	}
 	// The new version is a new invoice, claimed on its own.
@@ -303,7 +304,7 @@ func TestClaimSameSizeModification(t *testing.T) {
 	if _, err := claimOne(j, context.Background(), testNIP, src); err != nil {
 		t.Fatal(err)
 	}
-	if got := string(readFile(t, src)); got != "<a>2</a>" {
+	if got := string(testutil.ReadFile(t, src)); got != "<a>2</a>" {
 		t.Errorf("outbox file = %q, want the same-size rewrite left in place", got)
 	}
 }
@@ -372,7 +373,7 @@ func TestWriteSpoolFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if filepath.Dir(path) != j.spoolDir || string(readFile(t, path)) != "<x/>" {
+	if filepath.Dir(path) != j.spoolDir || string(testutil.ReadFile(t, path)) != "<x/>" {
 		t.Errorf("WriteSpoolFile wrote %s", path)
 	}
 	for _, bad := range []string{"", "..", "../x", "a/b", "7.orig", ".x.0123456789ab.tmp"} {

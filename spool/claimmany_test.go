@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/ksef-sync/ksef-sync/internal/testutil"
 )
 
 func outboxFiles(t *testing.T, n int) (string, []string) {
@@ -37,7 +39,7 @@ func TestClaimManyClaimsEveryFileOnce(t *testing.T) {
 		if invs[i].State != StateClaimed || invs[i].FileName != filepath.Base(paths[i]) {
 			t.Fatalf("invoice %+v", invs[i])
 		}
-		if got := readFile(t, invs[i].SpoolPath); !bytes.Equal(got, []byte(fmt.Sprintf("<Faktura>%d</Faktura>", i))) {
+		if got := testutil.ReadFile(t, invs[i].SpoolPath); !bytes.Equal(got, []byte(fmt.Sprintf("<Faktura>%d</Faktura>", i))) {
 			t.Fatalf("spool copy %q", got)
 		}
 	}

@@ -43,15 +43,6 @@ func fileExists(t testing.TB, path string) bool {
 	return err == nil
 }
 
-func readFile(t testing.TB, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // claimTest claims a new outbox file and returns the invoice.
 func claimTest(t testing.TB, j *Journal, name string) *Invoice {
 	t.Helper()

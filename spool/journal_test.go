@@ -19,6 +19,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/ksef-sync/ksef-sync/internal/testutil"
 )
 
 func TestOpenLockSameProcess(t *testing.T) {
@@ -184,7 +185,7 @@ func TestTransitionMutatePersists(t *testing.T) {
 	if got.UpdatedAt.Before(inv.UpdatedAt) {
 		t.Errorf("UpdatedAt went back: %v < %v", got.UpdatedAt, inv.UpdatedAt)
 	}
-	if string(readFile(t, got.RegisteredPath)) != "<reg/>" {
+	if string(testutil.ReadFile(t, got.RegisteredPath)) != "<reg/>" {
 		t.Error("registered file not found at the resolved path")
 	}
 }

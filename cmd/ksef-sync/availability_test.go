@@ -19,7 +19,7 @@ func TestDoctorShowsAvailability(t *testing.T) {
 	latarnia := strings.TrimSuffix(sim.URL(), "/v2") + "/latarnia"
 	dir := t.TempDir()
 	path := company(t, dir, sim.URL(), tokenAuth(t, dir, sim.Token(opNIP)), "")
-	writeTestFile(t, dir, "config.toml", strings.Replace(readText(t, path), "[ksef]\n", "[ksef]\nstatus_url = \""+latarnia+"\"\n", 1))
+	editConfig(t, path, "[ksef]\n", "[ksef]\nstatus_url = \""+latarnia+"\"\n")
 	// (The token's end in 2027 is a finding of its own these days: only the status line is looked at.)
 	doctor := func() string {
 		var b strings.Builder

@@ -41,8 +41,7 @@ func cmdValidate(_ context.Context, env *cliEnv, args []string) int {
 	for _, f := range files {
 		raw, err := os.ReadFile(f)
 		if err != nil {
-			fmt.Fprintf(env.stderr, "ksef-sync: %v\n", err)
-			code = exitFatal
+			code = fail(env, exitFatal, err)
 			continue
 		}
 		if printInvoiceProblems(env, f, raw, lang) {
@@ -63,8 +62,7 @@ func expandInvoiceArgs(env *cliEnv, args []string) ([]string, int) {
 	for _, a := range args {
 		st, err := os.Stat(a)
 		if err != nil {
-			fmt.Fprintf(env.stderr, "ksef-sync: %v\n", err)
-			code = exitFatal
+			code = fail(env, exitFatal, err)
 			continue
 		}
 		if !st.IsDir() {
@@ -73,8 +71,7 @@ func expandInvoiceArgs(env *cliEnv, args []string) ([]string, int) {
 		}
 		entries, err := os.ReadDir(a)
 		if err != nil {
-			fmt.Fprintf(env.stderr, "ksef-sync: %v\n", err)
-			code = exitFatal
+			code = fail(env, exitFatal, err)
 			continue
 		}
 		var in []string

@@ -7,23 +7,16 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
 )
 
 // TestSendAndPullWhileTheDaemonRuns: `send` in an ERP hook and `pull` by hand work while the
 // service runs. send waits for the daemon to finish the files that were in the outbox and reports
 // with the usual exit code; pull makes the daemon run a cycle now and prints its result.
 func TestSendAndPullWhileTheDaemonRuns(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
-	start := time.Now().Add(-48 * time.Hour).UTC().Truncate(time.Second)
 	// The schedule never fires during the test: only the request can make the daemon pull. The
 	// settle window keeps files dropped by dropUnseen in the outbox for seconds, so send sees all
 	// of them even on a loaded machine.
-	e := newE2E(t, ksefsim.Options{HWMLag: time.Second}, fmt.Sprintf("[pull]\nenabled = true\nschedule = \"0 0 1 1 *\"\nsubjects = [\"cost\"]\nstart = %q\n[watch]\nsettle = \"6s\"\nrescan = \"1s\"\n", start.Format(time.RFC3339)))
-	seeded := e.seedTwoBought()
+	e, seeded := newBoughtE2E(t, "enabled = true\nschedule = \"0 0 1 1 *\"\n", "[watch]\nsettle = \"6s\"\nrescan = \"1s\"\n")
 	_, lines := e.daemon()
 	keepLog(t, lines)
 	// A first invoice through the daemon proves it holds the state folder.

@@ -142,8 +142,7 @@ func TestDoctorProblems(t *testing.T) {
 		{"a folder inside a file", func(t *testing.T, dir string) string {
 			p := company(t, dir, sim.URL(), tokenAuth(t, dir, goodToken), "")
 			writeTestFile(t, dir, "blocker", "a file")
-			cfg := strings.Replace(readText(t, p), `error = "error"`, `error = "blocker/error"`, 1)
-			writeTestFile(t, dir, "config.toml", cfg)
+			editConfig(t, p, `error = "error"`, `error = "blocker/error"`)
 			return p
 		}, time.Time{}, "[FAIL] folders.error", "a file stands in the way", "fix: correct folders.error"},
 		{"folder not writable", func(t *testing.T, dir string) string {
@@ -151,14 +150,12 @@ func TestDoctorProblems(t *testing.T) {
 				t.Skip("uses /proc, where not even root may create files")
 			}
 			p := company(t, dir, sim.URL(), tokenAuth(t, dir, goodToken), "[pull]\nenabled = true\n")
-			cfg := strings.Replace(readText(t, p), `inbox = "inbox"`, `inbox = "/proc"`, 1)
-			writeTestFile(t, dir, "config.toml", cfg)
+			editConfig(t, p, `inbox = "inbox"`, `inbox = "/proc"`)
 			return p
 		}, time.Time{}, "[FAIL] folders.inbox /proc", "cannot write here", "fix: grant the service account Modify rights"},
 		{"state on a network share", func(t *testing.T, dir string) string {
 			p := company(t, dir, sim.URL(), tokenAuth(t, dir, goodToken), "")
-			cfg := strings.Replace(readText(t, p), `state = "state"`, `state = "\\\\fileserver\\ksef\\state"`, 1)
-			writeTestFile(t, dir, "config.toml", cfg)
+			editConfig(t, p, `state = "state"`, `state = "\\\\fileserver\\ksef\\state"`)
 			return p
 		}, time.Time{}, "[FAIL] config key folders.state", "is a network path: state must be on a local disk", "fix: edit folders.state in"},
 		{"unknown config key", func(t *testing.T, dir string) string {
@@ -289,15 +286,6 @@ func assertHealthy(t *testing.T, out string, want ...string) {
 	if strings.Contains(out, "[FAIL]") {
 		t.Errorf("unexpected failure:\n%s", out)
 	}
-}
-
-func readText(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
 
 func TestDoctorNetworkShareDetection(t *testing.T) {

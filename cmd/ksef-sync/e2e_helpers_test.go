@@ -90,6 +90,12 @@ func newE2E(t testing.TB, simOpts ksefsim.Options, extraConfig string) *e2e {
 	return e
 }
 
+// editConfig replaces the first old with new in the configuration file at path.
+func editConfig(t testing.TB, path, old, new string) {
+	t.Helper()
+	writeFile(t, path, []byte(strings.Replace(string(testutil.ReadFile(t, path)), old, new, 1)))
+}
+
 func writeFile(t testing.TB, path string, data []byte) {
 	t.Helper()
 	if err := atomicfile.WriteFile(path, data, 0o644); err != nil {
@@ -182,13 +188,30 @@ func (e *e2e) daemon() (*exec.Cmd, *bufio.Scanner) {
 	return cmd, sc
 }
 
+// newLongE2E is newE2E for a test that runs the binary against the simulator for long: -short
+// skips it.
+func newLongE2E(t *testing.T, simOpts ksefsim.Options, extraConfig string) *e2e {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	return newE2E(t, simOpts, extraConfig)
+}
+
+// newBoughtE2E is newLongE2E pulling cost invoices from two days back (more [pull] keys in
+// pullKeys, more sections in extra), with the two invoices of seedTwoBought waiting at KSeF.
+func newBoughtE2E(t *testing.T, pullKeys, extra string) (*e2e, []ksefsim.SeededInvoice) {
+	t.Helper()
+	start := time.Now().Add(-48 * time.Hour).UTC().Truncate(time.Second)
+	e := newLongE2E(t, ksefsim.Options{HWMLag: time.Second},
+		fmt.Sprintf("[pull]\n%ssubjects = [\"cost\"]\nstart = %q\n%s", pullKeys, start.Format(time.RFC3339), extra))
+	return e, e.seedTwoBought()
+}
+
 // seedTwoBought seeds two invoices that 3861610227 sold to testNIP, stored three and two hours ago.
 func (e *e2e) seedTwoBought() []ksefsim.SeededInvoice {
 	e.t.Helper()
-	seeded, err := e.sim.Seed(
-		ksefsim.SeedInvoice{SellerNIP: "3861610227", BuyerNIP: testNIP, PermanentStorageDate: time.Now().Add(-3 * time.Hour)},
-		ksefsim.SeedInvoice{SellerNIP: "3861610227", BuyerNIP: testNIP, PermanentStorageDate: time.Now().Add(-2 * time.Hour)},
-	)
+	seeded, err := e.sim.Seed(ksefsim.SeedsBetween("3861610227", testNIP, time.Now().Add(-3*time.Hour), time.Now().Add(-2*time.Hour))...)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -200,7 +223,7 @@ func (e *e2e) sentRecords() map[string]engine.SentRecord {
 	out := map[string]engine.SentRecord{}
 	for _, p := range glob(e.t, e.sent, "*.ksef.json") {
 		var r engine.SentRecord
-		if err := json.Unmarshal(readFile(e.t, p), &r); err != nil {
+		if err := json.Unmarshal(testutil.ReadFile(e.t, p), &r); err != nil {
 			e.t.Fatalf("%s: %v", p, err)
 		}
 		out[strings.TrimSuffix(filepath.Base(p), ".ksef.json")] = r
@@ -213,7 +236,7 @@ func (e *e2e) errorRecords() map[string]map[string]any {
 	out := map[string]map[string]any{}
 	for _, p := range glob(e.t, e.errDir, "*.error.json") {
 		var r map[string]any
-		if err := json.Unmarshal(readFile(e.t, p), &r); err != nil {
+		if err := json.Unmarshal(testutil.ReadFile(e.t, p), &r); err != nil {
 			e.t.Fatalf("%s: %v", p, err)
 		}
 		out[strings.TrimSuffix(filepath.Base(p), ".error.json")] = r
@@ -277,12 +300,12 @@ func (e *e2e) assertSentMatchesSim(records map[string]engine.SentRecord) {
 			continue
 		}
 		seen[r.KsefNumber] = true
-		xml := readFile(e.t, filepath.Join(e.sent, stem+".xml"))
+		xml := testutil.ReadFile(e.t, filepath.Join(e.sent, stem+".xml"))
 		sum := sha256.Sum256(xml)
 		if got := base64.StdEncoding.EncodeToString(sum[:]); got != r.InvoiceHash || got != a.InvoiceHash {
 			e.t.Errorf("%s: hash of sent xml %s, record %s, simulator %s", stem, got, r.InvoiceHash, a.InvoiceHash)
 		}
-		upo := readFile(e.t, filepath.Join(e.sent, stem+".upo.xml"))
+		upo := testutil.ReadFile(e.t, filepath.Join(e.sent, stem+".upo.xml"))
 		if !bytes.Contains(upo, []byte(r.KsefNumber)) {
 			e.t.Errorf("%s: UPO does not name %s", stem, r.KsefNumber)
 		}
@@ -304,15 +327,6 @@ func glob(t testing.TB, dir, pattern string) []string {
 		t.Fatal(err)
 	}
 	return m
-}
-
-func readFile(t testing.TB, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 func drainScanner(sc interface{ Scan() bool }) {

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/text/encoding/charmap"
 
 	"github.com/ksef-sync/ksef-sync/internal/samples"
+	"github.com/ksef-sync/ksef-sync/internal/testutil"
 	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
 )
 
@@ -69,7 +70,7 @@ func TestSendEndToEnd(t *testing.T) {
 	if sent["FV_same_name"].KsefNumber == "" || sent["FV_same_name-2"].KsefNumber == "" || sent["FV_same_name"].KsefNumber == sent["FV_same_name-2"].KsefNumber {
 		t.Errorf("same name twice: %q and %q", sent["FV_same_name"].KsefNumber, sent["FV_same_name-2"].KsefNumber)
 	}
-	if !bytes.Equal(readFile(t, filepath.Join(e.sent, "FV_being_written.xml")), partial) {
+	if !bytes.Equal(testutil.ReadFile(t, filepath.Join(e.sent, "FV_being_written.xml")), partial) {
 		t.Errorf("the file being written was registered incomplete")
 	}
 	assertConverted(t, e, "FV_bom", invoice(1000, "E2E"))
@@ -90,7 +91,7 @@ func TestSendEndToEnd(t *testing.T) {
 		if r["code"] != code || r["stage"] != "validation" || r["hint"] == "" || r["description"] == "" {
 			t.Errorf("%s: error record %v, want code %s", stem, r, code)
 		}
-		orig := readFile(t, filepath.Join(e.errDir, stem+".xml"))
+		orig := testutil.ReadFile(t, filepath.Join(e.errDir, stem+".xml"))
 		if stem == "FV_empty" && len(orig) != 0 {
 			t.Errorf("%s: original bytes not kept", stem)
 		}
@@ -103,7 +104,7 @@ func TestSendEndToEnd(t *testing.T) {
 // saying UTF-8) and that the conversion was recorded.
 func assertConverted(t *testing.T, e *e2e, stem string, want []byte) {
 	t.Helper()
-	got := readFile(t, filepath.Join(e.sent, stem+".xml"))
+	got := testutil.ReadFile(t, filepath.Join(e.sent, stem+".xml"))
 	norm := func(b []byte) string {
 		return strings.Replace(string(b), `encoding="utf-8"`, `encoding="UTF-8"`, 1)
 	}
@@ -165,10 +166,7 @@ func tail(s string) string {
 // sends 500 invoices, restarting it each time. The moments are chosen by counting the daemon's log
 // lines, so they spread over claiming, sending, confirming and writing outputs.
 func TestKillNineNeverLosesOrDuplicates(t *testing.T) {
-	if testing.Short() {
-		t.Skip("long end-to-end test")
-	}
-	e := newE2E(t, ksefsim.Options{ProcessingDelay: 50 * time.Millisecond}, "[send]\ngather_window = \"200ms\"\npoll_interval = \"100ms\"\nmax_batch_invoices = 100\n")
+	e := newLongE2E(t, ksefsim.Options{ProcessingDelay: 50 * time.Millisecond}, "[send]\ngather_window = \"200ms\"\npoll_interval = \"100ms\"\nmax_batch_invoices = 100\n")
 	const n = 500
 	e.dropSeries("K_%04d.xml", n, 0, "KILL")
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))

@@ -11,10 +11,7 @@ import (
 // drops another 10% of connections, then goes fully dark for a minute. Everything must still end
 // accepted exactly once.
 func TestFaultsAndOutage(t *testing.T) {
-	if testing.Short() {
-		t.Skip("long end-to-end test")
-	}
-	e := newE2E(t, ksefsim.Options{ProcessingDelay: 50 * time.Millisecond},
+	e := newLongE2E(t, ksefsim.Options{ProcessingDelay: 50 * time.Millisecond},
 		"[send]\ngather_window = \"200ms\"\npoll_interval = \"200ms\"\n[http]\ntimeout = \"5s\"\n")
 	e.sim.SetFaults(ksefsim.Faults{ErrorRate: 0.1, DropRate: 0.1})
 	cmd, lines := e.daemon()

@@ -13,6 +13,7 @@ import (
 	"github.com/ksef-sync/ksef-sync/internal/engine"
 	"github.com/ksef-sync/ksef-sync/internal/samples"
 	"github.com/ksef-sync/ksef-sync/internal/status"
+	"github.com/ksef-sync/ksef-sync/internal/testutil"
 	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
 	"github.com/ksef-sync/ksef-sync/ksef/xades"
 )
@@ -132,7 +133,7 @@ func (f *fleetFixture) sentRecords(company string) []engine.SentRecord {
 	var out []engine.SentRecord
 	for _, p := range glob(f.t, f.folder(company, "sent"), "*.ksef.json") {
 		var r engine.SentRecord
-		if err := json.Unmarshal(readFile(f.t, p), &r); err != nil {
+		if err := json.Unmarshal(testutil.ReadFile(f.t, p), &r); err != nil {
 			f.t.Fatalf("%s: %v", p, err)
 		}
 		out = append(out, r)
@@ -165,7 +166,7 @@ func TestManyCompaniesEndToEnd(t *testing.T) {
 		tables.WriteString(fleetTable(c))
 		fx.mkdirs(c.name)
 	}
-	cfg := string(readFile(t, fx.cfgPath)) + tables.String()
+	cfg := string(testutil.ReadFile(t, fx.cfgPath)) + tables.String()
 	writeFile(t, fx.cfgPath, []byte(cfg))
 	if code, out, errOut := runCLI(t, "", nil, "check-config", "-config", fx.cfgPath); code != exitOK {
 		t.Fatalf("check-config: exit %d\n%s%s", code, out, errOut)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/ksef-sync/ksef-sync/internal/testutil"
 	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
 )
 
@@ -38,7 +39,7 @@ func TestBookkeeperTextIsPolishByDefault(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newE2E(t, ksefsim.Options{}, "")
 			if tt.top != "" {
-				writeFile(t, e.cfgPath, append([]byte(tt.top), readFile(t, e.cfgPath)...))
+				writeFile(t, e.cfgPath, append([]byte(tt.top), testutil.ReadFile(t, e.cfgPath)...))
 			}
 			e.drop("no-number.xml", regexp.MustCompile(`<P_2>[^<]*</P_2>`).ReplaceAll(invoice(1, "LANG"), nil))
 			bad := replaceOnce(t, string(invoice(2, "LANGSCH")), "<P_8B>8</P_8B>", "<P_8B>1,5</P_8B>")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -19,8 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-sasl"
-	"github.com/emersion/go-smtp"
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -29,6 +26,7 @@ import (
 	"github.com/ksef-sync/ksef-sync/internal/httpui"
 	"github.com/ksef-sync/ksef-sync/internal/samples"
 	"github.com/ksef-sync/ksef-sync/internal/status"
+	"github.com/ksef-sync/ksef-sync/internal/testutil"
 	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
 )
 
@@ -38,70 +36,6 @@ const (
 	secretHTTP    = "http-Pa55-4b8f02"
 	secretWebhook = "hook-T0KEN-91ac33"
 )
-
-// mailbox is a real SMTP server (emersion/go-smtp) that keeps what it receives.
-type mailbox struct {
-	mu    sync.Mutex
-	mails []string
-	auths []string
-}
-
-func (m *mailbox) NewSession(*smtp.Conn) (smtp.Session, error) { return &mailSession{box: m}, nil }
-
-type mailSession struct {
-	box  *mailbox
-	user string
-}
-
-func (s *mailSession) AuthMechanisms() []string { return []string{sasl.Plain} }
-func (s *mailSession) Auth(string) (sasl.Server, error) {
-	return sasl.NewPlainServer(func(_, user, pass string) error {
-		if user != "ksef" || pass != secretSMTP {
-			return errors.New("bad credentials")
-		}
-		s.user = user
-		return nil
-	}), nil
-}
-func (s *mailSession) Mail(string, *smtp.MailOptions) error {
-	if s.user == "" {
-		return smtp.ErrAuthRequired
-	}
-	return nil
-}
-func (s *mailSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
-func (s *mailSession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	s.box.mu.Lock()
-	s.box.mails = append(s.box.mails, string(b))
-	s.box.mu.Unlock()
-	return nil
-}
-func (s *mailSession) Reset()        {}
-func (s *mailSession) Logout() error { return nil }
-
-func (m *mailbox) messages() []string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]string(nil), m.mails...)
-}
-
-func startSMTP(t *testing.T) (*mailbox, int) {
-	box := &mailbox{}
-	srv := smtp.NewServer(box)
-	srv.Domain = "localhost"
-	srv.AllowInsecureAuth = true // plain text on loopback: the client has smtp_starttls = false
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return box, ln.Addr().(*net.TCPAddr).Port
-}
 
 // hookSink is a webhook receiver.
 type hookSink struct {
@@ -173,7 +107,7 @@ func (c webClient) get(path string, auth bool) (int, string) {
 // 5 rejected files with their codes, /api/status equal to `status -json`, a /healthz that fails
 // while another program holds the journal's write lock, and no secret anywhere.
 func TestObservabilityEndToEnd(t *testing.T) {
-	box, smtpPort := startSMTP(t)
+	box, smtpPort := testutil.StartSMTP(t, "ksef", secretSMTP, nil)
 	hooks := &hookSink{}
 	hookSrv := httptest.NewServer(hooks)
 	t.Cleanup(hookSrv.Close)
@@ -184,19 +118,10 @@ func TestObservabilityEndToEnd(t *testing.T) {
 listen = "127.0.0.1:%d"
 user = "admin"
 password_env = "TEST_HTTP_PW"
-[notify]
-email_to = ["ksiegowosc@example.pl"]
-email_from = "ksef-sync@example.pl"
-smtp_host = "127.0.0.1"
-smtp_port = %d
-smtp_user = "ksef"
-smtp_password_env = "TEST_SMTP_PW"
-smtp_starttls = false
-webhook_url = "%s/hook/%s"
-digest = "2s"
+`, httpPort)+notifyTOML("ksiegowosc@example.pl", smtpPort, hookSrv.URL)+`digest = "2s"
 # credentials_expiring is left out: whether the token's deadline is near depends on today's date.
 events = ["rejected", "stalled", "ksef_unavailable", "pull_failing"]
-`, httpPort, smtpPort, hookSrv.URL, secretWebhook))
+`)
 	cmd, sc := e.daemon()
 	logs := collectLog(sc)
 	web := webClient{t: t, base: fmt.Sprintf("http://127.0.0.1:%d", httpPort)}
@@ -227,7 +152,7 @@ events = ["rejected", "stalled", "ksef_unavailable", "pull_failing"]
 		return len(glob(t, e.sent, "*.ksef.json")) == 20 && len(glob(t, e.errDir, "*.error.json")) == 5
 	})
 	eventually(t, "one e-mail and one webhook call", time.Minute, func() bool {
-		return len(box.messages()) >= 1 && len(hooks.calls()) >= 1
+		return len(box.Messages()) >= 1 && len(hooks.calls()) >= 1
 	})
 
 	// Metrics: parse with the Prometheus text parser; the counters match the outcomes.
@@ -321,7 +246,7 @@ events = ["rejected", "stalled", "ksef_unavailable", "pull_failing"]
 	// Stop the daemon: what was sent is all that will ever be sent for this window.
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	_ = cmd.Wait()
-	mails, calls := box.messages(), hooks.calls()
+	mails, calls := box.Messages(), hooks.calls()
 	if len(mails) != 1 || len(calls) != 1 {
 		t.Fatalf("%d e-mails and %d webhook calls, want exactly one each", len(mails), len(calls))
 	}
@@ -468,7 +393,7 @@ func screenshotStatusPage(t *testing.T, e *e2e) {
 	if err != nil {
 		t.Fatalf("chromium --screenshot: %v\n%s", err, out)
 	}
-	png := readFile(t, shot)
+	png := testutil.ReadFile(t, shot)
 	if len(png) < 1000 || string(png[1:4]) != "PNG" {
 		t.Fatalf("no screenshot written (%d bytes)", len(png))
 	}
@@ -486,13 +411,11 @@ func findChromium() string {
 	return ""
 }
 
-// notify test sends one message through every channel and reports each result, never a secret.
-func TestNotifyTestCommand(t *testing.T) {
-	box, smtpPort := startSMTP(t)
-	hooks := &hookSink{}
-	hookSrv := httptest.NewServer(hooks)
-	cfg := statusConfig(t, fmt.Sprintf(`[notify]
-email_to = ["ops@example.pl"]
+// notifyTOML is a [notify] section that mails to through the test SMTP server (password in
+// TEST_SMTP_PW) and posts to the webhook sink at hookURL.
+func notifyTOML(to string, smtpPort int, hookURL string) string {
+	return fmt.Sprintf(`[notify]
+email_to = [%q]
 email_from = "ksef-sync@example.pl"
 smtp_host = "127.0.0.1"
 smtp_port = %d
@@ -500,7 +423,15 @@ smtp_user = "ksef"
 smtp_password_env = "TEST_SMTP_PW"
 smtp_starttls = false
 webhook_url = "%s/hook/%s"
-`, smtpPort, hookSrv.URL, secretWebhook))
+`, to, smtpPort, hookURL, secretWebhook)
+}
+
+// notify test sends one message through every channel and reports each result, never a secret.
+func TestNotifyTestCommand(t *testing.T) {
+	box, smtpPort := testutil.StartSMTP(t, "ksef", secretSMTP, nil)
+	hooks := &hookSink{}
+	hookSrv := httptest.NewServer(hooks)
+	cfg := statusConfig(t, notifyTOML("ops@example.pl", smtpPort, hookSrv.URL))
 	getenv := func(k string) string {
 		if k == "TEST_SMTP_PW" {
 			return secretSMTP
@@ -511,8 +442,8 @@ webhook_url = "%s/hook/%s"
 	if code != exitOK || out != "e-mail to ops@example.pl: sent\nwebhook: sent\n" {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
-	if len(box.messages()) != 1 || len(hooks.calls()) != 1 || !strings.Contains(box.messages()[0], "test of ksef-sync's notifications") {
-		t.Errorf("%d e-mails, %d webhook calls", len(box.messages()), len(hooks.calls()))
+	if len(box.Messages()) != 1 || len(hooks.calls()) != 1 || !strings.Contains(box.Messages()[0], "test of ksef-sync's notifications") {
+		t.Errorf("%d e-mails, %d webhook calls", len(box.Messages()), len(hooks.calls()))
 	}
 	hookSrv.Close()
 	code, out, _ = runCLI(t, "", func(string) string { return "wrong" }, "notify", "test", "-config", cfg.Path)

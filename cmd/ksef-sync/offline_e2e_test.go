@@ -27,21 +27,19 @@ func withQR(t *testing.T, e *e2e) (string, *x509.Certificate) {
 	writeFile(t, filepath.Join(e.dir, "offline-cert.pem"), certPEM)
 	writeFile(t, filepath.Join(e.dir, "offline-key.pem"), keyPEM)
 	qrDir := filepath.Join(e.dir, "qr")
-	cfg := strings.Replace(string(readFile(t, e.cfgPath)), "[auth]\n", fmt.Sprintf("[auth]\noffline_cert_file = %q\noffline_key_file = %q\n",
-		filepath.Join(e.dir, "offline-cert.pem"), filepath.Join(e.dir, "offline-key.pem")), 1)
-	cfg = strings.Replace(cfg, "[folders]\n", fmt.Sprintf("[folders]\nqr = %q\n", qrDir), 1)
-	writeFile(t, e.cfgPath, []byte(cfg))
+	editConfig(t, e.cfgPath, "[auth]\n", fmt.Sprintf("[auth]\noffline_cert_file = %q\noffline_key_file = %q\n",
+		filepath.Join(e.dir, "offline-cert.pem"), filepath.Join(e.dir, "offline-key.pem")))
+	editConfig(t, e.cfgPath, "[folders]\n", fmt.Sprintf("[folders]\nqr = %q\n", qrDir))
 	return qrDir, cert
 }
 
-// offlineE2E is an e2e company with QR codes (withQR) that follows the simulator's status service
-// every second.
+// offlineE2E is a long e2e company (-short skips it) with QR codes (withQR) that follows the
+// simulator's status service every second.
 func offlineE2E(t *testing.T) (*e2e, string, *x509.Certificate) {
 	t.Helper()
-	e := newE2E(t, ksefsim.Options{}, "")
+	e := newLongE2E(t, ksefsim.Options{}, "")
 	latarnia := strings.TrimSuffix(e.sim.URL(), "/v2") + "/latarnia"
-	cfg := strings.Replace(string(readFile(t, e.cfgPath)), "[ksef]\n", fmt.Sprintf("[ksef]\nstatus_url = %q\nstatus_interval = \"1s\"\n", latarnia), 1)
-	writeFile(t, e.cfgPath, []byte(cfg))
+	editConfig(t, e.cfgPath, "[ksef]\n", fmt.Sprintf("[ksef]\nstatus_url = %q\nstatus_interval = \"1s\"\n", latarnia))
 	qrDir, cert := withQR(t, e)
 	return e, qrDir, cert
 }
@@ -66,9 +64,6 @@ func (e *e2e) statusJSON() status.Report {
 // offline invoices that `status` lists with their deadline, and when the outage ends are all
 // accepted with offlineMode true, KSeF marking them Offline, none twice.
 func TestOfflineDuringAnnouncedFailure(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
 	e, qrDir, cert := offlineE2E(t)
 	e.sim.SetFaults(ksefsim.Faults{Outage: true})
 	if err := e.sim.AnnounceLatarnia("FAILURE", "Awaria KSeF", "Trwa awaria systemu KSeF; wystawiaj faktury w trybie awaryjnym."); err != nil {
@@ -97,7 +92,7 @@ func TestOfflineDuringAnnouncedFailure(t *testing.T) {
 	for i := range n {
 		stem := filepath.Join(qrDir, fmt.Sprintf("FV_%02d", i))
 		var links struct{ KodI, KodII string }
-		if err := json.Unmarshal(readFile(t, stem+".qr.json"), &links); err != nil {
+		if err := json.Unmarshal(testutil.ReadFile(t, stem+".qr.json"), &links); err != nil {
 			t.Fatal(err)
 		}
 		if got := testutil.QRCodes(t, stem+".kod2.png"); !slices.Equal(got, []string{links.KodII}) {
@@ -155,10 +150,7 @@ func TestOfflineDuringAnnouncedFailure(t *testing.T) {
 // error file explaining the technical correction; the fixed file with the same number is accepted
 // as a correction linked to it; a second correction ends in error/ with KSeF's 21166, explained.
 func TestTechnicalCorrectionEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
-	e := newE2E(t, ksefsim.Options{}, "[send]\noffline_mode = \"offline24\"\ngather_window = \"300ms\"\npoll_interval = \"200ms\"\n")
+	e := newLongE2E(t, ksefsim.Options{}, "[send]\noffline_mode = \"offline24\"\ngather_window = \"300ms\"\npoll_interval = \"200ms\"\n")
 	_, lines := e.daemon()
 	keepLog(t, lines)
 	good := samples.Invoice(2, testNIP, time.Now(), "KT-E2E") // the template whose buyer NIP is 3861610227
@@ -207,7 +199,7 @@ func TestOfflineDeadlinesSurviveARestart(t *testing.T) {
 	}
 	e := newE2E(t, ksefsim.Options{}, "[send]\noffline_mode = \"offline24\"\n")
 	latarnia := strings.TrimSuffix(e.sim.URL(), "/v2") + "/latarnia"
-	cfg := strings.Replace(string(readFile(t, e.cfgPath)), "[ksef]\n", fmt.Sprintf("[ksef]\nstatus_url = %q\nstatus_interval = \"1s\"\n", latarnia), 1)
+	cfg := strings.Replace(string(testutil.ReadFile(t, e.cfgPath)), "[ksef]\n", fmt.Sprintf("[ksef]\nstatus_url = %q\nstatus_interval = \"1s\"\n", latarnia), 1)
 	writeFile(t, e.cfgPath, []byte(cfg))
 	e.sim.SetFaults(ksefsim.Faults{Outage: true}) // KSeF does not answer; nothing announced yet
 	first, lines := e.daemon()

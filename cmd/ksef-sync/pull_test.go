@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -137,27 +138,34 @@ func newPullE2E(t testing.TB, truncateAt int, start time.Time, extraPull string)
 	x := &pullExports{subject: map[string]string{}, ranges: map[string][2]string{}, lastHWM: map[string]time.Time{}}
 	proxy := httptest.NewServer(x.wrap(e.sim.Handler()))
 	t.Cleanup(proxy.Close)
-	cfg := strings.Replace(string(readFile(t, e.cfgPath)), e.sim.URL(), proxy.URL+"/v2", 1)
-	writeFile(t, e.cfgPath, []byte(cfg))
+	editConfig(t, e.cfgPath, e.sim.URL(), proxy.URL+"/v2")
 	return &pullE2E{e2e: e, clock: clock, exports: x, state: filepath.Join(e.dir, "state")}
 }
 
-// seed stores invoices at the given PermanentStorage dates: cost ones bought by testNIP, sales
-// ones sold by it.
-func (p *pullE2E) seed(subject string, dates []time.Time) []ksefsim.SeededInvoice {
+// seed stores invoices at the given PermanentStorage dates, cost ones bought by testNIP, sales
+// ones sold by it, and returns them with the subject folder they belong in.
+func (p *pullE2E) seed(subject string, dates []time.Time) []pullSeeded {
 	p.t.Helper()
-	invs := make([]ksefsim.SeedInvoice, len(dates))
-	for i, d := range dates {
-		invs[i] = ksefsim.SeedInvoice{SellerNIP: pullOtherNIP, BuyerNIP: testNIP, PermanentStorageDate: d}
-		if subject == "sales" {
-			invs[i].SellerNIP, invs[i].BuyerNIP = testNIP, pullOtherNIP
-		}
+	seller, buyer := pullOtherNIP, testNIP
+	if subject == "sales" {
+		seller, buyer = buyer, seller
 	}
-	out, err := p.sim.Seed(invs...)
+	seeded, err := p.sim.Seed(ksefsim.SeedsBetween(seller, buyer, dates...)...)
 	if err != nil {
 		p.t.Fatal(err)
 	}
+	out := make([]pullSeeded, len(seeded))
+	for i, inv := range seeded {
+		out[i] = pullSeeded{SeededInvoice: inv, subject: subject, ps: dates[i]}
+	}
 	return out
+}
+
+// seedBoth seeds nCost cost invoices step apart from first and nSales sales invoices step apart
+// from first+offset (see seed), and returns them all.
+func (p *pullE2E) seedBoth(first time.Time, offset, step time.Duration, nCost, nSales int) []pullSeeded {
+	p.t.Helper()
+	return append(p.seed("cost", pullSpread(first, step, nCost)), p.seed("sales", pullSpread(first.Add(offset), step, nSales))...)
 }
 
 func (p *pullE2E) pull(timeout time.Duration, args ...string) string {
@@ -196,14 +204,6 @@ type pullSeeded struct {
 	ksefsim.SeededInvoice
 	subject string
 	ps      time.Time
-}
-
-func collect(subject string, dates []time.Time, invs []ksefsim.SeededInvoice) []pullSeeded {
-	out := make([]pullSeeded, len(invs))
-	for i, inv := range invs {
-		out[i] = pullSeeded{SeededInvoice: inv, subject: subject, ps: dates[i]}
-	}
-	return out
 }
 
 // assertPullInbox checks that inbox holds exactly want, each once, at
@@ -318,8 +318,7 @@ func TestPullCatchUpThenLagWindow(t *testing.T) {
 	now := p.clock.Now()
 	first := now.Add(-120*24*time.Hour - 10*time.Minute)
 	step := 120 * 24 * time.Hour / 600
-	costDates, salesDates := pullSpread(first, step, 600), pullSpread(first.Add(step/2), step, 600)
-	want := append(collect("cost", costDates, p.seed("cost", costDates)), collect("sales", salesDates, p.seed("sales", salesDates))...)
+	want := p.seedBoth(first, step/2, step, 600, 600)
 
 	out := p.pull(pullHangGuard)
 	if !strings.Contains(out, "written: 1200\n") {
@@ -344,8 +343,8 @@ func TestPullCatchUpThenLagWindow(t *testing.T) {
 		hwm := p.exports.hwm(subjectType)
 		lagDates := pullSpread(hwm.Add(time.Second), time.Second, 40) // within (HWM, HWM+lag]
 		newDates := pullSpread(p.clock.Now().Add(time.Minute), 5*time.Second, 35)
-		more = append(more, collect(subject, lagDates, p.seed(subject, lagDates))...)
-		more = append(more, collect(subject, newDates, p.seed(subject, newDates))...)
+		more = append(more, p.seed(subject, lagDates)...)
+		more = append(more, p.seed(subject, newDates)...)
 	}
 	p.clock.Advance(10 * time.Minute)
 	out = p.pull(pullHangGuard)
@@ -375,9 +374,7 @@ func TestPullKill9(t *testing.T) {
 	p := newPullE2E(t, 400, time.Now().AddDate(0, -3, 0), "")
 	now := p.clock.Now()
 	step := 60 * 24 * time.Hour / 1000
-	costDates := pullSpread(now.Add(-61*24*time.Hour), step, 1000)
-	salesDates := pullSpread(now.Add(-61*24*time.Hour+step/2), step, 1000)
-	want := append(collect("cost", costDates, p.seed("cost", costDates)), collect("sales", salesDates, p.seed("sales", salesDates))...)
+	want := p.seedBoth(now.Add(-61*24*time.Hour), step/2, step, 1000, 1000)
 
 	kills := 0
 	for range 4 {
@@ -431,7 +428,7 @@ func TestPullOneOffSinceUntil(t *testing.T) {
 	now := p.clock.Now()
 	inRange := pullSpread(now.Add(-20*24*time.Hour), time.Hour, 4)
 	after := pullSpread(now.Add(-5*24*time.Hour), time.Hour, 2)
-	want := collect("sales", inRange, p.seed("sales", inRange))
+	want := p.seed("sales", inRange)
 	p.seed("sales", after)
 	out := filepath.Join(p.dir, "redownload")
 	since := now.Add(-21 * 24 * time.Hour).UTC().Format(time.RFC3339)
@@ -493,21 +490,35 @@ func TestPullScheduledByRun(t *testing.T) {
 	p := newPullE2E(t, 0, time.Now().AddDate(0, 0, -10), "enabled = true\nschedule = \"@every 1s\"\nsubjects = [\"cost\"]\n")
 	now := p.clock.Now()
 	firstDates := pullSpread(now.Add(-24*time.Hour), time.Minute, 10)
-	want := collect("cost", firstDates, p.seed("cost", firstDates))
-	cmd, lines := p.daemon()
-	// a daemon that never logs the awaited pull is killed, which ends the log and fails the test
-	watchdog := time.AfterFunc(pullHangGuard, func() { _ = cmd.Process.Kill() })
-	defer watchdog.Stop()
+	want := p.seed("cost", firstDates)
+	cmd, lines := p.watchedDaemon()
 	waitForPullWritten(t, lines, 10)
 
 	laterDates := pullSpread(now.Add(time.Minute), time.Second, 5)
-	want = append(want, collect("cost", laterDates, p.seed("cost", laterDates))...)
+	want = append(want, p.seed("cost", laterDates)...)
 	p.clock.Advance(10 * time.Minute)
 	waitForPullWritten(t, lines, 5)
+	p.stopDaemonAndCheck(cmd, lines, want)
+}
+
+// watchedDaemon starts the daemon; one that never logs the awaited pull is killed after a minute,
+// which ends the log and fails the test instead of hanging it.
+func (p *pullE2E) watchedDaemon() (*exec.Cmd, *bufio.Scanner) {
+	p.t.Helper()
+	cmd, lines := p.daemon()
+	watchdog := time.AfterFunc(pullHangGuard, func() { _ = cmd.Process.Kill() })
+	p.t.Cleanup(func() { watchdog.Stop() })
+	return cmd, lines
+}
+
+// stopDaemonAndCheck stops the daemon (its log drained in the background) and checks that the
+// inbox holds exactly want, the cost cursor stands at the reported HWM and KSeF saw nothing wrong.
+func (p *pullE2E) stopDaemonAndCheck(cmd *exec.Cmd, lines *bufio.Scanner, want []pullSeeded) {
+	p.t.Helper()
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
 	go drainScanner(lines)
-	assertPullInbox(t, p.inbox, want)
+	assertPullInbox(p.t, p.inbox, want)
 	p.assertCursorsAtHWM(map[string]string{"cost": "Subject2"})
 	p.assertSimClean()
 }
@@ -538,9 +549,7 @@ func TestPullCatchUpNineMonthsInOneRun(t *testing.T) {
 	now := p.clock.Now()
 	span := now.Sub(start) - time.Hour
 	step := span / 750
-	costDates := pullSpread(start.Add(time.Minute), step, 750)
-	salesDates := pullSpread(start.Add(time.Minute+step/2), step, 750)
-	want := append(collect("cost", costDates, p.seed("cost", costDates)), collect("sales", salesDates, p.seed("sales", salesDates))...)
+	want := p.seedBoth(start.Add(time.Minute), step/2, step, 750, 750)
 
 	out := p.pull(120 * time.Second)
 	if !strings.Contains(out, "written: 1500\n") || strings.Contains(out, "behind:") {
@@ -562,7 +571,7 @@ func TestPullBehindWhenBudgetRunsOut(t *testing.T) {
 	p := newPullE2E(t, 0, start, "subjects = [\"cost\"]\n")
 	now := p.clock.Now()
 	dates := pullSpread(start.Add(time.Hour), 10*24*time.Hour, 27)
-	want := collect("cost", dates, p.seed("cost", dates))
+	want := p.seed("cost", dates)
 	spendExportBudget(t, p.state, now, 17) // 18 an hour are ours: one is left
 
 	out := p.pull(pullHangGuard)
@@ -618,9 +627,7 @@ func TestPullSurvivesHungAndFailedExports(t *testing.T) {
 	start := time.Now().AddDate(0, -1, 0)
 	p := newPullE2E(t, 0, start, "export_timeout = \"4s\"\n")
 	now := p.clock.Now()
-	costDates := pullSpread(now.Add(-20*24*time.Hour), time.Hour, 300)
-	salesDates := pullSpread(now.Add(-20*24*time.Hour+time.Minute), time.Hour, 200)
-	want := append(collect("cost", costDates, p.seed("cost", costDates)), collect("sales", salesDates, p.seed("sales", salesDates))...)
+	want := p.seedBoth(now.Add(-20*24*time.Hour), time.Minute, time.Hour, 300, 200)
 	behindCost := "behind: cost cursor " + start.UTC().Truncate(time.Second).Format(time.RFC3339Nano) + "\n"
 
 	simAdmin(t, p.sim, "/exports/hang?n=1") // cost goes first and hangs
@@ -638,26 +645,18 @@ func TestPullSurvivesHungAndFailedExports(t *testing.T) {
 	assertPullInbox(t, p.inbox, want)
 
 	// The daemon: a hung export in one cycle, the next cycle delivers.
-	cfg := strings.Replace(string(readFile(t, p.cfgPath)), "export_timeout = \"4s\"\n",
-		"export_timeout = \"4s\"\nenabled = true\nschedule = \"@every 1s\"\nsubjects = [\"cost\"]\n", 1)
-	writeFile(t, p.cfgPath, []byte(cfg))
+	editConfig(t, p.cfgPath, "export_timeout = \"4s\"\n",
+		"export_timeout = \"4s\"\nenabled = true\nschedule = \"@every 1s\"\nsubjects = [\"cost\"]\n")
 	later := pullSpread(now.Add(time.Minute), time.Second, 20)
-	want = append(want, collect("cost", later, p.seed("cost", later))...)
+	want = append(want, p.seed("cost", later)...)
 	simAdmin(t, p.sim, "/exports/hang?n=1")
 	p.clock.Advance(10 * time.Minute)
-	cmd, lines := p.daemon()
-	watchdog := time.AfterFunc(pullHangGuard, func() { _ = cmd.Process.Kill() })
-	defer watchdog.Stop()
+	cmd, lines := p.watchedDaemon()
 	waitForPullWritten(t, lines, 20)
 	if cmd.ProcessState != nil {
 		t.Fatal("the daemon stopped")
 	}
-	_ = cmd.Process.Kill()
-	_ = cmd.Wait()
-	go drainScanner(lines)
-	assertPullInbox(t, p.inbox, want)
-	p.assertCursorsAtHWM(map[string]string{"cost": "Subject2"})
-	p.assertSimClean()
+	p.stopDaemonAndCheck(cmd, lines, want)
 }
 
 // TestPullThirdPartyAndAuthorized: with subjects subject3 and authorized, the binary delivers the

@@ -26,10 +26,7 @@ import (
 // KSeF does not answer get .qr.json, KOD I and KOD II at once; KOD II verifies against the
 // certificate with Go's crypto; when KSeF is back every invoice is accepted once.
 func TestQRCodesWhileKSeFIsDown(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
-	e := newE2E(t, ksefsim.Options{}, "")
+	e := newLongE2E(t, ksefsim.Options{}, "")
 	qrDir, cert := withQR(t, e) // offline_e2e_test.go
 
 	e.sim.SetFaults(ksefsim.Faults{Outage: true})
@@ -46,7 +43,7 @@ func TestQRCodesWhileKSeFIsDown(t *testing.T) {
 	for i := range n {
 		stem := filepath.Join(qrDir, fmt.Sprintf("FV_%d", i))
 		var links struct{ KodI, KodII, SellerNip, IssueDate, InvoiceHash string }
-		if err := json.Unmarshal(readFile(t, stem+".qr.json"), &links); err != nil {
+		if err := json.Unmarshal(testutil.ReadFile(t, stem+".qr.json"), &links); err != nil {
 			t.Fatal(err)
 		}
 		if got := testutil.QRCodes(t, stem+".kod1.png"); !slices.Equal(got, []string{links.KodI}) {
@@ -63,7 +60,7 @@ func TestQRCodesWhileKSeFIsDown(t *testing.T) {
 	for name, rec := range e.sentRecords() {
 		var links struct{ KodI string }
 		stem := strings.TrimSuffix(name, ".ksef.json")
-		if err := json.Unmarshal(readFile(t, filepath.Join(qrDir, stem+".qr.json")), &links); err != nil {
+		if err := json.Unmarshal(testutil.ReadFile(t, filepath.Join(qrDir, stem+".qr.json")), &links); err != nil {
 			t.Fatal(err)
 		}
 		if links.KodI != rec.QRCodeI {

@@ -20,10 +20,7 @@ import (
 // each invoice and of its UPO next to .ksef.json; the PDF names the KSeF number and its KOD I
 // decodes to exactly the qrCodeI link of .ksef.json.
 func TestReadableCopiesBesideTheOutputs(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
-	e := newE2E(t, ksefsim.Options{}, "")
+	e := newLongE2E(t, ksefsim.Options{}, "")
 	e.dropSeries("FV_%d.xml", 2, 0, "PDF")
 	if code, out, errOut := e.send(2 * time.Minute); code != exitOK {
 		t.Fatalf("send: exit %d\n%s%s", code, out, errOut)
@@ -34,7 +31,7 @@ func TestReadableCopiesBesideTheOutputs(t *testing.T) {
 	}
 	for name, rec := range records {
 		stem := strings.TrimSuffix(name, ".ksef.json")
-		pdf := readFile(t, filepath.Join(e.sent, stem+".pdf"))
+		pdf := testutil.ReadFile(t, filepath.Join(e.sent, stem+".pdf"))
 		text := strings.Join(testutil.PDFPages(t, pdf), " ")
 		for _, want := range []string{rec.KsefNumber, rec.InvoiceNumber, testNIP} {
 			if !strings.Contains(text, want) {
@@ -44,7 +41,7 @@ func TestReadableCopiesBesideTheOutputs(t *testing.T) {
 		if codes := testutil.PDFQRCodes(t, pdf); !slices.Equal(codes, []string{rec.QRCodeI}) {
 			t.Errorf("%s.pdf QR codes %q, want exactly the qrCodeI link %q", stem, codes, rec.QRCodeI)
 		}
-		upoText := strings.Join(testutil.PDFPages(t, readFile(t, filepath.Join(e.sent, stem+".upo.pdf"))), " ")
+		upoText := strings.Join(testutil.PDFPages(t, testutil.ReadFile(t, filepath.Join(e.sent, stem+".upo.pdf"))), " ")
 		if !strings.Contains(upoText, rec.KsefNumber) {
 			t.Errorf("%s.upo.pdf does not name the KSeF number %s", stem, rec.KsefNumber)
 		}
@@ -53,10 +50,7 @@ func TestReadableCopiesBesideTheOutputs(t *testing.T) {
 
 // TestRenderingOffWritesNoCopies: formats = [] turns rendering off.
 func TestRenderingOffWritesNoCopies(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
-	e := newE2E(t, ksefsim.Options{}, "[render]\nformats = []\n")
+	e := newLongE2E(t, ksefsim.Options{}, "[render]\nformats = []\n")
 	e.drop("FV_1.xml", invoice(1, "NOPDF"))
 	if code, out, errOut := e.send(2 * time.Minute); code != exitOK {
 		t.Fatalf("send: exit %d\n%s%s", code, out, errOut)
@@ -69,12 +63,7 @@ func TestRenderingOffWritesNoCopies(t *testing.T) {
 // TestReadableCopiesInTheInbox: every pulled invoice gets <ksefNumber>.pdf beside its XML, naming
 // its KSeF number, with KOD I built from the invoice's seller, issue date and bytes.
 func TestReadableCopiesInTheInbox(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
-	start := time.Now().Add(-48 * time.Hour).UTC().Truncate(time.Second)
-	e := newE2E(t, ksefsim.Options{HWMLag: time.Second}, fmt.Sprintf("[pull]\nsubjects = [\"cost\"]\nstart = %q\n", start.Format(time.RFC3339)))
-	seeded := e.seedTwoBought()
+	e, seeded := newBoughtE2E(t, "", "")
 	if code, out, errOut := e.runCmd(2*time.Minute, "pull", "-config", e.cfgPath); code != exitOK {
 		t.Fatalf("pull: exit %d\n%s%s", code, out, errOut)
 	}
@@ -90,15 +79,15 @@ func TestReadableCopiesInTheInbox(t *testing.T) {
 				Nip string `json:"nip"`
 			} `json:"seller"`
 		}
-		if err := json.Unmarshal(readFile(t, base+".json"), &meta); err != nil {
+		if err := json.Unmarshal(testutil.ReadFile(t, base+".json"), &meta); err != nil {
 			t.Fatal(err)
 		}
 		issued, err := time.Parse("2006-01-02", meta.IssueDate)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := ksef.QRCodeI("https://qr-test.ksef.mf.gov.pl", meta.Seller.Nip, issued, ksef.InvoiceSHA256(readFile(t, xmls[0])))
-		pdf := readFile(t, base+".pdf")
+		want := ksef.QRCodeI("https://qr-test.ksef.mf.gov.pl", meta.Seller.Nip, issued, ksef.InvoiceSHA256(testutil.ReadFile(t, xmls[0])))
+		pdf := testutil.ReadFile(t, base+".pdf")
 		if text := strings.Join(testutil.PDFPages(t, pdf), " "); !strings.Contains(text, s.KsefNumber) {
 			t.Errorf("%s.pdf does not name its KSeF number", s.KsefNumber)
 		}
@@ -158,15 +147,15 @@ func TestCopiesOfAKilledPullAreWrittenByTheNextRun(t *testing.T) {
 	}
 	for i, x := range xmls {
 		base := strings.TrimSuffix(x, ".xml")
-		pdf := readFile(t, base+".pdf")
+		pdf := testutil.ReadFile(t, base+".pdf")
 		if i%50 != 0 { // decoding every PDF is slow on a shared machine
 			continue
 		}
 		var meta ksef.InvoiceMetadata
-		if err := json.Unmarshal(readFile(t, base+".json"), &meta); err != nil {
+		if err := json.Unmarshal(testutil.ReadFile(t, base+".json"), &meta); err != nil {
 			t.Fatal(err)
 		}
-		want := ksef.QRCodeI("https://qr-test.ksef.mf.gov.pl", meta.Seller.Nip, issueDay(t, meta.IssueDate), ksef.InvoiceSHA256(readFile(t, x)))
+		want := ksef.QRCodeI("https://qr-test.ksef.mf.gov.pl", meta.Seller.Nip, issueDay(t, meta.IssueDate), ksef.InvoiceSHA256(testutil.ReadFile(t, x)))
 		if codes := testutil.PDFQRCodes(t, pdf); !slices.Equal(codes, []string{want}) {
 			t.Errorf("%s.pdf QR codes %q, want %q", base, codes, want)
 		}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ksef-sync/ksef-sync/internal/testutil"
 	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
 )
 
@@ -46,10 +47,7 @@ func simAdminJSON(t *testing.T, sim *ksefsim.Server, path string, body, out any)
 // second invoice. KSeF will not give us the other tool's UPO (21173): after a bounded number of
 // attempts the outputs are written without it, and .ksef.json, the log and status say so.
 func TestDuplicateOfAnotherToolsInvoice(t *testing.T) {
-	if testing.Short() {
-		t.Skip("long end-to-end test")
-	}
-	e := newE2E(t, ksefsim.Options{ProcessingDelay: 50 * time.Millisecond}, "")
+	e := newLongE2E(t, ksefsim.Options{ProcessingDelay: 50 * time.Millisecond}, "")
 	theirs := invoice(1, "OTHERTOOL")
 	var orig ksefsim.RegisteredInvoice
 	simAdminJSON(t, e.sim, "/other-tool", ksefsim.OtherToolInvoice{XML: theirs, ContextNIP: "1111111111"}, &orig)
@@ -63,7 +61,7 @@ func TestDuplicateOfAnotherToolsInvoice(t *testing.T) {
 	stillRunning(t, cmd)
 
 	var rec map[string]any
-	if err := json.Unmarshal(readFile(t, filepath.Join(e.sent, "FV_theirs.ksef.json")), &rec); err != nil {
+	if err := json.Unmarshal(testutil.ReadFile(t, filepath.Join(e.sent, "FV_theirs.ksef.json")), &rec); err != nil {
 		t.Fatal(err)
 	}
 	if rec["ksefNumber"] != orig.KsefNumber || rec["invoiceHash"] != orig.InvoiceHash || rec["sessionReferenceNumber"] != orig.SessionReferenceNumber {
@@ -78,14 +76,14 @@ func TestDuplicateOfAnotherToolsInvoice(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(e.sent, "FV_theirs.upo.xml")); !os.IsNotExist(err) {
 		t.Errorf("FV_theirs.upo.xml: %v, want none", err)
 	}
-	if !bytes.Equal(readFile(t, filepath.Join(e.sent, "FV_theirs.xml")), theirs) {
+	if !bytes.Equal(testutil.ReadFile(t, filepath.Join(e.sent, "FV_theirs.xml")), theirs) {
 		t.Error("sent/FV_theirs.xml is not the registered bytes")
 	}
 	ours := e.sentRecords()["FV_ours"]
 	if ours.UPOFile == nil || ours.UPOMissing != "" {
 		t.Errorf("our own invoice: upoFile %v, upoMissing %q", ours.UPOFile, ours.UPOMissing)
 	}
-	if len(readFile(t, filepath.Join(e.sent, "FV_ours.upo.xml"))) == 0 {
+	if len(testutil.ReadFile(t, filepath.Join(e.sent, "FV_ours.upo.xml"))) == 0 {
 		t.Error("our own invoice has an empty UPO")
 	}
 	st := e.sim.Stats()
@@ -110,10 +108,7 @@ func TestDuplicateOfAnotherToolsInvoice(t *testing.T) {
 // invoices in one new session. Every invoice is registered once and lands in sent/ once; nothing
 // is uploaded to the orphan.
 func TestLostBatchOpenReconciled(t *testing.T) {
-	if testing.Short() {
-		t.Skip("long end-to-end test")
-	}
-	e := newE2E(t, ksefsim.Options{ProcessingDelay: 50 * time.Millisecond},
+	e := newLongE2E(t, ksefsim.Options{ProcessingDelay: 50 * time.Millisecond},
 		"[send]\nmode = \"batch\"\ngather_window = \"300ms\"\npoll_interval = \"200ms\"\n")
 	simAdmin(t, e.sim, "/lose-answers?op=openBatch&n=1&how=drop")
 	cmd, lines := e.daemon()
@@ -154,9 +149,7 @@ func TestLostExportStartNotRepeated(t *testing.T) {
 	start := time.Now().AddDate(0, -1, 0)
 	p := newPullE2E(t, 0, start, "")
 	now := p.clock.Now()
-	costDates := pullSpread(now.Add(-20*24*time.Hour), time.Hour, 150)
-	salesDates := pullSpread(now.Add(-20*24*time.Hour+time.Minute), time.Hour, 100)
-	want := append(collect("cost", costDates, p.seed("cost", costDates)), collect("sales", salesDates, p.seed("sales", salesDates))...)
+	want := p.seedBoth(now.Add(-20*24*time.Hour), time.Minute, time.Hour, 150, 100)
 	behindCost := "behind: cost cursor " + start.UTC().Truncate(time.Second).Format(time.RFC3339Nano) + "\n"
 
 	simAdmin(t, p.sim, "/lose-answers?op=startExport&n=1&how=504") // cost goes first; its start is lost

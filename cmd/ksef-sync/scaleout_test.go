@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ksef-sync/ksef-sync/internal/outboxclaim"
+	"github.com/ksef-sync/ksef-sync/internal/testutil"
 	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
 	"github.com/ksef-sync/ksef-sync/spool"
 )
@@ -27,7 +28,7 @@ func TestTwoDaemonsShareOneOutbox(t *testing.T) {
 	e := newE2E(t, ksefsim.Options{ProcessingDelay: 50 * time.Millisecond},
 		"[send]\ngather_window = \"300ms\"\npoll_interval = \"200ms\"\nmax_batch_invoices = 100\n[http]\nlisten = \"\"\n")
 	cfg2 := filepath.Join(e.dir, "config2.toml")
-	writeFile(t, cfg2, []byte(strings.Replace(string(readFile(t, e.cfgPath)), `state = "state"`, `state = "state2"`, 1)))
+	writeFile(t, cfg2, []byte(strings.Replace(string(testutil.ReadFile(t, e.cfgPath)), `state = "state"`, `state = "state2"`, 1)))
 	states := []string{filepath.Join(e.dir, "state"), filepath.Join(e.dir, "state2")}
 
 	a, linesA := e.daemon()

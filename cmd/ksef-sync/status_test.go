@@ -133,14 +133,21 @@ func statusConfig(t *testing.T, extra string) *config.Config {
 	return cfg
 }
 
-func TestStatusGolden(t *testing.T) {
-	cfg := statusConfig(t, "[pull]\nenabled = true\nschedule = \"*/15 * * * *\"\n")
+// populatedStatus is the status report, with the service in svcState, of a company configured with
+// extra whose journal populateJournal filled.
+func populatedStatus(t *testing.T, extra, svcState string) (*config.Config, *statusReport) {
+	t.Helper()
+	cfg := statusConfig(t, extra)
 	synctest.Test(t, func(t *testing.T) { populateJournal(t, cfg) })
-
-	rep, err := collectStatus(context.Background(), cfg, "running", statusNow)
+	rep, err := collectStatus(context.Background(), cfg, svcState, statusNow)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cfg, rep
+}
+
+func TestStatusGolden(t *testing.T) {
+	cfg, rep := populatedStatus(t, "[pull]\nenabled = true\nschedule = \"*/15 * * * *\"\n", "running")
 	var text bytes.Buffer
 	renderStatus(&text, rep, msg.EN)
 	checkGolden(t, "status.golden", text.Bytes())
@@ -159,12 +166,7 @@ func TestStatusGolden(t *testing.T) {
 
 // The -json output is a contract for monitoring scripts: check the keys they read, not just bytes.
 func TestStatusJSONFields(t *testing.T) {
-	cfg := statusConfig(t, "")
-	synctest.Test(t, func(t *testing.T) { populateJournal(t, cfg) })
-	rep, err := collectStatus(context.Background(), cfg, "stopped", statusNow)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, rep := populatedStatus(t, "", "stopped")
 	js, _ := json.Marshal(rep)
 	var got struct {
 		Service    string            `json:"service"`

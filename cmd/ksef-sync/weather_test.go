@@ -35,7 +35,7 @@ func assertExactlyOnce(t *testing.T, e *e2e, n int) {
 	t.Helper()
 	sent := e.assertAcceptedOnce(n)
 	for stem, r := range sent {
-		if err := ksef.CheckUPO(readFile(t, filepath.Join(e.sent, stem+".upo.xml")), r.KsefNumber); err != nil {
+		if err := ksef.CheckUPO(testutil.ReadFile(t, filepath.Join(e.sent, stem+".upo.xml")), r.KsefNumber); err != nil {
 			t.Errorf("%s.upo.xml is not the UPO of %s: %v", stem, r.KsefNumber, err)
 		}
 	}
@@ -48,10 +48,7 @@ func assertExactlyOnce(t *testing.T, e *e2e, n int) {
 // TestWeatherHTMLAndFirewall: 10 % HTML 5xx and 10 % firewall 403 on every endpoint group, and 10 %
 // HTML challenge pages from storage, while 300 invoices are sent.
 func TestWeatherHTMLAndFirewall(t *testing.T) {
-	if testing.Short() {
-		t.Skip("long end-to-end test")
-	}
-	e := newE2E(t, ksefsim.Options{ProcessingDelay: 50 * time.Millisecond},
+	e := newLongE2E(t, ksefsim.Options{ProcessingDelay: 50 * time.Millisecond},
 		"[send]\ngather_window = \"300ms\"\npoll_interval = \"200ms\"\n[http]\ntimeout = \"10s\"\n")
 	e.sim.SetFaults(ksefsim.Faults{Kinds: []ksefsim.KindFault{
 		{Kind: ksefsim.FaultHTML5xx, Rate: 0.1}, {Kind: ksefsim.FaultWAF403, Rate: 0.1}, {Kind: ksefsim.FaultStorageHTML, Rate: 0.1},
@@ -81,10 +78,7 @@ func TestWeatherHTMLAndFirewall(t *testing.T) {
 // TestWeatherKeyRecertified: the certificate the daemon cached expires mid-run; KSeF has
 // re-certified the key (same publicKeyId, no 21470). The daemon keeps sending without a restart.
 func TestWeatherKeyRecertified(t *testing.T) {
-	if testing.Short() {
-		t.Skip("long end-to-end test")
-	}
-	e := newE2E(t, ksefsim.Options{ProcessingDelay: 50 * time.Millisecond}, "")
+	e := newLongE2E(t, ksefsim.Options{ProcessingDelay: 50 * time.Millisecond}, "")
 	const life = 15 * time.Second
 	// the only valid certificates expire soon
 	if err := e.sim.PublishKey(ksefsim.PublishKey{SameKey: true, ValidFor: life, ExpireOldIn: -time.Second}); err != nil {
@@ -113,10 +107,7 @@ func TestWeatherKeyRecertified(t *testing.T) {
 // TestWeatherLongTailOutOfOrder: processing times follow a long-tailed distribution, so invoices
 // finish in another order than they were sent; every one is confirmed once, none is resent.
 func TestWeatherLongTailOutOfOrder(t *testing.T) {
-	if testing.Short() {
-		t.Skip("long end-to-end test")
-	}
-	e := newE2E(t, ksefsim.Options{DelayDist: ksefsim.DelayDist{Kind: "lognormal", Median: 300 * time.Millisecond, P99: 8 * time.Second}},
+	e := newLongE2E(t, ksefsim.Options{DelayDist: ksefsim.DelayDist{Kind: "lognormal", Median: 300 * time.Millisecond, P99: 8 * time.Second}},
 		"[send]\nmode = \"online\"\ngather_window = \"200ms\"\npoll_interval = \"200ms\"\n")
 	cmd, lines := e.daemon()
 	keepLog(t, lines)
@@ -206,9 +197,7 @@ func TestWeatherPull(t *testing.T) {
 	p := newPullE2E(t, 0, start, "")
 	now := p.clock.Now()
 	step := (now.Sub(start) - time.Hour) / 500
-	costDates := pullSpread(start.Add(time.Minute), step, 500)
-	salesDates := pullSpread(start.Add(time.Minute+step/2), step, 500)
-	want := append(collect("cost", costDates, p.seed("cost", costDates)), collect("sales", salesDates, p.seed("sales", salesDates))...)
+	want := p.seedBoth(start.Add(time.Minute), step/2, step, 500, 500)
 	p.sim.SetFaults(ksefsim.Faults{Kinds: []ksefsim.KindFault{
 		{Kind: ksefsim.FaultHTML5xx, Rate: 0.1}, {Kind: ksefsim.FaultWAF403, Rate: 0.1}, {Kind: ksefsim.FaultStorageHTML, Rate: 0.1},
 	}})

@@ -3,8 +3,20 @@ package testutil
 
 import (
 	"bytes"
+	"os"
 	"sync"
+	"testing"
 )
+
+// ReadFile reads the file at path, failing the test when it cannot.
+func ReadFile(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
 
 // LogBuffer is a goroutine-safe sink for log output written from several goroutines.
 type LogBuffer struct {
