@@ -156,6 +156,20 @@ var processIP = &ipCounters{logs: map[string]*slidingwindow.Log{}}
 
 func perIP(group string) bool { return group == GroupAuth }
 
+// perIPLimit is the budget of a per-IP group. Every client of the process draws from it at once:
+// a daemon serving many companies (issue 13) logs dozens in together, each over its own
+// connections, and their requests reach KSeF less evenly spaced than they were paced (BenchmarkCompanies100x20
+// saw 429s at the full share). Two thirds of the limit leave room for that.
+func perIPLimit(l Limit) Limit {
+	third := func(n int) int {
+		if n <= 0 {
+			return n
+		}
+		return max(1, n*2/3)
+	}
+	return Limit{PerSecond: third(l.PerSecond), PerMinute: third(l.PerMinute), PerHour: third(l.PerHour)}
+}
+
 func newPacer(clock Clock, limits RateTable) *pacer {
 	ip := processIP
 	if _, real := clock.(WallClock); !real {
@@ -227,6 +241,7 @@ func (p *pacer) reserve(key string, now time.Time) time.Duration {
 		p.ip.Lock()
 		defer p.ip.Unlock()
 		logs = p.ip.logs
+		lim = perIPLimit(lim)
 	}
 	log := logs[key]
 	if log == nil {

@@ -31,7 +31,9 @@ func validNIPs(n int) []string {
 
 // benchFleet configures n companies logging in with the office's certificate (granted in each
 // context), at the default timings.
-func benchFleet(b *testing.B, n int) (*fleetFixture, []fleetCompany) {
+func benchFleet(b *testing.B, n int) (*fleetFixture, []fleetCompany) { return benchFleetT(b, n) }
+
+func benchFleetT(b testing.TB, n int) (*fleetFixture, []fleetCompany) {
 	nips := validNIPs(n)
 	sim := startSim(b, ksefsim.Options{DefaultNIP: officeNIP, RateLimits: "production", Grants: map[string][]string{officeNIP: nips}})
 	cos := make([]fleetCompany, n)
