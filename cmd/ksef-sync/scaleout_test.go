@@ -20,13 +20,24 @@ import (
 // separate state folders watch the same outbox and write to the same sent/ and error/, against one
 // simulator. 500 invoices are dropped at once, while both run. Every invoice is claimed by exactly
 // one daemon (the two journals together hold each file once), KSeF receives each exactly once (no
-// duplicate submission, no 440), and each gets exactly one set of outputs (no "-2" names).
+// duplicate submission, no 440), and each gets exactly one set of outputs (no "-2" names). Once
+// with file events (both daemons race on every file the moment it lands) and once by listing only,
+// as on a network share.
 func TestTwoDaemonsShareOneOutbox(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long end-to-end test")
 	}
+	for _, mode := range []struct{ name, watch string }{
+		{"events", ""},
+		{"listing", "[watch]\nevents = false\nsettle = \"300ms\"\nrescan = \"1s\"\n"},
+	} {
+		t.Run(mode.name, func(t *testing.T) { twoDaemonsShareOneOutbox(t, mode.watch) })
+	}
+}
+
+func twoDaemonsShareOneOutbox(t *testing.T, watch string) {
 	e := newE2E(t, ksefsim.Options{ProcessingDelay: 50 * time.Millisecond},
-		"[send]\ngather_window = \"300ms\"\npoll_interval = \"200ms\"\nmax_batch_invoices = 100\n[http]\nlisten = \"\"\n")
+		"[send]\ngather_window = \"300ms\"\npoll_interval = \"200ms\"\nmax_batch_invoices = 100\n[http]\nlisten = \"\"\n"+watch)
 	cfg2 := filepath.Join(e.dir, "config2.toml")
 	writeFile(t, cfg2, []byte(strings.Replace(string(testutil.ReadFile(t, e.cfgPath)), `state = "state"`, `state = "state2"`, 1)))
 	states := []string{filepath.Join(e.dir, "state"), filepath.Join(e.dir, "state2")}
