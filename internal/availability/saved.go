@@ -55,7 +55,8 @@ func (t *Tracker) save() {
 // never stopped: the status service's next answer continues it or ends it at that answer, exactly
 // as it would have without the restart. An outage we observed ourselves (unannounced) goes on until
 // a KSeF request succeeds, as it would have. What this process has seen already wins over the
-// saved history from its first state on.
+// saved history from its first state on. Without a status service to ask, a saved announcement is
+// history only, ended now: the state starts unknown.
 func (t *Tracker) Restore(s Saved) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -79,6 +80,13 @@ func (t *Tracker) Restore(s Saved) {
 		return
 	}
 	last := t.history[n-1]
+	if t.client == nil && last.State != Unannounced && last.State != Available {
+		// An announcement nobody will ask about again (the status service is no longer
+		// configured) must not hold the queue, nor make later claims offline, for ever: it ended
+		// at the latest now.
+		t.history[n-1].End = t.opts.Now()
+		return
+	}
 	t.snap.State, t.snap.Since = last.State, last.Start
 	t.snap.Announced, t.snap.Messages = s.Announced, slices.Clone(s.Messages)
 	if last.State == Unannounced {
