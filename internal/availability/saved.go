@@ -60,31 +60,36 @@ func (t *Tracker) save() {
 func (t *Tracker) Restore(s Saved) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	saved := slices.Clone(s.History)
 	if len(t.history) > 0 {
-		first := t.history[0].Start
-		n := 0
-		for n < len(saved) && saved[n].Start.Before(first) {
-			n++
-		}
-		saved = saved[:n]
-		if n > 0 && (saved[n-1].End.IsZero() || saved[n-1].End.After(first)) {
-			saved[n-1].End = first
-		}
-		t.history = t.capped(append(saved, t.history...))
+		t.history = t.capped(append(savedBefore(s.History, t.history[0].Start), t.history...))
 		return
 	}
-	t.history = t.capped(saved)
-	n := len(t.history)
-	if n == 0 || !t.history[n-1].End.IsZero() {
-		return
+	t.history = t.capped(slices.Clone(s.History))
+	if n := len(t.history); n > 0 && t.history[n-1].End.IsZero() {
+		t.continueFrom(&t.history[n-1], s)
 	}
-	last := t.history[n-1]
+}
+
+// savedBefore is the saved history before first, its last segment ending there at the latest.
+func savedBefore(saved []Segment, first time.Time) []Segment {
+	n := 0
+	for n < len(saved) && saved[n].Start.Before(first) {
+		n++
+	}
+	out := slices.Clone(saved[:n])
+	if n > 0 && (out[n-1].End.IsZero() || out[n-1].End.After(first)) {
+		out[n-1].End = first
+	}
+	return out
+}
+
+// continueFrom makes the saved current segment last this process's state. Callers hold mu.
+func (t *Tracker) continueFrom(last *Segment, s Saved) {
 	if t.client == nil && last.State != Unannounced && last.State != Available {
 		// An announcement nobody will ask about again (the status service is no longer
 		// configured) must not hold the queue, nor make later claims offline, for ever: it ended
 		// at the latest now.
-		t.history[n-1].End = t.opts.Now()
+		last.End = t.opts.Now()
 		return
 	}
 	t.snap.State, t.snap.Since = last.State, last.Start
