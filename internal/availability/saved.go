@@ -55,30 +55,43 @@ func (t *Tracker) save() {
 // never stopped: the status service's next answer continues it or ends it at that answer, exactly
 // as it would have without the restart. An outage we observed ourselves (unannounced) goes on until
 // a KSeF request succeeds, as it would have. What this process has seen already wins over the
-// saved history from its first state on.
+// saved history from its first state on. Without a status service to ask, a saved announcement is
+// history only, ended now: the state starts unknown.
 func (t *Tracker) Restore(s Saved) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	saved := slices.Clone(s.History)
 	if len(t.history) > 0 {
-		first := t.history[0].Start
-		n := 0
-		for n < len(saved) && saved[n].Start.Before(first) {
-			n++
-		}
-		saved = saved[:n]
-		if n > 0 && (saved[n-1].End.IsZero() || saved[n-1].End.After(first)) {
-			saved[n-1].End = first
-		}
-		t.history = t.capped(append(saved, t.history...))
+		t.history = t.capped(append(savedBefore(s.History, t.history[0].Start), t.history...))
 		return
 	}
-	t.history = t.capped(saved)
-	n := len(t.history)
-	if n == 0 || !t.history[n-1].End.IsZero() {
+	t.history = t.capped(slices.Clone(s.History))
+	if n := len(t.history); n > 0 && t.history[n-1].End.IsZero() {
+		t.continueFrom(&t.history[n-1], s)
+	}
+}
+
+// savedBefore is the saved history before first, its last segment ending there at the latest.
+func savedBefore(saved []Segment, first time.Time) []Segment {
+	n := 0
+	for n < len(saved) && saved[n].Start.Before(first) {
+		n++
+	}
+	out := slices.Clone(saved[:n])
+	if n > 0 && (out[n-1].End.IsZero() || out[n-1].End.After(first)) {
+		out[n-1].End = first
+	}
+	return out
+}
+
+// continueFrom makes the saved current segment last this process's state. Callers hold mu.
+func (t *Tracker) continueFrom(last *Segment, s Saved) {
+	if t.client == nil && last.State != Unannounced && last.State != Available {
+		// An announcement nobody will ask about again (the status service is no longer
+		// configured) must not hold the queue, nor make later claims offline, for ever: it ended
+		// at the latest now.
+		last.End = t.opts.Now()
 		return
 	}
-	last := t.history[n-1]
 	t.snap.State, t.snap.Since = last.State, last.Start
 	t.snap.Announced, t.snap.Messages = s.Announced, slices.Clone(s.Messages)
 	if last.State == Unannounced {

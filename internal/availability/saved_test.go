@@ -189,3 +189,25 @@ func samePeriods(a, b []offline.Period) bool {
 	}
 	return true
 }
+
+// TestRestoreWithoutAStatusService: a saved announced failure is not continued by a tracker that
+// has no status service to ask (the configuration changed): it would hold the queue, and make
+// every later claim offline, for ever. It stays in the history, ended when it was restored.
+func TestRestoreWithoutAStatusService(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	restored := t0.Add(time.Hour)
+	tr := NewTracker(nil, Options{Now: func() time.Time { return restored }})
+	tr.Restore(Saved{History: []Segment{{State: Failure, Start: t0}}, Announced: StatusFailure})
+	if s := tr.Snapshot(); s.State != Unknown {
+		t.Fatalf("restored state %s, want unknown", s.State)
+	}
+	if fs := tr.Failures(); len(fs) != 1 || !fs[0].End.Equal(restored) {
+		t.Errorf("Failures = %v, want the saved one ended when restored", fs)
+	}
+	if c := tr.ModeAt(restored.Add(time.Minute)); c.Offline {
+		t.Errorf("a claim after the restore: %+v, want online", c)
+	}
+	if c := tr.ModeAt(t0.Add(time.Minute)); c.Mode != offline.Failure {
+		t.Errorf("a claim during the saved failure: %+v", c)
+	}
+}

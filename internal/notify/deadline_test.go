@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ksef-sync/ksef-sync/internal/availability"
 	"github.com/ksef-sync/ksef-sync/internal/offline"
 	"github.com/ksef-sync/ksef-sync/spool"
 	"github.com/ksef-sync/ksef-sync/spool/spooltest"
@@ -44,5 +45,24 @@ func TestOfflineDeadlineEvent(t *testing.T) {
 	if len(told) != 2 || !strings.HasPrefix(told[0], "04-07 08h") || !strings.Contains(told[0], "today, 2026-04-07") ||
 		!strings.HasPrefix(told[1], "04-08 04h") || !strings.Contains(told[1], "MISSED") {
 		t.Errorf("told:\n%s\nwant due today on 7 April and missed on 8 April", strings.Join(told, "\n"))
+	}
+
+	// A FAILURE announced while that deadline ran, as the daemon's tracker saved it, moves the
+	// deadline to 7 business days after the failure ends: 8 April is no longer past it.
+	failure := availability.Saved{History: []availability.Segment{{State: availability.Failure,
+		Start: time.Date(2026, 4, 7, 10, 0, 0, 0, offline.Warsaw), End: time.Date(2026, 4, 7, 18, 0, 0, 0, offline.Warsaw)}}}
+	if err := j.SetMeta(ctx, availability.MetaKey, availability.MarshalSaved(failure)); err != nil {
+		t.Fatal(err)
+	}
+	n = New(Options{})
+	w = &Watch{Journal: j, NIPs: []string{nip}, Notifier: n, Now: func() time.Time { return now },
+		since: now, seen: map[int64]bool{}, stalled: map[int64]bool{}}
+	if err := w.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range n.pending {
+		if e.Kind == OfflineDeadline {
+			t.Errorf("told %q although the failure moved the deadline to 16 April", e.Text)
+		}
 	}
 }

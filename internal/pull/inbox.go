@@ -328,7 +328,6 @@ func RequeueReadable(ctx context.Context, j DeliveredJournal, nip, qrBase string
 	if err != nil {
 		return 0, err
 	}
-	p := &Puller{o: Options{QRBase: qrBase}}
 	n := 0
 	for i, d := range ds {
 		job := inboxJob(d, "")
@@ -337,7 +336,7 @@ func RequeueReadable(ctx context.Context, j DeliveredJournal, nip, qrBase string
 		}
 		var m ksef.InvoiceMetadata
 		if b, err := os.ReadFile(strings.TrimSuffix(d.Path, ".xml") + ".json"); err == nil && json.Unmarshal(b, &m) == nil {
-			job.QRCodeI = p.qrCodeI(&m)
+			job.QRCodeI = qrCodeI(qrBase, &m)
 		}
 		q.Add(job)
 		n++
@@ -346,11 +345,13 @@ func RequeueReadable(ctx context.Context, j DeliveredJournal, nip, qrBase string
 }
 
 // qrCodeI is the invoice's KOD I link, from its metadata; "" when a part is missing.
-func (p *Puller) qrCodeI(m *ksef.InvoiceMetadata) string {
+func (p *Puller) qrCodeI(m *ksef.InvoiceMetadata) string { return qrCodeI(p.o.QRBase, m) }
+
+func qrCodeI(qrBase string, m *ksef.InvoiceMetadata) string {
 	issue, err := time.Parse("2006-01-02", m.IssueDate)
 	hash, herr := base64.StdEncoding.DecodeString(m.InvoiceHash)
-	if p.o.QRBase == "" || err != nil || herr != nil {
+	if qrBase == "" || err != nil || herr != nil {
 		return ""
 	}
-	return ksef.QRCodeI(p.o.QRBase, m.Seller.Nip, issue, hash)
+	return ksef.QRCodeI(qrBase, m.Seller.Nip, issue, hash)
 }
