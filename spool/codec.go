@@ -195,8 +195,8 @@ func (j *Journal) updateArgs(inv *Invoice) ([]any, error) {
 // storePath keeps paths inside the state folder relative, so a state folder that is moved or
 // restored elsewhere still finds its spool copies.
 func (j *Journal) storePath(p string) string {
-	if p == "" {
-		return ""
+	if p == "" || p == InJournal {
+		return p
 	}
 	rel, err := filepath.Rel(j.dir, p)
 	if err != nil || !filepath.IsLocal(rel) {
@@ -206,7 +206,7 @@ func (j *Journal) storePath(p string) string {
 }
 
 func (j *Journal) loadPath(p string) string {
-	if p == "" || filepath.IsAbs(p) {
+	if p == "" || p == InJournal || filepath.IsAbs(p) {
 		return p
 	}
 	local := filepath.FromSlash(p)

@@ -14,8 +14,8 @@ import (
 type State string
 
 const (
-	StateClaiming  State = "claiming"  // record written, spool copy in progress; outbox file still authoritative
-	StateClaimed   State = "claimed"   // spool copy durable; outbox file may be removed
+	StateClaiming  State = "claiming"  // journals before schema 3 only: record written, spool copy file in progress; outbox file still authoritative
+	StateClaimed   State = "claimed"   // spool copy durable (claims insert records in this state, with their bytes); outbox file may be removed
 	StateReady     State = "ready"     // validated; RegisteredPath/Hash set; waiting to be sent
 	StateSending   State = "sending"   // assigned to SessionRef, send/upload about to happen or happening
 	StateSubmitted State = "submitted" // KSeF acknowledged (InvoiceRef known, or batch closed)
@@ -33,7 +33,7 @@ type Invoice struct {
 
 	OrigSHA256 string // hex SHA-256 of the exact original bytes
 	OrigSize   int64
-	SpoolPath  string // dir/spool/<id>.orig: the exact original bytes
+	SpoolPath  string // where the exact original bytes are: InJournal, or dir/spool/<id>.orig (claimed before schema 3); "" once pruned
 
 	RegisteredPath string // the bytes actually sent to KSeF (may differ after conversion)
 	RegisteredHash string // base64 SHA-256 of RegisteredPath: the idempotency key
@@ -302,7 +302,7 @@ func recentRejectionsQuery(nip string, n int) (string, []any) {
 }
 
 func (j *Journal) queryInvoices(ctx context.Context, query string, args ...any) ([]Invoice, error) {
-	rows, err := j.db.QueryContext(ctx, query, args...)
+	rows, err := j.query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query invoices: %w", err)
 	}

@@ -25,6 +25,7 @@ type dispatchJournal interface {
 	Retry(ctx context.Context, ids []int64, notBefore func(attempts int) time.Time) error
 	Defer(ctx context.Context, ids []int64, notBefore func(attempts int) time.Time) error
 	PutSession(ctx context.Context, s spool.Session) error
+	Registered(ctx context.Context, inv *spool.Invoice) ([]byte, error)
 }
 
 // dispatchKSeF is what sending ready invoices asks of KSeF.
@@ -278,9 +279,9 @@ func (e *Engine) sendOnline(ctx context.Context, inv *spool.Invoice) error {
 	if err != nil {
 		return e.deferInvoice(ctx, inv, err)
 	}
-	data, err := os.ReadFile(inv.RegisteredPath)
+	data, err := e.sendJ.Registered(ctx, inv)
 	if err != nil {
-		return fmt.Errorf("read %s: %w", inv.FileName, err)
+		return err
 	}
 	err = e.sendJ.MarkSending(ctx, []int64{inv.ID}, spool.Sending{Mode: "online", SessionRef: s.ReferenceNumber})
 	if err != nil {
@@ -428,7 +429,7 @@ func (e *Engine) closeOnline(ctx context.Context) {
 // sendBatch packages invoices, opens a batch session, uploads and closes it. The journal marks the
 // invoices sending before the close, the one call that makes KSeF register them.
 func (e *Engine) sendBatch(ctx context.Context, invs []spool.Invoice) error {
-	pkg, names, err := e.buildPackage(invs)
+	pkg, names, err := e.buildPackage(ctx, invs)
 	if err != nil {
 		return err
 	}
@@ -505,7 +506,7 @@ func (e *Engine) deferAll(ctx context.Context, invs []spool.Invoice, cause error
 
 // buildPackage streams the invoices into an archive on disk. Entry names are the journal IDs, so
 // KSeF's per-invoice results (invoiceFileName) map back without ambiguity.
-func (e *Engine) buildPackage(invs []spool.Invoice) (*ksef.BatchPackage, map[int64]string, error) {
+func (e *Engine) buildPackage(ctx context.Context, invs []spool.Invoice) (*ksef.BatchPackage, map[int64]string, error) {
 	if err := os.MkdirAll(e.opt.TempDir, 0o700); err != nil {
 		return nil, nil, err
 	}
@@ -516,9 +517,9 @@ func (e *Engine) buildPackage(invs []spool.Invoice) (*ksef.BatchPackage, map[int
 	sort.Slice(invs, func(i, j int) bool { return invs[i].ID < invs[j].ID })
 	names := make(map[int64]string, len(invs))
 	for _, inv := range invs {
-		data, err := os.ReadFile(inv.RegisteredPath)
+		data, err := e.sendJ.Registered(ctx, &inv)
 		if err != nil {
-			return nil, nil, fmt.Errorf("read %s: %w", inv.FileName, err)
+			return nil, nil, err
 		}
 		name := "invoice-" + strconv.FormatInt(inv.ID, 10) + ".xml"
 		if err := b.Add(name, data); err != nil {
