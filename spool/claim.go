@@ -21,8 +21,11 @@ const MaxClaimSize = 64 << 20
 // Failure-injection points for crash tests. Hooks run between the steps of ClaimMany; a test makes one
 // panic to simulate the process dying there.
 var (
-	writeFileAtomic  = atomicfile.WriteFile
-	insertSpoolCopy  = func(ctx context.Context, st *sql.Stmt, id int64, data []byte) error { _, err := st.ExecContext(ctx, id, data); return err }
+	writeFileAtomic = atomicfile.WriteFile
+	insertSpoolCopy = func(ctx context.Context, st *sql.Stmt, id int64, data []byte) error {
+		_, err := st.ExecContext(ctx, id, data)
+		return err
+	}
 	syncDir          = atomicfile.SyncDir
 	removeFile       = os.Remove
 	afterReadHook    func()
