@@ -690,6 +690,8 @@ func TestQueriesUseIndexes(t *testing.T) {
 		{"Sessions", `SELECT ref FROM sessions WHERE nip = ? AND state IN (?) ORDER BY created_at, ref`, []any{testNIP, "open"}},
 		{"OfflinePending", queryOfflinePending, []any{testNIP}},
 		{"RejectedOffline", queryRejectedOffline, []any{testNIP, "FV/1"}},
+		{"WaitingSessions", queryWaiting, []any{testNIP, "submitted"}},
+		{"InSession", queryInSession, []any{"S-1", testNIP, "submitted"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

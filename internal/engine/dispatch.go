@@ -16,6 +16,7 @@ import (
 // dispatchJournal is what sending ready invoices uses.
 type dispatchJournal interface {
 	ByState(ctx context.Context, nip string, states ...spool.State) ([]spool.Invoice, error)
+	WaitingSessions(ctx context.Context, nip string, state spool.State) ([]spool.Waiting, error)
 	FindAccepted(ctx context.Context, nip, registeredHash string) (*spool.Invoice, bool, error)
 	InFlight(ctx context.Context, nip, registeredHash string, exceptID int64) (bool, error)
 	Accept(ctx context.Context, regs ...spool.Registration) error
@@ -53,6 +54,9 @@ func (e *Engine) dispatch(ctx context.Context, flush bool) error {
 		return nil
 	}
 	e.gatherDue = time.Time{}
+	if !flush && e.burstArriving(ctx) {
+		return nil
+	}
 	ready, err := e.due(ctx)
 	if err != nil || len(ready) == 0 {
 		return err
@@ -87,6 +91,24 @@ func (e *Engine) dispatch(ctx context.Context, flush bool) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// burstArriving reports, from a summary of the ready invoices, that a burst is still being handed
+// over by the watcher and keeps gathering (see gathered): reading every ready invoice at each step
+// of a 10,000-invoice burst would only find that out again.
+func (e *Engine) burstArriving(ctx context.Context) bool {
+	if e.backlog == nil || e.backlog() == 0 {
+		return false
+	}
+	ws, err := e.sendJ.WaitingSessions(ctx, e.opt.NIP, spool.StateReady)
+	if err != nil || len(ws) == 0 {
+		return false // the full look decides (and reports the error)
+	}
+	n, first := 0, ws[0].Claimed
+	for _, w := range ws {
+		n, first = n+w.Count, minTime(first, w.Claimed)
+	}
+	return n < e.opt.Send.MaxBatchInvoices && e.now().Sub(first) < maxGather
 }
 
 // maxBatchBytes keeps a batch's raw invoices well inside KSeF's archive limits (50 parts of
