@@ -115,6 +115,7 @@ func (l *loop) run(ctx context.Context, ready chan<- File) {
 	l.checkTimer.Stop()
 	l.list()
 	for {
+		l.offerQueued(ready)
 		var out chan<- File
 		var next File
 		if e := l.head(); e != nil {
@@ -152,6 +153,20 @@ func (l *loop) run(ctx context.Context, ready chan<- File) {
 				continue
 			}
 			l.handleEventError(err)
+		}
+	}
+}
+
+// offerQueued hands over every queued file the consumer has room for, before the loop looks at
+// anything else: the files a check lot found ready reach the consumer together, as one lot, not
+// one per turn of the loop.
+func (l *loop) offerQueued(ready chan<- File) {
+	for e := l.head(); e != nil; e = l.head() {
+		select {
+		case ready <- l.file(e):
+			l.delivered()
+		default:
+			return
 		}
 	}
 }
