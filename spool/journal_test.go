@@ -692,6 +692,7 @@ func TestQueriesUseIndexes(t *testing.T) {
 		{"RejectedOffline", queryRejectedOffline, []any{testNIP, "FV/1"}},
 		{"WaitingSessions", queryWaiting, []any{testNIP, "submitted"}},
 		{"InSession", queryInSession, []any{"S-1", testNIP, "submitted"}},
+		{"HashesTaken", queryHashesTaken, []any{testNIP}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

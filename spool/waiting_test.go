@@ -41,3 +41,27 @@ func TestWaitingSessions(t *testing.T) {
 		t.Errorf("another NIP's summary: %+v", ws)
 	}
 }
+
+// TestHashesTaken: a ready invoice's bytes count as taken when another record holds them accepted
+// (or done as accepted) or in flight, not when it was rejected or is only ready too.
+func TestHashesTaken(t *testing.T) {
+	j, _ := openTest(t)
+	ctx := context.Background()
+	record := func(name, hash string, to State, outcome string) {
+		inv := claimTest(t, j, name)
+		move(t, j, inv.ID, StateClaimed, to, func(r *Invoice) { r.RegisteredHash, r.Outcome = hash, outcome })
+	}
+	for _, h := range []string{"acc", "done", "fly", "rej", "twin", "alone"} {
+		record("ready-"+h+".xml", h, StateReady, "")
+	}
+	record("a.xml", "acc", StateAccepted, "accepted")
+	record("d.xml", "done", StateDone, "accepted")
+	record("f.xml", "fly", StateSubmitted, "")
+	record("r.xml", "rej", StateDone, "rejected")
+	record("t.xml", "twin", StateReady, "")
+	got, err := j.HashesTaken(ctx, testNIP)
+	want := map[string]bool{"acc": true, "done": true, "fly": true}
+	if err != nil || len(got) != len(want) || !got["acc"] || !got["done"] || !got["fly"] {
+		t.Errorf("HashesTaken = %v, %v; want %v", got, err, want)
+	}
+}

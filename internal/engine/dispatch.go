@@ -17,6 +17,7 @@ import (
 type dispatchJournal interface {
 	ByState(ctx context.Context, nip string, states ...spool.State) ([]spool.Invoice, error)
 	WaitingSessions(ctx context.Context, nip string, state spool.State) ([]spool.Waiting, error)
+	HashesTaken(ctx context.Context, nip string) (map[string]bool, error)
 	FindAccepted(ctx context.Context, nip, registeredHash string) (*spool.Invoice, bool, error)
 	InFlight(ctx context.Context, nip, registeredHash string, exceptID int64) (bool, error)
 	Accept(ctx context.Context, regs ...spool.Registration) error
@@ -131,6 +132,10 @@ func batchCut(invs []spool.Invoice, maxCount int) int {
 // bytes KSeF already accepted earlier are marked accepted with the known KSeF number, and a second
 // copy of bytes that are in flight waits for the first.
 func (e *Engine) sendable(ctx context.Context, ready []spool.Invoice) ([]spool.Invoice, error) {
+	taken, err := e.sendJ.HashesTaken(ctx, e.opt.NIP)
+	if err != nil {
+		return nil, err
+	}
 	seen := make(map[string]bool, len(ready))
 	out := ready[:0]
 	for _, inv := range ready {
@@ -138,6 +143,10 @@ func (e *Engine) sendable(ctx context.Context, ready []spool.Invoice) ([]spool.I
 			continue
 		}
 		seen[inv.RegisteredHash] = true
+		if !taken[inv.RegisteredHash] {
+			out = append(out, inv) // nothing else holds these bytes: settleKnown would find nothing
+			continue
+		}
 		settled, err := e.settleKnown(ctx, inv)
 		if err != nil {
 			return nil, err
