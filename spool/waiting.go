@@ -22,7 +22,7 @@ type Waiting struct {
 const (
 	queryWaiting = `SELECT session_ref, max(mode), count(*), max(updated_at), min(updated_at), min(created_at) FROM invoices
 		WHERE nip = ? AND state = ? GROUP BY session_ref ORDER BY session_ref`
-	queryInSession = selectInvoice + ` WHERE session_ref = ? AND nip = ? AND state = ? ORDER BY id`
+	queryInSession   = selectInvoice + ` WHERE session_ref = ? AND nip = ? AND state = ? ORDER BY id`
 	queryHashesTaken = `SELECT DISTINCT r.registered_hash FROM invoices r JOIN invoices o
 		ON o.nip = r.nip AND o.registered_hash = r.registered_hash AND o.id <> r.id
 		WHERE r.nip = ? AND r.state = 'ready' AND o.registered_hash <> ''
