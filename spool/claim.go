@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 
 	"github.com/ksef-sync/ksef-sync/internal/atomicfile"
 )
@@ -22,30 +21,35 @@ const MaxClaimSize = 64 << 20
 // Failure-injection points for crash tests. Hooks run between the steps of ClaimMany; a test makes one
 // panic to simulate the process dying there.
 var (
-	writeFileAtomic  = atomicfile.WriteFile
-	stageSpoolCopy   = (*atomicfile.Batch).Write
+	writeFileAtomic = atomicfile.WriteFile
+	insertSpoolCopy = func(ctx context.Context, st *sql.Stmt, id int64, data []byte) error {
+		_, err := st.ExecContext(ctx, id, data)
+		return err
+	}
 	syncDir          = atomicfile.SyncDir
 	removeFile       = os.Remove
-	afterInsertHook  func()
-	afterSpoolHook   func()
+	afterReadHook    func()
 	afterClaimedHook func()
 )
 
 // The claim protocol (ClaimMany) takes outbox files into the journal:
 //
 //  1. read each file fully and hash it;
-//  2. insert the records in StateClaiming (durable);
-//  3. write the spool copies dir/spool/<id>.orig atomically;
-//  4. mark them StateClaimed (durable);
-//  5. remove each outbox file, but only if it still has the same size and hash.
+//  2. in ONE transaction, insert the records in StateClaimed together with their exact bytes (the
+//     spool copies, table spool_copies); the commit makes both durable at once;
+//  3. remove each outbox file, but only if it still has the same size and hash.
 //
 // A crash at any point leaves an invoice in the outbox or in the journal, never in neither;
 // RecoverClaims at start-up settles the cases where it is in both. Files above MaxClaimSize are left
 // in the outbox with ErrTooLarge. A missing file gives ErrVanished. The same file (path and hash)
 // whose earlier outbox removal failed gives ErrAlreadyClaimed after the removal is retried.
 //
-// A failed removal in step 5 is not an error: the invoice is safely claimed, the failure is logged
+// A failed removal in step 3 is not an error: the invoice is safely claimed, the failure is logged
 // and the removal is retried by RecoverClaims or by a later claim of the same file.
+//
+// Journals written before schema version 3 kept the copies as files (spool/<id>.orig), written
+// between a StateClaiming insert and a separate claimed mark; such records are still read, and
+// RecoverClaims still settles their interrupted claims.
 
 func runHook(h func()) {
 	if h != nil {
@@ -78,10 +82,10 @@ func hexSHA256(data []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// spoolPath is where the original bytes of invoice id are kept.
-func (j *Journal) spoolPath(id int64) string {
-	return filepath.Join(j.spoolDir, strconv.FormatInt(id, 10)+".orig")
-}
+// InJournal is the SpoolPath (and RegisteredPath) of an invoice whose bytes are kept in the
+// journal itself (table spool_copies) rather than in a file; read them with Original and
+// Registered.
+const InJournal = "journal:spool_copies"
 
 // pendingClaim is an earlier record of the same file whose outbox removal is still pending.
 type pendingClaim struct {
@@ -89,13 +93,48 @@ type pendingClaim struct {
 	state State
 }
 
-// insertClaimingTx writes the StateClaiming record inside the caller's transaction. When the same
-// file (path and hash) already has a record whose outbox removal is pending, it inserts nothing and
-// returns that record instead. Checking inside the write transaction makes two concurrent claims of
-// one file safe.
-func (j *Journal) insertClaimingTx(ctx context.Context, tx *sql.Tx, nip, path, hash string, size int64, now string) (id int64, pending pendingClaim, err error) {
+// claimInserter inserts claimed records with their bytes inside one claim transaction, through
+// statements prepared once for the lot.
+type claimInserter struct {
+	pending, invoice, spoolCopy *sql.Stmt
+}
+
+func newClaimInserter(ctx context.Context, tx *sql.Tx) (*claimInserter, error) {
+	ins := &claimInserter{}
+	var err error
+	for _, p := range []struct {
+		st  **sql.Stmt
+		sql string
+	}{{&ins.pending, queryPendingForPath}, {&ins.invoice, insertClaimed}, {&ins.spoolCopy, insertSpoolCopySQL}} {
+		if *p.st, err = tx.PrepareContext(ctx, p.sql); err != nil {
+			ins.close()
+			return nil, err
+		}
+	}
+	return ins, nil
+}
+
+func (ins *claimInserter) close() {
+	for _, st := range []*sql.Stmt{ins.pending, ins.invoice, ins.spoolCopy} {
+		if st != nil {
+			_ = st.Close()
+		}
+	}
+}
+
+const (
+	insertClaimed = `INSERT INTO invoices
+		(nip, file_name, source_path, source_pending, orig_sha256, orig_size, spool_path, state, created_at, updated_at)
+		VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?)`
+	insertSpoolCopySQL = `INSERT INTO spool_copies (id, data) VALUES (?, ?)`
+)
+
+// insert writes one claimed record and its bytes. When the same file (path and hash) already has a
+// record whose outbox removal is pending, it inserts nothing and returns that record instead.
+// Checking inside the write transaction makes two concurrent claims of one file safe.
+func (ins *claimInserter) insert(ctx context.Context, nip string, it claimItem, now string) (id int64, pending pendingClaim, err error) {
 	var state string
-	err = tx.QueryRowContext(ctx, queryPendingForPath, nip, path, hash).Scan(&pending.id, &state)
+	err = ins.pending.QueryRowContext(ctx, nip, it.path, it.hash).Scan(&pending.id, &state)
 	if err == nil {
 		pending.state = State(state)
 		return 0, pending, nil
@@ -103,33 +142,15 @@ func (j *Journal) insertClaimingTx(ctx context.Context, tx *sql.Tx, nip, path, h
 	if !errors.Is(err, sql.ErrNoRows) {
 		return 0, pending, err
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO invoices
-		(nip, file_name, source_path, source_pending, orig_sha256, orig_size, state, created_at, updated_at)
-		VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?)`,
-		nip, filepath.Base(path), path, hash, size, string(StateClaiming), now, now)
+	res, err := ins.invoice.ExecContext(ctx, nip, filepath.Base(it.path), it.path, it.hash, int64(len(it.data)),
+		InJournal, string(StateClaimed), now, now)
 	if err != nil {
 		return 0, pending, err
 	}
 	if id, err = res.LastInsertId(); err != nil {
 		return 0, pending, err
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE invoices SET spool_path = ? WHERE id = ?`, j.storePath(j.spoolPath(id)), id)
-	return id, pending, err
-}
-
-// abandonClaim undoes a claim whose spool copy could not be written; the outbox file is still there
-// and will be claimed again. If this fails too, RecoverClaims removes the record at next start.
-func (j *Journal) abandonClaim(id int64) {
-	// A fresh context: the claim's may be what was cancelled, and the record should still go.
-	ctx := context.Background()
-	deleted, err := j.deleteClaiming(ctx, id)
-	if err != nil {
-		j.log.Warn("abandon claim", "invoice", id, "err", err)
-		return
-	}
-	if deleted {
-		_ = os.Remove(j.spoolPath(id))
-	}
+	return id, pending, insertSpoolCopy(ctx, ins.spoolCopy, id, it.data)
 }
 
 // deleteClaiming deletes invoice id if it is still claiming and reports whether it did.
@@ -278,4 +299,40 @@ func (j *Journal) WriteSpoolFile(name string, data []byte) (string, error) {
 		return "", fmt.Errorf("write spool file: %w", err)
 	}
 	return path, nil
+}
+
+// Original returns the exact bytes inv was claimed with (its spool copy), wherever they are kept.
+func (j *Journal) Original(ctx context.Context, inv *Invoice) ([]byte, error) {
+	data, err := j.readCopy(ctx, inv.ID, inv.SpoolPath)
+	if err != nil {
+		return nil, fmt.Errorf("spool copy of %s: %w", inv.FileName, err)
+	}
+	return data, nil
+}
+
+// Registered returns the bytes sent to KSeF for inv: its spool copy, or the converted copy beside it.
+func (j *Journal) Registered(ctx context.Context, inv *Invoice) ([]byte, error) {
+	data, err := j.readCopy(ctx, inv.ID, inv.RegisteredPath)
+	if err != nil {
+		return nil, fmt.Errorf("registered copy of %s: %w", inv.FileName, err)
+	}
+	return data, nil
+}
+
+// ErrPruned is returned by Original and Registered for an invoice whose copies were pruned.
+var ErrPruned = errors.New("the copy was pruned (spool_retention)")
+
+func (j *Journal) readCopy(ctx context.Context, id int64, path string) ([]byte, error) {
+	switch path {
+	case "":
+		return nil, ErrPruned
+	case InJournal:
+		var data []byte
+		err := j.queryRow(ctx, `SELECT data FROM spool_copies WHERE id = ?`, id).Scan(&data)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("invoice %d: %w", id, ErrNotFound)
+		}
+		return data, err
+	}
+	return os.ReadFile(path)
 }

@@ -3,15 +3,18 @@ package spool
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"testing"
 
-	"github.com/ksef-sync/ksef-sync/internal/atomicfile"
+	"time"
+
 	"github.com/ksef-sync/ksef-sync/internal/testutil"
 )
 
@@ -27,11 +30,18 @@ func TestClaimHappyPath(t *testing.T) {
 	if fileExists(t, src) {
 		t.Errorf("outbox file %s still exists after claim", src)
 	}
-	if got := testutil.ReadFile(t, inv.SpoolPath); !bytes.Equal(got, data) {
+	if got := original(t, j, inv); !bytes.Equal(got, data) {
 		t.Errorf("spool copy = %q, want %q", got, data)
 	}
-	if want := filepath.Join(dir, "spool", fmt.Sprintf("%d.orig", inv.ID)); inv.SpoolPath != want {
-		t.Errorf("SpoolPath = %s, want %s", inv.SpoolPath, want)
+	if inv.SpoolPath != InJournal {
+		t.Errorf("SpoolPath = %s, want %s", inv.SpoolPath, InJournal)
+	}
+	if left, err := os.ReadDir(filepath.Join(dir, "spool")); err != nil || len(left) != 0 {
+		t.Errorf("spool folder holds %d files (%v), want none: the copy is in the journal", len(left), err)
+	}
+	got, err := j.Get(context.Background(), inv.ID)
+	if err != nil || !reflect.DeepEqual(got, inv) {
+		t.Errorf("ClaimMany returned %+v, the journal holds %+v (%v)", inv, got, err)
 	}
 	wantFields := []struct{ name, got, want string }{
 		{"State", string(inv.State), string(StateClaimed)},
@@ -138,21 +148,10 @@ func TestClaimCrashSafety(t *testing.T) {
 		wantJournal bool
 	}{
 		{name: "no crash", wantJournal: true},
-		{name: "after insert", inject: func() { afterInsertHook = crash }},
-		{name: "spool write fails", inject: func() {
-			stageSpoolCopy = func(*atomicfile.Batch, string, []byte, os.FileMode) error { return errors.New("disk full") }
+		{name: "after read", inject: func() { afterReadHook = crash }},
+		{name: "copy not written", inject: func() {
+			insertSpoolCopy = func(context.Context, *sql.Stmt, int64, []byte) error { return errors.New("disk full") }
 		}},
-		{name: "torn spool copy", inject: func() {
-			// Worse than atomicfile allows: half the bytes under the final name, then death.
-			stageSpoolCopy = func(_ *atomicfile.Batch, p string, d []byte, m os.FileMode) error {
-				if err := os.WriteFile(p, d[:len(d)/2], m); err != nil {
-					return err
-				}
-				crash()
-				return nil
-			}
-		}},
-		{name: "after spool copy", inject: func() { afterSpoolHook = crash }, wantJournal: true},
 		{name: "after claimed", inject: func() { afterClaimedHook = crash }, wantJournal: true},
 		{name: "remove fails", inject: func() {
 			removeFile = func(string) error { return &fs.PathError{Op: "remove", Err: fs.ErrPermission} }
@@ -232,7 +231,7 @@ func assertClaimSettled(t *testing.T, j *Journal, src string, data []byte, wantJ
 	if inv.State != StateClaimed {
 		t.Errorf("state = %s, want claimed", inv.State)
 	}
-	if got := testutil.ReadFile(t, inv.SpoolPath); !bytes.Equal(got, data) {
+	if got := original(t, j, &inv); !bytes.Equal(got, data) {
 		t.Errorf("spool copy = %q, want %q", got, data)
 	}
 	if !wantJournal {
@@ -250,6 +249,10 @@ func assertClaimSettled(t *testing.T, j *Journal, src string, data []byte, wantJ
 // assertSpoolEmpty checks that no spool copy or temporary file was left behind.
 func assertSpoolEmpty(t *testing.T, j *Journal) {
 	t.Helper()
+	var n int
+	if err := j.db.QueryRow(`SELECT count(*) FROM spool_copies`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("spool_copies holds %d rows (%v), want none", n, err)
+	}
 	entries, err := os.ReadDir(j.spoolDir)
 	if err != nil {
 		t.Fatal(err)
@@ -278,7 +281,7 @@ func TestClaimLeavesFileModifiedBeforeRemove(t *testing.T) {
 	if got := testutil.ReadFile(t, src); !bytes.Equal(got, changed) {
 		t.Errorf("outbox file = %q, want the new version %q left in place", got, changed)
 	}
-	if got := testutil.ReadFile(t, inv.SpoolPath); !bytes.Equal(got, orig) {
+	if got := original(t, j, inv); !bytes.Equal(got, orig) {
 		t.Errorf("spool copy = %q, want the claimed version %q", got, orig)
 	}
 	// The new version is a new invoice, claimed on its own.
@@ -397,8 +400,8 @@ func TestRecoverClaimsRemovesSpoolTemps(t *testing.T) {
 	if fileExists(t, tmp) {
 		t.Error("temporary spool file survived RecoverClaims")
 	}
-	if !fileExists(t, inv.SpoolPath) {
-		t.Error("RecoverClaims removed a real spool copy")
+	if got := original(t, j, inv); string(got) != "<Faktura>a.xml</Faktura>" {
+		t.Errorf("spool copy after RecoverClaims = %q", got)
 	}
 }
 
@@ -427,7 +430,7 @@ func TestClaimCancelledAfterClaimedStillSucceeds(t *testing.T) {
 }
 
 func TestClaimCancelledBeforeClaimedLeavesOutbox(t *testing.T) {
-	j, src, _, err := claimCancelledAt(t, &afterSpoolHook)
+	j, src, _, err := claimCancelledAt(t, &afterReadHook)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Claim: err = %v, want context.Canceled", err)
 	}
@@ -443,14 +446,12 @@ func TestClaimSameFileWhileClaiming(t *testing.T) {
 	j, _ := openTest(t)
 	data := []byte("<Faktura>once</Faktura>")
 	src := outboxFile(t, "FV.xml", data)
-	// A second claim of the same file arrives while the first is between insert and spool copy.
+	// A second claim of the same file arrives after the first is durable, before the outbox file
+	// is removed.
 	var second error
-	afterInsertHook = func() {
-		afterInsertHook = nil
+	afterClaimedHook = func() {
+		afterClaimedHook = nil
 		_, second = claimOne(j, context.Background(), testNIP, src)
-		if !fileExists(t, src) {
-			t.Error("outbox file removed while its first claim was still claiming")
-		}
 	}
 	inv, err := claimOne(j, context.Background(), testNIP, src)
 	if err != nil {
@@ -465,5 +466,50 @@ func TestClaimSameFileWhileClaiming(t *testing.T) {
 	}
 	if len(all) != 1 || all[0].ID != inv.ID || fileExists(t, src) {
 		t.Errorf("records %+v, outbox exists %v; want one claimed record and no outbox file", all, fileExists(t, src))
+	}
+}
+
+// TestRecoverLegacyFileClaims: a journal from before schema version 3 kept spool copies as files,
+// written between a claiming insert and the claimed mark. Interrupted claims of that kind are
+// still settled: a complete copy makes the invoice claimed (and the outbox file goes), a torn one
+// drops the record (the outbox file stays).
+func TestRecoverLegacyFileClaims(t *testing.T) {
+	j, _ := openTest(t)
+	ctx := context.Background()
+	complete, torn := []byte("<Faktura>complete</Faktura>"), []byte("<Faktura>torn</Faktura>")
+	srcA, srcB := outboxFile(t, "A.xml", complete), outboxFile(t, "B.xml", torn)
+	now, _ := encodeTime(time.Now())
+	legacy := func(src string, data, onDisk []byte) int64 {
+		res, err := j.db.Exec(`INSERT INTO invoices (nip, file_name, source_path, source_pending, orig_sha256,
+			orig_size, state, created_at, updated_at) VALUES (?, ?, ?, 1, ?, ?, 'claiming', ?, ?)`,
+			testNIP, filepath.Base(src), src, hexSHA256(data), len(data), now, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, _ := res.LastInsertId()
+		name := fmt.Sprintf("%d.orig", id)
+		if err := os.WriteFile(filepath.Join(j.spoolDir, name), onDisk, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := j.db.Exec(`UPDATE invoices SET spool_path = ? WHERE id = ?`, "spool/"+name, id); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	idA := legacy(srcA, complete, complete)
+	legacy(srcB, torn, torn[:5])
+	if err := j.RecoverClaims(ctx); err != nil {
+		t.Fatal(err)
+	}
+	inv, err := j.Get(ctx, idA)
+	if err != nil || inv.State != StateClaimed || fileExists(t, srcA) {
+		t.Fatalf("complete legacy claim: %+v %v, outbox file left %v", inv, err, fileExists(t, srcA))
+	}
+	if got := original(t, j, inv); !bytes.Equal(got, complete) {
+		t.Errorf("legacy spool copy = %q", got)
+	}
+	all, _ := j.ByState(ctx, "", allStates...)
+	if len(all) != 1 || !fileExists(t, srcB) {
+		t.Errorf("torn legacy claim: %d records, outbox file kept %v", len(all), fileExists(t, srcB))
 	}
 }

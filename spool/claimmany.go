@@ -7,8 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-
-	"github.com/ksef-sync/ksef-sync/internal/atomicfile"
+	"time"
 )
 
 // claimItem is one file on its way through ClaimMany.
@@ -21,10 +20,10 @@ type claimItem struct {
 }
 
 // ClaimMany claims outbox files by the claim protocol above, with a handful of durable writes for
-// the whole lot instead of several per file: one transaction inserts
-// every record (claiming), one flush makes every spool copy durable, one transaction marks them
-// claimed, and only then are the outbox files removed. A burst of thousands of files is claimed in
-// seconds instead of minutes.
+// the whole lot instead of several per file: ONE transaction inserts every record together with
+// its original bytes (claimed at once: record and bytes are durable together or not at all), and
+// only then are the outbox files removed. A burst of thousands of files is claimed in seconds,
+// without a file of its own per invoice in the spool folder.
 //
 // The result has one entry per path: the claimed invoice, or the error for that file (ErrVanished,
 // ErrTooLarge, ErrAlreadyClaimed, ...), in the order of paths.
@@ -37,30 +36,26 @@ func (j *Journal) ClaimMany(ctx context.Context, nip string, paths []string) ([]
 		return invs, errs
 	}
 	items := j.readClaims(paths, errs)
-	items = j.insertClaims(ctx, nip, items, errs)
-	runHook(afterInsertHook)
-	if err := j.writeSpoolCopies(items); err != nil {
-		j.failClaims(items, errs, fmt.Errorf("write spool copies: %w", err))
-		return invs, errs
-	}
-	runHook(afterSpoolHook)
-	ids := make([]int64, len(items))
-	for i, it := range items {
-		ids[i] = it.id
-	}
-	if err := j.apply(ctx, opClaimed, ids, nil); err != nil {
-		j.failClaims(items, errs, err)
+	runHook(afterReadHook)
+	now := j.now().UTC()
+	items = j.insertClaims(ctx, nip, items, now, errs)
+	if len(items) == 0 {
 		return invs, errs
 	}
 	runHook(afterClaimedHook)
 	ctx = context.WithoutCancel(ctx) // the invoices are ours now
 	j.removeSources(ctx, items)
 	for _, it := range items {
-		if invs[it.idx], errs[it.idx] = j.Get(ctx, it.id); errs[it.idx] != nil {
-			invs[it.idx] = nil
-		}
+		invs[it.idx] = claimedInvoice(nip, it, now)
 	}
 	return invs, errs
+}
+
+// claimedInvoice is the record insertClaims wrote for it, as Get would read it back.
+func claimedInvoice(nip string, it claimItem, now time.Time) *Invoice {
+	return &Invoice{ID: it.id, NIP: nip, FileName: filepath.Base(it.path), SourcePath: it.path,
+		OrigSHA256: it.hash, OrigSize: int64(len(it.data)), SpoolPath: InJournal, State: StateClaimed,
+		CreatedAt: now, UpdatedAt: now}
 }
 
 // readClaims reads and hashes every file, recording per-file failures.
@@ -80,20 +75,26 @@ func (j *Journal) readClaims(paths []string, errs []error) []claimItem {
 	return items
 }
 
-// insertClaims writes every claiming record in one transaction and drops the files that already
-// have a record awaiting the removal of their outbox copy (with ErrAlreadyClaimed).
-func (j *Journal) insertClaims(ctx context.Context, nip string, items []claimItem, errs []error) []claimItem {
+// insertClaims writes every record, claimed, with its bytes in one transaction, and drops the
+// files that already have a record awaiting the removal of their outbox copy (with
+// ErrAlreadyClaimed). When the transaction fails nothing is claimed: every file stays in the outbox
+// and gets the error.
+func (j *Journal) insertClaims(ctx context.Context, nip string, items []claimItem, now time.Time, errs []error) []claimItem {
 	if len(items) == 0 {
 		return nil
 	}
-	now, err := encodeTime(j.now())
-	var kept []claimItem
-	var pendings []claimItem
+	at, err := encodeTime(now)
+	var kept, pendings []claimItem
 	if err == nil {
 		err = j.inTx(ctx, func(tx *sql.Tx) error {
 			kept, pendings = kept[:0], pendings[:0]
+			ins, err := newClaimInserter(ctx, tx)
+			if err != nil {
+				return err
+			}
+			defer ins.close()
 			for _, it := range items {
-				id, pending, err := j.insertClaimingTx(ctx, tx, nip, it.path, it.hash, int64(len(it.data)), now)
+				id, pending, err := ins.insert(ctx, nip, it, at)
 				if err != nil {
 					return err
 				}
@@ -113,32 +114,12 @@ func (j *Journal) insertClaims(ctx context.Context, nip string, items []claimIte
 	}
 	if err != nil {
 		for _, it := range items {
-			errs[it.idx] = fmt.Errorf("claim %s: insert claim: %w", it.path, err)
+			errs[it.idx] = fmt.Errorf("claim %s: %w", it.path, err)
 		}
 		return nil
 	}
 	j.removeSources(ctx, pendings)
 	return kept
-}
-
-func (j *Journal) writeSpoolCopies(items []claimItem) error {
-	var b atomicfile.Batch
-	for _, it := range items {
-		if err := stageSpoolCopy(&b, j.spoolPath(it.id), it.data, 0o600); err != nil {
-			b.Abort()
-			return err
-		}
-	}
-	return b.Commit()
-}
-
-// failClaims undoes claims whose spool copies or claimed mark could not be made durable: the
-// outbox files are still there and will be claimed again.
-func (j *Journal) failClaims(items []claimItem, errs []error, err error) {
-	for _, it := range items {
-		errs[it.idx] = fmt.Errorf("claim %s: %w", it.path, err)
-		j.abandonClaim(it.id)
-	}
 }
 
 // removeSources removes the outbox files that still hold the claimed bytes, syncs each outbox

@@ -8,8 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-
-	"github.com/ksef-sync/ksef-sync/internal/testutil"
 )
 
 func outboxFiles(t *testing.T, n int) (string, []string) {
@@ -39,7 +37,7 @@ func TestClaimManyClaimsEveryFileOnce(t *testing.T) {
 		if invs[i].State != StateClaimed || invs[i].FileName != filepath.Base(paths[i]) {
 			t.Fatalf("invoice %+v", invs[i])
 		}
-		if got := testutil.ReadFile(t, invs[i].SpoolPath); !bytes.Equal(got, []byte(fmt.Sprintf("<Faktura>%d</Faktura>", i))) {
+		if got := original(t, j, invs[i]); !bytes.Equal(got, []byte(fmt.Sprintf("<Faktura>%d</Faktura>", i))) {
 			t.Fatalf("spool copy %q", got)
 		}
 	}
@@ -58,7 +56,7 @@ func TestClaimManyClaimsEveryFileOnce(t *testing.T) {
 // TestClaimManyCrashSafety stops ClaimMany between its steps, restarts the journal and checks that
 // every file is in the outbox or in the journal, never neither and never both.
 func TestClaimManyCrashSafety(t *testing.T) {
-	for _, point := range []string{"after insert", "after spool copies", "after claimed"} {
+	for _, point := range []string{"after read", "after claimed"} {
 		t.Run(point, func(t *testing.T) {
 			resetHooks(t)
 			stateDir := filepath.Join(t.TempDir(), "state")
@@ -67,10 +65,8 @@ func TestClaimManyCrashSafety(t *testing.T) {
 				t.Fatal(err)
 			}
 			switch point {
-			case "after insert":
-				afterInsertHook = crash
-			case "after spool copies":
-				afterSpoolHook = crash
+			case "after read":
+				afterReadHook = crash
 			case "after claimed":
 				afterClaimedHook = crash
 			}

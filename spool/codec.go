@@ -114,7 +114,9 @@ const invoiceColumns = `nip, file_name, source_path, orig_sha256, orig_size, spo
 
 const selectInvoice = `SELECT id, ` + invoiceColumns + ` FROM invoices`
 
-// updateInvoice writes every mutable column; id, created_at and source_pending are never changed by it.
+// updateInvoice lists every mutable column in the order of updateArgs; id, created_at and
+// source_pending are never changed through it. changeMany writes only the columns a change
+// touched (updater).
 const updateInvoice = `UPDATE invoices SET nip=?, file_name=?, source_path=?, orig_sha256=?, orig_size=?,
 	spool_path=?, registered_path=?, registered_hash=?, registered_size=?, conversion=?,
 	invoice_number=?, issue_date=?, has_attachment=?, state=?, mode=?, session_ref=?, invoice_ref=?,
@@ -122,6 +124,16 @@ const updateInvoice = `UPDATE invoices SET nip=?, file_name=?, source_path=?, or
 	err_description=?, err_details=?, err_stage=?, err_kind=?, err_hint=?, outcome=?, output_stem=?, attempts=?,
 	next_attempt_at=?, updated_at=?, offline_mode=?, outage_start=?, outage_end=?, invoicing_mode=?,
 	corrected_hash=?, corrected_file=? WHERE id=?`
+
+// updateColumns are the columns updateInvoice sets, in the order of updateArgs.
+var updateColumns = func() []string {
+	set := strings.TrimPrefix(strings.Split(updateInvoice, " WHERE ")[0], "UPDATE invoices SET ")
+	var cols []string
+	for _, c := range strings.Split(set, ",") {
+		cols = append(cols, strings.TrimSuffix(strings.TrimSpace(c), "=?"))
+	}
+	return cols
+}()
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -195,8 +207,8 @@ func (j *Journal) updateArgs(inv *Invoice) ([]any, error) {
 // storePath keeps paths inside the state folder relative, so a state folder that is moved or
 // restored elsewhere still finds its spool copies.
 func (j *Journal) storePath(p string) string {
-	if p == "" {
-		return ""
+	if p == "" || p == InJournal {
+		return p
 	}
 	rel, err := filepath.Rel(j.dir, p)
 	if err != nil || !filepath.IsLocal(rel) {
@@ -206,7 +218,7 @@ func (j *Journal) storePath(p string) string {
 }
 
 func (j *Journal) loadPath(p string) string {
-	if p == "" || filepath.IsAbs(p) {
+	if p == "" || p == InJournal || filepath.IsAbs(p) {
 		return p
 	}
 	local := filepath.FromSlash(p)

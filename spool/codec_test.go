@@ -168,3 +168,53 @@ func BenchmarkClaim(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "claims/s")
 }
+
+// BenchmarkChangeMany1000 moves 1,000 invoices back and forth in one transaction each time: the
+// per-record cost of the journal's state changes, which a 10,000-invoice burst pays seven times.
+func BenchmarkChangeMany1000(b *testing.B) {
+	j, _ := openTest(b)
+	ctx := context.Background()
+	dir, paths := b.TempDir(), make([]string, 1000)
+	for i := range paths {
+		paths[i] = filepath.Join(dir, fmt.Sprintf("FV_%04d.xml", i))
+		if err := writeTestFile(paths[i], []byte(strings.Repeat("<Faktura>x</Faktura>\n", 100))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	invs, _ := j.ClaimMany(ctx, testNIP, paths)
+	ids := make([]int64, len(invs))
+	for i, inv := range invs {
+		ids[i] = inv.ID
+	}
+	states := [2]State{StateClaimed, StateReady}
+	n := 0
+	for b.Loop() {
+		from, to := states[n%2], states[(n+1)%2]
+		n++
+		err := j.changeMany(ctx, ids, func(x *Invoice) (State, error) {
+			if x.State != from {
+				return "", ErrConflict
+			}
+			x.Attempts++
+			x.RegisteredHash = fmt.Sprint("h", x.Attempts)
+			return to, nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n*len(ids))/b.Elapsed().Seconds(), "changes/s")
+}
+
+// TestUpdateColumnsMatchArgs: the column list the partial updates use lines up with updateArgs
+// (every value but the trailing id), so a change can never land in the wrong column.
+func TestUpdateColumnsMatchArgs(t *testing.T) {
+	j, _ := openTest(t)
+	args, err := j.updateArgs(&Invoice{ID: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(updateColumns) != len(args)-1 || updateColumns[0] != "nip" || updateColumns[len(updateColumns)-1] != "corrected_file" {
+		t.Fatalf("%d columns %q for %d values", len(updateColumns), updateColumns, len(args)-1)
+	}
+}

@@ -70,7 +70,7 @@ func move(t testing.TB, j *Journal, id int64, from, to State, mutate func(*Invoi
 
 var (
 	origWriteFileAtomic = writeFileAtomic
-	origStageSpoolCopy  = stageSpoolCopy
+	origInsertSpoolCopy = insertSpoolCopy
 	origSyncDir         = syncDir
 	origRemoveFile      = removeFile
 )
@@ -78,8 +78,8 @@ var (
 // restoreHooks puts every failure-injection variable back to the real implementation.
 func restoreHooks() {
 	writeFileAtomic, syncDir, removeFile = origWriteFileAtomic, origSyncDir, origRemoveFile
-	stageSpoolCopy = origStageSpoolCopy
-	afterInsertHook, afterSpoolHook, afterClaimedHook = nil, nil, nil
+	insertSpoolCopy = origInsertSpoolCopy
+	afterReadHook, afterClaimedHook = nil, nil
 }
 
 // resetHooks restores the failure-injection variables when the test ends.
@@ -89,3 +89,13 @@ func resetHooks(t testing.TB) {
 }
 
 func writeTestFile(path string, data []byte) error { return os.WriteFile(path, data, 0o600) }
+
+// original reads inv's spool copy through the journal, or fails the test.
+func original(t testing.TB, j *Journal, inv *Invoice) []byte {
+	t.Helper()
+	b, err := j.Original(context.Background(), inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

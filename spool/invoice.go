@@ -14,8 +14,8 @@ import (
 type State string
 
 const (
-	StateClaiming  State = "claiming"  // record written, spool copy in progress; outbox file still authoritative
-	StateClaimed   State = "claimed"   // spool copy durable; outbox file may be removed
+	StateClaiming  State = "claiming"  // journals before schema 3 only: record written, spool copy file in progress; outbox file still authoritative
+	StateClaimed   State = "claimed"   // spool copy durable (claims insert records in this state, with their bytes); outbox file may be removed
 	StateReady     State = "ready"     // validated; RegisteredPath/Hash set; waiting to be sent
 	StateSending   State = "sending"   // assigned to SessionRef, send/upload about to happen or happening
 	StateSubmitted State = "submitted" // KSeF acknowledged (InvoiceRef known, or batch closed)
@@ -33,7 +33,7 @@ type Invoice struct {
 
 	OrigSHA256 string // hex SHA-256 of the exact original bytes
 	OrigSize   int64
-	SpoolPath  string // dir/spool/<id>.orig: the exact original bytes
+	SpoolPath  string // where the exact original bytes are: InJournal, or dir/spool/<id>.orig (claimed before schema 3); "" once pruned
 
 	RegisteredPath string // the bytes actually sent to KSeF (may differ after conversion)
 	RegisteredHash string // base64 SHA-256 of RegisteredPath: the idempotency key
@@ -146,11 +146,8 @@ func (j *Journal) changeMany(ctx context.Context, ids []int64, change func(*Invo
 			return err
 		}
 		defer sel.Close()
-		upd, err := tx.PrepareContext(ctx, updateInvoice)
-		if err != nil {
-			return err
-		}
-		defer upd.Close()
+		upd := &updater{tx: tx, stmts: map[string]*sql.Stmt{}}
+		defer upd.close()
 		for _, id := range ids {
 			inv, old, err := j.changeOne(ctx, sel, upd, id, change)
 			if err != nil {
@@ -169,11 +166,15 @@ func (j *Journal) changeMany(ctx context.Context, ids []int64, change func(*Invo
 	return nil
 }
 
-func (j *Journal) changeOne(ctx context.Context, sel, upd *sql.Stmt, id int64, change func(*Invoice) (State, error)) (*Invoice, State, error) {
+func (j *Journal) changeOne(ctx context.Context, sel *sql.Stmt, upd *updater, id int64, change func(*Invoice) (State, error)) (*Invoice, State, error) {
 	inv, err := j.scanInvoice(sel.QueryRowContext(ctx, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, "", fmt.Errorf("invoice %d: %w", id, ErrNotFound)
 	}
+	if err != nil {
+		return nil, "", fmt.Errorf("invoice %d: %w", id, err)
+	}
+	before, err := j.updateArgs(inv)
 	if err != nil {
 		return nil, "", fmt.Errorf("invoice %d: %w", id, err)
 	}
@@ -187,10 +188,53 @@ func (j *Journal) changeOne(ctx context.Context, sel, upd *sql.Stmt, id int64, c
 	if err != nil {
 		return nil, "", fmt.Errorf("invoice %d: %w", id, err)
 	}
-	if _, err := upd.ExecContext(ctx, args...); err != nil {
+	if err := upd.exec(ctx, before, args); err != nil {
 		return nil, "", fmt.Errorf("invoice %d: %w", id, err)
 	}
 	return inv, old, nil
+}
+
+// updater writes only the columns a change touched: SQLite then leaves alone every index whose
+// columns kept their values (writing all of them rewrote all seven indexes of every record, for
+// every state change). Statements are prepared once per column set in the transaction.
+type updater struct {
+	tx    *sql.Tx
+	stmts map[string]*sql.Stmt
+}
+
+// exec updates the record whose updateArgs were before to after (the id is their last value).
+func (u *updater) exec(ctx context.Context, before, after []any) error {
+	var set strings.Builder
+	args := make([]any, 0, len(after))
+	for i, col := range updateColumns {
+		if before[i] != after[i] {
+			if set.Len() > 0 {
+				set.WriteString(", ")
+			}
+			set.WriteString(col + " = ?")
+			args = append(args, after[i])
+		}
+	}
+	if len(args) == 0 {
+		return nil
+	}
+	query := "UPDATE invoices SET " + set.String() + " WHERE id = ?"
+	st, ok := u.stmts[query]
+	if !ok {
+		var err error
+		if st, err = u.tx.PrepareContext(ctx, query); err != nil {
+			return err
+		}
+		u.stmts[query] = st
+	}
+	_, err := st.ExecContext(ctx, append(args, after[len(after)-1])...)
+	return err
+}
+
+func (u *updater) close() {
+	for _, st := range u.stmts {
+		_ = st.Close()
+	}
 }
 
 func (j *Journal) logTransition(inv *Invoice, from State) {
@@ -316,7 +360,7 @@ func (j *Journal) queryInvoices(ctx context.Context, query string, args ...any) 
 // eachRow runs query and calls scan for every row it returns. The query's, a scan's and the rows'
 // errors come back as they are: the caller names the read they belong to.
 func (j *Journal) eachRow(ctx context.Context, query string, args []any, scan func(*sql.Rows) error) error {
-	rows, err := j.db.QueryContext(ctx, query, args...)
+	rows, err := j.query(ctx, query, args...)
 	if err != nil {
 		return err
 	}

@@ -1,5 +1,7 @@
-// Package spool is the durable journal of ksef-sync: one SQLite database (journal.db) plus a spool
-// folder holding the exact original bytes of every claimed invoice.
+// Package spool is the durable journal of ksef-sync: one SQLite database (journal.db) holding every
+// invoice's record and the exact original bytes it was claimed with (its spool copy, kept in the
+// database since schema version 3), plus a spool folder for converted copies and the copies of
+// invoices claimed by earlier versions.
 //
 // The journal records each invoice's state and every identifier BEFORE the side effect that depends
 // on it, so that after a crash the engine can tell what already happened and never loses an invoice

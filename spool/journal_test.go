@@ -176,7 +176,7 @@ func TestTransitionMutatePersists(t *testing.T) {
 		t.Fatal(err)
 	}
 	want.State = StateAccepted
-	want.SpoolPath = filepath.Join(moved, "spool", filepath.Base(inv.SpoolPath))
+	want.SpoolPath = InJournal // the copy moved with the journal itself
 	want.RegisteredPath = filepath.Join(moved, "spool", filepath.Base(regPath))
 	opts := cmp.Options{cmpopts.EquateApproxTime(0), cmpopts.IgnoreFields(Invoice{}, "UpdatedAt")}
 	if diff := cmp.Diff(want, *got, opts); diff != "" {
@@ -691,6 +691,9 @@ func TestQueriesUseIndexes(t *testing.T) {
 		{"Sessions", `SELECT ref FROM sessions WHERE nip = ? AND state IN (?) ORDER BY created_at, ref`, []any{testNIP, "open"}},
 		{"OfflinePending", queryOfflinePending, []any{testNIP}},
 		{"RejectedOffline", queryRejectedOffline, []any{testNIP, "FV/1"}},
+		{"WaitingSessions", queryWaiting, []any{testNIP, "submitted"}},
+		{"InSession", queryInSession, []any{"S-1", testNIP, "submitted"}},
+		{"HashesTaken", queryHashesTaken, []any{testNIP}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

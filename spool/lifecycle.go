@@ -29,7 +29,8 @@ const (
 // transitions is the invoice state machine: for each state, the states it may move to and the one
 // operation that makes that move. Anything not listed is refused with ErrConflict.
 //
-//	claiming  → claimed   (claim protocol: spool copy durable)
+//	claiming  → claimed   (claim protocol of journals before schema 3: spool copy file durable;
+//	                      ClaimMany now inserts records claimed, with their bytes, in one transaction)
 //	claimed   → ready     MarkReady      validation passed
 //	claimed   → rejected  Reject         validation failed
 //	ready     → sending   MarkSending    handed to an online or batch session

@@ -108,7 +108,7 @@ func TestMigrationV1ToV2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, stmt := range []string{"DROP TABLE invoices", "DROP TABLE sessions", "DROP TABLE cursors", "DROP TABLE delivered", "DROP TABLE meta",
+	for _, stmt := range []string{"DROP TABLE invoices", "DROP TABLE sessions", "DROP TABLE cursors", "DROP TABLE delivered", "DROP TABLE meta", "DROP TABLE spool_copies",
 		migrations[0], "PRAGMA user_version = 1",
 		`INSERT INTO invoices(nip, file_name, source_path, orig_sha256, orig_size, state, created_at, updated_at)
 		 VALUES ('` + testNIP + `', 'old.xml', '/o/old.xml', 'h', 1, 'ready', '2026-01-01T00:00:00.000000000Z', '2026-01-01T00:00:00.000000000Z')`} {

@@ -2,6 +2,7 @@ package spool
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"strconv"
@@ -49,7 +50,7 @@ func (j *Journal) pruneLot(ctx context.Context, cutoff string) (int, error) {
 			return 0, fmt.Errorf("prune spool: %w", err)
 		}
 		for _, p := range []string{orig, reg} {
-			if p != "" {
+			if p != "" && p != InJournal {
 				if err := os.Remove(j.loadPath(p)); err != nil && !isNotExist(err) {
 					j.log.Warn("remove spool copy", "invoice", id, "err", err)
 				}
@@ -62,7 +63,14 @@ func (j *Journal) pruneLot(ctx context.Context, cutoff string) (int, error) {
 		return 0, err
 	}
 	// The ids are our own integers, so building the IN list is safe.
-	_, err = j.db.ExecContext(ctx, `UPDATE invoices SET spool_path = '', registered_path = '' WHERE id IN (`+strings.Join(ids, ",")+`)`)
+	in := `(` + strings.Join(ids, ",") + `)`
+	err = j.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM spool_copies WHERE id IN `+in); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE invoices SET spool_path = '', registered_path = '' WHERE id IN `+in)
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("prune spool: %w", err)
 	}

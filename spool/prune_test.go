@@ -2,7 +2,7 @@ package spool
 
 import (
 	"context"
-	"os"
+	"errors"
 	"testing"
 	"time"
 )
@@ -21,15 +21,18 @@ func TestPruneSpoolRemovesOnlyOldFinishedCopies(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("prune = %d, %v; want 1", n, err)
 	}
-	if _, err := os.Stat(done.SpoolPath); !os.IsNotExist(err) {
+	if _, err := j.Original(ctx, done); !errors.Is(err, ErrNotFound) {
 		t.Errorf("spool copy of the finished invoice still there: %v", err)
 	}
-	if !fileExists(t, open.SpoolPath) {
-		t.Error("spool copy of an unfinished invoice was removed")
+	if _, err := j.Original(ctx, open); err != nil {
+		t.Errorf("spool copy of an unfinished invoice was removed: %v", err)
 	}
 	got, err := j.Get(ctx, done.ID)
 	if err != nil || got.SpoolPath != "" || got.KsefNumber != "K1" || got.State != StateDone {
 		t.Fatalf("record after prune: %+v, %v", got, err)
+	}
+	if _, err := j.Original(ctx, got); !errors.Is(err, ErrPruned) {
+		t.Errorf("Original after prune: %v, want ErrPruned", err)
 	}
 	if n, _ := j.PruneSpool(ctx, time.Now().Add(time.Hour)); n != 0 {
 		t.Errorf("second prune = %d, want 0", n)

@@ -102,6 +102,15 @@ ALTER TABLE invoices ADD COLUMN corrected_hash TEXT NOT NULL DEFAULT ''; -- tech
 ALTER TABLE invoices ADD COLUMN corrected_file TEXT NOT NULL DEFAULT '';
 CREATE INDEX invoices_offline ON invoices(nip, offline_mode) WHERE offline_mode <> '';
 `,
+	// v3: the spool copies live in the journal (issue 15): the exact original bytes of each invoice
+	// claimed from now on, written in the claim's own transaction (spool_path 'journal:spool_copies').
+	// Copies claimed before stay files in spool/.
+	`
+CREATE TABLE spool_copies (
+	id   INTEGER PRIMARY KEY, -- the invoice's id
+	data BLOB    NOT NULL
+);
+`,
 }
 
 // schemaVersion is the PRAGMA user_version this build writes and expects.

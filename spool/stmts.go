@@ -17,6 +17,16 @@ func (j *Journal) queryRow(ctx context.Context, query string, args ...any) *sql.
 	return st.QueryRowContext(ctx, args...)
 }
 
+// query is queryRow for many rows. The invoice queries are few distinct texts (ByState's state
+// lists among them), each asked again and again; validating a burst asked one per invoice.
+func (j *Journal) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := j.stmt(ctx, query)
+	if err != nil {
+		return j.db.QueryContext(ctx, query, args...)
+	}
+	return st.QueryContext(ctx, args...)
+}
+
 func (j *Journal) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	if st, ok := j.stmts.Load(query); ok {
 		return st.(*sql.Stmt), nil

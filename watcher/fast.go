@@ -1,9 +1,6 @@
 package watcher
 
 import (
-	"encoding/xml"
-	"errors"
-	"io"
 	"path/filepath"
 	"strings"
 	"time"
@@ -68,25 +65,6 @@ func (l *loop) doneButIncomplete(e *entry) bool {
 // closed, nothing broken after it. Only such a file may skip the settle window; anything else
 // (cut off, only a prolog, not XML at all) waits for it and is judged by validation as before.
 func xmlComplete(path string) bool {
-	d, closeFile := openXML(path)
-	if d == nil {
-		return false
-	}
-	defer closeFile()
-	depth, roots := 0, 0
-	for {
-		tok, err := d.Token()
-		if err != nil {
-			return errors.Is(err, io.EOF) && roots == 1 && depth == 0
-		}
-		switch tok.(type) {
-		case xml.StartElement:
-			if depth == 0 {
-				roots++
-			}
-			depth++
-		case xml.EndElement:
-			depth--
-		}
-	}
+	s, ok := readShape(path)
+	return ok && !s.cut && !s.malformed && s.roots == 1
 }

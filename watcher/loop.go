@@ -115,6 +115,7 @@ func (l *loop) run(ctx context.Context, ready chan<- File) {
 	l.checkTimer.Stop()
 	l.list()
 	for {
+		l.offerQueued(ready)
 		var out chan<- File
 		var next File
 		if e := l.head(); e != nil {
@@ -152,6 +153,20 @@ func (l *loop) run(ctx context.Context, ready chan<- File) {
 				continue
 			}
 			l.handleEventError(err)
+		}
+	}
+}
+
+// offerQueued hands over every queued file the consumer has room for, before the loop looks at
+// anything else: the files a check lot found ready reach the consumer together, as one lot, not
+// one per turn of the loop.
+func (l *loop) offerQueued(ready chan<- File) {
+	for e := l.head(); e != nil; e = l.head() {
+		select {
+		case ready <- l.file(e):
+			l.delivered()
+		default:
+			return
 		}
 	}
 }
@@ -361,6 +376,9 @@ func (l *loop) checkPending() {
 	}
 	// Sorted so files that settle together are offered in name order.
 	slices.SortFunc(due, func(a, b *entry) int { return strings.Compare(a.name, b.name) })
+	if len(due) > checkLot {
+		due = due[:checkLot] // the rest stay due: the timer fires again at once
+	}
 	for _, e := range due {
 		l.look(e.name)
 	}
@@ -369,6 +387,11 @@ func (l *loop) checkPending() {
 		l.arm(e.due, now)
 	}
 }
+
+// checkLot is how many due files one turn of the loop looks at (a stat, and the XML check). The
+// files found ready are offered between turns, so the consumer starts on the first lot of a burst
+// of thousands while the watcher checks the next: both at once, on two cores.
+const checkLot = 256
 
 // arm makes sure the check timer fires no later than due.
 func (l *loop) arm(due, now time.Time) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"os"
@@ -91,7 +92,7 @@ func benchBurst(b *testing.B, n int) {
 		}
 		start := time.Now()
 		cmd, lines := e.daemon()
-		go drainScanner(lines)
+		go saveLines(lines, os.Getenv("KSEF_SYNC_BENCH_LOG"))
 		waitForCount(b, e.sent, "*.ksef.json", n, 10*time.Minute)
 		elapsed := time.Since(start)
 		rss := peakRSSMB(cmd.Process.Pid)
@@ -175,5 +176,26 @@ func waitForCount(b *testing.B, dir, pattern string, n int, limit time.Duration)
 			b.Fatalf("only %d of %d outputs after %s", len(glob(b, dir, pattern)), n, limit)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// saveLines drains the daemon's log lines, keeping them in path when it is set (for reading a
+// burst's timeline after a benchmark).
+func saveLines(sc *bufio.Scanner, path string) {
+	if path == "" {
+		drainScanner(sc)
+		return
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		drainScanner(sc)
+		return
+	}
+	defer f.Close()
+	w := bufio.NewWriter(f)
+	defer w.Flush()
+	for sc.Scan() {
+		_, _ = w.Write(sc.Bytes())
+		_ = w.WriteByte('\n')
 	}
 }

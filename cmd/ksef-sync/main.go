@@ -75,6 +75,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	env := &cliEnv{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, getenv: os.Getenv}
+	setMemoryLimit(os.Getenv)
 	stopProfile := startCPUProfile(os.Getenv)
 	code := dispatch(ctx, env, os.Args[1:])
 	stopProfile()

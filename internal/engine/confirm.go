@@ -17,6 +17,8 @@ import (
 // confirmJournal is what collecting KSeF's verdicts uses.
 type confirmJournal interface {
 	ByState(ctx context.Context, nip string, states ...spool.State) ([]spool.Invoice, error)
+	WaitingSessions(ctx context.Context, nip string, state spool.State) ([]spool.Waiting, error)
+	InSession(ctx context.Context, nip, ref string, state spool.State) ([]spool.Invoice, error)
 	Get(ctx context.Context, id int64) (*spool.Invoice, error)
 	FindAccepted(ctx context.Context, nip, registeredHash string) (*spool.Invoice, bool, error)
 	Accept(ctx context.Context, regs ...spool.Registration) error
@@ -38,7 +40,8 @@ type confirmKSeF interface {
 const perInvoiceStatusMax = 3
 
 // confirm reconciles invoices whose send outcome is unknown, and collects KSeF's verdict for
-// submitted ones.
+// submitted ones. Submitted invoices are read per session, and only for a session that is due to
+// be asked about: a batch KSeF is still processing is looked at through its summary.
 func (e *Engine) confirm(ctx context.Context) error {
 	e.origCache = map[string]map[string]ksef.SessionInvoice{}
 	var errs []error
@@ -49,20 +52,21 @@ func (e *Engine) confirm(ctx context.Context) error {
 	for ref, invs := range bySession(sending) {
 		errs = append(errs, e.gated(ref, func() error { return e.reconcileSession(ctx, ref, invs) }))
 	}
-	submitted, err := e.confirmJ.ByState(ctx, e.opt.NIP, spool.StateSubmitted)
+	waiting, err := e.confirmJ.WaitingSessions(ctx, e.opt.NIP, spool.StateSubmitted)
 	if err != nil {
 		return err
 	}
-	e.warnSlow(submitted)
 	now := e.now()
-	sessions := bySession(submitted)
-	e.forgetPolls(sessions)
-	for ref, invs := range sessions {
-		if now.Before(e.nextPoll[ref]) {
+	e.forgetPolls(waiting)
+	for _, w := range waiting {
+		if now.Sub(w.Oldest) > e.opt.Send.SendTimeout {
+			errs = append(errs, e.warnSlow(ctx, w.SessionRef))
+		}
+		if now.Before(e.nextPoll[w.SessionRef]) {
 			continue // KSeF is taking its time with these; asked again later, within the budget
 		}
-		e.nextPoll[ref] = now.Add(e.adaptivePollDelay(now, invs))
-		errs = append(errs, e.gated(ref, func() error { return e.confirmSession(ctx, ref, invs) }))
+		e.nextPoll[w.SessionRef] = now.Add(e.adaptivePollDelay(now, w))
+		errs = append(errs, e.gated(w.SessionRef, func() error { return e.confirmSession(ctx, w) }))
 	}
 	return errors.Join(errs...)
 }
@@ -72,14 +76,18 @@ func (e *Engine) confirm(ctx context.Context) error {
 // asked about less often — a tenth of its wait, between the poll interval and 5 minutes — so a
 // few slow invoices never use up the status budget. The youngest invoice sets the pace: a fresh
 // one in a long-lived online session is checked as often as ever. Nothing is ever sent again.
-func pollDelay(now time.Time, invs []spool.Invoice, poll time.Duration) time.Duration {
-	return min(max(youngestAge(now, invs)/10, poll), maxRetry)
+func pollDelay(now time.Time, w spool.Waiting, poll time.Duration) time.Duration {
+	return min(max(youngestAge(now, w)/10, poll), maxRetry)
 }
 
 // forgetPolls drops the schedule of sessions that have no submitted invoices any more.
-func (e *Engine) forgetPolls(sessions map[string][]spool.Invoice) {
+func (e *Engine) forgetPolls(waiting []spool.Waiting) {
+	keep := make(map[string]bool, len(waiting))
+	for _, w := range waiting {
+		keep[w.SessionRef] = true
+	}
 	for ref := range e.nextPoll {
-		if _, ok := sessions[ref]; !ok {
+		if !keep[ref] {
 			delete(e.nextPoll, ref)
 		}
 	}
@@ -99,9 +107,13 @@ func (e *Engine) gated(ref string, fn func() error) error {
 	return nil
 }
 
-// warnSlow reports, once per invoice, KSeF taking longer than send_timeout. The invoice stays safe
-// in the journal and keeps being checked.
-func (e *Engine) warnSlow(submitted []spool.Invoice) {
+// warnSlow reports, once per invoice, KSeF taking longer than send_timeout on the invoices of
+// session ref. The invoice stays safe in the journal and keeps being checked.
+func (e *Engine) warnSlow(ctx context.Context, ref string) error {
+	submitted, err := e.confirmJ.InSession(ctx, e.opt.NIP, ref, spool.StateSubmitted)
+	if err != nil {
+		return err
+	}
 	for _, inv := range submitted {
 		if !e.warned[inv.ID] && e.now().Sub(inv.UpdatedAt) > e.opt.Send.SendTimeout {
 			e.warned[inv.ID] = true
@@ -109,6 +121,7 @@ func (e *Engine) warnSlow(submitted []spool.Invoice) {
 				"invoice", inv.ID, "state", inv.State, "session", inv.SessionRef, "waiting", e.now().Sub(inv.UpdatedAt).Round(time.Second))
 		}
 	}
+	return nil
 }
 
 func bySession(invs []spool.Invoice) map[string][]spool.Invoice {
@@ -119,8 +132,31 @@ func bySession(invs []spool.Invoice) map[string][]spool.Invoice {
 	return m
 }
 
-func (e *Engine) confirmSession(ctx context.Context, ref string, invs []spool.Invoice) error {
-	if invs[0].Mode == "online" && len(invs) <= perInvoiceStatusMax {
+// confirmSession asks KSeF about session w's submitted invoices and records its verdicts. A batch
+// session's invoices are read from the journal only once KSeF has finished it.
+func (e *Engine) confirmSession(ctx context.Context, w spool.Waiting) error {
+	ref := w.SessionRef
+	var st *ksef.SessionStatus
+	if w.Mode == "batch" {
+		var err error
+		if st, err = e.confirmK.SessionStatus(ctx, ref); err != nil {
+			return err
+		}
+		if st.Status.Code < 200 {
+			return nil
+		}
+	}
+	invs, err := e.confirmJ.InSession(ctx, e.opt.NIP, ref, spool.StateSubmitted)
+	if err != nil || len(invs) == 0 {
+		return err
+	}
+	switch {
+	case st != nil:
+		if err := e.applyList(ctx, ref, invs); err != nil {
+			return err
+		}
+		return e.sessionFailedWithoutResults(ctx, ref, st, invs)
+	case len(invs) <= perInvoiceStatusMax:
 		var errs []error
 		for i := range invs {
 			si, err := e.confirmK.SessionInvoice(ctx, ref, invs[i].InvoiceRef)
@@ -131,19 +167,6 @@ func (e *Engine) confirmSession(ctx context.Context, ref string, invs []spool.In
 			errs = append(errs, e.applyStatus(ctx, &invs[i], si))
 		}
 		return errors.Join(errs...)
-	}
-	if invs[0].Mode == "batch" {
-		st, err := e.confirmK.SessionStatus(ctx, ref)
-		if err != nil {
-			return err
-		}
-		if st.Status.Code < 200 {
-			return nil
-		}
-		if err := e.applyList(ctx, ref, invs); err != nil {
-			return err
-		}
-		return e.sessionFailedWithoutResults(ctx, ref, st, invs)
 	}
 	return e.applyList(ctx, ref, invs)
 }

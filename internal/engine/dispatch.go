@@ -16,6 +16,8 @@ import (
 // dispatchJournal is what sending ready invoices uses.
 type dispatchJournal interface {
 	ByState(ctx context.Context, nip string, states ...spool.State) ([]spool.Invoice, error)
+	WaitingSessions(ctx context.Context, nip string, state spool.State) ([]spool.Waiting, error)
+	HashesTaken(ctx context.Context, nip string) (map[string]bool, error)
 	FindAccepted(ctx context.Context, nip, registeredHash string) (*spool.Invoice, bool, error)
 	InFlight(ctx context.Context, nip, registeredHash string, exceptID int64) (bool, error)
 	Accept(ctx context.Context, regs ...spool.Registration) error
@@ -25,6 +27,7 @@ type dispatchJournal interface {
 	Retry(ctx context.Context, ids []int64, notBefore func(attempts int) time.Time) error
 	Defer(ctx context.Context, ids []int64, notBefore func(attempts int) time.Time) error
 	PutSession(ctx context.Context, s spool.Session) error
+	Registered(ctx context.Context, inv *spool.Invoice) ([]byte, error)
 }
 
 // dispatchKSeF is what sending ready invoices asks of KSeF.
@@ -52,6 +55,9 @@ func (e *Engine) dispatch(ctx context.Context, flush bool) error {
 		return nil
 	}
 	e.gatherDue = time.Time{}
+	if !flush && e.burstArriving(ctx) {
+		return nil
+	}
 	ready, err := e.due(ctx)
 	if err != nil || len(ready) == 0 {
 		return err
@@ -88,6 +94,24 @@ func (e *Engine) dispatch(ctx context.Context, flush bool) error {
 	return errors.Join(errs...)
 }
 
+// burstArriving reports, from a summary of the ready invoices, that a burst is still being handed
+// over by the watcher and keeps gathering (see gathered): reading every ready invoice at each step
+// of a 10,000-invoice burst would only find that out again.
+func (e *Engine) burstArriving(ctx context.Context) bool {
+	if e.backlog == nil || e.backlog() == 0 {
+		return false
+	}
+	ws, err := e.sendJ.WaitingSessions(ctx, e.opt.NIP, spool.StateReady)
+	if err != nil || len(ws) == 0 {
+		return false // the full look decides (and reports the error)
+	}
+	n, first := 0, ws[0].Claimed
+	for _, w := range ws {
+		n, first = n+w.Count, minTime(first, w.Claimed)
+	}
+	return n < e.opt.Send.MaxBatchInvoices && e.now().Sub(first) < maxGather
+}
+
 // maxBatchBytes keeps a batch's raw invoices well inside KSeF's archive limits (50 parts of
 // 100 MB, 5 GB in all) even if compression gains nothing.
 const maxBatchBytes = 4_000_000_000
@@ -108,6 +132,10 @@ func batchCut(invs []spool.Invoice, maxCount int) int {
 // bytes KSeF already accepted earlier are marked accepted with the known KSeF number, and a second
 // copy of bytes that are in flight waits for the first.
 func (e *Engine) sendable(ctx context.Context, ready []spool.Invoice) ([]spool.Invoice, error) {
+	taken, err := e.sendJ.HashesTaken(ctx, e.opt.NIP)
+	if err != nil {
+		return nil, err
+	}
 	seen := make(map[string]bool, len(ready))
 	out := ready[:0]
 	for _, inv := range ready {
@@ -115,6 +143,10 @@ func (e *Engine) sendable(ctx context.Context, ready []spool.Invoice) ([]spool.I
 			continue
 		}
 		seen[inv.RegisteredHash] = true
+		if !taken[inv.RegisteredHash] {
+			out = append(out, inv) // nothing else holds these bytes: settleKnown would find nothing
+			continue
+		}
 		settled, err := e.settleKnown(ctx, inv)
 		if err != nil {
 			return nil, err
@@ -278,9 +310,9 @@ func (e *Engine) sendOnline(ctx context.Context, inv *spool.Invoice) error {
 	if err != nil {
 		return e.deferInvoice(ctx, inv, err)
 	}
-	data, err := os.ReadFile(inv.RegisteredPath)
+	data, err := e.sendJ.Registered(ctx, inv)
 	if err != nil {
-		return fmt.Errorf("read %s: %w", inv.FileName, err)
+		return err
 	}
 	err = e.sendJ.MarkSending(ctx, []int64{inv.ID}, spool.Sending{Mode: "online", SessionRef: s.ReferenceNumber})
 	if err != nil {
@@ -428,7 +460,7 @@ func (e *Engine) closeOnline(ctx context.Context) {
 // sendBatch packages invoices, opens a batch session, uploads and closes it. The journal marks the
 // invoices sending before the close, the one call that makes KSeF register them.
 func (e *Engine) sendBatch(ctx context.Context, invs []spool.Invoice) error {
-	pkg, names, err := e.buildPackage(invs)
+	pkg, names, err := e.buildPackage(ctx, invs)
 	if err != nil {
 		return err
 	}
@@ -505,7 +537,7 @@ func (e *Engine) deferAll(ctx context.Context, invs []spool.Invoice, cause error
 
 // buildPackage streams the invoices into an archive on disk. Entry names are the journal IDs, so
 // KSeF's per-invoice results (invoiceFileName) map back without ambiguity.
-func (e *Engine) buildPackage(invs []spool.Invoice) (*ksef.BatchPackage, map[int64]string, error) {
+func (e *Engine) buildPackage(ctx context.Context, invs []spool.Invoice) (*ksef.BatchPackage, map[int64]string, error) {
 	if err := os.MkdirAll(e.opt.TempDir, 0o700); err != nil {
 		return nil, nil, err
 	}
@@ -516,9 +548,9 @@ func (e *Engine) buildPackage(invs []spool.Invoice) (*ksef.BatchPackage, map[int
 	sort.Slice(invs, func(i, j int) bool { return invs[i].ID < invs[j].ID })
 	names := make(map[int64]string, len(invs))
 	for _, inv := range invs {
-		data, err := os.ReadFile(inv.RegisteredPath)
+		data, err := e.sendJ.Registered(ctx, &inv)
 		if err != nil {
-			return nil, nil, fmt.Errorf("read %s: %w", inv.FileName, err)
+			return nil, nil, err
 		}
 		name := "invoice-" + strconv.FormatInt(inv.ID, 10) + ".xml"
 		if err := b.Add(name, data); err != nil {

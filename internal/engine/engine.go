@@ -280,6 +280,14 @@ func (e *Engine) poke() {
 	}
 }
 
+// unpoke takes back a poke that nothing needs to act on now.
+func (e *Engine) unpoke() {
+	select {
+	case <-e.wake:
+	default:
+	}
+}
+
 // Run is the daemon loop: it recovers, then claims files the watcher reports, and keeps the
 // journal's invoices moving until ctx is cancelled. It returns nil on cancellation.
 func (e *Engine) Run(ctx context.Context) error {
@@ -307,6 +315,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	soon := time.NewTimer(time.Hour) // the next early status poll (adaptive polling)
 	soon.Stop()
 	defer soon.Stop()
+	var lastStep time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -314,6 +323,11 @@ func (e *Engine) Run(ctx context.Context) error {
 			return nil
 		case f := <-files:
 			e.intake(ctx, paths(e.unchanged(e.drainFiles(files, f)))...)
+			if e.claimingBurst(len(files), lastStep) {
+				e.unpoke() // the next lot's intake steps (or a tick)
+				e.turned()
+				continue
+			}
 		case <-e.wake:
 		case <-tick.C:
 			e.retryLeftovers(ctx)
@@ -324,16 +338,30 @@ func (e *Engine) Run(ctx context.Context) error {
 		case <-daily.C:
 			e.prune(ctx)
 		}
+		lastStep = e.now()
 		if err := e.Step(ctx, false); err != nil && ctx.Err() == nil {
 			e.logStepError(err)
 		}
 		if d, ok := e.untilWake(e.now()); ok {
 			soon.Reset(d)
 		}
-		if e.opt.OnTurn != nil {
-			e.opt.OnTurn(e.now())
-		}
+		e.turned()
 	}
+}
+
+// turned tells the health checks that the loop has made a turn.
+func (e *Engine) turned() {
+	if e.opt.OnTurn != nil {
+		e.opt.OnTurn(e.now())
+	}
+}
+
+// claimingBurst reports whether the step after an intake may wait for the next lot: more files are
+// already handed over (queued) and a step ran less than a poll interval ago. A burst of thousands
+// is then claimed lot after lot, without reading every ready invoice again between two lots only
+// to find it still gathering; a steady stream of files still gets a step every poll interval.
+func (e *Engine) claimingBurst(queued int, lastStep time.Time) bool {
+	return queued > 0 && e.now().Sub(lastStep) < e.opt.Send.PollInterval
 }
 
 // drainFiles collects the files the watcher has ready now, so a burst is claimed and validated

@@ -205,7 +205,7 @@ func TestCrashAfterSendIsReconciledNotResent(t *testing.T) {
 	if err := h.journal.MarkSending(h.ctx, []int64{ready[0].ID}, spool.Sending{Mode: "online", SessionRef: s.ReferenceNumber}); err != nil {
 		t.Fatal(err)
 	}
-	data, _ := os.ReadFile(ready[0].RegisteredPath)
+	data, _ := h.journal.Registered(h.ctx, &ready[0])
 	if _, err := h.client.SendInvoice(h.ctx, s, data, ksef.SendOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +249,7 @@ func TestCrashBeforeBatchCloseIsClosedNotResent(t *testing.T) {
 		h.eng.intake(h.ctx, p)
 	}
 	ready, _ := h.journal.ByState(h.ctx, nip, spool.StateReady)
-	pkg, names, err := h.eng.buildPackage(ready)
+	pkg, names, err := h.eng.buildPackage(h.ctx, ready)
 	if err != nil {
 		t.Fatal(err)
 	}

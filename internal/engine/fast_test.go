@@ -64,16 +64,16 @@ func (h *harness) states() map[string]spool.State {
 func TestAdaptivePollDelay(t *testing.T) {
 	h := newHarness(t, SendSettings{PollInterval: 2 * time.Second})
 	now := time.Now()
-	aged := func(mode string, ds ...time.Duration) []spool.Invoice {
-		var invs []spool.Invoice
+	aged := func(mode string, ds ...time.Duration) spool.Waiting {
+		w := spool.Waiting{Mode: mode, Count: len(ds), Newest: now.Add(-ds[0])}
 		for _, d := range ds {
-			invs = append(invs, spool.Invoice{Mode: mode, UpdatedAt: now.Add(-d)})
+			w.Newest = maxTime(w.Newest, now.Add(-d))
 		}
-		return invs
+		return w
 	}
 	tests := []struct {
 		name string
-		invs []spool.Invoice
+		invs spool.Waiting
 		want time.Duration
 	}{
 		{"just sent", aged("online", 0), firstPoll},

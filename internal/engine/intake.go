@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -26,6 +25,7 @@ type claimJournal interface {
 	ClaimMany(ctx context.Context, nip string, paths []string) ([]*spool.Invoice, []error)
 	ByState(ctx context.Context, nip string, states ...spool.State) ([]spool.Invoice, error)
 	WriteSpoolFile(name string, data []byte) (string, error)
+	Original(ctx context.Context, inv *spool.Invoice) ([]byte, error)
 	MarkReady(ctx context.Context, at time.Time, items []spool.Prepared) error
 	Reject(ctx context.Context, rs ...spool.Rejection) error
 }
@@ -202,7 +202,7 @@ func (e *Engine) validateMany(ctx context.Context, invs []spool.Invoice) error {
 	var ready, rejected []int64
 	var errs []error
 	for i := range invs {
-		v, err := e.check(&invs[i])
+		v, err := e.check(ctx, &invs[i])
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -228,10 +228,10 @@ func (e *Engine) validateMany(ctx context.Context, invs []spool.Invoice) error {
 }
 
 // check prepares one invoice's bytes for KSeF, keeping a converted copy in the spool.
-func (e *Engine) check(inv *spool.Invoice) (verdict, error) {
-	raw, err := os.ReadFile(inv.SpoolPath)
+func (e *Engine) check(ctx context.Context, inv *spool.Invoice) (verdict, error) {
+	raw, err := e.claimJ.Original(ctx, inv)
 	if err != nil {
-		return verdict{}, fmt.Errorf("read spool copy of %s: %w", inv.FileName, err)
+		return verdict{}, err
 	}
 	prep, perr := invoicexml.Prepare(raw, invoicexml.Options{ContextNIP: e.opt.NIP, MaxSize: e.opt.Send.MaxInvoiceSize, Lang: e.opt.Lang})
 	var verr *invoicexml.Error

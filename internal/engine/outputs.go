@@ -26,6 +26,8 @@ type outputJournal interface {
 	MarkDone(ctx context.Context, upoPaths map[int64]string) error
 	SetMeta(ctx context.Context, key, value string) error
 	Sessions(ctx context.Context, nip string, states ...string) ([]spool.Session, error)
+	Original(ctx context.Context, inv *spool.Invoice) ([]byte, error)
+	Registered(ctx context.Context, inv *spool.Invoice) ([]byte, error)
 }
 
 // outputKSeF is what writing outputs asks of KSeF: the UPO.
@@ -319,7 +321,7 @@ func (e *Engine) outputFiles(ctx context.Context, inv *spool.Invoice) ([]outputF
 	if inv.State == spool.StateAccepted {
 		return e.sentFiles(ctx, inv)
 	}
-	return e.errorFiles(inv)
+	return e.errorFiles(ctx, inv)
 }
 
 func (e *Engine) sentFiles(ctx context.Context, inv *spool.Invoice) ([]outputFile, error) {
@@ -327,7 +329,7 @@ func (e *Engine) sentFiles(ctx context.Context, inv *spool.Invoice) ([]outputFil
 	if err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(inv.RegisteredPath)
+	data, err := e.outJ.Registered(ctx, inv)
 	if err != nil {
 		return nil, err
 	}
@@ -402,8 +404,8 @@ func (e *Engine) fetchUPO(ctx context.Context, inv *spool.Invoice) ([]byte, erro
 	return b, nil
 }
 
-func (e *Engine) errorFiles(inv *spool.Invoice) ([]outputFile, error) {
-	orig, err := os.ReadFile(inv.SpoolPath)
+func (e *Engine) errorFiles(ctx context.Context, inv *spool.Invoice) ([]outputFile, error) {
+	orig, err := e.outJ.Original(ctx, inv)
 	if err != nil {
 		return nil, err
 	}

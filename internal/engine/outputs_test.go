@@ -157,15 +157,15 @@ func fileExists(path string) bool {
 func TestPollDelayGrowsWithTheWait(t *testing.T) {
 	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
 	poll := 2 * time.Second
-	waited := func(ds ...time.Duration) []spool.Invoice {
-		var invs []spool.Invoice
+	waited := func(ds ...time.Duration) spool.Waiting {
+		w := spool.Waiting{Count: len(ds), Newest: now.Add(-ds[0]), Oldest: now.Add(-ds[0])}
 		for _, d := range ds {
-			invs = append(invs, spool.Invoice{UpdatedAt: now.Add(-d)})
+			w.Newest, w.Oldest = maxTime(w.Newest, now.Add(-d)), minTime(w.Oldest, now.Add(-d))
 		}
-		return invs
+		return w
 	}
 	tests := []struct {
-		invs []spool.Invoice
+		invs spool.Waiting
 		want time.Duration
 	}{
 		{waited(time.Second), poll},

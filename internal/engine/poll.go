@@ -22,12 +22,12 @@ var fastPollsPerHour = ksef.OurShare(1200) / 2
 // ages), then every poll interval, then less often for invoices KSeF keeps waiting on (pollDelay).
 // Only polls that cost one request per invoice or per session are made early; a paged invoice list
 // (200 an hour) always keeps the regular pace.
-func (e *Engine) adaptivePollDelay(now time.Time, invs []spool.Invoice) time.Duration {
+func (e *Engine) adaptivePollDelay(now time.Time, w spool.Waiting) time.Duration {
 	poll := e.opt.Send.PollInterval
-	youngest := youngestAge(now, invs)
-	cost := pollCost(invs)
+	youngest := youngestAge(now, w)
+	cost := pollCost(w)
 	if youngest >= poll || cost == 0 || e.fastPolls.available(now) < cost {
-		return pollDelay(now, invs, poll)
+		return pollDelay(now, w, poll)
 	}
 	for range cost {
 		e.fastPolls.add(now)
@@ -36,22 +36,19 @@ func (e *Engine) adaptivePollDelay(now time.Time, invs []spool.Invoice) time.Dur
 }
 
 // pollCost is how many requests one poll of the session makes, 0 when it pages the invoice list.
-func pollCost(invs []spool.Invoice) int {
+func pollCost(w spool.Waiting) int {
 	switch {
-	case invs[0].Mode == "batch":
+	case w.Mode == "batch":
 		return 1 // the session status; the list is read once, when KSeF has finished
-	case len(invs) <= perInvoiceStatusMax:
-		return len(invs)
+	case w.Count <= perInvoiceStatusMax:
+		return w.Count
 	}
 	return 0
 }
 
-func youngestAge(now time.Time, invs []spool.Invoice) time.Duration {
-	youngest := time.Duration(1<<63 - 1)
-	for _, inv := range invs {
-		youngest = min(youngest, now.Sub(inv.UpdatedAt))
-	}
-	return max(youngest, 0)
+// youngestAge is how long ago the session's youngest invoice was handed over.
+func youngestAge(now time.Time, w spool.Waiting) time.Duration {
+	return max(now.Sub(w.Newest), 0)
 }
 
 // untilWake is how long until the soonest session is due to be asked about or gathered invoices
