@@ -53,10 +53,14 @@ func startPacerState(ctx context.Context, d *deps) {
 		return
 	}
 	log := d.log.With("component", "pacer-state")
-	key := config.MetaKey(pacerStateKey, d.cfg.MetaScope())
+	scope := ""
+	if d.cfg != nil {
+		scope = d.cfg.MetaScope()
+	}
+	key := config.MetaKey(pacerStateKey, scope)
 	loadPacerState(ctx, d.journal, key, d.client, log)
 	ctx, cancel := context.WithCancel(ctx)
-	s := &pacerSaver{j: d.journal, key: key, ownOnly: d.cfg.MetaScope() != "", c: d.client, log: log, cancel: cancel, done: make(chan struct{})}
+	s := &pacerSaver{j: d.journal, key: key, ownOnly: scope != "", c: d.client, log: log, cancel: cancel, done: make(chan struct{})}
 	pacerSavers.Store(d, s)
 	go s.run(ctx)
 }
