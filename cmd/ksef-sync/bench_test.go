@@ -140,13 +140,17 @@ func stopGracefully(cmd *exec.Cmd) {
 }
 
 // peakRSSMB reads the process's peak resident set (VmHWM) on Linux; 0 elsewhere.
-func peakRSSMB(pid int) float64 {
+func peakRSSMB(pid int) float64 { return procStatusMB(pid, "VmHWM:") }
+
+// procStatusMB reads a memory field ("VmHWM:", "VmRSS:") of /proc/<pid>/status in MB on Linux; 0
+// elsewhere.
+func procStatusMB(pid int, field string) float64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == field {
 			kb, _ := strconv.ParseFloat(f[1], 64)
 			return kb / 1024
 		}

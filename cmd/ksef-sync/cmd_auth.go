@@ -209,6 +209,9 @@ func apiCodeText(code int, cfg *config.Config) string {
 	case 21115:
 		return "the certificate is invalid or expired"
 	case 21117:
+		if cfg.MultiCompany() && cfg.Companies()[0].Credential != "" {
+			return noPermissions(cfg) // the office's certificate carries the office's NIP
+		}
 		return "NIP in certificate differs from [ksef] nip (" + cfg.KSeF.NIP + ")"
 	case 21401:
 		return "the signed request does not match the KSeF schema"

@@ -311,3 +311,47 @@ func TestCompaniesDirLive(t *testing.T) {
 		t.Errorf("status lists %v, want acme and gamma", names)
 	}
 }
+
+// TestAuthCheckNamesTheMissingGrant: an office token used for a company that has not granted the
+// office permissions is refused by KSeF (415); `auth check` names the company and the permission,
+// and the other company's login succeeds.
+func TestAuthCheckNamesTheMissingGrant(t *testing.T) {
+	const acme, zeta = "5265877635", "1234567854"
+	sim := startSim(t, ksefsim.Options{DefaultNIP: officeNIP, Grants: map[string][]string{officeNIP: {acme}}})
+	dir := t.TempDir()
+	writeTestFile(t, dir, "office.token", sim.Token(officeNIP))
+	cfg := writeTestFile(t, dir, "config.toml", fmt.Sprintf(`[ksef]
+environment = "test"
+url = %q
+[folders]
+outbox = "srv/{company}/outbox"
+sent = "srv/{company}/sent"
+error = "srv/{company}/error"
+state = "state"
+[credentials.office]
+method = "token"
+token_file = "office.token"
+[[company]]
+name = "acme"
+nip = %q
+credentials = "office"
+[[company]]
+name = "zeta"
+nip = %q
+credentials = "office"
+`, sim.URL(), acme, zeta))
+	// The real binary: a login in this process would leave per-IP pacer history that other tests
+	// of the package see (ksef.processIP).
+	e := &e2e{t: t}
+	code, out, errOut := e.runCmd(time.Minute, "auth", "check", "-config", cfg)
+	if code != exitFatal || !strings.Contains(out, "company acme:\nlogin OK") {
+		t.Errorf("exit %d, stdout:\n%s", code, out)
+	}
+	want := `company zeta: login FAILED: KSeF code 415: company "zeta" (NIP ` + zeta + `) has not granted [credentials.office] the permission to send and receive its invoices (InvoiceWrite, InvoiceRead)`
+	if !strings.Contains(errOut, want) {
+		t.Errorf("stderr does not say %q:\n%s", want, errOut)
+	}
+	if code, out, _ := e.runCmd(time.Minute, "auth", "check", "-config", cfg, "-company", "acme"); code != exitOK || strings.Contains(out, "zeta") {
+		t.Errorf("-company acme: exit %d\n%s", code, out)
+	}
+}

@@ -35,8 +35,8 @@ func startPacerState(ctx context.Context, d *deps) {
 		return
 	}
 	log := d.log.With("component", "pacer-state")
-	key := config.MetaKey(pacerStateKey, d.cfg.MetaScope())
-	ownOnly := d.cfg.MetaScope() != ""
+	key := config.MetaKey(pacerStateKey, d.metaScope())
+	ownOnly := d.metaScope() != ""
 	loadPacerState(ctx, d.journal, key, d.client, log)
 	startMetaSaver(ctx, d.journal, key, pacerStateEvery, func() string { return pacerStateValue(d.client, ownOnly) }, log)
 }
@@ -44,7 +44,7 @@ func startPacerState(ctx context.Context, d *deps) {
 // stopPacerState stops saving d's pacer history and saves it a last time; call it before the
 // journal is closed.
 func stopPacerState(d *deps) {
-	stopMetaSaver(d.journal, config.MetaKey(pacerStateKey, d.cfg.MetaScope()))
+	stopMetaSaver(d.journal, config.MetaKey(pacerStateKey, d.metaScope()))
 }
 
 // pacerStateValue is the saved form of c's pacer history.
@@ -89,4 +89,12 @@ func loadPacerState(ctx context.Context, j *spool.Journal, key string, c *ksef.C
 	}
 	c.RestorePacerState(st)
 	log.Debug("rate-limit history restored", "requests", n)
+}
+
+// metaScope is the scope of d's journal meta keys: its company's, or none without a config.
+func (d *deps) metaScope() string {
+	if d.cfg == nil {
+		return ""
+	}
+	return d.cfg.MetaScope()
 }

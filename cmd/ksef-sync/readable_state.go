@@ -58,7 +58,7 @@ func startReadableState(ctx context.Context, d *deps) {
 func stopReadableState(d *deps) { stopMetaSaver(d.journal, readableKey(d)) }
 
 // readableKey is the meta key of d's settled moment: each company has its own renderer queue.
-func readableKey(d *deps) string { return config.MetaKey(readableSettledKey, d.cfg.MetaScope()) }
+func readableKey(d *deps) string { return config.MetaKey(readableSettledKey, d.metaScope()) }
 
 // requeueReadable hands the renderer the invoices recorded since the saved moment whose copies
 // are missing. With nothing saved (the first start of this version) there is nothing to recover.

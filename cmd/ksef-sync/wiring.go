@@ -145,9 +145,9 @@ type deps struct {
 	// bg owns the goroutines openDeps starts; close cancels them and waits until they are gone.
 	bg     sync.WaitGroup
 	stopBg context.CancelFunc
-	// ownsJournal: close closes the journal too (false for a company of a many-company daemon,
-	// whose journal is shared).
-	ownsJournal bool
+	// sharedJournal: close leaves the journal open (a company of a many-company daemon, or of a
+	// command working on several companies, shares it).
+	sharedJournal bool
 }
 
 // stopBackground cancels the background work openDeps started and waits for it to end.
@@ -162,7 +162,7 @@ func (d *deps) close() {
 	d.stopBackground()
 	stopPacerState(d)
 	stopReadableState(d) // readable_state.go: after the renderer stopped
-	if d.journal != nil && d.ownsJournal {
+	if d.journal != nil && !d.sharedJournal {
 		_ = d.journal.Close()
 	}
 }
@@ -176,7 +176,7 @@ func openDeps(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps,
 // openCompany is openDeps for one company (cfg is its config.ForCompany view, or the
 // single-company configuration); j is the journal to share, or nil to open (and own) one.
 func openCompany(ctx context.Context, cfg *config.Config, log *slog.Logger, j *spool.Journal) (*deps, error) {
-	d := &deps{cfg: cfg, log: log, journal: j, ownsJournal: j == nil}
+	d := &deps{cfg: cfg, log: log, journal: j, sharedJournal: j != nil}
 	d.lastTurn.Store(time.Now().UnixNano()) // starting counts as a turn: /healthz is green from the start
 	var err error
 	if d.client, err = newClient(cfg, log); err != nil {
