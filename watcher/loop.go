@@ -63,6 +63,7 @@ type loop struct {
 	events   bool
 	dirRetry time.Duration   // listing period while the directory is unavailable
 	onDir    func(DirStatus) // nil: nobody listens
+	quiet    *quietState     // published after every turn (Watcher.Quiet)
 
 	entries map[string]*entry
 	pending map[string]*entry
@@ -90,6 +91,7 @@ func newLoop(w *Watcher) *loop {
 		events:   !w.opts.DisableEvents,
 		dirRetry: dirRetryEvery(w.opts),
 		onDir:    w.onDir,
+		quiet:    &w.quiet,
 		entries:  make(map[string]*entry),
 		pending:  make(map[string]*entry),
 	}
@@ -116,6 +118,7 @@ func (l *loop) run(ctx context.Context, ready chan<- File) {
 	l.list()
 	for {
 		l.offerQueued(ready)
+		l.quiet.busy.Store(len(l.pending) > 0 || l.head() != nil)
 		var out chan<- File
 		var next File
 		if e := l.head(); e != nil {
@@ -287,6 +290,7 @@ func (l *loop) settleFor(e *entry) time.Duration {
 }
 
 func (l *loop) startPending(e *entry, now time.Time) {
+	l.quiet.lastArrival.Store(now.UnixNano())
 	e.state = statePending
 	e.since = now
 	e.doneBy = "" // a new version: its writer has not been seen finishing it

@@ -58,6 +58,24 @@ type Watcher struct {
 	rescan  chan struct{}
 	running atomic.Bool
 	onDir   func(DirStatus) // see OnDirChange
+	quiet   quietState
+}
+
+// quietState is what the loop publishes for other goroutines (Quiet).
+type quietState struct {
+	busy        atomic.Bool  // a file is settling, being checked or waiting to be handed over
+	lastArrival atomic.Int64 // Unix nanoseconds of the last new file or new version seen; 0 none
+}
+
+// Quiet reports whether the watcher holds no file (none settling, being checked or waiting to be
+// handed over) and when it last saw a file arrive or change. The engine ends its gather window
+// once the outbox has been quiet that long: files found together at start-up go as one batch as
+// soon as they are claimed, without a further window after the claim.
+func (w *Watcher) Quiet() (idle bool, lastArrival time.Time) {
+	if ns := w.quiet.lastArrival.Load(); ns != 0 {
+		lastArrival = time.Unix(0, ns)
+	}
+	return w.running.Load() && !w.quiet.busy.Load(), lastArrival
 }
 
 // New validates opts, fills in defaults and returns a Watcher. It does not

@@ -277,7 +277,19 @@ func (e *Engine) gathered(ready []spool.Invoice) bool {
 	if e.backlog != nil && e.backlog() > 0 && now.Sub(oldest) < maxGather {
 		return false // a burst is still arriving: one big batch beats many small ones
 	}
-	return now.Sub(newest) >= window || now.Sub(oldest) >= 5*window
+	return now.Sub(newest) >= window || now.Sub(oldest) >= 5*window || e.outboxQuiet(now, window)
+}
+
+// outboxQuiet reports whether nothing has arrived in the outbox for a whole gather window and
+// everything that did is claimed: the watcher holds no file and has handed over none that waits.
+// A burst found at start-up (or dropped at once) then goes as soon as its last lot is claimed,
+// instead of a window after that claim; files still arriving keep the watcher busy or recent.
+func (e *Engine) outboxQuiet(now time.Time, window time.Duration) bool {
+	if e.opt.Watcher == nil || e.backlog == nil || e.backlog() > 0 {
+		return false
+	}
+	idle, last := e.opt.Watcher.Quiet()
+	return idle && !last.IsZero() && now.Sub(last) >= window
 }
 
 // maxGather bounds how long a burst may keep the oldest invoice waiting.
