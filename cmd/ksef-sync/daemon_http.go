@@ -298,5 +298,23 @@ func (o *observability) watch(n *notify.Notifier) *notify.Watch {
 	if t, err := time.Parse("2006-01-02", o.expires); err == nil {
 		w.CredsExpire = t
 	}
+	if o.cfg.MultiCompany() {
+		// The stalled-outbox check watches one folder; with many companies the per-company status
+		// shows each outbox instead. Credentials: the first of the companies' to expire.
+		w.Outbox, w.CredsExpire = "", earliestExpiry(o.cfg)
+	}
 	return w
+}
+
+// earliestExpiry is the first day any company's credentials stop working; zero when none is known.
+func earliestExpiry(cfg *config.Config) time.Time {
+	var first time.Time
+	of := credentialsOf(cfg)
+	for _, co := range cfg.Companies() {
+		_, exp := of(co)
+		if t, err := time.Parse("2006-01-02", exp); err == nil && (first.IsZero() || t.Before(first)) {
+			first = t
+		}
+	}
+	return first
 }
