@@ -6,10 +6,10 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/ksef-sync/ksef-sync/internal/testutil"
 	"github.com/ksef-sync/ksef-sync/ksef"
 )
 
@@ -61,7 +61,7 @@ func TestGrantsFlag(t *testing.T) {
 		t.Errorf("malformed -grants: exit %d, %q", code, errb.String())
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &lockedBuffer{}
+	out := &testutil.LogBuffer{}
 	done := make(chan int)
 	go func() {
 		done <- RunCLI(ctx, []string{"-addr", "127.0.0.1:0", "-nip", "1111111111", "-tokens", "1111111111:office-token",
@@ -88,22 +88,4 @@ func TestGrantsFlag(t *testing.T) {
 	if err := c.Login(context.Background()); err != nil {
 		t.Errorf("office token in a granted context: %v", err)
 	}
-}
-
-// lockedBuffer is a strings.Builder safe for one writer and one reader.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *lockedBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *lockedBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
