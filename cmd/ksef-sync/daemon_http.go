@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ksef-sync/ksef-sync/internal/availability"
@@ -43,6 +44,17 @@ type observability struct {
 	// lastErrorOf, set by a many-company daemon (fleet.go), gives each company's own last error
 	// and KSeF reachability; without it every company shows the daemon's.
 	lastErrorOf func(nip string) (msg string, at time.Time, avail int, availAt time.Time, ok bool)
+	// companies is the configuration whose companies the heartbeat and the status page list, when
+	// a many-company daemon has reloaded it (companies_dir); nil: cfg's.
+	companies atomic.Pointer[config.Config]
+}
+
+// companiesConfig is the configuration whose companies are served now.
+func (o *observability) companiesConfig() *config.Config {
+	if c := o.companies.Load(); c != nil {
+		return c
+	}
+	return o.cfg
 }
 
 // newObservability prepares the daemon's visible side before the KSeF client exists, so the
@@ -129,8 +141,9 @@ func (o *observability) report(ctx context.Context) (*status.Report, error) {
 	if o.ro == nil {
 		return nil, errors.New("the journal is not open yet")
 	}
-	return status.Build(ctx, o.ro, status.Options{Config: o.cfg, Service: o.service, Credentials: o.creds,
-		CredsExpires: o.expires, CredentialsOf: credentialsOf(o.cfg), Now: time.Now()})
+	cfg := o.companiesConfig()
+	return status.Build(ctx, o.ro, status.Options{Config: cfg, Service: o.service, Credentials: o.creds,
+		CredsExpires: o.expires, CredentialsOf: credentialsOf(cfg), Now: time.Now()})
 }
 
 func (o *observability) listen() *httpui.Server {
@@ -183,7 +196,7 @@ func (o *observability) beat(ctx context.Context) error {
 	host, _ := os.Hostname()
 	b := spool.Beat{PID: os.Getpid(), Host: host, Version: version, StartedAt: o.started, BeatAt: time.Now()}
 	ka := status.MarshalAvailability(availabilityOf(o.avail.Snapshot(), o.cfg.StatusBaseURL()))
-	for _, c := range o.cfg.Companies() {
+	for _, c := range o.companiesConfig().Companies() {
 		h := spool.CompanyHealth{NIP: c.NIP, LastError: lastErr, LastErrorAt: lastErrAt,
 			KSeFAvailable: avail, KSeFCheckedAt: availAt, Availability: ka}
 		if o.lastErrorOf != nil {
@@ -285,5 +298,23 @@ func (o *observability) watch(n *notify.Notifier) *notify.Watch {
 	if t, err := time.Parse("2006-01-02", o.expires); err == nil {
 		w.CredsExpire = t
 	}
+	if o.cfg.MultiCompany() {
+		// The stalled-outbox check watches one folder; with many companies the per-company status
+		// shows each outbox instead. Credentials: the first of the companies' to expire.
+		w.Outbox, w.CredsExpire = "", earliestExpiry(o.cfg)
+	}
 	return w
+}
+
+// earliestExpiry is the first day any company's credentials stop working; zero when none is known.
+func earliestExpiry(cfg *config.Config) time.Time {
+	var first time.Time
+	of := credentialsOf(cfg)
+	for _, co := range cfg.Companies() {
+		_, exp := of(co)
+		if t, err := time.Parse("2006-01-02", exp); err == nil && (first.IsZero() || t.Before(first)) {
+			first = t
+		}
+	}
+	return first
 }

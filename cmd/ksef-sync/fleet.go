@@ -242,6 +242,7 @@ func (f *fleet) apply(cur *config.Config) {
 	}
 	f.cfg = cur
 	f.mu.Unlock()
+	f.obs.companies.Store(cur) // the heartbeat and the status page list the companies served now
 	for _, name := range stop {
 		f.stop(name)
 		f.log.Info("company stopped: it is no longer configured", "company", name)

@@ -313,8 +313,9 @@ func TestCompaniesDirLive(t *testing.T) {
 }
 
 // TestAuthCheckNamesTheMissingGrant: an office token used for a company that has not granted the
-// office permissions is refused by KSeF (415); `auth check` names the company and the permission,
-// and the other company's login succeeds.
+// office permissions is refused by KSeF (415); `auth check` and `doctor` name the company and the
+// permission, the other company's login succeeds, and -company selects (an unknown name is a usage
+// error that lists the companies).
 func TestAuthCheckNamesTheMissingGrant(t *testing.T) {
 	const acme, zeta = "5265877635", "1234567854"
 	sim := startSim(t, ksefsim.Options{DefaultNIP: officeNIP, Grants: map[string][]string{officeNIP: {acme}}})
@@ -353,5 +354,12 @@ credentials = "office"
 	}
 	if code, out, _ := e.runCmd(time.Minute, "auth", "check", "-config", cfg, "-company", "acme"); code != exitOK || strings.Contains(out, "zeta") {
 		t.Errorf("-company acme: exit %d\n%s", code, out)
+	}
+	code, out, _ = e.runCmd(2*time.Minute, "doctor", "-config", cfg, "-company", "zeta")
+	if code != exitFatal || !strings.Contains(out, `[FAIL] company zeta: login (token): KSeF code 415: company "zeta"`) || strings.Contains(out, "company acme") {
+		t.Errorf("doctor -company zeta: exit %d\n%s", code, out)
+	}
+	if code, _, errOut := e.runCmd(time.Minute, "status", "-config", cfg, "-company", "nobody"); code != exitUsage || !strings.Contains(errOut, "acme (NIP "+acme+")") {
+		t.Errorf("status -company nobody: exit %d, %s", code, errOut)
 	}
 }
