@@ -117,7 +117,14 @@ func twoDaemonsShareOneOutbox(t *testing.T, watch string) {
 		t.Errorf("simulator: %d accepted (want %d), %d answered 440", len(st.Accepted), n, st.Duplicates440)
 	}
 	e.assertSentMatchesSim(sent)
-	e.assertSimClean() // includes 0 duplicate submissions
+	// Not assertSimClean: here both daemons reach the simulator from one address in one context, so
+	// they share KSeF's (context, IP) windows while each paces only itself, and a loaded machine can
+	// bunch their requests into a 429 (honoured through Retry-After). Two hosts, as README's
+	// scale-out section describes, each have their own windows. Duplicates and spec violations stay
+	// at zero either way.
+	if st := e.sim.Stats(); st.SpecViolations != 0 || st.DuplicateSubmissions != 0 {
+		t.Errorf("spec violations %d %v, duplicate submissions %d", st.SpecViolations, st.SpecViolationDetails, st.DuplicateSubmissions)
+	}
 	assertOutboxEmpty(t, e.outbox)
 	for _, log := range []func() string{logA, logB} {
 		if hasLine(log(), "level=WARN", "claim") {
