@@ -299,6 +299,21 @@ func (j *Journal) InFlight(ctx context.Context, nip, registeredHash string, exce
 	return n > 0, nil
 }
 
+// HasWork reports whether nip has an invoice that is not done yet, i.e. anything the send loop may
+// still have to move. An idle company's loop asks this one indexed question instead of running a
+// whole step: 400 idle companies stepping every poll interval spent most of a daemon's idle CPU.
+func (j *Journal) HasWork(ctx context.Context, nip string) (bool, error) {
+	var found bool
+	if err := j.queryRow(ctx, queryHasWork, nip).Scan(&found); err != nil {
+		return false, fmt.Errorf("has work: %w", err)
+	}
+	return found, nil
+}
+
+// queryHasWork lists the unfinished states rather than saying state <> 'done', so that the
+// (nip, state) index answers it without walking a company's finished history.
+const queryHasWork = `SELECT EXISTS(SELECT 1 FROM invoices WHERE nip = ? AND state IN ('claiming', 'claimed', 'ready', 'sending', 'submitted', 'accepted', 'rejected'))`
+
 // CountByState counts the invoices of nip per state. An empty nip means every NIP.
 func (j *Journal) CountByState(ctx context.Context, nip string) (map[State]int, error) {
 	query, args := queryCountAllByState, []any{}

@@ -1,28 +1,28 @@
 package main
 
 import (
-	"math"
 	"runtime/debug"
 	"testing"
 )
 
-// TestMemoryLimitDefault: without GOMEMLIMIT the process keeps its heap under the default soft
-// limit; with it, the environment's value stands.
+// TestMemoryLimitDefault: without GOGC and GOMEMLIMIT the collector runs at defaultGCPercent; when
+// the environment sets either, its value stands.
 func TestMemoryLimitDefault(t *testing.T) {
-	prev := debug.SetMemoryLimit(math.MaxInt64)
-	t.Cleanup(func() { debug.SetMemoryLimit(prev) })
+	prev := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(prev) })
 	setMemoryLimit(func(string) string { return "" })
-	if got := debug.SetMemoryLimit(-1); got != defaultMemoryLimit {
-		t.Errorf("limit without GOMEMLIMIT = %d, want %d", got, defaultMemoryLimit)
+	if got := debug.SetGCPercent(100); got != defaultGCPercent {
+		t.Errorf("GC percent without GOGC = %d, want %d", got, defaultGCPercent)
 	}
-	debug.SetMemoryLimit(math.MaxInt64)
-	setMemoryLimit(func(k string) string {
-		if k == "GOMEMLIMIT" {
-			return "1GiB"
+	for _, env := range []string{"GOGC", "GOMEMLIMIT"} {
+		setMemoryLimit(func(k string) string {
+			if k == env {
+				return "200"
+			}
+			return ""
+		})
+		if got := debug.SetGCPercent(100); got != 100 {
+			t.Errorf("%s set, but the GC percent was changed to %d", env, got)
 		}
-		return ""
-	})
-	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
-		t.Errorf("GOMEMLIMIT set, but the limit was changed to %d", got)
 	}
 }

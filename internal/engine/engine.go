@@ -32,6 +32,7 @@ type loopJournal interface {
 	ByState(ctx context.Context, nip string, states ...spool.State) ([]spool.Invoice, error)
 	Get(ctx context.Context, id int64) (*spool.Invoice, error)
 	PruneSpool(ctx context.Context, before time.Time) (int, error)
+	HasWork(ctx context.Context, nip string) (bool, error)
 }
 
 // Folders are the company's folders, absolute.
@@ -331,6 +332,10 @@ func (e *Engine) Run(ctx context.Context) error {
 		case <-e.wake:
 		case <-tick.C:
 			e.retryLeftovers(ctx)
+			if e.idle(ctx, lastStep) {
+				e.turned()
+				continue
+			}
 		case <-soon.C:
 		case s := <-e.reload:
 			e.opt.Send = s
@@ -347,6 +352,20 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 		e.turned()
 	}
+}
+
+// idleStepEvery is how long a company with nothing under way goes without a whole step at most.
+const idleStepEvery = 30 * time.Second
+
+// idle says that a tick has nothing to do: no online session to close, no invoice of this company
+// on its way, and a whole step ran less than idleStepEvery ago. Files, wake-ups and reloads always
+// step; a journal that cannot answer counts as busy.
+func (e *Engine) idle(ctx context.Context, lastStep time.Time) bool {
+	if e.online.session != nil || e.now().Sub(lastStep) >= idleStepEvery {
+		return false
+	}
+	busy, err := e.loopJ.HasWork(ctx, e.opt.NIP)
+	return err == nil && !busy
 }
 
 // turned tells the health checks that the loop has made a turn.
