@@ -165,6 +165,16 @@ func needsCollapse(s string) bool {
 
 func isXMLSpace(r rune) bool { return r == ' ' || r == '\t' || r == '\n' || r == '\r' }
 
+// timeLexes are the date-like primitives' parsers and the message for a literal they refuse.
+var timeLexes = map[primitive]struct {
+	parse func(string) (dateTime, bool)
+	not   msg.Key
+}{
+	primDate:     {parseDate, msg.XsdNotDate},
+	primDateTime: {parseDateTime, msg.XsdNotDateTime},
+	primGYear:    {parseGYear, msg.XsdNotYear},
+}
+
 // parseValue checks the primitive's lexical rules on a normalized literal.
 func (t *simpleType) parseValue(s string) (value, msg.Message) {
 	switch t.prim {
@@ -181,22 +191,11 @@ func (t *simpleType) parseValue(s string) (value, msg.Message) {
 			return value{}, msg.M(msg.XsdNotDecimal, clip(s))
 		}
 		return value{d: d}, msg.Message{}
-	case primDate:
-		d, ok := parseDate(s)
+	case primDate, primDateTime, primGYear:
+		lex := timeLexes[t.prim]
+		d, ok := lex.parse(s)
 		if !ok {
-			return value{}, msg.M(msg.XsdNotDate, clip(s))
-		}
-		return value{t: d}, msg.Message{}
-	case primDateTime:
-		d, ok := parseDateTime(s)
-		if !ok {
-			return value{}, msg.M(msg.XsdNotDateTime, clip(s))
-		}
-		return value{t: d}, msg.Message{}
-	case primGYear:
-		d, ok := parseGYear(s)
-		if !ok {
-			return value{}, msg.M(msg.XsdNotYear, clip(s))
+			return value{}, msg.M(lex.not, clip(s))
 		}
 		return value{t: d}, msg.Message{}
 	case primBoolean:
