@@ -181,13 +181,11 @@ func (p *pullE2E) pull(timeout time.Duration, args ...string) string {
 // cursor with the high-water mark the simulator reported for that subject's last package.
 func (p *pullE2E) assertCursorsAtHWM(subjects map[string]string) {
 	p.t.Helper()
-	ctx := context.Background()
-	j, err := spool.OpenReadOnly(ctx, p.state)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	defer j.Close()
-	got, err := j.Cursors(ctx, testNIP)
+	var got map[string]time.Time
+	err := withJournal(p.state, func(ctx context.Context, j *spool.Journal) (err error) {
+		got, err = j.Cursors(ctx, testNIP)
+		return err
+	})
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -440,19 +438,19 @@ func TestPullOneOffSinceUntil(t *testing.T) {
 	}
 	assertPullInbox(t, out, want)
 	assertPullInbox(t, p.inbox, nil)
-	ctx := context.Background()
-	j, err := spool.OpenReadOnly(ctx, p.state)
+	err := withJournal(p.state, func(ctx context.Context, j *spool.Journal) error {
+		if c, err := j.Cursors(ctx, testNIP); err != nil || len(c) != 0 {
+			t.Errorf("cursors after a one-off pull: %v (err %v)", c, err)
+		}
+		for _, w := range want {
+			if done, err := j.IsDelivered(ctx, testNIP, w.KsefNumber); err != nil || done {
+				t.Errorf("%s recorded as delivered by a one-off pull (err %v)", w.KsefNumber, err)
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer j.Close()
-	if c, err := j.Cursors(ctx, testNIP); err != nil || len(c) != 0 {
-		t.Errorf("cursors after a one-off pull: %v (err %v)", c, err)
-	}
-	for _, w := range want {
-		if done, err := j.IsDelivered(ctx, testNIP, w.KsefNumber); err != nil || done {
-			t.Errorf("%s recorded as delivered by a one-off pull (err %v)", w.KsefNumber, err)
-		}
 	}
 	p.assertClean()
 }

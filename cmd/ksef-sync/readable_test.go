@@ -122,7 +122,7 @@ func TestCopiesOfAKilledPullAreWrittenByTheNextRun(t *testing.T) {
 	// the copies, rendered after each batch at ~15 ms of CPU each, are not all there yet, and the
 	// next pull will not deliver these invoices again (that path renders its copies anyway).
 	eventually(t, "every delivery recorded in the journal", 2*time.Minute, func() bool {
-		return deliveredCount(t, e) == n
+		return deliveredCount(e) == n
 	})
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
@@ -172,19 +172,13 @@ func issueDay(t *testing.T, s string) time.Time {
 }
 
 // deliveredCount is how many deliveries the journal records, read as `status` reads it.
-func deliveredCount(t *testing.T, e *e2e) int {
-	t.Helper()
-	ctx := context.Background()
-	j, err := spool.OpenReadOnly(ctx, filepath.Join(e.dir, "state"))
-	if err != nil {
-		return 0
-	}
-	defer j.Close()
-	ds, _, err := j.DeliveredSince(ctx, testNIP, time.Time{})
-	if err != nil {
-		return 0
-	}
-	return len(ds)
+func deliveredCount(e *e2e) (n int) {
+	_ = withJournal(filepath.Join(e.dir, "state"), func(ctx context.Context, j *spool.Journal) error {
+		ds, _, err := j.DeliveredSince(ctx, testNIP, time.Time{})
+		n = len(ds)
+		return err
+	})
+	return n
 }
 
 // TestCopiesOfAKilledDaemonAreWrittenAfterRestart (issue 16's gap): the daemon is killed with -9
@@ -201,7 +195,7 @@ func TestCopiesOfAKilledDaemonAreWrittenAfterRestart(t *testing.T) {
 	}
 	first, lines := e.daemon()
 	go drainScanner(lines)
-	eventually(t, "every invoice recorded done", 3*time.Minute, func() bool { return doneCount(t, e) == n })
+	eventually(t, "every invoice recorded done", 3*time.Minute, func() bool { return doneCount(e) == n })
 	_ = first.Process.Kill() // SIGKILL
 	_ = first.Wait()
 	owed := func() int {
@@ -227,17 +221,11 @@ func TestCopiesOfAKilledDaemonAreWrittenAfterRestart(t *testing.T) {
 }
 
 // doneCount is how many sent invoices the journal records done, read as `status` reads it.
-func doneCount(t *testing.T, e *e2e) int {
-	t.Helper()
-	ctx := context.Background()
-	j, err := spool.OpenReadOnly(ctx, filepath.Join(e.dir, "state"))
-	if err != nil {
-		return 0
-	}
-	defer j.Close()
-	done, err := j.ByState(ctx, testNIP, spool.StateDone)
-	if err != nil {
-		return 0
-	}
-	return len(done)
+func doneCount(e *e2e) (n int) {
+	_ = withJournal(filepath.Join(e.dir, "state"), func(ctx context.Context, j *spool.Journal) error {
+		done, err := j.ByState(ctx, testNIP, spool.StateDone)
+		n = len(done)
+		return err
+	})
+	return n
 }
