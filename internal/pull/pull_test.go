@@ -26,6 +26,7 @@ import (
 	"github.com/ksef-sync/ksef-sync/internal/testutil"
 	"github.com/ksef-sync/ksef-sync/ksef"
 	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
+	"github.com/ksef-sync/ksef-sync/ksef/ksefsim/simtest"
 	"github.com/ksef-sync/ksef-sync/spool"
 	"github.com/ksef-sync/ksef-sync/spool/spooltest"
 )
@@ -67,14 +68,7 @@ type pullEnv struct {
 func newPullEnv(t *testing.T) *pullEnv {
 	t.Helper()
 	clock := &pullClock{}
-	sim, err := ksefsim.New(ksefsim.Options{DefaultNIP: pullNIP, Now: clock.Now, HWMLag: pullLag})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sim.Close() })
+	sim := simtest.Start(t, ksefsim.Options{DefaultNIP: pullNIP, Now: clock.Now, HWMLag: pullLag})
 	client, err := ksef.New(ksef.Options{BaseURL: sim.URL(), Context: ksef.ContextIdentifier{Type: "Nip", Value: pullNIP},
 		Auth: ksef.TokenAuth{Token: sim.Token(pullNIP)}})
 	if err != nil {
