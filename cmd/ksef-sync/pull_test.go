@@ -23,6 +23,7 @@ import (
 	"github.com/ksef-sync/ksef-sync/internal/testutil"
 	"github.com/ksef-sync/ksef-sync/ksef"
 	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
+	"github.com/ksef-sync/ksef-sync/ksef/ksefsim/simtest"
 	"github.com/ksef-sync/ksef-sync/spool"
 	"github.com/ksef-sync/ksef-sync/spool/spooltest"
 )
@@ -146,14 +147,7 @@ func newPullE2E(t testing.TB, truncateAt int, start time.Time, extraPull string)
 // ones sold by it, and returns them with the subject folder they belong in.
 func (p *pullE2E) seed(subject string, dates []time.Time) []pullSeeded {
 	p.t.Helper()
-	seller, buyer := pullOtherNIP, testNIP
-	if subject == "sales" {
-		seller, buyer = buyer, seller
-	}
-	seeded, err := p.sim.Seed(ksefsim.SeedsBetween(seller, buyer, dates...)...)
-	if err != nil {
-		p.t.Fatal(err)
-	}
+	seeded := simtest.SeedSubject(p.t, p.sim, subject, testNIP, pullOtherNIP, dates...)
 	out := make([]pullSeeded, len(seeded))
 	for i, inv := range seeded {
 		out[i] = pullSeeded{SeededInvoice: inv, subject: subject, ps: dates[i]}

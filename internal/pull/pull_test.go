@@ -105,15 +105,7 @@ func (e *pullEnv) pull(o Options) (Stats, error) {
 // "sales" ones sold by it.
 func (e *pullEnv) seed(subject string, dates ...time.Time) []ksefsim.SeededInvoice {
 	e.t.Helper()
-	seller, buyer := otherNIP, pullNIP
-	if subject == "sales" {
-		seller, buyer = buyer, seller
-	}
-	out, err := e.sim.Seed(ksefsim.SeedsBetween(seller, buyer, dates...)...)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return out
+	return simtest.SeedSubject(e.t, e.sim, subject, pullNIP, otherNIP, dates...)
 }
 
 // inboxFiles maps every file name under root to its path; a name found twice fails the test.

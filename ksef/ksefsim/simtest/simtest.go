@@ -4,6 +4,7 @@ package simtest
 
 import (
 	"testing"
+	"time"
 
 	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
 )
@@ -29,4 +30,19 @@ func CheckSpec(t testing.TB, sim *ksefsim.Server) {
 			t.Errorf("simulator counted %d spec violations: %v", st.SpecViolations, st.SpecViolationDetails)
 		}
 	})
+}
+
+// SeedSubject stores invoices between nip and other at the given PermanentStorage dates, as the
+// pull's subjects see them: "cost" ones bought by nip, "sales" ones sold by it.
+func SeedSubject(t testing.TB, sim *ksefsim.Server, subject, nip, other string, dates ...time.Time) []ksefsim.SeededInvoice {
+	t.Helper()
+	seller, buyer := other, nip
+	if subject == "sales" {
+		seller, buyer = buyer, seller
+	}
+	seeded, err := sim.Seed(ksefsim.SeedsBetween(seller, buyer, dates...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return seeded
 }
