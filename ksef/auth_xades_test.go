@@ -15,6 +15,7 @@ import (
 
 	"github.com/ksef-sync/ksef-sync/internal/testutil"
 	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
+	"github.com/ksef-sync/ksef-sync/ksef/ksefsim/simtest"
 	"github.com/ksef-sync/ksef-sync/ksef/xades"
 )
 
@@ -34,19 +35,8 @@ func startXadesSim(t *testing.T, opts ksefsim.Options) xadesEnv {
 	clock := testutil.NewClock(time.Now().UTC())
 	opts.Now = clock.Now
 	opts.DefaultNIP = xadesTestNIP
-	srv, err := ksefsim.New(opts)
-	if err != nil {
-		t.Fatalf("ksefsim.New: %v", err)
-	}
-	if err := srv.Start("127.0.0.1:0"); err != nil {
-		t.Fatalf("sim start: %v", err)
-	}
-	t.Cleanup(func() {
-		if st := srv.Stats(); st.SpecViolations != 0 {
-			t.Errorf("simulator counted %d spec violations: %v", st.SpecViolations, st.SpecViolationDetails)
-		}
-		_ = srv.Close()
-	})
+	srv := simtest.Start(t, opts)
+	simtest.CheckSpec(t, srv)
 	return xadesEnv{srv: srv, clock: clock}
 }
 

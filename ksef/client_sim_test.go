@@ -21,6 +21,7 @@ import (
 
 	"github.com/ksef-sync/ksef-sync/internal/testutil"
 	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
+	"github.com/ksef-sync/ksef-sync/ksef/ksefsim/simtest"
 )
 
 const testNIP = "5265877635"
@@ -93,21 +94,9 @@ func newEnv(t *testing.T, simOpts ksefsim.Options, mod func(*Options)) *env {
 	if simOpts.DefaultNIP == "" {
 		simOpts.DefaultNIP = testNIP
 	}
-	sim, err := ksefsim.New(simOpts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
+	sim := simtest.Start(t, simOpts)
+	simtest.CheckSpec(t, sim)
 	e.sim = sim
-	t.Cleanup(func() {
-		st := sim.Stats()
-		if st.SpecViolations != 0 {
-			t.Errorf("simulator counted %d spec violations: %v", st.SpecViolations, st.SpecViolationDetails)
-		}
-		sim.Close()
-	})
 	e.rt = &recordingTransport{base: http.DefaultTransport.(*http.Transport).Clone()}
 	opts := Options{
 		BaseURL:    sim.URL(),

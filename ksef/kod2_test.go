@@ -4,7 +4,6 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
@@ -28,8 +27,8 @@ func offlineCert(t *testing.T, key crypto.Signer, usage x509.KeyUsage) *x509.Cer
 // with our signing code: the signed string, PSS with salt 32 for RSA, P1363 R||S for ECDSA.
 func TestKODIIVerifiesIndependently(t *testing.T) {
 	hash := sha256.Sum256([]byte("<Faktura/>"))
-	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
-	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	rsaKey := testutil.RSAKey(t, 2048)
+	ecKey := testutil.ECKey(t, elliptic.P256())
 	for name, key := range map[string]crypto.Signer{"rsa-pss": rsaKey, "ecdsa-p256": ecKey} {
 		t.Run(name, func(t *testing.T) {
 			cert := offlineCert(t, key, x509.KeyUsageContentCommitment)
@@ -71,16 +70,16 @@ func TestKODIIVerifiesIndependently(t *testing.T) {
 }
 
 func TestKODIIRefusesAuthenticationCertificates(t *testing.T) {
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key := testutil.ECKey(t, elliptic.P256())
 	auth := offlineCert(t, key, x509.KeyUsageDigitalSignature)
 	if _, err := NewOfflineSigner(auth, key); !errors.Is(err, ErrNotOfflineCertificate) {
 		t.Errorf("an Authentication certificate: err %v, want ErrNotOfflineCertificate", err)
 	}
-	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	other := testutil.ECKey(t, elliptic.P256())
 	if _, err := NewOfflineSigner(offlineCert(t, key, x509.KeyUsageContentCommitment), other); err == nil {
 		t.Error("a key that does not belong to the certificate was accepted")
 	}
-	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	p384 := testutil.ECKey(t, elliptic.P384())
 	if _, err := NewOfflineSigner(offlineCert(t, p384, x509.KeyUsageContentCommitment), p384); err == nil {
 		t.Error("a P-384 key was accepted")
 	}

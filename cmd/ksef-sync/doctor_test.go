@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
+	"github.com/ksef-sync/ksef-sync/ksef/ksefsim/simtest"
 	"github.com/ksef-sync/ksef-sync/ksef/xades"
 )
 
@@ -22,15 +23,7 @@ func startSim(t testing.TB, opts ksefsim.Options) *ksefsim.Server {
 	if opts.DefaultNIP == "" {
 		opts.DefaultNIP = opNIP
 	}
-	sim, err := ksefsim.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sim.Close() })
-	return sim
+	return simtest.Start(t, opts)
 }
 
 // simWithDate serves the simulator behind a front that stamps every response with date, the way

@@ -21,6 +21,7 @@ import (
 	"github.com/ksef-sync/ksef-sync/internal/samples"
 	"github.com/ksef-sync/ksef-sync/internal/testutil"
 	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
+	"github.com/ksef-sync/ksef-sync/spool"
 )
 
 // binPath is the real ksef-sync binary, built once for every end-to-end test.
@@ -353,4 +354,16 @@ func keepLog(t testing.TB, sc *bufio.Scanner) {
 		defer mu.Unlock()
 		t.Logf("last daemon log lines:\n%s", strings.Join(lines[max(0, len(lines)-80):], "\n"))
 	})
+}
+
+// withJournal opens the state folder's journal read-only, as `status` opens it beside a running
+// daemon, gives it to read and closes it again.
+func withJournal(state string, read func(ctx context.Context, j *spool.Journal) error) error {
+	ctx := context.Background()
+	j, err := spool.OpenReadOnly(ctx, state)
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	return read(ctx, j)
 }

@@ -140,12 +140,8 @@ func (m *member) run(ctx context.Context, j *spool.Journal) {
 			return
 		}
 		m.log.Error(fmt.Sprintf("company %q stopped; it starts again in %s, the other companies go on", m.co.Name, memberRetry), "err", err)
-		t := time.NewTimer(memberRetry)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if (ksef.WallClock{}).Sleep(ctx, memberRetry) != nil {
 			return
-		case <-t.C:
 		}
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/ksef-sync/ksef-sync/internal/testutil"
 	"github.com/ksef-sync/ksef-sync/ksef"
 	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
+	"github.com/ksef-sync/ksef-sync/ksef/ksefsim/simtest"
 	"github.com/ksef-sync/ksef-sync/spool"
 	"github.com/ksef-sync/ksef-sync/spool/spooltest"
 )
@@ -146,14 +147,7 @@ func newPullE2E(t testing.TB, truncateAt int, start time.Time, extraPull string)
 // ones sold by it, and returns them with the subject folder they belong in.
 func (p *pullE2E) seed(subject string, dates []time.Time) []pullSeeded {
 	p.t.Helper()
-	seller, buyer := pullOtherNIP, testNIP
-	if subject == "sales" {
-		seller, buyer = buyer, seller
-	}
-	seeded, err := p.sim.Seed(ksefsim.SeedsBetween(seller, buyer, dates...)...)
-	if err != nil {
-		p.t.Fatal(err)
-	}
+	seeded := simtest.SeedSubject(p.t, p.sim, subject, testNIP, pullOtherNIP, dates...)
 	out := make([]pullSeeded, len(seeded))
 	for i, inv := range seeded {
 		out[i] = pullSeeded{SeededInvoice: inv, subject: subject, ps: dates[i]}
@@ -181,13 +175,11 @@ func (p *pullE2E) pull(timeout time.Duration, args ...string) string {
 // cursor with the high-water mark the simulator reported for that subject's last package.
 func (p *pullE2E) assertCursorsAtHWM(subjects map[string]string) {
 	p.t.Helper()
-	ctx := context.Background()
-	j, err := spool.OpenReadOnly(ctx, p.state)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	defer j.Close()
-	got, err := j.Cursors(ctx, testNIP)
+	var got map[string]time.Time
+	err := withJournal(p.state, func(ctx context.Context, j *spool.Journal) (err error) {
+		got, err = j.Cursors(ctx, testNIP)
+		return err
+	})
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -440,19 +432,19 @@ func TestPullOneOffSinceUntil(t *testing.T) {
 	}
 	assertPullInbox(t, out, want)
 	assertPullInbox(t, p.inbox, nil)
-	ctx := context.Background()
-	j, err := spool.OpenReadOnly(ctx, p.state)
+	err := withJournal(p.state, func(ctx context.Context, j *spool.Journal) error {
+		if c, err := j.Cursors(ctx, testNIP); err != nil || len(c) != 0 {
+			t.Errorf("cursors after a one-off pull: %v (err %v)", c, err)
+		}
+		for _, w := range want {
+			if done, err := j.IsDelivered(ctx, testNIP, w.KsefNumber); err != nil || done {
+				t.Errorf("%s recorded as delivered by a one-off pull (err %v)", w.KsefNumber, err)
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer j.Close()
-	if c, err := j.Cursors(ctx, testNIP); err != nil || len(c) != 0 {
-		t.Errorf("cursors after a one-off pull: %v (err %v)", c, err)
-	}
-	for _, w := range want {
-		if done, err := j.IsDelivered(ctx, testNIP, w.KsefNumber); err != nil || done {
-			t.Errorf("%s recorded as delivered by a one-off pull (err %v)", w.KsefNumber, err)
-		}
 	}
 	p.assertClean()
 }

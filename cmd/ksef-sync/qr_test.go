@@ -3,7 +3,6 @@ package main
 import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -91,10 +90,7 @@ func verifyKODII(t *testing.T, cert *x509.Certificate, link string) {
 // offlineCertificate makes a certificate of KSeF's type Offline (key usage nonRepudiation).
 func offlineCertificate(t *testing.T) (*x509.Certificate, []byte, []byte) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := testutil.ECKey(t, elliptic.P256())
 	cert := testutil.SelfSignedCert(t, key, pkix.Name{CommonName: "Offline " + testNIP}, 0x01F20A5D352AE590, testutil.OfflineUsage)
 	pk, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {

@@ -172,25 +172,12 @@ func issueDay(t *testing.T, s string) time.Time {
 }
 
 // deliveredCount is how many deliveries the journal records, read as `status` reads it.
-func deliveredCount(e *e2e) int {
-	return journalCount(e, func(ctx context.Context, j *spool.Journal) (int, error) {
+func deliveredCount(e *e2e) (n int) {
+	_ = withJournal(filepath.Join(e.dir, "state"), func(ctx context.Context, j *spool.Journal) error {
 		ds, _, err := j.DeliveredSince(ctx, testNIP, time.Time{})
-		return len(ds), err
+		n = len(ds)
+		return err
 	})
-}
-
-// journalCount is what count finds in e's journal opened read-only (0 while it cannot be read).
-func journalCount(e *e2e, count func(context.Context, *spool.Journal) (int, error)) int {
-	ctx := context.Background()
-	j, err := spool.OpenReadOnly(ctx, filepath.Join(e.dir, "state"))
-	if err != nil {
-		return 0
-	}
-	defer j.Close()
-	n, err := count(ctx, j)
-	if err != nil {
-		return 0
-	}
 	return n
 }
 
@@ -234,9 +221,11 @@ func TestCopiesOfAKilledDaemonAreWrittenAfterRestart(t *testing.T) {
 }
 
 // doneCount is how many sent invoices the journal records done, read as `status` reads it.
-func doneCount(e *e2e) int {
-	return journalCount(e, func(ctx context.Context, j *spool.Journal) (int, error) {
+func doneCount(e *e2e) (n int) {
+	_ = withJournal(filepath.Join(e.dir, "state"), func(ctx context.Context, j *spool.Journal) error {
 		done, err := j.ByState(ctx, testNIP, spool.StateDone)
-		return len(done), err
+		n = len(done)
+		return err
 	})
+	return n
 }

@@ -136,13 +136,11 @@ func twoDaemonsShareOneOutbox(t *testing.T, watch string) {
 // journalRecords reads every invoice record of the state folder's journal.
 func journalRecords(t *testing.T, state string) []spool.Invoice {
 	t.Helper()
-	ctx := context.Background()
-	j, err := spool.OpenReadOnly(ctx, state)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.Close()
-	recs, err := j.Since(ctx, testNIP, 0)
+	var recs []spool.Invoice
+	err := withJournal(state, func(ctx context.Context, j *spool.Journal) (err error) {
+		recs, err = j.Since(ctx, testNIP, 0)
+		return err
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,10 +48,7 @@ enabled = true
 
 func TestFleetConfig(t *testing.T) {
 	path := writeConfig(t, fleetConfig)
-	cfg, err := Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := mustLoad(t, path)
 	dir := filepath.Dir(path)
 	cos := cfg.Companies()
 	if len(cos) != 2 {
@@ -98,10 +95,7 @@ func TestFleetConfig(t *testing.T) {
 }
 
 func TestSingleCompanyIsNamedDefault(t *testing.T) {
-	cfg, err := Load(writeConfig(t, strings.Replace(baseConfig, `outbox = "ksef/outbox"`, `outbox = "ksef/{company}-{nip}/outbox"`, 1)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := mustLoad(t, writeConfig(t, strings.Replace(baseConfig, `outbox = "ksef/outbox"`, `outbox = "ksef/{company}-{nip}/outbox"`, 1)))
 	if cfg.MultiCompany() || cfg.CompanyName() != DefaultCompanyName {
 		t.Errorf("single-company form: multi=%v name=%q", cfg.MultiCompany(), cfg.CompanyName())
 	}
@@ -166,10 +160,7 @@ func TestCompaniesDir(t *testing.T) {
 	}
 	write("gamma.toml", "nip = \"3861610227\"\ncredentials = \"office\"\n[send]\nmode = \"online\"\n")
 	write("notes.txt", "not a company")
-	cfg, err := Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := mustLoad(t, path)
 	g, ok := cfg.CompanyNamed("gamma")
 	if !ok || g.NIP != "3861610227" || g.Send.Mode != "online" || g.File != filepath.Join(dir, "gamma.toml") {
 		t.Fatalf("gamma = %+v, %v; companies %d", g, ok, len(cfg.Companies()))
@@ -178,7 +169,7 @@ func TestCompaniesDir(t *testing.T) {
 		t.Errorf("gamma outbox = %s", g.Folders.Outbox)
 	}
 	write("delta.toml", "nip = \"3861610227\"\ncredentials = \"office\"\n[folders]\noutbx = \"x\"\n")
-	_, err = Load(path)
+	_, err := Load(path)
 	if err == nil || !strings.Contains(err.Error(), "company file delta.toml: folders.outbx: unknown key folders.outbx; did you mean folders.outbox?") ||
 		!strings.Contains(err.Error(), `company "gamma": nip: company "delta" has the same NIP`) {
 		t.Errorf("Load = %v, want the file's unknown key and the shared NIP", err)

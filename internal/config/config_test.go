@@ -50,6 +50,16 @@ func writeConfig(t *testing.T, text string) string {
 	return path
 }
 
+// mustLoad loads the configuration file at path, which must be valid.
+func mustLoad(t *testing.T, path string) *Config {
+	t.Helper()
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
 func loadProblems(t *testing.T, text string) Problems {
 	t.Helper()
 	_, err := Load(writeConfig(t, text))
@@ -209,10 +219,7 @@ func TestLoadMissingFile(t *testing.T) {
 
 func TestLoadDefaultsAndRelativePaths(t *testing.T) {
 	path := writeConfig(t, baseConfig)
-	cfg, err := Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := mustLoad(t, path)
 	dir := filepath.Dir(path)
 	want := Defaults()
 	want.Path = path
@@ -238,10 +245,7 @@ func TestLoadDefaultsAndRelativePaths(t *testing.T) {
 func TestLoadRelativeConfigPath(t *testing.T) {
 	path := writeConfig(t, baseConfig)
 	t.Chdir(filepath.Dir(path))
-	cfg, err := Load("ksef-sync.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := mustLoad(t, "ksef-sync.toml")
 	if cfg.Path != path || cfg.Folders.State != filepath.Join(filepath.Dir(path), "state") {
 		t.Errorf("Path = %q, State = %q; want both absolute under %q", cfg.Path, cfg.Folders.State, filepath.Dir(path))
 	}
@@ -265,10 +269,7 @@ file = "logs/ksef-sync.log"
 [http]
 timeout = "2m"
 proxy = "http://user:secret@proxy.local:3128"`))(baseConfig)
-	cfg, err := Load(writeConfig(t, text))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := mustLoad(t, writeConfig(t, text))
 	got := []any{cfg.Send.GatherWindow.Duration, cfg.Send.BatchThreshold, cfg.Send.Compression, cfg.Send.OfflineMode.Mode,
 		cfg.Watch.Patterns, cfg.Watch.Events, cfg.Pull.Schedule, cfg.Pull.Subjects, cfg.Pull.StartTime.UTC(),
 		filepath.Base(cfg.Log.File), filepath.IsAbs(cfg.Log.File), cfg.HTTP.Timeout.Duration}
@@ -287,10 +288,7 @@ func TestWindowsPathsAreKeptAsIs(t *testing.T) {
 		replace(`error = "ksef/error"`, `error = 'D:\erp\error'`),
 		replace(`state = "state"`, `state = "C:/ProgramData/ksef-sync/state"`),
 	)(baseConfig)
-	cfg, err := Load(writeConfig(t, text))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := mustLoad(t, writeConfig(t, text))
 	got := []string{cfg.Folders.Outbox, cfg.Folders.Sent, cfg.Folders.Error, cfg.Folders.State}
 	want := []string{`\\fileserver\erp\outbox`, "//fileserver/erp/sent", `D:\erp\error`, "C:/ProgramData/ksef-sync/state"}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -325,10 +323,7 @@ func TestAPIAndQRBaseURL(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.env+tt.url, func(t *testing.T) {
 			text := replace(`environment = "test"`, `environment = "`+tt.env+`"`+"\n"+`url = "`+tt.url+`"`)(baseConfig)
-			cfg, err := Load(writeConfig(t, text))
-			if err != nil {
-				t.Fatal(err)
-			}
+			cfg := mustLoad(t, writeConfig(t, text))
 			api, err := cfg.APIBaseURL()
 			if err != nil || api != tt.wantAPI || cfg.QRBaseURL() != tt.wantQR {
 				t.Errorf("APIBaseURL = %q, %v; QRBaseURL = %q; want %q, %q", api, err, cfg.QRBaseURL(), tt.wantAPI, tt.wantQR)
@@ -341,10 +336,7 @@ func TestAPIAndQRBaseURL(t *testing.T) {
 }
 
 func TestReadToken(t *testing.T) {
-	cfg, err := Load(writeConfig(t, baseConfig))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := mustLoad(t, writeConfig(t, baseConfig))
 	if got, err := cfg.ReadToken(); err != nil || got != "tok-123" {
 		t.Errorf("ReadToken from file = %q, %v; want trimmed \"tok-123\"", got, err)
 	}
@@ -400,10 +392,7 @@ func TestReadKeyPassword(t *testing.T) {
 var ignoreLoadState = cmpopts.IgnoreUnexported(Config{})
 
 func TestCompanies(t *testing.T) {
-	cfg, err := Load(writeConfig(t, baseConfig))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := mustLoad(t, writeConfig(t, baseConfig))
 	got := cfg.Companies()
 	want := []Company{{Name: DefaultCompanyName, NIP: "5265877635", KSeF: cfg.KSeF, Auth: cfg.Auth, Folders: cfg.Folders, Send: cfg.Send, Pull: cfg.Pull}}
 	if diff := cmp.Diff(want, got); diff != "" {

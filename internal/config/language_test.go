@@ -30,10 +30,7 @@ func TestLanguage(t *testing.T) {
 			if tt.render != "" {
 				text += "[render]\nlanguage = \"" + tt.render + "\"\n"
 			}
-			cfg, err := Load(writeConfig(t, text))
-			if err != nil {
-				t.Fatal(err)
-			}
+			cfg := mustLoad(t, writeConfig(t, text))
 			if got := [2]string{string(cfg.Lang()), cfg.RenderLanguage()}; got != [2]string{string(tt.wantLang), tt.wantRender} {
 				t.Errorf("Lang, RenderLanguage = %q, want %q, %q", got, tt.wantLang, tt.wantRender)
 			}

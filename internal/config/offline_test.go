@@ -36,10 +36,7 @@ func TestOfflineKeysMisconfigured(t *testing.T) {
 func TestOfflineKeysLoad(t *testing.T) {
 	text := add("[folders]", `qr = "ksef/qr"`)(add("[auth]", "offline_cert_file = \"secrets/token.txt\"\noffline_key_file = \"secrets/token.txt\"")(baseConfig))
 	path := writeConfig(t, text)
-	cfg, err := Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := mustLoad(t, path)
 	dir := filepath.Dir(path)
 	if cfg.Folders.QR != filepath.Join(dir, "ksef", "qr") || cfg.Auth.OfflineCertFile != filepath.Join(dir, "secrets", "token.txt") {
 		t.Errorf("paths not resolved: qr %q, offline cert %q", cfg.Folders.QR, cfg.Auth.OfflineCertFile)

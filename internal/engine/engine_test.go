@@ -13,6 +13,7 @@ import (
 	"github.com/ksef-sync/ksef-sync/internal/samples"
 	"github.com/ksef-sync/ksef-sync/ksef"
 	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
+	"github.com/ksef-sync/ksef-sync/ksef/ksefsim/simtest"
 	"github.com/ksef-sync/ksef-sync/spool"
 	"github.com/ksef-sync/ksef-sync/spool/spooltest"
 )
@@ -32,15 +33,7 @@ type harness struct {
 
 func newHarness(t *testing.T, send SendSettings) *harness {
 	t.Helper()
-	sim, err := ksefsim.New(ksefsim.Options{DefaultNIP: nip})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sim.Close() })
-	return newHarnessOn(t, sim, send)
+	return newHarnessOn(t, simtest.Start(t, ksefsim.Options{DefaultNIP: nip}), send)
 }
 
 // newHarnessOn is a harness with its own folders and journal against an existing simulator: a

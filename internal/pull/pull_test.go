@@ -26,6 +26,7 @@ import (
 	"github.com/ksef-sync/ksef-sync/internal/testutil"
 	"github.com/ksef-sync/ksef-sync/ksef"
 	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
+	"github.com/ksef-sync/ksef-sync/ksef/ksefsim/simtest"
 	"github.com/ksef-sync/ksef-sync/spool"
 	"github.com/ksef-sync/ksef-sync/spool/spooltest"
 )
@@ -67,14 +68,7 @@ type pullEnv struct {
 func newPullEnv(t *testing.T) *pullEnv {
 	t.Helper()
 	clock := &pullClock{}
-	sim, err := ksefsim.New(ksefsim.Options{DefaultNIP: pullNIP, Now: clock.Now, HWMLag: pullLag})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sim.Close() })
+	sim := simtest.Start(t, ksefsim.Options{DefaultNIP: pullNIP, Now: clock.Now, HWMLag: pullLag})
 	client, err := ksef.New(ksef.Options{BaseURL: sim.URL(), Context: ksef.ContextIdentifier{Type: "Nip", Value: pullNIP},
 		Auth: ksef.TokenAuth{Token: sim.Token(pullNIP)}})
 	if err != nil {
@@ -111,15 +105,7 @@ func (e *pullEnv) pull(o Options) (Stats, error) {
 // "sales" ones sold by it.
 func (e *pullEnv) seed(subject string, dates ...time.Time) []ksefsim.SeededInvoice {
 	e.t.Helper()
-	seller, buyer := otherNIP, pullNIP
-	if subject == "sales" {
-		seller, buyer = buyer, seller
-	}
-	out, err := e.sim.Seed(ksefsim.SeedsBetween(seller, buyer, dates...)...)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return out
+	return simtest.SeedSubject(e.t, e.sim, subject, pullNIP, otherNIP, dates...)
 }
 
 // inboxFiles maps every file name under root to its path; a name found twice fails the test.

@@ -5,7 +5,6 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
@@ -63,14 +62,8 @@ func writePEM(t *testing.T, dir string, cert *x509.Certificate, key crypto.Signe
 }
 
 func TestWriteWithOfflineCertificate(t *testing.T) {
-	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rsaKey := testutil.RSAKey(t, 2048)
+	ecKey := testutil.ECKey(t, elliptic.P256())
 	for _, tc := range []struct {
 		name string
 		key  crypto.Signer
@@ -80,6 +73,7 @@ func TestWriteWithOfflineCertificate(t *testing.T) {
 			dir := t.TempDir()
 			cert := newCert(t, tc.key, x509.KeyUsageContentCommitment)
 			var signer *ksef.OfflineSigner
+			var err error
 			if tc.p12 {
 				p12, err := pkcs12.Modern.Encode(tc.key, cert, nil, "tajne")
 				if err != nil {
@@ -175,12 +169,9 @@ func TestWriteWithoutCertificate(t *testing.T) {
 }
 
 func TestLoadSignerRefusesAuthenticationCertificate(t *testing.T) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := testutil.ECKey(t, elliptic.P256())
 	cf, kf := writePEM(t, t.TempDir(), newCert(t, key, x509.KeyUsageDigitalSignature), key)
-	_, err = LoadSigner(cf, kf, "", nil)
+	_, err := LoadSigner(cf, kf, "", nil)
 	if err == nil || !strings.Contains(err.Error(), "Authentication certificate") || !strings.Contains(err.Error(), "auth.offline_cert_file") {
 		t.Fatalf("err = %v, want a refusal naming the Authentication certificate and the keys to set", err)
 	}
@@ -277,10 +268,7 @@ func assertDecodes(t *testing.T, file, want string) {
 }
 
 func TestSignerFromConfig(t *testing.T) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := testutil.ECKey(t, elliptic.P256())
 	dir := t.TempDir()
 	cert := newCert(t, key, x509.KeyUsageContentCommitment)
 	p12, err := pkcs12.Modern.Encode(key, cert, nil, "hasło-offline")

@@ -83,23 +83,23 @@ type Options struct {
 
 // Invoice renders an FA(3) invoice (UTF-8 XML, as sent to or received from KSeF).
 func Invoice(invoiceXML []byte, o Options) ([]byte, error) {
-	o = o.normal()
-	f, err := parseInvoice(invoiceXML)
-	if err != nil {
-		return nil, err
-	}
-	return output(buildInvoice(f, o), o)
+	return renderWith(invoiceXML, o, parseInvoice, buildInvoice)
 }
 
 // UPO renders an official acknowledgement of receipt (UPO v4-3, for one invoice or a session).
 // Options.KsefNumber, QRCodeI and QRCodeII are ignored: the UPO carries its own numbers.
 func UPO(upoXML []byte, o Options) ([]byte, error) {
+	return renderWith(upoXML, o, parseUPO, buildUPO)
+}
+
+// renderWith is the one pipeline of both documents: parse the XML, lay it out, write the format.
+func renderWith[T any](data []byte, o Options, parse func([]byte) (T, error), build func(T, Options) *doc) ([]byte, error) {
 	o = o.normal()
-	u, err := parseUPO(upoXML)
+	v, err := parse(data)
 	if err != nil {
 		return nil, err
 	}
-	return output(buildUPO(u, o), o)
+	return output(build(v, o), o)
 }
 
 // normal fills the defaults, so that the zero Options means Polish PDF everywhere below.

@@ -2,7 +2,6 @@ package status
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"github.com/ksef-sync/ksef-sync/internal/availability"
 	"github.com/ksef-sync/ksef-sync/internal/offline"
 	"github.com/ksef-sync/ksef-sync/spool"
+	"github.com/ksef-sync/ksef-sync/spool/spooltest"
 )
 
 // TestOfflineDeadlineMovedByAnnouncedFailure: a FAILURE announced while an offline24 deadline runs
@@ -19,19 +19,10 @@ import (
 func TestOfflineDeadlineMovedByAnnouncedFailure(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	j, err := spool.Open(ctx, filepath.Join(dir, "state"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.Close()
+	j := spooltest.Open(t, filepath.Join(dir, "state"))
 	const nip = "5265877635"
-	p := filepath.Join(dir, "FV_1.xml")
-	must(t, os.WriteFile(p, []byte("<Faktura>1</Faktura>"), 0o644))
-	invs, errs := j.ClaimMany(ctx, nip, []string{p})
-	if errs[0] != nil {
-		t.Fatal(errs[0])
-	}
-	must(t, j.MarkReady(ctx, time.Now(), []spool.Prepared{{ID: invs[0].ID, InvoiceNumber: "FV/1", IssueDate: "2026-06-01",
+	inv := spooltest.Claim(t, j, nip, filepath.Join(dir, "FV_1.xml"), "<Faktura>1</Faktura>")
+	must(t, j.MarkReady(ctx, time.Now(), []spool.Prepared{{ID: inv.ID, InvoiceNumber: "FV/1", IssueDate: "2026-06-01",
 		Offline: spool.Offline{Mode: string(offline.Offline24)}}}))
 	at := func(day string, h int) time.Time {
 		d, _ := time.ParseInLocation("2006-01-02", day, offline.Warsaw)

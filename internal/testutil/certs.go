@@ -2,7 +2,10 @@ package testutil
 
 import (
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"math/big"
@@ -31,4 +34,24 @@ func SelfSignedCert(t testing.TB, key crypto.Signer, subject pkix.Name, serial i
 		t.Fatal(err)
 	}
 	return cert
+}
+
+// ECKey makes a fresh ECDSA key on curve.
+func ECKey(t testing.TB, curve elliptic.Curve) *ecdsa.PrivateKey {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(curve, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
+// RSAKey makes a fresh RSA key of the given size.
+func RSAKey(t testing.TB, bits int) *rsa.PrivateKey {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, bits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
 }

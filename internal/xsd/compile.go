@@ -298,18 +298,10 @@ func (c *compiler) facet(t *simpleType, f *node) error {
 		t.f.totalDig, err = intVal()
 	case "fractionDigits":
 		t.f.fracDig, err = intVal()
-	case "minInclusive":
-		t.f.minInc, err = bound()
-		t.f.minInclLex = v
-	case "maxInclusive":
-		t.f.maxInc, err = bound()
-		t.f.maxInclLex = v
-	case "minExclusive":
-		t.f.minExc, err = bound()
-		t.f.minExclLex = v
-	case "maxExclusive":
-		t.f.maxExc, err = bound()
-		t.f.maxExclLex = v
+	case "minInclusive", "maxInclusive", "minExclusive", "maxExclusive":
+		lim := t.f.limit(f.name.Local)
+		lim.v, err = bound()
+		lim.lex = v
 	case "whiteSpace":
 		switch v {
 		case "preserve":

@@ -64,14 +64,22 @@ type facets struct {
 	maxLen     int
 	totalDig   int
 	fracDig    int
-	minInc     *value
-	maxInc     *value
-	minExc     *value
-	maxExc     *value
-	minInclLex string
-	maxInclLex string
-	minExclLex string
-	maxExclLex string
+	minInc     limit
+	maxInc     limit
+	minExc     limit
+	maxExc     limit
+}
+
+// limit is one of the four range facets: its value (nil when absent) and its literal, for messages.
+type limit struct {
+	v   *value
+	lex string
+}
+
+// limit is the range facet named by its XSD name ("minInclusive").
+func (f *facets) limit(name string) *limit {
+	return map[string]*limit{"minInclusive": &f.minInc, "maxInclusive": &f.maxInc,
+		"minExclusive": &f.minExc, "maxExclusive": &f.maxExc}[name]
 }
 
 func noFacets() facets {
@@ -110,11 +118,11 @@ func builtinTypes() map[string]*simpleType {
 		t := add(name, base, primDecimal, wsCollapse, true)
 		if lo != "" {
 			v, _ := parseDecimal(lo)
-			t.f.minInc, t.f.minInclLex = &value{d: v}, lo
+			t.f.minInc = limit{&value{d: v}, lo}
 		}
 		if hi != "" {
 			v, _ := parseDecimal(hi)
-			t.f.maxInc, t.f.maxInclLex = &value{d: v}, hi
+			t.f.maxInc = limit{&value{d: v}, hi}
 		}
 		return t
 	}
@@ -165,6 +173,16 @@ func needsCollapse(s string) bool {
 
 func isXMLSpace(r rune) bool { return r == ' ' || r == '\t' || r == '\n' || r == '\r' }
 
+// timeLexes are the date-like primitives' parsers and the message for a literal they refuse.
+var timeLexes = map[primitive]struct {
+	parse func(string) (dateTime, bool)
+	not   msg.Key
+}{
+	primDate:     {parseDate, msg.XsdNotDate},
+	primDateTime: {parseDateTime, msg.XsdNotDateTime},
+	primGYear:    {parseGYear, msg.XsdNotYear},
+}
+
 // parseValue checks the primitive's lexical rules on a normalized literal.
 func (t *simpleType) parseValue(s string) (value, msg.Message) {
 	switch t.prim {
@@ -181,22 +199,11 @@ func (t *simpleType) parseValue(s string) (value, msg.Message) {
 			return value{}, msg.M(msg.XsdNotDecimal, clip(s))
 		}
 		return value{d: d}, msg.Message{}
-	case primDate:
-		d, ok := parseDate(s)
+	case primDate, primDateTime, primGYear:
+		lex := timeLexes[t.prim]
+		d, ok := lex.parse(s)
 		if !ok {
-			return value{}, msg.M(msg.XsdNotDate, clip(s))
-		}
-		return value{t: d}, msg.Message{}
-	case primDateTime:
-		d, ok := parseDateTime(s)
-		if !ok {
-			return value{}, msg.M(msg.XsdNotDateTime, clip(s))
-		}
-		return value{t: d}, msg.Message{}
-	case primGYear:
-		d, ok := parseGYear(s)
-		if !ok {
-			return value{}, msg.M(msg.XsdNotYear, clip(s))
+			return value{}, msg.M(lex.not, clip(s))
 		}
 		return value{t: d}, msg.Message{}
 	case primBoolean:
@@ -313,24 +320,24 @@ func (t *simpleType) checkFacets(s string, v value) msg.Message {
 func (t *simpleType) checkBounds(s string, v value) msg.Message {
 	f := &t.f
 	p := t.prim
-	if f.minInc != nil {
-		if c := p.cmp(v, *f.minInc); c < 0 || c == 2 {
-			return msg.M(msg.XsdBelowMin, clip(s), f.minInclLex)
+	if f.minInc.v != nil {
+		if c := p.cmp(v, *f.minInc.v); c < 0 || c == 2 {
+			return msg.M(msg.XsdBelowMin, clip(s), f.minInc.lex)
 		}
 	}
-	if f.maxInc != nil {
-		if c := p.cmp(v, *f.maxInc); c >= 1 { // 2: indeterminate also fails
-			return msg.M(msg.XsdAboveMax, clip(s), f.maxInclLex)
+	if f.maxInc.v != nil {
+		if c := p.cmp(v, *f.maxInc.v); c >= 1 { // 2: indeterminate also fails
+			return msg.M(msg.XsdAboveMax, clip(s), f.maxInc.lex)
 		}
 	}
-	if f.minExc != nil {
-		if c := p.cmp(v, *f.minExc); c <= 0 || c == 2 {
-			return msg.M(msg.XsdNotAbove, clip(s), f.minExclLex)
+	if f.minExc.v != nil {
+		if c := p.cmp(v, *f.minExc.v); c <= 0 || c == 2 {
+			return msg.M(msg.XsdNotAbove, clip(s), f.minExc.lex)
 		}
 	}
-	if f.maxExc != nil {
-		if c := p.cmp(v, *f.maxExc); c >= 0 {
-			return msg.M(msg.XsdNotBelow, clip(s), f.maxExclLex)
+	if f.maxExc.v != nil {
+		if c := p.cmp(v, *f.maxExc.v); c >= 0 {
+			return msg.M(msg.XsdNotBelow, clip(s), f.maxExc.lex)
 		}
 	}
 	return msg.Message{}

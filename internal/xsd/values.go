@@ -138,45 +138,37 @@ func cmpDateTime(x, y dateTime) int {
 		return inst{d, s, v.frac}
 	}
 	cmpTime := func(a, b inst) int { return cmpInstant(0, a.s, a.f, 0, b.s, b.f) }
-	if x.hasTZ && !y.hasTZ {
-		p1, q1 := at(x, 0), at(y, 14*60)
-		if p1.d < q1.d {
-			return -1
+	// bracket is libxml2's test of the zoneless side read at both extremes: the lo pair decides
+	// "below", the hi pair "above", equal hi days without a later time are indeterminate (2);
+	// decided is false where libxml2 falls back to comparing both as UTC.
+	bracket := func(loX, loY, hiX, hiY inst) (order int, decided bool) {
+		if loX.d < loY.d {
+			return -1, true
 		}
-		if p1.d == q1.d {
-			if cmpTime(p1, q1) < 0 {
-				return -1
-			}
-			q2 := at(y, -14*60)
-			if p1.d > q2.d {
-				return 1
-			}
-			if p1.d == q2.d {
-				if cmpTime(p1, q2) > 0 {
-					return 1
-				}
-				return 2
-			}
+		if loX.d != loY.d {
+			return 0, false
+		}
+		if cmpTime(loX, loY) < 0 {
+			return -1, true
+		}
+		if hiX.d > hiY.d {
+			return 1, true
+		}
+		if hiX.d != hiY.d {
+			return 0, false
+		}
+		if cmpTime(hiX, hiY) > 0 {
+			return 1, true
+		}
+		return 2, true
+	}
+	if x.hasTZ && !y.hasTZ {
+		if order, ok := bracket(at(x, 0), at(y, 14*60), at(x, 0), at(y, -14*60)); ok {
+			return order
 		}
 	} else if !x.hasTZ && y.hasTZ {
-		q1, p1 := at(y, 0), at(x, -14*60)
-		if p1.d < q1.d {
-			return -1
-		}
-		if p1.d == q1.d {
-			if cmpTime(p1, q1) < 0 {
-				return -1
-			}
-			p2 := at(x, 14*60)
-			if p2.d > q1.d {
-				return 1
-			}
-			if p2.d == q1.d {
-				if cmpTime(p2, q1) > 0 {
-					return 1
-				}
-				return 2
-			}
+		if order, ok := bracket(at(x, -14*60), at(y, 0), at(x, 14*60), at(y, 0)); ok {
+			return order
 		}
 	}
 	a, b := at(x, 0), at(y, 0)

@@ -2,9 +2,7 @@ package xades
 
 import (
 	"context"
-	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -18,10 +16,7 @@ import (
 
 func certWithSubject(t *testing.T, subject pkix.Name) *x509.Certificate {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := testutil.ECKey(t, elliptic.P256())
 	return testutil.SelfSignedCert(t, key, subject, 7, 0)
 }
 

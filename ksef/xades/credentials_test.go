@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/ksef-sync/ksef-sync/internal/testutil"
 )
 
 const testPassword = "S3cret-Pa55!"
@@ -134,14 +136,8 @@ func TestLoadPEMChainPicksLeaf(t *testing.T) {
 
 func TestLoadRejectsWeakKeys(t *testing.T) {
 	dir := t.TempDir()
-	weakRSA, err := rsa.GenerateKey(rand.Reader, 1024)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p224, err := ecdsa.GenerateKey(elliptic.P224(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	weakRSA := testutil.RSAKey(t, 1024)
+	p224 := testutil.ECKey(t, elliptic.P224())
 	for name, key := range map[string]any{"rsa1024": weakRSA, "p224": p224} {
 		t.Run(name, func(t *testing.T) {
 			certPEM, keyPEM := selfSigned(t, key)

@@ -3,7 +3,6 @@ package xades
 import (
 	"bytes"
 	"crypto"
-	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -16,6 +15,8 @@ import (
 
 	"github.com/beevik/etree"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/ksef-sync/ksef-sync/internal/testutil"
 )
 
 func TestSignVerifyRoundTrip(t *testing.T) {
@@ -100,10 +101,7 @@ func TestVerifyRejects(t *testing.T) {
 	signed := signedRequest(t, rsaCreds.creds)
 	ecSigned := signedRequest(t, ecCreds.creds)
 
-	otherKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	otherKey := testutil.ECKey(t, elliptic.P256())
 	// The certificate says key A, the signature is made with key B.
 	wrongKey := signedRequest(t, &Credentials{Certificate: ecCreds.creds.Certificate, Key: otherKey})
 
@@ -237,12 +235,9 @@ func nestedSignature(t *testing.T, signed []byte) []byte {
 }
 
 func TestSignRejectsWeakKeys(t *testing.T) {
-	key, err := ecdsa.GenerateKey(elliptic.P224(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := testutil.ECKey(t, elliptic.P224())
 	tc := newTestCreds(t, "ecdsa", testNIP)
-	_, err = Sign(BuildAuthTokenRequest(testChallenge, "Nip", testNIP, ""), &Credentials{Certificate: tc.creds.Certificate, Key: key}, time.Now())
+	_, err := Sign(BuildAuthTokenRequest(testChallenge, "Nip", testNIP, ""), &Credentials{Certificate: tc.creds.Certificate, Key: key}, time.Now())
 	if err == nil || !strings.Contains(err.Error(), "P-224") {
 		t.Fatalf("Sign with P-224 key: err = %v, want unsupported curve", err)
 	}

@@ -1,0 +1,48 @@
+// Package simtest gives the tests of the packages that talk to KSeF a real simulator to work
+// against, the way net/http/httptest gives them a real server.
+package simtest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
+)
+
+// Start runs the simulator with opts on a free loopback port and closes it when the test ends.
+func Start(t testing.TB, opts ksefsim.Options) *ksefsim.Server {
+	t.Helper()
+	sim, err := ksefsim.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sim.Close() })
+	return sim
+}
+
+// CheckSpec fails the test at its end if the simulator saw a request against the specification.
+func CheckSpec(t testing.TB, sim *ksefsim.Server) {
+	t.Cleanup(func() {
+		if st := sim.Stats(); st.SpecViolations != 0 {
+			t.Errorf("simulator counted %d spec violations: %v", st.SpecViolations, st.SpecViolationDetails)
+		}
+	})
+}
+
+// SeedSubject stores invoices between nip and other at the given PermanentStorage dates, as the
+// pull's subjects see them: "cost" ones bought by nip, "sales" ones sold by it.
+func SeedSubject(t testing.TB, sim *ksefsim.Server, subject, nip, other string, dates ...time.Time) []ksefsim.SeededInvoice {
+	t.Helper()
+	seller, buyer := other, nip
+	if subject == "sales" {
+		seller, buyer = buyer, seller
+	}
+	seeded, err := sim.Seed(ksefsim.SeedsBetween(seller, buyer, dates...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return seeded
+}
