@@ -2,14 +2,12 @@ package notify
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ksef-sync/ksef-sync/internal/availability"
 	"github.com/ksef-sync/ksef-sync/internal/offline"
-	"github.com/ksef-sync/ksef-sync/spool"
 	"github.com/ksef-sync/ksef-sync/spool/spooltest"
 )
 
@@ -18,14 +16,8 @@ import (
 // on the day, once more when it is missed, never on the days before.
 func TestOfflineDeadlineEvent(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	j := spooltest.Open(t, filepath.Join(dir, "state"))
 	const nip = "5265877635"
-	inv := spooltest.Claim(t, j, nip, filepath.Join(dir, "FV_1.xml"), "<Faktura/>")
-	if err := j.MarkReady(ctx, time.Now(), []spool.Prepared{{ID: inv.ID, RegisteredPath: inv.SpoolPath, RegisteredHash: "h",
-		InvoiceNumber: "FV/1", IssueDate: "2026-04-03", Offline: spool.Offline{Mode: "offline24"}}}); err != nil {
-		t.Fatal(err)
-	}
+	j, _ := spooltest.ReadyOffline(t, t.TempDir(), nip, "2026-04-03")
 	n := New(Options{})
 	now := time.Date(2026, 4, 6, 12, 0, 0, 0, offline.Warsaw) // Easter Monday
 	w := &Watch{Journal: j, NIPs: []string{nip}, Notifier: n, Now: func() time.Time { return now },

@@ -2,13 +2,11 @@ package status
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/ksef-sync/ksef-sync/internal/availability"
 	"github.com/ksef-sync/ksef-sync/internal/offline"
-	"github.com/ksef-sync/ksef-sync/spool"
 	"github.com/ksef-sync/ksef-sync/spool/spooltest"
 )
 
@@ -18,12 +16,8 @@ import (
 // availability.Deadline, status with the failures the tracker saved in the journal.
 func TestOfflineDeadlineMovedByAnnouncedFailure(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	j := spooltest.Open(t, filepath.Join(dir, "state"))
 	const nip = "5265877635"
-	inv := spooltest.Claim(t, j, nip, filepath.Join(dir, "FV_1.xml"), "<Faktura>1</Faktura>")
-	must(t, j.MarkReady(ctx, time.Now(), []spool.Prepared{{ID: inv.ID, InvoiceNumber: "FV/1", IssueDate: "2026-06-01",
-		Offline: spool.Offline{Mode: string(offline.Offline24)}}}))
+	j, _ := spooltest.ReadyOffline(t, t.TempDir(), nip, "2026-06-01")
 	at := func(day string, h int) time.Time {
 		d, _ := time.ParseInLocation("2006-01-02", day, offline.Warsaw)
 		return d.Add(time.Duration(h) * time.Hour)

@@ -5,7 +5,9 @@ package spooltest
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/ksef-sync/ksef-sync/spool"
 )
@@ -34,4 +36,18 @@ func Claim(t testing.TB, j *spool.Journal, nip, path, content string) *spool.Inv
 		t.Fatal(errs[0])
 	}
 	return invs[0]
+}
+
+// ReadyOffline opens a journal in dir/state holding one invoice, FV/1 of nip, validated and
+// waiting to be sent, issued offline24 on issueDate: the start of every offline-deadline test.
+func ReadyOffline(t testing.TB, dir, nip, issueDate string) (*spool.Journal, *spool.Invoice) {
+	t.Helper()
+	j := Open(t, filepath.Join(dir, "state"))
+	inv := Claim(t, j, nip, filepath.Join(dir, "FV_1.xml"), "<Faktura>1</Faktura>")
+	err := j.MarkReady(context.Background(), time.Now(), []spool.Prepared{{ID: inv.ID, RegisteredHash: "h",
+		InvoiceNumber: "FV/1", IssueDate: issueDate, Offline: spool.Offline{Mode: "offline24"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j, inv
 }
