@@ -147,7 +147,8 @@ step_e2e() {
   check '[ -s "$E/sent/FV 1.ksef.json" ] && [ -s "$E/sent/FV 2.ksef.json" ]' "both invoices registered: sent\\FV 1.ksef.json, sent\\FV 2.ksef.json"
   check '[ -s "$E/sent/FV 1.upo.xml" ] && [ -s "$E/sent/FV 2.upo.xml" ]' "UPOs written: sent\\FV 1.upo.xml, sent\\FV 2.upo.xml"
   check 'grep -q "\"ksefNumber\": *\"5265877635-" "$E/sent/FV 1.ksef.json"' "the .ksef.json holds the KSeF number"
-  check '[ -z "$(ls -A "$E/outbox")$(ls -A "$E/error")" ]' "outbox and error folders empty"
+  # The outbox keeps the (empty) claim folder of this daemon: outbox\.ksef-sync\<daemon-id>.
+  check '[ -z "$(ls -A "$E/outbox" | grep -vx .ksef-sync)$(find "$E/outbox/.ksef-sync" -type f 2>/dev/null)$(ls -A "$E/error")" ]' "outbox (but for its empty claim folder) and error folder empty"
   # The readiness check (a writer holding a file open without sharing keeps it from being
   # claimed) runs with real handles in watcher's Windows tests: TestFileHeldOpenWithoutSharingIsNotReported.
   kill "$run_pid" 2>/dev/null || true
