@@ -31,6 +31,13 @@ func TestLoneInvoiceTakesTheFastPath(t *testing.T) {
 	eventually(t, "FV_LONE.ksef.json", time.Minute, func() bool {
 		return len(glob(t, e.sent, "FV_LONE.ksef.json")) == 1
 	})
+	if hasLine(log(), `msg="file events unavailable; discovering by periodic listing only"`) {
+		// The kernel refused an inotify instance (fs.inotify.max_user_instances, shared by every
+		// process of the user: make test failed so once on a machine shared by 7 agents). The
+		// daemon fell back to listing, as documented, and sent the invoice; the fast path needs
+		// the events and cannot be shown here.
+		t.Skip("inotify unavailable on this machine (instance limit reached): the fast path cannot be observed")
+	}
 	for _, want := range [][]string{
 		{`msg="file ready"`, `file=FV_LONE.xml`, `ready_by=rename`},
 		{`msg="lone invoice after a quiet period; sending at once, without the gather window"`, `file=FV_LONE.xml`},
