@@ -116,7 +116,7 @@ func TestOfflineDuringAnnouncedFailure(t *testing.T) {
 		}
 	}
 	_, text, _ := e.runCmd(time.Minute, "status", "-config", e.cfgPath)
-	if !strings.Contains(text, "Offline invoices not yet in KSeF (50") || !strings.Contains(text, "failure announced since") {
+	if !strings.Contains(text, "Faktury offline jeszcze nie w KSeF (50") || !strings.Contains(text, "failure announced since") {
 		t.Errorf("status text lacks the offline invoices or the announcement:\n%s", text)
 	}
 	if got := len(glob(t, e.sent, "*.ksef.json")); got != 0 {

@@ -97,7 +97,7 @@ func TestDuplicateOfAnotherToolsInvoice(t *testing.T) {
 		t.Error("the log never says the outputs were written without a UPO")
 	}
 	code, out, errOut := e.runCmd(30*time.Second, "status", "-config", e.cfgPath)
-	if code != 0 || !strings.Contains(out, "Sent WITHOUT a UPO") || !strings.Contains(out, "FV_theirs.xml  accepted as "+orig.KsefNumber+", no UPO") {
+	if code != 0 || !strings.Contains(out, "Wysłane BEZ UPO") || !strings.Contains(out, "FV_theirs.xml  przyjęta jako "+orig.KsefNumber+", bez UPO") {
 		t.Errorf("status (exit %d):\n%s\n%s", code, out, errOut)
 	}
 }

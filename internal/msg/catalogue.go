@@ -177,6 +177,11 @@ const (
 	StQueue            Key = "status.queue"
 	StProcessing       Key = "status.processing"
 	StProcessingLine   Key = "status.processing-line"
+	StAvailability     Key = "status.availability"
+	StNoUPO            Key = "status.no-upo"
+	StNoUPOLine        Key = "status.no-upo-line"
+	StOffline          Key = "status.offline"
+	StOfflineLine      Key = "status.offline-line"
 	StCursors          Key = "status.cursors"
 	StNoneYet          Key = "status.none-yet"
 	StRejections       Key = "status.rejections"
@@ -512,6 +517,11 @@ var catalogue = map[Key]text{
 	StQueue:            {"Kolejka:", "Queue:"},
 	StProcessing:       {"Przetwarzane w KSeF (od najstarszych):", "Processing at KSeF (oldest first):"},
 	StProcessingLine:   {"przetwarzana w KSeF od %s (sesja %s)", "processing at KSeF since %s (session %s)"},
+	StAvailability:     {"dostępność KSeF", "KSeF availability"},
+	StNoUPO:            {"Wysłane BEZ UPO (KSeF go nie wydał; powód podaje upoMissing w .ksef.json):", "Sent WITHOUT a UPO (KSeF would not give it; upoMissing in .ksef.json says why):"},
+	StNoUPOLine:        {"przyjęta jako %s, bez UPO (%s)", "accepted as %s, no UPO (%s)"},
+	StOffline:          {"Faktury offline jeszcze nie w KSeF (%d, od najbliższego terminu):", "Offline invoices not yet in KSeF (%d, earliest deadline first):"},
+	StOfflineLine:      {"wystawiona %s  %s  wyślij do %s  (%s)", "issued %s  %s  send by %s  (%s)"},
 	StCursors:          {"Kursory pobierania:", "Pull cursors:"},
 	StNoneYet:          {"(jeszcze brak)", "(none yet)"},
 	StRejections:       {"Ostatnie odrzucenia (od najnowszych):", "Last rejections (newest first):"},

@@ -90,7 +90,7 @@ func renderCompany(w io.Writer, l msg.Lang, c *Company) {
 		fmt.Fprintf(w, "  %-22s%s\n", "", l.T(msg.StOutboxHeld, h.Files, h.Daemon, h.Dir))
 	}
 	if c.KSeF.Availability != nil { // known only while a daemon watches the status service
-		fmt.Fprintf(w, "  %-22s%s\n", "KSeF availability:", AvailabilityLine(c.KSeF.Availability))
+		field(w, l, msg.StAvailability, AvailabilityLine(c.KSeF.Availability))
 	}
 	lastErr := l.T(msg.StNone)
 	if c.LastError != nil {
@@ -118,19 +118,19 @@ func renderCompany(w io.Writer, l msg.Lang, c *Company) {
 		}
 	}
 	if len(c.SentWithoutUPO) > 0 {
-		fmt.Fprintf(w, "\nSent WITHOUT a UPO (KSeF would not give it; upoMissing in .ksef.json says why):\n")
+		fmt.Fprintf(w, "\n%s\n", l.T(msg.StNoUPO))
 		for _, n := range c.SentWithoutUPO {
-			fmt.Fprintf(w, "  %s  accepted as %s, no UPO (%s)\n", n.File, n.KsefNumber, n.Output)
+			fmt.Fprintf(w, "  %s  %s\n", n.File, l.T(msg.StNoUPOLine, n.KsefNumber, n.Output))
 		}
 	}
 	if c.OfflineCount > 0 {
-		fmt.Fprintf(w, "\nOffline invoices not yet in KSeF (%d, earliest deadline first):\n", c.OfflineCount)
+		fmt.Fprintf(w, "\n%s\n", l.T(msg.StOffline, c.OfflineCount))
 		for _, o := range c.Offline {
 			warn := ""
 			if o.Warning != "" {
 				warn = "  ** " + o.Warning + " **"
 			}
-			fmt.Fprintf(w, "  %s  %s  issued %s  %s  send by %s  (%s)%s\n", o.File, o.InvoiceNumber, o.IssueDate, o.Mode, o.Deadline, o.State, warn)
+			fmt.Fprintf(w, "  %s  %s  %s%s\n", o.File, o.InvoiceNumber, l.T(msg.StOfflineLine, o.IssueDate, o.Mode, o.Deadline, o.State), warn)
 		}
 	}
 	fmt.Fprintf(w, "\n%s\n", l.T(msg.StCursors))
