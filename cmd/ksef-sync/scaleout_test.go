@@ -18,7 +18,7 @@ import (
 
 // TestTwoDaemonsShareOneOutbox is issue 13's scale-out check on the real binary: two daemons with
 // separate state folders watch the same outbox and write to the same sent/ and error/, against one
-// simulator. 500 invoices are dropped at once, while both run. Every invoice is claimed by exactly
+// simulator. 500 invoices are dropped in ten quick waves, while both run. Every invoice is claimed by exactly
 // one daemon (the two journals together hold each file once), KSeF receives each exactly once (no
 // duplicate submission, no 440), and each gets exactly one set of outputs (no "-2" names). Once
 // with file events (both daemons race on every file the moment it lands) and once by listing only,
@@ -57,9 +57,18 @@ func twoDaemonsShareOneOutbox(t *testing.T, watch string) {
 		t.Fatalf("both daemons have the id %s", ids[0])
 	}
 
-	const n = 500
-	for i := range n {
-		e.drop(fmt.Sprintf("FV_%04d.xml", i), invoice(i, "SCALE"))
+	// The invoices land in waves half a rescan apart. By listing, whichever daemon lists first after
+	// a wave has settled takes all of it; dropped at once, one daemon could take all 500 and the
+	// test would prove nothing. Waves give each daemon's listing phase its turn (and with events
+	// both race on every file anyway).
+	const n, waves = 500, 10
+	for w := range waves {
+		if w > 0 {
+			time.Sleep(500 * time.Millisecond) // shapes the load; nothing waits on it
+		}
+		for i := w * n / waves; i < (w+1)*n/waves; i++ {
+			e.drop(fmt.Sprintf("FV_%04d.xml", i), invoice(i, "SCALE"))
+		}
 	}
 	eventually(t, "every invoice done in the journals", 4*time.Minute, func() bool {
 		done := 0
