@@ -193,7 +193,9 @@ func TestManyCompaniesEndToEnd(t *testing.T) {
 		pullArgs = append(pullArgs, "-company", c.name)
 	}
 	code, out, errOut := runCLI(t, "", nil, pullArgs...)
-	if code != exitOK || strings.Count(out, "written: 1\n") != len(good) {
+	// Each good company answers; the daemon's own first cycle may already have written a company's
+	// one invoice ("written: 0" then), so what was pulled is checked in the inboxes below.
+	if code != exitOK || strings.Count(out, "\nexports: ") != len(good) {
 		t.Errorf("pull of the good companies while the daemon runs: exit %d\n%s%s", code, out, errOut)
 	}
 	for _, c := range good {
