@@ -31,13 +31,10 @@ failed=0
 #    goroutine other than the test's.
 #  internal/pull: expects "/" in paths, and Europe/Warsaw without time/tzdata in the test binary.
 #  ksef: expects Linux's "connection refused" where Windows says the connection could not be made.
-#  internal/outboxclaim: under Wine, reading a file another claimer has just renamed into its claim
-#    folder once met "Sharing violation" (issue 13; to be checked on real Windows and fixed, not left).
 declare -A WINE_KNOWN_FAILURES=(
   [cmd/ksef-sync]='^(TestAuthCheckUnreachable|TestCheckConfigValid|TestCheckConfigProblems|TestCheckConfigUnreadable|TestHelpAndVersionConventions|TestDoctorProblems|TestSendEndToEnd|TestPullUsageErrors)$'
   [internal/pull]='^TestPullLayoutRejectsUnsafeMetadata$'
   [ksef]='^TestUnreachableSaysSo$'
-  [internal/outboxclaim]='^TestTwoClaimersRaceEachFileOnce$'
 )
 
 step_units() {

@@ -32,7 +32,7 @@ func Original(path string) string {
 
 // Failure-injection points for tests.
 var (
-	renameFile = os.Rename
+	renameFile = renameExclusive
 	syncDir    = atomicfile.SyncDir
 )
 
@@ -41,8 +41,7 @@ type Claimer struct {
 	id  string
 	log *slog.Logger
 	// mu makes the check that a claim-folder name is free and the rename into it one step: on
-	// Linux (and with MoveFileEx's REPLACE_EXISTING, which os.Rename uses on Windows) a rename
-	// replaces an existing target. Only this process writes its claim folder (the state folder's
+	// Linux a rename replaces an existing target. Only this process writes its claim folder (the state folder's
 	// lock keeps a second process with the same id out), so no other writer can slip in between.
 	mu sync.Mutex
 }

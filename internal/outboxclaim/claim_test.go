@@ -167,7 +167,7 @@ func TestVanishedAndBlockedFiles(t *testing.T) {
 		}
 		return os.Rename(from, to)
 	}
-	t.Cleanup(func() { renameFile = os.Rename })
+	t.Cleanup(func() { renameFile = renameExclusive })
 	got := c.Take([]string{filepath.Join(outbox, "gone.xml"), filepath.Join(outbox, "busy.xml"), filepath.Join(outbox, "replayed.xml")})
 	if len(got) != 1 || got[0] != filepath.Join(Dir(outbox, c.ID()), "replayed.xml") {
 		t.Fatalf("Take = %v, want only replayed.xml", got)

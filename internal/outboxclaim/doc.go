@@ -6,7 +6,8 @@
 // A file belongs to the daemon whose rename of outbox/NAME into its own hidden claim folder,
 // outbox/.ksef-sync/<daemon-id>/NAME, succeeded. The rename happens on the share itself, before
 // anything reads the file, and a rename is atomic there (SMB and NFS servers, NTFS, ext4): of two
-// daemons renaming one file, one succeeds and the other finds the source gone. Only the winner
+// daemons renaming one file, one succeeds and the other finds the source gone (on Windows, or meets
+// a sharing violation: see renameExclusive for why os.Rename is not used there). Only the winner
 // claims the file into its journal; the loser skips it silently. The claim folder is inside the
 // outbox, so the rename never crosses a file system, and it is a dot-folder, which the outbox
 // watcher ignores like every folder.
