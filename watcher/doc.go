@@ -39,7 +39,9 @@
 // [Options.DisableEvents] for such shares. If inotify cannot be started (for
 // example fs.inotify.max_user_watches or max_user_instances is exhausted) the
 // watcher logs once and continues with listing only. A kernel queue overflow
-// triggers a full listing.
+// triggers a full listing. Every watcher of a process shares one inotify
+// instance (shared_events.go), so hundreds of outboxes need one instance, not
+// hundreds; a watcher that falls behind overflows only its own queue.
 //
 // Windows (ReadDirectoryChangesW): the event buffer can overflow under bursts,
 // which triggers a full listing. Events on network shares (UNC paths) depend

@@ -94,6 +94,15 @@ func TestRenameIntoOutboxReadyByRename(t *testing.T) {
 // follows adding the watches.
 func startWatching(t *testing.T, dir string) <-chan File {
 	t.Helper()
+	ready := startWatchingNoWait(t, dir)
+	awaitMarker(t, ready)
+	return ready
+}
+
+// startWatchingNoWait starts a watcher on dir behind a marker file; awaitMarker waits for it, so
+// that many watchers can start at once and settle together.
+func startWatchingNoWait(t *testing.T, dir string) <-chan File {
+	t.Helper()
 	if err := os.WriteFile(filepath.Join(dir, "marker.xml"), []byte("<m/>"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -102,6 +111,11 @@ func startWatching(t *testing.T, dir string) <-chan File {
 	t.Cleanup(cancel)
 	ready := make(chan File, 10)
 	go func() { _ = w.Run(ctx, ready) }()
+	return ready
+}
+
+func awaitMarker(t *testing.T, ready <-chan File) {
+	t.Helper()
 	select {
 	case f := <-ready:
 		if f.Name != "marker.xml" {
@@ -110,5 +124,4 @@ func startWatching(t *testing.T, dir string) <-chan File {
 	case <-time.After(30 * time.Second):
 		t.Fatal("marker not reported")
 	}
-	return ready
 }
