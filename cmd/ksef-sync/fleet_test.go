@@ -3,12 +3,18 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/ksef-sync/ksef-sync/internal/engine"
 	"github.com/ksef-sync/ksef-sync/internal/samples"
@@ -364,4 +370,66 @@ credentials = "office"
 	if code, _, errOut := e.runCmd(time.Minute, "status", "-config", cfg, "-company", "nobody"); code != exitUsage || !strings.Contains(errOut, "acme (NIP "+acme+")") {
 		t.Errorf("status -company nobody: exit %d, %s", code, errOut)
 	}
+}
+
+// TestFleetMetricsPerCompany: with two companies, /metrics of the real daemon labels every
+// journal-derived series with the company's name and NIP and every KSeF request series with the
+// name, each company with its own counts (issue 13: company.name is used in metrics).
+func TestFleetMetricsPerCompany(t *testing.T) {
+	acme, beta := fleetCompany{name: "acme", nip: "5265877635"}, fleetCompany{name: "beta", nip: "1234567819"}
+	sim := startSim(t, ksefsim.Options{DefaultNIP: officeNIP, Grants: map[string][]string{officeNIP: {acme.nip, beta.nip}}})
+	fx := newFleetFixture(t, sim, []fleetCompany{acme, beta}, "", true)
+	port := freePort(t)
+	cfg := strings.Replace(string(testutil.ReadFile(t, fx.cfgPath)), "[http]\nlisten = \"\"", fmt.Sprintf("[http]\nlisten = \"127.0.0.1:%d\"", port), 1)
+	writeFile(t, fx.cfgPath, []byte(cfg))
+	cmd, lines := startBinary(t, "run", "-config", fx.cfgPath)
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	liveLog(t, lines)
+	fx.dropInvoices(acme.name, acme.nip, 3)
+	fx.dropInvoices(beta.name, beta.nip, 2)
+	web := webClient{t: t, base: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	want := map[string]float64{"acme/" + acme.nip + "/accepted": 3, "acme/" + acme.nip + "/rejected": 0,
+		"beta/" + beta.nip + "/accepted": 2, "beta/" + beta.nip + "/rejected": 0}
+	var fams map[string]*dto.MetricFamily
+	eventually(t, "3 accepted for acme and 2 for beta in /metrics", 2*time.Minute, func() bool {
+		if len(glob(t, fx.folder(acme.name, "sent"), "*.ksef.json")) < 3 || len(glob(t, fx.folder(beta.name, "sent"), "*.ksef.json")) < 2 {
+			return false
+		}
+		code, text := web.get("/metrics", false)
+		if code != http.StatusOK {
+			return false
+		}
+		parser := expfmt.NewTextParser(model.UTF8Validation)
+		var err error
+		if fams, err = parser.TextToMetricFamilies(strings.NewReader(text)); err != nil {
+			t.Fatalf("/metrics does not parse: %v", err)
+		}
+		got := map[string]float64{}
+		for _, m := range fams["ksef_sync_invoices_total"].GetMetric() {
+			l := labelMap(m)
+			got[l["company"]+"/"+l["nip"]+"/"+l["outcome"]] = m.GetCounter().GetValue()
+		}
+		return cmp.Equal(want, got)
+	})
+	requests := map[string]float64{}
+	for _, m := range fams["ksef_sync_ksef_requests_total"].GetMetric() {
+		requests[labelMap(m)["company"]] += m.GetCounter().GetValue()
+	}
+	if requests["acme"] == 0 || requests["beta"] == 0 {
+		t.Errorf("ksef_sync_ksef_requests_total by company: %v, want requests of acme and of beta", requests)
+	}
+	for _, m := range fams["ksef_sync_queue_invoices"].GetMetric() {
+		if l := labelMap(m); (l["company"] != acme.name || l["nip"] != acme.nip) && (l["company"] != beta.name || l["nip"] != beta.nip) {
+			t.Errorf("ksef_sync_queue_invoices series with labels %v", l)
+		}
+	}
+}
+
+// labelMap is a metric's labels by name.
+func labelMap(m *dto.Metric) map[string]string {
+	out := map[string]string{}
+	for _, l := range m.GetLabel() {
+		out[l.GetName()] = l.GetValue()
+	}
+	return out
 }
