@@ -260,8 +260,8 @@ func TestManyCompaniesEndToEnd(t *testing.T) {
 	}
 }
 
-// TestCompaniesDirLive: companies in companies_dir start and stop while the daemon runs, and the
-// others are not touched (issue 13).
+// TestCompaniesDirLive: companies in companies_dir start, stop and (when their file changes)
+// restart while the daemon runs, and the others are not touched (issue 13).
 func TestCompaniesDirLive(t *testing.T) {
 	acme, beta, gamma := fleetCompany{name: "acme", nip: "5265877635"}, fleetCompany{name: "beta", nip: "1234567819"},
 		fleetCompany{name: "gamma", nip: "1234567825"}
@@ -303,6 +303,27 @@ func TestCompaniesDirLive(t *testing.T) {
 			t.Errorf("gamma/sent holds seller %s, company %q", r.SellerNIP, r.Company)
 		}
 	}
+
+	// A CHANGED company file restarts that company only: gamma's outbox moves, and gamma then sends
+	// from the new folder, while acme keeps running and sends a file dropped during the change.
+	newOutbox := filepath.Join(fx.dir, "srv", "gamma", "outbox-new")
+	if err := os.MkdirAll(newOutbox, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, companyFile(gamma), []byte(fmt.Sprintf("nip = %q\ncredentials = \"office\"\n[folders]\noutbox = \"srv/gamma/outbox-new\"\n", gamma.nip)))
+	writeFile(t, filepath.Join(fx.folder(acme.name, "outbox"), "FV_DURING.xml"),
+		samples.Invoice(1, acme.nip, time.Now(), "acme-during-change"))
+	eventually(t, "gamma restarted for its changed file", time.Minute, func() bool {
+		return hasLine(log(), "company restarted: its configuration changed", "company=gamma")
+	})
+	for i := range 2 {
+		writeFile(t, filepath.Join(newOutbox, fmt.Sprintf("FV_NEW_%d.xml", i)),
+			samples.Invoice(i, gamma.nip, time.Now(), fmt.Sprintf("gamma-new-%d", i)))
+	}
+	eventually(t, "gamma's invoices from its new outbox and acme's dropped meanwhile sent", time.Minute, func() bool {
+		return len(glob(t, fx.folder(gamma.name, "sent"), "FV_NEW_*.ksef.json")) == 2 &&
+			len(glob(t, fx.folder(acme.name, "sent"), "FV_DURING.ksef.json")) == 1
+	})
 	if hasLine(log(), "company=acme", "restarted") || hasLine(log(), "company=acme", "stopped") {
 		t.Error("acme was restarted or stopped by another company's change")
 	}
