@@ -454,3 +454,59 @@ func labelMap(m *dto.Metric) map[string]string {
 	}
 	return out
 }
+
+// TestPullOneOffPerCompany: `pull -since -out DIR` with several selected companies writes each
+// into DIR/<company name>/, so their invoices never mix; with one company, into DIR itself.
+func TestPullOneOffPerCompany(t *testing.T) {
+	acme, beta := fleetCompany{name: "acme", nip: "5265877635"}, fleetCompany{name: "beta", nip: "1234567819"}
+	sim := startSim(t, ksefsim.Options{DefaultNIP: officeNIP, Grants: map[string][]string{officeNIP: {acme.nip, beta.nip}}})
+	fx := newFleetFixture(t, sim, []fleetCompany{acme, beta}, "", true)
+	numbers := map[string]string{} // KSeF number of each company's received invoice
+	for _, c := range []fleetCompany{acme, beta} {
+		seeded, err := sim.Seed(ksefsim.SeedInvoice{SellerNIP: "3861610227", BuyerNIP: c.nip, PermanentStorageDate: time.Now().Add(-3 * time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		numbers[c.name] = seeded[0].KsefNumber
+	}
+	since := time.Now().Add(-24 * time.Hour).UTC().Format(time.RFC3339)
+	all := filepath.Join(fx.dir, "again")
+	if code, out, errOut := runCLI(t, "", nil, "pull", "-config", fx.cfgPath, "-since", since, "-out", all); code != exitOK {
+		t.Fatalf("pull -since of both companies: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, c := range []fleetCompany{acme, beta} {
+		if got := pulledXML(t, filepath.Join(all, c.name)); len(got) != 1 || !strings.Contains(got[0], numbers[c.name]) {
+			t.Errorf("%s/%s holds %v, want only %s", all, c.name, got, numbers[c.name])
+		}
+	}
+	if n := len(pulledXML(t, all)); n != 2 {
+		t.Errorf("%s holds %d invoices in all, want 2 (one per company folder)", all, n)
+	}
+
+	one := filepath.Join(fx.dir, "acme-only")
+	if code, out, errOut := runCLI(t, "", nil, "pull", "-config", fx.cfgPath, "-company", acme.name, "-since", since, "-out", one); code != exitOK {
+		t.Fatalf("pull -since of acme: exit %d\n%s%s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(one, acme.name)); !os.IsNotExist(err) {
+		t.Errorf("with one company the download has a company subfolder (%v)", err)
+	}
+	if got := pulledXML(t, one); len(got) != 1 || !strings.Contains(got[0], numbers[acme.name]) {
+		t.Errorf("%s holds %v, want only %s", one, got, numbers[acme.name])
+	}
+}
+
+// pulledXML lists the invoice XML files anywhere under dir (the inbox layout nests them).
+func pulledXML(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(d.Name(), ".xml") {
+			out = append(out, p)
+		}
+		return err
+	})
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return out
+}
