@@ -17,7 +17,7 @@ func cmdPull(ctx context.Context, env *cliEnv, args []string) int {
 	fs, cfgPath := newFlags(env, "pull")
 	since := fs.String("since", "", "one-off re-download from this date (YYYY-MM-DD or RFC 3339); cursors are not touched")
 	until := fs.String("until", "", "with -since: up to this date (default now)")
-	out := fs.String("out", "", "with -since: folder to download into (required, must differ from the inbox)")
+	out := fs.String("out", "", "with -since: folder to download into (required, must differ from the inbox); with several companies, one subfolder per company name")
 	companies := addCompanyFlag(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		return parseFailed(err)
@@ -25,11 +25,17 @@ func cmdPull(ctx context.Context, env *cliEnv, args []string) int {
 	if *since == "" && (*until != "" || *out != "") {
 		return fail(env, exitUsage, fmt.Errorf("-until and -out only work together with -since"))
 	}
+	several := *since != "" && severalSelected(*cfgPath, *companies)
 	alone := func(d *deps) int {
 		opts := pullOptions(d)
 		if *since != "" {
+			dir := *out
+			if several {
+				// each company's invoices in its own folder: DIR/<company name>
+				dir = filepath.Join(*out, d.cfg.CompanyName())
+			}
 			var err error
-			if opts, err = oneOff(opts, d.cfg, *since, *until, *out); err != nil {
+			if opts, err = oneOff(opts, d.cfg, *since, *until, dir); err != nil {
 				return fail(env, exitUsage, err)
 			}
 		}
@@ -46,6 +52,17 @@ func cmdPull(ctx context.Context, env *cliEnv, args []string) int {
 		return pullViaDaemon(ctx, env, cfg)
 	}
 	return withCompanies(ctx, env, *cfgPath, *companies, alone, withDaemon)
+}
+
+// severalSelected reports whether the command works on more than one company of the configuration
+// at cfgPath. A configuration that does not load is not several: withCompanies reports it.
+func severalSelected(cfgPath string, names companyFlag) bool {
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return false
+	}
+	views, err := companyViews(cfg, names)
+	return err == nil && len(views) > 1
 }
 
 func pullOnce(ctx context.Context, env *cliEnv, opts pull.Options) int {

@@ -66,7 +66,7 @@ func newObservability(cfg *config.Config, tracker *status.Tracker, log *slog.Log
 	o.metrics = metrics.New(o.report)
 	o.avail = newAvailability(cfg, o.log, tracker.Announced)
 	trackedAvailability.Store(cfg, o.avail)
-	observed.Store(cfg, observers{tracker, o.metrics.KSeF, availability.Observer(o.avail, nil)})
+	observed.Store(cfg, observers{tracker, o.metrics.KSeF.For(cfg.CompanyName()), availability.Observer(o.avail, nil)})
 	return o
 }
 

@@ -103,7 +103,7 @@ func (f *fleet) start(co config.Company) {
 	m.log = slog.New(&explainLogin{next: next, cfg: view}).With("company", co.Name, "nip", co.NIP)
 	// The company's KSeF client reports to its own tracker (its reachability and errors in
 	// status), to the metrics and to KSeF's availability, as the single company's does.
-	observed.Store(view, observers{m.tracker, f.obs.metrics.KSeF, availability.Observer(f.obs.avail, nil)})
+	observed.Store(view, observers{m.tracker, f.obs.metrics.KSeF.For(co.Name), availability.Observer(f.obs.avail, nil)})
 	trackedAvailability.Store(view, f.obs.avail)
 	ctx, cancel := context.WithCancel(f.ctx)
 	m.cancel = cancel

@@ -3,12 +3,18 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/ksef-sync/ksef-sync/internal/engine"
 	"github.com/ksef-sync/ksef-sync/internal/samples"
@@ -254,8 +260,8 @@ func TestManyCompaniesEndToEnd(t *testing.T) {
 	}
 }
 
-// TestCompaniesDirLive: companies in companies_dir start and stop while the daemon runs, and the
-// others are not touched (issue 13).
+// TestCompaniesDirLive: companies in companies_dir start, stop and (when their file changes)
+// restart while the daemon runs, and the others are not touched (issue 13).
 func TestCompaniesDirLive(t *testing.T) {
 	acme, beta, gamma := fleetCompany{name: "acme", nip: "5265877635"}, fleetCompany{name: "beta", nip: "1234567819"},
 		fleetCompany{name: "gamma", nip: "1234567825"}
@@ -297,6 +303,27 @@ func TestCompaniesDirLive(t *testing.T) {
 			t.Errorf("gamma/sent holds seller %s, company %q", r.SellerNIP, r.Company)
 		}
 	}
+
+	// A CHANGED company file restarts that company only: gamma's outbox moves, and gamma then sends
+	// from the new folder, while acme keeps running and sends a file dropped during the change.
+	newOutbox := filepath.Join(fx.dir, "srv", "gamma", "outbox-new")
+	if err := os.MkdirAll(newOutbox, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, companyFile(gamma), []byte(fmt.Sprintf("nip = %q\ncredentials = \"office\"\n[folders]\noutbox = \"srv/gamma/outbox-new\"\n", gamma.nip)))
+	writeFile(t, filepath.Join(fx.folder(acme.name, "outbox"), "FV_DURING.xml"),
+		samples.Invoice(1, acme.nip, time.Now(), "acme-during-change"))
+	eventually(t, "gamma restarted for its changed file", time.Minute, func() bool {
+		return hasLine(log(), "company restarted: its configuration changed", "company=gamma")
+	})
+	for i := range 2 {
+		writeFile(t, filepath.Join(newOutbox, fmt.Sprintf("FV_NEW_%d.xml", i)),
+			samples.Invoice(i, gamma.nip, time.Now(), fmt.Sprintf("gamma-new-%d", i)))
+	}
+	eventually(t, "gamma's invoices from its new outbox and acme's dropped meanwhile sent", time.Minute, func() bool {
+		return len(glob(t, fx.folder(gamma.name, "sent"), "FV_NEW_*.ksef.json")) == 2 &&
+			len(glob(t, fx.folder(acme.name, "sent"), "FV_DURING.ksef.json")) == 1
+	})
 	if hasLine(log(), "company=acme", "restarted") || hasLine(log(), "company=acme", "stopped") {
 		t.Error("acme was restarted or stopped by another company's change")
 	}
@@ -364,4 +391,122 @@ credentials = "office"
 	if code, _, errOut := e.runCmd(time.Minute, "status", "-config", cfg, "-company", "nobody"); code != exitUsage || !strings.Contains(errOut, "acme (NIP "+acme+")") {
 		t.Errorf("status -company nobody: exit %d, %s", code, errOut)
 	}
+}
+
+// TestFleetMetricsPerCompany: with two companies, /metrics of the real daemon labels every
+// journal-derived series with the company's name and NIP and every KSeF request series with the
+// name, each company with its own counts (issue 13: company.name is used in metrics).
+func TestFleetMetricsPerCompany(t *testing.T) {
+	acme, beta := fleetCompany{name: "acme", nip: "5265877635"}, fleetCompany{name: "beta", nip: "1234567819"}
+	sim := startSim(t, ksefsim.Options{DefaultNIP: officeNIP, Grants: map[string][]string{officeNIP: {acme.nip, beta.nip}}})
+	fx := newFleetFixture(t, sim, []fleetCompany{acme, beta}, "", true)
+	port := freePort(t)
+	cfg := strings.Replace(string(testutil.ReadFile(t, fx.cfgPath)), "[http]\nlisten = \"\"", fmt.Sprintf("[http]\nlisten = \"127.0.0.1:%d\"", port), 1)
+	writeFile(t, fx.cfgPath, []byte(cfg))
+	cmd, lines := startBinary(t, "run", "-config", fx.cfgPath)
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	liveLog(t, lines)
+	fx.dropInvoices(acme.name, acme.nip, 3)
+	fx.dropInvoices(beta.name, beta.nip, 2)
+	web := webClient{t: t, base: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	want := map[string]float64{"acme/" + acme.nip + "/accepted": 3, "acme/" + acme.nip + "/rejected": 0,
+		"beta/" + beta.nip + "/accepted": 2, "beta/" + beta.nip + "/rejected": 0}
+	var fams map[string]*dto.MetricFamily
+	eventually(t, "3 accepted for acme and 2 for beta in /metrics", 2*time.Minute, func() bool {
+		if len(glob(t, fx.folder(acme.name, "sent"), "*.ksef.json")) < 3 || len(glob(t, fx.folder(beta.name, "sent"), "*.ksef.json")) < 2 {
+			return false
+		}
+		code, text := web.get("/metrics", false)
+		if code != http.StatusOK {
+			return false
+		}
+		parser := expfmt.NewTextParser(model.UTF8Validation)
+		var err error
+		if fams, err = parser.TextToMetricFamilies(strings.NewReader(text)); err != nil {
+			t.Fatalf("/metrics does not parse: %v", err)
+		}
+		got := map[string]float64{}
+		for _, m := range fams["ksef_sync_invoices_total"].GetMetric() {
+			l := labelMap(m)
+			got[l["company"]+"/"+l["nip"]+"/"+l["outcome"]] = m.GetCounter().GetValue()
+		}
+		return cmp.Equal(want, got)
+	})
+	requests := map[string]float64{}
+	for _, m := range fams["ksef_sync_ksef_requests_total"].GetMetric() {
+		requests[labelMap(m)["company"]] += m.GetCounter().GetValue()
+	}
+	if requests["acme"] == 0 || requests["beta"] == 0 {
+		t.Errorf("ksef_sync_ksef_requests_total by company: %v, want requests of acme and of beta", requests)
+	}
+	for _, m := range fams["ksef_sync_queue_invoices"].GetMetric() {
+		if l := labelMap(m); (l["company"] != acme.name || l["nip"] != acme.nip) && (l["company"] != beta.name || l["nip"] != beta.nip) {
+			t.Errorf("ksef_sync_queue_invoices series with labels %v", l)
+		}
+	}
+}
+
+// labelMap is a metric's labels by name.
+func labelMap(m *dto.Metric) map[string]string {
+	out := map[string]string{}
+	for _, l := range m.GetLabel() {
+		out[l.GetName()] = l.GetValue()
+	}
+	return out
+}
+
+// TestPullOneOffPerCompany: `pull -since -out DIR` with several selected companies writes each
+// into DIR/<company name>/, so their invoices never mix; with one company, into DIR itself.
+func TestPullOneOffPerCompany(t *testing.T) {
+	acme, beta := fleetCompany{name: "acme", nip: "5265877635"}, fleetCompany{name: "beta", nip: "1234567819"}
+	sim := startSim(t, ksefsim.Options{DefaultNIP: officeNIP, Grants: map[string][]string{officeNIP: {acme.nip, beta.nip}}})
+	fx := newFleetFixture(t, sim, []fleetCompany{acme, beta}, "", true)
+	numbers := map[string]string{} // KSeF number of each company's received invoice
+	for _, c := range []fleetCompany{acme, beta} {
+		seeded, err := sim.Seed(ksefsim.SeedInvoice{SellerNIP: "3861610227", BuyerNIP: c.nip, PermanentStorageDate: time.Now().Add(-3 * time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		numbers[c.name] = seeded[0].KsefNumber
+	}
+	since := time.Now().Add(-24 * time.Hour).UTC().Format(time.RFC3339)
+	all := filepath.Join(fx.dir, "again")
+	if code, out, errOut := runCLI(t, "", nil, "pull", "-config", fx.cfgPath, "-since", since, "-out", all); code != exitOK {
+		t.Fatalf("pull -since of both companies: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, c := range []fleetCompany{acme, beta} {
+		if got := pulledXML(t, filepath.Join(all, c.name)); len(got) != 1 || !strings.Contains(got[0], numbers[c.name]) {
+			t.Errorf("%s/%s holds %v, want only %s", all, c.name, got, numbers[c.name])
+		}
+	}
+	if n := len(pulledXML(t, all)); n != 2 {
+		t.Errorf("%s holds %d invoices in all, want 2 (one per company folder)", all, n)
+	}
+
+	one := filepath.Join(fx.dir, "acme-only")
+	if code, out, errOut := runCLI(t, "", nil, "pull", "-config", fx.cfgPath, "-company", acme.name, "-since", since, "-out", one); code != exitOK {
+		t.Fatalf("pull -since of acme: exit %d\n%s%s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(one, acme.name)); !os.IsNotExist(err) {
+		t.Errorf("with one company the download has a company subfolder (%v)", err)
+	}
+	if got := pulledXML(t, one); len(got) != 1 || !strings.Contains(got[0], numbers[acme.name]) {
+		t.Errorf("%s holds %v, want only %s", one, got, numbers[acme.name])
+	}
+}
+
+// pulledXML lists the invoice XML files anywhere under dir (the inbox layout nests them).
+func pulledXML(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(d.Name(), ".xml") {
+			out = append(out, p)
+		}
+		return err
+	})
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return out
 }

@@ -167,13 +167,11 @@ events = ["rejected", "stalled", "ksef_unavailable", "pull_failing"]
 	}
 	got := map[string]float64{}
 	for _, m := range fams["ksef_sync_invoices_total"].GetMetric() {
-		labels := map[string]string{}
-		for _, l := range m.GetLabel() {
-			labels[l.GetName()] = l.GetValue()
-		}
-		got[labels["company"]+"/"+labels["outcome"]] = m.GetCounter().GetValue()
+		labels := labelMap(m)
+		got[labels["company"]+"/"+labels["nip"]+"/"+labels["outcome"]] = m.GetCounter().GetValue()
 	}
-	if diff := cmp.Diff(map[string]float64{testNIP + "/accepted": 20, testNIP + "/rejected": 5}, got); diff != "" {
+	// The single-company form is the company named "default" (README: company.name).
+	if diff := cmp.Diff(map[string]float64{"default/" + testNIP + "/accepted": 20, "default/" + testNIP + "/rejected": 5}, got); diff != "" {
 		t.Errorf("ksef_sync_invoices_total (-want +got):\n%s", diff)
 	}
 	for _, name := range []string{"ksef_sync_queue_invoices", "ksef_sync_last_success_timestamp_seconds",

@@ -116,8 +116,8 @@ func TestOfflineDuringAnnouncedFailure(t *testing.T) {
 		}
 	}
 	_, text, _ := e.runCmd(time.Minute, "status", "-config", e.cfgPath)
-	if !strings.Contains(text, "Faktury offline jeszcze nie w KSeF (50") || !strings.Contains(text, "failure announced since") {
-		t.Errorf("status text lacks the offline invoices or the announcement:\n%s", text)
+	if !strings.Contains(text, "Faktury offline jeszcze nie w KSeF (50") || !strings.Contains(text, "ogłoszona awaria od ") {
+		t.Errorf("status text (Polish by default) lacks the offline invoices or the announcement:\n%s", text)
 	}
 	if got := len(glob(t, e.sent, "*.ksef.json")); got != 0 {
 		t.Fatalf("%d invoices registered during the outage", got)

@@ -70,8 +70,10 @@ func TestDuplicateOfAnotherToolsInvoice(t *testing.T) {
 	if v, ok := rec["upoFile"]; !ok || v != nil {
 		t.Errorf(`"upoFile" = %v (present %v), want null`, v, ok)
 	}
-	if why, _ := rec["upoMissing"].(string); !strings.Contains(why, "another tool") || !strings.Contains(why, orig.SessionReferenceNumber) {
-		t.Errorf("upoMissing %q does not say why", why)
+	// upoMissing is read by the bookkeeper: Polish by default (issue 11 §4); the log stays English.
+	if why, _ := rec["upoMissing"].(string); !strings.Contains(why, "KSeF nie wydał UPO") || !strings.Contains(why, "inne narzędzie") ||
+		!strings.Contains(why, orig.SessionReferenceNumber) {
+		t.Errorf("upoMissing %q does not say why in Polish", why)
 	}
 	if _, err := os.Stat(filepath.Join(e.sent, "FV_theirs.upo.xml")); !os.IsNotExist(err) {
 		t.Errorf("FV_theirs.upo.xml: %v, want none", err)
@@ -93,8 +95,8 @@ func TestDuplicateOfAnotherToolsInvoice(t *testing.T) {
 	if errs := e.errorRecords(); len(errs) != 0 {
 		t.Errorf("error/: %v", errs)
 	}
-	if !strings.Contains(log(), "outputs written WITHOUT a UPO") {
-		t.Error("the log never says the outputs were written without a UPO")
+	if !hasLine(log(), "outputs written WITHOUT a UPO", "registered by another tool") {
+		t.Error("the log never says (in English) the outputs were written without a UPO and why")
 	}
 	code, out, errOut := e.runCmd(30*time.Second, "status", "-config", e.cfgPath)
 	if code != 0 || !strings.Contains(out, "Wysłane BEZ UPO") || !strings.Contains(out, "FV_theirs.xml  przyjęta jako "+orig.KsefNumber+", bez UPO") {

@@ -127,7 +127,8 @@ func TestUPOOfAForeignOriginalIsBounded(t *testing.T) {
 			t.Fatalf("state %s, number %s, UPO path %q: want done as %s without a UPO", got.State, got.KsefNumber, got.UpoPath, origNumber)
 		}
 		rec := h.sentRecord("B")
-		if rec.UPOFile != nil || !strings.Contains(rec.UPOMissing, "another tool") || !strings.Contains(rec.UPOMissing, foreignSession) ||
+		// upoMissing is for the bookkeeper: Polish by default (issue 11 §4).
+		if rec.UPOFile != nil || !strings.Contains(rec.UPOMissing, "zarejestrowało inne narzędzie") || !strings.Contains(rec.UPOMissing, foreignSession) ||
 			rec.KsefNumber != origNumber {
 			t.Fatalf(".ksef.json: upoFile %v, upoMissing %q, ksefNumber %s", rec.UPOFile, rec.UPOMissing, rec.KsefNumber)
 		}

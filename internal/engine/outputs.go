@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ksef-sync/ksef-sync/internal/atomicfile"
+	"github.com/ksef-sync/ksef-sync/internal/msg"
 	"github.com/ksef-sync/ksef-sync/internal/readable"
 	"github.com/ksef-sync/ksef-sync/ksef"
 	"github.com/ksef-sync/ksef-sync/spool"
@@ -337,8 +338,8 @@ func (e *Engine) sentFiles(ctx context.Context, inv *spool.Invoice) ([]outputFil
 	if err != nil {
 		return nil, err
 	}
-	rec.UPOMissing = missing
-	if missing != "" {
+	if missing != nil {
+		rec.UPOMissing = missing.text(e.opt.Lang)
 		rec.UPOFile = nil
 	}
 	js, err := marshalRecord(rec)
@@ -347,11 +348,11 @@ func (e *Engine) sentFiles(ctx context.Context, inv *spool.Invoice) ([]outputFil
 	}
 	base := filepath.Join(e.opt.Folders.Sent, inv.OutputStem)
 	files := []outputFile{{base + xmlExt(inv.FileName), data}}
-	if missing == "" {
+	if missing == nil {
 		files = append(files, outputFile{base + ".upo.xml", upo})
 		e.noUPO.take(inv.ID) // a reason left by an earlier try whose files were not committed
 	} else {
-		e.noUPO.set(inv.ID, missing)
+		e.noUPO.set(inv.ID, missing.text(msg.EN)) // for the log line, which stays English
 	}
 	return append(files, outputFile{base + ".ksef.json", js}), nil
 }

@@ -2,9 +2,9 @@ package engine
 
 import (
 	"context"
-	"fmt"
 	"sync"
 
+	"github.com/ksef-sync/ksef-sync/internal/msg"
 	"github.com/ksef-sync/ksef-sync/spool"
 )
 
@@ -44,28 +44,39 @@ func (a *upoAttempts) forget(id int64) {
 }
 
 // upoOrReason returns the invoice's UPO, or, once the UPO of an invoice registered in another
-// tool's session has failed maxUPOAttempts times, no UPO and the reason in words. Any other
-// failure is returned as an error, and the outputs are retried later.
-func (e *Engine) upoOrReason(ctx context.Context, inv *spool.Invoice) ([]byte, string, error) {
+// tool's session has failed maxUPOAttempts times, no UPO and why. Any other failure is returned as
+// an error, and the outputs are retried later.
+func (e *Engine) upoOrReason(ctx context.Context, inv *spool.Invoice) ([]byte, *upoGap, error) {
 	upo, err := e.fetchUPO(ctx, inv)
 	if err == nil {
 		e.upoTries.forget(inv.ID)
-		return upo, "", nil
+		return upo, nil, nil
 	}
 	if ctx.Err() != nil {
-		return nil, "", err
+		return nil, nil, err
 	}
 	n := e.upoTries.failed(inv.ID)
 	if n < maxUPOAttempts {
-		return nil, "", err
+		return nil, nil, err
 	}
 	foreign, ferr := e.foreignSession(ctx, inv)
 	if ferr != nil || !foreign {
-		return nil, "", err
+		return nil, nil, err
 	}
 	e.upoTries.forget(inv.ID)
-	return nil, fmt.Sprintf("KSeF did not give the UPO after %d attempts: the invoice was registered by another tool in session %s, "+
-		"which is not ours (last answer: %v)", n, inv.SessionRef, err), nil
+	return nil, &upoGap{attempts: n, session: inv.SessionRef, last: err}, nil
+}
+
+// upoGap is why an accepted invoice's outputs are written without a UPO: in the configured
+// language for upoMissing in .ksef.json (a bookkeeper reads it), in English for the log.
+type upoGap struct {
+	attempts int
+	session  string
+	last     error
+}
+
+func (g *upoGap) text(l msg.Lang) string {
+	return l.T(msg.UPOMissingForeign, g.attempts, g.session, g.last.Error())
 }
 
 // foreignSession reports whether inv was registered in a session that is not one of ours: a

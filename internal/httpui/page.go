@@ -25,6 +25,7 @@ func parsePage(l msg.Lang) *template.Template {
 		"lang":        func() string { return string(l) },
 		"daemonLine":  func(d status.Daemon) string { return status.DaemonLine(l, d) },
 		"ksefLine":    func(k status.KSeF) string { return status.KSeFLine(l, k) },
+		"availLine":   func(a *status.Availability) string { return status.AvailabilityLine(l, a) },
 		"serviceLine": func(s string) string { return status.ServiceLine(l, s) },
 		"orNever":     func(s string) string { return status.OrNever(l, s) },
 		"oneLine":     status.OneLine,

@@ -22,7 +22,8 @@ func report(context.Context) (*status.Report, error) {
 		Companies: []status.Company{{NIP: "5265877635", Environment: "test", Queue: map[string]int{"ready": 3},
 			Invoices: status.Counts{Total: 10, Accepted: 6, Rejected: 1, InProgress: 3},
 			KSeF: status.KSeF{State: "unreachable", CheckedAt: "2026-12-02T15:59:58+01:00",
-				Availability: &status.Availability{State: "failure", Summary: "failure announced since 2026-12-02 15:30 (Warsaw): Awaria <KSeF>"}},
+				Availability: &status.Availability{State: "failure", Since: "2026-12-02T14:30:00Z", Announcement: "Awaria <KSeF>",
+					Summary: "failure announced since 2026-12-02 15:30 (Warsaw): Awaria <KSeF>"}},
 			Offline:      []status.OfflineInvoice{{File: "FV_9.xml", InvoiceNumber: "FV/9", Mode: "failure", Deadline: "counts from the end of the outage", State: "ready"}},
 			OfflineCount: 1,
 			Rejections: []status.Rejection{{Time: "2026-12-02T15:00:00Z", File: "FV <1>.xml", Code: "450",
@@ -60,7 +61,7 @@ func get(t *testing.T, url, user, pass string) (int, http.Header, string) {
 func TestPage(t *testing.T) {
 	common := []string{`<meta http-equiv="refresh" content="10">`, `name="viewport"`,
 		"FV &lt;1&gt;.xml", "Błąd &lt;b&gt;semantyki&lt;/b&gt;", "popraw NIP nabywcy", "error/FV &lt;1&gt;.error.json",
-		"2026-12-02T16:00:00&#43;01:00 (Europe/Warsaw)", "failure announced since 2026-12-02 15:30 (Warsaw): Awaria &lt;KSeF&gt;"}
+		"2026-12-02T16:00:00&#43;01:00 (Europe/Warsaw)"}
 	for _, tt := range []struct {
 		lang      msg.Lang
 		want, not []string
@@ -68,12 +69,14 @@ func TestPage(t *testing.T) {
 		{"", []string{`<html lang="pl">`, "<title>stan ksef-sync</title>", "działa (PID 42 na erp1", "NIEDOSTĘPNY",
 			"<dt>usługa systemowa</dt><dd>działa</dd>", "10 = <span class=\"ok\">6 przyjętych</span>", "1 odrzuconych", "3 w toku",
 			"<dt>ostatnia wysyłka</dt><dd>nigdy</dd>", "Faktury wystawione offline, jeszcze nie w KSeF (1, od najbliższego terminu)",
-			"FV/9 · failure · wyślij do <b>counts from the end of the outage</b>", "Ostatnie odrzucenia", "szczegóły: <code>", "Odświeżana co 10 s"},
-			[]string{"6 accepted", "Latest rejections", "never", "Refreshes"}},
+			"FV/9 · failure · wyślij do <b>counts from the end of the outage</b>", "Ostatnie odrzucenia", "szczegóły: <code>", "Odświeżana co 10 s",
+			"ogłoszona awaria od 2026-12-02 15:30 (czas warszawski): Awaria &lt;KSeF&gt;"},
+			[]string{"6 accepted", "Latest rejections", "never", "Refreshes", "announced"}},
 		{msg.EN, []string{`<html lang="en">`, "<title>ksef-sync status</title>", "running (PID 42 on erp1", "NOT reachable",
 			"<dt>service</dt><dd>running</dd>", "10 = <span class=\"ok\">6 accepted</span>", "1 rejected", "3 in progress",
 			"<dt>last successful send</dt><dd>never</dd>", "Offline invoices not yet in KSeF (1, earliest deadline first)",
-			"FV/9 · failure · send by <b>counts from the end of the outage</b>", "Latest rejections", "details: <code>", "Refreshes every 10 s"},
+			"FV/9 · failure · send by <b>counts from the end of the outage</b>", "Latest rejections", "details: <code>", "Refreshes every 10 s",
+			"failure announced since 2026-12-02 15:30 (Warsaw): Awaria &lt;KSeF&gt;"},
 			[]string{"przyjętych", "Ostatnie odrzucenia", "nigdy"}},
 	} {
 		t.Run(string(tt.lang), func(t *testing.T) {

@@ -3,8 +3,11 @@
 // Journal-derived numbers (invoices by outcome, the queue, last successes, cursor lag) are read at
 // scrape time from the same status document `ksef-sync status -json` prints, as const metrics: the
 // journal is the single source of truth and its rows only move forward, so the totals behave as
-// counters across restarts. KSeF request metrics are fed live through KSeF (an observer the client
-// calls after each request).
+// counters across restarts. KSeF request metrics are fed live through KSeF.For(company) (an
+// observer each company's client calls after each request).
+//
+// The `company` label is the configured company name ("default" in the single-company form), as
+// in logs and status; journal-derived metrics carry the company's `nip` beside it.
 package metrics
 
 import (
@@ -40,17 +43,17 @@ func New(src Source) *Metrics {
 
 var (
 	descInvoices = prometheus.NewDesc(ns+"_invoices_total",
-		"Invoices with a final KSeF verdict (or refused locally), by outcome.", []string{"company", "outcome"}, nil)
+		"Invoices with a final KSeF verdict (or refused locally), by outcome.", []string{"company", "nip", "outcome"}, nil)
 	descQueue = prometheus.NewDesc(ns+"_queue_invoices",
-		"Invoices in the journal by state.", []string{"company", "state"}, nil)
+		"Invoices in the journal by state.", []string{"company", "nip", "state"}, nil)
 	descLastSuccess = prometheus.NewDesc(ns+"_last_success_timestamp_seconds",
-		"Unix time of the last successful send (outputs written) or pull.", []string{"company", "job"}, nil)
+		"Unix time of the last successful send (outputs written) or pull.", []string{"company", "nip", "job"}, nil)
 	descCursorLag = prometheus.NewDesc(ns+"_pull_cursor_lag_seconds",
-		"How far each pull cursor is behind now.", []string{"company", "subject"}, nil)
+		"How far each pull cursor is behind now.", []string{"company", "nip", "subject"}, nil)
 	descAvailable = prometheus.NewDesc(ns+"_ksef_available",
-		"1 when KSeF answered the daemon's last request, 0 when it did not.", []string{"company"}, nil)
+		"1 when KSeF answered the daemon's last request, 0 when it did not.", []string{"company", "nip"}, nil)
 	descCredsExpiry = prometheus.NewDesc(ns+"_credentials_expiry_timestamp_seconds",
-		"Unix time at which the configured credentials stop working.", []string{"company"}, nil)
+		"Unix time at which the configured credentials stop working.", []string{"company", "nip"}, nil)
 	descUp = prometheus.NewDesc(ns+"_journal_up",
 		"1 when the journal could be read for this scrape.", nil, nil)
 )
@@ -80,32 +83,34 @@ func (c *journalCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 func collectCompany(ch chan<- prometheus.Metric, co *status.Company, now time.Time) {
-	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	// Every series of a company is labelled with its name and NIP, in that order, then extra.
+	emit := func(d *prometheus.Desc, t prometheus.ValueType, v float64, extra ...string) {
+		ch <- prometheus.MustNewConstMetric(d, t, v, append([]string{co.Name, co.NIP}, extra...)...)
 	}
-	ch <- prometheus.MustNewConstMetric(descInvoices, prometheus.CounterValue, float64(co.Invoices.Accepted), co.NIP, "accepted")
-	ch <- prometheus.MustNewConstMetric(descInvoices, prometheus.CounterValue, float64(co.Invoices.Rejected), co.NIP, "rejected")
+	gauge := func(d *prometheus.Desc, v float64, extra ...string) { emit(d, prometheus.GaugeValue, v, extra...) }
+	emit(descInvoices, prometheus.CounterValue, float64(co.Invoices.Accepted), "accepted")
+	emit(descInvoices, prometheus.CounterValue, float64(co.Invoices.Rejected), "rejected")
 	for _, st := range status.States {
-		gauge(descQueue, float64(co.Queue[string(st)]), co.NIP, string(st))
+		gauge(descQueue, float64(co.Queue[string(st)]), string(st))
 	}
 	for job, v := range map[string]string{"send": co.LastSend, "pull": co.LastPull} {
 		if t, ok := parseTime(v); ok {
-			gauge(descLastSuccess, unix(t), co.NIP, job)
+			gauge(descLastSuccess, unix(t), job)
 		}
 	}
 	for subject, v := range co.Cursors {
 		if t, ok := parseTime(v); ok && !now.IsZero() {
-			gauge(descCursorLag, max(now.Sub(t).Seconds(), 0), co.NIP, subject)
+			gauge(descCursorLag, max(now.Sub(t).Seconds(), 0), subject)
 		}
 	}
 	switch co.KSeF.State {
 	case "reachable":
-		gauge(descAvailable, 1, co.NIP)
+		gauge(descAvailable, 1)
 	case "unreachable":
-		gauge(descAvailable, 0, co.NIP)
+		gauge(descAvailable, 0)
 	}
 	if t, err := time.Parse("2006-01-02", co.CredsExpires); err == nil {
-		gauge(descCredsExpiry, unix(t), co.NIP)
+		gauge(descCredsExpiry, unix(t))
 	}
 }
 
@@ -116,7 +121,7 @@ func parseTime(s string) (time.Time, bool) {
 
 func unix(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
 
-// KSeF records the client's requests. Its methods match the ksef client's observer hook.
+// KSeF holds the KSeF request metrics of every company; For gives one company's observer.
 type KSeF struct {
 	requests    *prometheus.CounterVec
 	duration    *prometheus.HistogramVec
@@ -127,30 +132,40 @@ type KSeF struct {
 func newKSeF() *KSeF {
 	return &KSeF{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "ksef_requests_total",
-			Help: "Requests to KSeF by endpoint group and HTTP status code (\"error\" when no answer came)."}, []string{"group", "code"}),
+			Help: "Requests to KSeF by company, endpoint group and HTTP status code (\"error\" when no answer came)."}, []string{"company", "group", "code"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "ksef_request_duration_seconds",
-			Help: "Duration of requests to KSeF by endpoint group.", Buckets: prometheus.ExponentialBuckets(0.01, 2.5, 10)}, []string{"group"}),
+			Help: "Duration of requests to KSeF by company and endpoint group.", Buckets: prometheus.ExponentialBuckets(0.01, 2.5, 10)}, []string{"company", "group"}),
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "rate_limited_total",
-			Help: "429 answers received from KSeF by endpoint group."}, []string{"group"}),
+			Help: "429 answers received from KSeF by company and endpoint group."}, []string{"company", "group"}),
 		pacerWait: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "pacer_wait_seconds_total",
-			Help: "Time spent waiting for our own rate-limit budget by endpoint group."}, []string{"group"}),
+			Help: "Time spent waiting for our own rate-limit budget by company and endpoint group."}, []string{"company", "group"}),
 	}
 }
 
+// For returns the observer of company's KSeF client (its methods match the ksef client's observer
+// hook): KSeF's limits count per context, so each company's requests and waits are its own series.
+func (k *KSeF) For(company string) *CompanyKSeF { return &CompanyKSeF{k: k, company: company} }
+
+// CompanyKSeF records one company's KSeF requests.
+type CompanyKSeF struct {
+	k       *KSeF
+	company string
+}
+
 // Request records one request; status 0 means no HTTP answer (connection refused, timeout).
-func (k *KSeF) Request(group string, status int, d time.Duration) {
+func (c *CompanyKSeF) Request(group string, status int, d time.Duration) {
 	code := "error"
 	if status > 0 {
 		code = strconv.Itoa(status)
 	}
-	k.requests.WithLabelValues(group, code).Inc()
-	k.duration.WithLabelValues(group).Observe(d.Seconds())
+	c.k.requests.WithLabelValues(c.company, group, code).Inc()
+	c.k.duration.WithLabelValues(c.company, group).Observe(d.Seconds())
 	if status == 429 {
-		k.rateLimited.WithLabelValues(group).Inc()
+		c.k.rateLimited.WithLabelValues(c.company, group).Inc()
 	}
 }
 
 // PacerWait records time spent waiting for a free slot in our own budget.
-func (k *KSeF) PacerWait(group string, d time.Duration) {
-	k.pacerWait.WithLabelValues(group).Add(d.Seconds())
+func (c *CompanyKSeF) PacerWait(group string, d time.Duration) {
+	c.k.pacerWait.WithLabelValues(c.company, group).Add(d.Seconds())
 }

@@ -14,21 +14,25 @@ import (
 
 func TestKSeFRequests(t *testing.T) {
 	m := New(func(context.Context) (*status.Report, error) { return nil, errors.New("no journal") })
-	m.KSeF.Request("invoiceSend", 200, 30*time.Millisecond)
-	m.KSeF.Request("invoiceSend", 429, time.Millisecond)
-	m.KSeF.Request("invoiceSend", 0, 10*time.Second)
-	m.KSeF.PacerWait("invoiceSend", 1500*time.Millisecond)
-	m.KSeF.PacerWait("invoiceSend", 500*time.Millisecond)
+	acme, beta := m.KSeF.For("acme"), m.KSeF.For("beta")
+	acme.Request("invoiceSend", 200, 30*time.Millisecond)
+	acme.Request("invoiceSend", 429, time.Millisecond)
+	acme.Request("invoiceSend", 0, 10*time.Second)
+	acme.PacerWait("invoiceSend", 1500*time.Millisecond)
+	acme.PacerWait("invoiceSend", 500*time.Millisecond)
+	beta.Request("invoiceSend", 200, time.Millisecond)
 	for _, c := range []struct {
 		got  float64
 		want float64
 		what string
 	}{
-		{testutil.ToFloat64(m.KSeF.requests.WithLabelValues("invoiceSend", "200")), 1, "200"},
-		{testutil.ToFloat64(m.KSeF.requests.WithLabelValues("invoiceSend", "429")), 1, "429"},
-		{testutil.ToFloat64(m.KSeF.requests.WithLabelValues("invoiceSend", "error")), 1, "no answer"},
-		{testutil.ToFloat64(m.KSeF.rateLimited.WithLabelValues("invoiceSend")), 1, "rate limited"},
-		{testutil.ToFloat64(m.KSeF.pacerWait.WithLabelValues("invoiceSend")), 2, "pacer wait seconds"},
+		{testutil.ToFloat64(m.KSeF.requests.WithLabelValues("acme", "invoiceSend", "200")), 1, "200"},
+		{testutil.ToFloat64(m.KSeF.requests.WithLabelValues("acme", "invoiceSend", "429")), 1, "429"},
+		{testutil.ToFloat64(m.KSeF.requests.WithLabelValues("acme", "invoiceSend", "error")), 1, "no answer"},
+		{testutil.ToFloat64(m.KSeF.rateLimited.WithLabelValues("acme", "invoiceSend")), 1, "rate limited"},
+		{testutil.ToFloat64(m.KSeF.pacerWait.WithLabelValues("acme", "invoiceSend")), 2, "pacer wait seconds"},
+		{testutil.ToFloat64(m.KSeF.requests.WithLabelValues("beta", "invoiceSend", "200")), 1, "beta's own 200"},
+		{testutil.ToFloat64(m.KSeF.rateLimited.WithLabelValues("beta", "invoiceSend")), 0, "beta not rate limited"},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: %v, want %v", c.what, c.got, c.want)
@@ -45,7 +49,7 @@ ksef_sync_journal_up 0
 }
 
 func TestJournalMetrics(t *testing.T) {
-	rep := &status.Report{GeneratedAt: "2026-12-02T12:00:00Z", Companies: []status.Company{{NIP: "5265877635",
+	rep := &status.Report{GeneratedAt: "2026-12-02T12:00:00Z", Companies: []status.Company{{Name: "acme", NIP: "5265877635",
 		Queue: map[string]int{"ready": 2}, Invoices: status.Counts{Accepted: 20, Rejected: 5},
 		LastSend: "2026-12-02T11:59:00Z", Cursors: map[string]string{"cost": "2026-12-02T11:00:00Z"},
 		KSeF: status.KSeF{State: "unreachable"}, CredsExpires: "2027-01-01"}}}
@@ -53,20 +57,20 @@ func TestJournalMetrics(t *testing.T) {
 	want := `
 # HELP ksef_sync_invoices_total Invoices with a final KSeF verdict (or refused locally), by outcome.
 # TYPE ksef_sync_invoices_total counter
-ksef_sync_invoices_total{company="5265877635",outcome="accepted"} 20
-ksef_sync_invoices_total{company="5265877635",outcome="rejected"} 5
+ksef_sync_invoices_total{company="acme",nip="5265877635",outcome="accepted"} 20
+ksef_sync_invoices_total{company="acme",nip="5265877635",outcome="rejected"} 5
 # HELP ksef_sync_ksef_available 1 when KSeF answered the daemon's last request, 0 when it did not.
 # TYPE ksef_sync_ksef_available gauge
-ksef_sync_ksef_available{company="5265877635"} 0
+ksef_sync_ksef_available{company="acme",nip="5265877635"} 0
 # HELP ksef_sync_pull_cursor_lag_seconds How far each pull cursor is behind now.
 # TYPE ksef_sync_pull_cursor_lag_seconds gauge
-ksef_sync_pull_cursor_lag_seconds{company="5265877635",subject="cost"} 3600
+ksef_sync_pull_cursor_lag_seconds{company="acme",nip="5265877635",subject="cost"} 3600
 # HELP ksef_sync_last_success_timestamp_seconds Unix time of the last successful send (outputs written) or pull.
 # TYPE ksef_sync_last_success_timestamp_seconds gauge
-ksef_sync_last_success_timestamp_seconds{company="5265877635",job="send"} 1.79621274e+09
+ksef_sync_last_success_timestamp_seconds{company="acme",job="send",nip="5265877635"} 1.79621274e+09
 # HELP ksef_sync_credentials_expiry_timestamp_seconds Unix time at which the configured credentials stop working.
 # TYPE ksef_sync_credentials_expiry_timestamp_seconds gauge
-ksef_sync_credentials_expiry_timestamp_seconds{company="5265877635"} 1.7987616e+09
+ksef_sync_credentials_expiry_timestamp_seconds{company="acme",nip="5265877635"} 1.7987616e+09
 `
 	if err := testutil.GatherAndCompare(m.Registry, strings.NewReader(want), "ksef_sync_invoices_total",
 		"ksef_sync_ksef_available", "ksef_sync_pull_cursor_lag_seconds", "ksef_sync_last_success_timestamp_seconds",

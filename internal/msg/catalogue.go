@@ -118,6 +118,10 @@ const (
 	ConvRemovedBlank    Key = "conv.removed-leading-blank"
 	ConvChangedDeclared Key = "conv.changed-declared-encoding"
 
+	// Why an accepted invoice's outputs have no UPO (internal/engine): `upoMissing` in
+	// sent/<name>.ksef.json.
+	UPOMissingForeign Key = "upo.missing-foreign-session"
+
 	// Rejections by KSeF and by the claim (internal/engine): error/<name>.error.json.
 	HintKSeF410          Key = "ksef.410.hint"
 	HintKSeF415          Key = "ksef.415.hint"
@@ -178,6 +182,16 @@ const (
 	StProcessing       Key = "status.processing"
 	StProcessingLine   Key = "status.processing-line"
 	StAvailability     Key = "status.availability"
+	StAvailNoDaemon    Key = "status.avail-no-daemon"
+	StAvailUnknown     Key = "status.avail-unknown"
+	StAvailAvailable   Key = "status.avail-available"
+	StAvailUnannounced Key = "status.avail-unannounced"
+	StAvailMaintenance Key = "status.avail-maintenance"
+	StAvailFailure     Key = "status.avail-failure"
+	StAvailTotal       Key = "status.avail-total-failure"
+	StAvailOther       Key = "status.avail-other"
+	StAvailSince       Key = "status.avail-since"
+	StAvailStatusError Key = "status.avail-status-service-error"
 	StNoUPO            Key = "status.no-upo"
 	StNoUPOLine        Key = "status.no-upo-line"
 	StOffline          Key = "status.offline"
@@ -430,6 +444,9 @@ var catalogue = map[Key]text{
 	ConvRemovedBlank:    {"usunięto puste znaki przed deklaracją XML", "removed blank space before the XML declaration"},
 	ConvChangedDeclared: {"zmieniono deklarowane kodowanie %s na UTF-8", "changed the declared encoding %s to UTF-8"},
 
+	UPOMissingForeign: {"KSeF nie wydał UPO mimo %d prób: fakturę zarejestrowało inne narzędzie w sesji %s, która nie należy do ksef-sync (ostatnia odpowiedź: %s); UPO jest dostępne w tamtym narzędziu",
+		"KSeF did not give the UPO after %d attempts: the invoice was registered by another tool in session %s, which is not ours (last answer: %s)"},
+
 	HintKSeF410: {
 		"Poświadczenia KSeF, których używa ksef-sync, nie dają uprawnień do wystawiania faktur dla tego sprzedawcy: poproś administratora o nadanie uprawnienia InvoiceWrite.",
 		"The KSeF credentials in use have no right to issue invoices for this seller (uprawnienia): ask the administrator to grant InvoiceWrite."},
@@ -518,6 +535,16 @@ var catalogue = map[Key]text{
 	StProcessing:       {"Przetwarzane w KSeF (od najstarszych):", "Processing at KSeF (oldest first):"},
 	StProcessingLine:   {"przetwarzana w KSeF od %s (sesja %s)", "processing at KSeF since %s (session %s)"},
 	StAvailability:     {"dostępność KSeF", "KSeF availability"},
+	StAvailNoDaemon:    {"nieznana (żaden działający proces nie obserwuje serwisu statusowego KSeF)", "unknown (no running daemon is watching KSeF's status service)"},
+	StAvailUnknown:     {"nieznana (brak jeszcze wiadomości od KSeF i jego serwisu statusowego)", "unknown (nothing heard from KSeF or its status service yet)"},
+	StAvailAvailable:   {"dostępny", "available"},
+	StAvailUnannounced: {"NIEDOSTĘPNY, bez ogłoszonej awarii", "unavailable, not announced"},
+	StAvailMaintenance: {"ogłoszona przerwa techniczna", "maintenance announced"},
+	StAvailFailure:     {"ogłoszona awaria", "failure announced"},
+	StAvailTotal:       {"ogłoszona awaria całkowita", "total-failure announced"},
+	StAvailOther:       {"ogłoszony stan %s", "%s announced"},
+	StAvailSince:       {" od %s (czas warszawski)", " since %s (Warsaw)"},
+	StAvailStatusError: {"; serwis statusowy: %s", "; status service: %s"},
 	StNoUPO:            {"Wysłane BEZ UPO (KSeF go nie wydał; powód podaje upoMissing w .ksef.json):", "Sent WITHOUT a UPO (KSeF would not give it; upoMissing in .ksef.json says why):"},
 	StNoUPOLine:        {"przyjęta jako %s, bez UPO (%s)", "accepted as %s, no UPO (%s)"},
 	StOffline:          {"Faktury offline jeszcze nie w KSeF (%d, od najbliższego terminu):", "Offline invoices not yet in KSeF (%d, earliest deadline first):"},

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/ksef-sync/ksef-sync/internal/availability"
+	"github.com/ksef-sync/ksef-sync/internal/msg"
 	"github.com/ksef-sync/ksef-sync/internal/offline"
 	"github.com/ksef-sync/ksef-sync/spool"
 )
@@ -91,10 +93,33 @@ func offlineInvoices(ctx context.Context, j *spool.Journal, nip string, now time
 	return out[:min(len(out), maxOffline)], len(out), nil
 }
 
-// AvailabilityLine says in words what the daemon knows of KSeF's availability.
-func AvailabilityLine(a *Availability) string {
+// availabilityStates names each announced or observed state in the catalogue.
+var availabilityStates = map[string]msg.Key{
+	string(availability.Unknown): msg.StAvailUnknown, string(availability.Available): msg.StAvailAvailable,
+	string(availability.Unannounced): msg.StAvailUnannounced, string(availability.Maintenance): msg.StAvailMaintenance,
+	string(availability.Failure): msg.StAvailFailure, string(availability.TotalFailure): msg.StAvailTotal,
+}
+
+// AvailabilityLine says in words, in l, what the daemon knows of KSeF's availability. It is built
+// from the fields, not from Summary, which stays English as the log says it.
+func AvailabilityLine(l msg.Lang, a *Availability) string {
 	if a == nil {
-		return "unknown (no running daemon is watching KSeF's status service)"
+		return l.T(msg.StAvailNoDaemon)
 	}
-	return a.Summary
+	var b strings.Builder
+	if k, ok := availabilityStates[a.State]; ok {
+		b.WriteString(l.T(k))
+	} else {
+		b.WriteString(l.T(msg.StAvailOther, a.State))
+	}
+	if t, err := time.Parse(time.RFC3339, a.Since); err == nil && a.State != string(availability.Unknown) {
+		b.WriteString(l.T(msg.StAvailSince, t.In(offline.Warsaw).Format("2006-01-02 15:04")))
+	}
+	if a.Announcement != "" {
+		b.WriteString(": " + a.Announcement) // KSeF's own words, as the status service wrote them
+	}
+	if a.StatusError != "" {
+		b.WriteString(l.T(msg.StAvailStatusError, a.StatusError))
+	}
+	return b.String()
 }

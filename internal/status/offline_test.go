@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ksef-sync/ksef-sync/internal/availability"
+	"github.com/ksef-sync/ksef-sync/internal/msg"
 	"github.com/ksef-sync/ksef-sync/internal/offline"
 	"github.com/ksef-sync/ksef-sync/spool/spooltest"
 )
@@ -54,5 +55,29 @@ func TestOfflineDeadlineMovedByAnnouncedFailure(t *testing.T) {
 	// 7 business days after 2 June: 4 June (Corpus Christi) skipped.
 	if len(got) != 1 || got[0].Deadline != "2026-06-12" || got[0].Warning != "" || engine.String() != got[0].Deadline {
 		t.Fatalf("with the failure: %+v, engine's deadline %s; want both 2026-06-12, no warning", got, engine)
+	}
+}
+
+// TestAvailabilityLineLanguage: the availability line of `status` and the page is Polish by
+// default and English with language = "en" (issue 11 §4); KSeF's announcement is passed on as is.
+func TestAvailabilityLineLanguage(t *testing.T) {
+	a := &Availability{State: "failure", Since: "2026-12-02T14:30:00Z", Announcement: "Trwa awaria systemu KSeF",
+		Summary: "failure announced since 2026-12-02 15:30 (Warsaw): Trwa awaria systemu KSeF"}
+	for _, c := range []struct {
+		lang msg.Lang
+		a    *Availability
+		want string
+	}{
+		{"", a, "ogłoszona awaria od 2026-12-02 15:30 (czas warszawski): Trwa awaria systemu KSeF"},
+		{msg.EN, a, "failure announced since 2026-12-02 15:30 (Warsaw): Trwa awaria systemu KSeF"},
+		{"", &Availability{State: "available", Since: "2026-07-01T10:00:00Z", StatusError: "HTTP 503"},
+			"dostępny od 2026-07-01 12:00 (czas warszawski); serwis statusowy: HTTP 503"},
+		{"", &Availability{State: "unknown"}, "nieznana (brak jeszcze wiadomości od KSeF i jego serwisu statusowego)"},
+		{"", nil, "nieznana (żaden działający proces nie obserwuje serwisu statusowego KSeF)"},
+		{msg.EN, nil, "unknown (no running daemon is watching KSeF's status service)"},
+	} {
+		if got := AvailabilityLine(c.lang, c.a); got != c.want {
+			t.Errorf("%q %+v: %q, want %q", c.lang, c.a, got, c.want)
+		}
 	}
 }

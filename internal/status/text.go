@@ -90,7 +90,7 @@ func renderCompany(w io.Writer, l msg.Lang, c *Company) {
 		fmt.Fprintf(w, "  %-22s%s\n", "", l.T(msg.StOutboxHeld, h.Files, h.Daemon, h.Dir))
 	}
 	if c.KSeF.Availability != nil { // known only while a daemon watches the status service
-		field(w, l, msg.StAvailability, AvailabilityLine(c.KSeF.Availability))
+		field(w, l, msg.StAvailability, AvailabilityLine(l, c.KSeF.Availability))
 	}
 	lastErr := l.T(msg.StNone)
 	if c.LastError != nil {
