@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ksef-sync/ksef-sync/internal/plzone"
 	"github.com/ksef-sync/ksef-sync/ksef"
 )
 
@@ -81,10 +82,7 @@ const DefaultTokenDeadline = "2027-01-01"
 // TokenDeadlineTime is auth.token_deadline as the start of that day in Warsaw (DefaultTokenDeadline
 // when unset or unreadable; Load has already refused an unreadable value).
 func (a Auth) TokenDeadlineTime() time.Time {
-	loc, err := time.LoadLocation("Europe/Warsaw")
-	if err != nil {
-		loc = time.UTC
-	}
+	loc := plzone.Warsaw
 	s := a.TokenDeadline
 	if s == "" {
 		s = DefaultTokenDeadline

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ksef-sync/ksef-sync/internal/msg"
+	"github.com/ksef-sync/ksef-sync/internal/plzone"
 	"github.com/ksef-sync/ksef-sync/internal/xsd"
 )
 
@@ -219,12 +220,7 @@ func tooLarge(size, limit int, withAttachment bool) *Error {
 }
 
 // warsaw is the zone KSeF dates are counted in.
-var warsaw = func() *time.Location {
-	if loc, err := time.LoadLocation("Europe/Warsaw"); err == nil {
-		return loc
-	}
-	return time.FixedZone("CET", 3600)
-}()
+var warsaw = plzone.Warsaw
 
 // checkIssueDate refuses an issue date (P_1) after today in Warsaw: KSeF rejects such an invoice,
 // and during an outage the ERP would only learn it days later.

@@ -6,18 +6,14 @@
 // (ustawa o dniach wolnych od pracy), with 24 December free from 2025 on.
 package offline
 
-import "time"
+import (
+	"time"
+
+	"github.com/ksef-sync/ksef-sync/internal/plzone"
+)
 
 // Warsaw is the time zone every KSeF date and deadline is counted in.
-var Warsaw = mustLoad("Europe/Warsaw")
-
-func mustLoad(name string) *time.Location {
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		return time.FixedZone("CET", 3600) // the binary embeds tzdata; this only guards odd builds
-	}
-	return loc
-}
+var Warsaw = plzone.Warsaw
 
 // day is a calendar date without a time.
 type day struct {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ksef-sync/ksef-sync/internal/atomicfile"
+	"github.com/ksef-sync/ksef-sync/internal/plzone"
 	"github.com/ksef-sync/ksef-sync/internal/readable"
 	"github.com/ksef-sync/ksef-sync/ksef"
 	"github.com/ksef-sync/ksef-sync/spool"
@@ -284,14 +285,7 @@ func safeName(s string) bool {
 	return true
 }
 
-var warsaw = loadWarsaw()
-
-func loadWarsaw() *time.Location {
-	if loc, err := time.LoadLocation("Europe/Warsaw"); err == nil {
-		return loc
-	}
-	return time.UTC
-}
+var warsaw = plzone.Warsaw
 
 // queueReadable hands a delivered invoice to the background renderer for its PDF beside the XML.
 // An invoice found already in the inbox (a pull killed before its journal commit) is handed over

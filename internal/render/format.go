@@ -3,6 +3,8 @@ package render
 import (
 	"strings"
 	"time"
+
+	"github.com/ksef-sync/ksef-sync/internal/plzone"
 )
 
 // amount formats a decimal from the XML for reading: thousands grouped, at least two decimals,
@@ -78,10 +80,7 @@ func date(s string, l Lang) string {
 		return s
 	}
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		if loc, err := time.LoadLocation("Europe/Warsaw"); err == nil {
-			t = t.In(loc)
-		}
-		return t.Format("2006-01-02 15:04:05")
+		return t.In(plzone.Warsaw).Format("2006-01-02 15:04:05")
 	}
 	return s
 }
