@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/ksef-sync/ksef-sync/internal/atomicfile"
 )
@@ -321,6 +322,44 @@ func (j *Journal) Registered(ctx context.Context, inv *Invoice) ([]byte, error) 
 
 // ErrPruned is returned by Original and Registered for an invoice whose copies were pruned.
 var ErrPruned = errors.New("the copy was pruned (spool_retention)")
+
+// copiesLot is how many copies CopiesInJournal reads with one query.
+const copiesLot = 256
+
+// CopiesInJournal returns the bytes the journal keeps for the given invoices (those whose
+// SpoolPath, or RegisteredPath without a conversion, is InJournal: the same bytes), read with one
+// query per copiesLot ids instead of one per invoice. An id without a copy in the journal is
+// missing from the map; callers fall back to Original or Registered for it, which say why. All
+// the copies asked for are in memory at once: callers ask for a lot at a time.
+func (j *Journal) CopiesInJournal(ctx context.Context, ids []int64) (map[int64][]byte, error) {
+	out := make(map[int64][]byte, len(ids))
+	for lot := range slices.Chunk(ids, copiesLot) {
+		if err := j.readCopies(ctx, lot, out); err != nil {
+			return nil, fmt.Errorf("read spool copies: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// readCopies adds the copies of ids to out. The query is not kept prepared (queryRow, query): its
+// text differs with every lot.
+func (j *Journal) readCopies(ctx context.Context, ids []int64, out map[int64][]byte) error {
+	// The ids are our own integers, so building the IN list is safe.
+	rows, err := j.db.QueryContext(ctx, `SELECT id, data FROM spool_copies WHERE id IN (`+joinIDs(ids)+`)`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var data []byte
+		if err := rows.Scan(&id, &data); err != nil {
+			return err
+		}
+		out[id] = data
+	}
+	return rows.Err()
+}
 
 func (j *Journal) readCopy(ctx context.Context, id int64, path string) ([]byte, error) {
 	switch path {

@@ -513,3 +513,24 @@ func TestRecoverLegacyFileClaims(t *testing.T) {
 		t.Errorf("torn legacy claim: %d records, outbox file kept %v", len(all), fileExists(t, srcB))
 	}
 }
+
+// TestCopiesInJournalReadsManyAtOnce: the lot read gives each invoice exactly its claimed bytes,
+// as Original does, across more than one query; an id without a copy is simply absent.
+func TestCopiesInJournalReadsManyAtOnce(t *testing.T) {
+	j, _ := openTest(t)
+	ctx := context.Background()
+	var ids []int64
+	want := map[int64][]byte{}
+	for i := range copiesLot + 3 {
+		inv := claimTest(t, j, fmt.Sprintf("FV_%d.xml", i))
+		ids = append(ids, inv.ID)
+		want[inv.ID] = original(t, j, inv)
+	}
+	got, err := j.CopiesInJournal(ctx, append(ids, 999999))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("CopiesInJournal read %d copies, want the %d Original returns, byte for byte", len(got), len(want))
+	}
+}

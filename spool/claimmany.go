@@ -28,27 +28,35 @@ type claimItem struct {
 // The result has one entry per path: the claimed invoice, or the error for that file (ErrVanished,
 // ErrTooLarge, ErrAlreadyClaimed, ...), in the order of paths.
 func (j *Journal) ClaimMany(ctx context.Context, nip string, paths []string) ([]*Invoice, []error) {
-	invs, errs := make([]*Invoice, len(paths)), make([]error, len(paths))
+	invs, _, errs := j.ClaimManyBytes(ctx, nip, paths)
+	return invs, errs
+}
+
+// ClaimManyBytes is ClaimMany that also returns each claimed invoice's original bytes (nil where
+// the claim failed): the exact bytes committed with the record, so validating the lot need not
+// read them back from the journal.
+func (j *Journal) ClaimManyBytes(ctx context.Context, nip string, paths []string) ([]*Invoice, [][]byte, []error) {
+	invs, data, errs := make([]*Invoice, len(paths)), make([][]byte, len(paths)), make([]error, len(paths))
 	if j.readOnly {
 		for i := range errs {
 			errs[i] = ErrReadOnly
 		}
-		return invs, errs
+		return invs, data, errs
 	}
 	items := j.readClaims(paths, errs)
 	runHook(afterReadHook)
 	now := j.now().UTC()
 	items = j.insertClaims(ctx, nip, items, now, errs)
 	if len(items) == 0 {
-		return invs, errs
+		return invs, data, errs
 	}
 	runHook(afterClaimedHook)
 	ctx = context.WithoutCancel(ctx) // the invoices are ours now
 	j.removeSources(ctx, items)
 	for _, it := range items {
-		invs[it.idx] = claimedInvoice(nip, it, now)
+		invs[it.idx], data[it.idx] = claimedInvoice(nip, it, now), it.data
 	}
-	return invs, errs
+	return invs, data, errs
 }
 
 // claimedInvoice is the record insertClaims wrote for it, as Get would read it back.

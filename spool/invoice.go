@@ -139,21 +139,24 @@ func (j *Journal) changeMany(ctx context.Context, ids []int64, change func(*Invo
 	var prev []State
 	err := j.inTx(ctx, func(tx *sql.Tx) error {
 		moved, prev = moved[:0], prev[:0]
-		// Prepared once per transaction: parsing the SQL for every invoice cost more than running it
-		// (a fifth of the daemon's CPU in a 1,000-invoice burst).
-		sel, err := tx.PrepareContext(ctx, queryByID)
-		if err != nil {
-			return err
-		}
-		defer sel.Close()
 		upd := &updater{tx: tx, stmts: map[string]*sql.Stmt{}}
 		defer upd.close()
-		for _, id := range ids {
-			inv, old, err := j.changeOne(ctx, sel, upd, id, change)
+		for lot := range slices.Chunk(ids, changeLot) {
+			recs, err := j.loadLot(ctx, tx, lot)
 			if err != nil {
 				return err
 			}
-			moved, prev = append(moved, inv), append(prev, old)
+			for _, id := range lot {
+				inv := recs[id]
+				if inv == nil {
+					return fmt.Errorf("invoice %d: %w", id, ErrNotFound)
+				}
+				old, err := j.changeOne(ctx, upd, inv, change)
+				if err != nil {
+					return err
+				}
+				moved, prev = append(moved, inv), append(prev, old)
+			}
 		}
 		return nil
 	})
@@ -166,32 +169,53 @@ func (j *Journal) changeMany(ctx context.Context, ids []int64, change func(*Invo
 	return nil
 }
 
-func (j *Journal) changeOne(ctx context.Context, sel *sql.Stmt, upd *updater, id int64, change func(*Invoice) (State, error)) (*Invoice, State, error) {
-	inv, err := j.scanInvoice(sel.QueryRowContext(ctx, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, "", fmt.Errorf("invoice %d: %w", id, ErrNotFound)
-	}
+// changeLot is how many records changeMany reads with one query: reading them one query each
+// cost more than the reading itself in a burst's state changes (ten thousand records, six times).
+const changeLot = 256
+
+// loadLot reads the records of ids inside tx. An id listed twice is changed twice in order, on the
+// one record it loaded: the second change sees the first, as a fresh read would.
+func (j *Journal) loadLot(ctx context.Context, tx *sql.Tx, ids []int64) (map[int64]*Invoice, error) {
+	// The ids are our own integers, so building the IN list is safe; the text differs per lot, so
+	// it is not kept prepared.
+	rows, err := tx.QueryContext(ctx, selectInvoice+` WHERE id IN (`+joinIDs(ids)+`)`)
 	if err != nil {
-		return nil, "", fmt.Errorf("invoice %d: %w", id, err)
+		return nil, err
 	}
+	defer rows.Close()
+	recs := make(map[int64]*Invoice, len(ids))
+	for rows.Next() {
+		inv, err := j.scanInvoice(rows)
+		if err != nil {
+			return nil, err
+		}
+		recs[inv.ID] = inv
+	}
+	return recs, rows.Err()
+}
+
+// changeOne applies change to inv (read in this transaction) and writes the columns it changed.
+// It returns the state inv had.
+func (j *Journal) changeOne(ctx context.Context, upd *updater, inv *Invoice, change func(*Invoice) (State, error)) (State, error) {
+	id := inv.ID
 	before, err := j.updateArgs(inv)
 	if err != nil {
-		return nil, "", fmt.Errorf("invoice %d: %w", id, err)
+		return "", fmt.Errorf("invoice %d: %w", id, err)
 	}
 	old, created := inv.State, inv.CreatedAt
 	to, err := change(inv)
 	if err != nil {
-		return nil, "", err
+		return "", err
 	}
 	inv.ID, inv.CreatedAt, inv.State, inv.UpdatedAt = id, created, to, j.now().UTC()
 	args, err := j.updateArgs(inv)
 	if err != nil {
-		return nil, "", fmt.Errorf("invoice %d: %w", id, err)
+		return "", fmt.Errorf("invoice %d: %w", id, err)
 	}
 	if err := upd.exec(ctx, before, args); err != nil {
-		return nil, "", fmt.Errorf("invoice %d: %w", id, err)
+		return "", fmt.Errorf("invoice %d: %w", id, err)
 	}
-	return inv, old, nil
+	return old, nil
 }
 
 // updater writes only the columns a change touched: SQLite then leaves alone every index whose

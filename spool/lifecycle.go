@@ -2,9 +2,13 @@ package spool
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -169,7 +173,68 @@ func (j *Journal) MarkSubmitted(ctx context.Context, id int64, invoiceRef string
 
 // MarkBatchSubmitted moves the sending invoices of a closed batch session to submitted.
 func (j *Journal) MarkBatchSubmitted(ctx context.Context, ids []int64) error {
-	return j.apply(ctx, opMarkSubmitted, ids, nil)
+	return j.moveAll(ctx, opMarkSubmitted, ids)
+}
+
+// errNotAllMoved makes moveAll's transaction roll back so that apply can name the record at fault.
+var errNotAllMoved = errors.New("not every record may move")
+
+// moveAll runs o, which changes nothing but the state, on every id as ONE statement per lot of
+// ids instead of a read and a write per record: a 10,000-invoice batch moved record by record cost
+// 0.6 CPU-seconds. The statement moves only records in a state o may move from (the transitions
+// table); if any id is missing or in another state, nothing is changed and apply runs instead, so
+// the error is the same as for a record-by-record change.
+func (j *Journal) moveAll(ctx context.Context, o op, ids []int64) error {
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+	if len(ids) == 0 {
+		return nil
+	}
+	to := targets[o]
+	var from []string
+	for st, next := range transitions {
+		if next[to] == o {
+			from = append(from, "'"+string(st)+"'") // our own constants: safe to inline
+		}
+	}
+	at, err := encodeTime(j.now().UTC())
+	if err != nil {
+		return err
+	}
+	err = j.inTx(ctx, func(tx *sql.Tx) error {
+		for lot := range slices.Chunk(ids, 5000) {
+			// The ids are our own integers, so building the IN list is safe.
+			q := `UPDATE invoices SET state = ?, updated_at = ? WHERE state IN (` + strings.Join(from, ",") +
+				`) AND id IN (` + joinIDs(lot) + `)`
+			res, err := tx.ExecContext(ctx, q, string(to), at)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil || n != int64(len(lot)) {
+				return errors.Join(errNotAllMoved, err)
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, errNotAllMoved) {
+		return j.apply(ctx, o, ids, nil)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", o, err)
+	}
+	j.log.Debug("invoice states", "count", len(ids), "op", string(o), "to", string(to))
+	return nil
+}
+
+// joinIDs is ids as an SQL list.
+func joinIDs(ids []int64) string {
+	var b strings.Builder
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatInt(id, 10))
+	}
+	return b.String()
 }
 
 // applyEach applies o to the records items name (in one transaction), editing each record with its

@@ -233,3 +233,61 @@ func TestOperationsRecordTheirFields(t *testing.T) {
 		t.Errorf("rejected record = %+v", r)
 	}
 }
+
+// TestMarkBatchSubmittedMovesAllOrNone: a closed batch's invoices move to submitted together (one
+// statement); one record in another state, or an unknown id, refuses the whole lot with the
+// record-by-record error and changes nothing.
+func TestMarkBatchSubmittedMovesAllOrNone(t *testing.T) {
+	j, _ := openTest(t)
+	ctx := context.Background()
+	files := 0
+	lot := func(n int, last State) []int64 {
+		var ids []int64
+		for i := range n {
+			files++
+			inv := claimTest(t, j, fmt.Sprintf("b%d.xml", files))
+			st := StateSending
+			if i == n-1 {
+				st = last
+			}
+			move(t, j, inv.ID, StateClaimed, st, nil)
+			ids = append(ids, inv.ID)
+		}
+		return ids
+	}
+	states := func(ids []int64) []State {
+		var got []State
+		for _, id := range ids {
+			inv, err := j.Get(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, inv.State)
+		}
+		return got
+	}
+	ok := lot(3, StateSending)
+	if err := j.MarkBatchSubmitted(ctx, ok); err != nil {
+		t.Fatal(err)
+	}
+	if got := states(ok); !cmp.Equal(got, []State{StateSubmitted, StateSubmitted, StateSubmitted}) {
+		t.Errorf("states after MarkBatchSubmitted: %v", got)
+	}
+
+	mixed := lot(3, StateReady)
+	err := j.MarkBatchSubmitted(ctx, mixed)
+	if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), string(StateReady)) {
+		t.Errorf("one ready invoice in the lot: err = %v, want ErrConflict naming %s", err, StateReady)
+	}
+	if got := states(mixed); !cmp.Equal(got, []State{StateSending, StateSending, StateReady}) {
+		t.Errorf("a refused lot changed states: %v", got)
+	}
+
+	missing := lot(2, StateSending)
+	if err := j.MarkBatchSubmitted(ctx, append(missing, 999999)); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown id: err = %v, want ErrNotFound", err)
+	}
+	if got := states(missing); !cmp.Equal(got, []State{StateSending, StateSending}) {
+		t.Errorf("a refused lot changed states: %v", got)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -28,6 +29,7 @@ type dispatchJournal interface {
 	Defer(ctx context.Context, ids []int64, notBefore func(attempts int) time.Time) error
 	PutSession(ctx context.Context, s spool.Session) error
 	Registered(ctx context.Context, inv *spool.Invoice) ([]byte, error)
+	CopiesInJournal(ctx context.Context, ids []int64) (map[int64][]byte, error)
 }
 
 // dispatchKSeF is what sending ready invoices asks of KSeF.
@@ -559,17 +561,51 @@ func (e *Engine) buildPackage(ctx context.Context, invs []spool.Invoice) (*ksef.
 	}
 	sort.Slice(invs, func(i, j int) bool { return invs[i].ID < invs[j].ID })
 	names := make(map[int64]string, len(invs))
-	for _, inv := range invs {
-		data, err := e.sendJ.Registered(ctx, &inv)
+	for lot := range slices.Chunk(invs, copiesLot) {
+		copies, err := e.sendJ.CopiesInJournal(ctx, registeredInJournal(lot))
 		if err != nil {
 			return nil, nil, err
 		}
-		name := "invoice-" + strconv.FormatInt(inv.ID, 10) + ".xml"
-		if err := b.Add(name, data); err != nil {
-			return nil, nil, err
+		for i := range lot {
+			inv := &lot[i]
+			data, err := registered(ctx, e.sendJ, copies, inv)
+			if err != nil {
+				return nil, nil, err
+			}
+			name := "invoice-" + strconv.FormatInt(inv.ID, 10) + ".xml"
+			if err := b.Add(name, data); err != nil {
+				return nil, nil, err
+			}
+			names[inv.ID] = name
 		}
-		names[inv.ID] = name
 	}
 	pkg, err := b.Finish()
 	return pkg, names, err
+}
+
+// copiesLot is how many invoices' bytes the batch builder and the output writers read from the
+// journal with one query (CopiesInJournal) instead of one query each.
+const copiesLot = 256
+
+// registeredInJournal lists the invoices of lot whose registered bytes are the copy kept in the
+// journal (no conversion).
+func registeredInJournal(lot []spool.Invoice) []int64 {
+	var ids []int64
+	for i := range lot {
+		if lot[i].RegisteredPath == spool.InJournal {
+			ids = append(ids, lot[i].ID)
+		}
+	}
+	return ids
+}
+
+// registered is inv's registered bytes: from copies when read there, else from the journal
+// (a converted copy, or an error saying why there is none).
+func registered(ctx context.Context, j interface {
+	Registered(context.Context, *spool.Invoice) ([]byte, error)
+}, copies map[int64][]byte, inv *spool.Invoice) ([]byte, error) {
+	if data, ok := copies[inv.ID]; ok && inv.RegisteredPath == spool.InJournal {
+		return data, nil
+	}
+	return j.Registered(ctx, inv)
 }

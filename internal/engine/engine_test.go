@@ -1,7 +1,10 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -131,6 +134,21 @@ func TestSeveralInvoicesGoByBatch(t *testing.T) {
 	}
 	if len(done) != 5 || len(h.sim.Stats().Accepted) != 5 {
 		t.Fatalf("done %d, simulator accepted %d", len(done), len(h.sim.Stats().Accepted))
+	}
+	// Each copy in sent/ is its own invoice's bytes (the outputs read the journal's copies a lot at
+	// a time), and its record names the hash KSeF registered for those bytes.
+	for i := range 5 {
+		stem := filepath.Join(h.folders.Sent, fmt.Sprintf("B_%d", i))
+		got, err := os.ReadFile(stem + ".xml")
+		if err != nil || !bytes.Equal(got, inv(i, "BAT")) {
+			t.Errorf("B_%d.xml in sent/ is not the invoice dropped (%v)", i, err)
+		}
+		var rec SentRecord
+		js, _ := os.ReadFile(stem + ".ksef.json")
+		sum := sha256.Sum256(got)
+		if err := json.Unmarshal(js, &rec); err != nil || rec.InvoiceHash != base64.StdEncoding.EncodeToString(sum[:]) {
+			t.Errorf("B_%d.ksef.json: invoiceHash %q does not match the copy (%v)", i, rec.InvoiceHash, err)
+		}
 	}
 }
 

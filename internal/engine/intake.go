@@ -7,8 +7,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ksef-sync/ksef-sync/internal/atomicfile"
@@ -22,7 +25,7 @@ import (
 
 // claimJournal is what claiming and checking outbox files use.
 type claimJournal interface {
-	ClaimMany(ctx context.Context, nip string, paths []string) ([]*spool.Invoice, []error)
+	ClaimManyBytes(ctx context.Context, nip string, paths []string) ([]*spool.Invoice, [][]byte, []error)
 	ByState(ctx context.Context, nip string, states ...spool.State) ([]spool.Invoice, error)
 	WriteSpoolFile(name string, data []byte) (string, error)
 	Original(ctx context.Context, inv *spool.Invoice) ([]byte, error)
@@ -56,7 +59,7 @@ func (e *Engine) ClaimOutbox(ctx context.Context, files []watcher.File) []int64 
 // claimAll takes ready outbox files as one lot: first by renaming each into this daemon's claim
 // folder (outbox/.ksef-sync/<daemon-id>/, internal/outboxclaim), which at most one daemon on the
 // share can do, then into the journal from there. A file another daemon renamed first is skipped.
-func (e *Engine) claimAll(ctx context.Context, paths []string) []spool.Invoice {
+func (e *Engine) claimAll(ctx context.Context, paths []string) []claimed {
 	claimed, failed := e.claimTaken(ctx, e.claims.Take(paths))
 	if failed > 0 {
 		e.leftGate.failed(leftoversKey, e.now(), nil)
@@ -72,16 +75,16 @@ const leftoversKey = "claim folder"
 // cannot be claimed stay in the claim folder and are retried (retryLeftovers), except a file too
 // large to be an invoice, which goes to error/ at once. It returns the claimed invoices and how
 // many files failed.
-func (e *Engine) claimTaken(ctx context.Context, paths []string) (claimed []spool.Invoice, failed int) {
+func (e *Engine) claimTaken(ctx context.Context, paths []string) (lot []claimed, failed int) {
 	if len(paths) == 0 {
 		return nil, 0
 	}
-	invs, errs := e.claimJ.ClaimMany(ctx, e.opt.NIP, paths)
+	invs, raw, errs := e.claimJ.ClaimManyBytes(ctx, e.opt.NIP, paths)
 	for i, err := range errs {
 		switch {
 		case err == nil:
 			e.log.Info("invoice claimed", "file", invs[i].FileName, "invoice", invs[i].ID, "state", spool.StateClaimed)
-			claimed = append(claimed, *invs[i])
+			lot = append(lot, claimed{Invoice: *invs[i], raw: raw[i]})
 		case errors.Is(err, spool.ErrVanished), errors.Is(err, spool.ErrAlreadyClaimed):
 		case errors.Is(err, spool.ErrTooLarge):
 			e.rejectUnclaimable(paths[i])
@@ -91,14 +94,21 @@ func (e *Engine) claimTaken(ctx context.Context, paths []string) (claimed []spoo
 			failed++
 		}
 	}
-	return claimed, failed
+	return lot, failed
+}
+
+// claimed is a claimed invoice and, when it was claimed just now, the original bytes committed
+// with it (nil: read them from the journal).
+type claimed struct {
+	spool.Invoice
+	raw []byte
 }
 
 // claimLeftovers claims the files in our claim folder of the outbox: renamed by an earlier process
 // that died before the journal recorded them, or recorded with their removal pending, or left by a
 // claim that failed. The journal's claim recognises a recorded file and only removes it, so nothing
 // is claimed twice; other daemons' folders are never touched.
-func (e *Engine) claimLeftovers(ctx context.Context) (claimed []spool.Invoice, failed int) {
+func (e *Engine) claimLeftovers(ctx context.Context) (lot []claimed, failed int) {
 	if e.opt.Folders.Outbox == "" {
 		return nil, 0
 	}
@@ -179,11 +189,15 @@ func (e *Engine) rejectUnclaimable(path string) {
 
 // validateClaimed validates every claimed invoice (after a restart, or in one-pass mode).
 func (e *Engine) validateClaimed(ctx context.Context) error {
-	claimed, err := e.claimJ.ByState(ctx, e.opt.NIP, spool.StateClaimed)
-	if err != nil || len(claimed) == 0 {
+	invs, err := e.claimJ.ByState(ctx, e.opt.NIP, spool.StateClaimed)
+	if err != nil || len(invs) == 0 {
 		return err
 	}
-	return e.validateMany(ctx, claimed)
+	lot := make([]claimed, len(invs))
+	for i := range invs {
+		lot[i].Invoice = invs[i]
+	}
+	return e.validateMany(ctx, lot)
 }
 
 // verdict is the outcome of checking one claimed invoice.
@@ -197,19 +211,20 @@ type verdict struct {
 
 // validateMany turns claimed invoices into ready ones (registered bytes known) or rejects them at
 // the validation stage, recording all verdicts in two journal transactions.
-func (e *Engine) validateMany(ctx context.Context, invs []spool.Invoice) error {
+func (e *Engine) validateMany(ctx context.Context, invs []claimed) error {
 	verdicts := make(map[int64]verdict, len(invs))
 	var ready, rejected []int64
 	var errs []error
+	checked := e.checkAll(ctx, invs)
 	for i := range invs {
-		v, err := e.check(ctx, &invs[i])
+		v, err := checked[i].v, checked[i].err
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		v.file = invs[i].FileName
 		if v.prep != nil {
-			v.offline = e.issuance(&invs[i], v.prep)
+			v.offline = e.issuance(&invs[i].Invoice, v.prep)
 			sum := sha256.Sum256(v.prep.Bytes)
 			if err := e.technicalCorrection(ctx, &v.offline, v.prep.InvoiceNumber, base64.StdEncoding.EncodeToString(sum[:])); err != nil {
 				errs = append(errs, err)
@@ -227,11 +242,48 @@ func (e *Engine) validateMany(ctx context.Context, invs []spool.Invoice) error {
 	return errors.Join(errs...)
 }
 
-// check prepares one invoice's bytes for KSeF, keeping a converted copy in the spool.
-func (e *Engine) check(ctx context.Context, inv *spool.Invoice) (verdict, error) {
-	raw, err := e.claimJ.Original(ctx, inv)
-	if err != nil {
-		return verdict{}, err
+// checked is check's answer for one invoice.
+type checked struct {
+	v   verdict
+	err error
+}
+
+// checkAll checks invs on every core: parsing and schema-checking each invoice is independent
+// work, and it was most of a burst's claim-and-validate phase on one core. The answers keep the
+// order of invs; what depends on earlier verdicts (technical corrections) stays in validateMany.
+func (e *Engine) checkAll(ctx context.Context, invs []claimed) []checked {
+	out := make([]checked, len(invs))
+	workers := min(runtime.GOMAXPROCS(0), len(invs))
+	if workers <= 1 {
+		for i := range invs {
+			out[i].v, out[i].err = e.check(ctx, &invs[i])
+		}
+		return out
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < len(invs); i = int(next.Add(1) - 1) {
+				out[i].v, out[i].err = e.check(ctx, &invs[i])
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// check prepares one invoice's bytes for KSeF, keeping a converted copy in the spool. The bytes
+// are the ones just claimed, or else read from the journal.
+func (e *Engine) check(ctx context.Context, c *claimed) (verdict, error) {
+	inv, raw := &c.Invoice, c.raw
+	if raw == nil {
+		var err error
+		if raw, err = e.claimJ.Original(ctx, inv); err != nil {
+			return verdict{}, err
+		}
 	}
 	prep, perr := invoicexml.Prepare(raw, invoicexml.Options{ContextNIP: e.opt.NIP, MaxSize: e.opt.Send.MaxInvoiceSize, Lang: e.opt.Lang})
 	var verr *invoicexml.Error
@@ -243,6 +295,7 @@ func (e *Engine) check(ctx context.Context, inv *spool.Invoice) (verdict, error)
 	}
 	regPath := inv.SpoolPath
 	if len(prep.Conversions) > 0 {
+		var err error
 		if regPath, err = e.claimJ.WriteSpoolFile(strconv.FormatInt(inv.ID, 10)+".registered.xml", prep.Bytes); err != nil {
 			return verdict{}, err
 		}

@@ -29,6 +29,7 @@ type outputJournal interface {
 	Sessions(ctx context.Context, nip string, states ...string) ([]spool.Session, error)
 	Original(ctx context.Context, inv *spool.Invoice) ([]byte, error)
 	Registered(ctx context.Context, inv *spool.Invoice) ([]byte, error)
+	CopiesInJournal(ctx context.Context, ids []int64) (map[int64][]byte, error)
 }
 
 // outputKSeF is what writing outputs asks of KSeF: the UPO.
@@ -263,9 +264,10 @@ func (e *Engine) writeAll(ctx context.Context, final []spool.Invoice) map[int64]
 func (e *Engine) writeChunk(ctx context.Context, chunk []spool.Invoice) []int64 {
 	var b atomicfile.Batch
 	var staged []int64
+	copies := e.outputCopies(ctx, chunk)
 	for i := range chunk {
 		inv := &chunk[i]
-		if err := e.stageOne(ctx, &b, inv); err != nil {
+		if err := e.stageOne(ctx, &b, inv, copies); err != nil {
 			d, _ := e.outGate.failed(inv.ID, e.now(), err)
 			e.log.Warn("writing outputs failed; will retry", "file", inv.FileName, "invoice", inv.ID, "retry_in", d, "err", err)
 			continue
@@ -298,8 +300,33 @@ func (e *Engine) outputsDue(final []spool.Invoice) []spool.Invoice {
 	return due
 }
 
-func (e *Engine) stageOne(ctx context.Context, b *atomicfile.Batch, inv *spool.Invoice) error {
-	files, err := e.outputFiles(ctx, inv)
+// outputCopies reads the journal's copies of the chunk's invoices with one query: the registered
+// bytes go to sent/, the original bytes of a rejected invoice to error/. On failure each invoice
+// reads its own (and reports its own error).
+func (e *Engine) outputCopies(ctx context.Context, chunk []spool.Invoice) map[int64][]byte {
+	var ids []int64
+	for i := range chunk {
+		if path := outputCopyPath(&chunk[i]); path == spool.InJournal {
+			ids = append(ids, chunk[i].ID)
+		}
+	}
+	copies, err := e.outJ.CopiesInJournal(ctx, ids)
+	if err != nil {
+		return nil
+	}
+	return copies
+}
+
+// outputCopyPath is where the bytes an invoice's outputs copy are kept.
+func outputCopyPath(inv *spool.Invoice) string {
+	if inv.State == spool.StateAccepted {
+		return inv.RegisteredPath
+	}
+	return inv.SpoolPath
+}
+
+func (e *Engine) stageOne(ctx context.Context, b *atomicfile.Batch, inv *spool.Invoice, copies map[int64][]byte) error {
+	files, err := e.outputFiles(ctx, inv, copies)
 	if err != nil {
 		return err
 	}
@@ -318,19 +345,20 @@ type outputFile struct {
 
 // outputFiles assembles an invoice's output files. For an accepted invoice the JSON comes last:
 // files are renamed in order, so an ERP that waits for it finds the XML and the UPO already there.
-func (e *Engine) outputFiles(ctx context.Context, inv *spool.Invoice) ([]outputFile, error) {
+// copies holds the journal's copies read for the chunk (outputCopies).
+func (e *Engine) outputFiles(ctx context.Context, inv *spool.Invoice, copies map[int64][]byte) ([]outputFile, error) {
 	if inv.State == spool.StateAccepted {
-		return e.sentFiles(ctx, inv)
+		return e.sentFiles(ctx, inv, copies)
 	}
-	return e.errorFiles(ctx, inv)
+	return e.errorFiles(ctx, inv, copies)
 }
 
-func (e *Engine) sentFiles(ctx context.Context, inv *spool.Invoice) ([]outputFile, error) {
+func (e *Engine) sentFiles(ctx context.Context, inv *spool.Invoice, copies map[int64][]byte) ([]outputFile, error) {
 	upo, missing, err := e.upoOrReason(ctx, inv)
 	if err != nil {
 		return nil, err
 	}
-	data, err := e.outJ.Registered(ctx, inv)
+	data, err := registered(ctx, e.outJ, copies, inv)
 	if err != nil {
 		return nil, err
 	}
@@ -405,10 +433,13 @@ func (e *Engine) fetchUPO(ctx context.Context, inv *spool.Invoice) ([]byte, erro
 	return b, nil
 }
 
-func (e *Engine) errorFiles(ctx context.Context, inv *spool.Invoice) ([]outputFile, error) {
-	orig, err := e.outJ.Original(ctx, inv)
-	if err != nil {
-		return nil, err
+func (e *Engine) errorFiles(ctx context.Context, inv *spool.Invoice, copies map[int64][]byte) ([]outputFile, error) {
+	orig, ok := copies[inv.ID]
+	if !ok || inv.SpoolPath != spool.InJournal {
+		var err error
+		if orig, err = e.outJ.Original(ctx, inv); err != nil {
+			return nil, err
+		}
 	}
 	rec := ErrorRecord{
 		Code:                   errorCode(inv),
