@@ -26,7 +26,8 @@ import (
 var fontDefs embed.FS
 
 // cpFont is one font face ready for fpdf.AddFontFromBytes: its definition, the zlib-compressed
-// TTF the definition names, and its widths by code for our own line wrapping.
+// TTF the definition names (cut to the glyphs Windows-1250 reaches, see subsetTTF), and its widths
+// by code for our own line wrapping.
 type cpFont struct {
 	def, z []byte
 	cw     []int
@@ -53,19 +54,40 @@ func loadCPFont(name string, ttf []byte) (cpFont, error) {
 	if err != nil {
 		return cpFont{}, err
 	}
-	var widths struct{ Cw []int }
-	if err := json.Unmarshal(def, &widths); err != nil || len(widths.Cw) != 256 {
+	var meta struct {
+		Cw           []int
+		OriginalSize int
+	}
+	if err := json.Unmarshal(def, &meta); err != nil || len(meta.Cw) != 256 {
 		return cpFont{}, fmt.Errorf("font definition %s: no 256 widths (%v)", name, err)
+	}
+	sub, err := subsetTTF(ttf, cp1250Repertoire())
+	if err != nil {
+		return cpFont{}, err
+	}
+	if len(sub) != meta.OriginalSize { // the definition was made from another subset
+		return cpFont{}, fmt.Errorf("font definition %s is for %d bytes of font, not %d", name, meta.OriginalSize, len(sub))
 	}
 	var z bytes.Buffer
 	zw, _ := zlib.NewWriterLevel(&z, zlib.BestCompression)
-	if _, err := zw.Write(ttf); err != nil {
+	if _, err := zw.Write(sub); err != nil {
 		return cpFont{}, err
 	}
 	if err := zw.Close(); err != nil {
 		return cpFont{}, err
 	}
-	return cpFont{def: def, z: z.Bytes(), cw: widths.Cw}, nil
+	return cpFont{def: def, z: z.Bytes(), cw: meta.Cw}, nil
+}
+
+// cp1250Repertoire lists every printable character Windows-1250 has.
+func cp1250Repertoire() []rune {
+	var rs []rune
+	for b, r := range cp1250Runes {
+		if b >= 0x20 && r != utf8.RuneError && r != 0x7f {
+			rs = append(rs, r)
+		}
+	}
+	return rs
 }
 
 // cp1250 maps the runes Windows-1250 encodes above ASCII to their byte; cp1250Runes is the way

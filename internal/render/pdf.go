@@ -71,6 +71,7 @@ func layoutPDF(d *doc, fonts *cpFonts) (pdf []byte, lossy bool, err error) {
 		f.AddUTF8FontFromBytes(fontFamily, "", goregular.TTF)
 		f.AddUTF8FontFromBytes(fontFamily, "B", gobold.TTF)
 	}
+	f.SetCompression(false) // deflatePages compresses the pages with pooled writers
 	f.SetMargins(marginX, marginTop, marginX)
 	f.SetAutoPageBreak(false, marginBot)
 	f.SetTitle(d.docTitle, true)
@@ -103,7 +104,8 @@ func layoutPDF(d *doc, fonts *cpFonts) (pdf []byte, lossy bool, err error) {
 	if err := f.Output(&buf); err != nil {
 		return nil, false, fmt.Errorf("render PDF: %w", err)
 	}
-	return buf.Bytes(), false, nil
+	out, err := deflatePages(buf.Bytes())
+	return out, false, err
 }
 
 // enc gives text in the encoding of the current fonts, noting what they cannot show.
