@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -100,13 +101,18 @@ func layoutPDF(d *doc, fonts *cpFonts) (pdf []byte, lossy bool, err error) {
 	if p.lossy {
 		return nil, true, nil
 	}
-	var buf bytes.Buffer
-	if err := f.Output(&buf); err != nil {
+	// fpdf's plain output is only read by deflatePages, which copies it: its buffer is reused.
+	buf := plainPDFs.Get().(*bytes.Buffer)
+	defer plainPDFs.Put(buf)
+	buf.Reset()
+	if err := f.Output(buf); err != nil {
 		return nil, false, fmt.Errorf("render PDF: %w", err)
 	}
 	out, err := deflatePages(buf.Bytes())
 	return out, false, err
 }
+
+var plainPDFs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // enc gives text in the encoding of the current fonts, noting what they cannot show.
 func (p *pdfw) enc(text string) string {
