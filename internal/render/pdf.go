@@ -3,8 +3,11 @@ package render
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"strings"
+	"sync"
 	"time"
+	"unicode"
 
 	"codeberg.org/go-pdf/fpdf"
 	"golang.org/x/image/font/gofont/gobold"
@@ -30,8 +33,10 @@ const (
 type pdfw struct {
 	f      *fpdf.Fpdf
 	d      *doc
-	width  float64 // usable width
-	bottom float64 // lowest y for content
+	width  float64  // usable width
+	bottom float64  // lowest y for content
+	cp     *cpFonts // the Windows-1250 faces, or nil on the UTF-8 path
+	lossy  bool     // a text had a character the Windows-1250 faces lack
 }
 
 type cellStyle int
@@ -45,11 +50,29 @@ const (
 )
 
 // writePDF lays the document out on A4 pages. Breaks are placed by hand (auto page break is off) so
-// that table headers repeat and no row is cut in half unless it is taller than a page.
+// that table headers repeat and no row is cut in half unless it is taller than a page. The
+// prepared Windows-1250 fonts are tried first; a document they cannot spell is laid out again with
+// the UTF-8 fonts (see fonts.go).
 func writePDF(d *doc) ([]byte, error) {
+	if fonts, err := cp1250Fonts(); err == nil {
+		if out, lossy, err := layoutPDF(d, fonts); !lossy {
+			return out, err
+		}
+	}
+	out, _, err := layoutPDF(d, nil)
+	return out, err
+}
+
+func layoutPDF(d *doc, fonts *cpFonts) (pdf []byte, lossy bool, err error) {
 	f := fpdf.New("P", "mm", "A4", "")
-	f.AddUTF8FontFromBytes(fontFamily, "", goregular.TTF)
-	f.AddUTF8FontFromBytes(fontFamily, "B", gobold.TTF)
+	if fonts != nil {
+		f.AddFontFromBytes(fontFamily, "", fonts.regular.def, fonts.regular.z)
+		f.AddFontFromBytes(fontFamily, "B", fonts.bold.def, fonts.bold.z)
+	} else {
+		f.AddUTF8FontFromBytes(fontFamily, "", goregular.TTF)
+		f.AddUTF8FontFromBytes(fontFamily, "B", gobold.TTF)
+	}
+	f.SetCompression(false) // deflatePages compresses the pages with pooled writers
 	f.SetMargins(marginX, marginTop, marginX)
 	f.SetAutoPageBreak(false, marginBot)
 	f.SetTitle(d.docTitle, true)
@@ -63,7 +86,7 @@ func writePDF(d *doc) ([]byte, error) {
 	f.SetCatalogSort(true) // fonts in a fixed order: reproducible bytes
 	f.AliasNbPages(nbAlias)
 	pw, ph := f.GetPageSize()
-	p := &pdfw{f: f, d: d, width: pw - 2*marginX, bottom: ph - marginBot}
+	p := &pdfw{f: f, d: d, width: pw - 2*marginX, bottom: ph - marginBot, cp: fonts}
 	f.SetFooterFunc(p.footer)
 	f.AddPage()
 	p.header()
@@ -72,14 +95,38 @@ func writePDF(d *doc) ([]byte, error) {
 	}
 	for _, q := range d.qrs {
 		if err := p.qr(q); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
-	var buf bytes.Buffer
-	if err := f.Output(&buf); err != nil {
-		return nil, fmt.Errorf("render PDF: %w", err)
+	if p.lossy {
+		return nil, true, nil
 	}
-	return buf.Bytes(), nil
+	// fpdf's plain output is only read by deflatePages, which copies it: its buffer is reused.
+	buf := plainPDFs.Get().(*bytes.Buffer)
+	defer plainPDFs.Put(buf)
+	buf.Reset()
+	if err := f.Output(buf); err != nil {
+		return nil, false, fmt.Errorf("render PDF: %w", err)
+	}
+	out, err := deflatePages(buf.Bytes())
+	return out, false, err
+}
+
+var plainPDFs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// enc gives text in the encoding of the current fonts, noting what they cannot show.
+func (p *pdfw) enc(text string) string {
+	if p.cp == nil {
+		return text
+	}
+	out, ok := encodeCP1250(text)
+	p.lossy = p.lossy || !ok
+	return out
+}
+
+// cell prints text (not yet encoded) in a borderless cell.
+func (p *pdfw) cell(w, h float64, text string, ln int, align string) {
+	p.f.CellFormat(w, h, p.enc(text), "", ln, align, false, 0, "")
 }
 
 func (p *pdfw) font(bold bool, size float64) {
@@ -95,8 +142,8 @@ func (p *pdfw) footer() {
 	f.SetY(-marginBot + 6)
 	p.font(false, smallSize)
 	f.SetTextColor(110, 110, 110)
-	f.CellFormat(p.width/2, 4, lb.generated, "", 0, "L", false, 0, "")
-	f.CellFormat(p.width/2, 4, fmt.Sprintf("%s %d %s %s", lb.page, f.PageNo(), lb.of, nbAlias), "", 0, "R", false, 0, "")
+	p.cell(p.width/2, 4, lb.generated, 0, "L")
+	p.cell(p.width/2, 4, fmt.Sprintf("%s %d %s %s", lb.page, f.PageNo(), lb.of, nbAlias), 0, "R")
 	f.SetTextColor(0, 0, 0)
 }
 
@@ -105,7 +152,7 @@ func (p *pdfw) header() {
 	f, d := p.f, p.d
 	p.font(false, smallSize)
 	f.SetTextColor(110, 110, 110)
-	f.CellFormat(p.width, 4, d.kicker, "", 1, "L", false, 0, "")
+	p.cell(p.width, 4, d.kicker, 1, "L")
 	f.SetTextColor(0, 0, 0)
 	p.font(true, titleSize)
 	for _, l := range p.wrap(d.title, p.width, true, titleSize) {
@@ -114,10 +161,10 @@ func (p *pdfw) header() {
 	for _, h := range d.heading {
 		p.font(false, bodySize)
 		f.SetTextColor(90, 90, 90)
-		f.CellFormat(32, 5.5, h[0]+":", "", 0, "L", false, 0, "")
+		p.cell(32, 5.5, h[0]+":", 0, "L")
 		f.SetTextColor(0, 0, 0)
 		p.font(true, 11)
-		f.CellFormat(p.width-32, 5.5, h[1], "", 1, "L", false, 0, "")
+		p.cell(p.width-32, 5.5, h[1], 1, "L")
 	}
 	f.SetDrawColor(60, 60, 60)
 	f.Line(marginX, f.GetY()+1.5, marginX+p.width, f.GetY()+1.5)
@@ -165,7 +212,7 @@ func (p *pdfw) sectionTitle(title string) {
 		f.AddPage()
 	}
 	p.font(true, 10)
-	f.CellFormat(p.width, 6, title, "", 1, "L", false, 0, "")
+	p.cell(p.width, 6, title, 1, "L")
 }
 
 func (p *pdfw) table(t *table) {
@@ -195,12 +242,60 @@ type line struct {
 	bold bool
 }
 
+// split breaks one paragraph into lines no wider than width, as fpdf's SplitText does; on the
+// Windows-1250 path it measures bytes with the face's own widths (SplitText reads runes, which
+// would garble the encoded text) and returns the lines encoded.
+func (p *pdfw) split(para string, width float64, bold bool) []string {
+	if p.cp == nil {
+		return p.f.SplitText(para, width)
+	}
+	cw := p.cp.regular.cw
+	if bold {
+		cw = p.cp.bold.cw
+	}
+	_, size := p.f.GetFontSize()
+	return splitWidths(p.enc(para), cw, int(math.Ceil((width-2*p.f.GetCellMargin())*1000/size)))
+}
+
+// splitWidths is fpdf's SplitText over single-byte text: break at the last space before the line
+// grows wider than wmax (in thousandths of the font size), or inside a word longer than a line.
+func splitWidths(s string, cw []int, wmax int) []string {
+	s = strings.TrimRight(s, "\n")
+	var lines []string
+	sep, i, j, l := -1, 0, 0, 0
+	for i < len(s) {
+		c := s[i]
+		l += cw[c]
+		if unicode.IsSpace(cp1250Runes[c]) {
+			sep = i
+		}
+		if c == '\n' || l > wmax {
+			if sep == -1 {
+				if i == j {
+					i++
+				}
+				sep = i
+			} else {
+				i = sep + 1
+			}
+			lines = append(lines, s[j:sep])
+			sep, j, l = -1, i, 0
+		} else {
+			i++
+		}
+	}
+	if i != j {
+		lines = append(lines, s[j:i])
+	}
+	return lines
+}
+
 // wrap splits text into lines that fit width, honouring its own line breaks.
 func (p *pdfw) wrap(text string, width float64, bold bool, size float64) []line {
 	p.font(bold, size)
 	var out []line
 	for _, para := range strings.Split(text, "\n") {
-		parts := p.f.SplitText(para, width)
+		parts := p.split(para, width, bold)
 		if len(parts) == 0 {
 			parts = []string{""}
 		}
@@ -317,16 +412,16 @@ func (p *pdfw) qr(q qrBlock) error {
 	// the code starts, and is centred under it only when it fits.
 	p.font(true, bodySize)
 	align := "L"
-	if f.GetStringWidth(q.label) <= qrSize {
+	if f.GetStringWidth(p.enc(q.label)) <= qrSize {
 		align = "C"
 	}
 	f.SetXY(x, y+qrSize)
-	f.CellFormat(qrSize, 4, q.label, "", 0, align, false, 0, "")
+	p.cell(qrSize, 4, q.label, 0, align)
 	tx := x + qrSize + 4
 	f.SetXY(tx, y+4)
 	p.font(false, bodySize)
 	f.SetTextColor(90, 90, 90)
-	f.CellFormat(p.width-qrSize-4, lineH, q.caption+":", "", 2, "L", false, 0, "")
+	p.cell(p.width-qrSize-4, lineH, q.caption+":", 2, "L")
 	f.SetTextColor(0, 0, 0)
 	for _, l := range p.wrap(q.link, p.width-qrSize-4, false, bodySize) {
 		f.SetX(tx)
