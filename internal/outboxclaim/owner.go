@@ -134,8 +134,11 @@ func (g *Guard) Check() error {
 	if now.Before(g.next) {
 		return g.last
 	}
-	g.next = now.Add(RefreshEvery)
 	g.last = g.settle(now)
+	var c *Conflict
+	if g.last == nil || errors.As(g.last, &c) {
+		g.next = now.Add(RefreshEvery)
+	} // any other error (the outbox is missing, the share is down): tried again at the next call
 	return g.last
 }
 
