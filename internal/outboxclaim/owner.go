@@ -82,12 +82,13 @@ type Conflict struct {
 	Me     Owner  `json:"me"`
 }
 
-// Error names both daemons and the safe fix. Only the copy may get a new id: the files waiting in
-// its claim folder are the original's too, so the copy must not take its leftovers with it.
+// Error names both daemons and the safe fix. Deleting daemon-id alone is not: the copied journal
+// holds the other daemon's invoices, and files in the claim folder are the other daemon's to finish.
 func (c *Conflict) Error() string {
 	return fmt.Sprintf("daemon id %s is in use on outbox %s by another running ksef-sync (host %s, state folder %s, updated %s); "+
-		"this one (host %s, state folder %s) does not claim files there. A copied state folder? Give this daemon its own id: "+
-		"stop it, delete %s (leave the claim folder %s alone: the other daemon finishes what is in it), start it again",
+		"this one (host %s, state folder %s) does not claim files there. A copied state folder? Stop this daemon, "+
+		"move its state folder aside and start it with a new, empty one (deleting %s alone is not enough: the copied journal "+
+		"holds the other daemon's invoices); leave %s alone, the other daemon finishes what is in it",
 		c.Daemon, c.Outbox, c.Other.Host, c.Other.StateDir, c.Other.Updated.UTC().Format(time.RFC3339),
 		c.Me.Host, c.Me.StateDir, filepath.Join(c.Me.StateDir, IDFile), Dir(c.Outbox, c.Daemon))
 }

@@ -29,7 +29,7 @@ func TestCopiedStateFolderIsRefused(t *testing.T) {
 	if err := b.Check(); !errors.As(err, &c) {
 		t.Fatalf("copy not refused: %v", err)
 	}
-	for _, want := range []string{"srv1", "srv2", "/var/lib/a", "daemon-id", "stop it"} {
+	for _, want := range []string{"srv1", "srv2", "/var/lib/a", "daemon-id", "Stop this daemon", "empty"} {
 		if !strings.Contains(c.Error(), want) {
 			t.Errorf("message lacks %q: %s", want, c.Error())
 		}
