@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/ksef-sync/ksef-sync/internal/config"
 	"github.com/ksef-sync/ksef-sync/internal/outboxclaim"
@@ -20,6 +21,10 @@ func claimFindings(cfg *config.Config) []finding {
 	}
 	var out []finding
 	for _, co := range cfg.Companies() {
+		if c, _ := outboxclaim.Live(co.Folders.Outbox, id, outboxclaim.Me(cfg.Folders.State), time.Now()); c != nil && id != "" {
+			out = append(out, finding{Check: "daemon id " + id + " on outbox " + co.Folders.Outbox, Problem: "another running ksef-sync uses this daemon's id there",
+				Fix: c.Error()})
+		}
 		held, err := outboxclaim.Others(co.Folders.Outbox, id)
 		if err != nil {
 			continue // the outbox folder's own check reports a folder that cannot be read

@@ -168,6 +168,11 @@ type Engine struct {
 	leftGate retryGate[string]
 	// nextSweep is when the claim folder is next looked at without a failure (retryLeftovers).
 	nextSweep time.Time
+	// owner keeps our owner record in the outbox, so a second live process with our daemon id (a
+	// copied state folder) is noticed and claims nothing there (owner.go); nil without an outbox.
+	owner *outboxclaim.Guard
+	// ownerProblem is the last refusal logged, so it is logged once, not at every tick.
+	ownerProblem string
 }
 
 // New checks the options and returns an Engine.
@@ -207,6 +212,7 @@ func New(opt Options) (*Engine, error) {
 		nextPoll:   map[string]time.Time{},
 		dupLookups: map[int64]int{},
 		claims:     claims,
+		owner:      newOwnerGuard(opt, claims.ID()),
 	}, nil
 }
 
@@ -331,6 +337,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 		case <-e.wake:
 		case <-tick.C:
+			e.mayClaim() // refreshes our owner record every outboxclaim.RefreshEvery
 			e.retryLeftovers(ctx)
 			if e.idle(ctx, lastStep) {
 				e.turned()

@@ -60,6 +60,9 @@ func (e *Engine) ClaimOutbox(ctx context.Context, files []watcher.File) []int64 
 // folder (outbox/.ksef-sync/<daemon-id>/, internal/outboxclaim), which at most one daemon on the
 // share can do, then into the journal from there. A file another daemon renamed first is skipped.
 func (e *Engine) claimAll(ctx context.Context, paths []string) []claimed {
+	if !e.mayClaim() {
+		return nil
+	}
 	claimed, failed := e.claimTaken(ctx, e.claims.Take(paths))
 	if failed > 0 {
 		e.leftGate.failed(leftoversKey, e.now(), nil)
@@ -109,7 +112,7 @@ type claimed struct {
 // claim that failed. The journal's claim recognises a recorded file and only removes it, so nothing
 // is claimed twice; other daemons' folders are never touched.
 func (e *Engine) claimLeftovers(ctx context.Context) (lot []claimed, failed int) {
-	if e.opt.Folders.Outbox == "" {
+	if e.opt.Folders.Outbox == "" || !e.mayClaim() {
 		return nil, 0
 	}
 	left, err := e.claims.Leftovers(e.opt.Folders.Outbox)

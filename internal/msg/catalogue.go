@@ -177,6 +177,7 @@ const (
 	StOutboxDenied     Key = "status.outbox-denied"
 	StOutboxUnreadable Key = "status.outbox-unreadable"
 	StOutboxHeld       Key = "status.outbox-held"
+	StOutboxSharedID   Key = "status.outbox-shared-id"
 	StInvoices         Key = "status.invoices"
 	StQueue            Key = "status.queue"
 	StProcessing       Key = "status.processing"
@@ -529,6 +530,8 @@ var catalogue = map[Key]text{
 	StOutboxMissing:    {"folder nie istnieje (udział sieciowy jeszcze niepodłączony?)", "the folder does not exist (a share not mounted yet?)"},
 	StOutboxDenied:     {"brak uprawnień do odczytu folderu", "no permission to read the folder"},
 	StOutboxUnreadable: {"nie można odczytać zawartości folderu", "the folder cannot be listed"},
+	StOutboxSharedID: {"PROBLEM: identyfikator %s używa też działający ksef-sync na %s (folder stanu %s), więc ten nie pobiera plików z tego folderu outbox; skopiowany folder stanu? zatrzymaj ten proces, odsuń jego folder stanu %s i uruchom go z nowym, pustym (samo usunięcie daemon-id nie wystarczy: skopiowany dziennik zawiera faktury tamtego procesu); folderu .ksef-sync nie ruszaj",
+		"PROBLEM: the id %s is also used by a running ksef-sync on %s (state folder %s), so this one takes no files from this outbox; a copied state folder? stop this daemon, move its state folder %s aside and start it with a new, empty one (deleting daemon-id alone is not enough: the copied journal holds the other daemon's invoices); leave the .ksef-sync folder alone"},
 	StOutboxHeld:       {"%d plik(ów) pobranych przez inny proces ksef-sync (%s) czeka w %s; jeśli tamten komputer nie działa, przenieś je z powrotem do folderu outbox", "%d file(s) taken by another ksef-sync daemon (%s) wait in %s; if that host is down for good, move them back into the outbox"},
 	StInvoices:         {"Faktury: %d = %d przyjętych + %d odrzuconych + %d w toku; dziś %d przyjętych, %d odrzuconych", "Invoices: %d = %d accepted + %d rejected + %d in progress; today %d accepted, %d rejected"},
 	StQueue:            {"Kolejka:", "Queue:"},

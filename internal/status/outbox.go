@@ -23,6 +23,9 @@ type Outbox struct {
 	// (outbox/.ksef-sync/<daemon-id>/): invoices they took and have not finished. Files that stay
 	// there mean that daemon stopped; moving them back into the outbox hands them on.
 	OtherDaemons []outboxclaim.Held `json:"otherDaemonClaims,omitempty"`
+	// SharedID, when set, is another live process using this daemon's id on the outbox (a copied
+	// state folder): this daemon claims nothing there until it gets an id of its own.
+	SharedID *outboxclaim.Conflict `json:"sharedDaemonId,omitempty"`
 }
 
 // OutboxUnavailable is the meta value recording an unavailable outbox; problem is the watcher's
@@ -62,4 +65,15 @@ func otherClaims(stateDir, outbox string) []outboxclaim.Held {
 	id, _ := outboxclaim.ReadID(stateDir)
 	held, _ := outboxclaim.Others(outbox, id)
 	return held
+}
+
+// sharedID is another live process using the daemon id of stateDir on outbox, as its owner record
+// says (outboxclaim.Live); nil when none or when the record cannot be read.
+func sharedID(stateDir, outbox string, now time.Time) *outboxclaim.Conflict {
+	id, _ := outboxclaim.ReadID(stateDir)
+	if id == "" {
+		return nil
+	}
+	c, _ := outboxclaim.Live(outbox, id, outboxclaim.Me(stateDir), now)
+	return c
 }

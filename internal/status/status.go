@@ -248,13 +248,14 @@ func buildCompany(ctx context.Context, j *spool.Journal, scope string, co config
 		}
 	}
 	held := otherClaims(o.Config.Folders.State, co.Folders.Outbox)
-	c.Outbox.OtherDaemons = held
+	shared := sharedID(o.Config.Folders.State, co.Folders.Outbox, o.Now)
+	c.Outbox.OtherDaemons, c.Outbox.SharedID = held, shared
 	if j == nil {
 		return c, nil
 	}
 	// One journal serves every company: meta keys carry the company's scope (config.MetaKey).
 	c.Outbox = outboxOf(ctx, j, config.MetaKey(OutboxMetaKey, scope), beat, o.Now)
-	c.Outbox.OtherDaemons = held
+	c.Outbox.OtherDaemons, c.Outbox.SharedID = held, shared
 	c.LastSend, _, _ = j.Meta(ctx, config.MetaKey("last_send_output", scope))
 	c.LastPull, _, _ = j.Meta(ctx, config.MetaKey("last_pull", scope))
 	y, m, d := o.Now.Date()

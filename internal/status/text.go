@@ -89,6 +89,9 @@ func renderCompany(w io.Writer, l msg.Lang, c *Company) {
 	for _, h := range c.Outbox.OtherDaemons {
 		fmt.Fprintf(w, "  %-22s%s\n", "", l.T(msg.StOutboxHeld, h.Files, h.Daemon, h.Dir))
 	}
+	if s := c.Outbox.SharedID; s != nil {
+		fmt.Fprintf(w, "  %-22s%s\n", "", l.T(msg.StOutboxSharedID, s.Daemon, s.Other.Host, s.Other.StateDir, s.Me.StateDir))
+	}
 	if c.KSeF.Availability != nil { // known only while a daemon watches the status service
 		field(w, l, msg.StAvailability, AvailabilityLine(l, c.KSeF.Availability))
 	}
