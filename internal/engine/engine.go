@@ -173,6 +173,8 @@ type Engine struct {
 	owner *outboxclaim.Guard
 	// ownerProblem is the last refusal logged, so it is logged once, not at every tick.
 	ownerProblem string
+	// ownerConflict is the live process that uses our daemon id in the outbox, as last checked.
+	ownerConflict *outboxclaim.Conflict
 }
 
 // New checks the options and returns an Engine.
@@ -298,6 +300,9 @@ func (e *Engine) unpoke() {
 // Run is the daemon loop: it recovers, then claims files the watcher reports, and keeps the
 // journal's invoices moving until ctx is cancelled. It returns nil on cancellation.
 func (e *Engine) Run(ctx context.Context) error {
+	if !e.awaitOwnID(ctx) {
+		return nil
+	}
 	if err := e.Recover(ctx); err != nil {
 		return err
 	}
@@ -433,6 +438,9 @@ func paths(files []watcher.File) []string {
 // Step performs one round of work: dispatch what is ready, confirm what is submitted, write
 // outputs for what is final. flush sends gathered invoices without waiting for the gather window.
 func (e *Engine) Step(ctx context.Context, flush bool) error {
+	if e.copiedJournal() != nil {
+		return nil // mayClaim logged it once; nothing moves until the other process stops
+	}
 	e.followAvailability(ctx) // offline.go
 	var errs []error
 	if err := e.dispatch(ctx, flush); err != nil {

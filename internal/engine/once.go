@@ -21,6 +21,9 @@ type PassResult struct {
 // sends it, and waits until every invoice of this pass — and any left unfinished by an earlier run —
 // is final and its outputs are written, or until ctx ends.
 func (e *Engine) SendOnce(ctx context.Context, w *watcher.Watcher, present []watcher.File) (PassResult, error) {
+	if c := e.copiedJournal(); c != nil {
+		return PassResult{}, c
+	}
 	if err := e.Recover(ctx); err != nil {
 		return PassResult{}, err
 	}

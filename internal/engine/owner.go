@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"context"
 	"errors"
+	"time"
 
 	"github.com/ksef-sync/ksef-sync/internal/outboxclaim"
 )
@@ -25,8 +27,10 @@ func (e *Engine) mayClaim() bool {
 	err := e.owner.Check()
 	var c *outboxclaim.Conflict
 	problem := ""
+	e.ownerConflict = nil
 	switch {
 	case errors.As(err, &c): // its time changes at every refresh; the other process does not
+		e.ownerConflict = c
 		problem = "id in use by " + c.Other.Instance
 	case err != nil:
 		problem = err.Error()
@@ -43,4 +47,35 @@ func (e *Engine) mayClaim() bool {
 		e.ownerProblem = problem
 	}
 	return err == nil
+}
+
+// copiedJournal returns the conflict when another live process uses our daemon id in the outbox, nil
+// otherwise. Our journal is then a copy of that process's journal (a copied state folder, a cloned
+// VM), or that process took the id over while we were paused past outboxclaim.FreshFor: sending,
+// confirming or writing outputs from it would register that process's invoices a second time and
+// write their outputs twice. Nothing moves until the other process stops. Claiming also waits when
+// the record cannot be read, but invoices already in the journal keep moving then: a share that is
+// briefly unreachable must not stop them.
+func (e *Engine) copiedJournal() *outboxclaim.Conflict {
+	e.mayClaim()
+	return e.ownerConflict
+}
+
+// awaitOwnID waits, checking every tick, until no other live process uses our daemon id in the
+// outbox; false when ctx ends first. Start-up recovery waits for it: it would send and confirm from
+// the copied journal too.
+func (e *Engine) awaitOwnID(ctx context.Context) bool {
+	if e.copiedJournal() == nil {
+		return true
+	}
+	tick := time.NewTicker(e.opt.Send.PollInterval)
+	defer tick.Stop()
+	for e.copiedJournal() != nil {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-tick.C:
+		}
+	}
+	return true
 }
