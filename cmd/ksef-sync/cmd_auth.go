@@ -25,15 +25,10 @@ func cmdAuth(ctx context.Context, env *cliEnv, args []string) int {
 	if err := fs.Parse(args[2:]); err != nil {
 		return parseFailed(err)
 	}
-	cfg, code := loadConfig(env, *cfgPath)
+	cfg, views, code := loadCompanyViews(env, *cfgPath, *companies)
 	if cfg == nil {
 		return code
 	}
-	views, err := companyViews(cfg, *companies)
-	if err != nil {
-		return fail(env, exitUsage, err)
-	}
-	code = exitOK
 	for _, v := range views {
 		where := ""
 		if cfg.MultiCompany() {

@@ -27,12 +27,9 @@ func cmdStatus(ctx context.Context, env *cliEnv, args []string) int {
 	if err := fs.Parse(args[1:]); err != nil {
 		return parseFailed(err)
 	}
-	cfg, code := loadConfig(env, *cfgPath)
+	cfg, _, code := loadCompanyViews(env, *cfgPath, *companies)
 	if cfg == nil {
 		return code
-	}
-	if _, err := companyViews(cfg, *companies); err != nil {
-		return fail(env, exitUsage, err)
 	}
 	rep, err := collectStatus(ctx, cfg, serviceState(cfg), time.Now(), *companies...)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/ksef-sync/ksef-sync/internal/testutil"
 	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
 )
 
@@ -22,19 +23,11 @@ func runValidate(t *testing.T, args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
-func replaceOnce(t *testing.T, s, old, new string) string {
-	t.Helper()
-	if !strings.Contains(s, old) {
-		t.Fatalf("invoice does not contain %q", old)
-	}
-	return strings.Replace(s, old, new, 1)
-}
-
 func TestValidateCommand(t *testing.T) {
 	dir := t.TempDir()
 	good := string(invoice(2, "VAL"))
-	bad := replaceOnce(t, good, "<P_8B>8</P_8B>", "<P_8B>1,5</P_8B>")
-	bad = replaceOnce(t, bad, "<KodWaluty>PLN</KodWaluty>", "<KodWaluty>ZLOTE</KodWaluty>")
+	bad := testutil.ReplaceOnce(t, good, "<P_8B>8</P_8B>", "<P_8B>1,5</P_8B>")
+	bad = testutil.ReplaceOnce(t, bad, "<KodWaluty>PLN</KodWaluty>", "<KodWaluty>ZLOTE</KodWaluty>")
 	writeFile(t, filepath.Join(dir, "a-good.xml"), []byte(good))
 	writeFile(t, filepath.Join(dir, "b-bad.xml"), []byte(bad))
 	writeFile(t, filepath.Join(dir, "c-broken.XML"), []byte("<?xml version=\"1.0\"?>\n<Faktura xmlns=\"http://crd.gov.pl/wzor/2025/06/25/13775/\"><Naglowek>"))
@@ -73,7 +66,7 @@ func TestValidateCommand(t *testing.T) {
 func TestSchemaInvalidInvoiceGoesToErrorFolder(t *testing.T) {
 	e := newE2E(t, ksefsim.Options{}, "")
 	good := invoice(2, "SCH")
-	bad := replaceOnce(t, string(invoice(2, "SCHBAD")), "<P_8B>8</P_8B>", "<P_8B>1,5</P_8B>")
+	bad := testutil.ReplaceOnce(t, string(invoice(2, "SCHBAD")), "<P_8B>8</P_8B>", "<P_8B>1,5</P_8B>")
 	e.drop("good.xml", good)
 	e.drop("bad.xml", []byte(bad))
 	code, out, errOut := e.send(2 * time.Minute)
@@ -110,7 +103,7 @@ func TestValidateSpeaksPolishByDefault(t *testing.T) {
 	broken := filepath.Join(dir, "broken.xml")
 	writeFile(t, broken, []byte("<?xml version=\"1.0\"?>\n<Faktura xmlns=\"http://crd.gov.pl/wzor/2025/06/25/13775/\"><Naglowek>"))
 	schema := filepath.Join(dir, "schema.xml")
-	bad := replaceOnce(t, string(invoice(2, "VALPL")), "<P_8B>8</P_8B>", "<P_8B>1,5</P_8B>")
+	bad := testutil.ReplaceOnce(t, string(invoice(2, "VALPL")), "<P_8B>8</P_8B>", "<P_8B>1,5</P_8B>")
 	writeFile(t, schema, []byte(bad))
 	at := fmt.Sprintf("%s:%d: Fa/FaWiersz[1]/P_8B: ", schema, strings.Count(bad[:strings.Index(bad, "<P_8B>1,5")], "\n")+1)
 	for _, tt := range []struct{ args, want []string }{

@@ -34,6 +34,22 @@ func addCompanyFlag(fs *flag.FlagSet) *companyFlag {
 	return c
 }
 
+// loadCompanyViews is the start of a command that takes -config and -company: it loads the
+// configuration and selects the named companies (companyViews). A nil configuration means exit
+// with code, the problem already printed (a configuration that does not load is fatal, an unknown
+// -company a usage error).
+func loadCompanyViews(env *cliEnv, cfgPath string, names companyFlag) (*config.Config, []*config.Config, int) {
+	cfg, code := loadConfig(env, cfgPath)
+	if cfg == nil {
+		return nil, nil, code
+	}
+	views, err := companyViews(cfg, names)
+	if err != nil {
+		return nil, nil, fail(env, exitUsage, err)
+	}
+	return cfg, views, exitOK
+}
+
 // companyViews returns the configuration as each selected company sees it (config.ForCompany), in
 // configuration order. In the single-company form it is cfg itself, whose company is "default".
 func companyViews(cfg *config.Config, names companyFlag) ([]*config.Config, error) {
@@ -94,13 +110,9 @@ func worstExit(a, b int) int {
 // journal), or, while a daemon holds the state folder, through withDaemon. Each company's output
 // starts with a "company NAME:" line when the configuration lists companies.
 func withCompanies(ctx context.Context, env *cliEnv, cfgPath string, names companyFlag, alone func(d *deps) int, withDaemon func(cfg *config.Config, log *slog.Logger) int) int {
-	cfg, code := loadConfig(env, cfgPath)
+	cfg, views, code := loadCompanyViews(env, cfgPath, names)
 	if cfg == nil {
 		return code
-	}
-	views, err := companyViews(cfg, names)
-	if err != nil {
-		return fail(env, exitUsage, err)
 	}
 	if !cfg.MultiCompany() {
 		return withDepsOrDaemon(ctx, env, cfgPath, alone, withDaemon)

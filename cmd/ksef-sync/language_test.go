@@ -42,7 +42,7 @@ func TestBookkeeperTextIsPolishByDefault(t *testing.T) {
 				writeFile(t, e.cfgPath, append([]byte(tt.top), testutil.ReadFile(t, e.cfgPath)...))
 			}
 			e.drop("no-number.xml", regexp.MustCompile(`<P_2>[^<]*</P_2>`).ReplaceAll(invoice(1, "LANG"), nil))
-			bad := replaceOnce(t, string(invoice(2, "LANGSCH")), "<P_8B>8</P_8B>", "<P_8B>1,5</P_8B>")
+			bad := testutil.ReplaceOnce(t, string(invoice(2, "LANGSCH")), "<P_8B>8</P_8B>", "<P_8B>1,5</P_8B>")
 			e.drop("schema.xml", []byte(bad))
 			e.drop("cp1250.xml", append([]byte("\r\n"), windows1250(t, invoice(1001, "LANGCP"))...))
 			if code, out, errOut := e.send(2 * time.Minute); code != exitRejected {

@@ -194,10 +194,7 @@ func TestTechnicalCorrectionEndToEnd(t *testing.T) {
 // days after that moment, as a daemon that never stopped would have. When KSeF answers again the
 // invoice is accepted with offlineMode true.
 func TestOfflineDeadlinesSurviveARestart(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
-	e := newE2E(t, ksefsim.Options{}, "[send]\noffline_mode = \"offline24\"\n")
+	e := newLongE2E(t, ksefsim.Options{}, "[send]\noffline_mode = \"offline24\"\n")
 	latarnia := strings.TrimSuffix(e.sim.URL(), "/v2") + "/latarnia"
 	cfg := strings.Replace(string(testutil.ReadFile(t, e.cfgPath)), "[ksef]\n", fmt.Sprintf("[ksef]\nstatus_url = %q\nstatus_interval = \"1s\"\n", latarnia), 1)
 	writeFile(t, e.cfgPath, []byte(cfg))

@@ -102,11 +102,8 @@ func TestReadableCopiesInTheInbox(t *testing.T) {
 // through the journal (readable_state.go) and writes every missing PDF, with the KOD I of the
 // invoice's metadata.
 func TestCopiesOfAKilledPullAreWrittenByTheNextRun(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
 	start := time.Now().Add(-48 * time.Hour).UTC().Truncate(time.Second)
-	e := newE2E(t, ksefsim.Options{HWMLag: time.Second}, fmt.Sprintf("[pull]\nsubjects = [\"cost\"]\nstart = %q\n", start.Format(time.RFC3339)))
+	e := newLongE2E(t, ksefsim.Options{HWMLag: time.Second}, fmt.Sprintf("[pull]\nsubjects = [\"cost\"]\nstart = %q\n", start.Format(time.RFC3339)))
 	const n = 300
 	var seeds []ksefsim.SeedInvoice
 	for i := range n {
@@ -185,10 +182,7 @@ func deliveredCount(e *e2e) (n int) {
 // once the journal records every sent invoice done but before its background renderer has written
 // their copies; the restarted daemon writes every missing PDF of the invoices and their UPOs.
 func TestCopiesOfAKilledDaemonAreWrittenAfterRestart(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
-	e := newE2E(t, ksefsim.Options{}, "")
+	e := newLongE2E(t, ksefsim.Options{}, "")
 	const n = 60
 	for i := range n {
 		e.drop(fmt.Sprintf("FV_%02d.xml", i), invoice(i, "KILL"))

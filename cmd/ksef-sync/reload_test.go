@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/ksef-sync/ksef-sync/internal/config"
+	"github.com/ksef-sync/ksef-sync/internal/testutil"
 )
 
 const reloadBase = `[ksef]
@@ -59,14 +60,8 @@ func newReloadFixture(t *testing.T) *reloadFixture {
 // edit rewrites the config with one replacement and gives it a new modification time.
 func (f *reloadFixture) edit(t *testing.T, old, new string) {
 	t.Helper()
-	data, err := os.ReadFile(f.path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(data), old) {
-		t.Fatalf("test bug: %q not in config", old)
-	}
-	if err := os.WriteFile(f.path, []byte(strings.Replace(string(data), old, new, 1)), 0o600); err != nil {
+	data := testutil.ReplaceOnce(t, testutil.ReadFile(t, f.path), old, new)
+	if err := os.WriteFile(f.path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	mt := fileModTime(f.path).Add(time.Second)

@@ -13,11 +13,16 @@ import (
 
 	"github.com/ksef-sync/ksef-sync/internal/offline"
 	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
+	"github.com/ksef-sync/ksef-sync/ksef/ksefsim/simtest"
 )
 
+// simOptions: these tests probe the status service, not KSeF's rate limits.
+var simOptions = ksefsim.Options{RateLimits: "off"}
+
+// newSim is a simulator that does not listen: synctest bubbles reach it in memory (memClient).
 func newSim(t *testing.T) *ksefsim.Server {
 	t.Helper()
-	sim, err := ksefsim.New(ksefsim.Options{RateLimits: "off"})
+	sim, err := ksefsim.New(simOptions)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,11 +32,7 @@ func newSim(t *testing.T) *ksefsim.Server {
 
 func startSim(t *testing.T) *ksefsim.Server {
 	t.Helper()
-	sim := newSim(t)
-	if err := sim.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	return sim
+	return simtest.Start(t, simOptions)
 }
 
 func latarniaURL(sim *ksefsim.Server) string {

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/text/encoding/charmap"
 
 	"github.com/ksef-sync/ksef-sync/internal/msg"
+	"github.com/ksef-sync/ksef-sync/internal/testutil"
 )
 
 const (
@@ -33,14 +34,6 @@ func sample(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return strings.NewReplacer("#nip#", sellerNIP, "#invoicing_date#", "2026-02-10", "#invoice_number#", "0042").Replace(string(b))
-}
-
-func must(t *testing.T, s, old, new string) string {
-	t.Helper()
-	if !strings.Contains(s, old) {
-		t.Fatalf("sample does not contain %q", old)
-	}
-	return strings.Replace(s, old, new, 1)
 }
 
 func TestPrepareSample(t *testing.T) {
@@ -87,8 +80,10 @@ func encode(t *testing.T, cm *charmap.Charmap, s string) []byte {
 
 func TestPrepareConversions(t *testing.T) {
 	plain := sample(t)
-	utf8Decl := must(t, plain, `encoding="utf-8"`, `encoding="UTF-8"`)
-	withDecl := func(enc string) string { return must(t, plain, `encoding="utf-8"`, `encoding="`+enc+`"`) }
+	utf8Decl := testutil.ReplaceOnce(t, plain, `encoding="utf-8"`, `encoding="UTF-8"`)
+	withDecl := func(enc string) string {
+		return testutil.ReplaceOnce(t, plain, `encoding="utf-8"`, `encoding="`+enc+`"`)
+	}
 	tests := []struct {
 		name string
 		raw  []byte
@@ -101,7 +96,7 @@ func TestPrepareConversions(t *testing.T) {
 		{"windows-1250", encode(t, charmap.Windows1250, withDecl("windows-1250")), utf8Decl, []string{"converted from windows-1250"}},
 		{"cp1250 label", encode(t, charmap.Windows1250, withDecl("CP1250")), utf8Decl, []string{"converted from windows-1250"}},
 		{"iso-8859-2", encode(t, charmap.ISO8859_2, withDecl("ISO-8859-2")), utf8Decl, []string{"converted from ISO-8859-2"}},
-		{"latin2 single quotes", encode(t, charmap.ISO8859_2, must(t, plain, `encoding="utf-8"`, `encoding='latin2'`)), must(t, plain, `encoding="utf-8"`, `encoding='UTF-8'`), []string{"converted from ISO-8859-2"}},
+		{"latin2 single quotes", encode(t, charmap.ISO8859_2, testutil.ReplaceOnce(t, plain, `encoding="utf-8"`, `encoding='latin2'`)), testutil.ReplaceOnce(t, plain, `encoding="utf-8"`, `encoding='UTF-8'`), []string{"converted from ISO-8859-2"}},
 		{"ibm852", encode(t, charmap.CodePage852, withDecl("IBM852")), utf8Decl, []string{"converted from CP852"}},
 		{"utf-8 BOM and windows-1250 label on UTF-8 content", append([]byte{0xEF, 0xBB, 0xBF}, withDecl("windows-1250")...), utf8Decl,
 			[]string{"removed UTF-8 BOM", "changed the declared encoding windows-1250 to UTF-8"}},
@@ -132,7 +127,7 @@ func TestPrepareConversions(t *testing.T) {
 // default (sent/*.ksef.json "conversion"), while ConversionText(EN) stays English for the log.
 func TestConversionsInPolish(t *testing.T) {
 	plain := sample(t)
-	got, err := Prepare(append([]byte{0xEF, 0xBB, 0xBF}, must(t, plain, `encoding="utf-8"`, `encoding="windows-1250"`)...), Options{ContextNIP: sellerNIP})
+	got, err := Prepare(append([]byte{0xEF, 0xBB, 0xBF}, testutil.ReplaceOnce(t, plain, `encoding="utf-8"`, `encoding="windows-1250"`)...), Options{ContextNIP: sellerNIP})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +138,7 @@ func TestConversionsInPolish(t *testing.T) {
 	if en := got.ConversionText(msg.EN); en != "removed UTF-8 BOM; changed the declared encoding windows-1250 to UTF-8" {
 		t.Errorf("ConversionText(en) = %q", en)
 	}
-	got, err = Prepare(encode(t, charmap.Windows1250, "\n"+must(t, plain, `encoding="utf-8"`, `encoding="windows-1250"`)), Options{ContextNIP: sellerNIP})
+	got, err = Prepare(encode(t, charmap.Windows1250, "\n"+testutil.ReplaceOnce(t, plain, `encoding="utf-8"`, `encoding="windows-1250"`)), Options{ContextNIP: sellerNIP})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +150,7 @@ func TestConversionsInPolish(t *testing.T) {
 
 func TestWindows1250PolishLetters(t *testing.T) {
 	const polish = "Zażółć gęślą jaźń ŻÓŁW Środa Śląska"
-	in := must(t, must(t, sample(t), `encoding="utf-8"`, `encoding="windows-1250"`), "Refined Concrete Pants", polish)
+	in := testutil.ReplaceOnce(t, testutil.ReplaceOnce(t, sample(t), `encoding="utf-8"`, `encoding="windows-1250"`), "Refined Concrete Pants", polish)
 	raw := encode(t, charmap.Windows1250, in)
 	if utf8.Valid(raw) {
 		t.Fatal("test input should not be valid UTF-8")
@@ -188,48 +183,48 @@ func TestPrepareRejections(t *testing.T) {
 	}{
 		{"empty", nil, Options{}, CodeEmpty, "", `^the file is empty \(0 bytes\): the ERP may have failed while exporting; export it again$`},
 		{"truncated", []byte(plain[:len(plain)/2]), Options{}, CodeNotXML, "", `^the file is not well-formed XML: line 6\d, column \d+: unexpected EOF$`},
-		{"mismatched tag", []byte(must(t, plain, "</P_7>", "</P7>")), Options{}, CodeNotXML, "", `line 75, column \d+: element <P_7> closed by </P7>`},
+		{"mismatched tag", []byte(testutil.ReplaceOnce(t, plain, "</P_7>", "</P7>")), Options{}, CodeNotXML, "", `line 75, column \d+: element <P_7> closed by </P7>`},
 		{"not xml at all", []byte("\n NIP;Kwota\n123;10,00\n"), Options{}, CodeNotXML, "", `line 2, column 2: text outside the root element`},
-		{"undefined entity", []byte(must(t, plain, "Lidzbark", "Lidz&nbsp;bark")), Options{}, CodeNotXML, "", `invalid character entity &nbsp;`},
+		{"undefined entity", []byte(testutil.ReplaceOnce(t, plain, "Lidzbark", "Lidz&nbsp;bark")), Options{}, CodeNotXML, "", `invalid character entity &nbsp;`},
 		{"second root", []byte(plain + "<Faktura/>"), Options{}, CodeNotXML, "", `a second root element <Faktura>`},
 		{"text after root", []byte(plain + "garbage"), Options{}, CodeNotXML, "", `text outside the root element`},
-		{"duplicate attribute", []byte(must(t, plain, `wersjaSchemy="1-0E"`, `wersjaSchemy="1-0E" wersjaSchemy="2"`)), Options{}, CodeNotXML, "", `attribute wersjaSchemy appears twice`},
-		{"FA(2) namespace", []byte(must(t, plain, FA3Namespace, "http://crd.gov.pl/wzor/2023/06/29/12648/")), Options{}, CodeNotFA3, "", `this is an FA\(2\) invoice`},
-		{"other namespace", []byte(must(t, plain, FA3Namespace, "urn:example")), Options{}, CodeNotFA3, "", `namespace "urn:example", not the FA\(3\) namespace`},
+		{"duplicate attribute", []byte(testutil.ReplaceOnce(t, plain, `wersjaSchemy="1-0E"`, `wersjaSchemy="1-0E" wersjaSchemy="2"`)), Options{}, CodeNotXML, "", `attribute wersjaSchemy appears twice`},
+		{"FA(2) namespace", []byte(testutil.ReplaceOnce(t, plain, FA3Namespace, "http://crd.gov.pl/wzor/2023/06/29/12648/")), Options{}, CodeNotFA3, "", `this is an FA\(2\) invoice`},
+		{"other namespace", []byte(testutil.ReplaceOnce(t, plain, FA3Namespace, "urn:example")), Options{}, CodeNotFA3, "", `namespace "urn:example", not the FA\(3\) namespace`},
 		{"other root", []byte(`<?xml version="1.0"?><Faktura2 xmlns="urn:example"/>`), Options{}, CodeNotFA3, "", `root element is <Faktura2>`},
 		{"PEF", []byte(`<?xml version="1.0"?><Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"/>`), Options{}, CodeUnsupportedForm, "", `^this is a PEF \(UBL Invoice\) document .*does not support this form yet$`},
 		{"PEF correction", []byte(`<?xml version="1.0"?><CreditNote xmlns="urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2"/>`), Options{}, CodeUnsupportedForm, "", `PEF_KOR`},
-		{"FA_RR namespace", []byte(must(t, plain, FA3Namespace, "http://crd.gov.pl/wzor/2026/03/06/14189/")), Options{}, CodeUnsupportedForm, "", `FA_RR\(1\)`},
-		{"FA_RR form code", []byte(must(t, plain, `kodSystemowy="FA (3)"`, `kodSystemowy="FA_RR (1)"`)), Options{}, CodeUnsupportedForm, "Naglowek/KodFormularza", `"FA_RR \(1\)": ksef-sync does not support this form yet`},
-		{"FA (2) form code", []byte(must(t, plain, `kodSystemowy="FA (3)"`, `kodSystemowy="FA (2)"`)), Options{}, CodeNotFA3, "Naglowek/KodFormularza", `kodSystemowy is "FA \(2\)"`},
-		{"no form code", []byte(must(t, plain, `<KodFormularza kodSystemowy="FA (3)" wersjaSchemy="1-0E">FA</KodFormularza>`, "")), Options{}, CodeNotFA3, "Naglowek/KodFormularza", `no KodFormularza`},
+		{"FA_RR namespace", []byte(testutil.ReplaceOnce(t, plain, FA3Namespace, "http://crd.gov.pl/wzor/2026/03/06/14189/")), Options{}, CodeUnsupportedForm, "", `FA_RR\(1\)`},
+		{"FA_RR form code", []byte(testutil.ReplaceOnce(t, plain, `kodSystemowy="FA (3)"`, `kodSystemowy="FA_RR (1)"`)), Options{}, CodeUnsupportedForm, "Naglowek/KodFormularza", `"FA_RR \(1\)": ksef-sync does not support this form yet`},
+		{"FA (2) form code", []byte(testutil.ReplaceOnce(t, plain, `kodSystemowy="FA (3)"`, `kodSystemowy="FA (2)"`)), Options{}, CodeNotFA3, "Naglowek/KodFormularza", `kodSystemowy is "FA \(2\)"`},
+		{"no form code", []byte(testutil.ReplaceOnce(t, plain, `<KodFormularza kodSystemowy="FA (3)" wersjaSchemy="1-0E">FA</KodFormularza>`, "")), Options{}, CodeNotFA3, "Naglowek/KodFormularza", `no KodFormularza`},
 		{"wrong seller", []byte(plain), Options{ContextNIP: "1111111111"}, CodeWrongSellerNIP, "Podmiot1/DaneIdentyfikacyjne/NIP", `seller's NIP is 5265877635 but ksef-sync sends for NIP 1111111111`},
 		{"buyer without self-billing", []byte(plain), Options{ContextNIP: buyerNIP}, CodeWrongSellerNIP, "Podmiot1/DaneIdentyfikacyjne/NIP", `seller's NIP is 5265877635`},
 		{"too large", []byte(plain), Options{MaxSize: 1000}, CodeTooLarge, "", `^the invoice has 4\d{3} bytes; KSeF accepts at most 1000 bytes for an invoice$`},
-		{"too large with attachment", []byte(must(t, plain, "</Faktura>", attachment)), Options{MaxSize: 1000, MaxSizeWithAttachment: 2000}, CodeTooLarge, "", `at most 2000 bytes for an invoice with an attachment \(Zalacznik\)`},
+		{"too large with attachment", []byte(testutil.ReplaceOnce(t, plain, "</Faktura>", attachment)), Options{MaxSize: 1000, MaxSizeWithAttachment: 2000}, CodeTooLarge, "", `at most 2000 bytes for an invoice with an attachment \(Zalacznik\)`},
 		{"far too large", bytes.Repeat([]byte("x"), 10_000_000), Options{}, CodeTooLarge, "", `has 10000000 bytes; KSeF accepts at most 3000000`},
-		{"stylesheet PI", []byte(must(t, plain, "?>\n", "?>\n<?xml-stylesheet href=\"fa.xsl\"?>\n")), Options{}, CodeProcessingInstruction, "", `<\?xml-stylesheet \.\.\.\?> at line 2`},
-		{"PI inside", []byte(must(t, plain, "<Fa>", "<Fa><?erp id=7?>")), Options{}, CodeProcessingInstruction, "", `<\?erp \.\.\.\?> at line 4\d`},
-		{"doctype", []byte(must(t, plain, "?>\n", "?>\n<!DOCTYPE Faktura [<!ENTITY x \"y\">]>\n")), Options{}, CodeDoctype, "", `<!DOCTYPE \.\.\.> at line 2`},
-		{"C0 control", []byte(must(t, plain, "Refined Concrete", "Refined\x01Concrete")), Options{}, CodeForbiddenCharacter, "", `^character U\+0001 at line 75, column 25 is not allowed`},
-		{"C1 control", []byte(must(t, plain, "Lidzbark", "Lidz\u0086bark")), Options{}, CodeForbiddenCharacter, "", `U\+0086 at line 49, column 19`},
-		{"DEL", []byte(must(t, plain, "Lidzbark", "Lidz\x7fbark")), Options{}, CodeForbiddenCharacter, "", `U\+007F at line 49`},
-		{"noncharacter FDD0", []byte(must(t, plain, "Lidzbark", "Lidz\uFDD0bark")), Options{}, CodeForbiddenCharacter, "", `U\+FDD0 at line 49`},
-		{"noncharacter FFFE", []byte(must(t, plain, "Lidzbark", "Lidz\uFFFEbark")), Options{}, CodeForbiddenCharacter, "", `U\+FFFE at line 49`},
-		{"noncharacter 1FFFF", []byte(must(t, plain, "Lidzbark", "Lidz\U0001FFFFbark")), Options{}, CodeForbiddenCharacter, "", `U\+1FFFF at line 49`},
-		{"NUL", []byte(must(t, plain, "Lidzbark", "Lidz\x00bark")), Options{}, CodeForbiddenCharacter, "", `U\+0000 at line 49`},
+		{"stylesheet PI", []byte(testutil.ReplaceOnce(t, plain, "?>\n", "?>\n<?xml-stylesheet href=\"fa.xsl\"?>\n")), Options{}, CodeProcessingInstruction, "", `<\?xml-stylesheet \.\.\.\?> at line 2`},
+		{"PI inside", []byte(testutil.ReplaceOnce(t, plain, "<Fa>", "<Fa><?erp id=7?>")), Options{}, CodeProcessingInstruction, "", `<\?erp \.\.\.\?> at line 4\d`},
+		{"doctype", []byte(testutil.ReplaceOnce(t, plain, "?>\n", "?>\n<!DOCTYPE Faktura [<!ENTITY x \"y\">]>\n")), Options{}, CodeDoctype, "", `<!DOCTYPE \.\.\.> at line 2`},
+		{"C0 control", []byte(testutil.ReplaceOnce(t, plain, "Refined Concrete", "Refined\x01Concrete")), Options{}, CodeForbiddenCharacter, "", `^character U\+0001 at line 75, column 25 is not allowed`},
+		{"C1 control", []byte(testutil.ReplaceOnce(t, plain, "Lidzbark", "Lidz\u0086bark")), Options{}, CodeForbiddenCharacter, "", `U\+0086 at line 49, column 19`},
+		{"DEL", []byte(testutil.ReplaceOnce(t, plain, "Lidzbark", "Lidz\x7fbark")), Options{}, CodeForbiddenCharacter, "", `U\+007F at line 49`},
+		{"noncharacter FDD0", []byte(testutil.ReplaceOnce(t, plain, "Lidzbark", "Lidz\uFDD0bark")), Options{}, CodeForbiddenCharacter, "", `U\+FDD0 at line 49`},
+		{"noncharacter FFFE", []byte(testutil.ReplaceOnce(t, plain, "Lidzbark", "Lidz\uFFFEbark")), Options{}, CodeForbiddenCharacter, "", `U\+FFFE at line 49`},
+		{"noncharacter 1FFFF", []byte(testutil.ReplaceOnce(t, plain, "Lidzbark", "Lidz\U0001FFFFbark")), Options{}, CodeForbiddenCharacter, "", `U\+1FFFF at line 49`},
+		{"NUL", []byte(testutil.ReplaceOnce(t, plain, "Lidzbark", "Lidz\x00bark")), Options{}, CodeForbiddenCharacter, "", `U\+0000 at line 49`},
 		{"windows-1250 undeclared", first1250, Options{}, CodeBadEncoding, "", `^byte ` + itoa(firstNonASCII) + ` \(line ` + itoa(nonASCIILine) + `\) is 0x[0-9A-F]{2}, which is not valid UTF-8$`},
 		{"windows-1250 undeclared after BOM", append([]byte{0xEF, 0xBB, 0xBF}, first1250...), Options{}, CodeBadEncoding, "", `^byte ` + itoa(firstNonASCII+3) + ` `},
-		{"UTF-8 labelled windows-1250", []byte(must(t, plain, `encoding="utf-8"`, `encoding="windows-1250"`)), Options{}, CodeBadEncoding, "", `declares encoding="windows-1250" but its content is UTF-8`},
-		{"undefined windows-1250 byte", append([]byte(must(t, plain, `encoding="utf-8"`, `encoding="windows-1250"`)[:100]), 0x98), Options{}, CodeBadEncoding, "", `byte 100 \(line 3\) is 0x98, which has no meaning in windows-1250`},
-		{"unsupported encoding", []byte(must(t, plain, `encoding="utf-8"`, `encoding="Shift_JIS"`)), Options{}, CodeBadEncoding, "", `encoding="Shift_JIS", which is not supported`},
-		{"UTF-16 declared without BOM", []byte(must(t, plain, `encoding="utf-8"`, `encoding="UTF-16"`)), Options{}, CodeBadEncoding, "", `no UTF-16 byte order mark`},
+		{"UTF-8 labelled windows-1250", []byte(testutil.ReplaceOnce(t, plain, `encoding="utf-8"`, `encoding="windows-1250"`)), Options{}, CodeBadEncoding, "", `declares encoding="windows-1250" but its content is UTF-8`},
+		{"undefined windows-1250 byte", append([]byte(testutil.ReplaceOnce(t, plain, `encoding="utf-8"`, `encoding="windows-1250"`)[:100]), 0x98), Options{}, CodeBadEncoding, "", `byte 100 \(line 3\) is 0x98, which has no meaning in windows-1250`},
+		{"unsupported encoding", []byte(testutil.ReplaceOnce(t, plain, `encoding="utf-8"`, `encoding="Shift_JIS"`)), Options{}, CodeBadEncoding, "", `encoding="Shift_JIS", which is not supported`},
+		{"UTF-16 declared without BOM", []byte(testutil.ReplaceOnce(t, plain, `encoding="utf-8"`, `encoding="UTF-16"`)), Options{}, CodeBadEncoding, "", `no UTF-16 byte order mark`},
 		{"UTF-16 odd length", append(utf16Bytes(plain, false), 'x'), Options{}, CodeBadEncoding, "", `odd number of bytes`},
 		{"UTF-16 unpaired surrogate", append(utf16Bytes(plain, false), 0x00, 0xD8), Options{}, CodeBadEncoding, "", `broken UTF-16LE character`},
-		{"missing P_2", []byte(must(t, plain, "<P_2>FA/GRQMB-0042/05/2025</P_2>", "")), Options{}, CodeMissingField, "Fa/P_2", `invoice number \(numer faktury, P_2\) is missing`},
-		{"empty P_2", []byte(must(t, plain, "<P_2>FA/GRQMB-0042/05/2025</P_2>", "<P_2>  </P_2>")), Options{}, CodeMissingField, "Fa/P_2", `is missing or empty`},
-		{"missing P_1", []byte(must(t, plain, "<P_1>2026-02-10</P_1>", "")), Options{}, CodeMissingField, "Fa/P_1", `issue date`},
-		{"missing seller NIP", []byte(must(t, plain, "<NIP>"+sellerNIP+"</NIP>", "")), Options{}, CodeMissingField, "Podmiot1/DaneIdentyfikacyjne/NIP", `seller's NIP`},
+		{"missing P_2", []byte(testutil.ReplaceOnce(t, plain, "<P_2>FA/GRQMB-0042/05/2025</P_2>", "")), Options{}, CodeMissingField, "Fa/P_2", `invoice number \(numer faktury, P_2\) is missing`},
+		{"empty P_2", []byte(testutil.ReplaceOnce(t, plain, "<P_2>FA/GRQMB-0042/05/2025</P_2>", "<P_2>  </P_2>")), Options{}, CodeMissingField, "Fa/P_2", `is missing or empty`},
+		{"missing P_1", []byte(testutil.ReplaceOnce(t, plain, "<P_1>2026-02-10</P_1>", "")), Options{}, CodeMissingField, "Fa/P_1", `issue date`},
+		{"missing seller NIP", []byte(testutil.ReplaceOnce(t, plain, "<NIP>"+sellerNIP+"</NIP>", "")), Options{}, CodeMissingField, "Podmiot1/DaneIdentyfikacyjne/NIP", `seller's NIP`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -259,7 +254,7 @@ func TestPrepareRejections(t *testing.T) {
 func itoa(n int) string { return strconv.Itoa(n) }
 
 func TestForbiddenCharacterDetailsAreBounded(t *testing.T) {
-	in := must(t, sample(t), "Lidzbark", strings.Repeat("\x02", 50))
+	in := testutil.ReplaceOnce(t, sample(t), "Lidzbark", strings.Repeat("\x02", 50))
 	_, err := Prepare([]byte(in), Options{Lang: msg.EN})
 	var e *Error
 	if !errors.As(err, &e) || e.Code != CodeForbiddenCharacter {
@@ -272,10 +267,10 @@ func TestForbiddenCharacterDetailsAreBounded(t *testing.T) {
 
 func TestAcceptedIssuers(t *testing.T) {
 	plain := sample(t)
-	selfBilling := must(t, plain, "<P_17>2</P_17>", "<P_17>1</P_17>")
+	selfBilling := testutil.ReplaceOnce(t, plain, "<P_17>2</P_17>", "<P_17>1</P_17>")
 	const thirdNIP = "1111111111"
 	podmiot3 := func(role string) string {
-		return must(t, plain, "<Fa>", "<Podmiot3><DaneIdentyfikacyjne><NIP>"+thirdNIP+"</NIP><Nazwa>Biuro</Nazwa></DaneIdentyfikacyjne><Rola>"+role+"</Rola></Podmiot3><Fa>")
+		return testutil.ReplaceOnce(t, plain, "<Fa>", "<Podmiot3><DaneIdentyfikacyjne><NIP>"+thirdNIP+"</NIP><Nazwa>Biuro</Nazwa></DaneIdentyfikacyjne><Rola>"+role+"</Rola></Podmiot3><Fa>")
 	}
 	tests := []struct {
 		name, in, context string
@@ -301,7 +296,7 @@ func TestAcceptedIssuers(t *testing.T) {
 }
 
 func TestAttachmentRaisesLimit(t *testing.T) {
-	in := must(t, sample(t), "</Faktura>", "<Zalacznik><BlokDanych><ZNaglowek>x</ZNaglowek><MetaDane><ZKlucz>k</ZKlucz><ZWartosc>v</ZWartosc></MetaDane></BlokDanych></Zalacznik></Faktura>")
+	in := testutil.ReplaceOnce(t, sample(t), "</Faktura>", "<Zalacznik><BlokDanych><ZNaglowek>x</ZNaglowek><MetaDane><ZKlucz>k</ZKlucz><ZWartosc>v</ZWartosc></MetaDane></BlokDanych></Zalacznik></Faktura>")
 	got, err := Prepare([]byte(in), Options{MaxSize: 1000})
 	if err != nil {
 		t.Fatal(err)
@@ -397,7 +392,7 @@ func TestNextLineCharacterIsAllowed(t *testing.T) {
 // (issue 11 item 4).
 func TestRejectionsArePolishByDefault(t *testing.T) {
 	plain := sample(t)
-	missingP2 := []byte(must(t, plain, "<P_2>FA/GRQMB-0042/05/2025</P_2>", ""))
+	missingP2 := []byte(testutil.ReplaceOnce(t, plain, "<P_2>FA/GRQMB-0042/05/2025</P_2>", ""))
 	tests := []struct {
 		lang               msg.Lang
 		wantDesc, wantHint string

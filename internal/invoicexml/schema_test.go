@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/ksef-sync/ksef-sync/internal/msg"
+	"github.com/ksef-sync/ksef-sync/internal/testutil"
 )
 
 func lineOf(s, sub string) int { return strings.Count(s[:strings.Index(s, sub)], "\n") + 1 }
@@ -18,8 +19,8 @@ func lineOf(s, sub string) int { return strings.Count(s[:strings.Index(s, sub)],
 // as "line N: <element path>: <message>", and a hint naming the field with its Polish label.
 func TestPrepareSchema(t *testing.T) {
 	plain := sample(t)
-	bad := must(t, plain, "<P_8B>8</P_8B>", "<P_8B>1,5</P_8B>")
-	bad = must(t, bad, "<P_12>23</P_12>", "<P_12>24</P_12>")
+	bad := testutil.ReplaceOnce(t, plain, "<P_8B>8</P_8B>", "<P_8B>1,5</P_8B>")
+	bad = testutil.ReplaceOnce(t, bad, "<P_12>23</P_12>", "<P_12>24</P_12>")
 	_, err := Prepare([]byte(bad), Options{ContextNIP: sellerNIP, Lang: msg.EN})
 	var e *Error
 	if !errors.As(err, &e) {
@@ -48,7 +49,7 @@ func TestPrepareSchema(t *testing.T) {
 func TestPrepareSchemaDetailsCapped(t *testing.T) {
 	plain := sample(t)
 	row := plain[strings.Index(plain, "<FaWiersz>") : strings.Index(plain, "</FaWiersz>")+len("</FaWiersz>")]
-	bad := must(t, plain, row, strings.Repeat(strings.Replace(row, "<P_12>23</P_12>", "<P_12>24</P_12>", 1), 30))
+	bad := testutil.ReplaceOnce(t, plain, row, strings.Repeat(strings.Replace(row, "<P_12>23</P_12>", "<P_12>24</P_12>", 1), 30))
 	_, err := Prepare([]byte(bad), Options{})
 	var e *Error
 	if !errors.As(err, &e) || e.Code != CodeSchema {

@@ -4,6 +4,7 @@ package testutil
 import (
 	"bytes"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -35,4 +36,14 @@ func (b *LogBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// ReplaceOnce replaces the first old in s by new, failing the test when s does not contain old:
+// a test that edits a sample document must not pass because the edit silently did nothing.
+func ReplaceOnce[S ~string | ~[]byte](t testing.TB, s S, old, new string) S {
+	t.Helper()
+	if !strings.Contains(string(s), old) {
+		t.Fatalf("the text to edit does not contain %q", old)
+	}
+	return S(strings.Replace(string(s), old, new, 1))
 }

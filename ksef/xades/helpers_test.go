@@ -1,7 +1,6 @@
 package xades
 
 import (
-	"bytes"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -71,14 +70,6 @@ func wantVerifyCode(t *testing.T, doc []byte, code int) *VerifyError {
 		t.Fatalf("VerifyAuthTokenRequest code = %d (%s), want %d", ve.Code, ve.Description, code)
 	}
 	return ve
-}
-
-func mustReplace(t *testing.T, doc []byte, old, new string) []byte {
-	t.Helper()
-	if !bytes.Contains(doc, []byte(old)) {
-		t.Fatalf("document does not contain %q", old)
-	}
-	return bytes.Replace(doc, []byte(old), []byte(new), 1)
 }
 
 func parseCertPEM(t *testing.T, data []byte) *x509.Certificate {

@@ -194,23 +194,36 @@ func parseReferences(signedInfo *etree.Element) ([]reference, error) {
 		} else if len(ts) > 1 {
 			return nil, errors.New("Reference has several Transforms")
 		}
-		dm, err := oneChild(el, nsDSig, "DigestMethod")
-		if err != nil {
+		var err error
+		if ref.digest, ref.digestValue, err = readDigest(el, "DigestValue"); err != nil {
 			return nil, err
-		}
-		if ref.digest, err = digestAlgorithm(dm.SelectAttrValue("Algorithm", "")); err != nil {
-			return nil, err
-		}
-		dv, err := oneChild(el, nsDSig, "DigestValue")
-		if err != nil {
-			return nil, err
-		}
-		if ref.digestValue, err = decodeBase64(dv.Text()); err != nil {
-			return nil, fmt.Errorf("DigestValue: %w", err)
 		}
 		refs = append(refs, ref)
 	}
 	return refs, nil
+}
+
+// readDigest reads the ds:DigestMethod and ds:DigestValue children of el: a ds:Reference, or a
+// XAdES CertDigest (whose digest elements are in the XML-DSig namespace too). what names the value
+// in the error when it is not base64.
+func readDigest(el *etree.Element, what string) (crypto.Hash, []byte, error) {
+	dm, err := oneChild(el, nsDSig, "DigestMethod")
+	if err != nil {
+		return 0, nil, err
+	}
+	h, err := digestAlgorithm(dm.SelectAttrValue("Algorithm", ""))
+	if err != nil {
+		return 0, nil, err
+	}
+	dv, err := oneChild(el, nsDSig, "DigestValue")
+	if err != nil {
+		return 0, nil, err
+	}
+	value, err := decodeBase64(dv.Text())
+	if err != nil {
+		return 0, nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return h, value, nil
 }
 
 func digestAlgorithm(uri string) (crypto.Hash, error) {
@@ -428,21 +441,9 @@ func checkSignedProperties(props *etree.Element, certs []*x509.Certificate) (*x5
 		if err != nil {
 			return nil, time.Time{}, err
 		}
-		dm, err := oneChild(digestEl, nsDSig, "DigestMethod")
+		h, want, err := readDigest(digestEl, "CertDigest")
 		if err != nil {
 			return nil, time.Time{}, err
-		}
-		h, err := digestAlgorithm(dm.SelectAttrValue("Algorithm", ""))
-		if err != nil {
-			return nil, time.Time{}, err
-		}
-		dv, err := oneChild(digestEl, nsDSig, "DigestValue")
-		if err != nil {
-			return nil, time.Time{}, err
-		}
-		want, err := decodeBase64(dv.Text())
-		if err != nil {
-			return nil, time.Time{}, fmt.Errorf("CertDigest: %w", err)
 		}
 		for _, c := range certs {
 			hh := h.New()

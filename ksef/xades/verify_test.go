@@ -115,31 +115,31 @@ func TestVerifyRejects(t *testing.T) {
 		code     int
 		contains string
 	}{
-		{"tampered challenge", mustReplace(t, signed, testChallenge, "20261122-CR-0123456789-ABCDEF0123-AC"), 9105, "document digest mismatch"},
-		{"tampered context", mustReplace(t, ecSigned, "<Nip>"+testNIP, "<Nip>1111111111"), 9105, "document digest mismatch"},
-		{"tampered signing time", mustReplace(t, signed, "2026-11-22T06:00:00Z", "2026-11-22T06:00:01Z"), 9105, "digest mismatch for reference \"#SignedProperties"},
-		{"tampered signed info", mustReplace(t, signed, `<ds:Reference URI="">`, `<ds:Reference URI="" Id="x">`), 9105, "SignatureValue does not verify"},
+		{"tampered challenge", testutil.ReplaceOnce(t, signed, testChallenge, "20261122-CR-0123456789-ABCDEF0123-AC"), 9105, "document digest mismatch"},
+		{"tampered context", testutil.ReplaceOnce(t, ecSigned, "<Nip>"+testNIP, "<Nip>1111111111"), 9105, "document digest mismatch"},
+		{"tampered signing time", testutil.ReplaceOnce(t, signed, "2026-11-22T06:00:00Z", "2026-11-22T06:00:01Z"), 9105, "digest mismatch for reference \"#SignedProperties"},
+		{"tampered signed info", testutil.ReplaceOnce(t, signed, `<ds:Reference URI="">`, `<ds:Reference URI="" Id="x">`), 9105, "SignatureValue does not verify"},
 		{"wrong key", wrongKey, 9105, "SignatureValue does not verify"},
 		{"wrong IssuerSerial", issuerSerialRe.ReplaceAll(ecSigned, []byte("${1}12345${3}")), 9105, "digest mismatch for reference \"#SignedProperties"},
-		{"foreign QualifyingProperties target", mustReplace(t, signed, `Target="#Signature-`, `Target="#Other-`), 9105, "does not point to the signature"},
+		{"foreign QualifyingProperties target", testutil.ReplaceOnce(t, signed, `Target="#Signature-`, `Target="#Other-`), 9105, "does not point to the signature"},
 		{"validly signed wrong IssuerSerial", resign(t, ecSigned, ecCreds.creds, func(sig *etree.Element) {
 			sig.FindElement(".//ds:X509SerialNumber").SetText("12345")
 		}), 9105, "IssuerSerial does not name the signing certificate"},
 		{"swapped certificate", certValue.ReplaceAll(signed, []byte("<ds:X509Certificate>"+certBase64(ecCreds.certPEM)+"<")), 9105, "SigningCertificate digest does not match"},
 		{"garbage signature value", sigValue.ReplaceAll(signed, []byte("${1}AAAA${3}")), 9105, "SignatureValue does not verify"},
-		{"detached reference", mustReplace(t, signed, `URI=""`, `URI="https://example.com/request.xml"`), 9105, "detached"},
-		{"no enveloped reference", mustReplace(t, signed, `URI=""`, `URI="#SignatureValue-x"`), 9105, ""},
+		{"detached reference", testutil.ReplaceOnce(t, signed, `URI=""`, `URI="https://example.com/request.xml"`), 9105, "detached"},
+		{"no enveloped reference", testutil.ReplaceOnce(t, signed, `URI=""`, `URI="#SignatureValue-x"`), 9105, ""},
 		{"unsigned", BuildAuthTokenRequest(testChallenge, "Nip", testNIP, ""), 9102, ""},
 		{"two signatures", twoSignatures(t, signed), 9103, ""},
 		{"signature nested in element", nestedSignature(t, signed), 21401, "unexpected element Signature"},
-		{"wrong root namespace", mustReplace(t, signed, NamespaceAuth20, "http://ksef.mf.gov.pl/auth/token/1.0"), 21401, ""},
-		{"bad challenge format", mustReplace(t, signed, testChallenge, "challenge"), 21401, "Challenge"},
+		{"wrong root namespace", testutil.ReplaceOnce(t, signed, NamespaceAuth20, "http://ksef.mf.gov.pl/auth/token/1.0"), 21401, ""},
+		{"bad challenge format", testutil.ReplaceOnce(t, signed, testChallenge, "challenge"), 21401, "Challenge"},
 		{"elements out of order", BuildOutOfOrder(), 21401, "XSD order"},
-		{"unknown subject type", mustReplace(t, signed, "certificateSubject", "pesel"), 21401, "SubjectIdentifierType"},
+		{"unknown subject type", testutil.ReplaceOnce(t, signed, "certificateSubject", "pesel"), 21401, "SubjectIdentifierType"},
 		{"DTD with entity", []byte(`<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x "y">]>` + string(signed[bytes.IndexByte(signed, '\n')+1:])), 9101, "DTD"},
 		{"not well-formed", signed[:len(signed)-10], 9101, ""},
 		{"latin-2 bytes", append([]byte{0xff}, signed...), 21217, ""},
-		{"declared latin-2", mustReplace(t, signed, `encoding="utf-8"`, `encoding="iso-8859-2"`), 21217, ""},
+		{"declared latin-2", testutil.ReplaceOnce(t, signed, `encoding="utf-8"`, `encoding="iso-8859-2"`), 21217, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -225,13 +225,13 @@ func signatureXML(t *testing.T, signed []byte) string {
 
 func twoSignatures(t *testing.T, signed []byte) []byte {
 	sig := signatureXML(t, signed)
-	return mustReplace(t, signed, "</AuthTokenRequest>", sig+"</AuthTokenRequest>")
+	return testutil.ReplaceOnce(t, signed, "</AuthTokenRequest>", sig+"</AuthTokenRequest>")
 }
 
 func nestedSignature(t *testing.T, signed []byte) []byte {
 	sig := signatureXML(t, signed)
-	doc := mustReplace(t, signed, sig, "")
-	return mustReplace(t, doc, "</SubjectIdentifierType>", "</SubjectIdentifierType><AuthorizationPolicy><AllowedIps>"+sig+"</AllowedIps></AuthorizationPolicy>")
+	doc := testutil.ReplaceOnce(t, signed, sig, "")
+	return testutil.ReplaceOnce(t, doc, "</SubjectIdentifierType>", "</SubjectIdentifierType><AuthorizationPolicy><AllowedIps>"+sig+"</AllowedIps></AuthorizationPolicy>")
 }
 
 func TestSignRejectsWeakKeys(t *testing.T) {
@@ -276,7 +276,7 @@ func FuzzVerifyAuthTokenRequest(f *testing.F) {
 // builds the signature itself with the standard library).
 func TestVerifyRSAPSS(t *testing.T) {
 	tc := newTestCreds(t, "rsa", testNIP)
-	signed := mustReplace(t, signedRequest(t, tc.creds), algRSASHA256, "http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1")
+	signed := testutil.ReplaceOnce(t, signedRequest(t, tc.creds), algRSASHA256, "http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1")
 	tree, sig := parseSigned(t, signed)
 	pss := signAgain(t, tree, sig, func(canonical []byte) ([]byte, error) {
 		digest := sha256.Sum256(canonical)
