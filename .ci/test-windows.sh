@@ -147,8 +147,9 @@ step_e2e() {
   check '[ -s "$E/sent/FV 1.ksef.json" ] && [ -s "$E/sent/FV 2.ksef.json" ]' "both invoices registered: sent\\FV 1.ksef.json, sent\\FV 2.ksef.json"
   check '[ -s "$E/sent/FV 1.upo.xml" ] && [ -s "$E/sent/FV 2.upo.xml" ]' "UPOs written: sent\\FV 1.upo.xml, sent\\FV 2.upo.xml"
   check 'grep -q "\"ksefNumber\": *\"5265877635-" "$E/sent/FV 1.ksef.json"' "the .ksef.json holds the KSeF number"
-  # The outbox keeps the (empty) claim folder of this daemon: outbox\.ksef-sync\<daemon-id>.
-  check '[ -z "$(ls -A "$E/outbox" | grep -vx .ksef-sync)$(find "$E/outbox/.ksef-sync" -type f 2>/dev/null)$(ls -A "$E/error")" ]' "outbox (but for its empty claim folder) and error folder empty"
+  # The outbox keeps this daemon's (empty) claim folder, outbox\.ksef-sync\<daemon-id>, and its owner record <daemon-id>.owner.
+  check '[ -z "$(ls -A "$E/outbox" | grep -vx .ksef-sync)$(find "$E/outbox/.ksef-sync" -type f ! -name "*.owner" 2>/dev/null)$(ls -A "$E/error")" ]' "outbox (but for its empty claim folder) and error folder empty"
+  check '[ -n "$(find "$E/outbox/.ksef-sync" -maxdepth 1 -type f -name "*.owner")" ]' "owner record outbox\\.ksef-sync\\<daemon-id>.owner written"
   # The readiness check (a writer holding a file open without sharing keeps it from being
   # claimed) runs with real handles in watcher's Windows tests: TestFileHeldOpenWithoutSharingIsNotReported.
   kill "$run_pid" 2>/dev/null || true
