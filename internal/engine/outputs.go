@@ -94,20 +94,35 @@ func (e *Engine) writeOutputs(ctx context.Context) error {
 		return err
 	}
 	final = e.outputsDue(final)
-	if len(final) == 0 {
-		return nil
+	taken := map[string]map[string]bool{} // names in the output folders, listed once for all parts
+	for i := 0; i < len(final); i += journalPart {
+		if err := e.writeOutputPart(ctx, final[i:min(i+journalPart, len(final))], final[i:], taken); err != nil {
+			return err
+		}
 	}
-	if err := e.reserveStems(ctx, final); err != nil {
+	return nil
+}
+
+// journalPart is how many invoices' outputs are named, written and recorded together, and how
+// many verdicts one transaction records. A burst's 10,000 in one go held every record twice at
+// the heap's peak (the list and the records one transaction changed); a part at a time keeps one
+// list, for nine more small transactions.
+const journalPart = 1000
+
+// writeOutputPart writes the outputs of part and marks them done. When naming fails, rest (part
+// and everything after it) waits for its next try.
+func (e *Engine) writeOutputPart(ctx context.Context, part, rest []spool.Invoice, taken map[string]map[string]bool) error {
+	if err := e.reserveStems(ctx, part, taken); err != nil {
 		var d time.Duration
-		for _, inv := range final {
+		for _, inv := range rest {
 			d, _ = e.outGate.failed(inv.ID, e.now(), err)
 		}
 		return fmt.Errorf("%w (next try in %s)", err, d)
 	}
-	done := e.writeAll(ctx, final)
+	done := e.writeAll(ctx, part)
 	upoPaths := make(map[int64]string, len(done))
 	missing := make(map[int64]string)
-	for _, inv := range final {
+	for _, inv := range part {
 		if !done[inv.ID] {
 			continue
 		}
@@ -124,7 +139,7 @@ func (e *Engine) writeOutputs(ctx context.Context) error {
 	if err := e.outJ.MarkDone(ctx, upoPaths); err != nil {
 		return err
 	}
-	for _, inv := range final {
+	for _, inv := range part {
 		if !done[inv.ID] {
 			continue
 		}
@@ -142,9 +157,9 @@ func (e *Engine) writeOutputs(ctx context.Context) error {
 }
 
 // reserveStems picks an output name for every invoice that has none: the input's base name, or
-// the first "-N" variant that takes no existing file in the target folder.
-func (e *Engine) reserveStems(ctx context.Context, final []spool.Invoice) error {
-	taken := map[string]map[string]bool{}
+// the first "-N" variant that takes no existing file in the target folder nor a name taken
+// already (taken: the lower-case names by folder, listed on first use and kept up to date).
+func (e *Engine) reserveStems(ctx context.Context, final []spool.Invoice, taken map[string]map[string]bool) error {
 	chosen := map[int64]string{}
 	for i := range final {
 		inv := &final[i]
