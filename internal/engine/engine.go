@@ -155,9 +155,6 @@ type Engine struct {
 	// fastPolls counts status requests made sooner than the poll interval (adaptive polling), so
 	// they stay within their share of the invoiceStatus budget.
 	fastPolls *slidingCount
-	// validating is closed when the lot intakeNext validates in the background is recorded (nil:
-	// none under way). Only the Run loop starts or awaits it.
-	validating chan struct{}
 	// gatherDue is when the invoices being gathered are due to go (zero: none waiting).
 	gatherDue time.Time
 	// origCache holds, for one confirm round, the invoice lists of sessions that registered the
@@ -329,11 +326,10 @@ func (e *Engine) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			e.awaitValidation()
 			e.shutdown()
 			return nil
 		case f := <-files:
-			e.intakeNext(ctx, paths(e.unchanged(e.drainFiles(files, f)))...)
+			e.intake(ctx, paths(e.unchanged(e.drainFiles(files, f)))...)
 			if e.claimingBurst(len(files), lastStep) {
 				e.unpoke() // the next lot's intake steps (or a tick)
 				e.turned()
@@ -341,7 +337,6 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 		case <-e.wake:
 		case <-tick.C:
-			e.awaitValidation()
 			e.mayClaim() // refreshes our owner record every outboxclaim.RefreshEvery
 			e.retryLeftovers(ctx)
 			if e.idle(ctx, lastStep) {
@@ -350,14 +345,11 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 		case <-soon.C:
 		case s := <-e.reload:
-			e.awaitValidation() // validation reads e.opt.Send
 			e.opt.Send = s
 			tick.Reset(s.PollInterval)
 		case <-daily.C:
-			e.awaitValidation()
 			e.prune(ctx)
 		}
-		e.awaitValidation() // a step sees every claimed lot validated
 		lastStep = e.now()
 		if err := e.Step(ctx, false); err != nil && ctx.Err() == nil {
 			e.logStepError(err)

@@ -47,37 +47,6 @@ func (e *Engine) intake(ctx context.Context, paths ...string) {
 	e.poke()
 }
 
-// intakeNext is intake pipelined for the Run loop: it claims the lot while the previous lot is
-// still being validated, then validates this lot in the background. Claiming is mostly renames
-// and one journal transaction, validation mostly parsing on every core, so during a burst of
-// thousands the two overlap instead of taking turns. The Run loop awaits the validation
-// (awaitValidation) before anything else that reads the journal's claimed or ready invoices or
-// changes the options, so a step always sees the lots validated, as after intake.
-func (e *Engine) intakeNext(ctx context.Context, paths ...string) {
-	claimed := e.claimAll(ctx, paths)
-	e.awaitValidation() // one lot validated at a time: verdicts are recorded in order
-	if len(claimed) == 0 {
-		return
-	}
-	done := make(chan struct{})
-	e.validating = done
-	go func() {
-		defer close(done)
-		if err := e.validateMany(ctx, claimed); err != nil {
-			e.log.Warn("validation step failed; retried on the next step", "err", err)
-		}
-		e.poke()
-	}()
-}
-
-// awaitValidation waits for the lot intakeNext validates in the background, if any.
-func (e *Engine) awaitValidation() {
-	if e.validating != nil {
-		<-e.validating
-		e.validating = nil
-	}
-}
-
 // ClaimOutbox claims the given outbox files (one-pass mode) and returns the IDs claimed.
 func (e *Engine) ClaimOutbox(ctx context.Context, files []watcher.File) []int64 {
 	var ids []int64
