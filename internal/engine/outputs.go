@@ -95,8 +95,10 @@ func (e *Engine) writeOutputs(ctx context.Context) error {
 	}
 	final = e.outputsDue(final)
 	taken := map[string]map[string]bool{} // names in the output folders, listed once for all parts
+	var render []readable.Job
+	defer func() { e.queueReadable(render) }()
 	for i := 0; i < len(final); i += journalPart {
-		if err := e.writeOutputPart(ctx, final[i:min(i+journalPart, len(final))], final[i:], taken); err != nil {
+		if err := e.writeOutputPart(ctx, final[i:min(i+journalPart, len(final))], final[i:], taken, &render); err != nil {
 			return err
 		}
 	}
@@ -110,8 +112,10 @@ func (e *Engine) writeOutputs(ctx context.Context) error {
 const journalPart = 1000
 
 // writeOutputPart writes the outputs of part and marks them done. When naming fails, rest (part
-// and everything after it) waits for its next try.
-func (e *Engine) writeOutputPart(ctx context.Context, part, rest []spool.Invoice, taken map[string]map[string]bool) error {
+// and everything after it) waits for its next try. The readable copies of the invoices done are
+// added to render: they are queued once every part is written, so rendering them (a few
+// milliseconds of CPU each) never delays the next part's .ksef.json.
+func (e *Engine) writeOutputPart(ctx context.Context, part, rest []spool.Invoice, taken map[string]map[string]bool, render *[]readable.Job) error {
 	if err := e.reserveStems(ctx, part, taken); err != nil {
 		var d time.Duration
 		for _, inv := range rest {
@@ -150,7 +154,9 @@ func (e *Engine) writeOutputPart(ctx context.Context, part, rest []spool.Invoice
 			e.log.Info("outputs written", "file", inv.FileName, "invoice", inv.ID, "state", spool.StateDone,
 				"outcome", inv.Outcome, "output", inv.OutputStem, "ksef_number", inv.KsefNumber)
 		}
-		e.queueReadable(&inv, upoPaths[inv.ID])
+		if e.readable != nil && inv.State == spool.StateAccepted {
+			*render = append(*render, e.readableJob(&inv, upoPaths[inv.ID]))
+		}
 	}
 	_ = e.outJ.SetMeta(ctx, e.metaKey("last_send_output"), e.now().UTC().Format(time.RFC3339))
 	return nil
@@ -544,14 +550,12 @@ func nonNil(s []string) []string {
 
 func ptr[T any](v T) *T { return &v }
 
-// queueReadable hands an accepted invoice, whose outputs now exist, to the background renderer.
-// .ksef.json is written by then: the readable copies never delay it. upoPath is "" when the
-// outputs were written without a UPO.
-func (e *Engine) queueReadable(inv *spool.Invoice, upoPath string) {
-	if e.readable == nil || inv.State != spool.StateAccepted {
-		return
+// queueReadable hands accepted invoices, whose outputs now exist, to the background renderer.
+// Their .ksef.json are written by then: the readable copies never delay them.
+func (e *Engine) queueReadable(jobs []readable.Job) {
+	for _, j := range jobs {
+		e.readable.Add(j)
 	}
-	e.readable.Add(e.readableJob(inv, upoPath))
 }
 
 // readableJob is the rendering of an accepted invoice's copies beside its outputs in sent/.
