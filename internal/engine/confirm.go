@@ -19,7 +19,6 @@ type confirmJournal interface {
 	ByState(ctx context.Context, nip string, states ...spool.State) ([]spool.Invoice, error)
 	WaitingSessions(ctx context.Context, nip string, state spool.State) ([]spool.Waiting, error)
 	InSession(ctx context.Context, nip, ref string, state spool.State) ([]spool.Invoice, error)
-	Get(ctx context.Context, id int64) (*spool.Invoice, error)
 	FindAccepted(ctx context.Context, nip, registeredHash string) (*spool.Invoice, bool, error)
 	Accept(ctx context.Context, regs ...spool.Registration) error
 	Reject(ctx context.Context, rs ...spool.Rejection) error
