@@ -19,7 +19,6 @@ type confirmJournal interface {
 	ByState(ctx context.Context, nip string, states ...spool.State) ([]spool.Invoice, error)
 	WaitingSessions(ctx context.Context, nip string, state spool.State) ([]spool.Waiting, error)
 	InSession(ctx context.Context, nip, ref string, state spool.State) ([]spool.Invoice, error)
-	Get(ctx context.Context, id int64) (*spool.Invoice, error)
 	FindAccepted(ctx context.Context, nip, registeredHash string) (*spool.Invoice, bool, error)
 	Accept(ctx context.Context, regs ...spool.Registration) error
 	Reject(ctx context.Context, rs ...spool.Rejection) error
@@ -155,7 +154,7 @@ func (e *Engine) confirmSession(ctx context.Context, w spool.Waiting) error {
 		if err := e.applyList(ctx, ref, invs); err != nil {
 			return err
 		}
-		return e.sessionFailedWithoutResults(ctx, ref, st, invs)
+		return e.sessionFailedWithoutResults(ctx, ref, st)
 	case len(invs) <= perInvoiceStatusMax:
 		var errs []error
 		for i := range invs {
@@ -199,23 +198,37 @@ func (e *Engine) applyList(ctx context.Context, ref string, invs []spool.Invoice
 	return errors.Join(errs...)
 }
 
-// acceptMany records KSeF numbers for many submitted invoices in one journal transaction.
+// acceptMany records KSeF numbers for many submitted invoices, journalPart invoices a transaction:
+// one transaction for a whole 10,000 batch held all its records twice at once (the heap's peak).
 func (e *Engine) acceptMany(ctx context.Context, invs []spool.Invoice, accepted map[int64]ksef.SessionInvoice) error {
-	if len(accepted) == 0 {
-		return nil
+	var part []spool.Invoice
+	for i := range invs {
+		if _, ok := accepted[invs[i].ID]; ok {
+			part = append(part, invs[i])
+		}
+		if len(part) == journalPart || i == len(invs)-1 && len(part) > 0 {
+			if err := e.acceptPart(ctx, part, accepted); err != nil {
+				return err
+			}
+			part = part[:0]
+		}
 	}
-	regs := make([]spool.Registration, 0, len(accepted))
-	for id, si := range accepted {
-		regs = append(regs, registration(id, &si))
+	return nil
+}
+
+// acceptPart records KSeF numbers for the invoices of part in one journal transaction.
+func (e *Engine) acceptPart(ctx context.Context, part []spool.Invoice, accepted map[int64]ksef.SessionInvoice) error {
+	regs := make([]spool.Registration, len(part))
+	for i := range part {
+		si := accepted[part[i].ID]
+		regs[i] = registration(part[i].ID, &si)
 	}
 	if err := e.confirmJ.Accept(ctx, regs...); err != nil {
 		return err
 	}
-	for i := range invs {
-		if si, ok := accepted[invs[i].ID]; ok {
-			e.log.Info("invoice accepted", "file", invs[i].FileName, "invoice", invs[i].ID, "state", spool.StateAccepted,
-				"ksef_number", si.KsefNumber, "session", invs[i].SessionRef)
-		}
+	for i := range part {
+		e.log.Info("invoice accepted", "file", part[i].FileName, "invoice", part[i].ID, "state", spool.StateAccepted,
+			"ksef_number", accepted[part[i].ID].KsefNumber, "session", part[i].SessionRef)
 	}
 	return nil
 }
@@ -235,14 +248,16 @@ func matchKey(inv *spool.Invoice) string {
 
 // sessionFailedWithoutResults handles a batch that KSeF finished without listing our invoices (for
 // example an archive it could not open): they are sent again, and rejected after repeated failures.
-func (e *Engine) sessionFailedWithoutResults(ctx context.Context, ref string, st *ksef.SessionStatus, invs []spool.Invoice) error {
+// The invoices still submitted are read again in one query (not one per invoice: after a 10,000
+// batch KSeF listed, that was 10,000 reads to find none).
+func (e *Engine) sessionFailedWithoutResults(ctx context.Context, ref string, st *ksef.SessionStatus) error {
+	left, err := e.confirmJ.InSession(ctx, e.opt.NIP, ref, spool.StateSubmitted)
+	if err != nil {
+		return err
+	}
 	var errs []error
-	for _, inv := range invs {
-		cur, err := e.confirmJ.Get(ctx, inv.ID)
-		if err != nil || cur.State != spool.StateSubmitted {
-			errs = append(errs, err)
-			continue
-		}
+	for i := range left {
+		cur := &left[i]
 		cause := fmt.Errorf("batch session %s ended with %d %s", ref, st.Status.Code, st.Status.Description)
 		if cur.Attempts >= 3 {
 			errs = append(errs, e.reject(ctx, cur, st.Status, "ksef"))

@@ -344,3 +344,42 @@ func TestOnlineModeSendsEachInvoiceOnline(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchEndedWithoutResultsGoesBackToReady: a batch KSeF finished without listing our invoices
+// (an archive it could not open) sends them again; the ones still submitted are found with one
+// query, and an invoice already decided in that session is left alone.
+func TestBatchEndedWithoutResultsGoesBackToReady(t *testing.T) {
+	h := newHarness(t, SendSettings{})
+	for i := range 3 {
+		h.eng.intake(h.ctx, h.drop(fmt.Sprintf("L_%d.xml", i), inv(i, "LEFT")))
+	}
+	ready, err := h.journal.ByState(h.ctx, nip, spool.StateReady)
+	if err != nil || len(ready) != 3 {
+		t.Fatalf("ready = %d, %v", len(ready), err)
+	}
+	var ids []int64
+	names := map[int64]string{}
+	for _, r := range ready {
+		ids = append(ids, r.ID)
+		names[r.ID] = r.FileName
+	}
+	const ref = "20261203-SB-0000000000-0000000000-00"
+	if err := h.journal.MarkSending(h.ctx, ids, spool.Sending{Mode: "batch", SessionRef: ref, BatchFileNames: names}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.journal.MarkBatchSubmitted(h.ctx, ids); err != nil {
+		t.Fatal(err)
+	}
+	decided := spool.Rejection{ID: ids[0], Kind: "450", Description: "decided before", Details: []string{}, Stage: "ksef"}
+	if err := h.journal.Reject(h.ctx, decided); err != nil {
+		t.Fatal(err)
+	}
+	st := &ksef.SessionStatus{Status: ksef.Status{Code: 435, Description: "Błąd odszyfrowania"}}
+	if err := h.eng.sessionFailedWithoutResults(h.ctx, ref, st); err != nil {
+		t.Fatal(err)
+	}
+	got := h.states()
+	if got["L_0.xml"] != spool.StateRejected || got["L_1.xml"] != spool.StateReady || got["L_2.xml"] != spool.StateReady {
+		t.Fatalf("states = %v; want L_0 rejected as before, L_1 and L_2 ready to be sent again", got)
+	}
+}

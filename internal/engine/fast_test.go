@@ -59,7 +59,7 @@ func (h *harness) states() map[string]spool.State {
 }
 
 // TestAdaptivePollDelay: right after a send KSeF is asked early and then at doubling waits up to
-// the poll interval; once the early-poll budget is used up, every poll interval as before; a
+// the poll interval (a batch session at an eighth of its age); once the early-poll budget is used up, every poll interval as before; a
 // session with many online invoices (paged list, 200 an hour) never polls early.
 func TestAdaptivePollDelay(t *testing.T) {
 	h := newHarness(t, SendSettings{PollInterval: 2 * time.Second})
@@ -78,7 +78,9 @@ func TestAdaptivePollDelay(t *testing.T) {
 	}{
 		{"just sent", aged("online", 0), firstPoll},
 		{"400 ms old", aged("online", 400*time.Millisecond), 400 * time.Millisecond},
-		{"batch 800 ms old", aged("batch", 800*time.Millisecond, 800*time.Millisecond), 800 * time.Millisecond},
+		{"batch 800 ms old", aged("batch", 800*time.Millisecond, 800*time.Millisecond), firstPoll},
+		{"batch 8 s old", aged("batch", 8*time.Second), time.Second},
+		{"batch 20 s old", aged("batch", 20*time.Second), 2 * time.Second},
 		{"poll interval old", aged("online", 3*time.Second), 2 * time.Second},
 		{"paged list", aged("online", 0, 0, 0, 0), 2 * time.Second},
 	}

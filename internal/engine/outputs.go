@@ -94,20 +94,39 @@ func (e *Engine) writeOutputs(ctx context.Context) error {
 		return err
 	}
 	final = e.outputsDue(final)
-	if len(final) == 0 {
-		return nil
+	taken := map[string]map[string]bool{} // names in the output folders, listed once for all parts
+	var render []readable.Job
+	defer func() { e.queueReadable(render) }()
+	for i := 0; i < len(final); i += journalPart {
+		if err := e.writeOutputPart(ctx, final[i:min(i+journalPart, len(final))], final[i:], taken, &render); err != nil {
+			return err
+		}
 	}
-	if err := e.reserveStems(ctx, final); err != nil {
+	return nil
+}
+
+// journalPart is how many invoices' outputs are named, written and recorded together, and how
+// many verdicts one transaction records. A burst's 10,000 in one go held every record twice at
+// the heap's peak (the list and the records one transaction changed); a part at a time keeps one
+// list, for nine more small transactions.
+const journalPart = 1000
+
+// writeOutputPart writes the outputs of part and marks them done. When naming fails, rest (part
+// and everything after it) waits for its next try. The readable copies of the invoices done are
+// added to render: they are queued once every part is written, so rendering them (a few
+// milliseconds of CPU each) never delays the next part's .ksef.json.
+func (e *Engine) writeOutputPart(ctx context.Context, part, rest []spool.Invoice, taken map[string]map[string]bool, render *[]readable.Job) error {
+	if err := e.reserveStems(ctx, part, taken); err != nil {
 		var d time.Duration
-		for _, inv := range final {
+		for _, inv := range rest {
 			d, _ = e.outGate.failed(inv.ID, e.now(), err)
 		}
 		return fmt.Errorf("%w (next try in %s)", err, d)
 	}
-	done := e.writeAll(ctx, final)
+	done := e.writeAll(ctx, part)
 	upoPaths := make(map[int64]string, len(done))
 	missing := make(map[int64]string)
-	for _, inv := range final {
+	for _, inv := range part {
 		if !done[inv.ID] {
 			continue
 		}
@@ -124,7 +143,7 @@ func (e *Engine) writeOutputs(ctx context.Context) error {
 	if err := e.outJ.MarkDone(ctx, upoPaths); err != nil {
 		return err
 	}
-	for _, inv := range final {
+	for _, inv := range part {
 		if !done[inv.ID] {
 			continue
 		}
@@ -135,16 +154,18 @@ func (e *Engine) writeOutputs(ctx context.Context) error {
 			e.log.Info("outputs written", "file", inv.FileName, "invoice", inv.ID, "state", spool.StateDone,
 				"outcome", inv.Outcome, "output", inv.OutputStem, "ksef_number", inv.KsefNumber)
 		}
-		e.queueReadable(&inv, upoPaths[inv.ID])
+		if e.readable != nil && inv.State == spool.StateAccepted {
+			*render = append(*render, e.readableJob(&inv, upoPaths[inv.ID]))
+		}
 	}
 	_ = e.outJ.SetMeta(ctx, e.metaKey("last_send_output"), e.now().UTC().Format(time.RFC3339))
 	return nil
 }
 
 // reserveStems picks an output name for every invoice that has none: the input's base name, or
-// the first "-N" variant that takes no existing file in the target folder.
-func (e *Engine) reserveStems(ctx context.Context, final []spool.Invoice) error {
-	taken := map[string]map[string]bool{}
+// the first "-N" variant that takes no existing file in the target folder nor a name taken
+// already (taken: the lower-case names by folder, listed on first use and kept up to date).
+func (e *Engine) reserveStems(ctx context.Context, final []spool.Invoice, taken map[string]map[string]bool) error {
 	chosen := map[int64]string{}
 	for i := range final {
 		inv := &final[i]
@@ -529,14 +550,12 @@ func nonNil(s []string) []string {
 
 func ptr[T any](v T) *T { return &v }
 
-// queueReadable hands an accepted invoice, whose outputs now exist, to the background renderer.
-// .ksef.json is written by then: the readable copies never delay it. upoPath is "" when the
-// outputs were written without a UPO.
-func (e *Engine) queueReadable(inv *spool.Invoice, upoPath string) {
-	if e.readable == nil || inv.State != spool.StateAccepted {
-		return
+// queueReadable hands accepted invoices, whose outputs now exist, to the background renderer.
+// Their .ksef.json are written by then: the readable copies never delay them.
+func (e *Engine) queueReadable(jobs []readable.Job) {
+	for _, j := range jobs {
+		e.readable.Add(j)
 	}
-	e.readable.Add(e.readableJob(inv, upoPath))
 }
 
 // readableJob is the rendering of an accepted invoice's copies beside its outputs in sent/.
