@@ -112,8 +112,12 @@ type Server struct {
 	log    *slog.Logger
 	limits map[string]rateLimit
 
-	mu        sync.Mutex
-	st        *state
+	mu sync.Mutex
+	st *state
+	// saveMu makes snapshots one at a time: the background saver, Close and a test may save at
+	// once, and two renames onto one file race (Windows refuses the second with "Access denied";
+	// anywhere, an older snapshot could land after a newer one).
+	saveMu    sync.Mutex
 	blobs     *blobStore
 	journal   *os.File
 	limiter   limiter
@@ -288,6 +292,8 @@ func (s *Server) saver() {
 }
 
 func (s *Server) save() error {
+	s.saveMu.Lock()
+	defer s.saveMu.Unlock()
 	s.mu.Lock()
 	data, err := encodeState(snapshotView(s.st))
 	s.mu.Unlock()
