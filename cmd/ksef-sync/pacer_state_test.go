@@ -36,6 +36,13 @@ func TestPacerStateKeptInJournal(t *testing.T) {
 	run(func(d *deps) { d.client.RestorePacerState(sent) }) // as if these requests were made
 	var got ksef.PacerState
 	run(func(d *deps) { got = d.client.PacerState() })
+	// The per-IP groups' history is shared by every client of the process, so tests that ran just
+	// before (logins) may have left their own requests in it: compare the groups this test sent.
+	for key := range got {
+		if _, ok := sent[key]; !ok {
+			delete(got, key)
+		}
+	}
 	if diff := cmp.Diff(sent, got); diff != "" {
 		t.Fatalf("restored history (-sent +got):\n%s", diff)
 	}
