@@ -5,12 +5,9 @@ import (
 	"time"
 
 	"github.com/ksef-sync/ksef-sync/internal/outboxclaim"
+	"github.com/ksef-sync/ksef-sync/internal/testutil"
 	"github.com/ksef-sync/ksef-sync/spool"
 )
-
-type fakeClock struct{ t time.Time }
-
-func (c *fakeClock) now() time.Time { return c.t }
 
 // TestCopiedJournalMovesNothing: when another live process uses our daemon id in the outbox (our
 // state folder is a copy of its, or it took the id over while we were paused), the invoices already
@@ -19,9 +16,9 @@ func (c *fakeClock) now() time.Time { return c.t }
 func TestCopiedJournalMovesNothing(t *testing.T) {
 	h := newHarness(t, SendSettings{})
 	start := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
-	clk := &fakeClock{t: start}
+	clk := testutil.NewClock(start)
 	id := h.eng.claims.ID()
-	h.eng.owner = outboxclaim.NewGuard(h.folders.Outbox, id, outboxclaim.Me(h.folders.State), clk.now)
+	h.eng.owner = outboxclaim.NewGuard(h.folders.Outbox, id, outboxclaim.Me(h.folders.State), clk.Now)
 	h.eng.intake(h.ctx, h.drop("FV_1.xml", inv(1, "COPY")))
 	queued, err := h.journal.ByState(h.ctx, nip, spool.StateClaimed, spool.StateReady)
 	if err != nil || len(queued) != 1 {
@@ -34,7 +31,7 @@ func TestCopiedJournalMovesNothing(t *testing.T) {
 	if err := other.Check(); err != nil {
 		t.Fatalf("the other process did not take the id over: %v", err)
 	}
-	clk.t = later
+	clk.Advance(later.Sub(start))
 	for range 3 {
 		if err := h.eng.Step(h.ctx, true); err != nil {
 			t.Fatalf("step: %v", err)
@@ -50,7 +47,7 @@ func TestCopiedJournalMovesNothing(t *testing.T) {
 		t.Fatal("a one-pass send ran from the copied journal")
 	}
 
-	clk.t = later.Add(outboxclaim.FreshFor + outboxclaim.RefreshEvery) // the other process stopped
+	clk.Advance(outboxclaim.FreshFor + outboxclaim.RefreshEvery) // the other process stopped
 	done := h.settle()
 	if len(done) != 1 || done[0].Outcome != "accepted" || len(h.sim.Stats().Accepted) != 1 {
 		t.Fatalf("after the other process stopped: done %+v, accepted at KSeF %d", done, len(h.sim.Stats().Accepted))
