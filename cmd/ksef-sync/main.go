@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	_ "time/tzdata" // Europe/Warsaw for inbox folders, also on Windows without a tz database
 
 	"github.com/ksef-sync/ksef-sync/internal/config"
 )
