@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/ksef-sync/ksef-sync/internal/atomicfile"
 )
@@ -19,6 +20,11 @@ const IDFile = "daemon-id"
 // companies starting at once in one daemon) agree on one id: the write never replaces an id that
 // is already there.
 func ID(stateDir string) (string, error) {
+	// The companies of one process share a state folder and start together; on Windows a read
+	// of the file another goroutine is still creating fails with a sharing violation. Other
+	// processes cannot race here: the state folder's lock admits one.
+	idMu.Lock()
+	defer idMu.Unlock()
 	id, err := ReadID(stateDir)
 	if err != nil || id != "" {
 		return id, err
@@ -34,6 +40,9 @@ func ID(stateDir string) (string, error) {
 	}
 	return id, nil
 }
+
+// idMu makes the first creation of a daemon id one at a time within the process.
+var idMu sync.Mutex
 
 // ReadID returns the daemon id of stateDir without creating one: "" when the daemon never ran.
 func ReadID(stateDir string) (string, error) {
