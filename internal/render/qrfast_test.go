@@ -9,22 +9,29 @@ import (
 	qrcode "github.com/yeqown/go-qrcode/v2"
 )
 
-// TestFastQRMatchesGoQRCode compares fastQR with go-qrcode itself for links of every length fastQR
-// takes (KOD I links, long KOD II links, random byte-mode text). go-qrcode picks among masks of
-// equal score whichever goroutine finishes first, so there any of the tied masks is its answer.
+// TestFastQRMatchesGoQRCode compares fastQR with go-qrcode itself for KOD I links and random
+// byte-mode text at and around every version's capacity and at random lengths up to 412. go-qrcode
+// picks among masks of equal score whichever goroutine finishes first, so there any of the tied
+// masks is its answer.
 func TestFastQRMatchesGoQRCode(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_/:.?=&%"
+	var lengths []int
+	for v := 1; v < len(qrVersionsM); v++ {
+		c := qrVersionsM[v].byteCap
+		lengths = append(lengths, c-1, c, c+1)
+	}
+	for range 60 {
+		lengths = append(lengths, 1+rng.IntN(412))
+	}
 	var links []string
-	for n := 1; n <= 412; n++ {
-		for range 2 {
-			b := make([]byte, n)
-			for i := range b {
-				b[i] = alphabet[rng.IntN(len(alphabet))]
-			}
-			b[rng.IntN(n)] = 'x' // byte mode
-			links = append(links, string(b))
+	for _, n := range lengths {
+		b := make([]byte, min(n, 412))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
 		}
+		b[rng.IntN(len(b))] = 'x' // byte mode
+		links = append(links, string(b))
 	}
 	for i := range 40 {
 		links = append(links, fmt.Sprintf("https://qr-test.ksef.mf.gov.pl/invoice/%010d/%02d-12-2026/%043x", 5260250274+i, i%28+1, rng.Uint64()))
