@@ -1,5 +1,7 @@
 package render
 
+import "sync"
+
 // go-qrcode builds every code by copying its module matrix sixteen times and scoring the eight
 // masks on eight goroutines with per-row slices and a generic KMP search: about half of an
 // invoice PDF's CPU time (profile of BenchmarkPull10000, 2026-12-03). fastQR makes the same code
@@ -89,16 +91,18 @@ func qrCandidates(link string) (masked [8][]uint8, scores [8]int, dim int, ok bo
 	filled := make([]uint8, len(base))
 	copy(filled, base)
 	qrFillData(filled, dim, bits)
-	cells := make([]uint8, 8*len(base))
+	free := qrFreeModules(ver, base, dim)
+	cells := make([]uint8, 9*len(base))
+	t := cells[8*len(base):] // the transposed matrix, for scoring rows as contiguous lines
 	for mask := range 8 {
 		m := cells[mask*len(base) : (mask+1)*len(base)]
 		copy(m, filled)
-		qrApplyMask(m, base, dim, mask)
+		qrApplyMask(m, free, mask)
 		qrFillFormat(m, dim, qrFormatM[mask])
 		if ver >= 7 {
 			qrFillVersion(m, dim, vi.versionBitString)
 		}
-		masked[mask], scores[mask] = m, qrScore(m, dim)
+		masked[mask], scores[mask] = m, qrScore(m, t, dim)
 	}
 	return masked, scores, dim, true
 }
@@ -410,24 +414,58 @@ func qrFillData(m []uint8, dim int, bits []bool) {
 
 // qrApplyMask xors the modules go-qrcode masks (those still free after the function patterns)
 // with mask pattern mask, with go-qrcode's xor of whole module values.
-func qrApplyMask(m, base []uint8, dim, mask int) {
-	for x := range dim {
-		for y := range dim {
-			if base[x*dim+y]&0xfe != qInit {
-				continue
-			}
-			mv := uint8(qData)
-			if qrMaskBit(mask, x, y) {
-				mv |= 1
-			}
-			if m[x*dim+y] != mv {
-				m[x*dim+y] = qData | 1
-			} else {
-				m[x*dim+y] = qData
-			}
+func qrApplyMask(m []uint8, free []qrFree, mask int) {
+	for _, f := range free {
+		mv := uint8(qData) | f.masks>>uint(mask)&1
+		if m[f.at] != mv {
+			m[f.at] = qData | 1
+		} else {
+			m[f.at] = qData
 		}
 	}
 }
+
+// qrFree is a module left free by the function patterns (index x*dim+y) with its bit under each
+// of the eight masks (bit i for mask i).
+type qrFree struct {
+	at    int32
+	masks uint8
+}
+
+// qrFreeModules lists the free modules of base; they depend only on the version, so each
+// version's list is made once per process.
+func qrFreeModules(ver int, base []uint8, dim int) []qrFree {
+	return qrFreeCache[ver].get(func() []qrFree {
+		var free []qrFree
+		for x := range dim {
+			for y := range dim {
+				if base[x*dim+y]&0xfe != qInit {
+					continue
+				}
+				f := qrFree{at: int32(x*dim + y)}
+				for mask := range 8 {
+					if qrMaskBit(mask, x, y) {
+						f.masks |= 1 << uint(mask)
+					}
+				}
+				free = append(free, f)
+			}
+		}
+		return free
+	})
+}
+
+type qrFreeOnce struct {
+	once sync.Once
+	free []qrFree
+}
+
+func (c *qrFreeOnce) get(make func() []qrFree) []qrFree {
+	c.once.Do(func() { c.free = make() })
+	return c.free
+}
+
+var qrFreeCache [len(qrVersionsM)]qrFreeOnce
 
 func qrMaskBit(mask, x, y int) bool {
 	switch mask {
@@ -490,42 +528,24 @@ func qrFillVersion(m []uint8, dim int, seq uint32) {
 }
 
 // qrScore is go-qrcode's mask evaluation: runs of one colour, 2×2 blocks of one module value,
-// finder-like sequences of data modules, and the dark ratio.
-func qrScore(m []uint8, dim int) int {
+// finder-like sequences of data modules, and the dark ratio. t is scratch for the transpose.
+func qrScore(m, t []uint8, dim int) int {
+	for x := range dim {
+		for y := range dim {
+			t[y*dim+x] = m[x*dim+y]
+		}
+	}
 	score := 0
-	// rule 1, rows (fixed y) and columns (fixed x)
-	for c := range dim {
-		score += qrRunScore(m, dim, c, true) + qrRunScore(m, dim, c, false)
+	for c := range dim { // columns of m, then its rows (the columns of t)
+		score += qrLineScore(m[c*dim:(c+1)*dim]) + qrLineScore(t[c*dim:(c+1)*dim])
 	}
 	// rule 2
 	for x := 0; x < dim-1; x++ {
+		col, next := m[x*dim:(x+1)*dim], m[(x+1)*dim:(x+2)*dim]
 		for y := 0; y < dim-1; y++ {
-			s := m[x*dim+y]
-			if s == m[(x+1)*dim+y] && s == m[x*dim+y+1] && s == m[(x+1)*dim+y+1] {
+			s := col[y]
+			if s == next[y] && s == col[y+1] && s == next[y+1] {
 				score += 3
-			}
-		}
-	}
-	// rule 3: 1011101 0000 or 0000 1011101 of data modules, counted overlapping
-	const p1, p2 = 0b10111010000, 0b00001011101
-	for c := range dim {
-		for _, row := range [2]bool{true, false} {
-			var win uint32 // last 11 colours; valid counts trailing data modules
-			valid := 0
-			for k := range dim {
-				v := m[c*dim+k]
-				if row {
-					v = m[k*dim+c]
-				}
-				if v&0xfe != qData {
-					valid = 0
-					win = 0
-					continue
-				}
-				win = (win<<1 | uint32(v&1)) & 0x7ff
-				if valid++; valid >= 11 && (win == p1 || win == p2) {
-					score += 40
-				}
 			}
 		}
 	}
@@ -544,23 +564,29 @@ func qrScore(m []uint8, dim int) int {
 	return score + min(prev, next)/5*10
 }
 
-// qrRunScore is rule 1 for row c (row) or column c: 3 for five modules of one colour in a row, 1
-// for each more. The line starts as if after a light module, as in go-qrcode.
-func qrRunScore(m []uint8, dim, c int, row bool) int {
+// qrLineScore is rules 1 and 3 for one row or column: 3 for five modules of one colour in a row
+// and 1 for each more (the line starts as if after a light module, as in go-qrcode), and 40 for
+// each 1011101 0000 or 0000 1011101 of data modules, counted overlapping.
+func qrLineScore(line []uint8) int {
+	const p1, p2 = 0b10111010000, 0b00001011101
 	score, cnt, cur := 0, 0, uint8(0)
-	for k := range dim {
-		v := m[c*dim+k] & 1
-		if row {
-			v = m[k*dim+c] & 1
-		}
-		if v != cur {
-			cur, cnt = v, 1
-			continue
-		}
-		if cnt++; cnt == 5 {
+	var win uint32 // the last 11 colours; valid counts the data modules among them, trailing
+	valid := 0
+	for _, v := range line {
+		if b := v & 1; b != cur {
+			cur, cnt = b, 1
+		} else if cnt++; cnt == 5 {
 			score += 3
 		} else if cnt > 5 {
 			score++
+		}
+		if v&0xfe != qData {
+			valid, win = 0, 0
+			continue
+		}
+		win = (win<<1 | uint32(v&1)) & 0x7ff
+		if valid++; valid >= 11 && (win == p1 || win == p2) {
+			score += 40
 		}
 	}
 	return score

@@ -74,3 +74,27 @@ func TestFastQRLeavesTheRestToGoQRCode(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkQRModules is one KOD I code (version 6): fastQR against go-qrcode.
+func BenchmarkQRModules(b *testing.B) {
+	const link = "https://qr-test.ksef.mf.gov.pl/invoice/5260250274/03-12-2026/UtQp9Gpc51y-u3xApZjIjgkpZ01js-J8KflSPW8WzIE"
+	b.Run("fastQR", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, ok := fastQR(link); !ok {
+				b.Fatal("refused")
+			}
+		}
+	})
+	b.Run("go-qrcode", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			q, err := qrcode.NewWith(link, qrcode.WithErrorCorrectionLevel(qrcode.ErrorCorrectionMedium))
+			if err != nil {
+				b.Fatal(err)
+			}
+			var w matrixWriter
+			_ = q.Save(&w)
+		}
+	})
+}
