@@ -5,10 +5,11 @@ import "sync"
 // go-qrcode builds every code by copying its module matrix sixteen times and scoring the eight
 // masks on eight goroutines with per-row slices and a generic KMP search: about half of an
 // invoice PDF's CPU time (profile of BenchmarkPull10000, 2026-12-03). fastQR makes the same code
-// the same way on flat arrays, for what every verification link is (byte mode, error correction
-// M, versions 1 to 15); anything else goes to go-qrcode. It follows go-qrcode v2.3.0 step by step,
-// including what its mask scoring counts (module kinds, not only colours), so the modules are
-// identical: TestFastQRMatchesGoQRCode checks that against the library.
+// the same way on flat arrays, for what every verification link is: byte mode, error correction
+// M, versions 1 to 20 (up to 666 bytes, a KOD II link with an RSA signature included). Anything
+// else goes to go-qrcode. It follows go-qrcode v2.3.0 step by step, including what its mask
+// scoring counts (module kinds, not only colours), so the modules are identical:
+// TestFastQRMatchesGoQRCode checks that against the library.
 
 // Module values as go-qrcode keeps them: a kind in the high bits, the colour in bit 0.
 const (
@@ -48,6 +49,11 @@ var qrVersionsM = [...]qrVersionM{
 	13: {331, 22, 8, 37, 1, 38, 0, []int{6, 34, 62}, 0x0d847},
 	14: {362, 24, 4, 40, 5, 41, 3, []int{6, 26, 46, 66}, 0x0e60d},
 	15: {412, 24, 5, 41, 5, 42, 3, []int{6, 26, 48, 70}, 0x0f928},
+	16: {450, 28, 7, 45, 3, 46, 3, []int{6, 26, 50, 74}, 0x10b78},
+	17: {504, 28, 10, 46, 1, 47, 3, []int{6, 30, 54, 78}, 0x1145d},
+	18: {560, 26, 9, 43, 4, 44, 3, []int{6, 30, 56, 82}, 0x12a17},
+	19: {624, 26, 3, 44, 11, 45, 3, []int{6, 30, 58, 86}, 0x13532},
+	20: {666, 26, 3, 41, 13, 42, 3, []int{6, 34, 62, 90}, 0x149a6},
 }
 
 // qrFormatM is go-qrcode's format bit sequence for level M and masks 0..7.

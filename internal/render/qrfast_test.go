@@ -10,7 +10,7 @@ import (
 )
 
 // TestFastQRMatchesGoQRCode compares fastQR with go-qrcode itself for KOD I links and random
-// byte-mode text at and around every version's capacity and at random lengths up to 412. go-qrcode
+// byte-mode text at and around every version's capacity and at random lengths up to 666. go-qrcode
 // picks among masks of equal score whichever goroutine finishes first, so there any of the tied
 // masks is its answer.
 func TestFastQRMatchesGoQRCode(t *testing.T) {
@@ -22,11 +22,11 @@ func TestFastQRMatchesGoQRCode(t *testing.T) {
 		lengths = append(lengths, c-1, c, c+1)
 	}
 	for range 60 {
-		lengths = append(lengths, 1+rng.IntN(412))
+		lengths = append(lengths, 1+rng.IntN(666))
 	}
 	var links []string
 	for _, n := range lengths {
-		b := make([]byte, min(n, 412))
+		b := make([]byte, min(n, 666))
 		for i := range b {
 			b[i] = alphabet[rng.IntN(len(alphabet))]
 		}
@@ -68,7 +68,7 @@ func equalBits(a, b [][]bool) bool {
 
 // TestFastQRLeavesTheRestToGoQRCode: what is not byte mode, or too long, goes to the library.
 func TestFastQRLeavesTheRestToGoQRCode(t *testing.T) {
-	for _, link := range []string{"12345", "HTTPS://QR.KSEF/ABC", "zażółć", string(make([]byte, 413))} {
+	for _, link := range []string{"12345", "HTTPS://QR.KSEF/ABC", "zażółć", string(make([]byte, 667))} {
 		if _, ok := fastQR(link); ok {
 			t.Errorf("fastQR took %q", link)
 		}
