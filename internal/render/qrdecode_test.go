@@ -329,3 +329,31 @@ func TestRSRemainder(t *testing.T) {
 		}
 	}
 }
+
+// TestQRVersionsMTable checks the table's arithmetic against ISO/IEC 18004's count of data modules
+// per version: the blocks fill exactly the codewords there are, the remainder bits are what is left
+// over, the second group's blocks are one codeword longer, and the byte capacity is what the data
+// codewords hold after the mode indicator and the character count.
+func TestQRVersionsMTable(t *testing.T) {
+	for v := 1; v < len(qrVersionsM); v++ {
+		vi := qrVersionsM[v]
+		modules := (16*v+128)*v + 64
+		if v >= 2 {
+			n := v/7 + 2
+			modules -= (25*n-10)*n - 55
+		}
+		if v >= 7 {
+			modules -= 36
+		}
+		codewords := vi.n1*(vi.d1+vi.ec) + vi.n2*(vi.d2+vi.ec)
+		countBits := 8
+		if v >= 10 {
+			countBits = 16
+		}
+		byteCap := ((vi.n1*vi.d1+vi.n2*vi.d2)*8 - 4 - countBits) / 8
+		if codewords != modules/8 || vi.remainder != modules%8 || vi.n2 != 0 && vi.d2 != vi.d1+1 || vi.byteCap != byteCap {
+			t.Errorf("version %d: %d codewords and %d remainder bits for %d modules; byte capacity %d, want %d",
+				v, codewords, vi.remainder, modules, vi.byteCap, byteCap)
+		}
+	}
+}
