@@ -97,24 +97,7 @@ func (q *Queue) Failures() (int, string) {
 
 // Run renders queued jobs until ctx ends; jobs still queued then are left (the XML outputs exist;
 // `ksef-sync render` can make their copies by hand).
-func (q *Queue) Run(ctx context.Context) {
-	for {
-		j, ok := q.next()
-		if !ok {
-			select {
-			case <-ctx.Done():
-				return
-			case <-q.wake:
-				continue
-			}
-		}
-		if ctx.Err() != nil {
-			q.putBack(j)
-			return
-		}
-		q.finish(j)
-	}
-}
+func (q *Queue) Run(ctx context.Context) { q.work(ctx, true) }
 
 // putBack returns a job taken but not rendered to the head of the queue.
 func (q *Queue) putBack(j Job) {
@@ -133,18 +116,65 @@ func (q *Queue) putBack(j Job) {
 func (q *Queue) Drain(ctx context.Context) {
 	var wg sync.WaitGroup
 	for range runtime.GOMAXPROCS(0) {
-		wg.Go(func() { q.drainOne(ctx) })
+		wg.Go(func() { q.work(ctx, false) })
 	}
 	wg.Wait()
 }
 
-func (q *Queue) drainOne(ctx context.Context) {
-	for ctx.Err() == nil {
+// chunk is how many jobs a worker stages before one atomicfile.Batch commit: one syncfs and one
+// directory flush for the chunk instead of two fsyncs per copy. A worker also commits whenever
+// the queue is empty, so a lone invoice's copy is not held back.
+const chunk = 64
+
+// work renders jobs, staging their copies in a batch committed per chunk and whenever the queue
+// runs empty; then it waits for more (Run) or returns (Drain). A job leaves Settled's view only
+// after its chunk is committed.
+func (q *Queue) work(ctx context.Context, wait bool) {
+	var b atomicfile.Batch
+	staged := make([]Job, 0, chunk)
+	var failed map[int]bool // jobs of the chunk already counted as failed
+	commit := func() {
+		if err := b.Commit(); err != nil {
+			for i, j := range staged {
+				if !failed[i] {
+					q.fail(j, err)
+				}
+			}
+		}
+		for _, j := range staged {
+			q.done(j)
+		}
+		staged, failed = staged[:0], nil
+	}
+	defer commit()
+	for {
 		j, ok := q.next()
 		if !ok {
+			commit()
+			if !wait {
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-q.wake:
+				continue
+			}
+		}
+		if ctx.Err() != nil {
+			q.putBack(j)
 			return
 		}
-		q.finish(j)
+		if err := q.render(j, b.Write); err != nil {
+			q.fail(j, err)
+			if failed == nil {
+				failed = map[int]bool{}
+			}
+			failed[len(staged)] = true
+		}
+		if staged = append(staged, j); len(staged) == chunk {
+			commit()
+		}
 	}
 }
 
@@ -161,11 +191,8 @@ func (q *Queue) next() (Job, bool) {
 	return j, true
 }
 
-// finish renders j and forgets it: its copies exist now, or failed for good (logged, counted).
-func (q *Queue) finish(j Job) {
-	if err := q.render(j); err != nil {
-		q.fail(j, err)
-	}
+// done forgets a job whose copies are durable (or failed for good), so Settled may pass it.
+func (q *Queue) done(j Job) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.inFlight[j.Queued]--; q.inFlight[j.Queued] <= 0 {
@@ -226,9 +253,10 @@ func (q *Queue) fail(j Job, err error) {
 	q.log.Warn("readable copy not written; sending and pulling go on", "file", j.Stem, "ksef_number", j.KsefNumber, "err", err)
 }
 
-// render writes every copy of one job. Files are written atomically; a crash leaves either the
-// whole copy or none, and rendering again writes identical bytes.
-func (q *Queue) render(j Job) error {
+// render stages every copy of one job with write (a Batch's Write; its Commit makes them appear).
+// Files are written atomically; a crash leaves either the whole copy or none, and rendering again
+// writes identical bytes.
+func (q *Queue) render(j Job, write func(path string, data []byte, perm os.FileMode) error) error {
 	inv, err := os.ReadFile(j.InvoicePath)
 	if err != nil {
 		return err
@@ -241,7 +269,7 @@ func (q *Queue) render(j Job) error {
 	}
 	files, err := render.Outputs(inv, upo, q.formats, render.Options{Lang: q.lang, KsefNumber: j.KsefNumber, QRCodeI: j.QRCodeI, QRCodeII: j.QRCodeII})
 	for _, f := range files {
-		if werr := atomicfile.WriteFile(filepath.Join(j.Dir, j.Stem+f.Suffix), f.Data, 0o644); werr != nil {
+		if werr := write(filepath.Join(j.Dir, j.Stem+f.Suffix), f.Data, 0o644); werr != nil {
 			return werr
 		}
 	}
