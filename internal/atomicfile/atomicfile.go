@@ -8,7 +8,6 @@ package atomicfile
 
 import (
 	"bytes"
-	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -60,25 +59,6 @@ func TempName(name string) bool {
 	return err == nil
 }
 
-// RemoveTemps deletes temporary files a crash left behind in dir (not recursive). Only call it
-// on folders no other writer uses our naming scheme in: the single-instance lock guarantees that
-// for ksef-sync's own output folders.
-func RemoveTemps(dir string) (int, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, e := range entries {
-		if !e.IsDir() && TempName(e.Name()) {
-			if err := os.Remove(filepath.Join(dir, e.Name())); err == nil {
-				n++
-			}
-		}
-	}
-	return n, nil
-}
-
 func writeFrom(path string, r io.Reader, perm os.FileMode, noReplace bool) (n int64, err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
@@ -89,6 +69,7 @@ func writeFrom(path string, r io.Reader, perm os.FileMode, noReplace bool) (n in
 		return 0, err
 	}
 	tmpName := tmp.Name()
+	defer released(tmpName)
 	defer func() {
 		if err != nil {
 			_ = tmp.Close()
@@ -111,17 +92,6 @@ func writeFrom(path string, r io.Reader, perm os.FileMode, noReplace bool) (n in
 		return n, fmt.Errorf("sync directory of %s: %w", path, err)
 	}
 	return n, nil
-}
-
-func createTemp(dir, base string, perm os.FileMode) (*os.File, error) {
-	var rnd [6]byte
-	_, _ = rand.Read(rnd[:])
-	name := filepath.Join(dir, "."+base+"."+hex.EncodeToString(rnd[:])+".tmp")
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, perm)
-	if err != nil {
-		return nil, fmt.Errorf("create temporary file in %s: %w", dir, err)
-	}
-	return f, nil
 }
 
 // publish moves tmp to its final name. Without noReplace a plain rename replaces any old file. With

@@ -34,6 +34,7 @@ func (b *Batch) Write(path string, data []byte, perm os.FileMode) error {
 	if _, err := f.Write(data); err != nil {
 		_ = f.Close()
 		_ = os.Remove(f.Name())
+		released(f.Name())
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	b.pending = append(b.pending, pendingFile{tmp: f.Name(), final: path, f: f})
@@ -65,6 +66,7 @@ func (b *Batch) Commit() error {
 			discard(pending[i:])
 			return fmt.Errorf("rename into %s: %w", p.final, err)
 		}
+		released(p.tmp)
 		dirs[filepath.Dir(p.final)] = true
 	}
 	var errs []error
@@ -86,5 +88,6 @@ func discard(ps []pendingFile) {
 			_ = p.f.Close()
 		}
 		_ = os.Remove(p.tmp)
+		released(p.tmp)
 	}
 }

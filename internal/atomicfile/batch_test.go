@@ -101,3 +101,30 @@ func BenchmarkWriteFile1000(b *testing.B) {
 		}
 	}
 }
+
+// A restarted daemon stages readable copies in sent/ while the engine's recovery clears the
+// temporary files a crash left there: the clearing must take only the leftovers (CI failure of
+// TestCopiesOfAKilledDaemonAreWrittenAfterRestart, where every staged copy was removed).
+func TestRemoveTempsSparesStagedBatch(t *testing.T) {
+	dir := t.TempDir()
+	leftover := filepath.Join(dir, ".old.pdf.0123456789ab.tmp")
+	if err := os.WriteFile(leftover, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var b Batch
+	for i := range 3 {
+		if err := b.Write(filepath.Join(dir, fmt.Sprintf("f%d.pdf", i)), []byte(fmt.Sprint(i)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := RemoveTemps(dir); err != nil || n != 1 {
+		t.Fatalf("RemoveTemps = %d, %v; want only the leftover removed", n, err)
+	}
+	if err := b.Commit(); err != nil {
+		t.Fatalf("commit after RemoveTemps: %v", err)
+	}
+	assertOnlyFiles(t, dir, "f0.pdf", "f1.pdf", "f2.pdf")
+	if len(live.names) != 0 {
+		t.Fatalf("temporary files still registered after commit: %v", live.names)
+	}
+}
