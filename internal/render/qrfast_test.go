@@ -98,3 +98,44 @@ func BenchmarkQRModules(b *testing.B) {
 		}
 	})
 }
+
+// TestQRScoreBitsMatchesQRScore scores every mask of codes of versions 1 to 11 (at and around each
+// capacity, random lengths, KOD I links) with both scorers: the bit-set one must count exactly
+// what the byte-per-module one (go-qrcode's rules) counts, rule by rule summed.
+func TestQRScoreBitsMatchesQRScore(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_/:.?=&%"
+	var links []string
+	for v := 1; v < len(qrKindsCache); v++ {
+		c := qrVersionsM[v].byteCap
+		for _, n := range []int{c - 1, c, 1 + rng.IntN(c)} {
+			b := make([]byte, n)
+			for i := range b {
+				b[i] = alphabet[rng.IntN(len(alphabet))]
+			}
+			b[rng.IntN(len(b))] = 'x' // byte mode
+			links = append(links, string(b))
+		}
+	}
+	for i := range 20 {
+		links = append(links, fmt.Sprintf("https://qr-test.ksef.mf.gov.pl/invoice/%010d/%02d-12-2026/%043x", 5260250274+i, i%28+1, rng.Uint64()))
+	}
+	versions := map[int]bool{}
+	for _, link := range links {
+		masked, scores, dim, ok := qrCandidates(link)
+		if !ok {
+			t.Fatalf("fastQR refused %q", link)
+		}
+		ver := (dim - 17) / 4
+		versions[ver] = true
+		tr := make([]uint8, dim*dim)
+		for mask, m := range masked {
+			if want := qrScore(m, tr, dim); scores[mask] != want {
+				t.Errorf("version %d, mask %d, %q: bit-set score %d, qrScore %d", ver, mask, link, scores[mask], want)
+			}
+		}
+	}
+	if len(versions) != len(qrKindsCache)-1 {
+		t.Errorf("covered versions %v, want 1-%d", versions, len(qrKindsCache)-1)
+	}
+}
