@@ -135,7 +135,14 @@ func (p *pdfw) font(bold bool, size float64) {
 	if bold {
 		style = "B"
 	}
-	p.f.SetFont(fontFamily, style, size)
+	// fpdf writes a font selection into the page at every SetFont, even an unchanged one, and
+	// the table cells ask for theirs one by one: a tenth of a PDF's CPU went to repeating it.
+	// fpdf's own state is what the page shows (AddPage selects it again on a new page).
+	f := p.f
+	if pt, _ := f.GetFontSize(); f.GetFontFamily() == fontFamily && f.GetFontStyle() == style && pt == size {
+		return
+	}
+	f.SetFont(fontFamily, style, size)
 }
 
 func (p *pdfw) footer() {
