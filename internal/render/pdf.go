@@ -67,8 +67,9 @@ func writePDF(d *doc) ([]byte, error) {
 func layoutPDF(d *doc, fonts *cpFonts) (pdf []byte, lossy bool, err error) {
 	f := fpdf.New("P", "mm", "A4", "")
 	if fonts != nil {
-		f.AddFontFromBytes(fontFamily, "", fonts.regular.def, fonts.regular.z)
-		f.AddFontFromBytes(fontFamily, "B", fonts.bold.def, fonts.bold.z)
+		// fpdf gets a stand-in for each font program; deflatePages puts the program in its place
+		f.AddFontFromBytes(fontFamily, "", fonts.regular.def, fonts.regular.embedded())
+		f.AddFontFromBytes(fontFamily, "B", fonts.bold.def, fonts.bold.embedded())
 	} else {
 		f.AddUTF8FontFromBytes(fontFamily, "", goregular.TTF)
 		f.AddUTF8FontFromBytes(fontFamily, "B", gobold.TTF)
@@ -109,7 +110,7 @@ func layoutPDF(d *doc, fonts *cpFonts) (pdf []byte, lossy bool, err error) {
 	if err := f.Output(buf); err != nil {
 		return nil, false, fmt.Errorf("render PDF: %w", err)
 	}
-	out, err := deflatePages(buf.Bytes())
+	out, err := deflatePages(buf.Bytes(), fonts)
 	return out, false, err
 }
 
