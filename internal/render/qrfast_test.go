@@ -15,7 +15,6 @@ import (
 // masks is its answer.
 func TestFastQRMatchesGoQRCode(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_/:.?=&%"
 	var lengths []int
 	for v := 1; v < len(qrVersionsM); v++ {
 		c := qrVersionsM[v].byteCap
@@ -24,19 +23,7 @@ func TestFastQRMatchesGoQRCode(t *testing.T) {
 	for range 60 {
 		lengths = append(lengths, 1+rng.IntN(666))
 	}
-	var links []string
-	for _, n := range lengths {
-		b := make([]byte, min(n, 666))
-		for i := range b {
-			b[i] = alphabet[rng.IntN(len(alphabet))]
-		}
-		b[rng.IntN(len(b))] = 'x' // byte mode
-		links = append(links, string(b))
-	}
-	for i := range 40 {
-		links = append(links, fmt.Sprintf("https://qr-test.ksef.mf.gov.pl/invoice/%010d/%02d-12-2026/%043x", 5260250274+i, i%28+1, rng.Uint64()))
-	}
-	for _, link := range links {
+	for _, link := range testQRLinks(rng, lengths, 40) {
 		masked, scores, dim, ok := qrCandidates(link)
 		if !ok {
 			t.Fatalf("fastQR refused %q", link)
@@ -104,22 +91,12 @@ func BenchmarkQRModules(b *testing.B) {
 // what the byte-per-module one (go-qrcode's rules) counts, rule by rule summed.
 func TestQRScoreBitsMatchesQRScore(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_/:.?=&%"
-	var links []string
+	var lengths []int
 	for v := 1; v < len(qrKindsCache); v++ {
 		c := qrVersionsM[v].byteCap
-		for _, n := range []int{c - 1, c, 1 + rng.IntN(c)} {
-			b := make([]byte, n)
-			for i := range b {
-				b[i] = alphabet[rng.IntN(len(alphabet))]
-			}
-			b[rng.IntN(len(b))] = 'x' // byte mode
-			links = append(links, string(b))
-		}
+		lengths = append(lengths, c-1, c, 1+rng.IntN(c))
 	}
-	for i := range 20 {
-		links = append(links, fmt.Sprintf("https://qr-test.ksef.mf.gov.pl/invoice/%010d/%02d-12-2026/%043x", 5260250274+i, i%28+1, rng.Uint64()))
-	}
+	links := testQRLinks(rng, lengths, 20)
 	versions := map[int]bool{}
 	for _, link := range links {
 		masked, scores, dim, ok := qrCandidates(link)
@@ -138,4 +115,23 @@ func TestQRScoreBitsMatchesQRScore(t *testing.T) {
 	if len(versions) != len(qrKindsCache)-1 {
 		t.Errorf("covered versions %v, want 1-%d", versions, len(qrKindsCache)-1)
 	}
+}
+
+// testQRLinks is byte-mode text of each of lengths (at most 666 bytes, with an 'x' somewhere so
+// that it is byte mode) followed by kodI KOD I links, all drawn from rng.
+func testQRLinks(rng *rand.Rand, lengths []int, kodI int) []string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_/:.?=&%"
+	var links []string
+	for _, n := range lengths {
+		b := make([]byte, min(n, 666))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		b[rng.IntN(len(b))] = 'x' // byte mode
+		links = append(links, string(b))
+	}
+	for i := range kodI {
+		links = append(links, fmt.Sprintf("https://qr-test.ksef.mf.gov.pl/invoice/%010d/%02d-12-2026/%043x", 5260250274+i, i%28+1, rng.Uint64()))
+	}
+	return links
 }
