@@ -33,8 +33,9 @@ type Job struct {
 	Queued time.Time
 }
 
-// Queue renders jobs one at a time on one goroutine, so rendering never takes more than one core
-// from sending and pulling.
+// Queue renders jobs in the daemon one at a time on one goroutine (Run), so rendering never takes
+// more than one core from sending and pulling; one-shot commands, whose user waits for the copies,
+// render on every core (Boost, Drain).
 type Queue struct {
 	formats []render.Format
 	lang    render.Lang
