@@ -42,6 +42,8 @@ func cmdPull(ctx context.Context, env *cliEnv, args []string) int {
 		if r := d.readableFor("inbox"); r != nil {
 			opts.Readable = r
 			defer drainReadable(ctx, env, r) // the PDFs of what this pull delivered exist when it returns
+			// render on every core while the invoices arrive; Drain then renders what is left
+			defer r.Boost(ctx)()
 		}
 		return pullOnce(ctx, env, opts)
 	}

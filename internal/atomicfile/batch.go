@@ -18,7 +18,7 @@ type Batch struct {
 
 type pendingFile struct {
 	tmp, final string
-	f          *os.File
+	f          *os.File // open until Commit where flushFiles needs it; nil where it does not (Linux)
 }
 
 // Write stages data for path. Nothing appears under path before Commit.
@@ -37,6 +37,15 @@ func (b *Batch) Write(path string, data []byte, perm os.FileMode) error {
 		released(f.Name())
 		return fmt.Errorf("write %s: %w", path, err)
 	}
+	if !flushNeedsFiles {
+		// syncfs reaches the data of closed files too: a large batch holds no descriptors
+		if err := f.Close(); err != nil {
+			_ = os.Remove(f.Name())
+			return fmt.Errorf("close %s: %w", path, err)
+		}
+		b.pending = append(b.pending, pendingFile{tmp: f.Name(), final: path})
+		return nil
+	}
 	b.pending = append(b.pending, pendingFile{tmp: f.Name(), final: path, f: f})
 	return nil
 }
@@ -54,6 +63,9 @@ func (b *Batch) Commit() error {
 		return err
 	}
 	for i, p := range pending {
+		if p.f == nil {
+			continue
+		}
 		if err := p.f.Close(); err != nil {
 			discard(pending[i:])
 			return fmt.Errorf("close %s: %w", p.final, err)

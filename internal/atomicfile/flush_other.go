@@ -4,6 +4,9 @@ package atomicfile
 
 import "fmt"
 
+// flushNeedsFiles: Batch keeps each staged file open for flushFiles.
+const flushNeedsFiles = true
+
 // flushFiles fsyncs each staged file (FlushFileBuffers on Windows).
 func flushFiles(ps []pendingFile) error {
 	for _, p := range ps {

@@ -115,3 +115,53 @@ func TestSettledAndMissing(t *testing.T) {
 		t.Error("PDF rendered, yet missing")
 	}
 }
+
+// TestSettledPassesOnlyWrittenCopies: while jobs arrive and Run and Boost's workers render them,
+// committing in the background, Settled never passes a job whose copy does not exist yet; more
+// jobs than one batch holds, so batches are committed by count as well as when the queue runs
+// dry. After Drain every copy exists.
+func TestSettledPassesOnlyWrittenCopies(t *testing.T) {
+	dir := t.TempDir()
+	inv := filepath.Join(dir, "FV.xml")
+	if err := os.WriteFile(inv, samples.Invoice(0, "5265877635", time.Now(), "FV/1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	q := New([]render.Format{render.PDF}, render.Polish, slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go q.Run(ctx)
+	stop := q.Boost(ctx)
+	base := q.Settled()
+	jobs := make([]Job, chunkMax+20)
+	for i := range jobs {
+		jobs[i] = Job{InvoicePath: inv, Dir: dir, Stem: fmt.Sprintf("FV_%d", i), Queued: base.Add(time.Duration(i+1) * time.Millisecond)}
+	}
+	checked := make(chan int)
+	go func() {
+		n := 0
+		for s := q.Settled(); !s.Equal(jobs[len(jobs)-1].Queued); s = q.Settled() {
+			for _, j := range jobs {
+				if !j.Queued.Before(s) {
+					break
+				}
+				if _, err := os.Stat(filepath.Join(dir, j.Stem+".pdf")); err != nil {
+					t.Errorf("Settled %v passed %s, whose copy is not there: %v", s, j.Stem, err)
+					break
+				}
+			}
+			n++
+		}
+		checked <- n
+	}()
+	for _, j := range jobs {
+		q.Add(j)
+	}
+	stop()
+	q.Drain(context.Background())
+	t.Logf("Settled checked %d times", <-checked)
+	for _, j := range jobs {
+		if _, err := os.Stat(filepath.Join(dir, j.Stem+".pdf")); err != nil {
+			t.Errorf("%s.pdf not written: %v", j.Stem, err)
+		}
+	}
+}

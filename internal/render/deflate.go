@@ -25,8 +25,9 @@ var zlibWriters = sync.Pool{New: func() any {
 var plainStream = []byte(" 0 obj\n<</Length ")
 
 // deflatePages compresses the unfiltered streams of a PDF that fpdf wrote (one classic xref
-// section, objects 1..n, no encryption). Anything else is returned as it is.
-func deflatePages(pdf []byte) ([]byte, error) {
+// section, objects 1..n, no encryption) and, with fonts, puts each face's font program where fpdf
+// embedded its stand-in. Anything else is returned as it is.
+func deflatePages(pdf []byte, fonts *cpFonts) ([]byte, error) {
 	xref, offsets, err := fpdfXref(pdf)
 	if err != nil {
 		return nil, err
@@ -36,7 +37,11 @@ func deflatePages(pdf []byte) ([]byte, error) {
 		order = append(order, n)
 	}
 	slices.SortFunc(order, func(a, b int) int { return offsets[a] - offsets[b] })
-	out := make([]byte, 0, len(pdf))
+	size := len(pdf)
+	if fonts != nil {
+		size += len(fonts.regular.z) + len(fonts.bold.z)
+	}
+	out := make([]byte, 0, size)
 	out = append(out, pdf[:offsets[order[0]]]...)
 	moved := make([]int, len(offsets))
 	for i, n := range order {
@@ -45,6 +50,9 @@ func deflatePages(pdf []byte) ([]byte, error) {
 			end = offsets[order[i+1]]
 		}
 		moved[n] = len(out)
+		if fonts != nil && appendFontProgram(&out, pdf[offsets[n]:end], fonts) {
+			continue
+		}
 		out = appendObject(out, pdf[offsets[n]:end])
 	}
 	tail := pdf[xref:]
@@ -97,6 +105,34 @@ func appendObject(out, obj []byte) []byte {
 	copy(out[lenAt+len(size):], out[lenAt+len("0000000000"):])
 	out = out[:len(out)-pad]
 	return append(out, "\nendstream\nendobj\n"...)
+}
+
+// appendFontProgram appends obj with its font program in place of the stand-in, when obj is a
+// font file stream whose whole content is one of fonts' stand-ins:
+// "N 0 obj\n<</Length len(standIn)\n/Filter /FlateDecode\n/Length1 …\n>>\nstream\n<standIn>\nendstream\nendobj\n".
+func appendFontProgram(out *[]byte, obj []byte, fonts *cpFonts) bool {
+	for _, f := range []*cpFont{&fonts.regular, &fonts.bold} {
+		if f.standIn == "" {
+			continue
+		}
+		tail, length := f.standInTail, f.standInHead
+		if !bytes.HasSuffix(obj, tail) {
+			continue
+		}
+		head := bytes.Index(obj, length)
+		if head < 0 || bytes.IndexByte(obj[:head], '\n') >= 0 {
+			continue
+		}
+		o := append(*out, obj[:head]...)
+		o = append(o, " 0 obj\n<</Length "...)
+		o = strconv.AppendInt(o, int64(len(f.z)), 10)
+		o = append(o, obj[head+len(length)-len("\n/Filter /FlateDecode\n"):len(obj)-len(tail)]...)
+		o = append(o, "\nstream\n"...)
+		o = append(o, f.z...)
+		*out = append(o, "\nendstream\nendobj\n"...)
+		return true
+	}
+	return false
 }
 
 // fpdfXref finds the cross-reference table fpdf writes last and the offset of every object in it

@@ -113,11 +113,43 @@ func TestDeflatePagesMatchesFpdf(t *testing.T) {
 		}
 		return buf.Bytes()
 	}
-	got, err := deflatePages(doc(false))
+	got, err := deflatePages(doc(false), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got, doc(true)) {
 		t.Error("deflatePages differs from fpdf's own compression")
+	}
+}
+
+// TestFontStandInsGiveFpdfsBytes: a PDF whose font programs deflatePages put in place of fpdf's
+// stand-ins is byte for byte the PDF fpdf writes when given the programs themselves, for a
+// document of several pages.
+func TestFontStandInsGiveFpdfsBytes(t *testing.T) {
+	fonts, err := cp1250Fonts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := variants()
+	inv, err := parseInvoice(v[len(v)-1].xml())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := buildInvoice(inv, Options{KsefNumber: genKsefNumber, QRCodeI: testQRLink})
+	got, _, err := layoutPDF(d, fonts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	direct := *fonts
+	direct.regular.standIn, direct.bold.standIn = "", ""
+	want, _, err := layoutPDF(d, &direct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("with stand-ins %d bytes, with the font programs %d: they differ", len(got), len(want))
+	}
+	if !bytes.Contains(got, fonts.regular.z) || !bytes.Contains(got, fonts.bold.z) || bytes.Contains(got, []byte(fonts.regular.standIn)) {
+		t.Error("the font programs are not embedded in place of the stand-ins")
 	}
 }

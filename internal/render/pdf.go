@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -66,8 +67,9 @@ func writePDF(d *doc) ([]byte, error) {
 func layoutPDF(d *doc, fonts *cpFonts) (pdf []byte, lossy bool, err error) {
 	f := fpdf.New("P", "mm", "A4", "")
 	if fonts != nil {
-		f.AddFontFromBytes(fontFamily, "", fonts.regular.def, fonts.regular.z)
-		f.AddFontFromBytes(fontFamily, "B", fonts.bold.def, fonts.bold.z)
+		// fpdf gets a stand-in for each font program; deflatePages puts the program in its place
+		f.AddFontFromBytes(fontFamily, "", fonts.regular.def, fonts.regular.embedded())
+		f.AddFontFromBytes(fontFamily, "B", fonts.bold.def, fonts.bold.embedded())
 	} else {
 		f.AddUTF8FontFromBytes(fontFamily, "", goregular.TTF)
 		f.AddUTF8FontFromBytes(fontFamily, "B", gobold.TTF)
@@ -108,7 +110,7 @@ func layoutPDF(d *doc, fonts *cpFonts) (pdf []byte, lossy bool, err error) {
 	if err := f.Output(buf); err != nil {
 		return nil, false, fmt.Errorf("render PDF: %w", err)
 	}
-	out, err := deflatePages(buf.Bytes())
+	out, err := deflatePages(buf.Bytes(), fonts)
 	return out, false, err
 }
 
@@ -134,7 +136,14 @@ func (p *pdfw) font(bold bool, size float64) {
 	if bold {
 		style = "B"
 	}
-	p.f.SetFont(fontFamily, style, size)
+	// fpdf writes a font selection into the page at every SetFont, even an unchanged one, and
+	// the table cells ask for theirs one by one: a tenth of a PDF's CPU went to repeating it.
+	// fpdf's own state is what the page shows (AddPage selects it again on a new page).
+	f := p.f
+	if pt, _ := f.GetFontSize(); f.GetFontFamily() == fontFamily && f.GetFontStyle() == style && pt == size {
+		return
+	}
+	f.SetFont(fontFamily, style, size)
 }
 
 func (p *pdfw) footer() {
@@ -375,6 +384,48 @@ func (p *pdfw) drawCells(wrapped [][]line, widths []float64, right []bool, style
 	f.SetXY(marginX, y+h)
 }
 
+// qrPath is the page content that fills the dark modules of bits, the code's top-left corner
+// (quiet zone included) at x, y mm. A transformation to module units makes every rectangle four
+// small integers instead of four scaled decimals: a KOD I code is some 400 runs, and formatting
+// them through fpdf's Rect was a tenth of a PDF's CPU. Runs are drawn as one rectangle, a hair
+// taller than a module (1.02), so that no white hairline appears between rows when the page is
+// rasterised.
+func qrPath(bits [][]bool, x, y float64, f *fpdf.Fpdf) string {
+	k := f.GetConversionRatio()
+	_, ph := f.GetPageSize()
+	module := qrSize / float64(len(bits)+8)
+	out := make([]byte, 0, 64+16*len(bits)*len(bits)/4)
+	out = append(out, "q "...)
+	out = strconv.AppendFloat(out, module*k, 'f', 5, 64)
+	out = append(out, " 0 0 "...)
+	out = strconv.AppendFloat(out, -module*k, 'f', 5, 64)
+	out = append(out, ' ')
+	out = strconv.AppendFloat(out, (x+4*module)*k, 'f', 3, 64)
+	out = append(out, ' ')
+	out = strconv.AppendFloat(out, (ph-y-4*module)*k, 'f', 3, 64)
+	out = append(out, " cm\n"...)
+	for r, rowBits := range bits {
+		for c := 0; c < len(rowBits); {
+			if !rowBits[c] {
+				c++
+				continue
+			}
+			run := c
+			for run < len(rowBits) && rowBits[run] {
+				run++
+			}
+			out = strconv.AppendInt(out, int64(c), 10)
+			out = append(out, ' ')
+			out = strconv.AppendInt(out, int64(r), 10)
+			out = append(out, ' ')
+			out = strconv.AppendInt(out, int64(run-c), 10)
+			out = append(out, " 1.02 re\n"...)
+			c = run
+		}
+	}
+	return string(append(out, "f\nQ"...))
+}
+
 // qr draws one verification code with its caption (the KSeF number, OFFLINE or CERTYFIKAT) and the
 // link spelled out for those who cannot scan.
 func (p *pdfw) qr(q qrBlock) error {
@@ -390,24 +441,8 @@ func (p *pdfw) qr(q qrBlock) error {
 	p.sectionTitle(q.title)
 	x, y := marginX, f.GetY()
 	// A quiet zone of four modules is part of the code: scanners need it.
-	module := qrSize / float64(len(bits)+8)
 	f.SetFillColor(0, 0, 0)
-	for r, rowBits := range bits {
-		for c := 0; c < len(rowBits); {
-			if !rowBits[c] {
-				c++
-				continue
-			}
-			run := c
-			for run < len(rowBits) && rowBits[run] {
-				run++
-			}
-			// Runs are drawn as one rectangle, a hair taller than a module, so that no white
-			// hairline appears between rows when the page is rasterised.
-			f.Rect(x+float64(4+c)*module, y+float64(4+r)*module, float64(run-c)*module, module*1.02, "F")
-			c = run
-		}
-	}
+	f.RawWriteStr(qrPath(bits, x, y, f))
 	// The caption may be wider than the code (a KSeF number is 35 characters): it starts where
 	// the code starts, and is centred under it only when it fits.
 	p.font(true, bodySize)

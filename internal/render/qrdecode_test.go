@@ -13,7 +13,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/ksef-sync/ksef-sync/internal/samples"
 	"github.com/ksef-sync/ksef-sync/internal/testutil"
 )
 
@@ -355,5 +357,33 @@ func TestQRVersionsMTable(t *testing.T) {
 			t.Errorf("version %d: %d codewords and %d remainder bits for %d modules; byte capacity %d, want %d",
 				v, codewords, vi.remainder, modules, vi.byteCap, byteCap)
 		}
+	}
+}
+
+// TestPDFQRScans rasterises a rendered invoice as a viewer would (pdftoppm) and reads the KOD I
+// code on the page with zbarimg: the code is drawn as raw page content in module units (qrPath),
+// so a wrong transformation or row direction would print a code no phone can read.
+func TestPDFQRScans(t *testing.T) {
+	ppm := testutil.Tool(t, "pdftoppm", "poppler-utils")
+	zbar := testutil.Tool(t, "zbarimg", "zbar-tools")
+	x := samples.Invoice(2, genSellerNIP, time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), "42")
+	pdf, err := Invoice(x, Options{KsefNumber: genKsefNumber, QRCodeI: testQRLink})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	in := filepath.Join(dir, "invoice.pdf")
+	if err := os.WriteFile(in, pdf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(ppm, "-png", "-r", "150", "-singlefile", in, filepath.Join(dir, "page")).CombinedOutput(); err != nil {
+		t.Fatalf("pdftoppm: %v: %s", err, out)
+	}
+	out, err := exec.Command(zbar, "-q", "--raw", "-Sdisable", "-Sqrcode.enable", filepath.Join(dir, "page.png")).Output()
+	if err != nil {
+		t.Fatalf("zbarimg found no code on the page: %v", err)
+	}
+	if got := strings.TrimSpace(string(out)); got != testQRLink {
+		t.Errorf("zbarimg read %q, want %q", got, testQRLink)
 	}
 }

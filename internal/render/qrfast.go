@@ -108,7 +108,12 @@ func qrCandidates(link string) (masked [8][]uint8, scores [8]int, dim int, ok bo
 		if ver >= 7 {
 			qrFillVersion(m, dim, vi.versionBitString)
 		}
-		masked[mask], scores[mask] = m, qrScore(m, t, dim)
+		masked[mask] = m
+		if ver < len(qrKindsCache) {
+			scores[mask] = qrScoreBits(m, dim, qrKindsFor(ver, m, dim))
+		} else {
+			scores[mask] = qrScore(m, t, dim)
+		}
 	}
 	return masked, scores, dim, true
 }
@@ -560,14 +565,7 @@ func qrScore(m, t []uint8, dim int) int {
 	for _, v := range m {
 		dark += int(v & 1)
 	}
-	ratio := dark * 100 / (dim * dim)
-	step := 0
-	if ratio%5 == 0 {
-		step = 1
-	}
-	prev := abs((ratio/5-step)*5 - 50)
-	next := abs((ratio/5+1-step)*5 - 50)
-	return score + min(prev, next)/5*10
+	return score + qrDarkScore(dark, dim)
 }
 
 // qrLineScore is rules 1 and 3 for one row or column: 3 for five modules of one colour in a row

@@ -15,7 +15,6 @@ import (
 // masks is its answer.
 func TestFastQRMatchesGoQRCode(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_/:.?=&%"
 	var lengths []int
 	for v := 1; v < len(qrVersionsM); v++ {
 		c := qrVersionsM[v].byteCap
@@ -24,19 +23,7 @@ func TestFastQRMatchesGoQRCode(t *testing.T) {
 	for range 60 {
 		lengths = append(lengths, 1+rng.IntN(666))
 	}
-	var links []string
-	for _, n := range lengths {
-		b := make([]byte, min(n, 666))
-		for i := range b {
-			b[i] = alphabet[rng.IntN(len(alphabet))]
-		}
-		b[rng.IntN(len(b))] = 'x' // byte mode
-		links = append(links, string(b))
-	}
-	for i := range 40 {
-		links = append(links, fmt.Sprintf("https://qr-test.ksef.mf.gov.pl/invoice/%010d/%02d-12-2026/%043x", 5260250274+i, i%28+1, rng.Uint64()))
-	}
-	for _, link := range links {
+	for _, link := range testQRLinks(rng, lengths, 40) {
 		masked, scores, dim, ok := qrCandidates(link)
 		if !ok {
 			t.Fatalf("fastQR refused %q", link)
@@ -97,4 +84,54 @@ func BenchmarkQRModules(b *testing.B) {
 			_ = q.Save(&w)
 		}
 	})
+}
+
+// TestQRScoreBitsMatchesQRScore scores every mask of codes of versions 1 to 11 (at and around each
+// capacity, random lengths, KOD I links) with both scorers: the bit-set one must count exactly
+// what the byte-per-module one (go-qrcode's rules) counts, rule by rule summed.
+func TestQRScoreBitsMatchesQRScore(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	var lengths []int
+	for v := 1; v < len(qrKindsCache); v++ {
+		c := qrVersionsM[v].byteCap
+		lengths = append(lengths, c-1, c, 1+rng.IntN(c))
+	}
+	links := testQRLinks(rng, lengths, 20)
+	versions := map[int]bool{}
+	for _, link := range links {
+		masked, scores, dim, ok := qrCandidates(link)
+		if !ok {
+			t.Fatalf("fastQR refused %q", link)
+		}
+		ver := (dim - 17) / 4
+		versions[ver] = true
+		tr := make([]uint8, dim*dim)
+		for mask, m := range masked {
+			if want := qrScore(m, tr, dim); scores[mask] != want {
+				t.Errorf("version %d, mask %d, %q: bit-set score %d, qrScore %d", ver, mask, link, scores[mask], want)
+			}
+		}
+	}
+	if len(versions) != len(qrKindsCache)-1 {
+		t.Errorf("covered versions %v, want 1-%d", versions, len(qrKindsCache)-1)
+	}
+}
+
+// testQRLinks is byte-mode text of each of lengths (at most 666 bytes, with an 'x' somewhere so
+// that it is byte mode) followed by kodI KOD I links, all drawn from rng.
+func testQRLinks(rng *rand.Rand, lengths []int, kodI int) []string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_/:.?=&%"
+	var links []string
+	for _, n := range lengths {
+		b := make([]byte, min(n, 666))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		b[rng.IntN(len(b))] = 'x' // byte mode
+		links = append(links, string(b))
+	}
+	for i := range kodI {
+		links = append(links, fmt.Sprintf("https://qr-test.ksef.mf.gov.pl/invoice/%010d/%02d-12-2026/%043x", 5260250274+i, i%28+1, rng.Uint64()))
+	}
+	return links
 }
