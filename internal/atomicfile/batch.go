@@ -41,6 +41,7 @@ func (b *Batch) Write(path string, data []byte, perm os.FileMode) error {
 		// syncfs reaches the data of closed files too: a large batch holds no descriptors
 		if err := f.Close(); err != nil {
 			_ = os.Remove(f.Name())
+			released(f.Name())
 			return fmt.Errorf("close %s: %w", path, err)
 		}
 		b.pending = append(b.pending, pendingFile{tmp: f.Name(), final: path})
