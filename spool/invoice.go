@@ -97,6 +97,7 @@ const (
 	queryCountByState    = `SELECT state, count(*) FROM invoices WHERE nip = ? GROUP BY state`
 	queryCountAllByState = `SELECT state, count(*) FROM invoices GROUP BY state`
 	queryPendingSources  = selectInvoice + ` WHERE source_pending = 1 AND state <> ? ORDER BY id`
+	queryStatePage       = selectInvoice + ` WHERE nip = ? AND state = ? AND id > ? ORDER BY id LIMIT ?`
 	queryPendingForPath  = `SELECT id, state FROM invoices
 		WHERE nip = ? AND source_path = ? AND source_pending = 1 AND orig_sha256 = ?
 		ORDER BY id LIMIT 1`
@@ -290,6 +291,25 @@ func byStateQuery(nip string, states []State) (string, []any) {
 		args = append(args, nip)
 	}
 	return query + ` ORDER BY id`, args
+}
+
+// ByStatePage returns up to limit invoices of nip in state whose id is above after, in id order:
+// a long list read a page at a time (the next page starts after the last id of this one), so a
+// burst's 10,000 accepted invoices are never all in memory at once. One range of the
+// (nip, state, id) index per page, without sorting.
+func (j *Journal) ByStatePage(ctx context.Context, nip string, state State, after int64, limit int) ([]Invoice, error) {
+	out := make([]Invoice, 0, limit)
+	err := j.eachRow(ctx, queryStatePage, []any{nip, state, after, limit}, func(rows *sql.Rows) error {
+		inv, err := j.scanInvoice(rows)
+		if err == nil {
+			out = append(out, *inv)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("query invoices: %w", err)
+	}
+	return out, nil
 }
 
 // FindAccepted returns the earliest invoice of nip with registeredHash that KSeF accepted (state

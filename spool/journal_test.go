@@ -686,6 +686,7 @@ func TestQueriesUseIndexes(t *testing.T) {
 		{"CountByState", queryCountByState, []any{testNIP}},
 		{"RecentRejections", rej, rejArgs},
 		{"PendingSources", queryPendingSources, []any{"claiming"}},
+		{"StatePage", queryStatePage, []any{testNIP, "accepted", 0, 1000}},
 		{"PendingForPath", queryPendingForPath, []any{testNIP, "/p", "h"}},
 		{"IsDelivered", `SELECT 1 FROM delivered WHERE nip = ? AND ksef_number_key = ?`, []any{testNIP, "K"}},
 		{"Sessions", `SELECT ref FROM sessions WHERE nip = ? AND state IN (?) ORDER BY created_at, ref`, []any{testNIP, "open"}},

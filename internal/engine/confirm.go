@@ -171,13 +171,15 @@ func (e *Engine) confirmSession(ctx context.Context, w spool.Waiting) error {
 }
 
 // applyList pages through the session's invoices once and applies every result that belongs to one
-// of ours, matched by invoice reference (online) or archive entry name (batch).
+// of ours, matched by invoice reference (online) or archive entry name (batch). Acceptances are
+// recorded journalPart at a time as the list arrives: collecting a 10,000 batch's list entries
+// first (with their pre-signed UPO links) was the live heap's peak once the outputs were paged.
 func (e *Engine) applyList(ctx context.Context, ref string, invs []spool.Invoice) error {
 	byKey := make(map[string]*spool.Invoice, len(invs))
 	for i := range invs {
 		byKey[matchKey(&invs[i])] = &invs[i]
 	}
-	accepted := map[int64]ksef.SessionInvoice{}
+	var part []acceptance
 	var errs []error
 	err := e.confirmK.ListSessionInvoices(ctx, ref, false, func(si ksef.SessionInvoice) error {
 		key := si.ReferenceNumber
@@ -188,49 +190,43 @@ func (e *Engine) applyList(ctx context.Context, ref string, invs []spool.Invoice
 		switch {
 		case inv == nil:
 		case si.Status.Code == 200:
-			accepted[inv.ID] = si // recorded together below: one transaction for a whole batch
+			delete(byKey, key) // accepted once, even if the list repeats it
+			if part = append(part, acceptance{inv, si}); len(part) == journalPart {
+				return e.acceptPart(ctx, &part)
+			}
 		default:
 			errs = append(errs, e.applyStatus(ctx, inv, &si))
 		}
 		return nil
 	})
-	errs = append(errs, err, e.acceptMany(ctx, invs, accepted))
+	errs = append(errs, err)
+	if len(part) > 0 {
+		errs = append(errs, e.acceptPart(ctx, &part))
+	}
 	return errors.Join(errs...)
 }
 
-// acceptMany records KSeF numbers for many submitted invoices, journalPart invoices a transaction:
-// one transaction for a whole 10,000 batch held all its records twice at once (the heap's peak).
-func (e *Engine) acceptMany(ctx context.Context, invs []spool.Invoice, accepted map[int64]ksef.SessionInvoice) error {
-	var part []spool.Invoice
-	for i := range invs {
-		if _, ok := accepted[invs[i].ID]; ok {
-			part = append(part, invs[i])
-		}
-		if len(part) == journalPart || i == len(invs)-1 && len(part) > 0 {
-			if err := e.acceptPart(ctx, part, accepted); err != nil {
-				return err
-			}
-			part = part[:0]
-		}
-	}
-	return nil
+// acceptance is KSeF's acceptance of one of our invoices, as its session list gives it.
+type acceptance struct {
+	inv *spool.Invoice
+	si  ksef.SessionInvoice
 }
 
-// acceptPart records KSeF numbers for the invoices of part in one journal transaction.
-func (e *Engine) acceptPart(ctx context.Context, part []spool.Invoice, accepted map[int64]ksef.SessionInvoice) error {
-	regs := make([]spool.Registration, len(part))
-	for i := range part {
-		si := accepted[part[i].ID]
-		regs[i] = registration(part[i].ID, &si)
+// acceptPart records the KSeF numbers of part in one journal transaction and empties it.
+func (e *Engine) acceptPart(ctx context.Context, part *[]acceptance) error {
+	regs := make([]spool.Registration, len(*part))
+	for i, a := range *part {
+		regs[i] = registration(a.inv.ID, &a.si)
 	}
-	if err := e.confirmJ.Accept(ctx, regs...); err != nil {
-		return err
+	err := e.confirmJ.Accept(ctx, regs...)
+	if err == nil {
+		for _, a := range *part {
+			e.log.Info("invoice accepted", "file", a.inv.FileName, "invoice", a.inv.ID, "state", spool.StateAccepted,
+				"ksef_number", a.si.KsefNumber, "session", a.inv.SessionRef)
+		}
 	}
-	for i := range part {
-		e.log.Info("invoice accepted", "file", part[i].FileName, "invoice", part[i].ID, "state", spool.StateAccepted,
-			"ksef_number", accepted[part[i].ID].KsefNumber, "session", part[i].SessionRef)
-	}
-	return nil
+	*part = (*part)[:0]
+	return err
 }
 
 // registration is KSeF's acceptance of invoice id as its session list or status reports it.

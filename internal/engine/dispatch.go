@@ -298,6 +298,9 @@ func (e *Engine) outboxQuiet(now time.Time, window time.Duration) bool {
 const maxGather = time.Minute
 
 func (e *Engine) split(ready []spool.Invoice) (online, batch []spool.Invoice) {
+	if !anyOf(ready, hasAttachment) {
+		return e.splitPlain(ready) // no copy of a burst's records
+	}
 	var plain []spool.Invoice
 	for _, inv := range ready {
 		if inv.HasAttachment {
@@ -306,16 +309,24 @@ func (e *Engine) split(ready []spool.Invoice) (online, batch []spool.Invoice) {
 			plain = append(plain, inv)
 		}
 	}
+	online, rest := e.splitPlain(plain)
+	return online, append(batch, rest...)
+}
+
+func hasAttachment(inv *spool.Invoice) bool { return inv.HasAttachment }
+
+// splitPlain decides how invoices without attachments go: all online or all by batch.
+func (e *Engine) splitPlain(plain []spool.Invoice) (online, batch []spool.Invoice) {
 	switch e.opt.Send.Mode {
 	case "online":
-		return plain, batch
+		return plain, nil
 	case "batch":
-		return nil, append(batch, plain...)
+		return nil, plain
 	}
 	if len(plain) >= e.opt.Send.BatchThreshold || len(plain) > e.budget.available(e.now()) {
-		return nil, append(batch, plain...)
+		return nil, plain
 	}
-	return plain, batch
+	return plain, nil
 }
 
 // sendOnline sends one invoice in the reusable online session.

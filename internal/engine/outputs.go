@@ -22,7 +22,7 @@ import (
 
 // outputJournal is what writing outputs uses.
 type outputJournal interface {
-	ByState(ctx context.Context, nip string, states ...spool.State) ([]spool.Invoice, error)
+	ByStatePage(ctx context.Context, nip string, state spool.State, after int64, limit int) ([]spool.Invoice, error)
 	ReserveOutputs(ctx context.Context, stems map[int64]string) error
 	MarkDone(ctx context.Context, upoPaths map[int64]string) error
 	SetMeta(ctx context.Context, key, value string) error
@@ -87,42 +87,60 @@ type ErrorRecord struct {
 
 // writeOutputs turns accepted and rejected invoices into files in sent/ and error/, then marks
 // them done. Names are reserved in the journal first, so a crash mid-write rewrites the same names
-// instead of inventing new ones.
+// instead of inventing new ones. The invoices are read a part at a time (accepted, then rejected,
+// each in id order): a burst's 10,000 accepted records read at once were the live heap's peak.
 func (e *Engine) writeOutputs(ctx context.Context) error {
-	final, err := e.outJ.ByState(ctx, e.opt.NIP, spool.StateAccepted, spool.StateRejected)
-	if err != nil {
-		return err
-	}
-	final = e.outputsDue(final)
 	taken := map[string]map[string]bool{} // names in the output folders, listed once for all parts
 	var render []readable.Job
 	defer func() { e.queueReadable(render) }()
-	for i := 0; i < len(final); i += journalPart {
-		if err := e.writeOutputPart(ctx, final[i:min(i+journalPart, len(final))], final[i:], taken, &render); err != nil {
-			return err
+	var naming error // naming failed: this part and every one after it wait for their next try
+	var wait time.Duration
+	for _, state := range []spool.State{spool.StateAccepted, spool.StateRejected} {
+		for after := int64(0); ; {
+			page, err := e.outJ.ByStatePage(ctx, e.opt.NIP, state, after, journalPart)
+			if err != nil {
+				return err
+			}
+			if len(page) == 0 {
+				break
+			}
+			after = page[len(page)-1].ID
+			part := e.outputsDue(page)
+			if naming == nil {
+				naming = e.reserveStems(ctx, part, taken)
+				if naming == nil {
+					if err := e.writeOutputPart(ctx, part, &render); err != nil {
+						return err
+					}
+				}
+			}
+			if naming != nil {
+				for _, inv := range part {
+					wait, _ = e.outGate.failed(inv.ID, e.now(), naming)
+				}
+			}
+			if len(page) < journalPart {
+				break
+			}
 		}
+	}
+	if naming != nil {
+		return fmt.Errorf("%w (next try in %s)", naming, wait)
 	}
 	return nil
 }
 
-// journalPart is how many invoices' outputs are named, written and recorded together, and how
-// many verdicts one transaction records. A burst's 10,000 in one go held every record twice at
-// the heap's peak (the list and the records one transaction changed); a part at a time keeps one
-// list, for nine more small transactions.
+// journalPart is how many invoices' outputs are read, named, written and recorded together, and
+// how many verdicts one transaction records. A burst's 10,000 in one go held every record twice
+// at the heap's peak (the list and the records one transaction changed); a part at a time keeps
+// one part, for nine more small transactions and queries.
 const journalPart = 1000
 
-// writeOutputPart writes the outputs of part and marks them done. When naming fails, rest (part
-// and everything after it) waits for its next try. The readable copies of the invoices done are
-// added to render: they are queued once every part is written, so rendering them (a few
-// milliseconds of CPU each) never delays the next part's .ksef.json.
-func (e *Engine) writeOutputPart(ctx context.Context, part, rest []spool.Invoice, taken map[string]map[string]bool, render *[]readable.Job) error {
-	if err := e.reserveStems(ctx, part, taken); err != nil {
-		var d time.Duration
-		for _, inv := range rest {
-			d, _ = e.outGate.failed(inv.ID, e.now(), err)
-		}
-		return fmt.Errorf("%w (next try in %s)", err, d)
-	}
+// writeOutputPart writes the outputs of part, whose names are reserved, and marks them done. The
+// readable copies of the invoices done are added to render: they are queued once every part is
+// written, so rendering them (a few milliseconds of CPU each) never delays the next part's
+// .ksef.json.
+func (e *Engine) writeOutputPart(ctx context.Context, part []spool.Invoice, render *[]readable.Job) error {
 	done := e.writeAll(ctx, part)
 	upoPaths := make(map[int64]string, len(done))
 	missing := make(map[int64]string)
