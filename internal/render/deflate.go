@@ -41,7 +41,12 @@ func deflatePages(pdf []byte, fonts *cpFonts) ([]byte, error) {
 	if fonts != nil {
 		size += len(fonts.regular.z) + len(fonts.bold.z)
 	}
-	out := make([]byte, 0, size)
+	// The document is put together in a pooled scratch buffer and copied out at its exact size: a
+	// fresh buffer sized for the plain PDF plus both fonts was zeroed in full and a fifth of it
+	// never used.
+	scratch := deflateScratch.Get().(*[]byte)
+	defer deflateScratch.Put(scratch)
+	out := slices.Grow((*scratch)[:0], size)
 	out = append(out, pdf[:offsets[order[0]]]...)
 	moved := make([]int, len(offsets))
 	for i, n := range order {
@@ -67,8 +72,12 @@ func deflatePages(pdf []byte, fonts *cpFonts) ([]byte, error) {
 		out = fmt.Appendf(out, "%010d 00000 n \n", o)
 	}
 	out = append(out, tail[trailer:startxref]...)
-	return fmt.Appendf(out, "startxref\n%d\n%%%%EOF\n", at), nil
+	out = fmt.Appendf(out, "startxref\n%d\n%%%%EOF\n", at)
+	*scratch = out
+	return bytes.Clone(out), nil
 }
+
+var deflateScratch = sync.Pool{New: func() any { return new([]byte) }}
 
 // appendObject appends one object, its stream compressed when it had no filter.
 func appendObject(out, obj []byte) []byte {
