@@ -38,6 +38,8 @@ type pdfw struct {
 	bottom float64  // lowest y for content
 	cp     *cpFonts // the Windows-1250 faces, or nil on the UTF-8 path
 	lossy  bool     // a text had a character the Windows-1250 faces lack
+	// cellBuf is textCell's reused buffer for a cell's operators
+	cellBuf []byte
 }
 
 type cellStyle int
@@ -128,7 +130,7 @@ func (p *pdfw) enc(text string) string {
 
 // cell prints text (not yet encoded) in a borderless cell.
 func (p *pdfw) cell(w, h float64, text string, ln int, align string) {
-	p.f.CellFormat(w, h, p.enc(text), "", ln, align, false, 0, "")
+	p.textCell(w, h, p.enc(text), ln, align)
 }
 
 func (p *pdfw) font(bold bool, size float64) {
@@ -165,7 +167,7 @@ func (p *pdfw) header() {
 	f.SetTextColor(0, 0, 0)
 	p.font(true, titleSize)
 	for _, l := range p.wrap(d.title, p.width, true, titleSize) {
-		f.CellFormat(p.width, 7, l.text, "", 1, "L", false, 0, "")
+		p.textCell(p.width, 7, l.text, 1, "L")
 	}
 	for _, h := range d.heading {
 		p.font(false, bodySize)
@@ -376,7 +378,7 @@ func (p *pdfw) drawCells(wrapped [][]line, widths []float64, right []bool, style
 		for j := start; j < start+n && j < len(lines); j++ {
 			p.font(lines[j].bold, bodySize)
 			f.SetXY(x+pad, y+pad+float64(j-start)*lineH)
-			f.CellFormat(widths[i]-2*pad, lineH, lines[j].text, "", 0, align, false, 0, "")
+			p.textCell(widths[i]-2*pad, lineH, lines[j].text, 0, align)
 		}
 		f.SetTextColor(r, g, b)
 		x += widths[i]
@@ -460,7 +462,7 @@ func (p *pdfw) qr(q qrBlock) error {
 	f.SetTextColor(0, 0, 0)
 	for _, l := range p.wrap(q.link, p.width-qrSize-4, false, bodySize) {
 		f.SetX(tx)
-		f.CellFormat(p.width-qrSize-4, lineH, l.text, "", 2, "L", false, 0, "")
+		p.textCell(p.width-qrSize-4, lineH, l.text, 2, "L")
 	}
 	f.SetXY(marginX, y+qrSize+5)
 	return nil
