@@ -26,6 +26,7 @@ func TestTextCellIsCellFormat(t *testing.T) {
 		f.AddFontFromBytes(fontFamily, "", fonts.regular.def, fonts.regular.z)
 		f.AddFontFromBytes(fontFamily, "B", fonts.bold.def, fonts.bold.z)
 		f.SetCompression(false)
+		f.SetCatalogSort(true) // the font dictionary in a fixed order
 		f.SetMargins(marginX, marginTop, marginX)
 		f.SetAutoPageBreak(false, marginBot)
 		f.AddPage()
