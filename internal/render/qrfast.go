@@ -428,11 +428,13 @@ func qrFillData(m []uint8, dim int, bits []bool) {
 func qrApplyMask(m []uint8, free []qrFree, mask int) {
 	for _, f := range free {
 		mv := uint8(qData) | f.masks>>uint(mask)&1
+		// without a branch: which way the comparison goes is as random as the data, and the
+		// mispredicted branch was most of this loop's time
+		var dark uint8
 		if m[f.at] != mv {
-			m[f.at] = qData | 1
-		} else {
-			m[f.at] = qData
+			dark = 1
 		}
+		m[f.at] = qData | dark
 	}
 }
 
