@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 	"unicode"
+	"unsafe"
 
 	"codeberg.org/go-pdf/fpdf"
 	"golang.org/x/image/font/gofont/gobold"
@@ -38,7 +39,7 @@ type pdfw struct {
 	bottom float64  // lowest y for content
 	cp     *cpFonts // the Windows-1250 faces, or nil on the UTF-8 path
 	lossy  bool     // a text had a character the Windows-1250 faces lack
-	// cellBuf is textCell's reused buffer for a cell's operators
+	// cellBuf is a reused buffer for the operators of a text cell or a QR code
 	cellBuf []byte
 }
 
@@ -91,6 +92,9 @@ func layoutPDF(d *doc, fonts *cpFonts) (pdf []byte, lossy bool, err error) {
 	f.AliasNbPages(nbAlias)
 	pw, ph := f.GetPageSize()
 	p := &pdfw{f: f, d: d, width: pw - 2*marginX, bottom: ph - marginBot, cp: fonts}
+	ops := opBufs.Get().(*[]byte)
+	p.cellBuf = (*ops)[:0]
+	defer func() { *ops = p.cellBuf; opBufs.Put(ops) }()
 	f.SetFooterFunc(p.footer)
 	f.AddPage()
 	p.header()
@@ -115,6 +119,9 @@ func layoutPDF(d *doc, fonts *cpFonts) (pdf []byte, lossy bool, err error) {
 	out, err := deflatePages(buf.Bytes(), fonts)
 	return out, false, err
 }
+
+// opBufs holds pdfw.cellBuf between documents (a QR code's path is some 20 KB).
+var opBufs = sync.Pool{New: func() any { return new([]byte) }}
 
 var plainPDFs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
@@ -392,11 +399,11 @@ func (p *pdfw) drawCells(wrapped [][]line, widths []float64, right []bool, style
 // them through fpdf's Rect was a tenth of a PDF's CPU. Runs are drawn as one rectangle, a hair
 // taller than a module (1.02), so that no white hairline appears between rows when the page is
 // rasterised.
-func qrPath(bits [][]bool, x, y float64, f *fpdf.Fpdf) string {
+// It appends to out, which qr reuses: fpdf copies the path into the page.
+func qrPath(out []byte, bits [][]bool, x, y float64, f *fpdf.Fpdf) []byte {
 	k := f.GetConversionRatio()
 	_, ph := f.GetPageSize()
 	module := qrSize / float64(len(bits)+8)
-	out := make([]byte, 0, 64+16*len(bits)*len(bits)/4)
 	out = append(out, "q "...)
 	out = strconv.AppendFloat(out, module*k, 'f', 5, 64)
 	out = append(out, " 0 0 "...)
@@ -425,7 +432,7 @@ func qrPath(bits [][]bool, x, y float64, f *fpdf.Fpdf) string {
 			c = run
 		}
 	}
-	return string(append(out, "f\nQ"...))
+	return append(out, "f\nQ"...)
 }
 
 // qr draws one verification code with its caption (the KSeF number, OFFLINE or CERTYFIKAT) and the
@@ -444,7 +451,8 @@ func (p *pdfw) qr(q qrBlock) error {
 	x, y := marginX, f.GetY()
 	// A quiet zone of four modules is part of the code: scanners need it.
 	f.SetFillColor(0, 0, 0)
-	f.RawWriteStr(qrPath(bits, x, y, f))
+	p.cellBuf = qrPath(p.cellBuf[:0], bits, x, y, f)
+	f.RawWriteStr(unsafe.String(unsafe.SliceData(p.cellBuf), len(p.cellBuf))) // fpdf copies it
 	// The caption may be wider than the code (a KSeF number is 35 characters): it starts where
 	// the code starts, and is centred under it only when it fits.
 	p.font(true, bodySize)

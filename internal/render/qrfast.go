@@ -66,6 +66,7 @@ func fastQR(link string) ([][]bool, bool) {
 	if !ok {
 		return nil, false
 	}
+	defer releaseQRCells(masked[0])
 	best := 0
 	for i, s := range scores {
 		if s < scores[best] { // the first of equal scores: go-qrcode takes whichever goroutine ends first
@@ -98,7 +99,7 @@ func qrCandidates(link string) (masked [8][]uint8, scores [8]int, dim int, ok bo
 	copy(filled, base)
 	qrFillData(filled, dim, bits)
 	free := qrFreeModules(ver, base, dim)
-	cells := make([]uint8, 9*len(base))
+	cells := qrCells(9 * len(base))
 	t := cells[8*len(base):] // the transposed matrix, for scoring rows as contiguous lines
 	for mask := range 8 {
 		m := cells[mask*len(base) : (mask+1)*len(base)]
@@ -116,6 +117,24 @@ func qrCandidates(link string) (masked [8][]uint8, scores [8]int, dim int, ok bo
 		}
 	}
 	return masked, scores, dim, true
+}
+
+// The eight masked codes and the transposed scratch of qrCandidates live in one buffer, reused
+// once fastQR has copied the best code out (16 KB a verification link).
+var qrCellPool sync.Pool
+
+// qrCells is a buffer of n cells, its contents undefined (qrCandidates overwrites every cell).
+func qrCells(n int) []uint8 {
+	if b, ok := qrCellPool.Get().(*[]uint8); ok && cap(*b) >= n {
+		return (*b)[:n]
+	}
+	return make([]uint8, n)
+}
+
+// releaseQRCells gives back the buffer that begins with first, qrCandidates' masked[0].
+func releaseQRCells(first []uint8) {
+	b := first[:cap(first)]
+	qrCellPool.Put(&b)
 }
 
 // qrBitmap turns go-qrcode's column-major module values into rows of colours.
