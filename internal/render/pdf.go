@@ -379,7 +379,8 @@ func (p *pdfw) drawCells(wrapped [][]line, widths []float64, right []bool, style
 			align = "R"
 		}
 		r, g, b := f.GetTextColor()
-		if styles[i] == label {
+		grey := styles[i] == label
+		if grey {
 			f.SetTextColor(90, 90, 90)
 		}
 		for j := start; j < start+n && j < len(lines); j++ {
@@ -387,7 +388,9 @@ func (p *pdfw) drawCells(wrapped [][]line, widths []float64, right []bool, style
 			f.SetXY(x+pad, y+pad+float64(j-start)*lineH)
 			p.textCell(widths[i]-2*pad, lineH, lines[j].text, 0, align)
 		}
-		f.SetTextColor(r, g, b)
+		if grey { // a text colour is only state, written with each cell: nothing else to restore
+			f.SetTextColor(r, g, b)
+		}
 		x += widths[i]
 	}
 	f.SetXY(marginX, y+h)
