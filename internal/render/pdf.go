@@ -284,7 +284,7 @@ func splitWidths(s string, cw []int, wmax int) []string {
 	for i < len(s) {
 		c := s[i]
 		l += cw[c]
-		if unicode.IsSpace(cp1250Runes[c]) {
+		if cp1250Space[c] {
 			sep = i
 		}
 		if c == '\n' || l > wmax {
@@ -308,11 +308,22 @@ func splitWidths(s string, cw []int, wmax int) []string {
 	return lines
 }
 
+// cp1250Space tells which Windows-1250 bytes are spaces (unicode.IsSpace of their rune), where
+// splitWidths may break a line: a table instead of a Unicode lookup for every byte laid out.
+var cp1250Space = func() (sp [256]bool) {
+	for b, r := range cp1250Runes {
+		sp[b] = unicode.IsSpace(r)
+	}
+	return sp
+}()
+
 // wrap splits text into lines that fit width, honouring its own line breaks.
 func (p *pdfw) wrap(text string, width float64, bold bool, size float64) []line {
 	p.font(bold, size)
 	var out []line
-	for _, para := range strings.Split(text, "\n") {
+	for rest, more := text, true; more; {
+		var para string
+		para, rest, more = strings.Cut(rest, "\n")
 		parts := p.split(para, width, bold)
 		if len(parts) == 0 {
 			parts = []string{""}
