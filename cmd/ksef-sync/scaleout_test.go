@@ -61,7 +61,17 @@ func twoDaemonsShareOneOutbox(t *testing.T, watch string) {
 	// a wave has settled takes all of it; dropped at once, one daemon could take all 500 and the
 	// test would prove nothing. Waves give each daemon's listing phase its turn (and with events
 	// both race on every file anyway).
-	const n, waves = 500, 10
+	// Both engines must be turning before the waves (its owner record is written at an engine's
+	// first step): a daemon still starting on a loaded machine would leave every wave to the other.
+	eventually(t, "both daemons' owner records", time.Minute, func() bool {
+		for _, id := range ids {
+			if _, err := os.Stat(outboxclaim.OwnerPath(e.outbox, id)); err != nil {
+				return false
+			}
+		}
+		return true
+	})
+	n, waves := 500, 10
 	for w := range waves {
 		if w > 0 {
 			time.Sleep(500 * time.Millisecond) // shapes the load; nothing waits on it
@@ -70,6 +80,19 @@ func twoDaemonsShareOneOutbox(t *testing.T, watch string) {
 			e.drop(fmt.Sprintf("FV_%04d.xml", i), invoice(i, "SCALE"))
 		}
 	}
+	// Should one daemon still have taken every wave (CI once saw it on a loaded machine), more
+	// small waves follow until both have claimed: the test is about two daemons competing.
+	eventually(t, "both daemons to claim invoices", 2*time.Minute, func() bool {
+		if claimedSomething(t, states[0]) && claimedSomething(t, states[1]) {
+			return true
+		}
+		for range 5 {
+			e.drop(fmt.Sprintf("FV_%04d.xml", n), invoice(n, "SCALE"))
+			n++
+		}
+		time.Sleep(500 * time.Millisecond) // shapes the load; nothing waits on it
+		return false
+	})
 	eventually(t, "every invoice done in the journals", 4*time.Minute, func() bool {
 		done := 0
 		for _, s := range states {
@@ -206,4 +229,9 @@ func TestStatusAndDoctorNameOtherDaemonsClaims(t *testing.T) {
 	if !strings.Contains(doc.String(), want) || strings.Contains(doc.String(), "FV_8.xml") {
 		t.Errorf("doctor does not name the claim folder as expected:\n%s", doc.String())
 	}
+}
+
+// claimedSomething reports whether the journal in state holds at least one invoice.
+func claimedSomething(t *testing.T, state string) bool {
+	return len(journalRecords(t, state)) > 0
 }
