@@ -298,19 +298,12 @@ func (e *Engine) outboxQuiet(now time.Time, window time.Duration) bool {
 const maxGather = time.Minute
 
 func (e *Engine) split(ready []spool.Invoice) (online, batch []spool.Invoice) {
-	if !anyOf(ready, hasAttachment) {
-		return e.splitPlain(ready) // no copy of a burst's records
-	}
-	var plain []spool.Invoice
-	for _, inv := range ready {
-		if inv.HasAttachment {
-			batch = append(batch, inv)
-		} else {
-			plain = append(plain, inv)
-		}
-	}
+	withAttachment, plain := partition(ready, hasAttachment) // attachments go by batch only
 	online, rest := e.splitPlain(plain)
-	return online, append(batch, rest...)
+	if len(withAttachment) == 0 {
+		return online, rest // no copy of a burst's records
+	}
+	return online, append(withAttachment, rest...)
 }
 
 func hasAttachment(inv *spool.Invoice) bool { return inv.HasAttachment }
