@@ -33,15 +33,13 @@ func (b *Batch) Write(path string, data []byte, perm os.FileMode) error {
 	}
 	if _, err := f.Write(data); err != nil {
 		_ = f.Close()
-		_ = os.Remove(f.Name())
-		released(f.Name())
+		removeTemp(f.Name())
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if !flushNeedsFiles {
 		// syncfs reaches the data of closed files too: a large batch holds no descriptors
 		if err := f.Close(); err != nil {
-			_ = os.Remove(f.Name())
-			released(f.Name())
+			removeTemp(f.Name())
 			return fmt.Errorf("close %s: %w", path, err)
 		}
 		b.pending = append(b.pending, pendingFile{tmp: f.Name(), final: path})
@@ -100,7 +98,6 @@ func discard(ps []pendingFile) {
 		if p.f != nil {
 			_ = p.f.Close()
 		}
-		_ = os.Remove(p.tmp)
-		released(p.tmp)
+		removeTemp(p.tmp)
 	}
 }

@@ -45,6 +45,12 @@ func released(name string) {
 	live.mu.Unlock()
 }
 
+// removeTemp removes a temporary file that will not be published and forgets it.
+func removeTemp(name string) {
+	_ = os.Remove(name)
+	released(name)
+}
+
 func isLive(name string) bool {
 	live.mu.Lock()
 	defer live.mu.Unlock()
