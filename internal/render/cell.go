@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"unsafe"
+
+	"codeberg.org/go-pdf/fpdf"
 )
 
 // textCell prints text, already in the fonts' encoding, in a borderless, unfilled cell of width w
@@ -54,7 +56,7 @@ func (p *pdfw) textCell(w, h float64, text string, ln int, align string) {
 			b = append(b, " Q"...)
 		}
 		p.cellBuf = b
-		f.RawWriteStr(unsafe.String(unsafe.SliceData(b), len(b))) // fpdf copies it into the page
+		writeRaw(f, b)
 	}
 	switch ln {
 	case 0:
@@ -94,4 +96,10 @@ func appendEscaped(b []byte, s string) []byte {
 		b = append(b, s[i])
 	}
 	return b
+}
+
+// writeRaw writes page operators from a reused buffer without copying them into a string first:
+// fpdf's RawWriteStr copies its argument into the page at once and keeps no reference to it.
+func writeRaw(f *fpdf.Fpdf, b []byte) {
+	f.RawWriteStr(unsafe.String(unsafe.SliceData(b), len(b)))
 }

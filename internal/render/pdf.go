@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 	"unicode"
-	"unsafe"
 
 	"codeberg.org/go-pdf/fpdf"
 	"golang.org/x/image/font/gofont/gobold"
@@ -466,7 +465,7 @@ func (p *pdfw) qr(q qrBlock) error {
 	// A quiet zone of four modules is part of the code: scanners need it.
 	f.SetFillColor(0, 0, 0)
 	p.cellBuf = qrPath(p.cellBuf[:0], bits, x, y, f)
-	f.RawWriteStr(unsafe.String(unsafe.SliceData(p.cellBuf), len(p.cellBuf))) // fpdf copies it
+	writeRaw(f, p.cellBuf)
 	// The caption may be wider than the code (a KSeF number is 35 characters): it starts where
 	// the code starts, and is centred under it only when it fits.
 	p.font(true, bodySize)
