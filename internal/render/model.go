@@ -280,6 +280,15 @@ type stopka struct {
 // parseInvoice decodes an FA(3) file. It checks the root element only: validation against the
 // schema is KSeF's job, a preview must show whatever the file says.
 func parseInvoice(data []byte) (*faktura, error) {
+	if f := fastModel(data); f != nil {
+		return f, nil
+	}
+	return parseInvoiceXML(data)
+}
+
+// parseInvoiceXML is parseInvoice by encoding/xml: for the files fastModel leaves to it (other
+// charsets, DOCTYPEs, names outside ASCII) and for the exact error of a broken file.
+func parseInvoiceXML(data []byte) (*faktura, error) {
 	var f struct {
 		XMLName xml.Name
 		faktura
