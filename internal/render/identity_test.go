@@ -11,11 +11,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/text/encoding/charmap"
-
-	"github.com/ksef-sync/ksef-sync/internal/samples"
 )
 
 var updateHashes = flag.Bool("update-hashes", false, "rewrite testdata/render-sha256.txt from the current renderer")
@@ -77,14 +74,7 @@ func TestRenderingsUnchanged(t *testing.T) {
 
 // hashedRenderings renders every input of TestRenderingsUnchanged in every format and language.
 func hashedRenderings(t *testing.T) map[string][]byte {
-	issue := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
-	invoices := map[string][]byte{}
-	for i, name := range samples.Names() {
-		invoices[name] = samples.Invoice(i, genSellerNIP, issue, "777")
-	}
-	self := "invoice_template_v3_self_invoicing.xml"
-	invoices[self] = []byte(strings.NewReplacer("#nip#", genSellerNIP, "#invoicing_date#", "2026-02-01",
-		"#invoice_number#", "777", "#selfInvocingNip#", samples.BuyerNIP).Replace(string(samples.Template(self))))
+	invoices := sampleInvoices()
 	for _, v := range variants() {
 		invoices["variant "+v.name] = v.xml()
 	}

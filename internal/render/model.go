@@ -10,7 +10,8 @@ import (
 )
 
 // faktura is the part of an FA(3) invoice that a reader needs to see. Tags carry no namespace, so
-// encoding/xml matches by local name: FA(2) files render too, as far as their fields coincide.
+// encoding/xml (and fastModel, which reads the same tags) matches by local name: FA(2) files render
+// too, as far as their fields coincide.
 type faktura struct {
 	Naglowek struct {
 		KodFormularza struct {

@@ -68,18 +68,25 @@ func langWords(l Lang) []string {
 	return []string{"Sprzedawca", "Nabywca", "Numer KSeF", "Podsumowanie stawek podatku", "Kwota należności ogółem", "Strona 1 z"}
 }
 
-func TestSampleInvoicesText(t *testing.T) {
+// selfInvoicingSample is left out of samples.Names (sending it needs rights); a reader still has
+// to see it right.
+const selfInvoicingSample = "invoice_template_v3_self_invoicing.xml"
+
+// sampleInvoices fills every official template, the self-invoicing one too, issued 2026-02-01 by
+// genSellerNIP as number 777.
+func sampleInvoices() map[string][]byte {
 	issue := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
 	invoices := map[string][]byte{}
 	for i, name := range samples.Names() {
 		invoices[name] = samples.Invoice(i, genSellerNIP, issue, "777")
 	}
-	// The self-invoicing template is left out of samples.Names (sending it needs rights); a
-	// reader still has to see it right.
-	self := "invoice_template_v3_self_invoicing.xml"
-	invoices[self] = []byte(strings.NewReplacer("#nip#", genSellerNIP, "#invoicing_date#", "2026-02-01",
-		"#invoice_number#", "777", "#selfInvocingNip#", samples.BuyerNIP).Replace(string(samples.Template(self))))
-	for name, x := range invoices {
+	invoices[selfInvoicingSample] = []byte(strings.NewReplacer("#nip#", genSellerNIP, "#invoicing_date#", "2026-02-01",
+		"#invoice_number#", "777", "#selfInvocingNip#", samples.BuyerNIP).Replace(string(samples.Template(selfInvoicingSample))))
+	return invoices
+}
+
+func TestSampleInvoicesText(t *testing.T) {
+	for name, x := range sampleInvoices() {
 		for _, l := range []Lang{Polish, English} {
 			t.Run(name+"/"+string(l), func(t *testing.T) {
 				pdf, err := Invoice(x, Options{Lang: l, KsefNumber: genKsefNumber, QRCodeI: testQRLink})
@@ -90,7 +97,7 @@ func TestSampleInvoicesText(t *testing.T) {
 				wantAll(t, text, expectedFromXML(x, l))
 				wantAll(t, text, langWords(l))
 				wantAll(t, text, []string{genKsefNumber, date("2026-02-01", l)})
-				if name == self {
+				if name == selfInvoicingSample {
 					wantAll(t, text, []string{l.labels().selfBilling})
 				}
 			})

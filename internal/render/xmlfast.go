@@ -210,14 +210,9 @@ func (d *xdec) token() (tokKind, bool) {
 	case '/':
 		d.pos = i + 2
 		name, ok := d.qname()
-		if !ok {
+		if !ok || !d.spaceThen('>') {
 			return 0, false
 		}
-		d.space()
-		if d.pos >= len(data) || data[d.pos] != '>' {
-			return 0, false
-		}
-		d.pos++
 		d.name = name
 		return d.end()
 	case '?':
@@ -293,14 +288,9 @@ func (d *xdec) start() (tokKind, bool) {
 			return d.opened()
 		}
 		an, ok := d.qname()
-		if !ok {
+		if !ok || !d.spaceThen('=') {
 			return 0, false
 		}
-		d.space()
-		if d.pos >= len(data) || data[d.pos] != '=' {
-			return 0, false
-		}
-		d.pos++
 		d.space()
 		if d.pos >= len(data) || data[d.pos] != '"' && data[d.pos] != '\'' {
 			return 0, false
@@ -357,6 +347,16 @@ func (d *xdec) space() {
 			return
 		}
 	}
+}
+
+// spaceThen skips white space and then c, which must be there.
+func (d *xdec) spaceThen(c byte) bool {
+	d.space()
+	if d.pos >= len(d.data) || d.data[d.pos] != c {
+		return false
+	}
+	d.pos++
+	return true
 }
 
 func isNameStart(c byte) bool {
@@ -637,26 +637,34 @@ func (d *xdec) skip() bool {
 	}
 }
 
+// content reads the element just started up to its end, handing fn each child's start and each
+// piece of text.
+func (d *xdec) content(fn func(tokKind) bool) bool {
+	for {
+		k, ok := d.token()
+		switch {
+		case !ok:
+			return false
+		case k == tokEnd:
+			return true
+		case k != tokOther && !fn(k):
+			return false
+		}
+	}
+}
+
 // elemText reads the element just started as a string: its own text, without its children's.
 func (d *xdec) elemText() (string, bool) {
 	acc := d.acc[:0]
-	for {
-		k, ok := d.token()
-		if !ok {
-			return "", false
-		}
-		switch k {
-		case tokText:
+	ok := d.content(func(k tokKind) bool {
+		if k == tokText {
 			acc = append(acc, d.text...)
-		case tokStart:
-			if !d.skip() {
-				return "", false
-			}
-		case tokEnd:
-			d.acc = acc
-			return string(acc), true
+			return true
 		}
-	}
+		return d.skip()
+	})
+	d.acc = acc
+	return string(acc), ok
 }
 
 // decodeStruct reads the element just started into v.
@@ -673,61 +681,41 @@ func (d *xdec) decodeStruct(s *xmlStruct, v reflect.Value) bool {
 		v.Field(s.xmlName).Set(reflect.ValueOf(d.translate(d.name)))
 	}
 	var chardata []byte
-	for {
-		k, ok := d.token()
-		if !ok {
-			return false
-		}
-		switch k {
-		case tokStart:
-			f := s.children[string(localName(d.name))]
-			if f == nil {
-				f = s.any
-			}
-			if f == nil {
-				ok = d.skip()
-			} else {
-				ok = d.decodeField(f, v)
-			}
-			if !ok {
-				return false
-			}
-		case tokText:
+	ok := d.content(func(k tokKind) bool {
+		if k == tokText {
 			if s.chardata >= 0 {
 				chardata = append(chardata, d.text...)
 			}
-		case tokEnd:
-			if s.chardata >= 0 {
-				v.Field(s.chardata).SetString(string(chardata))
-			}
 			return true
 		}
+		f := s.children[string(localName(d.name))]
+		if f == nil {
+			f = s.any
+		}
+		if f == nil {
+			return d.skip()
+		}
+		return d.decodeField(f, v)
+	})
+	if ok && s.chardata >= 0 {
+		v.Field(s.chardata).SetString(string(chardata))
 	}
+	return ok
 }
 
 // decodeField reads the element just started into field f of v.
 func (d *xdec) decodeField(f *xmlField, v reflect.Value) bool {
 	switch f.kind {
 	case xmlPath:
-		for {
-			k, ok := d.token()
-			if !ok {
-				return false
-			}
-			switch k {
-			case tokStart:
-				if g := f.next[string(localName(d.name))]; g != nil {
-					ok = d.decodeField(g, v)
-				} else {
-					ok = d.skip()
-				}
-				if !ok {
-					return false
-				}
-			case tokEnd:
+		return d.content(func(k tokKind) bool {
+			if k == tokText {
 				return true
 			}
-		}
+			if g := f.next[string(localName(d.name))]; g != nil {
+				return d.decodeField(g, v)
+			}
+			return d.skip()
+		})
 	case xmlString:
 		s, ok := d.elemText()
 		if ok {

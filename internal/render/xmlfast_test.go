@@ -37,14 +37,7 @@ func checkFastModel(t *testing.T, name string, data []byte) bool {
 // files that try the corners of the XML fastModel reads: namespaces and prefixes, FA(2), entities,
 // CDATA, comments, line ends, empty and repeated elements, text between children.
 func fastModelInputs(t testing.TB) map[string][]byte {
-	issue := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
-	in := map[string][]byte{}
-	for i, name := range samples.Names() {
-		in[name] = samples.Invoice(i, genSellerNIP, issue, "1")
-	}
-	self := "invoice_template_v3_self_invoicing.xml"
-	in[self] = []byte(strings.NewReplacer("#nip#", genSellerNIP, "#invoicing_date#", "2026-02-01",
-		"#invoice_number#", "777", "#selfInvocingNip#", samples.BuyerNIP).Replace(string(samples.Template(self))))
+	in := sampleInvoices()
 	shared, _ := filepath.Glob("../../../shared/ksef-spec/sample-invoices/*.xml")
 	for _, f := range shared {
 		b, err := os.ReadFile(f)
