@@ -344,13 +344,28 @@ const metadataEntry = "_metadata.json"
 
 // ExportArchive is a downloaded, decrypted export on disk.
 type ExportArchive struct {
-	Metadata []InvoiceMetadata // from _metadata.json
-	// RawMetadata[i] is the exact record Metadata[i] was decoded from, so callers can store it
-	// without losing fields this client does not model.
-	RawMetadata []json.RawMessage
-	Limits      ArchiveLimits
-	path        string
-	comp        Compression
+	Metadata []MetadataRecord // from _metadata.json, in its order
+	Limits   ArchiveLimits
+	path     string
+	comp     Compression
+}
+
+// MetadataRecord is one invoice record of _metadata.json. It holds the record once, as KSeF sent
+// it, so callers can store it without losing fields this client does not model, and the two fields
+// a pull needs before it reads the invoices; Decode gives the rest when the invoice is delivered.
+// (Ten thousand records decoded and kept raw besides cost a pull about 8 MB.)
+type MetadataRecord struct {
+	KsefNumber           string
+	PermanentStorageDate time.Time
+	Raw                  json.RawMessage // the exact record; do not modify
+}
+
+// Decode is the whole record. openArchive decoded every record once, so this fails only for a
+// record the caller changed.
+func (r *MetadataRecord) Decode() (InvoiceMetadata, error) {
+	var m InvoiceMetadata
+	err := json.Unmarshal(r.Raw, &m)
+	return m, err
 }
 
 // ErrArchiveRejected marks an archive or entry refused by the safety checks.
@@ -368,13 +383,18 @@ func openArchive(path string, comp Compression, lim ArchiveLimits) (*ExportArchi
 		if err := json.NewDecoder(r).Decode(&m); err != nil {
 			return fmt.Errorf("ksef: %s: %w", metadataEntry, err)
 		}
-		a.Metadata = make([]InvoiceMetadata, len(m.Invoices))
+		a.Metadata = make([]MetadataRecord, len(m.Invoices))
 		for i, raw := range m.Invoices {
-			if err := json.Unmarshal(raw, &a.Metadata[i]); err != nil {
+			// every record is decoded in full here, so a malformed one refuses the package as
+			// before; only what the pull needs up front is kept
+			rec := MetadataRecord{Raw: raw}
+			full, err := rec.Decode()
+			if err != nil {
 				return fmt.Errorf("ksef: %s record %d: %w", metadataEntry, i, err)
 			}
+			rec.KsefNumber, rec.PermanentStorageDate = full.KsefNumber, full.PermanentStorageDate
+			a.Metadata[i] = rec
 		}
-		a.RawMetadata = m.Invoices
 		return nil
 	})
 	if err != nil {

@@ -559,8 +559,16 @@ func TestArchiveGuards(t *testing.T) {
 		if diff := cmp.Diff([]string{"5265877635-20250826-0100001AF629-AF.xml"}, names); diff != "" {
 			t.Errorf("%s names (-want +got):\n%s", comp, diff)
 		}
-		if len(a.Metadata) != 1 || a.Metadata[0].InvoiceNumber != "F/1" || a.Metadata[0].NetAmount != 1.5 {
-			t.Errorf("%s metadata = %+v", comp, a.Metadata)
+		if len(a.Metadata) != 1 {
+			t.Fatalf("%s metadata = %+v", comp, a.Metadata)
+		}
+		if m, err := a.Metadata[0].Decode(); err != nil || m.InvoiceNumber != "F/1" || m.NetAmount != 1.5 {
+			t.Errorf("%s metadata = %+v %v", comp, m, err)
+		}
+		// the record is kept as sent, with what the pull needs before it reads the invoices
+		rec := a.Metadata[0]
+		if rec.KsefNumber != "5265877635-20250826-0100001AF629-AF" || !rec.PermanentStorageDate.IsZero() || string(rec.Raw) != strings.TrimSuffix(strings.TrimPrefix(string(meta), `{"invoices":[`), "]}") {
+			t.Errorf("%s record = %q %v %s", comp, rec.KsefNumber, rec.PermanentStorageDate, rec.Raw)
 		}
 		if err := a.Close(); err != nil {
 			t.Fatal(err)
