@@ -377,14 +377,12 @@ func openArchive(path string, comp Compression, lim ArchiveLimits) (*ExportArchi
 		if name != metadataEntry {
 			return nil
 		}
-		var m struct {
-			Invoices []json.RawMessage `json:"invoices"`
-		}
-		if err := json.NewDecoder(r).Decode(&m); err != nil {
+		records, err := readMetadataRecords(r)
+		if err != nil {
 			return fmt.Errorf("ksef: %s: %w", metadataEntry, err)
 		}
-		a.Metadata = make([]MetadataRecord, len(m.Invoices))
-		for i, raw := range m.Invoices {
+		a.Metadata = make([]MetadataRecord, len(records))
+		for i, raw := range records {
 			// every record is decoded in full here, so a malformed one refuses the package as
 			// before; only what the pull needs up front is kept
 			rec := MetadataRecord{Raw: raw}
@@ -401,6 +399,63 @@ func openArchive(path string, comp Compression, lim ArchiveLimits) (*ExportArchi
 		return nil, err
 	}
 	return a, nil
+}
+
+// readMetadataRecords reads the records of _metadata.json's "invoices" array one at a time, so the
+// file is never buffered whole beside them (about 7 MB more at the peak for 10,000 invoices). It
+// accepts and refuses what decoding the file into struct{ Invoices []json.RawMessage } does: null
+// or a missing array is no records, other keys are skipped, the key matches case-insensitively
+// and the last of repeated keys wins; each record is its exact bytes.
+func readMetadataRecords(r io.Reader) ([]json.RawMessage, error) {
+	dec := json.NewDecoder(r)
+	tok, err := dec.Token()
+	if err != nil || tok == nil {
+		return nil, err
+	}
+	if tok != json.Delim('{') {
+		return nil, fmt.Errorf("json: cannot unmarshal %v into the metadata object", tok)
+	}
+	var records []json.RawMessage
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		if k, _ := key.(string); !strings.EqualFold(k, "invoices") {
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if records, err = readRecordArray(dec, records[:0]); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return nil, err
+	}
+	return records, nil
+}
+
+// readRecordArray appends the elements of the array (or null) dec is at to out.
+func readRecordArray(dec *json.Decoder, out []json.RawMessage) ([]json.RawMessage, error) {
+	tok, err := dec.Token()
+	if err != nil || tok == nil {
+		return nil, err
+	}
+	if tok != json.Delim('[') {
+		return nil, fmt.Errorf("json: cannot unmarshal %v into the invoices array", tok)
+	}
+	for dec.More() {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, err
+		}
+		out = append(out, raw)
+	}
+	_, err = dec.Token() // the closing bracket
+	return out, err
 }
 
 // Walk streams every invoice entry ({ksefNumber}.xml) to fn; _metadata.json is skipped (see

@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	_ "embed"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -661,6 +662,42 @@ func FuzzArchiveWalk(f *testing.F) {
 		})
 		if total > lim.MaxTotalSize {
 			t.Fatalf("walk yielded %d bytes", total)
+		}
+	})
+}
+
+// FuzzReadMetadataRecords: reading _metadata.json record by record accepts, refuses and yields
+// exactly what decoding it whole into struct{ Invoices []json.RawMessage } did.
+func FuzzReadMetadataRecords(f *testing.F) {
+	for _, s := range []string{
+		`{"invoices":[{"ksefNumber":"A","x":[1,{"y":null}]}, {"ksefNumber":"B"} ]}`,
+		` { "other" : {"invoices":[1]}, "invoices" : [ null , 1.50, "s", [] ] , "more": true } trailing`,
+		`{"invoices":[{"a":1}],"INVOICES":[{"b":2}]}`, `{"invoices":[{"a":1}],"invoices":null}`,
+		`{"invoices":[{"a":1}],"invoices":[]}`, `{"invoiceſ":[{"a":1}]}`, `null`, `{}`, `[]`, `"x"`, ``,
+		`{"invoices":{}}`, `{"invoices":"x"}`, `{"invoices":[1,]}`, `{"invoices":[1]`, `{"invoices":[1] "a":2}`,
+		`{"invoices":[{"a":1}]}}`, "\ufeff{}", `{"a":1e999,"invoices":[-0]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var whole struct {
+			Invoices []json.RawMessage `json:"invoices"`
+		}
+		wantErr := json.NewDecoder(bytes.NewReader(data)).Decode(&whole)
+		got, err := readMetadataRecords(bytes.NewReader(data))
+		if (err != nil) != (wantErr != nil) {
+			t.Fatalf("%q: error %v, decoding it whole: %v", data, err, wantErr)
+		}
+		if err != nil {
+			return
+		}
+		if len(got) != len(whole.Invoices) {
+			t.Fatalf("%q: %d records, decoding it whole: %d", data, len(got), len(whole.Invoices))
+		}
+		for i := range got {
+			if !bytes.Equal(got[i], whole.Invoices[i]) {
+				t.Fatalf("%q: record %d is %q, decoding it whole: %q", data, i, got[i], whole.Invoices[i])
+			}
 		}
 	})
 }
