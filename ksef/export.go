@@ -344,13 +344,28 @@ const metadataEntry = "_metadata.json"
 
 // ExportArchive is a downloaded, decrypted export on disk.
 type ExportArchive struct {
-	Metadata []InvoiceMetadata // from _metadata.json
-	// RawMetadata[i] is the exact record Metadata[i] was decoded from, so callers can store it
-	// without losing fields this client does not model.
-	RawMetadata []json.RawMessage
-	Limits      ArchiveLimits
-	path        string
-	comp        Compression
+	Metadata []MetadataRecord // from _metadata.json, in its order
+	Limits   ArchiveLimits
+	path     string
+	comp     Compression
+}
+
+// MetadataRecord is one invoice record of _metadata.json. It holds the record once, as KSeF sent
+// it, so callers can store it without losing fields this client does not model, and the two fields
+// a pull needs before it reads the invoices; Decode gives the rest when the invoice is delivered.
+// (Ten thousand records decoded and kept raw besides held about 5 MB more of a pull's heap.)
+type MetadataRecord struct {
+	KsefNumber           string
+	PermanentStorageDate time.Time
+	Raw                  json.RawMessage // the exact record; do not modify
+}
+
+// Decode is the whole record. openArchive decoded every record once, so this fails only for a
+// record the caller changed.
+func (r *MetadataRecord) Decode() (InvoiceMetadata, error) {
+	var m InvoiceMetadata
+	err := json.Unmarshal(r.Raw, &m)
+	return m, err
 }
 
 // ErrArchiveRejected marks an archive or entry refused by the safety checks.
@@ -362,25 +377,86 @@ func openArchive(path string, comp Compression, lim ArchiveLimits) (*ExportArchi
 		if name != metadataEntry {
 			return nil
 		}
-		var m struct {
-			Invoices []json.RawMessage `json:"invoices"`
-		}
-		if err := json.NewDecoder(r).Decode(&m); err != nil {
+		records, err := readMetadataRecords(r)
+		if err != nil {
 			return fmt.Errorf("ksef: %s: %w", metadataEntry, err)
 		}
-		a.Metadata = make([]InvoiceMetadata, len(m.Invoices))
-		for i, raw := range m.Invoices {
-			if err := json.Unmarshal(raw, &a.Metadata[i]); err != nil {
+		a.Metadata = make([]MetadataRecord, len(records))
+		for i, raw := range records {
+			// every record is decoded in full here, so a malformed one refuses the package as
+			// before; only what the pull needs up front is kept
+			rec := MetadataRecord{Raw: raw}
+			full, err := rec.Decode()
+			if err != nil {
 				return fmt.Errorf("ksef: %s record %d: %w", metadataEntry, i, err)
 			}
+			rec.KsefNumber, rec.PermanentStorageDate = full.KsefNumber, full.PermanentStorageDate
+			a.Metadata[i] = rec
 		}
-		a.RawMetadata = m.Invoices
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return a, nil
+}
+
+// readMetadataRecords reads the records of _metadata.json's "invoices" array one at a time, so the
+// file is never buffered whole beside them (for 10,000 invoices that took the heap at a collection
+// from 22 MB to 27 MB while the package was opened). It accepts and refuses what decoding the file
+// into struct{ Invoices []json.RawMessage } does: null or a missing array is no records, other
+// keys are skipped, the key matches case-insensitively and the last of repeated keys wins; each
+// record is its exact bytes.
+func readMetadataRecords(r io.Reader) ([]json.RawMessage, error) {
+	dec := json.NewDecoder(r)
+	tok, err := dec.Token()
+	if err != nil || tok == nil {
+		return nil, err
+	}
+	if tok != json.Delim('{') {
+		return nil, fmt.Errorf("json: cannot unmarshal %v into the metadata object", tok)
+	}
+	var records []json.RawMessage
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		if k, _ := key.(string); !strings.EqualFold(k, "invoices") {
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if records, err = readRecordArray(dec, records[:0]); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return nil, err
+	}
+	return records, nil
+}
+
+// readRecordArray appends the elements of the array (or null) dec is at to out.
+func readRecordArray(dec *json.Decoder, out []json.RawMessage) ([]json.RawMessage, error) {
+	tok, err := dec.Token()
+	if err != nil || tok == nil {
+		return nil, err
+	}
+	if tok != json.Delim('[') {
+		return nil, fmt.Errorf("json: cannot unmarshal %v into the invoices array", tok)
+	}
+	for dec.More() {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, err
+		}
+		out = append(out, raw)
+	}
+	_, err = dec.Token() // the closing bracket
+	return out, err
 }
 
 // Walk streams every invoice entry ({ksefNumber}.xml) to fn; _metadata.json is skipped (see

@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	_ "embed"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -559,8 +560,16 @@ func TestArchiveGuards(t *testing.T) {
 		if diff := cmp.Diff([]string{"5265877635-20250826-0100001AF629-AF.xml"}, names); diff != "" {
 			t.Errorf("%s names (-want +got):\n%s", comp, diff)
 		}
-		if len(a.Metadata) != 1 || a.Metadata[0].InvoiceNumber != "F/1" || a.Metadata[0].NetAmount != 1.5 {
-			t.Errorf("%s metadata = %+v", comp, a.Metadata)
+		if len(a.Metadata) != 1 {
+			t.Fatalf("%s metadata = %+v", comp, a.Metadata)
+		}
+		if m, err := a.Metadata[0].Decode(); err != nil || m.InvoiceNumber != "F/1" || m.NetAmount != 1.5 {
+			t.Errorf("%s metadata = %+v %v", comp, m, err)
+		}
+		// the record is kept as sent, with what the pull needs before it reads the invoices
+		rec := a.Metadata[0]
+		if rec.KsefNumber != "5265877635-20250826-0100001AF629-AF" || !rec.PermanentStorageDate.IsZero() || string(rec.Raw) != strings.TrimSuffix(strings.TrimPrefix(string(meta), `{"invoices":[`), "]}") {
+			t.Errorf("%s record = %q %v %s", comp, rec.KsefNumber, rec.PermanentStorageDate, rec.Raw)
 		}
 		if err := a.Close(); err != nil {
 			t.Fatal(err)
@@ -653,6 +662,42 @@ func FuzzArchiveWalk(f *testing.F) {
 		})
 		if total > lim.MaxTotalSize {
 			t.Fatalf("walk yielded %d bytes", total)
+		}
+	})
+}
+
+// FuzzReadMetadataRecords: reading _metadata.json record by record accepts, refuses and yields
+// exactly what decoding it whole into struct{ Invoices []json.RawMessage } did.
+func FuzzReadMetadataRecords(f *testing.F) {
+	for _, s := range []string{
+		`{"invoices":[{"ksefNumber":"A","x":[1,{"y":null}]}, {"ksefNumber":"B"} ]}`,
+		` { "other" : {"invoices":[1]}, "invoices" : [ null , 1.50, "s", [] ] , "more": true } trailing`,
+		`{"invoices":[{"a":1}],"INVOICES":[{"b":2}]}`, `{"invoices":[{"a":1}],"invoices":null}`,
+		`{"invoices":[{"a":1}],"invoices":[]}`, `{"invoiceſ":[{"a":1}]}`, `null`, `{}`, `[]`, `"x"`, ``,
+		`{"invoices":{}}`, `{"invoices":"x"}`, `{"invoices":[1,]}`, `{"invoices":[1]`, `{"invoices":[1] "a":2}`,
+		`{"invoices":[{"a":1}]}}`, "\ufeff{}", `{"a":1e999,"invoices":[-0]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var whole struct {
+			Invoices []json.RawMessage `json:"invoices"`
+		}
+		wantErr := json.NewDecoder(bytes.NewReader(data)).Decode(&whole)
+		got, err := readMetadataRecords(bytes.NewReader(data))
+		if (err != nil) != (wantErr != nil) {
+			t.Fatalf("%q: error %v, decoding it whole: %v", data, err, wantErr)
+		}
+		if err != nil {
+			return
+		}
+		if len(got) != len(whole.Invoices) {
+			t.Fatalf("%q: %d records, decoding it whole: %d", data, len(got), len(whole.Invoices))
+		}
+		for i := range got {
+			if !bytes.Equal(got[i], whole.Invoices[i]) {
+				t.Fatalf("%q: record %d is %q, decoding it whole: %q", data, i, got[i], whole.Invoices[i])
+			}
 		}
 	})
 }

@@ -81,11 +81,7 @@ func (p *Puller) deliver(ctx context.Context, subject string, exp *ksef.Export, 
 			p.log.Error("archive entry without a metadata record; nothing written", "entry", name, "subject", subject)
 			return nil
 		}
-		var raw json.RawMessage
-		if i < len(arch.RawMetadata) {
-			raw = arch.RawMetadata[i]
-		}
-		return p.deliverOne(ctx, subject, r, &arch.Metadata[i], raw, b, st)
+		return p.deliverOne(ctx, subject, r, &arch.Metadata[i], b, st)
 	})
 	if err == nil {
 		err = p.flush(b, st)
@@ -103,15 +99,18 @@ func (p *Puller) deliver(ctx context.Context, subject string, exp *ksef.Export, 
 	return b, nil
 }
 
-func (p *Puller) deliverOne(ctx context.Context, subject string, r io.Reader, m *ksef.InvoiceMetadata, raw json.RawMessage, b *batch, st *Stats) error {
-	key := strings.ToUpper(m.KsefNumber)
+// deliverOne decodes the invoice's metadata record only now, so a package's records are held once
+// (raw) while it is read. The KSeF number kept for the journal and the seen set is the record's own
+// string, not a copy per invoice.
+func (p *Puller) deliverOne(ctx context.Context, subject string, r io.Reader, rec *ksef.MetadataRecord, b *batch, st *Stats) error {
+	key := strings.ToUpper(rec.KsefNumber)
 	if b.seen[key] {
 		st.Skipped++
 		return nil
 	}
 	b.seen[key] = true
 	if !p.o.OneOff {
-		done, err := p.o.Journal.IsDelivered(ctx, p.o.NIP, m.KsefNumber)
+		done, err := p.o.Journal.IsDelivered(ctx, p.o.NIP, rec.KsefNumber)
 		if err != nil {
 			return err
 		}
@@ -119,6 +118,10 @@ func (p *Puller) deliverOne(ctx context.Context, subject string, r io.Reader, m 
 			st.Skipped++
 			return nil
 		}
+	}
+	m, err := rec.Decode()
+	if err != nil {
+		return err
 	}
 	data, err := io.ReadAll(r)
 	if err != nil {
@@ -130,12 +133,12 @@ func (p *Puller) deliverOne(ctx context.Context, subject string, r io.Reader, m 
 		p.log.Error("invoice bytes do not match their metadata hash; nothing written", "ksef_number", m.KsefNumber, "subject", subject)
 		return nil
 	}
-	path, fresh, err := p.write(&b.files, subject, m, raw, data)
+	path, fresh, err := p.write(&b.files, subject, &m, rec.Raw, data)
 	if err != nil {
 		return err
 	}
-	b.staged = append(b.staged, stagedInvoice{fresh: fresh, qr: p.qrCodeI(m),
-		d: spool.Delivered{KsefNumber: m.KsefNumber, Subject: subject, Path: path, PermanentStorageDate: m.PermanentStorageDate}})
+	b.staged = append(b.staged, stagedInvoice{fresh: fresh, qr: p.qrCodeI(&m),
+		d: spool.Delivered{KsefNumber: rec.KsefNumber, Subject: subject, Path: path, PermanentStorageDate: rec.PermanentStorageDate}})
 	if len(b.staged) >= flushEvery {
 		return p.flush(b, st)
 	}

@@ -588,6 +588,40 @@ func TestPullFilesMatchTheirHashes(t *testing.T) {
 	}
 }
 
+// TestPullKeepsMetadataFieldsTheClientDoesNotModel: the JSON beside each invoice is its record of
+// _metadata.json as KSeF sent it, so fields a newer KSeF adds reach the inbox although the client
+// decodes the record into a struct that does not know them.
+func TestPullKeepsMetadataFieldsTheClientDoesNotModel(t *testing.T) {
+	e := newPullEnv(t)
+	now := e.clock.Now()
+	seeded := e.seed("cost", spread(now.Add(-time.Hour), time.Minute, 3)...)
+	extra := map[string]any{"futureField": map[string]any{"nested": []any{1.5, "x", nil}}, "futureFlag": true}
+	e.sim.AddExportMetadataFields(extra)
+	if _, err := e.pull(e.options(now.Add(-2*time.Hour), "cost")); err != nil {
+		t.Fatal(err)
+	}
+	assertInbox(t, e.inbox, seeded)
+	files := inboxFiles(t, e.inbox)
+	for _, w := range seeded {
+		js, err := os.ReadFile(files[w.KsefNumber+".json"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got map[string]any
+		if err := json.Unmarshal(js, &got); err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range extra {
+			if diff := cmp.Diff(v, got[k]); diff != "" {
+				t.Errorf("%s.json field %s (-sent +written):\n%s", w.KsefNumber, k, diff)
+			}
+		}
+		if got["ksefNumber"] != w.KsefNumber {
+			t.Errorf("%s.json ksefNumber %v", w.KsefNumber, got["ksefNumber"])
+		}
+	}
+}
+
 // TestPullExportBudgetHoldsAcrossPullers: the hourly export budget is kept in the journal, so a
 // new process (a new Puller) cannot spend it again; the cycle stops quietly and resumes later.
 func TestPullExportBudgetHoldsAcrossPullers(t *testing.T) {

@@ -13,6 +13,8 @@ import (
 type exportFaults struct {
 	hang int   // the next hang exports never finish
 	fail []int // the next exports end with these status codes, in order
+	// extraMeta are fields added to the export's metadata records (AddExportMetadataFields)
+	extraMeta map[string]any
 }
 
 // exportFaultCodes are the final export statuses the admin may ask for, with KSeF's descriptions.
@@ -41,6 +43,15 @@ func (s *Server) FailExports(code, n int) error {
 		s.exportFaults.fail = append(s.exportFaults.fail, code)
 	}
 	return nil
+}
+
+// AddExportMetadataFields adds fields to every record of the _metadata.json of the exports built
+// from now on, as a newer KSeF would send fields this client does not model. A field KSeF already
+// sends keeps its value. nil stops it.
+func (s *Server) AddExportMetadataFields(fields map[string]any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.exportFaults.extraMeta = fields
 }
 
 // takeExportFaultLocked consumes the fault for the export being created: hang, or a final status

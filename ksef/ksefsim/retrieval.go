@@ -402,6 +402,11 @@ func (s *Server) buildExport(job exportJob) {
 	metas := make([]map[string]any, len(invs))
 	for i, inv := range invs {
 		metas[i] = s.metadataLocked(inv)
+		for k, v := range s.exportFaults.extraMeta {
+			if _, ok := metas[i][k]; !ok {
+				metas[i][k] = v
+			}
+		}
 		if !job.onlyMetadata {
 			contents[i], _ = s.blobs.get(s.st, "inv/"+inv.KsefNumber)
 		}
