@@ -51,7 +51,7 @@ func (f *fleetFixture) folder(company, kind string) string {
 // tuned shortens the send and watch timings for tests; benchmarks run with the defaults.
 func newFleetFixture(t testing.TB, sim *ksefsim.Server, companies []fleetCompany, extra string, tuned bool) *fleetFixture {
 	t.Helper()
-	f := &fleetFixture{t: t, dir: t.TempDir(), sim: sim}
+	f := &fleetFixture{t: t, dir: workDir(t), sim: sim}
 	certPEM, keyPEM, err := xades.GenerateTestCertificate(validCert(officeNIP, "ecdsa"))
 	if err != nil {
 		t.Fatal(err)
