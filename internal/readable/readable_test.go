@@ -15,10 +15,7 @@ import (
 
 func TestQueueWritesCopiesAndSurvivesBadInput(t *testing.T) {
 	dir := t.TempDir()
-	good := filepath.Join(dir, "FV_1.xml")
-	if err := os.WriteFile(good, samples.Invoice(0, "5265877635", time.Now(), "FV/1"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	good := writeSampleInvoice(t, dir, "FV_1.xml")
 	bad := filepath.Join(dir, "FV_2.xml")
 	if err := os.WriteFile(bad, []byte("<not-an-invoice/>"), 0o644); err != nil {
 		t.Fatal(err)
@@ -86,10 +83,7 @@ func TestDrainRendersManyJobsInParallel(t *testing.T) {
 // that does not exist, and nothing for an invoice that is gone.
 func TestSettledAndMissing(t *testing.T) {
 	dir := t.TempDir()
-	path := filepath.Join(dir, "FV_1.xml")
-	if err := os.WriteFile(path, samples.Invoice(0, "5265877635", time.Now(), "FV/1"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	path := writeSampleInvoice(t, dir, "FV_1.xml")
 	q := New([]render.Format{render.PDF}, render.Polish, slog.New(slog.DiscardHandler))
 	created := q.Settled()
 	job := Job{InvoicePath: path, Dir: dir, Stem: "FV_1"}
@@ -122,10 +116,7 @@ func TestSettledAndMissing(t *testing.T) {
 // dry. After Drain every copy exists.
 func TestSettledPassesOnlyWrittenCopies(t *testing.T) {
 	dir := t.TempDir()
-	inv := filepath.Join(dir, "FV.xml")
-	if err := os.WriteFile(inv, samples.Invoice(0, "5265877635", time.Now(), "FV/1"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	inv := writeSampleInvoice(t, dir, "FV.xml")
 	q := New([]render.Format{render.PDF}, render.Polish, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -164,4 +155,14 @@ func TestSettledPassesOnlyWrittenCopies(t *testing.T) {
 			t.Errorf("%s.pdf not written: %v", j.Stem, err)
 		}
 	}
+}
+
+// writeSampleInvoice writes a valid sample invoice as dir/name and returns its path.
+func writeSampleInvoice(t *testing.T, dir, name string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, samples.Invoice(0, "5265877635", time.Now(), "FV/1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

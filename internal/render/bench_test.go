@@ -4,7 +4,6 @@ import (
 	"flag"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -61,16 +60,7 @@ func TestDocsExample(t *testing.T) {
 		t.Skip("run with -update-docs to regenerate docs/render-example.png")
 	}
 	ppm := testutil.Tool(t, "pdftoppm", "poppler-utils")
-	x := samples.Invoice(2, genSellerNIP, time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), "42")
-	pdf, err := Invoice(x, Options{KsefNumber: genKsefNumber, QRCodeI: testQRLink})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	in := filepath.Join(dir, "example.pdf")
-	if err := os.WriteFile(in, pdf, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	in := richSamplePDF(t, "example.pdf")
 	if out, err := exec.Command(ppm, "-png", "-r", "80", "-f", "1", "-l", "1", "-singlefile", in, "../../docs/render-example").CombinedOutput(); err != nil {
 		t.Fatalf("pdftoppm: %v: %s", err, out)
 	}

@@ -366,16 +366,8 @@ func TestQRVersionsMTable(t *testing.T) {
 func TestPDFQRScans(t *testing.T) {
 	ppm := testutil.Tool(t, "pdftoppm", "poppler-utils")
 	zbar := testutil.Tool(t, "zbarimg", "zbar-tools")
-	x := samples.Invoice(2, genSellerNIP, time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), "42")
-	pdf, err := Invoice(x, Options{KsefNumber: genKsefNumber, QRCodeI: testQRLink})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	in := filepath.Join(dir, "invoice.pdf")
-	if err := os.WriteFile(in, pdf, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	in := richSamplePDF(t, "invoice.pdf")
+	dir := filepath.Dir(in)
 	if out, err := exec.Command(ppm, "-png", "-r", "150", "-singlefile", in, filepath.Join(dir, "page")).CombinedOutput(); err != nil {
 		t.Fatalf("pdftoppm: %v: %s", err, out)
 	}
@@ -386,4 +378,20 @@ func TestPDFQRScans(t *testing.T) {
 	if got := strings.TrimSpace(string(out)); got != testQRLink {
 		t.Errorf("zbarimg read %q, want %q", got, testQRLink)
 	}
+}
+
+// richSamplePDF renders the richest official sample with its KSeF number and KOD I into a file
+// called name in a new temporary folder and returns the file's path.
+func richSamplePDF(t *testing.T, name string) string {
+	t.Helper()
+	x := samples.Invoice(2, genSellerNIP, time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), "42")
+	pdf, err := Invoice(x, Options{KsefNumber: genKsefNumber, QRCodeI: testQRLink})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, pdf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
