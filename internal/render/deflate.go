@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"sync"
 )
 
 // fpdf compresses every page with a new zlib writer, and a writer allocates about a megabyte of
@@ -15,10 +14,10 @@ import (
 // plain (SetCompression(false)) and deflatePages compresses them afterwards with pooled writers,
 // rewriting the cross-reference table for the new offsets.
 
-var zlibWriters = sync.Pool{New: func() any {
+var zlibWriters = newKeep(func() *zlib.Writer {
 	zw, _ := zlib.NewWriterLevel(nil, zlib.BestSpeed) // fpdf's level
 	return zw
-}}
+})
 
 // plainStream is how fpdf opens an unfiltered stream object: a page's contents (and, with the
 // UTF-8 fonts, a ToUnicode map).
@@ -44,8 +43,8 @@ func deflatePages(pdf []byte, fonts *cpFonts) ([]byte, error) {
 	// The document is put together in a pooled scratch buffer and copied out at its exact size: a
 	// fresh buffer sized for the plain PDF plus both fonts was zeroed in full and a fifth of it
 	// never used.
-	scratch := deflateScratch.Get().(*[]byte)
-	defer deflateScratch.Put(scratch)
+	scratch := deflateScratch.get()
+	defer deflateScratch.put(scratch)
 	out := slices.Grow((*scratch)[:0], size)
 	out = append(out, pdf[:offsets[order[0]]]...)
 	moved := make([]int, len(offsets))
@@ -77,7 +76,7 @@ func deflatePages(pdf []byte, fonts *cpFonts) ([]byte, error) {
 	return bytes.Clone(out), nil
 }
 
-var deflateScratch = sync.Pool{New: func() any { return new([]byte) }}
+var deflateScratch = newKeep(func() *[]byte { return new([]byte) })
 
 // appendObject appends one object, its stream compressed when it had no filter.
 func appendObject(out, obj []byte) []byte {
@@ -101,11 +100,11 @@ func appendObject(out, obj []byte) []byte {
 	out = append(out, "0000000000>>\nstream\n"...) // the length, padded, is filled in below
 	start := len(out)
 	buf := bytes.NewBuffer(out)
-	zw := zlibWriters.Get().(*zlib.Writer)
+	zw := zlibWriters.get()
 	zw.Reset(buf)
 	_, _ = zw.Write(data[:n]) // a bytes.Buffer does not fail
 	_ = zw.Close()
-	zlibWriters.Put(zw)
+	zlibWriters.put(zw)
 	out = buf.Bytes()
 	size := strconv.Itoa(len(out) - start)
 	// Shift the stream left over the padding so the dictionary reads "/Length 1234>>".

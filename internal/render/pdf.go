@@ -6,7 +6,6 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 
@@ -91,9 +90,9 @@ func layoutPDF(d *doc, fonts *cpFonts) (pdf []byte, lossy bool, err error) {
 	f.AliasNbPages(nbAlias)
 	pw, ph := f.GetPageSize()
 	p := &pdfw{f: f, d: d, width: pw - 2*marginX, bottom: ph - marginBot, cp: fonts}
-	ops := opBufs.Get().(*[]byte)
+	ops := opBufs.get()
 	p.cellBuf = (*ops)[:0]
-	defer func() { *ops = p.cellBuf; opBufs.Put(ops) }()
+	defer func() { *ops = p.cellBuf; opBufs.put(ops) }()
 	f.SetFooterFunc(p.footer)
 	f.AddPage()
 	p.header()
@@ -109,8 +108,8 @@ func layoutPDF(d *doc, fonts *cpFonts) (pdf []byte, lossy bool, err error) {
 		return nil, true, nil
 	}
 	// fpdf's plain output is only read by deflatePages, which copies it: its buffer is reused.
-	buf := plainPDFs.Get().(*bytes.Buffer)
-	defer plainPDFs.Put(buf)
+	buf := plainPDFs.get()
+	defer plainPDFs.put(buf)
 	buf.Reset()
 	if err := f.Output(buf); err != nil {
 		return nil, false, fmt.Errorf("render PDF: %w", err)
@@ -120,9 +119,9 @@ func layoutPDF(d *doc, fonts *cpFonts) (pdf []byte, lossy bool, err error) {
 }
 
 // opBufs holds pdfw.cellBuf between documents (a QR code's path is some 20 KB).
-var opBufs = sync.Pool{New: func() any { return new([]byte) }}
+var opBufs = newKeep(func() *[]byte { return new([]byte) })
 
-var plainPDFs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+var plainPDFs = newKeep(func() *bytes.Buffer { return new(bytes.Buffer) })
 
 // enc gives text in the encoding of the current fonts, noting what they cannot show.
 func (p *pdfw) enc(text string) string {

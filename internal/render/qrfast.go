@@ -121,11 +121,11 @@ func qrCandidates(link string) (masked [8][]uint8, scores [8]int, dim int, ok bo
 
 // The eight masked codes and the transposed scratch of qrCandidates live in one buffer, reused
 // once fastQR has copied the best code out (16 KB a verification link).
-var qrCellPool sync.Pool
+var qrCellPool = newKeep(func() *[]uint8 { return new([]uint8) })
 
 // qrCells is a buffer of n cells, its contents undefined (qrCandidates overwrites every cell).
 func qrCells(n int) []uint8 {
-	if b, ok := qrCellPool.Get().(*[]uint8); ok && cap(*b) >= n {
+	if b := qrCellPool.get(); cap(*b) >= n {
 		return (*b)[:n]
 	}
 	return make([]uint8, n)
@@ -134,7 +134,7 @@ func qrCells(n int) []uint8 {
 // releaseQRCells gives back the buffer that begins with first, qrCandidates' masked[0].
 func releaseQRCells(first []uint8) {
 	b := first[:cap(first)]
-	qrCellPool.Put(&b)
+	qrCellPool.put(&b)
 }
 
 // qrBitmap turns go-qrcode's column-major module values into rows of colours.
