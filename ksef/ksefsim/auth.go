@@ -286,7 +286,19 @@ func (s *Server) respondAuthInit(w http.ResponseWriter, op *authOp, now time.Tim
 	op.AuthTokenValue = tok
 	s.markDirty()
 	s.log.Info("authentication started", "auth", op.Ref, "method", op.Method, "result", op.Code)
-	writeJSON(w, 202, map[string]any{"referenceNumber": op.Ref, "authenticationToken": map[string]any{"token": tok, "validUntil": fmtTime(now.Add(authTokenTTL))}})
+	writeJSON(w, 202, map[string]any{"referenceNumber": op.Ref, "authenticationToken": tokenInfo(tok, now.Add(authTokenTTL))})
+}
+
+// tokenInfo is the spec's TokenInfo: a token and the end of its validity.
+func tokenInfo(token string, validUntil time.Time) map[string]any {
+	return map[string]any{"token": token, "validUntil": fmtTime(validUntil)}
+}
+
+// newAccessTokenLocked mints an access token for op, valid for accessTokenTTL from now, as the
+// TokenInfo that redeem and refresh both answer with.
+func (s *Server) newAccessTokenLocked(op *authOp, now time.Time) map[string]any {
+	until := now.Add(accessTokenTTL)
+	return tokenInfo(s.newBearerLocked("access", op, until), until)
 }
 
 // newBearerLocked mints a JWT-looking opaque token tracked server-side.
@@ -307,9 +319,17 @@ func (s *Server) visibleAuthCode(op *authOp, now time.Time) int {
 	return op.Code
 }
 
-func (s *Server) authOpFor(w http.ResponseWriter, ar *apiRequest, kinds ...string) *authOp {
+// bearerOneOf answers 401 unless the request carries a token of one of kinds.
+func bearerOneOf(w http.ResponseWriter, ar *apiRequest, kinds ...string) bool {
 	if ar.bearer == nil || !contains(kinds, ar.bearer.Kind) {
 		writeProblem(w, ar.r, 401, "Unauthorized", "Token is missing, invalid or expired.")
+		return false
+	}
+	return true
+}
+
+func (s *Server) authOpFor(w http.ResponseWriter, ar *apiRequest, kinds ...string) *authOp {
+	if !bearerOneOf(w, ar, kinds...) {
 		return nil
 	}
 	op := s.st.Auths[ar.bearer.AuthRef]
@@ -323,8 +343,7 @@ func (s *Server) authOpFor(w http.ResponseWriter, ar *apiRequest, kinds ...strin
 func (s *Server) handleAuthStatus(w http.ResponseWriter, ar *apiRequest) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if ar.bearer == nil || (ar.bearer.Kind != "authentication" && ar.bearer.Kind != "access") {
-		writeProblem(w, ar.r, 401, "Unauthorized", "Token is missing, invalid or expired.")
+	if !bearerOneOf(w, ar, "authentication", "access") {
 		return
 	}
 	op := s.st.Auths[ar.params["referenceNumber"]]
@@ -382,12 +401,12 @@ func (s *Server) handleRedeem(w http.ResponseWriter, ar *apiRequest) {
 	}
 	op.Redeemed = true
 	op.RefreshUntil = ar.now.Add(refreshTokenTTL)
-	access := s.newBearerLocked("access", op, ar.now.Add(accessTokenTTL))
+	access := s.newAccessTokenLocked(op, ar.now)
 	op.RefreshToken = s.newBearerLocked("refresh", op, op.RefreshUntil)
 	s.markDirty()
 	writeJSON(w, 200, map[string]any{
-		"accessToken":  map[string]any{"token": access, "validUntil": fmtTime(ar.now.Add(accessTokenTTL))},
-		"refreshToken": map[string]any{"token": op.RefreshToken, "validUntil": fmtTime(op.RefreshUntil)},
+		"accessToken":  access,
+		"refreshToken": tokenInfo(op.RefreshToken, op.RefreshUntil),
 	})
 }
 
@@ -399,9 +418,9 @@ func (s *Server) handleRefresh(w http.ResponseWriter, ar *apiRequest) {
 		return
 	}
 	op.LastRefresh = ar.now
-	access := s.newBearerLocked("access", op, ar.now.Add(accessTokenTTL))
+	access := s.newAccessTokenLocked(op, ar.now)
 	s.markDirty()
-	writeJSON(w, 200, map[string]any{"accessToken": map[string]any{"token": access, "validUntil": fmtTime(ar.now.Add(accessTokenTTL))}})
+	writeJSON(w, 200, map[string]any{"accessToken": access})
 }
 
 func (s *Server) handleRevokeCurrent(w http.ResponseWriter, ar *apiRequest) {
