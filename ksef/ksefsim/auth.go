@@ -40,11 +40,11 @@ func (s *Server) route(method, tmpl string) handlerFunc {
 	case "GET /auth/{referenceNumber}":
 		return s.handleAuthStatus
 	case "POST /auth/token/redeem":
-		return s.handleRedeem
+		return s.withAuthOp(s.handleRedeem, "authentication")
 	case "POST /auth/token/refresh":
-		return s.handleRefresh
+		return s.withAuthOp(s.handleRefresh, "refresh")
 	case "DELETE /auth/sessions/current":
-		return s.handleRevokeCurrent
+		return s.withAuthOp(s.handleRevokeCurrent, "access", "refresh")
 	case "POST /sessions/online":
 		return s.authed(s.handleOpenOnline)
 	case "POST /sessions/online/{referenceNumber}/invoices":
@@ -328,16 +328,23 @@ func bearerOneOf(w http.ResponseWriter, ar *apiRequest, kinds ...string) bool {
 	return true
 }
 
-func (s *Server) authOpFor(w http.ResponseWriter, ar *apiRequest, kinds ...string) *authOp {
-	if !bearerOneOf(w, ar, kinds...) {
-		return nil
+// withAuthOp serves the routes that act on the caller's own authentication operation (redeem,
+// refresh, revoke): under s.mu it finds the operation behind a token of one of kinds, answering 401
+// when there is none, and hands it to h.
+func (s *Server) withAuthOp(h func(http.ResponseWriter, *apiRequest, *authOp), kinds ...string) handlerFunc {
+	return func(w http.ResponseWriter, ar *apiRequest) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if !bearerOneOf(w, ar, kinds...) {
+			return
+		}
+		op := s.st.Auths[ar.bearer.AuthRef]
+		if op == nil {
+			writeProblem(w, ar.r, 401, "Unauthorized", "Authentication operation not found.")
+			return
+		}
+		h(w, ar, op)
 	}
-	op := s.st.Auths[ar.bearer.AuthRef]
-	if op == nil {
-		writeProblem(w, ar.r, 401, "Unauthorized", "Authentication operation not found.")
-		return nil
-	}
-	return op
 }
 
 func (s *Server) handleAuthStatus(w http.ResponseWriter, ar *apiRequest) {
@@ -384,13 +391,7 @@ func (s *Server) authStatusBody(op *authOp, now time.Time) map[string]any {
 	return body
 }
 
-func (s *Server) handleRedeem(w http.ResponseWriter, ar *apiRequest) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	op := s.authOpFor(w, ar, "authentication")
-	if op == nil {
-		return
-	}
+func (s *Server) handleRedeem(w http.ResponseWriter, ar *apiRequest, op *authOp) {
 	if op.Redeemed {
 		writeException(w, ar.r, 400, 21301, "Brak autoryzacji.", "authentication token already redeemed")
 		return
@@ -410,26 +411,14 @@ func (s *Server) handleRedeem(w http.ResponseWriter, ar *apiRequest) {
 	})
 }
 
-func (s *Server) handleRefresh(w http.ResponseWriter, ar *apiRequest) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	op := s.authOpFor(w, ar, "refresh")
-	if op == nil {
-		return
-	}
+func (s *Server) handleRefresh(w http.ResponseWriter, ar *apiRequest, op *authOp) {
 	op.LastRefresh = ar.now
 	access := s.newAccessTokenLocked(op, ar.now)
 	s.markDirty()
 	writeJSON(w, 200, map[string]any{"accessToken": access})
 }
 
-func (s *Server) handleRevokeCurrent(w http.ResponseWriter, ar *apiRequest) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	op := s.authOpFor(w, ar, "access", "refresh")
-	if op == nil {
-		return
-	}
+func (s *Server) handleRevokeCurrent(w http.ResponseWriter, ar *apiRequest, op *authOp) {
 	if b := s.st.Bearers[op.RefreshToken]; b != nil {
 		b.Revoked = true
 	}
