@@ -40,11 +40,11 @@ func (s *Server) route(method, tmpl string) handlerFunc {
 	case "GET /auth/{referenceNumber}":
 		return s.handleAuthStatus
 	case "POST /auth/token/redeem":
-		return s.handleRedeem
+		return s.withAuthOp(s.handleRedeem, "authentication")
 	case "POST /auth/token/refresh":
-		return s.handleRefresh
+		return s.withAuthOp(s.handleRefresh, "refresh")
 	case "DELETE /auth/sessions/current":
-		return s.handleRevokeCurrent
+		return s.withAuthOp(s.handleRevokeCurrent, "access", "refresh")
 	case "POST /sessions/online":
 		return s.authed(s.handleOpenOnline)
 	case "POST /sessions/online/{referenceNumber}/invoices":
@@ -286,7 +286,19 @@ func (s *Server) respondAuthInit(w http.ResponseWriter, op *authOp, now time.Tim
 	op.AuthTokenValue = tok
 	s.markDirty()
 	s.log.Info("authentication started", "auth", op.Ref, "method", op.Method, "result", op.Code)
-	writeJSON(w, 202, map[string]any{"referenceNumber": op.Ref, "authenticationToken": map[string]any{"token": tok, "validUntil": fmtTime(now.Add(authTokenTTL))}})
+	writeJSON(w, 202, map[string]any{"referenceNumber": op.Ref, "authenticationToken": tokenInfo(tok, now.Add(authTokenTTL))})
+}
+
+// tokenInfo is the spec's TokenInfo: a token and the end of its validity.
+func tokenInfo(token string, validUntil time.Time) map[string]any {
+	return map[string]any{"token": token, "validUntil": fmtTime(validUntil)}
+}
+
+// newAccessTokenLocked mints an access token for op, valid for accessTokenTTL from now, as the
+// TokenInfo that redeem and refresh both answer with.
+func (s *Server) newAccessTokenLocked(op *authOp, now time.Time) map[string]any {
+	until := now.Add(accessTokenTTL)
+	return tokenInfo(s.newBearerLocked("access", op, until), until)
 }
 
 // newBearerLocked mints a JWT-looking opaque token tracked server-side.
@@ -307,24 +319,38 @@ func (s *Server) visibleAuthCode(op *authOp, now time.Time) int {
 	return op.Code
 }
 
-func (s *Server) authOpFor(w http.ResponseWriter, ar *apiRequest, kinds ...string) *authOp {
+// bearerOneOf answers 401 unless the request carries a token of one of kinds.
+func bearerOneOf(w http.ResponseWriter, ar *apiRequest, kinds ...string) bool {
 	if ar.bearer == nil || !contains(kinds, ar.bearer.Kind) {
 		writeProblem(w, ar.r, 401, "Unauthorized", "Token is missing, invalid or expired.")
-		return nil
+		return false
 	}
-	op := s.st.Auths[ar.bearer.AuthRef]
-	if op == nil {
-		writeProblem(w, ar.r, 401, "Unauthorized", "Authentication operation not found.")
-		return nil
+	return true
+}
+
+// withAuthOp serves the routes that act on the caller's own authentication operation (redeem,
+// refresh, revoke): under s.mu it finds the operation behind a token of one of kinds, answering 401
+// when there is none, and hands it to h.
+func (s *Server) withAuthOp(h func(http.ResponseWriter, *apiRequest, *authOp), kinds ...string) handlerFunc {
+	return func(w http.ResponseWriter, ar *apiRequest) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if !bearerOneOf(w, ar, kinds...) {
+			return
+		}
+		op := s.st.Auths[ar.bearer.AuthRef]
+		if op == nil {
+			writeProblem(w, ar.r, 401, "Unauthorized", "Authentication operation not found.")
+			return
+		}
+		h(w, ar, op)
 	}
-	return op
 }
 
 func (s *Server) handleAuthStatus(w http.ResponseWriter, ar *apiRequest) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if ar.bearer == nil || (ar.bearer.Kind != "authentication" && ar.bearer.Kind != "access") {
-		writeProblem(w, ar.r, 401, "Unauthorized", "Token is missing, invalid or expired.")
+	if !bearerOneOf(w, ar, "authentication", "access") {
 		return
 	}
 	op := s.st.Auths[ar.params["referenceNumber"]]
@@ -365,13 +391,7 @@ func (s *Server) authStatusBody(op *authOp, now time.Time) map[string]any {
 	return body
 }
 
-func (s *Server) handleRedeem(w http.ResponseWriter, ar *apiRequest) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	op := s.authOpFor(w, ar, "authentication")
-	if op == nil {
-		return
-	}
+func (s *Server) handleRedeem(w http.ResponseWriter, ar *apiRequest, op *authOp) {
 	if op.Redeemed {
 		writeException(w, ar.r, 400, 21301, "Brak autoryzacji.", "authentication token already redeemed")
 		return
@@ -382,35 +402,23 @@ func (s *Server) handleRedeem(w http.ResponseWriter, ar *apiRequest) {
 	}
 	op.Redeemed = true
 	op.RefreshUntil = ar.now.Add(refreshTokenTTL)
-	access := s.newBearerLocked("access", op, ar.now.Add(accessTokenTTL))
+	access := s.newAccessTokenLocked(op, ar.now)
 	op.RefreshToken = s.newBearerLocked("refresh", op, op.RefreshUntil)
 	s.markDirty()
 	writeJSON(w, 200, map[string]any{
-		"accessToken":  map[string]any{"token": access, "validUntil": fmtTime(ar.now.Add(accessTokenTTL))},
-		"refreshToken": map[string]any{"token": op.RefreshToken, "validUntil": fmtTime(op.RefreshUntil)},
+		"accessToken":  access,
+		"refreshToken": tokenInfo(op.RefreshToken, op.RefreshUntil),
 	})
 }
 
-func (s *Server) handleRefresh(w http.ResponseWriter, ar *apiRequest) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	op := s.authOpFor(w, ar, "refresh")
-	if op == nil {
-		return
-	}
+func (s *Server) handleRefresh(w http.ResponseWriter, ar *apiRequest, op *authOp) {
 	op.LastRefresh = ar.now
-	access := s.newBearerLocked("access", op, ar.now.Add(accessTokenTTL))
+	access := s.newAccessTokenLocked(op, ar.now)
 	s.markDirty()
-	writeJSON(w, 200, map[string]any{"accessToken": map[string]any{"token": access, "validUntil": fmtTime(ar.now.Add(accessTokenTTL))}})
+	writeJSON(w, 200, map[string]any{"accessToken": access})
 }
 
-func (s *Server) handleRevokeCurrent(w http.ResponseWriter, ar *apiRequest) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	op := s.authOpFor(w, ar, "access", "refresh")
-	if op == nil {
-		return
-	}
+func (s *Server) handleRevokeCurrent(w http.ResponseWriter, ar *apiRequest, op *authOp) {
 	if b := s.st.Bearers[op.RefreshToken]; b != nil {
 		b.Revoked = true
 	}

@@ -136,9 +136,15 @@ func (s *Server) autoCloseLocked(sess *session, now time.Time) {
 		s.markDirty()
 	}
 	if sess.Kind == "Batch" && !sess.Closed && sess.FailCode == 0 && now.After(sess.Created.Add(onlineSessionTTL)) {
-		sess.FailCode, sess.FailDesc, sess.FailDetails = 440, "Sesja anulowana", []string{"Przekroczono czas wysyłki"}
-		s.markDirty()
+		s.cancelLateBatchLocked(sess)
 	}
+}
+
+// cancelLateBatchLocked fails a batch session whose time to upload and close has run out (440),
+// whether the close came too late or never came.
+func (s *Server) cancelLateBatchLocked(sess *session) {
+	sess.FailCode, sess.FailDesc, sess.FailDetails = 440, "Sesja anulowana", []string{"Przekroczono czas wysyłki"}
+	s.markDirty()
 }
 
 func (s *Server) handleSendInvoice(w http.ResponseWriter, ar *apiRequest) {
@@ -407,8 +413,7 @@ func (s *Server) handleCloseBatch(w http.ResponseWriter, ar *apiRequest) {
 		return
 	}
 	if ar.now.After(sess.Batch.UploadUntil) {
-		sess.FailCode, sess.FailDesc, sess.FailDetails = 440, "Sesja anulowana", []string{"Przekroczono czas wysyłki"}
-		s.markDirty()
+		s.cancelLateBatchLocked(sess)
 		writeException(w, ar.r, 400, 21208, "Przekroczono czas oczekiwania na wysyłkę lub zamknięcie sesji.", "upload window expired; session cancelled")
 		return
 	}
