@@ -4,34 +4,23 @@ package spool
 
 import (
 	"errors"
-	"fmt"
 	"os"
 
 	"golang.org/x/sys/windows"
 )
 
-// dirLock is an exclusive LockFileEx lock on the lock file. Windows locks belong to the handle, so a
-// second open in the same process conflicts too, and the system drops the lock when the process dies.
-type dirLock struct{ f *os.File }
-
-// lockDir creates (if needed) and locks path without waiting. The lock file holds no data, so it is
-// the one file we create without atomicfile: replacing it by rename would defeat the lock.
-func lockDir(path string) (*dirLock, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("open lock file: %w", err)
-	}
+// lockFile takes an exclusive LockFileEx lock on f without waiting. Windows locks belong to the
+// handle, so a second open in the same process conflicts too, and the system drops the lock when
+// the process dies.
+func lockFile(f *os.File) error {
 	ol := new(windows.Overlapped)
-	err = windows.LockFileEx(windows.Handle(f.Fd()),
+	return windows.LockFileEx(windows.Handle(f.Fd()),
 		windows.LOCKFILE_EXCLUSIVE_LOCK|windows.LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, ol)
-	if err != nil {
-		_ = f.Close()
-		if errors.Is(err, windows.ERROR_LOCK_VIOLATION) {
-			return nil, ErrLocked
-		}
-		return nil, fmt.Errorf("lock %s: %w", path, err)
-	}
-	return &dirLock{f: f}, nil
+}
+
+// heldElsewhere reports whether lockFile failed because another handle holds the lock.
+func heldElsewhere(err error) bool {
+	return errors.Is(err, windows.ERROR_LOCK_VIOLATION)
 }
 
 // unlock releases the lock explicitly before closing; closing alone also releases it, but only

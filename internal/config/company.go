@@ -219,11 +219,7 @@ func parseCompanyFile(path string) (*CompanyTable, Problems) {
 	known := companyKeys()
 	for _, k := range md.Undecoded() {
 		name := k.String()
-		msg := "unknown key " + name
-		if s := closest(name, known); s != "" {
-			msg += "; did you mean " + s + "?"
-		}
-		ps.add(where+": "+name, "%s", msg)
+		ps.add(where+": "+name, "%s", unknownKey(name, closest(name, known)))
 	}
 	t.set, t.file = setKeys(raw, ""), path
 	if t.Name == "" {

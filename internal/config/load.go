@@ -173,13 +173,18 @@ func unknownKeys(keys []toml.Key, raw map[string]any) Problems {
 			problems = append(problems, unknownCompanyKey(k[1:], raw)...)
 			continue
 		}
-		msg := "unknown key " + name
-		if s := closestKey(name, known); s != "" {
-			msg += "; did you mean " + s + "?"
-		}
-		problems.add(name, "%s", msg)
+		problems.add(name, "%s", unknownKey(name, closestKey(name, known)))
 	}
 	return problems
+}
+
+// unknownKey is the problem text for the unknown key name, suggesting the known key meant ("" for
+// none).
+func unknownKey(name, meant string) string {
+	if meant == "" {
+		return "unknown key " + name
+	}
+	return "unknown key " + name + "; did you mean " + meant + "?"
 }
 
 // closestKey is closest, except that a key inside a named table ([credentials.office]) is
@@ -200,10 +205,7 @@ func closestKey(name string, known []string) string {
 func unknownCompanyKey(k toml.Key, raw map[string]any) Problems {
 	var problems Problems
 	name := k.String()
-	msg := "unknown key " + name
-	if s := closest(name, companyKeys()); s != "" {
-		msg += "; did you mean " + s + "?"
-	}
+	msg := unknownKey(name, closest(name, companyKeys()))
 	tables, _ := raw["company"].([]map[string]any)
 	for i, t := range tables {
 		if !hasPath(t, k) {

@@ -20,19 +20,17 @@ func TestRecoverFinishesHalfDoneClaims(t *testing.T) {
 	h := newHarness(t, SendSettings{})
 	mine := outboxclaim.Dir(h.folders.Outbox, h.eng.claims.ID())
 	theirs := outboxclaim.Dir(h.folders.Outbox, "standby-0badf00d")
-	for _, d := range []string{mine, theirs} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+	halfDone := []struct {
+		dir, name string
+		i         int // the file holds inv(i, "HALF")
+	}{{mine, "FV_1.xml", 1}, {mine, "FV_3.xml", 3}, {theirs, "FV_9.xml", 9}}
+	for _, f := range halfDone {
+		if err := os.MkdirAll(f.dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if err := os.WriteFile(filepath.Join(mine, "FV_1.xml"), inv(1, "HALF"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(mine, "FV_3.xml"), inv(3, "HALF"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(theirs, "FV_9.xml"), inv(9, "HALF"), 0o644); err != nil {
-		t.Fatal(err)
+		if err := os.WriteFile(filepath.Join(f.dir, f.name), inv(f.i, "HALF"), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	again := h.drop("FV_1.xml", inv(2, "HALF"))
 	got := h.eng.claimAll(h.ctx, []string{again})

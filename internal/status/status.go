@@ -122,7 +122,6 @@ type LastError struct {
 	Message string `json:"message"`
 }
 
-// Rejection is one rejected invoice.
 // Processing is one invoice waiting for KSeF's verdict.
 type Processing struct {
 	File    string `json:"file"`
@@ -133,6 +132,7 @@ type Processing struct {
 // maxProcessing bounds the list in status; the queue counts say how many there are in all.
 const maxProcessing = 20
 
+// Rejection is one rejected invoice.
 type Rejection struct {
 	Time      string `json:"time"`
 	File      string `json:"file"`
