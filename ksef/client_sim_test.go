@@ -909,3 +909,60 @@ func TestListSessions(t *testing.T) {
 		t.Fatalf("sessions (-want +got):\n%s", diff)
 	}
 }
+
+// TestExportPollingFollowsTheExportsAge: a young export is asked about often, so one KSeF builds in
+// 3 s is found within an eighth of its age (asking every 2 s found it after 4 s); an old one is asked
+// about every interval, never more often, and a minute of polling stays within
+// invoiceExportStatus's 60 a minute.
+func TestExportPollingFollowsTheExportsAge(t *testing.T) {
+	for _, tc := range []struct {
+		building, latest time.Duration // how long KSeF builds the package; when we must have seen it
+	}{
+		{3 * time.Second, 3*time.Second + 3*time.Second/8},
+		{60 * time.Second, 62 * time.Second},
+	} {
+		t.Run(tc.building.String(), func(t *testing.T) {
+			e := newEnv(t, ksefsim.Options{ProcessingDelay: tc.building}, nil)
+			seedReceived(t, e, 3)
+			f := QueryFilters{SubjectType: "Subject2", DateRange: DateRange{DateType: "PermanentStorage",
+				From: e.clk.Now().Add(-30 * 24 * time.Hour), RestrictToPermanentStorageHwmDate: true}}
+			exp, err := e.c.StartExport(e.ctx, f, Zip)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.sim.WaitJobs() // the package is built; only the processing delay holds it back
+			before := len(e.clk.Sleeps())
+			st, err := e.c.WaitExport(e.ctx, exp, 2*time.Second)
+			if err != nil || st.Status.Code != 200 {
+				t.Fatalf("export: %+v %v", st, err)
+			}
+			sleeps := e.clk.Sleeps()[before:]
+			var waited time.Duration
+			for i, d := range sleeps {
+				if d > 2*time.Second || (i > 0 && d < sleeps[i-1]) {
+					t.Fatalf("poll waits %v: each at most the 2 s interval and none shorter than the one before", sleeps)
+				}
+				waited += d
+			}
+			if waited < tc.building || waited > tc.latest {
+				t.Errorf("the export was seen after %v of waiting (%d polls), want %v to %v", waited, len(sleeps)+1, tc.building, tc.latest)
+			}
+			if perMinute := polledWithin(sleeps, time.Minute); perMinute > 60 {
+				t.Errorf("%d status requests in the first minute, over invoiceExportStatus's 60", perMinute)
+			}
+		})
+	}
+}
+
+// polledWithin counts the polls made in the first window of a wait made of sleeps (one poll before
+// the first sleep and one after each).
+func polledWithin(sleeps []time.Duration, window time.Duration) int {
+	n, at := 1, time.Duration(0)
+	for _, d := range sleeps {
+		if at += d; at >= window {
+			break
+		}
+		n++
+	}
+	return n
+}

@@ -138,7 +138,8 @@ func parseDateOrTime(s string) (time.Time, error) {
 	return time.Parse(time.RFC3339Nano, s)
 }
 
-// WaitExport polls every interval until the export status leaves 100. Status 200 returns the
+// WaitExport polls until the export status leaves 100, at most every interval apart (see
+// exportPollDelay). Status 200 returns the
 // status; other final codes (420 nothing above the HWM, 415, 500, 550 …) return it too, with the
 // package nil — callers decide (420 is not an error for incremental sync).
 func (c *Client) WaitExport(ctx context.Context, exp *Export, interval time.Duration) (*ExportStatus, error) {
@@ -159,7 +160,7 @@ func (e *ExportRunningError) Error() string {
 
 // AwaitExport is WaitExport that gives up once the export has been polled for timeout (measured on
 // the client's clock) and is still running, with an *ExportRunningError. A timeout of 0 waits
-// forever.
+// forever. A young export is asked about more often than every interval: see exportPollDelay.
 func (c *Client) AwaitExport(ctx context.Context, exp *Export, interval, timeout time.Duration) (*ExportStatus, error) {
 	start := c.clock.Now()
 	for {
@@ -173,10 +174,28 @@ func (c *Client) AwaitExport(ctx context.Context, exp *Export, interval, timeout
 		if timeout > 0 && c.clock.Now().Sub(start) >= timeout {
 			return nil, &ExportRunningError{ReferenceNumber: exp.ReferenceNumber, After: timeout}
 		}
-		if err := c.clock.Sleep(ctx, interval); err != nil {
+		if err := c.clock.Sleep(ctx, exportPollDelay(c.clock.Now().Sub(start), interval)); err != nil {
 			return nil, err
 		}
 	}
+}
+
+// Export status polling: KSeF builds a package in a second or two for a few thousand invoices and
+// in minutes for big or busy ones (CIRFMF/ksef-api #307, #366: some hang at 100 for days). Asking
+// every interval (2 s by default) made every export, even one ready at once, wait up to a whole
+// interval. So the wait before the next poll is an eighth of the export's age, at least
+// exportFirstPoll and at most interval: the package is found at most an eighth of its age late, and
+// the first 16 s cost about 25 requests. GET /invoices/exports/{ref} allows 10 a second, 60 a minute
+// and 600 an hour per context (open-api.json, x-rate-limits of that operation); the subjects are
+// pulled one after the other, and the pacer holds any request that would exceed a window.
+const (
+	exportFirstPoll    = 250 * time.Millisecond
+	exportPollFraction = 8
+)
+
+// exportPollDelay is how long to wait before asking again about an export polled for age.
+func exportPollDelay(age, interval time.Duration) time.Duration {
+	return min(max(age/exportPollFraction, exportFirstPoll), interval)
 }
 
 // DownloadExport downloads every part (no token), verifies the encrypted and plaintext hashes and
