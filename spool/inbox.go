@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -20,23 +21,54 @@ type Delivered struct {
 // ksefNumberKey is the dedupe key: KSeF numbers differ only in letter case between sources.
 func ksefNumberKey(n string) string { return strings.ToUpper(strings.TrimSpace(n)) }
 
-// IsDelivered reports whether ksefNumber (compared case-insensitively) was already delivered for nip.
-func (j *Journal) IsDelivered(ctx context.Context, nip, ksefNumber string) (bool, error) {
-	var one int
-	err := j.db.QueryRowContext(ctx, `SELECT 1 FROM delivered WHERE nip = ? AND ksef_number_key = ?`,
-		nip, ksefNumberKey(ksefNumber)).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
+// deliveredChunk is how many KSeF numbers one DeliveredAmong query asks about (SQLite allows
+// 32,766 parameters).
+const deliveredChunk = 1000
+
+// queryDeliveredAmong is DeliveredAmong's query for n numbers.
+func queryDeliveredAmong(n int) string {
+	return `SELECT ksef_number_key FROM delivered WHERE nip = ? AND ksef_number_key IN (?` + strings.Repeat(",?", n-1) + `)`
+}
+
+// DeliveredAmong returns which of ksefNumbers (compared case-insensitively) were already delivered
+// for nip, keyed as given. A pull asks once for a whole package, a thousand numbers a query: asking
+// invoice by invoice cost a 10,000-invoice package half a CPU-second.
+func (j *Journal) DeliveredAmong(ctx context.Context, nip string, ksefNumbers []string) (map[string]bool, error) {
+	byKey := make(map[string][]string, len(ksefNumbers))
+	keys := make([]any, 0, len(ksefNumbers))
+	for _, n := range ksefNumbers {
+		k := ksefNumberKey(n)
+		if _, dup := byKey[k]; !dup {
+			keys = append(keys, k)
+		}
+		byKey[k] = append(byKey[k], n)
 	}
-	if err != nil {
-		return false, fmt.Errorf("is delivered: %w", err)
+	done := map[string]bool{}
+	for chunk := range slices.Chunk(keys, deliveredChunk) {
+		rows, err := j.db.QueryContext(ctx, queryDeliveredAmong(len(chunk)), append([]any{nip}, chunk...)...)
+		if err != nil {
+			return nil, fmt.Errorf("delivered among: %w", err)
+		}
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("delivered among: %w", err)
+			}
+			for _, n := range byKey[k] {
+				done[n] = true
+			}
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return nil, fmt.Errorf("delivered among: %w", err)
+		}
 	}
-	return true, nil
+	return done, nil
 }
 
 // CommitPull records the invoices one export delivered and advances the cursor past them in ONE
 // transaction, so a crash can never leave the cursor ahead of what was delivered (which would skip
-// invoices) nor deliveries without their cursor (IsDelivered dedupes those on the next pull).
+// invoices) nor deliveries without their cursor (DeliveredAmong dedupes those on the next pull).
 // A zero cursor records the deliveries and leaves the cursor as it is; otherwise the cursor only
 // moves forward: a cursor at or before the stored one is ignored, so a slow pull finishing after a
 // faster one can never rewind it. Marking an already delivered KSeF number again keeps the first

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -408,18 +409,18 @@ func TestDeliveredCaseInsensitive(t *testing.T) {
 	const num = "5265877635-20261122-0100A1B2C3D4-E5"
 	d := Delivered{KsefNumber: num, Subject: "Subject2", Path: "/inbox/a.xml",
 		PermanentStorageDate: time.Date(2026, 11, 22, 7, 0, 0, 0, time.UTC)}
-	if ok, err := j.IsDelivered(ctx, testNIP, num); err != nil || ok {
-		t.Fatalf("IsDelivered before mark: %v %v", ok, err)
+	if got, err := j.DeliveredAmong(ctx, testNIP, []string{num}); err != nil || len(got) != 0 {
+		t.Fatalf("DeliveredAmong before mark: %v %v", got, err)
 	}
 	if err := j.CommitPull(ctx, testNIP, "Subject2", time.Time{}, []Delivered{d}); err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{num, strings.ToLower(num), " " + num + " "} {
-		if ok, err := j.IsDelivered(ctx, testNIP, q); err != nil || !ok {
-			t.Errorf("IsDelivered(%q) = %v, %v; want true", q, ok, err)
-		}
+	spellings := []string{num, strings.ToLower(num), " " + num + " ", "5265877635-20261122-0100A1B2C3D4-FF"}
+	want := map[string]bool{num: true, strings.ToLower(num): true, " " + num + " ": true}
+	if got, err := j.DeliveredAmong(ctx, testNIP, spellings); err != nil || !maps.Equal(got, want) {
+		t.Errorf("DeliveredAmong(%q) = %v, %v; want %v", spellings, got, err, want)
 	}
-	if ok, _ := j.IsDelivered(ctx, "1111111111", num); ok {
+	if got, _ := j.DeliveredAmong(ctx, "1111111111", []string{num}); len(got) != 0 {
 		t.Error("delivered crosses NIPs")
 	}
 	d.KsefNumber = strings.ToLower(num)
@@ -688,7 +689,7 @@ func TestQueriesUseIndexes(t *testing.T) {
 		{"PendingSources", queryPendingSources, []any{"claiming"}},
 		{"StatePage", queryStatePage, []any{testNIP, "accepted", 0, 1000}},
 		{"PendingForPath", queryPendingForPath, []any{testNIP, "/p", "h"}},
-		{"IsDelivered", `SELECT 1 FROM delivered WHERE nip = ? AND ksef_number_key = ?`, []any{testNIP, "K"}},
+		{"DeliveredAmong", queryDeliveredAmong(2), []any{testNIP, "K", "L"}},
 		{"Sessions", `SELECT ref FROM sessions WHERE nip = ? AND state IN (?) ORDER BY created_at, ref`, []any{testNIP, "open"}},
 		{"OfflinePending", queryOfflinePending, []any{testNIP}},
 		{"RejectedOffline", queryRejectedOffline, []any{testNIP, "FV/1"}},
@@ -737,11 +738,11 @@ func TestCommitPull(t *testing.T) {
 	}
 	delivered := func(n string) bool {
 		t.Helper()
-		ok, err := j.IsDelivered(ctx, testNIP, n)
+		got, err := j.DeliveredAmong(ctx, testNIP, []string{n})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return ok
+		return got[n]
 	}
 
 	// A bad entry rolls back the whole commit: no delivery, no cursor.
@@ -821,4 +822,29 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// TestDeliveredAmongAcrossChunks: a package's numbers are asked about a thousand at a time; the
+// delivered ones are found in every chunk, the first and last included, and nothing else is.
+func TestDeliveredAmongAcrossChunks(t *testing.T) {
+	j, _ := openTest(t)
+	ctx := context.Background()
+	numbers := make([]string, 2*deliveredChunk+500)
+	for i := range numbers {
+		numbers[i] = fmt.Sprintf("5265877635-20261122-%012X-00", i)
+	}
+	want := map[string]bool{}
+	var ds []Delivered
+	for _, i := range []int{0, deliveredChunk - 1, deliveredChunk, len(numbers) - 1} {
+		want[numbers[i]] = true
+		ds = append(ds, Delivered{KsefNumber: numbers[i], Subject: "Subject2", Path: "/inbox/" + numbers[i] + ".xml",
+			PermanentStorageDate: time.Date(2026, 11, 22, 7, 0, 0, 0, time.UTC)})
+	}
+	if err := j.CommitPull(ctx, testNIP, "Subject2", time.Time{}, ds); err != nil {
+		t.Fatal(err)
+	}
+	got, err := j.DeliveredAmong(ctx, testNIP, numbers)
+	if err != nil || !maps.Equal(got, want) {
+		t.Errorf("DeliveredAmong over %d numbers = %v, %v; want %v", len(numbers), got, err, want)
+	}
 }

@@ -31,6 +31,8 @@ type batch struct {
 	delivered []spool.Delivered // durable in the inbox; recorded in the journal with the cursor
 	out       outcome
 	seen      map[string]bool
+	// known are the package's KSeF numbers (as its metadata spells them) delivered by an earlier pull
+	known map[string]bool
 }
 
 // stagedInvoice is an invoice waiting in the file batch; fresh is false when its XML was on disk
@@ -67,10 +69,17 @@ func (p *Puller) deliver(ctx context.Context, subject string, exp *ksef.Export, 
 	}
 	defer arch.Close()
 	meta := make(map[string]int, len(arch.Metadata))
+	numbers := make([]string, len(arch.Metadata))
 	for i := range arch.Metadata {
-		meta[strings.ToLower(arch.Metadata[i].KsefNumber)] = i
+		numbers[i] = arch.Metadata[i].KsefNumber
+		meta[strings.ToLower(numbers[i])] = i
 		if ps := arch.Metadata[i].PermanentStorageDate; ps.After(b.out.lastPS) {
 			b.out.lastPS = ps
+		}
+	}
+	if !p.o.OneOff {
+		if b.known, err = p.o.Journal.DeliveredAmong(ctx, p.o.NIP, numbers); err != nil {
+			return nil, err
 		}
 	}
 	err = arch.Walk(func(name string, r io.Reader) error {
@@ -109,15 +118,9 @@ func (p *Puller) deliverOne(ctx context.Context, subject string, r io.Reader, re
 		return nil
 	}
 	b.seen[key] = true
-	if !p.o.OneOff {
-		done, err := p.o.Journal.IsDelivered(ctx, p.o.NIP, rec.KsefNumber)
-		if err != nil {
-			return err
-		}
-		if done {
-			st.Skipped++
-			return nil
-		}
+	if b.known[rec.KsefNumber] {
+		st.Skipped++
+		return nil
 	}
 	m, err := rec.Decode()
 	if err != nil {

@@ -39,7 +39,7 @@ type Client interface {
 // Journal is what pulling needs from the journal.
 type Journal interface {
 	Cursor(ctx context.Context, nip, subject string) (time.Time, bool, error)
-	IsDelivered(ctx context.Context, nip, ksefNumber string) (bool, error)
+	DeliveredAmong(ctx context.Context, nip string, ksefNumbers []string) (map[string]bool, error)
 	CommitPull(ctx context.Context, nip, subject string, cursor time.Time, delivered []spool.Delivered) error
 	SetMeta(ctx context.Context, key, value string) error
 	Meta(ctx context.Context, key string) (string, bool, error)

@@ -348,10 +348,8 @@ func TestPullOneOffLeavesCursorsAndDeliveriesUntouched(t *testing.T) {
 	if diff := cmp.Diff(before, e.cursors()); diff != "" {
 		t.Errorf("one-off pull moved cursors (-before +after):\n%s", diff)
 	}
-	for _, inv := range late {
-		if done, err := e.journal.IsDelivered(e.ctx, pullNIP, inv.KsefNumber); err != nil || done {
-			t.Errorf("%s marked delivered by a one-off pull (err %v)", inv.KsefNumber, err)
-		}
+	if done, err := e.journal.DeliveredAmong(e.ctx, pullNIP, ksefNumbers(late)); err != nil || len(done) != 0 {
+		t.Errorf("marked delivered by a one-off pull: %v (err %v)", done, err)
 	}
 
 	// The regular pull still brings every late invoice into the inbox.
@@ -541,7 +539,7 @@ func TestPullRecoversFilesOfAnInterruptedRun(t *testing.T) {
 		if fi, err := os.Stat(inboxFiles(t, e.inbox)[name]); err != nil || !fi.ModTime().Equal(mtimes[name]) {
 			t.Errorf("%s rewritten (err %v)", name, err)
 		}
-		if done, err := e.journal.IsDelivered(e.ctx, pullNIP, inv.KsefNumber); err != nil || !done {
+		if done, err := e.journal.DeliveredAmong(e.ctx, pullNIP, []string{inv.KsefNumber}); err != nil || !done[inv.KsefNumber] {
 			t.Errorf("%s not recorded as delivered (err %v)", inv.KsefNumber, err)
 		}
 	}
@@ -679,4 +677,13 @@ func TestPullRareSubjectsRunLessOften(t *testing.T) {
 	if err != nil || later.Exports == 0 {
 		t.Fatalf("pull 6 h later: %+v, %v; want an export", later, err)
 	}
+}
+
+// ksefNumbers lists the seeded invoices' KSeF numbers.
+func ksefNumbers(invs []ksefsim.SeededInvoice) []string {
+	out := make([]string, len(invs))
+	for i, inv := range invs {
+		out[i] = inv.KsefNumber
+	}
+	return out
 }
