@@ -46,6 +46,10 @@ func (f *fleetFixture) folder(company, kind string) string {
 	return filepath.Join(f.dir, "srv", company, kind)
 }
 
+// fleetUntuned is the [send], [watch] and [pull] of a fleet configuration without test timings:
+// the defaults, and no pull.
+const fleetUntuned = "[send]\n[watch]\n[pull]\nenabled = false\n"
+
 // newFleetFixture writes the configuration: shared folders with {company}, the office's
 // certificate as [credentials.office], and one [[company]] table each (extra is added to the top).
 // tuned shortens the send and watch timings for tests; benchmarks run with the defaults.
@@ -59,7 +63,7 @@ func newFleetFixture(t testing.TB, sim *ksefsim.Server, companies []fleetCompany
 	writeFile(t, filepath.Join(f.dir, "office-cert.pem"), certPEM)
 	writeFile(t, filepath.Join(f.dir, "office-key.pem"), keyPEM)
 	office := "method = \"certificate\"\ncert_file = \"office-cert.pem\"\nkey_file = \"office-key.pem\"\n"
-	tuning := "[send]\n[watch]\n[pull]\nenabled = false\n"
+	tuning := fleetUntuned
 	if tuned {
 		tuning = `[send]
 gather_window = "300ms"
@@ -74,6 +78,15 @@ enabled = true
 subjects = ["cost"]
 `
 	}
+	f.writeConfig(companies, extra, tuning, office)
+	return f
+}
+
+// writeConfig writes f.cfgPath: extra at the top, the shared folders with {company}, tuning's
+// [send], [watch] and [pull], office as the body of [credentials.office], and one [[company]]
+// table each, whose folder tree it creates.
+func (f *fleetFixture) writeConfig(companies []fleetCompany, extra, tuning, office string) {
+	f.t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, `%s
 [ksef]
@@ -93,14 +106,13 @@ listen = ""
 
 [credentials.office]
 %s
-`, extra, sim.URL(), tuning, office)
+`, extra, f.sim.URL(), tuning, office)
 	for _, c := range companies {
 		b.WriteString(fleetTable(c))
 		f.mkdirs(c.name)
 	}
 	f.cfgPath = filepath.Join(f.dir, "config.toml")
-	writeFile(t, f.cfgPath, []byte(b.String()))
-	return f
+	writeFile(f.t, f.cfgPath, []byte(b.String()))
 }
 
 func (f *fleetFixture) mkdirs(company string) {
@@ -348,28 +360,10 @@ func TestCompaniesDirLive(t *testing.T) {
 func TestAuthCheckNamesTheMissingGrant(t *testing.T) {
 	const acme, zeta = "5265877635", "1234567854"
 	sim := startSim(t, ksefsim.Options{DefaultNIP: officeNIP, Grants: map[string][]string{officeNIP: {acme}}})
-	dir := t.TempDir()
-	writeTestFile(t, dir, "office.token", sim.Token(officeNIP))
-	cfg := writeTestFile(t, dir, "config.toml", fmt.Sprintf(`[ksef]
-environment = "test"
-url = %q
-[folders]
-outbox = "srv/{company}/outbox"
-sent = "srv/{company}/sent"
-error = "srv/{company}/error"
-state = "state"
-[credentials.office]
-method = "token"
-token_file = "office.token"
-[[company]]
-name = "acme"
-nip = %q
-credentials = "office"
-[[company]]
-name = "zeta"
-nip = %q
-credentials = "office"
-`, sim.URL(), acme, zeta))
+	fx := &fleetFixture{t: t, dir: t.TempDir(), sim: sim}
+	fx.writeConfig([]fleetCompany{{name: "acme", nip: acme}, {name: "zeta", nip: zeta}}, "", fleetUntuned,
+		fx.tokenAuth("office.token", sim.Token(officeNIP)))
+	cfg := fx.cfgPath
 	// The real binary: a login in this process would leave per-IP pacer history that other tests
 	// of the package see (ksef.processIP).
 	e := &e2e{t: t}

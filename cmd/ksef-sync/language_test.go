@@ -15,10 +15,6 @@ import (
 )
 
 // TestBookkeeperTextIsPolishByDefault drives the real binary: the hint and description of an
-// error file and the `status` text are Polish by default and English with the top-level
-// language = "en"; the machine fields (code, stage, the JSON keys) are the same in both
-// (issue 11 item 4).
-// TestBookkeeperTextIsPolishByDefault drives the real binary: the hint and description of an
 // error file, the FA(3) schema problems in its details, the conversion note in sent/*.ksef.json
 // and the `status` text are Polish by default and English with the top-level language = "en";
 // the machine fields (code, stage, the JSON keys) are the same in both (issue 11 item 4).

@@ -145,11 +145,8 @@ func TestLostBatchOpenReconciled(t *testing.T) {
 // and the 10 at once): that subject is left behind and the other still delivered. The next run
 // starts a fresh export from the same cursor, and every invoice is in the inbox exactly once.
 func TestLostExportStartNotRepeated(t *testing.T) {
-	if testing.Short() {
-		t.Skip("long end-to-end test")
-	}
 	start := time.Now().AddDate(0, -1, 0)
-	p := newPullE2E(t, 0, start, "")
+	p := newLongPullE2E(t, start)
 	now := p.clock.Now()
 	want := p.seedBoth(now.Add(-20*24*time.Hour), time.Minute, time.Hour, 150, 100)
 	behindCost := "behind: cost cursor " + start.UTC().Truncate(time.Second).Format(time.RFC3339Nano) + "\n"

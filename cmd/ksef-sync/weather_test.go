@@ -185,16 +185,23 @@ func TestDoctorNamesTheWeather(t *testing.T) {
 	}
 }
 
+// newLongPullE2E is newPullE2E for the long pull tests, which -short skips: whole exports (no
+// truncation) and the default [pull] keys, from start.
+func newLongPullE2E(t *testing.T, start time.Time) *pullE2E {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("long end-to-end test")
+	}
+	return newPullE2E(t, 0, start, "")
+}
+
 // TestWeatherPull: 1,000 invoices pulled while 10 % of every group's answers are HTML 5xx or firewall
 // blocks and 10 % of storage downloads (export parts) are challenge pages. A pull run that meets
 // too much weather may stop early; the next run continues from its cursor. In the end every invoice
 // is in the inbox exactly once, with KSeF's bytes.
 func TestWeatherPull(t *testing.T) {
-	if testing.Short() {
-		t.Skip("long end-to-end test")
-	}
 	start := time.Now().AddDate(0, -2, 0)
-	p := newPullE2E(t, 0, start, "")
+	p := newLongPullE2E(t, start)
 	now := p.clock.Now()
 	step := (now.Sub(start) - time.Hour) / 500
 	want := p.seedBoth(start.Add(time.Minute), step/2, step, 500, 500)
