@@ -4,8 +4,6 @@ import (
 	"strconv"
 	"strings"
 	"unsafe"
-
-	"codeberg.org/go-pdf/fpdf"
 )
 
 // textCell prints text, already in the fonts' encoding, in a borderless, unfilled cell of width w
@@ -69,19 +67,24 @@ func (p *pdfw) textCell(w, h float64, text string, ln int, align string) {
 	}
 }
 
-// appendTextColor appends fpdf's text colour operator for r, g, b: "0.353 g" for a grey (by
-// fpdf's own test of greyness), "r g b rg" otherwise, each component to three decimals.
+// appendTextColor appends fpdf's text colour operator for r, g, b.
 func appendTextColor(b []byte, r, g, bl int) []byte {
+	return appendColor(b, r, g, bl, "g", "rg")
+}
+
+// appendColor appends fpdf's colour operator for r, g, b: "0.353 g" (greyOp) for a grey, by
+// fpdf's own test of greyness, "r g b rg" (fullOp) otherwise, each component to three decimals.
+func appendColor(b []byte, r, g, bl int, greyOp, fullOp string) []byte {
 	rf, gf, bf := float64(r)/255, float64(g)/255, float64(bl)/255
 	b = strconv.AppendFloat(b, rf, 'f', 3, 64)
 	if r == g && rf == bf {
-		return append(b, " g"...)
+		return append(append(b, ' '), greyOp...)
 	}
 	b = append(b, ' ')
 	b = strconv.AppendFloat(b, gf, 'f', 3, 64)
 	b = append(b, ' ')
 	b = strconv.AppendFloat(b, bf, 'f', 3, 64)
-	return append(b, " rg"...)
+	return append(append(b, ' '), fullOp...)
 }
 
 // appendEscaped appends s with the backslashes and parentheses of a PDF string escaped.
@@ -100,6 +103,6 @@ func appendEscaped(b []byte, s string) []byte {
 
 // writeRaw writes page operators from a reused buffer without copying them into a string first:
 // fpdf's RawWriteStr copies its argument into the page at once and keeps no reference to it.
-func writeRaw(f *fpdf.Fpdf, b []byte) {
+func writeRaw(f canvas, b []byte) {
 	f.RawWriteStr(unsafe.String(unsafe.SliceData(b), len(b)))
 }

@@ -95,14 +95,21 @@ func appendObject(out, obj []byte) []byte {
 		return append(out, obj...)
 	}
 	out = append(out, obj[:head]...)
-	out = append(out, " 0 obj\n<</Filter /FlateDecode /Length "...)
+	out = append(out, " 0 obj\n"...)
+	return appendDeflated(out, data[:n])
+}
+
+// appendDeflated appends the rest of a stream object after "N 0 obj\n": its dictionary, data
+// compressed, and the object's end.
+func appendDeflated(out, data []byte) []byte {
+	out = append(out, "<</Filter /FlateDecode /Length "...)
 	lenAt := len(out)
 	out = append(out, "0000000000>>\nstream\n"...) // the length, padded, is filled in below
 	start := len(out)
 	buf := bytes.NewBuffer(out)
 	zw := zlibWriters.get()
 	zw.Reset(buf)
-	_, _ = zw.Write(data[:n]) // a bytes.Buffer does not fail
+	_, _ = zw.Write(data) // a bytes.Buffer does not fail
 	_ = zw.Close()
 	zlibWriters.put(zw)
 	out = buf.Bytes()

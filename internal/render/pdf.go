@@ -31,7 +31,7 @@ const (
 )
 
 type pdfw struct {
-	f      *fpdf.Fpdf
+	f      canvas
 	d      *doc
 	width  float64  // usable width
 	bottom float64  // lowest y for content
@@ -57,7 +57,7 @@ const (
 // the UTF-8 fonts (see fonts.go).
 func writePDF(d *doc) ([]byte, error) {
 	if fonts, err := cp1250Fonts(); err == nil {
-		if out, lossy, err := layoutPDF(d, fonts); !lossy {
+		if out, lossy, err := layoutCP(d, fonts); !lossy {
 			return out, err
 		}
 	}
@@ -65,44 +65,22 @@ func writePDF(d *doc) ([]byte, error) {
 	return out, err
 }
 
+// layoutPDF lays d out with fpdf: with the UTF-8 fonts when fonts is nil, else with the
+// Windows-1250 faces (what layoutCP writes without fpdf, kept as its reference and fallback).
 func layoutPDF(d *doc, fonts *cpFonts) (pdf []byte, lossy bool, err error) {
-	f := fpdf.New("P", "mm", "A4", "")
-	if fonts != nil {
-		// fpdf gets a stand-in for each font program; deflatePages puts the program in its place
-		f.AddFontFromBytes(fontFamily, "", fonts.regular.def, fonts.regular.embedded())
-		f.AddFontFromBytes(fontFamily, "B", fonts.bold.def, fonts.bold.embedded())
-	} else {
-		f.AddUTF8FontFromBytes(fontFamily, "", goregular.TTF)
-		f.AddUTF8FontFromBytes(fontFamily, "B", gobold.TTF)
-	}
-	f.SetCompression(false) // deflatePages compresses the pages with pooled writers
-	f.SetMargins(marginX, marginTop, marginX)
-	f.SetAutoPageBreak(false, marginBot)
+	f := newFpdf(fonts)
 	f.SetTitle(d.docTitle, true)
-	f.SetCreator("ksef-sync", true)
-	f.SetProducer("ksef-sync", true)
 	// A fixed date from the document itself makes the output reproducible: the same XML always
 	// gives the same bytes.
-	created, _ := time.Parse(time.RFC3339Nano, d.created)
+	created := docCreated(d)
 	f.SetCreationDate(created)
 	f.SetModificationDate(created)
-	f.SetCatalogSort(true) // fonts in a fixed order: reproducible bytes
-	f.AliasNbPages(nbAlias)
 	pw, ph := f.GetPageSize()
 	p := &pdfw{f: f, d: d, width: pw - 2*marginX, bottom: ph - marginBot, cp: fonts}
-	ops := opBufs.get()
-	p.cellBuf = (*ops)[:0]
-	defer func() { *ops = p.cellBuf; opBufs.put(ops) }()
 	f.SetFooterFunc(p.footer)
-	f.AddPage()
-	p.header()
-	for i := range d.blocks {
-		p.block(&d.blocks[i])
-	}
-	for _, q := range d.qrs {
-		if err := p.qr(q); err != nil {
-			return nil, false, err
-		}
+	defer p.borrowOps()()
+	if err := p.draw(); err != nil {
+		return nil, false, err
 	}
 	if p.lossy {
 		return nil, true, nil
@@ -116,6 +94,60 @@ func layoutPDF(d *doc, fonts *cpFonts) (pdf []byte, lossy bool, err error) {
 	}
 	out, err := deflatePages(buf.Bytes(), fonts)
 	return out, false, err
+}
+
+// docCreated is the document's own time stamp; the zero time (fpdf then stamps the clock) when it
+// has none.
+func docCreated(d *doc) time.Time {
+	created, _ := time.Parse(time.RFC3339Nano, d.created)
+	return created
+}
+
+// newFpdf is an fpdf document set up as every PDF of ours is, before its title and dates.
+func newFpdf(fonts *cpFonts) *fpdf.Fpdf {
+	f := fpdf.New("P", "mm", "A4", "")
+	if fonts != nil {
+		// fpdf gets a stand-in for each font program; deflatePages puts the program in its place
+		f.AddFontFromBytes(fontFamily, "", fonts.regular.def, fonts.regular.embedded())
+		f.AddFontFromBytes(fontFamily, "B", fonts.bold.def, fonts.bold.embedded())
+	} else {
+		f.AddUTF8FontFromBytes(fontFamily, "", goregular.TTF)
+		f.AddUTF8FontFromBytes(fontFamily, "B", gobold.TTF)
+	}
+	f.SetCompression(false) // deflatePages compresses the pages with pooled writers
+	f.SetMargins(marginX, marginTop, marginX)
+	f.SetAutoPageBreak(false, marginBot)
+	f.SetCreator("ksef-sync", true)
+	f.SetProducer("ksef-sync", true)
+	f.SetCatalogSort(true) // fonts in a fixed order: reproducible bytes
+	f.AliasNbPages(nbAlias)
+	return f
+}
+
+// draw lays the whole document out on p's canvas.
+func (p *pdfw) draw() error {
+	p.f.AddPage()
+	p.header()
+	for i := range p.d.blocks {
+		p.block(&p.d.blocks[i])
+	}
+	for _, q := range p.d.qrs {
+		if err := p.qr(q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// borrowOps lends p a kept operator buffer until the returned function runs, which must be after
+// the document is finished: the last page's footer is drawn then.
+func (p *pdfw) borrowOps() (release func()) {
+	ops := opBufs.get()
+	p.cellBuf = (*ops)[:0]
+	return func() {
+		*ops, p.cellBuf = p.cellBuf, nil
+		opBufs.put(ops)
+	}
 }
 
 // opBufs holds pdfw.cellBuf between documents (a QR code's path is some 20 KB).
@@ -412,7 +444,7 @@ func (p *pdfw) drawCells(wrapped [][]line, widths []float64, right []bool, style
 // taller than a module (1.02), so that no white hairline appears between rows when the page is
 // rasterised.
 // It appends to out, which qr reuses: fpdf copies the path into the page.
-func qrPath(out []byte, bits [][]bool, x, y float64, f *fpdf.Fpdf) []byte {
+func qrPath(out []byte, bits [][]bool, x, y float64, f canvas) []byte {
 	k := f.GetConversionRatio()
 	_, ph := f.GetPageSize()
 	module := qrSize / float64(len(bits)+8)
