@@ -283,27 +283,25 @@ func (w *pageWriter) Rect(x, y, width, height float64, style string) {
 		return
 	}
 	k, h := w.sk.k, w.sk.pageH
-	w.putF64(x * k)
-	w.put(" ")
-	w.putF64((h - y) * k)
-	w.put(" ")
-	w.putF64(width * k)
-	w.put(" ")
-	w.putF64(-height * k)
-	w.put(" re ")
-	w.out(op)
+	w.putCoords(x*k, (h-y)*k, " ", width*k, -height*k, " re "+op+"\n")
 }
 
 func (w *pageWriter) Line(x1, y1, x2, y2 float64) {
 	k, h := w.sk.k, w.sk.pageH
-	w.putF64(x1 * k)
+	w.putCoords(x1*k, (h-y1)*k, " m ", x2*k, (h-y2)*k, " l S\n")
+}
+
+// putCoords writes "a b", sep, "c d" and end, the numbers to two decimals: the shape of fpdf's
+// Rect and Line.
+func (w *pageWriter) putCoords(a, b float64, sep string, c, d float64, end string) {
+	w.putF64(a)
 	w.put(" ")
-	w.putF64((h - y1) * k)
-	w.put(" m ")
-	w.putF64(x2 * k)
+	w.putF64(b)
+	w.put(sep)
+	w.putF64(c)
 	w.put(" ")
-	w.putF64((h - y2) * k)
-	w.put(" l S\n")
+	w.putF64(d)
+	w.put(end)
 }
 
 // RawWriteStr copies s into the page at once, as fpdf does: s may be reused afterwards.
