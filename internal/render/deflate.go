@@ -66,14 +66,21 @@ func deflatePages(pdf []byte, fonts *cpFonts) ([]byte, error) {
 		return nil, errors.New("deflate PDF: no trailer")
 	}
 	at := len(out)
-	out = fmt.Appendf(out, "xref\n0 %d\n0000000000 65535 f \n", len(offsets))
-	for _, o := range moved[1:] {
-		out = fmt.Appendf(out, "%010d 00000 n \n", o)
-	}
+	out = appendXref(out, moved)
 	out = append(out, tail[trailer:startxref]...)
 	out = fmt.Appendf(out, "startxref\n%d\n%%%%EOF\n", at)
 	*scratch = out
 	return bytes.Clone(out), nil
+}
+
+// appendXref appends a cross-reference table, as fpdf writes it, for objects 1..len(offsets)-1 at
+// the given offsets (offsets[0], the free entry, is not read).
+func appendXref(out []byte, offsets []int) []byte {
+	out = fmt.Appendf(out, "xref\n0 %d\n0000000000 65535 f \n", len(offsets))
+	for _, o := range offsets[1:] {
+		out = fmt.Appendf(out, "%010d 00000 n \n", o)
+	}
+	return out
 }
 
 var deflateScratch = newKeep(func() *[]byte { return new([]byte) })

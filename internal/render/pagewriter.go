@@ -52,7 +52,6 @@ type canvas interface {
 // parts of the document that do not depend on its content (the font objects, the resource and
 // catalog dictionaries) are taken once from fpdf's own output (see cpSkeleton).
 type pageWriter struct {
-	fonts *cpFonts
 	sk    *cpSkeleton
 	pages [][]byte // the plain content of each page; pages[0] is unused, as in fpdf
 	x, y  float64
@@ -69,13 +68,7 @@ type pageWriter struct {
 	kept          *[][]byte // pages' buffers, from pageBufs
 }
 
-// rgb is a colour as fpdf keeps it. set tells a colour given by a call from the initial one:
-// fpdf writes the initial black as "0 G" and a black it was given as "0.000 G", and repeats a
-// colour at the top of a new page unless it is the initial one.
-type rgb struct {
-	r, g, b int
-	set     bool
-}
+type rgb struct{ r, g, b int }
 
 // errUnsupported is what pageWriter reports for a call the layout only makes on the UTF-8 path;
 // layoutCP then lays the document out with fpdf instead.
@@ -97,8 +90,7 @@ func layoutCP(d *doc, fonts *cpFonts) (pdf []byte, lossy bool, err error) {
 
 // writeCP is layoutCP without the fallback.
 func writeCP(d *doc, sk *cpSkeleton) (pdf []byte, lossy bool, err error) {
-	w := &pageWriter{fonts: sk.fonts, sk: sk, title: d.docTitle, created: docCreated(d)}
-	w.draw, w.fill, w.text = clampRGB(0, 0, 0), clampRGB(0, 0, 0), clampRGB(0, 0, 0) // as fpdf.New
+	w := &pageWriter{sk: sk, title: d.docTitle, created: docCreated(d)}
 	w.kept = pageBufs.get()
 	w.pages = append((*w.kept)[:0], nil) // pages[0] is unused
 	defer func() {
@@ -155,14 +147,11 @@ func (w *pageWriter) AddPage() {
 	if family != "" {
 		w.SetFont(family, style, sizePt)
 	}
-	w.draw = draw
-	if draw.set {
-		w.out(colorOp(draw, "G", "RG"))
-	}
-	w.fill = fill
-	if fill.set {
-		w.out(colorOp(fill, "g", "rg"))
-	}
+	// fpdf repeats both colours at the top of every page unless they are its initial "0 G" and
+	// "0 g"; fpdf.New sets them to black through the setters, so they never are.
+	w.draw, w.fill = draw, fill
+	w.out(colorOp(draw, "G", "RG"))
+	w.out(colorOp(fill, "g", "rg"))
 	w.text = text
 	if family != "" { // fpdf selects the font again after the (absent) header
 		w.SetFont(family, style, sizePt)
@@ -221,13 +210,13 @@ func (w *pageWriter) SetXY(x, y float64) {
 
 // SetFont selects one of the two faces and, on a page, writes the selection as fpdf does.
 func (w *pageWriter) SetFont(family, style string, size float64) {
-	face, id := &w.fonts.regular, w.sk.regularID
+	face, id := &w.sk.fonts.regular, w.sk.regularID
 	switch {
 	case family != fontFamily || size == 0:
 		w.unsupported = errUnsupported
 		return
 	case style == "B":
-		face, id = &w.fonts.bold, w.sk.boldID
+		face, id = &w.sk.fonts.bold, w.sk.boldID
 	case style != "":
 		w.unsupported = errUnsupported
 		return
@@ -321,7 +310,7 @@ func (w *pageWriter) SplitText(string, float64) []string {
 // clampRGB is fpdf's colorComp for three components.
 func clampRGB(r, g, b int) rgb {
 	c := func(v int) int { return min(max(v, 0), 255) }
-	return rgb{c(r), c(g), c(b), true}
+	return rgb{c(r), c(g), c(b)}
 }
 
 // colorOp is fpdf's colour operator: "0.353 g" for a grey, "r g b rg" otherwise.
@@ -382,10 +371,7 @@ func (w *pageWriter) finish() ([]byte, error) {
 	out = append(out, " 0 obj\n"...)
 	out = append(out, w.sk.catalog...)
 	xref := len(out)
-	out = fmt.Appendf(out, "xref\n0 %d\n0000000000 65535 f \n", objects+1)
-	for _, o := range offsets[1:] {
-		out = fmt.Appendf(out, "%010d 00000 n \n", o)
-	}
+	out = appendXref(out, offsets)
 	out = fmt.Appendf(out, "trailer\n<<\n/Size %d\n/Root %d 0 R\n/Info %d 0 R\n>>\nstartxref\n%d\n%%%%EOF\n", objects+1, catalog, info, xref)
 	*scratch = out
 	return bytes.Clone(out), nil
@@ -395,13 +381,13 @@ func (w *pageWriter) finish() ([]byte, error) {
 func (w *pageWriter) appendInfo(out []byte, n int) []byte {
 	out = strconv.AppendInt(out, int64(n), 10)
 	out = append(out, " 0 obj\n<<\n/Producer "...)
-	out = appendPDFText(out, utf16Text("ksef-sync"))
+	out = appendPDFText(out, ourName)
 	if w.title != "" {
 		out = append(out, "\n/Title "...)
 		out = appendPDFText(out, utf16Text(w.title))
 	}
 	out = append(out, "\n/Creator "...)
-	out = appendPDFText(out, utf16Text("ksef-sync"))
+	out = appendPDFText(out, ourName)
 	created := w.created
 	if created.IsZero() {
 		created = time.Now()
@@ -413,6 +399,10 @@ func (w *pageWriter) appendInfo(out []byte, n int) []byte {
 	out = appendPDFText(out, stamp)
 	return append(out, "\n>>\nendobj\n"...)
 }
+
+// ourName is the producer and creator of every document, in UTF-16 as fpdf's SetProducer and
+// SetCreator keep it.
+var ourName = utf16Text("ksef-sync")
 
 // appendPDFText is fpdf's textstring: s in parentheses with \, (, ) and CR escaped.
 func appendPDFText(out []byte, s string) []byte {
