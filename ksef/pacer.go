@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ksef-sync/ksef-sync/internal/slidingwindow"
@@ -142,12 +143,15 @@ type pacer struct {
 	logs    map[string]*slidingwindow.Log // per counter key, within our share of each window
 	ip      *ipCounters
 	observe observer
+	// recorded counts the sends recorded in logs (and histories restored): PacerRecorded.
+	recorded atomic.Uint64
 }
 
 // ipCounters are per-IP counters (the auth group).
 type ipCounters struct {
 	sync.Mutex
-	logs map[string]*slidingwindow.Log
+	logs     map[string]*slidingwindow.Log
+	recorded atomic.Uint64 // as pacer.recorded, for logs
 }
 
 // processIP is shared by every real-clock Client of the process: two companies in one daemon share
@@ -241,18 +245,30 @@ func (p *pacer) reserve(key string, now time.Time) time.Duration {
 	if !ok {
 		return 0
 	}
-	logs := p.logs
+	logs, recorded := p.logs, &p.recorded
 	if perIP(group) {
 		p.ip.Lock()
 		defer p.ip.Unlock()
-		logs = p.ip.logs
+		logs, recorded = p.ip.logs, &p.ip.recorded
 	}
 	log := logs[key]
 	if log == nil {
 		log = slidingwindow.New(windowsFor(group, lim)...)
 		logs[key] = log
 	}
-	return log.Reserve(now)
+	wait := log.Reserve(now)
+	if wait == 0 {
+		recorded.Add(1)
+	}
+	return wait
+}
+
+// PacerRecorded is a number that changes whenever a send is recorded in the history PacerState
+// returns (or a history is restored), and only then: a saver that finds it unchanged has nothing
+// new to save. Sends only leave the history by growing old, and an old one saved is harmless
+// (the pacer drops it when it next looks).
+func (c *Client) PacerRecorded() uint64 {
+	return c.pacer.recorded.Load() + c.pacer.ip.recorded.Load()
 }
 
 // PacerState is the pacer's history: per counter key, the send times still inside its longest
@@ -312,6 +328,7 @@ func (c *Client) RestorePacerState(st PacerState) {
 			logs[key] = log
 		}
 		log.Restore(clamped)
+		p.recorded.Add(1)
 		if perIP(group) {
 			p.ip.Unlock()
 		}

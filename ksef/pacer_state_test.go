@@ -84,3 +84,42 @@ func TestPacerStateAcrossProcesses(t *testing.T) {
 		t.Fatalf("future event not clamped: %v", got)
 	}
 }
+
+// TestPacerRecordedChangesOnlyWithTheHistory: the counter a saver watches moves with every send
+// the pacer records and with a restored history, and not when time passes, a request waits, or
+// nothing happens; so a saver that skips an unchanged counter never misses a send.
+func TestPacerRecordedChangesOnlyWithTheHistory(t *testing.T) {
+	clk := newFakeClock()
+	c, err := New(Options{BaseURL: "http://127.0.0.1:1/v2", Clock: clk, Limits: RateTable{GroupOther: {PerSecond: 1}, GroupAuth: {PerSecond: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := c.PacerRecorded()
+	key := counterKey(GroupOther, "GET", "/rate-limits")
+	if d := c.pacer.reserve(key, clk.Now()); d != 0 {
+		t.Fatalf("first request waited %s", d)
+	}
+	afterSend := c.PacerRecorded()
+	if afterSend == start {
+		t.Fatal("a recorded send left the counter unchanged")
+	}
+	if d := c.pacer.reserve(key, clk.Now()); d == 0 {
+		t.Fatal("precondition: the second request in the same second must wait")
+	}
+	clk.Advance(time.Hour)
+	_ = c.PacerState()
+	if got := c.PacerRecorded(); got != afterSend {
+		t.Fatalf("counter moved from %d to %d without a send", afterSend, got)
+	}
+	if d := c.pacer.reserve(GroupAuth, clk.Now()); d != 0 { // a per-IP counter
+		t.Fatalf("auth request waited %s", d)
+	}
+	afterIP := c.PacerRecorded()
+	if afterIP == afterSend {
+		t.Fatal("a send counted per IP left the counter unchanged")
+	}
+	c.RestorePacerState(PacerState{key: {clk.Now()}})
+	if c.PacerRecorded() == afterIP {
+		t.Fatal("a restored history left the counter unchanged")
+	}
+}

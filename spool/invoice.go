@@ -298,10 +298,13 @@ func byStateQuery(nip string, states []State) (string, []any) {
 // burst's 10,000 accepted invoices are never all in memory at once. One range of the
 // (nip, state, id) index per page, without sorting.
 func (j *Journal) ByStatePage(ctx context.Context, nip string, state State, after int64, limit int) ([]Invoice, error) {
-	out := make([]Invoice, 0, limit)
+	var out []Invoice // an idle company's pages are empty: room for limit rows is made at the first row
 	err := j.eachRow(ctx, queryStatePage, []any{nip, state, after, limit}, func(rows *sql.Rows) error {
 		inv, err := j.scanInvoice(rows)
 		if err == nil {
+			if out == nil {
+				out = make([]Invoice, 0, limit)
+			}
 			out = append(out, *inv)
 		}
 		return err
