@@ -2,8 +2,12 @@ package ksef
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,4 +74,143 @@ func TestDuplicateOriginalFromEitherPlace(t *testing.T) {
 			}
 		})
 	}
+}
+
+// specExample is the example open-api.json gives for the 2xx JSON answer of method path (the
+// response's own example, or its schema's).
+func specExample(t *testing.T, method, path string) string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("ksefsim", "open-api.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec struct {
+		Paths      map[string]map[string]struct{ Responses map[string]specResponse }
+		Components struct {
+			Schemas map[string]struct{ Example json.RawMessage }
+		}
+	}
+	if err := json.Unmarshal(raw, &spec); err != nil {
+		t.Fatal(err)
+	}
+	for code, resp := range spec.Paths[path][strings.ToLower(method)].Responses {
+		c, ok := resp.Content["application/json"]
+		if !strings.HasPrefix(code, "2") || !ok {
+			continue
+		}
+		if len(c.Example) > 0 {
+			return string(c.Example)
+		}
+		if ex := spec.Components.Schemas[strings.TrimPrefix(c.Schema.Ref, "#/components/schemas/")].Example; len(ex) > 0 {
+			return string(ex)
+		}
+	}
+	t.Fatalf("open-api.json has no example answer for %s %s", method, path)
+	return ""
+}
+
+type specResponse struct {
+	Content map[string]struct {
+		Example json.RawMessage
+		Schema  struct {
+			Ref string `json:"$ref"`
+		}
+	}
+}
+
+// TestReadsSpecExamples gives the client open-api.json's own example answers (7-digit fractions,
+// +00:00 offsets, continuation tokens, optional fields left out) and checks what it reads from them.
+func TestReadsSpecExamples(t *testing.T) {
+	ctx := context.Background()
+	at := func(s string) time.Time {
+		v, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	// serve answers each of the client's requests with the example of the spec's path; a request
+	// carrying a continuation token gets the empty last page.
+	serve := func(method, specPath, lastPage string) *Client {
+		example := specExample(t, method, specPath)
+		return answering(t, func(w http.ResponseWriter, r *http.Request) {
+			body := example
+			if r.Header.Get("x-continuation-token") != "" {
+				body = lastPage
+			}
+			answerJSON(200, body)(w, r)
+		})
+	}
+	t.Run("session status", func(t *testing.T) {
+		st, err := serve("GET", "/sessions/{referenceNumber}", "").SessionStatus(ctx, "20250918-SO-3789A40000-20373E1269-A3")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Status.Code != 200 || st.UPO == nil || len(st.UPO.Pages) != 1 || st.UPO.Pages[0].ReferenceNumber != "20250918-EU-2EBD6FA000-242EB9B66D-43" ||
+			!st.UPO.Pages[0].DownloadURLExpirationDate.Equal(at("2025-09-21T15:00:50Z")) || st.InvoiceCount != 10 || st.FailedInvoiceCount != 2 || st.ValidUntil != nil {
+			t.Errorf("session status %+v", st)
+		}
+	})
+	t.Run("session invoices", func(t *testing.T) {
+		var got []SessionInvoice
+		err := serve("GET", "/sessions/{referenceNumber}/invoices", `{"invoices": []}`).ListSessionInvoices(ctx, "20250918-SO-3789A40000-20373E1269-A3", false,
+			func(si SessionInvoice) error { got = append(got, si); return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || got[0].KsefNumber != "5265877635-20250626-010080DD2B5E-26" || got[0].PermanentStorageDate == nil ||
+			!got[0].PermanentStorageDate.Equal(at("2025-09-18T12:24:01.015432Z")) || got[1].AcquisitionDate != nil || got[1].KsefNumber != "" {
+			t.Fatalf("invoices %+v", got)
+		}
+		if n, s, ok := got[1].Status.Duplicate(); n != "5265877635-20250626-010080DD2B5E-26" || s != "20250626-SO-2F14610000-242991F8C9-B4" || !ok {
+			t.Errorf("duplicate of %q in %q (%v)", n, s, ok)
+		}
+	})
+	t.Run("sessions", func(t *testing.T) {
+		var got []SessionListItem
+		err := serve("GET", "/sessions", `{"sessions": []}`).ListSessions(ctx, SessionListFilter{SessionType: "Online"},
+			func(s SessionListItem) error { got = append(got, s); return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || got[1].ReferenceNumber != "20250928-SO-494B541000-3AD87C01BA-5D" || got[1].TotalInvoiceCount != 3 ||
+			!got[1].DateCreated.Equal(at("2025-09-28T21:20:54.5936927Z")) {
+			t.Errorf("sessions %+v", got)
+		}
+	})
+	t.Run("metadata", func(t *testing.T) {
+		page, err := serve("POST", "/invoices/query/metadata", "").QueryMetadata(ctx, QueryFilters{SubjectType: "Subject1",
+			DateRange: DateRange{DateType: "PermanentStorage", From: at("2025-08-01T00:00:00Z")}}, 0, 10, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if page.HasMore || len(page.Invoices) != 2 || page.PermanentStorageHwmDate == nil || !page.PermanentStorageHwmDate.Equal(at("2025-08-28T09:23:55.388Z")) {
+			t.Fatalf("page %+v", page)
+		}
+		m := page.Invoices[1]
+		if m.GrossAmount != 43370.57 || m.IssueDate != "2025-08-28" || len(m.ThirdSubjects) != 1 || m.ThirdSubjects[0].Role != 4 ||
+			m.ThirdSubjects[0].Identifier.Type != "InternalId" || !m.PermanentStorageDate.Equal(at("2025-08-28T10:24:01.388123Z")) {
+			t.Errorf("invoice %+v", m)
+		}
+	})
+	t.Run("export status", func(t *testing.T) {
+		st, err := serve("GET", "/invoices/exports/{referenceNumber}", "").ExportStatus(ctx, "20251010-EH-1B6C9EB000-4B15D3AEB9-89")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := st.Package
+		if st.Status.Code != 200 || p == nil || !p.IsTruncated || p.InvoiceCount != 10000 || len(p.Parts) != 1 || p.Parts[0].EncryptedPartSize != 22425072 ||
+			p.LastPermanentStorageDate == nil || !p.LastPermanentStorageDate.Equal(at("2025-09-11T11:40:40.266578Z")) || p.LastIssueDate != nil {
+			t.Errorf("export status %+v, package %+v", st, p)
+		}
+	})
+	t.Run("rate limits", func(t *testing.T) {
+		c := serve("GET", "/rate-limits", "")
+		if err := c.RefreshLimits(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := c.pacer.limitsCopy()["invoiceExport"]; got != (Limit{PerSecond: 8, PerMinute: 16, PerHour: 20}) {
+			t.Errorf("invoiceExport limit %+v", got)
+		}
+	})
 }
