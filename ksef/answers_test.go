@@ -213,4 +213,15 @@ func TestReadsSpecExamples(t *testing.T) {
 			t.Errorf("invoiceExport limit %+v", got)
 		}
 	})
+	t.Run("rate limits with a member added later", func(t *testing.T) {
+		// JSON from KSeF may grow properties at any time; one that is not a group's limits is skipped
+		example := specExample(t, "GET", "/rate-limits")
+		c := answering(t, answerJSON(200, `{"nightLimitsFrom": "20:00", "nightLimitsApply": false, `+strings.TrimPrefix(strings.TrimSpace(example), "{")))
+		if err := c.RefreshLimits(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := c.pacer.limitsCopy()["invoiceExport"]; got != (Limit{PerSecond: 8, PerMinute: 16, PerHour: 20}) {
+			t.Errorf("invoiceExport limit %+v", got)
+		}
+	})
 }
