@@ -606,6 +606,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		tw := &teeWriter{ResponseWriter: w}
 		w = tw
 		defer func() {
+			if tw.status == 0 {
+				tw.status = http.StatusOK // nothing written: net/http answers 200 with no body
+			}
 			if tw.status == http.StatusNotImplemented {
 				return // an endpoint the simulator does not implement: the spec has no answer for it
 			}
