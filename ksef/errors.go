@@ -1,8 +1,10 @@
 package ksef
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -216,6 +218,9 @@ func ParseErrorResponse(status int, header http.Header, body []byte) error {
 	if status == http.StatusTooManyRequests {
 		return &RateLimitError{RetryAfter: parseRetryAfter(header.Get("Retry-After"))}
 	}
+	if e := storageRefusal(status, body); e != nil {
+		return e
+	}
 	if err := classifyForeign(status, header, body); err != nil {
 		return err
 	}
@@ -283,4 +288,39 @@ func parseRetryAfter(v string) time.Duration {
 		}
 	}
 	return 0
+}
+
+// azureError is the error body of Azure Blob Storage, which serves KSeF's pre-signed URLs (they
+// carry its SAS parameters sv, se, sr, sp, sig; a batch part upload asks for its x-ms-blob-type
+// header): <?xml version="1.0" encoding="utf-8"?><Error><Code>string-value</Code>
+// <Message>string-value</Message></Error> (learn.microsoft.com/rest/api/storageservices/
+// status-and-error-codes2), with <AuthenticationErrorDetail> on an authentication failure.
+type azureError struct {
+	XMLName                   xml.Name `xml:"Error"`
+	Code                      string   `xml:"Code"`
+	Message                   string   `xml:"Message"`
+	AuthenticationErrorDetail string   `xml:"AuthenticationErrorDetail"`
+}
+
+// storageRefusal reads a storage 4xx: a link past its expiry answers 403 AuthenticationFailed
+// ("Signed expiry time … must be after signed start time", learn.microsoft.com, "Troubleshoot 403
+// errors in Azure Blob Storage"). That is a refusal of this link, which no retry changes, not the
+// firewall's block (an HTML page or its JSON), so it becomes an *APIError. Nil for anything else.
+func storageRefusal(status int, body []byte) *APIError {
+	if status < 400 || status > 499 || status == http.StatusRequestTimeout {
+		return nil
+	}
+	b := bytes.TrimSpace(bytes.TrimPrefix(body, []byte("\xef\xbb\xbf")))
+	if !bytes.HasPrefix(b, []byte("<?xml")) && !bytes.HasPrefix(b, []byte("<Error")) {
+		return nil
+	}
+	var ae azureError
+	if xml.Unmarshal(b, &ae) != nil || ae.Code == "" {
+		return nil
+	}
+	msg, _, _ := strings.Cut(strings.TrimSpace(ae.Message), "\n") // then RequestId and Time lines
+	if d := strings.TrimSpace(ae.AuthenticationErrorDetail); d != "" {
+		msg += " (" + d + ")"
+	}
+	return &APIError{HTTPStatus: status, Title: ae.Code, Detail: shortText([]byte(msg))}
 }

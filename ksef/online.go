@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"time"
 )
@@ -36,13 +37,34 @@ type Status struct {
 	Extensions  map[string]string `json:"extensions,omitempty"`
 }
 
-// Duplicate reports the original KSeF number and session of a 440 duplicate invoice.
+// Duplicate reports the original KSeF number and session of a 440 duplicate invoice. KSeF names
+// them in status.extensions, but open-api.json makes extensions optional and nullable
+// (InvoiceStatusInfo), and KSeF answered without it until late 2025, naming both only in the
+// details text: "Duplikat faktury. Faktura o numerze KSeF: 9999999999-20251120-0E00E071034B-CF
+// została już prawidłowo przesłana do systemu w sesji: 20251120-SO-20F788B000-589949A428-22"
+// (CIRFMF/ksef-api #380, #80). So a value extensions does not give is read from the details.
 func (s Status) Duplicate() (originalKsefNumber, originalSessionRef string, ok bool) {
 	if s.Code != 440 {
 		return "", "", false
 	}
-	return s.Extensions["originalKsefNumber"], s.Extensions["originalSessionReferenceNumber"], true
+	num, ref := s.Extensions["originalKsefNumber"], s.Extensions["originalSessionReferenceNumber"]
+	for _, d := range s.Details {
+		if num == "" {
+			num = ksefNumberInText.FindString(d)
+		}
+		if ref == "" {
+			ref = sessionRefInText.FindString(d)
+		}
+	}
+	return num, ref, true
 }
+
+// A KSeF number (open-api.json, KsefNumber: 35 characters, or 36 with the legacy hyphen) and an
+// online or batch session's reference number (-SO- or -SB-) inside a sentence.
+var (
+	ksefNumberInText = regexp.MustCompile(`\b[1-9]\d{9}-\d{8}-[0-9A-F]{6}-?[0-9A-F]{6}-[0-9A-F]{2}\b`)
+	sessionRefInText = regexp.MustCompile(`\b\d{8}-S[OB]-[0-9A-F]{10}-[0-9A-F]{10}-[0-9A-F]{2}\b`)
+)
 
 // Final reports whether an invoice status will not change any more (code >= 200).
 func (s Status) Final() bool { return s.Code >= 200 }

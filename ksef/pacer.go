@@ -2,6 +2,7 @@ package ksef
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -341,13 +342,16 @@ func (c *Client) Limits() RateTable { return c.pacer.limitsCopy() }
 // RefreshLimits fetches GET /rate-limits and adopts the server's table (groups the server does
 // not list, such as the per-IP auth group, keep their current values).
 func (c *Client) RefreshLimits(ctx context.Context) error {
-	var out map[string]Limit
+	// Each member is read on its own: open-api.json does not close EffectiveApiRateLimits to other
+	// properties, and one KSeF adds later (not a group's limits) must not cost us the whole table.
+	var out map[string]json.RawMessage
 	if err := c.do(ctx, call{method: http.MethodGet, path: "/rate-limits", bearer: bearerAccess, out: &out}); err != nil {
 		return fmt.Errorf("rate limits: %w", err)
 	}
 	t := c.pacer.limitsCopy()
-	for group, l := range out {
-		if l.PerSecond < 0 || l.PerMinute < 0 || l.PerHour < 0 {
+	for group, raw := range out {
+		var l Limit
+		if json.Unmarshal(raw, &l) != nil || l.PerSecond < 0 || l.PerMinute < 0 || l.PerHour < 0 {
 			continue
 		}
 		t[group] = l

@@ -134,6 +134,17 @@ func TestParseErrorResponse(t *testing.T) {
 			name: "HTML 403", status: 403, header: http.Header{"Content-Type": {"text/html"}}, body: "<html>Access denied</html>",
 			want: &BlockedError{HTTPStatus: 403},
 		},
+		{
+			// Azure Blob Storage refusing an expired pre-signed link: a refusal, not the firewall
+			name: "storage 403 AuthenticationFailed", status: 403, header: http.Header{"Content-Type": {"application/xml"}},
+			body: "\ufeff<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>AuthenticationFailed</Code><Message>Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature.\nRequestId:5e6a0c1e-701e-0060-39f6-5b2c3f000000\nTime:2026-11-20T10:00:00.0000000Z</Message><AuthenticationErrorDetail>Signed expiry time [Fri, 20 Nov 2026 09:00:00 GMT] must be after signed start time [Fri, 20 Nov 2026 10:00:00 GMT]</AuthenticationErrorDetail></Error>",
+			want: &APIError{HTTPStatus: 403, Title: "AuthenticationFailed", Detail: "Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature. (Signed expiry time [Fri, 20 Nov 2026 09:00:00 GMT] must be after signed start time [Fri, 20 Nov 2026 10:00:00 GMT])"},
+		},
+		{
+			name: "storage 503 ServerBusy stays weather", status: 503, header: http.Header{"Content-Type": {"application/xml"}},
+			body: `<?xml version="1.0" encoding="utf-8"?><Error><Code>ServerBusy</Code><Message>The server is busy.</Message></Error>`,
+			want: &UnavailableError{HTTPStatus: 503, ContentType: "application/xml", Excerpt: "ServerBusy The server is busy."},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -383,3 +383,32 @@ func TestExportPartNotIntactIsRetried(t *testing.T) {
 		t.Fatal("no part was damaged")
 	}
 }
+
+// TestExpiredStorageLinkIsRefused: a pre-signed link past its expiry (UpoDownloadUrlExpirationDate,
+// "Po tej dacie link UpoDownloadUrl nie będzie już aktywny", open-api.json) is refused by the
+// storage with 403 AuthenticationFailed, in Azure Storage's XML error body. That is a refusal of
+// this link, not the firewall: it fails at once, without backoff, so the caller turns to the UPO
+// endpoint instead of waiting through the retries of a firewall block.
+func TestExpiredStorageLinkIsRefused(t *testing.T) {
+	e := newEnv(t, ksefsim.Options{UPOURLTTL: time.Hour}, nil)
+	s := e.openOnline()
+	inv := e.waitInvoice(s.ReferenceNumber, e.send(s, e.invoice()).ReferenceNumber)
+	if inv.UpoDownloadURL == "" || inv.UpoDownloadURLExpirationDate == nil {
+		t.Fatal("no UPO download URL")
+	}
+	e.clk.Advance(inv.UpoDownloadURLExpirationDate.Sub(e.clk.Now()) + time.Minute)
+	sleeps := len(e.clk.Sleeps())
+	storage := func() int { return e.rt.count(func(x exchange) bool { return strings.HasPrefix(x.path, "/storage/") }) }
+	before := storage()
+	_, err := e.c.DownloadInvoiceUPO(e.ctx, inv.UpoDownloadURL, inv.KsefNumber)
+	var api *APIError
+	if !errors.As(err, &api) || api.HTTPStatus != 403 || api.Title != "AuthenticationFailed" || IsTransient(err) {
+		t.Fatalf("expired link: %v (%T), want a 403 AuthenticationFailed refusal", err, errors.Unwrap(err))
+	}
+	if n := storage() - before; n != 1 || len(e.clk.Sleeps()) != sleeps {
+		t.Errorf("%d requests and %d backoff sleeps for an expired link, want 1 and none", n, len(e.clk.Sleeps())-sleeps)
+	}
+	if _, err := e.c.InvoiceUPOByKsefNumber(e.ctx, s.ReferenceNumber, inv.KsefNumber); err != nil {
+		t.Errorf("the UPO endpoint: %v", err)
+	}
+}

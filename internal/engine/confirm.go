@@ -326,7 +326,7 @@ func (e *Engine) duplicate(ctx context.Context, inv *spool.Invoice, si *ksef.Ses
 
 // findOriginal finds the registered original of a duplicate: in our own journal when we sent it,
 // otherwise in the original session's invoice list (read once per step, however many duplicates
-// point at it, to spare the 20-pages-a-minute budget).
+// point at it, to spare the 20-pages-a-minute budget), otherwise by its KSeF number.
 func (e *Engine) findOriginal(ctx context.Context, inv *spool.Invoice, sessionRef, ksefNumber string) (*ksef.SessionInvoice, error) {
 	prev, ok, err := e.confirmJ.FindAccepted(ctx, e.opt.NIP, inv.RegisteredHash)
 	if err != nil {
@@ -355,7 +355,9 @@ func (e *Engine) findOriginal(ctx context.Context, inv *spool.Invoice, sessionRe
 	if si, ok := list[strings.ToUpper(ksefNumber)]; ok {
 		return &si, nil
 	}
-	return nil, nil
+	// The named session does not hold it: KSeF has named the duplicate's own session as the
+	// original's (CIRFMF/ksef-api #450), so this says nothing about the original's content.
+	return e.originalByNumber(ctx, inv, ksefNumber)
 }
 
 // cannotList reports KSeF refusing to list a session for us (not ours, or not found for our

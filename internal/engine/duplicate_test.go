@@ -168,3 +168,23 @@ func judgeDuplicate(t *testing.T, h *harness, inv *spool.Invoice, st *ksef.Sessi
 	}
 	return got
 }
+
+// TestDuplicateNamingTheWrongSession: KSeF has named the duplicate's own session as the original's
+// (CIRFMF/ksef-api #450, a batch re-send: "dostałem błędną oryginalną referencję sesji. Była ta z
+// wysyłki duplikatu"). That session lists fine but does not hold the original, which says nothing
+// about its content: it is fetched by its KSeF number and the hashes decide, as for a session we
+// cannot list. Before, the invoice was rejected as "different content" although it was ours.
+func TestDuplicateNamingTheWrongSession(t *testing.T) {
+	other, data, origNumber := registeredElsewhere(t, 9)
+	h := newHarnessOn(t, other.sim, SendSettings{})
+	done := h.settle(h.drop("X.xml", inv(10, "OURS")))
+	if len(done) != 1 || done[0].Outcome != "accepted" {
+		t.Fatalf("our send: %+v", done)
+	}
+	wrong := &ksef.SessionInvoice{Status: ksef.Status{Code: 440, Description: "Duplikat faktury.", Extensions: map[string]string{
+		"originalKsefNumber": origNumber, "originalSessionReferenceNumber": done[0].SessionRef}}}
+	got := judgeDuplicate(t, h, submittedCopy(t, h, "B.xml", data), wrong)
+	if got.State != spool.StateAccepted || got.KsefNumber != origNumber {
+		t.Fatalf("state %s ksef number %q (%s), want accepted as %s", got.State, got.KsefNumber, got.ErrDescription, origNumber)
+	}
+}

@@ -3,7 +3,9 @@
 // LICENSE-ksef-docs.txt) served over real HTTP, used by tests, benchmarks and the demo.
 //
 // Every /v2 request is validated against the official spec with kin-openapi; a non-conforming
-// request gets HTTP 400 with exception code 21405 and is counted in Stats.SpecViolations.
+// request gets HTTP 400 with exception code 21405 and is counted in Stats.SpecViolations. With
+// Options.CheckResponses (tests: simtest.Start sets it) every answer is validated against the
+// response the spec documents too, and a wrong one is counted there (Stats.AnswerViolations).
 // Crypto (RSA-OAEP SHA-256 key wrapping, AES-256-CBC/PKCS#7 content), reference and KSeF numbers
 // (CRC-8), the asynchronous state machines, duplicates (440), UPO v4-3, batch archives (Zip,
 // TarGz), exports with HWM and truncation, and the §9 rate limits (429 + Retry-After) behave as

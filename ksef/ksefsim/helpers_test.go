@@ -31,6 +31,7 @@ func newClock() *clock { return testutil.NewClock(time.Date(2026, 3, 10, 9, 0, 0
 
 func startSim(t *testing.T, opts Options) *Server {
 	t.Helper()
+	opts.CheckResponses = true
 	s, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -39,6 +40,12 @@ func startSim(t *testing.T, opts Options) *Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
+	// Some tests send wrong requests on purpose; no test may get a wrong answer.
+	t.Cleanup(func() {
+		if v := s.Stats().AnswerViolations(); len(v) > 0 {
+			t.Errorf("the simulator answered against the spec: %v", v)
+		}
+	})
 	return s
 }
 

@@ -28,10 +28,14 @@ import (
 // LatarniaStatuses are the states the status service announces.
 var LatarniaStatuses = []string{"AVAILABLE", "MAINTENANCE", "FAILURE", "TOTAL_FAILURE"}
 
-// LatarniaMessage is one announcement, in the shape the status service publishes.
+// LatarniaMessage is one announcement, in the shape the status service publishes. The ministry's
+// clients read eventId and version as numbers and the times as offsets (ksef-client-csharp,
+// KSeF.Client.Core/Models/Lighthouse/Message.cs: "public string Id", "public int EventId",
+// "public DateTimeOffset Start", "public DateTimeOffset? End", "public int Version"; ksef-client-java
+// model/lighthouse/Message.java: "private int eventId"), so a string eventId would break them.
 type LatarniaMessage struct {
 	ID        string `json:"id"`
-	EventID   string `json:"eventId"`
+	EventID   int    `json:"eventId"`
 	Category  string `json:"category"`
 	Type      string `json:"type"`
 	Title     string `json:"title"`
@@ -125,11 +129,14 @@ func fillMessage(m LatarniaMessage, status string, id int, now time.Time) Latarn
 	if m.ID == "" {
 		m.ID = strconv.Itoa(id)
 	}
-	if m.EventID == "" {
-		m.EventID = strconv.Itoa(id)
+	if m.EventID == 0 {
+		m.EventID = id
 	}
 	if m.Category == "" {
 		m.Category = status
+	}
+	if m.Type == "" {
+		m.Type = messageType(m.Category)
 	}
 	if m.Start == "" {
 		m.Start = fmtTime(now)
@@ -141,6 +148,16 @@ func fillMessage(m LatarniaMessage, status string, id int, now time.Time) Latarn
 		m.Version = 1
 	}
 	return m
+}
+
+// messageType is the type of an announcement opening an event of category, as the ministry's C#
+// client names them (KSeF.Client.Core/Models/Lighthouse/MessageType.cs: FAILURE_START, FAILURE_END,
+// MAINTENANCE_ANNOUNCEMENT).
+func messageType(category string) string {
+	if category == "MAINTENANCE" {
+		return "MAINTENANCE_ANNOUNCEMENT"
+	}
+	return "FAILURE_START"
 }
 
 func (l *latarnia) statusLocked() string {

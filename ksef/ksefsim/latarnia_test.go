@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestLatarniaOutsideAPIFaults: a full API outage leaves the status service answering, and its own
@@ -72,5 +73,53 @@ func latarniaGetJSON(t *testing.T, url string, code int, v any) {
 	}
 	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// officialMessage is a Latarnia announcement as the ministry's clients read it
+// (ksef-client-csharp KSeF.Client.Core/Models/Lighthouse/Message.cs, ksef-client-java
+// model/lighthouse/Message.java): eventId and version are numbers, the times offsets.
+type officialMessage struct {
+	ID        string     `json:"id"`
+	EventID   int        `json:"eventId"`
+	Category  string     `json:"category"`
+	Type      string     `json:"type"`
+	Title     string     `json:"title"`
+	Text      string     `json:"text"`
+	Start     time.Time  `json:"start"`
+	End       *time.Time `json:"end"`
+	Version   int        `json:"version"`
+	Published time.Time  `json:"published"`
+}
+
+// TestLatarniaMessagesAsOfficialClientsReadThem: the announcements decode into the official
+// clients' types, which take eventId as a number (a string there fails their JSON readers).
+func TestLatarniaMessagesAsOfficialClientsReadThem(t *testing.T) {
+	s := startSim(t, Options{})
+	base := strings.TrimSuffix(s.URL(), "/v2")
+	if err := s.AnnounceLatarnia("MAINTENANCE", "Prace serwisowe", "Przerwa techniczna."); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AnnounceLatarnia("FAILURE", "Awaria", "Trwa awaria."); err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Status   string            `json:"status"`
+		Messages []officialMessage `json:"messages"`
+	}
+	latarniaGetJSON(t, base+"/latarnia/status", 200, &st)
+	var all []officialMessage
+	latarniaGetJSON(t, base+"/latarnia/messages", 200, &all)
+	if st.Status != "FAILURE" || len(st.Messages) != 1 || len(all) != 2 {
+		t.Fatalf("status %q with %d messages, %d in /messages", st.Status, len(st.Messages), len(all))
+	}
+	want := map[string]string{"FAILURE": "FAILURE_START", "MAINTENANCE": "MAINTENANCE_ANNOUNCEMENT"}
+	for _, m := range all {
+		if m.EventID == 0 || m.Version == 0 || m.Start.IsZero() || m.Published.IsZero() || m.Type != want[m.Category] {
+			t.Errorf("message %+v", m)
+		}
+	}
+	if all[1].End == nil {
+		t.Errorf("the maintenance announcement was not ended by the failure: %+v", all[1])
 	}
 }

@@ -47,6 +47,10 @@ type Options struct {
 	Grants           map[string][]string
 	AllowNonLoopback bool
 	Logger           *slog.Logger
+	// CheckResponses validates every API answer against open-api.json and counts a mismatch as a
+	// spec violation (Stats), as requests are counted: our client and our simulator must not share
+	// a misreading of what KSeF sends. It costs CPU, so only tests turn it on (simtest.Start does).
+	CheckResponses bool
 
 	// trustAnySet tells New that TrustAnySelfSigned was set explicitly (see WithoutSelfSigned).
 	trustAnySet bool
@@ -587,15 +591,31 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		// TEST behaviour (§13): echo the requested warning so clients can exercise their handling.
 		w.Header().Set("X-System-Warning", warn)
 	}
-	tmpl, params, verr := validateRequest(r)
-	if errors.Is(verr, errPathNotInSpec) {
+	route, params, verr := validateRequest(r)
+	if errors.Is(verr, errPathNotInSpec) || route == nil {
 		http.NotFound(w, r)
 		return
 	}
+	tmpl := route.Path
 	ar := &apiRequest{r: r, body: body, tmpl: tmpl, params: params, now: s.now(), ip: clientIP(r)}
 	group := rateGroup(r.Method, tmpl)
 	if s.writeWeather(w, s.kindFault(group, false)) {
 		return // the firewall or the load balancer answered; KSeF never saw the request
+	}
+	if s.opts.CheckResponses {
+		tw := &teeWriter{ResponseWriter: w}
+		w = tw
+		defer func() {
+			if tw.status == 0 {
+				tw.status = http.StatusOK // nothing written: net/http answers 200 with no body
+			}
+			if tw.status == http.StatusNotImplemented {
+				return // an endpoint the simulator does not implement: the spec has no answer for it
+			}
+			if err := validateResponse(r, route, params, tw.status, tw.Header(), tw.body.Bytes()); err != nil {
+				s.countViolation(r, answerViolation+strconv.Itoa(tw.status)+": "+compactError(err))
+			}
+		}()
 	}
 	s.mu.Lock()
 	s.st.Counters.Requests[group]++
@@ -622,6 +642,43 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h(w, ar)
+}
+
+// answerViolation starts the detail of a spec violation in the simulator's own answer.
+const answerViolation = "answer "
+
+// AnswerViolations are the details of SpecViolationDetails that concern the simulator's answers
+// (Options.CheckResponses), not its clients' requests.
+func (st Stats) AnswerViolations() []string {
+	var out []string
+	for _, d := range st.SpecViolationDetails {
+		if _, msg, ok := strings.Cut(d, ": "); ok && strings.HasPrefix(msg, answerViolation) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// teeWriter passes an answer through and keeps a copy of its status and body for CheckResponses.
+type teeWriter struct {
+	http.ResponseWriter
+	status int
+	body   bytes.Buffer
+}
+
+func (t *teeWriter) WriteHeader(code int) {
+	if t.status == 0 {
+		t.status = code
+	}
+	t.ResponseWriter.WriteHeader(code)
+}
+
+func (t *teeWriter) Write(b []byte) (int, error) {
+	if t.status == 0 {
+		t.status = http.StatusOK
+	}
+	t.body.Write(b)
+	return t.ResponseWriter.Write(b)
 }
 
 func (s *Server) countViolation(r *http.Request, msg string) {

@@ -376,7 +376,7 @@ func (s *Server) handlePartUpload(w http.ResponseWriter, r *http.Request, ref st
 		return
 	}
 	if sess.Closed || sess.FailCode != 0 {
-		http.Error(w, "session no longer accepts uploads", 403)
+		storageError(w, http.StatusForbidden, "AuthorizationFailure", "This request is not authorized to perform this operation.", "")
 		return
 	}
 	p := &sess.Batch.Parts[ordinal-1]

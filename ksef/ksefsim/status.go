@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/xml"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -486,13 +487,39 @@ func (s *Server) sessionUPOLocked(w http.ResponseWriter, ar *apiRequest, sess *s
 
 // ---- storage ----
 
+// storageError answers as Azure Blob Storage, which serves KSeF's pre-signed URLs (they carry its
+// SAS parameters sv, se, sr, sp, sig; a batch part upload asks for its x-ms-blob-type header): an
+// XML error body naming the storage error code, <?xml version="1.0" encoding="utf-8"?><Error>
+// <Code>string-value</Code><Message>string-value</Message></Error>
+// (learn.microsoft.com/rest/api/storageservices/status-and-error-codes2), and for an
+// authentication failure such as an expired link <AuthenticationErrorDetail> ("Signed expiry time
+// [...] must be after signed start time [...]", "Troubleshoot 403 errors in Azure Blob Storage").
+func storageError(w http.ResponseWriter, status int, code, message, detail string) {
+	var b strings.Builder
+	b.WriteString(`<?xml version="1.0" encoding="utf-8"?><Error><Code>`)
+	xml.EscapeText(&b, []byte(code))
+	b.WriteString(`</Code><Message>`)
+	xml.EscapeText(&b, []byte(message+"\nRequestId:"+newUUID()+"\nTime:"+time.Now().UTC().Format("2006-01-02T15:04:05.0000000Z")))
+	b.WriteString(`</Message>`)
+	if detail != "" {
+		b.WriteString(`<AuthenticationErrorDetail>`)
+		xml.EscapeText(&b, []byte(detail))
+		b.WriteString(`</AuthenticationErrorDetail>`)
+	}
+	b.WriteString(`</Error>`)
+	w.Header().Set("Content-Type", "application/xml")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, b.String())
+}
+
 func (s *Server) serveStorage(w http.ResponseWriter, r *http.Request) {
 	now := s.now()
 	s.mu.Lock()
 	ok, why := s.checkSignature(r, now)
 	s.mu.Unlock()
 	if !ok {
-		http.Error(w, "AuthenticationFailed: "+why, http.StatusForbidden)
+		storageError(w, http.StatusForbidden, "AuthenticationFailed",
+			"Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature.", why)
 		return
 	}
 	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/storage/"), "/")

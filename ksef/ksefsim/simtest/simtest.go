@@ -10,8 +10,12 @@ import (
 )
 
 // Start runs the simulator with opts on a free loopback port and closes it when the test ends.
+// The simulator checks its own answers against the specification (Options.CheckResponses), and
+// the test fails if one was wrong: our client and our simulator must not share a misreading of
+// what KSeF sends.
 func Start(t testing.TB, opts ksefsim.Options) *ksefsim.Server {
 	t.Helper()
+	opts.CheckResponses = true
 	sim, err := ksefsim.New(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -20,10 +24,16 @@ func Start(t testing.TB, opts ksefsim.Options) *ksefsim.Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sim.Close() })
+	t.Cleanup(func() {
+		if v := sim.Stats().AnswerViolations(); len(v) > 0 {
+			t.Errorf("the simulator answered against the specification: %v", v)
+		}
+	})
 	return sim
 }
 
-// CheckSpec fails the test at its end if the simulator saw a request against the specification.
+// CheckSpec fails the test at its end if the simulator saw a request against the specification
+// (or gave an answer against it).
 func CheckSpec(t testing.TB, sim *ksefsim.Server) {
 	t.Cleanup(func() {
 		if st := sim.Stats(); st.SpecViolations != 0 {
