@@ -256,12 +256,25 @@ func (e *Engine) sessionFailedWithoutResults(ctx context.Context, ref string, st
 		cur := &left[i]
 		cause := fmt.Errorf("batch session %s ended with %d %s", ref, st.Status.Code, st.Status.Description)
 		if cur.Attempts >= 3 {
-			errs = append(errs, e.reject(ctx, cur, st.Status, "ksef"))
+			errs = append(errs, e.sessionFailed(ctx, cur, ref, st.Status))
 			continue
 		}
 		errs = append(errs, e.backToReady(ctx, cur, cause))
 	}
 	return errors.Join(errs...)
+}
+
+// sessionFailed rejects inv after its batch sessions kept failing as a whole. The session's status
+// codes mean other things than an invoice's with the same number (open-api.json,
+// SessionStatusResponse: batch 440 "Sesja anulowana", 415 "Błąd odszyfrowania dostarczonego
+// klucza", 430 "Błąd dekompresji pierwotnego archiwum"; SessionInvoiceStatusResponse: invoice 440
+// "Duplikat faktury", 415 "Brak możliwości wysyłania faktury z załącznikiem", 430 "Błąd weryfikacji
+// pliku faktury"), so the error file says it was the session, with a hint of its own, never the
+// hint of the invoice code the number happens to share. KSeF's own words go into details.
+func (e *Engine) sessionFailed(ctx context.Context, inv *spool.Invoice, ref string, sst ksef.Status) error {
+	st := ksef.Status{Code: sst.Code, Description: e.opt.Lang.T(msg.DescSessionFailed, ref, sst.Code, sst.Description)}
+	st.Details = append([]string{sst.Description}, sst.Details...)
+	return e.rejectHinted(ctx, inv, st, "ksef", e.opt.Lang.T(msg.HintSessionFailed))
 }
 
 // applyStatus records KSeF's verdict on one invoice.

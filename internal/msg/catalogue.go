@@ -134,6 +134,8 @@ const (
 	HintKSeFOther        Key = "ksef.other.hint"
 	DescDuplicateUnknown Key = "ksef.440-unknown.desc"
 	DescDuplicateDiffers Key = "ksef.440-different.desc"
+	DescSessionFailed    Key = "ksef.session-failed.desc"
+	HintSessionFailed    Key = "ksef.session-failed.hint"
 	DescFileTooLarge     Key = "claim.too-large.desc"
 	HintFileTooLarge     Key = "claim.too-large.hint"
 
@@ -481,6 +483,12 @@ var catalogue = map[Key]text{
 	DescDuplicateDiffers: {
 		"numer faktury jest już zarejestrowany jako %s z inną treścią",
 		"invoice number already registered as %s with different content"},
+	DescSessionFailed: {
+		"KSeF nie przetworzył sesji wsadowej %s, w której była ta faktura, ani wcześniejszych, w których ksef-sync ją wysyłał: status sesji %d %s",
+		"KSeF did not process batch session %s, which carried this invoice, nor the earlier ones ksef-sync sent it in: session status %d %s"},
+	HintSessionFailed: {
+		"To nie jest błąd w treści faktury i nie jest ona zarejestrowana w KSeF: umieść plik ponownie w folderze outbox; jeśli to się powtarza, skontaktuj się z działem IT.",
+		"This is not a content error and the invoice is not registered in KSeF: drop the file into the outbox again; if it repeats, contact IT."},
 	DescFileTooLarge: {
 		"plik ma ponad %d MB, znacznie więcej niż limit KSeF (1 MB na fakturę, 3 MB z załącznikami)",
 		"the file is larger than %d MB, far above KSeF's 1 MB invoice limit (3 MB with attachments)"},

@@ -144,6 +144,7 @@ type Server struct {
 	closed  bool
 
 	exportFaults exportFaults // guarded by mu; see export_faults.go
+	statusFaults statusFaults // guarded by mu; see status_faults.go
 }
 
 // New builds a simulator, restoring state from opts.StateDir when present.
@@ -494,7 +495,9 @@ func (s *Server) buildMux() http.Handler {
 	mux.HandleFunc("/v2/", s.serveAPI)
 	mux.HandleFunc("/storage/", s.serveStorage)
 	mux.HandleFunc("/admin/", s.serveAdmin)
-	mux.HandleFunc("/admin/exports/", s.serveExportAdmin) // export_faults.go
+	mux.HandleFunc("/admin/exports/", s.serveExportAdmin)       // export_faults.go
+	mux.HandleFunc("/admin/invoices/", s.serveStatusFaultAdmin) // status_faults.go
+	mux.HandleFunc("/admin/batches/", s.serveStatusFaultAdmin)
 	// The status service is another host: API faults never reach it (latarnia.go).
 	return s.withLatarnia(s.withFaults(s.withLostAnswers(mux)))
 }

@@ -197,9 +197,12 @@ func (s *Server) handleSendInvoice(w http.ResponseWriter, ar *apiRequest) {
 			return
 		}
 		inv.Delay = s.drawStepLocked()
-		if err := s.processInvoiceLocked(inv, pt, false, ar.now.Add(2*s.invoiceDelay(inv))); err != nil {
-			writeException(w, ar.r, 500, 0, "internal error", err.Error())
-			return
+		// status_faults.go: an injected status the content checks never give.
+		if !s.takeInvoiceFaultLocked(inv) {
+			if err := s.processInvoiceLocked(inv, pt, false, ar.now.Add(2*s.invoiceDelay(inv))); err != nil {
+				writeException(w, ar.r, 500, 0, "internal error", err.Error())
+				return
+			}
 		}
 	}
 	sess.Invoices = append(sess.Invoices, inv.Ref)
@@ -445,6 +448,7 @@ func (s *Server) processBatch(ref string) {
 	}
 	key, iv, keyErr := sess.AESKey, sess.IV, sess.KeyError
 	info := *sess.Batch
+	injected := s.takeBatchFaultLocked() // status_faults.go
 	s.mu.Unlock()
 
 	fail := func(code int, desc string, details ...string) {
@@ -457,6 +461,10 @@ func (s *Server) processBatch(ref string) {
 	}
 	if keyErr {
 		fail(415, "Błąd odszyfrowania dostarczonego klucza")
+		return
+	}
+	if injected != 0 {
+		fail(injected, batchFaultCodes[injected].Description, batchFaultCodes[injected].Details...)
 		return
 	}
 	var archive bytes.Buffer
@@ -490,8 +498,10 @@ func (s *Server) processBatch(ref string) {
 	for i, e := range entries {
 		inv := &invoice{Ref: newReferenceNumber(now, "EE"), SessionRef: ref, Ordinal: i + 1, FileName: e.name, InvoiceHash: sha256B64(e.data),
 			Size: len(e.data), Mode: "batch", Offline: info.Offline, Received: sess.Created, Form: sess.Form, ContextNIP: sess.NIP}
-		if err := s.recordInvoiceLocked(inv, e.data, results[i].facts, results[i].err, acquired); err != nil {
-			inv.Code, inv.Description, inv.Details = 500, "Nieznany błąd", []string{err.Error()}
+		if !s.takeInvoiceFaultLocked(inv) { // status_faults.go
+			if err := s.recordInvoiceLocked(inv, e.data, results[i].facts, results[i].err, acquired); err != nil {
+				inv.Code, inv.Description, inv.Details = 500, "Nieznany błąd", []string{err.Error()}
+			}
 		}
 		sess.Invoices = append(sess.Invoices, inv.Ref)
 		if err := s.addInvoiceLocked(inv); err != nil {

@@ -1,0 +1,119 @@
+package engine
+
+import (
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ksef-sync/ksef-sync/internal/msg"
+	"github.com/ksef-sync/ksef-sync/spool"
+)
+
+// settleSkipping is settle with the engine's clock moved a minute ahead after every step, so an
+// invoice KSeF asked for again is due at once instead of after the real retry delay.
+func (h *harness) settleSkipping(paths ...string) []spool.Invoice {
+	h.t.Helper()
+	var skew atomic.Int64
+	h.eng.now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	for _, p := range paths {
+		h.eng.intake(h.ctx, p)
+	}
+	for range 500 {
+		if err := h.eng.Step(h.ctx, true); err != nil {
+			h.t.Logf("step: %v", err)
+		}
+		h.sim.WaitJobs()
+		open, err := h.journal.ByState(h.ctx, nip, spool.StateClaimed, spool.StateReady, spool.StateSending, spool.StateSubmitted, spool.StateAccepted, spool.StateRejected)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		if len(open) == 0 {
+			done, _ := h.journal.ByState(h.ctx, nip, spool.StateDone)
+			return done
+		}
+		skew.Add(int64(time.Minute))
+	}
+	open, _ := h.journal.ByState(h.ctx, nip, spool.StateReady, spool.StateSending, spool.StateSubmitted)
+	for _, inv := range open {
+		h.t.Logf("%s: %s attempts %d next %s (now %s)", inv.FileName, inv.State, inv.Attempts, inv.NextAttemptAt, h.eng.now())
+	}
+	h.t.Fatal("invoices did not settle")
+	return nil
+}
+
+// TestInvoiceStatusCodes: every invoice status open-api.json lists that our content checks never
+// give (SessionInvoiceStatusResponse.status) is handled as KSeF means it: 405 "Przetwarzanie
+// anulowane z powodu błędu sesji" and 550 "Operacja została anulowana przez system … Spróbuj
+// ponownie" are sent again and end accepted; 410 (permissions) and 500 (unknown) go to error/ with
+// the code as text and their own hint.
+func TestInvoiceStatusCodes(t *testing.T) {
+	for _, tc := range []struct {
+		code     int
+		mode     string
+		outcome  string
+		wantHint msg.Key
+	}{
+		{405, "online", "accepted", ""},
+		{550, "online", "accepted", ""},
+		{405, "batch", "accepted", ""},
+		{550, "batch", "accepted", ""},
+		{410, "online", "rejected", msg.HintKSeF410},
+		{500, "batch", "rejected", msg.HintKSeF500},
+	} {
+		t.Run(tc.mode+"/"+strconv.Itoa(tc.code), func(t *testing.T) {
+			h := newHarness(t, SendSettings{Mode: tc.mode})
+			if err := h.sim.FailInvoices(tc.code, 1); err != nil {
+				t.Fatal(err)
+			}
+			done := h.settleSkipping(h.drop("FV_C.xml", inv(1, "CODE")))
+			if len(done) != 1 || done[0].Outcome != tc.outcome {
+				t.Fatalf("done = %+v; want one %s", done, tc.outcome)
+			}
+			if tc.outcome == "accepted" {
+				if got := len(h.sim.Stats().Accepted); got != 1 {
+					t.Fatalf("simulator accepted %d invoices; want 1", got)
+				}
+				return
+			}
+			rec := h.errorRecord("FV_C")
+			if rec.Code != strconv.Itoa(tc.code) || rec.KsefCode != tc.code || rec.Stage != "ksef" {
+				t.Errorf("error record code %q/%d stage %q; want %d ksef", rec.Code, rec.KsefCode, rec.Stage, tc.code)
+			}
+			if want := msg.PL.T(tc.wantHint); !strings.Contains(rec.Hint, want) {
+				t.Errorf("hint %q; want %q", rec.Hint, want)
+			}
+		})
+	}
+}
+
+// TestBatchSessionFailureSaysSo: a batch session that keeps ending as a whole (440 "Sesja
+// anulowana / Przekroczono czas wysyłki" after a correct close, CIRFMF/ksef-api #308) is sent
+// again, and when the invoice is finally rejected, its error file names the session's failure. It
+// must not read as the invoice code that shares the number: invoice 440 is "Duplikat faktury"
+// (open-api.json), and the duplicate hint would send the bookkeeper after a registration that
+// never happened.
+func TestBatchSessionFailureSaysSo(t *testing.T) {
+	h := newHarness(t, SendSettings{Mode: "batch"})
+	if err := h.sim.FailBatches(440, 10); err != nil {
+		t.Fatal(err)
+	}
+	done := h.settleSkipping(h.drop("FV_S.xml", inv(1, "SESS")))
+	if len(done) != 1 || done[0].Outcome != "rejected" {
+		t.Fatalf("done = %+v; want one rejected", done)
+	}
+	if n := len(h.sim.Stats().BatchSessions); n < 2 {
+		t.Errorf("%d batch sessions; want the invoice sent again before it is given up", n)
+	}
+	rec := h.errorRecord("FV_S")
+	if rec.Code != "440" || rec.Stage != "ksef" {
+		t.Errorf("code %q stage %q; want KSeF's session status 440, stage ksef", rec.Code, rec.Stage)
+	}
+	if dup := msg.PL.T(msg.HintKSeF440); strings.Contains(rec.Hint, dup) {
+		t.Errorf("hint %q is the duplicate invoice's: the session failed, nothing was registered", rec.Hint)
+	}
+	if !strings.Contains(rec.Description, "sesji wsadowej") || !strings.Contains(strings.Join(rec.Details, " "), "Przekroczono czas wysyłki") {
+		t.Errorf("description %q, details %q; want the batch session named and KSeF's words kept", rec.Description, rec.Details)
+	}
+}

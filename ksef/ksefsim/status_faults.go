@@ -1,0 +1,133 @@
+package ksefsim
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+)
+
+// statusFaults end invoices and batch sessions with the documented status codes that our content
+// checks never produce, so a client can be tried on every code KSeF lists. Guarded by Server.mu.
+type statusFaults struct {
+	invoices []int // the next invoices end with these codes, in order
+	batches  []int // the next closed batch sessions end with these codes, in order
+}
+
+// invoiceFaultCodes are the invoice statuses FailInvoices injects, with their descriptions and
+// details as open-api.json (SessionInvoiceStatusResponse.status) gives them:
+//
+//	| 405 | Przetwarzanie anulowane z powodu błędu sesji | - | - |
+//	| 410 | Nieprawidłowy zakres uprawnień | - |  - |
+//	| 500 | Nieznany błąd ({statusCode}) | - | - |
+//	| 550 | Operacja została anulowana przez system | Przetwarzanie zostało przerwane z przyczyn wewnętrznych systemu. Spróbuj ponownie |- |
+var invoiceFaultCodes = map[int]faultStatus{
+	405: {Description: "Przetwarzanie anulowane z powodu błędu sesji"},
+	410: {Description: "Nieprawidłowy zakres uprawnień"},
+	500: {Description: "Nieznany błąd (500)"},
+	550: {Description: "Operacja została anulowana przez system",
+		Details: []string{"Przetwarzanie zostało przerwane z przyczyn wewnętrznych systemu. Spróbuj ponownie"}},
+}
+
+// batchFaultCodes are the batch session statuses FailBatches injects after a correct close
+// (open-api.json, SessionStatusResponse.status, "Sesja wsadowa"):
+//
+//	| 440 | Sesja anulowana | Przekroczono czas wysyłki |
+//	| 500 | Nieznany błąd ({statusCode}) | - |
+//
+// KSeF has answered 440 "Przekroczono czas wysyłki" seconds after a correct upload and close, the
+// session having been at 150 in between (CIRFMF/ksef-api #308); nothing in it was registered.
+var batchFaultCodes = map[int]faultStatus{
+	440: {Description: "Sesja anulowana", Details: []string{"Przekroczono czas wysyłki"}},
+	500: {Description: "Nieznany błąd (500)"},
+}
+
+// faultStatus is an injected status's description and details, as KSeF writes them.
+type faultStatus struct {
+	Description string
+	Details     []string
+}
+
+// FailInvoices makes the next n invoices (sent online or found in a batch) end with status code
+// (405, 410, 500 or 550) instead of being checked; they get no KSeF number.
+func (s *Server) FailInvoices(code, n int) error {
+	if _, ok := invoiceFaultCodes[code]; !ok {
+		return fmt.Errorf("ksefsim: invoice status %d cannot be injected (use 405, 410, 500 or 550)", code)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.statusFaults.invoices = append(s.statusFaults.invoices, code)
+	}
+	return nil
+}
+
+// FailBatches makes the next n batch sessions closed correctly end with status code (440 or 500)
+// instead of being processed; none of their invoices is registered or listed.
+func (s *Server) FailBatches(code, n int) error {
+	if _, ok := batchFaultCodes[code]; !ok {
+		return fmt.Errorf("ksefsim: batch session status %d cannot be injected (use 440 or 500)", code)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.statusFaults.batches = append(s.statusFaults.batches, code)
+	}
+	return nil
+}
+
+// takeInvoiceFaultLocked ends inv with the next injected invoice status, if any is left.
+func (s *Server) takeInvoiceFaultLocked(inv *invoice) bool {
+	f := &s.statusFaults
+	if len(f.invoices) == 0 {
+		return false
+	}
+	code := f.invoices[0]
+	f.invoices = f.invoices[1:]
+	st := invoiceFaultCodes[code]
+	inv.Code, inv.Description, inv.Details = code, st.Description, st.Details
+	return true
+}
+
+// takeBatchFaultLocked is the next injected batch session status (0: none).
+func (s *Server) takeBatchFaultLocked() int {
+	f := &s.statusFaults
+	if len(f.batches) == 0 {
+		return 0
+	}
+	code := f.batches[0]
+	f.batches = f.batches[1:]
+	return code
+}
+
+// serveStatusFaultAdmin implements the status controls of the admin API:
+//
+//	POST /admin/invoices/fail?status=550&n=2 the next 2 invoices end with 550 (405, 410, 500, 550)
+//	POST /admin/batches/fail?status=440&n=1  the next closed batch session ends with 440 (440, 500)
+func (s *Server) serveStatusFaultAdmin(w http.ResponseWriter, r *http.Request) {
+	if ip := net.ParseIP(clientIP(r)); ip == nil || !ip.IsLoopback() {
+		http.Error(w, "admin API is loopback-only", http.StatusForbidden)
+		return
+	}
+	q := r.URL.Query()
+	n, err := strconv.Atoi(q.Get("n"))
+	if err != nil || n < 0 || r.Method != http.MethodPost {
+		http.Error(w, "fail: POST with status and n, a count (0 or more)", 400)
+		return
+	}
+	code, _ := strconv.Atoi(q.Get("status"))
+	switch r.URL.Path {
+	case "/admin/invoices/fail":
+		err = s.FailInvoices(code, n)
+	case "/admin/batches/fail":
+		err = s.FailBatches(code, n)
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	if err != nil {
+		http.Error(w, err.Error(), 400)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
