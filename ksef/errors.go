@@ -108,7 +108,7 @@ func IsRetriable(err error) bool {
 	}
 	var ae *AuthError
 	if errors.As(err, &ae) {
-		return ae.Code == 550
+		return authRetriable(ae.Code)
 	}
 	var se *StatusError
 	if errors.As(err, &se) {
@@ -116,6 +116,13 @@ func IsRetriable(err error) bool {
 	}
 	return isNetworkError(err)
 }
+
+// authRetriable reports an authentication status that is KSeF's own failure, not a verdict on the
+// credentials (open-api.json, AuthenticationOperationStatusResponse.status): 550 "Operacja została
+// anulowana przez system … Spróbuj ponownie", and 500 "Nieznany błąd", which names no fault of the
+// credentials (asked of the Ministry in CIRFMF/ksef-api #79, unanswered). Every other final code
+// (415, 425, 450, 460, 470, 480) needs someone to fix the credentials or permissions.
+func authRetriable(code int) bool { return code == 550 || code == 500 }
 
 func isNetworkError(err error) bool {
 	var ne net.Error

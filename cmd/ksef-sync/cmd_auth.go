@@ -178,8 +178,13 @@ func authStatusText(code int, cfg *config.Config) string {
 			"or, once KSeF no longer accepts tokens, switch [auth] method to \"certificate\" (README: Certificate login)"
 	case 460:
 		return "KSeF rejected the certificate (invalid, revoked, untrusted chain)"
+	case 470:
+		return "these credentials belong to a deceased person (KSeF: \"osoby zmarłej\"): log in with the company's own certificate or token"
 	case 480:
 		return "authentication is blocked for this context (security incident): contact KSeF support"
+	case 500:
+		// open-api.json: 500 "Nieznany błąd" names no fault of the credentials.
+		return "KSeF reported an unknown error; this is not about the credentials: try again later"
 	case 550:
 		return "KSeF cancelled the operation: try again in a few minutes"
 	}

@@ -270,6 +270,12 @@ func authDescription(code int) string {
 		return "Uwierzytelnianie zakończone niepowodzeniem z powodu błędnego tokenu"
 	case 460:
 		return "Uwierzytelnianie zakończone niepowodzeniem z powodu błędu certyfikatu"
+	case 470:
+		return "Uwierzytelnianie zakończone niepowodzeniem"
+	case 480:
+		return "Uwierzytelnienie zablokowane"
+	case 550:
+		return "Operacja została anulowana przez system"
 	}
 	return "Nieznany błąd"
 }
@@ -282,6 +288,7 @@ func (s *Server) newAuthOpLocked(now time.Time, ctx contextIdentifier, category,
 
 // respondAuthInit issues the authenticationToken for op; callers hold s.mu.
 func (s *Server) respondAuthInit(w http.ResponseWriter, op *authOp, now time.Time) {
+	s.takeLoginFaultLocked(op) // status_faults.go
 	tok := s.newBearerLocked("authentication", op, now.Add(authTokenTTL))
 	op.AuthTokenValue = tok
 	s.markDirty()

@@ -498,6 +498,7 @@ func (s *Server) buildMux() http.Handler {
 	mux.HandleFunc("/admin/exports/", s.serveExportAdmin)       // export_faults.go
 	mux.HandleFunc("/admin/invoices/", s.serveStatusFaultAdmin) // status_faults.go
 	mux.HandleFunc("/admin/batches/", s.serveStatusFaultAdmin)
+	mux.HandleFunc("/admin/logins/", s.serveStatusFaultAdmin)
 	// The status service is another host: API faults never reach it (latarnia.go).
 	return s.withLatarnia(s.withFaults(s.withLostAnswers(mux)))
 }

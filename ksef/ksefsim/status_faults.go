@@ -10,6 +10,7 @@ import (
 // statusFaults end invoices and batch sessions with the documented status codes that our content
 // checks never produce, so a client can be tried on every code KSeF lists. Guarded by Server.mu.
 type statusFaults struct {
+	logins   []int // the next logins that would succeed end with these codes, in order
 	invoices []int // the next invoices end with these codes, in order
 	batches  []int // the next closed batch sessions end with these codes, in order
 }
@@ -46,6 +47,47 @@ var batchFaultCodes = map[int]faultStatus{
 type faultStatus struct {
 	Description string
 	Details     []string
+}
+
+// loginFaultCodes are the authentication statuses FailLogins injects, with their details as
+// open-api.json (AuthenticationOperationStatusResponse.status) gives them:
+//
+//	| 470 | Uwierzytelnianie zakończone niepowodzeniem | Próba wykorzystania metod autoryzacyjnych osoby zmarłej |
+//	| 480 | Uwierzytelnienie zablokowane | Podejrzenie incydentu bezpieczeństwa. Skontaktuj się z Ministerstwem Finansów przez formularz zgłoszeniowy. |
+//	| 500 | Nieznany błąd | - |
+//	| 550 | Operacja została anulowana przez system | Przetwarzanie zostało przerwane z przyczyn wewnętrznych systemu. Spróbuj ponownie |
+//
+// The descriptions are authDescription's.
+var loginFaultCodes = map[int][]string{
+	470: {"Próba wykorzystania metod autoryzacyjnych osoby zmarłej"},
+	480: {"Podejrzenie incydentu bezpieczeństwa. Skontaktuj się z Ministerstwem Finansów przez formularz zgłoszeniowy."},
+	500: nil,
+	550: {"Przetwarzanie zostało przerwane z przyczyn wewnętrznych systemu. Spróbuj ponownie"},
+}
+
+// FailLogins makes the next n logins whose credentials KSeF would accept end with status code
+// (470, 480, 500 or 550) instead.
+func (s *Server) FailLogins(code, n int) error {
+	if _, ok := loginFaultCodes[code]; !ok {
+		return fmt.Errorf("ksefsim: authentication status %d cannot be injected (use 470, 480, 500 or 550)", code)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.statusFaults.logins = append(s.statusFaults.logins, code)
+	}
+	return nil
+}
+
+// takeLoginFaultLocked ends a login that succeeded with the next injected status, if any is left.
+func (s *Server) takeLoginFaultLocked(op *authOp) {
+	f := &s.statusFaults
+	if op.Code != 200 || len(f.logins) == 0 {
+		return
+	}
+	code := f.logins[0]
+	f.logins = f.logins[1:]
+	op.Code, op.Description, op.Details = code, authDescription(code), loginFaultCodes[code]
 }
 
 // FailInvoices makes the next n invoices (sent online or found in a batch) end with status code
@@ -102,6 +144,7 @@ func (s *Server) takeBatchFaultLocked() int {
 
 // serveStatusFaultAdmin implements the status controls of the admin API:
 //
+//	POST /admin/logins/fail?status=500&n=1   the next login ends with 500 (470, 480, 500, 550)
 //	POST /admin/invoices/fail?status=550&n=2 the next 2 invoices end with 550 (405, 410, 500, 550)
 //	POST /admin/batches/fail?status=440&n=1  the next closed batch session ends with 440 (440, 500)
 func (s *Server) serveStatusFaultAdmin(w http.ResponseWriter, r *http.Request) {
@@ -117,6 +160,8 @@ func (s *Server) serveStatusFaultAdmin(w http.ResponseWriter, r *http.Request) {
 	}
 	code, _ := strconv.Atoi(q.Get("status"))
 	switch r.URL.Path {
+	case "/admin/logins/fail":
+		err = s.FailLogins(code, n)
 	case "/admin/invoices/fail":
 		err = s.FailInvoices(code, n)
 	case "/admin/batches/fail":
