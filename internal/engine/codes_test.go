@@ -12,7 +12,8 @@ import (
 )
 
 // settleSkipping is settle with the engine's clock moved a minute ahead after every step, so an
-// invoice KSeF asked for again is due at once instead of after the real retry delay.
+// invoice KSeF asked for again is due at once instead of after the real retry delay. It steps as the
+// daemon does (no flush), so an online session stays open between steps until it idles out.
 func (h *harness) settleSkipping(paths ...string) []spool.Invoice {
 	h.t.Helper()
 	var skew atomic.Int64
@@ -21,7 +22,7 @@ func (h *harness) settleSkipping(paths ...string) []spool.Invoice {
 		h.eng.intake(h.ctx, p)
 	}
 	for range 500 {
-		if err := h.eng.Step(h.ctx, true); err != nil {
+		if err := h.eng.Step(h.ctx, false); err != nil { // as the daemon steps: sessions stay open while used
 			h.t.Logf("step: %v", err)
 		}
 		h.sim.WaitJobs()
@@ -63,7 +64,8 @@ func TestInvoiceStatusCodes(t *testing.T) {
 		{500, "batch", "rejected", msg.HintKSeF500},
 	} {
 		t.Run(tc.mode+"/"+strconv.Itoa(tc.code), func(t *testing.T) {
-			h := newHarness(t, SendSettings{Mode: tc.mode})
+			// An idle online session would be closed anyway as the clock skips ahead: not here.
+			h := newHarness(t, SendSettings{Mode: tc.mode, SessionIdleClose: 24 * time.Hour})
 			if err := h.sim.FailInvoices(tc.code, 1); err != nil {
 				t.Fatal(err)
 			}
@@ -72,8 +74,12 @@ func TestInvoiceStatusCodes(t *testing.T) {
 				t.Fatalf("done = %+v; want one %s", done, tc.outcome)
 			}
 			if tc.outcome == "accepted" {
-				if got := len(h.sim.Stats().Accepted); got != 1 {
-					t.Fatalf("simulator accepted %d invoices; want 1", got)
+				acc := h.sim.Stats().Accepted
+				if len(acc) != 1 {
+					t.Fatalf("simulator accepted %d invoices; want 1", len(acc))
+				}
+				if tc.code == 405 && tc.mode == "online" {
+					h.sentAgainInNewSession(acc[0].SessionReferenceNumber)
 				}
 				return
 			}
@@ -115,5 +121,18 @@ func TestBatchSessionFailureSaysSo(t *testing.T) {
 	}
 	if !strings.Contains(rec.Description, "sesji wsadowej") || !strings.Contains(strings.Join(rec.Details, " "), "Przekroczono czas wysyłki") {
 		t.Errorf("description %q, details %q; want the batch session named and KSeF's words kept", rec.Description, rec.Details)
+	}
+}
+
+// sentAgainInNewSession checks that the invoice KSeF cancelled with 405 ("because of a session
+// error") was accepted in another online session than the first one the engine opened.
+func (h *harness) sentAgainInNewSession(acceptedIn string) {
+	h.t.Helper()
+	ss, err := h.journal.Sessions(h.ctx, nip)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if len(ss) < 2 || ss[0].Ref == acceptedIn {
+		h.t.Errorf("sessions %+v, accepted in %s: want the invoice sent again in a new session, not into the one KSeF failed", ss, acceptedIn)
 	}
 }

@@ -288,9 +288,20 @@ func (e *Engine) applyStatus(ctx context.Context, inv *spool.Invoice, si *ksef.S
 	case st.Code == 440:
 		return e.duplicate(ctx, inv, si)
 	case st.Transient():
+		e.leaveFailedSession(ctx, inv, st)
 		return e.backToReady(ctx, inv, fmt.Errorf("KSeF status %d %s", st.Code, st.Description))
 	default:
 		return e.reject(ctx, inv, st, "ksef")
+	}
+}
+
+// leaveFailedSession stops using our online session when KSeF cancelled an invoice in it "because
+// of a session error" (open-api.json, SessionInvoiceStatusResponse.status: 405 "Przetwarzanie
+// anulowane z powodu błędu sesji"): the invoice is sent again in a new session, not into the one
+// that failed it.
+func (e *Engine) leaveFailedSession(ctx context.Context, inv *spool.Invoice, st ksef.Status) {
+	if st.Code == 405 && e.online.session != nil && e.online.session.ReferenceNumber == inv.SessionRef {
+		e.closeOnline(ctx)
 	}
 }
 
