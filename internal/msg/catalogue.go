@@ -484,8 +484,8 @@ var catalogue = map[Key]text{
 		"numer faktury jest już zarejestrowany jako %s z inną treścią",
 		"invoice number already registered as %s with different content"},
 	DescSessionFailed: {
-		"KSeF nie przetworzył sesji wsadowej %s, w której była ta faktura, ani wcześniejszych, w których ksef-sync ją wysyłał: status sesji %d %s",
-		"KSeF did not process batch session %s, which carried this invoice, nor the earlier ones ksef-sync sent it in: session status %d %s"},
+		"KSeF nie podał wyniku tej faktury w sesji wsadowej %s ani we wcześniejszych, w których ksef-sync ją wysyłał: status sesji %d %s",
+		"KSeF gave no result for this invoice in batch session %s nor in the earlier ones ksef-sync sent it in: session status %d %s"},
 	HintSessionFailed: {
 		"To nie jest błąd w treści faktury i nie jest ona zarejestrowana w KSeF: umieść plik ponownie w folderze outbox; jeśli to się powtarza, skontaktuj się z działem IT.",
 		"This is not a content error and the invoice is not registered in KSeF: drop the file into the outbox again; if it repeats, contact IT."},
