@@ -136,3 +136,30 @@ func (h *harness) sentAgainInNewSession(acceptedIn string) {
 		h.t.Errorf("sessions %+v, accepted in %s: want the invoice sent again in a new session, not into the one KSeF failed", ss, acceptedIn)
 	}
 }
+
+// TestBatchSessionFailureAfterOutage: dispatches deferred while KSeF was unreachable count as
+// attempts in the journal, but not as failed sessions. After such an outage, one batch session
+// that KSeF ends as a whole (500 "Nieznany błąd") sends the invoice again instead of rejecting it.
+func TestBatchSessionFailureAfterOutage(t *testing.T) {
+	h := newHarness(t, SendSettings{Mode: "batch"})
+	h.eng.intake(h.ctx, h.drop("FV_O.xml", inv(1, "OUTAGE")))
+	ready, err := h.journal.ByState(h.ctx, nip, spool.StateReady)
+	if err != nil || len(ready) != 1 {
+		t.Fatalf("ready = %d, %v", len(ready), err)
+	}
+	for range 5 { // as deferAll leaves it after five dispatches KSeF did not answer
+		if err := h.journal.Defer(h.ctx, []int64{ready[0].ID}, func(int) time.Time { return time.Now() }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := h.sim.FailBatches(500, 1); err != nil {
+		t.Fatal(err)
+	}
+	done := h.settleSkipping()
+	if len(done) != 1 || done[0].Outcome != "accepted" {
+		t.Fatalf("done = %+v; want the invoice sent again and accepted", done)
+	}
+	if n := len(h.sim.Stats().BatchSessions); n != 2 {
+		t.Errorf("%d batch sessions; want 2 (the failed one and the one that registered it)", n)
+	}
+}

@@ -246,6 +246,12 @@ func matchKey(inv *spool.Invoice) string {
 // example an archive it could not open): they are sent again, and rejected after repeated failures.
 // The invoices still submitted are read again in one query (not one per invoice: after a 10,000
 // batch KSeF listed, that was 10,000 reads to find none).
+//
+// Only failed sessions count towards the rejection, not the journal's attempts: those also count
+// every dispatch deferred while KSeF was unreachable (Defer), so after an hour's outage the first
+// session to fail — KSeF has cancelled correct batches seconds after their close, CIRFMF/ksef-api
+// #308 — rejected the invoice at once. The count lives in memory: a restart forgets it, which only
+// means more tries.
 func (e *Engine) sessionFailedWithoutResults(ctx context.Context, ref string, st *ksef.SessionStatus) error {
 	left, err := e.confirmJ.InSession(ctx, e.opt.NIP, ref, spool.StateSubmitted)
 	if err != nil {
@@ -255,7 +261,8 @@ func (e *Engine) sessionFailedWithoutResults(ctx context.Context, ref string, st
 	for i := range left {
 		cur := &left[i]
 		cause := fmt.Errorf("batch session %s ended with %d %s", ref, st.Status.Code, st.Status.Description)
-		if cur.Attempts >= 3 {
+		if e.sessionFails[cur.ID]++; e.sessionFails[cur.ID] >= maxFailedSessions {
+			delete(e.sessionFails, cur.ID)
 			errs = append(errs, e.sessionFailed(ctx, cur, ref, st.Status))
 			continue
 		}
@@ -263,6 +270,10 @@ func (e *Engine) sessionFailedWithoutResults(ctx context.Context, ref string, st
 	}
 	return errors.Join(errs...)
 }
+
+// maxFailedSessions is how many batch sessions may end without a result for an invoice before it
+// is rejected.
+const maxFailedSessions = 3
 
 // sessionFailed rejects inv after its batch sessions kept failing as a whole. The session's status
 // codes mean other things than an invoice's with the same number (open-api.json,
