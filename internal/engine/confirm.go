@@ -221,6 +221,7 @@ func (e *Engine) acceptPart(ctx context.Context, part *[]acceptance) error {
 	err := e.confirmJ.Accept(ctx, regs...)
 	if err == nil {
 		for _, a := range *part {
+			delete(e.sessionFails, a.inv.ID) // failed sessions before this one count no more
 			e.log.Info("invoice accepted", "file", a.inv.FileName, "invoice", a.inv.ID, "state", spool.StateAccepted,
 				"ksef_number", a.si.KsefNumber, "session", a.inv.SessionRef)
 		}
