@@ -58,7 +58,7 @@ type SentRecord struct {
 	// says why (a duplicate whose original another tool registered, issue 10 §7).
 	UPOFile    *string `json:"upoFile"`
 	UPOMissing string  `json:"upoMissing,omitempty"`
-	Conversion string  `json:"conversion,omitempty"`
+	Conversion string  `json:"conversion"` // "" when the bytes were registered as written
 	// OfflineMode is what we declared (sent with offlineMode: true); InvoicingMode is what KSeF
 	// says (Online or Offline); CorrectionOf names the rejected invoice a technical correction
 	// corrects (issue 14).
@@ -78,9 +78,9 @@ type ErrorRecord struct {
 	Stage                  string   `json:"stage"`
 	Hint                   string   `json:"hint"`
 	FileName               string   `json:"fileName"`
-	InvoiceNumber          string   `json:"invoiceNumber,omitempty"`
-	SessionReferenceNumber string   `json:"sessionReferenceNumber,omitempty"`
-	ReferenceNumber        string   `json:"referenceNumber,omitempty"`
+	InvoiceNumber          string   `json:"invoiceNumber"`          // P_2; "" when the file could not be read that far
+	SessionReferenceNumber string   `json:"sessionReferenceNumber"` // "" at stage validation: nothing was sent
+	ReferenceNumber        string   `json:"referenceNumber"`        // likewise
 	Time                   string   `json:"time"`
 	Company                string   `json:"company"` // the configured company name (issue 13)
 }
