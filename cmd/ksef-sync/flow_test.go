@@ -1,12 +1,18 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ksef-sync/ksef-sync/internal/plzone"
 	"github.com/ksef-sync/ksef-sync/internal/samples"
 	"github.com/ksef-sync/ksef-sync/internal/testutil"
 	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
@@ -88,5 +94,90 @@ func TestOutputRecordsCarryREADMEKeys(t *testing.T) {
 	if again["ksefNumber"] != first["ksefNumber"] || again["invoicingMode"] != first["invoicingMode"] {
 		t.Errorf("FV_ok_again.ksef.json: %v / %v, want the original's KSeF number %v and invoicingMode %v",
 			again["ksefNumber"], again["invoicingMode"], first["ksefNumber"], first["invoicingMode"])
+	}
+}
+
+// TestReadmeOwnConfigAgainstSim follows README's Quick start by the letter: `ksef-sync sim` on its
+// own, config.example.toml with the URL, status URL, token and folders set as README says, a
+// sample invoice filled in as README says, then check-config and send. README used to stop at
+// "it prints its URL, a NIP and a token" and said nothing of the samples' placeholders.
+func TestReadmeOwnConfigAgainstSim(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	testutil.SkipUnderWine(t, "spawns the real binary")
+	sim := exec.Command(binPath, "sim", "-addr", "127.0.0.1:0")
+	stdout, err := sim.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sim.Process.Kill(); _ = sim.Wait() })
+	printed := map[string]string{}
+	sc := bufio.NewScanner(stdout)
+	for printed["token"] == "" && sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), ": "); ok {
+			printed[k] = v
+		}
+	}
+	go drainScanner(sc)
+	base, ok := strings.CutSuffix(printed["url"], "/v2")
+	if !ok || printed["nip"] != testNIP {
+		t.Fatalf("sim printed %v, want url …/v2, nip %s and a token", printed, testNIP)
+	}
+
+	dir := t.TempDir()
+	cfg := string(testutil.ReadFile(t, filepath.Join("..", "..", "config.example.toml")))
+	set := func(old, new string) {
+		t.Helper()
+		if !strings.Contains(cfg, old) {
+			t.Fatalf("config.example.toml has no %q", old)
+		}
+		cfg = strings.Replace(cfg, old, new, 1)
+	}
+	set(`url = ""`, fmt.Sprintf("url = %q", printed["url"]))
+	set(`status_url = ""`, fmt.Sprintf("status_url = %q", base+"/latarnia"))
+	for _, f := range []string{"outbox", "sent", "error", "inbox"} {
+		set(fmt.Sprintf("%s = \"//fileserver/erp/ksef/%s\"", f, f), fmt.Sprintf("%s = %q", f, filepath.ToSlash(filepath.Join(dir, f))))
+	}
+	set(`state = "C:/ProgramData/ksef-sync/state"`, fmt.Sprintf("state = %q", filepath.ToSlash(filepath.Join(dir, "state"))))
+	for _, f := range []string{"outbox", "sent", "error", "inbox", "state", "secrets"} {
+		if err := os.MkdirAll(filepath.Join(dir, f), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(t, filepath.Join(dir, "secrets", "ksef-token.txt"), []byte(printed["token"]))
+	cfgPath := filepath.Join(dir, "config.toml")
+	writeFile(t, cfgPath, []byte(cfg))
+
+	today := time.Now().In(plzone.Warsaw).Format("2006-01-02")
+	inv := strings.NewReplacer("#nip#", printed["nip"], "#invoicing_date#", today, "#invoice_number#", "README-1",
+		"#subject2nip#", "3861610227", "#selfInvocingNip#", "3861610227",
+		"#subject3IdentifierValue#", "<NIP>3861610227</NIP>").Replace(string(samples.Template("invoice-template-fa-3-with-custom-subject_3.xml")))
+	writeFile(t, filepath.Join(dir, "outbox", "FV_README.xml"), []byte(inv))
+
+	// Every placeholder of every sample is explained in README.
+	readme := string(testutil.ReadFile(t, filepath.Join("..", "..", "README.md")))
+	placeholder := regexp.MustCompile(`#[A-Za-z0-9_]+#`)
+	for _, name := range append(samples.Names(), "invoice_template_v3_self_invoicing.xml") {
+		for _, p := range placeholder.FindAllString(string(samples.Template(name)), -1) {
+			if !strings.Contains(readme, "`"+p+"`") {
+				t.Errorf("README does not say what to put for %s (in %s)", p, name)
+			}
+		}
+	}
+
+	e := &e2e{t: t}
+	if code, out, errOut := e.runCmd(time.Minute, "check-config", "-config", cfgPath); code != exitOK {
+		t.Fatalf("check-config exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut := e.runCmd(2*time.Minute, "send", "-config", cfgPath)
+	if code != exitOK || !strings.Contains(out, "accepted: 1") {
+		t.Fatalf("send exit %d, want 0 and accepted: 1\n%s\n%s", code, out, tail(errOut))
+	}
+	if r := rawJSON(t, filepath.Join(dir, "sent", "FV_README.ksef.json")); r["invoiceNumber"] != "FA/GRQMB-README-1/05/2025" {
+		t.Errorf("FV_README.ksef.json: invoiceNumber %v, want FA/GRQMB-README-1/05/2025 as README says", r["invoiceNumber"])
 	}
 }
