@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -179,5 +180,61 @@ func TestReadmeOwnConfigAgainstSim(t *testing.T) {
 	}
 	if r := rawJSON(t, filepath.Join(dir, "sent", "FV_README.ksef.json")); r["invoiceNumber"] != "FA/GRQMB-README-1/05/2025" {
 		t.Errorf("FV_README.ksef.json: invoiceNumber %v, want FA/GRQMB-README-1/05/2025 as README says", r["invoiceNumber"])
+	}
+}
+
+// TestReadmeCommandFlags: every flag README's command table gives a command exists in that
+// command's -h, and every flag the binary's -h lists is in the command's row (the simulator's
+// own flags are documented in docs/simulator.md). README had left out get -lang, cert gen-test
+// -key and -days, and demo -timeout.
+func TestReadmeCommandFlags(t *testing.T) {
+	testutil.SkipUnderWine(t, "spawns the real binary")
+	readme := readRepoFile(t, "README.md")
+	span := regexp.MustCompile("`ksef-sync ([^`]*)`")
+	flag := regexp.MustCompile(`(?:^|[\s\[])(-[a-z][a-z-]*)`)
+	rows := map[string]string{}     // command words → its table row
+	listed := map[string][]string{} // command words → the flags of its synopsis
+	for line := range strings.Lines(readme) {
+		if !strings.HasPrefix(line, "| `ksef-sync ") {
+			continue
+		}
+		first, _, _ := strings.Cut(line, " | ")
+		for _, m := range span.FindAllStringSubmatch(first, -1) {
+			fields := strings.Fields(m[1])
+			i := 0
+			for i < len(fields) && !strings.HasPrefix(fields[i], "-") && !strings.HasPrefix(fields[i], "[") {
+				i++
+			}
+			for _, name := range strings.Split(strings.Join(fields[:i], " "), `\|`) {
+				rows[name] = line
+				for _, f := range flag.FindAllStringSubmatch(strings.Join(fields[i:], " "), -1) {
+					listed[name] = append(listed[name], f[1])
+				}
+			}
+		}
+	}
+	if len(rows) < len(commands()) {
+		t.Fatalf("README's command table names %d commands, the binary has %d", len(rows), len(commands()))
+	}
+	helpFlag := regexp.MustCompile(`(?m)^\s+(-[a-z][a-z-]*)`)
+	for name, row := range rows {
+		out, _ := exec.Command(binPath, append(strings.Fields(name), "-h")...).CombinedOutput()
+		var has []string
+		for _, m := range helpFlag.FindAllStringSubmatch(string(out), -1) {
+			has = append(has, m[1])
+		}
+		for _, f := range listed[name] {
+			if !slices.Contains(has, f) {
+				t.Errorf("README gives `ksef-sync %s` the flag %s, which its -h does not list:\n%s", name, f, out)
+			}
+		}
+		if name == "sim" {
+			continue
+		}
+		for _, f := range has {
+			if !regexp.MustCompile(regexp.QuoteMeta(f) + `\b`).MatchString(row) {
+				t.Errorf("`ksef-sync %s -h` lists %s, which README's row for it does not mention", name, f)
+			}
+		}
 	}
 }
