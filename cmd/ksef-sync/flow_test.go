@@ -238,3 +238,51 @@ func TestReadmeCommandFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckConfigNotesTokenShapePerCompany: README's troubleshooting tells the reader to run
+// check-config after saving a token, "it checks the token's shape". With [[company]] tables the
+// check ran but its note was dropped: only a single-company configuration got it.
+func TestCheckConfigNotesTokenShapePerCompany(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"acme/outbox", "acme/sent", "acme/error", "beta/outbox", "beta/sent", "beta/error", "state"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(t, filepath.Join(dir, "office.token"), []byte("20261204-EC-0123456789-0123456789-AB|nip-5265877635|"+strings.Repeat("a", 64)))
+	writeFile(t, filepath.Join(dir, "beta.token"), []byte("not-a-ksef-token"))
+	cfg := `[ksef]
+environment = "test"
+[folders]
+outbox = "{company}/outbox"
+sent = "{company}/sent"
+error = "{company}/error"
+state = "state"
+[credentials.office]
+method = "token"
+token_file = "office.token"
+[[company]]
+name = "acme"
+nip = "5265877635"
+credentials = "office"
+[[company]]
+name = "beta"
+nip = "3861610227"
+[company.auth]
+method = "token"
+token_file = "beta.token"
+`
+	cfgPath := filepath.Join(dir, "config.toml")
+	writeFile(t, cfgPath, []byte(cfg))
+	e := &e2e{t: t}
+	code, out, errOut := e.runCmd(time.Minute, "check-config", "-config", cfgPath)
+	if code != exitOK {
+		t.Fatalf("check-config exit %d\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(out, `note: company "beta": the token in auth.token_file does not look like one issued by the KSeF application`) {
+		t.Errorf("check-config says nothing of beta's token:\n%s", out)
+	}
+	if strings.Contains(out, `company "acme": the token`) {
+		t.Errorf("check-config finds fault with acme's well-formed token:\n%s", out)
+	}
+}
