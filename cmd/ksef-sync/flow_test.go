@@ -286,3 +286,28 @@ token_file = "beta.token"
 		t.Errorf("check-config finds fault with acme's well-formed token:\n%s", out)
 	}
 }
+
+// TestStrayArgumentIsUsageError: README's exit codes give 2 for a command-line usage error. A word
+// that is neither a flag nor a flag's value was ignored: `ksef-sync status config.toml` (the
+// -config forgotten) read the default configuration instead, and `send -config F extra` ran.
+func TestStrayArgumentIsUsageError(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "config.toml")
+	writeFile(t, cfgPath, []byte(testConfig("http://127.0.0.1:1/v2", testNIP, tokenFileAuth)))
+	e := &e2e{t: t}
+	for _, args := range [][]string{
+		{"status", cfgPath},
+		{"check-config", "-config", cfgPath, "extra"},
+		{"send", "-config", cfgPath, "FV_1.xml", "-timeout", "1s"},
+		{"doctor", "-config", cfgPath, "extra"},
+		{"version", "extra"},
+	} {
+		code, out, errOut := e.runCmd(time.Minute, args...)
+		if code != exitUsage || !strings.Contains(errOut, "unexpected argument") {
+			t.Errorf("ksef-sync %s: exit %d, want %d and the stray word named\n%s\n%s", strings.Join(args, " "), code, exitUsage, out, errOut)
+		}
+	}
+	if _, _, errOut := e.runCmd(time.Minute, "status", cfgPath); !strings.Contains(errOut, "goes after -config") {
+		t.Errorf("status FILE does not say where the file goes:\n%s", errOut)
+	}
+}
