@@ -311,3 +311,17 @@ func TestStrayArgumentIsUsageError(t *testing.T) {
 		t.Errorf("status FILE does not say where the file goes:\n%s", errOut)
 	}
 }
+
+// TestSendTimeoutWhileLoginIsSlow: README promises `send` exits 1 when -timeout passed with
+// invoices still pending. With KSeF slow to log in, a 5 s pass took minutes: the start-up fetch of
+// KSeF's rate limits logs in in the background and held the client's login lock while KSeF kept
+// the authentication at status 100, and the pass's own login waited for that lock without
+// looking at its deadline. (runCmd's limit, -timeout + 30 s, ends a pass that overruns.)
+func TestSendTimeoutWhileLoginIsSlow(t *testing.T) {
+	e := newLongE2E(t, ksefsim.Options{ProcessingDelay: 10 * time.Minute}, "")
+	e.drop("FV_good.xml", invoice(0, "FLOW-TIMEOUT"))
+	code, out, errOut := e.send(5 * time.Second)
+	if code != exitFatal || !strings.Contains(out, "pending: 1") {
+		t.Errorf("send -timeout 5s: exit %d, want %d with the invoice pending\n%s\n%s", code, exitFatal, out, tail(errOut))
+	}
+}
