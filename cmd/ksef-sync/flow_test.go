@@ -312,6 +312,23 @@ func TestStrayArgumentIsUsageError(t *testing.T) {
 	}
 }
 
+// TestRejectionWrittenWhileKSeFIsSlow: a file validation refuses never goes to KSeF, so its error/
+// files must not wait for KSeF. They were written only after the step's dispatch, which waits for
+// the login: with KSeF slow to log in (here it never finishes within the pass), `send -timeout`
+// reported both invoices pending and error/ stayed empty.
+func TestRejectionWrittenWhileKSeFIsSlow(t *testing.T) {
+	e := newLongE2E(t, ksefsim.Options{ProcessingDelay: 10 * time.Minute}, "")
+	e.drop("FV_good.xml", invoice(0, "FLOW-SLOW"))
+	e.drop("FV_wrong_nip.xml", samples.Invoice(0, samples.BuyerNIP, time.Now(), "FLOW-SLOW-WNIP"))
+	code, out, errOut := e.send(20 * time.Second)
+	if code != exitFatal || !strings.Contains(out, "rejected: 1") || !strings.Contains(out, "pending: 1") {
+		t.Errorf("send exit %d, want %d with the rejection counted and the good invoice pending\n%s\n%s", code, exitFatal, out, tail(errOut))
+	}
+	if r := rawJSON(t, filepath.Join(e.errDir, "FV_wrong_nip.error.json")); r["code"] != "wrong-seller-nip" {
+		t.Errorf("FV_wrong_nip.error.json: %v", r)
+	}
+}
+
 // TestSendTimeoutWhileLoginIsSlow: README promises `send` exits 1 when -timeout passed with
 // invoices still pending. With KSeF slow to log in, a 5 s pass took minutes: the start-up fetch of
 // KSeF's rate limits logs in in the background and held the client's login lock while KSeF kept

@@ -90,12 +90,17 @@ type ErrorRecord struct {
 // instead of inventing new ones. The invoices are read a part at a time (accepted, then rejected,
 // each in id order): a burst's 10,000 accepted records read at once were the live heap's peak.
 func (e *Engine) writeOutputs(ctx context.Context) error {
+	return e.writeOutputsOf(ctx, spool.StateAccepted, spool.StateRejected)
+}
+
+// writeOutputsOf is writeOutputs for the invoices in states only.
+func (e *Engine) writeOutputsOf(ctx context.Context, states ...spool.State) error {
 	taken := map[string]map[string]bool{} // names in the output folders, listed once for all parts
 	var render []readable.Job
 	defer func() { e.queueReadable(render) }()
 	var naming error // naming failed: this part and every one after it wait for their next try
 	var wait time.Duration
-	for _, state := range []spool.State{spool.StateAccepted, spool.StateRejected} {
+	for _, state := range states {
 		for after := int64(0); ; {
 			page, err := e.outJ.ByStatePage(ctx, e.opt.NIP, state, after, journalPart)
 			if err != nil {
