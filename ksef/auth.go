@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -90,8 +91,10 @@ func (c *Client) accessToken(ctx context.Context) (string, error) {
 	if t, ok := c.currentAccess(); ok {
 		return t, nil
 	}
-	c.authMu.Lock()
-	defer c.authMu.Unlock()
+	if err := c.authMu.lock(ctx); err != nil {
+		return "", err
+	}
+	defer c.authMu.unlock()
 	if t, ok := c.currentAccess(); ok { // another goroutine did it meanwhile
 		return t, nil
 	}
@@ -167,8 +170,10 @@ func (c *Client) refreshAccess(ctx context.Context) error {
 
 // Login runs the full flow: challenge → Auth.Init → poll /auth/{ref} → redeem.
 func (c *Client) Login(ctx context.Context) error {
-	c.authMu.Lock()
-	defer c.authMu.Unlock()
+	if err := c.authMu.lock(ctx); err != nil {
+		return err
+	}
+	defer c.authMu.unlock()
 	return c.login(ctx)
 }
 
@@ -238,8 +243,10 @@ func (c *Client) waitAuth(ctx context.Context, init *AuthInit) error {
 
 // Logout ends the current authentication session (DELETE /auth/sessions/current) and forgets tokens.
 func (c *Client) Logout(ctx context.Context) error {
-	c.authMu.Lock()
-	defer c.authMu.Unlock()
+	if err := c.authMu.lock(ctx); err != nil {
+		return err
+	}
+	defer c.authMu.unlock()
 	c.tokMu.Lock()
 	tok := c.access.Token
 	if tok == "" || !c.clock.Now().Before(c.access.ValidUntil) {
@@ -266,3 +273,24 @@ func (c *Client) postJSON(ctx context.Context, path string, in, out any, mode be
 	return c.do(ctx, call{method: http.MethodPost, path: path, body: body, contentType: "application/json",
 		bearer: mode, token: token, out: out, want: want})
 }
+
+// authLock serialises login and refresh. Unlike a sync.Mutex, a caller waiting for it gives up
+// when its context ends: another goroutine's login may wait minutes for KSeF's authentication
+// status (it stays at 100 while KSeF is slow), and `send -timeout 5m` must end after 5 minutes,
+// not when that login does. The zero value is ready to use.
+type authLock struct {
+	once sync.Once
+	ch   chan struct{}
+}
+
+func (l *authLock) lock(ctx context.Context) error {
+	l.once.Do(func() { l.ch = make(chan struct{}, 1) })
+	select {
+	case l.ch <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (l *authLock) unlock() { <-l.ch }

@@ -144,7 +144,7 @@ type Client struct {
 	keys        []PublicKeyCertificate
 	keysFetched time.Time
 
-	authMu  sync.Mutex // serialises login/refresh
+	authMu  authLock // serialises login/refresh
 	tokMu   sync.Mutex
 	access  TokenInfo
 	refresh TokenInfo

@@ -292,6 +292,9 @@ type Rejection struct {
 	Details     []string
 	Stage       string // validation|ksef
 	Hint        string
+	// InvoiceNumber is P_2 as validation read it; empty keeps what is recorded (a record that
+	// passed validation has it already).
+	InvoiceNumber string
 }
 
 // Reject records the final error of invoices that are claimed (validation), sending (KSeF refused
@@ -300,6 +303,7 @@ func (j *Journal) Reject(ctx context.Context, rs ...Rejection) error {
 	return applyEach(ctx, j, opReject, rs, func(x Rejection) int64 { return x.ID }, func(r *Invoice, x Rejection) {
 		r.ErrCode, r.ErrKind, r.ErrDescription, r.ErrDetails = x.Code, x.Kind, x.Description, x.Details
 		r.ErrStage, r.ErrHint, r.Outcome = x.Stage, x.Hint, "rejected"
+		keep(&r.InvoiceNumber, x.InvoiceNumber)
 	})
 }
 

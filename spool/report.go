@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS report_availability (
 
 // Beat is the daemon's self-report, refreshed every few seconds while it runs.
 type Beat struct {
-	PID       int
+	PID       int // 0: the daemon stopped cleanly at BeatAt
 	Host      string
 	Version   string
 	StartedAt time.Time

@@ -22,7 +22,7 @@ func cmdAuth(ctx context.Context, env *cliEnv, args []string) int {
 	}
 	fs, cfgPath := newFlags(env, "auth check")
 	companies := addCompanyFlag(fs)
-	if err := fs.Parse(args[2:]); err != nil {
+	if err := parseArgs(fs, args[2:]); err != nil {
 		return parseFailed(err)
 	}
 	cfg, views, code := loadCompanyViews(env, *cfgPath, *companies)
@@ -232,7 +232,7 @@ func cmdCert(_ context.Context, env *cliEnv, args []string) int {
 	out := fs.String("out", ".", "folder to write ksef-test-cert.pem and ksef-test-key.pem into")
 	keyType := fs.String("key", "rsa", "key type: rsa (2048) or ecdsa (P-256)")
 	days := fs.Int("days", 365, "validity in days")
-	if err := fs.Parse(args[2:]); err != nil {
+	if err := parseArgs(fs, args[2:]); err != nil {
 		return parseFailed(err)
 	}
 	if len(*nip) != 10 {

@@ -27,7 +27,7 @@ func cmdCheckConfig(_ context.Context, env *cliEnv, args []string) int {
 		fmt.Fprintf(env.stderr, "ksef-sync: %s has 1 problem(s):\n  %s: %v\n", cfg.Path, key, err)
 		return exitFatal
 	} else if key != "" {
-		fmt.Fprintf(env.stdout, "note: the token in %s does not look like one issued by the KSeF application (<reference>|nip-<NIP>|<secret>); KSeF will say at login (ksef-sync auth check)\n", key)
+		fmt.Fprintln(env.stdout, tokenShapeNote("", key))
 	}
 	fmt.Fprintf(env.stdout, "%s: OK (environment %s, NIP %s, auth %s)\n", cfg.Path, cfg.KSeF.Environment, cfg.KSeF.NIP, cfg.Auth.Method)
 	return exitOK
@@ -49,6 +49,8 @@ func checkCompanies(env *cliEnv, cfg *config.Config) int {
 		if key, err := checkTokenSource(v); err != nil {
 			fmt.Fprintf(env.stderr, "  %s%s: %v\n", where, key, err)
 			problems++
+		} else if key != "" {
+			fmt.Fprintln(env.stdout, tokenShapeNote(where, key)) // as for one company: README says check-config checks the token's shape
 		}
 	}
 	if problems > 0 {
@@ -64,6 +66,11 @@ func checkCompanies(env *cliEnv, cfg *config.Config) int {
 		fmt.Fprintf(env.stdout, "  company %s: NIP %s, auth %s, outbox %s\n", co.Name, co.NIP, login, co.Folders.Outbox)
 	}
 	return exitOK
+}
+
+// tokenShapeNote is the note for a token of an unusual shape in key; where names the company.
+func tokenShapeNote(where, key string) string {
+	return fmt.Sprintf("note: %sthe token in %s does not look like one issued by the KSeF application (<reference>|nip-<NIP>|<secret>); KSeF will say at login (ksef-sync auth check)", where, key)
 }
 
 // checkTokenSource reads the token the way the login will (BOM, UTF-16 and surrounding whitespace

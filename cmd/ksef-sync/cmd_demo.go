@@ -29,7 +29,7 @@ func cmdDemo(ctx context.Context, env *cliEnv, args []string) int {
 	fs := bareFlags(env, "demo")
 	dir := fs.String("dir", "demo", "folder for the demo's config, outbox, sent, error, inbox and state")
 	timeout := fs.Duration("timeout", 100*time.Second, "give up after this long")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseArgs(fs, args[1:]); err != nil {
 		return parseFailed(err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)

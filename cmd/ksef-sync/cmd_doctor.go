@@ -32,7 +32,7 @@ func (f finding) ok() bool { return f.Problem == "" }
 func cmdDoctor(ctx context.Context, env *cliEnv, args []string) int {
 	fs, cfgPath := newFlags(env, "doctor")
 	companies := addCompanyFlag(fs)
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseArgs(fs, args[1:]); err != nil {
 		return parseFailed(err)
 	}
 	return printFindings(env.stdout, runDoctor(ctx, *cfgPath, time.Now(), *companies...))

@@ -26,7 +26,7 @@ func cmdGet(ctx context.Context, env *cliEnv, args []string) int {
 	company := fs.String("company", "", "the company to fetch for, by name (or NIP); required when the configuration lists several")
 	out := fs.String("out", ".", "folder to write N.xml, N.json and N.pdf into")
 	lang := fs.String("lang", "", "label language of the PDF: pl or en (default: render.language, else language)")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseArgs(fs, args[1:]); err != nil {
 		return parseFailed(err)
 	}
 	if *number == "" || fs.NArg() > 0 {

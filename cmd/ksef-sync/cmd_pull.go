@@ -19,7 +19,7 @@ func cmdPull(ctx context.Context, env *cliEnv, args []string) int {
 	until := fs.String("until", "", "with -since: up to this date (default now)")
 	out := fs.String("out", "", "with -since: folder to download into (required, must differ from the inbox); with several companies, one subfolder per company name")
 	companies := addCompanyFlag(fs)
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseArgs(fs, args[1:]); err != nil {
 		return parseFailed(err)
 	}
 	if *since == "" && (*until != "" || *out != "") {

@@ -25,7 +25,7 @@ func cmdRender(_ context.Context, env *cliEnv, args []string) int {
 	lang := fs.String("lang", "pl", "label language: pl or en")
 	qr := fs.String("qr", "", "KOD I link to print (the qrCodeI of .ksef.json; captioned OFFLINE without a KSeF number); default: built from the file when -env and a KSeF number are given")
 	envName := fs.String("env", "", "KSeF environment for the KOD I link: test, demo or prod")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseArgs(fs, args[1:]); err != nil {
 		return parseFailed(err)
 	}
 	if *out == "" || (*in == "" && *upo == "") || fs.NArg() > 0 {

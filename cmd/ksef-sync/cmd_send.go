@@ -14,7 +14,7 @@ func cmdSend(ctx context.Context, env *cliEnv, args []string) int {
 	fs, cfgPath := newFlags(env, "send")
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up waiting for KSeF's verdict after this long (unfinished invoices are completed by the next run)")
 	companies := addCompanyFlag(fs)
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseArgs(fs, args[1:]); err != nil {
 		return parseFailed(err)
 	}
 	return withCompanies(ctx, env, *cfgPath, *companies,

@@ -108,7 +108,7 @@ func cmdService(ctx context.Context, env *cliEnv, args []string) int {
 		// but not offered, since the config is the one install baked into the service.
 		hideFromHelp(fs, "config")
 	}
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseArgs(fs, args[1:]); err != nil {
 		return parseFailed(err)
 	}
 	if action == "install" {

@@ -24,7 +24,7 @@ func cmdStatus(ctx context.Context, env *cliEnv, args []string) int {
 	fs, cfgPath := newFlags(env, "status")
 	asJSON := fs.Bool("json", false, "print JSON")
 	companies := addCompanyFlag(fs)
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseArgs(fs, args[1:]); err != nil {
 		return parseFailed(err)
 	}
 	cfg, _, code := loadCompanyViews(env, *cfgPath, *companies)

@@ -117,8 +117,23 @@ func (o *observability) start(ctx context.Context, j *spool.Journal, loop func()
 		}
 		cancel()
 		wg.Wait()
+		o.stopped()
 		_ = ro.Close()
 		forget()
+	}
+}
+
+// stopped records a clean stop: a heartbeat without a PID. Without it `status` run right after
+// `systemctl stop` (or Ctrl-C) would say "running (PID …)" until the last beat grew stale, 30 s
+// later, although README promises "running" only while the daemon runs. A daemon that is killed
+// cannot do this; its heartbeat goes stale instead.
+func (o *observability) stopped() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	host, _ := os.Hostname()
+	b := spool.Beat{Host: host, Version: version, StartedAt: o.started, BeatAt: time.Now()}
+	if err := o.journal.WriteBeat(ctx, b); err != nil {
+		o.log.Warn("cannot record the stop in the journal; status says running for up to 30s more", "err", err)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // bareFlags is a flag set that reports errors instead of exiting, for a command without a config
@@ -30,4 +31,24 @@ func hideFromHelp(fs *flag.FlagSet, hidden ...string) {
 		fmt.Fprintf(fs.Output(), "Usage of %s:\n", fs.Name())
 		shown.PrintDefaults()
 	}
+}
+
+// parseArgs parses a command's flags. A word left over is a usage error (exit 2) instead of being
+// ignored: `ksef-sync send config.toml` (no -config) would otherwise run with the default
+// configuration, and `send -config F extra -timeout 1m` would silently drop the -timeout after the
+// stray word, since flag parsing stops at the first word that is not a flag.
+func parseArgs(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return nil
+	}
+	err := fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	if strings.HasSuffix(strings.ToLower(fs.Arg(0)), ".toml") {
+		err = fmt.Errorf("%w: the configuration file goes after -config", err)
+	}
+	fmt.Fprintf(fs.Output(), "%s: %v\n", fs.Name(), err)
+	fs.Usage()
+	return err
 }

@@ -124,7 +124,7 @@ func usage(w io.Writer) {
 }
 
 func cmdVersion(_ context.Context, env *cliEnv, args []string) int {
-	if err := bareFlags(env, "version").Parse(args[1:]); err != nil {
+	if err := parseArgs(bareFlags(env, "version"), args[1:]); err != nil {
 		return parseFailed(err)
 	}
 	fmt.Fprintf(env.stdout, "ksef-sync %s (commit %s)\n", version, commit)

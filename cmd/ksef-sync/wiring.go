@@ -49,7 +49,7 @@ func loadConfig(env *cliEnv, path string) (*config.Config, int) {
 // arguments after the command's words) and loads the config; a nil config means exit with code.
 func loadConfigFlag(env *cliEnv, name string, flags []string) (*config.Config, int) {
 	fs, cfgPath := newFlags(env, name)
-	if err := fs.Parse(flags); err != nil {
+	if err := parseArgs(fs, flags); err != nil {
 		return nil, parseFailed(err)
 	}
 	return loadConfig(env, *cfgPath)

@@ -184,7 +184,7 @@ func (e *Engine) settleKnown(ctx context.Context, inv spool.Invoice) (bool, erro
 	if ok && prev.ID != inv.ID {
 		err := e.sendJ.Accept(ctx, spool.Registration{ID: inv.ID, KsefNumber: prev.KsefNumber,
 			AcquisitionDate: prev.AcquisitionDate, UpoURL: prev.UpoURL, UpoPath: prev.UpoPath,
-			SessionRef: prev.SessionRef, InvoiceRef: prev.InvoiceRef, Mode: prev.Mode})
+			SessionRef: prev.SessionRef, InvoiceRef: prev.InvoiceRef, Mode: prev.Mode, InvoicingMode: prev.InvoicingMode})
 		if err == nil {
 			e.log.Info("invoice already registered earlier; not sent again", "file", inv.FileName, "invoice", inv.ID,
 				"state", spool.StateAccepted, "ksef_number", prev.KsefNumber)

@@ -447,6 +447,12 @@ func (e *Engine) Step(ctx context.Context, flush bool) error {
 	}
 	e.followAvailability(ctx) // offline.go
 	var errs []error
+	// Invoices already rejected (by validation: nothing goes to KSeF) get their error/ files first:
+	// dispatch may wait for KSeF (a slow login, a hanging connection, up to http.timeout each), and
+	// the ERP should not wait for KSeF to learn that a file it wrote is wrong.
+	if err := e.writeOutputsOf(ctx, spool.StateRejected); err != nil {
+		errs = append(errs, fmt.Errorf("outputs: %w", err))
+	}
 	if err := e.dispatch(ctx, flush); err != nil {
 		errs = append(errs, fmt.Errorf("dispatch: %w", err))
 	}

@@ -361,7 +361,7 @@ func (e *Engine) markInvalid(ctx context.Context, ids []int64, verdicts map[int6
 			details = append([]string{"field: " + v.Field}, details...)
 		}
 		rs[i] = spool.Rejection{ID: id, Kind: v.Code, Description: v.Description, Details: details,
-			Stage: "validation", Hint: v.Hint}
+			Stage: "validation", Hint: v.Hint, InvoiceNumber: v.InvoiceNumber}
 	}
 	if err := e.claimJ.Reject(ctx, rs...); err != nil {
 		return err

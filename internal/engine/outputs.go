@@ -58,7 +58,7 @@ type SentRecord struct {
 	// says why (a duplicate whose original another tool registered, issue 10 §7).
 	UPOFile    *string `json:"upoFile"`
 	UPOMissing string  `json:"upoMissing,omitempty"`
-	Conversion string  `json:"conversion,omitempty"`
+	Conversion string  `json:"conversion"` // "" when the bytes were registered as written
 	// OfflineMode is what we declared (sent with offlineMode: true); InvoicingMode is what KSeF
 	// says (Online or Offline); CorrectionOf names the rejected invoice a technical correction
 	// corrects (issue 14).
@@ -78,9 +78,9 @@ type ErrorRecord struct {
 	Stage                  string   `json:"stage"`
 	Hint                   string   `json:"hint"`
 	FileName               string   `json:"fileName"`
-	InvoiceNumber          string   `json:"invoiceNumber,omitempty"`
-	SessionReferenceNumber string   `json:"sessionReferenceNumber,omitempty"`
-	ReferenceNumber        string   `json:"referenceNumber,omitempty"`
+	InvoiceNumber          string   `json:"invoiceNumber"`          // P_2; "" when the file could not be read that far
+	SessionReferenceNumber string   `json:"sessionReferenceNumber"` // "" at stage validation: nothing was sent
+	ReferenceNumber        string   `json:"referenceNumber"`        // likewise
 	Time                   string   `json:"time"`
 	Company                string   `json:"company"` // the configured company name (issue 13)
 }
@@ -90,12 +90,17 @@ type ErrorRecord struct {
 // instead of inventing new ones. The invoices are read a part at a time (accepted, then rejected,
 // each in id order): a burst's 10,000 accepted records read at once were the live heap's peak.
 func (e *Engine) writeOutputs(ctx context.Context) error {
+	return e.writeOutputsOf(ctx, spool.StateAccepted, spool.StateRejected)
+}
+
+// writeOutputsOf is writeOutputs for the invoices in states only.
+func (e *Engine) writeOutputsOf(ctx context.Context, states ...spool.State) error {
 	taken := map[string]map[string]bool{} // names in the output folders, listed once for all parts
 	var render []readable.Job
 	defer func() { e.queueReadable(render) }()
 	var naming error // naming failed: this part and every one after it wait for their next try
 	var wait time.Duration
-	for _, state := range []spool.State{spool.StateAccepted, spool.StateRejected} {
+	for _, state := range states {
 		for after := int64(0); ; {
 			page, err := e.outJ.ByStatePage(ctx, e.opt.NIP, state, after, journalPart)
 			if err != nil {

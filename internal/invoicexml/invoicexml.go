@@ -74,6 +74,10 @@ type Error struct {
 	Details     []string  // further occurrences or context; for CodeSchema "line N: path: message", at most MaxSchemaDetails
 	Line        int       // line of the (first) problem, 0 when it concerns the whole file
 	Problems    []Problem // CodeSchema: every problem found (up to xsd.MaxErrors)
+	// InvoiceNumber is P_2 when the file was read far enough to know it (a wrong seller NIP, a
+	// schema error, a future issue date, a missing P_1 …): error/*.error.json carries it, so the
+	// ERP can tell which of its invoices was refused without opening the XML.
+	InvoiceNumber string
 
 	// The words behind Description, Hint and Details, rendered in Options.Lang by Prepare; from
 	// the catalogue in internal/msg.
@@ -190,17 +194,8 @@ func prepare(raw []byte, opts Options) (*Prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	limit := opts.MaxSize
-	if p.HasAttachment {
-		limit = opts.MaxSizeWithAttachment
-	}
-	if len(text) > limit {
-		return nil, tooLarge(len(text), limit, p.HasAttachment)
-	}
-	if errs := stream.Errors(); len(errs) > 0 {
-		return nil, schemaError(errs)
-	}
-	if err := checkIssueDate(p.IssueDate, opts.Now); err != nil {
+	if err := checkParsed(p, text, stream, opts); err != nil {
+		err.InvoiceNumber = p.InvoiceNumber
 		return nil, err
 	}
 	p.Bytes = text
@@ -209,6 +204,22 @@ func prepare(raw []byte, opts Options) (*Prepared, error) {
 		p.Conversions = append(p.Conversions, c.In(opts.Lang))
 	}
 	return p, nil
+}
+
+// checkParsed judges what needs the whole file read: its size against the limit that applies, the
+// schema and the issue date.
+func checkParsed(p *Prepared, text []byte, stream *xsd.Stream, opts Options) *Error {
+	limit := opts.MaxSize
+	if p.HasAttachment {
+		limit = opts.MaxSizeWithAttachment
+	}
+	if len(text) > limit {
+		return tooLarge(len(text), limit, p.HasAttachment)
+	}
+	if errs := stream.Errors(); len(errs) > 0 {
+		return schemaError(errs)
+	}
+	return checkIssueDate(p.IssueDate, opts.Now)
 }
 
 func tooLarge(size, limit int, withAttachment bool) *Error {

@@ -289,7 +289,9 @@ func (s *invoiceScan) result(contextNIP string) (*Prepared, *Error) {
 		{pathSellerNIP, msg.InvFieldSellerNIP},
 	} {
 		if s.values[f.path] == "" {
-			return nil, atField(f.path, reject(CodeMissingField, msg.M(msg.InvMissingFieldHint, f.what), msg.InvMissingFieldDesc, f.what))
+			e := atField(f.path, reject(CodeMissingField, msg.M(msg.InvMissingFieldHint, f.what), msg.InvMissingFieldDesc, f.what))
+			e.InvoiceNumber = s.values[pathP2] // P_1 or the NIP is missing: P_2 may still be known
+			return nil, e
 		}
 	}
 	p := &Prepared{
@@ -300,7 +302,9 @@ func (s *invoiceScan) result(contextNIP string) (*Prepared, *Error) {
 		HasAttachment: s.attach,
 	}
 	if contextNIP != "" && !s.issuedFor(contextNIP) {
-		return nil, atField(pathSellerNIP, reject(CodeWrongSellerNIP, msg.M(msg.InvWrongSellerHint), msg.InvWrongSellerDesc, p.SellerNIP, contextNIP))
+		e := atField(pathSellerNIP, reject(CodeWrongSellerNIP, msg.M(msg.InvWrongSellerHint), msg.InvWrongSellerDesc, p.SellerNIP, contextNIP))
+		e.InvoiceNumber = p.InvoiceNumber
+		return nil, e
 	}
 	return p, nil
 }

@@ -28,10 +28,11 @@ func TestPrepareSchema(t *testing.T) {
 	}
 	l1, l2 := lineOf(bad, "<P_8B>1,5"), lineOf(bad, "<P_12>24")
 	want := &Error{
-		Code:        CodeSchema,
-		Line:        l1,
-		Description: fmt.Sprintf("the invoice does not match the FA(3) schema: line %d, Fa/FaWiersz[1]/P_8B: '1,5' is not a decimal number (use digits and a dot, e.g. 1234.50) (and 1 more problem(s), see details)", l1),
-		Hint:        "correct P_8B (Ilość (liczba) dostarczonych towarów lub zakres wykonanych usług) in the ERP and export the invoice again; KSeF would reject it as not matching the FA(3) schema (niezgodna ze schematem)",
+		Code:          CodeSchema,
+		Line:          l1,
+		InvoiceNumber: "FA/GRQMB-0042/05/2025", // the sample's P_2: error/*.error.json names it
+		Description:   fmt.Sprintf("the invoice does not match the FA(3) schema: line %d, Fa/FaWiersz[1]/P_8B: '1,5' is not a decimal number (use digits and a dot, e.g. 1234.50) (and 1 more problem(s), see details)", l1),
+		Hint:          "correct P_8B (Ilość (liczba) dostarczonych towarów lub zakres wykonanych usług) in the ERP and export the invoice again; KSeF would reject it as not matching the FA(3) schema (niezgodna ze schematem)",
 		Details: []string{
 			fmt.Sprintf("line %d: Fa/FaWiersz[1]/P_8B: '1,5' is not a decimal number (use digits and a dot, e.g. 1234.50)", l1),
 			fmt.Sprintf("line %d: Fa/FaWiersz[1]/P_12: '24' is not an allowed value (allowed: 23, 22, 8, 7, 5, 4, 3, 0 KR, 0 WDT, 0 EX, zw, oo, … (14 values))", l2),

@@ -41,7 +41,7 @@ func OutboxUnavailable(problem string, since time.Time, err error) string {
 
 // outboxOf reads what the daemon recorded; without a fresh heartbeat nobody watches the outbox.
 func outboxOf(ctx context.Context, j *spool.Journal, key string, beat spool.Beat, now time.Time) Outbox {
-	if beat.BeatAt.IsZero() || now.Sub(beat.BeatAt) >= StaleAfter {
+	if !alive(beat, now) {
 		return Outbox{State: "unknown"}
 	}
 	v, _, err := j.Meta(ctx, key)

@@ -218,8 +218,14 @@ func zoneName(loc *time.Location, abbrev string) string {
 	return abbrev
 }
 
+// alive says whether the heartbeat b shows a running daemon: recent, and not the PID-less beat a
+// daemon writes when it stops cleanly.
+func alive(b spool.Beat, now time.Time) bool {
+	return b.PID != 0 && !b.BeatAt.IsZero() && now.Sub(b.BeatAt) < StaleAfter
+}
+
 func daemonOf(b spool.Beat, now time.Time) Daemon {
-	d := Daemon{Running: now.Sub(b.BeatAt) < StaleAfter, Version: b.Version, Host: b.Host,
+	d := Daemon{Running: alive(b, now), Version: b.Version, Host: b.Host,
 		StartedAt: local(b.StartedAt, now), LastBeat: local(b.BeatAt, now)}
 	if d.Running {
 		d.PID = b.PID
@@ -303,7 +309,7 @@ func applyHealth(c *Company, h spool.CompanyHealth, beat spool.Beat, now time.Ti
 	if h.LastError != "" {
 		c.LastError = &LastError{Time: local(h.LastErrorAt, now), Message: h.LastError}
 	}
-	if now.Sub(beat.BeatAt) >= StaleAfter {
+	if !alive(beat, now) {
 		return
 	}
 	switch h.KSeFAvailable {
