@@ -25,6 +25,9 @@ type finding struct {
 	Problem string // empty when the check passed
 	Fix     string
 	Info    string
+	// Warning is something to act on that does not fail the check (exit code 0): what is announced
+	// but not certain, such as the end of KSeF tokens.
+	Warning string
 }
 
 func (f finding) ok() bool { return f.Problem == "" }
@@ -40,20 +43,28 @@ func cmdDoctor(ctx context.Context, env *cliEnv, args []string) int {
 
 // printFindings writes the report and returns the exit code: 1 when anything needs fixing.
 func printFindings(w io.Writer, findings []finding) int {
-	problems := 0
+	problems, warnings := 0, 0
 	for _, f := range findings {
-		if f.ok() {
+		switch {
+		case !f.ok():
+			problems++
+			fmt.Fprintf(w, "[FAIL] %s: %s\n       fix: %s\n", f.Check, f.Problem, f.Fix)
+		case f.Warning != "":
+			warnings++
+			fmt.Fprintf(w, "[WARN] %s: %s\n       fix: %s\n", f.Check, f.Warning, f.Fix)
+		default:
 			fmt.Fprintf(w, "[ OK ] %s%s\n", f.Check, suffix(f.Info))
-			continue
 		}
-		problems++
-		fmt.Fprintf(w, "[FAIL] %s: %s\n       fix: %s\n", f.Check, f.Problem, f.Fix)
 	}
-	if problems > 0 {
+	switch {
+	case problems > 0:
 		fmt.Fprintf(w, "\n%d problem(s) found.\n", problems)
 		return exitFatal
+	case warnings > 0:
+		fmt.Fprintf(w, "\nEverything works; %d warning(s) above.\n", warnings)
+	default:
+		fmt.Fprintf(w, "\nEverything looks right.\n")
 	}
-	fmt.Fprintf(w, "\nEverything looks right.\n")
 	return exitOK
 }
 
@@ -301,6 +312,9 @@ func credentialExpiry(cfg *config.Config, now time.Time) finding {
 	}
 	left := t.Sub(now)
 	days := int(math.Ceil(left.Hours() / 24))
+	if cfg.Auth.Method != "certificate" {
+		return tokenDeadlineFinding(cfg, exp, left, days)
+	}
 	switch {
 	case left <= 0:
 		return finding{Check: "credentials", Problem: name + " expired on " + exp, Fix: credentialFix(cfg)}
@@ -308,6 +322,22 @@ func credentialExpiry(cfg *config.Config, now time.Time) finding {
 		return finding{Check: "credentials", Problem: fmt.Sprintf("%s stops working on %s (%d days left)", name, exp, days), Fix: credentialFix(cfg)}
 	}
 	return finding{Check: "credentials", Info: fmt.Sprintf("%s valid until %s (%d days left)", name, exp, days)}
+}
+
+// tokenDeadlineFinding is a warning, never a failure: the end of tokens is announced for
+// auth.token_deadline, but the Ministry of Finance has proposed keeping them, and token login goes
+// on for as long as KSeF accepts the token (the login check says whether it does today).
+func tokenDeadlineFinding(cfg *config.Config, exp string, left time.Duration, days int) finding {
+	f := finding{Check: "credentials", Fix: credentialFix(cfg)}
+	switch {
+	case left <= 0:
+		f.Warning = "KSeF tokens were announced to stop on " + exp + "; token login goes on while KSeF accepts the token (see the login line)"
+	case left < 30*24*time.Hour:
+		f.Warning = fmt.Sprintf("KSeF tokens are announced to stop on %s (%d days left); the Ministry of Finance has proposed keeping them", exp, days)
+	default:
+		f.Info = fmt.Sprintf("KSeF token valid until %s (%d days left)", exp, days)
+	}
+	return f
 }
 
 func credentialFix(cfg *config.Config) string {
