@@ -10,8 +10,8 @@ import (
 )
 
 // XadesAuth logs in with a certificate (qualified signature or seal, or a KSeF certificate) by signing
-// the AuthTokenRequest with XAdES. It is the only login method left once KSeF tokens stop working on
-// 2027-01-01.
+// the AuthTokenRequest with XAdES. It works whether or not KSeF tokens stop working on 2027-01-01,
+// as announced.
 type XadesAuth struct {
 	Credentials *xades.Credentials
 	// SubjectIdentifierType is certificateSubject (default: the certificate's NIP must match the

@@ -139,9 +139,9 @@ func TestTokenDeadlineWarning(t *testing.T) {
 	}{
 		{"a day before December (Warsaw)", "token", time.Date(2026, 11, 30, 22, 59, 59, 0, time.UTC), ""},
 		{"first of December", "token", time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),
-			`level=WARN msg="KSeF tokens stop working on 2027-01-01 (in 31 days, auth.token_deadline): switch [auth] method to \"certificate\"`},
+			`level=WARN msg="KSeF tokens are announced to stop working on 2027-01-01 (in 31 days, auth.token_deadline): switch [auth] method to \"certificate\"`},
 		{"last day", "token", time.Date(2026, 12, 31, 12, 0, 0, 0, time.UTC),
-			`level=WARN msg="KSeF tokens stop working on 2027-01-01 (tomorrow, auth.token_deadline): switch [auth] method to \"certificate\"`},
+			`level=WARN msg="KSeF tokens are announced to stop working on 2027-01-01 (tomorrow, auth.token_deadline): switch [auth] method to \"certificate\"`},
 		// after the day, token login goes on while KSeF accepts it: no daily error
 		{"after the deadline", "token", time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), ""},
 		{"long after the deadline", "token", time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC), ""},
@@ -184,7 +184,7 @@ func TestTokenDeadlineDailyWarning(t *testing.T) {
 		time.Sleep(4*24*time.Hour + time.Minute) // ticks on Nov 30, Dec 1, Dec 2, Dec 3 at noon
 		cancel()
 		<-done
-		if got := strings.Count(logs.String(), "KSeF tokens stop working on 2027-01-01"); got != 3 {
+		if got := strings.Count(logs.String(), "KSeF tokens are announced to stop working on 2027-01-01"); got != 3 {
 			t.Errorf("%d warnings, want 3 (Dec 1, 2, 3):\n%s", got, logs.String())
 		}
 		for _, days := range []string{"in 31 days", "in 30 days", "in 29 days"} {

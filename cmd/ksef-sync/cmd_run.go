@@ -89,7 +89,7 @@ func daemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	return errors.Join(err, pullErr)
 }
 
-// tokenDeadline is the day KSeF tokens stop working; from then on only certificate login works.
+// tokenDeadline is the day KSeF tokens are announced to stop working (the default of auth.token_deadline).
 var tokenDeadline = time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // warnTokenDeadline nags, from a month before auth.token_deadline, anyone still logging in with a
@@ -105,7 +105,7 @@ func warnTokenDeadline(cfg *config.Config, log *slog.Logger, now time.Time) bool
 	if days == 1 {
 		when = "tomorrow"
 	}
-	log.Warn(fmt.Sprintf("KSeF tokens stop working on %s (%s, auth.token_deadline): switch [auth] method to \"certificate\" (see README: Certificate login)",
+	log.Warn(fmt.Sprintf("KSeF tokens are announced to stop working on %s (%s, auth.token_deadline): switch [auth] method to \"certificate\" (see README: Certificate login)",
 		deadline.Format("2006-01-02"), when))
 	return true
 }

@@ -157,9 +157,9 @@ func TestCredentialsExpiring(t *testing.T) {
 			time.Sleep(24 * time.Hour)
 		}
 		want := []string{
-			"day 10: the KSeF credentials stop working on " + expire.Format("2006-01-02") + " (in 30 days)",
-			"day 33: the KSeF credentials stop working on " + expire.Format("2006-01-02") + " (in 7 days)",
-			"day 39: the KSeF credentials stop working on " + expire.Format("2006-01-02") + " (in 1 day)",
+			"day 10: the KSeF credentials are due to stop working on " + expire.Format("2006-01-02") + " (in 30 days)",
+			"day 33: the KSeF credentials are due to stop working on " + expire.Format("2006-01-02") + " (in 7 days)",
+			"day 39: the KSeF credentials are due to stop working on " + expire.Format("2006-01-02") + " (in 1 day)",
 		}
 		if diff := cmp.Diff(want, told); diff != "" {
 			t.Errorf("(-want +got):\n%s", diff)

@@ -171,9 +171,9 @@ func (w *Watch) credentials(now time.Time) {
 	if days == 1 {
 		unit = "day"
 	}
-	text := fmt.Sprintf("the KSeF credentials stop working on %s (in %d %s)", w.CredsExpire.Format("2006-01-02"), days, unit)
+	text := fmt.Sprintf("the KSeF credentials are due to stop working on %s (in %d %s)", w.CredsExpire.Format("2006-01-02"), days, unit)
 	if left <= 0 {
-		text = "the KSeF credentials stopped working on " + w.CredsExpire.Format("2006-01-02")
+		text = "the KSeF credentials were due to stop working on " + w.CredsExpire.Format("2006-01-02") + ": check that the login still works (ksef-sync auth check)"
 	}
 	w.Notifier.Add(Event{Kind: CredentialsExpiring, Text: text, Time: now})
 }
