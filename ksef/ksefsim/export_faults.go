@@ -1,7 +1,6 @@
 package ksefsim
 
 import (
-	"fmt"
 	"net"
 	"net/http"
 	"strconv"
@@ -34,15 +33,7 @@ func (s *Server) HangExports(n int) {
 
 // FailExports makes the next n exports end with status code (210, 415, 500 or 550).
 func (s *Server) FailExports(code, n int) error {
-	if exportFaultCodes[code] == "" {
-		return fmt.Errorf("ksefsim: export status %d cannot be injected (use 210, 415, 500 or 550)", code)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for range n {
-		s.exportFaults.fail = append(s.exportFaults.fail, code)
-	}
-	return nil
+	return queueStatus(s, exportFaultCodes, &s.exportFaults.fail, "export", "210, 415, 500 or 550", code, n)
 }
 
 // AddExportMetadataFields adds fields to every record of the _metadata.json of the exports built
@@ -74,16 +65,11 @@ func (s *Server) takeExportFaultLocked() (hang bool, code int) {
 //	POST /admin/exports/hang?n=3            the next 3 exports stay at status 100 forever
 //	POST /admin/exports/fail?status=500&n=2 the next 2 exports end with status 500 (210, 415, 500, 550)
 func (s *Server) serveExportAdmin(w http.ResponseWriter, r *http.Request) {
-	if ip := net.ParseIP(clientIP(r)); ip == nil || !ip.IsLoopback() {
-		http.Error(w, "admin API is loopback-only", http.StatusForbidden)
+	n, ok := adminCount(w, r, "exports: POST with n, a count of exports (0 or more)")
+	if !ok {
 		return
 	}
 	q := r.URL.Query()
-	n, err := strconv.Atoi(q.Get("n"))
-	if err != nil || n < 0 || r.Method != http.MethodPost {
-		http.Error(w, "exports: POST with n, a count of exports (0 or more)", 400)
-		return
-	}
 	switch r.URL.Path {
 	case "/admin/exports/hang":
 		s.HangExports(n)
@@ -104,3 +90,18 @@ func (s *Server) serveExportAdmin(w http.ResponseWriter, r *http.Request) {
 // is done. A test that moves time by hand calls it before each step, so its clock never runs ahead
 // of work the simulator has not had the CPU to finish.
 func (s *Server) WaitJobs() { s.jobs.Wait() }
+
+// adminCount starts a counting admin control (POST ...?n=N): loopback only, POST, and n a count of
+// 0 or more. It answers the request itself, with usage, when any of that is not so.
+func adminCount(w http.ResponseWriter, r *http.Request, usage string) (int, bool) {
+	if ip := net.ParseIP(clientIP(r)); ip == nil || !ip.IsLoopback() {
+		http.Error(w, "admin API is loopback-only", http.StatusForbidden)
+		return 0, false
+	}
+	n, err := strconv.Atoi(r.URL.Query().Get("n"))
+	if err != nil || n < 0 || r.Method != http.MethodPost {
+		http.Error(w, usage, http.StatusBadRequest)
+		return 0, false
+	}
+	return n, true
+}

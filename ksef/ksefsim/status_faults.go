@@ -2,7 +2,6 @@ package ksefsim
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"strconv"
 )
@@ -68,13 +67,18 @@ var loginFaultCodes = map[int][]string{
 // FailLogins makes the next n logins whose credentials KSeF would accept end with status code
 // (470, 480, 500 or 550) instead.
 func (s *Server) FailLogins(code, n int) error {
-	if _, ok := loginFaultCodes[code]; !ok {
-		return fmt.Errorf("ksefsim: authentication status %d cannot be injected (use 470, 480, 500 or 550)", code)
+	return queueStatus(s, loginFaultCodes, &s.statusFaults.logins, "authentication", "470, 480, 500 or 550", code, n)
+}
+
+// queueStatus adds n injections of code to queue, under s.mu, when allowed lists it.
+func queueStatus[V any](s *Server, allowed map[int]V, queue *[]int, what, use string, code, n int) error {
+	if _, ok := allowed[code]; !ok {
+		return fmt.Errorf("ksefsim: %s status %d cannot be injected (use %s)", what, code, use)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for range n {
-		s.statusFaults.logins = append(s.statusFaults.logins, code)
+		*queue = append(*queue, code)
 	}
 	return nil
 }
@@ -93,29 +97,13 @@ func (s *Server) takeLoginFaultLocked(op *authOp) {
 // FailInvoices makes the next n invoices (sent online or found in a batch) end with status code
 // (405, 410, 500 or 550) instead of being checked; they get no KSeF number.
 func (s *Server) FailInvoices(code, n int) error {
-	if _, ok := invoiceFaultCodes[code]; !ok {
-		return fmt.Errorf("ksefsim: invoice status %d cannot be injected (use 405, 410, 500 or 550)", code)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for range n {
-		s.statusFaults.invoices = append(s.statusFaults.invoices, code)
-	}
-	return nil
+	return queueStatus(s, invoiceFaultCodes, &s.statusFaults.invoices, "invoice", "405, 410, 500 or 550", code, n)
 }
 
 // FailBatches makes the next n batch sessions closed correctly end with status code (440 or 500)
 // instead of being processed; none of their invoices is registered or listed.
 func (s *Server) FailBatches(code, n int) error {
-	if _, ok := batchFaultCodes[code]; !ok {
-		return fmt.Errorf("ksefsim: batch session status %d cannot be injected (use 440 or 500)", code)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for range n {
-		s.statusFaults.batches = append(s.statusFaults.batches, code)
-	}
-	return nil
+	return queueStatus(s, batchFaultCodes, &s.statusFaults.batches, "batch session", "440 or 500", code, n)
 }
 
 // takeInvoiceFaultLocked ends inv with the next injected invoice status, if any is left.
@@ -148,17 +136,12 @@ func (s *Server) takeBatchFaultLocked() int {
 //	POST /admin/invoices/fail?status=550&n=2 the next 2 invoices end with 550 (405, 410, 500, 550)
 //	POST /admin/batches/fail?status=440&n=1  the next closed batch session ends with 440 (440, 500)
 func (s *Server) serveStatusFaultAdmin(w http.ResponseWriter, r *http.Request) {
-	if ip := net.ParseIP(clientIP(r)); ip == nil || !ip.IsLoopback() {
-		http.Error(w, "admin API is loopback-only", http.StatusForbidden)
+	n, ok := adminCount(w, r, "fail: POST with status and n, a count (0 or more)")
+	if !ok {
 		return
 	}
-	q := r.URL.Query()
-	n, err := strconv.Atoi(q.Get("n"))
-	if err != nil || n < 0 || r.Method != http.MethodPost {
-		http.Error(w, "fail: POST with status and n, a count (0 or more)", 400)
-		return
-	}
-	code, _ := strconv.Atoi(q.Get("status"))
+	code, _ := strconv.Atoi(r.URL.Query().Get("status"))
+	var err error
 	switch r.URL.Path {
 	case "/admin/logins/fail":
 		err = s.FailLogins(code, n)
