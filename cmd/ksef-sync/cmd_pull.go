@@ -10,13 +10,14 @@ import (
 	"time"
 
 	"github.com/ksef-sync/ksef-sync/internal/config"
+	"github.com/ksef-sync/ksef-sync/internal/plzone"
 	"github.com/ksef-sync/ksef-sync/internal/pull"
 )
 
 func cmdPull(ctx context.Context, env *cliEnv, args []string) int {
 	fs, cfgPath := newFlags(env, "pull")
-	since := fs.String("since", "", "one-off re-download from this date (YYYY-MM-DD or RFC 3339); cursors are not touched")
-	until := fs.String("until", "", "with -since: up to this date (default now)")
+	since := fs.String("since", "", "one-off re-download from this date (YYYY-MM-DD: from the start of that day in Poland, or RFC 3339); cursors are not touched")
+	until := fs.String("until", "", "with -since: up to this date (YYYY-MM-DD: up to the end of that day in Poland, or RFC 3339; default now)")
 	out := fs.String("out", "", "with -since: folder to download into (required, must differ from the inbox); with several companies, one subfolder per company name")
 	companies := addCompanyFlag(fs)
 	if err := parseArgs(fs, args[1:]); err != nil {
@@ -110,20 +111,31 @@ func pullOffset(cfg *config.Config) float64 {
 
 func oneOff(o pull.Options, cfg *config.Config, since, until, out string) (pull.Options, error) {
 	var err error
-	if o.Since, err = parseWhen(since); err != nil {
+	if o.Since, err = parseWhen(since, false); err != nil {
 		return o, fmt.Errorf("-since: %w", err)
 	}
-	o.Until = time.Now()
+	now := time.Now()
+	o.Until = now
 	if until != "" {
-		if o.Until, err = parseWhen(until); err != nil {
+		// compared from the start of a bare -until day: "-since D -until D" is the day D
+		first, err := parseWhen(until, false)
+		if err != nil {
 			return o, fmt.Errorf("-until: %w", err)
+		}
+		if first.Before(o.Since) {
+			return o, fmt.Errorf("-until %s is before -since %s", until, since)
+		}
+		o.Until, _ = parseWhen(until, true)
+		// the end of today is still to come: ask KSeF up to now, as without -until
+		if o.Until.After(now) {
+			o.Until = now
 		}
 	}
 	if out == "" {
 		return o, fmt.Errorf("-since needs -out DIR: a one-off download goes to its own folder, not the inbox")
 	}
 	if o.Until.Before(o.Since) {
-		return o, fmt.Errorf("-until %s is before -since %s", until, since)
+		return o, fmt.Errorf("-since %s is in the future", since)
 	}
 	abs, err := filepath.Abs(out)
 	if err != nil {
@@ -137,11 +149,19 @@ func oneOff(o pull.Options, cfg *config.Config, since, until, out string) (pull.
 	return o, nil
 }
 
-func parseWhen(s string) (time.Time, error) {
+// parseWhen reads a -since or -until value: RFC 3339, or a bare date, which is a day in Poland,
+// as the inbox's {yyyy}/{mm} folders are. A bare -until date (endOfDay) includes its whole day, so
+// `-since 2026-11-01 -until 2026-11-30` is all of November, as a bookkeeper means it; read as
+// midnight it left out the last day.
+func parseWhen(s string, endOfDay bool) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
 		return t, nil
 	}
-	return time.ParseInLocation("2006-01-02", s, time.UTC)
+	day, err := time.ParseInLocation("2006-01-02", s, plzone.Warsaw)
+	if err != nil || !endOfDay {
+		return day, err
+	}
+	return day.AddDate(0, 0, 1), nil
 }
 
 // runPullRoom runs the daemon's pull room until ctx ends: the schedule when pull is enabled, and
