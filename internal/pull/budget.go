@@ -47,6 +47,27 @@ func (b *budget) reserve(ctx context.Context, now time.Time) (bool, error) {
 	return true, b.journal.SetMeta(ctx, b.key, string(v))
 }
 
+// release takes back the reservation made at `at` for an export start that never reached KSeF (the
+// keys or the login could not be fetched, the connection was refused): KSeF counts only the
+// requests it receives, and an hour-long outage would otherwise spend the budget on nothing.
+func (b *budget) release(ctx context.Context, at time.Time) error {
+	saved, err := b.load(ctx)
+	if err != nil {
+		return err
+	}
+	at = at.UTC()
+	for i, t := range saved {
+		if t.Equal(at) {
+			v, err := json.Marshal(append(saved[:i:i], saved[i+1:]...))
+			if err != nil {
+				return err
+			}
+			return b.journal.SetMeta(ctx, b.key, string(v))
+		}
+	}
+	return nil
+}
+
 func (b *budget) load(ctx context.Context) ([]time.Time, error) {
 	v, ok, err := b.journal.Meta(ctx, b.key)
 	if err != nil || !ok {

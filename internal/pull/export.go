@@ -78,7 +78,8 @@ func (p *Puller) start(ctx context.Context, subject string, f ksef.QueryFilters,
 	deadline := p.now().Add(p.o.ExportTimeout)
 	wait := concurrentWait
 	for {
-		ok, err := p.budget.reserve(ctx, p.now())
+		at := p.now()
+		ok, err := p.budget.reserve(ctx, at)
 		if err != nil {
 			return nil, exported{}, err
 		}
@@ -96,6 +97,7 @@ func (p *Puller) start(ctx context.Context, subject string, f ksef.QueryFilters,
 		var login *ksef.LoginError
 		switch {
 		case errors.As(err, &login):
+			p.unreserve(ctx, at)
 			return nil, exported{}, err // the export was never sent: the login failed
 		case errors.As(err, &api) && api.HasCode(21183):
 			return nil, exported{nothingNew: true}, nil
@@ -109,6 +111,11 @@ func (p *Puller) start(ctx context.Context, subject string, f ksef.QueryFilters,
 				return nil, exported{}, err
 			}
 			wait = min(2*wait, concurrentWaitMax)
+		case ksef.IsRetriable(err) && ctx.Err() == nil && neverSent(err):
+			p.unreserve(ctx, at)
+			p.log.Warn("starting an export failed before the request reached KSeF; the next cycle tries again",
+				"subject", subject, "err", err)
+			return nil, exported{stop: "starting the export failed: " + err.Error()}, nil
 		case ksef.IsRetriable(err) && ctx.Err() == nil:
 			// The request may have reached KSeF (a 5xx or a dropped connection after sending): an
 			// export may be running there that we cannot name. Starting another at once could burn
@@ -120,5 +127,23 @@ func (p *Puller) start(ctx context.Context, subject string, f ksef.QueryFilters,
 		default:
 			return nil, exported{}, err
 		}
+	}
+}
+
+// neverSent reports whether a failed StartExport certainly did not reach KSeF: not an answer that
+// may hide a started export (AmbiguousError), nor one KSeF gave itself (an API error or a 429, which
+// KSeF may count). What is left failed before the POST (public keys, login, a refused connection)
+// or at the firewall in front of KSeF.
+func neverSent(err error) bool {
+	var amb *ksef.AmbiguousError
+	var api *ksef.APIError
+	var rl *ksef.RateLimitError
+	return !errors.As(err, &amb) && !errors.As(err, &api) && !errors.As(err, &rl)
+}
+
+// unreserve gives an export start that never went out back to the hourly budget.
+func (p *Puller) unreserve(ctx context.Context, at time.Time) {
+	if err := p.budget.release(ctx, at); err != nil {
+		p.log.Warn("could not give an unsent export back to the hourly budget", "err", err)
 	}
 }
