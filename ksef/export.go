@@ -174,7 +174,12 @@ func (c *Client) AwaitExport(ctx context.Context, exp *Export, interval, timeout
 		if timeout > 0 && c.clock.Now().Sub(start) >= timeout {
 			return nil, &ExportRunningError{ReferenceNumber: exp.ReferenceNumber, After: timeout}
 		}
-		if err := c.clock.Sleep(ctx, exportPollDelay(c.clock.Now().Sub(start), interval)); err != nil {
+		age := c.clock.Now().Sub(start)
+		wait := exportPollDelay(age, interval)
+		if timeout > 0 {
+			wait = min(wait, max(timeout-age, exportFirstPoll)) // give up on time, not a poll later
+		}
+		if err := c.clock.Sleep(ctx, wait); err != nil {
 			return nil, err
 		}
 	}
@@ -188,14 +193,27 @@ func (c *Client) AwaitExport(ctx context.Context, exp *Export, interval, timeout
 // the first 16 s cost about 25 requests. GET /invoices/exports/{ref} allows 10 a second, 60 a minute
 // and 600 an hour per context (open-api.json, x-rate-limits of that operation); the subjects are
 // pulled one after the other, and the pacer holds any request that would exceed a window.
+//
+// An export still running after exportPatientAfter is one of KSeF's slow or stuck ones: from then
+// on the wait keeps growing with its age up to exportSlowPoll (or interval, if longer). Held at
+// 2 s, one hung export asked 30 times a minute spent our share of the 600 an hour after 18 minutes,
+// and the pacer then held its next question for about 40 more, so an export_timeout of 20 minutes
+// ended after an hour (and any other export of the context waited as long). Now a 20-minute hang
+// costs about 100 questions.
 const (
 	exportFirstPoll    = 250 * time.Millisecond
 	exportPollFraction = 8
+	exportPatientAfter = 2 * time.Minute
+	exportSlowPoll     = time.Minute
 )
 
 // exportPollDelay is how long to wait before asking again about an export polled for age.
 func exportPollDelay(age, interval time.Duration) time.Duration {
-	return min(max(age/exportPollFraction, exportFirstPoll), interval)
+	d := max(age/exportPollFraction, exportFirstPoll)
+	if age < exportPatientAfter {
+		return min(d, interval)
+	}
+	return min(d, max(interval, exportSlowPoll))
 }
 
 // DownloadExport downloads every part (no token), verifies the encrypted and plaintext hashes and

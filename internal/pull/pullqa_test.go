@@ -58,3 +58,25 @@ func TestPullOutageDoesNotSpendTheExportBudget(t *testing.T) {
 		t.Errorf("budget records %d exports, want 1", got)
 	}
 }
+
+// TestPullAbandonsAHungExportOnTimeWithTheDefaultPoll: with the default poll interval (2 s) and
+// export timeout (20 min), a hung export must be given up after 20 minutes, as README's "When KSeF
+// misbehaves" promises. Polled every 2 s, it spent our share of GET /invoices/exports/{ref}'s 600
+// requests an hour (open-api.json, group invoiceExportStatus: 10/s, 60/min, 600/h) after 18
+// minutes, and the pacer then held the next question for about 40 more: abandoned after an hour.
+func TestPullAbandonsAHungExportOnTimeWithTheDefaultPoll(t *testing.T) {
+	e := newPullEnv(t)
+	now := e.clock.Now()
+	e.seed("cost", now.Add(-time.Hour))
+	e.sim.HangExports(1)
+	o := e.stepped(now.Add(-2*time.Hour), "cost")
+	o.Poll = 2 * time.Second
+
+	st, err := e.pull(o)
+	if err != nil || len(st.Behind) != 1 {
+		t.Fatalf("stats %+v, err %v; want cost behind", st, err)
+	}
+	if took := e.clock.Now().Sub(now); took > 21*time.Minute {
+		t.Errorf("the hung export was abandoned after %s, want about the 20m export timeout", took)
+	}
+}
