@@ -358,7 +358,7 @@ func servePullRequests(ctx context.Context, cfg *config.Config, log *slog.Logger
 			if ctx.Err() != nil {
 				return // stopping: the request stays and `pull` reports the daemon went away
 			}
-			answerPullRequest(dir, name, st, err, log)
+			answerPullRequest(dir, name, st, explainPullError(err, cfg), log)
 		}
 		select {
 		case <-ctx.Done():

@@ -52,3 +52,26 @@ func TestSendBesideTheDaemonCountsWhatItTookAlready(t *testing.T) {
 		t.Errorf("send does not say it follows the daemon's unfinished invoice: %s", errOut)
 	}
 }
+
+// TestPullNamesTheMissingGrant: `pull -company` for a company that has not granted the office
+// InvoiceRead ends with KSeF's 415 at login. Like `auth check`, the log and status (README, "Office
+// credentials"), it names the company and the grant, and never advises generating a new token:
+// the office's token is good, and revoking it would stop every other company.
+func TestPullNamesTheMissingGrant(t *testing.T) {
+	acme, zeta := fleetCompany{name: "acme", nip: "5265877635"}, fleetCompany{name: "zeta", nip: "1234567848"}
+	sim := startSim(t, ksefsim.Options{DefaultNIP: officeNIP, Grants: map[string][]string{officeNIP: {acme.nip}}})
+	fx := newFleetFixture(t, sim, nil, "", true)
+	fx.writeConfig([]fleetCompany{acme, zeta}, "", fleetUntuned, "method = \"token\"\ntoken_file = \"office.token\"\n")
+	writeFile(t, fx.dir+"/office.token", []byte(sim.Token(officeNIP)))
+
+	code, out, errOut := runCLI(t, "", nil, "pull", "-config", fx.cfgPath, "-company", "acme,zeta")
+	if code != exitFatal || strings.Count(out, "exports: ") != 2 {
+		t.Fatalf("pull of a granted and a not granted company: exit %d, want %d\n%s%s", code, exitFatal, out, errOut)
+	}
+	if want := `company "zeta" (NIP 1234567848) has not granted [credentials.office] the permission`; !strings.Contains(errOut, want) {
+		t.Errorf("pull's error does not name the missing grant (%s):\n%s", want, errOut)
+	}
+	if strings.Contains(errOut, "new token") || strings.Contains(errOut, `company "acme"`) {
+		t.Errorf("pull's error advises a new token, or blames acme:\n%s", errOut)
+	}
+}
