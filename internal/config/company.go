@@ -175,6 +175,10 @@ func (c *Config) loadCompaniesDir(dir string) Problems {
 		c.CompaniesDir = filepath.Join(dir, c.CompaniesDir)
 	}
 	files, err := filepath.Glob(filepath.Join(c.CompaniesDir, "*.toml"))
+	// A hidden file is no company, as a shell's *.toml would not list it: an editor's or a share's
+	// leftover such as macOS's AppleDouble "._acme.toml" (binary, written beside every file a Mac
+	// copies to an SMB share) would otherwise make the whole configuration fail to load.
+	files = slices.DeleteFunc(files, func(f string) bool { return strings.HasPrefix(filepath.Base(f), ".") })
 	if err == nil && len(files) == 0 {
 		if _, serr := os.Stat(c.CompaniesDir); serr != nil {
 			err = serr
