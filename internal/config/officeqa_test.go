@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -33,5 +34,23 @@ func TestCompaniesDirIgnoresHiddenFiles(t *testing.T) {
 	}
 	if _, ok := cfg.CompanyNamed("gamma"); !ok {
 		t.Error("gamma.toml is not loaded")
+	}
+}
+
+// TestCompanyFoldersAreNotAnotherCompanysOutbox: one company's sent, error, inbox or qr folder
+// must not be another company's outbox. check-config accepted it, and the daemon then took the
+// first company's registered invoices and UPOs out of its sent/ and sent (or rejected) them as the
+// second company's: outputs crossing companies.
+func TestCompanyFoldersAreNotAnotherCompanysOutbox(t *testing.T) {
+	for _, key := range []string{"sent", "error", "inbox", "qr"} {
+		t.Run(key, func(t *testing.T) {
+			text := fleetConfig + "\n[[company]]\nname = \"gamma\"\nnip = \"3861610227\"\ncredentials = \"office\"\n" +
+				"[company.folders]\n" + key + " = \"srv/acme/outbox\"\n"
+			_, err := Load(writeConfig(t, text))
+			want := `company "gamma": folders.` + key + `: is the outbox of company "acme"`
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("Load = %v, want %s", err, want)
+			}
+		})
 	}
 }
