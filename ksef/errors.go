@@ -149,12 +149,25 @@ func (e *LoginError) Error() string {
 	var ae *AuthError
 	var api *APIError
 	refused := errors.As(e.Err, &ae) && !IsRetriable(e.Err) || errors.As(e.Err, &api) && api.HTTPStatus >= 400 && api.HTTPStatus < 500
-	if e.Method == "token" && refused {
+	switch {
+	case noPermissions(e.Err):
+		// open-api.json, authentication status 415 "Uwierzytelnianie zakończone niepowodzeniem |
+		// Brak przypisanych uprawnień": the credentials are good but their owner holds no permission
+		// in this context. A new token would not help, and an office that revokes its shared token
+		// on that advice locks out every other company.
+		s += ": KSeF accepted the credentials but their owner has no permissions in this context: the context's owner grants them (InvoiceWrite, InvoiceRead) in the KSeF application"
+	case e.Method == "token" && refused:
 		// KSeF refused the token itself: name both fixes, since tokens end for everyone on a
 		// fixed day (auth.token_deadline).
 		s += `: KSeF refused the token. Generate a new token in the KSeF application, or switch [auth] method to "certificate" (README: Certificate login)`
 	}
 	return s
+}
+
+// noPermissions reports KSeF's authentication status 415: no permissions in the context.
+func noPermissions(err error) bool {
+	var ae *AuthError
+	return errors.As(err, &ae) && ae.Code == 415
 }
 func (e *LoginError) Unwrap() error { return e.Err }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/ksef-sync/ksef-sync/internal/config"
 	"github.com/ksef-sync/ksef-sync/internal/plzone"
 	"github.com/ksef-sync/ksef-sync/internal/pull"
+	"github.com/ksef-sync/ksef-sync/ksef"
 )
 
 func cmdPull(ctx context.Context, env *cliEnv, args []string) int {
@@ -46,7 +47,7 @@ func cmdPull(ctx context.Context, env *cliEnv, args []string) int {
 			// render on every core while the invoices arrive; Drain then renders what is left
 			defer r.Boost(ctx)()
 		}
-		return pullOnce(ctx, env, opts)
+		return pullOnce(ctx, env, opts, d.cfg)
 	}
 	withDaemon := func(cfg *config.Config, _ *slog.Logger) int {
 		if *since != "" {
@@ -68,13 +69,25 @@ func severalSelected(cfgPath string, names companyFlag) bool {
 	return err == nil && len(views) > 1
 }
 
-func pullOnce(ctx context.Context, env *cliEnv, opts pull.Options) int {
+func pullOnce(ctx context.Context, env *cliEnv, opts pull.Options, cfg *config.Config) int {
 	p, err := pull.New(opts)
 	if err != nil {
 		return fail(env, exitUsage, err)
 	}
 	st, err := p.Pull(ctx)
-	return reportPull(env, st, err)
+	return reportPull(env, st, explainPullError(err, cfg))
+}
+
+// explainPullError turns a pull that failed because KSeF refused the login into the sentence
+// `auth check`, the log and status give, naming the company: for an office's shared credentials
+// and KSeF's 415 ("Brak przypisanych uprawnień", open-api.json) that is the grant the company has
+// not given the office, not the generic advice to replace a token that works for every other
+// company.
+func explainPullError(err error, cfg *config.Config) error {
+	if err == nil || !ksef.IsCredentialsProblem(err) {
+		return err
+	}
+	return fmt.Errorf("company %q: %w", cfg.CompanyName(), explainAuthError(err, cfg))
 }
 
 func pullOptions(d *deps) pull.Options {

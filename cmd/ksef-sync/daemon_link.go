@@ -82,10 +82,14 @@ func sendViaDaemon(ctx context.Context, env *cliEnv, cfg *config.Config, log *sl
 		paths[i] = f.Path
 	}
 	paths = append(paths, takenByDaemon(cfg, paths)...)
-	fmt.Fprintf(env.stderr, "ksef-sync: the daemon is running; waiting for it to finish the %d file(s) now in the outbox\n", len(paths))
+	open, err := newOpenInvoices(ctx, j, cfg.KSeF.NIP)
+	if err != nil {
+		return fail(env, exitFatal, err)
+	}
+	fmt.Fprintf(env.stderr, "ksef-sync: the daemon is running; waiting for it to finish the %d file(s) now in the outbox%s\n", len(paths), open.describe())
 	tctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	res, err := followFiles(tctx, j, cfg.KSeF.NIP, from, paths)
+	res, err := followFiles(tctx, j, cfg.KSeF.NIP, from, paths, open)
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fail(env, exitFatal, err)
 	}
@@ -117,17 +121,99 @@ func takenByDaemon(cfg *config.Config, seen []string) []string {
 // sendTally is what `send` reports.
 type sendTally struct{ Accepted, Rejected, Pending int }
 
-// followFiles polls the journal until each outbox path has a finished record claimed after from,
-// or ctx ends; it returns the tally at that moment.
-func followFiles(ctx context.Context, j *spool.Journal, nip string, from int64, paths []string) (sendTally, error) {
+// unfinishedStates are the states of an invoice the journal holds and that is not final yet; the
+// same list engine.SendOnce waits for when `send` runs alone.
+var unfinishedStates = []spool.State{spool.StateClaimed, spool.StateReady, spool.StateSending,
+	spool.StateSubmitted, spool.StateAccepted, spool.StateRejected}
+
+// openInvoices are the company's invoices that were in the journal, not final, when `send` started.
+// `send` alone waits for them too (engine.SendOnce: "and any left unfinished by an earlier run"),
+// so with a daemon it must as well: an ERP hook's file the daemon claimed in the milliseconds
+// before `send` listed the outbox, and invoices waiting for a company's credentials to be fixed,
+// are otherwise reported as nothing to do (exit 0) while they are still on their way.
+type openInvoices struct {
+	ids  []int64
+	done map[int64]string // id -> outcome, learnt once each as it becomes final
+}
+
+func newOpenInvoices(ctx context.Context, j *spool.Journal, nip string) (*openInvoices, error) {
+	recs, err := j.ByState(ctx, nip, unfinishedStates...)
+	if err != nil {
+		return nil, err
+	}
+	o := &openInvoices{done: map[int64]string{}}
+	for _, r := range recs {
+		o.ids = append(o.ids, r.ID)
+	}
+	return o, nil
+}
+
+func (o *openInvoices) describe() string {
+	if len(o.ids) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" and the %d invoice(s) it has not finished yet", len(o.ids))
+}
+
+// has says whether id is one of the invoices this tally counts by id.
+func (o *openInvoices) has(id int64) bool {
+	_, found := slices.BinarySearch(o.ids, id) // ByState returns them in id order
+	return found
+}
+
+// tally reads which of the invoices became final since the last look (one query for those still
+// open, one read for each that finished) and counts them.
+func (o *openInvoices) tally(ctx context.Context, j *spool.Journal, nip string) (sendTally, error) {
+	var t sendTally
+	if len(o.done) < len(o.ids) {
+		still, err := j.ByState(ctx, nip, unfinishedStates...)
+		if err != nil {
+			return sendTally{Pending: len(o.ids)}, err
+		}
+		stillOpen := make(map[int64]bool, len(still))
+		for _, r := range still {
+			stillOpen[r.ID] = true
+		}
+		for _, id := range o.ids {
+			if _, known := o.done[id]; known || stillOpen[id] {
+				continue
+			}
+			inv, err := j.Get(ctx, id)
+			if err != nil {
+				return sendTally{Pending: len(o.ids)}, err
+			}
+			o.done[id] = inv.Outcome
+		}
+	}
+	for _, id := range o.ids {
+		switch outcome, final := o.done[id]; {
+		case !final:
+			t.Pending++
+		case outcome == "rejected":
+			t.Rejected++
+		default:
+			t.Accepted++
+		}
+	}
+	return t, nil
+}
+
+// followFiles polls the journal until each outbox path has a finished record claimed after from
+// and each open invoice is final, or ctx ends; it returns the tally at that moment.
+func followFiles(ctx context.Context, j *spool.Journal, nip string, from int64, paths []string, open *openInvoices) (sendTally, error) {
 	tick := time.NewTicker(followEvery)
 	defer tick.Stop()
 	for {
 		recs, err := j.Since(ctx, nip, from)
 		if err != nil {
-			return sendTally{Pending: len(paths)}, err
+			return sendTally{Pending: len(paths) + len(open.ids)}, err
 		}
-		t := tallyPaths(recs, paths)
+		t := tallyPaths(recs, paths, open)
+		ot, err := open.tally(ctx, j, nip)
+		if err != nil {
+			return sendTally{Pending: len(paths) + len(open.ids)}, err
+		}
+		t.Accepted, t.Rejected, t.Pending = t.Accepted+ot.Accepted, t.Rejected+ot.Rejected, t.Pending+ot.Pending
 		if t.Pending == 0 {
 			return t, nil
 		}
@@ -139,8 +225,9 @@ func followFiles(ctx context.Context, j *spool.Journal, nip string, from int64, 
 	}
 }
 
-// tallyPaths counts, for each path, the outcome of its newest record (records come oldest first).
-func tallyPaths(recs []spool.Invoice, paths []string) sendTally {
+// tallyPaths counts, for each path, the outcome of its newest record (records come oldest first);
+// a path whose record is one of the open invoices is counted there, not twice.
+func tallyPaths(recs []spool.Invoice, paths []string, open *openInvoices) sendTally {
 	latest := make(map[string]spool.Invoice, len(recs))
 	for _, r := range recs {
 		// The daemon claims from its claim folder inside the outbox; the file is the outbox's.
@@ -150,6 +237,7 @@ func tallyPaths(recs []spool.Invoice, paths []string) sendTally {
 	for _, p := range paths {
 		r, ok := latest[p]
 		switch {
+		case ok && open.has(r.ID):
 		case !ok || r.State != spool.StateDone:
 			t.Pending++
 		case r.Outcome == "rejected":
@@ -270,7 +358,7 @@ func servePullRequests(ctx context.Context, cfg *config.Config, log *slog.Logger
 			if ctx.Err() != nil {
 				return // stopping: the request stays and `pull` reports the daemon went away
 			}
-			answerPullRequest(dir, name, st, err, log)
+			answerPullRequest(dir, name, st, explainPullError(err, cfg), log)
 		}
 		select {
 		case <-ctx.Done():

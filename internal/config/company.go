@@ -175,6 +175,10 @@ func (c *Config) loadCompaniesDir(dir string) Problems {
 		c.CompaniesDir = filepath.Join(dir, c.CompaniesDir)
 	}
 	files, err := filepath.Glob(filepath.Join(c.CompaniesDir, "*.toml"))
+	// A hidden file is no company, as a shell's *.toml would not list it: an editor's or a share's
+	// leftover such as macOS's AppleDouble "._acme.toml" (binary, written beside every file a Mac
+	// copies to an SMB share) would otherwise make the whole configuration fail to load.
+	files = slices.DeleteFunc(files, func(f string) bool { return strings.HasPrefix(filepath.Base(f), ".") })
 	if err == nil && len(files) == 0 {
 		if _, serr := os.Stat(c.CompaniesDir); serr != nil {
 			err = serr
@@ -310,6 +314,7 @@ func (c *Config) validateFleet() Problems {
 		ps = append(ps, c.validateOneCompany(co, c.Company[i])...)
 	}
 	ps = append(ps, c.validateUnique()...)
+	ps = append(ps, c.validateOutboxesApart()...)
 	if len(c.fleet) == 0 {
 		ps.add("companies_dir", "no company is configured: add a [[company]] table or a file to %s", c.CompaniesDir)
 	}
@@ -349,6 +354,30 @@ func (c *Config) validateOneCompany(co Company, t CompanyTable) Problems {
 	}
 	for i := range ps {
 		ps[i].Key = where + ": " + ps[i].Key
+	}
+	return ps
+}
+
+// validateOutboxesApart refuses a company's outbox that is another company's sent, error, inbox or
+// qr folder: every output written there (the other company's registered invoices, their UPOs, its
+// rejected files) would be taken from the ERP's folder and sent, or rejected, as this company's.
+// One company's folders are kept apart by validateFolders; this is the same rule across companies.
+func (c *Config) validateOutboxesApart() Problems {
+	var ps Problems
+	outboxes := map[string]string{}
+	for _, co := range c.fleet {
+		if co.Folders.Outbox != "" {
+			outboxes[normPath(co.Folders.Outbox)] = co.Name
+		}
+	}
+	for _, co := range c.fleet {
+		for _, fd := range []struct{ key, path string }{{"folders.sent", co.Folders.Sent}, {"folders.error", co.Folders.Error},
+			{"folders.inbox", co.Folders.Inbox}, {"folders.qr", co.Folders.QR}} {
+			if other, ok := outboxes[normPath(fd.path)]; ok && fd.path != "" && other != co.Name {
+				ps.add(fmt.Sprintf("company %q: %s", co.Name, fd.key),
+					"is the outbox of company %q: its files would be taken from there and sent as %q's; give every company folders of its own (use {company} in the path)", other, other)
+			}
+		}
 	}
 	return ps
 }
