@@ -1,13 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ksef-sync/ksef-sync/internal/testutil"
 )
 
 // opNIP is a NIP with a valid check digit; the simulator's default context.
@@ -19,7 +20,9 @@ func runCLI(t *testing.T, stdin string, getenv func(string) string, args ...stri
 	if getenv == nil {
 		getenv = func(string) string { return "" }
 	}
-	var out, errb bytes.Buffer
+	// Goroutine-safe, as the process's own stdout and stderr are: a command's background work (a
+	// company's start-up fetch of KSeF's limits) logs to stderr while the command itself writes.
+	var out, errb testutil.LogBuffer
 	env := &cliEnv{stdout: &out, stderr: &errb, stdin: strings.NewReader(stdin), getenv: getenv}
 	code := dispatch(context.Background(), env, args)
 	return code, out.String(), errb.String()
