@@ -36,3 +36,16 @@ func TestFirewallBlockWaitsLonger(t *testing.T) {
 		t.Error("a firewall block was taken for bad credentials")
 	}
 }
+
+func TestBackoffDelays(t *testing.T) {
+	want := []time.Duration{2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 32 * time.Second,
+		64 * time.Second, 128 * time.Second, 256 * time.Second, 5 * time.Minute, 5 * time.Minute}
+	for i, w := range want {
+		if got := backoffDelay(i + 1); got != w {
+			t.Errorf("backoffDelay(%d) = %s, want %s", i+1, got, w)
+		}
+	}
+	if got := backoffDelay(1000); got != maxRetry {
+		t.Errorf("backoffDelay(1000) = %s", got)
+	}
+}

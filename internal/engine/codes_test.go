@@ -18,23 +18,9 @@ func (h *harness) settleSkipping(paths ...string) []spool.Invoice {
 	h.t.Helper()
 	var skew atomic.Int64
 	h.eng.now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
-	for _, p := range paths {
-		h.eng.intake(h.ctx, p)
-	}
-	for range 500 {
-		if err := h.eng.Step(h.ctx, false); err != nil { // as the daemon steps: sessions stay open while used
-			h.t.Logf("step: %v", err)
-		}
-		h.sim.WaitJobs()
-		open, err := h.journal.ByState(h.ctx, nip, spool.StateClaimed, spool.StateReady, spool.StateSending, spool.StateSubmitted, spool.StateAccepted, spool.StateRejected)
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		if len(open) == 0 {
-			done, _ := h.journal.ByState(h.ctx, nip, spool.StateDone)
-			return done
-		}
-		skew.Add(int64(time.Minute))
+	done, ok := h.stepUntilSettled(paths, false, true, func() { skew.Add(int64(time.Minute)) })
+	if ok {
+		return done
 	}
 	open, _ := h.journal.ByState(h.ctx, nip, spool.StateReady, spool.StateSending, spool.StateSubmitted)
 	for _, inv := range open {

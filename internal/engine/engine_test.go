@@ -78,14 +78,32 @@ func (h *harness) drop(name string, data []byte) string {
 // settle claims the given files and steps the engine until every invoice is done.
 func (h *harness) settle(paths ...string) []spool.Invoice {
 	h.t.Helper()
+	tick := time.NewTicker(h.eng.opt.Send.PollInterval)
+	defer tick.Stop()
+	done, ok := h.stepUntilSettled(paths, true, false, func() {
+		<-tick.C // KSeF (the simulator) processes asynchronously: poll as the daemon does
+	})
+	if !ok {
+		h.t.Fatal("invoices did not settle")
+	}
+	return done
+}
+
+// stepUntilSettled claims the given files, then steps the engine (with flush as Step takes it) up
+// to 500 times, until no invoice is open, and returns the done ones. waitJobs lets the simulator
+// finish its asynchronous work after each step, before the journal is read; between runs after
+// each step that leaves invoices open. ok is false when they never settled.
+func (h *harness) stepUntilSettled(paths []string, flush, waitJobs bool, between func()) (done []spool.Invoice, ok bool) {
+	h.t.Helper()
 	for _, p := range paths {
 		h.eng.intake(h.ctx, p)
 	}
-	tick := time.NewTicker(h.eng.opt.Send.PollInterval)
-	defer tick.Stop()
 	for range 500 {
-		if err := h.eng.Step(h.ctx, true); err != nil {
+		if err := h.eng.Step(h.ctx, flush); err != nil {
 			h.t.Logf("step: %v", err)
+		}
+		if waitJobs {
+			h.sim.WaitJobs()
 		}
 		open, err := h.journal.ByState(h.ctx, nip, spool.StateClaimed, spool.StateReady, spool.StateSending, spool.StateSubmitted, spool.StateAccepted, spool.StateRejected)
 		if err != nil {
@@ -93,12 +111,11 @@ func (h *harness) settle(paths ...string) []spool.Invoice {
 		}
 		if len(open) == 0 {
 			done, _ := h.journal.ByState(h.ctx, nip, spool.StateDone)
-			return done
+			return done, true
 		}
-		<-tick.C // KSeF (the simulator) processes asynchronously: poll as the daemon does
+		between()
 	}
-	h.t.Fatal("invoices did not settle")
-	return nil
+	return nil, false
 }
 
 func inv(i int, tag string) []byte {

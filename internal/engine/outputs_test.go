@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"database/sql"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ksef-sync/ksef-sync/internal/readable"
+	"github.com/ksef-sync/ksef-sync/internal/render"
 	"github.com/ksef-sync/ksef-sync/internal/testutil"
 	"github.com/ksef-sync/ksef-sync/spool"
 )
@@ -110,19 +113,6 @@ func TestFailingOutputsBackOff(t *testing.T) {
 	}
 }
 
-func TestBackoffDelays(t *testing.T) {
-	want := []time.Duration{2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 32 * time.Second,
-		64 * time.Second, 128 * time.Second, 256 * time.Second, 5 * time.Minute, 5 * time.Minute}
-	for i, w := range want {
-		if got := backoffDelay(i + 1); got != w {
-			t.Errorf("backoffDelay(%d) = %s, want %s", i+1, got, w)
-		}
-	}
-	if got := backoffDelay(1000); got != maxRetry {
-		t.Errorf("backoffDelay(1000) = %s", got)
-	}
-}
-
 // TestOutputNamesAndJSONText: an input "FV Łódź 900.XML" keeps its exact name in sent/, and the
 // JSON records keep '<', '>' and '&' as they are (issue 11, items 4 and 13).
 func TestOutputNamesAndJSONText(t *testing.T) {
@@ -177,5 +167,42 @@ func TestPollDelayGrowsWithTheWait(t *testing.T) {
 		if got := pollDelay(now, tt.invs, poll); got != tt.want {
 			t.Errorf("case %d: pollDelay = %s, want %s", i, got, tt.want)
 		}
+	}
+}
+
+// TestRequeueReadableAfterALostQueue (issue 16's gap): the copies of an accepted invoice queued in
+// a renderer that died with its process are found again through the journal by the next one and
+// written, the invoice's and its UPO's; once they exist nothing is queued again.
+func TestRequeueReadableAfterALostQueue(t *testing.T) {
+	h := newHarness(t, SendSettings{})
+	log := slog.New(slog.DiscardHandler)
+	lost := readable.New([]render.Format{render.PDF}, render.Polish, log) // never runs: the process dies
+	h.eng.SetReadable(lost)
+	before := time.Now()
+	done := h.settle(h.drop("FV_1.xml", invToday(1, "PDF")))
+	if len(done) != 1 || lost.Pending() != 1 {
+		t.Fatalf("done %d, queued %d; want 1 and 1", len(done), lost.Pending())
+	}
+	pdf := filepath.Join(h.folders.Sent, done[0].OutputStem+".pdf")
+	if _, err := os.Stat(pdf); !os.IsNotExist(err) {
+		t.Fatalf("a PDF exists before rendering: %v", err)
+	}
+
+	next := readable.New([]render.Format{render.PDF}, render.Polish, log)
+	h.eng.SetReadable(next)
+	if n, err := h.eng.RequeueReadable(h.ctx, before); err != nil || n != 1 {
+		t.Fatalf("RequeueReadable = %d, %v; want 1", n, err)
+	}
+	if got := next.Settled(); got.After(done[0].UpdatedAt) {
+		t.Errorf("Settled %v after the recovered invoice's time %v", got, done[0].UpdatedAt)
+	}
+	next.Drain(h.ctx)
+	for _, p := range []string{pdf, filepath.Join(h.folders.Sent, done[0].OutputStem+".upo.pdf")} {
+		if st, err := os.Stat(p); err != nil || st.Size() == 0 {
+			t.Errorf("%s not written: %v", filepath.Base(p), err)
+		}
+	}
+	if n, err := h.eng.RequeueReadable(h.ctx, before); err != nil || n != 0 {
+		t.Errorf("RequeueReadable with the copies there = %d, %v; want 0", n, err)
 	}
 }
