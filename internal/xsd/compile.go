@@ -303,16 +303,11 @@ func (c *compiler) facet(t *simpleType, f *node) error {
 		lim.v, err = bound()
 		lim.lex = v
 	case "whiteSpace":
-		switch v {
-		case "preserve":
-			t.ws = wsPreserve
-		case "replace":
-			t.ws = wsReplace
-		case "collapse":
-			t.ws = wsCollapse
-		default:
+		ws, ok := whiteSpaces[v]
+		if !ok {
 			return c.errorf(f, "bad whiteSpace %q", v)
 		}
+		t.ws = ws
 		if t.prim != primString && t.ws != wsCollapse {
 			t.ws = wsCollapse // fixed to collapse for every non-string primitive
 		}
@@ -492,23 +487,19 @@ func (c *compiler) particle(n *node) (*particle, error) {
 		return nil, c.errorf(n, "%v", err)
 	}
 	p := &particle{min: min, max: max}
-	switch n.name.Local {
-	case "element":
+	if n.name.Local == "element" {
 		p.kind = partElement
 		if p.elem, err = c.localElement(n); err != nil {
 			return nil, err
 		}
 		p.elem.max = max
 		return p, nil
-	case "sequence":
-		p.kind = partSequence
-	case "choice":
-		p.kind = partChoice
-	case "all":
-		p.kind = partAll
-	default:
+	}
+	group, ok := modelGroups[n.name.Local]
+	if !ok {
 		return nil, c.errorf(n, "%s is not supported in a content model", n.name.Local)
 	}
+	p.kind = group
 	for _, k := range n.xsdChildren() {
 		kp, err := c.particle(k)
 		if err != nil {

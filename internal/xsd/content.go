@@ -18,6 +18,9 @@ const (
 	partAll
 )
 
+// modelGroups are the kinds of the model group elements, by their XSD names.
+var modelGroups = map[string]particleKind{"sequence": partSequence, "choice": partChoice, "all": partAll}
+
 // particle is a node of a content model as written in the schema.
 type particle struct {
 	kind     particleKind

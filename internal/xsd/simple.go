@@ -31,6 +31,9 @@ const (
 	wsCollapse
 )
 
+// whiteSpaces are the values of the whiteSpace facet.
+var whiteSpaces = map[string]whiteSpace{"preserve": wsPreserve, "replace": wsReplace, "collapse": wsCollapse}
+
 // simpleType is one derivation step: a value of the type must be valid for base and satisfy this
 // step's facets (patterns of one step are alternatives, steps are all required).
 type simpleType struct {
