@@ -69,17 +69,25 @@ func newPullEnv(t *testing.T) *pullEnv {
 	t.Helper()
 	clock := &pullClock{}
 	sim := simtest.Start(t, ksefsim.Options{DefaultNIP: pullNIP, Now: clock.Now, HWMLag: pullLag})
-	client, err := ksef.New(ksef.Options{BaseURL: sim.URL(), Context: ksef.ContextIdentifier{Type: "Nip", Value: pullNIP},
-		Auth: ksef.TokenAuth{Token: sim.Token(pullNIP)}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	client := simClient(t, sim, sim.URL(), nil)
 	ctx, cancel := context.WithTimeout(context.Background(), pullLimit)
 	t.Cleanup(cancel)
 	dir := t.TempDir()
 	j := spooltest.Open(t, filepath.Join(dir, "state"))
 	return &pullEnv{t: t, ctx: ctx, sim: sim, client: client, journal: j, clock: clock, dir: dir,
 		inbox: filepath.Join(dir, "inbox"), logs: &syncBuffer{}}
+}
+
+// simClient is a real client with pullNIP's token, talking to the simulator at baseURL: its own
+// address or that of a proxy in front of it. A nil clock is real time.
+func simClient(t *testing.T, sim *ksefsim.Server, baseURL string, clock ksef.Clock) *ksef.Client {
+	t.Helper()
+	c, err := ksef.New(ksef.Options{BaseURL: baseURL, Context: ksef.ContextIdentifier{Type: "Nip", Value: pullNIP},
+		Auth: ksef.TokenAuth{Token: sim.Token(pullNIP)}, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // options are the production defaults pointed at the env; tests change what they exercise.
