@@ -19,15 +19,15 @@ import (
 func report(context.Context) (*status.Report, error) {
 	return &status.Report{Service: "running", GeneratedAt: "2026-12-02T16:00:00+01:00", TimeZone: "Europe/Warsaw",
 		Daemon: status.Daemon{Running: true, PID: 42, Host: "erp1", StartedAt: "2026-12-02T08:00:00+01:00"},
-		Companies: []status.Company{{NIP: "5265877635", Environment: "test", Queue: map[string]int{"ready": 3},
+		Companies: []status.Company{{Headline: status.Headline{NIP: "5265877635", Environment: "test", Queue: map[string]int{"ready": 3}},
 			Invoices: status.Counts{Total: 10, Accepted: 6, Rejected: 1, InProgress: 3},
 			KSeF: status.KSeF{State: "unreachable", CheckedAt: "2026-12-02T15:59:58+01:00",
 				Availability: &status.Availability{State: "failure", Since: "2026-12-02T14:30:00Z", Announcement: "Awaria <KSeF>",
 					Summary: "failure announced since 2026-12-02 15:30 (Warsaw): Awaria <KSeF>"}},
 			Offline:      []status.OfflineInvoice{{File: "FV_9.xml", InvoiceNumber: "FV/9", Mode: "failure", Deadline: "counts from the end of the outage", State: "ready"}},
 			OfflineCount: 1,
-			Rejections: []status.Rejection{{Time: "2026-12-02T15:00:00Z", File: "FV <1>.xml", Code: "450",
-				Reason: "Błąd <b>semantyki</b>", Hint: "popraw NIP nabywcy", ErrorFile: "FV <1>.error.json"}}}}}, nil
+			Standing: status.Standing{Rejections: []status.Rejection{{Time: "2026-12-02T15:00:00Z", File: "FV <1>.xml", Code: "450",
+				Reason: "Błąd <b>semantyki</b>", Hint: "popraw NIP nabywcy", ErrorFile: "FV <1>.error.json"}}}}}}, nil
 }
 
 func serve(t *testing.T, o Options) string {

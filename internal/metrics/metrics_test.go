@@ -49,10 +49,11 @@ ksef_sync_journal_up 0
 }
 
 func TestJournalMetrics(t *testing.T) {
-	rep := &status.Report{GeneratedAt: "2026-12-02T12:00:00Z", Companies: []status.Company{{Name: "acme", NIP: "5265877635",
-		Queue: map[string]int{"ready": 2}, Invoices: status.Counts{Accepted: 20, Rejected: 5},
-		LastSend: "2026-12-02T11:59:00Z", Cursors: map[string]string{"cost": "2026-12-02T11:00:00Z"},
-		KSeF: status.KSeF{State: "unreachable"}, CredsExpires: "2027-01-01"}}}
+	rep := &status.Report{GeneratedAt: "2026-12-02T12:00:00Z", Companies: []status.Company{{Name: "acme",
+		Headline: status.Headline{NIP: "5265877635", Queue: map[string]int{"ready": 2}, LastSend: "2026-12-02T11:59:00Z"},
+		Invoices: status.Counts{Accepted: 20, Rejected: 5},
+		Standing: status.Standing{Cursors: map[string]string{"cost": "2026-12-02T11:00:00Z"}, CredsExpires: "2027-01-01"},
+		KSeF:     status.KSeF{State: "unreachable"}}}}
 	m := New(func(context.Context) (*status.Report, error) { return rep, nil })
 	want := `
 # HELP ksef_sync_invoices_total Invoices with a final KSeF verdict (or refused locally), by outcome.

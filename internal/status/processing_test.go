@@ -34,7 +34,7 @@ func TestProcessingAtKSeF(t *testing.T) {
 		t.Fatalf("processing = %+v, want FV_old.xml then FV_new.xml with their sessions and times", got)
 	}
 	var b strings.Builder
-	renderCompany(&b, msg.EN, &Company{Queue: map[string]int{}, Processing: got})
+	renderCompany(&b, msg.EN, &Company{Headline: Headline{Queue: map[string]int{}}, Processing: got})
 	if !strings.Contains(b.String(), "FV_old.xml  processing at KSeF since "+got[0].Since) {
 		t.Errorf("status text lacks the processing line:\n%s", b.String())
 	}

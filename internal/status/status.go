@@ -30,25 +30,37 @@ const (
 )
 
 // Report is the status document. The top-level fields up to Note are the original `status -json`
-// contract and describe the first company; never rename them. Companies holds the same per company.
+// contract and describe the first company; never rename them. Companies holds the same per company:
+// Headline and Standing are shared with Company so that the two can never drift apart.
 type Report struct {
-	Service      string            `json:"service"`
-	NIP          string            `json:"nip"`
-	Environment  string            `json:"environment"`
-	LastSend     string            `json:"lastSuccessfulSend,omitempty"`
-	LastPull     string            `json:"lastSuccessfulPull,omitempty"`
-	NextPull     string            `json:"nextPull,omitempty"`
-	Queue        map[string]int    `json:"queue"`
-	Rejections   []Rejection       `json:"lastRejections"`
-	Cursors      map[string]string `json:"pullCursors"`
-	Credentials  string            `json:"credentials"`
-	CredsExpires string            `json:"credentialsExpire,omitempty"`
-	Note         string            `json:"note,omitempty"`
+	Service string `json:"service"`
+	Headline
+	Standing
+	Note string `json:"note,omitempty"`
 
 	GeneratedAt string    `json:"generatedAt"` // local time with its UTC offset
 	TimeZone    string    `json:"timeZone"`
 	Daemon      Daemon    `json:"daemon"`
 	Companies   []Company `json:"companies"`
+}
+
+// Headline is who the company is at KSeF, when it last sent and pulled, and what waits to be sent.
+type Headline struct {
+	NIP         string         `json:"nip"`
+	Environment string         `json:"environment"`
+	LastSend    string         `json:"lastSuccessfulSend,omitempty"`
+	LastPull    string         `json:"lastSuccessfulPull,omitempty"`
+	NextPull    string         `json:"nextPull,omitempty"`
+	Queue       map[string]int `json:"queue"`
+}
+
+// Standing is what needs the bookkeeper's eye: recent rejections, how far the pull has come and
+// whether the credentials still hold.
+type Standing struct {
+	Rejections   []Rejection       `json:"lastRejections"`
+	Cursors      map[string]string `json:"pullCursors"`
+	Credentials  string            `json:"credentials"`
+	CredsExpires string            `json:"credentialsExpire,omitempty"`
 }
 
 // Daemon says whether a daemon is running on this state folder, from its heartbeat.
@@ -61,23 +73,16 @@ type Daemon struct {
 	LastBeat  string `json:"lastHeartbeat,omitempty"`
 }
 
-// Company is one company's part of the document.
+// Company is one company's part of the document. Its fields keep the order of the JSON it has
+// always had: Invoices stands between the Headline and the Standing fields.
 type Company struct {
-	Name         string            `json:"name"` // the configured name ("default" in the single-company form)
-	NIP          string            `json:"nip"`
-	Environment  string            `json:"environment"`
-	LastSend     string            `json:"lastSuccessfulSend,omitempty"`
-	LastPull     string            `json:"lastSuccessfulPull,omitempty"`
-	NextPull     string            `json:"nextPull,omitempty"`
-	Queue        map[string]int    `json:"queue"`
-	Invoices     Counts            `json:"invoices"`
-	Rejections   []Rejection       `json:"lastRejections"`
-	Cursors      map[string]string `json:"pullCursors"`
-	Credentials  string            `json:"credentials"`
-	CredsExpires string            `json:"credentialsExpire,omitempty"`
-	KSeF         KSeF              `json:"ksef"`
-	Outbox       Outbox            `json:"outbox"`
-	LastError    *LastError        `json:"lastError,omitempty"`
+	Name string `json:"name"` // the configured name ("default" in the single-company form)
+	Headline
+	Invoices Counts `json:"invoices"`
+	Standing
+	KSeF      KSeF       `json:"ksef"`
+	Outbox    Outbox     `json:"outbox"`
+	LastError *LastError `json:"lastError,omitempty"`
 	// Processing lists invoices KSeF has taken but not decided yet, oldest first (at most 20):
 	// production KSeF can keep an invoice at status 150 for hours.
 	Processing []Processing `json:"processingAtKSeF,omitempty"`
@@ -201,10 +206,7 @@ func Build(ctx context.Context, j *spool.Journal, o Options) (*Report, error) {
 		return nil, fmt.Errorf("no company is called %s", strings.Join(o.Only, ", "))
 	}
 	first := rep.Companies[0]
-	rep.NIP, rep.Environment = first.NIP, first.Environment
-	rep.LastSend, rep.LastPull, rep.NextPull = first.LastSend, first.LastPull, first.NextPull
-	rep.Queue, rep.Rejections, rep.Cursors = first.Queue, first.Rejections, first.Cursors
-	rep.Credentials, rep.CredsExpires = first.Credentials, first.CredsExpires
+	rep.Headline, rep.Standing = first.Headline, first.Standing
 	if j == nil {
 		rep.Note = cfg.Lang().T(msg.StNoJournal, cfg.Folders.State)
 	}
@@ -242,9 +244,10 @@ func local(t, now time.Time) string {
 }
 
 func buildCompany(ctx context.Context, j *spool.Journal, scope string, co config.Company, beat spool.Beat, o Options) (*Company, error) {
-	c := &Company{Name: co.Name, NIP: co.NIP, Environment: co.KSeF.Environment, Queue: map[string]int{}, Rejections: []Rejection{},
-		Cursors: map[string]string{}, Credentials: o.Credentials, CredsExpires: o.CredsExpires,
-		NextPull: nextPull(co.Pull, o.Now), KSeF: KSeF{State: "unknown"}, Outbox: Outbox{State: "unknown"}}
+	c := &Company{Name: co.Name,
+		Headline: Headline{NIP: co.NIP, Environment: co.KSeF.Environment, Queue: map[string]int{}, NextPull: nextPull(co.Pull, o.Now)},
+		Standing: Standing{Rejections: []Rejection{}, Cursors: map[string]string{}, Credentials: o.Credentials, CredsExpires: o.CredsExpires},
+		KSeF:     KSeF{State: "unknown"}, Outbox: Outbox{State: "unknown"}}
 	if o.CredentialsOf != nil {
 		c.Credentials, c.CredsExpires = o.CredentialsOf(co)
 	}
