@@ -3,9 +3,7 @@ package qrfiles
 import (
 	"bytes"
 	"crypto"
-	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -14,7 +12,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"image/png"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -118,34 +115,16 @@ func TestWriteWithOfflineCertificate(t *testing.T) {
 	}
 }
 
-// verifyKodII checks the link's parts and its signature with Go's crypto against the certificate,
-// independently of ksef.OfflineSigner: RSASSA-PSS (SHA-256, MGF1-SHA-256, salt 32) or ECDSA P-256
-// as R||S, over the link without "https://" up to the invoice hash (kody-qr.md).
+// verifyKodII checks the link's parts, up to the invoice hash, and then its signature with
+// testutil.VerifyKodII.
 func verifyKodII(t *testing.T, link string, cert *x509.Certificate, sum []byte) {
 	t.Helper()
-	cut := strings.LastIndex(link, "/")
-	unsigned, sigText := link[:cut], link[cut+1:]
+	unsigned := link[:strings.LastIndex(link, "/")]
 	wantPrefix := qrBase + "/certificate/Nip/" + nip + "/" + nip + "/" + strings.ToUpper(hex.EncodeToString(cert.SerialNumber.Bytes())) + "/" + base64.RawURLEncoding.EncodeToString(sum)
 	if unsigned != wantPrefix {
 		t.Fatalf("KOD II = %s, want it to start %s", link, wantPrefix)
 	}
-	sig, err := base64.RawURLEncoding.DecodeString(sigText)
-	if err != nil {
-		t.Fatal(err)
-	}
-	digest := sha256.Sum256([]byte(strings.TrimPrefix(unsigned, "https://")))
-	switch pub := cert.PublicKey.(type) {
-	case *rsa.PublicKey:
-		if err := rsa.VerifyPSS(pub, crypto.SHA256, digest[:], sig, &rsa.PSSOptions{SaltLength: 32, Hash: crypto.SHA256}); err != nil {
-			t.Errorf("KOD II RSA-PSS signature: %v", err)
-		}
-	case *ecdsa.PublicKey:
-		if len(sig) != 64 || !ecdsa.Verify(pub, digest[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])) {
-			t.Errorf("KOD II ECDSA signature (%d bytes) does not verify", len(sig))
-		}
-	default:
-		t.Fatalf("key %T", pub)
-	}
+	testutil.VerifyKodII(t, link, cert)
 }
 
 func TestWriteWithoutCertificate(t *testing.T) {

@@ -6,9 +6,12 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"math/big"
+	"strings"
 	"testing"
 	"time"
 )
@@ -54,4 +57,31 @@ func RSAKey(t testing.TB, bits int) *rsa.PrivateKey {
 		t.Fatal(err)
 	}
 	return key
+}
+
+// VerifyKodII checks the signature that ends a KOD II link with Go's crypto and the certificate
+// alone, independently of ksef.OfflineSigner: RSASSA-PSS (SHA-256, MGF1-SHA-256, salt 32) or ECDSA
+// P-256 as R||S, over the link without "https://" up to its last "/" (kody-qr.md).
+func VerifyKodII(t testing.TB, link string, cert *x509.Certificate) {
+	t.Helper()
+	cut := strings.LastIndex(link, "/")
+	sig, err := base64.RawURLEncoding.DecodeString(link[cut+1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := sha256.Sum256([]byte(strings.TrimPrefix(link[:cut], "https://")))
+	switch pub := cert.PublicKey.(type) {
+	case *rsa.PublicKey:
+		if err := rsa.VerifyPSS(pub, crypto.SHA256, digest[:], sig, &rsa.PSSOptions{SaltLength: 32, Hash: crypto.SHA256}); err != nil {
+			t.Errorf("KOD II RSA-PSS signature does not verify: %v", err)
+		}
+	case *ecdsa.PublicKey:
+		if len(sig) != 64 {
+			t.Errorf("KOD II ECDSA signature is %d bytes, want 64 (R||S)", len(sig))
+		} else if !ecdsa.Verify(pub, digest[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])) {
+			t.Error("KOD II ECDSA signature does not verify")
+		}
+	default:
+		t.Fatalf("KOD II signed with a %T key", pub)
+	}
 }
