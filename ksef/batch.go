@@ -287,11 +287,7 @@ func (c *Client) OpenBatchSession(ctx context.Context, form FormCode, pkg *Batch
 		ReferenceNumber    string              `json:"referenceNumber"`
 		PartUploadRequests []PartUploadRequest `json:"partUploadRequests"`
 	}
-	err := c.withKeyRetry(ctx, func() error {
-		enc, err := c.encryptionInfo(ctx, pkg.key)
-		if err != nil {
-			return err
-		}
+	err := c.withEncryption(ctx, pkg.key, func(enc encryptionInfo) error {
 		body := map[string]any{
 			"formCode": form,
 			"batchFile": map[string]any{

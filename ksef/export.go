@@ -37,11 +37,7 @@ func (c *Client) StartExport(ctx context.Context, f QueryFilters, comp Compressi
 	var out struct {
 		ReferenceNumber string `json:"referenceNumber"`
 	}
-	err = c.withKeyRetry(ctx, func() error {
-		enc, err := c.encryptionInfo(ctx, k)
-		if err != nil {
-			return err
-		}
+	err = c.withEncryption(ctx, k, func(enc encryptionInfo) error {
 		body, err := marshalJSON(map[string]any{"encryption": enc, "filters": f, "compressionType": comp})
 		if err != nil {
 			return err

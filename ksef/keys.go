@@ -136,6 +136,18 @@ func (c *Client) withKeyRetry(ctx context.Context, op func() error) error {
 	return err
 }
 
+// withEncryption runs op with k's encryption block (k wrapped in KSeF's symmetric-key key) under
+// withKeyRetry, so a retry after a withdrawn key wraps k again in the refetched key.
+func (c *Client) withEncryption(ctx context.Context, k symKey, op func(encryptionInfo) error) error {
+	return c.withKeyRetry(ctx, func() error {
+		enc, err := c.encryptionInfo(ctx, k)
+		if err != nil {
+			return err
+		}
+		return op(enc)
+	})
+}
+
 // pickKey applies §2.1: per usage a certificate valid now, the latest validFrom wins.
 func pickKey(keys []PublicKeyCertificate, usage string, now time.Time) (*PublicKeyCertificate, error) {
 	var best *PublicKeyCertificate
