@@ -357,6 +357,15 @@ type upoDocument struct {
 	TrybWysylki             string `xml:"TrybWysylki"`
 }
 
+// upoPageInfo is OpisPotwierdzenia: which page of a paged UPO this is and the documents it covers.
+type upoPageInfo struct {
+	Strona                    int `xml:"Strona"`
+	LiczbaStron               int `xml:"LiczbaStron"`
+	ZakresDokumentowOd        int `xml:"ZakresDokumentowOd"`
+	ZakresDokumentowDo        int `xml:"ZakresDokumentowDo"`
+	CalkowitaLiczbaDokumentow int `xml:"CalkowitaLiczbaDokumentow"`
+}
+
 type upoXML struct {
 	XMLName                    xml.Name `xml:"http://upo.schematy.mf.gov.pl/KSeF/v4-3 Potwierdzenie"`
 	NazwaPodmiotuPrzyjmujacego string   `xml:"NazwaPodmiotuPrzyjmujacego"`
@@ -368,13 +377,7 @@ type upoXML struct {
 		NumerReferencyjnyTokenaKSeF       string `xml:"NumerReferencyjnyTokenaKSeF,omitempty"`
 		SkrotDokumentuUwierzytelniajacego string `xml:"SkrotDokumentuUwierzytelniajacego,omitempty"`
 	} `xml:"Uwierzytelnienie"`
-	OpisPotwierdzenia *struct {
-		Strona                    int `xml:"Strona"`
-		LiczbaStron               int `xml:"LiczbaStron"`
-		ZakresDokumentowOd        int `xml:"ZakresDokumentowOd"`
-		ZakresDokumentowDo        int `xml:"ZakresDokumentowDo"`
-		CalkowitaLiczbaDokumentow int `xml:"CalkowitaLiczbaDokumentow"`
-	} `xml:"OpisPotwierdzenia,omitempty"`
+	OpisPotwierdzenia       *upoPageInfo  `xml:"OpisPotwierdzenia,omitempty"`
 	NazwaStrukturyLogicznej string        `xml:"NazwaStrukturyLogicznej"`
 	KodFormularza           string        `xml:"KodFormularza"`
 	Dokument                []upoDocument `xml:"Dokument"`
@@ -391,13 +394,7 @@ func (s *Server) buildUPO(sess *session, invs []*invoice, page, pages, from, tot
 		u.Uwierzytelnienie.SkrotDokumentuUwierzytelniajacego = op.DocumentHash
 	}
 	if pages > 0 {
-		u.OpisPotwierdzenia = &struct {
-			Strona                    int `xml:"Strona"`
-			LiczbaStron               int `xml:"LiczbaStron"`
-			ZakresDokumentowOd        int `xml:"ZakresDokumentowOd"`
-			ZakresDokumentowDo        int `xml:"ZakresDokumentowDo"`
-			CalkowitaLiczbaDokumentow int `xml:"CalkowitaLiczbaDokumentow"`
-		}{page, pages, from, from + len(invs) - 1, total}
+		u.OpisPotwierdzenia = &upoPageInfo{page, pages, from, from + len(invs) - 1, total}
 	}
 	for _, inv := range invs {
 		issue := ""
