@@ -307,6 +307,21 @@ func TestBatchThreePartsZipAndTarGz(t *testing.T) {
 	}
 }
 
+// TestContinuationTokenOfAnotherListIsRefused: an x-continuation-token continues only the list
+// that gave it; the session list and a session's invoice list refuse each other's with 21418.
+func TestContinuationTokenOfAnotherListIsRefused(t *testing.T) {
+	_, s, access, sess, _ := startOnline(t)
+	for url, token := range map[string]string{
+		s.URL() + "/sessions?sessionType=Online":    encodeContinuation(1, sess),
+		s.URL() + "/sessions/" + sess + "/invoices": encodeContinuation(1, "sessions:Online"),
+	} {
+		r := must(t, call(t, "GET", url, access, nil, "x-continuation-token", token), 400)
+		if code := r.exceptionCode(t); code != 21418 {
+			t.Errorf("GET %s with another list's token: exception %d, want 21418", url, code)
+		}
+	}
+}
+
 // waitSession waits for the server's processing to finish and returns the final session status.
 func waitSession(t *testing.T, s *Server, access, ref string) map[string]any {
 	t.Helper()
