@@ -6,10 +6,8 @@ import (
 	"bufio"
 	"compress/gzip"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"net/http"
 	"os"
@@ -41,23 +39,13 @@ type BatchBuilder struct {
 	maxPartSize int64
 	f           *os.File
 	bw          *bufio.Writer
-	hash        hashWriter
+	hash        *hashWriter
 	zw          *zip.Writer
 	gz          *gzip.Writer
 	tw          *tar.Writer
 	names       map[string]bool
 	count       int
 	done        bool
-}
-
-type hashWriter struct {
-	h hash.Hash
-	n int64
-}
-
-func (w *hashWriter) Write(p []byte) (int, error) {
-	w.n += int64(len(p))
-	return w.h.Write(p)
 }
 
 // NewBatchBuilder starts a package in dir; maxPartSize 0 → 100 000 000 bytes (plaintext per part).
@@ -75,9 +63,8 @@ func NewBatchBuilder(dir string, comp Compression, maxPartSize int64) (*BatchBui
 	if err != nil {
 		return nil, fmt.Errorf("ksef: batch temp file: %w", err)
 	}
-	b := &BatchBuilder{dir: dir, comp: comp, maxPartSize: maxPartSize, f: f, names: map[string]bool{}}
-	b.hash.h = sha256.New()
-	b.bw = bufio.NewWriterSize(io.MultiWriter(f, &b.hash), 256<<10)
+	b := &BatchBuilder{dir: dir, comp: comp, maxPartSize: maxPartSize, f: f, names: map[string]bool{}, hash: newHashWriter()}
+	b.bw = bufio.NewWriterSize(io.MultiWriter(f, b.hash), 256<<10)
 	if comp == Zip {
 		b.zw = zip.NewWriter(b.bw)
 	} else {
@@ -191,7 +178,7 @@ func (b *BatchBuilder) Finish() (*BatchPackage, error) {
 	if err != nil {
 		return nil, err
 	}
-	pkg := &BatchPackage{Compression: b.comp, FileSize: size, FileHash: sumB64(b.hash.h), InvoiceCount: b.count, key: k, dir: b.dir}
+	pkg := &BatchPackage{Compression: b.comp, FileSize: size, FileHash: b.hash.sum(), InvoiceCount: b.count, key: k, dir: b.dir}
 	src, err := os.Open(archivePath)
 	if err != nil {
 		return nil, fmt.Errorf("ksef: batch archive: %w", err)
@@ -235,7 +222,7 @@ func encryptPart(k symKey, r io.Reader, path string) (BatchPart, error) {
 	if err != nil {
 		return BatchPart{}, fmt.Errorf("ksef: batch part: %w", err)
 	}
-	hw := &hashWriter{h: sha256.New()}
+	hw := newHashWriter()
 	bw := bufio.NewWriterSize(io.MultiWriter(f, hw), 256<<10)
 	enc, err := newCBCWriter(k, bw, true)
 	if err == nil {
@@ -254,7 +241,7 @@ func encryptPart(k symKey, r io.Reader, path string) (BatchPart, error) {
 		os.Remove(path)
 		return BatchPart{}, fmt.Errorf("ksef: encrypt batch part: %w", err)
 	}
-	return BatchPart{Path: path, FileSize: hw.n, FileHash: sumB64(hw.h)}, nil
+	return BatchPart{Path: path, FileSize: hw.n, FileHash: hw.sum()}, nil
 }
 
 // Remove deletes the encrypted part files.
@@ -300,11 +287,7 @@ func (c *Client) OpenBatchSession(ctx context.Context, form FormCode, pkg *Batch
 		ReferenceNumber    string              `json:"referenceNumber"`
 		PartUploadRequests []PartUploadRequest `json:"partUploadRequests"`
 	}
-	err := c.withKeyRetry(ctx, func() error {
-		enc, err := c.encryptionInfo(ctx, pkg.key)
-		if err != nil {
-			return err
-		}
+	err := c.withEncryption(ctx, pkg.key, func(enc encryptionInfo) error {
 		body := map[string]any{
 			"formCode": form,
 			"batchFile": map[string]any{

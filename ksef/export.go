@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"compress/gzip"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,11 +37,7 @@ func (c *Client) StartExport(ctx context.Context, f QueryFilters, comp Compressi
 	var out struct {
 		ReferenceNumber string `json:"referenceNumber"`
 	}
-	err = c.withKeyRetry(ctx, func() error {
-		enc, err := c.encryptionInfo(ctx, k)
-		if err != nil {
-			return err
-		}
+	err = c.withEncryption(ctx, k, func(enc encryptionInfo) error {
 		body, err := marshalJSON(map[string]any{"encryption": enc, "filters": f, "compressionType": comp})
 		if err != nil {
 			return err
@@ -312,13 +307,13 @@ func (c *Client) fetchPart(ctx context.Context, k symKey, part ExportPart, dst i
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		return ParseErrorResponse(resp.StatusCode, resp.Header, body)
 	}
-	plainHash := &hashWriter{h: sha256.New()}
+	plainHash := newHashWriter()
 	bw := bufio.NewWriterSize(io.MultiWriter(dst, plainHash), 256<<10)
 	dec, err := newCBCWriter(k, bw, false)
 	if err != nil {
 		return err
 	}
-	encHash := &hashWriter{h: sha256.New()}
+	encHash := newHashWriter()
 	// the +1 lets us notice a body longer than declared
 	n, err := io.Copy(io.MultiWriter(dec, encHash), io.LimitReader(resp.Body, part.EncryptedPartSize+1))
 	if err != nil {
@@ -327,7 +322,7 @@ func (c *Client) fetchPart(ctx context.Context, k symKey, part ExportPart, dst i
 	if n != part.EncryptedPartSize {
 		return partNotIntact(fmt.Sprintf("encrypted part size %d, declared %d", n, part.EncryptedPartSize))
 	}
-	if got := sumB64(encHash.h); got != part.EncryptedPartHash {
+	if got := encHash.sum(); got != part.EncryptedPartHash {
 		return partNotIntact(fmt.Sprintf("encrypted part hash mismatch (declared %s, got %s)", part.EncryptedPartHash, got))
 	}
 	if h := resp.Header.Get("x-ms-meta-hash"); h != "" && h != part.EncryptedPartHash {
@@ -342,7 +337,7 @@ func (c *Client) fetchPart(ctx context.Context, k symKey, part ExportPart, dst i
 	if plainHash.n != part.PartSize {
 		return partNotIntact(fmt.Sprintf("decrypted part size %d, declared %d", plainHash.n, part.PartSize))
 	}
-	if got := sumB64(plainHash.h); got != part.PartHash {
+	if got := plainHash.sum(); got != part.PartHash {
 		return partNotIntact(fmt.Sprintf("decrypted part hash mismatch (declared %s, got %s)", part.PartHash, got))
 	}
 	return nil

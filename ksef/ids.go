@@ -9,7 +9,8 @@ import (
 )
 
 // crc8 is CRC-8/SMBUS (poly 0x07, init 0, no reflection, no final XOR) as used by KSeF numbers (§10).
-// ksef/ksefsim has its own copy on purpose (see there): client and simulator must be able to disagree.
+// ksef/ksefsim computes it on its own, another way, on purpose (see there): client and simulator
+// must be able to disagree.
 func crc8(b []byte) byte {
 	var c byte
 	for _, x := range b {

@@ -136,6 +136,18 @@ func (c *Client) withKeyRetry(ctx context.Context, op func() error) error {
 	return err
 }
 
+// withEncryption runs op with k's encryption block (k wrapped in KSeF's symmetric-key key) under
+// withKeyRetry, so a retry after a withdrawn key wraps k again in the refetched key.
+func (c *Client) withEncryption(ctx context.Context, k symKey, op func(encryptionInfo) error) error {
+	return c.withKeyRetry(ctx, func() error {
+		enc, err := c.encryptionInfo(ctx, k)
+		if err != nil {
+			return err
+		}
+		return op(enc)
+	})
+}
+
 // pickKey applies §2.1: per usage a certificate valid now, the latest validFrom wins.
 func pickKey(keys []PublicKeyCertificate, usage string, now time.Time) (*PublicKeyCertificate, error) {
 	var best *PublicKeyCertificate
@@ -322,7 +334,22 @@ func hashB64(b []byte) string {
 	return base64.StdEncoding.EncodeToString(s[:])
 }
 
-func sumB64(h hash.Hash) string { return base64.StdEncoding.EncodeToString(h.Sum(nil)) }
+// hashWriter streams a file's SHA-256 and size, for the hash and size fields of streamed files
+// (batch archives, their encrypted parts, downloaded export parts).
+type hashWriter struct {
+	h hash.Hash
+	n int64
+}
+
+func newHashWriter() *hashWriter { return &hashWriter{h: sha256.New()} }
+
+func (w *hashWriter) Write(p []byte) (int, error) {
+	w.n += int64(len(p))
+	return w.h.Write(p)
+}
+
+// sum is the Base64 SHA-256 of what was written, as hashB64 gives for a whole slice.
+func (w *hashWriter) sum() string { return base64.StdEncoding.EncodeToString(w.h.Sum(nil)) }
 
 // countingWriter counts bytes written through it.
 type countingWriter struct{ n int64 }

@@ -82,11 +82,7 @@ func (c *Client) OpenOnlineSession(ctx context.Context, form FormCode) (*OnlineS
 		ReferenceNumber string    `json:"referenceNumber"`
 		ValidUntil      time.Time `json:"validUntil"`
 	}
-	err = c.withKeyRetry(ctx, func() error {
-		enc, err := c.encryptionInfo(ctx, k)
-		if err != nil {
-			return err
-		}
+	err = c.withEncryption(ctx, k, func(enc encryptionInfo) error {
 		body := map[string]any{"formCode": form, "encryption": enc}
 		return c.postJSON(ctx, "/sessions/online", body, &out, bearerAccess, "", http.StatusCreated)
 	})

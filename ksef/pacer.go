@@ -246,22 +246,39 @@ func (p *pacer) reserve(key string, now time.Time) time.Duration {
 	if !ok {
 		return 0
 	}
-	logs, recorded := p.logs, &p.recorded
 	if perIP(group) {
 		p.ip.Lock()
 		defer p.ip.Unlock()
-		logs, recorded = p.ip.logs, &p.ip.recorded
+	}
+	wait := p.logFor(key, group, lim).Reserve(now)
+	if wait == 0 {
+		p.recordedFor(group).Add(1)
+	}
+	return wait
+}
+
+// logFor is the log of counter key, made for the group's limit lim on first use: in the process's
+// per-IP counters for a per-IP group, else in the pacer's. Callers hold p.mu, and p.ip for a per-IP
+// group.
+func (p *pacer) logFor(key, group string, lim Limit) *slidingwindow.Log {
+	logs := p.logs
+	if perIP(group) {
+		logs = p.ip.logs
 	}
 	log := logs[key]
 	if log == nil {
 		log = slidingwindow.New(windowsFor(group, lim)...)
 		logs[key] = log
 	}
-	wait := log.Reserve(now)
-	if wait == 0 {
-		recorded.Add(1)
+	return log
+}
+
+// recordedFor is the count of recorded sends that the group's sends add to (PacerRecorded).
+func (p *pacer) recordedFor(group string) *atomic.Uint64 {
+	if perIP(group) {
+		return &p.ip.recorded
 	}
-	return wait
+	return &p.recorded
 }
 
 // PacerRecorded is a number that changes whenever a send is recorded in the history PacerState
@@ -318,17 +335,10 @@ func (c *Client) RestorePacerState(st PacerState) {
 			}
 			clamped = append(clamped, e)
 		}
-		logs := p.logs
 		if perIP(group) {
 			p.ip.Lock()
-			logs = p.ip.logs
 		}
-		log := logs[key]
-		if log == nil {
-			log = slidingwindow.New(windowsFor(group, lim)...)
-			logs[key] = log
-		}
-		log.Restore(clamped)
+		p.logFor(key, group, lim).Restore(clamped)
 		p.recorded.Add(1)
 		if perIP(group) {
 			p.ip.Unlock()

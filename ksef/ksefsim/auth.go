@@ -365,8 +365,7 @@ func (s *Server) handleAuthStatus(w http.ResponseWriter, ar *apiRequest) {
 		writeException(w, ar.r, 400, 21304, "Brak uwierzytelnienia.", "authentication operation not found")
 		return
 	}
-	if ar.now.Sub(op.Start) > authRetention {
-		writeProblem(w, ar.r, 410, "Gone", "Authentication operation status is no longer available.")
+	if statusGone(w, ar, op.Start, authRetention, "Authentication operation") {
 		return
 	}
 	writeJSON(w, 200, s.authStatusBody(op, ar.now))

@@ -67,22 +67,11 @@ func generateKeyPair(usage string, now time.Time) (*keyPair, error) {
 	if err != nil {
 		return nil, fmt.Errorf("generate RSA key: %w", err)
 	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
-	if err != nil {
-		return nil, fmt.Errorf("serial: %w", err)
-	}
 	from := now.Add(-time.Hour).UTC().Truncate(time.Second)
 	to := now.AddDate(2, 0, 0).UTC().Truncate(time.Second)
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: "Ministerstwo Finansów", Organization: []string{"Ministerstwo Finansów"}, Country: []string{"PL"}, OrganizationalUnit: []string{usage}},
-		NotBefore:    from,
-		NotAfter:     to,
-		KeyUsage:     x509.KeyUsageKeyEncipherment | x509.KeyUsageDataEncipherment,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	der, err := certifyMF(key, usage, from, to)
 	if err != nil {
-		return nil, fmt.Errorf("create certificate: %w", err)
+		return nil, err
 	}
 	kd, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
@@ -153,24 +142,35 @@ func recertify(k *keyPair, now, after time.Time, validFor time.Duration) (*keyPa
 	if validFor <= 0 {
 		validFor = 2 * 365 * 24 * time.Hour
 	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
-	if err != nil {
-		return nil, fmt.Errorf("serial: %w", err)
-	}
 	from := now.UTC().Truncate(time.Second)
 	if !from.After(after) {
 		from = after.Add(time.Second)
 	}
+	to := from.Add(validFor)
+	der, err := certifyMF(key, k.Usage, from, to)
+	if err != nil {
+		return nil, err
+	}
+	return &keyPair{Usage: k.Usage, KeyDER: k.KeyDER, CertDER: der, ValidFrom: from, ValidTo: to, key: key}, nil
+}
+
+// certifyMF issues the self-signed certificate of one of the Ministry's encryption keys (usage is
+// its organizational unit), valid from from to to, with a random 64-bit serial; it returns the DER.
+func certifyMF(key *rsa.PrivateKey, usage string, from, to time.Time) ([]byte, error) {
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
+	if err != nil {
+		return nil, fmt.Errorf("serial: %w", err)
+	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: "Ministerstwo Finansów", Organization: []string{"Ministerstwo Finansów"}, Country: []string{"PL"}, OrganizationalUnit: []string{k.Usage}},
+		Subject:      pkix.Name{CommonName: "Ministerstwo Finansów", Organization: []string{"Ministerstwo Finansów"}, Country: []string{"PL"}, OrganizationalUnit: []string{usage}},
 		NotBefore:    from,
-		NotAfter:     from.Add(validFor),
+		NotAfter:     to,
 		KeyUsage:     x509.KeyUsageKeyEncipherment | x509.KeyUsageDataEncipherment,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
 		return nil, fmt.Errorf("create certificate: %w", err)
 	}
-	return &keyPair{Usage: k.Usage, KeyDER: k.KeyDER, CertDER: der, ValidFrom: from, ValidTo: tmpl.NotAfter, key: key}, nil
+	return der, nil
 }

@@ -2,7 +2,6 @@ package ksefsim
 
 import (
 	"encoding/json"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -14,9 +13,7 @@ func TestLatarniaOutsideAPIFaults(t *testing.T) {
 	s := startSim(t, Options{})
 	base := strings.TrimSuffix(s.URL(), "/v2")
 	s.SetFaults(Faults{Outage: true})
-	if err := s.AnnounceLatarnia("FAILURE", "Awaria", "Trwa awaria."); err != nil {
-		t.Fatal(err)
-	}
+	announce(t, s, "FAILURE", "Awaria", "Trwa awaria.")
 	var st struct {
 		Status   string            `json:"status"`
 		Messages []LatarniaMessage `json:"messages"`
@@ -25,34 +22,19 @@ func TestLatarniaOutsideAPIFaults(t *testing.T) {
 	if st.Status != "FAILURE" || len(st.Messages) != 1 || st.Messages[0].Title != "Awaria" {
 		t.Fatalf("status = %+v", st)
 	}
-	resp, err := http.Get(s.URL() + "/security/public-key-certificates")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 503 {
-		t.Errorf("API during the outage: HTTP %d", resp.StatusCode)
+	if r := call(t, "GET", s.URL()+"/security/public-key-certificates", "", nil); r.code != 503 {
+		t.Errorf("API during the outage: HTTP %d", r.code)
 	}
 
 	s.SetFaults(Faults{})
 	if err := s.SetLatarnia(LatarniaControl{Status: "AVAILABLE", Down: true}); err != nil {
 		t.Fatal(err)
 	}
-	resp, err = http.Get(base + "/latarnia/status")
-	if err != nil {
-		t.Fatal(err)
+	if r := call(t, "GET", base+"/latarnia/status", "", nil); r.code != 503 || !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") {
+		t.Errorf("status service down: HTTP %d %s", r.code, r.header.Get("Content-Type"))
 	}
-	resp.Body.Close()
-	if resp.StatusCode != 503 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
-		t.Errorf("status service down: HTTP %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
-	}
-	resp, err = http.Get(s.URL() + "/security/public-key-certificates")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Errorf("API while the status service is down: HTTP %d", resp.StatusCode)
+	if r := call(t, "GET", s.URL()+"/security/public-key-certificates", "", nil); r.code != 200 {
+		t.Errorf("API while the status service is down: HTTP %d", r.code)
 	}
 	var c LatarniaControl
 	latarniaGetJSON(t, base+"/admin/latarnia", 200, &c)
@@ -63,15 +45,19 @@ func TestLatarniaOutsideAPIFaults(t *testing.T) {
 
 func latarniaGetJSON(t *testing.T, url string, code int, v any) {
 	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
+	r := call(t, "GET", url, "", nil)
+	if r.code != code {
+		t.Fatalf("GET %s: HTTP %d, want %d", url, r.code, code)
+	}
+	if err := json.Unmarshal(r.body, v); err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != code {
-		t.Fatalf("GET %s: HTTP %d, want %d", url, resp.StatusCode, code)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+}
+
+// announce publishes an announcement of status on the simulator's status service.
+func announce(t *testing.T, s *Server, status, title, text string) {
+	t.Helper()
+	if err := s.AnnounceLatarnia(status, title, text); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -97,12 +83,8 @@ type officialMessage struct {
 func TestLatarniaMessagesAsOfficialClientsReadThem(t *testing.T) {
 	s := startSim(t, Options{})
 	base := strings.TrimSuffix(s.URL(), "/v2")
-	if err := s.AnnounceLatarnia("MAINTENANCE", "Prace serwisowe", "Przerwa techniczna."); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.AnnounceLatarnia("FAILURE", "Awaria", "Trwa awaria."); err != nil {
-		t.Fatal(err)
-	}
+	announce(t, s, "MAINTENANCE", "Prace serwisowe", "Przerwa techniczna.")
+	announce(t, s, "FAILURE", "Awaria", "Trwa awaria.")
 	var st struct {
 		Status   string            `json:"status"`
 		Messages []officialMessage `json:"messages"`

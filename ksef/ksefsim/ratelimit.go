@@ -17,25 +17,6 @@ type rateLimit struct {
 // apiGroups are the groups GET /rate-limits reports (the spec's EffectiveApiRateLimits).
 var apiGroups = []string{"onlineSession", "batchSession", "invoiceSend", "invoiceStatus", "sessionList", "sessionInvoiceList", "sessionMisc", "invoiceMetadata", "invoiceExport", "invoiceExportStatus", "invoiceDownload", "other"}
 
-// productionLimits is §9; values are overwritten from the spec's x-rate-limits when present.
-func productionLimits() map[string]rateLimit {
-	return map[string]rateLimit{
-		"onlineSession":       {10, 30, 120},
-		"invoiceSend":         {10, 30, 180},
-		"batchSession":        {10, 20, 60},
-		"invoiceStatus":       {30, 120, 1200},
-		"sessionList":         {5, 10, 60},
-		"sessionInvoiceList":  {10, 20, 200},
-		"sessionMisc":         {10, 120, 1200},
-		"invoiceMetadata":     {8, 16, 20},
-		"invoiceExport":       {8, 16, 20},
-		"invoiceExportStatus": {10, 60, 600},
-		"invoiceDownload":     {8, 16, 64},
-		"other":               {10, 30, 120},
-		"auth":                {60, 0, 0},
-	}
-}
-
 // rateGroup maps a spec route (method + path template) to its §9 group.
 func rateGroup(method, tmpl string) string {
 	switch {
@@ -67,9 +48,12 @@ func rateGroup(method, tmpl string) string {
 	return "other"
 }
 
-// specLimits reads x-rate-limits from the spec operations into the production table.
+// specLimits is §9 as the spec states it: each group's limits from the x-rate-limits of its
+// operations (every operation of a group states the same). The spec is the simulator's only copy of
+// the numbers; the client keeps its own (ksef.ProductionLimits), so the two are checked against each
+// other. NewServer refuses to start without the spec, so its error never reaches here.
 func specLimits() map[string]rateLimit {
-	limits := productionLimits()
+	limits := map[string]rateLimit{}
 	sb, err := loadSpec()
 	if err != nil {
 		return limits
@@ -89,10 +73,15 @@ func specLimits() map[string]rateLimit {
 				continue
 			}
 			seen[g] = true
-			limits[g] = rateLimit{PerSecond: intOf(raw["perSecond"]), PerMinute: intOf(raw["perMinute"]), PerHour: intOf(raw["perHour"])}
+			limits[g] = limitOf(raw)
 		}
 	}
 	return limits
+}
+
+// limitOf reads one operation's x-rate-limits.
+func limitOf(raw map[string]any) rateLimit {
+	return rateLimit{PerSecond: intOf(raw["perSecond"]), PerMinute: intOf(raw["perMinute"]), PerHour: intOf(raw["perHour"])}
 }
 
 func intOf(v any) int {

@@ -518,8 +518,7 @@ func (s *Server) handleExportStatus(w http.ResponseWriter, ar *apiRequest) {
 		writeException(w, ar.r, 400, 21175, "Nie znaleziono eksportu o podanym numerze referencyjnym.", "export not found")
 		return
 	}
-	if ar.now.Sub(e.Created) > exportRetention {
-		writeProblem(w, ar.r, 410, "Gone", "Export status is no longer available.")
+	if statusGone(w, ar, e.Created, exportRetention, "Export") {
 		return
 	}
 	if !s.exportDone(e, ar.now) {

@@ -847,6 +847,16 @@ func writeProblem(w http.ResponseWriter, r *http.Request, status int, title, det
 	})
 }
 
+// statusGone answers 410 Gone, as KSeF does for the status of an operation (what) begun longer than
+// its retention ago, and reports whether it did.
+func statusGone(w http.ResponseWriter, ar *apiRequest, begun time.Time, retention time.Duration, what string) bool {
+	if ar.now.Sub(begun) <= retention {
+		return false
+	}
+	writeProblem(w, ar.r, 410, "Gone", what+" status is no longer available.")
+	return true
+}
+
 func newUUID() string {
 	h := strings.ToLower(randomHex(16))
 	return h[:8] + "-" + h[8:12] + "-4" + h[13:16] + "-a" + h[17:20] + "-" + h[20:]

@@ -3,10 +3,13 @@ package ksefsim
 import (
 	"encoding/base64"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ksef-sync/ksef-sync/ksef"
 )
 
 func TestSpecViolationIsFlaggedAndCounted(t *testing.T) {
@@ -304,6 +307,21 @@ func TestBatchThreePartsZipAndTarGz(t *testing.T) {
 	}
 }
 
+// TestContinuationTokenOfAnotherListIsRefused: an x-continuation-token continues only the list
+// that gave it; the session list and a session's invoice list refuse each other's with 21418.
+func TestContinuationTokenOfAnotherListIsRefused(t *testing.T) {
+	_, s, access, sess, _ := startOnline(t)
+	for url, token := range map[string]string{
+		s.URL() + "/sessions?sessionType=Online":    encodeContinuation(1, sess),
+		s.URL() + "/sessions/" + sess + "/invoices": encodeContinuation(1, "sessions:Online"),
+	} {
+		r := must(t, call(t, "GET", url, access, nil, "x-continuation-token", token), 400)
+		if code := r.exceptionCode(t); code != 21418 {
+			t.Errorf("GET %s with another list's token: exception %d, want 21418", url, code)
+		}
+	}
+}
+
 // waitSession waits for the server's processing to finish and returns the final session status.
 func waitSession(t *testing.T, s *Server, access, ref string) map[string]any {
 	t.Helper()
@@ -422,6 +440,39 @@ func TestRateLimit429WithRetryAfter(t *testing.T) {
 	must(t, list(), 200)
 }
 
+// TestSpecStatesEveryGroupsLimits: the simulator takes §9 from the spec alone, so the spec must
+// state the limits of every group GET /rate-limits reports and of the per-IP auth group, the same
+// on every operation of a group, and they must be the client's production table.
+func TestSpecStatesEveryGroupsLimits(t *testing.T) {
+	sb, err := loadSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	limits := specLimits()
+	for _, g := range append([]string{"auth"}, apiGroups...) {
+		if l, ok := limits[g]; !ok || l.PerSecond <= 0 {
+			t.Errorf("the spec states no limits for group %s", g)
+		}
+	}
+	client := ksef.ProductionLimits()
+	if len(limits) != len(client) {
+		t.Errorf("the spec has %d groups, the client's table %d", len(limits), len(client))
+	}
+	for g, want := range client {
+		if got := limits[g]; got != rateLimit(want) {
+			t.Errorf("group %s: spec %+v, client %+v", g, got, want)
+		}
+	}
+	for tmpl, item := range sb.doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			raw, ok := op.Extensions["x-rate-limits"].(map[string]any)
+			if g := rateGroup(method, tmpl); ok && g != "other" && limitOf(raw) != limits[g] {
+				t.Errorf("%s %s states %+v, its group %s %+v", method, tmpl, limitOf(raw), g, limits[g])
+			}
+		}
+	}
+}
+
 func TestPersistenceAcrossRestart(t *testing.T) {
 	dir := t.TempDir()
 	opts := Options{RateLimits: "off", StateDir: dir}
@@ -480,8 +531,14 @@ func TestFaultOutage(t *testing.T) {
 	must(t, call(t, "GET", s.URL()+"/security/public-key-certificates", "", nil), 200)
 }
 
+// TestKsefNumberCRC checks the simulator's checksum against the KSeF numbers the spec and the
+// protocol notes quote, and against the client's own (ksef.KsefNumberCRC), written the other way.
 func TestKsefNumberCRC(t *testing.T) {
-	for _, n := range []string{"5265877635-20250826-0100001AF629-AF", "5265877635-20250626-010080DD2B5E-26", "5555555555-20250828-010080615740-E4"} {
+	quoted := regexp.MustCompile(`\b\d{10}-\d{8}-[0-9A-F]{12}-[0-9A-F]{2}\b`).FindAllString(string(specJSON), -1)
+	if len(quoted) == 0 {
+		t.Fatal("open-api.json quotes no KSeF number")
+	}
+	for _, n := range append(quoted, "5265877635-20250826-0100001AF629-AF", "5265877635-20250626-010080DD2B5E-26", "5555555555-20250828-010080615740-E4") {
 		if !validKsefNumber(n) {
 			t.Errorf("%s should be valid", n)
 		}
@@ -489,6 +546,17 @@ func TestKsefNumberCRC(t *testing.T) {
 	n := newKsefNumber(testNIP, time.Now())
 	if !validKsefNumber(n) {
 		t.Errorf("generated %s invalid", n)
+	}
+	for _, s := range []string{"", n[:32], "5265877635-20250826-0100001AF629"} {
+		if got, client := checksum(s), ksef.KsefNumberCRC(s); got != client {
+			t.Errorf("checksum(%q) = %s, the client's = %s", s, got, client)
+		}
+	}
+	for b := range 256 {
+		s := string([]byte{byte(b)})
+		if got, client := checksum(s), ksef.KsefNumberCRC(s); got != client {
+			t.Errorf("checksum(%q) = %s, the client's = %s", s, got, client)
+		}
 	}
 	_ = base64.StdEncoding
 }

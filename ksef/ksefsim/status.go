@@ -222,18 +222,9 @@ func (s *Server) invoiceStatusLocked(w http.ResponseWriter, ar *apiRequest, sess
 // handleSessionInvoices lists (failed) invoices with x-continuation-token paging.
 func (s *Server) handleSessionInvoices(failedOnly bool) handlerFunc {
 	return func(w http.ResponseWriter, ar *apiRequest) {
-		pageSize := 10
-		if v := ar.r.URL.Query().Get("pageSize"); v != "" {
-			pageSize, _ = strconv.Atoi(v)
-		}
-		start := 0
-		if tok := ar.r.Header.Get("x-continuation-token"); tok != "" {
-			n, ok := decodeContinuation(tok, ar.params["referenceNumber"])
-			if !ok {
-				writeException(w, ar.r, 400, 21418, "Przekazany token kontynuacji ma nieprawidłowy format.", "invalid x-continuation-token")
-				return
-			}
-			start = n
+		pageSize, start, ok := continuedPage(w, ar, ar.params["referenceNumber"])
+		if !ok {
+			return
 		}
 		s.withCallerSession(w, ar, func(w http.ResponseWriter, ar *apiRequest, sess *session) {
 			var items []map[string]any
@@ -275,21 +266,30 @@ func decodeContinuation(tok, scope string) (int, bool) {
 	return pos, true
 }
 
+// continuedPage reads the page a continued list asks for: pageSize (10 when not given) and the
+// position its x-continuation-token for scope names (0 without one); ok=false means the token was
+// not ours and the 21418 answer is written.
+func continuedPage(w http.ResponseWriter, ar *apiRequest, scope string) (pageSize, start int, ok bool) {
+	pageSize = 10
+	if v := ar.r.URL.Query().Get("pageSize"); v != "" {
+		pageSize, _ = strconv.Atoi(v)
+	}
+	tok := ar.r.Header.Get("x-continuation-token")
+	if tok == "" {
+		return pageSize, 0, true
+	}
+	if start, ok = decodeContinuation(tok, scope); !ok {
+		writeException(w, ar.r, 400, 21418, "Przekazany token kontynuacji ma nieprawidłowy format.", "invalid x-continuation-token")
+	}
+	return pageSize, start, ok
+}
+
 func (s *Server) handleListSessions(w http.ResponseWriter, ar *apiRequest) {
 	q := ar.r.URL.Query()
 	kind := q.Get("sessionType")
-	pageSize := 10
-	if v := q.Get("pageSize"); v != "" {
-		pageSize, _ = strconv.Atoi(v)
-	}
-	start := 0
-	if tok := ar.r.Header.Get("x-continuation-token"); tok != "" {
-		n, ok := decodeContinuation(tok, "sessions:"+kind)
-		if !ok {
-			writeException(w, ar.r, 400, 21418, "Przekazany token kontynuacji ma nieprawidłowy format.", "invalid x-continuation-token")
-			return
-		}
-		start = n
+	pageSize, start, ok := continuedPage(w, ar, "sessions:"+kind)
+	if !ok {
+		return
 	}
 	statuses := q["statuses"]
 	refFilter := q.Get("referenceNumber")
@@ -357,6 +357,15 @@ type upoDocument struct {
 	TrybWysylki             string `xml:"TrybWysylki"`
 }
 
+// upoPageInfo is OpisPotwierdzenia: which page of a paged UPO this is and the documents it covers.
+type upoPageInfo struct {
+	Strona                    int `xml:"Strona"`
+	LiczbaStron               int `xml:"LiczbaStron"`
+	ZakresDokumentowOd        int `xml:"ZakresDokumentowOd"`
+	ZakresDokumentowDo        int `xml:"ZakresDokumentowDo"`
+	CalkowitaLiczbaDokumentow int `xml:"CalkowitaLiczbaDokumentow"`
+}
+
 type upoXML struct {
 	XMLName                    xml.Name `xml:"http://upo.schematy.mf.gov.pl/KSeF/v4-3 Potwierdzenie"`
 	NazwaPodmiotuPrzyjmujacego string   `xml:"NazwaPodmiotuPrzyjmujacego"`
@@ -368,13 +377,7 @@ type upoXML struct {
 		NumerReferencyjnyTokenaKSeF       string `xml:"NumerReferencyjnyTokenaKSeF,omitempty"`
 		SkrotDokumentuUwierzytelniajacego string `xml:"SkrotDokumentuUwierzytelniajacego,omitempty"`
 	} `xml:"Uwierzytelnienie"`
-	OpisPotwierdzenia *struct {
-		Strona                    int `xml:"Strona"`
-		LiczbaStron               int `xml:"LiczbaStron"`
-		ZakresDokumentowOd        int `xml:"ZakresDokumentowOd"`
-		ZakresDokumentowDo        int `xml:"ZakresDokumentowDo"`
-		CalkowitaLiczbaDokumentow int `xml:"CalkowitaLiczbaDokumentow"`
-	} `xml:"OpisPotwierdzenia,omitempty"`
+	OpisPotwierdzenia       *upoPageInfo  `xml:"OpisPotwierdzenia,omitempty"`
 	NazwaStrukturyLogicznej string        `xml:"NazwaStrukturyLogicznej"`
 	KodFormularza           string        `xml:"KodFormularza"`
 	Dokument                []upoDocument `xml:"Dokument"`
@@ -391,13 +394,7 @@ func (s *Server) buildUPO(sess *session, invs []*invoice, page, pages, from, tot
 		u.Uwierzytelnienie.SkrotDokumentuUwierzytelniajacego = op.DocumentHash
 	}
 	if pages > 0 {
-		u.OpisPotwierdzenia = &struct {
-			Strona                    int `xml:"Strona"`
-			LiczbaStron               int `xml:"LiczbaStron"`
-			ZakresDokumentowOd        int `xml:"ZakresDokumentowOd"`
-			ZakresDokumentowDo        int `xml:"ZakresDokumentowDo"`
-			CalkowitaLiczbaDokumentow int `xml:"CalkowitaLiczbaDokumentow"`
-		}{page, pages, from, from + len(invs) - 1, total}
+		u.OpisPotwierdzenia = &upoPageInfo{page, pages, from, from + len(invs) - 1, total}
 	}
 	for _, inv := range invs {
 		issue := ""
