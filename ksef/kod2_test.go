@@ -2,15 +2,12 @@ package ksef
 
 import (
 	"crypto"
-	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"errors"
-	"math/big"
 	"strings"
 	"testing"
 
@@ -44,27 +41,7 @@ func TestKODIIVerifiesIndependently(t *testing.T) {
 			if !strings.HasPrefix(link, wantPrefix) {
 				t.Fatalf("link %s\nwant prefix %s", link, wantPrefix)
 			}
-			cut := strings.LastIndex(link, "/")
-			signed := strings.TrimPrefix(link[:cut], "https://")
-			sig, err := base64.RawURLEncoding.DecodeString(link[cut+1:])
-			if err != nil {
-				t.Fatal(err)
-			}
-			digest := sha256.Sum256([]byte(signed))
-			switch pub := cert.PublicKey.(type) {
-			case *rsa.PublicKey:
-				if err := rsa.VerifyPSS(pub, crypto.SHA256, digest[:], sig, &rsa.PSSOptions{SaltLength: 32, Hash: crypto.SHA256}); err != nil {
-					t.Errorf("RSA-PSS signature does not verify: %v", err)
-				}
-			case *ecdsa.PublicKey:
-				if len(sig) != 64 {
-					t.Fatalf("ECDSA signature is %d bytes, want 64 (R||S)", len(sig))
-				}
-				r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
-				if !ecdsa.Verify(pub, digest[:], r, s) {
-					t.Error("ECDSA signature does not verify")
-				}
-			}
+			testutil.VerifyKodII(t, link, cert)
 		})
 	}
 }
