@@ -20,12 +20,7 @@ func cmdAuth(ctx context.Context, env *cliEnv, args []string) int {
 	if code, proceed := subcommand(env, args, "check", "usage: ksef-sync auth check -config FILE [-company NAME]..."); !proceed {
 		return code
 	}
-	fs, cfgPath := newFlags(env, "auth check")
-	companies := addCompanyFlag(fs)
-	if err := parseArgs(fs, args[2:]); err != nil {
-		return parseFailed(err)
-	}
-	cfg, views, code := loadCompanyViews(env, *cfgPath, *companies)
+	cfg, views, code := newCompanyFlags(env, "auth check").load(env, args[2:])
 	if cfg == nil {
 		return code
 	}

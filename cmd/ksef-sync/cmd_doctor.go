@@ -33,12 +33,11 @@ type finding struct {
 func (f finding) ok() bool { return f.Problem == "" }
 
 func cmdDoctor(ctx context.Context, env *cliEnv, args []string) int {
-	fs, cfgPath := newFlags(env, "doctor")
-	companies := addCompanyFlag(fs)
-	if err := parseArgs(fs, args[1:]); err != nil {
-		return parseFailed(err)
+	fs := newCompanyFlags(env, "doctor")
+	if code, proceed := fs.parse(args[1:]); !proceed {
+		return code
 	}
-	return printFindings(env.stdout, runDoctor(ctx, *cfgPath, time.Now(), *companies...))
+	return printFindings(env.stdout, runDoctor(ctx, *fs.config, time.Now(), *fs.companies...))
 }
 
 // printFindings writes the report and returns the exit code: 1 when anything needs fixing.
