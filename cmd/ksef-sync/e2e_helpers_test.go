@@ -346,8 +346,7 @@ func (e *e2e) assertSentMatchesSim(records map[string]engine.SentRecord) {
 		}
 		seen[r.KsefNumber] = true
 		xml := testutil.ReadFile(e.t, filepath.Join(e.sent, stem+".xml"))
-		sum := sha256.Sum256(xml)
-		if got := base64.StdEncoding.EncodeToString(sum[:]); got != r.InvoiceHash || got != a.InvoiceHash {
+		if got := invoiceHash(xml); got != r.InvoiceHash || got != a.InvoiceHash {
 			e.t.Errorf("%s: hash of sent xml %s, record %s, simulator %s", stem, got, r.InvoiceHash, a.InvoiceHash)
 		}
 		upo := testutil.ReadFile(e.t, filepath.Join(e.sent, stem+".upo.xml"))
@@ -363,6 +362,13 @@ func (e *e2e) assertSentMatchesSim(records map[string]engine.SentRecord) {
 			e.t.Errorf("simulator accepted %s but no sent record names it", n)
 		}
 	}
+}
+
+// invoiceHash is KSeF's invoiceHash of an invoice file: base64 of the SHA-256 of its bytes, as
+// .ksef.json, the inbox's metadata and the simulator record it.
+func invoiceHash(xml []byte) string {
+	sum := sha256.Sum256(xml)
+	return base64.StdEncoding.EncodeToString(sum[:])
 }
 
 func glob(t testing.TB, dir, pattern string) []string {

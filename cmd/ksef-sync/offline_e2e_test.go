@@ -170,8 +170,7 @@ func TestTechnicalCorrectionEndToEnd(t *testing.T) {
 	if rejected["code"] != "450" || !strings.Contains(fmt.Sprint(rejected["hint"]), "Możliwa jest korekta techniczna") { // Polish by default
 		t.Fatalf("rejected offline invoice: %v", rejected)
 	}
-	badSum := sha256.Sum256(bad)
-	badHash := base64.StdEncoding.EncodeToString(badSum[:])
+	badHash := invoiceHash(bad)
 
 	e.drop("FV_KT_fixed.xml", good)
 	waitForOutputs(t, e, 1, 2*time.Minute)
