@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-	"net"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -88,13 +88,7 @@ func validCert(nip, keyType string) xades.TestCertOptions {
 // closedPort returns a loopback address nothing listens on.
 func closedPort(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
+	return fmt.Sprintf("127.0.0.1:%d", freePort(t))
 }
 
 // doctorFailures parses the report into "[FAIL] line" → "fix: line".
