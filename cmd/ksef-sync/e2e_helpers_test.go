@@ -8,6 +8,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -416,4 +418,41 @@ func withJournal(state string, read func(ctx context.Context, j *spool.Journal) 
 	}
 	defer j.Close()
 	return read(ctx, j)
+}
+
+// simAdmin posts to the simulator's admin API, as an operator reproducing a KSeF problem would.
+func simAdmin(t *testing.T, sim *ksefsim.Server, pathAndQuery string) {
+	t.Helper()
+	postSimAdmin(t, sim, pathAndQuery, nil, http.StatusNoContent).Body.Close()
+}
+
+// postSimAdmin posts body to the simulator's admin API and fails the test unless it answers with
+// status want; the caller closes the answer's body.
+func postSimAdmin(t *testing.T, sim *ksefsim.Server, pathAndQuery string, body io.Reader, want int) *http.Response {
+	t.Helper()
+	resp, err := http.Post(sim.AdminURL()+pathAndQuery, "application/json", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != want {
+		resp.Body.Close()
+		t.Fatalf("admin %s: %s", pathAndQuery, resp.Status)
+	}
+	return resp
+}
+
+// simAdminJSON posts body to the simulator's admin API and decodes the answer into out (nil: none).
+func simAdminJSON(t *testing.T, sim *ksefsim.Server, path string, body, out any) {
+	t.Helper()
+	raw, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := postSimAdmin(t, sim, path, bytes.NewReader(raw), http.StatusOK)
+	defer resp.Body.Close()
+	if out != nil {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

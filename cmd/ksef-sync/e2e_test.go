@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -263,28 +262,6 @@ func TestSendWithRefusedTokenStopsAtOnce(t *testing.T) {
 
 // End-to-end tests on the real binary for issue 10 §6 (requests not safe to repeat whose answer is
 // lost) and §7 (a duplicate whose original another tool registered).
-
-// simAdminJSON posts body to the simulator's admin API and decodes the answer into out (nil: none).
-func simAdminJSON(t *testing.T, sim *ksefsim.Server, path string, body, out any) {
-	t.Helper()
-	raw, err := json.Marshal(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.Post(sim.AdminURL()+path, "application/json", bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("admin %s: %s", path, resp.Status)
-	}
-	if out != nil {
-		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 // TestDuplicateOfAnotherToolsInvoice: another tool (an accounting office, in its own KSeF context)
 // registered the invoice; then the same file lands in our outbox. KSeF answers 440 naming the

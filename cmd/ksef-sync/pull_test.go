@@ -600,19 +600,6 @@ func spendExportBudget(t *testing.T, state string, now time.Time, n int) {
 	}
 }
 
-// simAdmin posts to the simulator's admin API, as an operator reproducing a KSeF problem would.
-func simAdmin(t *testing.T, sim *ksefsim.Server, pathAndQuery string) {
-	t.Helper()
-	resp, err := http.Post(sim.AdminURL()+pathAndQuery, "application/json", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		t.Fatalf("admin %s: %s", pathAndQuery, resp.Status)
-	}
-}
-
 // TestPullSurvivesHungAndFailedExports is issue 10 §2 on the real binary: an export that hangs at
 // KSeF is abandoned after pull.export_timeout (4 s here) and the other subject is still delivered;
 // an export ending with 500 ends that try; the following runs, and the daemon, deliver every
