@@ -387,25 +387,25 @@ func drainScanner(sc interface{ Scan() bool }) {
 	}
 }
 
-// keepLog collects the daemon's log lines and prints the last ones if the test fails.
-func keepLog(t testing.TB, sc *bufio.Scanner) {
-	var mu sync.Mutex
-	var lines []string
+// keepLog gathers the daemon's log lines and prints the last ones if the test fails; the returned
+// function gives the lines so far, while it runs.
+func keepLog(t testing.TB, lines interface {
+	Scan() bool
+	Text() string
+}) func() string {
+	var buf testutil.LogBuffer
 	go func() {
-		for sc.Scan() {
-			mu.Lock()
-			lines = append(lines, sc.Text())
-			mu.Unlock()
+		for lines.Scan() {
+			fmt.Fprintln(&buf, lines.Text())
 		}
 	}()
 	t.Cleanup(func() {
-		if !t.Failed() {
-			return
+		if t.Failed() {
+			l := strings.Split(buf.String(), "\n")
+			t.Logf("last daemon log lines:\n%s", strings.Join(l[max(0, len(l)-80):], "\n"))
 		}
-		mu.Lock()
-		defer mu.Unlock()
-		t.Logf("last daemon log lines:\n%s", strings.Join(lines[max(0, len(lines)-80):], "\n"))
 	})
+	return buf.String
 }
 
 // withJournal opens the state folder's journal read-only, as `status` opens it beside a running

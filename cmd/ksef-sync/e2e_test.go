@@ -276,7 +276,7 @@ func TestDuplicateOfAnotherToolsInvoice(t *testing.T) {
 	simAdminJSON(t, e.sim, "/other-tool", ksefsim.OtherToolInvoice{XML: theirs, ContextNIP: "1111111111"}, &orig)
 
 	cmd, lines := e.daemon()
-	log := keepLogLines(t, lines)
+	log := keepLog(t, lines)
 	e.drop("FV_theirs.xml", theirs)
 	waitForOutputs(t, e, 1, 3*time.Minute)
 	e.drop("FV_ours.xml", invoice(2, "OTHERTOOL")) // an ordinary invoice beside it keeps its UPO
@@ -337,7 +337,7 @@ func TestLostBatchOpenReconciled(t *testing.T) {
 		"[send]\nmode = \"batch\"\ngather_window = \"300ms\"\npoll_interval = \"200ms\"\n")
 	simAdmin(t, e.sim, "/lose-answers?op=openBatch&n=1&how=drop")
 	cmd, lines := e.daemon()
-	log := keepLogLines(t, lines)
+	log := keepLog(t, lines)
 	const n = 20
 	sendAllOnce(t, e, cmd, "batch", "LOSTOPEN", n, 3*time.Minute)
 

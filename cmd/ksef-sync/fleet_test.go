@@ -197,7 +197,7 @@ func TestManyCompaniesEndToEnd(t *testing.T) {
 
 	cmd, lines := startBinary(t, "run", "-config", fx.cfgPath)
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	log := liveLog(t, lines)
+	log := keepLog(t, lines)
 	start := time.Now()
 	var wg sync.WaitGroup
 	for _, c := range good {
@@ -291,7 +291,7 @@ func TestCompaniesDirLive(t *testing.T) {
 	}
 	cmd, lines := startBinary(t, "run", "-config", fx.cfgPath)
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	log := liveLog(t, lines)
+	log := keepLog(t, lines)
 	fx.dropInvoices(acme.name, acme.nip, 1)
 	eventually(t, "acme's first invoice sent", time.Minute, func() bool {
 		return len(glob(t, fx.folder(acme.name, "sent"), "*.ksef.json")) == 1
@@ -399,7 +399,7 @@ func TestFleetMetricsPerCompany(t *testing.T) {
 	writeFile(t, fx.cfgPath, []byte(cfg))
 	cmd, lines := startBinary(t, "run", "-config", fx.cfgPath)
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	liveLog(t, lines)
+	keepLog(t, lines)
 	fx.dropInvoices(acme.name, acme.nip, 3)
 	fx.dropInvoices(beta.name, beta.nip, 2)
 	web := webClient{t: t, base: fmt.Sprintf("http://127.0.0.1:%d", port)}

@@ -47,7 +47,7 @@ func twoDaemonsShareOneOutbox(t *testing.T, watch string) {
 	a, linesA := e.daemon()
 	b, linesB := startBinary(t, "run", "-config", cfg2)
 	t.Cleanup(func() { _ = b.Process.Kill(); _ = b.Wait() })
-	logA, logB := liveLog(t, linesA), liveLog(t, linesB)
+	logA, logB := keepLog(t, linesA), keepLog(t, linesB)
 	ids := make([]string, 2)
 	eventually(t, "both daemons to start", time.Minute, func() bool {
 		for i, s := range states {
@@ -249,7 +249,7 @@ func TestCopiedStateFolderIsRefused(t *testing.T) {
 	writeFile(t, cfg2, []byte(strings.Replace(string(testutil.ReadFile(t, e.cfgPath)), `state = "state"`, `state = "state2"`, 1)))
 
 	a, first := e.daemon() // its first start creates the state folder, which is then copied at rest
-	liveLog(t, first)
+	keepLog(t, first)
 	var id string
 	eventually(t, "the first daemon's owner record", time.Minute, func() bool {
 		id, _ = outboxclaim.ReadID(state)
@@ -261,14 +261,14 @@ func TestCopiedStateFolderIsRefused(t *testing.T) {
 	copyTree(t, state, state2)
 
 	a, linesA := e.daemon()
-	liveLog(t, linesA) // read, so its log pipe never fills
+	keepLog(t, linesA) // read, so its log pipe never fills
 	eventually(t, "the restarted daemon's owner record", time.Minute, func() bool {
 		rec, _ := outboxclaim.ReadOwner(e.outbox, id)
 		return rec != nil && rec.PID == a.Process.Pid
 	})
 	b, linesB := startBinary(t, "run", "-config", cfg2)
 	t.Cleanup(func() { _ = b.Process.Kill(); _ = b.Wait() })
-	logB := liveLog(t, linesB)
+	logB := keepLog(t, linesB)
 	eventually(t, "the copy to refuse the outbox", time.Minute, func() bool {
 		return hasLine(logB(), "level=ERROR", "is in use on outbox", "state folder "+state2)
 	})

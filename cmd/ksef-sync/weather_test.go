@@ -54,7 +54,7 @@ func TestWeatherHTMLAndFirewall(t *testing.T) {
 		{Kind: ksefsim.FaultHTML5xx, Rate: 0.1}, {Kind: ksefsim.FaultWAF403, Rate: 0.1}, {Kind: ksefsim.FaultStorageHTML, Rate: 0.1},
 	}})
 	cmd, lines := e.daemon()
-	log := keepLogLines(t, lines)
+	log := keepLog(t, lines)
 
 	total := e.dropSingles(5, "WEATHER")                          // singles: online sessions
 	total = e.dropSeries("burst_%03d.xml", 295, total, "WEATHER") // a burst: batch sessions
@@ -131,26 +131,6 @@ func TestWeatherLongTailOutOfOrder(t *testing.T) {
 	if inversions == 0 {
 		t.Fatal("every invoice finished in the order it was sent: no long tail")
 	}
-}
-
-// keepLogLines is keepLog that also lets the test read the whole log so far.
-func keepLogLines(t *testing.T, sc interface {
-	Scan() bool
-	Text() string
-}) func() string {
-	var buf testutil.LogBuffer
-	go func() {
-		for sc.Scan() {
-			fmt.Fprintln(&buf, sc.Text())
-		}
-	}()
-	t.Cleanup(func() {
-		if t.Failed() {
-			s := buf.String()
-			t.Logf("last daemon log lines:\n%s", s[max(0, len(s)-12000):])
-		}
-	})
-	return buf.String
 }
 
 // TestDoctorNamesTheWeather: doctor (real binary) tells a firewall block and an HTML gateway page
