@@ -227,8 +227,15 @@ func startBinary(t testing.TB, args ...string) (*exec.Cmd, *bufio.Scanner) {
 // daemon starts `ksef-sync run` and returns it with a scanner over its log lines.
 func (e *e2e) daemon() (*exec.Cmd, *bufio.Scanner) {
 	e.t.Helper()
-	cmd, sc := startBinary(e.t, "run", "-config", e.cfgPath)
-	e.t.Cleanup(func() {
+	return startDaemon(e.t, e.cfgPath)
+}
+
+// startDaemon starts `ksef-sync run -config cfgPath` and returns it with a scanner over its log
+// lines; it is killed when the test ends.
+func startDaemon(t testing.TB, cfgPath string) (*exec.Cmd, *bufio.Scanner) {
+	t.Helper()
+	cmd, sc := startBinary(t, "run", "-config", cfgPath)
+	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	})

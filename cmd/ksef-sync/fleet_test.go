@@ -195,8 +195,7 @@ func TestManyCompaniesEndToEnd(t *testing.T) {
 		}
 	}
 
-	cmd, lines := startBinary(t, "run", "-config", fx.cfgPath)
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	_, lines := startDaemon(t, fx.cfgPath)
 	log := keepLog(t, lines)
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -289,8 +288,7 @@ func TestCompaniesDirLive(t *testing.T) {
 		fx.mkdirs(c.name)
 		writeFile(t, companyFile(c), []byte(fmt.Sprintf("nip = %q\ncredentials = \"office\"\n", c.nip)))
 	}
-	cmd, lines := startBinary(t, "run", "-config", fx.cfgPath)
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	_, lines := startDaemon(t, fx.cfgPath)
 	log := keepLog(t, lines)
 	fx.dropInvoices(acme.name, acme.nip, 1)
 	eventually(t, "acme's first invoice sent", time.Minute, func() bool {
@@ -397,8 +395,7 @@ func TestFleetMetricsPerCompany(t *testing.T) {
 	port := freePort(t)
 	cfg := strings.Replace(string(testutil.ReadFile(t, fx.cfgPath)), "[http]\nlisten = \"\"", fmt.Sprintf("[http]\nlisten = \"127.0.0.1:%d\"", port), 1)
 	writeFile(t, fx.cfgPath, []byte(cfg))
-	cmd, lines := startBinary(t, "run", "-config", fx.cfgPath)
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	_, lines := startDaemon(t, fx.cfgPath)
 	keepLog(t, lines)
 	fx.dropInvoices(acme.name, acme.nip, 3)
 	fx.dropInvoices(beta.name, beta.nip, 2)
@@ -522,8 +519,7 @@ func TestSendBesideTheDaemonCountsWhatItTookAlready(t *testing.T) {
 		"method = \"token\"\ntoken_file = \"office.token\"\n")
 	writeFile(t, fx.dir+"/office.token", []byte(sim.Token(officeNIP)))
 
-	cmd, lines := startBinary(t, "run", "-config", fx.cfgPath)
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	_, lines := startDaemon(t, fx.cfgPath)
 	keepLog(t, lines)
 	fx.dropInvoices(acme.name, acme.nip, 1)
 	fx.dropInvoices(omega.name, omega.nip, 1)

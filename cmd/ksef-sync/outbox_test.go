@@ -45,8 +45,7 @@ func twoDaemonsShareOneOutbox(t *testing.T, watch string) {
 	states := []string{filepath.Join(e.dir, "state"), filepath.Join(e.dir, "state2")}
 
 	a, linesA := e.daemon()
-	b, linesB := startBinary(t, "run", "-config", cfg2)
-	t.Cleanup(func() { _ = b.Process.Kill(); _ = b.Wait() })
+	b, linesB := startDaemon(t, cfg2)
 	logA, logB := keepLog(t, linesA), keepLog(t, linesB)
 	ids := make([]string, 2)
 	eventually(t, "both daemons to start", time.Minute, func() bool {
@@ -266,8 +265,7 @@ func TestCopiedStateFolderIsRefused(t *testing.T) {
 		rec, _ := outboxclaim.ReadOwner(e.outbox, id)
 		return rec != nil && rec.PID == a.Process.Pid
 	})
-	b, linesB := startBinary(t, "run", "-config", cfg2)
-	t.Cleanup(func() { _ = b.Process.Kill(); _ = b.Wait() })
+	_, linesB := startDaemon(t, cfg2)
 	logB := keepLog(t, linesB)
 	eventually(t, "the copy to refuse the outbox", time.Minute, func() bool {
 		return hasLine(logB(), "level=ERROR", "is in use on outbox", "state folder "+state2)
