@@ -242,6 +242,14 @@ func startDaemon(t testing.TB, cfgPath string) (*exec.Cmd, *bufio.Scanner) {
 	return cmd, sc
 }
 
+// startLoggedDaemon is startDaemon with its log kept (keepLog): the returned function gives the log
+// so far, and its last lines are printed if the test fails.
+func startLoggedDaemon(t testing.TB, cfgPath string) (*exec.Cmd, func() string) {
+	t.Helper()
+	cmd, lines := startDaemon(t, cfgPath)
+	return cmd, keepLog(t, lines)
+}
+
 // newLongE2E is newE2E for a test that runs the binary against the simulator for long: -short
 // skips it.
 func newLongE2E(t *testing.T, simOpts ksefsim.Options, extraConfig string) *e2e {

@@ -275,8 +275,7 @@ func TestDuplicateOfAnotherToolsInvoice(t *testing.T) {
 	var orig ksefsim.RegisteredInvoice
 	simAdminJSON(t, e.sim, "/other-tool", ksefsim.OtherToolInvoice{XML: theirs, ContextNIP: "1111111111"}, &orig)
 
-	cmd, lines := e.daemon()
-	log := keepLog(t, lines)
+	cmd, log := startLoggedDaemon(t, e.cfgPath)
 	e.drop("FV_theirs.xml", theirs)
 	waitForOutputs(t, e, 1, 3*time.Minute)
 	e.drop("FV_ours.xml", invoice(2, "OTHERTOOL")) // an ordinary invoice beside it keeps its UPO
@@ -336,8 +335,7 @@ func TestLostBatchOpenReconciled(t *testing.T) {
 	e := newLongE2E(t, ksefsim.Options{ProcessingDelay: 50 * time.Millisecond},
 		"[send]\nmode = \"batch\"\ngather_window = \"300ms\"\npoll_interval = \"200ms\"\n")
 	simAdmin(t, e.sim, "/lose-answers?op=openBatch&n=1&how=drop")
-	cmd, lines := e.daemon()
-	log := keepLog(t, lines)
+	cmd, log := startLoggedDaemon(t, e.cfgPath)
 	const n = 20
 	sendAllOnce(t, e, cmd, "batch", "LOSTOPEN", n, 3*time.Minute)
 

@@ -20,8 +20,7 @@ func TestLoneInvoiceTakesTheFastPath(t *testing.T) {
 	// listing has run, so the watches are in place. It is never sent, so the invoice after it
 	// arrives in a quiet period.
 	writeFile(t, filepath.Join(e.outbox, "not-an-invoice.xml"), []byte("<Zamowienie/>"))
-	_, lines := e.daemon()
-	log := keepLog(t, lines)
+	_, log := startLoggedDaemon(t, e.cfgPath)
 	eventually(t, "the non-invoice in error/", time.Minute, func() bool {
 		return len(glob(t, e.errDir, "not-an-invoice.error.json")) == 1
 	})

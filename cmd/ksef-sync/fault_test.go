@@ -14,8 +14,7 @@ func TestFaultsAndOutage(t *testing.T) {
 	e := newLongE2E(t, ksefsim.Options{ProcessingDelay: 50 * time.Millisecond},
 		"[send]\ngather_window = \"200ms\"\npoll_interval = \"200ms\"\n[http]\ntimeout = \"5s\"\n")
 	e.sim.SetFaults(ksefsim.Faults{ErrorRate: 0.1, DropRate: 0.1})
-	cmd, lines := e.daemon()
-	keepLog(t, lines)
+	cmd, _ := startLoggedDaemon(t, e.cfgPath)
 
 	// Singles (online sessions) and a burst (batch), before and during the outage.
 	total := e.dropSingles(5, "FAULT")

@@ -195,8 +195,7 @@ func TestManyCompaniesEndToEnd(t *testing.T) {
 		}
 	}
 
-	_, lines := startDaemon(t, fx.cfgPath)
-	log := keepLog(t, lines)
+	_, log := startLoggedDaemon(t, fx.cfgPath)
 	start := time.Now()
 	var wg sync.WaitGroup
 	for _, c := range good {
@@ -288,8 +287,7 @@ func TestCompaniesDirLive(t *testing.T) {
 		fx.mkdirs(c.name)
 		writeFile(t, companyFile(c), []byte(fmt.Sprintf("nip = %q\ncredentials = \"office\"\n", c.nip)))
 	}
-	_, lines := startDaemon(t, fx.cfgPath)
-	log := keepLog(t, lines)
+	_, log := startLoggedDaemon(t, fx.cfgPath)
 	fx.dropInvoices(acme.name, acme.nip, 1)
 	eventually(t, "acme's first invoice sent", time.Minute, func() bool {
 		return len(glob(t, fx.folder(acme.name, "sent"), "*.ksef.json")) == 1
@@ -395,8 +393,7 @@ func TestFleetMetricsPerCompany(t *testing.T) {
 	port := freePort(t)
 	cfg := strings.Replace(string(testutil.ReadFile(t, fx.cfgPath)), "[http]\nlisten = \"\"", fmt.Sprintf("[http]\nlisten = \"127.0.0.1:%d\"", port), 1)
 	writeFile(t, fx.cfgPath, []byte(cfg))
-	_, lines := startDaemon(t, fx.cfgPath)
-	keepLog(t, lines)
+	startLoggedDaemon(t, fx.cfgPath)
 	fx.dropInvoices(acme.name, acme.nip, 3)
 	fx.dropInvoices(beta.name, beta.nip, 2)
 	web := webClient{t: t, base: fmt.Sprintf("http://127.0.0.1:%d", port)}
@@ -519,8 +516,7 @@ func TestSendBesideTheDaemonCountsWhatItTookAlready(t *testing.T) {
 		"method = \"token\"\ntoken_file = \"office.token\"\n")
 	writeFile(t, fx.dir+"/office.token", []byte(sim.Token(officeNIP)))
 
-	_, lines := startDaemon(t, fx.cfgPath)
-	keepLog(t, lines)
+	startLoggedDaemon(t, fx.cfgPath)
 	fx.dropInvoices(acme.name, acme.nip, 1)
 	fx.dropInvoices(omega.name, omega.nip, 1)
 	eventually(t, "acme's invoice sent and omega's waiting in the journal", time.Minute, func() bool {

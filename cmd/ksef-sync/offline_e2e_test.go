@@ -74,8 +74,7 @@ func TestOfflineDuringAnnouncedFailure(t *testing.T) {
 	if err := e.sim.AnnounceLatarnia("FAILURE", "Awaria KSeF", "Trwa awaria systemu KSeF; wystawiaj faktury w trybie awaryjnym."); err != nil {
 		t.Fatal(err)
 	}
-	_, lines := e.daemon()
-	keepLog(t, lines)
+	startLoggedDaemon(t, e.cfgPath)
 	var rep status.Report
 	eventually(t, "status showing the announced failure", time.Minute, func() bool {
 		rep = e.statusJSON()
@@ -156,8 +155,7 @@ func TestOfflineDuringAnnouncedFailure(t *testing.T) {
 // as a correction linked to it; a second correction ends in error/ with KSeF's 21166, explained.
 func TestTechnicalCorrectionEndToEnd(t *testing.T) {
 	e := newLongE2E(t, ksefsim.Options{}, "[send]\noffline_mode = \"offline24\"\ngather_window = \"300ms\"\npoll_interval = \"200ms\"\n")
-	_, lines := e.daemon()
-	keepLog(t, lines)
+	startLoggedDaemon(t, e.cfgPath)
 	good := samples.Invoice(2, testNIP, time.Now(), "KT-E2E") // the template whose buyer NIP is 3861610227
 	bad := []byte(strings.Replace(string(good), "<NIP>3861610227</NIP>", "<NIP>3861610228</NIP>", 1))
 	waitErr := func(stem string) map[string]any {
@@ -203,8 +201,7 @@ func TestOfflineDeadlinesSurviveARestart(t *testing.T) {
 	cfg := strings.Replace(string(testutil.ReadFile(t, e.cfgPath)), "[ksef]\n", fmt.Sprintf("[ksef]\nstatus_url = %q\nstatus_interval = \"1s\"\n", latarnia), 1)
 	writeFile(t, e.cfgPath, []byte(cfg))
 	e.sim.SetFaults(ksefsim.Faults{Outage: true}) // KSeF does not answer; nothing announced yet
-	first, lines := e.daemon()
-	keepLog(t, lines)
+	first, _ := startLoggedDaemon(t, e.cfgPath)
 	e.drop("FV_1.xml", invoice(1, "RESTART"))
 	deadline := func() string {
 		rep := e.statusJSON()
@@ -234,8 +231,7 @@ func TestOfflineDeadlinesSurviveARestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := time.Now()
-	_, lines = e.daemon()
-	keepLog(t, lines)
+	startLoggedDaemon(t, e.cfgPath)
 	var moved string
 	eventually(t, "the restarted daemon ending the failure", time.Minute, func() bool {
 		moved = deadline()
@@ -264,8 +260,7 @@ func TestQRCodesWhileKSeFIsDown(t *testing.T) {
 	qrDir, cert := withQR(t, e) // offline_e2e_test.go
 
 	e.sim.SetFaults(ksefsim.Faults{Outage: true})
-	_, lines := e.daemon()
-	keepLog(t, lines)
+	startLoggedDaemon(t, e.cfgPath)
 	const n = 5
 	e.dropSeries("FV_%d.xml", n, 0, "QR")
 	eventually(t, "QR files for every invoice while KSeF is down", 2*time.Minute, func() bool {

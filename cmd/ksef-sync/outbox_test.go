@@ -44,9 +44,8 @@ func twoDaemonsShareOneOutbox(t *testing.T, watch string) {
 	writeFile(t, cfg2, []byte(strings.Replace(string(testutil.ReadFile(t, e.cfgPath)), `state = "state"`, `state = "state2"`, 1)))
 	states := []string{filepath.Join(e.dir, "state"), filepath.Join(e.dir, "state2")}
 
-	a, linesA := e.daemon()
-	b, linesB := startDaemon(t, cfg2)
-	logA, logB := keepLog(t, linesA), keepLog(t, linesB)
+	a, logA := startLoggedDaemon(t, e.cfgPath)
+	b, logB := startLoggedDaemon(t, cfg2)
 	ids := make([]string, 2)
 	eventually(t, "both daemons to start", time.Minute, func() bool {
 		for i, s := range states {
@@ -247,8 +246,7 @@ func TestCopiedStateFolderIsRefused(t *testing.T) {
 	cfg2 := filepath.Join(e.dir, "config2.toml")
 	writeFile(t, cfg2, []byte(strings.Replace(string(testutil.ReadFile(t, e.cfgPath)), `state = "state"`, `state = "state2"`, 1)))
 
-	a, first := e.daemon() // its first start creates the state folder, which is then copied at rest
-	keepLog(t, first)
+	a, _ := startLoggedDaemon(t, e.cfgPath) // its first start creates the state folder, which is then copied at rest
 	var id string
 	eventually(t, "the first daemon's owner record", time.Minute, func() bool {
 		id, _ = outboxclaim.ReadID(state)
@@ -259,14 +257,12 @@ func TestCopiedStateFolderIsRefused(t *testing.T) {
 	_, _ = a.Process.Wait()
 	copyTree(t, state, state2)
 
-	a, linesA := e.daemon()
-	keepLog(t, linesA) // read, so its log pipe never fills
+	a, _ = startLoggedDaemon(t, e.cfgPath) // its log is read, so the pipe never fills
 	eventually(t, "the restarted daemon's owner record", time.Minute, func() bool {
 		rec, _ := outboxclaim.ReadOwner(e.outbox, id)
 		return rec != nil && rec.PID == a.Process.Pid
 	})
-	_, linesB := startDaemon(t, cfg2)
-	logB := keepLog(t, linesB)
+	_, logB := startLoggedDaemon(t, cfg2)
 	eventually(t, "the copy to refuse the outbox", time.Minute, func() bool {
 		return hasLine(logB(), "level=ERROR", "is in use on outbox", "state folder "+state2)
 	})
@@ -339,8 +335,7 @@ func TestDaemonWaitsForAMissingOutbox(t *testing.T) {
 	if err := os.RemoveAll(e.outbox); err != nil {
 		t.Fatal(err)
 	}
-	cmd, sc := e.daemon()
-	keepLog(t, sc)
+	cmd, _ := startLoggedDaemon(t, e.cfgPath)
 
 	eventually(t, "status to report the outbox missing", time.Minute, func() bool {
 		return e.outboxState() == "missing"

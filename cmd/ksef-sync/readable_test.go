@@ -212,8 +212,7 @@ func TestCopiesOfAKilledDaemonAreWrittenAfterRestart(t *testing.T) {
 		t.Fatal("every copy was written before the kill: the test proves nothing")
 	}
 	t.Logf("%d of %d copies missing after the kill", before, 2*n)
-	_, lines = e.daemon()
-	keepLog(t, lines)
+	startLoggedDaemon(t, e.cfgPath)
 	eventually(t, "every copy written by the restarted daemon", 3*time.Minute, func() bool { return owed() == 0 })
 }
 

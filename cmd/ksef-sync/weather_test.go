@@ -53,8 +53,7 @@ func TestWeatherHTMLAndFirewall(t *testing.T) {
 	e.sim.SetFaults(ksefsim.Faults{Kinds: []ksefsim.KindFault{
 		{Kind: ksefsim.FaultHTML5xx, Rate: 0.1}, {Kind: ksefsim.FaultWAF403, Rate: 0.1}, {Kind: ksefsim.FaultStorageHTML, Rate: 0.1},
 	}})
-	cmd, lines := e.daemon()
-	log := keepLog(t, lines)
+	cmd, log := startLoggedDaemon(t, e.cfgPath)
 
 	total := e.dropSingles(5, "WEATHER")                          // singles: online sessions
 	total = e.dropSeries("burst_%03d.xml", 295, total, "WEATHER") // a burst: batch sessions
@@ -85,8 +84,7 @@ func TestWeatherKeyRecertified(t *testing.T) {
 		t.Fatal(err)
 	}
 	expires := time.Now().Add(life)
-	cmd, lines := e.daemon()
-	keepLog(t, lines)
+	cmd, _ := startLoggedDaemon(t, e.cfgPath)
 
 	total := 0
 	burst := func(tag string, n int) {
@@ -109,8 +107,7 @@ func TestWeatherKeyRecertified(t *testing.T) {
 func TestWeatherLongTailOutOfOrder(t *testing.T) {
 	e := newLongE2E(t, ksefsim.Options{DelayDist: ksefsim.DelayDist{Kind: "lognormal", Median: 300 * time.Millisecond, P99: 8 * time.Second}},
 		"[send]\nmode = \"online\"\ngather_window = \"200ms\"\npoll_interval = \"200ms\"\n")
-	cmd, lines := e.daemon()
-	keepLog(t, lines)
+	cmd, _ := startLoggedDaemon(t, e.cfgPath)
 	const n = 40
 	sendAllOnce(t, e, cmd, "tail", "TAIL", n, 4*time.Minute)
 	// out of order: the simulator's acceptance order differs from the send order
