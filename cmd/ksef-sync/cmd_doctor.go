@@ -34,8 +34,8 @@ func (f finding) ok() bool { return f.Problem == "" }
 
 func cmdDoctor(ctx context.Context, env *cliEnv, args []string) int {
 	fs := newCompanyFlags(env, "doctor")
-	if code, proceed := fs.parse(args[1:]); !proceed {
-		return code
+	if err := parseArgs(fs.FlagSet, args[1:]); err != nil {
+		return parseFailed(err)
 	}
 	return printFindings(env.stdout, runDoctor(ctx, *fs.config, time.Now(), *fs.companies...))
 }

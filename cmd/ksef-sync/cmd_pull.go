@@ -20,8 +20,8 @@ func cmdPull(ctx context.Context, env *cliEnv, args []string) int {
 	since := fs.String("since", "", "one-off re-download from this date (YYYY-MM-DD: from the start of that day in Poland, or RFC 3339); cursors are not touched")
 	until := fs.String("until", "", "with -since: up to this date (YYYY-MM-DD: up to the end of that day in Poland, or RFC 3339; default now)")
 	out := fs.String("out", "", "with -since: folder to download into (required, must differ from the inbox); with several companies, one subfolder per company name")
-	if code, proceed := fs.parse(args[1:]); !proceed {
-		return code
+	if err := parseArgs(fs.FlagSet, args[1:]); err != nil {
+		return parseFailed(err)
 	}
 	if *since == "" && (*until != "" || *out != "") {
 		return fail(env, exitUsage, fmt.Errorf("-until and -out only work together with -since"))

@@ -13,8 +13,8 @@ import (
 func cmdSend(ctx context.Context, env *cliEnv, args []string) int {
 	fs := newCompanyFlags(env, "send")
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up waiting for KSeF's verdict after this long (unfinished invoices are completed by the next run)")
-	if code, proceed := fs.parse(args[1:]); !proceed {
-		return code
+	if err := parseArgs(fs.FlagSet, args[1:]); err != nil {
+		return parseFailed(err)
 	}
 	return withCompanies(ctx, env, fs,
 		func(d *deps) int { return sendOnce(ctx, env, d, *timeout) },

@@ -43,21 +43,12 @@ func newCompanyFlags(env *cliEnv, name string) *companyFlags {
 	return &companyFlags{FlagSet: fs, config: cfgPath, companies: companies}
 }
 
-// parse parses the arguments after the command's words. proceed=false means exit with code: help
-// was shown, or the usage error already printed.
-func (f *companyFlags) parse(args []string) (code int, proceed bool) {
-	if err := parseArgs(f.FlagSet, args); err != nil {
-		return parseFailed(err), false
-	}
-	return exitOK, true
-}
-
 // load is the start of a command that needs the selected companies' configurations: it parses
 // args, loads the configuration and selects the named companies (views). A nil configuration
 // means exit with code, the problem already printed.
 func (f *companyFlags) load(env *cliEnv, args []string) (*config.Config, []*config.Config, int) {
-	if code, proceed := f.parse(args); !proceed {
-		return nil, nil, code
+	if err := parseArgs(f.FlagSet, args); err != nil {
+		return nil, nil, parseFailed(err)
 	}
 	return f.views(env)
 }
