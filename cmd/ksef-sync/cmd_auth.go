@@ -145,7 +145,7 @@ func explainAuthError(err error, cfg *config.Config) error {
 	}
 	var unavail *ksef.UnavailableError
 	if errors.As(err, &unavail) {
-		return fmt.Errorf("KSeF is unavailable (HTTP %d%s); this is not about the credentials: try again later", unavail.HTTPStatus, excerptSuffix(unavail.Excerpt))
+		return fmt.Errorf("KSeF is unavailable (HTTP %d%s); this is not about the credentials: try again later", unavail.HTTPStatus, suffix(unavail.Excerpt))
 	}
 	var ae *ksef.AuthError
 	if errors.As(err, &ae) {
@@ -262,11 +262,4 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-func excerptSuffix(s string) string {
-	if s == "" {
-		return ""
-	}
-	return ": " + s
 }

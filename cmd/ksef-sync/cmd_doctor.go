@@ -67,11 +67,12 @@ func printFindings(w io.Writer, findings []finding) int {
 	return exitOK
 }
 
-func suffix(info string) string {
-	if info == "" {
+// suffix is the optional detail after a message: ": s", or nothing when s is empty.
+func suffix(s string) string {
+	if s == "" {
 		return ""
 	}
-	return ": " + info
+	return ": " + s
 }
 
 // runDoctor runs every check it can. A config that does not load stops the checks that need it.
