@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -141,7 +142,7 @@ func explainAuthError(err error, cfg *config.Config) error {
 	}
 	var blocked *ksef.BlockedError
 	if errors.As(err, &blocked) {
-		return fmt.Errorf("KSeF's firewall blocked the request (incident %s); this is not about the credentials: try again later, and if it persists report the incident number to KSeF support", orDash(blocked.IncidentID))
+		return fmt.Errorf("KSeF's firewall blocked the request (incident %s); this is not about the credentials: try again later, and if it persists report the incident number to KSeF support", cmp.Or(blocked.IncidentID, "-"))
 	}
 	var unavail *ksef.UnavailableError
 	if errors.As(err, &unavail) {
@@ -255,11 +256,4 @@ func cmdCert(_ context.Context, env *cliEnv, args []string) int {
 	fmt.Fprintf(env.stdout, "wrote %s\nwrote %s\n\nFor the KSeF TEST environment, put this in your config:\n\n[auth]\nmethod = \"certificate\"\ncert_file = %q\nkey_file = %q\nsubject_identifier = \"certificateSubject\"\n",
 		certPath, keyPath, filepath.ToSlash(certPath), filepath.ToSlash(keyPath))
 	return exitOK
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }

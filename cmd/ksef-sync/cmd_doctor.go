@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -193,7 +194,7 @@ func networkFindings(ctx context.Context, cfg *config.Config, now time.Time) []f
 	resp.Body.Close()
 	out = append(out, tlsFinding(u, resp.TLS))
 	if resp.StatusCode == http.StatusTooManyRequests {
-		return append(out, finding{Check: "KSeF answers", Problem: "KSeF is limiting requests from this address (HTTP 429, retry after " + orUnknown(resp.Header.Get("Retry-After")) + " s)",
+		return append(out, finding{Check: "KSeF answers", Problem: "KSeF is limiting requests from this address (HTTP 429, retry after " + cmp.Or(resp.Header.Get("Retry-After"), "?") + " s)",
 			Fix: "another program (or ksef-sync itself) is using up the KSeF limits from this address; wait and run doctor again"})
 	}
 	if resp.StatusCode != http.StatusOK {
@@ -207,13 +208,6 @@ func networkFindings(ctx context.Context, cfg *config.Config, now time.Time) []f
 		return append(out, finding{Check: "KSeF answers", Problem: fmt.Sprintf("HTTP %d from %s", resp.StatusCode, base), Fix: "check ksef.url; during KSeF maintenance wait and retry"})
 	}
 	return append(out, clockFinding(resp.Header.Get("Date"), now))
-}
-
-func orUnknown(s string) string {
-	if s == "" {
-		return "?"
-	}
-	return s
 }
 
 func connectionFinding(u *url.URL, err error) finding {
