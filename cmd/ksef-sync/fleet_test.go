@@ -408,16 +408,8 @@ func TestFleetMetricsPerCompany(t *testing.T) {
 		if code != http.StatusOK {
 			return false
 		}
-		parser := expfmt.NewTextParser(model.UTF8Validation)
-		var err error
-		if fams, err = parser.TextToMetricFamilies(strings.NewReader(text)); err != nil {
-			t.Fatalf("/metrics does not parse: %v", err)
-		}
-		got := map[string]float64{}
-		for _, m := range fams["ksef_sync_invoices_total"].GetMetric() {
-			l := labelMap(m)
-			got[l["company"]+"/"+l["nip"]+"/"+l["outcome"]] = m.GetCounter().GetValue()
-		}
+		var got map[string]float64
+		fams, got = parseMetrics(t, text)
 		return cmp.Equal(want, got)
 	})
 	requests := map[string]float64{}
@@ -435,6 +427,23 @@ func TestFleetMetricsPerCompany(t *testing.T) {
 }
 
 // labelMap is a metric's labels by name.
+// parseMetrics parses the text of /metrics with the Prometheus parser, failing the test when it does
+// not parse, and returns its families with ksef_sync_invoices_total as "company/nip/outcome" → count.
+func parseMetrics(t *testing.T, text string) (map[string]*dto.MetricFamily, map[string]float64) {
+	t.Helper()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(strings.NewReader(text))
+	if err != nil {
+		t.Fatalf("/metrics does not parse: %v", err)
+	}
+	invoices := map[string]float64{}
+	for _, m := range fams["ksef_sync_invoices_total"].GetMetric() {
+		l := labelMap(m)
+		invoices[l["company"]+"/"+l["nip"]+"/"+l["outcome"]] = m.GetCounter().GetValue()
+	}
+	return fams, invoices
+}
+
 func labelMap(m *dto.Metric) map[string]string {
 	out := map[string]string{}
 	for _, l := range m.GetLabel() {
