@@ -148,9 +148,7 @@ func TestBookkeeperTextIsPolishByDefault(t *testing.T) {
 			bad := testutil.ReplaceOnce(t, string(invoice(2, "LANGSCH")), "<P_8B>8</P_8B>", "<P_8B>1,5</P_8B>")
 			e.drop("schema.xml", []byte(bad))
 			e.drop("cp1250.xml", append([]byte("\r\n"), windows1250(t, invoice(1001, "LANGCP"))...))
-			if code, out, errOut := e.send(2 * time.Minute); code != exitRejected {
-				t.Fatalf("send exit %d, want %d\n%s\n%s", code, exitRejected, out, errOut)
-			}
+			e.sendWants(exitRejected, 2*time.Minute)
 			recs := e.errorRecords()
 			rec, ok := recs["no-number"]
 			if !ok {

@@ -206,6 +206,14 @@ func (e *e2e) send(timeout time.Duration) (int, string, string) {
 	return e.runCmd(timeout+30*time.Second, "send", "-config", e.cfgPath, "-timeout", timeout.String())
 }
 
+// sendWants runs one `send` pass and fails the test unless it exits with want.
+func (e *e2e) sendWants(want int, timeout time.Duration) {
+	e.t.Helper()
+	if code, out, errOut := e.send(timeout); code != want {
+		e.t.Fatalf("send exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, want, out, tail(errOut))
+	}
+}
+
 // startBinary starts the real binary with args and returns it with a scanner over its log lines
 // (standard error).
 func startBinary(t testing.TB, args ...string) (*exec.Cmd, *bufio.Scanner) {

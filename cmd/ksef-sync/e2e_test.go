@@ -56,9 +56,7 @@ func TestSendEndToEnd(t *testing.T) {
 
 	// Second pass: the same name again with new content must not overwrite the first outputs.
 	e.drop("FV_same_name.xml", invoice(1005, "E2E"))
-	if code, out, errOut := e.send(2 * time.Minute); code != exitOK {
-		t.Fatalf("second send exit %d\n%s\n%s", code, out, tail(errOut))
-	}
+	e.sendWants(exitOK, 2*time.Minute)
 
 	sent := e.sentRecords()
 	wantSent := valid + 6 // + copy, bom, cp1250, same name twice, being written
@@ -176,9 +174,7 @@ func TestKillNineNeverLosesOrDuplicates(t *testing.T) {
 		seen := killAfterLines(e, cmd, lines, 1+rng.IntN(400), n)
 		t.Logf("kill %d after %d log lines", kill+1, seen)
 	}
-	if code, out, errOut := e.send(3 * time.Minute); code != exitOK {
-		t.Fatalf("final pass exit %d\n%s\n%s", code, out, tail(errOut))
-	}
+	e.sendWants(exitOK, 3*time.Minute)
 	e.assertAcceptedOnce(n)
 	e.assertSimClean()
 	assertNoTempFiles(t, e.sent)
@@ -252,9 +248,7 @@ func TestSendWithRefusedTokenStopsAtOnce(t *testing.T) {
 	}
 	// Fixed credentials: the next run sends it.
 	writeFile(t, filepath.Join(e.dir, "token.txt"), []byte(e.sim.Token(testNIP)))
-	if code, out, errOut := e.send(2 * time.Minute); code != exitOK {
-		t.Fatalf("after fixing the token: exit %d\n%s\n%s", code, out, tail(errOut))
-	}
+	e.sendWants(exitOK, 2*time.Minute)
 	if len(e.sentRecords()) != 1 {
 		t.Fatalf("sent records: %d", len(e.sentRecords()))
 	}

@@ -25,9 +25,7 @@ import (
 func TestReadableCopiesBesideTheOutputs(t *testing.T) {
 	e := newLongE2E(t, ksefsim.Options{}, "")
 	e.dropSeries("FV_%d.xml", 2, 0, "PDF")
-	if code, out, errOut := e.send(2 * time.Minute); code != exitOK {
-		t.Fatalf("send: exit %d\n%s%s", code, out, errOut)
-	}
+	e.sendWants(exitOK, 2*time.Minute)
 	records := e.sentRecords()
 	if len(records) != 2 {
 		t.Fatalf("%d .ksef.json files, want 2", len(records))
@@ -55,9 +53,7 @@ func TestReadableCopiesBesideTheOutputs(t *testing.T) {
 func TestRenderingOffWritesNoCopies(t *testing.T) {
 	e := newLongE2E(t, ksefsim.Options{}, "[render]\nformats = []\n")
 	e.drop("FV_1.xml", invoice(1, "NOPDF"))
-	if code, out, errOut := e.send(2 * time.Minute); code != exitOK {
-		t.Fatalf("send: exit %d\n%s%s", code, out, errOut)
-	}
+	e.sendWants(exitOK, 2*time.Minute)
 	if got := glob(t, e.sent, "*.pdf"); len(got) != 0 {
 		t.Errorf("copies written although rendering is off: %v", got)
 	}
