@@ -422,16 +422,10 @@ func TestPullOneOffSinceUntil(t *testing.T) {
 	after := pullSpread(now.Add(-5*24*time.Hour), time.Hour, 2)
 	want := p.seed("sales", inRange)
 	p.seed("sales", after)
-	out := filepath.Join(p.dir, "redownload")
 	since := now.Add(-21 * 24 * time.Hour).UTC().Format(time.RFC3339)
 	until := now.Add(-10 * 24 * time.Hour).UTC().Format(time.RFC3339)
 
-	res := p.pull(pullHangGuard, "-since", since, "-until", until, "-out", out)
-	if !strings.Contains(res, "written: 4\n") {
-		t.Errorf("one-off output:\n%s", res)
-	}
-	assertPullInbox(t, out, want)
-	assertPullInbox(t, p.inbox, nil)
+	p.pullOneOff(since, until, want)
 	err := withJournal(p.state, func(ctx context.Context, j *spool.Journal) error {
 		if c, err := j.Cursors(ctx, testNIP); err != nil || len(c) != 0 {
 			t.Errorf("cursors after a one-off pull: %v (err %v)", c, err)
@@ -449,6 +443,19 @@ func TestPullOneOffSinceUntil(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.assertClean()
+}
+
+// pullOneOff runs `pull -since since -until until -out DIR` and checks that it wrote exactly want
+// into DIR and nothing into the inbox.
+func (p *pullE2E) pullOneOff(since, until string, want []pullSeeded) {
+	p.t.Helper()
+	out := filepath.Join(p.dir, "redownload")
+	res := p.pull(pullHangGuard, "-since", since, "-until", until, "-out", out)
+	if !strings.Contains(res, fmt.Sprintf("written: %d\n", len(want))) {
+		p.t.Errorf("one-off output:\n%s", res)
+	}
+	assertPullInbox(p.t, out, want)
+	assertPullInbox(p.t, p.inbox, nil)
 }
 
 func TestPullUsageErrors(t *testing.T) {
@@ -695,13 +702,7 @@ func TestPullOneOffBareDatesAreDaysInPoland(t *testing.T) {
 		at(first, -1, 0),                 // 23:00 the day before D1
 		at(last.AddDate(0, 0, 1), 0, 30), // after D2 in Poland, though still D2 in UTC
 	})
-	out := filepath.Join(p.dir, "redownload")
-	res := p.pull(pullHangGuard, "-since", first.Format("2006-01-02"), "-until", last.Format("2006-01-02"), "-out", out)
-	if !strings.Contains(res, "written: 3\n") {
-		t.Errorf("one-off output:\n%s", res)
-	}
-	assertPullInbox(t, out, want)
-	assertPullInbox(t, p.inbox, nil)
+	p.pullOneOff(first.Format("2006-01-02"), last.Format("2006-01-02"), want)
 }
 
 // TestPullWaitsOutA429 puts KSeF's 429 (open-api.json: TooManyRequestsResponse with Retry-After in
