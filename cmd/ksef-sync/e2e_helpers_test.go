@@ -206,6 +206,23 @@ func (e *e2e) send(timeout time.Duration) (int, string, string) {
 	return e.runCmd(timeout+30*time.Second, "send", "-config", e.cfgPath, "-timeout", timeout.String())
 }
 
+// waitForOutputs polls the sent folder (the daemon is another process: its files are the only
+// signal) until n invoices have their outputs, failing after limit.
+func waitForOutputs(t testing.TB, e *e2e, n int, limit time.Duration) {
+	t.Helper()
+	deadline := time.NewTimer(limit)
+	defer deadline.Stop()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for len(glob(t, e.sent, "*.ksef.json")) < n {
+		select {
+		case <-deadline.C:
+			t.Fatalf("only %d of %d invoices have outputs after %s", len(glob(t, e.sent, "*.ksef.json")), n, limit)
+		case <-tick.C:
+		}
+	}
+}
+
 // sendWants runs one `send` pass and fails the test unless it exits with want.
 func (e *e2e) sendWants(want int, timeout time.Duration) {
 	e.t.Helper()

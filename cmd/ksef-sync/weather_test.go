@@ -20,7 +20,7 @@ import (
 // (issue 10 §3-§6): a re-certified key mid-run, HTML 5xx and firewall blocks on every endpoint
 // group, HTML challenge pages from storage, and a long-tailed processing time with out-of-order
 // completion. Each ends with every invoice accepted exactly once, no duplicate submission, and the
-// daemon still running.
+// daemon still running. TestFaultsAndOutage adds plain 5xx, dropped connections and a full outage.
 
 // stillRunning fails the test when the daemon has exited.
 func stillRunning(t *testing.T, cmd *exec.Cmd) {
@@ -207,4 +207,29 @@ func TestWeatherPull(t *testing.T) {
 	}
 	p.sim.SetFaults(ksefsim.Faults{})
 	assertPullInbox(t, p.inbox, want)
+}
+
+// TestFaultsAndOutage runs the daemon against a simulator that answers 10% of requests with 5xx and
+// drops another 10% of connections, then goes fully dark for a minute. Everything must still end
+// accepted exactly once.
+func TestFaultsAndOutage(t *testing.T) {
+	e := newLongE2E(t, ksefsim.Options{ProcessingDelay: 50 * time.Millisecond},
+		"[send]\ngather_window = \"200ms\"\npoll_interval = \"200ms\"\n[http]\ntimeout = \"5s\"\n")
+	e.sim.SetFaults(ksefsim.Faults{ErrorRate: 0.1, DropRate: 0.1})
+	cmd, _ := startLoggedDaemon(t, e.cfgPath)
+
+	// Singles (online sessions) and a burst (batch), before and during the outage.
+	total := e.dropSingles(5, "FAULT")
+	total = e.dropSeries("burst_%03d.xml", 60, total, "FAULT")
+	e.sim.SetFaults(ksefsim.Faults{Outage: true})
+	total = e.dropSeries("outage_%03d.xml", 20, total, "FAULT")
+	outage := time.NewTimer(time.Minute) // the scenario: KSeF is down for one minute
+	<-outage.C
+	e.sim.SetFaults(ksefsim.Faults{ErrorRate: 0.1, DropRate: 0.1})
+	waitForOutputs(t, e, total, 4*time.Minute)
+	e.sim.SetFaults(ksefsim.Faults{})
+	_ = cmd.Process.Kill()
+
+	e.assertAcceptedOnce(total)
+	e.assertNoDuplicates()
 }
