@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"os/exec"
 	"strings"
 	"testing"
@@ -246,12 +245,7 @@ func TestTokenFilesFromWindowsTools(t *testing.T) {
 
 // `auth check` against a KSeF that does not answer says so in plain words (real binary).
 func TestAuthCheckUnreachable(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := "http://" + ln.Addr().String() + "/v2"
-	ln.Close()
+	url := "http://" + closedPort(t) + "/v2"
 	dir := t.TempDir()
 	path := company(t, dir, url, tokenAuth(t, dir, "20261122-EC-0123456789-ABCDEF0123-AB|nip-"+opNIP+"|abcdef"), "")
 	out, err := exec.Command(binPath, "auth", "check", "-config", path).CombinedOutput()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -20,12 +21,7 @@ func cmdAuth(ctx context.Context, env *cliEnv, args []string) int {
 	if code, proceed := subcommand(env, args, "check", "usage: ksef-sync auth check -config FILE [-company NAME]..."); !proceed {
 		return code
 	}
-	fs, cfgPath := newFlags(env, "auth check")
-	companies := addCompanyFlag(fs)
-	if err := parseArgs(fs, args[2:]); err != nil {
-		return parseFailed(err)
-	}
-	cfg, views, code := loadCompanyViews(env, *cfgPath, *companies)
+	cfg, views, code := newCompanyFlags(env, "auth check").load(env, args[2:])
 	if cfg == nil {
 		return code
 	}
@@ -146,11 +142,11 @@ func explainAuthError(err error, cfg *config.Config) error {
 	}
 	var blocked *ksef.BlockedError
 	if errors.As(err, &blocked) {
-		return fmt.Errorf("KSeF's firewall blocked the request (incident %s); this is not about the credentials: try again later, and if it persists report the incident number to KSeF support", orDash(blocked.IncidentID))
+		return fmt.Errorf("KSeF's firewall blocked the request (incident %s); this is not about the credentials: try again later, and if it persists report the incident number to KSeF support", cmp.Or(blocked.IncidentID, "-"))
 	}
 	var unavail *ksef.UnavailableError
 	if errors.As(err, &unavail) {
-		return fmt.Errorf("KSeF is unavailable (HTTP %d%s); this is not about the credentials: try again later", unavail.HTTPStatus, excerptSuffix(unavail.Excerpt))
+		return fmt.Errorf("KSeF is unavailable (HTTP %d%s); this is not about the credentials: try again later", unavail.HTTPStatus, suffix(unavail.Excerpt))
 	}
 	var ae *ksef.AuthError
 	if errors.As(err, &ae) {
@@ -260,18 +256,4 @@ func cmdCert(_ context.Context, env *cliEnv, args []string) int {
 	fmt.Fprintf(env.stdout, "wrote %s\nwrote %s\n\nFor the KSeF TEST environment, put this in your config:\n\n[auth]\nmethod = \"certificate\"\ncert_file = %q\nkey_file = %q\nsubject_identifier = \"certificateSubject\"\n",
 		certPath, keyPath, filepath.ToSlash(certPath), filepath.ToSlash(keyPath))
 	return exitOK
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
-func excerptSuffix(s string) string {
-	if s == "" {
-		return ""
-	}
-	return ": " + s
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -33,12 +34,11 @@ type finding struct {
 func (f finding) ok() bool { return f.Problem == "" }
 
 func cmdDoctor(ctx context.Context, env *cliEnv, args []string) int {
-	fs, cfgPath := newFlags(env, "doctor")
-	companies := addCompanyFlag(fs)
-	if err := parseArgs(fs, args[1:]); err != nil {
+	fs := newCompanyFlags(env, "doctor")
+	if err := parseArgs(fs.FlagSet, args[1:]); err != nil {
 		return parseFailed(err)
 	}
-	return printFindings(env.stdout, runDoctor(ctx, *cfgPath, time.Now(), *companies...))
+	return printFindings(env.stdout, runDoctor(ctx, *fs.config, time.Now(), *fs.companies...))
 }
 
 // printFindings writes the report and returns the exit code: 1 when anything needs fixing.
@@ -68,11 +68,12 @@ func printFindings(w io.Writer, findings []finding) int {
 	return exitOK
 }
 
-func suffix(info string) string {
-	if info == "" {
+// suffix is the optional detail after a message: ": s", or nothing when s is empty.
+func suffix(s string) string {
+	if s == "" {
 		return ""
 	}
-	return ": " + info
+	return ": " + s
 }
 
 // runDoctor runs every check it can. A config that does not load stops the checks that need it.
@@ -193,7 +194,7 @@ func networkFindings(ctx context.Context, cfg *config.Config, now time.Time) []f
 	resp.Body.Close()
 	out = append(out, tlsFinding(u, resp.TLS))
 	if resp.StatusCode == http.StatusTooManyRequests {
-		return append(out, finding{Check: "KSeF answers", Problem: "KSeF is limiting requests from this address (HTTP 429, retry after " + orUnknown(resp.Header.Get("Retry-After")) + " s)",
+		return append(out, finding{Check: "KSeF answers", Problem: "KSeF is limiting requests from this address (HTTP 429, retry after " + cmp.Or(resp.Header.Get("Retry-After"), "?") + " s)",
 			Fix: "another program (or ksef-sync itself) is using up the KSeF limits from this address; wait and run doctor again"})
 	}
 	if resp.StatusCode != http.StatusOK {
@@ -207,13 +208,6 @@ func networkFindings(ctx context.Context, cfg *config.Config, now time.Time) []f
 		return append(out, finding{Check: "KSeF answers", Problem: fmt.Sprintf("HTTP %d from %s", resp.StatusCode, base), Fix: "check ksef.url; during KSeF maintenance wait and retry"})
 	}
 	return append(out, clockFinding(resp.Header.Get("Date"), now))
-}
-
-func orUnknown(s string) string {
-	if s == "" {
-		return "?"
-	}
-	return s
 }
 
 func connectionFinding(u *url.URL, err error) finding {

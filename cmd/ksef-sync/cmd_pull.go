@@ -16,18 +16,17 @@ import (
 )
 
 func cmdPull(ctx context.Context, env *cliEnv, args []string) int {
-	fs, cfgPath := newFlags(env, "pull")
+	fs := newCompanyFlags(env, "pull")
 	since := fs.String("since", "", "one-off re-download from this date (YYYY-MM-DD: from the start of that day in Poland, or RFC 3339); cursors are not touched")
 	until := fs.String("until", "", "with -since: up to this date (YYYY-MM-DD: up to the end of that day in Poland, or RFC 3339; default now)")
 	out := fs.String("out", "", "with -since: folder to download into (required, must differ from the inbox); with several companies, one subfolder per company name")
-	companies := addCompanyFlag(fs)
-	if err := parseArgs(fs, args[1:]); err != nil {
+	if err := parseArgs(fs.FlagSet, args[1:]); err != nil {
 		return parseFailed(err)
 	}
 	if *since == "" && (*until != "" || *out != "") {
 		return fail(env, exitUsage, fmt.Errorf("-until and -out only work together with -since"))
 	}
-	several := *since != "" && severalSelected(*cfgPath, *companies)
+	several := *since != "" && severalSelected(fs)
 	alone := func(d *deps) int {
 		opts := pullOptions(d)
 		if *since != "" {
@@ -55,17 +54,17 @@ func cmdPull(ctx context.Context, env *cliEnv, args []string) int {
 		}
 		return pullViaDaemon(ctx, env, cfg)
 	}
-	return withCompanies(ctx, env, *cfgPath, *companies, alone, withDaemon)
+	return withCompanies(ctx, env, fs, alone, withDaemon)
 }
 
 // severalSelected reports whether the command works on more than one company of the configuration
-// at cfgPath. A configuration that does not load is not several: withCompanies reports it.
-func severalSelected(cfgPath string, names companyFlag) bool {
-	cfg, err := config.Load(cfgPath)
+// named by -config. A configuration that does not load is not several: withCompanies reports it.
+func severalSelected(f *companyFlags) bool {
+	cfg, err := config.Load(*f.config)
 	if err != nil {
 		return false
 	}
-	views, err := companyViews(cfg, names)
+	views, err := companyViews(cfg, *f.companies)
 	return err == nil && len(views) > 1
 }
 

@@ -11,13 +11,12 @@ import (
 )
 
 func cmdSend(ctx context.Context, env *cliEnv, args []string) int {
-	fs, cfgPath := newFlags(env, "send")
+	fs := newCompanyFlags(env, "send")
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up waiting for KSeF's verdict after this long (unfinished invoices are completed by the next run)")
-	companies := addCompanyFlag(fs)
-	if err := parseArgs(fs, args[1:]); err != nil {
+	if err := parseArgs(fs.FlagSet, args[1:]); err != nil {
 		return parseFailed(err)
 	}
-	return withCompanies(ctx, env, *cfgPath, *companies,
+	return withCompanies(ctx, env, fs,
 		func(d *deps) int { return sendOnce(ctx, env, d, *timeout) },
 		func(cfg *config.Config, log *slog.Logger) int { return sendViaDaemon(ctx, env, cfg, log, *timeout) })
 }

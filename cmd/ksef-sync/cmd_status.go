@@ -21,17 +21,13 @@ type statusReport = status.Report
 type rejectionLine = status.Rejection
 
 func cmdStatus(ctx context.Context, env *cliEnv, args []string) int {
-	fs, cfgPath := newFlags(env, "status")
+	fs := newCompanyFlags(env, "status")
 	asJSON := fs.Bool("json", false, "print JSON")
-	companies := addCompanyFlag(fs)
-	if err := parseArgs(fs, args[1:]); err != nil {
-		return parseFailed(err)
-	}
-	cfg, _, code := loadCompanyViews(env, *cfgPath, *companies)
+	cfg, _, code := fs.load(env, args[1:])
 	if cfg == nil {
 		return code
 	}
-	rep, err := collectStatus(ctx, cfg, serviceState(cfg), time.Now(), *companies...)
+	rep, err := collectStatus(ctx, cfg, serviceState(cfg), time.Now(), *fs.companies...)
 	if err != nil {
 		return fail(env, exitFatal, err)
 	}

@@ -27,23 +27,41 @@ func (c *companyFlag) Set(v string) error {
 	return nil
 }
 
-// addCompanyFlag adds -company to fs.
-func addCompanyFlag(fs *flag.FlagSet) *companyFlag {
-	c := &companyFlag{}
-	fs.Var(c, "company", "company name (or NIP) from the configuration; repeat for several (default: all)")
-	return c
+// companyFlags is the flag set of a command that works on the configuration's companies (status,
+// send, pull, doctor, auth check): -config and -company are registered, parsed and resolved here
+// once; the command adds its own flags before parsing.
+type companyFlags struct {
+	*flag.FlagSet
+	config    *string
+	companies *companyFlag
 }
 
-// loadCompanyViews is the start of a command that takes -config and -company: it loads the
-// configuration and selects the named companies (companyViews). A nil configuration means exit
-// with code, the problem already printed (a configuration that does not load is fatal, an unknown
-// -company a usage error).
-func loadCompanyViews(env *cliEnv, cfgPath string, names companyFlag) (*config.Config, []*config.Config, int) {
-	cfg, code := loadConfig(env, cfgPath)
+func newCompanyFlags(env *cliEnv, name string) *companyFlags {
+	fs, cfgPath := newFlags(env, name)
+	companies := &companyFlag{}
+	fs.Var(companies, "company", "company name (or NIP) from the configuration; repeat for several (default: all)")
+	return &companyFlags{FlagSet: fs, config: cfgPath, companies: companies}
+}
+
+// load is the start of a command that needs the selected companies' configurations: it parses
+// args, loads the configuration and selects the named companies (views). A nil configuration
+// means exit with code, the problem already printed.
+func (f *companyFlags) load(env *cliEnv, args []string) (*config.Config, []*config.Config, int) {
+	if err := parseArgs(f.FlagSet, args); err != nil {
+		return nil, nil, parseFailed(err)
+	}
+	return f.views(env)
+}
+
+// views loads the configuration and selects the named companies (companyViews). A nil
+// configuration means exit with code, the problem already printed (a configuration that does not
+// load is fatal, an unknown -company a usage error).
+func (f *companyFlags) views(env *cliEnv) (*config.Config, []*config.Config, int) {
+	cfg, code := loadConfig(env, *f.config)
 	if cfg == nil {
 		return nil, nil, code
 	}
-	views, err := companyViews(cfg, names)
+	views, err := companyViews(cfg, *f.companies)
 	if err != nil {
 		return nil, nil, fail(env, exitUsage, err)
 	}
@@ -109,13 +127,13 @@ func worstExit(a, b int) int {
 // withCompanies is withDepsOrDaemon for the selected companies: each runs alone (sharing one
 // journal), or, while a daemon holds the state folder, through withDaemon. Each company's output
 // starts with a "company NAME:" line when the configuration lists companies.
-func withCompanies(ctx context.Context, env *cliEnv, cfgPath string, names companyFlag, alone func(d *deps) int, withDaemon func(cfg *config.Config, log *slog.Logger) int) int {
-	cfg, views, code := loadCompanyViews(env, cfgPath, names)
+func withCompanies(ctx context.Context, env *cliEnv, f *companyFlags, alone func(d *deps) int, withDaemon func(cfg *config.Config, log *slog.Logger) int) int {
+	cfg, views, code := f.views(env)
 	if cfg == nil {
 		return code
 	}
 	if !cfg.MultiCompany() {
-		return withDepsOrDaemon(ctx, env, cfgPath, alone, withDaemon)
+		return withDepsOrDaemon(ctx, env, *f.config, alone, withDaemon)
 	}
 	log, closeLog, err := newLogger(env, cfg)
 	if err != nil {

@@ -17,8 +17,7 @@ func TestSendAndPullWhileTheDaemonRuns(t *testing.T) {
 	// settle window keeps files dropped by dropUnseen in the outbox for seconds, so send sees all
 	// of them even on a loaded machine.
 	e, seeded := newBoughtE2E(t, "enabled = true\nschedule = \"0 0 1 1 *\"\n", "[watch]\nsettle = \"6s\"\nrescan = \"1s\"\n")
-	_, lines := e.daemon()
-	keepLog(t, lines)
+	startLoggedDaemon(t, e.cfgPath)
 	// A first invoice through the daemon proves it holds the state folder.
 	e.drop("warmup.xml", invoice(0, "LINK"))
 	waitForOutputs(t, e, 1, time.Minute)

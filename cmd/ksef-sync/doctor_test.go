@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-	"net"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -88,13 +88,15 @@ func validCert(nip, keyType string) xades.TestCertOptions {
 // closedPort returns a loopback address nothing listens on.
 func closedPort(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
+	return fmt.Sprintf("127.0.0.1:%d", freePort(t))
+}
+
+// doctorReport runs doctor's checks in-process on the configuration at path, as at now, and returns
+// its exit code and report.
+func doctorReport(path string, now time.Time) (int, string) {
+	var b strings.Builder
+	code := printFindings(&b, runDoctor(context.Background(), path, now))
+	return code, b.String()
 }
 
 // doctorFailures parses the report into "[FAIL] line" → "fix: line".
@@ -205,9 +207,7 @@ func TestDoctorProblems(t *testing.T) {
 			if tt.now.IsZero() {
 				code, out, _ = runCLI(t, "", nil, "doctor", "-config", path)
 			} else {
-				var b strings.Builder
-				code = printFindings(&b, runDoctor(context.Background(), path, tt.now))
-				out = b.String()
+				code, out = doctorReport(path, tt.now)
 			}
 			if code != exitFatal {
 				t.Errorf("exit %d, want %d", code, exitFatal)
@@ -244,9 +244,7 @@ func TestDoctorTokenDeadlineIsAWarning(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			path := company(t, dir, simWithDate(t, sim, tt.now), tokenAuth(t, dir, sim.Token(opNIP)), "")
-			var b strings.Builder
-			code := printFindings(&b, runDoctor(context.Background(), path, tt.now))
-			out := b.String()
+			code, out := doctorReport(path, tt.now)
 			if code != exitOK || strings.Contains(out, "[FAIL]") {
 				t.Fatalf("exit %d, want %d without a failure:\n%s", code, exitOK, out)
 			}
@@ -280,12 +278,11 @@ func TestDoctorHealthy(t *testing.T) {
 		now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 		dir := t.TempDir()
 		path := company(t, dir, simWithDate(t, sim, now.Add(20*time.Second)), tokenAuth(t, dir, sim.Token(opNIP)), "")
-		var b strings.Builder
-		code := printFindings(&b, runDoctor(context.Background(), path, now))
+		code, out := doctorReport(path, now)
 		if code != exitOK {
-			t.Fatalf("exit %d\n%s", code, b.String())
+			t.Fatalf("exit %d\n%s", code, out)
 		}
-		assertHealthy(t, b.String(), "[ OK ] login (token): succeeded", "[ OK ] clock: within 20s of KSeF",
+		assertHealthy(t, out, "[ OK ] login (token): succeeded", "[ OK ] clock: within 20s of KSeF",
 			"[ OK ] credentials: KSeF token valid until 2027-01-01 (214 days left)",
 			"[ OK ] folders.state "+filepath.Join(dir, "state")+": does not exist yet")
 	})

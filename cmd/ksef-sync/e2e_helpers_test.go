@@ -8,6 +8,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -204,6 +206,31 @@ func (e *e2e) send(timeout time.Duration) (int, string, string) {
 	return e.runCmd(timeout+30*time.Second, "send", "-config", e.cfgPath, "-timeout", timeout.String())
 }
 
+// waitForOutputs polls the sent folder (the daemon is another process: its files are the only
+// signal) until n invoices have their outputs, failing after limit.
+func waitForOutputs(t testing.TB, e *e2e, n int, limit time.Duration) {
+	t.Helper()
+	deadline := time.NewTimer(limit)
+	defer deadline.Stop()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for len(glob(t, e.sent, "*.ksef.json")) < n {
+		select {
+		case <-deadline.C:
+			t.Fatalf("only %d of %d invoices have outputs after %s", len(glob(t, e.sent, "*.ksef.json")), n, limit)
+		case <-tick.C:
+		}
+	}
+}
+
+// sendWants runs one `send` pass and fails the test unless it exits with want.
+func (e *e2e) sendWants(want int, timeout time.Duration) {
+	e.t.Helper()
+	if code, out, errOut := e.send(timeout); code != want {
+		e.t.Fatalf("send exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, want, out, tail(errOut))
+	}
+}
+
 // startBinary starts the real binary with args and returns it with a scanner over its log lines
 // (standard error).
 func startBinary(t testing.TB, args ...string) (*exec.Cmd, *bufio.Scanner) {
@@ -225,12 +252,27 @@ func startBinary(t testing.TB, args ...string) (*exec.Cmd, *bufio.Scanner) {
 // daemon starts `ksef-sync run` and returns it with a scanner over its log lines.
 func (e *e2e) daemon() (*exec.Cmd, *bufio.Scanner) {
 	e.t.Helper()
-	cmd, sc := startBinary(e.t, "run", "-config", e.cfgPath)
-	e.t.Cleanup(func() {
+	return startDaemon(e.t, e.cfgPath)
+}
+
+// startDaemon starts `ksef-sync run -config cfgPath` and returns it with a scanner over its log
+// lines; it is killed when the test ends.
+func startDaemon(t testing.TB, cfgPath string) (*exec.Cmd, *bufio.Scanner) {
+	t.Helper()
+	cmd, sc := startBinary(t, "run", "-config", cfgPath)
+	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	})
 	return cmd, sc
+}
+
+// startLoggedDaemon is startDaemon with its log kept (keepLog): the returned function gives the log
+// so far, and its last lines are printed if the test fails.
+func startLoggedDaemon(t testing.TB, cfgPath string) (*exec.Cmd, func() string) {
+	t.Helper()
+	cmd, lines := startDaemon(t, cfgPath)
+	return cmd, keepLog(t, lines)
 }
 
 // newLongE2E is newE2E for a test that runs the binary against the simulator for long: -short
@@ -346,8 +388,7 @@ func (e *e2e) assertSentMatchesSim(records map[string]engine.SentRecord) {
 		}
 		seen[r.KsefNumber] = true
 		xml := testutil.ReadFile(e.t, filepath.Join(e.sent, stem+".xml"))
-		sum := sha256.Sum256(xml)
-		if got := base64.StdEncoding.EncodeToString(sum[:]); got != r.InvoiceHash || got != a.InvoiceHash {
+		if got := invoiceHash(xml); got != r.InvoiceHash || got != a.InvoiceHash {
 			e.t.Errorf("%s: hash of sent xml %s, record %s, simulator %s", stem, got, r.InvoiceHash, a.InvoiceHash)
 		}
 		upo := testutil.ReadFile(e.t, filepath.Join(e.sent, stem+".upo.xml"))
@@ -365,6 +406,13 @@ func (e *e2e) assertSentMatchesSim(records map[string]engine.SentRecord) {
 	}
 }
 
+// invoiceHash is KSeF's invoiceHash of an invoice file: base64 of the SHA-256 of its bytes, as
+// .ksef.json, the inbox's metadata and the simulator record it.
+func invoiceHash(xml []byte) string {
+	sum := sha256.Sum256(xml)
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
 func glob(t testing.TB, dir, pattern string) []string {
 	t.Helper()
 	m, err := filepath.Glob(filepath.Join(dir, pattern))
@@ -379,25 +427,25 @@ func drainScanner(sc interface{ Scan() bool }) {
 	}
 }
 
-// keepLog collects the daemon's log lines and prints the last ones if the test fails.
-func keepLog(t testing.TB, sc *bufio.Scanner) {
-	var mu sync.Mutex
-	var lines []string
+// keepLog gathers the daemon's log lines and prints the last ones if the test fails; the returned
+// function gives the lines so far, while it runs.
+func keepLog(t testing.TB, lines interface {
+	Scan() bool
+	Text() string
+}) func() string {
+	var buf testutil.LogBuffer
 	go func() {
-		for sc.Scan() {
-			mu.Lock()
-			lines = append(lines, sc.Text())
-			mu.Unlock()
+		for lines.Scan() {
+			fmt.Fprintln(&buf, lines.Text())
 		}
 	}()
 	t.Cleanup(func() {
-		if !t.Failed() {
-			return
+		if t.Failed() {
+			l := strings.Split(buf.String(), "\n")
+			t.Logf("last daemon log lines:\n%s", strings.Join(l[max(0, len(l)-80):], "\n"))
 		}
-		mu.Lock()
-		defer mu.Unlock()
-		t.Logf("last daemon log lines:\n%s", strings.Join(lines[max(0, len(lines)-80):], "\n"))
 	})
+	return buf.String
 }
 
 // withJournal opens the state folder's journal read-only, as `status` opens it beside a running
@@ -410,4 +458,41 @@ func withJournal(state string, read func(ctx context.Context, j *spool.Journal) 
 	}
 	defer j.Close()
 	return read(ctx, j)
+}
+
+// simAdmin posts to the simulator's admin API, as an operator reproducing a KSeF problem would.
+func simAdmin(t *testing.T, sim *ksefsim.Server, pathAndQuery string) {
+	t.Helper()
+	postSimAdmin(t, sim, pathAndQuery, nil, http.StatusNoContent).Body.Close()
+}
+
+// postSimAdmin posts body to the simulator's admin API and fails the test unless it answers with
+// status want; the caller closes the answer's body.
+func postSimAdmin(t *testing.T, sim *ksefsim.Server, pathAndQuery string, body io.Reader, want int) *http.Response {
+	t.Helper()
+	resp, err := http.Post(sim.AdminURL()+pathAndQuery, "application/json", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != want {
+		resp.Body.Close()
+		t.Fatalf("admin %s: %s", pathAndQuery, resp.Status)
+	}
+	return resp
+}
+
+// simAdminJSON posts body to the simulator's admin API and decodes the answer into out (nil: none).
+func simAdminJSON(t *testing.T, sim *ksefsim.Server, path string, body, out any) {
+	t.Helper()
+	raw, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := postSimAdmin(t, sim, path, bytes.NewReader(raw), http.StatusOK)
+	defer resp.Body.Close()
+	if out != nil {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,8 +20,7 @@ func TestLoneInvoiceTakesTheFastPath(t *testing.T) {
 	// listing has run, so the watches are in place. It is never sent, so the invoice after it
 	// arrives in a quiet period.
 	writeFile(t, filepath.Join(e.outbox, "not-an-invoice.xml"), []byte("<Zamowienie/>"))
-	_, lines := e.daemon()
-	log := liveLog(t, lines)
+	_, log := startLoggedDaemon(t, e.cfgPath)
 	eventually(t, "the non-invoice in error/", time.Minute, func() bool {
 		return len(glob(t, e.errDir, "not-an-invoice.error.json")) == 1
 	})
@@ -50,34 +48,6 @@ func TestLoneInvoiceTakesTheFastPath(t *testing.T) {
 		t.Errorf("mode %q, want online", got.Mode)
 	}
 	e.assertSimClean()
-}
-
-// liveLog gathers the daemon's log lines; the returned function gives them so far, while it runs.
-func liveLog(t *testing.T, lines interface {
-	Scan() bool
-	Text() string
-}) func() string {
-	var mu sync.Mutex
-	var b strings.Builder
-	go func() {
-		for lines.Scan() {
-			mu.Lock()
-			b.WriteString(lines.Text() + "\n")
-			mu.Unlock()
-		}
-	}()
-	get := func() string {
-		mu.Lock()
-		defer mu.Unlock()
-		return b.String()
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			l := strings.Split(get(), "\n")
-			t.Logf("last daemon log lines:\n%s", strings.Join(l[max(0, len(l)-60):], "\n"))
-		}
-	})
-	return get
 }
 
 // hasLine reports whether one line of log contains every part.

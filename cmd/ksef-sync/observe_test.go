@@ -19,8 +19,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/ksef-sync/ksef-sync/internal/config"
 	"github.com/ksef-sync/ksef-sync/internal/httpui"
@@ -160,16 +158,7 @@ events = ["rejected", "stalled", "ksef_unavailable", "pull_failing"]
 	if code != http.StatusOK {
 		t.Fatalf("/metrics: %d %s", code, metricsText)
 	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(strings.NewReader(metricsText))
-	if err != nil {
-		t.Fatalf("/metrics does not parse: %v", err)
-	}
-	got := map[string]float64{}
-	for _, m := range fams["ksef_sync_invoices_total"].GetMetric() {
-		labels := labelMap(m)
-		got[labels["company"]+"/"+labels["nip"]+"/"+labels["outcome"]] = m.GetCounter().GetValue()
-	}
+	fams, got := parseMetrics(t, metricsText)
 	// The single-company form is the company named "default" (README: company.name).
 	if diff := cmp.Diff(map[string]float64{"default/" + testNIP + "/accepted": 20, "default/" + testNIP + "/rejected": 5}, got); diff != "" {
 		t.Errorf("ksef_sync_invoices_total (-want +got):\n%s", diff)

@@ -1,11 +1,16 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/sha256"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -69,8 +74,7 @@ func TestOfflineDuringAnnouncedFailure(t *testing.T) {
 	if err := e.sim.AnnounceLatarnia("FAILURE", "Awaria KSeF", "Trwa awaria systemu KSeF; wystawiaj faktury w trybie awaryjnym."); err != nil {
 		t.Fatal(err)
 	}
-	_, lines := e.daemon()
-	keepLog(t, lines)
+	startLoggedDaemon(t, e.cfgPath)
 	var rep status.Report
 	eventually(t, "status showing the announced failure", time.Minute, func() bool {
 		rep = e.statusJSON()
@@ -151,8 +155,7 @@ func TestOfflineDuringAnnouncedFailure(t *testing.T) {
 // as a correction linked to it; a second correction ends in error/ with KSeF's 21166, explained.
 func TestTechnicalCorrectionEndToEnd(t *testing.T) {
 	e := newLongE2E(t, ksefsim.Options{}, "[send]\noffline_mode = \"offline24\"\ngather_window = \"300ms\"\npoll_interval = \"200ms\"\n")
-	_, lines := e.daemon()
-	keepLog(t, lines)
+	startLoggedDaemon(t, e.cfgPath)
 	good := samples.Invoice(2, testNIP, time.Now(), "KT-E2E") // the template whose buyer NIP is 3861610227
 	bad := []byte(strings.Replace(string(good), "<NIP>3861610227</NIP>", "<NIP>3861610228</NIP>", 1))
 	waitErr := func(stem string) map[string]any {
@@ -165,8 +168,7 @@ func TestTechnicalCorrectionEndToEnd(t *testing.T) {
 	if rejected["code"] != "450" || !strings.Contains(fmt.Sprint(rejected["hint"]), "Możliwa jest korekta techniczna") { // Polish by default
 		t.Fatalf("rejected offline invoice: %v", rejected)
 	}
-	badSum := sha256.Sum256(bad)
-	badHash := base64.StdEncoding.EncodeToString(badSum[:])
+	badHash := invoiceHash(bad)
 
 	e.drop("FV_KT_fixed.xml", good)
 	waitForOutputs(t, e, 1, 2*time.Minute)
@@ -199,8 +201,7 @@ func TestOfflineDeadlinesSurviveARestart(t *testing.T) {
 	cfg := strings.Replace(string(testutil.ReadFile(t, e.cfgPath)), "[ksef]\n", fmt.Sprintf("[ksef]\nstatus_url = %q\nstatus_interval = \"1s\"\n", latarnia), 1)
 	writeFile(t, e.cfgPath, []byte(cfg))
 	e.sim.SetFaults(ksefsim.Faults{Outage: true}) // KSeF does not answer; nothing announced yet
-	first, lines := e.daemon()
-	keepLog(t, lines)
+	first, _ := startLoggedDaemon(t, e.cfgPath)
 	e.drop("FV_1.xml", invoice(1, "RESTART"))
 	deadline := func() string {
 		rep := e.statusJSON()
@@ -230,8 +231,7 @@ func TestOfflineDeadlinesSurviveARestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := time.Now()
-	_, lines = e.daemon()
-	keepLog(t, lines)
+	startLoggedDaemon(t, e.cfgPath)
 	var moved string
 	eventually(t, "the restarted daemon ending the failure", time.Minute, func() bool {
 		moved = deadline()
@@ -250,4 +250,86 @@ func TestOfflineDeadlinesSurviveARestart(t *testing.T) {
 			t.Errorf("%s: offlineMode false, want the offline24 invoice sent offline", stem)
 		}
 	}
+}
+
+// TestQRCodesWhileKSeFIsDown: with folders.qr and an Offline certificate, invoices dropped while
+// KSeF does not answer get .qr.json, KOD I and KOD II at once; KOD II verifies against the
+// certificate with Go's crypto; when KSeF is back every invoice is accepted once.
+func TestQRCodesWhileKSeFIsDown(t *testing.T) {
+	e := newLongE2E(t, ksefsim.Options{}, "")
+	qrDir, cert := withQR(t, e) // offline_e2e_test.go
+
+	e.sim.SetFaults(ksefsim.Faults{Outage: true})
+	startLoggedDaemon(t, e.cfgPath)
+	const n = 5
+	e.dropSeries("FV_%d.xml", n, 0, "QR")
+	eventually(t, "QR files for every invoice while KSeF is down", 2*time.Minute, func() bool {
+		return len(globQuiet(qrDir, "*.qr.json")) == n
+	})
+	if got := len(glob(t, e.sent, "*.ksef.json")); got != 0 {
+		t.Fatalf("%d invoices registered while KSeF was down", got)
+	}
+	for i := range n {
+		stem := filepath.Join(qrDir, fmt.Sprintf("FV_%d", i))
+		var links struct{ KodI, KodII, SellerNip, IssueDate, InvoiceHash string }
+		if err := json.Unmarshal(testutil.ReadFile(t, stem+".qr.json"), &links); err != nil {
+			t.Fatal(err)
+		}
+		if got := testutil.QRCodes(t, stem+".kod1.png"); !slices.Equal(got, []string{links.KodI}) {
+			t.Errorf("kod1.png reads %q, want %q", got, links.KodI)
+		}
+		if got := testutil.QRCodes(t, stem+".kod2.png"); !slices.Equal(got, []string{links.KodII}) {
+			t.Errorf("kod2.png reads %q, want %q", got, links.KodII)
+		}
+		verifyKODII(t, cert, links.KodII)
+	}
+
+	e.sim.SetFaults(ksefsim.Faults{})
+	waitForOutputs(t, e, n, 3*time.Minute)
+	for name, rec := range e.sentRecords() {
+		var links struct{ KodI string }
+		stem := strings.TrimSuffix(name, ".ksef.json")
+		if err := json.Unmarshal(testutil.ReadFile(t, filepath.Join(qrDir, stem+".qr.json")), &links); err != nil {
+			t.Fatal(err)
+		}
+		if links.KodI != rec.QRCodeI {
+			t.Errorf("%s: KOD I printed during the outage %s differs from the registered %s", stem, links.KodI, rec.QRCodeI)
+		}
+	}
+	if st := e.sim.Stats(); st.DuplicateSubmissions != 0 || len(st.Accepted) != n {
+		t.Errorf("accepted %d (want %d), duplicate submissions %d", len(st.Accepted), n, st.DuplicateSubmissions)
+	}
+}
+
+// verifyKODII checks the link's signature with the certificate alone: SHA-256 over the link up to
+// the hash without https://, ECDSA P-256 as R||S.
+func verifyKODII(t *testing.T, cert *x509.Certificate, link string) {
+	t.Helper()
+	cut := strings.LastIndex(link, "/")
+	sig, err := base64.RawURLEncoding.DecodeString(link[cut+1:])
+	if err != nil || len(sig) != 64 {
+		t.Fatalf("KOD II signature %q: %v", link[cut+1:], err)
+	}
+	digest := sha256.Sum256([]byte(strings.TrimPrefix(link[:cut], "https://")))
+	r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
+	if !ecdsa.Verify(cert.PublicKey.(*ecdsa.PublicKey), digest[:], r, s) {
+		t.Errorf("KOD II does not verify against the Offline certificate: %s", link)
+	}
+}
+
+// offlineCertificate makes a certificate of KSeF's type Offline (key usage nonRepudiation).
+func offlineCertificate(t *testing.T) (*x509.Certificate, []byte, []byte) {
+	t.Helper()
+	key := testutil.ECKey(t, elliptic.P256())
+	cert := testutil.SelfSignedCert(t, key, pkix.Name{CommonName: "Offline " + testNIP}, 0x01F20A5D352AE590, testutil.OfflineUsage)
+	pk, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk})
+}
+
+func globQuiet(dir, pattern string) []string {
+	m, _ := filepath.Glob(filepath.Join(dir, pattern))
+	return m
 }

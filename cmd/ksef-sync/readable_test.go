@@ -1,15 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ksef-sync/ksef-sync/internal/samples"
 	"github.com/ksef-sync/ksef-sync/internal/testutil"
 	"github.com/ksef-sync/ksef-sync/ksef"
 	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
@@ -22,9 +25,7 @@ import (
 func TestReadableCopiesBesideTheOutputs(t *testing.T) {
 	e := newLongE2E(t, ksefsim.Options{}, "")
 	e.dropSeries("FV_%d.xml", 2, 0, "PDF")
-	if code, out, errOut := e.send(2 * time.Minute); code != exitOK {
-		t.Fatalf("send: exit %d\n%s%s", code, out, errOut)
-	}
+	e.sendWants(exitOK, 2*time.Minute)
 	records := e.sentRecords()
 	if len(records) != 2 {
 		t.Fatalf("%d .ksef.json files, want 2", len(records))
@@ -52,9 +53,7 @@ func TestReadableCopiesBesideTheOutputs(t *testing.T) {
 func TestRenderingOffWritesNoCopies(t *testing.T) {
 	e := newLongE2E(t, ksefsim.Options{}, "[render]\nformats = []\n")
 	e.drop("FV_1.xml", invoice(1, "NOPDF"))
-	if code, out, errOut := e.send(2 * time.Minute); code != exitOK {
-		t.Fatalf("send: exit %d\n%s%s", code, out, errOut)
-	}
+	e.sendWants(exitOK, 2*time.Minute)
 	if got := glob(t, e.sent, "*.pdf"); len(got) != 0 {
 		t.Errorf("copies written although rendering is off: %v", got)
 	}
@@ -209,8 +208,7 @@ func TestCopiesOfAKilledDaemonAreWrittenAfterRestart(t *testing.T) {
 		t.Fatal("every copy was written before the kill: the test proves nothing")
 	}
 	t.Logf("%d of %d copies missing after the kill", before, 2*n)
-	_, lines = e.daemon()
-	keepLog(t, lines)
+	startLoggedDaemon(t, e.cfgPath)
 	eventually(t, "every copy written by the restarted daemon", 3*time.Minute, func() bool { return owed() == 0 })
 }
 
@@ -222,4 +220,161 @@ func doneCount(e *e2e) (n int) {
 		return err
 	})
 	return n
+}
+
+// TestGetCommand fetches a received and an issued invoice from the simulator by KSeF number.
+func TestGetCommand(t *testing.T) {
+	e := newE2E(t, ksefsim.Options{}, "[render]\nformats = [\"pdf\", \"html\"]\n")
+	ps := time.Now().Add(-time.Hour)
+	seeded, err := e.sim.Seed(
+		ksefsim.SeedInvoice{SellerNIP: pullOtherNIP, BuyerNIP: testNIP, PermanentStorageDate: ps, InvoiceNumber: "FZ/1/2026"},
+		ksefsim.SeedInvoice{SellerNIP: testNIP, BuyerNIP: pullOtherNIP, PermanentStorageDate: ps, InvoiceNumber: "FS/7/2026"},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range seeded {
+		t.Run([]string{"received", "issued"}[i], func(t *testing.T) {
+			out := filepath.Join(e.dir, "got")
+			code, stdout, stderr := runCLI(t, "", nil, "get", "-config", e.cfgPath, "-ksef-number", s.KsefNumber, "-out", out)
+			if code != exitOK {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			base := filepath.Join(out, s.KsefNumber)
+			xml, err := os.ReadFile(base + ".xml")
+			if err != nil || !bytes.Equal(xml, s.XML) {
+				t.Fatalf("XML differs from what KSeF holds (%v)", err)
+			}
+			var meta struct {
+				KsefNumber, InvoiceNumber, InvoiceHash, MetadataSource string
+			}
+			b, err := os.ReadFile(base + ".json")
+			if err != nil || json.Unmarshal(b, &meta) != nil {
+				t.Fatalf("metadata: %v: %s", err, b)
+			}
+			if meta.KsefNumber != s.KsefNumber || meta.InvoiceHash != s.InvoiceHash || meta.MetadataSource != "" {
+				t.Errorf("metadata %+v, want KSeF's record of %s", meta, s.KsefNumber)
+			}
+			pdf, err := os.ReadFile(base + ".pdf")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if text := testutil.PDFText(t, pdf); !strings.Contains(text, s.KsefNumber) {
+				t.Errorf("PDF lacks the KSeF number")
+			}
+			if _, err := os.Stat(base + ".html"); err != nil {
+				t.Errorf("formats has html but: %v", err)
+			}
+			if !strings.Contains(stdout, base+".pdf") {
+				t.Errorf("stdout %q does not list the PDF", stdout)
+			}
+		})
+	}
+	t.Run("unknown number", func(t *testing.T) {
+		first32 := "5265877635-20260201-0200A0D6723E"
+		n := first32 + "-" + ksef.KsefNumberCRC(first32)
+		code, _, _ := runCLI(t, "", nil, "get", "-config", e.cfgPath, "-ksef-number", n, "-out", e.dir)
+		if code != exitFatal {
+			t.Errorf("exit %d, want %d", code, exitFatal)
+		}
+		if _, err := os.Stat(filepath.Join(e.dir, n+".xml")); !os.IsNotExist(err) {
+			t.Error("a failed get left a file")
+		}
+	})
+	t.Run("other company", func(t *testing.T) {
+		code, _, stderr := runCLI(t, "", nil, "get", "-config", e.cfgPath, "-company", pullOtherNIP, "-ksef-number", seeded[0].KsefNumber)
+		if code != exitUsage || !strings.Contains(stderr, testNIP) {
+			t.Errorf("exit %d, stderr %q", code, stderr)
+		}
+	})
+	t.Run("bad number", func(t *testing.T) {
+		if code, _, _ := runCLI(t, "", nil, "get", "-config", e.cfgPath, "-ksef-number", "12345"); code != exitUsage {
+			t.Errorf("exit %d, want %d", code, exitUsage)
+		}
+	})
+}
+
+const renderUPO = `<?xml version="1.0" encoding="utf-8"?>
+<Potwierdzenie xmlns="http://upo.schematy.mf.gov.pl/KSeF/v4-3">
+<NazwaPodmiotuPrzyjmujacego>Ministerstwo Finansów</NazwaPodmiotuPrzyjmujacego>
+<NumerReferencyjnySesji>20260201-SO-2F0C3D1E2A-1234567890-AB</NumerReferencyjnySesji>
+<Uwierzytelnienie><IdKontekstu><Nip>5265877635</Nip></IdKontekstu><SkrotDokumentuUwierzytelniajacego>kyqH+QUgP8ATWd/95IY632mP4uqibwG66Oqclq9+qno=</SkrotDokumentuUwierzytelniajacego></Uwierzytelnienie>
+<NazwaStrukturyLogicznej>Schemat_FA(3)_v1-0E.xsd</NazwaStrukturyLogicznej><KodFormularza>FA (3)</KodFormularza>
+<Dokument><NipSprzedawcy>5265877635</NipSprzedawcy><NumerKSeFDokumentu>5265877635-20260201-0200A0D6723E-C2</NumerKSeFDokumentu>
+<NumerFaktury>FA/GRQMB-R1/05/2025</NumerFaktury><DataWystawieniaFaktury>2026-02-01</DataWystawieniaFaktury>
+<DataPrzeslaniaDokumentu>2026-02-01T11:05:40.841+01:00</DataPrzeslaniaDokumentu><DataNadaniaNumeruKSeF>2026-02-01T11:05:41.045+01:00</DataNadaniaNumeruKSeF>
+<SkrotDokumentu>GZMGNVzs3krF6URKgvaw77OOeG3nJ+WGziT5xguliQ8=</SkrotDokumentu><TrybWysylki>Online</TrybWysylki></Dokument>
+</Potwierdzenie>`
+
+func TestRenderCommand(t *testing.T) {
+	dir := t.TempDir()
+	issue := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+	xml := samples.Invoice(0, testNIP, issue, "R1")
+	in := writeTestFile(t, dir, "inv.xml", string(xml))
+	upo := writeTestFile(t, dir, "inv.upo.xml", renderUPO)
+
+	t.Run("pdf with UPO and KOD I", func(t *testing.T) {
+		out := filepath.Join(dir, "out", "inv.pdf")
+		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		code, stdout, stderr := runCLI(t, "", nil, "render", "-in", in, "-upo", upo, "-env", "test", "-out", out)
+		if code != exitOK {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		for _, p := range []string{out, filepath.Join(dir, "out", "inv.upo.pdf")} {
+			b, err := os.ReadFile(p)
+			if err != nil || !bytes.HasPrefix(b, []byte("%PDF-")) {
+				t.Errorf("%s: not a PDF (%v)", p, err)
+			}
+			if !strings.Contains(stdout, p) {
+				t.Errorf("stdout does not name %s: %q", p, stdout)
+			}
+		}
+		// The KSeF number came from the UPO, the KOD I link from the file's own hash.
+		b, _ := os.ReadFile(out)
+		want := ksef.QRCodeI("https://qr-test.ksef.mf.gov.pl", testNIP, issue, ksef.InvoiceSHA256(xml))
+		text := testutil.PDFText(t, b)
+		for _, w := range []string{"5265877635-20260201-0200A0D6723E-C2", "FA/GRQMB-R1/05/2025"} {
+			if !strings.Contains(text, w) {
+				t.Errorf("PDF text lacks %q", w)
+			}
+		}
+		if !strings.Contains(strings.ReplaceAll(text, "\n", ""), want) {
+			t.Errorf("PDF text lacks the KOD I link %s", want)
+		}
+	})
+	t.Run("html in English", func(t *testing.T) {
+		out := filepath.Join(dir, "inv.html")
+		if code, _, stderr := runCLI(t, "", nil, "render", "-in", in, "-lang", "en", "-ksef-number", "5265877635-20260201-0200A0D6723E-C2", "-out", out); code != exitOK {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		b, _ := os.ReadFile(out)
+		for _, w := range []string{"<!DOCTYPE html>", "Seller", "5265877635-20260201-0200A0D6723E-C2"} {
+			if !bytes.Contains(b, []byte(w)) {
+				t.Errorf("HTML lacks %q", w)
+			}
+		}
+	})
+	t.Run("usage errors", func(t *testing.T) {
+		for _, args := range [][]string{
+			{"render", "-in", in},
+			{"render", "-out", filepath.Join(dir, "x.pdf")},
+			{"render", "-in", in, "-out", filepath.Join(dir, "x.docx")},
+			{"render", "-in", in, "-lang", "de", "-out", filepath.Join(dir, "x.pdf")},
+		} {
+			if code, _, _ := runCLI(t, "", nil, args...); code != exitUsage {
+				t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
+			}
+		}
+	})
+	t.Run("not an invoice", func(t *testing.T) {
+		bad := writeTestFile(t, dir, "bad.xml", "<Other/>")
+		if code, _, stderr := runCLI(t, "", nil, "render", "-in", bad, "-out", filepath.Join(dir, "bad.pdf")); code != exitFatal || !strings.Contains(stderr, "Faktura") {
+			t.Errorf("exit %d, stderr %q", code, stderr)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "bad.pdf")); !os.IsNotExist(err) {
+			t.Error("a failed render left a file")
+		}
+	})
 }

@@ -20,7 +20,7 @@ import (
 // (issue 10 §3-§6): a re-certified key mid-run, HTML 5xx and firewall blocks on every endpoint
 // group, HTML challenge pages from storage, and a long-tailed processing time with out-of-order
 // completion. Each ends with every invoice accepted exactly once, no duplicate submission, and the
-// daemon still running.
+// daemon still running. TestFaultsAndOutage adds plain 5xx, dropped connections and a full outage.
 
 // stillRunning fails the test when the daemon has exited.
 func stillRunning(t *testing.T, cmd *exec.Cmd) {
@@ -53,8 +53,7 @@ func TestWeatherHTMLAndFirewall(t *testing.T) {
 	e.sim.SetFaults(ksefsim.Faults{Kinds: []ksefsim.KindFault{
 		{Kind: ksefsim.FaultHTML5xx, Rate: 0.1}, {Kind: ksefsim.FaultWAF403, Rate: 0.1}, {Kind: ksefsim.FaultStorageHTML, Rate: 0.1},
 	}})
-	cmd, lines := e.daemon()
-	log := keepLogLines(t, lines)
+	cmd, log := startLoggedDaemon(t, e.cfgPath)
 
 	total := e.dropSingles(5, "WEATHER")                          // singles: online sessions
 	total = e.dropSeries("burst_%03d.xml", 295, total, "WEATHER") // a burst: batch sessions
@@ -85,8 +84,7 @@ func TestWeatherKeyRecertified(t *testing.T) {
 		t.Fatal(err)
 	}
 	expires := time.Now().Add(life)
-	cmd, lines := e.daemon()
-	keepLog(t, lines)
+	cmd, _ := startLoggedDaemon(t, e.cfgPath)
 
 	total := 0
 	burst := func(tag string, n int) {
@@ -109,8 +107,7 @@ func TestWeatherKeyRecertified(t *testing.T) {
 func TestWeatherLongTailOutOfOrder(t *testing.T) {
 	e := newLongE2E(t, ksefsim.Options{DelayDist: ksefsim.DelayDist{Kind: "lognormal", Median: 300 * time.Millisecond, P99: 8 * time.Second}},
 		"[send]\nmode = \"online\"\ngather_window = \"200ms\"\npoll_interval = \"200ms\"\n")
-	cmd, lines := e.daemon()
-	keepLog(t, lines)
+	cmd, _ := startLoggedDaemon(t, e.cfgPath)
 	const n = 40
 	sendAllOnce(t, e, cmd, "tail", "TAIL", n, 4*time.Minute)
 	// out of order: the simulator's acceptance order differs from the send order
@@ -131,26 +128,6 @@ func TestWeatherLongTailOutOfOrder(t *testing.T) {
 	if inversions == 0 {
 		t.Fatal("every invoice finished in the order it was sent: no long tail")
 	}
-}
-
-// keepLogLines is keepLog that also lets the test read the whole log so far.
-func keepLogLines(t *testing.T, sc interface {
-	Scan() bool
-	Text() string
-}) func() string {
-	var buf testutil.LogBuffer
-	go func() {
-		for sc.Scan() {
-			fmt.Fprintln(&buf, sc.Text())
-		}
-	}()
-	t.Cleanup(func() {
-		if t.Failed() {
-			s := buf.String()
-			t.Logf("last daemon log lines:\n%s", s[max(0, len(s)-12000):])
-		}
-	})
-	return buf.String
 }
 
 // TestDoctorNamesTheWeather: doctor (real binary) tells a firewall block and an HTML gateway page
@@ -230,4 +207,29 @@ func TestWeatherPull(t *testing.T) {
 	}
 	p.sim.SetFaults(ksefsim.Faults{})
 	assertPullInbox(t, p.inbox, want)
+}
+
+// TestFaultsAndOutage runs the daemon against a simulator that answers 10% of requests with 5xx and
+// drops another 10% of connections, then goes fully dark for a minute. Everything must still end
+// accepted exactly once.
+func TestFaultsAndOutage(t *testing.T) {
+	e := newLongE2E(t, ksefsim.Options{ProcessingDelay: 50 * time.Millisecond},
+		"[send]\ngather_window = \"200ms\"\npoll_interval = \"200ms\"\n[http]\ntimeout = \"5s\"\n")
+	e.sim.SetFaults(ksefsim.Faults{ErrorRate: 0.1, DropRate: 0.1})
+	cmd, _ := startLoggedDaemon(t, e.cfgPath)
+
+	// Singles (online sessions) and a burst (batch), before and during the outage.
+	total := e.dropSingles(5, "FAULT")
+	total = e.dropSeries("burst_%03d.xml", 60, total, "FAULT")
+	e.sim.SetFaults(ksefsim.Faults{Outage: true})
+	total = e.dropSeries("outage_%03d.xml", 20, total, "FAULT")
+	outage := time.NewTimer(time.Minute) // the scenario: KSeF is down for one minute
+	<-outage.C
+	e.sim.SetFaults(ksefsim.Faults{ErrorRate: 0.1, DropRate: 0.1})
+	waitForOutputs(t, e, total, 4*time.Minute)
+	e.sim.SetFaults(ksefsim.Faults{})
+	_ = cmd.Process.Kill()
+
+	e.assertAcceptedOnce(total)
+	e.assertNoDuplicates()
 }

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,10 +44,8 @@ func twoDaemonsShareOneOutbox(t *testing.T, watch string) {
 	writeFile(t, cfg2, []byte(strings.Replace(string(testutil.ReadFile(t, e.cfgPath)), `state = "state"`, `state = "state2"`, 1)))
 	states := []string{filepath.Join(e.dir, "state"), filepath.Join(e.dir, "state2")}
 
-	a, linesA := e.daemon()
-	b, linesB := startBinary(t, "run", "-config", cfg2)
-	t.Cleanup(func() { _ = b.Process.Kill(); _ = b.Wait() })
-	logA, logB := liveLog(t, linesA), liveLog(t, linesB)
+	a, logA := startLoggedDaemon(t, e.cfgPath)
+	b, logB := startLoggedDaemon(t, cfg2)
 	ids := make([]string, 2)
 	eventually(t, "both daemons to start", time.Minute, func() bool {
 		for i, s := range states {
@@ -234,4 +234,146 @@ func TestStatusAndDoctorNameOtherDaemonsClaims(t *testing.T) {
 // claimedSomething reports whether the journal in state holds at least one invoice.
 func claimedSomething(t *testing.T, state string) bool {
 	return len(journalRecords(t, state)) > 0
+}
+
+// TestCopiedStateFolderIsRefused: the second server was set up by copying the first one's state
+// folder, so both daemons have one daemon id. The second finds the first's fresh owner record in
+// the outbox and claims nothing there: it logs the error once, `status` (text and JSON) names the
+// problem, and the first sends all 100 invoices alone, each exactly once.
+func TestCopiedStateFolderIsRefused(t *testing.T) {
+	e := newLongE2E(t, ksefsim.Options{}, "[send]\ngather_window = \"300ms\"\npoll_interval = \"200ms\"\n[http]\nlisten = \"\"\n")
+	state, state2 := filepath.Join(e.dir, "state"), filepath.Join(e.dir, "state2")
+	cfg2 := filepath.Join(e.dir, "config2.toml")
+	writeFile(t, cfg2, []byte(strings.Replace(string(testutil.ReadFile(t, e.cfgPath)), `state = "state"`, `state = "state2"`, 1)))
+
+	a, _ := startLoggedDaemon(t, e.cfgPath) // its first start creates the state folder, which is then copied at rest
+	var id string
+	eventually(t, "the first daemon's owner record", time.Minute, func() bool {
+		id, _ = outboxclaim.ReadID(state)
+		rec, _ := outboxclaim.ReadOwner(e.outbox, id)
+		return rec != nil
+	})
+	_ = a.Process.Signal(syscall.SIGTERM)
+	_, _ = a.Process.Wait()
+	copyTree(t, state, state2)
+
+	a, _ = startLoggedDaemon(t, e.cfgPath) // its log is read, so the pipe never fills
+	eventually(t, "the restarted daemon's owner record", time.Minute, func() bool {
+		rec, _ := outboxclaim.ReadOwner(e.outbox, id)
+		return rec != nil && rec.PID == a.Process.Pid
+	})
+	_, logB := startLoggedDaemon(t, cfg2)
+	eventually(t, "the copy to refuse the outbox", time.Minute, func() bool {
+		return hasLine(logB(), "level=ERROR", "is in use on outbox", "state folder "+state2)
+	})
+
+	const n = 100
+	for i := range n {
+		e.drop(fmt.Sprintf("FV_%04d.xml", i), invoice(i, "COPY"))
+	}
+	eventually(t, "every invoice sent", 3*time.Minute, func() bool { return len(e.sentRecords()) >= n })
+
+	if recs := journalRecords(t, state2); len(recs) != 0 {
+		t.Errorf("the copy claimed %d invoices", len(recs))
+	}
+	if recs := journalRecords(t, state); len(recs) != n {
+		t.Errorf("the first daemon claimed %d invoices, want %d", len(recs), n)
+	}
+	st := e.sim.Stats()
+	if len(st.Accepted) != n || st.Duplicates440 != 0 || st.DuplicateSubmissions != 0 {
+		t.Errorf("simulator: %d accepted (want %d), %d answered 440, %d duplicate submissions", len(st.Accepted), n, st.Duplicates440, st.DuplicateSubmissions)
+	}
+	if c := strings.Count(logB(), "is in use on outbox"); c != 1 {
+		t.Errorf("the refusal was logged %d times, want once", c)
+	}
+
+	_, text, _ := e.runCmd(time.Minute, "status", "-config", cfg2)
+	if !strings.Contains(text, "PROBLEM: identyfikator "+id) || !strings.Contains(text, state2) {
+		t.Errorf("status does not name the shared id:\n%s", text)
+	}
+	_, js, _ := e.runCmd(time.Minute, "status", "-json", "-config", cfg2)
+	if !strings.Contains(js, `"sharedDaemonId"`) {
+		t.Errorf("status -json lacks sharedDaemonId:\n%s", js)
+	}
+	_, text, _ = e.runCmd(time.Minute, "status", "-config", e.cfgPath)
+	if strings.Contains(text, "PROBLEM: identyfikator") {
+		t.Errorf("the owner's status reports a problem:\n%s", text)
+	}
+}
+
+// copyTree copies the regular files under src into dst, as an administrator copying a folder.
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDaemonWaitsForAMissingOutbox: the daemon starts while its outbox does not exist yet (a
+// network share not mounted at boot), does not exit, says so in `status`, and sends the files once
+// the folder appears. The full rescan is an hour away, and a missing folder cannot be watched for
+// events, so only the few-second retry can find it (issue 11 item 8).
+func TestDaemonWaitsForAMissingOutbox(t *testing.T) {
+	e := newE2E(t, ksefsim.Options{}, "[watch]\nsettle = \"300ms\"\nrescan = \"1h\"\n")
+	if err := os.RemoveAll(e.outbox); err != nil {
+		t.Fatal(err)
+	}
+	cmd, _ := startLoggedDaemon(t, e.cfgPath)
+
+	eventually(t, "status to report the outbox missing", time.Minute, func() bool {
+		return e.outboxState() == "missing"
+	})
+	_, text, _ := e.runCmd(time.Minute, "status", "-config", e.cfgPath)
+	if !strings.Contains(text, "folder outbox:        NIEDOSTĘPNY od") { // Polish, the default language
+		t.Errorf("status text does not say the outbox is unavailable:\n%s", text)
+	}
+
+	if err := os.Mkdir(e.outbox, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e.drop("FV-1.xml", invoice(1, "OUTBOX"))
+	waitForOutputs(t, e, 1, 2*time.Minute)
+	eventually(t, "status to report the outbox available", time.Minute, func() bool {
+		return e.outboxState() == "available"
+	})
+	if cmd.ProcessState != nil {
+		t.Fatalf("the daemon exited: %v", cmd.ProcessState)
+	}
+}
+
+// outboxState is companies[0].outbox.state of `status -json`, or "" while status cannot answer
+// (at the daemon's very start the journal may not be created yet).
+func (e *e2e) outboxState() string {
+	e.t.Helper()
+	code, out, errOut := e.runCmd(time.Minute, "status", "-json", "-config", e.cfgPath)
+	if code != exitOK {
+		e.t.Logf("status exit %d: %s", code, errOut)
+		return ""
+	}
+	var rep struct {
+		Companies []struct {
+			Outbox struct{ State string } `json:"outbox"`
+		} `json:"companies"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || len(rep.Companies) == 0 {
+		e.t.Fatalf("status -json: %v\n%s", err, out)
+	}
+	return rep.Companies[0].Outbox.State
 }
