@@ -1,16 +1,12 @@
 package main
 
 import (
-	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"math/big"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -107,7 +103,7 @@ func TestOfflineDuringAnnouncedFailure(t *testing.T) {
 				t.Errorf("%s.kod1.png reads %q, want %q", stem, got, links.KodI)
 			}
 		}
-		verifyKODII(t, cert, links.KodII)
+		testutil.VerifyKodII(t, links.KodII, cert)
 	}
 
 	eventually(t, "status listing the 50 offline invoices", time.Minute, func() bool {
@@ -257,7 +253,7 @@ func TestOfflineDeadlinesSurviveARestart(t *testing.T) {
 // certificate with Go's crypto; when KSeF is back every invoice is accepted once.
 func TestQRCodesWhileKSeFIsDown(t *testing.T) {
 	e := newLongE2E(t, ksefsim.Options{}, "")
-	qrDir, cert := withQR(t, e) // offline_e2e_test.go
+	qrDir, cert := withQR(t, e)
 
 	e.sim.SetFaults(ksefsim.Faults{Outage: true})
 	startLoggedDaemon(t, e.cfgPath)
@@ -281,7 +277,7 @@ func TestQRCodesWhileKSeFIsDown(t *testing.T) {
 		if got := testutil.QRCodes(t, stem+".kod2.png"); !slices.Equal(got, []string{links.KodII}) {
 			t.Errorf("kod2.png reads %q, want %q", got, links.KodII)
 		}
-		verifyKODII(t, cert, links.KodII)
+		testutil.VerifyKodII(t, links.KodII, cert)
 	}
 
 	e.sim.SetFaults(ksefsim.Faults{})
@@ -298,22 +294,6 @@ func TestQRCodesWhileKSeFIsDown(t *testing.T) {
 	}
 	if st := e.sim.Stats(); st.DuplicateSubmissions != 0 || len(st.Accepted) != n {
 		t.Errorf("accepted %d (want %d), duplicate submissions %d", len(st.Accepted), n, st.DuplicateSubmissions)
-	}
-}
-
-// verifyKODII checks the link's signature with the certificate alone: SHA-256 over the link up to
-// the hash without https://, ECDSA P-256 as R||S.
-func verifyKODII(t *testing.T, cert *x509.Certificate, link string) {
-	t.Helper()
-	cut := strings.LastIndex(link, "/")
-	sig, err := base64.RawURLEncoding.DecodeString(link[cut+1:])
-	if err != nil || len(sig) != 64 {
-		t.Fatalf("KOD II signature %q: %v", link[cut+1:], err)
-	}
-	digest := sha256.Sum256([]byte(strings.TrimPrefix(link[:cut], "https://")))
-	r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
-	if !ecdsa.Verify(cert.PublicKey.(*ecdsa.PublicKey), digest[:], r, s) {
-		t.Errorf("KOD II does not verify against the Offline certificate: %s", link)
 	}
 }
 
