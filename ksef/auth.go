@@ -192,17 +192,14 @@ func (c *Client) loginSteps(ctx context.Context) error {
 	if c.auth == nil {
 		return errors.New("ksef: no Authenticator configured")
 	}
-	var ch Challenge
-	if err := c.do(ctx, call{method: http.MethodPost, path: "/auth/challenge", out: &ch}); err != nil {
-		return fmt.Errorf("challenge: %w", err)
-	}
-	init, err := c.auth.Init(ctx, c, ch)
+	p, resumed, err := c.startOrResume(ctx)
 	if err != nil {
 		return err
 	}
-	if err := c.waitAuth(ctx, init); err != nil {
+	if err := c.waitAuth(ctx, p, resumed); err != nil {
 		return err
 	}
+	init := p.init
 	var out struct {
 		AccessToken  TokenInfo `json:"accessToken"`
 		RefreshToken TokenInfo `json:"refreshToken"`
@@ -214,28 +211,95 @@ func (c *Client) loginSteps(ctx context.Context) error {
 	c.access, c.refresh = out.AccessToken, out.RefreshToken
 	c.tokMu.Unlock()
 	c.log.Info("logged in", "method", c.auth.Method(), "auth_ref", init.ReferenceNumber,
-		"access_valid_until", out.AccessToken.ValidUntil, "refresh_valid_until", out.RefreshToken.ValidUntil)
+		"access_valid_until", out.AccessToken.ValidUntil, "refresh_valid_until", out.RefreshToken.ValidUntil,
+		"took", c.clock.Now().Sub(p.since).Round(time.Second))
 	return nil
 }
 
-// waitAuth polls GET /auth/{ref} until the status leaves 100.
-func (c *Client) waitAuth(ctx context.Context, init *AuthInit) error {
+// pendingLogin is a login KSeF started and has not finished (authentication status 100). The
+// next login polls it again rather than start another: KSeF may be slow with every login for a
+// while, and a fresh one would only queue behind the first. Guarded by authMu.
+type pendingLogin struct {
+	init  *AuthInit
+	since time.Time
+}
+
+// pendingKeep is how long a pending login is polled again when KSeF gave no validity for its
+// authenticationToken (KSeF's last about 45 minutes).
+const pendingKeep = 40 * time.Minute
+
+// usable reports whether p's authenticationToken may still be used to ask about it.
+func (p *pendingLogin) usable(now time.Time) bool {
+	until := p.init.AuthenticationToken.ValidUntil
+	if until.IsZero() {
+		until = p.since.Add(pendingKeep)
+	}
+	return now.Add(tokenMargin).Before(until)
+}
+
+// startOrResume returns the login KSeF is still processing, while its authenticationToken lasts
+// (resumed), or starts a new one: challenge, then the method's own step.
+func (c *Client) startOrResume(ctx context.Context) (p *pendingLogin, resumed bool, err error) {
+	if p := c.pending; p != nil {
+		c.pending = nil
+		if p.usable(c.clock.Now()) {
+			return p, true, nil
+		}
+		c.log.Warn("KSeF never finished the login it started; starting a new one", "auth_ref", p.init.ReferenceNumber,
+			"started", p.since)
+	}
+	var ch Challenge
+	if err := c.do(ctx, call{method: http.MethodPost, path: "/auth/challenge", out: &ch}); err != nil {
+		return nil, false, fmt.Errorf("challenge: %w", err)
+	}
+	init, err := c.auth.Init(ctx, c, ch)
+	if err != nil {
+		return nil, false, err
+	}
+	return &pendingLogin{init: init, since: c.clock.Now()}, false, nil
+}
+
+// SetLoginWait bounds how long one call waits for KSeF to finish a login (authentication status
+// 100): after d, or after one more look at a login an earlier call left pending, the call fails
+// with a LoginPendingError and the login is kept for the next call. A daemon sets it, so its loop
+// goes on claiming and rejecting files while KSeF keeps a login at 100: production has done so for
+// half an hour (CIRFMF/ksef-api #567). 0, the default, waits for as long as the call's context
+// lets it, as a one-off command wants.
+func (c *Client) SetLoginWait(d time.Duration) { c.loginWait.Store(int64(d)) }
+
+// waitAuth polls GET /auth/{ref} until the status leaves 100, or until the login wait is over
+// (see SetLoginWait). Whenever it gives up on a login KSeF may still finish (the wait, the
+// caller's context, weather on the status request), it keeps p for the next login.
+func (c *Client) waitAuth(ctx context.Context, p *pendingLogin, resumed bool) error {
+	start := c.clock.Now()
 	for {
 		var st struct {
 			Status Status `json:"status"`
 		}
-		err := c.do(ctx, call{method: http.MethodGet, path: "/auth/" + pathEscape(init.ReferenceNumber),
-			bearer: bearerFixed, token: init.AuthenticationToken.Token, out: &st})
-		if err != nil {
-			return fmt.Errorf("auth status: %w", err)
-		}
+		err := c.do(ctx, call{method: http.MethodGet, path: "/auth/" + pathEscape(p.init.ReferenceNumber),
+			bearer: bearerFixed, token: p.init.AuthenticationToken.Token, out: &st})
 		switch {
+		case err != nil:
+			if ctx.Err() != nil || IsRetriable(err) {
+				c.pending = p
+			}
+			return fmt.Errorf("auth status: %w", err)
 		case st.Status.Code == 200:
 			return nil
 		case st.Status.Code != 100:
 			return &AuthError{Code: st.Status.Code, Description: st.Status.Description, Details: st.Status.Details}
 		}
+		// Read at every turn: a daemon may set the wait while a login started before is waiting.
+		if wait := time.Duration(c.loginWait.Load()); wait > 0 && (resumed || c.clock.Now().Sub(start) >= wait) {
+			c.pending = p
+			if !resumed {
+				c.log.Warn("KSeF has not finished the login yet (authentication status 100); it is asked again on the next call",
+					"auth_ref", p.init.ReferenceNumber, "waited", c.clock.Now().Sub(start).Round(time.Second))
+			}
+			return &LoginPendingError{Ref: p.init.ReferenceNumber, Since: p.since}
+		}
 		if err := c.clock.Sleep(ctx, c.authPoll); err != nil {
+			c.pending = p
 			return err
 		}
 	}

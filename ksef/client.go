@@ -20,6 +20,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -144,10 +145,13 @@ type Client struct {
 	keys        []PublicKeyCertificate
 	keysFetched time.Time
 
-	authMu  authLock // serialises login/refresh
-	tokMu   sync.Mutex
-	access  TokenInfo
-	refresh TokenInfo
+	authMu  authLock      // serialises login/refresh
+	pending *pendingLogin // a login KSeF has not finished, polled again by the next one; guarded by authMu
+	// loginWait bounds one call's wait for a login (SetLoginWait); 0: the call's context does.
+	loginWait atomic.Int64
+	tokMu     sync.Mutex
+	access    TokenInfo
+	refresh   TokenInfo
 }
 
 // New validates opts and builds a Client. It does not contact KSeF.

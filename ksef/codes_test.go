@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
 )
@@ -48,5 +49,56 @@ func TestLoginStatusCodes(t *testing.T) {
 				t.Fatalf("second login: %v", err)
 			}
 		})
+	}
+}
+
+// TestSlowLoginIsResumed: KSeF may keep a login at status 100 "Uwierzytelnianie w toku" for half an
+// hour (CIRFMF/ksef-api #567). With a login wait (the daemon's), a call gives up after it with a
+// LoginPendingError, which is weather and no fault of the credentials. Later calls ask about the
+// same login, one status request each, rather than start another that would queue behind it; once
+// its authenticationToken has run out a new login starts; and the login KSeF finally completes is
+// the one already started.
+func TestSlowLoginIsResumed(t *testing.T) {
+	e := newEnv(t, ksefsim.Options{}, nil)
+	e.sim.HoldLogins(2)
+	e.c.SetLoginWait(10 * time.Second)
+	started := func() int { return e.sim.Stats().LoginsStarted }
+	pending := func(what string) *LoginPendingError {
+		t.Helper()
+		err := e.c.Login(e.ctx)
+		var lp *LoginPendingError
+		if !errors.As(err, &lp) {
+			t.Fatalf("%s: Login = %v; want a LoginPendingError", what, err)
+		}
+		if !IsRetriable(err) || IsCredentialsProblem(err) || strings.Contains(err.Error(), "Generate a new token") {
+			t.Errorf("%s: %q must be weather (retriable, not the credentials)", what, err)
+		}
+		return lp
+	}
+	polls := func(ref string) int {
+		return e.rt.count(func(x exchange) bool { return x.method == "GET" && strings.HasSuffix(x.path, "/auth/"+ref) })
+	}
+
+	first := pending("first call")
+	if n := polls(first.Ref); n < 10 {
+		t.Errorf("first call asked %d times within its 10 s wait; want about one a second", n)
+	}
+	before := polls(first.Ref)
+	if again := pending("second call"); again.Ref != first.Ref || polls(first.Ref) != before+1 || started() != 1 {
+		t.Errorf("second call: login %s, %d more status requests, %d logins started; want %s resumed with one request and 1 login",
+			again.Ref, polls(first.Ref)-before, started(), first.Ref)
+	}
+
+	e.clk.Advance(50 * time.Minute) // the authenticationToken (45 min) is over: the login is lost
+	if next := pending("after 50 minutes"); next.Ref == first.Ref || started() != 2 {
+		t.Errorf("after 50 minutes: login %s, %d logins started; want a new login", next.Ref, started())
+	}
+
+	e.sim.ReleaseLogins()
+	if err := e.c.Login(e.ctx); err != nil {
+		t.Fatalf("after KSeF finished the login: %v", err)
+	}
+	if started() != 2 {
+		t.Errorf("%d logins started; the finished login should have been the pending one, not a third", started())
 	}
 }

@@ -110,11 +110,28 @@ func IsRetriable(err error) bool {
 	if errors.As(err, &ae) {
 		return authRetriable(ae.Code)
 	}
+	var lp *LoginPendingError
+	if errors.As(err, &lp) {
+		return true
+	}
 	var se *StatusError
 	if errors.As(err, &se) {
 		return se.Status.Code == 550
 	}
 	return isNetworkError(err)
+}
+
+// LoginPendingError is a login KSeF has not finished (authentication status 100, "Uwierzytelnianie
+// w toku") within the client's login wait (Client.SetLoginWait). It says nothing about the
+// credentials: the next call that needs a token asks about the same login again.
+type LoginPendingError struct {
+	Ref   string    // the authentication operation's reference number
+	Since time.Time // when the login was started
+}
+
+func (e *LoginPendingError) Error() string {
+	return fmt.Sprintf("KSeF has not finished the login %s started at %s (authentication status 100); invoices wait until it does",
+		e.Ref, e.Since.UTC().Format(time.RFC3339))
 }
 
 // authRetriable reports an authentication status that is KSeF's own failure, not a verdict on the

@@ -60,6 +60,7 @@ func daemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer d.close()
+	d.forDaemon()
 	defer obs.start(ctx, d.journal, d.loopTurned)()
 	var wg sync.WaitGroup
 	wg.Add(2)

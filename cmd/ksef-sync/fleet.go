@@ -151,6 +151,7 @@ func (m *member) once(ctx context.Context, j *spool.Journal) error {
 	if err != nil {
 		return fmt.Errorf("cannot start company %q: %w", m.co.Name, explainAuthError(err, m.view))
 	}
+	d.forDaemon()
 	m.mu.Lock()
 	m.d = d
 	m.mu.Unlock()
@@ -213,7 +214,7 @@ func (f *fleet) apply(cur *config.Config) {
 		want[co.Name] = co
 	}
 	f.mu.Lock()
-	var stop, restart []string
+	var stop, restart, live []string
 	for name, m := range f.members {
 		co, ok := want[name]
 		switch {
@@ -228,6 +229,7 @@ func (f *fleet) apply(cur *config.Config) {
 			}
 			m.co = co
 			m.mu.Unlock()
+			live = append(live, name)
 		}
 	}
 	var add []config.Company
@@ -251,6 +253,9 @@ func (f *fleet) apply(cur *config.Config) {
 	for _, co := range add {
 		f.start(co)
 		f.log.Info("company started: newly configured", "company", co.Name, "nip", co.NIP)
+	}
+	for _, name := range live {
+		f.log.Info("company's [send] settings applied live", "company", name)
 	}
 }
 

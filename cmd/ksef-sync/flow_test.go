@@ -340,6 +340,42 @@ func TestSendTimeoutWhileLoginIsSlow(t *testing.T) {
 	}
 }
 
+// TestDaemonGoesOnWhileLoginIsSlow: KSeF may keep a login at status 100 for half an hour
+// (CIRFMF/ksef-api #567). The daemon's one loop used to wait inside that login, so a file dropped
+// meanwhile got no error file however wrong it was. Now the daemon waits for a login for a while
+// (15 s), goes on, and asks KSeF about the same login again at its next steps; when KSeF finishes
+// it, the waiting invoice is sent under that login, not under a second one.
+func TestDaemonGoesOnWhileLoginIsSlow(t *testing.T) {
+	e := newLongE2E(t, ksefsim.Options{}, "")
+	e.sim.HoldLogins(1)
+	_, log := startLoggedDaemon(t, e.cfgPath)
+	e.drop("FV_good.xml", invoice(0, "FLOW-HELD"))
+	eventually(t, "the daemon to stop waiting for the login KSeF holds", time.Minute, func() bool {
+		return strings.Contains(log(), "has not finished the login")
+	})
+	e.drop("FV_wrong_nip.xml", samples.Invoice(0, samples.BuyerNIP, time.Now(), "FLOW-HELD-WNIP"))
+	wrong := filepath.Join(e.errDir, "FV_wrong_nip.error.json")
+	eventually(t, "FV_wrong_nip.error.json while KSeF still holds the login", time.Minute, func() bool {
+		_, err := os.Stat(wrong)
+		return err == nil
+	})
+	if r := rawJSON(t, wrong); r["code"] != "wrong-seller-nip" {
+		t.Errorf("FV_wrong_nip.error.json: %v", r)
+	}
+	if got := glob(t, e.sent, "*"); len(got) != 0 {
+		t.Fatalf("sent/ holds %v before KSeF finished the login", got)
+	}
+	e.sim.ReleaseLogins()
+	eventually(t, "FV_good to be registered once KSeF finishes the login", time.Minute, func() bool {
+		_, err := os.Stat(filepath.Join(e.sent, "FV_good.ksef.json"))
+		return err == nil
+	})
+	if n := e.sim.Stats().LoginsStarted; n != 1 {
+		t.Errorf("%d logins started; want 1: the daemon should have asked about its login again, not started others", n)
+	}
+	e.assertAcceptedOnce(1)
+}
+
 // TestStatusAfterCleanStop: README says `status` shows `daemon: running (PID …)` while the daemon
 // runs. After SIGTERM (systemctl stop, Ctrl-C) it kept saying so for 30 s, until the last
 // heartbeat grew stale; a clean stop now records itself.

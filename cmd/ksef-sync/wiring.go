@@ -239,6 +239,15 @@ func openCompany(ctx context.Context, cfg *config.Config, log *slog.Logger, j *s
 	return d, nil
 }
 
+// daemonLoginWait is how long the daemon waits for KSeF to finish a login before its loop goes on
+// (ksef.Client.SetLoginWait): a normal login takes a few seconds; one KSeF keeps at status 100 for
+// half an hour (CIRFMF/ksef-api #567) must not stop the daemon from claiming files, rejecting bad
+// ones and answering its health check. The login is asked about again at the next step.
+const daemonLoginWait = 15 * time.Second
+
+// forDaemon readies a company's parts for the daemon rather than a one-off command.
+func (d *deps) forDaemon() { d.client.SetLoginWait(daemonLoginWait) }
+
 // loopTurned is when the daemon's loop last turned (or the daemon started).
 func (d *deps) loopTurned() time.Time { return time.Unix(0, d.lastTurn.Load()) }
 

@@ -289,6 +289,8 @@ func (s *Server) newAuthOpLocked(now time.Time, ctx contextIdentifier, category,
 // respondAuthInit issues the authenticationToken for op; callers hold s.mu.
 func (s *Server) respondAuthInit(w http.ResponseWriter, op *authOp, now time.Time) {
 	s.takeLoginFaultLocked(op) // status_faults.go
+	s.takeLoginHoldLocked(op)
+	s.st.Counters.LoginsStarted++
 	tok := s.newBearerLocked("authentication", op, now.Add(authTokenTTL))
 	op.AuthTokenValue = tok
 	s.markDirty()
@@ -320,7 +322,7 @@ func (s *Server) newBearerLocked(kind string, op *authOp, until time.Time) strin
 
 // visibleAuthCode hides the result while the operation is still "in progress".
 func (s *Server) visibleAuthCode(op *authOp, now time.Time) int {
-	if now.Before(op.Start.Add(s.opts.ProcessingDelay)) {
+	if op.Held || now.Before(op.Start.Add(s.opts.ProcessingDelay)) {
 		return 100
 	}
 	return op.Code
@@ -403,7 +405,8 @@ func (s *Server) handleRedeem(w http.ResponseWriter, ar *apiRequest, op *authOp)
 		return
 	}
 	if code := s.visibleAuthCode(op, ar.now); code != 200 {
-		writeException(w, ar.r, 400, 21301, "Brak autoryzacji.", fmt.Sprintf("authentication status %d does not allow redeeming", code))
+		// KSeF's words for it (CIRFMF/ksef-api #567).
+		writeException(w, ar.r, 400, 21301, "Brak autoryzacji.", fmt.Sprintf("Status uwierzytelniania (%d) nie pozwala na pobranie tokenów.", code))
 		return
 	}
 	op.Redeemed = true

@@ -90,6 +90,7 @@ type Stats struct {
 	Accepted             []AcceptedInvoice
 	Weather              int // answers replaced by a Faults.Kinds fault
 	LostAnswers          int // requests carried out whose answer was then lost (LoseAnswers)
+	LoginsStarted        int // authentication operations started (answered 202)
 	// BatchSessions summarises every batch session, oldest first: which carried invoices.
 	BatchSessions []BatchSessionSummary
 }

@@ -62,6 +62,7 @@ type authOp struct {
 	TokenRef       string // KSeF token reference (token login)
 	DocumentHash   string // SHA-256 of the signed AuthTokenRequest (XAdES login)
 	AuthTokenValue string
+	Held           bool // kept at status 100 until the admin releases it (HoldLogins)
 }
 
 type bearer struct {

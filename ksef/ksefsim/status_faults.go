@@ -10,6 +10,7 @@ import (
 // checks never produce, so a client can be tried on every code KSeF lists. Guarded by Server.mu.
 type statusFaults struct {
 	logins   []int // the next logins that would succeed end with these codes, in order
+	held     int   // the next logins that stay at status 100 until ReleaseLogins
 	invoices []int // the next invoices end with these codes, in order
 	batches  []int // the next closed batch sessions end with these codes, in order
 }
@@ -94,6 +95,35 @@ func (s *Server) takeLoginFaultLocked(op *authOp) {
 	op.Code, op.Description, op.Details = code, authDescription(code), loginFaultCodes[code]
 }
 
+// HoldLogins keeps the next n logins at authentication status 100 ("Uwierzytelnianie w toku") until
+// ReleaseLogins, whatever their outcome will be. Production KSeF has kept certificate logins at 100
+// for half an hour (CIRFMF/ksef-api #567, "Po 30min problem ustąpił"); redeeming meanwhile is refused
+// with 21301 "Status uwierzytelniania (100) nie pozwala na pobranie tokenów".
+func (s *Server) HoldLogins(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.statusFaults.held += n
+}
+
+// ReleaseLogins lets every held login show its outcome, and holds no more.
+func (s *Server) ReleaseLogins() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.statusFaults.held = 0
+	for _, op := range s.st.Auths {
+		op.Held = false
+	}
+	s.markDirty()
+}
+
+// takeLoginHoldLocked holds op at status 100 when a hold is left.
+func (s *Server) takeLoginHoldLocked(op *authOp) {
+	if s.statusFaults.held > 0 {
+		s.statusFaults.held--
+		op.Held = true
+	}
+}
+
 // FailInvoices makes the next n invoices (sent online or found in a batch) end with status code
 // (405, 410, 500 or 550) instead of being checked; they get no KSeF number.
 func (s *Server) FailInvoices(code, n int) error {
@@ -133,9 +163,20 @@ func (s *Server) takeBatchFaultLocked() int {
 // serveStatusFaultAdmin implements the status controls of the admin API:
 //
 //	POST /admin/logins/fail?status=500&n=1   the next login ends with 500 (470, 480, 500, 550)
+//	POST /admin/logins/hold?n=1              the next login stays at 100 until …
+//	POST /admin/logins/release               … every held login shows its outcome
 //	POST /admin/invoices/fail?status=550&n=2 the next 2 invoices end with 550 (405, 410, 500, 550)
 //	POST /admin/batches/fail?status=440&n=1  the next closed batch session ends with 440 (440, 500)
 func (s *Server) serveStatusFaultAdmin(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/admin/logins/release" {
+		if r.Method != http.MethodPost {
+			http.Error(w, "release: POST", http.StatusBadRequest)
+			return
+		}
+		s.ReleaseLogins()
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	n, ok := adminCount(w, r, "fail: POST with status and n, a count (0 or more)")
 	if !ok {
 		return
@@ -145,6 +186,8 @@ func (s *Server) serveStatusFaultAdmin(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/admin/logins/fail":
 		err = s.FailLogins(code, n)
+	case "/admin/logins/hold":
+		s.HoldLogins(n)
 	case "/admin/invoices/fail":
 		err = s.FailInvoices(code, n)
 	case "/admin/batches/fail":

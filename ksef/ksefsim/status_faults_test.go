@@ -2,6 +2,7 @@ package ksefsim
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -35,5 +36,33 @@ func TestStatusFaultAdmin(t *testing.T) {
 	defer s.mu.Unlock()
 	if got := s.statusFaults; len(got.invoices) != 3 || len(got.batches) != 1 || len(got.logins) != 1 {
 		t.Errorf("faults queued %+v; want 3 invoices, 1 batch, 1 login", got)
+	}
+}
+
+// TestHeldLogin: a login held by the admin API stays at status 100 and cannot be redeemed, with
+// KSeF's 21301 and its words (CIRFMF/ksef-api #567), until it is released; then the same login
+// completes. Only the next n logins are held.
+func TestHeldLogin(t *testing.T) {
+	s := startSim(t, Options{})
+	must(t, call(t, "POST", s.AdminURL()+"/logins/hold?n=1", "", nil), http.StatusNoContent)
+	ref, authTok := startAuth(t, s, testNIP, s.Token(testNIP))
+	for range 3 {
+		st := must(t, call(t, "GET", s.URL()+"/auth/"+ref, authTok, nil), 200).json(t)
+		if c := statusCode(st); c != 100 {
+			t.Fatalf("held login: status %d; want 100", c)
+		}
+	}
+	r := must(t, call(t, "POST", s.URL()+"/auth/token/redeem", authTok, nil), 400)
+	if code := r.exceptionCode(t); code != 21301 || !strings.Contains(string(r.body), "Status uwierzytelniania (100) nie pozwala na pobranie tokenów.") {
+		t.Errorf("redeeming a held login: %d %s", code, r.body)
+	}
+	login(t, s, testNIP) // the next login is not held
+	must(t, call(t, "POST", s.AdminURL()+"/logins/release", "", nil), http.StatusNoContent)
+	if st := must(t, call(t, "GET", s.URL()+"/auth/"+ref, authTok, nil), 200).json(t); statusCode(st) != 200 {
+		t.Fatalf("released login: %v", st["status"])
+	}
+	must(t, call(t, "POST", s.URL()+"/auth/token/redeem", authTok, nil), 200)
+	if n := s.Stats().LoginsStarted; n != 2 {
+		t.Errorf("Stats.LoginsStarted = %d; want 2", n)
 	}
 }
