@@ -335,6 +335,9 @@ func TestCompaniesDirLive(t *testing.T) {
 	if hasLine(log(), "company=acme", "restarted") || hasLine(log(), "company=acme", "stopped") {
 		t.Error("acme was restarted or stopped by another company's change")
 	}
+	if hasLine(log(), "config reloaded: nothing changed") {
+		t.Error(`the log says "config reloaded: nothing changed" for a reload that started, stopped or restarted companies`)
+	}
 	_, out, _ := runCLI(t, "", nil, "status", "-config", fx.cfgPath, "-json")
 	var rep status.Report
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {

@@ -121,6 +121,11 @@ func (r *reloader) reload(why string) {
 		changed = slices.DeleteFunc(changed, perCompanyKey) // fleet.apply restarts the companies concerned
 	}
 	if len(changed) == 0 {
+		if r.companies != nil {
+			// Company tables and files were applied above, each logged on its own line.
+			r.log.Info("config reloaded: no service-wide key changed", "reason", why)
+			return
+		}
 		r.log.Info("config reloaded: nothing changed", "reason", why)
 		return
 	}
