@@ -439,7 +439,7 @@ func (e *Engine) onlineSession(ctx context.Context) (*ksef.OnlineSession, error)
 	e.closeOnline(ctx)
 	s, err := e.sendK.OpenOnlineSession(ctx, ksef.FormFA3)
 	if err != nil {
-		return nil, fmt.Errorf("open online session: %w", err)
+		return nil, err // the client's error already says "open online session"
 	}
 	vu := s.ValidUntil
 	if err := e.sendJ.PutSession(ctx, spool.Session{Ref: s.ReferenceNumber, NIP: e.opt.NIP, Kind: "online", State: "open",
@@ -489,7 +489,7 @@ func (e *Engine) sendBatch(ctx context.Context, invs []spool.Invoice) error {
 		if ksef.MayHaveReachedKSeF(err) {
 			e.reconcileLostOpen(ctx, attempted, err) // lost_open.go: never blindly opened again
 		}
-		return e.deferAll(ctx, invs, fmt.Errorf("open batch session: %w", err))
+		return e.deferAll(ctx, invs, err) // the client's error says "open batch session"
 	}
 	ref := bs.ReferenceNumber
 	if err := e.sendJ.PutSession(ctx, spool.Session{Ref: ref, NIP: e.opt.NIP, Kind: "batch", State: "open", CreatedAt: e.now(), UpdatedAt: e.now()}); err != nil {
@@ -505,7 +505,7 @@ func (e *Engine) sendBatch(ctx context.Context, invs []spool.Invoice) error {
 	}
 	e.log.Info("batch session opened", "session", ref, "invoices", len(invs), "parts", len(pkg.Parts), "bytes", pkg.FileSize)
 	if err := e.sendK.UploadBatchParts(ctx, bs, pkg); err != nil {
-		return e.abandonBatch(ctx, ref, ids, fmt.Errorf("upload batch parts: %w", err))
+		return e.abandonBatch(ctx, ref, ids, err) // the client's error says "upload batch parts"
 	}
 	return e.closeBatch(ctx, ref, ids)
 }
