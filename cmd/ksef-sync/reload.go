@@ -121,12 +121,12 @@ func (r *reloader) reload(why string) {
 		changed = slices.DeleteFunc(changed, perCompanyKey) // fleet.apply restarts the companies concerned
 	}
 	if len(changed) == 0 {
+		msg := "config reloaded: nothing changed"
 		if r.companies != nil {
 			// Company tables and files were applied above, each logged on its own line.
-			r.log.Info("config reloaded: no service-wide key changed", "reason", why)
-			return
+			msg = "config reloaded: no service-wide key changed"
 		}
-		r.log.Info("config reloaded: nothing changed", "reason", why)
+		r.log.Info(msg, "reason", why)
 		return
 	}
 	var live, restart []string
