@@ -111,19 +111,58 @@ func effectiveLimits(mode string, scale float64) map[string]rateLimit {
 	return limits
 }
 
-// limiter keeps, per key, the ascending times of admitted requests over the last hour.
+// limiter keeps, per key, the ascending times of admitted requests over the last hour, and the
+// key's block if a 429 started one.
 type limiter struct {
-	hits map[string][]time.Time
+	hits   map[string][]time.Time
+	blocks map[string]block
 }
 
-// admit records a request at now unless a window is full; then it returns the wait until the
-// oldest request of the violated window leaves it.
+// block is a refusal period started by a 429: every request of the key before until is refused.
+type block struct {
+	until  time.Time
+	length time.Duration
+}
+
+// blockedWindow is admit's "why" for a request refused because it came during a block.
+const blockedWindow = "block"
+
+// maxBlock caps a block lengthened by repeated violations.
+const maxBlock = time.Hour
+
+// admit records a request at now unless the key is blocked or a window is full; then it returns
+// the wait until the key may send again and why ("second", "minute", "hour" or blockedWindow).
+//
+// Official KSeF (CIRFMF/ksef-docs, limity/limity-api.md, "Ogólne zasady limitów" §2): "W przypadku
+// przekroczenia limitów żądań API zwracany jest kod HTTP 429 Too Many Requests, a kolejne żądania
+// są tymczasowo blokowane." and "Wielokrotne przekroczenia mogą skutkować znacznym wydłużeniem
+// blokady." So a 429 blocks the key until its Retry-After, and a request sent before then is
+// refused too instead of being judged by the windows alone: a client that ignores Retry-After for
+// its other calls of the group must be caught here, not only in production. The docs call the
+// block's length "dynamic" without a formula; doubling the broken block, capped at an hour, is our
+// model of it.
 func (l *limiter) admit(key string, lim rateLimit, now time.Time) (bool, time.Duration, string) {
+	if wait, blocked := l.breakIn(key, now); blocked {
+		return false, wait, blockedWindow
+	}
 	ts := l.hits[key]
 	cut := sort.Search(len(ts), func(i int) bool { return ts[i].After(now.Add(-time.Hour)) })
 	if cut > 0 {
 		ts = append(ts[:0], ts[cut:]...)
 	}
+	wait, why := windowWait(ts, lim, now)
+	if wait > 0 {
+		l.hits[key] = ts
+		l.startBlock(key, now, wait)
+		return false, wait, why
+	}
+	l.hits[key] = append(ts, now)
+	return true, 0, ""
+}
+
+// windowWait is the wait until the oldest request of the most violated window leaves it, 0 when
+// every window has room.
+func windowWait(ts []time.Time, lim rateLimit, now time.Time) (time.Duration, string) {
 	var wait time.Duration
 	var why string
 	for _, w := range []struct {
@@ -143,10 +182,31 @@ func (l *limiter) admit(key string, lim rateLimit, now time.Time) (bool, time.Du
 			}
 		}
 	}
-	if wait > 0 {
-		l.hits[key] = ts
-		return false, wait, why
+	return wait, why
+}
+
+// startBlock blocks key for wait from now: the window's own wait, so a client that sleeps the
+// Retry-After (wait rounded up) never breaks into the block.
+func (l *limiter) startBlock(key string, now time.Time, wait time.Duration) {
+	if l.blocks == nil {
+		l.blocks = map[string]block{}
 	}
-	l.hits[key] = append(ts, now)
-	return true, 0, ""
+	l.blocks[key] = block{until: now.Add(wait), length: wait}
+}
+
+// breakIn reports whether key is blocked at now; if so the request is a repeated violation and the
+// block starts again from now, twice as long as the one broken into (at most maxBlock). An expired
+// block is forgotten, so the map holds only keys blocked now.
+func (l *limiter) breakIn(key string, now time.Time) (time.Duration, bool) {
+	b, ok := l.blocks[key]
+	if !ok {
+		return 0, false
+	}
+	if !now.Before(b.until) {
+		delete(l.blocks, key)
+		return 0, false
+	}
+	length := min(2*b.length, maxBlock)
+	l.blocks[key] = block{until: now.Add(length), length: length}
+	return length, true
 }

@@ -742,6 +742,9 @@ func (s *Server) admitRate(w http.ResponseWriter, r *http.Request, group string,
 	secs = max(secs, 1)
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
 	detail := fmt.Sprintf("Przekroczono limit żądań na %s dla grupy %s. Spróbuj ponownie po %d sekundach.", window, group, secs)
+	if window == blockedWindow {
+		detail = fmt.Sprintf("Dostęp do grupy %s jest zablokowany po przekroczeniu limitu. Spróbuj ponownie po %d sekundach.", group, secs)
+	}
 	if r.Header.Get("X-Error-Format") == "problem-details" {
 		writeJSONType(w, "application/problem+json", 429, map[string]any{"title": "Too Many Requests", "status": 429, "instance": r.URL.Path, "detail": detail, "timestamp": fmtTime(ar.now), "traceId": randomHex(8)})
 		return false
