@@ -111,38 +111,32 @@ func effectiveLimits(mode string, scale float64) map[string]rateLimit {
 	return limits
 }
 
-// limiter keeps, per key, the ascending times of admitted requests over the last hour, and the
-// key's block if a 429 started one.
+// limiter keeps, per key, the ascending times of admitted requests over the last hour, and until
+// when the key is blocked if a 429 started a block.
 type limiter struct {
 	hits   map[string][]time.Time
-	blocks map[string]block
-}
-
-// block is a refusal period started by a 429: every request of the key before until is refused.
-type block struct {
-	until  time.Time
-	length time.Duration
+	blocks map[string]time.Time
 }
 
 // blockedWindow is admit's "why" for a request refused because it came during a block.
 const blockedWindow = "block"
-
-// maxBlock caps a block lengthened by repeated violations.
-const maxBlock = time.Hour
 
 // admit records a request at now unless the key is blocked or a window is full; then it returns
 // the wait until the key may send again and why ("second", "minute", "hour" or blockedWindow).
 //
 // Official KSeF (CIRFMF/ksef-docs, limity/limity-api.md, "Ogólne zasady limitów" §2): "W przypadku
 // przekroczenia limitów żądań API zwracany jest kod HTTP 429 Too Many Requests, a kolejne żądania
-// są tymczasowo blokowane." and "Wielokrotne przekroczenia mogą skutkować znacznym wydłużeniem
-// blokady." So a 429 blocks the key until its Retry-After, and a request sent before then is
-// refused too instead of being judged by the windows alone: a client that ignores Retry-After for
-// its other calls of the group must be caught here, not only in production. The docs call the
-// block's length "dynamic" without a formula; doubling the broken block, capped at an hour, is our
-// model of it.
+// są tymczasowo blokowane. [...] Dokładny czas blokady jest zwracany w nagłówku odpowiedzi
+// Retry-After." So a 429 blocks the key until its Retry-After, and a request sent before then is
+// refused with what is left of the block instead of being judged by the windows alone: a client
+// that ignores Retry-After for its other calls of the group is caught here, not only in
+// production. The same text says the block's length is "dynamic" and that "Wielokrotne
+// przekroczenia mogą skutkować znacznym wydłużeniem blokady", without a formula. A model that
+// lengthened the block at every early request would lock out for good two well-behaved clients of
+// one context (two daemons sharing an outbox), each learning of the other's block only by breaking
+// into it; so the simulator does not guess: a long block is set on demand (RateLimitNext).
 func (l *limiter) admit(key string, lim rateLimit, now time.Time) (bool, time.Duration, string) {
-	if wait, blocked := l.breakIn(key, now); blocked {
+	if wait := l.blockLeft(key, now); wait > 0 {
 		return false, wait, blockedWindow
 	}
 	ts := l.hits[key]
@@ -185,28 +179,25 @@ func windowWait(ts []time.Time, lim rateLimit, now time.Time) (time.Duration, st
 	return wait, why
 }
 
-// startBlock blocks key for wait from now: the window's own wait, so a client that sleeps the
-// Retry-After (wait rounded up) never breaks into the block.
+// startBlock blocks key for wait from now. After a window's refusal wait is the window's own wait,
+// so a client that sleeps the Retry-After (wait rounded up) never arrives during the block.
 func (l *limiter) startBlock(key string, now time.Time, wait time.Duration) {
 	if l.blocks == nil {
-		l.blocks = map[string]block{}
+		l.blocks = map[string]time.Time{}
 	}
-	l.blocks[key] = block{until: now.Add(wait), length: wait}
+	l.blocks[key] = now.Add(wait)
 }
 
-// breakIn reports whether key is blocked at now; if so the request is a repeated violation and the
-// block starts again from now, twice as long as the one broken into (at most maxBlock). An expired
-// block is forgotten, so the map holds only keys blocked now.
-func (l *limiter) breakIn(key string, now time.Time) (time.Duration, bool) {
-	b, ok := l.blocks[key]
+// blockLeft is how long key stays blocked at now (0: not blocked). An expired block is forgotten,
+// so the map holds only keys blocked now.
+func (l *limiter) blockLeft(key string, now time.Time) time.Duration {
+	until, ok := l.blocks[key]
 	if !ok {
-		return 0, false
+		return 0
 	}
-	if !now.Before(b.until) {
+	if !now.Before(until) {
 		delete(l.blocks, key)
-		return 0, false
+		return 0
 	}
-	length := min(2*b.length, maxBlock)
-	l.blocks[key] = block{until: now.Add(length), length: length}
-	return length, true
+	return until.Sub(now)
 }

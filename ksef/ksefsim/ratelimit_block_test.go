@@ -49,15 +49,16 @@ func retryAfter(t *testing.T, r resp) int {
 	return n
 }
 
-// TestRateLimitBlockDoubles: a request 1 s before a 49 s block ends breaks into it, so it is
-// refused and the block starts again for 98 s; once that block has passed the counter is admitted
-// again (the refused requests never took a place in the windows).
-func TestRateLimitBlockDoubles(t *testing.T) {
+// TestRateLimitBlockRefusesEarlyRequests: a request 1 s before a 49 s block ends is refused with
+// what is left of the block (KSeF: "kolejne żądania są tymczasowo blokowane"), though the windows
+// alone would admit it; the block does not move, and at its end the counter is admitted again (the
+// refused request never took a place in the windows).
+func TestRateLimitBlockRefusesEarlyRequests(t *testing.T) {
 	f := newBlockFixture(t)
 	f.c.Advance(48 * time.Second)
 	r := must(t, f.list(t), 429)
-	if got := retryAfter(t, r); got != 98 {
-		t.Errorf("Retry-After = %d, want 98 (twice the 49 s block)", got)
+	if got := retryAfter(t, r); got != 1 {
+		t.Errorf("Retry-After = %d, want 1 (what is left of the 49 s block)", got)
 	}
 	if !strings.Contains(string(r.body), "jest zablokowany") {
 		t.Errorf("detail does not say the group is blocked: %s", r.body)
@@ -67,7 +68,7 @@ func TestRateLimitBlockDoubles(t *testing.T) {
 	}
 	// Another counter is not blocked.
 	must(t, call(t, "GET", f.s.URL()+"/rate-limits", f.access, nil), 200)
-	f.c.Advance(98 * time.Second)
+	f.c.Advance(time.Second)
 	must(t, f.list(t), 200)
 }
 
@@ -82,29 +83,29 @@ func TestRateLimitBlockEndAdmits(t *testing.T) {
 	}
 }
 
-// TestRateLimitBlockCapped: breaking into the block again and again doubles it up to an hour and
-// never beyond; an hour later the counter is admitted.
-func TestRateLimitBlockCapped(t *testing.T) {
-	f := newBlockFixture(t)
-	prev := 49
-	for i := range 10 {
-		got := retryAfter(t, must(t, f.list(t), 429))
-		if want := min(2*prev, 3600); got != want {
-			t.Fatalf("break-in %d: Retry-After = %d, want %d", i+1, got, want)
-		}
-		prev = got
+// TestRateLimitNextBlocksLong: RateLimitNext (POST /admin/ratelimit/next) refuses the next request
+// of the group however little it was used, with the Retry-After asked for, and blocks its counter
+// that long; other groups go on.
+func TestRateLimitNextBlocksLong(t *testing.T) {
+	c := newClock()
+	s := startSim(t, Options{Now: c.Now})
+	access, _ := login(t, s, testNIP)
+	list := func() resp { return call(t, "GET", s.URL()+"/sessions?sessionType=Online&pageSize=10", access, nil) }
+	must(t, call(t, "POST", s.AdminURL()+"/ratelimit/next?group=sessionList&seconds=600", "", nil), 204)
+	must(t, call(t, "POST", s.AdminURL()+"/ratelimit/next?group=nosuch&seconds=600", "", nil), 400)
+	if got := retryAfter(t, must(t, list(), 429)); got != 600 {
+		t.Fatalf("Retry-After = %d, want 600", got)
 	}
-	if prev != 3600 {
-		t.Fatalf("last Retry-After = %d, want the 3600 s cap", prev)
+	must(t, call(t, "GET", s.URL()+"/rate-limits", access, nil), 200)
+	c.Advance(599 * time.Second)
+	if got := retryAfter(t, must(t, list(), 429)); got != 1 {
+		t.Errorf("Retry-After 1 s before the end = %d, want 1", got)
 	}
-	if n := f.s.Stats().RateLimited; n != 11 {
-		t.Errorf("RateLimited = %d, want 11", n)
+	c.Advance(time.Second)
+	must(t, list(), 200)
+	if n := s.Stats().RateLimited; n != 2 {
+		t.Errorf("RateLimited = %d, want 2", n)
 	}
-	f.c.Advance(time.Hour)
-	// The access token has expired meanwhile; the counter is the context's, so a new login
-	// reaches the same one.
-	f.access, _ = login(t, f.s, testNIP)
-	must(t, f.list(t), 200)
 }
 
 // TestRateLimitsOffNoBlock: with rate limits off nothing is refused or blocked.

@@ -146,6 +146,8 @@ type Server struct {
 
 	exportFaults exportFaults // guarded by mu; see export_faults.go
 	statusFaults statusFaults // guarded by mu; see status_faults.go
+	// rateFaults are blocks armed by RateLimitNext, by group; guarded by mu.
+	rateFaults map[string]time.Duration
 }
 
 // New builds a simulator, restoring state from opts.StateDir when present.
@@ -500,6 +502,7 @@ func (s *Server) buildMux() http.Handler {
 	mux.HandleFunc("/admin/invoices/", s.serveStatusFaultAdmin) // status_faults.go
 	mux.HandleFunc("/admin/batches/", s.serveStatusFaultAdmin)
 	mux.HandleFunc("/admin/logins/", s.serveStatusFaultAdmin)
+	mux.HandleFunc("/admin/ratelimit/", s.serveRateLimitAdmin) // ratelimit_fault.go
 	// The status service is another host: API faults never reach it (latarnia.go).
 	return s.withLatarnia(s.withFaults(s.withLostAnswers(mux)))
 }
@@ -729,7 +732,10 @@ func (s *Server) admitRate(w http.ResponseWriter, r *http.Request, group string,
 		key += "|" + r.Method + " " + ar.tmpl
 	}
 	s.mu.Lock()
-	ok, wait, window := s.limiter.admit(key, lim, ar.now)
+	ok, wait, window := false, s.takeRateFaultLocked(group, key, ar.now), blockedWindow
+	if wait == 0 {
+		ok, wait, window = s.limiter.admit(key, lim, ar.now)
+	}
 	if !ok {
 		s.st.Counters.RateLimited++
 		s.markDirty()
