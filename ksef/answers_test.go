@@ -3,11 +3,13 @@ package ksef
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -224,4 +226,31 @@ func TestReadsSpecExamples(t *testing.T) {
 			t.Errorf("invoiceExport limit %+v", got)
 		}
 	})
+}
+
+// TestWaitLimitReturnsALong503: a 503 whose Retry-After is longer than the caller's wait limit comes
+// back at once with that Retry-After (the caller honours it), after one request; without a limit the
+// client keeps trying by itself.
+func TestWaitLimitReturnsALong503(t *testing.T) {
+	var requests atomic.Int32
+	c := answering(t, func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.Header().Set("Content-Type", "text/html")
+		w.Header().Set("Retry-After", "120")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("<html><body>Przerwa techniczna</body></html>"))
+	})
+	ctx := WithWaitLimit(context.Background(), 15*time.Second)
+	_, err := c.SessionStatus(ctx, "20251120-SO-20F788B000-589949A428-22")
+	var u *UnavailableError
+	if !errors.As(err, &u) || u.RetryAfter != 2*time.Minute || RetryAfterHint(err) != 2*time.Minute {
+		t.Fatalf("got %v, want the 503 with its Retry-After of 2 min", err)
+	}
+	if n := requests.Load(); n != 1 {
+		t.Errorf("%d requests with a wait limit, want 1", n)
+	}
+	_, _ = c.SessionStatus(context.Background(), "20251120-SO-20F788B000-589949A428-22")
+	if n := requests.Load(); n < 3 {
+		t.Errorf("without a wait limit the client tried %d times in all, want its own retries", n)
+	}
 }

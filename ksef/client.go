@@ -106,7 +106,8 @@ type Observer interface {
 	// Request reports one HTTP exchange: its §9 group ("storage" for pre-signed URLs), the HTTP
 	// status (0 when no answer came) and how long it took.
 	Request(group string, status int, d time.Duration)
-	// PacerWait reports time spent waiting for our own rate budget before a request of group.
+	// PacerWait reports time spent waiting before a request of group: for our own rate budget or
+	// for the end of a block KSeF set with a 429.
 	PacerWait(group string, d time.Duration)
 }
 
@@ -261,6 +262,10 @@ func (c *Client) do(ctx context.Context, cl call) error {
 		}
 		if cl.rawURL == "" {
 			if err := c.pacer.wait(ctx, counterKey(group, cl.method, cl.path)); err != nil {
+				var rl *RateLimitError
+				if errors.As(err, &rl) {
+					return c.fail(cl, err) // held back, not sent: named like any failed call
+				}
 				return err
 			}
 		}
@@ -320,18 +325,23 @@ func (c *Client) do(ctx context.Context, cl call) error {
 		switch {
 		case errors.As(perr, &rl):
 			rl.Group = group
-			if attempt >= c.maxRetries {
+			wait := max(rl.RetryAfter, time.Second)
+			c.log.Warn("rate limited by KSeF", "group", group, "retry_after", wait)
+			if cl.rawURL != "" {
+				if attempt >= c.maxRetries {
+					return c.fail(cl, perr)
+				}
+				if err := c.clock.Sleep(ctx, wait); err != nil {
+					return err
+				}
+				continue
+			}
+			// Every later call of the group waits for the block's end, not only this one's retry.
+			c.pacer.block(counterKey(group, cl.method, cl.path), c.clock.Now().Add(wait))
+			if limit, bounded := waitLimitOf(ctx); attempt >= c.maxRetries || (bounded && wait > limit) {
 				return c.fail(cl, perr)
 			}
-			wait := rl.RetryAfter
-			if wait <= 0 {
-				wait = time.Second
-			}
-			c.log.Warn("rate limited by KSeF", "group", group, "retry_after", wait)
-			if err := c.clock.Sleep(ctx, wait); err != nil {
-				return err
-			}
-			continue
+			continue // the pacer waits out the block before the next attempt
 		case errors.As(perr, &blocked):
 			// The firewall stopped the request before KSeF saw it: repeating cannot duplicate
 			// anything, but it must be slower than for a 5xx, or the block only grows.
@@ -357,6 +367,9 @@ func (c *Client) do(ctx context.Context, cl call) error {
 			wait := time.Duration(0)
 			if unavail != nil {
 				wait = unavail.RetryAfter
+			}
+			if limit, bounded := waitLimitOf(ctx); bounded && wait > limit {
+				return c.fail(cl, perr) // the caller honours the Retry-After (RetryAfterHint)
 			}
 			if wait > 0 && wait <= time.Minute {
 				err = c.clock.Sleep(ctx, wait)

@@ -424,6 +424,75 @@ func TestRateLimitRetryAfter(t *testing.T) {
 	}
 }
 
+// untilRefused asks for session s's status up to 20 times, more than sessionMisc allows in a
+// second, and returns the first error.
+func (e *env) untilRefused(ctx context.Context, s *OnlineSession) error {
+	for range 20 {
+		if _, err := e.c.SessionStatus(ctx, s.ReferenceNumber); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TestRateLimitBlockHoldsTheGroup: after a 429 KSeF blocks the group until Retry-After (CIRFMF/ksef-docs
+// limity/limity-api.md §2), so every later call of the group waits for the block's end, not only the
+// refused call's retry; a caller whose wait limit is shorter gets the error at once, with nothing sent.
+func TestRateLimitBlockHoldsTheGroup(t *testing.T) {
+	e := newEnv(t, ksefsim.Options{RateLimits: "production"}, func(o *Options) {
+		o.Limits = RateTable{GroupSessionMisc: {}} // no pacing of ours: KSeF's 10/s answers 429
+	})
+	s := e.openOnline()
+	bounded := WithWaitLimit(e.ctx, 0)
+	err := e.untilRefused(bounded, s)
+	var first *RateLimitError
+	if !errors.As(err, &first) || first.Ours || first.RetryAfter < time.Second {
+		t.Fatalf("want KSeF's 429 returned at once, got %v", err)
+	}
+	sent := len(e.rt.all())
+	_, err = e.c.SessionStatus(bounded, s.ReferenceNumber)
+	var again *RateLimitError
+	if !errors.As(err, &again) || again.Ours || again.RetryAfter != first.RetryAfter {
+		t.Fatalf("a call during KSeF's block: got %v, want the rest of the block (%s)", err, first.RetryAfter)
+	}
+	if n := len(e.rt.all()); n != sent {
+		t.Fatalf("a call during KSeF's block reached KSeF (%d requests, want %d)", n, sent)
+	}
+	slept := len(e.clk.Sleeps())
+	if _, err := e.c.SessionStatus(e.ctx, s.ReferenceNumber); err != nil {
+		t.Fatalf("after the block: %v", err)
+	}
+	if got := e.clk.Sleeps()[slept:]; len(got) != 1 || got[0] != first.RetryAfter {
+		t.Errorf("a call without a wait limit slept %v, want exactly the block (%s)", got, first.RetryAfter)
+	}
+	if n := e.sim.Stats().RateLimited; n != 1 {
+		t.Errorf("KSeF answered %d×429, want 1", n)
+	}
+}
+
+// TestWaitLimitOurBudget: a call our own pacer would hold longer than the caller's wait limit fails at
+// once with Ours set and nothing sent; once the budget has room again it goes.
+func TestWaitLimitOurBudget(t *testing.T) {
+	e := newEnv(t, ksefsim.Options{RateLimits: "production"}, nil)
+	s := e.openOnline()
+	bounded := WithWaitLimit(e.ctx, 0)
+	err := e.untilRefused(bounded, s)
+	var rl *RateLimitError
+	if !errors.As(err, &rl) || !rl.Ours || rl.RetryAfter <= 0 || rl.Group != GroupSessionMisc {
+		t.Fatalf("want our pacer's RateLimitError for %s, got %v", GroupSessionMisc, err)
+	}
+	if !strings.Contains(err.Error(), "our share") {
+		t.Errorf("error %q does not say it was our own pacing", err)
+	}
+	if n := e.sim.Stats().RateLimited; n != 0 {
+		t.Fatalf("KSeF answered %d×429; our pacer should have held the call back", n)
+	}
+	e.clk.Advance(rl.RetryAfter)
+	if _, err := e.c.SessionStatus(bounded, s.ReferenceNumber); err != nil {
+		t.Fatalf("after %s: %v", rl.RetryAfter, err)
+	}
+}
+
 // TestPacerAvoids429 runs the same burst with the default (production) pacer: no 429 at all.
 func TestPacerAvoids429(t *testing.T) {
 	e := newEnv(t, ksefsim.Options{RateLimits: "production"}, nil)

@@ -65,13 +65,20 @@ func (e *APIError) HasCode(code int) bool {
 	return false
 }
 
-// RateLimitError is a 429 answer. RetryAfter is the server's Retry-After (0 if absent/unparseable).
+// RateLimitError is a 429 answer (RetryAfter is the server's Retry-After, 0 if absent or
+// unparseable; while KSeF's block lasts, what is left of it), or, with Ours, a request our own
+// pacer held back because its wait was longer than the caller allows (WithWaitLimit): nothing was
+// sent, and RetryAfter is when our budget has room again.
 type RateLimitError struct {
 	RetryAfter time.Duration
 	Group      string
+	Ours       bool
 }
 
 func (e *RateLimitError) Error() string {
+	if e.Ours {
+		return fmt.Sprintf("ksef: our share of KSeF's rate limit for group %q is used up; next request in %s", e.Group, e.RetryAfter)
+	}
 	return fmt.Sprintf("ksef: rate limited (group %q), retry after %s", e.Group, e.RetryAfter)
 }
 

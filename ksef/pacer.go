@@ -142,6 +142,7 @@ type pacer struct {
 	clock   Clock
 	limits  RateTable
 	logs    map[string]*slidingwindow.Log // per counter key, within our share of each window
+	blocks  blocks                        // KSeF's blocks after a 429, per counter key
 	ip      *ipCounters
 	observe observer
 	// recorded counts the sends recorded in logs (and histories restored): PacerRecorded.
@@ -152,12 +153,13 @@ type pacer struct {
 type ipCounters struct {
 	sync.Mutex
 	logs     map[string]*slidingwindow.Log
+	blocks   blocks
 	recorded atomic.Uint64 // as pacer.recorded, for logs
 }
 
 // processIP is shared by every real-clock Client of the process: two companies in one daemon share
 // the IP and so share this budget. Clients with an injected clock (tests) keep their own.
-var processIP = &ipCounters{logs: map[string]*slidingwindow.Log{}}
+var processIP = &ipCounters{logs: map[string]*slidingwindow.Log{}, blocks: blocks{}}
 
 func perIP(group string) bool { return group == GroupAuth }
 
@@ -183,9 +185,9 @@ func windowsFor(group string, l Limit) []slidingwindow.Window {
 func newPacer(clock Clock, limits RateTable) *pacer {
 	ip := processIP
 	if _, real := clock.(WallClock); !real {
-		ip = &ipCounters{logs: map[string]*slidingwindow.Log{}}
+		ip = &ipCounters{logs: map[string]*slidingwindow.Log{}, blocks: blocks{}}
 	}
-	return &pacer{clock: clock, limits: limits, logs: map[string]*slidingwindow.Log{}, ip: ip}
+	return &pacer{clock: clock, limits: limits, logs: map[string]*slidingwindow.Log{}, blocks: blocks{}, ip: ip}
 }
 
 // windowsOf turns a group's limit into our share of each of its windows.
@@ -216,9 +218,65 @@ func (p *pacer) limitsCopy() RateTable {
 	return out
 }
 
-// wait blocks until a request on counter key may be sent and records it.
+// waitLimitKey carries WithWaitLimit's bound in a context.
+type waitLimitKey struct{}
+
+// WithWaitLimit bounds how long one call made with ctx may wait inside the client before a request:
+// for a slot in our own budget or for the end of a block KSeF set with a 429 (Retry-After). A call
+// that would wait longer returns a *RateLimitError at once, without sending anything, whose
+// RetryAfter says when the group may be used again; the caller decides what to do meanwhile. A 503
+// whose Retry-After is longer than the limit is returned too (an *UnavailableError with its
+// RetryAfter) rather than slept. The daemon's loop uses it so that a long Retry-After does not stop
+// it taking in and rejecting files.
+func WithWaitLimit(ctx context.Context, d time.Duration) context.Context {
+	return context.WithValue(ctx, waitLimitKey{}, d)
+}
+
+func waitLimitOf(ctx context.Context) (time.Duration, bool) {
+	d, ok := ctx.Value(waitLimitKey{}).(time.Duration)
+	return d, ok
+}
+
+// blocks are the blocks KSeF set with a 429, per counter key: when the key may be used again.
+// CIRFMF/ksef-docs limity/limity-api.md §2: after a 429 "kolejne żądania są tymczasowo blokowane
+// [...] Dokładny czas blokady jest zwracany w nagłówku odpowiedzi Retry-After [...] Wielokrotne
+// przekroczenia mogą skutkować znacznym wydłużeniem blokady." A request sent during the block only
+// lengthens it, so no call of the key goes before its end, whichever goroutine makes it.
+type blocks map[string]time.Time
+
+// left is how long key stays blocked at now (0: not blocked; a block that has ended is forgotten).
+func (b blocks) left(key string, now time.Time) time.Duration {
+	until, ok := b[key]
+	if !ok {
+		return 0
+	}
+	if !now.Before(until) {
+		delete(b, key)
+		return 0
+	}
+	return until.Sub(now)
+}
+
+// block records that KSeF refuses key's requests until until (a later block is never shortened).
+func (p *pacer) block(key string, until time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	b := p.blocks
+	if perIP(groupOfKey(key)) {
+		p.ip.Lock()
+		defer p.ip.Unlock()
+		b = p.ip.blocks
+	}
+	if until.After(b[key]) {
+		b[key] = until
+	}
+}
+
+// wait blocks until a request on counter key may be sent and records it. With a wait limit on ctx
+// (WithWaitLimit), a wait that would take longer returns a *RateLimitError at once instead.
 func (p *pacer) wait(ctx context.Context, key string) error {
 	group := groupOfKey(key)
+	limit, bounded := waitLimitOf(ctx)
 	var waited time.Duration
 	defer func() { p.observe.pacerWait(group, waited) }()
 	for {
@@ -226,16 +284,38 @@ func (p *pacer) wait(ctx context.Context, key string) error {
 			return err
 		}
 		p.mu.Lock()
-		d := p.reserve(key, p.clock.Now())
+		d, blocked := p.next(key, p.clock.Now())
 		p.mu.Unlock()
 		if d <= 0 {
 			return nil
+		}
+		if bounded && waited+d > limit {
+			return &RateLimitError{Group: group, RetryAfter: d, Ours: !blocked}
 		}
 		if err := p.clock.Sleep(ctx, d); err != nil {
 			return fmt.Errorf("pacing %s: %w", group, err)
 		}
 		waited += d
 	}
+}
+
+// next reserves a send on key at now (0) or says how long to wait: for the end of KSeF's block
+// (blocked) or for a free slot in our budget. Callers hold p.mu.
+func (p *pacer) next(key string, now time.Time) (wait time.Duration, blocked bool) {
+	if d := p.blockLeft(key, now); d > 0 {
+		return d, true
+	}
+	return p.reserve(key, now), false
+}
+
+// blockLeft is how long KSeF's block on key lasts from now; callers hold p.mu.
+func (p *pacer) blockLeft(key string, now time.Time) time.Duration {
+	if perIP(groupOfKey(key)) {
+		p.ip.Lock()
+		defer p.ip.Unlock()
+		return p.ip.blocks.left(key, now)
+	}
+	return p.blocks.left(key, now)
 }
 
 // reserve records a send at now and returns 0, or returns how long to wait for a free slot;

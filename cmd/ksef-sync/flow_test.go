@@ -24,7 +24,7 @@ import (
 // an administrator to, and check what README promises, key by key.
 
 // rawJSON reads one output file as a map, so a key that is missing differs from one that is empty.
-func rawJSON(t *testing.T, path string) map[string]any {
+func rawJSON(t testing.TB, path string) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(testutil.ReadFile(t, path), &m); err != nil {
@@ -353,23 +353,9 @@ func TestDaemonGoesOnWhileLoginIsSlow(t *testing.T) {
 	eventually(t, "the daemon to stop waiting for the login KSeF holds", time.Minute, func() bool {
 		return strings.Contains(log(), "has not finished the login")
 	})
-	e.drop("FV_wrong_nip.xml", samples.Invoice(0, samples.BuyerNIP, time.Now(), "FLOW-HELD-WNIP"))
-	wrong := filepath.Join(e.errDir, "FV_wrong_nip.error.json")
-	eventually(t, "FV_wrong_nip.error.json while KSeF still holds the login", time.Minute, func() bool {
-		_, err := os.Stat(wrong)
-		return err == nil
-	})
-	if r := rawJSON(t, wrong); r["code"] != "wrong-seller-nip" {
-		t.Errorf("FV_wrong_nip.error.json: %v", r)
-	}
-	if got := glob(t, e.sent, "*"); len(got) != 0 {
-		t.Fatalf("sent/ holds %v before KSeF finished the login", got)
-	}
+	e.rejectedWhileGoodWaits("FLOW-HELD-WNIP", "KSeF still holds the login")
 	e.sim.ReleaseLogins()
-	eventually(t, "FV_good to be registered once KSeF finishes the login", time.Minute, func() bool {
-		_, err := os.Stat(filepath.Join(e.sent, "FV_good.ksef.json"))
-		return err == nil
-	})
+	e.goodRegistered("once KSeF finishes the login", time.Minute)
 	if n := e.sim.Stats().LoginsStarted; n != 1 {
 		t.Errorf("%d logins started; want 1: the daemon should have asked about its login again, not started others", n)
 	}
@@ -412,4 +398,57 @@ func TestStatusAfterCleanStop(t *testing.T) {
 	if code != exitOK || strings.Contains(out, "PID") {
 		t.Errorf("status after a clean stop (exit %d) still names a PID:\n%s", code, out)
 	}
+}
+
+// TestDaemonGoesOnThroughALongRateLimitBlock: after a 429 KSeF blocks further requests until
+// Retry-After, and repeated violations lengthen the block (CIRFMF/ksef-docs limity/limity-api.md).
+// The daemon's loop used to sleep the whole Retry-After inside the refused call, so a wrong file
+// dropped meanwhile got no error file until the block was over. Now the loop waits at most 15 s:
+// the invoice goes back to the journal until the block ends (no request of the group is sent
+// before), and the loop goes on rejecting the wrong file.
+func TestDaemonGoesOnThroughALongRateLimitBlock(t *testing.T) {
+	e := newLongE2E(t, ksefsim.Options{}, "")
+	const block = 30 * time.Second
+	e.sim.RateLimitNext("invoiceSend", block)
+	_, log := startLoggedDaemon(t, e.cfgPath)
+	e.drop("FV_good.xml", invoice(0, "FLOW-429"))
+	eventually(t, "the daemon to put the invoice back after KSeF's 429", time.Minute, func() bool {
+		return strings.Contains(log(), "invoice will be sent again later")
+	})
+	e.rejectedWhileGoodWaits("FLOW-429-WNIP", "KSeF's block lasts")
+	e.goodRegistered("once the block is over", 2*time.Minute)
+	if n := e.sim.Stats().RateLimited; n != 1 {
+		t.Errorf("KSeF answered %d×429, want 1: a request was sent during the block", n)
+	}
+	if strings.Contains(log(), "send outcome unknown") {
+		t.Errorf("a 429 was taken for a send that may have reached KSeF:\n%s", tail(log()))
+	}
+	e.assertAcceptedOnce(1)
+}
+
+// rejectedWhileGoodWaits drops FV_wrong_nip.xml (another seller's NIP) and expects its error file
+// while FV_good.xml still waits for KSeF (while ...): nothing in sent/ yet.
+func (e *e2e) rejectedWhileGoodWaits(tag, while string) {
+	e.t.Helper()
+	e.drop("FV_wrong_nip.xml", samples.Invoice(0, samples.BuyerNIP, time.Now(), tag))
+	wrong := filepath.Join(e.errDir, "FV_wrong_nip.error.json")
+	eventually(e.t, "FV_wrong_nip.error.json while "+while, time.Minute, func() bool {
+		_, err := os.Stat(wrong)
+		return err == nil
+	})
+	if r := rawJSON(e.t, wrong); r["code"] != "wrong-seller-nip" {
+		e.t.Errorf("FV_wrong_nip.error.json: %v", r)
+	}
+	if got := glob(e.t, e.sent, "*"); len(got) != 0 {
+		e.t.Fatalf("sent/ holds %v while %s", got, while)
+	}
+}
+
+// goodRegistered waits for FV_good.xml's outputs in sent/.
+func (e *e2e) goodRegistered(when string, within time.Duration) {
+	e.t.Helper()
+	eventually(e.t, "FV_good to be registered "+when, within, func() bool {
+		_, err := os.Stat(filepath.Join(e.sent, "FV_good.ksef.json"))
+		return err == nil
+	})
 }

@@ -69,7 +69,7 @@ func freePort(t *testing.T) int {
 
 // eventually polls cond until it holds or the deadline passes; the deadline is generous because
 // the machine is shared, and the loop ends as soon as the condition is true.
-func eventually(t *testing.T, what string, within time.Duration, cond func() bool) {
+func eventually(t testing.TB, what string, within time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for !cond() {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"sync"
 	"time"
 
@@ -70,4 +71,12 @@ func (g *retryGate[K]) succeeded(k K) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	delete(g.fails, k)
+}
+
+// rateLimited reports a call refused by a rate limit (KSeF's 429 or our own pacer holding it back
+// past the loop's wait): it says nothing about the request, so it never counts as one of the
+// failed attempts that end in a decision.
+func rateLimited(err error) bool {
+	var rl *ksef.RateLimitError
+	return errors.As(err, &rl)
 }

@@ -416,6 +416,9 @@ var errOriginalUnknown = errors.New("the original could not be compared")
 func (e *Engine) originalByNumber(ctx context.Context, inv *spool.Invoice, ksefNumber string) (*ksef.SessionInvoice, error) {
 	data, err := e.confirmK.GetInvoice(ctx, ksefNumber)
 	if err != nil {
+		if rateLimited(err) {
+			return nil, err // not a failed lookup: tried again once the group may be used
+		}
 		e.dupLookups[inv.ID]++
 		var api *ksef.APIError
 		if errors.As(err, &api) && api.HTTPStatus >= 400 && api.HTTPStatus < 500 || e.dupLookups[inv.ID] >= maxOriginalLookups {

@@ -352,11 +352,16 @@ func (e *Engine) sendOnline(ctx context.Context, inv *spool.Invoice) error {
 	return err
 }
 
-// sendFailed decides what a failed online send means. A clear refusal by KSeF means the invoice was
-// not taken, so it goes back to ready. Anything ambiguous (timeouts, dropped connections, 5xx) may
-// have reached KSeF: the invoice stays in sending and is reconciled against the session's invoice list
-// before anything is sent again.
+// sendFailed decides what a failed online send means. A clear refusal by KSeF or a rate limit means
+// the invoice was not taken, so it goes back to ready. Anything ambiguous (timeouts, dropped
+// connections, 5xx) may have reached KSeF: the invoice stays in sending and is reconciled against
+// the session's invoice list before anything is sent again.
 func (e *Engine) sendFailed(ctx context.Context, inv *spool.Invoice, err error) error {
+	if rateLimited(err) {
+		// A 429 (or our own pacer holding the call back) means KSeF did not take the invoice: it
+		// goes back to ready until the group may be used again.
+		return e.backToReady(ctx, inv, err)
+	}
 	var apiErr *ksef.APIError
 	if errors.As(err, &apiErr) && apiErr.HTTPStatus >= 400 && apiErr.HTTPStatus < 500 {
 		switch {

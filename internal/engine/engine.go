@@ -304,6 +304,7 @@ func (e *Engine) unpoke() {
 // Run is the daemon loop: it recovers, then claims files the watcher reports, and keeps the
 // journal's invoices moving until ctx is cancelled. It returns nil on cancellation.
 func (e *Engine) Run(ctx context.Context) error {
+	ctx = ksef.WithWaitLimit(ctx, loopRateWait)
 	if !e.awaitOwnID(ctx) {
 		return nil
 	}
@@ -369,6 +370,12 @@ func (e *Engine) Run(ctx context.Context) error {
 		e.turned()
 	}
 }
+
+// loopRateWait is the longest the loop waits inside one KSeF call for a rate limit (our budget or a
+// block KSeF set with a 429). A longer Retry-After (KSeF lengthens its blocks for repeat offenders,
+// up to hours) comes back as a *ksef.RateLimitError: the invoices wait in the journal until then
+// (retryAt honours it exactly), and meanwhile the loop goes on taking in and rejecting files.
+const loopRateWait = 15 * time.Second
 
 // idleStepEvery is how long a company with nothing under way goes without a whole step at most.
 const idleStepEvery = 30 * time.Second

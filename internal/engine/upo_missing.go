@@ -52,8 +52,8 @@ func (e *Engine) upoOrReason(ctx context.Context, inv *spool.Invoice) ([]byte, *
 		e.upoTries.forget(inv.ID)
 		return upo, nil, nil
 	}
-	if ctx.Err() != nil {
-		return nil, nil, err
+	if ctx.Err() != nil || rateLimited(err) {
+		return nil, nil, err // not KSeF refusing the UPO: asked again once the group may be used
 	}
 	n := e.upoTries.failed(inv.ID)
 	if n < maxUPOAttempts {
