@@ -1035,3 +1035,20 @@ func polledWithin(sleeps []time.Duration, window time.Duration) int {
 	}
 	return n
 }
+
+// TestContextLimits reads GET /limits/context: KSeF's defaults, then what the context was set to.
+func TestContextLimits(t *testing.T) {
+	e := newEnv(t, ksefsim.Options{}, nil)
+	l, err := e.c.ContextLimits(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := SessionLimits{MaxInvoiceSizeInMB: 1, MaxInvoiceWithAttachmentSizeInMB: 3, MaxInvoices: MaxBatchInvoices}
+	if l.OnlineSession != want || l.BatchSession != want {
+		t.Errorf("defaults: %+v, want %+v for both kinds", l, want)
+	}
+	e.sim.SetMaxSessionInvoices(testNIP, 3)
+	if l, err = e.c.ContextLimits(e.ctx); err != nil || l.BatchSession.MaxInvoices != 3 || l.OnlineSession.MaxInvoices != 3 {
+		t.Errorf("after lowering to 3: %+v, %v", l, err)
+	}
+}

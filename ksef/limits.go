@@ -1,5 +1,11 @@
 package ksef
 
+import (
+	"context"
+	"fmt"
+	"net/http"
+)
+
 // KSeF's documented hard limits (digest §9 and open-api.json). This is the one definition: config
 // defaults, config validation, the engine and the batch builder all read these, and may only be
 // stricter.
@@ -32,4 +38,30 @@ func OurShare(limit int) int {
 		return 0
 	}
 	return max(1, limit*9/10)
+}
+
+// SessionLimits are the limits of one kind of session in a context (the spec's
+// OnlineSessionEffectiveContextLimits and BatchSessionEffectiveContextLimits).
+type SessionLimits struct {
+	MaxInvoiceSizeInMB               int `json:"maxInvoiceSizeInMB"`
+	MaxInvoiceWithAttachmentSizeInMB int `json:"maxInvoiceWithAttachmentSizeInMB"`
+	MaxInvoices                      int `json:"maxInvoices"`
+}
+
+// ContextLimits are the session limits in force for our context (EffectiveContextLimits). KSeF
+// sets them per context and may raise them on request or lower them (CIRFMF/ksef-docs
+// limity/limity.md, "Limity na kontekst": 10 000 invoices per session by default).
+type ContextLimits struct {
+	OnlineSession SessionLimits `json:"onlineSession"`
+	BatchSession  SessionLimits `json:"batchSession"`
+}
+
+// ContextLimits reads GET /limits/context.
+func (c *Client) ContextLimits(ctx context.Context) (ContextLimits, error) {
+	var out ContextLimits
+	err := c.do(ctx, call{method: http.MethodGet, path: "/limits/context", bearer: bearerAccess, out: &out})
+	if err != nil {
+		return ContextLimits{}, fmt.Errorf("context limits: %w", err)
+	}
+	return out, nil
 }

@@ -240,8 +240,9 @@ func waitLimitOf(ctx context.Context) (time.Duration, bool) {
 // blocks are the blocks KSeF set with a 429, per counter key: when the key may be used again.
 // CIRFMF/ksef-docs limity/limity-api.md §2: after a 429 "kolejne żądania są tymczasowo blokowane
 // [...] Dokładny czas blokady jest zwracany w nagłówku odpowiedzi Retry-After [...] Wielokrotne
-// przekroczenia mogą skutkować znacznym wydłużeniem blokady." A request sent during the block only
-// lengthens it, so no call of the key goes before its end, whichever goroutine makes it.
+// przekroczenia mogą skutkować znacznym wydłużeniem blokady." A request sent during the block is
+// refused and may lengthen it, so no call of the key goes before its end, whichever goroutine
+// makes it.
 type blocks map[string]time.Time
 
 // left is how long key stays blocked at now (0: not blocked; a block that has ended is forgotten).

@@ -452,3 +452,28 @@ func (e *e2e) goodRegistered(when string, within time.Duration) {
 		return err == nil
 	})
 }
+
+// TestBatchesFollowTheContextsSessionLimit: KSeF sets how many invoices one session of a context
+// may hold (10 000 by default; raised on request or lowered, GET /limits/context). A batch over
+// it fails whole with 420, and after three such sessions its invoices went to error/ though
+// nothing was wrong with them. Now batches are cut to the context's limit.
+func TestBatchesFollowTheContextsSessionLimit(t *testing.T) {
+	e := newLongE2E(t, ksefsim.Options{}, "")
+	const limit = 3
+	e.sim.SetMaxSessionInvoices(testNIP, limit)
+	e.dropSeries("FV_%02d.xml", 7, 0, "FLOW-LIMIT")
+	e.sendWants(exitOK, 4*time.Minute)
+	sessions := map[string]int{}
+	for _, a := range e.sim.Stats().Accepted {
+		sessions[a.SessionReferenceNumber]++
+	}
+	for ref, n := range sessions {
+		if n > limit {
+			t.Errorf("session %s registered %d invoices; the context allows %d", ref, n, limit)
+		}
+	}
+	if got := glob(t, e.errDir, "*"); len(got) != 0 {
+		t.Errorf("error/ holds %v", got)
+	}
+	e.assertAcceptedOnce(7)
+}

@@ -80,7 +80,7 @@ func (e *Engine) dispatch(ctx context.Context, flush bool) error {
 	var errs []error
 	for _, group := range byDeclaredMode(batch) {
 		for len(group) > 0 {
-			n := batchCut(group, e.opt.Send.MaxBatchInvoices)
+			n := batchCut(group, e.batchMax(ctx))
 			errs = append(errs, e.sendBatch(ctx, group[:n]))
 			group = group[n:]
 		}
@@ -520,8 +520,13 @@ func (e *Engine) closeBatch(ctx context.Context, ref string, ids []int64) error 
 		return err
 	}
 	if err := e.sendK.CloseBatchSession(ctx, ref); err != nil {
-		// The close may have reached KSeF; reconciliation reads the session status before deciding.
-		e.log.Warn("batch close outcome unknown; will reconcile", "session", ref, "err", err)
+		// The close may have reached KSeF (a rate limit says it did not); either way reconciliation
+		// reads the session status and closes it (again) if it is still open.
+		what := "batch close outcome unknown; will reconcile"
+		if rateLimited(err) {
+			what = "batch close held back by a rate limit; will close it when the group may be used"
+		}
+		e.log.Warn(what, "session", ref, "err", err)
 		return nil
 	}
 	return e.batchClosed(ctx, ref, ids)

@@ -129,6 +129,7 @@ type Engine struct {
 	recoverJ recoverJournal
 	recoverK recoverKSeF
 	listK    sessionLister
+	limitsK  limitsKSeF
 	offJ     offlineJournal
 	offline  offlineState
 	log      *slog.Logger
@@ -155,6 +156,8 @@ type Engine struct {
 	// lastArrival is when the newest invoice dispatch has seen was claimed: a lone invoice that
 	// arrives a gather window or more after it is sent at once.
 	lastArrival time.Time
+	// batchLimit is KSeF's limit of invoices per batch session for our context (session_limits.go).
+	batchLimit batchLimit
 	// fastPolls counts status requests made sooner than the poll interval (adaptive polling), so
 	// they stay within their share of the invoiceStatus budget.
 	fastPolls *slidingCount
@@ -206,7 +209,7 @@ func New(opt Options) (*Engine, error) {
 		opt:   opt,
 		loopJ: opt.Journal, claimJ: opt.Journal, sendJ: opt.Journal, confirmJ: opt.Journal,
 		outJ: opt.Journal, recoverJ: opt.Journal, offJ: opt.Journal,
-		sendK: opt.KSeF, confirmK: opt.KSeF, outK: opt.KSeF, recoverK: opt.KSeF, listK: opt.KSeF,
+		sendK: opt.KSeF, confirmK: opt.KSeF, outK: opt.KSeF, recoverK: opt.KSeF, listK: opt.KSeF, limitsK: opt.KSeF,
 		log:          opt.Logger.With("component", "engine", "nip", opt.NIP),
 		now:          opt.Now,
 		wake:         make(chan struct{}, 1),

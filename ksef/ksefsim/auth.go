@@ -82,7 +82,11 @@ func (s *Server) route(method, tmpl string) handlerFunc {
 	case "GET /rate-limits":
 		return s.authed(s.handleRateLimits)
 	case "GET /limits/context":
-		return s.authed(s.handleContextLimits)
+		return s.authed(s.handleContextLimits) // context_limits.go
+	case "POST /testdata/limits/context/session":
+		return s.authed(s.handleSetContextLimits)
+	case "DELETE /testdata/limits/context/session":
+		return s.authed(s.handleResetContextLimits)
 	}
 	return nil
 }
@@ -536,9 +540,4 @@ func (s *Server) handleRateLimits(w http.ResponseWriter, ar *apiRequest) {
 		out[g] = l
 	}
 	writeJSON(w, 200, out)
-}
-
-func (s *Server) handleContextLimits(w http.ResponseWriter, ar *apiRequest) {
-	lim := map[string]any{"maxInvoiceSizeInMB": 1, "maxInvoiceWithAttachmentSizeInMB": 3, "maxInvoices": maxSessionInvoices}
-	writeJSON(w, 200, map[string]any{"onlineSession": lim, "batchSession": lim})
 }

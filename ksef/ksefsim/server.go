@@ -146,6 +146,9 @@ type Server struct {
 
 	exportFaults exportFaults // guarded by mu; see export_faults.go
 	statusFaults statusFaults // guarded by mu; see status_faults.go
+	// ctxLimits are session limits a context set for itself (context_limits.go), by NIP; guarded
+	// by mu. Not kept in the state file: a restart goes back to the defaults.
+	ctxLimits map[string]contextLimits
 	// rateFaults are blocks armed by RateLimitNext, by group; guarded by mu.
 	rateFaults map[string]time.Duration
 }

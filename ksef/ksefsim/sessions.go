@@ -170,8 +170,8 @@ func (s *Server) handleSendInvoice(w http.ResponseWriter, ar *apiRequest) {
 	if !ok {
 		return
 	}
-	if len(sess.Invoices) >= maxSessionInvoices {
-		writeException(w, ar.r, 400, 21155, "Przekroczono dozwoloną liczbę faktur w sesji.", fmt.Sprintf("limit %d", maxSessionInvoices))
+	if limit := s.contextLimitsLocked(sess.NIP).OnlineSession.MaxInvoices; len(sess.Invoices) >= limit {
+		writeException(w, ar.r, 400, 21155, "Przekroczono dozwoloną liczbę faktur w sesji.", fmt.Sprintf("limit %d", limit))
 		return
 	}
 	corrected := ""
@@ -449,6 +449,7 @@ func (s *Server) processBatch(ref string) {
 	key, iv, keyErr := sess.AESKey, sess.IV, sess.KeyError
 	info := *sess.Batch
 	injected := s.takeBatchFaultLocked() // status_faults.go
+	limit := s.contextLimitsLocked(sess.NIP).BatchSession.MaxInvoices
 	s.mu.Unlock()
 
 	fail := func(code int, desc string, details ...string) {
@@ -485,7 +486,7 @@ func (s *Server) processBatch(ref string) {
 		fail(430, "Błąd dekompresji pierwotnego archiwum", err.Error())
 		return
 	}
-	if len(entries) > maxSessionInvoices {
+	if len(entries) > limit {
 		// open-api.json (batch session status): 420 "Przekroczony limit faktur w sesji" comes without details.
 		fail(420, "Przekroczony limit faktur w sesji")
 		return
