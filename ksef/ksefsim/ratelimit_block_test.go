@@ -7,19 +7,33 @@ import (
 	"time"
 )
 
-// blockFixture is a simulator on an injected clock whose sessionList counter (5/s, 10/min) for
-// testNIP has just been refused with a 49 s block, as in TestRateLimit429WithRetryAfter.
-type blockFixture struct {
+// listingSim is a simulator on an injected clock with testNIP logged in, whose session list
+// (GET /sessions, the sessionList group: 5/s, 10/min) the rate-limit tests call.
+type listingSim struct {
 	s      *Server
 	c      *clock
 	access string
 }
 
-func newBlockFixture(t *testing.T) *blockFixture {
+func newListingSim(t *testing.T, opts Options) *listingSim {
 	t.Helper()
-	f := &blockFixture{c: newClock()}
-	f.s = startSim(t, Options{Now: f.c.Now})
+	f := &listingSim{c: newClock()}
+	opts.Now = f.c.Now
+	f.s = startSim(t, opts)
 	f.access, _ = login(t, f.s, testNIP)
+	return f
+}
+
+func (f *listingSim) list(t *testing.T) resp {
+	t.Helper()
+	return call(t, "GET", f.s.URL()+"/sessions?sessionType=Online&pageSize=10", f.access, nil)
+}
+
+// newBlockFixture is a listingSim whose sessionList counter has just been refused with a 49 s
+// block, as in TestRateLimit429WithRetryAfter.
+func newBlockFixture(t *testing.T) *listingSim {
+	t.Helper()
+	f := newListingSim(t, Options{})
 	for range 5 {
 		must(t, f.list(t), 200)
 	}
@@ -33,11 +47,6 @@ func newBlockFixture(t *testing.T) *blockFixture {
 		t.Fatalf("Retry-After = %d, want 49", got)
 	}
 	return f
-}
-
-func (f *blockFixture) list(t *testing.T) resp {
-	t.Helper()
-	return call(t, "GET", f.s.URL()+"/sessions?sessionType=Online&pageSize=10", f.access, nil)
 }
 
 func retryAfter(t *testing.T, r resp) int {
@@ -87,10 +96,8 @@ func TestRateLimitBlockEndAdmits(t *testing.T) {
 // of the group however little it was used, with the Retry-After asked for, and blocks its counter
 // that long; other groups go on.
 func TestRateLimitNextBlocksLong(t *testing.T) {
-	c := newClock()
-	s := startSim(t, Options{Now: c.Now})
-	access, _ := login(t, s, testNIP)
-	list := func() resp { return call(t, "GET", s.URL()+"/sessions?sessionType=Online&pageSize=10", access, nil) }
+	f := newListingSim(t, Options{})
+	s, c, access, list := f.s, f.c, f.access, func() resp { return f.list(t) }
 	must(t, call(t, "POST", s.AdminURL()+"/ratelimit/next?group=sessionList&seconds=600", "", nil), 204)
 	must(t, call(t, "POST", s.AdminURL()+"/ratelimit/next?group=nosuch&seconds=600", "", nil), 400)
 	if got := retryAfter(t, must(t, list(), 429)); got != 600 {
@@ -110,13 +117,11 @@ func TestRateLimitNextBlocksLong(t *testing.T) {
 
 // TestRateLimitsOffNoBlock: with rate limits off nothing is refused or blocked.
 func TestRateLimitsOffNoBlock(t *testing.T) {
-	c := newClock()
-	s := startSim(t, Options{Now: c.Now, RateLimits: "off"})
-	access, _ := login(t, s, testNIP)
+	f := newListingSim(t, Options{RateLimits: "off"})
 	for range 30 {
-		must(t, call(t, "GET", s.URL()+"/sessions?sessionType=Online&pageSize=10", access, nil), 200)
+		must(t, f.list(t), 200)
 	}
-	if n := s.Stats().RateLimited; n != 0 {
+	if n := f.s.Stats().RateLimited; n != 0 {
 		t.Errorf("RateLimited = %d, want 0", n)
 	}
 }

@@ -410,10 +410,8 @@ func TestExportTruncation(t *testing.T) {
 }
 
 func TestRateLimit429WithRetryAfter(t *testing.T) {
-	c := newClock()
-	s := startSim(t, Options{Now: c.Now})
-	access, _ := login(t, s, testNIP)
-	list := func() resp { return call(t, "GET", s.URL()+"/sessions?sessionType=Online&pageSize=10", access, nil) }
+	f := newListingSim(t, Options{}) // ratelimit_block_test.go
+	s, c, list := f.s, f.c, func() resp { return f.list(t) }
 	for i := range 5 { // sessionList: 5/s, 10/min
 		must(t, list(), 200)
 		_ = i
