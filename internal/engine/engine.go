@@ -375,8 +375,8 @@ func (e *Engine) Run(ctx context.Context) error {
 }
 
 // loopRateWait is the longest the loop waits inside one KSeF call for a rate limit (our budget or a
-// block KSeF set with a 429). A longer Retry-After (KSeF lengthens its blocks for repeat offenders,
-// up to hours) comes back as a *ksef.RateLimitError: the invoices wait in the journal until then
+// block KSeF set with a 429). A longer Retry-After (KSeF may lengthen its blocks considerably for
+// repeated violations, limity-api.md) comes back as a *ksef.RateLimitError: the invoices wait in the journal until then
 // (retryAt honours it exactly), and meanwhile the loop goes on taking in and rejecting files.
 const loopRateWait = 15 * time.Second
 
