@@ -262,15 +262,21 @@ func (b blocks) left(key string, now time.Time) time.Duration {
 func (p *pacer) block(key string, until time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	b := p.blocks
-	if perIP(groupOfKey(key)) {
-		p.ip.Lock()
-		defer p.ip.Unlock()
-		b = p.ip.blocks
-	}
+	b, unlock := p.blocksOf(key)
+	defer unlock()
 	if until.After(b[key]) {
 		b[key] = until
 	}
+}
+
+// blocksOf is the block table key belongs to (the process's, locked, for a per-IP group) and what
+// to call when done with it. Callers hold p.mu.
+func (p *pacer) blocksOf(key string) (blocks, func()) {
+	if perIP(groupOfKey(key)) {
+		p.ip.Lock()
+		return p.ip.blocks, p.ip.Unlock
+	}
+	return p.blocks, func() {}
 }
 
 // wait blocks until a request on counter key may be sent and records it. With a wait limit on ctx
@@ -311,12 +317,9 @@ func (p *pacer) next(key string, now time.Time) (wait time.Duration, blocked boo
 
 // blockLeft is how long KSeF's block on key lasts from now; callers hold p.mu.
 func (p *pacer) blockLeft(key string, now time.Time) time.Duration {
-	if perIP(groupOfKey(key)) {
-		p.ip.Lock()
-		defer p.ip.Unlock()
-		return p.ip.blocks.left(key, now)
-	}
-	return p.blocks.left(key, now)
+	b, unlock := p.blocksOf(key)
+	defer unlock()
+	return b.left(key, now)
 }
 
 // reserve records a send at now and returns 0, or returns how long to wait for a free slot;
