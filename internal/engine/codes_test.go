@@ -33,26 +33,33 @@ func (h *harness) settleSkipping(paths ...string) []spool.Invoice {
 // TestInvoiceStatusCodes: every invoice status open-api.json lists that our content checks never
 // give (SessionInvoiceStatusResponse.status) is handled as KSeF means it: 405 "Przetwarzanie
 // anulowane z powodu błędu sesji" and 550 "Operacja została anulowana przez system … Spróbuj
-// ponownie" are sent again and end accepted; 410 (permissions) and 500 (unknown) go to error/ with
-// the code as text and their own hint.
+// ponownie" are sent again and end accepted; so are 435 "Błąd odszyfrowania pliku" and 500
+// "Nieznany błąd" (KSeF failed, not the invoice) until they come three times in a row, when the
+// invoice goes to error/ with the code as text and its own hint, as 410 (permissions) does at once.
 func TestInvoiceStatusCodes(t *testing.T) {
 	for _, tc := range []struct {
 		code     int
+		times    int // how many invoices in a row KSeF ends with code
 		mode     string
 		outcome  string
 		wantHint msg.Key
 	}{
-		{405, "online", "accepted", ""},
-		{550, "online", "accepted", ""},
-		{405, "batch", "accepted", ""},
-		{550, "batch", "accepted", ""},
-		{410, "online", "rejected", msg.HintKSeF410},
-		{500, "batch", "rejected", msg.HintKSeF500},
+		{405, 1, "online", "accepted", ""},
+		{550, 1, "online", "accepted", ""},
+		{405, 1, "batch", "accepted", ""},
+		{550, 1, "batch", "accepted", ""},
+		{435, 1, "online", "accepted", ""},
+		{435, 2, "batch", "accepted", ""},
+		{500, 2, "online", "accepted", ""},
+		{500, 1, "batch", "accepted", ""},
+		{410, 1, "online", "rejected", msg.HintKSeF410},
+		{435, 3, "online", "rejected", msg.HintKSeF435},
+		{500, 3, "batch", "rejected", msg.HintKSeF500},
 	} {
-		t.Run(tc.mode+"/"+strconv.Itoa(tc.code), func(t *testing.T) {
+		t.Run(tc.mode+"/"+strconv.Itoa(tc.code)+"x"+strconv.Itoa(tc.times), func(t *testing.T) {
 			// An idle online session would be closed anyway as the clock skips ahead: not here.
 			h := newHarness(t, SendSettings{Mode: tc.mode, SessionIdleClose: 24 * time.Hour})
-			if err := h.sim.FailInvoices(tc.code, 1); err != nil {
+			if err := h.sim.FailInvoices(tc.code, tc.times); err != nil {
 				t.Fatal(err)
 			}
 			done := h.settleSkipping(h.drop("FV_C.xml", inv(1, "CODE")))
@@ -64,7 +71,7 @@ func TestInvoiceStatusCodes(t *testing.T) {
 				if len(acc) != 1 {
 					t.Fatalf("simulator accepted %d invoices; want 1", len(acc))
 				}
-				if tc.code == 405 && tc.mode == "online" {
+				if tc.mode == "online" && tc.code != 550 {
 					h.sentAgainInNewSession(acc[0].SessionReferenceNumber)
 				}
 				return

@@ -221,7 +221,7 @@ func (e *Engine) acceptPart(ctx context.Context, part *[]acceptance) error {
 	err := e.confirmJ.Accept(ctx, regs...)
 	if err == nil {
 		for _, a := range *part {
-			delete(e.sessionFails, a.inv.ID) // failed sessions before this one count no more
+			delete(e.ksefFails, a.inv.ID) // failed sessions before this one count no more
 			e.log.Info("invoice accepted", "file", a.inv.FileName, "invoice", a.inv.ID, "state", spool.StateAccepted,
 				"ksef_number", a.si.KsefNumber, "session", a.inv.SessionRef)
 		}
@@ -262,8 +262,8 @@ func (e *Engine) sessionFailedWithoutResults(ctx context.Context, ref string, st
 	for i := range left {
 		cur := &left[i]
 		cause := fmt.Errorf("batch session %s ended with %d %s", ref, st.Status.Code, st.Status.Description)
-		if e.sessionFails[cur.ID]++; e.sessionFails[cur.ID] >= maxFailedSessions {
-			delete(e.sessionFails, cur.ID)
+		if e.ksefFails[cur.ID]++; e.ksefFails[cur.ID] >= maxKSeFFailures {
+			delete(e.ksefFails, cur.ID)
 			errs = append(errs, e.sessionFailed(ctx, cur, ref, st.Status))
 			continue
 		}
@@ -272,9 +272,9 @@ func (e *Engine) sessionFailedWithoutResults(ctx context.Context, ref string, st
 	return errors.Join(errs...)
 }
 
-// maxFailedSessions is how many batch sessions may end without a result for an invoice before it
-// is rejected.
-const maxFailedSessions = 3
+// maxKSeFFailures is how many times in a row KSeF may fail an invoice (a batch session ending
+// without a result for it, an invoice status 435 or 500) before it is rejected.
+const maxKSeFFailures = 3
 
 // sessionFailed rejects inv after its batch sessions kept failing as a whole. The session's status
 // codes mean other things than an invoice's with the same number (open-api.json,
@@ -302,9 +302,33 @@ func (e *Engine) applyStatus(ctx context.Context, inv *spool.Invoice, si *ksef.S
 	case st.Transient():
 		e.leaveFailedSession(ctx, inv, st)
 		return e.backToReady(ctx, inv, fmt.Errorf("KSeF status %d %s", st.Code, st.Description))
+	case failedByKSeF(st):
+		return e.invoiceFailedByKSeF(ctx, inv, st)
 	default:
 		return e.reject(ctx, inv, st, "ksef")
 	}
+}
+
+// failedByKSeF reports an invoice status that says KSeF failed, not the invoice (open-api.json,
+// SessionInvoiceStatusResponse.status): 435 "Błąd odszyfrowania pliku" (KSeF could not decrypt
+// what we sent; the content was never read) and 500 "Nieznany błąd". Neither registered the
+// invoice, and neither is something the bookkeeper can correct in the ERP: sending the same bytes
+// again is what our own hints used to ask them to do by hand. Production KSeF has answered 435
+// "Plik niepoprawnie zaszyfrowany" now and then for correctly encrypted files (CIRFMF/ksef-api
+// #677, up to 10 % of one user's sends) and accepted the same invoice "po kilku próbach" (#575).
+func failedByKSeF(st ksef.Status) bool { return st.Code == 435 || st.Code == 500 }
+
+// invoiceFailedByKSeF sends inv again after KSeF failed it, in a new online session (a session
+// whose key KSeF could not use must not get it again), and rejects it with KSeF's code and hint
+// only after maxKSeFFailures such failures in a row. Resending is safe: had KSeF registered it
+// after all, the next answer is 440 with the original, which the engine accepts as ours.
+func (e *Engine) invoiceFailedByKSeF(ctx context.Context, inv *spool.Invoice, st ksef.Status) error {
+	if e.ksefFails[inv.ID]++; e.ksefFails[inv.ID] >= maxKSeFFailures {
+		delete(e.ksefFails, inv.ID)
+		return e.reject(ctx, inv, st, "ksef")
+	}
+	e.closeSessionOf(ctx, inv)
+	return e.backToReady(ctx, inv, fmt.Errorf("KSeF status %d %s", st.Code, st.Description))
 }
 
 // leaveFailedSession stops using our online session when KSeF cancelled an invoice in it "because
@@ -312,7 +336,14 @@ func (e *Engine) applyStatus(ctx context.Context, inv *spool.Invoice, si *ksef.S
 // anulowane z powodu błędu sesji"): the invoice is sent again in a new session, not into the one
 // that failed it.
 func (e *Engine) leaveFailedSession(ctx context.Context, inv *spool.Invoice, st ksef.Status) {
-	if st.Code == 405 && e.online.session != nil && e.online.session.ReferenceNumber == inv.SessionRef {
+	if st.Code == 405 {
+		e.closeSessionOf(ctx, inv)
+	}
+}
+
+// closeSessionOf closes our online session when inv was sent in it.
+func (e *Engine) closeSessionOf(ctx context.Context, inv *spool.Invoice) {
+	if e.online.session != nil && e.online.session.ReferenceNumber == inv.SessionRef {
 		e.closeOnline(ctx)
 	}
 }
@@ -320,6 +351,7 @@ func (e *Engine) leaveFailedSession(ctx context.Context, inv *spool.Invoice, st 
 func (e *Engine) accept(ctx context.Context, inv *spool.Invoice, si *ksef.SessionInvoice) error {
 	err := e.confirmJ.Accept(ctx, registration(inv.ID, si))
 	if err == nil {
+		delete(e.ksefFails, inv.ID) // KSeF's failures before this count no more
 		e.log.Info("invoice accepted", "file", inv.FileName, "invoice", inv.ID, "state", spool.StateAccepted,
 			"ksef_number", si.KsefNumber, "session", inv.SessionRef)
 	}

@@ -460,8 +460,8 @@ var catalogue = map[Key]text{
 		"Faktura jest niezgodna ze schematem FA(3): popraw w systemie ERP pola wymienione w details i wyeksportuj fakturę ponownie.",
 		"The invoice does not match the FA(3) schema: correct the fields named in details in the ERP and export the invoice again."},
 	HintKSeF435: {
-		"KSeF nie mógł odszyfrować faktury: wyeksportuj ją ponownie; jeśli to się powtarza, skontaktuj się z działem IT (to nie jest problem z treścią faktury).",
-		"KSeF could not decrypt the invoice: export it again; if it repeats, contact IT (this is not a content problem)."},
+		"KSeF trzy razy z rzędu nie odszyfrował faktury (ksef-sync wysyłał ją ponownie): to nie jest problem z treścią faktury; skontaktuj się z działem IT, a gdy problem minie, wyeksportuj fakturę ponownie.",
+		"KSeF failed to decrypt the invoice three times in a row (ksef-sync sent it again each time): this is not a content problem; contact IT, and export the invoice again once it is solved."},
 	HintKSeF440: {
 		"Ten numer faktury (P_2) jest już zarejestrowany w KSeF.",
 		"This invoice number (P_2) is already registered in KSeF."},
@@ -472,8 +472,8 @@ var catalogue = map[Key]text{
 		"KSeF znalazł błąd w treści faktury (błąd semantyczny): sprawdź details, popraw fakturę w systemie ERP i wyeksportuj ją ponownie.",
 		"KSeF found a content error (błąd semantyczny): check the details, correct the invoice in the ERP and export it again."},
 	HintKSeF500: {
-		"KSeF zgłosił nieznany błąd: wyeksportuj fakturę ponownie później; jeśli to się powtarza, zgłoś to pomocy technicznej KSeF, podając numer referencyjny.",
-		"KSeF reported an unknown error: export the invoice again later; if it repeats, contact KSeF support with the reference number."},
+		"KSeF trzy razy z rzędu zgłosił nieznany błąd (ksef-sync wysyłał fakturę ponownie): wyeksportuj ją ponownie później; jeśli to się powtarza, zgłoś to pomocy technicznej KSeF, podając numer referencyjny.",
+		"KSeF reported an unknown error three times in a row (ksef-sync sent the invoice again each time): export it again later; if it repeats, contact KSeF support with the reference number."},
 	HintKSeFOther: {
 		"KSeF odrzucił fakturę: przeczytaj description i details, popraw fakturę w systemie ERP i wyeksportuj ją ponownie.",
 		"KSeF rejected the invoice: read the description and details, correct the invoice in the ERP and export it again."},

@@ -20,11 +20,16 @@ type statusFaults struct {
 //
 //	| 405 | Przetwarzanie anulowane z powodu błędu sesji | - | - |
 //	| 410 | Nieprawidłowy zakres uprawnień | - |  - |
+//	| 435 | Błąd odszyfrowania pliku | - | - |
 //	| 500 | Nieznany błąd ({statusCode}) | - | - |
 //	| 550 | Operacja została anulowana przez system | Przetwarzanie zostało przerwane z przyczyn wewnętrznych systemu. Spróbuj ponownie |- |
 var invoiceFaultCodes = map[int]faultStatus{
 	405: {Description: "Przetwarzanie anulowane z powodu błędu sesji"},
 	410: {Description: "Nieprawidłowy zakres uprawnień"},
+	// 435 for a file the simulator could decrypt: KSeF failing on its side, as production KSeF has
+	// for correctly encrypted files now and then (CIRFMF/ksef-api #677) and then accepted the same
+	// invoice sent again (#575). KSeF's details there: "Plik niepoprawnie zaszyfrowany".
+	435: {Description: "Błąd odszyfrowania pliku", Details: []string{"Plik niepoprawnie zaszyfrowany"}},
 	500: {Description: "Nieznany błąd (500)"},
 	550: {Description: "Operacja została anulowana przez system",
 		Details: []string{"Przetwarzanie zostało przerwane z przyczyn wewnętrznych systemu. Spróbuj ponownie"}},
@@ -125,9 +130,9 @@ func (s *Server) takeLoginHoldLocked(op *authOp) {
 }
 
 // FailInvoices makes the next n invoices (sent online or found in a batch) end with status code
-// (405, 410, 500 or 550) instead of being checked; they get no KSeF number.
+// (405, 410, 435, 500 or 550) instead of being checked; they get no KSeF number.
 func (s *Server) FailInvoices(code, n int) error {
-	return queueStatus(s, invoiceFaultCodes, &s.statusFaults.invoices, "invoice", "405, 410, 500 or 550", code, n)
+	return queueStatus(s, invoiceFaultCodes, &s.statusFaults.invoices, "invoice", "405, 410, 435, 500 or 550", code, n)
 }
 
 // FailBatches makes the next n batch sessions closed correctly end with status code (440 or 500)
@@ -165,7 +170,7 @@ func (s *Server) takeBatchFaultLocked() int {
 //	POST /admin/logins/fail?status=500&n=1   the next login ends with 500 (470, 480, 500, 550)
 //	POST /admin/logins/hold?n=1              the next login stays at 100 until …
 //	POST /admin/logins/release               … every held login shows its outcome
-//	POST /admin/invoices/fail?status=550&n=2 the next 2 invoices end with 550 (405, 410, 500, 550)
+//	POST /admin/invoices/fail?status=550&n=2 the next 2 invoices end with 550 (405, 410, 435, 500, 550)
 //	POST /admin/batches/fail?status=440&n=1  the next closed batch session ends with 440 (440, 500)
 func (s *Server) serveStatusFaultAdmin(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/admin/logins/release" {

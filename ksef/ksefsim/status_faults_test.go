@@ -16,6 +16,7 @@ func TestStatusFaultAdmin(t *testing.T) {
 	}{
 		{"/invoices/fail?status=550&n=1", http.StatusNoContent},
 		{"/invoices/fail?status=405&n=2", http.StatusNoContent},
+		{"/invoices/fail?status=435&n=1", http.StatusNoContent},
 		{"/invoices/fail?status=440&n=1", http.StatusBadRequest}, // a duplicate comes from content, not on demand
 		{"/batches/fail?status=440&n=1", http.StatusNoContent},
 		{"/batches/fail?status=200&n=1", http.StatusBadRequest},
