@@ -35,8 +35,8 @@ func TestStatusFaultAdmin(t *testing.T) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if got := s.statusFaults; len(got.invoices) != 3 || len(got.batches) != 1 || len(got.logins) != 1 {
-		t.Errorf("faults queued %+v; want 3 invoices, 1 batch, 1 login", got)
+	if got := s.statusFaults; len(got.invoices) != 4 || len(got.batches) != 1 || len(got.logins) != 1 {
+		t.Errorf("faults queued %+v; want 4 invoices, 1 batch, 1 login", got)
 	}
 }
 
