@@ -64,7 +64,7 @@ func newObservability(cfg *config.Config, tracker *status.Tracker, log *slog.Log
 		started: time.Now(), service: serviceState(cfg)}
 	o.creds, o.expires = credentialSummary(cfg)
 	o.metrics = metrics.New(o.report)
-	o.avail = newAvailability(cfg, o.log, tracker.Announced)
+	o.avail = newAvailability(cfg, log, tracker.Announced)
 	trackedAvailability.Store(cfg, o.avail)
 	observed.Store(cfg, observers{tracker, o.metrics.KSeF.For(cfg.CompanyName()), availability.Observer(o.avail, nil)})
 	return o
