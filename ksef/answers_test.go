@@ -254,3 +254,38 @@ func TestWaitLimitReturnsALong503(t *testing.T) {
 		t.Errorf("without a wait limit the client tried %d times in all, want its own retries", n)
 	}
 }
+
+// TestErrorsReachAStrictNegotiator: open-api.json gives 401, 403 and 410 only as
+// application/problem+json. A server that negotiates strictly answers 406 to a request whose Accept
+// does not admit that type; the client's JSON calls and XML downloads both admit it, so KSeF's own
+// answer (here a 403 with its reasonCode) reaches the caller.
+func TestErrorsReachAStrictNegotiator(t *testing.T) {
+	c := answering(t, func(w http.ResponseWriter, r *http.Request) {
+		if !strings.Contains(r.Header.Get("Accept"), "application/problem+json") {
+			w.WriteHeader(http.StatusNotAcceptable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = w.Write([]byte(`{"title": "Forbidden", "status": 403, "detail": "Brak wymaganych uprawnień.",
+			"reasonCode": "missing-permissions", "timestamp": "2026-12-05T10:00:00Z"}`))
+	})
+	const session = "20251120-SO-20F788B000-589949A428-22"
+	calls := map[string]func() error{
+		"session status (JSON)": func() error { _, err := c.SessionStatus(context.Background(), session); return err },
+		"UPO (XML)": func() error {
+			_, err := c.InvoiceUPO(context.Background(), session, "20251120-EE-20F788B000-589949A428-22")
+			return err
+		},
+		"invoice (XML)": func() error {
+			_, err := c.GetInvoice(context.Background(), "5265877635-20251120-0E00E071034B-CF")
+			return err
+		},
+	}
+	for name, call := range calls {
+		var apiErr *APIError
+		if err := call(); !errors.As(err, &apiErr) || apiErr.HTTPStatus != 403 || apiErr.ReasonCode != "missing-permissions" {
+			t.Errorf("%s: got %v, want KSeF's 403 missing-permissions", name, err)
+		}
+	}
+}

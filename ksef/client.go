@@ -442,6 +442,15 @@ func (c *Client) describe(cl call) string {
 
 const maxResponseBody = 64 << 20
 
+// What the client accepts. open-api.json gives some errors only as application/problem+json
+// (401, 403 and 410, e.g. paths["/sessions/{referenceNumber}"].get.responses["401"]) and the
+// errors of the XML downloads as JSON, so both are named: a server that negotiates strictly would
+// otherwise answer 406 in their place, and a 401 would no longer lead to a token refresh.
+const (
+	acceptJSON = "application/json, application/problem+json"
+	acceptXML  = "application/xml, " + acceptJSON
+)
+
 // exchange performs one HTTP request; a non-nil error means a transport failure.
 func (c *Client) exchange(ctx context.Context, cl call, token string) (int, http.Header, []byte, error) {
 	target := cl.rawURL
@@ -461,7 +470,7 @@ func (c *Client) exchange(ctx context.Context, cl call, token string) (int, http
 	}
 	req.Header.Set("User-Agent", c.userAgent)
 	if cl.rawURL == "" {
-		req.Header.Set("Accept", "application/json")
+		req.Header.Set("Accept", acceptJSON)
 	}
 	if cl.contentType != "" {
 		req.Header.Set("Content-Type", cl.contentType)

@@ -163,7 +163,7 @@ func (c *Client) QueryMetadata(ctx context.Context, f QueryFilters, pageOffset, 
 func (c *Client) GetInvoice(ctx context.Context, ksefNumber string) ([]byte, error) {
 	var body []byte
 	err := c.do(ctx, call{method: http.MethodGet, path: "/invoices/ksef/" + pathEscape(ksefNumber), bearer: bearerAccess,
-		raw: &body, check: checkInvoiceBody, header: map[string]string{"Accept": "application/xml"}})
+		raw: &body, check: checkInvoiceBody, header: map[string]string{"Accept": acceptXML}})
 	if err != nil {
 		return nil, fmt.Errorf("get invoice: %w", err)
 	}

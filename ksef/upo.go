@@ -106,7 +106,7 @@ func (c *Client) SessionUPO(ctx context.Context, sessionRef, upoRef string) ([]b
 func (c *Client) getUPO(ctx context.Context, path, ksefNumber string) ([]byte, error) {
 	var body []byte
 	err := c.do(ctx, call{method: http.MethodGet, path: path, bearer: bearerAccess, raw: &body, check: upoCheck(ksefNumber),
-		header: map[string]string{"Accept": "application/xml"}})
+		header: map[string]string{"Accept": acceptXML}})
 	if err != nil {
 		return nil, fmt.Errorf("get UPO: %w", err)
 	}
