@@ -289,3 +289,36 @@ func TestErrorsReachAStrictNegotiator(t *testing.T) {
 		}
 	}
 }
+
+// TestPartUploadSkipsNullHeaders: open-api.json lets a header of a part's upload request be null
+// (PartUploadRequest.headers.additionalProperties is a nullable string). Such a header is not
+// sent, rather than sent empty; the others are sent exactly.
+func TestPartUploadSkipsNullHeaders(t *testing.T) {
+	var got http.Header
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Clone()
+		w.WriteHeader(http.StatusCreated)
+	}))
+	t.Cleanup(srv.Close)
+	var req PartUploadRequest
+	answer := `{"ordinalNumber": 1, "method": "PUT", "url": "` + srv.URL + `/part1",
+		"headers": {"x-ms-blob-type": "BlockBlob", "x-ms-meta-empty": null}}`
+	if err := json.Unmarshal([]byte(answer), &req); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "part1.aes")
+	if err := os.WriteFile(path, []byte("encrypted part"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := answering(t, answerJSON(500, `{}`))
+	status, _, err := c.putFile(context.Background(), req, BatchPart{OrdinalNumber: 1, Path: path, FileSize: 14})
+	if err != nil || status != http.StatusCreated {
+		t.Fatalf("upload: status %d, %v", status, err)
+	}
+	if v := got.Get("x-ms-blob-type"); v != "BlockBlob" {
+		t.Errorf("x-ms-blob-type = %q, want BlockBlob", v)
+	}
+	if v, sent := got["X-Ms-Meta-Empty"]; sent {
+		t.Errorf("the null header was sent as %q", v)
+	}
+}

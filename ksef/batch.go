@@ -406,7 +406,9 @@ func (c *Client) putFile(ctx context.Context, req PartUploadRequest, part BatchP
 	}
 	hr.ContentLength = part.FileSize
 	for k, v := range req.Headers {
-		hr.Header.Set(k, v)
+		if v != "" { // the spec lets a header's value be null: nothing to send
+			hr.Header.Set(k, v)
+		}
 	}
 	hr.Header.Set("User-Agent", c.userAgent)
 	resp, err := c.hc.Do(hr)
