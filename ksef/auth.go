@@ -192,6 +192,19 @@ func (c *Client) loginSteps(ctx context.Context) error {
 	if c.auth == nil {
 		return errors.New("ksef: no Authenticator configured")
 	}
+	err := c.loginOnce(ctx)
+	var spent *TokensNotIssuedError
+	if errors.As(err, &spent) {
+		c.log.Warn("KSeF accepted the login but would not issue its tokens (an earlier answer may have been lost); logging in again",
+			"err", spent.Err)
+		err = c.loginOnce(ctx)
+	}
+	return err
+}
+
+// loginOnce is one login: challenge (or the pending login), the method's step, waiting for
+// status 200, and redeeming the tokens.
+func (c *Client) loginOnce(ctx context.Context) error {
 	p, resumed, err := c.startOrResume(ctx)
 	if err != nil {
 		return err
@@ -205,6 +218,9 @@ func (c *Client) loginSteps(ctx context.Context) error {
 		RefreshToken TokenInfo `json:"refreshToken"`
 	}
 	if err := c.do(ctx, call{method: http.MethodPost, path: "/auth/token/redeem", bearer: bearerFixed, token: init.AuthenticationToken.Token, out: &out}); err != nil {
+		if api := (*APIError)(nil); errors.As(err, &api) && api.HTTPStatus < 500 {
+			err = &TokensNotIssuedError{Ref: init.ReferenceNumber, Err: err}
+		}
 		return fmt.Errorf("redeem: %w", err)
 	}
 	c.tokMu.Lock()

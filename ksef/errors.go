@@ -106,7 +106,8 @@ func IsRetriable(err error) bool {
 	var rl *RateLimitError
 	var blocked *BlockedError
 	var unavail *UnavailableError
-	if errors.As(err, &rl) || errors.As(err, &blocked) || errors.As(err, &unavail) {
+	var spent *TokensNotIssuedError
+	if errors.As(err, &rl) || errors.As(err, &blocked) || errors.As(err, &unavail) || errors.As(err, &spent) {
 		return true
 	}
 	var api *APIError
@@ -141,6 +142,22 @@ func (e *LoginPendingError) Error() string {
 		e.Ref, e.Since.UTC().Format(time.RFC3339))
 }
 
+// TokensNotIssuedError is KSeF refusing to issue the tokens of a login it had accepted (status 200):
+// a redeem answered with a 4xx, typically 21301 "Operacja uwierzytelniania … nie jest w stanie
+// umożliwiającym pobranie tokenów" (CIRFMF/ksef-api #325). Tokens can be redeemed only once
+// (open-api.json, POST /auth/token/redeem), so a repeat after a lost answer (a gateway's 5xx or a
+// dropped connection, after KSeF issued them) gets it. The credentials are fine: a new login helps.
+type TokensNotIssuedError struct {
+	Ref string // the authentication operation's reference number
+	Err error
+}
+
+func (e *TokensNotIssuedError) Error() string {
+	return fmt.Sprintf("KSeF accepted the login %s but did not issue its tokens: %v", e.Ref, e.Err)
+}
+
+func (e *TokensNotIssuedError) Unwrap() error { return e.Err }
+
 // authRetriable reports an authentication status that is KSeF's own failure, not a verdict on the
 // credentials (open-api.json, AuthenticationOperationStatusResponse.status): 550 "Operacja została
 // anulowana przez system … Spróbuj ponownie", and 500 "Nieznany błąd", which names no fault of the
@@ -172,7 +189,7 @@ func (e *LoginError) Error() string {
 	s := "login: " + e.Err.Error()
 	var ae *AuthError
 	var api *APIError
-	refused := errors.As(e.Err, &ae) && !IsRetriable(e.Err) || errors.As(e.Err, &api) && api.HTTPStatus >= 400 && api.HTTPStatus < 500
+	refused := !IsRetriable(e.Err) && (errors.As(e.Err, &ae) || errors.As(e.Err, &api) && api.HTTPStatus >= 400 && api.HTTPStatus < 500)
 	switch {
 	case noPermissions(e.Err):
 		// open-api.json, authentication status 415 "Uwierzytelnianie zakończone niepowodzeniem |

@@ -13,12 +13,15 @@ import (
 // (CIRFMF/ksef-api #852: 502/504 on every endpoint). The client cannot tell these from a request
 // KSeF never saw, so it must not simply repeat a request that is not safe to repeat: opening a batch
 // session (an orphaned session otherwise) or starting an export (a lost one still counts towards the
-// 20 an hour and the 10 running at once).
+// 20 an hour and the 10 running at once). Redeeming a login's tokens is not safe to repeat either:
+// "Tokeny można pobrać tylko raz" (open-api.json, POST /auth/token/redeem), and KSeF answers a
+// second redeem with 21301 (see handleRedeem).
 
 // Operations whose answer can be lost on demand.
 const (
 	LoseOpenBatch   = "openBatch"   // POST /sessions/batch
 	LoseStartExport = "startExport" // POST /invoices/exports
+	LoseRedeem      = "redeem"      // POST /auth/token/redeem
 )
 
 // How a lost answer is lost.
@@ -34,11 +37,11 @@ type lostAnswers struct {
 	how  map[string]string
 }
 
-// LoseAnswers makes the next n successful requests of op (LoseOpenBatch, LoseStartExport) take
-// effect at KSeF and then lose their answer, by how (LoseByDrop or LoseBy504).
+// LoseAnswers makes the next n successful requests of op (LoseOpenBatch, LoseStartExport,
+// LoseRedeem) take effect at KSeF and then lose their answer, by how (LoseByDrop or LoseBy504).
 func (s *Server) LoseAnswers(op string, n int, how string) error {
-	if op != LoseOpenBatch && op != LoseStartExport {
-		return fmt.Errorf("ksefsim: lose answers: unknown operation %q (want %s or %s)", op, LoseOpenBatch, LoseStartExport)
+	if op != LoseOpenBatch && op != LoseStartExport && op != LoseRedeem {
+		return fmt.Errorf("ksefsim: lose answers: unknown operation %q (want %s, %s or %s)", op, LoseOpenBatch, LoseStartExport, LoseRedeem)
 	}
 	if how != LoseByDrop && how != LoseBy504 {
 		return fmt.Errorf("ksefsim: lose answers: unknown way %q (want %s or %s)", how, LoseByDrop, LoseBy504)
@@ -61,6 +64,8 @@ func lostOp(r *http.Request) string {
 		return LoseOpenBatch
 	case "/v2/invoices/exports":
 		return LoseStartExport
+	case "/v2/auth/token/redeem":
+		return LoseRedeem
 	}
 	return ""
 }
@@ -148,7 +153,7 @@ func (a *recordedAnswer) replay(w http.ResponseWriter) {
 	_, _ = w.Write(a.body.Bytes())
 }
 
-// serveLoseAnswersAdmin implements POST /admin/lose-answers?op=openBatch&n=1&how=drop.
+// serveLoseAnswersAdmin implements POST /admin/lose-answers?op=openBatch|startExport|redeem&n=1&how=drop.
 func (s *Server) serveLoseAnswersAdmin(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	n, err := strconv.Atoi(q.Get("n"))
