@@ -193,9 +193,9 @@ func (c *Client) loginSteps(ctx context.Context) error {
 		return errors.New("ksef: no Authenticator configured")
 	}
 	err := c.loginOnce(ctx)
-	var spent *TokensNotIssuedError
+	var spent *SpentLoginError
 	if errors.As(err, &spent) {
-		c.log.Warn("KSeF accepted the login but would not issue its tokens (an earlier answer may have been lost); logging in again",
+		c.log.Warn("KSeF would not go on with the login, its "+spent.Step+" was already used (an earlier answer may have been lost); logging in again",
 			"err", spent.Err)
 		err = c.loginOnce(ctx)
 	}
@@ -219,7 +219,7 @@ func (c *Client) loginOnce(ctx context.Context) error {
 	}
 	if err := c.do(ctx, call{method: http.MethodPost, path: "/auth/token/redeem", bearer: bearerFixed, token: init.AuthenticationToken.Token, out: &out}); err != nil {
 		if api := (*APIError)(nil); errors.As(err, &api) && api.HTTPStatus < 500 {
-			err = &TokensNotIssuedError{Ref: init.ReferenceNumber, Err: err}
+			err = &SpentLoginError{Step: "redeem", Err: err}
 		}
 		return fmt.Errorf("redeem: %w", err)
 	}
@@ -253,6 +253,10 @@ func (p *pendingLogin) usable(now time.Time) bool {
 	return now.Add(tokenMargin).Before(until)
 }
 
+// codeBadChallenge is KSeF's 21111 "Nieprawidłowe wyzwanie autoryzacyjne" (open-api.json, the
+// 400 of POST /auth/ksef-token and /auth/xades-signature): the challenge is unknown, used or stale.
+const codeBadChallenge = 21111
+
 // startOrResume returns the login KSeF is still processing, while its authenticationToken lasts
 // (resumed), or starts a new one: challenge, then the method's own step.
 func (c *Client) startOrResume(ctx context.Context) (p *pendingLogin, resumed bool, err error) {
@@ -269,6 +273,9 @@ func (c *Client) startOrResume(ctx context.Context) (p *pendingLogin, resumed bo
 		return nil, false, fmt.Errorf("challenge: %w", err)
 	}
 	init, err := c.auth.Init(ctx, c, ch)
+	if api := (*APIError)(nil); errors.As(err, &api) && api.HasCode(codeBadChallenge) {
+		err = &SpentLoginError{Step: "challenge", Err: err}
+	}
 	if err != nil {
 		return nil, false, err
 	}

@@ -1053,44 +1053,49 @@ func TestContextLimits(t *testing.T) {
 	}
 }
 
-// TestLostRedeemAnswer: KSeF issued a login's tokens and the answer was lost (a gateway's 504 or a
-// dropped connection). Tokens can be redeemed only once, so the client's repeat gets 21301; that
-// says nothing about the credentials. The client logs in anew at once; when even that login's
-// answer is lost, the error is weather to retry, not a credentials problem for the administrator.
-func TestLostRedeemAnswer(t *testing.T) {
-	for _, how := range []string{ksefsim.LoseBy504, ksefsim.LoseByDrop} {
-		t.Run(how, func(t *testing.T) {
-			e := newEnv(t, ksefsim.Options{}, nil)
-			challenges := func() int {
-				return e.rt.count(func(x exchange) bool { return strings.HasSuffix(x.path, "/auth/challenge") })
-			}
-			if err := e.sim.LoseAnswers(ksefsim.LoseRedeem, 1, how); err != nil {
-				t.Fatal(err)
-			}
-			if err := e.c.Login(e.ctx); err != nil {
-				t.Fatalf("login after one lost redeem answer: %v", err)
-			}
-			if n := challenges(); n != 2 {
-				t.Errorf("%d logins started, want 2 (the lost one and a new one)", n)
-			}
-			if err := e.c.RefreshLimits(e.ctx); err != nil {
-				t.Fatalf("the new login's tokens do not work: %v", err)
-			}
+// TestLostLoginAnswers: KSeF did a step of a login and its answer was lost (a gateway's 504 or a
+// dropped connection), so the client's repeat is refused: a redeem with 21301 (tokens are issued
+// only once), a start of the login with 21111 (its challenge is used). Neither says anything about
+// the credentials. The client logs in anew at once; when even that login's answer is lost, the
+// error is weather to retry, not a credentials problem for the administrator.
+func TestLostLoginAnswers(t *testing.T) {
+	for _, op := range []string{ksefsim.LoseRedeem, ksefsim.LoseAuthInit} {
+		for _, how := range []string{ksefsim.LoseBy504, ksefsim.LoseByDrop} {
+			t.Run(op+"/"+how, func(t *testing.T) { lostLoginAnswers(t, op, how) })
+		}
+	}
+}
 
-			if err := e.sim.LoseAnswers(ksefsim.LoseRedeem, 2, how); err != nil {
-				t.Fatal(err)
-			}
-			err := e.c.Login(e.ctx)
-			if err == nil || IsCredentialsProblem(err) || !IsRetriable(err) {
-				t.Fatalf("login after two lost redeem answers = %v (credentials problem %v), want an error to retry",
-					err, IsCredentialsProblem(err))
-			}
-			if strings.Contains(err.Error(), "new token") {
-				t.Errorf("the error sends the administrator after a new token: %v", err)
-			}
-			if err := e.c.Login(e.ctx); err != nil {
-				t.Fatalf("the next login: %v", err)
-			}
-		})
+func lostLoginAnswers(t *testing.T, op, how string) {
+	e := newEnv(t, ksefsim.Options{}, nil)
+	challenges := func() int {
+		return e.rt.count(func(x exchange) bool { return strings.HasSuffix(x.path, "/auth/challenge") })
+	}
+	if err := e.sim.LoseAnswers(op, 1, how); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.c.Login(e.ctx); err != nil {
+		t.Fatalf("login after one lost answer: %v", err)
+	}
+	if n := challenges(); n != 2 {
+		t.Errorf("%d logins started, want 2 (the lost one and a new one)", n)
+	}
+	if err := e.c.RefreshLimits(e.ctx); err != nil {
+		t.Fatalf("the new login's tokens do not work: %v", err)
+	}
+
+	if err := e.sim.LoseAnswers(op, 2, how); err != nil {
+		t.Fatal(err)
+	}
+	err := e.c.Login(e.ctx)
+	if err == nil || IsCredentialsProblem(err) || !IsRetriable(err) {
+		t.Fatalf("login after two lost answers = %v (credentials problem %v), want an error to retry",
+			err, IsCredentialsProblem(err))
+	}
+	if strings.Contains(err.Error(), "new token") {
+		t.Errorf("the error sends the administrator after a new token: %v", err)
+	}
+	if err := e.c.Login(e.ctx); err != nil {
+		t.Fatalf("the next login: %v", err)
 	}
 }

@@ -106,7 +106,7 @@ func IsRetriable(err error) bool {
 	var rl *RateLimitError
 	var blocked *BlockedError
 	var unavail *UnavailableError
-	var spent *TokensNotIssuedError
+	var spent *SpentLoginError
 	if errors.As(err, &rl) || errors.As(err, &blocked) || errors.As(err, &unavail) || errors.As(err, &spent) {
 		return true
 	}
@@ -142,21 +142,23 @@ func (e *LoginPendingError) Error() string {
 		e.Ref, e.Since.UTC().Format(time.RFC3339))
 }
 
-// TokensNotIssuedError is KSeF refusing to issue the tokens of a login it had accepted (status 200):
-// a redeem answered with a 4xx, typically 21301 "Operacja uwierzytelniania … nie jest w stanie
-// umożliwiającym pobranie tokenów" (CIRFMF/ksef-api #325). Tokens can be redeemed only once
-// (open-api.json, POST /auth/token/redeem), so a repeat after a lost answer (a gateway's 5xx or a
-// dropped connection, after KSeF issued them) gets it. The credentials are fine: a new login helps.
-type TokensNotIssuedError struct {
-	Ref string // the authentication operation's reference number
-	Err error
+// SpentLoginError is KSeF refusing to go on with a login because a step of it was already used: a
+// challenge answered with 21111 "Nieprawidłowe wyzwanie autoryzacyjne" (KSeF generates "unikalny
+// challenge" for the one next step, open-api.json POST /auth/challenge), or the redeem of a login KSeF had accepted (status
+// 200) answered with a 4xx, typically 21301 "Operacja uwierzytelniania … nie jest w stanie
+// umożliwiającym pobranie tokenów" (CIRFMF/ksef-api #325; "Tokeny można pobrać tylko raz",
+// open-api.json POST /auth/token/redeem). Both follow a repeat after a lost answer (a gateway's 5xx or
+// a dropped connection after KSeF did the work). The credentials are fine: a new login helps.
+type SpentLoginError struct {
+	Step string // "challenge" or "redeem"
+	Err  error
 }
 
-func (e *TokensNotIssuedError) Error() string {
-	return fmt.Sprintf("KSeF accepted the login %s but did not issue its tokens: %v", e.Ref, e.Err)
+func (e *SpentLoginError) Error() string {
+	return fmt.Sprintf("KSeF would not go on with the login (its %s was already used; an earlier answer may have been lost): %v", e.Step, e.Err)
 }
 
-func (e *TokensNotIssuedError) Unwrap() error { return e.Err }
+func (e *SpentLoginError) Unwrap() error { return e.Err }
 
 // authRetriable reports an authentication status that is KSeF's own failure, not a verdict on the
 // credentials (open-api.json, AuthenticationOperationStatusResponse.status): 550 "Operacja została

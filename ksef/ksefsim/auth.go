@@ -151,7 +151,10 @@ func (s *Server) pruneAuthLocked(now time.Time) {
 	}
 }
 
-// takeChallengeLocked returns the challenge if known, unused and fresh; it is then consumed.
+// takeChallengeLocked returns the challenge if known, unused and fresh; it is then consumed. KSeF
+// "Generuje unikalny challenge wymagany w kolejnym kroku operacji uwierzytelnienia" (open-api.json,
+// POST /auth/challenge), valid 10 minutes (digest §2.2); any other is answered with 21111
+// "Nieprawidłowe wyzwanie autoryzacyjne" (the 400 table of POST /auth/ksef-token).
 func (s *Server) takeChallengeLocked(value string, now time.Time) (*challenge, bool) {
 	c := s.st.Challenges[value]
 	if c == nil || c.Used || now.Sub(c.Created) > challengeTTL || now.Before(c.Created) {

@@ -28,10 +28,11 @@
 //	POST /admin/delay-dist                 body: {"dist": "lognormal:500ms,20s"} (long-tailed, out-of-order processing)
 //	POST /admin/other-tool                 body: OtherToolInvoice {"xml": "<Base64>", "contextNip": "..."} → RegisteredInvoice:
 //	                                       the invoice registered by another tool in its own context (later copies get 440)
-//	POST /admin/lose-answers?op=openBatch|startExport|redeem&n=1&how=drop
+//	POST /admin/lose-answers?op=openBatch|startExport|redeem|authInit&n=1&how=drop
 //	                                       the next n successful openBatch (POST /sessions/batch), startExport
-//	                                       (POST /invoices/exports) or redeem (POST /auth/token/redeem) take effect,
-//	                                       then lose their answer (how: drop | 504)
+//	                                       (POST /invoices/exports), redeem (POST /auth/token/redeem) or authInit
+//	                                       (POST /auth/ksef-token, /auth/xades-signature) take effect, then lose
+//	                                       their answer (how: drop | 504)
 //
 // JSON bodies use the Go field names of Stats, Faults and SeedInvoice (e.g. {"Outage": true},
 // {"ErrorRate": 0.1, "OnlyPaths": ["/invoices"]}; SlowDelay is in nanoseconds). Faults apply to

@@ -15,13 +15,15 @@ import (
 // session (an orphaned session otherwise) or starting an export (a lost one still counts towards the
 // 20 an hour and the 10 running at once). Redeeming a login's tokens is not safe to repeat either:
 // "Tokeny można pobrać tylko raz" (open-api.json, POST /auth/token/redeem), and KSeF answers a
-// second redeem with 21301 (see handleRedeem).
+// second redeem with 21301 (see handleRedeem). Nor is starting a login with a challenge: a repeat
+// with the same challenge gets 21111 (see takeChallengeLocked).
 
 // Operations whose answer can be lost on demand.
 const (
 	LoseOpenBatch   = "openBatch"   // POST /sessions/batch
 	LoseStartExport = "startExport" // POST /invoices/exports
 	LoseRedeem      = "redeem"      // POST /auth/token/redeem
+	LoseAuthInit    = "authInit"    // POST /auth/ksef-token, POST /auth/xades-signature
 )
 
 // How a lost answer is lost.
@@ -38,10 +40,13 @@ type lostAnswers struct {
 }
 
 // LoseAnswers makes the next n successful requests of op (LoseOpenBatch, LoseStartExport,
-// LoseRedeem) take effect at KSeF and then lose their answer, by how (LoseByDrop or LoseBy504).
+// LoseRedeem, LoseAuthInit) take effect at KSeF and then lose their answer, by how (LoseByDrop or LoseBy504).
 func (s *Server) LoseAnswers(op string, n int, how string) error {
-	if op != LoseOpenBatch && op != LoseStartExport && op != LoseRedeem {
-		return fmt.Errorf("ksefsim: lose answers: unknown operation %q (want %s, %s or %s)", op, LoseOpenBatch, LoseStartExport, LoseRedeem)
+	switch op {
+	case LoseOpenBatch, LoseStartExport, LoseRedeem, LoseAuthInit:
+	default:
+		return fmt.Errorf("ksefsim: lose answers: unknown operation %q (want %s, %s, %s or %s)", op,
+			LoseOpenBatch, LoseStartExport, LoseRedeem, LoseAuthInit)
 	}
 	if how != LoseByDrop && how != LoseBy504 {
 		return fmt.Errorf("ksefsim: lose answers: unknown way %q (want %s or %s)", how, LoseByDrop, LoseBy504)
@@ -66,6 +71,8 @@ func lostOp(r *http.Request) string {
 		return LoseStartExport
 	case "/v2/auth/token/redeem":
 		return LoseRedeem
+	case "/v2/auth/ksef-token", "/v2/auth/xades-signature":
+		return LoseAuthInit
 	}
 	return ""
 }
@@ -153,7 +160,7 @@ func (a *recordedAnswer) replay(w http.ResponseWriter) {
 	_, _ = w.Write(a.body.Bytes())
 }
 
-// serveLoseAnswersAdmin implements POST /admin/lose-answers?op=openBatch|startExport|redeem&n=1&how=drop.
+// serveLoseAnswersAdmin implements POST /admin/lose-answers?op=openBatch|startExport|redeem|authInit&n=1&how=drop.
 func (s *Server) serveLoseAnswersAdmin(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	n, err := strconv.Atoi(q.Get("n"))
