@@ -66,6 +66,9 @@ func TestInvoiceStatusCodes(t *testing.T) {
 			if len(done) != 1 || done[0].Outcome != tc.outcome {
 				t.Fatalf("done = %+v; want one %s", done, tc.outcome)
 			}
+			if n := len(h.eng.ksefFails); n != 0 {
+				t.Errorf("the engine still counts KSeF's failures of %d final invoices", n)
+			}
 			if tc.outcome == "accepted" {
 				acc := h.sim.Stats().Accepted
 				if len(acc) != 1 {

@@ -221,7 +221,7 @@ func (e *Engine) acceptPart(ctx context.Context, part *[]acceptance) error {
 	err := e.confirmJ.Accept(ctx, regs...)
 	if err == nil {
 		for _, a := range *part {
-			delete(e.ksefFails, a.inv.ID) // failed sessions before this one count no more
+			e.settled(a.inv.ID)
 			e.log.Info("invoice accepted", "file", a.inv.FileName, "invoice", a.inv.ID, "state", spool.StateAccepted,
 				"ksef_number", a.si.KsefNumber, "session", a.inv.SessionRef)
 		}
@@ -262,8 +262,7 @@ func (e *Engine) sessionFailedWithoutResults(ctx context.Context, ref string, st
 	for i := range left {
 		cur := &left[i]
 		cause := fmt.Errorf("batch session %s ended with %d %s", ref, st.Status.Code, st.Status.Description)
-		if e.ksefFails[cur.ID]++; e.ksefFails[cur.ID] >= maxKSeFFailures {
-			delete(e.ksefFails, cur.ID)
+		if e.failedByKSeFAgain(cur.ID) {
 			errs = append(errs, e.sessionFailed(ctx, cur, ref, st.Status))
 			continue
 		}
@@ -275,6 +274,17 @@ func (e *Engine) sessionFailedWithoutResults(ctx context.Context, ref string, st
 // maxKSeFFailures is how many times in a row KSeF may fail an invoice (a batch session ending
 // without a result for it, an invoice status 435 or 500) before it is rejected.
 const maxKSeFFailures = 3
+
+// failedByKSeFAgain counts one more failure KSeF caused for invoice id and reports whether that
+// makes maxKSeFFailures in a row. The count is dropped when the invoice is accepted or rejected
+// (settled).
+func (e *Engine) failedByKSeFAgain(id int64) bool {
+	e.ksefFails[id]++
+	return e.ksefFails[id] >= maxKSeFFailures
+}
+
+// settled forgets what the engine counted for an invoice that is now final.
+func (e *Engine) settled(id int64) { delete(e.ksefFails, id) }
 
 // sessionFailed rejects inv after its batch sessions kept failing as a whole. The session's status
 // codes mean other things than an invoice's with the same number (open-api.json,
@@ -323,8 +333,7 @@ func failedByKSeF(st ksef.Status) bool { return st.Code == 435 || st.Code == 500
 // only after maxKSeFFailures such failures in a row. Resending is safe: had KSeF registered it
 // after all, the next answer is 440 with the original, which the engine accepts as ours.
 func (e *Engine) invoiceFailedByKSeF(ctx context.Context, inv *spool.Invoice, st ksef.Status) error {
-	if e.ksefFails[inv.ID]++; e.ksefFails[inv.ID] >= maxKSeFFailures {
-		delete(e.ksefFails, inv.ID)
+	if e.failedByKSeFAgain(inv.ID) {
 		return e.reject(ctx, inv, st, "ksef")
 	}
 	e.closeSessionOf(ctx, inv)
@@ -351,7 +360,7 @@ func (e *Engine) closeSessionOf(ctx context.Context, inv *spool.Invoice) {
 func (e *Engine) accept(ctx context.Context, inv *spool.Invoice, si *ksef.SessionInvoice) error {
 	err := e.confirmJ.Accept(ctx, registration(inv.ID, si))
 	if err == nil {
-		delete(e.ksefFails, inv.ID) // KSeF's failures before this count no more
+		e.settled(inv.ID)
 		e.log.Info("invoice accepted", "file", inv.FileName, "invoice", inv.ID, "state", spool.StateAccepted,
 			"ksef_number", si.KsefNumber, "session", inv.SessionRef)
 	}
@@ -381,6 +390,7 @@ func (e *Engine) duplicate(ctx context.Context, inv *spool.Invoice, si *ksef.Ses
 		reg.SessionRef = origSession // the session that registered the original
 		err := e.confirmJ.Accept(ctx, reg)
 		if err == nil {
+			e.settled(inv.ID)
 			e.log.Info("invoice was already registered with the same content", "file", inv.FileName, "invoice", inv.ID,
 				"state", spool.StateAccepted, "ksef_number", orig.KsefNumber, "session", origSession)
 		}
@@ -472,6 +482,7 @@ func (e *Engine) rejectHinted(ctx context.Context, inv *spool.Invoice, st ksef.S
 	err := e.confirmJ.Reject(ctx, spool.Rejection{ID: inv.ID, Code: st.Code, Description: st.Description,
 		Details: st.Details, Stage: stage, Hint: hint})
 	if err == nil {
+		e.settled(inv.ID)
 		e.log.Warn("invoice rejected by KSeF", "file", inv.FileName, "invoice", inv.ID, "state", spool.StateRejected,
 			"code", st.Code, "reason", st.Description, "session", inv.SessionRef)
 	}
