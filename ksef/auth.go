@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -253,6 +254,18 @@ func (p *pendingLogin) usable(now time.Time) bool {
 	return now.Add(tokenMargin).Before(until)
 }
 
+// authFailed is the error of a login KSeF ended with status st. A 450 that blames the challenge
+// ("Nieprawidłowe wyzwanie autoryzacyjne", open-api.json AuthenticationOperationStatusResponse)
+// blames no credential: the challenge was used or stale, as when a start of the login is repeated
+// after its answer was lost, and a new login gets a new one.
+func authFailed(st Status) error {
+	err := &AuthError{Code: st.Code, Description: st.Description, Details: st.Details}
+	if st.Code == 450 && slices.Contains(st.Details, "Nieprawidłowe wyzwanie autoryzacyjne") {
+		return &SpentLoginError{Step: "challenge", Err: err}
+	}
+	return err
+}
+
 // codeBadChallenge is KSeF's 21111 "Nieprawidłowe wyzwanie autoryzacyjne" (open-api.json, the
 // 400 of POST /auth/ksef-token and /auth/xades-signature): the challenge is unknown, used or stale.
 const codeBadChallenge = 21111
@@ -310,7 +323,7 @@ func (c *Client) waitAuth(ctx context.Context, p *pendingLogin, resumed bool) er
 		case st.Status.Code == 200:
 			return nil
 		case st.Status.Code != 100:
-			return &AuthError{Code: st.Status.Code, Description: st.Status.Description, Details: st.Status.Details}
+			return authFailed(st.Status)
 		}
 		// Read at every turn: a daemon may set the wait while a login started before is waiting.
 		if wait := time.Duration(c.loginWait.Load()); wait > 0 && (resumed || c.clock.Now().Sub(start) >= wait) {

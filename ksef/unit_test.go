@@ -875,3 +875,29 @@ func TestDownloadVerifiesHashes(t *testing.T) {
 		t.Error("part decrypted with the wrong key accepted")
 	}
 }
+
+// TestAuthStatusBlamingTheChallenge: KSeF may end a login with 450 and the detail "Nieprawidłowe
+// wyzwanie autoryzacyjne" (open-api.json, AuthenticationOperationStatusResponse) — a used or stale
+// challenge, not a bad credential. It is a login to start anew; the other 450s are the token's fault.
+func TestAuthStatusBlamingTheChallenge(t *testing.T) {
+	const badToken = "Uwierzytelnianie zakończone niepowodzeniem z powodu błędnego tokenu"
+	for _, tc := range []struct {
+		detail string
+		spent  bool
+	}{
+		{"Nieprawidłowe wyzwanie autoryzacyjne", true},
+		{"Nieprawidłowy token", false},
+		{"Token unieważniony", false},
+		{"Nieprawidłowy czas tokena", false},
+	} {
+		err := &LoginError{Method: "token", Err: authFailed(Status{Code: 450, Description: badToken, Details: []string{tc.detail}})}
+		var spent *SpentLoginError
+		var ae *AuthError
+		if errors.As(err, &spent) != tc.spent || !errors.As(err, &ae) || ae.Code != 450 {
+			t.Errorf("%s: %v; want a spent login %v, KSeF's 450 kept", tc.detail, err, tc.spent)
+		}
+		if IsCredentialsProblem(err) == tc.spent {
+			t.Errorf("%s: credentials problem %v, want %v", tc.detail, IsCredentialsProblem(err), !tc.spent)
+		}
+	}
+}

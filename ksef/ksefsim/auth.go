@@ -237,23 +237,26 @@ func (s *Server) handleKsefToken(w http.ResponseWriter, ar *apiRequest) {
 	s.respondAuthInit(w, op, ar.now)
 }
 
+// checkTokenLocked decides a token login. The details of a 450 are KSeF's words from the table of
+// AuthenticationOperationStatusResponse.status (open-api.json): "Nieprawidłowy token", "Nieprawidłowy
+// czas tokena" (the timestamp in the encrypted token is not the challenge's), and so on.
 func (s *Server) checkTokenLocked(ct []byte, keys []*keyPair, c *challenge, ctx contextIdentifier, op *authOp) (int, []string) {
 	pt, ok := decryptWithAny(keys, ct)
 	if !ok {
-		return 450, []string{"encrypted token cannot be decrypted"}
+		return 450, []string{"Nieprawidłowy token"}
 	}
 	i := strings.LastIndexByte(string(pt), '|')
 	if i < 0 {
-		return 450, []string{"encrypted token has no timestamp"}
+		return 450, []string{"Nieprawidłowy token"}
 	}
 	token, msText := string(pt[:i]), string(pt[i+1:])
 	ms, err := strconv.ParseInt(msText, 10, 64)
 	if err != nil || ms != c.Timestamp {
-		return 450, []string{"timestamp does not match the challenge"}
+		return 450, []string{"Nieprawidłowy czas tokena"}
 	}
 	nip, ok := s.st.Tokens[token]
 	if !ok {
-		return 450, []string{"unknown or revoked KSeF token"}
+		return 450, []string{"Nieprawidłowy token"}
 	}
 	op.TokenRef = s.st.TokenRefs[token]
 	if ctx.Type != "Nip" || !s.permittedLocked(nip, ctx.Value) {
