@@ -258,3 +258,27 @@ func TestAuthCheckUnreachable(t *testing.T) {
 		t.Fatalf("output:\n%s\nwant %q and no raw dial error", out, want)
 	}
 }
+
+// TestAuthCheckLostLoginAnswers: KSeF issued a login's tokens and the answer was lost on the way (a
+// gateway's 504). `auth check` still says the login works (ksef-sync logs in anew at once); when it
+// happens twice in a row, it fails without blaming the credentials.
+func TestAuthCheckLostLoginAnswers(t *testing.T) {
+	sim := startSim(t, ksefsim.Options{RateLimits: "off"})
+	dir := t.TempDir()
+	path := company(t, dir, sim.URL(), tokenAuth(t, dir, sim.Token(opNIP)), "")
+	check := func(lost int) (int, string) {
+		t.Helper()
+		if err := sim.LoseAnswers(ksefsim.LoseRedeem, lost, ksefsim.LoseBy504); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errOut := runCLI(t, "", nil, "auth", "check", "-config", path)
+		return code, out + errOut
+	}
+	if code, out := check(1); code != exitOK || !strings.Contains(out, "login OK") {
+		t.Fatalf("one lost answer: exit %d\n%s", code, out)
+	}
+	code, out := check(2)
+	if code != exitFatal || !strings.Contains(out, "this is not about the credentials") || strings.Contains(out, "new token") {
+		t.Fatalf("two lost answers: exit %d\n%s\nwant a failure that does not blame the credentials", code, out)
+	}
+}

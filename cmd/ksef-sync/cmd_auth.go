@@ -148,6 +148,10 @@ func explainAuthError(err error, cfg *config.Config) error {
 	if errors.As(err, &unavail) {
 		return fmt.Errorf("KSeF is unavailable (HTTP %d%s); this is not about the credentials: try again later", unavail.HTTPStatus, suffix(unavail.Excerpt))
 	}
+	var spent *ksef.SpentLoginError
+	if errors.As(err, &spent) {
+		return fmt.Errorf("KSeF would not go on with the login twice in a row: its %s was already used, so an answer was lost on the way (%v); this is not about the credentials: try again", spent.Step, spent.Err)
+	}
 	var ae *ksef.AuthError
 	if errors.As(err, &ae) {
 		return fmt.Errorf("KSeF code %d: %s (%s)", ae.Code, authStatusText(ae.Code, cfg), ae.Description)
