@@ -278,7 +278,8 @@ func TestAuthCheckLostLoginAnswers(t *testing.T) {
 		t.Fatalf("one lost answer: exit %d\n%s", code, out)
 	}
 	code, out := check(2)
-	if code != exitFatal || !strings.Contains(out, "this is not about the credentials") || strings.Contains(out, "new token") {
+	if code != exitFatal || !strings.Contains(out, "KSeF code 21301: KSeF would not issue the login's tokens, twice in a row") ||
+		!strings.Contains(out, "this is not about the credentials") || strings.Contains(out, "new token") {
 		t.Fatalf("two lost answers: exit %d\n%s\nwant a failure that does not blame the credentials", code, out)
 	}
 }

@@ -150,7 +150,7 @@ func explainAuthError(err error, cfg *config.Config) error {
 	}
 	var spent *ksef.SpentLoginError
 	if errors.As(err, &spent) {
-		return fmt.Errorf("KSeF would not go on with the login twice in a row: its %s was already used, so an answer was lost on the way (%v); this is not about the credentials: try again", spent.Step, spent.Err)
+		return explainSpentLogin(spent)
 	}
 	var ae *ksef.AuthError
 	if errors.As(err, &ae) {
@@ -165,6 +165,25 @@ func explainAuthError(err error, cfg *config.Config) error {
 		return fmt.Errorf("KSeF answered HTTP %d: %s", api.HTTPStatus, api.Detail)
 	}
 	return err
+}
+
+// explainSpentLogin explains a login KSeF would not go on with twice in a row (ksef-sync had
+// already started it anew once): its challenge or its tokens were used, most likely because an
+// answer was lost on the way. A challenge KSeF calls invalid may also follow a clock that is off.
+func explainSpentLogin(spent *ksef.SpentLoginError) error {
+	code := 0
+	var ae *ksef.AuthError
+	var api *ksef.APIError
+	switch {
+	case errors.As(spent, &ae):
+		code = ae.Code
+	case errors.As(spent, &api) && len(api.Codes) > 0:
+		code = api.Codes[0].Code
+	}
+	if spent.Step == "challenge" {
+		return fmt.Errorf("KSeF code %d: the challenge was invalid or expired, twice in a row: an answer was probably lost on the way, or this computer's clock is off (doctor shows the skew); this is not about the credentials: try again", code)
+	}
+	return fmt.Errorf("KSeF code %d: KSeF would not issue the login's tokens, twice in a row: an answer was lost on the way; this is not about the credentials: try again", code)
 }
 
 func authStatusText(code int, cfg *config.Config) string {
