@@ -146,8 +146,8 @@ func (e *LoginPendingError) Error() string {
 // challenge answered with 21111 "Nieprawidłowe wyzwanie autoryzacyjne" (KSeF generates "unikalny
 // challenge" for the one next step, open-api.json POST /auth/challenge), or the redeem of a login KSeF had accepted (status
 // 200) answered with a 4xx, typically 21301 "Operacja uwierzytelniania … nie jest w stanie
-// umożliwiającym pobranie tokenów" (CIRFMF/ksef-api #325; "Tokeny można pobrać tylko raz",
-// open-api.json POST /auth/token/redeem). Both follow a repeat after a lost answer (a gateway's 5xx or
+// umożliwiającym pobranie tokenów" (CIRFMF/ksef-api #325; "Każde kolejne wywołanie z tym samym
+// authenticationToken zwróci błąd 400", CIRFMF/ksef-docs uwierzytelnianie.md). Both follow a repeat after a lost answer (a gateway's 5xx or
 // a dropped connection after KSeF did the work). The credentials are fine: a new login helps.
 type SpentLoginError struct {
 	Step string // "challenge" or "redeem"

@@ -411,8 +411,10 @@ func (s *Server) authStatusBody(op *authOp, now time.Time) map[string]any {
 
 func (s *Server) handleRedeem(w http.ResponseWriter, ar *apiRequest, op *authOp) {
 	if op.Redeemed {
-		// "Tokeny można pobrać tylko raz" (open-api.json); KSeF answers a redeem of an operation
-		// that cannot give tokens with 21301 and these words (CIRFMF/ksef-api #325, #335).
+		// "Tokeny można pobrać tylko raz" (open-api.json); "Każde kolejne wywołanie z tym samym
+		// authenticationToken zwróci błąd 400" (CIRFMF/ksef-docs uwierzytelnianie.md, step 4). KSeF
+		// answers a redeem of an operation that cannot give tokens with 21301 and these words
+		// (CIRFMF/ksef-api #325, #335).
 		writeException(w, ar.r, 400, 21301, "Brak autoryzacji.",
 			fmt.Sprintf("Operacja uwierzytelniania %s nie jest w stanie umożliwiającym pobranie tokenów.", op.Ref))
 		return
