@@ -219,7 +219,9 @@ func (c *Client) loginOnce(ctx context.Context) error {
 		RefreshToken TokenInfo `json:"refreshToken"`
 	}
 	if err := c.do(ctx, call{method: http.MethodPost, path: "/auth/token/redeem", bearer: bearerFixed, token: init.AuthenticationToken.Token, out: &out}); err != nil {
-		if api := (*APIError)(nil); errors.As(err, &api) && api.HTTPStatus < 500 {
+		// A second redeem "zwróci błąd 400" (CIRFMF/ksef-docs uwierzytelnianie.md): the login is
+		// spent. Other refusals (403 ip-not-allowed, …) stay what they are.
+		if api := (*APIError)(nil); errors.As(err, &api) && api.HTTPStatus == http.StatusBadRequest {
 			err = &SpentLoginError{Step: "redeem", Err: err}
 		}
 		return fmt.Errorf("redeem: %w", err)
