@@ -25,21 +25,32 @@ func cmdAuth(ctx context.Context, env *cliEnv, args []string) int {
 	if cfg == nil {
 		return code
 	}
-	for _, v := range views {
+	now := time.Now()
+	results := perCompany(views, func(v *config.Config) loginResult {
+		report, err := authCheck(ctx, v, now)
+		return loginResult{report, err}
+	})
+	for i, v := range views {
 		where := ""
 		if cfg.MultiCompany() {
 			where = fmt.Sprintf("company %s: ", v.CompanyName())
 			fmt.Fprintf(env.stdout, "company %s:\n", v.CompanyName())
 		}
-		res, err := authCheck(ctx, v, time.Now())
-		if err != nil {
-			fmt.Fprintf(env.stderr, "%slogin FAILED: %v\n", where, err)
+		r := <-results[i]
+		if r.err != nil {
+			fmt.Fprintf(env.stderr, "%slogin FAILED: %v\n", where, r.err)
 			code = exitFatal
 			continue
 		}
-		fmt.Fprint(env.stdout, res)
+		fmt.Fprint(env.stdout, r.report)
 	}
 	return code
+}
+
+// loginResult is one company's authCheck outcome.
+type loginResult struct {
+	report string
+	err    error
 }
 
 // authCheck performs a full login and explains the outcome in plain words. A certificate that looks

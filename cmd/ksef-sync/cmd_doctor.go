@@ -107,7 +107,7 @@ func doctorCompanies(ctx context.Context, cfg *config.Config, now time.Time, nam
 	}
 	net := networkFindings(ctx, cfg, now)
 	out := append(net, availabilityFinding(ctx, cfg))
-	for _, v := range views {
+	results := perCompany(views, func(v *config.Config) []finding {
 		cf := folderFindings(v)
 		if !anyProblem(net) {
 			cf = append(cf, loginFindings(ctx, v, now)...)
@@ -118,7 +118,10 @@ func doctorCompanies(ctx context.Context, cfg *config.Config, now time.Time, nam
 				cf[i].Check = "company " + v.CompanyName() + ": " + cf[i].Check
 			}
 		}
-		out = append(out, cf...)
+		return cf
+	})
+	for _, r := range results {
+		out = append(out, <-r...)
 	}
 	return out
 }

@@ -106,6 +106,34 @@ func companyNames(cfg *config.Config) []string {
 	return out
 }
 
+// companiesAtOnce is how many companies `auth check` and `doctor` check at the same time. One
+// after another, an office's 400 companies took 400 logins' time, and longer whenever KSeF kept
+// logins at status 100 for a while; KSeF's per-IP limit of the auth group (60 requests a second,
+// open-api.json) is paced across them, as all clients of the process share its per-IP counters.
+const companiesAtOnce = 8
+
+// perCompany runs fn for every view, companiesAtOnce at a time in configuration order, and returns
+// a channel per view that gets its result. The caller reads every channel, in order: its report
+// follows the configuration while later companies are already under way, and every worker has
+// ended when the caller is done.
+func perCompany[T any](views []*config.Config, fn func(*config.Config) T) []chan T {
+	results := make([]chan T, len(views))
+	next := make(chan int, len(views))
+	for i := range views {
+		results[i] = make(chan T, 1)
+		next <- i
+	}
+	close(next)
+	for range min(companiesAtOnce, len(views)) {
+		go func() {
+			for i := range next {
+				results[i] <- fn(views[i])
+			}
+		}()
+	}
+	return results
+}
+
 // worstExit combines the exit codes of several companies: a fatal error beats a rejection beats
 // success, so a script sees the worst.
 func worstExit(a, b int) int {

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -383,6 +387,42 @@ func TestAuthCheckNamesTheMissingGrant(t *testing.T) {
 	}
 	if code, _, errOut := e.runCmd(time.Minute, "status", "-config", cfg, "-company", "nobody"); code != exitUsage || !strings.Contains(errOut, "acme (NIP "+acme+")") {
 		t.Errorf("status -company nobody: exit %d, %s", code, errOut)
+	}
+}
+
+// TestAuthCheckLogsInSeveralCompaniesAtOnce: `auth check` does not wait for one company's login
+// before it starts the next: while KSeF keeps the first logins at status 100 (as production has for
+// half an hour, CIRFMF/ksef-api #567), the later companies' logins are under way too; the report
+// still lists the companies in configuration order.
+func TestAuthCheckLogsInSeveralCompaniesAtOnce(t *testing.T) {
+	companies := []fleetCompany{{name: "acme", nip: "5265877635"}, {name: "beta", nip: "1234567819"}, {name: "gamma", nip: "1234567854"}}
+	var nips []string
+	for _, c := range companies {
+		nips = append(nips, c.nip)
+	}
+	sim := startSim(t, ksefsim.Options{DefaultNIP: officeNIP, Grants: map[string][]string{officeNIP: nips}})
+	fx := &fleetFixture{t: t, dir: t.TempDir(), sim: sim}
+	fx.writeConfig(companies, "", fleetUntuned, fx.tokenAuth("office.token", sim.Token(officeNIP)))
+	testutil.SkipUnderWine(t, "spawns the real binary")
+	sim.HoldLogins(len(companies))
+	// The real binary, for the reason TestAuthCheckNamesTheMissingGrant gives.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binPath, "auth", "check", "-config", fx.cfgPath)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "every company's login started while the first ones are held", time.Minute, func() bool {
+		return sim.Stats().LoginsStarted == len(companies)
+	})
+	sim.ReleaseLogins()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("auth check: %v\n%s%s", err, out.String(), errOut.String())
+	}
+	if !regexp.MustCompile(`(?s)^company acme:\nlogin OK.*company beta:\nlogin OK.*company gamma:\nlogin OK`).MatchString(out.String()) {
+		t.Errorf("the report does not list acme, beta, gamma in order:\n%s", out.String())
 	}
 }
 

@@ -58,10 +58,12 @@ func FolderProblem(u FolderUse) (problem, fix string) {
 	case !st.IsDir():
 		return "this is a file, not a folder", "point " + u.Key + " at a folder"
 	}
-	probe := filepath.Join(u.Path, ".ksef-sync-probe.tmp")
-	if err := os.WriteFile(probe, []byte("probe"), 0o600); err != nil {
+	// A probe of its own: companies sharing a folder are checked at the same time (doctor).
+	probe, err := os.CreateTemp(u.Path, ".ksef-sync-probe-*.tmp")
+	if err != nil {
 		return "cannot write here: " + err.Error(), "grant the service account Modify rights on the folder (and on the share)"
 	}
-	_ = os.Remove(probe)
+	probe.Close()
+	_ = os.Remove(probe.Name())
 	return "", ""
 }
