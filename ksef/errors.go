@@ -142,13 +142,14 @@ func (e *LoginPendingError) Error() string {
 		e.Ref, e.Since.UTC().Format(time.RFC3339))
 }
 
-// SpentLoginError is KSeF refusing to go on with a login because a step of it was already used: a
-// challenge answered with 21111 "Nieprawidłowe wyzwanie autoryzacyjne" (KSeF generates "unikalny
-// challenge" for the one next step, open-api.json POST /auth/challenge), or the redeem of a login KSeF had accepted (status
-// 200) answered with a 400, typically 21301 "Operacja uwierzytelniania … nie jest w stanie
-// umożliwiającym pobranie tokenów" (CIRFMF/ksef-api #325; "Każde kolejne wywołanie z tym samym
-// authenticationToken zwróci błąd 400", CIRFMF/ksef-docs uwierzytelnianie.md). Both follow a repeat after a lost answer (a gateway's 5xx or
-// a dropped connection after KSeF did the work). The credentials are fine: a new login helps.
+// SpentLoginError is KSeF refusing to go on with a login because a step of it was already used:
+// a challenge answered with 21111 "Nieprawidłowe wyzwanie autoryzacyjne" (KSeF generates "unikalny
+// challenge" for the one next step, open-api.json POST /auth/challenge), or the redeem of a login
+// KSeF had accepted (status 200) answered with a 400, typically 21301 "Operacja uwierzytelniania …
+// nie jest w stanie umożliwiającym pobranie tokenów" (CIRFMF/ksef-api #325; "Każde kolejne
+// wywołanie z tym samym authenticationToken zwróci błąd 400", CIRFMF/ksef-docs
+// uwierzytelnianie.md). Both follow a repeat after a lost answer (a gateway's 5xx or a dropped
+// connection after KSeF did the work). The credentials are fine: a new login helps.
 type SpentLoginError struct {
 	Step string // "challenge" or "redeem"
 	Err  error
