@@ -571,6 +571,8 @@ func TestSendBesideTheDaemonCountsWhatItTookAlready(t *testing.T) {
 	startLoggedDaemon(t, fx.cfgPath)
 	fx.dropInvoices(acme.name, acme.nip, 1)
 	fx.dropInvoices(omega.name, omega.nip, 1)
+	// acme's invoice done (its outputs written, not only accepted: an accepted invoice is one the
+	// daemon has not finished, which send would wait for and count), omega's waiting in the journal.
 	eventually(t, "acme's invoice sent and omega's waiting in the journal", time.Minute, func() bool {
 		code, out, _ := runCLI(t, "", nil, "status", "-config", fx.cfgPath, "-json")
 		var rep status.Report
@@ -578,7 +580,7 @@ func TestSendBesideTheDaemonCountsWhatItTookAlready(t *testing.T) {
 			return false
 		}
 		a, o := rep.Companies[0], rep.Companies[1]
-		return a.Invoices.Accepted == 1 && o.Invoices.InProgress == 1 && o.Queue["claimed"] == 0 &&
+		return a.Invoices.Accepted == 1 && a.Queue["done"] == 1 && o.Invoices.InProgress == 1 && o.Queue["claimed"] == 0 &&
 			len(glob(t, fx.folder(omega.name, "outbox"), "*.xml")) == 0
 	})
 
