@@ -27,7 +27,7 @@ func cmdPull(ctx context.Context, env *cliEnv, args []string) int {
 		return fail(env, exitUsage, fmt.Errorf("-until and -out only work together with -since"))
 	}
 	several := *since != "" && severalSelected(fs)
-	alone := func(d *deps) int {
+	alone := func(env *cliEnv, d *deps) int {
 		opts := pullOptions(d)
 		if *since != "" {
 			dir := *out
@@ -48,7 +48,7 @@ func cmdPull(ctx context.Context, env *cliEnv, args []string) int {
 		}
 		return pullOnce(ctx, env, opts, d.cfg)
 	}
-	withDaemon := func(cfg *config.Config, _ *slog.Logger) int {
+	withDaemon := func(env *cliEnv, cfg *config.Config, _ *slog.Logger) int {
 		if *since != "" {
 			return fail(env, exitFatal, fmt.Errorf("the daemon is running: a one-off re-download (-since) needs the state folder to itself; stop the service or run it later"))
 		}

@@ -17,8 +17,10 @@ func cmdSend(ctx context.Context, env *cliEnv, args []string) int {
 		return parseFailed(err)
 	}
 	return withCompanies(ctx, env, fs,
-		func(d *deps) int { return sendOnce(ctx, env, d, *timeout) },
-		func(cfg *config.Config, log *slog.Logger) int { return sendViaDaemon(ctx, env, cfg, log, *timeout) })
+		func(env *cliEnv, d *deps) int { return sendOnce(ctx, env, d, *timeout) },
+		func(env *cliEnv, cfg *config.Config, log *slog.Logger) int {
+			return sendViaDaemon(ctx, env, cfg, log, *timeout)
+		})
 }
 
 func sendOnce(ctx context.Context, env *cliEnv, d *deps, timeout time.Duration) int {

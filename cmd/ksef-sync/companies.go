@@ -106,9 +106,9 @@ func companyNames(cfg *config.Config) []string {
 	return out
 }
 
-// companiesAtOnce is how many companies `auth check` and `doctor` check at the same time. One
-// after another, an office's 400 companies took 400 logins' time, and longer whenever KSeF kept
-// logins at status 100 for a while; KSeF's per-IP limit of the auth group (60 requests a second,
+// companiesAtOnce is how many companies `auth check`, `doctor`, `send` and `pull` work on at the
+// same time. One after another, an office's 400 companies took 400 logins' time, and longer
+// whenever KSeF kept logins at status 100 for a while; KSeF's per-IP limit of the auth group (60 requests a second,
 // open-api.json) is paced across them, as all clients of the process share its per-IP counters.
 const companiesAtOnce = 8
 
@@ -153,15 +153,19 @@ func worstExit(a, b int) int {
 }
 
 // withCompanies is withDepsOrDaemon for the selected companies: each runs alone (sharing one
-// journal), or, while a daemon holds the state folder, through withDaemon. Each company's output
-// starts with a "company NAME:" line when the configuration lists companies.
-func withCompanies(ctx context.Context, env *cliEnv, f *companyFlags, alone func(d *deps) int, withDaemon func(cfg *config.Config, log *slog.Logger) int) int {
+// journal), or, while a daemon holds the state folder, through withDaemon. Several companies run
+// companiesAtOnce at a time, as the daemon runs them: one after another, an office's 400 companies
+// waited for each other's logins, sends and exports. Their output stays in configuration order,
+// each company's under a "company NAME:" line (orderedOutput).
+func withCompanies(ctx context.Context, env *cliEnv, f *companyFlags, alone func(env *cliEnv, d *deps) int, withDaemon func(env *cliEnv, cfg *config.Config, log *slog.Logger) int) int {
 	cfg, views, code := f.views(env)
 	if cfg == nil {
 		return code
 	}
 	if !cfg.MultiCompany() {
-		return withDepsOrDaemon(ctx, env, *f.config, alone, withDaemon)
+		return withDepsOrDaemon(ctx, env, *f.config,
+			func(d *deps) int { return alone(env, d) },
+			func(cfg *config.Config, log *slog.Logger) int { return withDaemon(env, cfg, log) })
 	}
 	log, closeLog, err := newLogger(env, cfg)
 	if err != nil {
@@ -176,20 +180,29 @@ func withCompanies(ctx context.Context, env *cliEnv, f *companyFlags, alone func
 	if j != nil {
 		defer j.Close()
 	}
-	code = exitOK
-	for _, v := range views {
-		fmt.Fprintf(env.stdout, "company %s:\n", v.CompanyName())
+	names := make([]string, len(views))
+	index := make(map[*config.Config]int, len(views))
+	for i, v := range views {
+		names[i], index[v] = v.CompanyName(), i
+	}
+	out := newOrderedOutput(env.stdout, env.stderr, names)
+	results := perCompany(views, func(v *config.Config) int {
+		i := index[v]
+		defer out.end(i)
+		cenv, clog := out.env(env, i), log.With("company", v.CompanyName())
 		if locked {
-			code = worstExit(code, withDaemon(v, log.With("company", v.CompanyName())))
-			continue
+			return withDaemon(cenv, v, clog)
 		}
-		d, err := openCompany(ctx, v, log.With("company", v.CompanyName()), j)
+		d, err := openCompany(ctx, v, clog, j)
 		if err != nil {
-			code = worstExit(code, fail(env, exitFatal, fmt.Errorf("company %s: %w", v.CompanyName(), err)))
-			continue
+			return fail(cenv, exitFatal, fmt.Errorf("company %s: %w", v.CompanyName(), err))
 		}
-		code = worstExit(code, alone(d))
-		d.close()
+		defer d.close()
+		return alone(cenv, d)
+	})
+	code = exitOK
+	for _, r := range results {
+		code = worstExit(code, <-r)
 	}
 	return code
 }

@@ -426,6 +426,60 @@ func TestAuthCheckLogsInSeveralCompaniesAtOnce(t *testing.T) {
 	}
 }
 
+// TestSendAndPullWorkOnSeveralCompaniesAtOnce: without a daemon, `send` and `pull` work on an
+// office's companies at the same time, as the daemon does (one after another, 400 companies waited
+// for 400 logins, sends and exports), and still print each company's lines together under its
+// "company NAME:" line in configuration order. KSeF holds every login at status 100 until all
+// three have started, which one company at a time never reaches.
+func TestSendAndPullWorkOnSeveralCompaniesAtOnce(t *testing.T) {
+	companies := []fleetCompany{{name: "acme", nip: "5265877635"}, {name: "beta", nip: "1234567819"}, {name: "gamma", nip: "1234567854"}}
+	var nips []string
+	for _, c := range companies {
+		nips = append(nips, c.nip)
+	}
+	sim := startSim(t, ksefsim.Options{DefaultNIP: officeNIP, Grants: map[string][]string{officeNIP: nips}})
+	fx := &fleetFixture{t: t, dir: t.TempDir(), sim: sim}
+	fx.writeConfig(companies, "", fleetUntuned, fx.tokenAuth("office.token", sim.Token(officeNIP)))
+	for _, c := range companies {
+		fx.dropInvoices(c.name, c.nip, 1)
+	}
+	testutil.SkipUnderWine(t, "spawns the real binary")
+	for _, tc := range []struct {
+		command string
+		each    string // what each company's lines hold
+	}{
+		{"send", `accepted: 1\nrejected: 0\npending: 0\n`},
+		{"pull", `exports: `},
+	} {
+		before := sim.Stats().LoginsStarted
+		sim.HoldLogins(len(companies))
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, binPath, tc.command, "-config", fx.cfgPath)
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, tc.command+": every company's login started while the first ones are held", time.Minute, func() bool {
+			return sim.Stats().LoginsStarted == before+len(companies)
+		})
+		sim.ReleaseLogins()
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("%s: %v\n%s%s", tc.command, err, out.String(), errOut.String())
+		}
+		inOrder := `(?s)^company acme:\n` + tc.each + `.*company beta:\n` + tc.each + `.*company gamma:\n` + tc.each
+		if !regexp.MustCompile(inOrder).MatchString(out.String()) || strings.Count(out.String(), "company ") != len(companies) {
+			t.Errorf("%s does not print acme, beta, gamma in order, each with its own lines:\n%s", tc.command, out.String())
+		}
+	}
+	for _, c := range companies {
+		if n := len(fx.sentRecords(c.name)); n != 1 {
+			t.Errorf("%s: %d invoices in sent/, want 1", c.name, n)
+		}
+	}
+}
+
 // TestFleetMetricsPerCompany: with two companies, /metrics of the real daemon labels every
 // journal-derived series with the company's name and NIP and every KSeF request series with the
 // name, each company with its own counts (issue 13: company.name is used in metrics).
