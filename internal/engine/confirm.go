@@ -284,7 +284,11 @@ func (e *Engine) failedByKSeFAgain(id int64) bool {
 }
 
 // settled forgets what the engine counted for an invoice that is now final.
-func (e *Engine) settled(id int64) { delete(e.ksefFails, id) }
+func (e *Engine) settled(id int64) {
+	delete(e.ksefFails, id)
+	delete(e.dupLookups, id)
+	delete(e.storageWaits, id)
+}
 
 // sessionFailed rejects inv after its batch sessions kept failing as a whole. The session's status
 // codes mean other things than an invoice's with the same number (open-api.json,
@@ -376,6 +380,9 @@ func (e *Engine) duplicate(ctx context.Context, inv *spool.Invoice, si *ksef.Ses
 		return e.reject(ctx, inv, si.Status, "ksef")
 	}
 	orig, err := e.findOriginal(ctx, inv, origSession, origNumber)
+	if errors.Is(err, errOriginalNotStoredYet) {
+		return nil // stays submitted: its status is read again and the original looked up when due
+	}
 	if errors.Is(err, errOriginalUnknown) {
 		st := si.Status
 		st.Description = e.opt.Lang.T(msg.DescDuplicateUnknown, origNumber)
@@ -413,6 +420,9 @@ func (e *Engine) findOriginal(ctx context.Context, inv *spool.Invoice, sessionRe
 	if ok && strings.EqualFold(prev.KsefNumber, ksefNumber) {
 		return &ksef.SessionInvoice{KsefNumber: prev.KsefNumber, InvoiceHash: prev.RegisteredHash, ReferenceNumber: prev.InvoiceRef,
 			AcquisitionDate: prev.AcquisitionDate, UpoDownloadURL: prev.UpoURL}, nil
+	}
+	if w, waiting := e.storageWaits[inv.ID]; waiting && e.now().Before(w.next) {
+		return nil, errOriginalNotStoredYet // neither its session listed nor it fetched before then
 	}
 	list, ok := e.origCache[sessionRef]
 	if !ok {
@@ -452,25 +462,73 @@ const maxOriginalLookups = 5
 // errOriginalUnknown: the original of a duplicate could not be compared with our bytes.
 var errOriginalUnknown = errors.New("the original could not be compared")
 
+// KSeF gives an invoice its number before it stores it for good, and serves it by number only
+// once stored: until then GET /invoices/ksef/{ksefNumber} answers 400 21165 "Faktura o podanym
+// numerze KSeF nie jest jeszcze dostępna" with the details "została przetworzona, ale nie jest
+// jeszcze dostępna do pobrania. Spróbuj ponownie później" (open-api.json), and
+// permanentStorageDate "is filled in asynchronously … may not be available yet while checking
+// the status" (SessionInvoiceStatusResponse). Production answers it right after a number is
+// assigned (CIRFMF/ksef-api #96). An original another tool registered seconds before our copy is
+// in that window, so 21165 is not a refusal to compare: the lookup waits and is tried again,
+// after originalStorageRetry and then after as long as it has waited (at most
+// originalStorageRetryMax), and only after originalStorageWait does the engine give up and say so.
+const (
+	originalStorageRetry    = 10 * time.Second
+	originalStorageRetryMax = 5 * time.Minute
+	originalStorageWait     = time.Hour
+)
+
+// errOriginalNotStoredYet: KSeF has not stored the original yet (21165); the duplicate waits.
+var errOriginalNotStoredYet = errors.New("the original is not stored yet")
+
+// storageWait is a duplicate waiting for its original to be stored: since the first 21165, and
+// when to ask again.
+type storageWait struct{ since, next time.Time }
+
 // originalByNumber fetches the original invoice by its KSeF number and compares the hash of its
 // bytes with ours. A refusal, or repeated failures, end in errOriginalUnknown: a clear outcome
-// instead of a lookup retried for ever.
+// instead of a lookup retried for ever. An original not stored yet is waited for
+// (errOriginalNotStoredYet).
 func (e *Engine) originalByNumber(ctx context.Context, inv *spool.Invoice, ksefNumber string) (*ksef.SessionInvoice, error) {
 	data, err := e.confirmK.GetInvoice(ctx, ksefNumber)
 	if err != nil {
 		if rateLimited(err) {
 			return nil, err // not a failed lookup: tried again once the group may be used
 		}
-		e.dupLookups[inv.ID]++
 		var api *ksef.APIError
+		if errors.As(err, &api) && api.HasCode(21165) {
+			return nil, e.waitForStorage(inv, ksefNumber, err)
+		}
+		e.dupLookups[inv.ID]++
 		if errors.As(err, &api) && api.HTTPStatus >= 400 && api.HTTPStatus < 500 || e.dupLookups[inv.ID] >= maxOriginalLookups {
 			return nil, fmt.Errorf("%w: %w", errOriginalUnknown, err)
 		}
 		return nil, err
 	}
 	delete(e.dupLookups, inv.ID)
+	delete(e.storageWaits, inv.ID)
 	sum := sha256.Sum256(data)
 	return &ksef.SessionInvoice{KsefNumber: ksefNumber, InvoiceHash: base64.StdEncoding.EncodeToString(sum[:])}, nil
+}
+
+// waitForStorage records one more 21165 for the original of inv and says when to ask again, or,
+// after originalStorageWait, gives up with errOriginalUnknown.
+func (e *Engine) waitForStorage(inv *spool.Invoice, ksefNumber string, err error) error {
+	now := e.now()
+	w, ok := e.storageWaits[inv.ID]
+	if !ok {
+		w.since = now
+		e.log.Info("the original of a duplicate has its KSeF number but KSeF has not stored it yet; comparing it later",
+			"file", inv.FileName, "invoice", inv.ID, "original", ksefNumber)
+	}
+	waited := now.Sub(w.since)
+	if waited >= originalStorageWait {
+		delete(e.storageWaits, inv.ID)
+		return fmt.Errorf("%w: KSeF has not stored it after %s: %w", errOriginalUnknown, waited.Round(time.Minute), err)
+	}
+	w.next = now.Add(min(originalStorageRetryMax, max(originalStorageRetry, waited)))
+	e.storageWaits[inv.ID] = w
+	return errOriginalNotStoredYet
 }
 
 func (e *Engine) reject(ctx context.Context, inv *spool.Invoice, st ksef.Status, stage string) error {

@@ -7,7 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ksef-sync/ksef-sync/internal/testutil"
 	"github.com/ksef-sync/ksef-sync/ksef"
+	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
+	"github.com/ksef-sync/ksef-sync/ksef/ksefsim/simtest"
 	"github.com/ksef-sync/ksef-sync/spool"
 )
 
@@ -186,5 +189,65 @@ func TestDuplicateNamingTheWrongSession(t *testing.T) {
 	got := judgeDuplicate(t, h, submittedCopy(t, h, "B.xml", data), wrong)
 	if got.State != spool.StateAccepted || got.KsefNumber != origNumber {
 		t.Fatalf("state %s ksef number %q (%s), want accepted as %s", got.State, got.KsefNumber, got.ErrDescription, origNumber)
+	}
+}
+
+// TestDuplicateWaitsForItsOriginalToBeStored: KSeF gives an invoice its number before it stores it
+// for good, and until then answers a download by number with 21165 "nie jest jeszcze dostępna …
+// Spróbuj ponownie później" (open-api.json; production: right after the number is assigned,
+// CIRFMF/ksef-api #96). Our copy of an invoice another tool registered seconds before is in that
+// window: it waits, asking again only when due, and is accepted with the original's number once
+// KSeF has stored it, not rejected as an original that "could not be compared". An original KSeF
+// never stores ends in that rejection after originalStorageWait.
+func TestDuplicateWaitsForItsOriginalToBeStored(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		lag       time.Duration
+		wantState spool.State
+	}{
+		{"stored after 10 minutes", 10 * time.Minute, spool.StateAccepted},
+		{"never stored", 48 * time.Hour, spool.StateRejected},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := testutil.NewClock(time.Now())
+			sim := simtest.Start(t, ksefsim.Options{DefaultNIP: nip, StorageLag: tc.lag, Now: clock.Now})
+			other := newHarnessOn(t, sim, SendSettings{})
+			data := inv(12, "OTHER")
+			done := other.settle(other.drop("A.xml", data))
+			if len(done) != 1 || done[0].Outcome != "accepted" {
+				t.Fatalf("the other tool's send: %+v", done)
+			}
+			status440 := &ksef.SessionInvoice{Status: ksef.Status{Code: 440, Description: "Duplikat faktury.", Extensions: map[string]string{
+				"originalKsefNumber": done[0].KsefNumber, "originalSessionReferenceNumber": "20261202-SO-0000000000-0000000000-00"}}}
+			h := newHarnessOn(t, sim, SendSettings{})
+			h.eng.now = clock.Now
+			copyInv := submittedCopy(t, h, "B.xml", data)
+			downloads := func() int { return sim.Stats().Requests["invoiceDownload"] }
+
+			if got := judgeDuplicate(t, h, copyInv, status440); got.State != spool.StateSubmitted {
+				t.Fatalf("while KSeF has not stored the original: state %s (%s), want still submitted", got.State, got.ErrDescription)
+			}
+			asked := downloads()
+			clock.Advance(originalStorageRetry / 2)
+			if got := judgeDuplicate(t, h, copyInv, status440); got.State != spool.StateSubmitted || downloads() != asked {
+				t.Fatalf("before the next lookup is due: state %s, %d more downloads, want submitted and none", got.State, downloads()-asked)
+			}
+			var got *spool.Invoice
+			for range 100 { // each step one lookup when due, as the confirm loop would ask
+				clock.Advance(originalStorageRetryMax)
+				if got = judgeDuplicate(t, h, copyInv, status440); got.State != spool.StateSubmitted {
+					break
+				}
+			}
+			if got.State != tc.wantState {
+				t.Fatalf("state %s (%s), want %s", got.State, got.ErrDescription, tc.wantState)
+			}
+			if tc.wantState == spool.StateAccepted && got.KsefNumber != done[0].KsefNumber {
+				t.Errorf("accepted as %s, want the original's %s", got.KsefNumber, done[0].KsefNumber)
+			}
+			if tc.wantState == spool.StateRejected && !strings.Contains(got.ErrDescription, "nie pozwolił porównać") {
+				t.Errorf("rejected with %q, want the original that could not be compared", got.ErrDescription)
+			}
+		})
 	}
 }

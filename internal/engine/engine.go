@@ -150,6 +150,8 @@ type Engine struct {
 	confGate   retryGate[string]    // sessions whose verdicts could not be read, by reference
 	nextPoll   map[string]time.Time // when each session with submitted invoices is next asked about
 	dupLookups map[int64]int        // failed lookups of a duplicate's original, by invoice
+	// storageWaits holds, by invoice, the duplicates whose original KSeF has not stored yet.
+	storageWaits map[int64]storageWait
 	// ksefFails counts, by invoice, the failures KSeF caused in a row: batch sessions that ended
 	// without a result for it (sessionFailedWithoutResults) and invoice statuses 435 and 500
 	// (invoiceFailedByKSeF).
@@ -211,18 +213,19 @@ func New(opt Options) (*Engine, error) {
 		loopJ: opt.Journal, claimJ: opt.Journal, sendJ: opt.Journal, confirmJ: opt.Journal,
 		outJ: opt.Journal, recoverJ: opt.Journal, offJ: opt.Journal,
 		sendK: opt.KSeF, confirmK: opt.KSeF, outK: opt.KSeF, recoverK: opt.KSeF, listK: opt.KSeF, limitsK: opt.KSeF,
-		log:        opt.Logger.With("component", "engine", "nip", opt.NIP),
-		now:        opt.Now,
-		wake:       make(chan struct{}, 1),
-		reload:     make(chan SendSettings, 1),
-		budget:     newSlidingCount(time.Hour, opt.Send.OnlinePerHour),
-		fastPolls:  newSlidingCount(time.Hour, fastPollsPerHour),
-		warned:     map[int64]bool{},
-		nextPoll:   map[string]time.Time{},
-		dupLookups: map[int64]int{},
-		ksefFails:  map[int64]int{},
-		claims:     claims,
-		owner:      newOwnerGuard(opt, claims.ID()),
+		log:          opt.Logger.With("component", "engine", "nip", opt.NIP),
+		now:          opt.Now,
+		wake:         make(chan struct{}, 1),
+		reload:       make(chan SendSettings, 1),
+		budget:       newSlidingCount(time.Hour, opt.Send.OnlinePerHour),
+		fastPolls:    newSlidingCount(time.Hour, fastPollsPerHour),
+		warned:       map[int64]bool{},
+		nextPoll:     map[string]time.Time{},
+		dupLookups:   map[int64]int{},
+		storageWaits: map[int64]storageWait{},
+		ksefFails:    map[int64]int{},
+		claims:       claims,
+		owner:        newOwnerGuard(opt, claims.ID()),
 	}, nil
 }
 

@@ -300,8 +300,14 @@ func (s *Server) handleGetInvoice(w http.ResponseWriter, ar *apiRequest) {
 		writeException(w, ar.r, 400, 21164, "Faktura o podanym identyfikatorze nie istnieje.", "invoice "+n+" not found")
 		return
 	}
-	if code, final := s.invoiceView(inv, ar.now); !final || code != 200 {
-		writeException(w, ar.r, 400, 21165, "Faktura o podanym numerze KSeF nie jest jeszcze dostępna.", "invoice is still being processed")
+	// KSeF shows an invoice's number before it stores it for good (permanentStorageDate "uzupełniana
+	// asynchronicznie … Podczas sprawdzania statusu może być jeszcze niedostępna",
+	// SessionInvoiceStatusResponse) and serves it by number only once stored: until then 400 21165
+	// with the details of open-api.json's table for GET /invoices/ksef/{ksefNumber}. Production
+	// answers it right after the number is assigned (CIRFMF/ksef-api #96).
+	if code, final := s.invoiceView(inv, ar.now); !final || code != 200 || ar.now.Before(inv.Storage) {
+		writeException(w, ar.r, 400, 21165, "Faktura o podanym numerze KSeF nie jest jeszcze dostępna.",
+			"Faktura o numerze KSeF "+n+" została przetworzona, ale nie jest jeszcze dostępna do pobrania. Spróbuj ponownie później.")
 		return
 	}
 	data, ok := s.blobs.get(s.st, "inv/"+inv.KsefNumber)

@@ -28,15 +28,19 @@ import (
 
 // Options configure a simulator; zero values take the documented defaults.
 type Options struct {
-	Tokens             []TokenGrant  // pre-registered KSeF tokens; empty → New generates one for DefaultNIP
-	DefaultNIP         string        // default "5265877635"
-	ProcessingDelay    time.Duration // delay of each asynchronous step; 0 = immediate
-	DelayDist          DelayDist     // when set, each invoice/batch draws its processing time from it
-	RateLimits         string        // "production" (default) | "off" | "scaled"
-	RateScale          float64       // with "scaled": multiply every limit by this
-	ExportTruncateAt   int           // max invoices per export package (default 10000)
-	ExportPartSize     int64         // max plaintext bytes per export part (default 50_000_000)
-	HWMLag             time.Duration // permanentStorageHwmDate = now - HWMLag (default 2m)
+	Tokens           []TokenGrant  // pre-registered KSeF tokens; empty → New generates one for DefaultNIP
+	DefaultNIP       string        // default "5265877635"
+	ProcessingDelay  time.Duration // delay of each asynchronous step; 0 = immediate
+	DelayDist        DelayDist     // when set, each invoice/batch draws its processing time from it
+	RateLimits       string        // "production" (default) | "off" | "scaled"
+	RateScale        float64       // with "scaled": multiply every limit by this
+	ExportTruncateAt int           // max invoices per export package (default 10000)
+	ExportPartSize   int64         // max plaintext bytes per export part (default 50_000_000)
+	HWMLag           time.Duration // permanentStorageHwmDate = now - HWMLag (default 2m)
+	// StorageLag is how much longer an accepted invoice takes to be stored for good
+	// (permanentStorageDate) after its KSeF number is shown; until then it cannot be downloaded
+	// by number (21165). Default 0: stored within the processing time.
+	StorageLag         time.Duration
 	UPOURLTTL          time.Duration // validity of pre-signed storage URLs (default 72h)
 	StateDir           string        // "" = memory only; else state persists there
 	Now                func() time.Time

@@ -261,7 +261,7 @@ func (s *Server) recordInvoiceLocked(inv *invoice, xmlData []byte, facts *invoic
 		inv.Offline = true
 	}
 	inv.Acquisition = acquired
-	inv.Storage = acquired.Add(max(s.invoiceDelay(inv)/2, time.Millisecond))
+	inv.Storage = acquired.Add(max(s.invoiceDelay(inv)/2, time.Millisecond) + s.opts.StorageLag)
 	inv.KsefNumber = newKsefNumber(facts.SellerNIP, acquired)
 	inv.Code, inv.Description = 200, "Sukces"
 	if err := s.blobs.put(s.st, "inv/"+inv.KsefNumber, xmlData); err != nil {
