@@ -196,8 +196,7 @@ func (c *Client) loginSteps(ctx context.Context) error {
 	err := c.loginOnce(ctx)
 	var spent *SpentLoginError
 	if errors.As(err, &spent) {
-		c.log.Warn("KSeF would not go on with the login, its "+spent.Step+" was already used (an earlier answer may have been lost); logging in again",
-			"err", spent.Err)
+		c.log.Warn("KSeF would not go on with the login ("+spent.Reason()+"); logging in again", "err", spent.Err)
 		err = c.loginOnce(ctx)
 	}
 	return err
@@ -297,6 +296,19 @@ func (c *Client) startOrResume(ctx context.Context) (p *pendingLogin, resumed bo
 	return &pendingLogin{init: init, since: c.clock.Now()}, false, nil
 }
 
+// loginUnknown reports KSeF answering the status of a login with what open-api.json gives for
+// GET /auth/{referenceNumber} when the login is no longer there to ask about: 401 (its
+// authenticationToken no longer valid), 410 "Operacja wygasła", or 400 21304 "Brak
+// uwierzytelnienia" (the operation not found). None is a verdict on the credentials, which KSeF
+// gives as a status code of the login (450, 415, …); a new login is the way on.
+func loginUnknown(err error) bool {
+	var api *APIError
+	if !errors.As(err, &api) {
+		return false
+	}
+	return api.HTTPStatus == http.StatusUnauthorized || api.HTTPStatus == http.StatusGone || api.HasCode(21304)
+}
+
 // SetLoginWait bounds how long one call waits for KSeF to finish a login (authentication status
 // 100): after d, or after one more look at a login an earlier call left pending, the call fails
 // with a LoginPendingError and the login is kept for the next call. A daemon sets it, so its loop
@@ -317,6 +329,8 @@ func (c *Client) waitAuth(ctx context.Context, p *pendingLogin, resumed bool) er
 		err := c.do(ctx, call{method: http.MethodGet, path: "/auth/" + pathEscape(p.init.ReferenceNumber),
 			bearer: bearerFixed, token: p.init.AuthenticationToken.Token, out: &st})
 		switch {
+		case loginUnknown(err):
+			return &SpentLoginError{Step: "status", Err: fmt.Errorf("auth status: %w", err)}
 		case err != nil:
 			if ctx.Err() != nil || IsRetriable(err) {
 				c.pending = p

@@ -102,3 +102,38 @@ func TestSlowLoginIsResumed(t *testing.T) {
 		t.Errorf("%d logins started; the finished login should have been the pending one, not a third", started())
 	}
 }
+
+// TestLoginKSeFNoLongerKnows: the status of a login KSeF kept at 100 is asked again, but KSeF no
+// longer knows it: 401 (its authenticationToken no longer valid in KSeF's time, though not yet in
+// ours) or 400 21304 "Brak uwierzytelnienia" (open-api.json, GET /auth/{referenceNumber}). That is
+// no verdict on the credentials (KSeF gives those as a login status: 450, 415, …): the client
+// starts a new login at once, and the administrator is never sent after a new token.
+func TestLoginKSeFNoLongerKnows(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		forget func(e *env)
+	}{
+		{"401, token expired in KSeF's time", func(e *env) { e.skew.Store(int64(time.Hour)) }},
+		{"21304, operation not found", func(e *env) { e.sim.ForgetLogins() }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, ksefsim.Options{}, nil)
+			e.sim.HoldLogins(1)
+			e.c.SetLoginWait(time.Second)
+			var lp *LoginPendingError
+			if err := e.c.Login(e.ctx); !errors.As(err, &lp) {
+				t.Fatalf("first call: %v, want a login kept pending", err)
+			}
+			tc.forget(e)
+			if err := e.c.Login(e.ctx); err != nil {
+				t.Fatalf("after KSeF lost the pending login: %v, want a new login", err)
+			}
+			if n := e.sim.Stats().LoginsStarted; n != 2 {
+				t.Errorf("%d logins started, want 2 (the lost one and a new one)", n)
+			}
+			if err := e.c.RefreshLimits(e.ctx); err != nil {
+				t.Fatalf("the new login's tokens do not work: %v", err)
+			}
+		})
+	}
+}

@@ -149,14 +149,25 @@ func (e *LoginPendingError) Error() string {
 // nie jest w stanie umożliwiającym pobranie tokenów" (CIRFMF/ksef-api #325; "Każde kolejne
 // wywołanie z tym samym authenticationToken zwróci błąd 400", CIRFMF/ksef-docs
 // uwierzytelnianie.md). Both follow a repeat after a lost answer (a gateway's 5xx or a dropped
-// connection after KSeF did the work). The credentials are fine: a new login helps.
+// connection after KSeF did the work). Step "status" is KSeF no longer knowing the login whose
+// status the client asks (GET /auth/{referenceNumber}: 401, 410 "Operacja wygasła", 400 21304
+// "Brak uwierzytelnienia", open-api.json), which says as little about the credentials. The
+// credentials are fine: a new login helps.
 type SpentLoginError struct {
-	Step string // "challenge" or "redeem"
+	Step string // "challenge", "redeem" or "status"
 	Err  error
 }
 
 func (e *SpentLoginError) Error() string {
-	return fmt.Sprintf("KSeF would not go on with the login (its %s was already used; an earlier answer may have been lost): %v", e.Step, e.Err)
+	return fmt.Sprintf("KSeF would not go on with the login (%s): %v", e.Reason(), e.Err)
+}
+
+// Reason says in words why the login cannot go on.
+func (e *SpentLoginError) Reason() string {
+	if e.Step == "status" {
+		return "it no longer knows the login in progress: expired or lost"
+	}
+	return "its " + e.Step + " was already used; an earlier answer may have been lost"
 }
 
 func (e *SpentLoginError) Unwrap() error { return e.Err }

@@ -191,6 +191,9 @@ func explainSpentLogin(spent *ksef.SpentLoginError) error {
 	case errors.As(spent, &api) && len(api.Codes) > 0:
 		code = api.Codes[0].Code
 	}
+	if spent.Step == "status" {
+		return fmt.Errorf("KSeF lost track of the login it was finishing, twice in a row (%v); this is not about the credentials: try again", spent.Err)
+	}
 	if spent.Step == "challenge" {
 		return fmt.Errorf("KSeF code %d: the challenge was invalid or expired, twice in a row: an answer was probably lost on the way, or this computer's clock is off (doctor shows the skew); this is not about the credentials: try again", code)
 	}

@@ -121,6 +121,21 @@ func (s *Server) ReleaseLogins() {
 	s.markDirty()
 }
 
+// ForgetLogins drops every login KSeF has not finished (held at status 100), as a KSeF that lost
+// them: asking their status is answered 400 21304 "Brak uwierzytelnienia" (open-api.json, GET
+// /auth/{referenceNumber}), and only a new login goes on.
+func (s *Server) ForgetLogins() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for ref, op := range s.st.Auths {
+		if op.Held {
+			delete(s.st.Auths, ref)
+		}
+	}
+	s.statusFaults.held = 0
+	s.markDirty()
+}
+
 // takeLoginHoldLocked holds op at status 100 when a hold is left.
 func (s *Server) takeLoginHoldLocked(op *authOp) {
 	if s.statusFaults.held > 0 {
