@@ -354,19 +354,33 @@ func partNotIntact(why string) error {
 // ArchiveLimits bound what Walk accepts from an archive. Zero fields take the defaults.
 type ArchiveLimits struct {
 	MaxEntries   int   // default 20 000
-	MaxEntrySize int64 // default 3 MB
-	MaxTotalSize int64 // default 2 GB
+	MaxEntrySize int64 // default MaxReceivedInvoiceSize
+	MaxTotalSize int64 // default 16 GB
 }
+
+// MaxReceivedInvoiceSize is the largest invoice an export may hold: 10 MiB. KSeF's limit is per
+// context of the seller, 1 MB or 3 MB with attachments by default, and KSeF may raise it up to
+// "maxInvoiceWithAttachmentSizeInMB" 10 (open-api.json, OnlineSessionContextLimitsOverride and
+// BatchSessionContextLimitsOverride, "maximum": 10); a buyer receives what the seller's limit let
+// through. A smaller cap rejected the whole package holding such an invoice, in every cycle, and
+// the pull never got past it. 10 MiB, not 10^6-byte megabytes, in case KSeF counts the binary way.
+const MaxReceivedInvoiceSize = 10 << 20
+
+// defaultMaxTotal bounds what one export's entries may unpack to. A package is at most 1 GB
+// compressed (open-api.json, POST /invoices/exports), and invoice XML packs 3 to 10 times (3.3 on
+// the FA(3) samples with gzip -9): 16 GB holds any real package and still stops an archive that
+// would fill the disk.
+const defaultMaxTotal = 16 << 30
 
 func (l ArchiveLimits) withDefaults() ArchiveLimits {
 	if l.MaxEntries <= 0 {
 		l.MaxEntries = 20_000
 	}
 	if l.MaxEntrySize <= 0 {
-		l.MaxEntrySize = 3_000_000
+		l.MaxEntrySize = MaxReceivedInvoiceSize
 	}
 	if l.MaxTotalSize <= 0 {
-		l.MaxTotalSize = 2_000_000_000
+		l.MaxTotalSize = defaultMaxTotal
 	}
 	return l
 }

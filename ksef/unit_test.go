@@ -474,6 +474,16 @@ type entry struct {
 	typ  byte // tar only
 }
 
+// writeArchive writes entries as an export archive of the given compression.
+func writeArchive(t testing.TB, comp Compression, path string, entries []entry) {
+	t.Helper()
+	if comp == Zip {
+		writeZip(t, path, entries)
+	} else {
+		writeTarGz(t, path, entries)
+	}
+}
+
 func writeZip(t testing.TB, path string, entries []entry) {
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
@@ -536,11 +546,7 @@ func TestArchiveGuards(t *testing.T) {
 			}
 			t.Run(tt.name+"/"+string(comp), func(t *testing.T) {
 				path := filepath.Join(t.TempDir(), "a")
-				if comp == Zip {
-					writeZip(t, path, tt.entries)
-				} else {
-					writeTarGz(t, path, tt.entries)
-				}
+				writeArchive(t, comp, path, tt.entries)
 				a := &ExportArchive{path: path, comp: comp, Limits: tt.limits}
 				err := a.Walk(func(name string, r io.Reader) error { _, err := io.Copy(io.Discard, r); return err })
 				if !errors.Is(err, ErrArchiveRejected) {
@@ -549,16 +555,25 @@ func TestArchiveGuards(t *testing.T) {
 			})
 		}
 	}
+	// an invoice as large as a seller's raised KSeF limit allows (10 MB with attachments) passes the
+	// default limits: rejecting it rejected the whole package in every pull cycle
+	for _, comp := range []Compression{Zip, TarGz} {
+		path := filepath.Join(t.TempDir(), "large")
+		big := append([]byte("<Faktura>"), bytes.Repeat([]byte("x"), 10_000_000)...)
+		writeArchive(t, comp, path, []entry{{name: "5265877635-20250826-0100001AF629-AF.xml", data: big}})
+		a := &ExportArchive{path: path, comp: comp}
+		var got int64
+		err := a.Walk(func(name string, r io.Reader) error { n, err := io.Copy(io.Discard, r); got += n; return err })
+		if err != nil || got != int64(len(big)) {
+			t.Errorf("%s: a 10 MB invoice: Walk = %v after %d bytes, want all %d", comp, err, got, len(big))
+		}
+	}
 	// a good archive passes and yields metadata
 	for _, comp := range []Compression{Zip, TarGz} {
 		path := filepath.Join(t.TempDir(), "good")
 		meta := []byte(`{"invoices":[{"ksefNumber":"5265877635-20250826-0100001AF629-AF","invoiceNumber":"F/1","issueDate":"2025-08-26","netAmount":1.5}]}`)
 		ents := []entry{{name: "5265877635-20250826-0100001AF629-AF.xml", data: small}, {name: metadataEntry, data: meta}}
-		if comp == Zip {
-			writeZip(t, path, ents)
-		} else {
-			writeTarGz(t, path, ents)
-		}
+		writeArchive(t, comp, path, ents)
 		a, err := openArchive(path, comp, ArchiveLimits{})
 		if err != nil {
 			t.Fatal(err)
@@ -634,11 +649,7 @@ func FuzzArchiveWalk(f *testing.F) {
 	dir := f.TempDir()
 	seed := func(comp Compression, ents []entry) {
 		p := filepath.Join(dir, "seed")
-		if comp == Zip {
-			writeZip(f, p, ents)
-		} else {
-			writeTarGz(f, p, ents)
-		}
+		writeArchive(f, comp, p, ents)
 		b, _ := os.ReadFile(p)
 		f.Add(comp == TarGz, b)
 	}
