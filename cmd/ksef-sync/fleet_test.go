@@ -395,6 +395,18 @@ func TestAuthCheckNamesTheMissingGrant(t *testing.T) {
 // half an hour, CIRFMF/ksef-api #567), the later companies' logins are under way too; the report
 // still lists the companies in configuration order.
 func TestAuthCheckLogsInSeveralCompaniesAtOnce(t *testing.T) {
+	sim, fx, companies := officeOfThree(t)
+	// The real binary, for the reason TestAuthCheckNamesTheMissingGrant gives.
+	out := runWhileLoginsHeld(t, sim, len(companies), "auth", "check", "-config", fx.cfgPath)
+	if !regexp.MustCompile(`(?s)^company acme:\nlogin OK.*company beta:\nlogin OK.*company gamma:\nlogin OK`).MatchString(out) {
+		t.Errorf("the report does not list acme, beta, gamma in order:\n%s", out)
+	}
+}
+
+// officeOfThree is an office whose token may act for three companies, acme, beta and gamma, with
+// the default timings. Tests using it spawn the real binary.
+func officeOfThree(t *testing.T) (*ksefsim.Server, *fleetFixture, []fleetCompany) {
+	t.Helper()
 	companies := []fleetCompany{{name: "acme", nip: "5265877635"}, {name: "beta", nip: "1234567819"}, {name: "gamma", nip: "1234567854"}}
 	var nips []string
 	for _, c := range companies {
@@ -404,26 +416,32 @@ func TestAuthCheckLogsInSeveralCompaniesAtOnce(t *testing.T) {
 	fx := &fleetFixture{t: t, dir: t.TempDir(), sim: sim}
 	fx.writeConfig(companies, "", fleetUntuned, fx.tokenAuth("office.token", sim.Token(officeNIP)))
 	testutil.SkipUnderWine(t, "spawns the real binary")
-	sim.HoldLogins(len(companies))
-	// The real binary, for the reason TestAuthCheckNamesTheMissingGrant gives.
+	return sim, fx, companies
+}
+
+// runWhileLoginsHeld runs the binary with args while KSeF holds the next n logins at status 100
+// until all n have started, which only a command working on n companies at once reaches, and
+// returns its standard output. The command must succeed.
+func runWhileLoginsHeld(t *testing.T, sim *ksefsim.Server, n int, args ...string) string {
+	t.Helper()
+	before := sim.Stats().LoginsStarted
+	sim.HoldLogins(n)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binPath, "auth", "check", "-config", fx.cfgPath)
+	cmd := exec.CommandContext(ctx, binPath, args...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "every company's login started while the first ones are held", time.Minute, func() bool {
-		return sim.Stats().LoginsStarted == len(companies)
+	eventually(t, args[0]+": every company's login started while the first ones are held", time.Minute, func() bool {
+		return sim.Stats().LoginsStarted == before+n
 	})
 	sim.ReleaseLogins()
 	if err := cmd.Wait(); err != nil {
-		t.Fatalf("auth check: %v\n%s%s", err, out.String(), errOut.String())
+		t.Fatalf("%s: %v\n%s%s", strings.Join(args, " "), err, out.String(), errOut.String())
 	}
-	if !regexp.MustCompile(`(?s)^company acme:\nlogin OK.*company beta:\nlogin OK.*company gamma:\nlogin OK`).MatchString(out.String()) {
-		t.Errorf("the report does not list acme, beta, gamma in order:\n%s", out.String())
-	}
+	return out.String()
 }
 
 // TestSendAndPullWorkOnSeveralCompaniesAtOnce: without a daemon, `send` and `pull` work on an
@@ -432,18 +450,10 @@ func TestAuthCheckLogsInSeveralCompaniesAtOnce(t *testing.T) {
 // "company NAME:" line in configuration order. KSeF holds every login at status 100 until all
 // three have started, which one company at a time never reaches.
 func TestSendAndPullWorkOnSeveralCompaniesAtOnce(t *testing.T) {
-	companies := []fleetCompany{{name: "acme", nip: "5265877635"}, {name: "beta", nip: "1234567819"}, {name: "gamma", nip: "1234567854"}}
-	var nips []string
-	for _, c := range companies {
-		nips = append(nips, c.nip)
-	}
-	sim := startSim(t, ksefsim.Options{DefaultNIP: officeNIP, Grants: map[string][]string{officeNIP: nips}})
-	fx := &fleetFixture{t: t, dir: t.TempDir(), sim: sim}
-	fx.writeConfig(companies, "", fleetUntuned, fx.tokenAuth("office.token", sim.Token(officeNIP)))
+	sim, fx, companies := officeOfThree(t)
 	for _, c := range companies {
 		fx.dropInvoices(c.name, c.nip, 1)
 	}
-	testutil.SkipUnderWine(t, "spawns the real binary")
 	for _, tc := range []struct {
 		command string
 		each    string // what each company's lines hold
@@ -451,26 +461,10 @@ func TestSendAndPullWorkOnSeveralCompaniesAtOnce(t *testing.T) {
 		{"send", `accepted: 1\nrejected: 0\npending: 0\n`},
 		{"pull", `exports: `},
 	} {
-		before := sim.Stats().LoginsStarted
-		sim.HoldLogins(len(companies))
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, binPath, tc.command, "-config", fx.cfgPath)
-		var out, errOut bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		eventually(t, tc.command+": every company's login started while the first ones are held", time.Minute, func() bool {
-			return sim.Stats().LoginsStarted == before+len(companies)
-		})
-		sim.ReleaseLogins()
-		if err := cmd.Wait(); err != nil {
-			t.Fatalf("%s: %v\n%s%s", tc.command, err, out.String(), errOut.String())
-		}
+		out := runWhileLoginsHeld(t, sim, len(companies), tc.command, "-config", fx.cfgPath)
 		inOrder := `(?s)^company acme:\n` + tc.each + `.*company beta:\n` + tc.each + `.*company gamma:\n` + tc.each
-		if !regexp.MustCompile(inOrder).MatchString(out.String()) || strings.Count(out.String(), "company ") != len(companies) {
-			t.Errorf("%s does not print acme, beta, gamma in order, each with its own lines:\n%s", tc.command, out.String())
+		if !regexp.MustCompile(inOrder).MatchString(out) || strings.Count(out, "company ") != len(companies) {
+			t.Errorf("%s does not print acme, beta, gamma in order, each with its own lines:\n%s", tc.command, out)
 		}
 	}
 	for _, c := range companies {
