@@ -90,7 +90,7 @@ func getRenderOptions(cfg *config.Config, lang string) (render.Options, error) {
 func getInvoice(ctx context.Context, env *cliEnv, cfg *config.Config, c *ksef.Client, log *slog.Logger, number, dir string, o render.Options) error {
 	xml, err := c.GetInvoice(ctx, number)
 	if err != nil {
-		return err
+		return explainGetError(err, number)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -172,4 +172,22 @@ func invoiceMetadata(ctx context.Context, c *ksef.Client, ourNIP, number string,
 		return nil, err
 	}
 	return b, lastErr
+}
+
+// explainGetError says what KSeF's refusal to serve an invoice by number means for the person
+// running get. 21165: KSeF has numbered the invoice but not yet stored it for good, and serves it
+// only then ("została przetworzona, ale nie jest jeszcze dostępna do pobrania. Spróbuj ponownie
+// później", open-api.json GET /invoices/ksef/{ksefNumber}); production answers it right after an
+// invoice is accepted (CIRFMF/ksef-api #96). 21164: no such invoice in this company's context.
+func explainGetError(err error, number string) error {
+	var api *ksef.APIError
+	switch {
+	case !errors.As(err, &api):
+		return err
+	case api.HasCode(21165):
+		return fmt.Errorf("KSeF has registered invoice %s but not stored it for download yet; run get again in a few minutes (%w)", number, err)
+	case api.HasCode(21164):
+		return fmt.Errorf("KSeF has no invoice %s that this company may read: check the number and -company (%w)", number, err)
+	}
+	return err
 }

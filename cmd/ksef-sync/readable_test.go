@@ -273,12 +273,24 @@ func TestGetCommand(t *testing.T) {
 	t.Run("unknown number", func(t *testing.T) {
 		first32 := "5265877635-20260201-0200A0D6723E"
 		n := first32 + "-" + ksef.KsefNumberCRC(first32)
-		code, _, _ := runCLI(t, "", nil, "get", "-config", e.cfgPath, "-ksef-number", n, "-out", e.dir)
-		if code != exitFatal {
-			t.Errorf("exit %d, want %d", code, exitFatal)
+		code, _, stderr := runCLI(t, "", nil, "get", "-config", e.cfgPath, "-ksef-number", n, "-out", e.dir)
+		if code != exitFatal || !strings.Contains(stderr, "KSeF has no invoice "+n) {
+			t.Errorf("exit %d, want %d, saying KSeF has no such invoice: %s", code, exitFatal, stderr)
 		}
 		if _, err := os.Stat(filepath.Join(e.dir, n+".xml")); !os.IsNotExist(err) {
 			t.Error("a failed get left a file")
+		}
+	})
+	t.Run("numbered but not stored yet", func(t *testing.T) {
+		// KSeF serves an invoice by number only once stored: 21165 until then (open-api.json).
+		fresh, err := e.sim.Seed(ksefsim.SeedInvoice{SellerNIP: pullOtherNIP, BuyerNIP: testNIP, PermanentStorageDate: time.Now().Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := fresh[0].KsefNumber
+		code, _, stderr := runCLI(t, "", nil, "get", "-config", e.cfgPath, "-ksef-number", n, "-out", e.dir)
+		if code != exitFatal || !strings.Contains(stderr, "not stored it for download yet; run get again in a few minutes") {
+			t.Errorf("exit %d, want %d, saying to try again later: %s", code, exitFatal, stderr)
 		}
 	})
 	t.Run("other company", func(t *testing.T) {
