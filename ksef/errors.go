@@ -291,7 +291,7 @@ const maxErrorText = 512
 // unparseable bodies end up (shortened) in Detail.
 func ParseErrorResponse(status int, header http.Header, body []byte) error {
 	if status == http.StatusTooManyRequests {
-		return &RateLimitError{RetryAfter: parseRetryAfter(header.Get("Retry-After"))}
+		return &RateLimitError{RetryAfter: min(parseRetryAfter(header.Get("Retry-After")), maxRetryAfter)}
 	}
 	if e := storageRefusal(status, body); e != nil {
 		return e
@@ -345,21 +345,27 @@ func shortText(b []byte) string {
 	return strings.TrimSpace(s)
 }
 
-// parseRetryAfter accepts delta-seconds (what KSeF sends) and HTTP-dates.
+// maxRetryAfter bounds a Retry-After: a wait of more than a day is no pacing KSeF documents. On a
+// 429 it is capped at a day (read as nothing, it made the client ask again after a second, into a
+// block KSeF may lengthen); on a gateway's 5xx it is ignored and the backoff decides, so that a
+// proxy's absurd hint cannot hold the invoices for a day.
+const maxRetryAfter = 24 * time.Hour
+
+// parseRetryAfter accepts delta-seconds (what KSeF sends) and HTTP-dates; 0 when there is none.
 func parseRetryAfter(v string) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
 	}
 	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n < 0 || n > 86400 {
+		if n < 0 {
 			return 0
 		}
-		return time.Duration(n) * time.Second
+		return time.Duration(min(n, int64(2*maxRetryAfter/time.Second))) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		if d := time.Until(t); d > 0 && d < 24*time.Hour {
-			return d
+		if d := time.Until(t); d > 0 {
+			return min(d, 2*maxRetryAfter)
 		}
 	}
 	return 0

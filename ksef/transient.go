@@ -183,7 +183,9 @@ func classifyForeign(status int, header http.Header, body []byte) error {
 		}
 		ra := time.Duration(0)
 		if header != nil {
-			ra = parseRetryAfter(header.Get("Retry-After"))
+			if ra = parseRetryAfter(header.Get("Retry-After")); ra > maxRetryAfter {
+				ra = 0 // a gateway's absurd hint: the backoff decides (maxRetryAfter)
+			}
 		}
 		return &UnavailableError{HTTPStatus: status, ContentType: ctype, Excerpt: excerpt(body), RetryAfter: ra}
 	}

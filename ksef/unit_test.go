@@ -110,11 +110,22 @@ func TestParseErrorResponse(t *testing.T) {
 		},
 		{name: "429 no header", status: 429, want: &RateLimitError{}},
 		{
+			// more than a day is capped at one, not read as nothing (a retry after a second)
+			name: "429 longer than a day", status: 429, header: http.Header{"Retry-After": {"90000"}},
+			want: &RateLimitError{RetryAfter: 24 * time.Hour},
+		},
+		{name: "429 absurd", status: 429, header: http.Header{"Retry-After": {"99999999999999"}}, want: &RateLimitError{RetryAfter: 24 * time.Hour}},
+		{name: "429 negative", status: 429, header: http.Header{"Retry-After": {"-5"}}, want: &RateLimitError{}},
+		{
 			name: "502 html", status: 502, header: http.Header{"Content-Type": {"text/html; charset=utf-8"}},
 			body: "<html><head><title>502</title><style>p{}</style></head><body><h1>Bad gateway</h1></body></html>",
 			want: &UnavailableError{HTTPStatus: 502, ContentType: "text/html", Excerpt: "502 Bad gateway"},
 		},
 		{name: "empty 500", status: 500, want: &UnavailableError{HTTPStatus: 500}},
+		{
+			name: "503 with a Retry-After over a day", status: 503, header: http.Header{"Retry-After": {"90000"}}, body: "Service Unavailable",
+			want: &UnavailableError{HTTPStatus: 503, Excerpt: "Service Unavailable"},
+		},
 		{
 			name: "503 with Retry-After", status: 503, header: http.Header{"Retry-After": {"7"}}, body: "Service Unavailable",
 			want: &UnavailableError{HTTPStatus: 503, Excerpt: "Service Unavailable", RetryAfter: 7 * time.Second},
