@@ -32,7 +32,7 @@ func TestEachCommandListsOnlyItsFlags(t *testing.T) {
 		"auth check":    {"company", "config"},
 		"cert gen-test": {"days", "key", "nip", "out"},
 		"sim": {"addr", "allow-remote", "certs", "delay", "delay-dist", "faults", "grants", "hwm-lag", "nip",
-			"rate-limits", "rate-scale", "state", "tokens", "truncate"},
+			"rate-limits", "rate-scale", "state", "storage-lag", "tokens", "truncate"},
 		"demo":      {"dir", "timeout"},
 		"install":   {"config", "user"},
 		"uninstall": nil,
