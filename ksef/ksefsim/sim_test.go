@@ -1,6 +1,7 @@
 package ksefsim
 
 import (
+	"bytes"
 	"encoding/base64"
 	"fmt"
 	"regexp"
@@ -142,8 +143,16 @@ func TestOnlineInvoiceAcceptedAndDuplicate(t *testing.T) {
 	if _, ok := st["permanentStorageDate"]; ok {
 		t.Errorf("permanentStorageDate visible before it happened")
 	}
+	// numbered but not stored yet: not served by number (open-api.json, 21165 "Spróbuj ponownie później")
+	byNumber := s.URL() + "/invoices/ksef/" + ksef
+	if code := must(t, call(t, "GET", byNumber, access, nil), 400).exceptionCode(t); code != 21165 {
+		t.Errorf("download before permanent storage: code %d, want 21165", code)
+	}
 	c.Advance(time.Second)
 	st = invoiceStatus(t, s, access, sess, inv)
+	if got := must(t, call(t, "GET", byNumber, access, nil), 200).body; !bytes.Equal(got, xmlData) {
+		t.Errorf("download once stored: %d bytes, want the %d sent", len(got), len(xmlData))
+	}
 	acq, _ := time.Parse(time.RFC3339, st["acquisitionDate"].(string))
 	ps, _ := time.Parse(time.RFC3339, st["permanentStorageDate"].(string))
 	if !ps.After(acq) {
