@@ -291,7 +291,8 @@ const maxErrorText = 512
 // unparseable bodies end up (shortened) in Detail.
 func ParseErrorResponse(status int, header http.Header, body []byte) error {
 	if status == http.StatusTooManyRequests {
-		return &RateLimitError{RetryAfter: min(parseRetryAfter(header.Get("Retry-After")), maxRetryAfter)}
+		ra, _ := parseRetryAfter(header.Get("Retry-After"))
+		return &RateLimitError{RetryAfter: ra}
 	}
 	if e := storageRefusal(status, body); e != nil {
 		return e
@@ -352,23 +353,18 @@ func shortText(b []byte) string {
 const maxRetryAfter = 24 * time.Hour
 
 // parseRetryAfter accepts delta-seconds (what KSeF sends) and HTTP-dates; 0 when there is none.
-func parseRetryAfter(v string) time.Duration {
+// A wait over maxRetryAfter comes back as maxRetryAfter with overADay set.
+func parseRetryAfter(v string) (d time.Duration, overADay bool) {
 	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
+		d = time.Duration(min(n, int64(maxRetryAfter/time.Second)+1)) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = max(time.Until(t), 0)
 	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n < 0 {
-			return 0
-		}
-		return time.Duration(min(n, int64(2*maxRetryAfter/time.Second))) * time.Second
+	if d > maxRetryAfter {
+		return maxRetryAfter, true
 	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := time.Until(t); d > 0 {
-			return min(d, 2*maxRetryAfter)
-		}
-	}
-	return 0
+	return d, false
 }
 
 // azureError is the error body of Azure Blob Storage, which serves KSeF's pre-signed URLs (they

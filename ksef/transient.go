@@ -183,8 +183,8 @@ func classifyForeign(status int, header http.Header, body []byte) error {
 		}
 		ra := time.Duration(0)
 		if header != nil {
-			if ra = parseRetryAfter(header.Get("Retry-After")); ra > maxRetryAfter {
-				ra = 0 // a gateway's absurd hint: the backoff decides (maxRetryAfter)
+			if d, overADay := parseRetryAfter(header.Get("Retry-After")); !overADay {
+				ra = d // a gateway's hint over a day is absurd: the backoff decides (maxRetryAfter)
 			}
 		}
 		return &UnavailableError{HTTPStatus: status, ContentType: ctype, Excerpt: excerpt(body), RetryAfter: ra}

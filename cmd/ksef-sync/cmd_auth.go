@@ -26,7 +26,7 @@ func cmdAuth(ctx context.Context, env *cliEnv, args []string) int {
 		return code
 	}
 	now := time.Now()
-	results := perCompany(views, func(v *config.Config) loginResult {
+	results := perCompany(views, func(_ int, v *config.Config) loginResult {
 		report, err := authCheck(ctx, v, now)
 		return loginResult{report, err}
 	})

@@ -107,7 +107,7 @@ func doctorCompanies(ctx context.Context, cfg *config.Config, now time.Time, nam
 	}
 	net := networkFindings(ctx, cfg, now)
 	out := append(net, availabilityFinding(ctx, cfg))
-	results := perCompany(views, func(v *config.Config) []finding {
+	results := perCompany(views, func(_ int, v *config.Config) []finding {
 		cf := folderFindings(v)
 		if !anyProblem(net) {
 			cf = append(cf, loginFindings(ctx, v, now)...)

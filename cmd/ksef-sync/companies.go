@@ -108,15 +108,16 @@ func companyNames(cfg *config.Config) []string {
 
 // companiesAtOnce is how many companies `auth check`, `doctor`, `send` and `pull` work on at the
 // same time. One after another, an office's 400 companies took 400 logins' time, and longer
-// whenever KSeF kept logins at status 100 for a while; KSeF's per-IP limit of the auth group (60 requests a second,
-// open-api.json) is paced across them, as all clients of the process share its per-IP counters.
+// whenever KSeF kept logins at status 100 for a while; KSeF's per-IP limit of the auth group (60
+// requests a second, open-api.json) is paced across them, as all clients of the process share its
+// per-IP counters.
 const companiesAtOnce = 8
 
 // perCompany runs fn for every view, companiesAtOnce at a time in configuration order, and returns
 // a channel per view that gets its result. The caller reads every channel, in order: its report
 // follows the configuration while later companies are already under way, and every worker has
 // ended when the caller is done.
-func perCompany[T any](views []*config.Config, fn func(*config.Config) T) []chan T {
+func perCompany[T any](views []*config.Config, fn func(i int, v *config.Config) T) []chan T {
 	results := make([]chan T, len(views))
 	next := make(chan int, len(views))
 	for i := range views {
@@ -127,7 +128,7 @@ func perCompany[T any](views []*config.Config, fn func(*config.Config) T) []chan
 	for range min(companiesAtOnce, len(views)) {
 		go func() {
 			for i := range next {
-				results[i] <- fn(views[i])
+				results[i] <- fn(i, views[i])
 			}
 		}()
 	}
@@ -181,13 +182,11 @@ func withCompanies(ctx context.Context, env *cliEnv, f *companyFlags, alone func
 		defer j.Close()
 	}
 	names := make([]string, len(views))
-	index := make(map[*config.Config]int, len(views))
 	for i, v := range views {
-		names[i], index[v] = v.CompanyName(), i
+		names[i] = v.CompanyName()
 	}
 	out := newOrderedOutput(env.stdout, env.stderr, names)
-	results := perCompany(views, func(v *config.Config) int {
-		i := index[v]
+	results := perCompany(views, func(i int, v *config.Config) int {
 		defer out.end(i)
 		cenv, clog := out.env(env, i), log.With("company", v.CompanyName())
 		if locked {
