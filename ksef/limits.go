@@ -12,9 +12,12 @@ import (
 const (
 	// MaxInvoiceSize is the largest invoice KSeF accepts without attachments (1 MB).
 	MaxInvoiceSize = 1_000_000
-	// MaxInvoiceSizeWithAttachments is the cap for invoices with attachments (3 MB), the most the
-	// config may allow.
+	// MaxInvoiceSizeWithAttachments is the cap for invoices with attachments (3 MB).
 	MaxInvoiceSizeWithAttachments = 3_000_000
+	// MaxRaisedInvoiceSize is the most KSeF may raise a context's limit for an invoice without
+	// attachments to (5 MB: open-api.json OnlineSessionContextLimitsOverride, "maximum": 5), and
+	// so the most the config may allow.
+	MaxRaisedInvoiceSize = 5 * megabyte
 	// MaxBatchInvoices is the number of invoices one batch session may hold.
 	MaxBatchInvoices = 10_000
 	// MaxBatchPartSize is the largest archive part before encryption (100 MB).
@@ -54,6 +57,25 @@ type SessionLimits struct {
 type ContextLimits struct {
 	OnlineSession SessionLimits `json:"onlineSession"`
 	BatchSession  SessionLimits `json:"batchSession"`
+}
+
+// megabyte is how ksef-sync reads KSeF's "MB" (limity.md gives the sizes in MB only): the decimal
+// reading is the smaller one, so an invoice kept to it is never refused by a KSeF counting in MiB.
+const megabyte = 1_000_000
+
+// InvoiceSizes are the largest invoices, in bytes, that KSeF accepts in this context: without an
+// attachment in either kind of session (the engine picks online or batch only later), and with one
+// in a batch session (the only kind that takes attachments). A size KSeF leaves at 0 counts as
+// KSeF's default.
+func (l ContextLimits) InvoiceSizes() (plain, withAttachment int) {
+	plain, withAttachment = MaxInvoiceSize, MaxInvoiceSizeWithAttachments
+	if o, b := l.OnlineSession.MaxInvoiceSizeInMB, l.BatchSession.MaxInvoiceSizeInMB; o > 0 && b > 0 {
+		plain = min(o, b) * megabyte
+	}
+	if a := l.BatchSession.MaxInvoiceWithAttachmentSizeInMB; a > 0 {
+		withAttachment = a * megabyte
+	}
+	return plain, withAttachment
 }
 
 // ContextLimits reads GET /limits/context.

@@ -115,7 +115,7 @@ type Send struct {
 	Compression      string      `toml:"compression"`          // zip | targz
 	SessionIdleClose Duration    `toml:"session_idle_close"`   // close an idle online session after this
 	PollInterval     Duration    `toml:"poll_interval"`        // status polling interval
-	MaxInvoiceSize   int64       `toml:"max_invoice_size"`     // bytes, invoices without attachment
+	MaxInvoiceSize   int64       `toml:"max_invoice_size"`     // bytes, invoices without attachment; 0: KSeF's limit for the context
 	OfflineMode      OfflineMode `toml:"offline_mode"`         // "offline24": every invoice is issued offline (offline.go)
 	SendTimeout      Duration    `toml:"send_timeout"`         // warn when KSeF has not finished by then
 	SpoolRetention   int         `toml:"spool_retention_days"` // delete spool copies of finished invoices after this many days; 0 keeps them
@@ -313,7 +313,6 @@ func Defaults() Config {
 			Compression:      "zip",
 			SessionIdleClose: Duration{5 * time.Minute},
 			PollInterval:     Duration{2 * time.Second},
-			MaxInvoiceSize:   ksef.MaxInvoiceSize,
 			SendTimeout:      Duration{30 * time.Minute},
 			SpoolRetention:   90,
 		},

@@ -117,6 +117,7 @@ func TestLoadMisconfigurations(t *testing.T) {
 		{"wrong type", add("[send]", `batch_threshold = "two"`), "send.batch_threshold", `^wrong type: must be a whole number without quotes$`},
 		{"batch part too big", add("[send]", `batch_part_size = 100000001`), "send.batch_part_size", `between 1 and 100000000`},
 		{"too many batch invoices", add("[send]", `max_batch_invoices = 10001`), "send.max_batch_invoices", `between 1 and 10000`},
+		{"invoice size above KSeF's highest", add("[send]", `max_invoice_size = 5000001`), "send.max_invoice_size", `between 0 \(KSeF's limit for the context\) and 5000000 bytes`},
 		{"bad compression", add("[send]", `compression = "rar"`), "send.compression", `"rar" is not allowed`},
 		{"bad pattern", appendix("[watch]\n" + `patterns = ["[*.xml"]`), "watch.patterns", `not a file name pattern`},
 		{"bad cron", appendix("[pull]\n" + `schedule = "every 15 minutes"`), "pull.schedule", `not a cron schedule`},

@@ -20,7 +20,7 @@ import (
 const (
 	maxBatchInvoices  = ksef.MaxBatchInvoices
 	maxBatchPartSize  = ksef.MaxBatchPartSize
-	maxInvoiceSizeCap = ksef.MaxInvoiceSizeWithAttachments
+	maxInvoiceSizeCap = ksef.MaxRaisedInvoiceSize
 )
 
 var (
@@ -252,8 +252,8 @@ func (c *Config) validateSend(ps *Problems) {
 	if s.BatchPartSize < 1 || s.BatchPartSize > maxBatchPartSize {
 		ps.add("send.batch_part_size", "must be between 1 and %d bytes, the KSeF part limit (got %d)", maxBatchPartSize, s.BatchPartSize)
 	}
-	if s.MaxInvoiceSize < 1 || s.MaxInvoiceSize > maxInvoiceSizeCap {
-		ps.add("send.max_invoice_size", "must be between 1 and %d bytes (got %d)", maxInvoiceSizeCap, s.MaxInvoiceSize)
+	if s.MaxInvoiceSize < 0 || s.MaxInvoiceSize > maxInvoiceSizeCap {
+		ps.add("send.max_invoice_size", "must be between 0 (KSeF's limit for the context) and %d bytes, the most KSeF raises a context's limit to (got %d)", maxInvoiceSizeCap, s.MaxInvoiceSize)
 	}
 }
 

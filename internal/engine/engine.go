@@ -50,7 +50,7 @@ type SendSettings struct {
 	Compression      ksef.Compression
 	SessionIdleClose time.Duration
 	PollInterval     time.Duration
-	MaxInvoiceSize   int
+	MaxInvoiceSize   int           // 0: KSeF's limit for the context (session_limits.go); set: may only be stricter
 	OfflineMode      string        // "offline24": every invoice is issued offline; "" decides per invoice (offline.go)
 	OnlinePerHour    int           // our share of the invoiceSend budget; beyond it auto mode uses batch
 	SendTimeout      time.Duration // warn when KSeF has not decided on a submitted invoice after this long
@@ -159,8 +159,8 @@ type Engine struct {
 	// lastArrival is when the newest invoice dispatch has seen was claimed: a lone invoice that
 	// arrives a gather window or more after it is sent at once.
 	lastArrival time.Time
-	// batchLimit is KSeF's limit of invoices per batch session for our context (session_limits.go).
-	batchLimit batchLimit
+	// ctxLimits are KSeF's session limits for our context (session_limits.go).
+	ctxLimits knownLimits
 	// fastPolls counts status requests made sooner than the poll interval (adaptive polling), so
 	// they stay within their share of the invoiceStatus budget.
 	fastPolls *slidingCount
@@ -268,9 +268,6 @@ func withSendDefaults(s SendSettings) SendSettings {
 	}
 	if s.PollInterval <= 0 {
 		s.PollInterval = 2 * time.Second
-	}
-	if s.MaxInvoiceSize <= 0 {
-		s.MaxInvoiceSize = ksef.MaxInvoiceSize
 	}
 	if s.SendTimeout <= 0 {
 		s.SendTimeout = 30 * time.Minute

@@ -40,10 +40,14 @@ func newHarness(t *testing.T, send SendSettings) *harness {
 }
 
 // newHarnessOn is a harness with its own folders and journal against an existing simulator: a
-// second tool sending for the same company.
-func newHarnessOn(t *testing.T, sim *ksefsim.Server, send SendSettings) *harness {
+// second tool sending for the same company. tweaks change the client's options.
+func newHarnessOn(t *testing.T, sim *ksefsim.Server, send SendSettings, tweaks ...func(*ksef.Options)) *harness {
 	t.Helper()
-	client, err := ksef.New(ksef.Options{BaseURL: sim.URL(), Context: ksef.ContextIdentifier{Type: "Nip", Value: nip}, Auth: ksef.TokenAuth{Token: sim.Token(nip)}})
+	copts := ksef.Options{BaseURL: sim.URL(), Context: ksef.ContextIdentifier{Type: "Nip", Value: nip}, Auth: ksef.TokenAuth{Token: sim.Token(nip)}}
+	for _, tweak := range tweaks {
+		tweak(&copts)
+	}
+	client, err := ksef.New(copts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -255,11 +255,13 @@ type checked struct {
 // work, and it was most of a burst's claim-and-validate phase on one core. The answers keep the
 // order of invs; what depends on earlier verdicts (technical corrections) stays in validateMany.
 func (e *Engine) checkAll(ctx context.Context, invs []claimed) []checked {
+	opts := invoicexml.Options{ContextNIP: e.opt.NIP, Lang: e.opt.Lang}
+	opts.MaxSize, opts.MaxSizeWithAttachment = e.invoiceSizes(ctx, invs)
 	out := make([]checked, len(invs))
 	workers := min(runtime.GOMAXPROCS(0), len(invs))
 	if workers <= 1 {
 		for i := range invs {
-			out[i].v, out[i].err = e.check(ctx, &invs[i])
+			out[i].v, out[i].err = e.check(ctx, &invs[i], opts)
 		}
 		return out
 	}
@@ -270,7 +272,7 @@ func (e *Engine) checkAll(ctx context.Context, invs []claimed) []checked {
 		go func() {
 			defer wg.Done()
 			for i := int(next.Add(1) - 1); i < len(invs); i = int(next.Add(1) - 1) {
-				out[i].v, out[i].err = e.check(ctx, &invs[i])
+				out[i].v, out[i].err = e.check(ctx, &invs[i], opts)
 			}
 		}()
 	}
@@ -278,9 +280,9 @@ func (e *Engine) checkAll(ctx context.Context, invs []claimed) []checked {
 	return out
 }
 
-// check prepares one invoice's bytes for KSeF, keeping a converted copy in the spool. The bytes
-// are the ones just claimed, or else read from the journal.
-func (e *Engine) check(ctx context.Context, c *claimed) (verdict, error) {
+// check prepares one invoice's bytes for KSeF as opts say, keeping a converted copy in the spool.
+// The bytes are the ones just claimed, or else read from the journal.
+func (e *Engine) check(ctx context.Context, c *claimed, opts invoicexml.Options) (verdict, error) {
 	inv, raw := &c.Invoice, c.raw
 	if raw == nil {
 		var err error
@@ -288,7 +290,7 @@ func (e *Engine) check(ctx context.Context, c *claimed) (verdict, error) {
 			return verdict{}, err
 		}
 	}
-	prep, perr := invoicexml.Prepare(raw, invoicexml.Options{ContextNIP: e.opt.NIP, MaxSize: e.opt.Send.MaxInvoiceSize, Lang: e.opt.Lang})
+	prep, perr := invoicexml.Prepare(raw, opts)
 	var verr *invoicexml.Error
 	if errors.As(perr, &verr) {
 		return verdict{verr: verr}, nil

@@ -33,6 +33,15 @@ func (s *Server) contextLimitsLocked(nip string) contextLimits {
 	return defaultContextLimits()
 }
 
+// sessionLimitsLocked are the limits of the context nip's batch or online sessions. Callers hold s.mu.
+func (s *Server) sessionLimitsLocked(nip string, batch bool) sessionLimits {
+	l := s.contextLimitsLocked(nip)
+	if batch {
+		return l.BatchSession
+	}
+	return l.OnlineSession
+}
+
 func (s *Server) handleContextLimits(w http.ResponseWriter, ar *apiRequest) {
 	s.mu.Lock()
 	l := s.contextLimitsLocked(ar.bearer.NIP)
@@ -77,6 +86,19 @@ func (s *Server) SetMaxSessionInvoices(nip string, n int) {
 	defer s.mu.Unlock()
 	l := s.contextLimitsLocked(nip)
 	l.OnlineSession.MaxInvoices, l.BatchSession.MaxInvoices = n, n
+	s.setContextLimitsLocked(nip, l)
+}
+
+// SetMaxInvoiceSizes sets the largest invoice, without and with an attachment (in MB, as KSeF
+// gives them), that the context nip's online and batch sessions accept, as POST
+// /testdata/limits/context/session does for a logged-in context and KSeF on request in production.
+func (s *Server) SetMaxInvoiceSizes(nip string, plainMB, withAttachmentMB int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := s.contextLimitsLocked(nip)
+	for _, sl := range []*sessionLimits{&l.OnlineSession, &l.BatchSession} {
+		sl.MaxInvoiceSizeInMB, sl.MaxInvoiceWithAttachmentSizeInMB = plainMB, withAttachmentMB
+	}
 	s.setContextLimitsLocked(nip, l)
 }
 

@@ -1,8 +1,13 @@
 package ksefsim
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 )
 
 // TestContextLimitsSetAndReset: GET /limits/context answers KSeF's defaults; POST
@@ -45,4 +50,34 @@ func TestContextLimitsSetAndReset(t *testing.T) {
 	if got := get(access); got != defaultContextLimits() {
 		t.Errorf("after DELETE: %+v, want the defaults", got)
 	}
+}
+
+// TestInvoiceSizeFollowsTheContextLimits: an invoice over KSeF's default 1 MB is refused, and the
+// same size is accepted once the context's limit was raised (limity.md, "Dostosowanie limitów").
+func TestInvoiceSizeFollowsTheContextLimits(t *testing.T) {
+	c, s, access, sess, k := startOnline(t)
+	finalStatus := func(number string) map[string]any {
+		t.Helper()
+		inv := sendInvoice(t, s, access, sess, k, padInvoice(t, sampleInvoice(t, testNIP, number), 1_500_000))
+		c.Advance(3 * time.Second)
+		return invoiceStatus(t, s, access, sess, inv)
+	}
+	if st := finalStatus("BIG-1"); statusCode(st) != 430 || !strings.Contains(fmt.Sprint(st), "exceeds the limit of 1000000 bytes") {
+		t.Errorf("1.5 MB with the default limits: %v, want 430 over 1000000 bytes", st)
+	}
+	s.SetMaxInvoiceSizes(testNIP, 2, 3)
+	if st := finalStatus("BIG-2"); statusCode(st) != 200 {
+		t.Errorf("1.5 MB with the limit raised to 2 MB: %v, want 200", st)
+	}
+}
+
+// padInvoice makes invoice size bytes long with a comment before its last closing tag.
+func padInvoice(t *testing.T, invoice []byte, size int) []byte {
+	t.Helper()
+	end := bytes.LastIndex(invoice, []byte("</"))
+	fill := size - len(invoice) - len("<!---->")
+	if end < 0 || fill < 0 {
+		t.Fatalf("cannot pad a %d-byte invoice to %d bytes", len(invoice), size)
+	}
+	return slices.Concat(invoice[:end], []byte("<!--"), bytes.Repeat([]byte("x"), fill), []byte("-->"), invoice[end:])
 }

@@ -15,8 +15,14 @@ const (
 	nsFA3 = "http://crd.gov.pl/wzor/2025/06/25/13775/"
 	nsFA2 = "http://crd.gov.pl/wzor/2023/06/29/12648/"
 
-	maxInvoiceSize           = 1_000_000
-	maxInvoiceSizeAttachment = 3_000_000
+	// megabyte is how the simulator reads KSeF's "MB" (limity.md gives the sizes in MB only): the
+	// decimal reading is the smaller one, so a client that keeps to it is never refused by a KSeF
+	// that counts in MiB.
+	megabyte = 1_000_000
+	// maxEntrySize is the most a batch archive entry may hold: the largest limit KSeF lets a
+	// context be raised to, 10 MB with attachments (open-api.json
+	// BatchSessionContextLimitsOverride, "maximum": 10).
+	maxEntrySize = 10 * megabyte
 )
 
 // invoiceFacts are the fields the simulator reads from an invoice XML.
@@ -257,8 +263,9 @@ func lookupForm(systemCode, schemaVersion, value string) (formSpec, bool) {
 	return formSpec{}, false
 }
 
-// checkInvoice applies the per-invoice content rules for a session of form fs and context NIP.
-func checkInvoice(data []byte, fs formSpec, contextNIP string, batch bool) (*invoiceFacts, *invoiceError) {
+// checkInvoice applies the per-invoice content rules for a session of form fs and context NIP,
+// whose session kind allows invoices of the sizes in limits.
+func checkInvoice(data []byte, fs formSpec, contextNIP string, batch bool, limits sessionLimits) (*invoiceFacts, *invoiceError) {
 	f, err := parseInvoice(data)
 	if err != nil {
 		var ie *invoiceError
@@ -273,12 +280,15 @@ func checkInvoice(data []byte, fs formSpec, contextNIP string, batch bool) (*inv
 	if f.SystemCode != fs.SystemCode {
 		return nil, verificationError("KodFormularza kodSystemowy %q does not match session form %q", f.SystemCode, fs.SystemCode)
 	}
-	limit := maxInvoiceSize
+	// The sizes are the context's, not fixed: KSeF raises them per context on request ("kontekstu -
+	// np. zwiększenie maksymalnego rozmiaru faktury", limity.md "Dostosowanie limitów") and tells
+	// the context its limits in GET /limits/context.
+	limit := limits.MaxInvoiceSizeInMB * megabyte
 	if f.HasAttachment {
 		if !batch {
 			return nil, &invoiceError{Code: 415, Description: "Brak możliwości wysyłania faktury z załącznikiem", Details: []string{"invoices with Zalacznik may only be sent in a batch session"}}
 		}
-		limit = maxInvoiceSizeAttachment
+		limit = limits.MaxInvoiceWithAttachmentSizeInMB * megabyte
 	}
 	if len(data) > limit {
 		return nil, verificationError("invoice size %d exceeds the limit of %d bytes", len(data), limit)

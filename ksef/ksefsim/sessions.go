@@ -230,7 +230,7 @@ func matchesDeclared(w http.ResponseWriter, r *http.Request, data []byte, size i
 
 // processInvoiceLocked decides an invoice's fate: content checks, duplicates, KSeF number.
 func (s *Server) processInvoiceLocked(inv *invoice, xmlData []byte, batch bool, acquired time.Time) error {
-	facts, ierr := checkInvoice(xmlData, inv.Form, inv.ContextNIP, batch)
+	facts, ierr := checkInvoice(xmlData, inv.Form, inv.ContextNIP, batch, s.sessionLimitsLocked(inv.ContextNIP, batch))
 	return s.recordInvoiceLocked(inv, xmlData, facts, ierr, acquired)
 }
 
@@ -449,7 +449,8 @@ func (s *Server) processBatch(ref string) {
 	key, iv, keyErr := sess.AESKey, sess.IV, sess.KeyError
 	info := *sess.Batch
 	injected := s.takeBatchFaultLocked() // status_faults.go
-	limit := s.contextLimitsLocked(sess.NIP).BatchSession.MaxInvoices
+	sizes := s.contextLimitsLocked(sess.NIP).BatchSession
+	limit := sizes.MaxInvoices
 	s.mu.Unlock()
 
 	fail := func(code int, desc string, details ...string) {
@@ -491,7 +492,7 @@ func (s *Server) processBatch(ref string) {
 		fail(420, "Przekroczony limit faktur w sesji")
 		return
 	}
-	results := checkEntries(entries, sess.Form, sess.NIP)
+	results := checkEntries(entries, sess.Form, sess.NIP, sizes)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
@@ -526,7 +527,7 @@ type checked struct {
 // simulator shares the machine with the client it serves: checking a 10,000-invoice batch on one
 // goroutine took about 5 s of a burst benchmark's wall time while the client waited with nothing
 // to do. This is the simulator's own speed, not KSeF behaviour; what KSeF answers is unchanged.
-func checkEntries(entries []archiveEntry, form formSpec, nip string) []checked {
+func checkEntries(entries []archiveEntry, form formSpec, nip string, limits sessionLimits) []checked {
 	results := make([]checked, len(entries))
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -538,7 +539,7 @@ func checkEntries(entries []archiveEntry, form formSpec, nip string) []checked {
 				if e := entries[i]; e.err != "" {
 					results[i].err = verificationError("%s", e.err)
 				} else {
-					results[i].facts, results[i].err = checkInvoice(e.data, form, nip, true)
+					results[i].facts, results[i].err = checkInvoice(e.data, form, nip, true, limits)
 				}
 			}
 		}()
@@ -597,7 +598,7 @@ func readArchive(data []byte, compression string) ([]archiveEntry, error) {
 			if err != nil {
 				return nil, fmt.Errorf("zip entry %s: %w", f.Name, err)
 			}
-			content, err := io.ReadAll(io.LimitReader(rc, maxInvoiceSizeAttachment+1))
+			content, err := io.ReadAll(io.LimitReader(rc, maxEntrySize+1))
 			rc.Close()
 			if err != nil {
 				return nil, fmt.Errorf("zip entry %s: %w", f.Name, err)
@@ -621,7 +622,7 @@ func readArchive(data []byte, compression string) ([]archiveEntry, error) {
 			if h.Typeflag == tar.TypeDir {
 				continue
 			}
-			content, err := io.ReadAll(io.LimitReader(tr, maxInvoiceSizeAttachment+1))
+			content, err := io.ReadAll(io.LimitReader(tr, maxEntrySize+1))
 			if err != nil {
 				return nil, fmt.Errorf("tar entry %s: %w", h.Name, err)
 			}
