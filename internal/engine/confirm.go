@@ -114,11 +114,18 @@ func (e *Engine) warnSlow(ctx context.Context, ref string) error {
 		return err
 	}
 	for _, inv := range submitted {
-		if !e.warned[inv.ID] && e.now().Sub(inv.UpdatedAt) > e.opt.Send.SendTimeout {
-			e.warned[inv.ID] = true
-			e.log.Warn("KSeF has not finished processing this invoice yet; still checking", "file", inv.FileName,
-				"invoice", inv.ID, "state", inv.State, "session", inv.SessionRef, "waiting", e.now().Sub(inv.UpdatedAt).Round(time.Second))
+		if e.warned[inv.ID] || e.now().Sub(inv.UpdatedAt) <= e.opt.Send.SendTimeout {
+			continue
 		}
+		e.warned[inv.ID] = true
+		waiting := e.now().Sub(inv.UpdatedAt).Round(time.Second)
+		if w, ok := e.storageWaits[inv.ID]; ok { // KSeF has finished: it is the original that is not stored yet
+			e.log.Warn("KSeF found this invoice a duplicate and has not stored the original yet, so they cannot be compared; still checking",
+				"file", inv.FileName, "invoice", inv.ID, "original", w.original, "waiting", waiting, "gives_up_after", originalStorageWait)
+			continue
+		}
+		e.log.Warn("KSeF has not finished processing this invoice yet; still checking", "file", inv.FileName,
+			"invoice", inv.ID, "state", inv.State, "session", inv.SessionRef, "waiting", waiting)
 	}
 	return nil
 }
@@ -483,7 +490,10 @@ var errOriginalNotStoredYet = errors.New("the original is not stored yet")
 
 // storageWait is a duplicate waiting for its original to be stored: since the first 21165, and
 // when to ask again.
-type storageWait struct{ since, next time.Time }
+type storageWait struct {
+	since, next time.Time
+	original    string // the original's KSeF number
+}
 
 // originalByNumber fetches the original invoice by its KSeF number and compares the hash of its
 // bytes with ours. A refusal, or repeated failures, end in errOriginalUnknown: a clear outcome
@@ -517,7 +527,7 @@ func (e *Engine) waitForStorage(inv *spool.Invoice, ksefNumber string, err error
 	now := e.now()
 	w, ok := e.storageWaits[inv.ID]
 	if !ok {
-		w.since = now
+		w.since, w.original = now, ksefNumber
 		e.log.Info("the original of a duplicate has its KSeF number but KSeF has not stored it yet; comparing it later",
 			"file", inv.FileName, "invoice", inv.ID, "original", ksefNumber)
 	}

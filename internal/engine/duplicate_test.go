@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"bytes"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -209,20 +211,9 @@ func TestDuplicateWaitsForItsOriginalToBeStored(t *testing.T) {
 		{"never stored", 48 * time.Hour, spool.StateRejected},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			clock := testutil.NewClock(time.Now())
-			sim := simtest.Start(t, ksefsim.Options{DefaultNIP: nip, StorageLag: tc.lag, Now: clock.Now})
-			other := newHarnessOn(t, sim, SendSettings{})
-			data := inv(12, "OTHER")
-			done := other.settle(other.drop("A.xml", data))
-			if len(done) != 1 || done[0].Outcome != "accepted" {
-				t.Fatalf("the other tool's send: %+v", done)
-			}
-			status440 := &ksef.SessionInvoice{Status: ksef.Status{Code: 440, Description: "Duplikat faktury.", Extensions: map[string]string{
-				"originalKsefNumber": done[0].KsefNumber, "originalSessionReferenceNumber": "20261202-SO-0000000000-0000000000-00"}}}
-			h := newHarnessOn(t, sim, SendSettings{})
-			h.eng.now = clock.Now
-			copyInv := submittedCopy(t, h, "B.xml", data)
-			downloads := func() int { return sim.Stats().Requests["invoiceDownload"] }
+			d := copyOfAnotherToolsInvoice(t, tc.lag)
+			h, clock, copyInv, status440 := d.h, d.clock, d.copy, d.status440
+			downloads := func() int { return h.sim.Stats().Requests["invoiceDownload"] }
 
 			if got := judgeDuplicate(t, h, copyInv, status440); got.State != spool.StateSubmitted {
 				t.Fatalf("while KSeF has not stored the original: state %s (%s), want still submitted", got.State, got.ErrDescription)
@@ -242,12 +233,59 @@ func TestDuplicateWaitsForItsOriginalToBeStored(t *testing.T) {
 			if got.State != tc.wantState {
 				t.Fatalf("state %s (%s), want %s", got.State, got.ErrDescription, tc.wantState)
 			}
-			if tc.wantState == spool.StateAccepted && got.KsefNumber != done[0].KsefNumber {
-				t.Errorf("accepted as %s, want the original's %s", got.KsefNumber, done[0].KsefNumber)
+			if tc.wantState == spool.StateAccepted && got.KsefNumber != d.original {
+				t.Errorf("accepted as %s, want the original's %s", got.KsefNumber, d.original)
 			}
 			if tc.wantState == spool.StateRejected && !strings.Contains(got.ErrDescription, "nie pozwolił porównać") {
 				t.Errorf("rejected with %q, want the original that could not be compared", got.ErrDescription)
 			}
 		})
 	}
+}
+
+// TestSlowWarningOfADuplicateSaysWhatItWaitsFor: past send_timeout, a duplicate waiting for its
+// original to be stored is not reported as KSeF still processing it (KSeF has decided: 440).
+func TestSlowWarningOfADuplicateSaysWhatItWaitsFor(t *testing.T) {
+	d := copyOfAnotherToolsInvoice(t, 48*time.Hour)
+	var logged bytes.Buffer
+	d.h.eng.log = slog.New(slog.NewTextHandler(&logged, nil))
+	if got := judgeDuplicate(t, d.h, d.copy, d.status440); got.State != spool.StateSubmitted {
+		t.Fatalf("state %s, want still submitted while the original is not stored", got.State)
+	}
+	d.clock.Advance(d.h.eng.opt.Send.SendTimeout + time.Minute)
+	if err := d.h.eng.warnSlow(d.h.ctx, d.copy.SessionRef); err != nil {
+		t.Fatal(err)
+	}
+	out := logged.String()
+	if !strings.Contains(out, "has not stored the original yet") || !strings.Contains(out, d.original) ||
+		strings.Contains(out, "KSeF has not finished processing") {
+		t.Errorf("warning past send_timeout:\n%s\nwant the original not stored yet, naming it, and not KSeF still processing", out)
+	}
+}
+
+// anotherToolsCopy is our submitted copy of an invoice another tool registered, on a KSeF that
+// stores accepted invoices after a lag, and the 440 KSeF answers for it.
+type anotherToolsCopy struct {
+	h         *harness
+	clock     *testutil.Clock
+	copy      *spool.Invoice
+	status440 *ksef.SessionInvoice
+	original  string // the KSeF number of the other tool's invoice
+}
+
+func copyOfAnotherToolsInvoice(t *testing.T, storageLag time.Duration) anotherToolsCopy {
+	t.Helper()
+	clock := testutil.NewClock(time.Now())
+	sim := simtest.Start(t, ksefsim.Options{DefaultNIP: nip, StorageLag: storageLag, Now: clock.Now})
+	other := newHarnessOn(t, sim, SendSettings{})
+	data := inv(12, "OTHER")
+	done := other.settle(other.drop("A.xml", data))
+	if len(done) != 1 || done[0].Outcome != "accepted" {
+		t.Fatalf("the other tool's send: %+v", done)
+	}
+	status440 := &ksef.SessionInvoice{Status: ksef.Status{Code: 440, Description: "Duplikat faktury.", Extensions: map[string]string{
+		"originalKsefNumber": done[0].KsefNumber, "originalSessionReferenceNumber": "20261202-SO-0000000000-0000000000-00"}}}
+	h := newHarnessOn(t, sim, SendSettings{})
+	h.eng.now = clock.Now
+	return anotherToolsCopy{h: h, clock: clock, copy: submittedCopy(t, h, "B.xml", data), status440: status440, original: done[0].KsefNumber}
 }
