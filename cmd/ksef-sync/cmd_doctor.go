@@ -276,7 +276,11 @@ func loginFindings(ctx context.Context, cfg *config.Config, now time.Time) []fin
 		return []finding{{Check: "login (" + cfg.Auth.Method + ")", Problem: err.Error(), Fix: loginFix(cfg)}}
 	}
 	out := []finding{{Check: "login (" + cfg.Auth.Method + ")", Info: "succeeded"}}
-	return append(out, rateLimitFinding(ctx, cfg))
+	client, err := newClient(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return append(out, finding{Check: "rate limits", Problem: err.Error(), Fix: loginFix(cfg)})
+	}
+	return append(out, rateLimitFinding(ctx, client), sessionLimitFinding(ctx, client))
 }
 
 func loginFix(cfg *config.Config) string {
@@ -286,11 +290,7 @@ func loginFix(cfg *config.Config) string {
 	return "check token_file/token_env: generate a new KSeF token for NIP " + cfg.KSeF.NIP + " in the KSeF application (ksef-sync auth check)"
 }
 
-func rateLimitFinding(ctx context.Context, cfg *config.Config) finding {
-	client, err := newClient(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		return finding{Check: "rate limits", Problem: err.Error(), Fix: loginFix(cfg)}
-	}
+func rateLimitFinding(ctx context.Context, client *ksef.Client) finding {
 	if err := client.RefreshLimits(ctx); err != nil {
 		return finding{Check: "rate limits", Info: "KSeF did not report its limits (" + err.Error() + "); the production table is used"}
 	}
@@ -298,6 +298,18 @@ func rateLimitFinding(ctx context.Context, cfg *config.Config) finding {
 	send := lim["invoiceSend"]
 	return finding{Check: "rate limits", Info: fmt.Sprintf("KSeF reports invoiceSend %d/s %d/min %d/h, batchSession %d/min; ksef-sync paces itself below them",
 		send.PerSecond, send.PerMinute, send.PerHour, lim["batchSession"].PerMinute)}
+}
+
+// sessionLimitFinding says what KSeF lets this context send: the size limits decide which
+// invoices validation lets through (send.max_invoice_size 0), and KSeF may change them per context.
+func sessionLimitFinding(ctx context.Context, client *ksef.Client) finding {
+	l, err := client.ContextLimits(ctx)
+	if err != nil {
+		return finding{Check: "session limits", Info: "KSeF did not report them (" + err.Error() + "); KSeF's defaults are assumed"}
+	}
+	plain, withAttachment := l.InvoiceSizes()
+	return finding{Check: "session limits", Info: fmt.Sprintf("KSeF accepts invoices of up to %d bytes (%d with an attachment) and %d invoices per batch session in this context",
+		plain, withAttachment, l.BatchSession.MaxInvoices)}
 }
 
 // credentialExpiry warns while there is still time to act.

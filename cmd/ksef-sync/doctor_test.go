@@ -292,7 +292,9 @@ func assertHealthy(t *testing.T, out string, want ...string) {
 	t.Helper()
 	want = append(want, "[ OK ] config ", "[ OK ] folders.outbox ", "[ OK ] folders.sent ", "[ OK ] folders.error ",
 		"[ OK ] folders.state ", "[ OK ] DNS 127.0.0.1", "[ OK ] TLS: plain HTTP", "[ OK ] clock: within",
-		"[ OK ] rate limits: KSeF reports invoiceSend 20/s 60/min 360/h, batchSession 40/min", "[ OK ] credentials: ",
+		"[ OK ] rate limits: KSeF reports invoiceSend 20/s 60/min 360/h, batchSession 40/min",
+		"[ OK ] session limits: KSeF accepts invoices of up to 1000000 bytes (3000000 with an attachment) and 10000 invoices per batch session in this context",
+		"[ OK ] credentials: ",
 		"\nEverything looks right.\n")
 	for _, w := range want {
 		if !strings.Contains(out, w) {
