@@ -443,7 +443,7 @@ func (e *Engine) sentRecord(inv *spool.Invoice) (*SentRecord, error) {
 		AcquisitionDate:        inv.AcquisitionDate,
 		Mode:                   inv.Mode,
 		QRCodeI:                e.qrCodeI(inv, hash),
-		SellerNIP:              e.opt.NIP,
+		SellerNIP:              e.sellerNIP(inv),
 		Company:                e.opt.Company,
 		IssueDate:              inv.IssueDate,
 		FileName:               inv.FileName,
@@ -561,7 +561,19 @@ func (e *Engine) qrCodeI(inv *spool.Invoice, hash []byte) string {
 			"invoice", inv.ID, "issue_date", inv.IssueDate)
 		return ""
 	}
-	return ksef.QRCodeI(e.opt.QRBase, e.opt.NIP, issue, hash)
+	return ksef.QRCodeI(e.opt.QRBase, e.sellerNIP(inv), issue, hash)
+}
+
+// sellerNIP is the NIP of an accepted invoice's seller (Podmiot1), the one KOD I names ("NIP-u
+// sprzedawcy", ksef-docs kody-qr.md). It is not always the company's: a company may issue for its
+// seller (self-billing, P_17; a Podmiot3 issuer), which validation lets through. KSeF puts the
+// seller's NIP at the head of the KSeF number ("9999999999 – NIP sprzedawcy", ksef-docs
+// faktury/numer-ksef.md), so it is read from there; the company's NIP only without a number.
+func (e *Engine) sellerNIP(inv *spool.Invoice) string {
+	if ksef.ValidKsefNumber(inv.KsefNumber) {
+		return inv.KsefNumber[:10]
+	}
+	return e.opt.NIP
 }
 
 func nonNil(s []string) []string {

@@ -15,6 +15,7 @@ import (
 	"github.com/ksef-sync/ksef-sync/internal/readable"
 	"github.com/ksef-sync/ksef-sync/internal/render"
 	"github.com/ksef-sync/ksef-sync/internal/testutil"
+	"github.com/ksef-sync/ksef-sync/ksef"
 	"github.com/ksef-sync/ksef-sync/spool"
 )
 
@@ -204,5 +205,30 @@ func TestRequeueReadableAfterALostQueue(t *testing.T) {
 	}
 	if n, err := h.eng.RequeueReadable(h.ctx, before); err != nil || n != 0 {
 		t.Errorf("RequeueReadable with the copies there = %d, %v; want 0", n, err)
+	}
+}
+
+// TestKODINamesTheSeller: KOD I carries the seller's NIP (kody-qr.md, "NIP-u sprzedawcy"), which
+// for a self-billed invoice is not the company's; KSeF puts it at the head of the KSeF number.
+func TestKODINamesTheSeller(t *testing.T) {
+	h := newHarness(t, SendSettings{})
+	const seller = "3861610227"
+	head := seller + "-20261206-0100001AF629"
+	inv := spool.Invoice{ID: 1, FileName: "FV_self.xml", OutputStem: "FV_self", KsefNumber: head + "-" + ksef.KsefNumberCRC(head),
+		RegisteredHash: "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=", IssueDate: "2026-12-05"}
+	rec, err := h.eng.sentRecord(&inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantPath := "/invoice/" + seller + "/05-12-2026/47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU"
+	if !strings.HasSuffix(rec.QRCodeI, wantPath) || rec.SellerNIP != seller {
+		t.Errorf("self-billed: qrCodeI %q, sellerNip %q; want the link ending %s and sellerNip %s", rec.QRCodeI, rec.SellerNIP, wantPath, seller)
+	}
+	if job := h.eng.readableJob(&inv, ""); job.QRCodeI != rec.QRCodeI {
+		t.Errorf("the readable copy's KOD I %q differs from the record's %q", job.QRCodeI, rec.QRCodeI)
+	}
+	inv.KsefNumber = ""
+	if rec, _ := h.eng.sentRecord(&inv); !strings.Contains(rec.QRCodeI, "/invoice/"+nip+"/") || rec.SellerNIP != nip {
+		t.Errorf("without a KSeF number: qrCodeI %q, sellerNip %q; want the company's NIP %s", rec.QRCodeI, rec.SellerNIP, nip)
 	}
 }
