@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ksef-sync/ksef-sync/internal/testutil"
 )
 
 // TestTechnicalCorrection follows korekta-techniczna.md: an offline invoice KSeF rejected is
@@ -52,5 +54,30 @@ func TestTechnicalCorrection(t *testing.T) {
 	}
 	if code := must(t, send(again, true, sha256B64(good)), 400).exceptionCode(t); code != 21167 {
 		t.Errorf("correction of an accepted invoice: %d, want 21167", code)
+	}
+}
+
+// TestAutoOfflineCountsPolishDays: KSeF marks an invoice sent as online Offline when the day of
+// its P_1 is before the day it was sent (automatyczne-okreslanie-trybu-offline.md); the days are
+// Poland's. At 23:30 UTC on 10 March it is already 11 March in Warsaw.
+func TestAutoOfflineCountsPolishDays(t *testing.T) {
+	c := testutil.NewClock(time.Date(2026, 3, 10, 22, 30, 0, 0, time.UTC)) // 23:30 in Warsaw
+	s := startSim(t, Options{RateLimits: "off", Now: c.Now, ProcessingDelay: time.Second})
+	c.Advance(time.Second)
+	access, _ := login2(t, s, c)
+	sess, k := openOnline(t, s, access)
+	modeOf := func(number string) any {
+		t.Helper()
+		inv := sendInvoice(t, s, access, sess, k, sampleInvoice(t, testNIP, number)) // P_1 2026-03-10
+		c.Advance(3 * time.Second)
+		return invoiceStatus(t, s, access, sess, inv)["invoicingMode"]
+	}
+	if got := modeOf("LATE-1"); got != "Online" {
+		t.Errorf("sent at 23:30 in Warsaw on the day of P_1: invoicingMode %v, want Online", got)
+	}
+	c.Advance(time.Hour)
+	access, _ = login2(t, s, c) // the first access token has expired
+	if got := modeOf("LATE-2"); got != "Offline" {
+		t.Errorf("sent at 00:30 in Warsaw the day after P_1 (23:30 UTC): invoicingMode %v, want Offline", got)
 	}
 }

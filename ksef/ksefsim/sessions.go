@@ -17,6 +17,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ksef-sync/ksef-sync/internal/plzone"
 )
 
 const (
@@ -257,7 +259,12 @@ func (s *Server) recordInvoiceLocked(inv *invoice, xmlData []byte, facts *invoic
 		s.st.Counters.Duplicates440++
 		return nil
 	}
-	if inv.Offline || facts.IssueDate < inv.Received.UTC().Format("2006-01-02") {
+	// "Jeśli dzień kalendarzowy z issueDate jest wcześniejszy niż dzień kalendarzowy z invoicingDate
+	// […] system automatycznie oznacza fakturę jako offline" (ksef-docs
+	// offline/automatyczne-okreslanie-trybu-offline.md); invoicingDate is the send (online) or the
+	// session's opening (batch). The days are Poland's, as P_1 is (the law's offline24, art. 106nda
+	// ust. 16, quoted in CIRFMF/ksef-api #145), not UTC's, which ends an hour or two later.
+	if inv.Offline || facts.IssueDate < inv.Received.In(plzone.Warsaw).Format("2006-01-02") {
 		inv.Offline = true
 	}
 	inv.Acquisition = acquired
