@@ -28,6 +28,7 @@ const (
 	opMarkDone       op = "MarkDone"
 	opDefer          op = "Defer"
 	opReserveOutputs op = "ReserveOutputs"
+	opIssueOffline   op = "IssueOffline"
 )
 
 // transitions is the invoice state machine: for each state, the states it may move to and the one
@@ -62,6 +63,7 @@ var transitions = map[State]map[State]op{
 var updates = map[op][]State{
 	opDefer:          {StateReady},                   // not sendable now; try again later
 	opReserveOutputs: {StateAccepted, StateRejected}, // output names chosen before writing
+	opIssueOffline:   {StateReady},                   // not sent on its issue day: offline by law
 }
 
 // targets is the state each moving operation leads to.

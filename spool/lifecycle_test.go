@@ -35,6 +35,7 @@ var edges = []struct {
 	{opDefer, StateReady, StateReady},
 	{opReserveOutputs, StateAccepted, StateAccepted},
 	{opReserveOutputs, StateRejected, StateRejected},
+	{opIssueOffline, StateReady, StateReady},
 }
 
 // operations calls each operation on one invoice the way the engine does.
@@ -66,6 +67,9 @@ var operations = map[op]func(context.Context, *Journal, int64) error{
 	},
 	opReserveOutputs: func(ctx context.Context, j *Journal, id int64) error {
 		return j.ReserveOutputs(ctx, map[int64]string{id: "stem"})
+	},
+	opIssueOffline: func(ctx context.Context, j *Journal, id int64) error {
+		return j.IssueOffline(ctx, []int64{id}, Offline{Mode: "offline24"})
 	},
 }
 

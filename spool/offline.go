@@ -51,6 +51,27 @@ func (j *Journal) EndOutage(ctx context.Context, nip string, end time.Time) (int
 	return int(n), nil
 }
 
+// queryLateOnline lists ready invoices declared online whose issue date (P_1, text that starts
+// with YYYY-MM-DD) is before a given day.
+const queryLateOnline = selectInvoice + ` WHERE nip = ? AND state = 'ready' AND offline_mode = ''
+	AND issue_date <> '' AND issue_date < ? ORDER BY id`
+
+// LateOnline returns nip's ready invoices declared online whose issue date is before day
+// (YYYY-MM-DD): not sent on the day they were issued.
+func (j *Journal) LateOnline(ctx context.Context, nip, day string) ([]Invoice, error) {
+	return j.queryInvoices(ctx, queryLateOnline, nip, day)
+}
+
+// IssueOffline records that the ready invoices ids, declared online so far, are issued in the
+// offline mode o says; an invoice already declared offline keeps its mode.
+func (j *Journal) IssueOffline(ctx context.Context, ids []int64, o Offline) error {
+	return j.apply(ctx, opIssueOffline, ids, func(r *Invoice) {
+		if r.OfflineMode == "" {
+			o.apply(r)
+		}
+	})
+}
+
 // queryRejectedOffline finds the rejected invoice a technical correction corrects: same seller
 // context and invoice number, sent with offlineMode, rejected by KSeF (not locally), newest first.
 const queryRejectedOffline = selectInvoice + ` WHERE nip = ? AND invoice_number = ? AND offline_mode <> ''

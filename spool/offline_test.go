@@ -135,3 +135,32 @@ func ids(invs []Invoice) []int64 {
 	}
 	return out
 }
+
+// TestLateOnlineAndIssueOffline: only ready invoices declared online whose P_1 is before the day
+// are late; IssueOffline gives them the mode and keeps a mode already declared.
+func TestLateOnlineAndIssueOffline(t *testing.T) {
+	j, _ := openTest(t)
+	ctx := context.Background()
+	ready := func(name, issue string, o Offline) int64 {
+		inv := claimTest(t, j, name)
+		if err := j.MarkReady(ctx, time.Now(), []Prepared{{ID: inv.ID, RegisteredHash: name, IssueDate: issue, Offline: o}}); err != nil {
+			t.Fatal(err)
+		}
+		return inv.ID
+	}
+	late := ready("late.xml", "2026-12-05", Offline{})
+	ready("today.xml", "2026-12-06", Offline{})
+	declared := ready("declared.xml", "2026-12-04", Offline{Mode: "failure"})
+	got, err := j.LateOnline(ctx, testNIP, "2026-12-06")
+	if err != nil || len(got) != 1 || got[0].ID != late {
+		t.Fatalf("LateOnline = %+v, %v; want only late.xml", got, err)
+	}
+	if err := j.IssueOffline(ctx, []int64{late, declared}, Offline{Mode: "offline24"}); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[int64]string{late: "offline24", declared: "failure"} {
+		if inv, _ := j.Get(ctx, id); inv.OfflineMode != want {
+			t.Errorf("invoice %d: mode %q, want %q", id, inv.OfflineMode, want)
+		}
+	}
+}

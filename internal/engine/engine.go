@@ -457,6 +457,7 @@ func (e *Engine) Step(ctx context.Context, flush bool) error {
 		return nil // mayClaim logged it once; nothing moves until the other process stops
 	}
 	e.followAvailability(ctx) // offline.go
+	e.issueLateOffline(ctx)   // offline.go
 	var errs []error
 	// Invoices already rejected (by validation: nothing goes to KSeF) get their error/ files first:
 	// dispatch may wait for KSeF (a slow login, a hanging connection, up to http.timeout each), and

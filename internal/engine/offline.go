@@ -26,6 +26,8 @@ type offlineJournal interface {
 	OfflinePending(ctx context.Context, nip string) ([]spool.Invoice, error)
 	EndOutage(ctx context.Context, nip string, end time.Time) (int, error)
 	RejectedOffline(ctx context.Context, nip, invoiceNumber string) (*spool.Invoice, bool, error)
+	LateOnline(ctx context.Context, nip, day string) ([]spool.Invoice, error)
+	IssueOffline(ctx context.Context, ids []int64, o spool.Offline) error
 }
 
 // offlineState is what the engine's loop remembers about outages and deadlines.
@@ -40,6 +42,8 @@ type offlineState struct {
 	// level reported (1 close, 2 missed) so each is logged once.
 	nextDeadlineCheck time.Time
 	warned            map[int64]int
+	// nextLateCheck throttles the look for online invoices not sent on their issue day.
+	nextLateCheck time.Time
 }
 
 // issuance decides how a validated invoice is issued (tryby-offline.md, issue 14), from the time it
@@ -172,6 +176,46 @@ func byDeclaredMode(invs []spool.Invoice) [][]spool.Invoice {
 		}
 	}
 	return groups
+}
+
+// lateCheckEvery throttles the look for online invoices not sent on their issue day.
+const lateCheckEvery = time.Minute
+
+// issueLateOffline makes every ready invoice declared online that was not sent on its issue day
+// (P_1, in Poland) an offline24 invoice, as the law does: "Jeśli jednak data przesłania faktury do
+// KSeF będzie późniejsza niż data wskazana […] w polu P_1, to w myśl art. 106nda ust. 16 ustawy
+// faktura zostanie uznana za fakturę wystawioną w trybie offline24" (MF's handbook, quoted in
+// CIRFMF/ksef-api #145), and KSeF marks it Offline itself (automatyczne-okreslanie-trybu-offline.md).
+// Its deadline, the next business day after P_1, then runs: it is sent with offlineMode, first among
+// the ready ones, and warned about, listed by status and notified like any offline invoice. Without
+// this, an invoice held up past midnight (KSeF failing fewer times than makes an outage, a long
+// Retry-After) could miss that deadline with nothing said.
+func (e *Engine) issueLateOffline(ctx context.Context) {
+	now := e.now()
+	if now.Before(e.offline.nextLateCheck) {
+		return
+	}
+	e.offline.nextLateCheck = now.Add(lateCheckEvery)
+	late, err := e.offJ.LateOnline(ctx, e.opt.NIP, now.In(offline.Warsaw).Format("2006-01-02"))
+	if err == nil && len(late) > 0 {
+		ids := make([]int64, len(late))
+		for i := range late {
+			ids[i] = late[i].ID
+		}
+		err = e.offJ.IssueOffline(ctx, ids, spool.Offline{Mode: string(offline.Offline24)})
+	}
+	if err != nil {
+		e.log.Warn("cannot look for invoices not sent on their issue day; retried on the next step", "err", err)
+		e.offline.nextLateCheck = time.Time{}
+		return
+	}
+	for i := range late {
+		inv := &late[i]
+		inv.OfflineMode = string(offline.Offline24)
+		d, _ := e.deadline(inv)
+		e.log.Warn("invoice not sent to KSeF on its issue date is an offline24 invoice by law; sent with offlineMode",
+			"file", inv.FileName, "invoice", inv.ID, "issue_date", inv.IssueDate, "offline_mode", inv.OfflineMode, "deadline", d.String())
+	}
 }
 
 // deadlineCheckEvery throttles the deadline warnings.

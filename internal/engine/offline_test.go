@@ -374,3 +374,46 @@ func TestCorrectionHintInBothLanguages(t *testing.T) {
 		t.Errorf("online invoice: %q, want no correction hint", got)
 	}
 }
+
+// TestOnlineInvoiceNotSentOnItsIssueDayBecomesOffline24: an invoice validated as online but still
+// unsent when its issue day (P_1, in Poland) is over is an offline24 invoice by law (art. 106nda
+// ust. 16, CIRFMF/ksef-api #145): its deadline runs and is warned about, and it goes with offlineMode.
+func TestOnlineInvoiceNotSentOnItsIssueDayBecomesOffline24(t *testing.T) {
+	h := newHarness(t, SendSettings{Mode: "online"})
+	var logs bytes.Buffer
+	h.eng.log = slog.New(slog.NewTextHandler(&logs, nil))
+	tr := h.followLatarnia()
+	h.eng.intake(h.ctx, h.drop("HELD.xml", invToday(1, "HELD")))
+	h.announce(tr, "MAINTENANCE") // holds it: nothing is sent during an announced outage
+	step := func() {
+		t.Helper()
+		if err := h.eng.Step(h.ctx, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	step() // still its issue day: stays online
+	if inv := h.byFile(spool.StateReady)["HELD.xml"]; inv.OfflineMode != "" {
+		t.Fatalf("on its issue day: mode %q, want online", inv.OfflineMode)
+	}
+	y, m, d := time.Now().In(offline.Warsaw).Date()
+	clock := time.Date(y, m, d+1, 0, 30, 0, 0, offline.Warsaw)
+	h.eng.now = func() time.Time { return clock }
+	step()
+	if inv := h.byFile(spool.StateReady)["HELD.xml"]; inv.OfflineMode != "offline24" {
+		t.Fatalf("half an hour after its issue day: mode %q, want offline24", inv.OfflineMode)
+	}
+	if out := logs.String(); !strings.Contains(out, "not sent to KSeF on its issue date") || !strings.Contains(out, "file=HELD.xml") {
+		t.Errorf("no warning naming HELD.xml:\n%s", out)
+	}
+	clock = offline.AddBusinessDays(time.Date(y, m, d, 0, 0, 0, 0, offline.Warsaw), 1).Add(9 * time.Hour) // the deadline day
+	h.eng.checkDeadlines(h.ctx)
+	if out := logs.String(); !strings.Contains(out, "must reach KSeF today") {
+		t.Errorf("no deadline warning on the next business day after P_1:\n%s", out)
+	}
+	h.eng.now = time.Now
+	h.announce(tr, "AVAILABLE")
+	h.settle()
+	if rec := h.sentRecord("HELD"); !rec.OfflineMode || rec.InvoicingMode != "Offline" {
+		t.Errorf("record %+v, want sent with offlineMode and marked Offline", rec)
+	}
+}
