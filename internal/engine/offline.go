@@ -178,8 +178,20 @@ func byDeclaredMode(invs []spool.Invoice) [][]spool.Invoice {
 	return groups
 }
 
-// lateCheckEvery throttles the look for online invoices not sent on their issue day.
-const lateCheckEvery = time.Minute
+// offlineCheckEvery throttles the deadline warnings and the look for online invoices not sent on
+// their issue day.
+const offlineCheckEvery = time.Minute
+
+// throttled reports whether a check limited to one per every must wait until *next; when it need
+// not, *next moves on by every.
+func (e *Engine) throttled(next *time.Time, every time.Duration) bool {
+	now := e.now()
+	if now.Before(*next) {
+		return true
+	}
+	*next = now.Add(every)
+	return false
+}
 
 // issueLateOffline makes every ready invoice declared online that was not sent on its issue day
 // (P_1, in Poland) an offline24 invoice, as the law does: "Jeśli jednak data przesłania faktury do
@@ -191,12 +203,10 @@ const lateCheckEvery = time.Minute
 // this, an invoice held up past midnight (KSeF failing fewer times than makes an outage, a long
 // Retry-After) could miss that deadline with nothing said.
 func (e *Engine) issueLateOffline(ctx context.Context) {
-	now := e.now()
-	if now.Before(e.offline.nextLateCheck) {
+	if e.throttled(&e.offline.nextLateCheck, offlineCheckEvery) {
 		return
 	}
-	e.offline.nextLateCheck = now.Add(lateCheckEvery)
-	late, err := e.offJ.LateOnline(ctx, e.opt.NIP, now.In(offline.Warsaw).Format("2006-01-02"))
+	late, err := e.offJ.LateOnline(ctx, e.opt.NIP, e.now().In(offline.Warsaw).Format("2006-01-02"))
 	if err == nil && len(late) > 0 {
 		ids := make([]int64, len(late))
 		for i := range late {
@@ -218,17 +228,13 @@ func (e *Engine) issueLateOffline(ctx context.Context) {
 	}
 }
 
-// deadlineCheckEvery throttles the deadline warnings.
-const deadlineCheckEvery = time.Minute
-
 // checkDeadlines warns once about every offline invoice whose deadline is less than one business
 // day away and reports once, as an error naming it, every one that missed it.
 func (e *Engine) checkDeadlines(ctx context.Context) {
-	now := e.now()
-	if now.Before(e.offline.nextDeadlineCheck) {
+	if e.throttled(&e.offline.nextDeadlineCheck, offlineCheckEvery) {
 		return
 	}
-	e.offline.nextDeadlineCheck = now.Add(deadlineCheckEvery)
+	now := e.now()
 	pending, err := e.offJ.OfflinePending(ctx, e.opt.NIP)
 	if err != nil {
 		e.log.Warn("cannot read offline invoices for their deadlines", "err", err)
