@@ -211,3 +211,32 @@ func TestRestoreWithoutAStatusService(t *testing.T) {
 		t.Errorf("a claim during the saved failure: %+v", c)
 	}
 }
+
+// TestTotalFailureLiftsARunningDeadline: a total failure announced while an offline invoice's
+// deadline runs lifts the obligation to send it (tryby-offline.md), for the daemon's tracker and
+// after a restart from what it saved (status and the notifications read that).
+func TestTotalFailureLiftsARunningDeadline(t *testing.T) {
+	sim := newSim(t)
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		tr := NewTracker(memClient(sim), Options{})
+		if err := tr.Check(ctx); err != nil {
+			t.Fatal(err)
+		}
+		inv := &spool.Invoice{OfflineMode: string(offline.Offline24), IssueDate: time.Now().In(offline.Warsaw).Format("2006-01-02"), CreatedAt: time.Now()}
+		for _, status := range []string{"TOTAL_FAILURE", "AVAILABLE"} {
+			time.Sleep(time.Hour)
+			if err := sim.AnnounceLatarnia(status, "Awaria całkowita", "KSeF nie działa."); err != nil {
+				t.Fatal(err)
+			}
+			if err := tr.Check(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for name, failures := range map[string][]offline.Period{"tracker": tr.Failures(), "restarted": restarted(t, tr, Options{}, memClient(sim)).Failures()} {
+			if d, err := Deadline(inv, failures); err != nil || !d.None {
+				t.Errorf("%s: deadline %v (%v), want no obligation after a total failure announced while it ran", name, d, err)
+			}
+		}
+	})
+}

@@ -355,8 +355,13 @@ func (t *Tracker) Failures() []offline.Period {
 func failures(history []Segment) []offline.Period {
 	var out []offline.Period
 	for _, seg := range history {
-		if seg.State == Failure {
+		switch seg.State {
+		case Failure:
 			out = append(out, seg.period())
+		case TotalFailure:
+			p := seg.period()
+			p.Total = true
+			out = append(out, p)
 		}
 	}
 	return out

@@ -28,6 +28,9 @@ const (
 // lasts).
 type Period struct {
 	Start, End time.Time
+	// Total marks an announced total failure ("awaria całkowita"), which lifts the obligation to
+	// send the invoices whose deadline runs when it is announced (Compute).
+	Total bool
 }
 
 // Deadline is when an invoice must have reached KSeF: the end of the day Day (23:59:59.999… in
@@ -59,7 +62,9 @@ func (d Deadline) String() string {
 // when that is later. For offline24 and unavailability that is "a failure during offline24/offline
 // moves their deadline"; for the failure mode it is "a new announcement restarts the count"
 // (ksef-protocol.md §11, tryby-offline.md). A failure that ended before the invoice was issued, or
-// began after its deadline had passed, moves nothing.
+// began after its deadline had passed, moves nothing. A total failure announced while the deadline
+// runs ends it: "Ogłoszenie awarii całkowitej w trakcie któregokolwiek z powyższych trybów powoduje
+// zniesienie obowiązku przesyłania faktur do KSeF" (tryby-offline.md).
 func Compute(m Mode, issueDate time.Time, outage Period, failures []Period) (Deadline, error) {
 	var d Deadline
 	switch m {
@@ -79,6 +84,9 @@ func Compute(m Mode, issueDate time.Time, outage Period, failures []Period) (Dea
 	for _, f := range fs { // in order: a failure during an already moved deadline moves it again
 		if (!f.End.IsZero() && !f.End.After(issueDate)) || (!d.Open && f.Start.After(d.Due())) {
 			continue
+		}
+		if f.Total {
+			return Deadline{None: true}, nil
 		}
 		if n := afterEnd(f, 7); n.Open || (!d.Open && n.Day.After(d.Day)) {
 			d = n

@@ -59,30 +59,34 @@ func TestDeadlines(t *testing.T) {
 		{"offline24 on New Year's Eve, across the year end", Offline24, "2026-12-31", Period{}, nil, "2027-01-04"},
 		{"offline24 before 11 November", Offline24, "2026-11-10", Period{}, nil, "2026-11-12"},
 		{"unavailability ending on a Saturday before All Saints", Unavailable, "2026-10-30",
-			Period{date("2026-10-30"), date("2026-10-31").Add(15 * time.Hour)}, nil, "2026-11-02"},
+			Period{Start: date("2026-10-30"), End: date("2026-10-31").Add(15 * time.Hour)}, nil, "2026-11-02"},
 		{"unavailability ending at a month end", Unavailable, "2026-01-29",
-			Period{date("2026-01-29"), date("2026-01-30").Add(10 * time.Hour)}, nil, "2026-02-02"},
+			Period{Start: date("2026-01-29"), End: date("2026-01-30").Add(10 * time.Hour)}, nil, "2026-02-02"},
 		{"failure: 7 business days, 11 November skipped", Failure, "2026-11-04",
-			Period{date("2026-11-04"), date("2026-11-05").Add(12 * time.Hour)}, nil, "2026-11-17"},
+			Period{Start: date("2026-11-04"), End: date("2026-11-05").Add(12 * time.Hour)}, nil, "2026-11-17"},
 		{"failure over Christmas, New Year and Epiphany", Failure, "2026-12-22",
-			Period{date("2026-12-22"), date("2026-12-23").Add(9 * time.Hour)}, nil, "2027-01-07"},
+			Period{Start: date("2026-12-22"), End: date("2026-12-23").Add(9 * time.Hour)}, nil, "2027-01-07"},
 		{"failure during offline24 moves the deadline later", Offline24, "2026-06-01", Period{},
-			[]Period{{date("2026-06-01"), date("2026-06-02").Add(8 * time.Hour)}}, "2026-06-12"},
+			[]Period{{Start: date("2026-06-01"), End: date("2026-06-02").Add(8 * time.Hour)}}, "2026-06-12"},
 		{"failure announced after an offline24 deadline passed moves nothing", Offline24, "2026-06-01", Period{},
-			[]Period{{date("2026-06-03").Add(time.Hour), date("2026-06-04")}}, "2026-06-02"},
+			[]Period{{Start: date("2026-06-03").Add(time.Hour), End: date("2026-06-04")}}, "2026-06-02"},
 		{"failure over before the invoice was issued moves nothing", Offline24, "2026-06-01", Period{},
-			[]Period{{date("2026-05-20"), date("2026-05-29")}}, "2026-06-02"},
+			[]Period{{Start: date("2026-05-20"), End: date("2026-05-29")}}, "2026-06-02"},
 		{"failure moves an unavailability deadline", Unavailable, "2026-06-01",
-			Period{date("2026-06-01"), date("2026-06-01").Add(12 * time.Hour)},
-			[]Period{{date("2026-06-02").Add(9 * time.Hour), date("2026-06-02").Add(20 * time.Hour)}}, "2026-06-12"},
+			Period{Start: date("2026-06-01"), End: date("2026-06-01").Add(12 * time.Hour)},
+			[]Period{{Start: date("2026-06-02").Add(9 * time.Hour), End: date("2026-06-02").Add(20 * time.Hour)}}, "2026-06-12"},
 		{"failure mode: a new announcement within the 7 days restarts the count (Corpus Christi skipped)", Failure, "2026-05-25",
-			Period{date("2026-05-25"), date("2026-05-26")},
-			[]Period{{date("2026-05-25"), date("2026-05-26")}, {date("2026-06-01"), date("2026-06-02").Add(7 * time.Hour)}}, "2026-06-12"},
+			Period{Start: date("2026-05-25"), End: date("2026-05-26")},
+			[]Period{{Start: date("2026-05-25"), End: date("2026-05-26")}, {Start: date("2026-06-01"), End: date("2026-06-02").Add(7 * time.Hour)}}, "2026-06-12"},
 		{"failure mode: one announced after the deadline passed restarts nothing", Failure, "2026-05-25",
-			Period{date("2026-05-25"), date("2026-05-26")},
-			[]Period{{date("2026-06-08"), date("2026-06-09")}, {date("2026-05-25"), date("2026-05-26")}}, "2026-06-05"},
+			Period{Start: date("2026-05-25"), End: date("2026-05-26")},
+			[]Period{{Start: date("2026-06-08"), End: date("2026-06-09")}, {Start: date("2026-05-25"), End: date("2026-05-26")}}, "2026-06-05"},
+		{"a total failure announced while an offline24 deadline runs lifts it", Offline24, "2026-06-01", Period{},
+			[]Period{{Start: date("2026-06-02").Add(9 * time.Hour), End: date("2026-06-03"), Total: true}}, "no obligation (total failure)"},
+		{"a total failure announced after the deadline passed lifts nothing", Offline24, "2026-06-01", Period{},
+			[]Period{{Start: date("2026-06-03").Add(time.Hour), End: date("2026-06-04"), Total: true}}, "2026-06-02"},
 		{"a chain: the second failure begins during the deadline the first one moved", Offline24, "2026-06-01", Period{},
-			[]Period{{date("2026-06-11"), date("2026-06-12")}, {date("2026-06-01"), date("2026-06-02").Add(8 * time.Hour)}}, "2026-06-23"},
+			[]Period{{Start: date("2026-06-11"), End: date("2026-06-12")}, {Start: date("2026-06-01"), End: date("2026-06-02").Add(8 * time.Hour)}}, "2026-06-23"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -93,7 +97,7 @@ func TestDeadlines(t *testing.T) {
 			if got := d.String(); got != tt.want {
 				t.Errorf("deadline %s, want %s", got, tt.want)
 			}
-			if due := d.Due(); due.Format("2006-01-02 15:04") != tt.want+" 23:59" {
+			if due := d.Due(); !d.None && due.Format("2006-01-02 15:04") != tt.want+" 23:59" {
 				t.Errorf("due %v, want the end of %s in Warsaw", due, tt.want)
 			}
 		})
@@ -135,7 +139,7 @@ func TestForInvoice(t *testing.T) {
 	if err != nil || d.String() != "2026-11-12" {
 		t.Errorf("ForInvoice offline24 = %v, %v; want 2026-11-12 (11 November skipped)", d, err)
 	}
-	d, err = ForInvoice("failure", "not a date", date("2026-11-04"), Period{date("2026-11-04"), date("2026-11-05")}, nil)
+	d, err = ForInvoice("failure", "not a date", date("2026-11-04"), Period{Start: date("2026-11-04"), End: date("2026-11-05")}, nil)
 	if err != nil || d.String() != "2026-11-17" {
 		t.Errorf("ForInvoice failure = %v, %v; want 7 business days after 5 November, 11 November skipped", d, err)
 	}
