@@ -52,8 +52,9 @@ func (t *Tracker) save() {
 
 // Restore takes back what an earlier process saved; call it before Run. When the saved history
 // ends in a current state, the tracker goes on in that state from its saved start, as if it had
-// never stopped: the status service's next answer continues it or ends it at that answer, exactly
-// as it would have without the restart. An outage we observed ourselves (unannounced) goes on until
+// never stopped: the status service's next answer continues it or ends it, at the end its
+// announcements give (announcedEnd) or else at that answer, exactly as it would have without the
+// restart. An outage we observed ourselves (unannounced) goes on until
 // a KSeF request succeeds, as it would have. What this process has seen already wins over the
 // saved history from its first state on. Without a status service to ask, a saved announcement is
 // history only, ended now: the state starts unknown.

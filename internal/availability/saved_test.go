@@ -240,3 +240,40 @@ func TestTotalFailureLiftsARunningDeadline(t *testing.T) {
 		}
 	})
 }
+
+// TestOutageEndsWhenAnnouncedThoughNobodyWatched: a daemon stopped during an announced failure and
+// started hours after it ended counts the failure's deadlines from the end the status service
+// announced, not from when it looked again (tryby-offline.md: "od zakończenia awarii").
+func TestOutageEndsWhenAnnouncedThoughNobodyWatched(t *testing.T) {
+	sim := newSim(t)
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		tr := NewTracker(memClient(sim), Options{})
+		if err := tr.Check(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, status := range []string{"FAILURE", "AVAILABLE"} {
+			time.Sleep(time.Hour)
+			if err := sim.AnnounceLatarnia(status, "Awaria", "KSeF nie działa."); err != nil {
+				t.Fatal(err)
+			}
+			if status == "FAILURE" {
+				if err := tr.Check(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		ended := time.Now()
+		time.Sleep(5 * time.Hour) // the daemon is stopped
+		again := restarted(t, tr, Options{}, memClient(sim))
+		if err := again.Check(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if s := again.Snapshot(); s.State != Available || !s.Since.Equal(ended) {
+			t.Errorf("after the restart: %s since %v, want available since the announced end %v", s.State, s.Since, ended)
+		}
+		if f := again.Failures(); len(f) != 1 || !f[0].End.Equal(ended) {
+			t.Errorf("failures %v, want one ending at %v", f, ended)
+		}
+	})
+}

@@ -27,6 +27,11 @@ const (
 // Usable reports whether invoices can be sent to KSeF now.
 func (s State) Usable() bool { return s == Available || s == Unknown }
 
+// announcedOutage reports whether s is an outage the status service announced.
+func (s State) announcedOutage() bool {
+	return s == Maintenance || s == Failure || s == TotalFailure
+}
+
 // Snapshot is the tracker's current view, for status, doctor and the log.
 type Snapshot struct {
 	State State
@@ -103,6 +108,9 @@ type Tracker struct {
 	mu      sync.Mutex
 	snap    Snapshot
 	history []Segment // oldest first; the last one is current
+	// ended are the status service's announcements (GET /messages) read when it said an announced
+	// outage is over, for the announced end of it (derive); nil otherwise.
+	ended []Message
 
 	// persist, when set, saves the tracker's memory after every change (Persist); persistMu keeps
 	// the saves in order, so the last one written is the newest state.
@@ -182,9 +190,15 @@ func (t *Tracker) Check(ctx context.Context) error {
 		return errors.New("no status service configured")
 	}
 	r, err := t.client.Status(ctx)
+	var ended []Message
+	if err == nil && r.Status == StatusAvailable && t.Snapshot().State.announcedOutage() {
+		// Best effort: without them the outage ends when we learn of it, as it did before.
+		ended, _ = t.client.Messages(ctx)
+	}
 	at := t.opts.Now()
 	t.mu.Lock()
 	old := t.snap
+	t.ended = ended
 	t.snap.CheckedAt = at
 	if err != nil {
 		t.snap.Announced, t.snap.Messages, t.snap.StatusError = StatusUnknown, nil, err.Error()
@@ -196,6 +210,7 @@ func (t *Tracker) Check(ctx context.Context) error {
 		t.snap.Announced, t.snap.Messages, t.snap.StatusError = r.Status, r.Messages, ""
 	}
 	changed := t.recompute(at)
+	t.ended = nil
 	t.mu.Unlock()
 	t.notify(old, changed)
 	return err
@@ -266,6 +281,9 @@ func (t *Tracker) derive(at time.Time) (State, time.Time) {
 	if s.Failures >= t.opts.FailThreshold {
 		return Unannounced, s.FailingSince
 	}
+	if s.Announced == StatusAvailable && t.snap.State.announcedOutage() {
+		return Available, announcedEnd(t.ended, t.snap.Since, at)
+	}
 	if s.Announced == StatusAvailable || (s.Failures == 0 && t.snap.State != Unknown) {
 		return Available, at
 	}
@@ -286,6 +304,26 @@ func announcedSince(ms []Message, at time.Time) time.Time {
 		}
 	}
 	return since
+}
+
+// announcedEnd is when an announced outage that began at start ended: the latest end the status
+// service gives its announcements between start and at, when we learn of it only at at. The
+// deadlines of the unavailability and failure modes count from the end of the outage itself ("do
+// następnego dnia roboczego po zakończeniu niedostępności", "od zakończenia awarii",
+// tryby-offline.md), not from when a daemon that was stopped, or a status service that was down,
+// let us see it; an end we cannot read leaves at, the old reading. It is never later than at, so
+// a misread end can only bring a deadline forward.
+func announcedEnd(ms []Message, start, at time.Time) time.Time {
+	var end time.Time
+	for _, m := range ms {
+		if e := m.End.Time; !e.IsZero() && !e.Before(start) && !e.After(at) && e.After(end) {
+			end = e
+		}
+	}
+	if end.IsZero() {
+		return at
+	}
+	return end
 }
 
 // Claim is what ModeAt says about an invoice claimed at a given time.
