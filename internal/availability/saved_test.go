@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ksef-sync/ksef-sync/internal/offline"
+	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
 	"github.com/ksef-sync/ksef-sync/spool"
 )
 
@@ -32,10 +33,7 @@ func TestRestartKeepsTheOutage(t *testing.T) {
 	sim := newSim(t)
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
-		steady := NewTracker(memClient(sim), Options{})
-		if err := steady.Check(ctx); err != nil {
-			t.Fatal(err)
-		}
+		steady := checkedTracker(t, sim)
 		time.Sleep(time.Hour)
 		if err := sim.AnnounceLatarnia("FAILURE", "Awaria", "KSeF nie działa."); err != nil {
 			t.Fatal(err)
@@ -218,21 +216,10 @@ func TestRestoreWithoutAStatusService(t *testing.T) {
 func TestTotalFailureLiftsARunningDeadline(t *testing.T) {
 	sim := newSim(t)
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
-		tr := NewTracker(memClient(sim), Options{})
-		if err := tr.Check(ctx); err != nil {
-			t.Fatal(err)
-		}
+		tr := checkedTracker(t, sim)
 		inv := &spool.Invoice{OfflineMode: string(offline.Offline24), IssueDate: time.Now().In(offline.Warsaw).Format("2006-01-02"), CreatedAt: time.Now()}
-		for _, status := range []string{"TOTAL_FAILURE", "AVAILABLE"} {
-			time.Sleep(time.Hour)
-			if err := sim.AnnounceLatarnia(status, "Awaria całkowita", "KSeF nie działa."); err != nil {
-				t.Fatal(err)
-			}
-			if err := tr.Check(ctx); err != nil {
-				t.Fatal(err)
-			}
-		}
+		anHourLater(t, sim, "TOTAL_FAILURE", tr)
+		anHourLater(t, sim, "AVAILABLE", tr)
 		for name, failures := range map[string][]offline.Period{"tracker": tr.Failures(), "restarted": restarted(t, tr, Options{}, memClient(sim)).Failures()} {
 			if d, err := Deadline(inv, failures); err != nil || !d.None {
 				t.Errorf("%s: deadline %v (%v), want no obligation after a total failure announced while it ran", name, d, err)
@@ -247,26 +234,13 @@ func TestTotalFailureLiftsARunningDeadline(t *testing.T) {
 func TestOutageEndsWhenAnnouncedThoughNobodyWatched(t *testing.T) {
 	sim := newSim(t)
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
-		tr := NewTracker(memClient(sim), Options{})
-		if err := tr.Check(ctx); err != nil {
-			t.Fatal(err)
-		}
-		for _, status := range []string{"FAILURE", "AVAILABLE"} {
-			time.Sleep(time.Hour)
-			if err := sim.AnnounceLatarnia(status, "Awaria", "KSeF nie działa."); err != nil {
-				t.Fatal(err)
-			}
-			if status == "FAILURE" {
-				if err := tr.Check(ctx); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
+		tr := checkedTracker(t, sim)
+		anHourLater(t, sim, "FAILURE", tr)
+		anHourLater(t, sim, "AVAILABLE", nil) // the daemon is stopped
 		ended := time.Now()
-		time.Sleep(5 * time.Hour) // the daemon is stopped
+		time.Sleep(5 * time.Hour)
 		again := restarted(t, tr, Options{}, memClient(sim))
-		if err := again.Check(ctx); err != nil {
+		if err := again.Check(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		if s := again.Snapshot(); s.State != Available || !s.Since.Equal(ended) {
@@ -276,4 +250,29 @@ func TestOutageEndsWhenAnnouncedThoughNobodyWatched(t *testing.T) {
 			t.Errorf("failures %v, want one ending at %v", f, ended)
 		}
 	})
+}
+
+// checkedTracker is a tracker of sim's status service that has asked it once.
+func checkedTracker(t *testing.T, sim *ksefsim.Server) *Tracker {
+	t.Helper()
+	tr := NewTracker(memClient(sim), Options{})
+	if err := tr.Check(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+// anHourLater lets an hour pass, then has sim announce status and tr (unless nil) hear it.
+func anHourLater(t *testing.T, sim *ksefsim.Server, status string, tr *Tracker) {
+	t.Helper()
+	time.Sleep(time.Hour)
+	if err := sim.AnnounceLatarnia(status, "Awaria", "KSeF nie działa."); err != nil {
+		t.Fatal(err)
+	}
+	if tr == nil {
+		return
+	}
+	if err := tr.Check(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 }
