@@ -309,10 +309,13 @@ func correctionOf(inv *spool.Invoice) *CorrectionOf {
 // when KSeF rejected an offline invoice of this seller with the same number (P_2) earlier: it is
 // sent online with offlineMode true and hashOfCorrectedInvoice naming the rejected bytes, keeping
 // the original's offline mode and deadline. A rejected correction is no new original: a further
-// fix still names the first rejected invoice. The same bytes again are no correction.
+// fix still names the first rejected invoice. The same bytes again are no correction, and neither
+// is the invoice sent again after a refusal no correction can mend: "Korekta techniczna nie dotyczy
+// sytuacji związanych z brakiem uprawnień" (offline/korekta-techniczna.md), which KSeF does not
+// check itself (CIRFMF/ksef-api #404), so it would link the two.
 func (e *Engine) technicalCorrection(ctx context.Context, o *spool.Offline, invoiceNumber, hash string) error {
 	orig, ok, err := e.offJ.RejectedOffline(ctx, e.opt.NIP, invoiceNumber)
-	if err != nil || !ok || orig.RegisteredHash == hash {
+	if err != nil || !ok || orig.RegisteredHash == hash || orig.CorrectedHash == "" && nonTechnical[orig.ErrCode] {
 		return err
 	}
 	corrected, file := orig.RegisteredHash, orig.FileName

@@ -417,3 +417,24 @@ func TestOnlineInvoiceNotSentOnItsIssueDayBecomesOffline24(t *testing.T) {
 		t.Errorf("record %+v, want sent with offlineMode and marked Offline", rec)
 	}
 }
+
+// TestNoTechnicalCorrectionAfterAPermissionRefusal: an offline invoice KSeF refused for want of
+// permissions (410) is not technically corrected by the next file with its number
+// (korekta-techniczna.md: "nie dotyczy sytuacji związanych z brakiem uprawnień"): that one is sent
+// as an invoice of its own.
+func TestNoTechnicalCorrectionAfterAPermissionRefusal(t *testing.T) {
+	h := newHarness(t, SendSettings{OfflineMode: "offline24", Mode: "online"})
+	if err := h.sim.FailInvoices(410, 1); err != nil {
+		t.Fatal(err)
+	}
+	done := h.settle(h.drop("FV_P.xml", samples.Invoice(2, nip, time.Now(), "PERM-1")))
+	if len(done) != 1 || done[0].ErrCode != 410 {
+		t.Fatalf("first send: %+v, want refused with 410", done)
+	}
+	again := bytes.Replace(samples.Invoice(2, nip, time.Now(), "PERM-1"), []byte("<P_2>"), []byte("<P_2 >"), 1) // other bytes
+	h.settle(h.drop("FV_P_again.xml", again))
+	rec := h.sentRecord("FV_P_again")
+	if acc := h.sim.Stats().Accepted; rec.CorrectionOf != nil || len(acc) != 1 || acc[0].HashOfCorrectedInvoice != "" {
+		t.Errorf("sent again after a 410: correctionOf %+v, KSeF got %+v; want an invoice of its own", rec.CorrectionOf, acc)
+	}
+}
