@@ -14,6 +14,7 @@ import (
 
 	"github.com/ksef-sync/ksef-sync/internal/readable"
 	"github.com/ksef-sync/ksef-sync/internal/render"
+	"github.com/ksef-sync/ksef-sync/internal/samples"
 	"github.com/ksef-sync/ksef-sync/internal/testutil"
 	"github.com/ksef-sync/ksef-sync/ksef"
 	"github.com/ksef-sync/ksef-sync/spool"
@@ -230,5 +231,26 @@ func TestKODINamesTheSeller(t *testing.T) {
 	inv.KsefNumber = ""
 	if rec, _ := h.eng.sentRecord(&inv); !strings.Contains(rec.QRCodeI, "/invoice/"+nip+"/") || rec.SellerNIP != nip {
 		t.Errorf("without a KSeF number: qrCodeI %q, sellerNip %q; want the company's NIP %s", rec.QRCodeI, rec.SellerNIP, nip)
+	}
+}
+
+// TestSelfBilledInvoiceEndToEnd: the company, as the buyer, sends an invoice self-billed in its
+// seller's name (P_17 = 1). Without the seller's SelfInvoicing grant KSeF refuses it (410); with it
+// the invoice is registered under the seller's NIP and KOD I names the seller.
+func TestSelfBilledInvoiceEndToEnd(t *testing.T) {
+	const seller = "3861610227"
+	selfBilled := func(number string) []byte {
+		return []byte(strings.NewReplacer("#nip#", seller, "#selfInvocingNip#", nip, "#invoicing_date#", time.Now().Format("2006-01-02"),
+			"#invoice_number#", number).Replace(string(samples.Template("invoice_template_v3_self_invoicing.xml"))))
+	}
+	h := newHarness(t, SendSettings{Mode: "online"})
+	if done := h.settle(h.drop("SB_1.xml", selfBilled("SB-1"))); len(done) != 1 || done[0].ErrCode != 410 {
+		t.Fatalf("without the seller's grant: %+v, want refused with 410", done)
+	}
+	h.sim.GrantSelfInvoicing(seller, nip)
+	h.settle(h.drop("SB_2.xml", selfBilled("SB-2")))
+	rec := h.sentRecord("SB_2")
+	if !strings.HasPrefix(rec.KsefNumber, seller+"-") || rec.SellerNIP != seller || !strings.Contains(rec.QRCodeI, "/invoice/"+seller+"/") {
+		t.Errorf("with the grant: %+v, want registered under the seller %s and KOD I naming it", rec, seller)
 	}
 }

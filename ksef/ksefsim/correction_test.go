@@ -1,6 +1,7 @@
 package ksefsim
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -79,5 +80,34 @@ func TestAutoOfflineCountsPolishDays(t *testing.T) {
 	access, _ = login2(t, s, c) // the first access token has expired
 	if got := modeOf("LATE-2"); got != "Offline" {
 		t.Errorf("sent at 00:30 in Warsaw the day after P_1 (23:30 UTC): invoicingMode %v, want Offline", got)
+	}
+}
+
+// TestSelfBillingNeedsTheSellersGrant: a buyer's context sends an invoice self-billed in its
+// seller's name: 410 without the seller's SelfInvoicing grant, registered under the seller with it;
+// an invoice of another seller that is not self-billed stays a 450.
+func TestSelfBillingNeedsTheSellersGrant(t *testing.T) {
+	c, s, access, sess, k := startOnline(t)
+	const seller = "3861610227"
+	send := func(number string, selfBilled bool) map[string]any {
+		t.Helper()
+		x := strings.ReplaceAll(string(sampleInvoice(t, seller, number)), "<NIP>3861610227</NIP>", "<NIP>"+testNIP+"</NIP>") // the buyer: us
+		x = strings.Replace(x, "<NIP>"+testNIP+"</NIP>", "<NIP>"+seller+"</NIP>", 1)                                         // the seller again
+		if selfBilled {
+			x = strings.Replace(x, "<P_17>2</P_17>", "<P_17>1</P_17>", 1)
+		}
+		inv := sendInvoice(t, s, access, sess, k, []byte(x))
+		c.Advance(3 * time.Second)
+		return invoiceStatus(t, s, access, sess, inv)
+	}
+	if st := send("SB-1", true); statusCode(st) != 410 {
+		t.Errorf("self-billed without a grant: %v, want 410", st)
+	}
+	if st := send("SB-2", false); statusCode(st) != 450 {
+		t.Errorf("another seller's invoice, not self-billed: %v, want 450", st)
+	}
+	s.GrantSelfInvoicing(seller, testNIP)
+	if st := send("SB-3", true); statusCode(st) != 200 || !strings.HasPrefix(fmt.Sprint(st["ksefNumber"]), seller+"-") {
+		t.Errorf("self-billed with the grant: %v, want 200 under the seller's NIP", st)
 	}
 }

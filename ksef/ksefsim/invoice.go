@@ -299,7 +299,7 @@ func checkInvoice(data []byte, fs formSpec, contextNIP string, batch bool, limit
 	if ie := checkRealism(data, f); ie != nil {
 		return nil, ie
 	}
-	if f.SellerNIP != contextNIP {
+	if f.SellerNIP != contextNIP && !selfBilledBy(f, contextNIP) {
 		return nil, &invoiceError{Code: 450, Description: "Błąd weryfikacji semantyki dokumentu faktury", Details: []string{fmt.Sprintf("semantic error: seller NIP %s differs from context NIP %s", f.SellerNIP, contextNIP)}}
 	}
 	return f, nil

@@ -153,6 +153,9 @@ type Server struct {
 	// ctxLimits are session limits a context set for itself (context_limits.go), by NIP; guarded
 	// by mu. Not kept in the state file: a restart goes back to the defaults.
 	ctxLimits map[string]contextLimits
+	// selfBilling holds "seller|buyer" for each SelfInvoicing permission a seller granted
+	// (self_billing.go); guarded by mu, not kept across a restart.
+	selfBilling map[string]bool
 	// rateFaults are blocks armed by RateLimitNext, by group; guarded by mu.
 	rateFaults map[string]time.Duration
 }

@@ -245,6 +245,9 @@ func (s *Server) recordInvoiceLocked(inv *invoice, xmlData []byte, facts *invoic
 	if s.st.SeenHashes[seller+"|"+sha256B64(xmlData)] {
 		s.st.Counters.DuplicateSubmissions++
 	}
+	if ierr == nil {
+		ierr = s.checkSelfBillingLocked(facts, inv.ContextNIP) // self_billing.go
+	}
 	if ierr != nil {
 		inv.Code, inv.Description, inv.Details = ierr.Code, ierr.Description, ierr.Details
 		return nil
