@@ -1,8 +1,6 @@
 package engine
 
 import (
-	"bytes"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -247,8 +245,7 @@ func TestDuplicateWaitsForItsOriginalToBeStored(t *testing.T) {
 // original to be stored is not reported as KSeF still processing it (KSeF has decided: 440).
 func TestSlowWarningOfADuplicateSaysWhatItWaitsFor(t *testing.T) {
 	d := copyOfAnotherToolsInvoice(t, 48*time.Hour)
-	var logged bytes.Buffer
-	d.h.eng.log = slog.New(slog.NewTextHandler(&logged, nil))
+	logged := d.h.captureLog()
 	if got := judgeDuplicate(t, d.h, d.copy, d.status440); got.State != spool.StateSubmitted {
 		t.Fatalf("state %s, want still submitted while the original is not stored", got.State)
 	}

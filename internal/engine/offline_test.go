@@ -31,6 +31,13 @@ func (h *harness) followLatarnia() *availability.Tracker {
 	return tr
 }
 
+// captureLog sends the engine's log to the buffer it returns.
+func (h *harness) captureLog() *bytes.Buffer {
+	var b bytes.Buffer
+	h.eng.log = slog.New(slog.NewTextHandler(&b, nil))
+	return &b
+}
+
 // announce makes the simulator's status service announce status and the tracker hear it.
 func (h *harness) announce(tr *availability.Tracker, status string) {
 	h.t.Helper()
@@ -248,9 +255,7 @@ func TestIssuanceFromConfigAndIssueDate(t *testing.T) {
 // it is an error naming the invoice, once.
 func TestDeadlineWarnings(t *testing.T) {
 	h := newHarness(t, SendSettings{OfflineMode: "offline24"})
-	var logs bytes.Buffer
-	h.eng.log = slog.New(slog.NewTextHandler(&logs, nil))
-	tr := h.followLatarnia()
+	logs, tr := h.captureLog(), h.followLatarnia()
 	h.announce(tr, "MAINTENANCE") // keeps it queued: nothing is sent during an announced outage
 	p := h.drop("LATE.xml", inv(1, "LATE"))
 	h.eng.intake(h.ctx, p)
@@ -380,9 +385,7 @@ func TestCorrectionHintInBothLanguages(t *testing.T) {
 // ust. 16, CIRFMF/ksef-api #145): its deadline runs and is warned about, and it goes with offlineMode.
 func TestOnlineInvoiceNotSentOnItsIssueDayBecomesOffline24(t *testing.T) {
 	h := newHarness(t, SendSettings{Mode: "online"})
-	var logs bytes.Buffer
-	h.eng.log = slog.New(slog.NewTextHandler(&logs, nil))
-	tr := h.followLatarnia()
+	logs, tr := h.captureLog(), h.followLatarnia()
 	h.eng.intake(h.ctx, h.drop("HELD.xml", invToday(1, "HELD")))
 	h.announce(tr, "MAINTENANCE") // holds it: nothing is sent during an announced outage
 	step := func() {

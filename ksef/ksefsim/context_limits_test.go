@@ -1,10 +1,8 @@
 package ksefsim
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -74,10 +72,10 @@ func TestInvoiceSizeFollowsTheContextLimits(t *testing.T) {
 // padInvoice makes invoice size bytes long with a comment before its last closing tag.
 func padInvoice(t *testing.T, invoice []byte, size int) []byte {
 	t.Helper()
-	end := bytes.LastIndex(invoice, []byte("</"))
-	fill := size - len(invoice) - len("<!---->")
+	x := string(invoice)
+	end, fill := strings.LastIndex(x, "</"), size-len(x)-len("<!---->")
 	if end < 0 || fill < 0 {
-		t.Fatalf("cannot pad a %d-byte invoice to %d bytes", len(invoice), size)
+		t.Fatalf("cannot pad a %d-byte invoice to %d bytes", len(x), size)
 	}
-	return slices.Concat(invoice[:end], []byte("<!--"), bytes.Repeat([]byte("x"), fill), []byte("-->"), invoice[end:])
+	return []byte(x[:end] + "<!--" + strings.Repeat("x", fill) + "-->" + x[end:])
 }

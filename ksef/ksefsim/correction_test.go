@@ -1,12 +1,9 @@
 package ksefsim
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/ksef-sync/ksef-sync/internal/testutil"
 )
 
 // TestTechnicalCorrection follows korekta-techniczna.md: an offline invoice KSeF rejected is
@@ -62,7 +59,7 @@ func TestTechnicalCorrection(t *testing.T) {
 // its P_1 is before the day it was sent (automatyczne-okreslanie-trybu-offline.md); the days are
 // Poland's. At 23:30 UTC on 10 March it is already 11 March in Warsaw.
 func TestAutoOfflineCountsPolishDays(t *testing.T) {
-	c := testutil.NewClock(time.Date(2026, 3, 10, 22, 30, 0, 0, time.UTC)) // 23:30 in Warsaw
+	c := newClockAt(time.Date(2026, 3, 10, 22, 30, 0, 0, time.UTC)) // 23:30 in Warsaw
 	s := startSim(t, Options{RateLimits: "off", Now: c.Now, ProcessingDelay: time.Second})
 	c.Advance(time.Second)
 	access, _ := login2(t, s, c)
@@ -107,7 +104,7 @@ func TestSelfBillingNeedsTheSellersGrant(t *testing.T) {
 		t.Errorf("another seller's invoice, not self-billed: %v, want 450", st)
 	}
 	s.GrantSelfInvoicing(seller, testNIP)
-	if st := send("SB-3", true); statusCode(st) != 200 || !strings.HasPrefix(fmt.Sprint(st["ksefNumber"]), seller+"-") {
+	if st := send("SB-3", true); statusCode(st) != 200 || !strings.HasPrefix(st["ksefNumber"].(string), seller+"-") {
 		t.Errorf("self-billed with the grant: %v, want 200 under the seller's NIP", st)
 	}
 }

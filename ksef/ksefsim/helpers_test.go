@@ -27,7 +27,9 @@ const testNIP = "5265877635"
 // clock is an injected, manually advanced time source.
 type clock = testutil.Clock
 
-func newClock() *clock { return testutil.NewClock(time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)) }
+func newClock() *clock { return newClockAt(time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)) }
+
+func newClockAt(start time.Time) *clock { return testutil.NewClock(start) }
 
 func startSim(t *testing.T, opts Options) *Server {
 	t.Helper()
