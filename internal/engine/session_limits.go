@@ -85,7 +85,9 @@ func (e *Engine) readContextLimits(ctx context.Context) {
 	e.ctxLimits = knownLimits{limits: l, known: true, next: now.Add(limitsEvery)}
 }
 
-// noteLimitChanges logs what in l differs from the defaults and from what was known before.
+// noteLimitChanges logs what in l changes what the engine does: fewer invoices per batch than
+// configured, or invoice sizes other than validation used so far (KSeF's defaults before the first
+// read).
 func (e *Engine) noteLimitChanges(l ksef.ContextLimits) {
 	n, was := l.BatchSession.MaxInvoices, e.ctxLimits.limits.BatchSession.MaxInvoices
 	if n > 0 && n < e.opt.Send.MaxBatchInvoices && n != was {
@@ -93,9 +95,8 @@ func (e *Engine) noteLimitChanges(l ksef.ContextLimits) {
 			"limit", n, "max_batch_invoices", e.opt.Send.MaxBatchInvoices)
 	}
 	plain, withAttachment := l.InvoiceSizes()
-	oldPlain, oldAttach := e.ctxLimits.limits.InvoiceSizes()
-	if (plain != ksef.MaxInvoiceSize || withAttachment != ksef.MaxInvoiceSizeWithAttachments) && (plain != oldPlain || withAttachment != oldAttach || !e.ctxLimits.known) {
-		e.log.Info("KSeF's invoice size limits for this context differ from its defaults; validation follows them",
+	if oldPlain, oldAttach := e.ctxLimits.limits.InvoiceSizes(); plain != oldPlain || withAttachment != oldAttach {
+		e.log.Info("KSeF's invoice size limits for this context changed; validation follows them",
 			"max_invoice_size", plain, "max_invoice_size_with_attachment", withAttachment)
 	}
 }

@@ -459,7 +459,7 @@ func (s *Server) processBatch(ref string) {
 	key, iv, keyErr := sess.AESKey, sess.IV, sess.KeyError
 	info := *sess.Batch
 	injected := s.takeBatchFaultLocked() // status_faults.go
-	sizes := s.contextLimitsLocked(sess.NIP).BatchSession
+	sizes := s.sessionLimitsLocked(sess.NIP, true)
 	limit := sizes.MaxInvoices
 	s.mu.Unlock()
 
