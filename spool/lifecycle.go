@@ -260,6 +260,7 @@ type Registration struct {
 	UpoURL          string
 	UpoPath         string
 	SessionRef      string // the session that registered it, when not the one we sent it in (a duplicate)
+	SessionUnknown  bool   // a duplicate whose registering session KSeF did not name truly: SessionRef becomes ""
 	InvoiceRef      string
 	Mode            string
 	InvoicingMode   string // KSeF's invoicingMode (Online, Offline); empty keeps what is recorded
@@ -272,6 +273,9 @@ func (j *Journal) Accept(ctx context.Context, regs ...Registration) error {
 		r.KsefNumber, r.AcquisitionDate, r.UpoURL = g.KsefNumber, g.AcquisitionDate, g.UpoURL
 		keep(&r.UpoPath, g.UpoPath)
 		keep(&r.SessionRef, g.SessionRef)
+		if g.SessionUnknown {
+			r.SessionRef = ""
+		}
 		keep(&r.InvoiceRef, g.InvoiceRef)
 		keep(&r.Mode, g.Mode)
 		keep(&r.InvoicingMode, g.InvoicingMode)

@@ -386,7 +386,7 @@ func (e *Engine) duplicate(ctx context.Context, inv *spool.Invoice, si *ksef.Ses
 	if !ok {
 		return e.reject(ctx, inv, si.Status, "ksef")
 	}
-	orig, err := e.findOriginal(ctx, inv, origSession, origNumber)
+	orig, registeredIn, err := e.findOriginal(ctx, inv, origSession, origNumber)
 	if errors.Is(err, errOriginalNotStoredYet) {
 		return nil // stays submitted: its status is read again and the original looked up when due
 	}
@@ -401,12 +401,13 @@ func (e *Engine) duplicate(ctx context.Context, inv *spool.Invoice, si *ksef.Ses
 	}
 	if orig != nil && orig.InvoiceHash == inv.RegisteredHash {
 		reg := registration(inv.ID, orig)
-		reg.SessionRef = origSession // the session that registered the original
+		reg.SessionRef = registeredIn // the session that registered the original
+		reg.SessionUnknown = registeredIn == ""
 		err := e.confirmJ.Accept(ctx, reg)
 		if err == nil {
 			e.settled(inv.ID)
 			e.log.Info("invoice was already registered with the same content", "file", inv.FileName, "invoice", inv.ID,
-				"state", spool.StateAccepted, "ksef_number", orig.KsefNumber, "session", origSession)
+				"state", spool.StateAccepted, "ksef_number", orig.KsefNumber, "session", registeredIn, "named_session", origSession)
 		}
 		return err
 	}
@@ -418,18 +419,19 @@ func (e *Engine) duplicate(ctx context.Context, inv *spool.Invoice, si *ksef.Ses
 
 // findOriginal finds the registered original of a duplicate: in our own journal when we sent it,
 // otherwise in the original session's invoice list (read once per step, however many duplicates
-// point at it, to spare the 20-pages-a-minute budget), otherwise by its KSeF number.
-func (e *Engine) findOriginal(ctx context.Context, inv *spool.Invoice, sessionRef, ksefNumber string) (*ksef.SessionInvoice, error) {
+// point at it, to spare the 20-pages-a-minute budget), otherwise by its KSeF number. It also says
+// which session registered the original, "" when that is not known.
+func (e *Engine) findOriginal(ctx context.Context, inv *spool.Invoice, sessionRef, ksefNumber string) (*ksef.SessionInvoice, string, error) {
 	prev, ok, err := e.confirmJ.FindAccepted(ctx, e.opt.NIP, inv.RegisteredHash)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if ok && strings.EqualFold(prev.KsefNumber, ksefNumber) {
 		return &ksef.SessionInvoice{KsefNumber: prev.KsefNumber, InvoiceHash: prev.RegisteredHash, ReferenceNumber: prev.InvoiceRef,
-			AcquisitionDate: prev.AcquisitionDate, UpoDownloadURL: prev.UpoURL}, nil
+			AcquisitionDate: prev.AcquisitionDate, UpoDownloadURL: prev.UpoURL}, prev.SessionRef, nil
 	}
 	if w, waiting := e.storageWaits[inv.ID]; waiting && e.now().Before(w.next) {
-		return nil, errOriginalNotStoredYet // neither its session listed nor it fetched before then
+		return nil, "", errOriginalNotStoredYet // neither its session listed nor it fetched before then
 	}
 	list, ok := e.origCache[sessionRef]
 	if !ok {
@@ -440,19 +442,22 @@ func (e *Engine) findOriginal(ctx context.Context, inv *spool.Invoice, sessionRe
 		})
 		if cannotList(err) {
 			// Another tool sent the original: its session is not ours to list (403, 21173).
-			return e.originalByNumber(ctx, inv, ksefNumber)
+			orig, err := e.originalByNumber(ctx, inv, ksefNumber)
+			return orig, sessionRef, err
 		}
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		e.origCache[sessionRef] = list
 	}
 	if si, ok := list[strings.ToUpper(ksefNumber)]; ok {
-		return &si, nil
+		return &si, sessionRef, nil
 	}
 	// The named session does not hold it: KSeF has named the duplicate's own session as the
-	// original's (CIRFMF/ksef-api #450), so this says nothing about the original's content.
-	return e.originalByNumber(ctx, inv, ksefNumber)
+	// original's (CIRFMF/ksef-api #450), so this says nothing about the original's content, nor
+	// where its UPO is.
+	orig, err := e.originalByNumber(ctx, inv, ksefNumber)
+	return orig, "", err
 }
 
 // cannotList reports KSeF refusing to list a session for us (not ours, or not found for our

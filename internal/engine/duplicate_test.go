@@ -192,6 +192,29 @@ func TestDuplicateNamingTheWrongSession(t *testing.T) {
 	}
 }
 
+// TestBatchDuplicateNamingItsOwnSessionGetsItsOutputs: through the simulator, KSeF's 440 for a
+// batch duplicate names the duplicate's own session as the original's (CIRFMF/ksef-api #450). The
+// content is compared by the KSeF number and the copy accepted, but the session that registered the
+// original is unknown, and KSeF gives a UPO only by session: the outputs are written at once without
+// a UPO, saying why, instead of asking the duplicate's own session for a UPO it does not hold for
+// ever (the ERP would never hear of the invoice).
+func TestBatchDuplicateNamingItsOwnSessionGetsItsOutputs(t *testing.T) {
+	other, data, origNumber := registeredElsewhere(t, 11)
+	other.sim.DuplicatesNameOwnSession(1)
+	h := newHarnessOn(t, other.sim, SendSettings{Mode: "batch"})
+	done := h.settle(h.drop("B.xml", data))
+	if len(done) != 1 || done[0].Outcome != "accepted" || done[0].KsefNumber != origNumber || done[0].UpoPath != "" {
+		t.Fatalf("done = %+v, want accepted as %s without a UPO", done, origNumber)
+	}
+	if dup := other.sim.Stats().Duplicates440; dup != 1 {
+		t.Fatalf("the simulator answered %d duplicates, want 1", dup)
+	}
+	rec := h.sentRecord("B")
+	if rec.UPOFile != nil || !strings.Contains(rec.UPOMissing, "#450") || rec.SessionReferenceNumber != "" || rec.KsefNumber != origNumber {
+		t.Fatalf(".ksef.json: upoFile %v, upoMissing %q, session %q, ksefNumber %s", rec.UPOFile, rec.UPOMissing, rec.SessionReferenceNumber, rec.KsefNumber)
+	}
+}
+
 // TestDuplicateWaitsForItsOriginalToBeStored: KSeF gives an invoice its number before it stores it
 // for good, and until then answers a download by number with 21165 "nie jest jeszcze dostępna …
 // Spróbuj ponownie później" (open-api.json; production: right after the number is assigned,

@@ -470,6 +470,9 @@ func (e *Engine) fetchUPO(ctx context.Context, inv *spool.Invoice) ([]byte, erro
 		}
 		e.log.Info("pre-signed UPO link failed; using the UPO endpoint", "invoice", inv.ID, "err", err)
 	}
+	if inv.SessionRef == "" {
+		return nil, errNoUPOSession
+	}
 	b, err := e.outK.InvoiceUPOByKsefNumber(ctx, inv.SessionRef, inv.KsefNumber)
 	if err != nil {
 		return nil, fmt.Errorf("download UPO for %s: %w", inv.KsefNumber, err)

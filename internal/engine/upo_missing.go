@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"github.com/ksef-sync/ksef-sync/internal/msg"
@@ -52,6 +53,9 @@ func (e *Engine) upoOrReason(ctx context.Context, inv *spool.Invoice) ([]byte, *
 		e.upoTries.forget(inv.ID)
 		return upo, nil, nil
 	}
+	if errors.Is(err, errNoUPOSession) {
+		return nil, &upoGap{unnamed: true, last: err}, nil // asking again cannot help
+	}
 	if ctx.Err() != nil || rateLimited(err) {
 		return nil, nil, err // not KSeF refusing the UPO: asked again once the group may be used
 	}
@@ -72,12 +76,21 @@ func (e *Engine) upoOrReason(ctx context.Context, inv *spool.Invoice) ([]byte, *
 type upoGap struct {
 	attempts int
 	session  string
+	unnamed  bool // KSeF did not name the session that registered the invoice (CIRFMF/ksef-api #450)
 	last     error
 }
 
 func (g *upoGap) text(l msg.Lang) string {
+	if g.unnamed {
+		return l.T(msg.UPOMissingUnnamed)
+	}
 	return l.T(msg.UPOMissingForeign, g.attempts, g.session, g.last.Error())
 }
+
+// errNoUPOSession: an accepted duplicate whose registering session is unknown (KSeF named one that
+// does not hold the original, CIRFMF/ksef-api #450). KSeF gives a UPO only by session
+// (GET /sessions/{referenceNumber}/invoices/ksef/{ksefNumber}/upo), so there is none to ask for.
+var errNoUPOSession = errors.New("KSeF did not name the session that registered the invoice")
 
 // foreignSession reports whether inv was registered in a session that is not one of ours: a
 // duplicate whose original another tool sent. Asked only after repeated UPO failures.

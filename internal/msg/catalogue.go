@@ -121,6 +121,7 @@ const (
 	// Why an accepted invoice's outputs have no UPO (internal/engine): `upoMissing` in
 	// sent/<name>.ksef.json.
 	UPOMissingForeign Key = "upo.missing-foreign-session"
+	UPOMissingUnnamed Key = "upo.missing-unnamed-session"
 
 	// Rejections by KSeF and by the claim (internal/engine): error/<name>.error.json.
 	HintKSeF410          Key = "ksef.410.hint"
@@ -449,6 +450,8 @@ var catalogue = map[Key]text{
 
 	UPOMissingForeign: {"KSeF nie wydał UPO mimo %d prób: fakturę zarejestrowało inne narzędzie w sesji %s, która nie należy do ksef-sync (ostatnia odpowiedź: %s); UPO jest dostępne w tamtym narzędziu",
 		"KSeF did not give the UPO after %d attempts: the invoice was registered by another tool in session %s, which is not ours (last answer: %s)"},
+	UPOMissingUnnamed: {"KSeF uznał fakturę za duplikat, ale jako sesję oryginału wskazał sesję, która go nie zawiera (CIRFMF/ksef-api #450), a UPO wydaje tylko w sesji, która zarejestrowała fakturę; numer KSeF oryginału jest pewny (treść porównana), UPO pozostaje przy tamtej sesji",
+		"KSeF found the invoice a duplicate but named a session that does not hold the original (CIRFMF/ksef-api #450), and it gives a UPO only in the session that registered the invoice; the original's KSeF number is certain (the content was compared), the UPO stays with that session"},
 
 	HintKSeF410: {
 		"Poświadczenia KSeF, których używa ksef-sync, nie dają uprawnień do wystawiania faktur dla tego sprzedawcy: poproś administratora o nadanie uprawnienia InvoiceWrite.",

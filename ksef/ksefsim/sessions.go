@@ -256,9 +256,10 @@ func (s *Server) recordInvoiceLocked(inv *invoice, xmlData []byte, facts *invoic
 	inv.InvoiceNumber = facts.InvoiceNumber
 	dupKey := facts.SellerNIP + "|" + facts.InvoiceKind + "|" + facts.InvoiceNumber
 	if orig, dup := s.st.DupKeys[dupKey]; dup {
+		named := s.originalSessionLocked(inv, orig) // status_faults.go
 		inv.Code, inv.Description = 440, "Duplikat faktury"
-		inv.Details = []string{"Duplikat faktury. Faktura o numerze KSeF: " + orig.KsefNumber + " została już prawidłowo przesłana do systemu w sesji: " + orig.SessionRef}
-		inv.Extensions = map[string]string{"originalSessionReferenceNumber": orig.SessionRef, "originalKsefNumber": orig.KsefNumber}
+		inv.Details = []string{"Duplikat faktury. Faktura o numerze KSeF: " + orig.KsefNumber + " została już prawidłowo przesłana do systemu w sesji: " + named}
+		inv.Extensions = map[string]string{"originalSessionReferenceNumber": named, "originalKsefNumber": orig.KsefNumber}
 		s.st.Counters.Duplicates440++
 		return nil
 	}

@@ -13,6 +13,8 @@ type statusFaults struct {
 	held     int   // the next logins that stay at status 100 until ReleaseLogins
 	invoices []int // the next invoices end with these codes, in order
 	batches  []int // the next closed batch sessions end with these codes, in order
+	// ownSession: the next batch duplicates (440) name their own session as the original's.
+	ownSession int
 }
 
 // invoiceFaultCodes are the invoice statuses FailInvoices injects, with their descriptions and
@@ -180,6 +182,26 @@ func (s *Server) takeBatchFaultLocked() int {
 	return code
 }
 
+// DuplicatesNameOwnSession makes the next n duplicates found in a batch session (440) name that
+// session, the duplicate's own, as the original's: production KSeF has done so for a batch sent
+// again ("dostałem błędną oryginalną referencję sesji. Była ta z wysyłki duplikatu", CIRFMF/ksef-api
+// #450, open), where the original was registered in an earlier session. The KSeF number named is
+// still the original's.
+func (s *Server) DuplicatesNameOwnSession(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.statusFaults.ownSession = n
+}
+
+// originalSessionLocked is the session a duplicate's 440 names as its original's.
+func (s *Server) originalSessionLocked(dup *invoice, orig dupEntry) string {
+	if dup.Mode == "batch" && s.statusFaults.ownSession > 0 {
+		s.statusFaults.ownSession--
+		return dup.SessionRef
+	}
+	return orig.SessionRef
+}
+
 // serveStatusFaultAdmin implements the status controls of the admin API:
 //
 //	POST /admin/logins/fail?status=500&n=1   the next login ends with 500 (470, 480, 500, 550)
@@ -187,6 +209,7 @@ func (s *Server) takeBatchFaultLocked() int {
 //	POST /admin/logins/release               … every held login shows its outcome
 //	POST /admin/invoices/fail?status=550&n=2 the next 2 invoices end with 550 (405, 410, 435, 500, 550)
 //	POST /admin/batches/fail?status=440&n=1  the next closed batch session ends with 440 (440, 500)
+//	POST /admin/batches/duplicates-own-session?n=1  the next batch duplicate names its own session
 func (s *Server) serveStatusFaultAdmin(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/admin/logins/release" {
 		if r.Method != http.MethodPost {
@@ -212,6 +235,8 @@ func (s *Server) serveStatusFaultAdmin(w http.ResponseWriter, r *http.Request) {
 		err = s.FailInvoices(code, n)
 	case "/admin/batches/fail":
 		err = s.FailBatches(code, n)
+	case "/admin/batches/duplicates-own-session":
+		s.DuplicatesNameOwnSession(n)
 	default:
 		http.NotFound(w, r)
 		return

@@ -20,6 +20,7 @@ func TestStatusFaultAdmin(t *testing.T) {
 		{"/invoices/fail?status=440&n=1", http.StatusBadRequest}, // a duplicate comes from content, not on demand
 		{"/batches/fail?status=440&n=1", http.StatusNoContent},
 		{"/batches/fail?status=200&n=1", http.StatusBadRequest},
+		{"/batches/duplicates-own-session?n=1", http.StatusNoContent},
 		{"/logins/fail?status=500&n=1", http.StatusNoContent},
 		{"/logins/fail?status=450&n=1", http.StatusBadRequest}, // a bad token is made by revoking it
 		{"/logins/fail?status=500", http.StatusBadRequest},
