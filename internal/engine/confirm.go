@@ -158,10 +158,11 @@ func (e *Engine) confirmSession(ctx context.Context, w spool.Waiting) error {
 	}
 	switch {
 	case st != nil:
-		if err := e.applyList(ctx, ref, invs); err != nil {
+		listed, err := e.applyList(ctx, ref, invs)
+		if err != nil {
 			return err
 		}
-		return e.sessionFailedWithoutResults(ctx, ref, st)
+		return e.sessionFailedWithoutResults(ctx, ref, st, listed)
 	case len(invs) <= perInvoiceStatusMax:
 		var errs []error
 		for i := range invs {
@@ -174,18 +175,22 @@ func (e *Engine) confirmSession(ctx context.Context, w spool.Waiting) error {
 		}
 		return errors.Join(errs...)
 	}
-	return e.applyList(ctx, ref, invs)
+	_, err = e.applyList(ctx, ref, invs)
+	return err
 }
 
 // applyList pages through the session's invoices once and applies every result that belongs to one
 // of ours, matched by invoice reference (online) or archive entry name (batch). Acceptances are
 // recorded journalPart at a time as the list arrives: collecting a 10,000 batch's list entries
 // first (with their pre-signed UPO links) was the live heap's peak once the outputs were paged.
-func (e *Engine) applyList(ctx context.Context, ref string, invs []spool.Invoice) error {
+// It returns the IDs of the invoices KSeF listed with a status other than accepted (an accepted
+// one is no longer submitted).
+func (e *Engine) applyList(ctx context.Context, ref string, invs []spool.Invoice) (map[int64]bool, error) {
 	byKey := make(map[string]*spool.Invoice, len(invs))
 	for i := range invs {
 		byKey[matchKey(&invs[i])] = &invs[i]
 	}
+	listed := make(map[int64]bool)
 	var part []acceptance
 	var errs []error
 	err := e.confirmK.ListSessionInvoices(ctx, ref, false, func(si ksef.SessionInvoice) error {
@@ -202,6 +207,7 @@ func (e *Engine) applyList(ctx context.Context, ref string, invs []spool.Invoice
 				return e.acceptPart(ctx, &part)
 			}
 		default:
+			listed[inv.ID] = true
 			errs = append(errs, e.applyStatus(ctx, inv, &si))
 		}
 		return nil
@@ -210,7 +216,7 @@ func (e *Engine) applyList(ctx context.Context, ref string, invs []spool.Invoice
 	if len(part) > 0 {
 		errs = append(errs, e.acceptPart(ctx, &part))
 	}
-	return errors.Join(errs...)
+	return listed, errors.Join(errs...)
 }
 
 // acceptance is KSeF's acceptance of one of our invoices, as its session list gives it.
@@ -252,6 +258,8 @@ func matchKey(inv *spool.Invoice) string {
 
 // sessionFailedWithoutResults handles a batch that KSeF finished without listing our invoices (for
 // example an archive it could not open): they are sent again, and rejected after repeated failures.
+// An invoice KSeF listed has its result, even when that leaves it submitted (a duplicate waiting
+// for its original to be stored): it is not sent again.
 // The invoices still submitted are read again in one query (not one per invoice: after a 10,000
 // batch KSeF listed, that was 10,000 reads to find none).
 //
@@ -260,7 +268,7 @@ func matchKey(inv *spool.Invoice) string {
 // session to fail — KSeF has cancelled correct batches seconds after their close, CIRFMF/ksef-api
 // #308 — rejected the invoice at once. The count lives in memory: a restart forgets it, which only
 // means more tries.
-func (e *Engine) sessionFailedWithoutResults(ctx context.Context, ref string, st *ksef.SessionStatus) error {
+func (e *Engine) sessionFailedWithoutResults(ctx context.Context, ref string, st *ksef.SessionStatus, listed map[int64]bool) error {
 	left, err := e.confirmJ.InSession(ctx, e.opt.NIP, ref, spool.StateSubmitted)
 	if err != nil {
 		return err
@@ -268,6 +276,9 @@ func (e *Engine) sessionFailedWithoutResults(ctx context.Context, ref string, st
 	var errs []error
 	for i := range left {
 		cur := &left[i]
+		if listed[cur.ID] {
+			continue
+		}
 		cause := fmt.Errorf("batch session %s ended with %d %s", ref, st.Status.Code, st.Status.Description)
 		if e.failedByKSeFAgain(cur.ID) {
 			errs = append(errs, e.sessionFailed(ctx, cur, ref, st.Status))

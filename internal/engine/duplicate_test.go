@@ -215,6 +215,54 @@ func TestBatchDuplicateNamingItsOwnSessionGetsItsOutputs(t *testing.T) {
 	}
 }
 
+// TestBatchDuplicateWaitingForStorageIsNotSentAgain: a duplicate KSeF listed in a finished batch
+// session, whose original it has not stored yet (21165), has its result: it waits in that session
+// and is not sent again as an invoice the session ended "without results" (which, three rounds
+// later, rejected it as a failed session). Through the simulator, with KSeF naming the duplicate's
+// own session as the original's (CIRFMF/ksef-api #450), so the original is fetched by number.
+func TestBatchDuplicateWaitingForStorageIsNotSentAgain(t *testing.T) {
+	const lag = 10 * time.Minute
+	clock := testutil.NewClock(time.Now())
+	sim := simtest.Start(t, ksefsim.Options{DefaultNIP: nip, StorageLag: lag, Now: clock.Now})
+	other := newHarnessOn(t, sim, SendSettings{})
+	data := inv(13, "OTHER")
+	done := other.settle(other.drop("A.xml", data))
+	if len(done) != 1 || done[0].Outcome != "accepted" {
+		t.Fatalf("the other tool's send: %+v", done)
+	}
+	sim.DuplicatesNameOwnSession(1)
+	h := newHarnessOn(t, sim, SendSettings{Mode: "batch"})
+	h.eng.now = clock.Now
+	h.eng.intake(h.ctx, h.drop("B.xml", data))
+	step := func(advance time.Duration) {
+		if err := h.eng.Step(h.ctx, true); err != nil {
+			t.Logf("step: %v", err)
+		}
+		sim.WaitJobs()
+		clock.Advance(advance)
+	}
+	for i := 0; sim.Stats().Duplicates440 == 0; i++ {
+		if i == 100 {
+			t.Fatal("KSeF never judged the copy")
+		}
+		step(time.Second)
+	}
+	batches := sim.Stats().Requests["batchSession"]
+	for range 8 { // the confirm steps of the next minutes, before KSeF stores the original
+		step(30 * time.Second)
+	}
+	copies, err := h.journal.ByState(h.ctx, nip, spool.StateSubmitted)
+	if err != nil || len(copies) != 1 || sim.Stats().Requests["batchSession"] != batches {
+		t.Fatalf("while the original is not stored: %d submitted (%v), %d more batch sessions; want the copy waiting, not sent again",
+			len(copies), err, sim.Stats().Requests["batchSession"]-batches)
+	}
+	clock.Advance(lag)
+	got, ok := h.stepUntilSettled(nil, true, true, func() { clock.Advance(originalStorageRetryMax) })
+	if !ok || len(got) != 1 || got[0].Outcome != "accepted" || got[0].KsefNumber != done[0].KsefNumber {
+		t.Fatalf("once stored: %+v, want accepted as %s", got, done[0].KsefNumber)
+	}
+}
+
 // TestDuplicateWaitsForItsOriginalToBeStored: KSeF gives an invoice its number before it stores it
 // for good, and until then answers a download by number with 21165 "nie jest jeszcze dostępna …
 // Spróbuj ponownie później" (open-api.json; production: right after the number is assigned,

@@ -396,7 +396,7 @@ func TestBatchEndedWithoutResultsGoesBackToReady(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := &ksef.SessionStatus{Status: ksef.Status{Code: 435, Description: "Błąd odszyfrowania"}}
-	if err := h.eng.sessionFailedWithoutResults(h.ctx, ref, st); err != nil {
+	if err := h.eng.sessionFailedWithoutResults(h.ctx, ref, st, nil); err != nil {
 		t.Fatal(err)
 	}
 	got := h.states()
