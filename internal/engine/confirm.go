@@ -23,6 +23,7 @@ type confirmJournal interface {
 	Accept(ctx context.Context, regs ...spool.Registration) error
 	Reject(ctx context.Context, rs ...spool.Rejection) error
 	MarkSubmitted(ctx context.Context, id int64, invoiceRef string) error
+	Sessions(ctx context.Context, nip string, states ...string) ([]spool.Session, error)
 }
 
 // confirmKSeF is what collecting verdicts asks of KSeF.
@@ -625,8 +626,34 @@ func (e *Engine) reconcileBatch(ctx context.Context, ref string, invs []spool.In
 	switch {
 	case err == nil, errors.As(err, &api) && api.HasCode(21180):
 		return e.batchClosed(ctx, ref, ids)
+	case errors.As(err, &api) && api.HasCode(21205) && e.partsMaySettle(ctx, ref):
+		return fmt.Errorf("KSeF does not see every uploaded part of batch %s yet, a known KSeF delay; closing it again: %w", ref, err)
 	case errors.As(err, &api) && api.HTTPStatus >= 400 && api.HTTPStatus < 500:
 		return e.abandonBatch(ctx, ref, ids, err)
 	}
 	return fmt.Errorf("reconcile batch %s: %w", ref, err)
+}
+
+// partsSettle is how long after a batch's upload ends KSeF's 21205 ("Nie przesłano zadeklarowanej
+// '1' części pliku") on its close is taken for KSeF not seeing the parts yet rather than for parts
+// missing. KSeF has answered it about every second time right after a one-part upload that storage
+// took (CIRFMF/ksef-client-java #77; MF: "Problem dotyczy samego API", CIRFMF/ksef-docs#264), and
+// the official C# end-to-end test retries the close for up to 30 s. Within it the close is sent
+// again as the session gate allows (2 s, 4 s, 8 s, …), a handful of the batchSession group's 60 an
+// hour, instead of giving up the batch and sending it all again in a new session.
+const partsSettle = 2 * time.Minute
+
+// partsMaySettle reports whether batch ref finished its upload less than partsSettle ago: its
+// journal record moved to closing, as closeBatch records, right after the last part.
+func (e *Engine) partsMaySettle(ctx context.Context, ref string) bool {
+	closing, err := e.confirmJ.Sessions(ctx, e.opt.NIP, "closing")
+	if err != nil {
+		return false
+	}
+	for _, s := range closing {
+		if s.Ref == ref {
+			return e.now().Sub(s.UpdatedAt) < partsSettle
+		}
+	}
+	return false
 }

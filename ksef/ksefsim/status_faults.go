@@ -15,6 +15,8 @@ type statusFaults struct {
 	batches  []int // the next closed batch sessions end with these codes, in order
 	// ownSession: the next batch duplicates (440) name their own session as the original's.
 	ownSession int
+	// partsLate: the next batch closes answer 21205 although every part arrived.
+	partsLate int
 }
 
 // invoiceFaultCodes are the invoice statuses FailInvoices injects, with their descriptions and
@@ -202,6 +204,26 @@ func (s *Server) originalSessionLocked(dup *invoice, orig dupEntry) string {
 	return orig.SessionRef
 }
 
+// PartsSeenLate makes the next n closes of batch sessions whose parts all arrived answer 400 21205
+// "Pakiet nie może być pusty." / "Nie przesłano zadeklarowanej '1' części pliku." as if part 1 were
+// missing: production KSeF has, about every second time right after a one-part upload that storage
+// took with 201 (CIRFMF/ksef-client-java #77, "Problem dotyczy samego API", reported to MF as
+// CIRFMF/ksef-docs#264). A later close goes through.
+func (s *Server) PartsSeenLate(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.statusFaults.partsLate = n
+}
+
+// partsNotSeenLocked is the parts a close is told are missing although they arrived (PartsSeenLate).
+func (s *Server) partsNotSeenLocked() []string {
+	if s.statusFaults.partsLate == 0 {
+		return nil
+	}
+	s.statusFaults.partsLate--
+	return []string{"1"}
+}
+
 // serveStatusFaultAdmin implements the status controls of the admin API:
 //
 //	POST /admin/logins/fail?status=500&n=1   the next login ends with 500 (470, 480, 500, 550)
@@ -210,6 +232,7 @@ func (s *Server) originalSessionLocked(dup *invoice, orig dupEntry) string {
 //	POST /admin/invoices/fail?status=550&n=2 the next 2 invoices end with 550 (405, 410, 435, 500, 550)
 //	POST /admin/batches/fail?status=440&n=1  the next closed batch session ends with 440 (440, 500)
 //	POST /admin/batches/duplicates-own-session?n=1  the next batch duplicate names its own session
+//	POST /admin/batches/parts-late?n=1       the next close of a complete batch answers 21205
 func (s *Server) serveStatusFaultAdmin(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/admin/logins/release" {
 		if r.Method != http.MethodPost {
@@ -237,6 +260,8 @@ func (s *Server) serveStatusFaultAdmin(w http.ResponseWriter, r *http.Request) {
 		err = s.FailBatches(code, n)
 	case "/admin/batches/duplicates-own-session":
 		s.DuplicatesNameOwnSession(n)
+	case "/admin/batches/parts-late":
+		s.PartsSeenLate(n)
 	default:
 		http.NotFound(w, r)
 		return
