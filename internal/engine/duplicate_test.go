@@ -222,14 +222,7 @@ func TestBatchDuplicateNamingItsOwnSessionGetsItsOutputs(t *testing.T) {
 // own session as the original's (CIRFMF/ksef-api #450), so the original is fetched by number.
 func TestBatchDuplicateWaitingForStorageIsNotSentAgain(t *testing.T) {
 	const lag = 10 * time.Minute
-	clock := testutil.NewClock(time.Now())
-	sim := simtest.Start(t, ksefsim.Options{DefaultNIP: nip, StorageLag: lag, Now: clock.Now})
-	other := newHarnessOn(t, sim, SendSettings{})
-	data := inv(13, "OTHER")
-	done := other.settle(other.drop("A.xml", data))
-	if len(done) != 1 || done[0].Outcome != "accepted" {
-		t.Fatalf("the other tool's send: %+v", done)
-	}
+	sim, clock, data, original := registeredOnALaggingKSeF(t, lag)
 	sim.DuplicatesNameOwnSession(1)
 	h := newHarnessOn(t, sim, SendSettings{Mode: "batch"})
 	h.eng.now = clock.Now
@@ -258,8 +251,8 @@ func TestBatchDuplicateWaitingForStorageIsNotSentAgain(t *testing.T) {
 	}
 	clock.Advance(lag)
 	got, ok := h.stepUntilSettled(nil, true, true, func() { clock.Advance(originalStorageRetryMax) })
-	if !ok || len(got) != 1 || got[0].Outcome != "accepted" || got[0].KsefNumber != done[0].KsefNumber {
-		t.Fatalf("once stored: %+v, want accepted as %s", got, done[0].KsefNumber)
+	if !ok || len(got) != 1 || got[0].Outcome != "accepted" || got[0].KsefNumber != original {
+		t.Fatalf("once stored: %+v, want accepted as %s", got, original)
 	}
 }
 
@@ -343,6 +336,19 @@ type anotherToolsCopy struct {
 
 func copyOfAnotherToolsInvoice(t *testing.T, storageLag time.Duration) anotherToolsCopy {
 	t.Helper()
+	sim, clock, data, original := registeredOnALaggingKSeF(t, storageLag)
+	status440 := &ksef.SessionInvoice{Status: ksef.Status{Code: 440, Description: "Duplikat faktury.", Extensions: map[string]string{
+		"originalKsefNumber": original, "originalSessionReferenceNumber": "20261202-SO-0000000000-0000000000-00"}}}
+	h := newHarnessOn(t, sim, SendSettings{})
+	h.eng.now = clock.Now
+	return anotherToolsCopy{h: h, clock: clock, copy: submittedCopy(t, h, "B.xml", data), status440: status440, original: original}
+}
+
+// registeredOnALaggingKSeF starts a simulator on a test clock that stores accepted invoices
+// storageLag after accepting them, and has another tool register an invoice there; it returns the
+// invoice and its KSeF number.
+func registeredOnALaggingKSeF(t *testing.T, storageLag time.Duration) (*ksefsim.Server, *testutil.Clock, []byte, string) {
+	t.Helper()
 	clock := testutil.NewClock(time.Now())
 	sim := simtest.Start(t, ksefsim.Options{DefaultNIP: nip, StorageLag: storageLag, Now: clock.Now})
 	other := newHarnessOn(t, sim, SendSettings{})
@@ -351,9 +357,5 @@ func copyOfAnotherToolsInvoice(t *testing.T, storageLag time.Duration) anotherTo
 	if len(done) != 1 || done[0].Outcome != "accepted" {
 		t.Fatalf("the other tool's send: %+v", done)
 	}
-	status440 := &ksef.SessionInvoice{Status: ksef.Status{Code: 440, Description: "Duplikat faktury.", Extensions: map[string]string{
-		"originalKsefNumber": done[0].KsefNumber, "originalSessionReferenceNumber": "20261202-SO-0000000000-0000000000-00"}}}
-	h := newHarnessOn(t, sim, SendSettings{})
-	h.eng.now = clock.Now
-	return anotherToolsCopy{h: h, clock: clock, copy: submittedCopy(t, h, "B.xml", data), status440: status440, original: done[0].KsefNumber}
+	return sim, clock, data, done[0].KsefNumber
 }
