@@ -626,8 +626,8 @@ func (e *Engine) reconcileBatch(ctx context.Context, ref string, invs []spool.In
 	switch {
 	case err == nil, errors.As(err, &api) && api.HasCode(21180):
 		return e.batchClosed(ctx, ref, ids)
-	case errors.As(err, &api) && api.HasCode(21205) && e.partsMaySettle(ctx, ref):
-		return fmt.Errorf("KSeF does not see every uploaded part of batch %s yet, a known KSeF delay; closing it again: %w", ref, err)
+	case errors.As(err, &api) && (api.HasCode(21205) || api.HasCode(21173)) && e.partsMaySettle(ctx, ref):
+		return fmt.Errorf("KSeF does not see batch %s or all its uploaded parts yet, a known KSeF delay; closing it again: %w", ref, err)
 	case errors.As(err, &api) && api.HTTPStatus >= 400 && api.HTTPStatus < 500:
 		return e.abandonBatch(ctx, ref, ids, err)
 	}
@@ -635,12 +635,14 @@ func (e *Engine) reconcileBatch(ctx context.Context, ref string, invs []spool.In
 }
 
 // partsSettle is how long after a batch's upload ends KSeF's 21205 ("Nie przesłano zadeklarowanej
-// '1' części pliku") on its close is taken for KSeF not seeing the parts yet rather than for parts
-// missing. KSeF has answered it about every second time right after a one-part upload that storage
-// took (CIRFMF/ksef-client-java #77; MF: "Problem dotyczy samego API", CIRFMF/ksef-docs#264), and
-// the official C# end-to-end test retries the close for up to 30 s. Within it the close is sent
-// again as the session gate allows (2 s, 4 s, 8 s, …), a handful of the batchSession group's 60 an
-// hour, instead of giving up the batch and sending it all again in a new session.
+// '1' części pliku") or 21173 ("Brak sesji o wskazanym numerze referencyjnym") on its close is taken
+// for KSeF not seeing the parts or the session yet rather than for parts missing. KSeF has answered
+// 21205 about every second time right after a one-part upload that storage took
+// (CIRFMF/ksef-client-java #77; MF: "Problem dotyczy samego API", CIRFMF/ksef-docs#264), and 21173
+// now and then three seconds after the open (CIRFMF/ksef-api #801); the official C# end-to-end
+// test retries the close for up to 30 s. Within it the close is sent again as the session gate
+// allows (2 s, 4 s, 8 s, …), a handful of the batchSession group's 60 an hour, instead of giving
+// up the batch and sending it all again in a new session.
 const partsSettle = 2 * time.Minute
 
 // partsMaySettle reports whether batch ref finished its upload less than partsSettle ago: its

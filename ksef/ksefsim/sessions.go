@@ -437,8 +437,8 @@ func (s *Server) handleCloseBatch(w http.ResponseWriter, ar *apiRequest) {
 			missing = append(missing, strconv.Itoa(p.Ordinal))
 		}
 	}
-	if len(missing) == 0 {
-		missing = s.partsNotSeenLocked() // status_faults.go
+	if len(missing) == 0 && s.refuseCloseLocked(w, ar, sess) { // status_faults.go
+		return
 	}
 	if len(missing) > 0 {
 		writeException(w, ar.r, 400, 21205, "Nie przesłano wszystkich zadeklarowanych części pliku.", "missing parts: "+strings.Join(missing, ", "))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 // statusFaults end invoices and batch sessions with the documented status codes that our content
@@ -15,8 +16,8 @@ type statusFaults struct {
 	batches  []int // the next closed batch sessions end with these codes, in order
 	// ownSession: the next batch duplicates (440) name their own session as the original's.
 	ownSession int
-	// partsLate: the next batch closes answer 21205 although every part arrived.
-	partsLate int
+	// closes: the next closes of complete batch sessions are refused with these codes, in order.
+	closes []int
 }
 
 // invoiceFaultCodes are the invoice statuses FailInvoices injects, with their descriptions and
@@ -204,24 +205,39 @@ func (s *Server) originalSessionLocked(dup *invoice, orig dupEntry) string {
 	return orig.SessionRef
 }
 
-// PartsSeenLate makes the next n closes of batch sessions whose parts all arrived answer 400 21205
-// "Pakiet nie może być pusty." / "Nie przesłano zadeklarowanej '1' części pliku." as if part 1 were
-// missing: production KSeF has, about every second time right after a one-part upload that storage
-// took with 201 (CIRFMF/ksef-client-java #77, "Problem dotyczy samego API", reported to MF as
-// CIRFMF/ksef-docs#264). A later close goes through.
-func (s *Server) PartsSeenLate(n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.statusFaults.partsLate = n
+// closeRefusals are the answers RefuseBatchCloses gives to the close of a complete batch session
+// (open-api.json, POST /sessions/batch/{referenceNumber}/close, 400):
+//
+//	| 21205 | Pakiet nie może być pusty. | Nie przesłano zadeklarowanej '{ordinalNumber}' części pliku. |
+//	| 21173 | Brak sesji o wskazanym numerze referencyjnym. | Sesja o numerze referencyjnym {referenceNumber} nie została znaleziona. |
+//
+// Production KSeF has answered both right after an upload storage took: 21205 about every second
+// time after a one-part upload (CIRFMF/ksef-client-java #77, "Problem dotyczy samego API", reported
+// to MF as CIRFMF/ksef-docs#264), 21173 now and then three seconds after the open (CIRFMF/ksef-api
+// #801: "wszystko trwało w sumie 3 sekundy"). A later close goes through.
+var closeRefusals = map[int]faultStatus{
+	21205: {Description: "Pakiet nie może być pusty.", Details: []string{"Nie przesłano zadeklarowanej '1' części pliku."}},
+	21173: {Description: "Brak sesji o wskazanym numerze referencyjnym.", Details: []string{"Sesja o numerze referencyjnym {referenceNumber} nie została znaleziona."}},
 }
 
-// partsNotSeenLocked is the parts a close is told are missing although they arrived (PartsSeenLate).
-func (s *Server) partsNotSeenLocked() []string {
-	if s.statusFaults.partsLate == 0 {
-		return nil
+// RefuseBatchCloses makes the next n closes of batch sessions whose parts all arrived answer 400
+// with code (21205 or 21173) and KSeF's texts, as production KSeF has right after an upload.
+func (s *Server) RefuseBatchCloses(code, n int) error {
+	return queueStatus(s, closeRefusals, &s.statusFaults.closes, "batch close", "21205 or 21173", code, n)
+}
+
+// refuseCloseLocked answers the close of sess with the next injected refusal, if any is left.
+func (s *Server) refuseCloseLocked(w http.ResponseWriter, ar *apiRequest, sess *session) bool {
+	f := &s.statusFaults
+	if len(f.closes) == 0 {
+		return false
 	}
-	s.statusFaults.partsLate--
-	return []string{"1"}
+	code := f.closes[0]
+	f.closes = f.closes[1:]
+	st := closeRefusals[code]
+	detail := strings.ReplaceAll(st.Details[0], "{referenceNumber}", sess.Ref)
+	writeException(w, ar.r, 400, code, st.Description, detail)
+	return true
 }
 
 // serveStatusFaultAdmin implements the status controls of the admin API:
@@ -232,7 +248,7 @@ func (s *Server) partsNotSeenLocked() []string {
 //	POST /admin/invoices/fail?status=550&n=2 the next 2 invoices end with 550 (405, 410, 435, 500, 550)
 //	POST /admin/batches/fail?status=440&n=1  the next closed batch session ends with 440 (440, 500)
 //	POST /admin/batches/duplicates-own-session?n=1  the next batch duplicate names its own session
-//	POST /admin/batches/parts-late?n=1       the next close of a complete batch answers 21205
+//	POST /admin/batches/refuse-close?code=21205&n=1  the next close of a complete batch answers 21205 (21205, 21173)
 func (s *Server) serveStatusFaultAdmin(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/admin/logins/release" {
 		if r.Method != http.MethodPost {
@@ -260,8 +276,9 @@ func (s *Server) serveStatusFaultAdmin(w http.ResponseWriter, r *http.Request) {
 		err = s.FailBatches(code, n)
 	case "/admin/batches/duplicates-own-session":
 		s.DuplicatesNameOwnSession(n)
-	case "/admin/batches/parts-late":
-		s.PartsSeenLate(n)
+	case "/admin/batches/refuse-close":
+		code, _ := strconv.Atoi(r.URL.Query().Get("code"))
+		err = s.RefuseBatchCloses(code, n)
 	default:
 		http.NotFound(w, r)
 		return
