@@ -31,7 +31,7 @@ func TestEachCommandListsOnlyItsFlags(t *testing.T) {
 		"doctor":        {"company", "config"},
 		"auth check":    {"company", "config"},
 		"cert gen-test": {"days", "key", "nip", "out"},
-		"sim": {"addr", "allow-remote", "certs", "delay", "delay-dist", "faults", "grants", "hwm-lag", "nip",
+		"sim": {"addr", "allow-remote", "certs", "delay", "delay-dist", "export-url-ttl", "faults", "grants", "hwm-lag", "nip",
 			"rate-limits", "rate-scale", "state", "storage-lag", "tokens", "truncate"},
 		"demo":      {"dir", "timeout"},
 		"install":   {"config", "user"},

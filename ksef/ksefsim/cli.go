@@ -29,6 +29,7 @@ func RunCLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	rateScale := fs.Float64("rate-scale", 1, "multiplier for -rate-limits scaled")
 	truncate := fs.Int("truncate", 10000, "max invoices per export package")
 	hwmLag := fs.Duration("hwm-lag", 2*time.Minute, "permanentStorageHwmDate lag behind now")
+	exportURLTTL := fs.Duration("export-url-ttl", time.Hour, "how long an export part's download link lives after the status read that gave it")
 	storageLag := fs.Duration("storage-lag", 0, "how much longer an accepted invoice takes to be stored for good (downloadable by number; 21165 until then)")
 	allowRemote := fs.Bool("allow-remote", false, "allow listening on non-loopback addresses")
 	faults := fs.String("faults", "", "production weather: kind:rate[@group+group],... with kinds html5xx, waf403, storage-html, storage-corrupt (groups: §9 names or storage)")
@@ -50,7 +51,7 @@ func RunCLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	opts := Options{DefaultNIP: *nip, StateDir: *stateDir, ProcessingDelay: *delay, RateLimits: *rateMode, RateScale: *rateScale,
-		ExportTruncateAt: *truncate, HWMLag: *hwmLag, StorageLag: *storageLag, AllowNonLoopback: *allowRemote, DelayDist: dist,
+		ExportTruncateAt: *truncate, HWMLag: *hwmLag, StorageLag: *storageLag, ExportPartURLTTL: *exportURLTTL, AllowNonLoopback: *allowRemote, DelayDist: dist,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))}
 	for _, item := range splitList(*tokens) {
 		n, tok, ok := strings.Cut(item, ":")

@@ -538,7 +538,7 @@ func (s *Server) handleExportStatus(w http.ResponseWriter, ar *apiRequest) {
 	completed := maxTime(e.Completed, e.Created.Add(s.opts.ProcessingDelay))
 	body := map[string]any{"status": status, "completedDate": fmtTime(completed)}
 	if p := e.Package; p != nil && e.Code == 200 {
-		exp := ar.now.Add(s.opts.UPOURLTTL)
+		exp := ar.now.Add(s.opts.ExportPartURLTTL) // from this status read, not the export's end (see New)
 		parts := make([]map[string]any, 0, len(p.Parts))
 		for _, part := range p.Parts {
 			parts = append(parts, map[string]any{"ordinalNumber": part.Ordinal, "partName": part.Name, "method": "GET",

@@ -36,6 +36,7 @@ type Options struct {
 	RateScale        float64       // with "scaled": multiply every limit by this
 	ExportTruncateAt int           // max invoices per export package (default 10000)
 	ExportPartSize   int64         // max plaintext bytes per export part (default 50_000_000)
+	ExportPartURLTTL time.Duration // life of an export part's link from the status read (default 1h)
 	HWMLag           time.Duration // permanentStorageHwmDate = now - HWMLag (default 2m)
 	// StorageLag is how much longer an accepted invoice takes to be stored for good
 	// (permanentStorageDate) after its KSeF number is shown; until then it cannot be downloaded
@@ -184,6 +185,13 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.UPOURLTTL <= 0 {
 		opts.UPOURLTTL = 72 * time.Hour
+	}
+	// KSeF makes an export part's link when the export status is read, and it dies about an hour
+	// later: open-api.json InvoicePackagePart.url "Link jest generowany dynamicznie w momencie
+	// odpytania o status operacji eksportu", expirationDate "Po upływie tego momentu link przestaje
+	// być aktywny"; the spec's example and CIRFMF/ksef-api #816, #817, #821 all show 1 h.
+	if opts.ExportPartURLTTL <= 0 {
+		opts.ExportPartURLTTL = time.Hour
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
