@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -235,11 +236,12 @@ func (c *Client) DownloadExport(ctx context.Context, exp *Export, pkg *ExportPac
 			os.Remove(path)
 		}
 	}()
+	links := &exportLinks{ref: exp.ReferenceNumber, parts: slices.Clone(pkg.Parts)}
 	for i, part := range pkg.Parts {
 		if part.OrdinalNumber != i+1 {
 			return nil, fmt.Errorf("ksef: download export: parts not numbered 1..n (got %d at %d)", part.OrdinalNumber, i+1)
 		}
-		if err := c.downloadPart(ctx, exp.key, part, f); err != nil {
+		if err := c.downloadLinkedPart(ctx, exp.key, links, i, f); err != nil {
 			return nil, fmt.Errorf("download export part %d: %w", part.OrdinalNumber, err)
 		}
 	}
@@ -256,6 +258,71 @@ func (c *Client) DownloadExport(ctx context.Context, exp *Export, pkg *ExportPac
 	}
 	ok = true
 	return a, nil
+}
+
+// exportLinks are the download links of one export's parts, as the latest status read gave them.
+// KSeF makes a part's link when the status is read and it dies about an hour later
+// (open-api.json, InvoicePackagePart.url: "Link jest generowany dynamicznie w momencie odpytania o
+// status operacji eksportu"; expirationDate: "Po upływie tego momentu link przestaje być aktywny";
+// CIRFMF/ksef-api #816, #817, #821 show about 1 h). Up to 20 parts of 50 MB over a slow line take
+// longer than that, so the links of the parts still to come are read again when they are about to
+// expire or storage refuses one: a fresh export would cost one of the few exports an hour, a status
+// read one of 600. The parts already written stay: the AES key and IV are the export's.
+type exportLinks struct {
+	ref   string
+	parts []ExportPart
+}
+
+// exportLinkMargin is how long before its expirationDate a link is read again rather than used:
+// time enough to start a part's transfer, and for the clocks of KSeF and this host to differ a bit.
+const exportLinkMargin = 2 * time.Minute
+
+// downloadLinkedPart appends part i to dst. It reads fresh links first if that part's link expires
+// within exportLinkMargin, and once more if storage refuses the link (403 or 404): at most two
+// status reads a part, so a download never loops on links KSeF keeps handing out dead.
+func (c *Client) downloadLinkedPart(ctx context.Context, k symKey, links *exportLinks, i int, dst *os.File) error {
+	if exp := links.parts[i].ExpirationDate; !exp.IsZero() && c.clock.Now().After(exp.Add(-exportLinkMargin)) {
+		if err := c.refreshExportLinks(ctx, links, "expiring"); err != nil {
+			return err
+		}
+	}
+	err := c.downloadPart(ctx, k, links.parts[i], dst)
+	if !isLinkRefused(err) {
+		return err
+	}
+	// a refusal is answered before any byte of the part is written, so dst needs no truncation
+	if rerr := c.refreshExportLinks(ctx, links, "refused"); rerr != nil {
+		return fmt.Errorf("%w (reading fresh links: %w)", err, rerr)
+	}
+	return c.downloadPart(ctx, k, links.parts[i], dst)
+}
+
+// isLinkRefused reports a storage refusal of a part's link itself: 403 (Azure's AuthenticationFailed
+// for an expired signature) or 404. The firewall's 403 is a BlockedError, not this.
+func isLinkRefused(err error) bool {
+	var api *APIError
+	return errors.As(err, &api) && (api.HTTPStatus == http.StatusForbidden || api.HTTPStatus == http.StatusNotFound)
+}
+
+// refreshExportLinks reads the export's status again and takes its parts' new links and expiry.
+// The package must be the one being downloaded: same parts with the same hashes.
+func (c *Client) refreshExportLinks(ctx context.Context, links *exportLinks, why string) error {
+	c.log.Info("reading fresh export part links", "export", links.ref, "why", why)
+	st, err := c.ExportStatus(ctx, links.ref)
+	if err != nil {
+		return err
+	}
+	if st.Status.Code != 200 || st.Package == nil || len(st.Package.Parts) != len(links.parts) {
+		return fmt.Errorf("ksef: export %s: fresh status %d does not describe the package being downloaded", links.ref, st.Status.Code)
+	}
+	for i, fresh := range st.Package.Parts {
+		old := &links.parts[i]
+		if fresh.OrdinalNumber != old.OrdinalNumber || fresh.EncryptedPartHash != old.EncryptedPartHash {
+			return fmt.Errorf("ksef: export %s: part %d changed between status reads", links.ref, old.OrdinalNumber)
+		}
+		old.Method, old.URL, old.ExpirationDate = fresh.Method, fresh.URL, fresh.ExpirationDate
+	}
+	return nil
 }
 
 // downloadPart appends one decrypted part to dst, retrying 5xx and network failures; a partial
