@@ -37,10 +37,10 @@ const (
 	linkStep = linkTTL + time.Minute
 )
 
-// exportForLinks seeds invoices, runs one export of several parts and waits for its package.
-func exportForLinks(t *testing.T, e *env) (want map[string][]byte, exp *Export, pkg *ExportPackage) {
+// exportReceived runs one export of everything testNIP received in the last 30 days and waits for
+// its package, which must come in at least minParts parts.
+func exportReceived(t *testing.T, e *env, minParts int) (*Export, *ExportPackage) {
 	t.Helper()
-	want = seedReceived(t, e, 12)
 	f := QueryFilters{SubjectType: "Subject2", DateRange: DateRange{DateType: "PermanentStorage", From: e.clk.Now().Add(-30 * 24 * time.Hour),
 		RestrictToPermanentStorageHwmDate: true}}
 	exp, err := e.c.StartExport(e.ctx, f, Zip)
@@ -51,10 +51,18 @@ func exportForLinks(t *testing.T, e *env) (want map[string][]byte, exp *Export, 
 	if err != nil || st.Status.Code != 200 || st.Package == nil {
 		t.Fatalf("export: %+v %v", st, err)
 	}
-	if n := len(st.Package.Parts); n < 3 {
-		t.Fatalf("package of %d parts, want at least 3", n)
+	if n := len(st.Package.Parts); n < minParts {
+		t.Fatalf("package of %d parts, want at least %d", n, minParts)
 	}
-	return want, exp, st.Package
+	return exp, st.Package
+}
+
+// exportForLinks seeds invoices and exports them in several parts.
+func exportForLinks(t *testing.T, e *env) (want map[string][]byte, exp *Export, pkg *ExportPackage) {
+	t.Helper()
+	want = seedReceived(t, e, 12)
+	exp, pkg = exportReceived(t, e, 3)
+	return want, exp, pkg
 }
 
 // countCalls counts the exchanges with method whose path starts with prefix and, if status is not

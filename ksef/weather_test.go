@@ -1,9 +1,7 @@
 package ksef
 
 import (
-	"bytes"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -336,19 +334,10 @@ func TestObserver(t *testing.T) {
 func TestExportPartNotIntactIsRetried(t *testing.T) {
 	e := newEnv(t, ksefsim.Options{ExportPartSize: 1000}, func(o *Options) { o.MaxRetries = 12 })
 	want := seedReceived(t, e, 8)
-	f := QueryFilters{SubjectType: "Subject2", DateRange: DateRange{DateType: "PermanentStorage", From: e.clk.Now().Add(-30 * 24 * time.Hour),
-		RestrictToPermanentStorageHwmDate: true}}
-	exp, err := e.c.StartExport(e.ctx, f, Zip)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := e.c.WaitExport(e.ctx, exp, 2*time.Second)
-	if err != nil || st.Status.Code != 200 || st.Package == nil || len(st.Package.Parts) < 2 {
-		t.Fatalf("export: %+v %v", st, err)
-	}
+	exp, pkg := exportReceived(t, e, 2)
 	for _, kind := range []string{ksefsim.FaultStorageCorrupt, ksefsim.FaultStorageHTML} {
 		e.sim.SetFaults(ksefsim.Faults{Kinds: []ksefsim.KindFault{{Kind: kind, Rate: 1}}})
-		_, err := e.c.DownloadExport(e.ctx, exp, st.Package, t.TempDir())
+		_, err := e.c.DownloadExport(e.ctx, exp, pkg, t.TempDir())
 		if err == nil || !IsTransient(err) || !strings.Contains(err.Error(), "export part not intact") {
 			t.Fatalf("%s on every part: %v, want a transient 'not intact' error", kind, err)
 		}
@@ -357,28 +346,13 @@ func TestExportPartNotIntactIsRetried(t *testing.T) {
 		}
 	}
 	e.sim.SetFaults(ksefsim.Faults{Kinds: []ksefsim.KindFault{{Kind: ksefsim.FaultStorageCorrupt, Rate: 0.4}}})
-	a, err := e.c.DownloadExport(e.ctx, exp, st.Package, t.TempDir())
+	a, err := e.c.DownloadExport(e.ctx, exp, pkg, t.TempDir())
 	e.sim.SetFaults(ksefsim.Faults{})
 	if err != nil {
 		t.Fatalf("with 40%% damaged answers the parts are fetched again: %v", err)
 	}
 	defer a.Close()
-	got := map[string][]byte{}
-	if err := a.Walk(func(name string, r io.Reader) error {
-		b, err := io.ReadAll(r)
-		got[strings.TrimSuffix(name, ".xml")] = b
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != len(want) {
-		t.Fatalf("%d invoices from the package, want %d", len(got), len(want))
-	}
-	for n, b := range want {
-		if !bytes.Equal(got[n], b) {
-			t.Fatalf("invoice %s differs from KSeF's bytes", n)
-		}
-	}
+	assertArchiveHolds(t, a, want)
 	if e.sim.Stats().Weather == 0 {
 		t.Fatal("no part was damaged")
 	}
