@@ -337,6 +337,12 @@ func (s *Server) handleCreateExport(w http.ResponseWriter, ar *apiRequest) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if t := req.Filters.SubjectType; s.refusedSubjectLocked(t) {
+		// An admin fault (export_faults.go RefuseExportSubjects); the table of open-api.json.
+		writeException(w, ar.r, 400, 21181, "Nieprawidłowe żądanie eksportu faktur.",
+			"Nie można wyeksportować paczki faktur dla wybranego podmiotu ("+t+") i zalogowanego identyfikatora kontekstu (Nip).")
+		return
+	}
 	running := 0
 	for _, e := range s.st.Exports {
 		if e.NIP == ar.bearer.NIP && !s.exportDone(e, ar.now) {
@@ -374,6 +380,7 @@ func (s *Server) handleCreateExport(w http.ResponseWriter, ar *apiRequest) {
 		}
 		job := exportJob{ref: e.Ref, invs: invs, key: key, iv: iv, compression: comp, onlyMetadata: req.OnlyMetadata,
 			dateType: req.Filters.DateRange.DateType, truncateAt: s.truncate, hwm: to, hasHWM: req.Filters.DateRange.DateType == "PermanentStorage"}
+		job.claimsComplete = len(invs) > s.truncate && s.takeUntruncatedLocked()
 		if job.hasHWM {
 			job.hwm = s.reportedHWM(to, ar.now)
 		}
@@ -391,8 +398,10 @@ type exportJob struct {
 	onlyMetadata bool
 	dateType     string
 	truncateAt   int
-	hwm          time.Time
-	hasHWM       bool
+	// claimsComplete: the package is cut at truncateAt but says it is not (an admin fault, #821)
+	claimsComplete bool
+	hwm            time.Time
+	hasHWM         bool
 }
 
 func (s *Server) exportDone(e *export, now time.Time) bool {
@@ -401,7 +410,7 @@ func (s *Server) exportDone(e *export, now time.Time) bool {
 
 // buildExport packages the matched invoices, splits and encrypts the parts.
 func (s *Server) buildExport(job exportJob) {
-	truncated := len(job.invs) > job.truncateAt
+	truncated := len(job.invs) > job.truncateAt && !job.claimsComplete
 	invs := job.invs[:min(len(job.invs), job.truncateAt)]
 	s.mu.Lock()
 	contents := make([][]byte, len(invs))
