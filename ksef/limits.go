@@ -32,6 +32,10 @@ const (
 	ExportsPerHour = 20
 	// MaxConcurrentExports is how many exports may run at once before KSeF answers 21182.
 	MaxConcurrentExports = 10
+	// MaxExportInvoices is the most invoices one export package holds (open-api.json
+	// InvoicePackage.invoiceCount "maximum": 10000; POST /invoices/exports "Limit liczby faktur:
+	// 10 000 sztuk"): a fuller answer is cut and continues in the next export.
+	MaxExportInvoices = 10_000
 )
 
 // OurShare is the part of a KSeF budget ksef-sync allows itself (90 %, at least 1), leaving room for

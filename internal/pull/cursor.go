@@ -46,10 +46,14 @@ type step struct {
 	next     time.Time // the cursor from now on; zero: it stays where it was
 	caughtUp bool      // the subject reached KSeF's high-water mark (or the one-off's end)
 	blocked  error     // not everything arrived intact: the cursor holds at next and the subject stops
+	// fullNotTruncated: KSeF said the package was complete although it holds as many invoices as a
+	// package may; it was read as truncated (see packageFull)
+	fullNotTruncated bool
 }
 
 // outcome is what the cursor rule needs to know about a delivered package.
 type outcome struct {
+	entries      int       // records in the package's _metadata.json
 	lastPS       time.Time // latest PermanentStorage date in the package's metadata
 	firstCorrupt time.Time // earliest PermanentStorage date of an invoice not delivered intact
 	corrupt      bool
@@ -75,7 +79,7 @@ type outcome struct {
 // of `to` (the recent period) or the HWM of a window without `to` means the subject is caught up.
 // The cursor never passes an invoice that did not arrive intact.
 func decide(pkg *ksef.ExportPackage, w window, restricted bool, o outcome) step {
-	s := advance(pkg, w, restricted, o.lastPS)
+	s := advance(pkg, w, restricted, o)
 	if o.orphans > 0 {
 		o.corrupt, o.firstCorrupt = true, w.From // hold the whole window
 	}
@@ -94,16 +98,22 @@ func decide(pkg *ksef.ExportPackage, w window, restricted bool, o outcome) step 
 // errNoContinuation: a truncated package named no date to continue from.
 var errNoContinuation = errors.New("truncated package without lastPermanentStorageDate or metadata; the cursor stays")
 
+// packageFull reports whether the package holds as many invoices as one may (ksef.MaxExportInvoices),
+// by KSeF's count or by its _metadata.json. Production KSeF has answered such a package with
+// isTruncated false and no lastPermanentStorageDate while more invoices matched (CIRFMF/ksef-api
+// #821: "InvoiceCount: 10001, [...] IsTruncated: False"); trusting it moved the cursor past the
+// rest for good. So a full package is read as truncated whatever it says: an honest complete one
+// costs one more export, which brings only duplicates.
+func packageFull(pkg *ksef.ExportPackage, entries int) bool {
+	return pkg.InvoiceCount >= ksef.MaxExportInvoices || entries >= ksef.MaxExportInvoices
+}
+
 // advance is the rule for a package that arrived intact.
-func advance(pkg *ksef.ExportPackage, w window, restricted bool, lastPS time.Time) step {
-	if pkg.IsTruncated {
-		if pkg.LastPermanentStorageDate != nil {
-			return step{next: *pkg.LastPermanentStorageDate}
-		}
-		if !lastPS.IsZero() {
-			return step{next: lastPS} // the latest date in _metadata.json stands in
-		}
-		return step{blocked: errNoContinuation}
+func advance(pkg *ksef.ExportPackage, w window, restricted bool, o outcome) step {
+	if pkg.IsTruncated || packageFull(pkg, o.entries) {
+		s := continueAfter(pkg, o.lastPS)
+		s.fullNotTruncated = !pkg.IsTruncated
+		return s
 	}
 	if hwm := pkg.PermanentStorageHwmDate; restricted && hwm != nil {
 		if w.To == nil || hwm.Before(w.To.Add(-timePrecision)) {
@@ -117,4 +127,16 @@ func advance(pkg *ksef.ExportPackage, w window, restricted bool, lastPS time.Tim
 		return step{next: *w.To, caughtUp: w.Last}
 	}
 	return step{caughtUp: true} // no HWM reported: keep the cursor, the next cycle repeats the range
+}
+
+// continueAfter is where the walk goes on after a truncated package: lastPermanentStorageDate, or
+// the latest date in _metadata.json when KSeF named none.
+func continueAfter(pkg *ksef.ExportPackage, lastPS time.Time) step {
+	if pkg.LastPermanentStorageDate != nil {
+		return step{next: *pkg.LastPermanentStorageDate}
+	}
+	if !lastPS.IsZero() {
+		return step{next: lastPS}
+	}
+	return step{blocked: errNoContinuation}
 }

@@ -43,6 +43,16 @@ func TestDecide(t *testing.T) {
 			step{next: *at(2 * time.Hour)}, nil},
 		{"truncated without any date: blocked", ksef.ExportPackage{IsTruncated: true}, open, true, outcome{},
 			step{}, errNoContinuation},
+		{"full package claiming complete (#821), old window: continue from the metadata's latest, not to",
+			ksef.ExportPackage{InvoiceCount: ksef.MaxExportInvoices + 1, PermanentStorageHwmDate: &to}, closed, true,
+			outcome{entries: ksef.MaxExportInvoices + 1, lastPS: *at(2 * time.Hour)}, step{next: *at(2 * time.Hour), fullNotTruncated: true}, nil},
+		{"full package claiming complete, recent period: not caught up at the HWM",
+			ksef.ExportPackage{InvoiceCount: ksef.MaxExportInvoices, PermanentStorageHwmDate: at(3 * time.Hour)}, open, true,
+			outcome{entries: ksef.MaxExportInvoices, lastPS: *at(2 * time.Hour)}, step{next: *at(2 * time.Hour), fullNotTruncated: true}, nil},
+		{"full by _metadata.json though invoiceCount says less", ksef.ExportPackage{InvoiceCount: 1, PermanentStorageHwmDate: at(3 * time.Hour)}, open, true,
+			outcome{entries: ksef.MaxExportInvoices, lastPS: *at(2 * time.Hour)}, step{next: *at(2 * time.Hour), fullNotTruncated: true}, nil},
+		{"one short of full: KSeF's flag stands", ksef.ExportPackage{InvoiceCount: ksef.MaxExportInvoices - 1, PermanentStorageHwmDate: at(3 * time.Hour)}, open, true,
+			outcome{entries: ksef.MaxExportInvoices - 1, lastPS: *at(2 * time.Hour)}, step{next: *at(3 * time.Hour), caughtUp: true}, nil},
 		{"one-off (no HWM rule): window by window", ksef.ExportPackage{PermanentStorageHwmDate: at(time.Hour)}, closed, false, outcome{},
 			step{next: to}, nil},
 		{"one-off last window", ksef.ExportPackage{}, closedLast, false, outcome{}, step{next: to, caughtUp: true}, nil},
@@ -58,8 +68,9 @@ func TestDecide(t *testing.T) {
 			if !errors.Is(got.blocked, tt.wantErr) || (tt.wantErr == nil) != (got.blocked == nil) {
 				t.Errorf("blocked = %v, want %v", got.blocked, tt.wantErr)
 			}
-			if !got.next.Equal(tt.want.next) || got.caughtUp != tt.want.caughtUp {
-				t.Errorf("next %s caughtUp %v, want %s %v", got.next, got.caughtUp, tt.want.next, tt.want.caughtUp)
+			if !got.next.Equal(tt.want.next) || got.caughtUp != tt.want.caughtUp || got.fullNotTruncated != tt.want.fullNotTruncated {
+				t.Errorf("next %s caughtUp %v fullNotTruncated %v, want %s %v %v", got.next, got.caughtUp, got.fullNotTruncated,
+					tt.want.next, tt.want.caughtUp, tt.want.fullNotTruncated)
 			}
 		})
 	}

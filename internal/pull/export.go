@@ -64,12 +64,25 @@ func (p *Puller) export(ctx context.Context, subject string, w window, st *Stats
 	case 210, 415, 500, 550:
 		// 210 expired, 415 key not decrypted, 500 unknown, 550 cancelled by the system: this export
 		// is over; nothing was delivered and the next cycle retries from the same cursor.
-		p.log.Warn("export ended without a package; the next cycle retries from the cursor", "subject", subject,
-			"export", exp.ReferenceNumber, "status", c, "description", status.Status.Description)
-		return exported{stop: fmt.Sprintf("export %s ended with status %d %s", exp.ReferenceNumber, c, status.Status.Description)}, nil
+		return p.endedWithoutPackage(subject, exp, status), nil
 	default:
+		if c >= 400 {
+			// A failure the spec's table does not list: KSeF has answered 410 "Błąd walidacji danych
+			// wejściowych" in the status body (CIRFMF/ksef-api #245, #259). It ends the export like
+			// the documented ones rather than failing the whole pull.
+			return p.endedWithoutPackage(subject, exp, status), nil
+		}
 		return exported{}, fmt.Errorf("export %s ended with %d %s", exp.ReferenceNumber, c, status.Status.Description)
 	}
+}
+
+// endedWithoutPackage: the export is over and delivered nothing; the subject stays behind at its
+// cursor and the next cycle retries from there.
+func (p *Puller) endedWithoutPackage(subject string, exp *ksef.Export, status *ksef.ExportStatus) exported {
+	c, desc := status.Status.Code, status.Status.Description
+	p.log.Warn("export ended without a package; the next cycle retries from the cursor", "subject", subject,
+		"export", exp.ReferenceNumber, "status", c, "description", desc)
+	return exported{stop: fmt.Sprintf("export %s ended with status %d %s", exp.ReferenceNumber, c, desc)}
 }
 
 // start reserves the budget and starts the export. A nil export with a nil error is an outcome in
@@ -101,6 +114,8 @@ func (p *Puller) start(ctx context.Context, subject string, f ksef.QueryFilters,
 			return nil, exported{}, err // the export was never sent: the login failed
 		case errors.As(err, &api) && api.HasCode(21183):
 			return nil, exported{nothingNew: true}, nil
+		case errors.As(err, &api) && api.HasCode(21181):
+			return nil, p.refused(subject, api), nil
 		case errors.As(err, &api) && api.HasCode(21182):
 			if p.now().Add(wait).After(deadline) {
 				p.log.Warn("KSeF's limit of concurrent exports did not clear; the next cycle tries again", "subject", subject, "waited", p.o.ExportTimeout)
@@ -146,4 +161,15 @@ func (p *Puller) unreserve(ctx context.Context, at time.Time) {
 	if err := p.budget.release(ctx, at); err != nil {
 		p.log.Warn("could not give an unsent export back to the hourly budget", "err", err)
 	}
+}
+
+// refused: KSeF does not export this subject's invoices in our context (21181, open-api.json POST
+// /invoices/exports: "Nie można wyeksportować paczki faktur dla wybranego podmiotu ({subjecttype})
+// i zalogowanego identyfikatora kontekstu ({type})"). Asking again cannot help until the context's
+// permissions change, so this is no failure of the pull: the subject stays behind and counts as
+// pulled, and is asked again at its next turn (subject3 and authorized every 6 hours).
+func (p *Puller) refused(subject string, api *ksef.APIError) exported {
+	p.log.Warn("KSeF refuses to export this subject's invoices in this context (21181); remove it from pull.subjects, or have the permissions that allow it granted in KSeF",
+		"subject", subject, "details", api.Error())
+	return exported{stop: "KSeF refuses exports of this subject in this context (21181)"}
 }

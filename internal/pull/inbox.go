@@ -68,6 +68,7 @@ func (p *Puller) deliver(ctx context.Context, subject string, exp *ksef.Export, 
 		return nil, err
 	}
 	defer arch.Close()
+	b.out.entries = len(arch.Metadata)
 	meta := make(map[string]int, len(arch.Metadata))
 	numbers := make([]string, len(arch.Metadata))
 	for i := range arch.Metadata {

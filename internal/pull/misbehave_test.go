@@ -105,9 +105,10 @@ func TestPullAbandonsAHungExport(t *testing.T) {
 }
 
 // TestPullFailedExportEndsCleanly: statuses 210, 415, 500 and 550 end that export; nothing is
-// written, the cursor stays, and the next cycle retries.
+// written, the cursor stays, KSeF's code and description are logged, and the next cycle retries. So
+// does 410, which KSeF sent though the spec's table does not list it (CIRFMF/ksef-api #245).
 func TestPullFailedExportEndsCleanly(t *testing.T) {
-	for _, code := range []int{210, 415, 500, 550} {
+	for _, code := range []int{210, 410, 415, 500, 550} {
 		t.Run(fmt.Sprint(code), func(t *testing.T) {
 			e := newPullEnv(t)
 			now := e.clock.Now()
@@ -122,6 +123,9 @@ func TestPullFailedExportEndsCleanly(t *testing.T) {
 			}
 			if c := e.cursors(); len(c) != 0 {
 				t.Errorf("cursor moved: %v", c)
+			}
+			if logs := e.logs.String(); !strings.Contains(logs, fmt.Sprintf("status=%d description=", code)) {
+				t.Errorf("status %d not logged with its description:\n%s", code, logs)
 			}
 			if st, err = e.pull(o); err != nil || st.Written != 3 {
 				t.Fatalf("retry: %+v, %v", st, err)
@@ -298,5 +302,81 @@ func TestPullAbandonsAHungExportOnTimeWithTheDefaultPoll(t *testing.T) {
 	}
 	if took := e.clock.Now().Sub(now); took > 21*time.Minute {
 		t.Errorf("the hung export was abandoned after %s, want about the 20m export timeout", took)
+	}
+}
+
+// TestPullFullPackageClaimingCompleteIsContinued: production KSeF has answered a package holding
+// the most invoices one may with isTruncated=false and no lastPermanentStorageDate while more
+// matched (CIRFMF/ksef-api #821). Trusting it moved the cursor to the high-water mark past the rest
+// for good; the pull must go on from the package's latest invoice and deliver every one, saying in
+// the log that it did not trust KSeF's flag.
+//
+// KSeF's limit is 10,000 (ksef.MaxExportInvoices), so this seeds 10,005 invoices and writes 10,005:
+// about 10 s, minutes under the race detector, where it is skipped (TestDecide checks the rule).
+func TestPullFullPackageClaimingCompleteIsContinued(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("writes 10,005 invoices: skipped in -short and under the race detector (10x slower)")
+	}
+	e := newPullEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // a loaded machine
+	t.Cleanup(cancel)
+	e.ctx = ctx
+	now := e.clock.Now()
+	n := ksef.MaxExportInvoices + 5
+	seeded := e.seed("cost", spread(now.Add(-time.Hour), 300*time.Millisecond, n)...)
+	e.sim.ReportCutPackagesUntruncated(1)
+
+	st, err := e.pull(e.options(now.Add(-2*time.Hour), "cost"))
+	if err != nil || st.Written != n || len(st.Behind) != 0 {
+		t.Fatalf("stats %+v, err %v; want all %d written", st, err, n)
+	}
+	assertInbox(t, e.inbox, seeded)
+	if logs := e.logs.String(); !strings.Contains(logs, "level=WARN") || !strings.Contains(logs, "isTruncated=false not trusted") ||
+		!strings.Contains(logs, "subject=cost") {
+		t.Errorf("the distrusted flag was not logged with the subject")
+	}
+	e.assertSimClean()
+}
+
+// TestPullRefusedSubjectWaitsForItsTurn: KSeF refuses exports of a subject type in some contexts
+// (400 21181, open-api.json POST /invoices/exports). That subject is asked again only at its turn
+// (authorized: every 6 hours), not every 15 minutes on the hourly export budget, the refusal is
+// logged with the subject and what to do, and the other subjects' pull does not fail.
+func TestPullRefusedSubjectWaitsForItsTurn(t *testing.T) {
+	e := newPullEnv(t)
+	now := e.clock.Now()
+	seeded := e.seed("cost", spread(now.Add(-time.Hour), time.Minute, 2)...)
+	e.sim.RefuseExportSubjects("SubjectAuthorized")
+	rec := &recordingClient{Client: e.client}
+	o := e.options(now.Add(-2*time.Hour), "cost", "authorized")
+	o.Client = rec
+
+	for cycle := range 3 {
+		st, err := e.pull(o)
+		if err != nil {
+			t.Fatalf("cycle %d: %v", cycle, err)
+		}
+		if cycle == 0 && (len(st.Behind) != 1 || st.Behind[0].Subject != "authorized" || !strings.Contains(st.Behind[0].Reason, "21181")) {
+			t.Errorf("first cycle: %+v; want authorized behind on 21181", st)
+		}
+		e.clock.Advance(15 * time.Minute)
+	}
+	authorized := 0
+	for _, f := range rec.filters {
+		if f.SubjectType == "SubjectAuthorized" {
+			authorized++
+		}
+	}
+	if authorized != 1 {
+		t.Errorf("%d exports for authorized in 3 cycles 15 minutes apart, want 1", authorized)
+	}
+	assertInbox(t, e.inbox, seeded)
+	if _, ok, err := e.journal.Meta(e.ctx, "last_pull"); err != nil || !ok {
+		t.Errorf("the cycle did not count as a successful pull (last_pull: %v, %v)", ok, err)
+	}
+	logs := e.logs.String()
+	if !strings.Contains(logs, "level=WARN") || !strings.Contains(logs, "21181") || !strings.Contains(logs, "subject=authorized") ||
+		!strings.Contains(logs, "pull.subjects") {
+		t.Errorf("the refusal was not logged with the subject and what to do:\n%s", logs)
 	}
 }

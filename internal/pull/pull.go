@@ -299,6 +299,10 @@ func (p *Puller) deliverWindow(ctx context.Context, subject string, w window, re
 		return step{}, err
 	}
 	s := decide(res.pkg, w, !p.o.OneOff, b.outcome())
+	if s.fullNotTruncated {
+		p.log.Warn("KSeF's isTruncated=false not trusted: the package holds as many invoices as one may, so the next export continues after its last one",
+			"subject", subject, "export", res.exp.ReferenceNumber, "invoices", res.pkg.InvoiceCount, "limit", ksef.MaxExportInvoices)
+	}
 	if !p.o.OneOff && (len(b.delivered) > 0 || !s.next.IsZero()) {
 		if err := p.o.Journal.CommitPull(ctx, p.o.NIP, subject, s.next, b.delivered); err != nil {
 			return step{}, err
