@@ -338,7 +338,8 @@ func (s *Server) handleCreateExport(w http.ResponseWriter, ar *apiRequest) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if t := req.Filters.SubjectType; s.refusedSubjectLocked(t) {
-		// An admin fault (export_faults.go RefuseExportSubjects); the table of open-api.json.
+		// An admin fault (export_faults.go RefuseExportSubjects), in the words of open-api.json's table;
+		// every context the simulator logs in is a NIP.
 		writeException(w, ar.r, 400, 21181, "Nieprawidłowe żądanie eksportu faktur.",
 			"Nie można wyeksportować paczki faktur dla wybranego podmiotu ("+t+") i zalogowanego identyfikatora kontekstu (Nip).")
 		return
