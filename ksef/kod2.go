@@ -9,7 +9,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -57,6 +56,13 @@ func NewOfflineSigner(cert *x509.Certificate, key crypto.Signer) (*OfflineSigner
 	return &OfflineSigner{Cert: cert, Key: key}, nil
 }
 
+// certSerialHex is the certificate's serial number as KSeF writes it: upper-case hex of 16 digits
+// (open-api.json, certificateSerialNumber: "pattern": "^[0-9A-F]{16}$", "minLength": 16), so a
+// serial whose first byte is 0 keeps its leading zeros, which the integer's shortest bytes drop.
+func certSerialHex(cert *x509.Certificate) string {
+	return fmt.Sprintf("%016X", cert.SerialNumber)
+}
+
 // QRCodeII builds the KOD II link (§11, kody-qr.md):
 //
 //	{qrBase}/certificate/{ctxType}/{ctxValue}/{sellerNIP}/{certSerialHex}/{invoiceHash}/{signature}
@@ -67,7 +73,7 @@ func NewOfflineSigner(cert *x509.Certificate, key crypto.Signer) (*OfflineSigner
 // NipVatUe or PeppolId.
 func (s *OfflineSigner) QRCodeII(qrBase, ctxType, ctxValue, sellerNIP string, invoiceSHA256 []byte) (string, error) {
 	unsigned := fmt.Sprintf("%s/certificate/%s/%s/%s/%s/%s", trimSlash(qrBase), ctxType, ctxValue, sellerNIP,
-		strings.ToUpper(hex.EncodeToString(s.Cert.SerialNumber.Bytes())), base64.RawURLEncoding.EncodeToString(invoiceSHA256))
+		certSerialHex(s.Cert), base64.RawURLEncoding.EncodeToString(invoiceSHA256))
 	signed := strings.TrimPrefix(strings.TrimPrefix(unsigned, "https://"), "http://")
 	sig, err := s.sign([]byte(signed))
 	if err != nil {

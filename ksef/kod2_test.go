@@ -46,6 +46,27 @@ func TestKODIIVerifiesIndependently(t *testing.T) {
 	}
 }
 
+// TestKODIISerialKeepsItsLeadingZeros: KSeF writes a certificate's serial number as 16 hex digits
+// (open-api.json certificateSerialNumber, "^[0-9A-F]{16}$"); one whose first byte is 0 must not lose
+// it, or the link names no certificate KSeF knows.
+func TestKODIISerialKeepsItsLeadingZeros(t *testing.T) {
+	key := testutil.ECKey(t, elliptic.P256())
+	cert := testutil.SelfSignedCert(t, key, pkix.Name{CommonName: "Offline 5265877635"}, 0x00F20A5D352AE590, x509.KeyUsageContentCommitment)
+	s, err := NewOfflineSigner(cert, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash := sha256.Sum256([]byte("<Faktura/>"))
+	link, err := s.QRCodeII("https://qr-test.ksef.mf.gov.pl", "Nip", "5265877635", "5265877635", hash[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(link, "/5265877635/00F20A5D352AE590/") {
+		t.Fatalf("link %s: want the serial as 16 hex digits, 00F20A5D352AE590", link)
+	}
+	testutil.VerifyKodII(t, link, cert)
+}
+
 func TestKODIIRefusesAuthenticationCertificates(t *testing.T) {
 	key := testutil.ECKey(t, elliptic.P256())
 	auth := offlineCert(t, key, x509.KeyUsageDigitalSignature)
