@@ -21,19 +21,22 @@ import (
 //   - "Faktura zostaje powiązana z pierwotną fakturą offline" — the corrected invoice's metadata
 //     carries hashOfCorrectedInvoice (open-api.json InvoiceMetadata.hashOfCorrectedInvoice).
 //
-// Neither the documents nor open-api.json name a code for a correction sent without offlineMode or
-// naming a hash KSeF never rejected for the seller; the simulator answers those with the generic
-// 21405 "Błąd walidacji danych wejściowych." (an assumption, said so in the details).
+// A correction sent without offlineMode is refused, with the message production gives
+// ("HashOfCorrectedInvoice can only be provided for offline invoices", CIRFMF/ksef-api #582); no
+// document names its code, so the simulator uses the generic 21405 "Błąd walidacji danych
+// wejściowych." (an assumption). A correction naming a hash KSeF never rejected is accepted:
+// KSeF keeps no record of earlier rejections to check it against ("system w ogóle nie odnotowuje
+// odrzuceń wcześniejszych, więc nie weryfikuje też, czy korekta jest autentyczna czy fikcyjna",
+// CIRFMF/ksef-api #404, open).
 
 // checkCorrectionLocked refuses a technical correction that breaks a rule above, writing the
 // answer; it reports whether the send may go on.
 func (s *Server) checkCorrectionLocked(w http.ResponseWriter, r *http.Request, contextNIP, hash string, offlineMode bool) bool {
 	if !offlineMode {
 		writeException(w, r, 400, 21405, "Błąd walidacji danych wejściowych.",
-			"hashOfCorrectedInvoice requires offlineMode true (korekta-techniczna.md; simulator's choice of code)")
+			"HashOfCorrectedInvoice can only be provided for offline invoices")
 		return false
 	}
-	rejected := false
 	for _, inv := range s.st.Invoices {
 		if inv.ContextNIP != contextNIP {
 			continue
@@ -47,14 +50,7 @@ func (s *Server) checkCorrectionLocked(w http.ResponseWriter, r *http.Request, c
 			writeException(w, r, 400, 21166, "Korekta techniczna niedostępna.",
 				"Faktura posiada już przetworzoną prawidłowo korektę techniczną.")
 			return false
-		case inv.InvoiceHash == hash && inv.Code >= 400:
-			rejected = true
 		}
-	}
-	if !rejected {
-		writeException(w, r, 400, 21405, "Błąd walidacji danych wejściowych.",
-			"hashOfCorrectedInvoice names no invoice of this seller that KSeF rejected (simulator's choice of code)")
-		return false
 	}
 	return true
 }

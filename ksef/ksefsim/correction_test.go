@@ -9,7 +9,8 @@ import (
 // TestTechnicalCorrection follows korekta-techniczna.md: an offline invoice KSeF rejected is
 // corrected once, online, with offlineMode true and hashOfCorrectedInvoice; the correction is
 // linked to it; a second correction gets 21166, a correction of an accepted invoice 21167, and a
-// correction without offlineMode or naming an unknown hash is refused.
+// correction without offlineMode is refused. One naming a hash KSeF never saw is accepted: KSeF
+// does not check it (CIRFMF/ksef-api #404).
 func TestTechnicalCorrection(t *testing.T) {
 	c, s, access, sess, k := startOnline(t)
 	good := sampleInvoice(t, testNIP, "KT-1")
@@ -32,18 +33,24 @@ func TestTechnicalCorrection(t *testing.T) {
 	if code := must(t, send(good, false, badHash), 400).exceptionCode(t); code != 21405 {
 		t.Errorf("correction without offlineMode: %d, want 21405", code)
 	}
-	if code := must(t, send(good, true, sha256B64([]byte("never sent"))), 400).exceptionCode(t); code != 21405 {
-		t.Errorf("correction of an unknown invoice: %d, want 21405", code)
-	}
+	fictitious := must(t, send(sampleInvoice(t, testNIP, "KT-2"), true, sha256B64([]byte("never sent"))), 202).json(t)["referenceNumber"].(string)
 	fixed := must(t, send(good, true, badHash), 202).json(t)["referenceNumber"].(string)
 	c.Advance(2 * time.Second)
+	if st := invoiceStatus(t, s, access, sess, fictitious); statusCode(st) != 200 {
+		t.Errorf("correction naming a hash KSeF never saw: %v, want accepted", st)
+	}
 	st := invoiceStatus(t, s, access, sess, fixed)
 	if statusCode(st) != 200 || st["invoicingMode"] != "Offline" {
 		t.Fatalf("technical correction: %v", st)
 	}
-	acc := s.Stats().Accepted
-	if len(acc) != 1 || acc[0].HashOfCorrectedInvoice != badHash || !acc[0].Offline {
-		t.Errorf("accepted %+v, want the correction linked to %s", acc, badHash)
+	var linked int
+	for _, a := range s.Stats().Accepted {
+		if a.HashOfCorrectedInvoice == badHash && a.Offline {
+			linked++
+		}
+	}
+	if linked != 1 {
+		t.Errorf("accepted %+v, want one correction linked to %s", s.Stats().Accepted, badHash)
 	}
 
 	again := []byte(strings.Replace(string(good), "<P_2>", "<P_2 >", 1))
