@@ -311,7 +311,7 @@ func TestPartUploadSkipsNullHeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := answering(t, answerJSON(500, `{}`))
-	status, _, err := c.putFile(context.Background(), req, BatchPart{OrdinalNumber: 1, Path: path, FileSize: 14})
+	status, _, _, err := c.putFile(context.Background(), req, BatchPart{OrdinalNumber: 1, Path: path, FileSize: 14})
 	if err != nil || status != http.StatusCreated {
 		t.Fatalf("upload: status %d, %v", status, err)
 	}

@@ -363,25 +363,28 @@ func (c *Client) UploadBatchParts(ctx context.Context, bs *BatchSession, pkg *Ba
 	return ctx.Err()
 }
 
+// uploadPart PUTs one part until storage answers 201. Only 201 means the part is stored
+// (open-api.json OpenBatchSessionResponse.partUploadRequests: "201 – poprawne przyjęcie pliku"):
+// KSeF's firewall answers 200 with an HTML page and the part is not stored (CIRFMF/ksef-client-java
+// #89: "otrzymujemy odpowiedź HTML z kodem 200 … part został poprawnie przesłany, mimo że faktycznie
+// nie został"), and the close then fails with 21205. Any other 2xx is weather, retried like a 5xx.
 func (c *Client) uploadPart(ctx context.Context, req PartUploadRequest, part BatchPart) error {
 	for attempt := 0; ; attempt++ {
-		status, body, err := c.putFile(ctx, req, part)
-		switch {
-		case err == nil && status >= 200 && status < 300:
+		status, hdr, body, err := c.putFile(ctx, req, part)
+		if err == nil && status == http.StatusCreated {
 			c.log.Debug("batch part uploaded", "part", part.OrdinalNumber)
 			return nil
-		case ctx.Err() != nil:
+		}
+		if ctx.Err() != nil {
 			return ctx.Err()
-		case err == nil && status < 500 && status != http.StatusTooManyRequests:
+		}
+		if err == nil {
 			// A firewall block or an HTML page from storage is weather; anything else is a refusal.
-			if perr := ParseErrorResponse(status, nil, body); !IsTransient(perr) {
-				return fmt.Errorf("part %d: %w", part.OrdinalNumber, perr)
+			if err = uploadAnswerError(status, hdr, body); !IsTransient(err) {
+				return fmt.Errorf("part %d: %w", part.OrdinalNumber, err)
 			}
 		}
 		if attempt >= c.maxRetries {
-			if err == nil {
-				err = ParseErrorResponse(status, http.Header{}, body)
-			}
 			return fmt.Errorf("part %d: %w", part.OrdinalNumber, err)
 		}
 		if err := c.backoff(ctx, attempt); err != nil {
@@ -390,10 +393,25 @@ func (c *Client) uploadPart(ctx context.Context, req PartUploadRequest, part Bat
 	}
 }
 
-func (c *Client) putFile(ctx context.Context, req PartUploadRequest, part BatchPart) (int, []byte, error) {
+// uploadAnswerError is what a part upload's answer other than 201 means. A 2xx that is not 201
+// stored nothing (a challenge page): transient, and it names what came back.
+func uploadAnswerError(status int, hdr http.Header, body []byte) error {
+	if status < 200 || status >= 300 {
+		return ParseErrorResponse(status, hdr, body)
+	}
+	ctype := hdr.Get("Content-Type")
+	what := fmt.Sprintf("storage answered %d", status)
+	if ctype != "" {
+		what += " " + ctype
+	}
+	return fmt.Errorf("%s instead of 201, so the part was not stored: %w", what,
+		&UnavailableError{HTTPStatus: status, ContentType: ctype, Excerpt: excerpt(body)})
+}
+
+func (c *Client) putFile(ctx context.Context, req PartUploadRequest, part BatchPart) (int, http.Header, []byte, error) {
 	f, err := os.Open(part.Path)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	defer f.Close()
 	method := req.Method
@@ -402,7 +420,7 @@ func (c *Client) putFile(ctx context.Context, req PartUploadRequest, part BatchP
 	}
 	hr, err := http.NewRequestWithContext(ctx, method, req.URL, f)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	hr.ContentLength = part.FileSize
 	for k, v := range req.Headers {
@@ -413,11 +431,11 @@ func (c *Client) putFile(ctx context.Context, req PartUploadRequest, part BatchP
 	hr.Header.Set("User-Agent", c.userAgent)
 	resp, err := c.hc.Do(hr)
 	if err != nil {
-		return 0, nil, transportError(err)
+		return 0, nil, nil, transportError(err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	return resp.StatusCode, body, nil
+	return resp.StatusCode, resp.Header, body, nil
 }
 
 // CloseBatchSession closes the batch session (starts processing).

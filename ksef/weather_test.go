@@ -223,18 +223,7 @@ func TestCheckUPO(t *testing.T) {
 // reached KSeF).
 func TestOpenBatchSessionNotRepeated(t *testing.T) {
 	e := newEnv(t, ksefsim.Options{}, func(o *Options) { o.MaxRetries = 12 })
-	b, err := NewBatchBuilder(t.TempDir(), Zip, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Add("a.xml", e.invoice()); err != nil {
-		t.Fatal(err)
-	}
-	pkg, err := b.Finish()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pkg.Remove()
+	pkg := e.onePartPackage()
 	if err := e.c.Login(e.ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +236,7 @@ func TestOpenBatchSessionNotRepeated(t *testing.T) {
 		})
 	}
 	e.sim.SetFaults(ksefsim.Faults{ErrorRate: 1, OnlyPaths: []string{"/v2/sessions/batch"}})
-	_, err = e.c.OpenBatchSession(e.ctx, FormFA3, pkg, false)
+	_, err := e.c.OpenBatchSession(e.ctx, FormFA3, pkg, false)
 	if !MayHaveReachedKSeF(err) || !IsTransient(err) {
 		t.Fatalf("5xx on open: %v", err)
 	}
@@ -257,6 +246,67 @@ func TestOpenBatchSessionNotRepeated(t *testing.T) {
 	e.sim.SetFaults(ksefsim.Faults{Kinds: []ksefsim.KindFault{{Kind: ksefsim.FaultWAF403, Rate: 0.5, Groups: []string{GroupBatchSession}}}})
 	if _, err := e.c.OpenBatchSession(e.ctx, FormFA3, pkg, false); err != nil {
 		t.Fatalf("firewall blocks on open are retried: %v", err)
+	}
+}
+
+// onePartPackage builds a batch package of one invoice (one part); the test removes it at the end.
+func (e *env) onePartPackage() *BatchPackage {
+	e.t.Helper()
+	b, err := NewBatchBuilder(e.t.TempDir(), Zip, 0)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := b.Add("a.xml", e.invoice()); err != nil {
+		e.t.Fatal(err)
+	}
+	pkg, err := b.Finish()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { pkg.Remove() })
+	return pkg
+}
+
+// TestPartUploadChallengePageIsRetried: storage stores a part only when it answers 201; the firewall
+// in front of it answers 200 with an HTML page and stores nothing (CIRFMF/ksef-client-java #89). Such
+// an answer is weather: the part is uploaded again, so the close finds it (no 21205). When every
+// answer is the page, the error names what storage answered.
+func TestPartUploadChallengePageIsRetried(t *testing.T) {
+	e := newEnv(t, ksefsim.Options{}, func(o *Options) { o.MaxRetries = 3 })
+	pkg := e.onePartPackage()
+	bs, err := e.c.OpenBatchSession(e.ctx, FormFA3, pkg, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	challenge := ksefsim.KindFault{Kind: ksefsim.FaultStorageHTML, Rate: 1, Groups: []string{ksefsim.GroupStorage}}
+	first := challenge
+	first.Count = 1
+	e.sim.SetFaults(ksefsim.Faults{Kinds: []ksefsim.KindFault{first}})
+	if err := e.c.UploadBatchParts(e.ctx, bs, pkg); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.c.CloseBatchSession(e.ctx, bs.ReferenceNumber); err != nil {
+		t.Fatalf("close after a challenge page answered the first upload: %v", err)
+	}
+	puts := func(status int) int {
+		return e.rt.count(func(x exchange) bool { return x.method == http.MethodPut && x.status == status })
+	}
+	if p200, p201 := puts(http.StatusOK), puts(http.StatusCreated); p200 != 1 || p201 != 1 {
+		t.Fatalf("part uploads answered 200: %d, 201: %d; want the part uploaded twice (1 and 1)", p200, p201)
+	}
+	if st, err := e.c.WaitSession(e.ctx, bs.ReferenceNumber, time.Second); err != nil || st.Status.Code != 200 {
+		t.Fatalf("batch after the retried upload: %+v %v", st, err)
+	}
+
+	pkg2 := e.onePartPackage()
+	bs2, err := e.c.OpenBatchSession(e.ctx, FormFA3, pkg2, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.sim.SetFaults(ksefsim.Faults{Kinds: []ksefsim.KindFault{challenge}})
+	err = e.c.UploadBatchParts(e.ctx, bs2, pkg2)
+	if err == nil || !IsTransient(err) || !strings.Contains(err.Error(), "storage answered 200 text/html; charset=utf-8 instead of 201") {
+		t.Fatalf("every upload answered with a challenge page: %v, want a transient error naming the answer", err)
 	}
 }
 

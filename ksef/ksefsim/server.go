@@ -132,6 +132,7 @@ type Server struct {
 	journal   *os.File
 	limiter   limiter
 	faults    Faults
+	kindHits  []int // requests each of faults.Kinds has hit since SetFaults (KindFault.Count)
 	truncate  int
 	delayDist DelayDist
 	latarnia  latarnia    // the status service; see latarnia.go
@@ -457,6 +458,7 @@ func (s *Server) SetFaults(f Faults) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = f
+	s.kindHits = make([]int, len(f.Kinds))
 }
 
 // SetExportTruncateAt changes the maximum number of invoices per export package.
@@ -533,6 +535,7 @@ func (s *Server) withFaults(next http.Handler) http.Handler {
 			return
 		}
 		if strings.HasPrefix(r.URL.Path, "/storage/") {
+			// Downloads and part uploads alike: a challenge page answering a PUT stores nothing.
 			kind := s.kindFault(GroupStorage, r.Method == http.MethodGet)
 			if kind == FaultStorageCorrupt {
 				s.serveCorrupted(next, w, r)

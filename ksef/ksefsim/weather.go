@@ -19,9 +19,16 @@ import (
 
 // Fault kinds for KindFault.Kind.
 const (
-	FaultHTML5xx     = "html5xx"      // 502/503/504 with an HTML body (a load balancer's page)
-	FaultWAF403      = "waf403"       // 403 with the firewall's JSON body and an incident number
-	FaultStorageHTML = "storage-html" // 200 text/html challenge page on a storage download
+	FaultHTML5xx = "html5xx" // 502/503/504 with an HTML body (a load balancer's page)
+	FaultWAF403  = "waf403"  // 403 with the firewall's JSON body and an incident number
+	// FaultStorageHTML answers a storage request with a 200 text/html challenge page: a download
+	// gets the page instead of a UPO or an export part, and a batch part upload (PUT) is not stored
+	// although the answer is 2xx. Storage answers a stored part with 201 (open-api.json
+	// OpenBatchSessionResponse.partUploadRequests: "201 – poprawne przyjęcie pliku"); the firewall
+	// in front of it answers 200 with HTML and the part never arrives (CIRFMF/ksef-client-java #89:
+	// "otrzymujemy odpowiedź HTML z kodem 200 … part został poprawnie przesłany, mimo że faktycznie
+	// nie został"), so the close then fails with 21205.
+	FaultStorageHTML = "storage-html"
 	// FaultStorageCorrupt serves a storage download with one byte flipped: the right size, the wrong
 	// hash (a damaged transfer, or a cache serving stale bytes). Its hashes must catch it.
 	FaultStorageCorrupt = "storage-corrupt"
@@ -36,6 +43,9 @@ type KindFault struct {
 	Kind   string   `json:"kind"`
 	Rate   float64  `json:"rate"`
 	Groups []string `json:"groups,omitempty"`
+	// Count, when positive, ends the fault after it has hit Count requests (counted from SetFaults):
+	// rate 1 and count 1 hit exactly the next request of its groups.
+	Count int `json:"count,omitempty"`
 }
 
 func (k KindFault) applies(group string) bool {
@@ -78,20 +88,23 @@ func ParseKindFaults(s string) ([]KindFault, error) {
 	return out, nil
 }
 
-// kindFault picks the fault (if any) that hits this request of group; storage says whether it is a
-// storage download (storage-html only hits those).
+// kindFault picks the fault (if any) that hits this request of group; storageGET says whether it
+// is a storage download (storage-corrupt only hits those).
 func (s *Server) kindFault(group string, storageGET bool) string {
 	s.mu.Lock()
-	kinds := s.faults.Kinds
-	s.mu.Unlock()
-	for _, k := range kinds {
-		if k.Rate <= 0 || !k.applies(group) {
+	defer s.mu.Unlock()
+	for i, k := range s.faults.Kinds {
+		if k.Rate <= 0 || !k.applies(group) || (k.Count > 0 && s.kindHits[i] >= k.Count) {
 			continue
 		}
-		if (k.Kind == FaultStorageHTML || k.Kind == FaultStorageCorrupt) && !storageGET {
+		if k.Kind == FaultStorageCorrupt && !storageGET {
+			continue
+		}
+		if k.Kind == FaultStorageHTML && group != GroupStorage {
 			continue
 		}
 		if mrand.Float64() < k.Rate {
+			s.kindHits[i]++
 			return k.Kind
 		}
 	}
