@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"path"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -362,7 +361,10 @@ func (s *Server) handleOpenBatch(w http.ResponseWriter, ar *apiRequest) {
 	writeJSON(w, 201, map[string]any{"referenceNumber": sess.Ref, "partUploadRequests": uploads})
 }
 
-// handlePartUpload stores one encrypted batch part (PUT /storage/batch/{ref}/{n}).
+// handlePartUpload stores one encrypted batch part (PUT /storage/batch/{ref}/{n}). Storage is an
+// Azure blob behind a pre-signed URL: it takes any body and answers 201, and knows nothing of the
+// declared size or hash. KSeF compares them later: the size at the close (21157), the hash when it
+// reassembles the package (processBatch).
 func (s *Server) handlePartUpload(w http.ResponseWriter, r *http.Request, ref string, ordinal int) {
 	if r.Method != http.MethodPut {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
@@ -385,7 +387,8 @@ func (s *Server) handlePartUpload(w http.ResponseWriter, r *http.Request, ref st
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sess := s.st.Sessions[ref]
-	if sess == nil || sess.Batch == nil || ordinal < 1 || ordinal > len(sess.Batch.Parts) {
+	p := declaredPart(sess, ordinal)
+	if p == nil {
 		http.Error(w, "unknown upload target", 404)
 		return
 	}
@@ -393,55 +396,48 @@ func (s *Server) handlePartUpload(w http.ResponseWriter, r *http.Request, ref st
 		storageError(w, http.StatusForbidden, "AuthorizationFailure", "This request is not authorized to perform this operation.", "")
 		return
 	}
-	p := &sess.Batch.Parts[ordinal-1]
-	for i := range sess.Batch.Parts {
-		if sess.Batch.Parts[i].Ordinal == ordinal {
-			p = &sess.Batch.Parts[i]
-		}
-	}
-	if int64(len(data)) != p.Size {
-		http.Error(w, fmt.Sprintf("part size %d differs from declared %d", len(data), p.Size), 400)
-		return
-	}
-	if sha256B64(data) != p.Hash {
-		http.Error(w, "part hash differs from the declared fileHash", 400)
-		return
-	}
 	if err := s.blobs.put(s.st, partKey(ref, ordinal), data); err != nil {
 		http.Error(w, err.Error(), 500)
 		return
 	}
-	p.Uploaded = true
+	p.Uploaded, p.Received = true, int64(len(data))
 	sess.Updated = s.now()
 	s.markDirty()
 	w.WriteHeader(201)
 }
 
+// declaredPart is the part of a batch session with this ordinal number, nil when there is none.
+func declaredPart(sess *session, ordinal int) *batchPart {
+	if sess == nil || sess.Batch == nil {
+		return nil
+	}
+	for i := range sess.Batch.Parts {
+		if sess.Batch.Parts[i].Ordinal == ordinal {
+			return &sess.Batch.Parts[i]
+		}
+	}
+	return nil
+}
+
 func partKey(ref string, n int) string { return fmt.Sprintf("part/%s/%d", ref, n) }
 
+// handleCloseBatch starts processing a batch session whose parts all arrived. The 20 minutes per
+// part bound the uploads only (the upload URLs expire then), not the close: "Dotyczy to tylko
+// wysyłki partów. Na zamknięcie sesji masz czas do końca życia sesji (aktualnie 12h)." (MF staff,
+// CIRFMF/ksef-api #54). After those 12 h the session is cancelled (autoCloseLocked) and the close
+// answers 21208.
 func (s *Server) handleCloseBatch(w http.ResponseWriter, ar *apiRequest) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.batchTimedOutLocked(ar) {
+		// open-api.json, close: 21208 "Czas oczekiwania na requesty upload lub finish został
+		// przekroczony." | "Sesja anulowana, przekroczony czas wysyłki."
+		writeException(w, ar.r, 400, 21208, "Czas oczekiwania na requesty upload lub finish został przekroczony.", "Sesja anulowana, przekroczony czas wysyłki.")
+		return
+	}
 	sess, ok := s.sessionForWriteLocked(w, ar, "Batch")
-	if !ok {
-		return
-	}
-	if ar.now.After(sess.Batch.UploadUntil) {
-		s.cancelLateBatchLocked(sess)
-		writeException(w, ar.r, 400, 21208, "Przekroczono czas oczekiwania na wysyłkę lub zamknięcie sesji.", "upload window expired; session cancelled")
-		return
-	}
-	var missing []string
-	for _, p := range sess.Batch.Parts {
-		if !p.Uploaded {
-			missing = append(missing, strconv.Itoa(p.Ordinal))
-		}
-	}
-	if len(missing) == 0 && s.refuseCloseLocked(w, ar, sess) { // status_faults.go
-		return
-	}
-	if len(missing) > 0 {
-		writeException(w, ar.r, 400, 21205, "Nie przesłano wszystkich zadeklarowanych części pliku.", "missing parts: "+strings.Join(missing, ", "))
+	// status_faults.go: an injected refusal of a close that is otherwise in order
+	if !ok || !partsAsDeclared(w, ar.r, sess.Batch.Parts) || s.refuseCloseLocked(w, ar, sess) {
 		return
 	}
 	sess.Closed, sess.ClosedAt, sess.Updated = true, ar.now, ar.now
@@ -449,6 +445,46 @@ func (s *Server) handleCloseBatch(w http.ResponseWriter, ar *apiRequest) {
 	s.markDirty()
 	s.startJob(func() { s.processBatch(sess.Ref) })
 	w.WriteHeader(204)
+}
+
+// batchTimedOutLocked says whether the batch session the request names is the caller's and was
+// cancelled because its time ran out before a close.
+func (s *Server) batchTimedOutLocked(ar *apiRequest) bool {
+	sess := s.st.Sessions[ar.params["referenceNumber"]]
+	if sess == nil || sess.Kind != "Batch" || sess.NIP != ar.bearer.NIP {
+		return false
+	}
+	s.autoCloseLocked(sess, ar.now)
+	return sess.FailCode == 440 && !sess.Closed // an injected 440 (status_faults.go) comes after a close
+}
+
+// partsAsDeclared answers the close's refusal when a declared part never arrived (21205) or arrived
+// with another size (21157), one detail per part as open-api.json's close table words them;
+// ok=false means the refusal was written.
+func partsAsDeclared(w http.ResponseWriter, r *http.Request, parts []batchPart) bool {
+	var missing, wrongSize []string
+	for _, p := range parts {
+		switch {
+		case !p.Uploaded:
+			missing = append(missing, fmt.Sprintf("Nie przesłano zadeklarowanej '%d' części pliku.", p.Ordinal))
+		case p.Received != p.Size:
+			wrongSize = append(wrongSize, fmt.Sprintf("Zadeklarowany rozmiar części '%d' nie zgadza się z rzeczywistym.", p.Ordinal))
+		}
+	}
+	switch {
+	case len(missing) > 0:
+		// open-api.json: 21205 "Pakiet nie może być pusty." | "Nie przesłano zadeklarowanej
+		// '{ordinalNumber}' części pliku." (production answers the same, CIRFMF/ksef-api #295)
+		writeException(w, r, 400, 21205, "Pakiet nie może być pusty.", missing...)
+	case len(wrongSize) > 0:
+		// open-api.json: 21157 "Nieprawidłowy rozmiar części pakietu." | "Zadeklarowany rozmiar
+		// części '{ordinalNumber}' nie zgadza się z rzeczywistym." (seen at the close on the test
+		// environment, CIRFMF/ksef-api #215)
+		writeException(w, r, 400, 21157, "Nieprawidłowy rozmiar części pakietu.", wrongSize...)
+	default:
+		return true
+	}
+	return false
 }
 
 // processBatch decrypts, reassembles, decompresses and processes a closed batch session.
@@ -481,6 +517,14 @@ func (s *Server) processBatch(ref string) {
 	}
 	if injected != 0 {
 		fail(injected, batchFaultCodes[injected].Description, batchFaultCodes[injected].Details...)
+		return
+	}
+	if n := partWithOtherHash(parts, info.Parts); n != 0 {
+		// Storage took whatever came (handlePartUpload); only reassembly can compare a part with its
+		// declared fileHash. open-api.json's batch statuses have 405 "Błąd weryfikacji poprawności
+		// dostarczonych elementów paczki" for that; which code production gives a wrong part hash is
+		// uncertain (no issue or doc shows it).
+		fail(405, "Błąd weryfikacji poprawności dostarczonych elementów paczki", fmt.Sprintf("part %d differs from its declared fileHash", n))
 		return
 	}
 	var archive bytes.Buffer
@@ -528,6 +572,17 @@ func (s *Server) processBatch(ref string) {
 	sess.Updated = now
 	s.markDirty()
 	s.log.Info("batch session processed", "session", ref, "invoices", len(entries))
+}
+
+// partWithOtherHash is the ordinal number of a part (parts[i] holds part i+1) whose SHA-256
+// is not the declared one, 0 when all match.
+func partWithOtherHash(parts [][]byte, declared []batchPart) int {
+	for _, d := range declared {
+		if sha256B64(parts[d.Ordinal-1]) != d.Hash {
+			return d.Ordinal
+		}
+	}
+	return 0
 }
 
 // checked is the outcome of one batch entry's content checks.

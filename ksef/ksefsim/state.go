@@ -111,9 +111,11 @@ type batchInfo struct {
 
 type batchPart struct {
 	Ordinal  int
-	Size     int64
+	Size     int64 // declared
 	Hash     string
 	Uploaded bool
+	// Received is the size of what storage received (storage takes any body; the close checks it).
+	Received int64
 }
 
 type invoice struct {
