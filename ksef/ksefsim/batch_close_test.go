@@ -67,6 +67,7 @@ func TestBatchCloseAfterUploadWindow(t *testing.T) {
 	c := newClock()
 	s := startSim(t, Options{RateLimits: "off", Now: c.Now})
 	access, _ := login(t, s, testNIP)
+	opened := c.Now()
 	late := openOnePartBatch(t, s, access, "LATE/1", nil)
 	must(t, late.upload(t, late.part), 201)
 	tooLate := openOnePartBatch(t, s, access, "LATE/2", nil)
@@ -80,15 +81,21 @@ func TestBatchCloseAfterUploadWindow(t *testing.T) {
 		t.Fatalf("upload after the window: %s, want the expired URL refused", storageError.body)
 	}
 	must(t, late.close(t, s, access), 204)
-	if st := late.status(t, s, access); statusCode(st) != 200 || st["successfulInvoiceCount"].(float64) != 1 {
+	st := late.status(t, s, access)
+	if statusCode(st) != 200 || st["successfulInvoiceCount"].(float64) != 1 {
 		t.Fatalf("late close: session %v, want 200 with the invoice registered", st)
+	}
+	v, _ := st["validUntil"].(string)
+	if until, err := time.Parse(time.RFC3339Nano, v); err != nil || !until.Equal(opened.Add(12*time.Hour)) {
+		t.Fatalf("batch session validUntil %q, want 12 h after the open", v)
 	}
 
 	c.Advance(12 * time.Hour)
 	access, _ = login(t, s, testNIP)
 	wantException(t, tooLate.close(t, s, access), 21208, "Sesja anulowana, przekroczony czas wysyłki.")
-	if code := statusCode(tooLate.status(t, s, access)); code != 440 {
-		t.Fatalf("session closed after 12 h: status %d, want 440", code)
+	// production's words for it (CIRFMF/ksef-api #308)
+	if st := tooLate.status(t, s, access)["status"].(map[string]any); st["code"].(float64) != 440 || st["description"] != "Sesja anulowana, przekroczony czas wysyłki" {
+		t.Fatalf("session closed after 12 h: status %v, want 440 Sesja anulowana, przekroczony czas wysyłki", st)
 	}
 }
 

@@ -141,10 +141,13 @@ func (s *Server) autoCloseLocked(sess *session, now time.Time) {
 	}
 }
 
-// cancelLateBatchLocked fails a batch session whose time to upload and close has run out (440),
-// whether the close came too late or never came.
+// cancelLateBatchLocked fails a batch session whose 12 h ran out before a close (440). The words are
+// production's, one description without details (CIRFMF/ksef-api #308: {"code":440,"description":
+// "Sesja anulowana, przekroczony czas wysyłki"}); open-api.json's table splits them into
+// "Sesja anulowana" | "Przekroczono czas wysyłki", which status_faults.go's injected 440 keeps, so
+// clients meet both.
 func (s *Server) cancelLateBatchLocked(sess *session) {
-	sess.FailCode, sess.FailDesc, sess.FailDetails = 440, "Sesja anulowana", []string{"Przekroczono czas wysyłki"}
+	sess.FailCode, sess.FailDesc, sess.FailDetails = 440, "Sesja anulowana, przekroczony czas wysyłki", nil
 	s.markDirty()
 }
 
@@ -318,8 +321,11 @@ func (s *Server) handleOpenBatch(w http.ResponseWriter, ar *apiRequest) {
 		return
 	}
 	bf := req.BatchFile
+	// open-api.json, open batch: 21161 "Przekroczono dozwoloną liczbę części pakietu.", 21157
+	// "Nieprawidłowy rozmiar części pakietu." (example detail "Rozmiar części 1 przekroczył dozwolony
+	// rozmiar 100MB.").
 	if len(bf.FileParts) > 50 {
-		writeException(w, ar.r, 400, 21161, "Przekroczono dozwoloną liczbę części pliku.", "at most 50 parts")
+		writeException(w, ar.r, 400, 21161, "Przekroczono dozwoloną liczbę części pakietu.", "at most 50 parts")
 		return
 	}
 	comp := bf.CompressionType
@@ -331,7 +337,7 @@ func (s *Server) handleOpenBatch(w http.ResponseWriter, ar *apiRequest) {
 	seen := map[int]bool{}
 	for _, p := range bf.FileParts {
 		if p.FileSize > maxEncryptedPart {
-			writeException(w, ar.r, 400, 21157, "Nieprawidłowy rozmiar części pliku.", fmt.Sprintf("part %d is %d bytes encrypted; max %d", p.OrdinalNumber, p.FileSize, maxEncryptedPart))
+			writeException(w, ar.r, 400, 21157, "Nieprawidłowy rozmiar części pakietu.", fmt.Sprintf("Rozmiar części %d przekroczył dozwolony rozmiar 100MB.", p.OrdinalNumber))
 			return
 		}
 		if p.OrdinalNumber < 1 || p.OrdinalNumber > len(bf.FileParts) || seen[p.OrdinalNumber] {

@@ -78,6 +78,16 @@ func (s *Server) sessionView(sess *session, now time.Time) (int, string, []strin
 	return 200, "Sesja wsadowa przetworzona pomyślnie", nil
 }
 
+// sessionValidUntil is the end of a session's life. A batch session's status carries it too, 12 h
+// after the open (production, CIRFMF/ksef-api #308: a batch session's body with "validUntil"; #54:
+// "do końca życia sesji (aktualnie 12h)").
+func sessionValidUntil(sess *session) time.Time {
+	if sess.Kind == "Batch" {
+		return sess.Created.Add(onlineSessionTTL)
+	}
+	return sess.ValidUntil
+}
+
 func (s *Server) countInvoices(sess *session, now time.Time, pred func(int) bool) int {
 	n := 0
 	for _, ref := range sess.Invoices {
@@ -118,9 +128,7 @@ func (s *Server) sessionStatusLocked(w http.ResponseWriter, ar *apiRequest, sess
 		status["details"] = details
 	}
 	body := map[string]any{"status": status, "dateCreated": fmtTime(sess.Created), "dateUpdated": fmtTime(sess.Updated)}
-	if sess.Kind == "Online" {
-		body["validUntil"] = fmtTime(sess.ValidUntil)
-	}
+	body["validUntil"] = fmtTime(sessionValidUntil(sess))
 	visible := 0
 	for _, ref := range sess.Invoices {
 		if _, final := s.invoiceView(s.st.Invoices[ref], ar.now); final || sess.Kind == "Online" {
