@@ -371,7 +371,7 @@ func (c *Client) UploadBatchParts(ctx context.Context, bs *BatchSession, pkg *Ba
 func (c *Client) uploadPart(ctx context.Context, req PartUploadRequest, part BatchPart) error {
 	for attempt := 0; ; attempt++ {
 		status, hdr, body, err := c.putFile(ctx, req, part)
-		if err == nil && status == http.StatusCreated {
+		if err == nil && partStored(status, hdr) {
 			c.log.Debug("batch part uploaded", "part", part.OrdinalNumber)
 			return nil
 		}
@@ -393,7 +393,17 @@ func (c *Client) uploadPart(ctx context.Context, req PartUploadRequest, part Bat
 	}
 }
 
-// uploadAnswerError is what a part upload's answer other than 201 means. A 2xx that is not 201
+// partStored reports whether storage took the part: 201 Created, as open-api.json lists it
+// (OpenBatchSessionResponse.partUploadRequests: "201 – poprawne przyjęcie pliku"), or 200 OK, which
+// MF's staff also named a success ("Po udanym przesłaniu (status 201 Created lub 200 OK)",
+// CIRFMF/ksef-api #4) — but not a 200 carrying an HTML page: that is the firewall's challenge, and
+// the part was not stored (CIRFMF/ksef-client-java #89).
+func partStored(status int, hdr http.Header) bool {
+	html := strings.Contains(strings.ToLower(hdr.Get("Content-Type")), "html")
+	return status == http.StatusCreated || status == http.StatusOK && !html
+}
+
+// uploadAnswerError is what a part upload's answer that partStored refuses means. Such a 2xx
 // stored nothing (a challenge page): transient, and it names what came back.
 func uploadAnswerError(status int, hdr http.Header, body []byte) error {
 	if status < 200 || status >= 300 {

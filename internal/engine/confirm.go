@@ -607,8 +607,10 @@ func (e *Engine) reconcileSession(ctx context.Context, ref string, invs []spool.
 
 // reconcileBatch: a batch registers nothing until it is closed. A session KSeF still shows as open
 // (status 100) may or may not have received our close, so the close is sent (again): KSeF either
-// takes it, or says the session is already closed (21180), or refuses because parts are missing or the
-// upload window passed — then nothing was registered and the invoices go into a new session.
+// takes it, or says the session is already closed (21180), or refuses because parts are missing or
+// not as declared (21205, 21157) or its 12 hours ran out (21208) — then nothing was registered and
+// the invoices go into a new session. A 21205 or 21173 right after the upload is KSeF not seeing
+// the parts yet (partsSettle).
 func (e *Engine) reconcileBatch(ctx context.Context, ref string, invs []spool.Invoice) error {
 	ids := make([]int64, len(invs))
 	for i := range invs {
