@@ -38,8 +38,10 @@
 // {"ErrorRate": 0.1, "OnlyPaths": ["/invoices"]}; SlowDelay is in nanoseconds). Faults apply to
 // /v2 and /storage, never to /admin. Production weather (weather.go) is Faults.Kinds:
 // {"Kinds": [{"kind": "html5xx", "rate": 0.1}, {"kind": "waf403", "rate": 0.1, "groups": ["auth"]},
-// {"kind": "storage-html", "rate": 0.1}, {"kind": "storage-corrupt", "rate": 0.1}]} (storage-corrupt: one byte
-// flipped, same size), groups being §9 rate-limit groups or "storage"; the same
+// {"kind": "storage-html", "rate": 0.1}, {"kind": "storage-corrupt", "rate": 0.1}]} (storage-html: a
+// challenge page instead of a UPO or export part, and a 200 challenge page that stores nothing for a
+// batch part upload; storage-corrupt: one byte flipped, same size; "count": stop after that many
+// hits), groups being §9 rate-limit groups or "storage"; the same
 // from the command line: ksef-sync sim -faults "html5xx:0.1,waf403:0.1@auth,storage-html:0.1"
 // -delay-dist lognormal:500ms,20s.
 //
