@@ -96,12 +96,13 @@ func queueStatus[V any](s *Server, allowed map[int]V, queue *[]int, what, use st
 
 // takeLoginFaultLocked ends a login that succeeded with the next injected status, if any is left.
 func (s *Server) takeLoginFaultLocked(op *authOp) {
-	f := &s.statusFaults
-	if op.Code != 200 || len(f.logins) == 0 {
+	if op.Code != 200 {
 		return
 	}
-	code := f.logins[0]
-	f.logins = f.logins[1:]
+	code := nextCode(&s.statusFaults.logins)
+	if code == 0 {
+		return
+	}
 	op.Code, op.Description, op.Details = code, authDescription(code), loginFaultCodes[code]
 }
 
@@ -161,14 +162,22 @@ func (s *Server) FailBatches(code, n int) error {
 	return queueStatus(s, batchFaultCodes, &s.statusFaults.batches, "batch session", "440 or 500", code, n)
 }
 
+// nextCode takes the first code of an injected-status queue (0: the queue is empty).
+func nextCode(queue *[]int) int {
+	if len(*queue) == 0 {
+		return 0
+	}
+	code := (*queue)[0]
+	*queue = (*queue)[1:]
+	return code
+}
+
 // takeInvoiceFaultLocked ends inv with the next injected invoice status, if any is left.
 func (s *Server) takeInvoiceFaultLocked(inv *invoice) bool {
-	f := &s.statusFaults
-	if len(f.invoices) == 0 {
+	code := nextCode(&s.statusFaults.invoices)
+	if code == 0 {
 		return false
 	}
-	code := f.invoices[0]
-	f.invoices = f.invoices[1:]
 	st := invoiceFaultCodes[code]
 	inv.Code, inv.Description, inv.Details = code, st.Description, st.Details
 	return true
@@ -176,13 +185,7 @@ func (s *Server) takeInvoiceFaultLocked(inv *invoice) bool {
 
 // takeBatchFaultLocked is the next injected batch session status (0: none).
 func (s *Server) takeBatchFaultLocked() int {
-	f := &s.statusFaults
-	if len(f.batches) == 0 {
-		return 0
-	}
-	code := f.batches[0]
-	f.batches = f.batches[1:]
-	return code
+	return nextCode(&s.statusFaults.batches)
 }
 
 // DuplicatesNameOwnSession makes the next n duplicates found in a batch session (440) name that
@@ -228,12 +231,10 @@ func (s *Server) RefuseBatchCloses(code, n int) error {
 
 // refuseCloseLocked answers the close of sess with the next injected refusal, if any is left.
 func (s *Server) refuseCloseLocked(w http.ResponseWriter, ar *apiRequest, sess *session) bool {
-	f := &s.statusFaults
-	if len(f.closes) == 0 {
+	code := nextCode(&s.statusFaults.closes)
+	if code == 0 {
 		return false
 	}
-	code := f.closes[0]
-	f.closes = f.closes[1:]
 	st := closeRefusals[code]
 	detail := strings.ReplaceAll(st.Details[0], "{referenceNumber}", sess.Ref)
 	writeException(w, ar.r, 400, code, st.Description, detail)
