@@ -67,6 +67,15 @@ func TestMetadataQueryAndDownload(t *testing.T) {
 	if code := must(t, call(t, "POST", s.URL()+"/invoices/query/metadata", seller, filter), 400).exceptionCode(t); code != 21405 {
 		t.Errorf("range over 3 months: %d, want 21405", code)
 	}
+	// Pages outside open-api.json's bounds, and a page starting at the 10,000-record limit, which
+	// production refuses (marcinbojko/ksef-gui#36) rather than answering an empty page.
+	delete(filter["dateRange"].(map[string]any), "to")
+	for _, page := range []string{"pageSize=9", "pageSize=251", "pageOffset=-1", "pageSize=250&pageOffset=40"} {
+		if code := must(t, call(t, "POST", s.URL()+"/invoices/query/metadata?"+page, seller, filter), 400).exceptionCode(t); code != 21405 {
+			t.Errorf("%s: %d, want 21405", page, code)
+		}
+	}
+	must(t, call(t, "POST", s.URL()+"/invoices/query/metadata?pageSize=250&pageOffset=39", seller, filter), 200)
 }
 
 func TestRoutingNotFoundAndNotImplemented(t *testing.T) {

@@ -250,6 +250,24 @@ func (s *Server) metadataLocked(inv *invoice) map[string]any {
 	return m
 }
 
+// queryPageRefused is why KSeF refuses a metadata query's page ("" when it does not): the page
+// parameters' bounds (open-api.json, POST /invoices/query/metadata: pageSize "minimum": 10,
+// "maximum": 250; pageOffset "minimum": 0), and a page starting at the 10,000-record technical
+// limit ("Limit techniczny: ≤ 10 000 rekordów na zestaw filtrów"), which production answers with
+// 21405 "You cannot retrieve invoices starting from number 10 000 or higher. Please narrow your
+// filters." (marcinbojko/ksef-gui#36; CIRFMF/ksef-api #165) rather than an empty page.
+func queryPageRefused(pageSize, pageOffset int) string {
+	switch {
+	case pageSize < 10 || pageSize > 250:
+		return fmt.Sprintf("pageSize must be between 10 and 250 (got %d)", pageSize)
+	case pageOffset < 0:
+		return fmt.Sprintf("pageOffset must be 0 or more (got %d)", pageOffset)
+	case pageOffset*pageSize >= queryCap:
+		return "You cannot retrieve invoices starting from number 10 000 or higher. Please narrow your filters."
+	}
+	return ""
+}
+
 func (s *Server) handleQueryMetadata(w http.ResponseWriter, ar *apiRequest) {
 	var f queryFilters
 	if !decodeBody(w, ar, &f) {
@@ -262,6 +280,10 @@ func (s *Server) handleQueryMetadata(w http.ResponseWriter, ar *apiRequest) {
 	}
 	if v := q.Get("pageOffset"); v != "" {
 		pageOffset, _ = strconv.Atoi(v)
+	}
+	if msg := queryPageRefused(pageSize, pageOffset); msg != "" {
+		writeException(w, ar.r, 400, 21405, "Błąd walidacji danych wejściowych.", msg)
+		return
 	}
 	from, to, code, msg := s.resolveRange(&f, ar.now)
 	if code != 0 {
