@@ -54,8 +54,8 @@ func (a TokenAuth) Init(ctx context.Context, c *Client, ch Challenge) (*AuthInit
 	if err != nil {
 		return nil, fmt.Errorf("ksef: KSeF token: %w", err)
 	}
-	if err := CheckToken(tok, ""); err != nil {
-		return nil, fmt.Errorf("ksef: KSeF token: %w", err)
+	if err := CheckToken(tok, c.contextNIP()); err != nil {
+		return nil, fmt.Errorf("ksef: KSeF token: %w", err) // never sent: KSeF would not log it in here
 	}
 	plain := []byte(tok + "|" + strconv.FormatInt(ch.TimestampMs, 10))
 	var out AuthInit
@@ -76,6 +76,14 @@ func (a TokenAuth) Init(ctx context.Context, c *Client, ch Challenge) (*AuthInit
 		return nil, fmt.Errorf("ksef-token auth: %w", err)
 	}
 	return &out, nil
+}
+
+// contextNIP is the NIP of the client's context, "" for another kind of context.
+func (c *Client) contextNIP() string {
+	if c.ctxID.Type == "Nip" {
+		return c.ctxID.Value
+	}
+	return ""
 }
 
 const tokenMargin = 60 * time.Second

@@ -216,7 +216,6 @@ func TestXadesLoginFailures(t *testing.T) {
 				return xades.BuildAuthTokenRequest(ch.Challenge, "Nip", xadesTestNIP, "")
 			}}, 9102},
 		{"expired certificate", scriptedAuth{XadesAuth: XadesAuth{Credentials: loadXades(t, expired, "pem"), Now: env.clock.Now}}, 21115},
-		{"NIP mismatch", scriptedAuth{XadesAuth: XadesAuth{Credentials: loadXades(t, foreign, "pkcs12"), Now: env.clock.Now}}, 21117},
 		{"stale challenge", scriptedAuth{XadesAuth: XadesAuth{Credentials: goodCreds, Now: env.clock.Now},
 			beforePost: func(ch Challenge, b []byte) []byte {
 				env.clock.Advance(10*time.Minute + time.Second)
@@ -229,6 +228,16 @@ func TestXadesLoginFailures(t *testing.T) {
 			requireKSeFCode(t, err, c.code)
 		})
 	}
+
+	t.Run("NIP without permissions", func(t *testing.T) {
+		// Another NIP's certificate that holds no permission in the context: KSeF takes the
+		// signature and ends the login with 415 "Brak przypisanych uprawnień".
+		err := env.client(t, xadesTestNIP, XadesAuth{Credentials: loadXades(t, foreign, "pkcs12"), Now: env.clock.Now}).Login(context.Background())
+		var ae *AuthError
+		if !errors.As(err, &ae) || ae.Code != 415 || !IsCredentialsProblem(err) {
+			t.Fatalf("error = %v, want authentication status 415, a credentials problem", err)
+		}
+	})
 
 	t.Run("replayed challenge", func(t *testing.T) {
 		var posted []byte

@@ -208,8 +208,8 @@ func (e *LoginError) Error() string {
 	case noPermissions(e.Err):
 		// open-api.json, authentication status 415 "Uwierzytelnianie zakończone niepowodzeniem |
 		// Brak przypisanych uprawnień": the credentials are good but their owner holds no permission
-		// in this context. A new token would not help, and an office that revokes its shared token
-		// on that advice locks out every other company.
+		// in this context. New credentials would not help, and an office that revokes its
+		// certificate on that advice locks out every other company.
 		s += ": KSeF accepted the credentials but their owner has no permissions in this context: the context's owner grants them (InvoiceWrite, InvoiceRead) in the KSeF application"
 	case e.Method == "token" && refused:
 		// KSeF refused the token itself: name both fixes, since tokens end for everyone on a

@@ -60,7 +60,10 @@ const maxTokenLength = 160
 var tokenShape = regexp.MustCompile(`^(\d{8}-EC-[0-9A-F]{10}-[0-9A-F]{10}-[0-9A-F]{2})\|([A-Za-z]+)-([^|]+)\|([0-9A-Za-z]+)$`)
 
 // CheckToken reports what is wrong with a decoded token, in words an administrator can act on. nip
-// is the configured context NIP; a token issued for another NIP is refused by KSeF with 450.
+// is the context NIP the login is for ("" checks the token alone). A KSeF token works only in the
+// context it was generated in, which it carries (MF: "kontekst jest "w nim zaszyty"", CIRFMF/ksef-api
+// #741), whatever permissions its owner holds in other contexts: an accounting office acts for its
+// clients with its certificate, or with a token generated in each client's context.
 func CheckToken(tok, nip string) error {
 	switch {
 	case tok == "":
@@ -73,7 +76,8 @@ func CheckToken(tok, nip string) error {
 		return errors.New("the token contains spaces, control or non-ASCII characters: copy it again from the KSeF application")
 	}
 	if m := tokenShape.FindStringSubmatch(tok); m != nil && strings.EqualFold(m[2], "nip") && nip != "" && m[3] != nip {
-		return fmt.Errorf("the token was issued for NIP %s, but [ksef] nip is %s: use that company's token or fix [ksef] nip", m[3], nip)
+		return fmt.Errorf("the token was generated in the context of NIP %s and works only there (KSeF binds a token to its context), but this login is for NIP %s: "+
+			"use a token generated in NIP %s's context, or log in with a certificate (method = \"certificate\"), which works wherever the NIP granted it permissions", m[3], nip, nip)
 	}
 	return nil
 }

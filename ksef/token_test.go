@@ -52,7 +52,7 @@ func TestCheckToken(t *testing.T) {
 		{"two lines", "abc\ndef", "more than one line"},
 		{"inner space", "abc def", "spaces"},
 		{"too long", strings.Repeat("a", 161), "at most 160"},
-		{"another NIP", "20261122-EC-0123456789-ABCDEF0123-AB|nip-1111111111|ab", "issued for NIP 1111111111"},
+		{"another NIP", "20261122-EC-0123456789-ABCDEF0123-AB|nip-1111111111|ab", "generated in the context of NIP 1111111111 and works only there"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

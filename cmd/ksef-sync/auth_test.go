@@ -42,7 +42,7 @@ func TestAuthCheck(t *testing.T) {
 		{"NIP in certificate differs", func(t *testing.T, dir string) string {
 			return certAuth(t, dir, validCert("1111111111", "ecdsa"), "", "")
 		},
-			exitFatal, []string{"login FAILED: KSeF code 21117: NIP in certificate (1111111111) differs from [ksef] nip (" + opNIP + ")"}},
+			exitFatal, []string{"login FAILED: KSeF code 415: NIP in certificate (1111111111) differs from [ksef] nip (" + opNIP + ")"}},
 		{"wrong key password", func(t *testing.T, dir string) string {
 			return certAuth(t, dir, validCert(opNIP, "rsa"), "Key-PW-789", "Key-PW-000")
 		}, exitFatal, []string{"login FAILED: wrong key password", "key_password_env / key_password_file"}},

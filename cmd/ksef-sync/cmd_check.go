@@ -97,11 +97,8 @@ func checkTokenSource(cfg *config.Config) (string, error) {
 	}
 	tok, err := ksef.DecodeTokenFile(raw)
 	if err == nil {
-		nip := cfg.KSeF.NIP
-		if cfg.Companies()[0].Credential != "" {
-			nip = "" // a shared (office) token carries the office's NIP, not the company's
-		}
-		err = ksef.CheckToken(tok, nip)
+		// A shared [credentials.NAME] token too: it logs in only where it was generated.
+		err = ksef.CheckToken(tok, cfg.KSeF.NIP)
 	}
 	if err != nil {
 		return key, err

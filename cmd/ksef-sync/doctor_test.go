@@ -188,7 +188,7 @@ func TestDoctorProblems(t *testing.T) {
 		}, time.Time{}, "[FAIL] credentials", "expired on 2025-06-30", "fix: request a new KSeF certificate"},
 		{"NIP in certificate differs", func(t *testing.T, dir string) string {
 			return company(t, dir, sim.URL(), certAuth(t, dir, validCert("1111111111", "rsa"), "", ""), "")
-		}, time.Time{}, "[FAIL] login (certificate)", "KSeF code 21117: NIP in certificate (1111111111) differs from [ksef] nip (" + opNIP + ")", "belongs to NIP " + opNIP},
+		}, time.Time{}, "[FAIL] login (certificate)", "KSeF code 415: NIP in certificate (1111111111) differs from [ksef] nip (" + opNIP + ")", "belongs to NIP " + opNIP},
 		{"wrong key password", func(t *testing.T, dir string) string {
 			return company(t, dir, sim.URL(), certAuth(t, dir, validCert(opNIP, "ecdsa"), "right-PW-123", "wrong-PW-456"), "")
 		}, time.Time{}, "[FAIL] login (certificate)", "wrong key password", "fix: check cert_file/key_file/p12_file, the key password"},

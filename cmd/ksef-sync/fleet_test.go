@@ -60,13 +60,7 @@ const fleetUntuned = "[send]\n[watch]\n[pull]\nenabled = false\n"
 func newFleetFixture(t testing.TB, sim *ksefsim.Server, companies []fleetCompany, extra string, tuned bool) *fleetFixture {
 	t.Helper()
 	f := &fleetFixture{t: t, dir: workDir(t), sim: sim}
-	certPEM, keyPEM, err := xades.GenerateTestCertificate(validCert(officeNIP, "ecdsa"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(f.dir, "office-cert.pem"), certPEM)
-	writeFile(t, filepath.Join(f.dir, "office-key.pem"), keyPEM)
-	office := "method = \"certificate\"\ncert_file = \"office-cert.pem\"\nkey_file = \"office-key.pem\"\n"
+	office := f.officeCertificate()
 	tuning := fleetUntuned
 	if tuned {
 		tuning = `[send]
@@ -134,6 +128,20 @@ func fleetTable(c fleetCompany) string {
 		return s + "credentials = \"office\"\n"
 	}
 	return s + "[company.auth]\n" + c.auth + "\n"
+}
+
+// officeCertificate writes the office's certificate and key into f.dir and returns the body of
+// [credentials.office] that logs in with them. An office acts for its clients with its certificate:
+// a KSeF token works only in the context it was generated in (CIRFMF/ksef-api #741).
+func (f *fleetFixture) officeCertificate() string {
+	f.t.Helper()
+	certPEM, keyPEM, err := xades.GenerateTestCertificate(validCert(officeNIP, "ecdsa"))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	writeFile(f.t, filepath.Join(f.dir, "office-cert.pem"), certPEM)
+	writeFile(f.t, filepath.Join(f.dir, "office-key.pem"), keyPEM)
+	return "method = \"certificate\"\ncert_file = \"office-cert.pem\"\nkey_file = \"office-key.pem\"\n"
 }
 
 // tokenAuth writes tok into name and returns an [auth] body reading it.
@@ -356,8 +364,8 @@ func TestCompaniesDirLive(t *testing.T) {
 	}
 }
 
-// TestAuthCheckNamesTheMissingGrant: an office token used for a company that has not granted the
-// office permissions is refused by KSeF (415); `auth check` and `doctor` name the company and the
+// TestAuthCheckNamesTheMissingGrant: the office's certificate used for a company that has not
+// granted the office permissions is refused by KSeF (415); `auth check` and `doctor` name the company and the
 // permission, the other company's login succeeds, and -company selects (an unknown name is a usage
 // error that lists the companies).
 func TestAuthCheckNamesTheMissingGrant(t *testing.T) {
@@ -365,7 +373,7 @@ func TestAuthCheckNamesTheMissingGrant(t *testing.T) {
 	sim := startSim(t, ksefsim.Options{DefaultNIP: officeNIP, Grants: map[string][]string{officeNIP: {acme}}})
 	fx := &fleetFixture{t: t, dir: t.TempDir(), sim: sim}
 	fx.writeConfig([]fleetCompany{{name: "acme", nip: acme}, {name: "zeta", nip: zeta}}, "", fleetUntuned,
-		fx.tokenAuth("office.token", sim.Token(officeNIP)))
+		fx.officeCertificate())
 	cfg := fx.cfgPath
 	// The real binary: a login in this process would leave per-IP pacer history that other tests
 	// of the package see (ksef.processIP).
@@ -382,7 +390,7 @@ func TestAuthCheckNamesTheMissingGrant(t *testing.T) {
 		t.Errorf("-company acme: exit %d\n%s", code, out)
 	}
 	code, out, _ = e.runCmd(2*time.Minute, "doctor", "-config", cfg, "-company", "zeta")
-	if code != exitFatal || !strings.Contains(out, `[FAIL] company zeta: login (token): KSeF code 415: company "zeta"`) || strings.Contains(out, "company acme") {
+	if code != exitFatal || !strings.Contains(out, `[FAIL] company zeta: login (certificate): KSeF code 415: company "zeta"`) || strings.Contains(out, "company acme") {
 		t.Errorf("doctor -company zeta: exit %d\n%s", code, out)
 	}
 	if code, _, errOut := e.runCmd(time.Minute, "status", "-config", cfg, "-company", "nobody"); code != exitUsage || !strings.Contains(errOut, "acme (NIP "+acme+")") {
@@ -403,7 +411,7 @@ func TestAuthCheckLogsInSeveralCompaniesAtOnce(t *testing.T) {
 	}
 }
 
-// officeOfThree is an office whose token may act for three companies, acme, beta and gamma, with
+// officeOfThree is an office whose certificate may act for three companies, acme, beta and gamma, with
 // the default timings. Tests using it spawn the real binary.
 func officeOfThree(t *testing.T) (*ksefsim.Server, *fleetFixture, []fleetCompany) {
 	t.Helper()
@@ -414,7 +422,7 @@ func officeOfThree(t *testing.T) (*ksefsim.Server, *fleetFixture, []fleetCompany
 	}
 	sim := startSim(t, ksefsim.Options{DefaultNIP: officeNIP, Grants: map[string][]string{officeNIP: nips}})
 	fx := &fleetFixture{t: t, dir: t.TempDir(), sim: sim}
-	fx.writeConfig(companies, "", fleetUntuned, fx.tokenAuth("office.token", sim.Token(officeNIP)))
+	fx.writeConfig(companies, "", fleetUntuned, fx.officeCertificate())
 	testutil.SkipUnderWine(t, "spawns the real binary")
 	return sim, fx, companies
 }
@@ -613,8 +621,7 @@ func TestSendBesideTheDaemonCountsWhatItTookAlready(t *testing.T) {
 	fx := newFleetFixture(t, sim, nil, "", true)
 	omega.auth = fx.tokenAuth("omega.token", refused)
 	fx.writeConfig([]fleetCompany{acme, omega}, "", "[send]\ngather_window = \"300ms\"\npoll_interval = \"200ms\"\n[watch]\nsettle = \"300ms\"\nrescan = \"1s\"\n",
-		"method = \"token\"\ntoken_file = \"office.token\"\n")
-	writeFile(t, fx.dir+"/office.token", []byte(sim.Token(officeNIP)))
+		fx.officeCertificate())
 
 	startLoggedDaemon(t, fx.cfgPath)
 	fx.dropInvoices(acme.name, acme.nip, 1)
@@ -645,13 +652,12 @@ func TestSendBesideTheDaemonCountsWhatItTookAlready(t *testing.T) {
 // TestPullNamesTheMissingGrant: `pull -company` for a company that has not granted the office
 // InvoiceRead ends with KSeF's 415 at login. Like `auth check`, the log and status (README, "Office
 // credentials"), it names the company and the grant, and never advises generating a new token:
-// the office's token is good, and revoking it would stop every other company.
+// the office's credentials are good, and revoking them would stop every other company.
 func TestPullNamesTheMissingGrant(t *testing.T) {
 	acme, zeta := fleetCompany{name: "acme", nip: "5265877635"}, fleetCompany{name: "zeta", nip: "1234567848"}
 	sim := startSim(t, ksefsim.Options{DefaultNIP: officeNIP, Grants: map[string][]string{officeNIP: {acme.nip}}})
 	fx := newFleetFixture(t, sim, nil, "", true)
-	fx.writeConfig([]fleetCompany{acme, zeta}, "", fleetUntuned, "method = \"token\"\ntoken_file = \"office.token\"\n")
-	writeFile(t, fx.dir+"/office.token", []byte(sim.Token(officeNIP)))
+	fx.writeConfig([]fleetCompany{acme, zeta}, "", fleetUntuned, fx.officeCertificate())
 
 	code, out, errOut := runCLI(t, "", nil, "pull", "-config", fx.cfgPath, "-company", "acme,zeta")
 	if code != exitFatal || strings.Count(out, "exports: ") != 2 {

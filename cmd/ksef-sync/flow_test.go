@@ -284,6 +284,44 @@ token_file = "beta.token"
 	}
 }
 
+// TestCheckConfigRefusesASharedTokenInAnotherContext: a KSeF token works only in the context it was
+// generated in (CIRFMF/ksef-api #741), so an office's token shared through [credentials.office]
+// cannot log in as a client: check-config says so for that company, and names the fix.
+func TestCheckConfigRefusesASharedTokenInAnotherContext(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"acme/outbox", "acme/sent", "acme/error", "beta/outbox", "beta/sent", "beta/error", "state"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(t, filepath.Join(dir, "office.token"), []byte("20261204-EC-0123456789-0123456789-AB|nip-5265877635|"+strings.Repeat("a", 64)))
+	cfgPath := filepath.Join(dir, "config.toml")
+	writeFile(t, cfgPath, []byte(`[ksef]
+environment = "test"
+[folders]
+outbox = "{company}/outbox"
+sent = "{company}/sent"
+error = "{company}/error"
+state = "state"
+[credentials.office]
+method = "token"
+token_file = "office.token"
+[[company]]
+name = "acme"
+nip = "5265877635"
+credentials = "office"
+[[company]]
+name = "beta"
+nip = "3861610227"
+credentials = "office"
+`))
+	code, out, errOut := runCLI(t, "", nil, "check-config", "-config", cfgPath)
+	want := `company "beta": auth.token_file: the token was generated in the context of NIP 5265877635 and works only there`
+	if code != exitFatal || !strings.Contains(errOut, want) || !strings.Contains(errOut, `method = "certificate"`) || strings.Contains(errOut, `company "acme"`) {
+		t.Errorf("check-config: exit %d, want %d and %q for beta only\n%s%s", code, exitFatal, want, out, errOut)
+	}
+}
+
 // TestStrayArgumentIsUsageError: README's exit codes give 2 for a command-line usage error. A word
 // that is neither a flag nor a flag's value was ignored: `ksef-sync status config.toml` (the
 // -config forgotten) read the default configuration instead, and `send -config F extra` ran.

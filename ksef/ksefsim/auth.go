@@ -259,9 +259,10 @@ func (s *Server) checkTokenLocked(ct []byte, keys []*keyPair, c *challenge, ctx 
 		return 450, []string{"Nieprawidłowy token"}
 	}
 	op.TokenRef = s.st.TokenRefs[token]
-	if ctx.Type != "Nip" || !s.permittedLocked(nip, ctx.Value) {
-		// 415 "brak uprawnień": the token's NIP holds no permission in this context (grants.go).
-		return 415, []string{"token of NIP " + nip + " has no permissions (InvoiceWrite, InvoiceRead) in context " + ctx.Type + " " + ctx.Value}
+	if ctx.Type != "Nip" || nip != ctx.Value {
+		// A token works only in the context it was generated in, whatever grants its NIP holds
+		// elsewhere (grants.go; CIRFMF/ksef-api #741).
+		return 450, []string{"Nieprawidłowy token"}
 	}
 	return 200, nil
 }
@@ -478,19 +479,29 @@ func (s *Server) handleXades(w http.ResponseWriter, ar *apiRequest) {
 		return
 	}
 	ctx := contextIdentifier{Type: req.ContextType, Value: req.ContextValue}
-	if code, msg := s.trustCertificateLocked(cert, ctx, req.SubjectIdentifierType); code != 0 {
+	code, msg, permitted := s.trustCertificateLocked(cert, ctx, req.SubjectIdentifierType)
+	if code != 0 {
 		writeException(w, ar.r, 400, code, "Nieprawidłowy certyfikat.", msg)
 		return
 	}
 	op := s.newAuthOpLocked(ar.now, ctx, "XadesSignature", "xades.signature", "Podpis XAdES")
 	op.DocumentHash = sha256B64(ar.body)
 	op.Code, op.Description = 200, authDescription(200)
+	if !permitted {
+		// A trusted certificate whose owner holds no permission in the context: the login starts
+		// and ends with 415 "Brak przypisanych uprawnień" (AuthenticationOperationStatusResponse),
+		// as for any credential without permissions (grants.go).
+		op.Code, op.Description, op.Details = 415, authDescription(415), []string{"Brak przypisanych uprawnień"}
+	}
 	s.respondAuthInit(w, op, ar.now)
 }
 
-func (s *Server) trustCertificateLocked(cert *x509.Certificate, ctx contextIdentifier, subjectType string) (int, string) {
+// trustCertificateLocked decides whether KSeF trusts cert (else a 400 code and its message) and
+// whether the certificate's owner holds permissions in ctx: its own NIP's context, or one whose
+// owner granted them (grants.go).
+func (s *Server) trustCertificateLocked(cert *x509.Certificate, ctx contextIdentifier, subjectType string) (code int, msg string, permitted bool) {
 	if ctx.Type == "Nip" && s.certGrantedLocked(cert, ctx.Value) {
-		return 0, "" // an office's certificate acting for a client that granted it permissions
+		return 0, "", true // an office's certificate acting for a client that granted it permissions
 	}
 	fp := certFingerprint(cert)
 	trusted := false
@@ -501,23 +512,24 @@ func (s *Server) trustCertificateLocked(cert *x509.Certificate, ctx contextIdent
 	}
 	if subjectType == "certificateFingerprint" {
 		if !trusted {
-			return 21115, "certificate fingerprint " + fp + " is not registered for " + ctx.Value
+			return 21115, "certificate fingerprint " + fp + " is not registered for " + ctx.Value, false
 		}
-		return 0, ""
+		return 0, "", true
 	}
 	if trusted {
-		return 0, ""
+		return 0, "", true
 	}
 	// CheckSignatureFrom would demand a CA flag that TEST self-signed certificates do not carry.
 	selfSigned := bytes.Equal(cert.RawIssuer, cert.RawSubject) && cert.CheckSignature(cert.SignatureAlgorithm, cert.RawTBSCertificate, cert.Signature) == nil
 	nip, ok := xades.CertificateNIP(cert)
 	if !s.opts.TrustAnySelfSigned || !selfSigned {
-		return 21115, "certificate is not trusted"
+		return 21115, "certificate is not trusted", false
 	}
-	if !ok || nip != ctx.Value {
-		return 21117, "certificate subject identifier does not match the context " + ctx.Type + " " + ctx.Value
+	if !ok {
+		// open-api.json: 21117 "Nieprawidłowy identyfikator podmiotu dla wskazanego typu kontekstu."
+		return 21117, "certificate subject identifier does not fit the context " + ctx.Type + " " + ctx.Value, false
 	}
-	return 0, ""
+	return 0, "", nip == ctx.Value
 }
 
 func certFingerprint(c *x509.Certificate) string {

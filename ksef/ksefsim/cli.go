@@ -22,7 +22,7 @@ func RunCLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	nip := fs.String("nip", "5265877635", "default context NIP")
 	tokens := fs.String("tokens", "", "pre-registered KSeF tokens NIP:TOKEN,...")
 	certs := fs.String("certs", "", "trusted XAdES certificates NIP:cert.pem,...")
-	grants := fs.String("grants", "", "let the tokens and certificates of OWNER_NIP act in CLIENT_NIP's context: OWNER_NIP:CLIENT_NIP,...")
+	grants := fs.String("grants", "", "let the certificates of OWNER_NIP act in CLIENT_NIP's context (a token works only in its own): OWNER_NIP:CLIENT_NIP,...")
 	stateDir := fs.String("state", "", "directory for persistent state (empty = memory only)")
 	delay := fs.Duration("delay", 200*time.Millisecond, "delay of each asynchronous processing step")
 	rateMode := fs.String("rate-limits", "production", "production|off|scaled")

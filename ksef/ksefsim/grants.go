@@ -14,14 +14,22 @@ import (
 // podmiotowi/osobie w tym kontekście"; the owner ("Właściciel") has full access only in the context
 // carrying the same NIP as the credential, and a company working with an accounting office "powinna
 // nadać uprawnienia […] na to biuro rachunkowe" (InvoiceWrite, InvoiceRead, granted to the office's
-// NIP in the company's context). So an office logs in with its own token or certificate and the
-// client's NIP as contextIdentifier; without a grant there KSeF ends the authentication with status
-// 415 (uwierzytelnianie.md / docs/ksef-protocol.md "Auth op … 415 no permissions": "brak uprawnień").
+// NIP in the company's context). So an office logs in with its certificate and the client's NIP as
+// contextIdentifier; without a grant there KSeF ends the authentication with status 415
+// (AuthenticationOperationStatusResponse: "415 | Uwierzytelnianie zakończone niepowodzeniem | Brak
+// przypisanych uprawnień").
 //
-// The simulator models a grant as "the credentials of OWNER may act in CONTEXT" (InvoiceWrite and
+// A KSeF token is not such a credential: it is bound to the context it was generated in ("kontekst,
+// do którego można się uwierzytelnić, jest jednoznacznie określony w samym tokenie (kontekst jest
+// "w nim zaszyty")", MF in CIRFMF/ksef-api #741; open-api.json TokenStatusResponse.contextIdentifier:
+// "Identyfikator kontekstu, w którym został wygenerowany token i do którego daje dostęp"). A token
+// used with another contextIdentifier ends its login with 450 "Nieprawidłowy token" here; which
+// status production gives (or whether it ignores the contextIdentifier) is not documented.
+//
+// The simulator models a grant as "the certificates of OWNER may act in CONTEXT" (InvoiceWrite and
 // InvoiceRead together); finer permission scopes are not simulated.
 
-// Grant lets the tokens and certificates of owner act in context (both NIPs).
+// Grant lets the certificates of owner act in context (both NIPs).
 func (s *Server) Grant(owner, context string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -58,11 +66,6 @@ func (s *Server) RevokeToken(token string) bool {
 	delete(s.st.TokenRefs, token)
 	s.markDirty()
 	return true
-}
-
-// permittedLocked reports whether credentials of owner may act in context: their own, or granted.
-func (s *Server) permittedLocked(owner, context string) bool {
-	return owner == context || s.st.Grants[owner][context]
 }
 
 // certGrantedLocked reports whether cert belongs to an owner (registered with -certs / TrustedCerts,

@@ -2,9 +2,12 @@ package ksefsim
 
 import (
 	"context"
+	"encoding/pem"
 	"errors"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,11 +16,14 @@ import (
 	"github.com/ksef-sync/ksef-sync/ksef"
 )
 
-// TestGrantsLetAnOfficeActForItsClient: an office's token logs in with a client's NIP as the
-// context only once the client has granted it permissions; without, KSeF answers 415.
+// TestGrantsLetAnOfficeActForItsClient: an office's certificate logs in with a client's NIP as the
+// context once the client has granted it permissions; without, the login ends with 415 "Brak
+// przypisanych uprawnień". A token works only in the context it was generated in, grant or not
+// (CIRFMF/ksef-api #741): the client refuses it before asking KSeF, and KSeF ends such a login
+// with 450 when asked.
 func TestGrantsLetAnOfficeActForItsClient(t *testing.T) {
 	const office, client = "1111111111", "5265877635"
-	s, err := New(Options{DefaultNIP: office, RateLimits: "off"})
+	s, err := New(Options{DefaultNIP: office, RateLimits: "off", TrustAnySelfSigned: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,46 +31,66 @@ func TestGrantsLetAnOfficeActForItsClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
-	login := func(token, ctxNIP string) error {
+	login := func(auth ksef.Authenticator, ctxNIP string) error {
 		c, err := ksef.New(ksef.Options{BaseURL: s.URL(), Context: ksef.ContextIdentifier{Type: "Nip", Value: ctxNIP},
-			Auth: ksef.TokenAuth{Token: token}, Logger: slog.New(slog.DiscardHandler)})
+			Auth: auth, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return c.Login(context.Background())
 	}
-	tok := s.Token(office)
+	cert := ksef.XadesAuth{Credentials: testCreds(t, office, time.Now().Add(-time.Hour))}
 	var ae *ksef.AuthError
-	if err := login(tok, client); !errors.As(err, &ae) || ae.Code != 415 {
-		t.Fatalf("office token in the client's context without a grant: %v, want status 415", err)
+	if err := login(cert, client); !errors.As(err, &ae) || ae.Code != 415 {
+		t.Fatalf("office certificate in the client's context without a grant: %v, want status 415", err)
 	}
 	s.Grant(office, client)
-	if err := login(tok, client); err != nil {
-		t.Fatalf("office token in the client's context with a grant: %v", err)
+	if err := login(cert, client); err != nil {
+		t.Fatalf("office certificate in the client's context with a grant: %v", err)
 	}
-	if err := login(tok, "3861610227"); !errors.As(err, &ae) || ae.Code != 415 {
-		t.Fatalf("office token in a context without a grant: %v, want status 415", err)
+	if err := login(cert, "3861610227"); !errors.As(err, &ae) || ae.Code != 415 {
+		t.Fatalf("office certificate in a context without a grant: %v, want status 415", err)
+	}
+
+	tok := s.Token(office)
+	started := s.Stats().LoginsStarted
+	if err := login(ksef.TokenAuth{Token: tok}, client); err == nil || !strings.Contains(err.Error(), "works only there") ||
+		s.Stats().LoginsStarted != started {
+		t.Fatalf("office token in the client's context: %v (%d logins started), want refused before asking KSeF",
+			err, s.Stats().LoginsStarted-started)
+	}
+	s.AddToken(office, "office-token") // a shape the client cannot read the context from
+	if err := login(ksef.TokenAuth{Token: "office-token"}, client); !errors.As(err, &ae) || ae.Code != 450 {
+		t.Fatalf("office token of an unknown shape in the client's context: %v, want status 450", err)
+	}
+	if err := login(ksef.TokenAuth{Token: tok}, office); err != nil {
+		t.Fatalf("office token in its own context: %v", err)
 	}
 	if !s.RevokeToken(tok) {
 		t.Fatal("RevokeToken: token unknown")
 	}
-	if err := login(tok, office); !errors.As(err, &ae) || ae.Code != 450 {
+	if err := login(ksef.TokenAuth{Token: tok}, office); !errors.As(err, &ae) || ae.Code != 450 {
 		t.Fatalf("revoked token: %v, want status 450", err)
 	}
 }
 
-// TestGrantsFlag: `ksef-sync sim -grants OFFICE:CLIENT` lets the office's token log in in the
-// client's context; a malformed entry is a usage error.
+// TestGrantsFlag: `ksef-sync sim -grants OFFICE:CLIENT` lets the office's certificate log in in
+// the client's context; a malformed entry is a usage error.
 func TestGrantsFlag(t *testing.T) {
 	var errb strings.Builder
 	if code := RunCLI(context.Background(), []string{"-grants", "1111111111"}, io.Discard, &errb); code != 2 || !strings.Contains(errb.String(), "OWNER_NIP:CLIENT_NIP") {
 		t.Errorf("malformed -grants: exit %d, %q", code, errb.String())
 	}
+	creds := testCreds(t, "1111111111", time.Now().Add(-time.Hour))
+	certFile := filepath.Join(t.TempDir(), "office.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: creds.Certificate.Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &testutil.LogBuffer{}
 	done := make(chan int)
 	go func() {
-		done <- RunCLI(ctx, []string{"-addr", "127.0.0.1:0", "-nip", "1111111111", "-tokens", "1111111111:office-token",
+		done <- RunCLI(ctx, []string{"-addr", "127.0.0.1:0", "-nip", "1111111111", "-certs", "1111111111:" + certFile,
 			"-grants", "1111111111:5265877635", "-rate-limits", "off"}, out, io.Discard)
 	}()
 	defer func() { cancel(); <-done }()
@@ -81,11 +107,11 @@ func TestGrantsFlag(t *testing.T) {
 		time.Sleep(10 * time.Millisecond) // polling the simulator's start-up output
 	}
 	c, err := ksef.New(ksef.Options{BaseURL: url, Context: ksef.ContextIdentifier{Type: "Nip", Value: "5265877635"},
-		Auth: ksef.TokenAuth{Token: "office-token"}, Logger: slog.New(slog.DiscardHandler)})
+		Auth: ksef.XadesAuth{Credentials: creds}, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Login(context.Background()); err != nil {
-		t.Errorf("office token in a granted context: %v", err)
+		t.Errorf("office certificate in a granted context: %v", err)
 	}
 }

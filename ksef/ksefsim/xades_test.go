@@ -65,7 +65,6 @@ func TestXadesLogin(t *testing.T) {
 		advance  time.Duration
 		wantCode int
 	}{
-		{"subject NIP differs from context", Options{}, other, "certificateSubject", 0, 21117},
 		{"self-signed not trusted", Options{}.WithoutSelfSigned(), creds, "certificateSubject", 0, 21115},
 		{"fingerprint not registered", Options{}, creds, "certificateFingerprint", 0, 21115},
 		{"certificate expired", Options{}, creds, "certificateSubject", 72 * time.Hour, 21115},
@@ -82,6 +81,18 @@ func TestXadesLogin(t *testing.T) {
 			}
 		})
 	}
+	t.Run("subject NIP without permissions in the context", func(t *testing.T) {
+		// A trusted certificate of another NIP that holds no grant here: the login starts and ends
+		// with 415 "Brak przypisanych uprawnień", as for any credential without permissions.
+		s := startSim(t, Options{RateLimits: "off", Now: c.Now})
+		r := must(t, xadesLogin(t, s, other, testNIP, "certificateSubject", c.Now()), 202).json(t)
+		authTok := r["authenticationToken"].(map[string]any)["token"].(string)
+		st := must(t, call(t, "GET", s.URL()+"/auth/"+r["referenceNumber"].(string), authTok, nil), 200).json(t)
+		if statusCode(st) != 415 {
+			t.Fatalf("status %v, want 415", st)
+		}
+		must(t, call(t, "POST", s.URL()+"/auth/token/redeem", authTok, nil), 400)
+	})
 	t.Run("registered fingerprint accepted", func(t *testing.T) {
 		s := startSim(t, Options{RateLimits: "off", Now: c.Now, TrustedCerts: map[string][]*x509.Certificate{testNIP: {creds.Certificate}}}.WithoutSelfSigned())
 		must(t, xadesLogin(t, s, creds, testNIP, "certificateFingerprint", c.Now()), 202)
