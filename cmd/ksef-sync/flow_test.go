@@ -240,37 +240,8 @@ func TestReadmeCommandFlags(t *testing.T) {
 // check-config after saving a token, "it checks the token's shape". With [[company]] tables the
 // check ran but its note was dropped: only a single-company configuration got it.
 func TestCheckConfigNotesTokenShapePerCompany(t *testing.T) {
-	dir := t.TempDir()
-	for _, d := range []string{"acme/outbox", "acme/sent", "acme/error", "beta/outbox", "beta/sent", "beta/error", "state"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	writeFile(t, filepath.Join(dir, "office.token"), []byte("20261204-EC-0123456789-0123456789-AB|nip-5265877635|"+strings.Repeat("a", 64)))
-	writeFile(t, filepath.Join(dir, "beta.token"), []byte("not-a-ksef-token"))
-	cfg := `[ksef]
-environment = "test"
-[folders]
-outbox = "{company}/outbox"
-sent = "{company}/sent"
-error = "{company}/error"
-state = "state"
-[credentials.office]
-method = "token"
-token_file = "office.token"
-[[company]]
-name = "acme"
-nip = "5265877635"
-credentials = "office"
-[[company]]
-name = "beta"
-nip = "3861610227"
-[company.auth]
-method = "token"
-token_file = "beta.token"
-`
-	cfgPath := filepath.Join(dir, "config.toml")
-	writeFile(t, cfgPath, []byte(cfg))
+	cfgPath := officeTokenConfig(t, "[company.auth]\nmethod = \"token\"\ntoken_file = \"beta.token\"\n")
+	writeFile(t, filepath.Join(filepath.Dir(cfgPath), "beta.token"), []byte("not-a-ksef-token"))
 	e := &e2e{t: t}
 	code, out, errOut := e.runCmd(time.Minute, "check-config", "-config", cfgPath)
 	if code != exitOK {
@@ -288,6 +259,19 @@ token_file = "beta.token"
 // generated in (CIRFMF/ksef-api #741), so an office's token shared through [credentials.office]
 // cannot log in as a client: check-config says so for that company, and names the fix.
 func TestCheckConfigRefusesASharedTokenInAnotherContext(t *testing.T) {
+	cfgPath := officeTokenConfig(t, "credentials = \"office\"\n")
+	code, out, errOut := runCLI(t, "", nil, "check-config", "-config", cfgPath)
+	want := `company "beta": auth.token_file: the token was generated in the context of NIP 5265877635 and works only there`
+	if code != exitFatal || !strings.Contains(errOut, want) || !strings.Contains(errOut, `method = "certificate"`) || strings.Contains(errOut, `company "acme"`) {
+		t.Errorf("check-config: exit %d, want %d and %q for beta only\n%s%s", code, exitFatal, want, out, errOut)
+	}
+}
+
+// officeTokenConfig writes a configuration of two companies under t's temporary folder and returns
+// its path: acme (NIP 5265877635) logs in with [credentials.office], a KSeF token generated in
+// acme's context; beta (NIP 3861610227) with what betaAuth says (its table's lines after nip).
+func officeTokenConfig(t *testing.T, betaAuth string) string {
+	t.Helper()
 	dir := t.TempDir()
 	for _, d := range []string{"acme/outbox", "acme/sent", "acme/error", "beta/outbox", "beta/sent", "beta/error", "state"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
@@ -313,13 +297,8 @@ credentials = "office"
 [[company]]
 name = "beta"
 nip = "3861610227"
-credentials = "office"
-`))
-	code, out, errOut := runCLI(t, "", nil, "check-config", "-config", cfgPath)
-	want := `company "beta": auth.token_file: the token was generated in the context of NIP 5265877635 and works only there`
-	if code != exitFatal || !strings.Contains(errOut, want) || !strings.Contains(errOut, `method = "certificate"`) || strings.Contains(errOut, `company "acme"`) {
-		t.Errorf("check-config: exit %d, want %d and %q for beta only\n%s%s", code, exitFatal, want, out, errOut)
-	}
+`+betaAuth))
+	return cfgPath
 }
 
 // TestStrayArgumentIsUsageError: README's exit codes give 2 for a command-line usage error. A word
