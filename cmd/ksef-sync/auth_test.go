@@ -226,7 +226,7 @@ func TestTokenFilesFromWindowsTools(t *testing.T) {
 	}
 	bad := map[string]struct{ content, want string }{
 		"two tokens":  {tok + "\n" + tok + "\n", "auth.token_file: the token file holds more than one line"},
-		"another NIP": {"20261122-EC-0123456789-ABCDEF0123-AB|nip-1111111111|abcdef\n", "issued for NIP 1111111111, but [ksef] nip is " + opNIP},
+		"another NIP": {"20261122-EC-0123456789-ABCDEF0123-AB|nip-1111111111|abcdef\n", "generated in the context of NIP 1111111111 and works only there (KSeF binds a token to its context), but this login is for NIP " + opNIP},
 		"empty":       {"\xEF\xBB\xBF\r\n", "the token file is empty"},
 	}
 	for name, tt := range bad {
