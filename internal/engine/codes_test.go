@@ -120,6 +120,19 @@ func TestBatchSessionFailureSaysSo(t *testing.T) {
 	}
 }
 
+// TestSessionUnderServiceWorkIsLeftForANewOne: KSeF refuses a send with 21184 "Sesja tymczasowo
+// niedostępna" while service work holds the session, and MF recommends opening a new session and
+// going on (CIRFMF/ksef-api #864). The invoice is accepted in a new session, not rejected.
+func TestSessionUnderServiceWorkIsLeftForANewOne(t *testing.T) {
+	h := newHarness(t, SendSettings{Mode: "online"})
+	h.sim.SessionsUnavailable(1)
+	done := h.settleSkipping(h.drop("FV_U.xml", inv(1, "UNAV")))
+	if len(done) != 1 || done[0].Outcome != "accepted" {
+		t.Fatalf("done = %+v; want accepted", done)
+	}
+	h.sentAgainInNewSession(done[0].SessionRef)
+}
+
 // sentAgainInNewSession checks that the invoice KSeF cancelled with 405 ("because of a session
 // error") was accepted in another online session than the first one the engine opened.
 func (h *harness) sentAgainInNewSession(acceptedIn string) {

@@ -365,8 +365,11 @@ func (e *Engine) sendFailed(ctx context.Context, inv *spool.Invoice, err error) 
 	var apiErr *ksef.APIError
 	if errors.As(err, &apiErr) && apiErr.HTTPStatus >= 400 && apiErr.HTTPStatus < 500 {
 		switch {
-		case apiErr.HasCode(21180) || apiErr.HasCode(21173) || apiErr.HasCode(21155):
-			e.online = onlineState{} // the session is used up; the invoice goes into a new one
+		case apiErr.HasCode(21180) || apiErr.HasCode(21173) || apiErr.HasCode(21155) || apiErr.HasCode(21184):
+			// The session is used up, or service work holds it (21184 "Sesja tymczasowo
+			// niedostępna", MF: "rekomendowanym rozwiązaniem jest otwarcie nowej sesji i
+			// kontynuowanie wysyłki", CIRFMF/ksef-api #864): the invoice goes into a new one.
+			e.online = onlineState{}
 		case apiErr.HTTPStatus == 400:
 			// KSeF refused this request outright (malformed, sizes or hashes wrong): sending the
 			// same bytes again cannot succeed, so the bookkeeper gets the reason.

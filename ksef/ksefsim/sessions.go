@@ -171,7 +171,7 @@ func (s *Server) handleSendInvoice(w http.ResponseWriter, ar *apiRequest) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sess, ok := s.sessionForWriteLocked(w, ar, "Online")
-	if !ok {
+	if !ok || s.refuseUnavailableLocked(w, ar, sess) { // status_faults.go
 		return
 	}
 	if limit := s.contextLimitsLocked(sess.NIP).OnlineSession.MaxInvoices; len(sess.Invoices) >= limit {

@@ -96,6 +96,9 @@ type session struct {
 	FailDetails []string
 	// Delay is a closed batch session's processing time; 0 = the fixed ProcessingDelay.
 	Delay time.Duration
+	// Unavailable: KSeF's service work holds the online session; every send into it is refused
+	// with 21184 (status_faults.go).
+	Unavailable bool
 }
 
 type batchInfo struct {

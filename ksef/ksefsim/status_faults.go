@@ -18,6 +18,8 @@ type statusFaults struct {
 	ownSession int
 	// closes: the next closes of complete batch sessions are refused with these codes, in order.
 	closes []int
+	// unavailable: the online sessions of the next sends become temporarily unavailable (21184).
+	unavailable int
 }
 
 // invoiceFaultCodes are the invoice statuses FailInvoices injects, with their descriptions and
@@ -241,6 +243,33 @@ func (s *Server) refuseCloseLocked(w http.ResponseWriter, ar *apiRequest, sess *
 	return true
 }
 
+// SessionsUnavailable makes the online sessions of the next n invoice sends temporarily
+// unavailable: that send and every later one into the same session answer 400 21184, as MF
+// announced for service work ("`21184` - Sesja tymczasowo niedostępna. Trwają prace serwisowe i
+// sesja {referenceNumber} jest tymczasowo niedostępna. Spróbuj ponownie później lub otwórz nową
+// sesję, aby wysłać kolejne faktury.", CIRFMF/ksef-api #864, newer than our open-api.json; "the
+// recommended solution is to open a new session"). A new session takes invoices again.
+func (s *Server) SessionsUnavailable(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.statusFaults.unavailable = n
+}
+
+// refuseUnavailableLocked answers a send into sess with 21184 when service work holds it.
+func (s *Server) refuseUnavailableLocked(w http.ResponseWriter, ar *apiRequest, sess *session) bool {
+	if !sess.Unavailable && s.statusFaults.unavailable > 0 {
+		s.statusFaults.unavailable--
+		sess.Unavailable = true
+		s.markDirty()
+	}
+	if !sess.Unavailable {
+		return false
+	}
+	writeException(w, ar.r, 400, 21184, "Sesja tymczasowo niedostępna.",
+		"Trwają prace serwisowe i sesja "+sess.Ref+" jest tymczasowo niedostępna. Spróbuj ponownie później lub otwórz nową sesję, aby wysłać kolejne faktury.")
+	return true
+}
+
 // serveStatusFaultAdmin implements the status controls of the admin API:
 //
 //	POST /admin/logins/fail?status=500&n=1   the next login ends with 500 (470, 480, 500, 550)
@@ -249,6 +278,7 @@ func (s *Server) refuseCloseLocked(w http.ResponseWriter, ar *apiRequest, sess *
 //	POST /admin/invoices/fail?status=550&n=2 the next 2 invoices end with 550 (405, 410, 435, 500, 550)
 //	POST /admin/batches/fail?status=440&n=1  the next closed batch session ends with 440 (440, 500)
 //	POST /admin/batches/duplicates-own-session?n=1  the next batch duplicate names its own session
+//	POST /admin/invoices/session-unavailable?n=1  the next send's online session answers 21184 from now on
 //	POST /admin/batches/refuse-close?code=21205&n=1  the next close of a complete batch answers 21205 (21205, 21173)
 func (s *Server) serveStatusFaultAdmin(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/admin/logins/release" {
@@ -277,6 +307,8 @@ func (s *Server) serveStatusFaultAdmin(w http.ResponseWriter, r *http.Request) {
 		err = s.FailBatches(code, n)
 	case "/admin/batches/duplicates-own-session":
 		s.DuplicatesNameOwnSession(n)
+	case "/admin/invoices/session-unavailable":
+		s.SessionsUnavailable(n)
 	case "/admin/batches/refuse-close":
 		code, _ := strconv.Atoi(r.URL.Query().Get("code"))
 		err = s.RefuseBatchCloses(code, n)

@@ -22,6 +22,7 @@ func TestStatusFaultAdmin(t *testing.T) {
 		{"/batches/fail?status=200&n=1", http.StatusBadRequest},
 		{"/batches/duplicates-own-session?n=1", http.StatusNoContent},
 		{"/batches/refuse-close?code=21173&n=1", http.StatusNoContent},
+		{"/invoices/session-unavailable?n=1", http.StatusNoContent},
 		{"/batches/refuse-close?code=21208&n=1", http.StatusBadRequest}, // a late close is made by waiting
 		{"/logins/fail?status=500&n=1", http.StatusNoContent},
 		{"/logins/fail?status=450&n=1", http.StatusBadRequest}, // a bad token is made by revoking it
