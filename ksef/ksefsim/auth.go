@@ -437,6 +437,12 @@ func (s *Server) handleRedeem(w http.ResponseWriter, ar *apiRequest, op *authOp)
 }
 
 func (s *Server) handleRefresh(w http.ResponseWriter, ar *apiRequest, op *authOp) {
+	if op.TokenRevoked {
+		// open-api.json, POST /auth/token/refresh, 400: "21301 | Brak autoryzacji. | Token KSeF
+		// został unieważniony." A login made with a token revoked since gets no new access token.
+		writeException(w, ar.r, 400, 21301, "Brak autoryzacji.", "Token KSeF został unieważniony.")
+		return
+	}
 	op.LastRefresh = ar.now
 	access := s.newAccessTokenLocked(op, ar.now)
 	s.markDirty()

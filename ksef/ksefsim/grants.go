@@ -62,6 +62,12 @@ func (s *Server) RevokeToken(token string) bool {
 	if _, ok := s.st.Tokens[token]; !ok {
 		return false
 	}
+	ref := s.st.TokenRefs[token]
+	for _, op := range s.st.Auths {
+		if op.TokenRef != "" && op.TokenRef == ref {
+			op.TokenRevoked = true // handleRefresh: no more access tokens from logins made with it
+		}
+	}
 	delete(s.st.Tokens, token)
 	delete(s.st.TokenRefs, token)
 	s.markDirty()

@@ -115,3 +115,18 @@ func TestGrantsFlag(t *testing.T) {
 		t.Errorf("office certificate in a granted context: %v", err)
 	}
 }
+
+// TestRevokedTokenEndsItsLogins: a KSeF token revoked after a login also stops that login's
+// refreshes: KSeF answers 400 21301 "Token KSeF został unieważniony." (open-api.json, POST
+// /auth/token/refresh), so a daemon finds out when its access token ends, not days later.
+func TestRevokedTokenEndsItsLogins(t *testing.T) {
+	s := startSim(t, Options{RateLimits: "off"})
+	_, refresh := login(t, s, testNIP)
+	must(t, call(t, "POST", s.URL()+"/auth/token/refresh", refresh, nil), 200)
+	if !s.RevokeToken(s.Token(testNIP)) {
+		t.Fatal("RevokeToken: token unknown")
+	}
+	if code := must(t, call(t, "POST", s.URL()+"/auth/token/refresh", refresh, nil), 400).exceptionCode(t); code != 21301 {
+		t.Errorf("refresh after the token was revoked: code %d, want 21301", code)
+	}
+}

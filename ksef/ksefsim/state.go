@@ -60,6 +60,7 @@ type authOp struct {
 	RefreshUntil   time.Time
 	LastRefresh    time.Time
 	TokenRef       string // KSeF token reference (token login)
+	TokenRevoked   bool   // the KSeF token of this login was revoked since: no more refreshes
 	DocumentHash   string // SHA-256 of the signed AuthTokenRequest (XAdES login)
 	AuthTokenValue string
 	Held           bool // kept at status 100 until the admin releases it (HoldLogins)
