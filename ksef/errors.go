@@ -25,6 +25,9 @@ type APIError struct {
 	Detail     string
 	TraceID    string
 	ReasonCode string // 403 problem details
+	// Permissions of a 403 missing-permissions (ForbiddenProblemDetails.security): the operation
+	// needs one of Required; the credentials hold Present in this context.
+	Required, Present []string
 }
 
 // ErrorDetail is one KSeF exception code with its description.
@@ -42,6 +45,13 @@ func (e *APIError) Error() string {
 	}
 	if e.ReasonCode != "" {
 		fmt.Fprintf(&b, " (%s)", e.ReasonCode)
+	}
+	if len(e.Required) > 0 {
+		present := strings.Join(e.Present, ", ")
+		if present == "" {
+			present = "none"
+		}
+		fmt.Fprintf(&b, ": the operation needs one of %s; these credentials hold %s in this context", strings.Join(e.Required, ", "), present)
 	}
 	for _, c := range e.Codes {
 		fmt.Fprintf(&b, "; %d: %s", c.Code, c.Description)
@@ -273,7 +283,11 @@ type exceptionBody struct {
 	Detail     string `json:"detail"`
 	TraceID    string `json:"traceId"`
 	ReasonCode string `json:"reasonCode"`
-	Errors     []struct {
+	Security   struct {
+		RequiredAnyOfPermissions []string `json:"requiredAnyOfPermissions"`
+		PresentPermissions       []string `json:"presentPermissions"`
+	} `json:"security"`
+	Errors []struct {
 		Code        int      `json:"code"`
 		Description string   `json:"description"`
 		Details     []string `json:"details"`
@@ -315,6 +329,7 @@ func ParseErrorResponse(status int, header http.Header, body []byte) error {
 			e.Codes = append(e.Codes, ErrorDetail{Code: d.Code, Description: d.Description, Details: d.Details})
 		}
 		e.Title, e.Detail, e.ReasonCode = eb.Title, eb.Detail, eb.ReasonCode
+		e.Required, e.Present = eb.Security.RequiredAnyOfPermissions, eb.Security.PresentPermissions
 		if eb.TraceID != "" {
 			e.TraceID = eb.TraceID
 		}

@@ -104,6 +104,13 @@ func TestParseErrorResponse(t *testing.T) {
 			want: &APIError{HTTPStatus: 403, Title: "Forbidden", Detail: "no", ReasonCode: "missing-permissions"},
 		},
 		{
+			// CIRFMF/ksef-api #833, production's words.
+			name: "403 missing permissions named", status: 403,
+			body: `{"title":"Forbidden","status":403,"detail":"Brak wymaganych uprawnień.","reasonCode":"missing-permissions","security":{"requiredAnyOfPermissions":["InvoiceWrite"],"presentPermissions":["InvoiceRead"]},"timestamp":"2026-01-01T00:00:00Z"}`,
+			want: &APIError{HTTPStatus: 403, Title: "Forbidden", Detail: "Brak wymaganych uprawnień.", ReasonCode: "missing-permissions",
+				Required: []string{"InvoiceWrite"}, Present: []string{"InvoiceRead"}},
+		},
+		{
 			name: "429 seconds", status: 429, header: http.Header{"Retry-After": {"17"}},
 			body: `{"status":{"code":429,"description":"Too Many Requests","details":["x"]}}`,
 			want: &RateLimitError{RetryAfter: 17 * time.Second},
@@ -920,6 +927,19 @@ func TestAuthStatusBlamingTheChallenge(t *testing.T) {
 		}
 		if IsCredentialsProblem(err) == tc.spent {
 			t.Errorf("%s: credentials problem %v, want %v", tc.detail, IsCredentialsProblem(err), !tc.spent)
+		}
+	}
+}
+
+// TestMissingPermissionsNamed: a 403 missing-permissions says which permission the operation needs
+// and which the credentials hold, so the log tells an office what its client must grant.
+func TestMissingPermissionsNamed(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"title":"Forbidden","status":403,"detail":"x","reasonCode":"missing-permissions","security":{"requiredAnyOfPermissions":["InvoiceWrite","EnforcementOperations"],"presentPermissions":["InvoiceRead"]}}`: "needs one of InvoiceWrite, EnforcementOperations; these credentials hold InvoiceRead in this context",
+		`{"title":"Forbidden","status":403,"detail":"x","reasonCode":"missing-permissions","security":{"requiredAnyOfPermissions":["InvoiceRead"],"presentPermissions":[]}}`:                                       "needs one of InvoiceRead; these credentials hold none in this context",
+	} {
+		if err := ParseErrorResponse(403, http.Header{"Content-Type": {"application/problem+json"}}, []byte(body)); !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want it to say %q", body, err, want)
 		}
 	}
 }
