@@ -34,6 +34,11 @@
 //	                                       (POST /auth/ksef-token, /auth/xades-signature) take effect, then lose
 //	                                       their answer (how: drop | 504)
 //
+// The fault controls under /admin/exports/ (export_faults.go), /admin/batches/, /admin/invoices/,
+// /admin/logins/ (status_faults.go), /admin/ratelimit/ (ratelimit_fault.go) and /admin/latarnia
+// (latarnia.go) are listed with their bodies in the admin table of docs/simulator.md, the one
+// complete list.
+//
 // JSON bodies use the Go field names of Stats, Faults and SeedInvoice (e.g. {"Outage": true},
 // {"ErrorRate": 0.1, "OnlyPaths": ["/invoices"]}; SlowDelay is in nanoseconds). Faults apply to
 // /v2 and /storage, never to /admin. Production weather (weather.go) is Faults.Kinds:
