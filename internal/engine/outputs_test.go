@@ -247,6 +247,10 @@ func TestSelfBilledInvoiceEndToEnd(t *testing.T) {
 	if done := h.settle(h.drop("SB_1.xml", selfBilled("SB-1"))); len(done) != 1 || done[0].ErrCode != 410 {
 		t.Fatalf("without the seller's grant: %+v, want refused with 410", done)
 	}
+	// The fix is the seller's SelfInvoicing grant, not InvoiceWrite (a 403 on the send, not a 410).
+	if hint := h.errorRecord("SB_1").Hint; !strings.Contains(hint, "SelfInvoicing") || strings.Contains(hint, "InvoiceWrite") {
+		t.Errorf("error file hint %q; want it to name the seller's SelfInvoicing grant", hint)
+	}
 	h.sim.GrantSelfInvoicing(seller, nip)
 	h.settle(h.drop("SB_2.xml", selfBilled("SB-2")))
 	rec := h.sentRecord("SB_2")

@@ -453,15 +453,22 @@ var catalogue = map[Key]text{
 	UPOMissingUnnamed: {"KSeF uznał fakturę za duplikat, ale jako sesję oryginału wskazał sesję, która go nie zawiera (CIRFMF/ksef-api #450), a UPO wydaje tylko w sesji, która zarejestrowała fakturę; numer KSeF oryginału jest pewny (treść porównana), UPO pozostaje przy tamtej sesji",
 		"KSeF found the invoice a duplicate but named a session that does not hold the original (CIRFMF/ksef-api #450), and it gives a UPO only in the session that registered the invoice; the original's KSeF number is certain (the content was compared), the UPO stays with that session"},
 
+	// 410 is not about InvoiceWrite (a missing InvoiceWrite is an HTTP 403 on the send): production
+	// gives it when the context may not issue for the seller in Podmiot1, "Kontekst … nie jest
+	// uprawniony do wystawienia faktury w imieniu sprzedawcy" (CIRFMF/ksef-api #826), and for
+	// self-billing without the seller's SelfInvoicing grant (#578, ksef-client-java #91).
 	HintKSeF410: {
-		"Poświadczenia KSeF, których używa ksef-sync, nie dają uprawnień do wystawiania faktur dla tego sprzedawcy: poproś administratora o nadanie uprawnienia InvoiceWrite.",
-		"The KSeF credentials in use have no right to issue invoices for this seller (uprawnienia): ask the administrator to grant InvoiceWrite."},
+		"KSeF nie pozwala tej firmie wystawić faktury w imieniu sprzedawcy z Podmiot1 (powód w details): przy samofakturowaniu (P_17 = 1) sprzedawca musi nadać Twojej firmie w KSeF uprawnienie SelfInvoicing (samofakturowanie); w innym przypadku w Podmiot1 musi być firma, dla której ksef-sync wysyła faktury: popraw NIP sprzedawcy w ERP.",
+		"KSeF does not let this company issue the invoice on behalf of the seller in Podmiot1 (details say why): for self-billing (P_17 = 1) the seller must grant your company the SelfInvoicing permission (samofakturowanie) in KSeF; otherwise Podmiot1 must be the company ksef-sync sends for: correct the seller's NIP in the ERP."},
 	HintKSeF415: {
 		"KSeF nie przyjmuje jeszcze załączników od tego sprzedawcy: włącz je w e-Urzędzie Skarbowym albo usuń sekcję Zalacznik.",
 		"KSeF does not accept attachments (załączniki) from this seller yet: enable them in e-Urząd Skarbowy or remove the Zalacznik section."},
+	// 430 "Błąd weryfikacji pliku faktury" is what production answers when the file does not match
+	// what was declared for it, e.g. "Rozmiar przesłanego pliku faktury nie zgadza się z
+	// zadeklarowaną wartością" (CIRFMF/ksef-api #128, #234); schema errors come as 450 (#141, #495).
 	HintKSeF430: {
-		"Faktura jest niezgodna ze schematem FA(3): popraw w systemie ERP pola wymienione w details i wyeksportuj fakturę ponownie.",
-		"The invoice does not match the FA(3) schema: correct the fields named in details in the ERP and export the invoice again."},
+		"KSeF nie zweryfikował pliku faktury (np. rozmiar albo skrót niezgodny z zadeklarowanym; powód w details): zwykle to nie jest błąd treści faktury; zgłoś to działowi IT razem z plikiem .error.json. Jeśli details wskazują pole faktury, popraw je w ERP i wyeksportuj fakturę ponownie.",
+		"KSeF could not verify the invoice file (e.g. its size or hash differs from what was declared; details say why): usually not a problem with the invoice's content; report it to IT with the .error.json file. If details name a field of the invoice, correct it in the ERP and export the invoice again."},
 	HintKSeF435: {
 		"KSeF trzy razy z rzędu nie odszyfrował faktury (ksef-sync wysyłał ją ponownie): to nie jest problem z treścią faktury; skontaktuj się z działem IT, a gdy problem minie, wyeksportuj fakturę ponownie.",
 		"KSeF failed to decrypt the invoice three times in a row (ksef-sync sent it again each time): this is not a content problem; contact IT, and export the invoice again once it is solved."},
