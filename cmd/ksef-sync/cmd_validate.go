@@ -9,19 +9,23 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/ksef-sync/ksef-sync/internal/config"
 	"github.com/ksef-sync/ksef-sync/internal/invoicexml"
 	"github.com/ksef-sync/ksef-sync/internal/msg"
 )
 
 // cmdValidate checks invoice files exactly as the daemon does before sending (encoding, XML, the
-// fields ksef-sync needs, the FA(3) schema) without sending anything. One line per problem,
+// fields ksef-sync needs, the FA(3) schema; with -nip the seller, as for that company) without
+// sending anything. One line per problem,
 // FILE:LINE: PATH: MESSAGE, on standard output; exit 0 when every file is valid, 3 when any is not,
 // 1 when a file cannot be read, 2 for usage errors.
 func cmdValidate(_ context.Context, env *cliEnv, args []string) int {
 	fs := bareFlags(env, "validate")
 	langFlag := fs.String("lang", "pl", "language of the descriptions and schema messages: pl or en")
+	nip := fs.String("nip", "", "the company's NIP: check the seller (Podmiot1) as the daemon sending for it does; without it the seller is not checked")
+	ksefEnv := fs.String("env", "prod", "the KSeF environment the invoices go to: test, demo or prod; only prod checks the check digits of the parties' NIPs")
 	fs.Usage = func() {
-		fmt.Fprintln(env.stderr, "usage: ksef-sync validate [-lang pl|en] FILE|FOLDER...")
+		fmt.Fprintln(env.stderr, "usage: ksef-sync validate [-lang pl|en] [-nip NIP] [-env test|demo|prod] FILE|FOLDER...")
 		fmt.Fprintln(env.stderr, "Checks invoices against FA(3) without sending them; a folder means its *.xml files.")
 		fs.PrintDefaults()
 	}
@@ -36,6 +40,13 @@ func cmdValidate(_ context.Context, env *cliEnv, args []string) int {
 		fs.Usage()
 		return exitUsage
 	}
+	if problem := config.CheckNIP(*nip); *nip != "" && problem != "" {
+		return fail(env, exitUsage, fmt.Errorf("-nip %s", problem))
+	}
+	if *ksefEnv != "test" && *ksefEnv != "demo" && *ksefEnv != "prod" {
+		return fail(env, exitUsage, fmt.Errorf("-env %q: use test, demo or prod", *ksefEnv))
+	}
+	opts := invoicexml.Options{ContextNIP: *nip, Lang: lang, CheckPartyNIPs: *ksefEnv == "prod"}
 	files, code := expandInvoiceArgs(env, fs.Args())
 	invalid := 0
 	for _, f := range files {
@@ -44,11 +55,14 @@ func cmdValidate(_ context.Context, env *cliEnv, args []string) int {
 			code = fail(env, exitFatal, err)
 			continue
 		}
-		if printInvoiceProblems(env, f, raw, lang) {
+		if printInvoiceProblems(env, f, raw, opts) {
 			invalid++
 		}
 	}
 	fmt.Fprintf(env.stderr, "%d file(s) checked, %d invalid\n", len(files), invalid)
+	if *nip == "" {
+		fmt.Fprintln(env.stderr, "the seller (Podmiot1) was not checked: give -nip with the company's NIP to check it as the daemon does")
+	}
 	if code == exitOK && invalid > 0 {
 		code = exitRejected
 	}
@@ -87,8 +101,8 @@ func expandInvoiceArgs(env *cliEnv, args []string) ([]string, int) {
 }
 
 // printInvoiceProblems prints file's problems and reports whether it has any.
-func printInvoiceProblems(env *cliEnv, file string, raw []byte, lang msg.Lang) bool {
-	_, err := invoicexml.Prepare(raw, invoicexml.Options{Lang: lang})
+func printInvoiceProblems(env *cliEnv, file string, raw []byte, opts invoicexml.Options) bool {
+	_, err := invoicexml.Prepare(raw, opts)
 	if err == nil {
 		return false
 	}

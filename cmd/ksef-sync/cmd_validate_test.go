@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/ksef-sync/ksef-sync/internal/samples"
 	"github.com/ksef-sync/ksef-sync/internal/testutil"
 	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
 )
@@ -50,6 +51,35 @@ func TestValidateCommand(t *testing.T) {
 
 	if code, out, errOut := runValidate(t, filepath.Join(dir, "a-good.xml")); code != exitOK || out != "" {
 		t.Errorf("valid invoice: exit %d, output %q %q", code, out, errOut)
+	}
+	// -nip checks the seller as the daemon sending for that company does.
+	good1 := filepath.Join(dir, "a-good.xml")
+	if code, out, _ := runValidate(t, "-lang", "en", "-nip", "3861610227", good1); code != exitRejected ||
+		out != good1+":"+fmt.Sprint(lineOf(good, "<NIP>"+testNIP))+": Podmiot1/DaneIdentyfikacyjne/NIP: the seller's NIP is "+testNIP+" but ksef-sync sends for NIP 3861610227\n" {
+		t.Errorf("another company's invoice with -nip: exit %d, output %q; want %d naming Podmiot1's NIP", code, out, exitRejected)
+	}
+	if code, out, errOut := runValidate(t, "-nip", testNIP, good1); code != exitOK || out != "" || strings.Contains(errOut, "not checked") {
+		t.Errorf("own invoice with -nip: exit %d, output %q %q", code, out, errOut)
+	}
+	if _, _, errOut := runValidate(t, good1); !strings.Contains(errOut, "the seller (Podmiot1) was not checked") {
+		t.Errorf("without -nip the summary %q does not say the seller was not checked", errOut)
+	}
+	if code, _, errOut := runValidate(t, "-nip", "1234567890", good1); code != exitUsage || !strings.Contains(errOut, "check digit") {
+		t.Errorf("-nip with a wrong check digit: exit %d (%q), want %d", code, errOut, exitUsage)
+	}
+	// A party's NIP with a wrong check digit: production KSeF refuses it, TEST and DEMO do not.
+	typo := filepath.Join(t.TempDir(), "buyer.xml")
+	typoed := testutil.ReplaceOnce(t, good, "<NIP>"+samples.BuyerNIP+"</NIP>", "<NIP>3861610228</NIP>")
+	writeFile(t, typo, []byte(typoed))
+	if code, out, _ := runValidate(t, "-lang", "en", typo); code != exitRejected ||
+		out != typo+":"+fmt.Sprint(lineOf(typoed, "3861610228"))+": Podmiot2/DaneIdentyfikacyjne/NIP: the NIP 3861610228 (Podmiot2/DaneIdentyfikacyjne/NIP) has a wrong check digit: production KSeF refuses such an invoice\n" {
+		t.Errorf("buyer NIP typo: exit %d, output %q; want %d naming Podmiot2's NIP", code, out, exitRejected)
+	}
+	if code, out, _ := runValidate(t, "-env", "test", typo); code != exitOK {
+		t.Errorf("buyer NIP typo with -env test: exit %d, output %q; want accepted as KSeF TEST does", code, out)
+	}
+	if code, _, _ := runValidate(t, "-env", "production", typo); code != exitUsage {
+		t.Errorf("-env production: exit %d, want %d", code, exitUsage)
 	}
 	if code, _, _ := runValidate(t); code != exitUsage {
 		t.Errorf("no arguments: exit %d, want %d", code, exitUsage)
@@ -93,6 +123,27 @@ func TestSchemaInvalidInvoiceGoesToErrorFolder(t *testing.T) {
 	}
 	if raw, err := os.ReadFile(filepath.Join(e.errDir, "bad.xml")); err != nil || string(raw) != bad {
 		t.Errorf("error/bad.xml is not the original bytes (err %v)", err)
+	}
+	if n := len(e.sim.Stats().Accepted); n != 1 {
+		t.Errorf("the simulator received %d invoices, want only the valid one", n)
+	}
+}
+
+// TestPartyNIPTypoRefusedBeforeSendingInProduction drives the real binary: with
+// ksef.environment = "prod" a buyer NIP with a wrong check digit, which production KSeF refuses
+// (weryfikacja-faktury.md), goes to error/ at once with stage validation and code invalid-nip,
+// and nothing reaches KSeF; the valid invoice beside it is sent.
+func TestPartyNIPTypoRefusedBeforeSendingInProduction(t *testing.T) {
+	e := newE2E(t, ksefsim.Options{}, "")
+	editConfig(t, e.cfgPath, `environment = "test"`, `environment = "prod"`)
+	e.drop("good.xml", invoice(2, "NIPOK"))
+	e.drop("typo.xml", []byte(testutil.ReplaceOnce(t, string(invoice(2, "NIPTYPO")), "<NIP>"+samples.BuyerNIP+"</NIP>", "<NIP>3861610228</NIP>")))
+	if code, out, errOut := e.send(2 * time.Minute); code != exitRejected {
+		t.Fatalf("send exit %d, want %d\n%s\n%s", code, exitRejected, out, errOut)
+	}
+	rec := e.errorRecords()["typo"]
+	if rec["stage"] != "validation" || rec["code"] != "invalid-nip" || !strings.Contains(fmt.Sprint(rec["description"]), "Podmiot2/DaneIdentyfikacyjne/NIP") {
+		t.Errorf("error record %v; want stage validation, code invalid-nip naming Podmiot2's NIP", rec)
 	}
 	if n := len(e.sim.Stats().Accepted); n != 1 {
 		t.Errorf("the simulator received %d invoices, want only the valid one", n)

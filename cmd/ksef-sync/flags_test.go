@@ -25,7 +25,7 @@ func TestEachCommandListsOnlyItsFlags(t *testing.T) {
 		"get":           {"company", "config", "ksef-number", "lang", "out"},
 		"render":        {"env", "in", "ksef-number", "lang", "out", "qr", "upo"},
 		"check-config":  {"config"},
-		"validate":      {"lang"},
+		"validate":      {"env", "lang", "nip"},
 		"status":        {"company", "config", "json"},
 		"notify test":   {"config"},
 		"doctor":        {"company", "config"},

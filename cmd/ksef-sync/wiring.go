@@ -225,8 +225,10 @@ func openCompany(ctx context.Context, cfg *config.Config, log *slog.Logger, j *s
 		// In the daemon KSeF's availability decides which invoices are issued offline.
 		Availability: availabilityFor(cfg),
 		Lang:         cfg.Lang(),
-		Company:      cfg.CompanyName(),
-		MetaScope:    cfg.MetaScope(),
+		// Only production KSeF checks the parties' NIP check digits (weryfikacja-faktury.md).
+		CheckPartyNIPs: cfg.KSeF.Environment == "prod",
+		Company:        cfg.CompanyName(),
+		MetaScope:      cfg.MetaScope(),
 	})
 	if err != nil {
 		d.close()

@@ -491,8 +491,8 @@ func TestExampleMentionsEveryKey(t *testing.T) {
 
 func TestCheckNIP(t *testing.T) {
 	for _, nip := range []string{"5265877635", "1111111111", "3861610227"} {
-		if msg := checkNIP(nip); msg != "" {
-			t.Errorf("checkNIP(%s) = %q, want valid", nip, msg)
+		if msg := CheckNIP(nip); msg != "" {
+			t.Errorf("CheckNIP(%s) = %q, want valid", nip, msg)
 		}
 	}
 }

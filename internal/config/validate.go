@@ -13,6 +13,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/ksef-sync/ksef-sync/internal/nip"
 	"github.com/ksef-sync/ksef-sync/ksef"
 )
 
@@ -48,7 +49,7 @@ func (c *Config) validate() Problems {
 // validateCompany checks what each company has of its own: NIP, credentials, folders, [send] and
 // [pull]. withAuth is false when the company logs in with a named credential, checked once.
 func (c *Config) validateCompany(ps *Problems, withAuth bool) {
-	if msg := checkNIP(c.KSeF.NIP); msg != "" {
+	if msg := CheckNIP(c.KSeF.NIP); msg != "" {
 		ps.add("ksef.nip", "%s", msg)
 	}
 	if withAuth {
@@ -101,22 +102,15 @@ func (c *Config) validateKSeF(ps *Problems) {
 	}
 }
 
-var nipWeights = [9]int{6, 5, 7, 2, 3, 4, 5, 6, 7}
-
-// checkNIP returns why nip is not a valid Polish tax identifier, or "".
-func checkNIP(nip string) string {
-	if nip == "" {
+// CheckNIP returns why nip is not a valid Polish tax identifier, or "".
+func CheckNIP(id string) string {
+	switch {
+	case id == "":
 		return "missing: set the company's NIP (10 digits, no dashes)"
-	}
-	if len(nip) != 10 || strings.Trim(nip, "0123456789") != "" {
-		return fmt.Sprintf("%q is not 10 digits: write the NIP without dashes, spaces or a PL prefix", nip)
-	}
-	sum := 0
-	for i, w := range nipWeights {
-		sum += int(nip[i]-'0') * w
-	}
-	if sum%11 == 10 || sum%11 != int(nip[9]-'0') {
-		return fmt.Sprintf("%q has a wrong check digit: check for a typo", nip)
+	case !nip.TenDigits(id):
+		return fmt.Sprintf("%q is not 10 digits: write the NIP without dashes, spaces or a PL prefix", id)
+	case !nip.Valid(id):
+		return fmt.Sprintf("%q has a wrong check digit: check for a typo", id)
 	}
 	return ""
 }

@@ -80,6 +80,9 @@ type Options struct {
 	Availability Availability
 	// Lang is the language of the hints and descriptions in error/*.error.json ("" is Polish).
 	Lang msg.Lang
+	// CheckPartyNIPs refuses an invoice naming a party's NIP with a wrong check digit before it
+	// goes to KSeF, as production KSeF would refuse it (invoicexml.Options.CheckPartyNIPs).
+	CheckPartyNIPs bool
 	// DaemonID names this daemon's claim folder in the outbox (internal/outboxclaim); "" reads or
 	// creates the id kept in Folders.State.
 	DaemonID string

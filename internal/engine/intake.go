@@ -255,7 +255,7 @@ type checked struct {
 // work, and it was most of a burst's claim-and-validate phase on one core. The answers keep the
 // order of invs; what depends on earlier verdicts (technical corrections) stays in validateMany.
 func (e *Engine) checkAll(ctx context.Context, invs []claimed) []checked {
-	opts := invoicexml.Options{ContextNIP: e.opt.NIP, Lang: e.opt.Lang}
+	opts := invoicexml.Options{ContextNIP: e.opt.NIP, Lang: e.opt.Lang, CheckPartyNIPs: e.opt.CheckPartyNIPs}
 	opts.MaxSize, opts.MaxSizeWithAttachment = e.invoiceSizes(ctx, invs)
 	out := make([]checked, len(invs))
 	workers := min(runtime.GOMAXPROCS(0), len(invs))

@@ -39,6 +39,10 @@ type Options struct {
 	Now func() time.Time
 	// Lang is the language of Error.Description and Error.Hint; "" is Polish. Error() is English.
 	Lang msg.Lang
+	// CheckPartyNIPs refuses a party's NIP with a wrong check digit. Only KSeF production checks
+	// them ("Dotyczy tylko środowiska produkcyjnego", weryfikacja-faktury.md): TEST and DEMO accept
+	// made-up NIPs, so the check is on for production only.
+	CheckPartyNIPs bool
 }
 
 // Prepared is an invoice ready to be registered.
@@ -52,6 +56,8 @@ type Prepared struct {
 	SellerNIP     string // Podmiot1/DaneIdentyfikacyjne/NIP
 	InvoiceType   string // Fa/RodzajFaktury
 	HasAttachment bool   // a Zalacznik element is present
+
+	nips []nipField // the parties' NIPs, for Options.CheckPartyNIPs
 
 	conversions []msg.Message // what Conversions says
 }
@@ -101,6 +107,7 @@ const (
 	CodeSchema                = "schema"            // the invoice does not match the FA(3) schema
 	CodeUnsupportedForm       = "unsupported-form"  // FA_RR(1) or PEF: KSeF forms ksef-sync does not send yet
 	CodeFutureIssueDate       = "future-issue-date" // P_1 after today in Warsaw: KSeF refuses it
+	CodeInvalidNIP            = "invalid-nip"       // a party's NIP has a wrong check digit: KSeF production refuses it
 )
 
 // Error is the English text, for logs and wrapped errors; Description and Hint are the reader's.
@@ -207,7 +214,7 @@ func prepare(raw []byte, opts Options) (*Prepared, error) {
 }
 
 // checkParsed judges what needs the whole file read: its size against the limit that applies, the
-// schema and the issue date.
+// schema, the parties' NIPs and the issue date.
 func checkParsed(p *Prepared, text []byte, stream *xsd.Stream, opts Options) *Error {
 	limit := opts.MaxSize
 	if p.HasAttachment {
@@ -218,6 +225,11 @@ func checkParsed(p *Prepared, text []byte, stream *xsd.Stream, opts Options) *Er
 	}
 	if errs := stream.Errors(); len(errs) > 0 {
 		return schemaError(errs)
+	}
+	if opts.CheckPartyNIPs {
+		if err := checkPartyNIPs(p.nips); err != nil {
+			return err
+		}
 	}
 	return checkIssueDate(p.IssueDate, opts.Now)
 }

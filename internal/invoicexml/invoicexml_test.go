@@ -420,3 +420,47 @@ func TestRejectionsArePolishByDefault(t *testing.T) {
 		})
 	}
 }
+
+// TestPartyNIPCheckDigits: production KSeF verifies the check digit of every party's NIP
+// (Podmiot2, Podmiot3, PodmiotUpowazniony, and the NIP inside a Podmiot3 IDWew); with
+// CheckPartyNIPs a typo is refused at once, naming the field and its line. Without it (TEST and
+// DEMO accept made-up NIPs) the same file is accepted.
+func TestPartyNIPCheckDigits(t *testing.T) {
+	const typo = "3861610228" // buyerNIP with its last digit off by one
+	podmiot3 := func(id string) string {
+		return "</Podmiot2>\n<Podmiot3><DaneIdentyfikacyjne>" + id + "<Nazwa>Odbiorca</Nazwa></DaneIdentyfikacyjne><Rola>2</Rola></Podmiot3>"
+	}
+	authorised := func(nip string) string {
+		return "</Podmiot2>\n<PodmiotUpowazniony><DaneIdentyfikacyjne><NIP>" + nip + "</NIP><Nazwa>Komornik</Nazwa></DaneIdentyfikacyjne>" +
+			"<Adres><KodKraju>PL</KodKraju><AdresL1>ul. Długa 1</AdresL1></Adres><RolaPU>1</RolaPU></PodmiotUpowazniony>"
+	}
+	for _, tc := range []struct {
+		name, old, new, field string
+	}{
+		{"buyer", "<NIP>" + buyerNIP + "</NIP>", "<NIP>" + typo + "</NIP>", "Podmiot2/DaneIdentyfikacyjne/NIP"},
+		{"third party", "</Podmiot2>", podmiot3("<NIP>" + typo + "</NIP>"), "Podmiot3/DaneIdentyfikacyjne/NIP"},
+		{"third party's internal id", "</Podmiot2>", podmiot3("<IDWew>" + typo + "-00001</IDWew>"), "Podmiot3/DaneIdentyfikacyjne/IDWew"},
+		{"authorised party", "</Podmiot2>", authorised(typo), "PodmiotUpowazniony/DaneIdentyfikacyjne/NIP"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := testutil.ReplaceOnce(t, sample(t), tc.old, tc.new)
+			if _, err := Prepare([]byte(in), Options{ContextNIP: sellerNIP}); err != nil {
+				t.Fatalf("without CheckPartyNIPs (TEST, DEMO): %v, want accepted", err)
+			}
+			_, err := Prepare([]byte(in), Options{ContextNIP: sellerNIP, CheckPartyNIPs: true, Lang: msg.EN})
+			var e *Error
+			if !errors.As(err, &e) || e.Code != CodeInvalidNIP || e.Field != tc.field || !strings.Contains(e.Description, typo) {
+				t.Fatalf("got %v, want %s at %s naming %s", err, CodeInvalidNIP, tc.field, typo)
+			}
+			if want := strings.Count(in[:strings.Index(in, typo)], "\n") + 1; e.Line != want {
+				t.Errorf("line %d, want %d", e.Line, want)
+			}
+		})
+	}
+	t.Run("valid NIPs pass", func(t *testing.T) {
+		in := testutil.ReplaceOnce(t, sample(t), "</Podmiot2>", podmiot3("<IDWew>"+buyerNIP+"-00001</IDWew>")+authorised(buyerNIP)[len("</Podmiot2>"):])
+		if _, err := Prepare([]byte(in), Options{ContextNIP: sellerNIP, CheckPartyNIPs: true}); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

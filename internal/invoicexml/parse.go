@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ksef-sync/ksef-sync/internal/msg"
+	"github.com/ksef-sync/ksef-sync/internal/nip"
 	"github.com/ksef-sync/ksef-sync/internal/xsd"
 )
 
@@ -25,12 +26,28 @@ const (
 	pathPodmiot3      = "Podmiot3"
 	pathPodmiot3NIP   = "Podmiot3/DaneIdentyfikacyjne/NIP"
 	pathPodmiot3Rola  = "Podmiot3/Rola"
+	pathPodmiot3IDWew = "Podmiot3/DaneIdentyfikacyjne/IDWew"
+	pathAuthorisedNIP = "PodmiotUpowazniony/DaneIdentyfikacyjne/NIP"
 	pathZalacznik     = "Zalacznik"
 )
 
 var capturedPaths = map[string]bool{
 	pathP1: true, pathP2: true, pathRodzaj: true, pathP17: true, pathSellerNIP: true, pathBuyerNIP: true,
 	pathPodmiot3NIP: true, pathPodmiot3Rola: true,
+}
+
+// nipPaths are the parties' NIPs whose check digit KSeF production verifies
+// (weryfikacja-faktury.md, "Walidacja numeru NIP": "Sprawdzenie sumy kontrolnej NIP dla:
+// Podmiot1, Podmiot2, Podmiot3 oraz PodmiotUpowazniony", and "w identyfikatorze wewnętrznym
+// (InternalId) dla Podmiot3", whose first ten digits are a NIP).
+var nipPaths = map[string]bool{
+	pathSellerNIP: true, pathBuyerNIP: true, pathPodmiot3NIP: true, pathPodmiot3IDWew: true, pathAuthorisedNIP: true,
+}
+
+// nipField is one party's NIP as the file gives it, with the line it ends on.
+type nipField struct {
+	path, value string
+	line        int
 }
 
 // Other logical structures a file may be, so the rejection can say what was found.
@@ -72,6 +89,7 @@ type invoiceScan struct {
 	tokens   int
 	attach   bool
 	podmiot3 []party
+	nips     []nipField
 	schema   *xsd.Stream // validates the same tokens against FA(3)
 }
 
@@ -122,7 +140,7 @@ func (s *invoiceScan) handle(tok xml.Token) *Error {
 				line, col := position(s.input, s.tokStart+len(t)-len(trimmed))
 				return s.notXMLAt(line, col, "text outside the root element")
 			}
-		} else if capturedPaths[s.current()] {
+		} else if p := s.current(); capturedPaths[p] || nipPaths[p] {
 			s.text.Write(t)
 		}
 	}
@@ -195,6 +213,10 @@ func (s *invoiceScan) start(t xml.StartElement) *Error {
 
 func (s *invoiceScan) end() {
 	p := s.current()
+	if nipPaths[p] {
+		line, _ := s.dec.InputPos()
+		s.nips = append(s.nips, nipField{path: p, value: strings.TrimSpace(s.text.String()), line: line})
+	}
 	if capturedPaths[p] {
 		v := strings.TrimSpace(s.text.String())
 		switch p {
@@ -300,10 +322,12 @@ func (s *invoiceScan) result(contextNIP string) (*Prepared, *Error) {
 		SellerNIP:     s.values[pathSellerNIP],
 		InvoiceType:   s.values[pathRodzaj],
 		HasAttachment: s.attach,
+		nips:          s.nips,
 	}
 	if contextNIP != "" && !s.issuedFor(contextNIP) {
 		e := atField(pathSellerNIP, reject(CodeWrongSellerNIP, msg.M(msg.InvWrongSellerHint), msg.InvWrongSellerDesc, p.SellerNIP, contextNIP))
 		e.InvoiceNumber = p.InvoiceNumber
+		e.Line = s.lineOf(pathSellerNIP)
 		return nil, e
 	}
 	return p, nil
@@ -334,6 +358,34 @@ func position(text []byte, offset int) (line, col int) {
 }
 
 // atField names the element at fault.
+// lineOf is the line the first NIP at path ends on, or 0.
+func (s *invoiceScan) lineOf(path string) int {
+	for _, f := range s.nips {
+		if f.path == path {
+			return f.line
+		}
+	}
+	return 0
+}
+
+// checkPartyNIPs refuses the first party NIP with a wrong check digit (for IDWew, its first ten
+// digits): KSeF production refuses the invoice, and the ERP's typo is cheaper to fix now.
+func checkPartyNIPs(nips []nipField) *Error {
+	for _, f := range nips {
+		id := f.value
+		if f.path == pathPodmiot3IDWew {
+			id, _, _ = strings.Cut(id, "-")
+		}
+		if nip.Valid(id) {
+			continue
+		}
+		e := atField(f.path, reject(CodeInvalidNIP, msg.M(msg.InvInvalidNIPHint, f.path), msg.InvInvalidNIPDesc, f.value, f.path))
+		e.Line = f.line
+		return e
+	}
+	return nil
+}
+
 func atField(path string, e *Error) *Error {
 	e.Field = path
 	return e

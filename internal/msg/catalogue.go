@@ -11,6 +11,8 @@ const (
 	InvTooLargeAttachDesc      Key = "inv.too-large-attachment.desc"
 	InvFutureDateHint          Key = "inv.future-issue-date.hint"
 	InvFutureDateDesc          Key = "inv.future-issue-date.desc"
+	InvInvalidNIPHint          Key = "inv.invalid-nip.hint"
+	InvInvalidNIPDesc          Key = "inv.invalid-nip.desc"
 	InvForbiddenCharHint       Key = "inv.forbidden-character.hint"
 	InvForbiddenCharDesc       Key = "inv.forbidden-character.desc"
 	InvCharAt                  Key = "inv.character-at"
@@ -254,6 +256,12 @@ var catalogue = map[Key]text{
 	InvFutureDateDesc: {
 		"data wystawienia %s (P_1) jest późniejsza niż dzisiejsza data w Polsce (%s): KSeF odrzuca faktury wystawione w przyszłości",
 		"the issue date %s (P_1) is after today (%s in Poland): KSeF refuses invoices issued in the future"},
+	InvInvalidNIPHint: {
+		"popraw NIP w polu %s w systemie ERP (to zwykle literówka) i wyeksportuj fakturę ponownie",
+		"correct the NIP in %s in the ERP (usually a typo) and export the invoice again"},
+	InvInvalidNIPDesc: {
+		"NIP %s (%s) ma błędną cyfrę kontrolną: KSeF produkcyjny odrzuca taką fakturę",
+		"the NIP %s (%s) has a wrong check digit: production KSeF refuses such an invoice"},
 	InvForbiddenCharHint: {
 		"system ERP wstawił niewidoczny znak sterujący do pola tekstowego (np. nazwy lub opisu): usuń go w systemie ERP i wyeksportuj fakturę ponownie",
 		"the ERP put an invisible control character into a text field (e.g. a name or description): remove it in the ERP and export again"},
