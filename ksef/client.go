@@ -253,7 +253,7 @@ type call struct {
 func (c *Client) do(ctx context.Context, cl call) error {
 	group := GroupStorage
 	if cl.rawURL == "" {
-		group = groupFor(cl.method, cl.path)
+		group = c.pacer.groupOf(cl.method, cl.path) // limits_follow.go
 	}
 	refreshed := false
 	for attempt := 0; ; attempt++ {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -145,6 +146,8 @@ type pacer struct {
 	blocks  blocks                        // KSeF's blocks after a 429, per counter key
 	ip      *ipCounters
 	observe observer
+	// follow is when the table was last read from KSeF (limits_follow.go).
+	follow limitsFollow
 	// recorded counts the sends recorded in logs (and histories restored): PacerRecorded.
 	recorded atomic.Uint64
 }
@@ -267,6 +270,7 @@ func (p *pacer) block(key string, until time.Time) {
 	if until.After(b[key]) {
 		b[key] = until
 	}
+	p.follow.refusedByKSeF() // only KSeF's 429 blocks a key: its limits may be lower than ours
 }
 
 // blocksOf is the block table key belongs to (the process's, locked, for a per-IP group) and what
@@ -433,15 +437,16 @@ func (c *Client) RestorePacerState(st PacerState) {
 // Limits returns the rate table the pacer uses now.
 func (c *Client) Limits() RateTable { return c.pacer.limitsCopy() }
 
-// RefreshLimits fetches GET /rate-limits and adopts the server's table (groups the server does
-// not list, such as the per-IP auth group, keep their current values).
-func (c *Client) RefreshLimits(ctx context.Context) error {
+// fetchLimits reads GET /rate-limits and adopts the server's table (groups the server does not
+// list, such as the per-IP auth group, keep their current values).
+func (c *Client) fetchLimits(ctx context.Context) error {
 	// Each member is read on its own: open-api.json does not close EffectiveApiRateLimits to other
 	// properties, and one KSeF adds later (not a group's limits) must not cost us the whole table.
 	var out map[string]json.RawMessage
 	if err := c.do(ctx, call{method: http.MethodGet, path: "/rate-limits", bearer: bearerAccess, out: &out}); err != nil {
 		return fmt.Errorf("rate limits: %w", err)
 	}
+	old := c.pacer.limitsCopy()
 	t := c.pacer.limitsCopy()
 	for group, raw := range out {
 		var l Limit
@@ -451,6 +456,22 @@ func (c *Client) RefreshLimits(ctx context.Context) error {
 		t[group] = l
 	}
 	c.pacer.setLimits(t)
-	c.log.Info("rate limits adopted", "groups", len(out))
+	if changed := changedGroups(old, t); len(changed) > 0 {
+		c.log.Info("rate limits adopted", "groups", len(out), "changed", changed)
+	} else {
+		c.log.Debug("rate limits unchanged", "groups", len(out))
+	}
 	return nil
+}
+
+// changedGroups lists the groups whose limits differ between two tables, with their new values.
+func changedGroups(old, cur RateTable) []string {
+	var out []string
+	for g, l := range cur {
+		if o, ok := old[g]; !ok || o != l {
+			out = append(out, fmt.Sprintf("%s=%d/%d/%d", g, l.PerSecond, l.PerMinute, l.PerHour))
+		}
+	}
+	sort.Strings(out)
+	return out
 }

@@ -184,7 +184,7 @@ func openCompany(ctx context.Context, cfg *config.Config, log *slog.Logger, j *s
 	}
 	bgCtx, stopBg := context.WithCancel(ctx)
 	d.stopBg = stopBg
-	d.bg.Go(func() { adoptRateLimits(bgCtx, d.client, log) })
+	d.bg.Go(func() { followRateLimits(bgCtx, d.client, log) })
 	if d.journal == nil {
 		if d.journal, err = spool.Open(ctx, cfg.Folders.State, log.With("component", "spool")); err != nil {
 			d.stopBackground()
@@ -294,11 +294,22 @@ func newReadable(cfg *config.Config, log *slog.Logger) (*readable.Queue, error) 
 	return readable.New(formats, lang, log), nil
 }
 
-// adoptRateLimits replaces the built-in production table with the limits KSeF reports for this
-// context, when it answers. Until then (and if it never does) the production table paces us.
-func adoptRateLimits(ctx context.Context, c *ksef.Client, log *slog.Logger) {
-	if err := c.RefreshLimits(ctx); err != nil && ctx.Err() == nil {
-		log.Info("KSeF did not report its rate limits; pacing with the production table", "err", err)
+// rateLimitsCheckEvery is how often followRateLimits asks the client whether a read is due; the
+// question costs nothing, the client decides when to go to KSeF (ksef.Client.RefreshLimitsIfDue).
+const rateLimitsCheckEvery = 15 * time.Second
+
+// followRateLimits replaces the built-in production table with the limits KSeF reports for this
+// context, at once and then whenever KSeF may have changed them (hourly, and a minute after a 429
+// from KSeF), until ctx ends. Until KSeF answers (and if it never does) the production table paces
+// us. It runs in the company's background group (deps.bg), so closing the company stops it.
+func followRateLimits(ctx context.Context, c *ksef.Client, log *slog.Logger) {
+	for {
+		if read, err := c.RefreshLimitsIfDue(ctx); read && err != nil && ctx.Err() == nil {
+			log.Info("KSeF did not report its rate limits; pacing with the last table known (the production table until one is)", "err", err)
+		}
+		if (ksef.WallClock{}).Sleep(ctx, rateLimitsCheckEvery) != nil {
+			return
+		}
 	}
 }
 

@@ -52,7 +52,7 @@ type SendSettings struct {
 	PollInterval     time.Duration
 	MaxInvoiceSize   int           // 0: KSeF's limit for the context (session_limits.go); set: may only be stricter
 	OfflineMode      string        // "offline24": every invoice is issued offline; "" decides per invoice (offline.go)
-	OnlinePerHour    int           // our share of the invoiceSend budget; beyond it auto mode uses batch
+	OnlinePerHour    int           // online sends per hour before auto mode uses batch; 0: our share of KSeF's invoiceSend limit (rate_limits.go)
 	SendTimeout      time.Duration // warn when KSeF has not decided on a submitted invoice after this long
 	SpoolRetention   time.Duration // delete spool copies of finished invoices after this long; 0 keeps them
 }
@@ -133,6 +133,7 @@ type Engine struct {
 	recoverK recoverKSeF
 	listK    sessionLister
 	limitsK  limitsKSeF
+	rateK    rateLimitsKSeF
 	offJ     offlineJournal
 	offline  offlineState
 	log      *slog.Logger
@@ -211,16 +212,15 @@ func New(opt Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{
+	e := &Engine{
 		opt:   opt,
 		loopJ: opt.Journal, claimJ: opt.Journal, sendJ: opt.Journal, confirmJ: opt.Journal,
 		outJ: opt.Journal, recoverJ: opt.Journal, offJ: opt.Journal,
-		sendK: opt.KSeF, confirmK: opt.KSeF, outK: opt.KSeF, recoverK: opt.KSeF, listK: opt.KSeF, limitsK: opt.KSeF,
+		sendK: opt.KSeF, confirmK: opt.KSeF, outK: opt.KSeF, recoverK: opt.KSeF, listK: opt.KSeF, limitsK: opt.KSeF, rateK: opt.KSeF,
 		log:          opt.Logger.With("component", "engine", "nip", opt.NIP),
 		now:          opt.Now,
 		wake:         make(chan struct{}, 1),
 		reload:       make(chan SendSettings, 1),
-		budget:       newSlidingCount(time.Hour, opt.Send.OnlinePerHour),
 		fastPolls:    newSlidingCount(time.Hour, fastPollsPerHour),
 		warned:       map[int64]bool{},
 		nextPoll:     map[string]time.Time{},
@@ -229,7 +229,9 @@ func New(opt Options) (*Engine, error) {
 		ksefFails:    map[int64]int{},
 		claims:       claims,
 		owner:        newOwnerGuard(opt, claims.ID()),
-	}, nil
+	}
+	e.budget = newFollowingCount(time.Hour, e.onlinePerHour)
+	return e, nil
 }
 
 // newClaimer returns the claimer of this daemon's id (from the options or the state folder).
@@ -274,9 +276,6 @@ func withSendDefaults(s SendSettings) SendSettings {
 	}
 	if s.SendTimeout <= 0 {
 		s.SendTimeout = 30 * time.Minute
-	}
-	if s.OnlinePerHour <= 0 {
-		s.OnlinePerHour = ksef.OurShare(ksef.OnlineSendsPerHour)
 	}
 	return s
 }

@@ -13,16 +13,16 @@ import (
 // budget holds across restarts and between `pull` runs and the daemon.
 const exportTimesKey = "pull_export_times"
 
-// budget is the hourly export budget: KSeF allows ksef.ExportsPerHour per context and counts every
-// POST /invoices/exports, also one that fails.
+// budget is the hourly export budget: KSeF allows ksef.ExportsPerHour per context by default (the
+// table GET /rate-limits reports decides) and counts every POST /invoices/exports, also one that fails.
 type budget struct {
 	journal Journal
-	key     string // exportTimesKey, in the company's scope
-	perHour int
+	key     string     // exportTimesKey, in the company's scope
+	perHour func() int // asked at every reservation: KSeF's limits change
 	log     *slog.Logger
 }
 
-func newBudget(j Journal, key string, perHour int, log *slog.Logger) *budget {
+func newBudget(j Journal, key string, perHour func() int, log *slog.Logger) *budget {
 	return &budget{journal: j, key: key, perHour: perHour, log: log}
 }
 
@@ -31,7 +31,7 @@ func newBudget(j Journal, key string, perHour int, log *slog.Logger) *budget {
 // process (`ksef-sync pull` next to the daemon's last cycle) may have spent some of it.
 func (b *budget) reserve(ctx context.Context, now time.Time) (bool, error) {
 	now = now.UTC()
-	l := slidingwindow.New(slidingwindow.Window{Span: time.Hour, Limit: b.perHour})
+	l := slidingwindow.New(slidingwindow.Window{Span: time.Hour, Limit: b.perHour()})
 	saved, err := b.load(ctx)
 	if err != nil {
 		return false, err

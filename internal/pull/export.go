@@ -98,7 +98,7 @@ func (p *Puller) start(ctx context.Context, subject string, f ksef.QueryFilters,
 		}
 		if !ok {
 			st.BudgetExhausted = true
-			p.log.Info("hourly export budget used up; the next cycle continues", "subject", subject, "per_hour", p.o.ExportsPerHour)
+			p.log.Info("hourly export budget used up; the next cycle continues", "subject", subject, "per_hour", p.budget.perHour())
 			return nil, exported{stop: stopBudget}, nil
 		}
 		exp, err := p.o.Client.StartExport(ctx, f, ksef.Zip)

@@ -204,7 +204,7 @@ func TestPullAmbiguousStartIsNotRepeated(t *testing.T) {
 
 func budgetUsed(t *testing.T, e *pullEnv) int {
 	t.Helper()
-	b := newBudget(e.journal, exportTimesKey, 1000, e.options(time.Time{}).Logger)
+	b := newBudget(e.journal, exportTimesKey, func() int { return 1000 }, e.options(time.Time{}).Logger)
 	times, err := b.load(e.ctx)
 	if err != nil {
 		t.Fatal(err)

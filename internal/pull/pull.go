@@ -34,6 +34,8 @@ type Client interface {
 	StartExport(ctx context.Context, f ksef.QueryFilters, comp ksef.Compression) (*ksef.Export, error)
 	AwaitExport(ctx context.Context, exp *ksef.Export, interval, timeout time.Duration) (*ksef.ExportStatus, error)
 	DownloadExport(ctx context.Context, exp *ksef.Export, pkg *ksef.ExportPackage, tmpDir string) (*ksef.ExportArchive, error)
+	// HourlyShare is our share of a group's hourly limit in the rate table KSeF reported last.
+	HourlyShare(group string, def int) int
 }
 
 // Journal is what pulling needs from the journal.
@@ -71,7 +73,8 @@ type Options struct {
 	Logger   *slog.Logger
 	Clock    ksef.Clock // nil → real time
 	// ExportsPerHour caps exports started in any hour, across subjects and processes (the journal
-	// remembers them): 0 → ksef.OurShare(ksef.ExportsPerHour).
+	// remembers them): 0 → our share of the invoiceExport group's hourly limit as KSeF reports it
+	// now (Client.HourlyShare; ksef.ExportsPerHour before it has).
 	ExportsPerHour int
 	// ExportTimeout abandons an export still running after this long (0 → DefaultExportTimeout). It
 	// also bounds how long one subject waits for KSeF's concurrent-export limit (21182).
@@ -124,9 +127,6 @@ func New(o Options) (*Puller, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if o.ExportsPerHour <= 0 {
-		o.ExportsPerHour = ksef.OurShare(ksef.ExportsPerHour)
-	}
 	if o.ExportTimeout <= 0 {
 		o.ExportTimeout = DefaultExportTimeout
 	}
@@ -134,7 +134,17 @@ func New(o Options) (*Puller, error) {
 		return nil, fmt.Errorf("one-off pull: until %s is before since %s", o.Until.Format(time.RFC3339), o.Since.Format(time.RFC3339))
 	}
 	log := o.Logger.With("component", "pull", "nip", o.NIP)
-	return &Puller{o: o, clock: o.Clock, log: log, budget: newBudget(o.Journal, metaKey(exportTimesKey, o.MetaScope), o.ExportsPerHour, log)}, nil
+	return &Puller{o: o, clock: o.Clock, log: log, budget: newBudget(o.Journal, metaKey(exportTimesKey, o.MetaScope), exportsPerHour(o), log)}, nil
+}
+
+// exportsPerHour is the hourly export budget: the configured one, or our share of KSeF's
+// invoiceExport limit, asked at every export so that a table KSeF lowered or raised since the last
+// export applies (CIRFMF/ksef-docs limity/limity-api.md §5: "limity mają charakter dynamiczny").
+func exportsPerHour(o Options) func() int {
+	if n := o.ExportsPerHour; n > 0 {
+		return func() int { return n }
+	}
+	return func() int { return o.Client.HourlyShare(ksef.GroupInvoiceExport, ksef.ExportsPerHour) }
 }
 
 // Stats counts one cycle's work.

@@ -88,7 +88,7 @@ func (s *Server) route(method, tmpl string) handlerFunc {
 	case "DELETE /testdata/limits/context/session":
 		return s.authed(s.handleResetContextLimits)
 	}
-	return nil
+	return s.rateLimitsRoute(method + " " + tmpl) // ratelimit_testdata.go
 }
 
 // authed requires a live access token.
@@ -567,16 +567,4 @@ func contains(list []string, v string) bool {
 		}
 	}
 	return false
-}
-
-func (s *Server) handleRateLimits(w http.ResponseWriter, ar *apiRequest) {
-	out := map[string]rateLimit{}
-	for _, g := range apiGroups {
-		l := s.limits[g]
-		if s.opts.RateLimits == "off" {
-			l = rateLimit{1_000_000, 1_000_000, 1_000_000}
-		}
-		out[g] = l
-	}
-	writeJSON(w, 200, out)
 }

@@ -41,6 +41,10 @@ func (s *Server) takeRateFaultLocked(group, key string, now time.Time) time.Dura
 
 // serveRateLimitAdmin implements POST /admin/ratelimit/next?group=invoiceSend&seconds=600.
 func (s *Server) serveRateLimitAdmin(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost && r.URL.Path == "/admin/ratelimit/context" {
+		s.serveContextRateAdmin(w, r) // ratelimit_testdata.go
+		return
+	}
 	secs, err := strconv.Atoi(r.URL.Query().Get("seconds"))
 	if r.Method != http.MethodPost || r.URL.Path != "/admin/ratelimit/next" || err != nil || secs < 1 {
 		http.Error(w, "POST /admin/ratelimit/next?group=GROUP&seconds=N (N ≥ 1)", http.StatusBadRequest)

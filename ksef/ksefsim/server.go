@@ -158,6 +158,7 @@ type Server struct {
 	// selfBilling holds "seller|buyer" for each SelfInvoicing permission a seller granted
 	// (self_billing.go); guarded by mu, not kept across a restart.
 	selfBilling map[string]bool
+	ctxRates    map[string]rateTable // rate tables contexts set for themselves (ratelimit_testdata.go); guarded by mu
 	// rateFaults are blocks armed by RateLimitNext, by group; guarded by mu.
 	rateFaults map[string]time.Duration
 }
@@ -739,7 +740,7 @@ func (s *Server) admitRate(w http.ResponseWriter, r *http.Request, group string,
 	if s.opts.RateLimits == "off" {
 		return true
 	}
-	lim, ok := s.limits[group]
+	lim, ok := s.rateLimitFor(ar, group) // the caller context's table (ratelimit_testdata.go)
 	if !ok {
 		return true
 	}
