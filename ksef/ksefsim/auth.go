@@ -88,7 +88,10 @@ func (s *Server) route(method, tmpl string) handlerFunc {
 	case "DELETE /testdata/limits/context/session":
 		return s.authed(s.handleResetContextLimits)
 	}
-	return s.rateLimitsRoute(method + " " + tmpl) // ratelimit_testdata.go
+	if h := s.rateLimitsRoute(method + " " + tmpl); h != nil { // ratelimit_testdata.go
+		return h
+	}
+	return s.attachmentRoute(method + " " + tmpl) // attachments.go
 }
 
 // authed requires a live access token.

@@ -89,7 +89,7 @@ func TestAutoOfflineCountsPolishDays(t *testing.T) {
 
 // TestSelfBillingNeedsTheSellersGrant: a buyer's context sends an invoice self-billed in its
 // seller's name: 410 without the seller's SelfInvoicing grant, registered under the seller with it;
-// an invoice of another seller that is not self-billed stays a 450.
+// an invoice of another seller that is not self-billed is a 410 too (CIRFMF/ksef-api #826).
 func TestSelfBillingNeedsTheSellersGrant(t *testing.T) {
 	c, s, access, sess, k := startOnline(t)
 	const seller = "3861610227"
@@ -107,8 +107,8 @@ func TestSelfBillingNeedsTheSellersGrant(t *testing.T) {
 	if st := send("SB-1", true); statusCode(st) != 410 {
 		t.Errorf("self-billed without a grant: %v, want 410", st)
 	}
-	if st := send("SB-2", false); statusCode(st) != 450 {
-		t.Errorf("another seller's invoice, not self-billed: %v, want 450", st)
+	if st := send("SB-2", false); statusCode(st) != 410 {
+		t.Errorf("another seller's invoice, not self-billed: %v, want 410", st)
 	}
 	s.GrantSelfInvoicing(seller, testNIP)
 	if st := send("SB-3", true); statusCode(st) != 200 || !strings.HasPrefix(st["ksefNumber"].(string), seller+"-") {

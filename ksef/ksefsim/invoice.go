@@ -8,7 +8,10 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
+
+	"github.com/ksef-sync/ksef-sync/internal/plzone"
 )
 
 const (
@@ -45,6 +48,14 @@ type invoiceFacts struct {
 	SelfInvoicing bool
 	HasAttachment bool
 	HasSubject3   bool
+	// OtherNIPs are the NIPs of the third subjects (Podmiot3, by NIP or by the NIP that begins an
+	// IDWew) and of the authorized subject (PodmiotUpowazniony), whose check digits KSeF verifies.
+	OtherNIPs []partyNIP
+}
+
+// partyNIP is a NIP found in an invoice and the element it was found in.
+type partyNIP struct {
+	Where, NIP string
 }
 
 // invoiceError is a rejected invoice: Code is the invoice status code (430, 450).
@@ -159,6 +170,12 @@ func parseInvoice(data []byte) (*invoiceFacts, error) {
 				f.BuyerIDType = "None"
 			case "Faktura/Podmiot2/DaneIdentyfikacyjne/Nazwa":
 				f.BuyerName = v
+			case "Faktura/Podmiot3/DaneIdentyfikacyjne/NIP", "Faktura/PodmiotUpowazniony/DaneIdentyfikacyjne/NIP":
+				f.OtherNIPs = append(f.OtherNIPs, partyNIP{stack[1] + "/DaneIdentyfikacyjne/NIP", v})
+			case "Faktura/Podmiot3/DaneIdentyfikacyjne/IDWew":
+				// TNIPIdWew: the unit's NIP, a hyphen and five digits ("[1-9]((\d[1-9])|([1-9]\d))\d{7}-\d{5}").
+				nip, _, _ := strings.Cut(v, "-")
+				f.OtherNIPs = append(f.OtherNIPs, partyNIP{"Podmiot3/DaneIdentyfikacyjne/IDWew", nip})
 			case "Faktura/Fa/P_2":
 				f.InvoiceNumber = v
 			case "Faktura/Fa/P_1":
@@ -264,8 +281,9 @@ func lookupForm(systemCode, schemaVersion, value string) (formSpec, bool) {
 }
 
 // checkInvoice applies the per-invoice content rules for a session of form fs and context NIP,
-// whose session kind allows invoices of the sizes in limits.
-func checkInvoice(data []byte, fs formSpec, contextNIP string, batch bool, limits sessionLimits) (*invoiceFacts, *invoiceError) {
+// whose session kind allows invoices of the sizes in limits. attachmentsAllowed says whether the
+// invoice may carry a Zalacznik where it is sent (see attachmentsAllowedIn).
+func checkInvoice(data []byte, fs formSpec, contextNIP string, attachmentsAllowed bool, limits sessionLimits) (*invoiceFacts, *invoiceError) {
 	f, err := parseInvoice(data)
 	if err != nil {
 		var ie *invoiceError
@@ -274,19 +292,17 @@ func checkInvoice(data []byte, fs formSpec, contextNIP string, batch bool, limit
 		}
 		return nil, verificationError("%v", err)
 	}
-	if f.Namespace != fs.Namespace {
-		return nil, verificationError("root namespace %q does not match form %s (%s)", f.Namespace, fs.SystemCode, fs.Namespace)
-	}
-	if f.SystemCode != fs.SystemCode {
-		return nil, verificationError("KodFormularza kodSystemowy %q does not match session form %q", f.SystemCode, fs.SystemCode)
+	if ie := checkForm(f, fs); ie != nil {
+		return nil, ie
 	}
 	// The sizes are the context's, not fixed: KSeF raises them per context on request ("kontekstu -
 	// np. zwiększenie maksymalnego rozmiaru faktury", limity.md "Dostosowanie limitów") and tells
 	// the context its limits in GET /limits/context.
 	limit := limits.MaxInvoiceSizeInMB * megabyte
 	if f.HasAttachment {
-		if !batch {
-			return nil, &invoiceError{Code: 415, Description: "Brak możliwości wysyłania faktury z załącznikiem", Details: []string{"invoices with Zalacznik may only be sent in a batch session"}}
+		if !attachmentsAllowed {
+			// The detail is the simulator's own: no production answer to this case is quoted.
+			return nil, attachmentRefused("Faktura z załącznikiem może zostać wysłana tylko w sesji wsadowej.")
 		}
 		limit = limits.MaxInvoiceWithAttachmentSizeInMB * megabyte
 	}
@@ -300,7 +316,87 @@ func checkInvoice(data []byte, fs formSpec, contextNIP string, batch bool, limit
 		return nil, ie
 	}
 	if f.SellerNIP != contextNIP && !selfBilledBy(f, contextNIP) {
-		return nil, &invoiceError{Code: 450, Description: "Błąd weryfikacji semantyki dokumentu faktury", Details: []string{fmt.Sprintf("semantic error: seller NIP %s differs from context NIP %s", f.SellerNIP, contextNIP)}}
+		return nil, notEntitledToIssue(contextNIP, f.SellerNIP) // self_billing.go
 	}
 	return f, nil
+}
+
+// attachmentsAllowedIn says where an invoice may carry a Zalacznik: "Wysyłka faktur z załącznikami
+// jest dozwolona tylko w trybie wsadowym. Wyjątek: W przypadku przesyłania korekty technicznej
+// faktury offline dopuszczalne jest użycie sesji interaktywnej." (weryfikacja-faktury.md,
+// "Ograniczenia dotyczące załączników"). A technical correction is a send with
+// hashOfCorrectedInvoice (correction.go).
+func attachmentsAllowedIn(batch bool, inv *invoice) bool {
+	return batch || inv.CorrectedHash != ""
+}
+
+// attachmentRefused is invoice status 415 "Brak możliwości wysyłania faktury z załącznikiem"
+// (open-api.json, SessionInvoiceStatusResponse.status) with detail.
+func attachmentRefused(detail string) *invoiceError {
+	return &invoiceError{Code: 415, Description: "Brak możliwości wysyłania faktury z załącznikiem", Details: []string{detail}}
+}
+
+// checkForm refuses an invoice of another form than the session's. The invoice "musi być zgodna z
+// zadeklarowanym schematem podanym przy otwarciu sesji" (weryfikacja-faktury.md, "Weryfikacja
+// XML"), so another root namespace or KodFormularza@kodSystemowy fails that schema, and KSeF
+// answers schema errors with 450 and the .NET validator's message: "Błąd weryfikacji semantyki
+// dokumentu faktury The value of the 'kodSystemowy' attribute does not equal its fixed value."
+// (CIRFMF/ksef-api #495). The namespace message is .NET's for an element its schema does not
+// declare; no production answer quotes it.
+func checkForm(f *invoiceFacts, fs formSpec) *invoiceError {
+	if f.Namespace != fs.Namespace {
+		root := "Faktura"
+		if f.Namespace != "" {
+			root = f.Namespace + ":Faktura"
+		}
+		return semanticError("The '%s' element is not declared.", root)
+	}
+	if f.SystemCode != fs.SystemCode {
+		return semanticError("The value of the 'kodSystemowy' attribute does not equal its fixed value.")
+	}
+	return nil
+}
+
+// checkDeclared compares a decrypted online invoice with the invoiceSize and invoiceHash its send
+// declared. KSeF checks those only after it took the send (202; the 400 codes 21402 "Długość treści
+// nie zgadza się z rozmiarem pliku." and 21403 of open-api.json concern the encrypted content) and
+// ends the invoice with 430 "Błąd weryfikacji pliku faktury", in production's words
+// "Rozmiar przesłanego pliku faktury nie zgadza się z zadeklarowaną wartością: 2965." (the declared
+// invoiceSize; CIRFMF/ksef-api #128; #234 quotes an older wording, "Rozmiar faktury nie zgadza się z
+// zadeklarowaną wartością: '1798'."). No answer to a wrong invoiceHash is quoted: its words are ours.
+func checkDeclared(plain []byte, size int64, hash string) *invoiceError {
+	if int64(len(plain)) != size {
+		return verificationError("Rozmiar przesłanego pliku faktury nie zgadza się z zadeklarowaną wartością: %d.", size)
+	}
+	if sha256B64(plain) != hash {
+		return verificationError("Skrót przesłanego pliku faktury nie zgadza się z zadeklarowaną wartością: %s.", hash)
+	}
+	return nil
+}
+
+// checkAtAcceptanceLocked applies the rules that depend on the simulator's state or on when the
+// invoice came, after its content passed: the seller's SelfInvoicing grant (self_billing.go), the
+// issue date and the attachment consent (attachments.go). Callers hold s.mu.
+func (s *Server) checkAtAcceptanceLocked(inv *invoice, f *invoiceFacts) *invoiceError {
+	if ie := s.checkSelfBillingLocked(f, inv.ContextNIP); ie != nil {
+		return ie
+	}
+	if ie := checkIssueDate(f, inv.Received); ie != nil {
+		return ie
+	}
+	return s.checkAttachmentConsentLocked(f, inv.ContextNIP, inv.Received)
+}
+
+// checkIssueDate refuses an invoice dated after the day KSeF received it: "Data wystawienia
+// faktury (P_1) nie może być późniejsza niż data przyjęcia dokumentu do systemu KSeF"
+// (weryfikacja-faktury.md, "Walidacja dat"). The day is Poland's, as P_1's is, and received is the
+// moment the offline marking (recordInvoiceLocked) compares P_1 with too: the send of an online
+// invoice, the opening of a batch session. The text names no status code: 450 "Błąd weryfikacji
+// semantyki dokumentu faktury" is assumed, and the detail is the simulator's own.
+func checkIssueDate(f *invoiceFacts, received time.Time) *invoiceError {
+	day := received.In(plzone.Warsaw).Format(time.DateOnly)
+	if f.IssueDate > day {
+		return semanticError("Data wystawienia faktury (P_1) %s jest późniejsza niż data przyjęcia dokumentu do systemu KSeF (%s).", f.IssueDate, day)
+	}
+	return nil
 }

@@ -7,20 +7,32 @@ import (
 
 // Checks production KSeF makes on the invoice content that a schema alone does not express.
 
-// checkRealism applies the NIP checksum to seller and buyer and the discouraged-character rule.
+// checkRealism applies the NIP check digit and the discouraged-character rule.
 func checkRealism(data []byte, f *invoiceFacts) *invoiceError {
 	if ie := checkDiscouraged(data); ie != nil {
 		return ie
 	}
-	// The schema's TNrNIP pattern does not check the control digit; KSeF does, for Podmiot1 and
-	// for a Podmiot2 identified by NIP (status 450 "Błąd weryfikacji semantyki dokumentu faktury",
-	// open-api.json SessionInvoiceStatusResponse.status). The digit is the weighted sum
-	// 6,5,7,2,3,4,5,6,7 of the first nine digits modulo 11 (a remainder of 10 is never issued).
-	if !validNIP(f.SellerNIP) {
-		return semanticError("seller NIP %s (Podmiot1) has a wrong check digit", f.SellerNIP)
+	return checkNIPs(f)
+}
+
+// checkNIPs verifies the check digit of every NIP in the invoice. The schema's TNrNIP pattern does
+// not; KSeF does: "Sprawdzenie sumy kontrolnej NIP dla: Podmiot1, Podmiot2, Podmiot3 oraz
+// PodmiotUpowazniony (jeśli występuje)" and "Sprawdzenie sumy kontrolnej NIP w identyfikatorze
+// wewnętrznym (InternalId) dla Podmiot3" (weryfikacja-faktury.md, "Walidacja numeru NIP"; since
+// API 2.0.1, CIRFMF/ksef-api #559). The docs say PROD only; the simulator checks everywhere,
+// which is stricter, and its clients target PROD. The status is 450 "Błąd weryfikacji semantyki
+// dokumentu faktury" (open-api.json SessionInvoiceStatusResponse.status); no production detail is
+// quoted, so the Polish words are the simulator's own. The digit is the weighted sum
+// 6,5,7,2,3,4,5,6,7 of the first nine digits modulo 11 (a remainder of 10 is never issued).
+func checkNIPs(f *invoiceFacts) *invoiceError {
+	nips := []partyNIP{{"Podmiot1/DaneIdentyfikacyjne/NIP", f.SellerNIP}}
+	if f.BuyerIDType == "Nip" {
+		nips = append(nips, partyNIP{"Podmiot2/DaneIdentyfikacyjne/NIP", f.BuyerID})
 	}
-	if f.BuyerIDType == "Nip" && !validNIP(f.BuyerID) {
-		return semanticError("buyer NIP %s (Podmiot2) has a wrong check digit", f.BuyerID)
+	for _, p := range append(nips, f.OtherNIPs...) {
+		if !validNIP(p.NIP) {
+			return semanticError("Nieprawidłowa suma kontrolna numeru NIP %s (%s).", p.NIP, p.Where)
+		}
 	}
 	return nil
 }

@@ -31,6 +31,21 @@ func (s *Server) checkSelfBillingLocked(f *invoiceFacts, context string) *invoic
 	if f == nil || f.SellerNIP == context || s.selfBilling[f.SellerNIP+"|"+context] {
 		return nil
 	}
+	// Production's detail for a self-billed invoice without the grant is not quoted (ksef-client-java
+	// #91 gives only "410 - Nieprawidłowy zakres uprawnień"); the simulator assumes the words it
+	// gives a context that is not the seller (notEntitledToIssue).
+	return notEntitledToIssue(context, f.SellerNIP)
+}
+
+// notEntitledToIssue is KSeF's answer to an invoice that the context sends in another seller's
+// (Podmiot1's) name without the right to: 410 "Nieprawidłowy zakres uprawnień" (open-api.json,
+// invoice status codes), in production's words {"code":410,"description":"Nieprawidłowy zakres
+// uprawnień","details":["Kontekst NIP2 nie jest uprawniony do wystawienia faktury w imieniu
+// sprzedawcy (NIP: NIP1)"]} (CIRFMF/ksef-api #826, PROD). Issuing is tied to the context: an
+// invoice of seller B sent in context A got "błąd 410 – nieprawidłowy zakres uprawnień" even after
+// B let A issue its invoices, and only "samofakturowanie" worked (#578, TEST). An earlier
+// production answered the same case with the detail "Brak uprawnienia fakturowego" (#142, 2025-10).
+func notEntitledToIssue(context, seller string) *invoiceError {
 	return &invoiceError{Code: 410, Description: "Nieprawidłowy zakres uprawnień",
-		Details: []string{fmt.Sprintf("seller %s has not granted context %s the SelfInvoicing permission", f.SellerNIP, context)}}
+		Details: []string{fmt.Sprintf("Kontekst %s nie jest uprawniony do wystawienia faktury w imieniu sprzedawcy (NIP: %s)", context, seller)}}
 }

@@ -159,6 +159,8 @@ type Server struct {
 	// (self_billing.go); guarded by mu, not kept across a restart.
 	selfBilling map[string]bool
 	ctxRates    map[string]rateTable // rate tables contexts set for themselves (ratelimit_testdata.go); guarded by mu
+	// attachmentsEnd is when each NIP's consent to send attachments ends (attachments.go); guarded by mu.
+	attachmentsEnd map[string]time.Time
 	// rateFaults are blocks armed by RateLimitNext, by group; guarded by mu.
 	rateFaults map[string]time.Duration
 }
@@ -523,6 +525,7 @@ func (s *Server) buildMux() http.Handler {
 	mux.HandleFunc("/admin/invoices/", s.serveStatusFaultAdmin) // status_faults.go
 	mux.HandleFunc("/admin/batches/", s.serveStatusFaultAdmin)
 	mux.HandleFunc("/admin/logins/", s.serveStatusFaultAdmin)
+	mux.HandleFunc("/admin/attachments", s.serveAttachmentAdmin)
 	mux.HandleFunc("/admin/ratelimit/", s.serveRateLimitAdmin) // ratelimit_fault.go
 	// The status service is another host: API faults never reach it (latarnia.go).
 	return s.withLatarnia(s.withFaults(s.withLostAnswers(mux)))

@@ -194,15 +194,14 @@ func (s *Server) handleSendInvoice(w http.ResponseWriter, ar *apiRequest) {
 		CorrectedHash: corrected}
 	pt, err := aesCBCDecrypt(sess.AESKey, sess.IV, ct)
 	if err != nil {
-		inv.Code, inv.Description, inv.Details = 435, "Błąd odszyfrowania pliku", []string{err.Error()}
+		// production's details (CIRFMF/ksef-api #677: {"code":435,"description":"Błąd odszyfrowania
+		// pliku","details":["Plik niepoprawnie zaszyfrowany"]})
+		inv.Code, inv.Description, inv.Details = 435, "Błąd odszyfrowania pliku", []string{"Plik niepoprawnie zaszyfrowany"}
 	} else {
-		if !matchesDeclared(w, ar.r, pt, req.InvoiceSize, req.InvoiceHash,
-			fmt.Sprintf("invoiceSize %d, decrypted size %d", req.InvoiceSize, len(pt)), "invoiceHash does not match the decrypted invoice") {
-			return
-		}
 		inv.Delay = s.drawStepLocked()
-		// status_faults.go: an injected status the content checks never give.
-		if !s.takeInvoiceFaultLocked(inv) {
+		if ie := checkDeclared(pt, req.InvoiceSize, req.InvoiceHash); ie != nil { // invoice.go
+			inv.Code, inv.Description, inv.Details = ie.Code, ie.Description, ie.Details
+		} else if !s.takeInvoiceFaultLocked(inv) { // status_faults.go: an injected status the content checks never give
 			if err := s.processInvoiceLocked(inv, pt, false, ar.now.Add(2*s.invoiceDelay(inv))); err != nil {
 				writeException(w, ar.r, 500, 0, "internal error", err.Error())
 				return
@@ -234,7 +233,7 @@ func matchesDeclared(w http.ResponseWriter, r *http.Request, data []byte, size i
 
 // processInvoiceLocked decides an invoice's fate: content checks, duplicates, KSeF number.
 func (s *Server) processInvoiceLocked(inv *invoice, xmlData []byte, batch bool, acquired time.Time) error {
-	facts, ierr := checkInvoice(xmlData, inv.Form, inv.ContextNIP, batch, s.sessionLimitsLocked(inv.ContextNIP, batch))
+	facts, ierr := checkInvoice(xmlData, inv.Form, inv.ContextNIP, attachmentsAllowedIn(batch, inv), s.sessionLimitsLocked(inv.ContextNIP, batch))
 	return s.recordInvoiceLocked(inv, xmlData, facts, ierr, acquired)
 }
 
@@ -248,7 +247,7 @@ func (s *Server) recordInvoiceLocked(inv *invoice, xmlData []byte, facts *invoic
 		s.st.Counters.DuplicateSubmissions++
 	}
 	if ierr == nil {
-		ierr = s.checkSelfBillingLocked(facts, inv.ContextNIP) // self_billing.go
+		ierr = s.checkAtAcceptanceLocked(inv, facts) // invoice.go
 	}
 	if ierr != nil {
 		inv.Code, inv.Description, inv.Details = ierr.Code, ierr.Description, ierr.Details

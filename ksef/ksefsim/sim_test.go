@@ -177,11 +177,13 @@ func TestOnlineInvoiceAcceptedAndDuplicate(t *testing.T) {
 	if statusCode(st) != 440 || ext["originalKsefNumber"] != ksef || ext["originalSessionReferenceNumber"] != sess {
 		t.Fatalf("duplicate status %v", st["status"])
 	}
-	// Wrong seller NIP → 450.
+	// A seller NIP other than the context's → 410 with production's detail (CIRFMF/ksef-api #826).
 	bad := sendInvoice(t, s, access, sess, k, sampleInvoice(t, "3861610227", "0002"))
 	c.Advance(2 * time.Second)
-	if got := statusCode(invoiceStatus(t, s, access, sess, bad)); got != 450 {
-		t.Fatalf("foreign seller status %d, want 450", got)
+	st = invoiceStatus(t, s, access, sess, bad)
+	want := "Kontekst " + testNIP + " nie jest uprawniony do wystawienia faktury w imieniu sprzedawcy (NIP: 3861610227)"
+	if details := fmt.Sprint(st["status"].(map[string]any)["details"]); statusCode(st) != 410 || details != "["+want+"]" {
+		t.Fatalf("foreign seller: %v, want 410 with %q", st["status"], want)
 	}
 	stats := s.Stats()
 	if stats.Duplicates440 != 1 || stats.DuplicateSubmissions != 1 || len(stats.Accepted) != 1 || stats.Accepted[0].KsefNumber != ksef {
@@ -574,13 +576,12 @@ func TestKsefNumberCRC(t *testing.T) {
 	_ = base64.StdEncoding
 }
 
-// TestSendInvoiceChecksDeclaredSizesAndHashes: an online invoice whose encrypted or plain size or
-// SHA-256 is not what the request declares is refused with 21402 (size) or 21403 (hash).
+// TestSendInvoiceChecksDeclaredSizesAndHashes: an online invoice whose encrypted size or SHA-256
+// is not what the request declares is refused with 21402 (size) or 21403 (hash), as open-api.json
+// says of the content sent.
 func TestSendInvoiceChecksDeclaredSizesAndHashes(t *testing.T) {
 	_, s, access, sess, k := startOnline(t)
-	for field, want := range map[string]int{
-		"encryptedInvoiceSize": 21402, "encryptedInvoiceHash": 21403, "invoiceSize": 21402, "invoiceHash": 21403,
-	} {
+	for field, want := range map[string]int{"encryptedInvoiceSize": 21402, "encryptedInvoiceHash": 21403} {
 		body := sendRequest(t, k, sampleInvoice(t, testNIP, "DECL-"+field))
 		if strings.HasSuffix(field, "Size") {
 			body[field] = body[field].(int) + 1
@@ -591,5 +592,33 @@ func TestSendInvoiceChecksDeclaredSizesAndHashes(t *testing.T) {
 		if code := must(t, r, 400).exceptionCode(t); code != want {
 			t.Errorf("wrong %s: exception %d, want %d", field, code, want)
 		}
+	}
+}
+
+// TestWrongPlainSizeOrHashIsInvoiceStatus430: the invoiceSize or invoiceHash of the invoice before
+// encryption is checked after the send is taken (202): the invoice ends with 430 "Błąd weryfikacji
+// pliku faktury" and production's detail naming the declared size (CIRFMF/ksef-api #128).
+func TestWrongPlainSizeOrHashIsInvoiceStatus430(t *testing.T) {
+	c, s, access, sess, k := startOnline(t)
+	for field, detail := range map[string]string{
+		"invoiceSize": "Rozmiar przesłanego pliku faktury nie zgadza się z zadeklarowaną wartością: %d.",
+		"invoiceHash": "Skrót przesłanego pliku faktury nie zgadza się z zadeklarowaną wartością: %s.",
+	} {
+		body := sendRequest(t, k, sampleInvoice(t, testNIP, "PLAIN-"+field))
+		if field == "invoiceSize" {
+			body[field] = body[field].(int) + 1
+		} else {
+			body[field] = sha256B64([]byte("something else"))
+		}
+		r := must(t, call(t, "POST", s.URL()+"/sessions/online/"+sess+"/invoices", access, body), 202).json(t)
+		c.Advance(time.Minute)
+		st := invoiceStatus(t, s, access, sess, r["referenceNumber"].(string))["status"].(map[string]any)
+		want := fmt.Sprintf(detail, body[field])
+		if st["code"] != float64(430) || st["description"] != "Błąd weryfikacji pliku faktury" || fmt.Sprint(st["details"]) != "["+want+"]" {
+			t.Errorf("wrong %s: status %v, want 430 with %q", field, st, want)
+		}
+	}
+	if n := len(s.Stats().Accepted); n != 0 {
+		t.Errorf("%d invoices accepted, want none", n)
 	}
 }
