@@ -141,6 +141,7 @@ type Client struct {
 	pageSize   int
 	authPoll   time.Duration
 	observer   observer
+	gate       *firewallGate // shared with every Client of the process on this KSeF (firewall_gate.go)
 
 	keysMu      sync.Mutex
 	keys        []PublicKeyCertificate
@@ -201,6 +202,7 @@ func New(opts Options) (*Client, error) {
 	}
 	c.pacer = newPacer(c.clock, limits)
 	c.pacer.observe = c.observer
+	c.gate = firewallGateFor(c.baseStr, c.clock)
 	return c, nil
 }
 
@@ -277,9 +279,18 @@ func (c *Client) do(ctx context.Context, cl call) error {
 			}
 			token = t
 		}
+		ticket, repace, err := c.admit(ctx, cl)
+		if err != nil {
+			return err
+		}
+		if repace {
+			attempt-- // a pause at the firewall gate is not a retry of the operation
+			continue
+		}
 		started := c.clock.Now()
 		status, hdr, body, err := c.exchange(ctx, cl, token)
 		c.observer.request(group, status, c.clock.Now().Sub(started))
+		c.settle(cl, ticket, status, hdr, body, err)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -344,13 +355,16 @@ func (c *Client) do(ctx context.Context, cl call) error {
 			continue // the pacer waits out the block before the next attempt
 		case errors.As(perr, &blocked):
 			// The firewall stopped the request before KSeF saw it: repeating cannot duplicate
-			// anything, but it must be slower than for a 5xx, or the block only grows.
-			c.log.Warn("blocked by KSeF's firewall, incident "+orNone(blocked.IncidentID), "op", c.describe(cl), "status", status, "attempt", attempt+1)
+			// anything, but it must be slower than for a 5xx, or the block only grows. An API call
+			// waits at the firewall gate, which settle has closed (and logged, once per process).
+			c.log.Debug("blocked by KSeF's firewall, incident "+orNone(blocked.IncidentID), "op", c.describe(cl), "status", status, "attempt", attempt+1)
 			if attempt >= c.maxRetries {
 				return c.fail(cl, perr)
 			}
-			if err := c.backoff(ctx, attempt+2); err != nil {
-				return err
+			if cl.rawURL != "" {
+				if err := c.backoff(ctx, attempt+2); err != nil {
+					return err
+				}
 			}
 			continue
 		case status >= 500 || errors.As(perr, &unavail):
@@ -387,6 +401,39 @@ func (c *Client) do(ctx context.Context, cl call) error {
 			continue
 		}
 		return c.fail(cl, perr)
+	}
+}
+
+// admit passes an API call through the firewall gate (firewall_gate.go). repace says the call waited
+// there and was not the probe: it goes back to the pacer, whose slot is stale, and for a token, which
+// may have expired meanwhile. A call the gate holds longer than the caller's wait limit fails with a
+// held *BlockedError; nothing was sent.
+func (c *Client) admit(ctx context.Context, cl call) (t gateTicket, repace bool, err error) {
+	if cl.rawURL != "" {
+		return gateTicket{}, false, nil // pre-signed storage links are another service
+	}
+	t, err = c.gate.enter(ctx, c.clock)
+	var held *BlockedError
+	if errors.As(err, &held) {
+		return t, false, c.fail(cl, err)
+	}
+	return t, err == nil && t.paused && !t.probe, err
+}
+
+// settle tells the firewall gate what became of an API request it let through: blocked by the
+// firewall, let through (any answer from behind it), or no answer at all.
+func (c *Client) settle(cl call, t gateTicket, status int, hdr http.Header, body []byte, err error) {
+	if cl.rawURL != "" {
+		return
+	}
+	var blocked *BlockedError
+	switch {
+	case err != nil:
+		c.gate.unsettled(t)
+	case status == http.StatusForbidden && errors.As(classifyForeign(status, hdr, body), &blocked):
+		c.gate.blocked(t, c.clock.Now(), blocked.IncidentID, c.log, c.describe(cl))
+	default:
+		c.gate.passed(t, c.clock.Now(), c.log)
 	}
 }
 

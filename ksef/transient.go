@@ -48,9 +48,18 @@ func (e *UnavailableError) Error() string {
 type BlockedError struct {
 	HTTPStatus int
 	IncidentID string
+	// Held marks a request our process-wide pause after a firewall block held back (firewall_gate.go)
+	// because the caller's wait limit (WithWaitLimit) is shorter than the pause: nothing was sent.
+	// RetryAfter is then what is left of the pause; IncidentID is the block's.
+	Held       bool
+	RetryAfter time.Duration
 }
 
 func (e *BlockedError) Error() string {
+	if e.Held {
+		return fmt.Sprintf("ksef: KSeF's firewall appears to block this IP address (incident %s); requests to KSeF are paused for %s more; "+
+			"if it persists, report the incident to KSeF support", orNone(e.IncidentID), e.RetryAfter)
+	}
 	if e.IncidentID == "" {
 		return fmt.Sprintf("ksef: blocked by KSeF's firewall (HTTP %d); if it persists, report it to KSeF support", e.HTTPStatus)
 	}
@@ -97,8 +106,9 @@ func MayHaveReachedKSeF(err error) bool {
 func IsTransient(err error) bool { return IsRetriable(err) }
 
 // RetryAfterHint suggests how long to wait before trying the failed operation again: exactly
-// Retry-After for a 429 or a 503 that sent one, a minute for a firewall block (it lifts slowly;
-// hammering makes it worse), a few seconds for other weather, 0 when err is not transient.
+// Retry-After for a 429 or a 503 that sent one, a minute for a firewall block or what is left of
+// the process-wide pause after one if that is longer (it lifts slowly; hammering makes it worse),
+// a few seconds for other weather, 0 when err is not transient.
 func RetryAfterHint(err error) time.Duration {
 	var rl *RateLimitError
 	if errors.As(err, &rl) {
@@ -106,7 +116,7 @@ func RetryAfterHint(err error) time.Duration {
 	}
 	var b *BlockedError
 	if errors.As(err, &b) {
-		return time.Minute
+		return max(b.RetryAfter, time.Minute)
 	}
 	var u *UnavailableError
 	if errors.As(err, &u) && u.RetryAfter > 0 {

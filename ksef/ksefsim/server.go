@@ -56,6 +56,8 @@ type Options struct {
 	// spec violation (Stats), as requests are counted: our client and our simulator must not share
 	// a misreading of what KSeF sends. It costs CPU, so only tests turn it on (simtest.Start does).
 	CheckResponses bool
+	// IPBlock blocks a client IP at KSeF's firewall from the start (ip_block.go).
+	IPBlock IPBlock
 
 	// trustAnySet tells New that TrustAnySelfSigned was set explicitly (see WithoutSelfSigned).
 	trustAnySet bool
@@ -137,6 +139,7 @@ type Server struct {
 	delayDist DelayDist
 	latarnia  latarnia    // the status service; see latarnia.go
 	lost      lostAnswers // answers to lose after the work is done; see lost_answers.go
+	ipBlock   ipBlock     // a client IP the firewall refuses; see ip_block.go
 
 	dirty    chan struct{}
 	bgCtx    context.Context
@@ -227,6 +230,7 @@ func New(opts Options) (*Server, error) {
 		s.bg.Add(1)
 		go s.saver()
 	}
+	s.BlockIP(opts.IPBlock)
 	s.handler = s.buildMux()
 	return s, nil
 }
@@ -527,8 +531,9 @@ func (s *Server) buildMux() http.Handler {
 	mux.HandleFunc("/admin/logins/", s.serveStatusFaultAdmin)
 	mux.HandleFunc("/admin/attachments", s.serveAttachmentAdmin)
 	mux.HandleFunc("/admin/ratelimit/", s.serveRateLimitAdmin) // ratelimit_fault.go
+	mux.HandleFunc("/admin/firewall/", s.serveFirewallAdmin)   // ip_block.go
 	// The status service is another host: API faults never reach it (latarnia.go).
-	return s.withLatarnia(s.withFaults(s.withLostAnswers(mux)))
+	return s.withLatarnia(s.withIPBlock(s.withFaults(s.withLostAnswers(mux))))
 }
 
 // withFaults applies the configured Faults to API and storage requests (never to /admin).

@@ -1,7 +1,6 @@
 package ksefsim
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	mrand "math/rand/v2"
@@ -123,11 +122,7 @@ func (s *Server) writeWeather(w http.ResponseWriter, kind string) bool {
 			"<body><h1>%d %s</h1><p>The server is temporarily unable to service your request.</p><hr><address>nginx</address></body></html>\n",
 			c, http.StatusText(c), c, http.StatusText(c))
 	case FaultWAF403:
-		// The body users report in CIRFMF/ksef-api #761.
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusForbidden)
-		_ = json.NewEncoder(w).Encode(map[string]any{"title": "Request blocked", "detail": "", "status": 403,
-			"security": map[string]string{"clientIp": "127.0.0.1", "incidentId": newUUID()}})
+		writeFirewall403(w, "127.0.0.1") // ip_block.go
 	case FaultStorageHTML:
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.WriteHeader(http.StatusOK)

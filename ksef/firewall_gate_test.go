@@ -1,0 +1,229 @@
+package ksef
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
+	"github.com/ksef-sync/ksef-sync/ksef/ksefsim/simtest"
+)
+
+// steppedClock is time the test moves from one wake-up to the next. Unlike fakeClock, Sleep does
+// not move it: it blocks until the test has moved the clock to its end, so goroutines sleeping
+// together wake together, and the test knows when every goroutine is asleep (nothing in flight).
+type steppedClock struct {
+	mu       sync.Mutex
+	asleep   *sync.Cond
+	now      time.Time
+	sleepers map[*sleeper]bool
+}
+
+type sleeper struct {
+	wake time.Time
+	done chan struct{}
+}
+
+func newSteppedClock(start time.Time) *steppedClock {
+	c := &steppedClock{now: start, sleepers: map[*sleeper]bool{}}
+	c.asleep = sync.NewCond(&c.mu)
+	return c
+}
+
+func (c *steppedClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *steppedClock) Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	c.mu.Lock()
+	s := &sleeper{wake: c.now.Add(d), done: make(chan struct{})}
+	c.sleepers[s] = true
+	c.asleep.Broadcast()
+	c.mu.Unlock()
+	select {
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+		c.mu.Lock()
+		delete(c.sleepers, s)
+		c.mu.Unlock()
+		return ctx.Err()
+	}
+}
+
+// step waits until n goroutines sleep, then moves the clock to the earliest wake-up and wakes
+// every sleeper due. It reports false when ctx ends first.
+func (c *steppedClock) step(ctx context.Context, n int) bool {
+	stop := context.AfterFunc(ctx, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.asleep.Broadcast()
+	})
+	defer stop()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for len(c.sleepers) < n {
+		if ctx.Err() != nil {
+			return false
+		}
+		c.asleep.Wait()
+	}
+	var next time.Time
+	for s := range c.sleepers {
+		if next.IsZero() || s.wake.Before(next) {
+			next = s.wake
+		}
+	}
+	c.now = next
+	for s := range c.sleepers {
+		if !s.wake.After(c.now) {
+			close(s.done)
+			delete(c.sleepers, s)
+		}
+	}
+	return true
+}
+
+// lockedBuffer is a log destination many goroutines write to.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// testNIPs returns n NIPs with valid check digits.
+func testNIPs(n int) []string {
+	w := [9]int{6, 5, 7, 2, 3, 4, 5, 6, 7}
+	var out []string
+	for base := 313000000; len(out) < n; base++ {
+		d := strconv.Itoa(base)
+		sum := 0
+		for i := range 9 {
+			sum += int(d[i]-'0') * w[i]
+		}
+		if sum%11 != 10 {
+			out = append(out, d+strconv.Itoa(sum%11))
+		}
+	}
+	return out
+}
+
+// blockIP blocks the test's own address at the simulator's firewall through its admin API and
+// returns the block's status.
+func blockIP(t *testing.T, sim *ksefsim.Server, minutes int) ksefsim.IPBlockStatus {
+	t.Helper()
+	return firewallAdmin(t, sim, http.MethodPost, fmt.Sprintf(`{"minutes": %d}`, minutes))
+}
+
+func firewallAdmin(t *testing.T, sim *ksefsim.Server, method, body string) ksefsim.IPBlockStatus {
+	t.Helper()
+	req, err := http.NewRequest(method, strings.TrimSuffix(sim.URL(), "/v2")+"/admin/firewall/block-ip", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st ksefsim.IPBlockStatus
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s block-ip: %d %v", method, resp.StatusCode, err)
+	}
+	return st
+}
+
+// TestFirewallBlockPausesEveryClient: 50 companies in one process, each with its own Client, each
+// asking KSeF something once a minute, when KSeF's firewall blocks the address for 5 minutes
+// (CIRFMF/ksef-docs limity/limity-api.md §3: "blokada dostępu do API KSeF dla danego podmiotu lub
+// zakresu adresów IP"). The first block pauses every Client, and only single probes test the
+// firewall (after 1, 3, 7 minutes): a handful of requests reach the blocked address instead of
+// about 50 a minute plus each one's retries. The block is logged once per pause, not per company,
+// and every company works again once a probe is let through.
+func TestFirewallBlockPausesEveryClient(t *testing.T) {
+	const companies = 50
+	clk := newSteppedClock(time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC))
+	sim := simtest.Start(t, ksefsim.Options{Now: clk.Now})
+	simtest.CheckSpec(t, sim)
+	var logs lockedBuffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	var mu sync.Mutex
+	lastOK := make([]time.Time, companies)
+	var wg sync.WaitGroup
+	for i, nip := range testNIPs(companies) {
+		c, err := New(Options{BaseURL: sim.URL(), Context: ContextIdentifier{Type: "Nip", Value: nip},
+			Auth: TokenAuth{Token: sim.Token(nip)}, Clock: clk, Logger: log.With("company", nip)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// each company's turn comes at its own second of the minute
+			for err := clk.Sleep(ctx, time.Duration(i+1)*time.Second); err == nil; err = clk.Sleep(ctx, time.Minute) {
+				if _, err := c.ContextLimits(ctx); err == nil {
+					mu.Lock()
+					lastOK[i] = clk.Now()
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+
+	var blockStart time.Time
+	for end := clk.Now().Add(15 * time.Minute); clk.Now().Before(end); {
+		if blockStart.IsZero() && !clk.Now().Before(end.Add(-13*time.Minute)) {
+			blockStart = clk.Now()
+			if st := blockIP(t, sim, 5); !st.Active || st.IP != "127.0.0.1" {
+				t.Fatalf("block: %+v", st)
+			}
+		}
+		if !clk.step(ctx, companies) {
+			t.Fatal("the companies did not all come to rest")
+		}
+	}
+	cancel()
+	wg.Wait()
+
+	refused := firewallAdmin(t, sim, http.MethodGet, "").Refused
+	if refused == 0 || refused > 5 {
+		t.Errorf("%d requests reached the blocked address during its 5 minutes, want a handful of probes", refused)
+	}
+	if n := strings.Count(logs.String(), "this IP address appears to be blocked"); n == 0 || n > refused {
+		t.Errorf("the block was logged %d times for %d refused requests, want once per pause", n, refused)
+	}
+	blockEnd := blockStart.Add(5 * time.Minute)
+	for i, ok := range lastOK {
+		if !ok.After(blockEnd) {
+			t.Fatalf("company %d: last success at %s, block ended at %s", i, ok.Format(time.TimeOnly), blockEnd.Format(time.TimeOnly))
+		}
+	}
+	t.Logf("refused during the block: %d", refused)
+}
