@@ -18,9 +18,14 @@ import (
 // lengthen the block. So the first firewall block closes a gate that every Client of the process
 // talking to the same KSeF shares: nobody sends while it is closed, then exactly one request (the
 // probe) tests the firewall. A probe let through opens the gate for everyone; a probe blocked again
-// closes it for twice as long.
+// closes it for longer. The first pause is short: a single 403 may be a blip (CIRFMF/ksef-api #761,
+// one token refresh), and a pause shorter than the daemon's wait limit costs no operation its turn;
+// a block that lasts shows itself on the probe.
 
 const (
+	// firewallRecheck is the first pause, before a probe tells a blip from a block that lasts.
+	firewallRecheck = 5 * time.Second
+	// firstFirewallPause is the pause once a probe was blocked too; it doubles up to the max.
 	firstFirewallPause = time.Minute
 	maxFirewallPause   = 16 * time.Minute
 	// probePoll is how often a request waiting for the probe's outcome looks again. It waits on
@@ -134,9 +139,12 @@ func (g *firewallGate) blocked(t gateTicket, now time.Time, incident string, log
 	if !first && !t.probe {
 		return
 	}
-	if first {
-		g.pause, g.since, g.closes = firstFirewallPause, now, g.closes+1
-	} else {
+	switch {
+	case first:
+		g.pause, g.since, g.closes = firewallRecheck, now, g.closes+1
+	case g.pause < firstFirewallPause:
+		g.pause = firstFirewallPause
+	default:
 		g.pause = min(2*g.pause, maxFirewallPause)
 	}
 	g.until, g.probing = now.Add(g.pause), false

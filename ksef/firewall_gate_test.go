@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -161,7 +162,7 @@ func firewallAdmin(t *testing.T, sim *ksefsim.Server, method, body string) ksefs
 // asking KSeF something once a minute, when KSeF's firewall blocks the address for 5 minutes
 // (CIRFMF/ksef-docs limity/limity-api.md §3: "blokada dostępu do API KSeF dla danego podmiotu lub
 // zakresu adresów IP"). The first block pauses every Client, and only single probes test the
-// firewall (after 1, 3, 7 minutes): a handful of requests reach the blocked address instead of
+// firewall (after 5 s, then 1, 2 and 4 minutes more): a handful of requests reach the blocked address instead of
 // about 50 a minute plus each one's retries. The block is logged once per pause, not per company,
 // and every company works again once a probe is let through.
 func TestFirewallBlockPausesEveryClient(t *testing.T) {
@@ -226,4 +227,30 @@ func TestFirewallBlockPausesEveryClient(t *testing.T) {
 		}
 	}
 	t.Logf("refused during the block: %d", refused)
+}
+
+// TestFirewallPauseHoldsBoundedCalls: a call whose caller will not wait long (the daemon's loop,
+// WithWaitLimit) waits out the short first pause after a firewall block, but is not sent while the
+// longer pause after a blocked probe lasts: it fails at once with a held BlockedError saying how
+// much of the pause is left, which RetryAfterHint passes on.
+func TestFirewallPauseHoldsBoundedCalls(t *testing.T) {
+	e := newEnv(t, ksefsim.Options{}, nil)
+	if err := e.c.Login(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	blockIP(t, e.sim, 5)
+	bounded := WithWaitLimit(e.ctx, 15*time.Second)
+	for range 3 {
+		_, err := e.c.ContextLimits(bounded)
+		var b *BlockedError
+		if !errors.As(err, &b) || !b.Held || b.RetryAfter != firstFirewallPause || RetryAfterHint(err) != firstFirewallPause || !IsTransient(err) {
+			t.Fatalf("a call during the pause: %v (%+v), want a held block with a minute left", err, b)
+		}
+		if !strings.Contains(err.Error(), "requests to KSeF are paused for 1m0s more") || b.IncidentID == "" {
+			t.Fatalf("message: %v", err)
+		}
+	}
+	if refused := e.sim.IPBlockStatus().Refused; refused != 2 {
+		t.Fatalf("%d requests reached the blocked address, want the first and one probe", refused)
+	}
 }

@@ -33,6 +33,9 @@
 //	                                       (POST /invoices/exports), redeem (POST /auth/token/redeem) or authInit
 //	                                       (POST /auth/ksef-token, /auth/xades-signature) take effect, then lose
 //	                                       their answer (how: drop | 504)
+//	POST /admin/firewall/block-ip          body: {"minutes": 5, "ip": "127.0.0.1"} (ip: default the caller's): every /v2
+//	                                       request from the address gets the firewall's 403 for that long (ip_block.go);
+//	                                       GET answers IPBlockStatus, with the count of requests refused
 //
 // The fault controls under /admin/exports/ (export_faults.go), /admin/batches/, /admin/invoices/,
 // /admin/logins/ (status_faults.go), /admin/ratelimit/ (ratelimit_fault.go) and /admin/latarnia
