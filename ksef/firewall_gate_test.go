@@ -1,19 +1,18 @@
 package ksef
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ksef-sync/ksef-sync/internal/testutil"
 	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
 	"github.com/ksef-sync/ksef-sync/ksef/ksefsim/simtest"
 )
@@ -98,41 +97,6 @@ func (c *steppedClock) step(ctx context.Context, n int) bool {
 	return true
 }
 
-// lockedBuffer is a log destination many goroutines write to.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// testNIPs returns n NIPs with valid check digits.
-func testNIPs(n int) []string {
-	w := [9]int{6, 5, 7, 2, 3, 4, 5, 6, 7}
-	var out []string
-	for base := 313000000; len(out) < n; base++ {
-		d := strconv.Itoa(base)
-		sum := 0
-		for i := range 9 {
-			sum += int(d[i]-'0') * w[i]
-		}
-		if sum%11 != 10 {
-			out = append(out, d+strconv.Itoa(sum%11))
-		}
-	}
-	return out
-}
-
 // blockIP blocks the test's own address at the simulator's firewall through its admin API and
 // returns the block's status.
 func blockIP(t *testing.T, sim *ksefsim.Server, minutes int) ksefsim.IPBlockStatus {
@@ -170,7 +134,7 @@ func TestFirewallBlockPausesEveryClient(t *testing.T) {
 	clk := newSteppedClock(time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC))
 	sim := simtest.Start(t, ksefsim.Options{Now: clk.Now})
 	simtest.CheckSpec(t, sim)
-	var logs lockedBuffer
+	var logs testutil.LogBuffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -178,7 +142,7 @@ func TestFirewallBlockPausesEveryClient(t *testing.T) {
 	var mu sync.Mutex
 	lastOK := make([]time.Time, companies)
 	var wg sync.WaitGroup
-	for i, nip := range testNIPs(companies) {
+	for i, nip := range testutil.ValidNIPs(companies) {
 		c, err := New(Options{BaseURL: sim.URL(), Context: ContextIdentifier{Type: "Nip", Value: nip},
 			Auth: TokenAuth{Token: sim.Token(nip)}, Clock: clk, Logger: log.With("company", nip)})
 		if err != nil {

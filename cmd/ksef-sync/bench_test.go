@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ksef-sync/ksef-sync/internal/testutil"
 	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
 )
 
@@ -231,29 +232,12 @@ func saveLines(sc *bufio.Scanner, path string, written *atomic.Int64) {
 	}
 }
 
-// validNIPs returns n NIPs with valid check digits, none of them the office's.
-func validNIPs(n int) []string {
-	w := [9]int{6, 5, 7, 2, 3, 4, 5, 6, 7}
-	var out []string
-	for base := 212000000; len(out) < n; base++ { // TNIP: the 2nd and 3rd digits are not both 0
-		d := strconv.Itoa(base)
-		sum := 0
-		for i := range 9 {
-			sum += int(d[i]-'0') * w[i]
-		}
-		if sum%11 != 10 {
-			out = append(out, d+strconv.Itoa(sum%11))
-		}
-	}
-	return out
-}
-
 // benchFleet configures n companies logging in with the office's certificate (granted in each
 // context), at the default timings.
 func benchFleet(b *testing.B, n int) (*fleetFixture, []fleetCompany) { return benchFleetT(b, n) }
 
 func benchFleetT(b testing.TB, n int) (*fleetFixture, []fleetCompany) {
-	nips := validNIPs(n)
+	nips := testutil.ValidNIPs(n) // none of them the office's
 	sim := startSim(b, ksefsim.Options{DefaultNIP: officeNIP, RateLimits: "production", Grants: map[string][]string{officeNIP: nips}})
 	cos := make([]fleetCompany, n)
 	for i, nip := range nips {
