@@ -15,7 +15,8 @@ import (
 // (np. oddziały, jednostki organizacyjne JST, inne uprawnione podmioty)"). The 440 names the original
 // in extensions.originalSessionReferenceNumber and originalKsefNumber (open-api.json, the invoice
 // status table). The other tool's session belongs to its own context, so the seller's context cannot
-// list it or fetch UPOs from it (21173), but can fetch the invoice itself by its KSeF number.
+// list it or fetch UPOs from it (403 insufficient-resource-access, status.go), but can fetch the
+// invoice itself by its KSeF number.
 
 // OtherToolInvoice is an invoice another tool registers for its seller, from ContextNIP's context
 // (an accounting office or a branch with the right to invoice for the seller).

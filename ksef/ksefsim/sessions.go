@@ -104,6 +104,7 @@ func (s *Server) newSessionLocked(w http.ResponseWriter, ar *apiRequest, kind st
 	if !ok {
 		return nil, false
 	}
+	keyErr = keyErr || s.takeKeyErrorLocked() // status_faults.go
 	prefix := map[string]string{"Online": "SO", "Batch": "SB"}[kind]
 	return &session{Ref: newReferenceNumber(ar.now, prefix), Kind: kind, NIP: ar.bearer.NIP, AuthRef: ar.bearer.AuthRef, Form: fs,
 		AESKey: key, IV: iv, KeyError: keyErr, Created: ar.now, Updated: ar.now}, true
@@ -117,17 +118,35 @@ func (s *Server) addSessionLocked(sess *session) {
 
 // sessionForWrite finds the caller's session of kind; ok=false means the response was written.
 func (s *Server) sessionForWriteLocked(w http.ResponseWriter, ar *apiRequest, kind string) (*session, bool) {
-	sess := s.st.Sessions[ar.params["referenceNumber"]]
-	if sess == nil || sess.NIP != ar.bearer.NIP || sess.Kind != kind {
-		writeException(w, ar.r, 400, 21173, "Brak sesji o wskazanym numerze referencyjnym.", "session "+ar.params["referenceNumber"]+" not found")
+	sess := s.callerSessionLocked(w, ar) // status.go: 21173 when unknown, 403 when another context's
+	if sess == nil {
+		return nil, false
+	}
+	if sess.Kind != kind {
+		writeNoSession(w, ar)
 		return nil, false
 	}
 	s.autoCloseLocked(sess, ar.now)
 	if sess.Closed || sess.KeyError || sess.FailCode != 0 {
-		writeException(w, ar.r, 400, 21180, "Status sesji nie pozwala na wykonanie operacji.", "session is closed or failed")
+		code, _, _ := s.sessionView(sess, ar.now)
+		writeSessionStateRefusal(w, ar, code)
 		return nil, false
 	}
 	return sess, true
+}
+
+// writeSessionStateRefusal answers a send or close into a session whose status (code) no longer
+// allows it, with open-api.json's words: 21180 "Status sesji nie pozwala na wykonanie operacji." |
+// "Status sesji {code} uniemożliwia wysyłkę faktur." (send) or "… uniemożliwia jej zamknięcie."
+// (close). Production puts the code in parentheses: "Status sesji (415) uniemożliwia wysyłkę
+// faktur." for a session whose key it could not decrypt (CIRFMF/ksef-api #689, #653), and answers
+// the close of such a session with 400 too (#653).
+func writeSessionStateRefusal(w http.ResponseWriter, ar *apiRequest, code int) {
+	what := "uniemożliwia wysyłkę faktur."
+	if path.Base(ar.r.URL.Path) == "close" {
+		what = "uniemożliwia jej zamknięcie."
+	}
+	writeException(w, ar.r, 400, 21180, "Status sesji nie pozwala na wykonanie operacji.", fmt.Sprintf("Status sesji (%d) %s", code, what))
 }
 
 // autoCloseLocked closes an online session whose 12 h have passed.

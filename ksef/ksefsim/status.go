@@ -98,17 +98,54 @@ func (s *Server) countInvoices(sess *session, now time.Time, pred func(int) bool
 	return n
 }
 
+// callerSessionLocked finds the session the path names for the caller; nil means the answer was
+// written. A session KSeF does not know is 400 21173; a session opened in another context is
+// refused as a resource the caller may not reach, 403 insufficient-resource-access (see
+// writeNoResourceAccess). Within a context the simulator has one subject, so #841's other readers
+// (the context's owner, a holder of Introspection) are always the caller.
 func (s *Server) callerSessionLocked(w http.ResponseWriter, ar *apiRequest) *session {
 	sess := s.st.Sessions[ar.params["referenceNumber"]]
-	if sess == nil || sess.NIP != ar.bearer.NIP {
-		writeException(w, ar.r, 400, 21173, "Brak sesji o wskazanym numerze referencyjnym.", "session "+ar.params["referenceNumber"]+" not found")
+	switch {
+	case sess == nil:
+		writeNoSession(w, ar)
+		return nil
+	case sess.NIP != ar.bearer.NIP:
+		writeNoResourceAccess(w, ar.r)
 		return nil
 	}
 	return sess
 }
 
+// writeNoSession answers open-api.json's 21173: "Brak sesji o wskazanym numerze referencyjnym." |
+// "Sesja o numerze referencyjnym {referenceNumber} nie została znaleziona." (the online send and
+// close say "odnaleziona").
+func writeNoSession(w http.ResponseWriter, ar *apiRequest) {
+	found := "znaleziona"
+	if strings.Contains(ar.r.URL.Path, "/sessions/online/") {
+		found = "odnaleziona"
+	}
+	ref := ar.params["referenceNumber"]
+	writeException(w, ar.r, 400, 21173, "Brak sesji o wskazanym numerze referencyjnym.", "Sesja o numerze referencyjnym "+ref+" nie została "+found+".")
+}
+
+// writeNoResourceAccess answers a request about a session of another context as production KSeF
+// does (CIRFMF/ksef-api #826, a send into a session opened in another context): "403 Forbidden
+// {"title":"Forbidden","status":403,"detail":"Brak dostępu do wskazanego zasobu.","instance":
+// "/v2/sessions/online/…/invoices","reasonCode":"insufficient-resource-access","traceId":…,
+// "timestamp":…}". MF on who may read a session's status and UPO (#841): "podmiot (Subject), który
+// otworzył sesję w uwierzytelnionym kontekście (Context); … będący właścicielem uwierzytelnionego
+// kontekstu …; … posiadający uprawnienie Introspection w uwierzytelnionym kontekście". The body is
+// open-api.json's ForbiddenProblemDetails, whatever X-Error-Format says.
+func writeNoResourceAccess(w http.ResponseWriter, r *http.Request) {
+	writeJSONType(w, "application/problem+json", http.StatusForbidden, map[string]any{
+		"title": "Forbidden", "status": http.StatusForbidden, "detail": "Brak dostępu do wskazanego zasobu.",
+		"instance": r.URL.Path, "reasonCode": "insufficient-resource-access",
+		"timestamp": fmtTime(time.Now()), "traceId": strings.ToLower(randomHex(16)),
+	})
+}
+
 // withCallerSession runs h under s.mu with the session the path names, when it is the caller's
-// (otherwise 21173 was answered).
+// (otherwise 21173 or 403 was answered).
 func (s *Server) withCallerSession(w http.ResponseWriter, ar *apiRequest, h func(http.ResponseWriter, *apiRequest, *session)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

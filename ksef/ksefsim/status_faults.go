@@ -20,6 +20,8 @@ type statusFaults struct {
 	closes []int
 	// unavailable: the online sessions of the next sends become temporarily unavailable (21184).
 	unavailable int
+	// keyErrors: the next sessions opened cannot have their key decrypted (status 415).
+	keyErrors int
 }
 
 // invoiceFaultCodes are the invoice statuses FailInvoices injects, with their descriptions and
@@ -270,6 +272,28 @@ func (s *Server) refuseUnavailableLocked(w http.ResponseWriter, ar *apiRequest, 
 	return true
 }
 
+// UndecryptableSessionKeys makes the next n sessions opened (online or batch) fail to decrypt the
+// symmetric key the client sent, however it was wrapped: the open is still answered 201, the
+// session's status is 415 "Błąd odszyfrowania dostarczonego klucza" (open-api.json,
+// SessionStatusResponse) and every send into it 400 21180 "Status sesji (415) uniemożliwia wysyłkę
+// faktur.", as production has answered on the first send into a freshly opened session
+// (CIRFMF/ksef-api #689, #653) for causes the client cannot see.
+func (s *Server) UndecryptableSessionKeys(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.statusFaults.keyErrors = n
+}
+
+// takeKeyErrorLocked reports whether the session being opened is one UndecryptableSessionKeys
+// spoils, and counts it.
+func (s *Server) takeKeyErrorLocked() bool {
+	if s.statusFaults.keyErrors <= 0 {
+		return false
+	}
+	s.statusFaults.keyErrors--
+	return true
+}
+
 // serveStatusFaultAdmin implements the status controls of the admin API:
 //
 //	POST /admin/logins/fail?status=500&n=1   the next login ends with 500 (470, 480, 500, 550)
@@ -279,6 +303,7 @@ func (s *Server) refuseUnavailableLocked(w http.ResponseWriter, ar *apiRequest, 
 //	POST /admin/batches/fail?status=440&n=1  the next closed batch session ends with 440 (440, 500)
 //	POST /admin/batches/duplicates-own-session?n=1  the next batch duplicate names its own session
 //	POST /admin/invoices/session-unavailable?n=1  the next send's online session answers 21184 from now on
+//	POST /admin/invoices/session-key-error?n=1  the next session opened cannot decrypt its key (415)
 //	POST /admin/batches/refuse-close?code=21205&n=1  the next close of a complete batch answers 21205 (21205, 21173)
 func (s *Server) serveStatusFaultAdmin(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/admin/logins/release" {
@@ -309,6 +334,8 @@ func (s *Server) serveStatusFaultAdmin(w http.ResponseWriter, r *http.Request) {
 		s.DuplicatesNameOwnSession(n)
 	case "/admin/invoices/session-unavailable":
 		s.SessionsUnavailable(n)
+	case "/admin/invoices/session-key-error":
+		s.UndecryptableSessionKeys(n)
 	case "/admin/batches/refuse-close":
 		code, _ := strconv.Atoi(r.URL.Query().Get("code"))
 		err = s.RefuseBatchCloses(code, n)

@@ -23,6 +23,7 @@ func TestStatusFaultAdmin(t *testing.T) {
 		{"/batches/duplicates-own-session?n=1", http.StatusNoContent},
 		{"/batches/refuse-close?code=21173&n=1", http.StatusNoContent},
 		{"/invoices/session-unavailable?n=1", http.StatusNoContent},
+		{"/invoices/session-key-error?n=1", http.StatusNoContent},
 		{"/batches/refuse-close?code=21208&n=1", http.StatusBadRequest}, // a late close is made by waiting
 		{"/logins/fail?status=500&n=1", http.StatusNoContent},
 		{"/logins/fail?status=450&n=1", http.StatusBadRequest}, // a bad token is made by revoking it
@@ -39,8 +40,8 @@ func TestStatusFaultAdmin(t *testing.T) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if got := s.statusFaults; len(got.invoices) != 4 || len(got.batches) != 1 || len(got.logins) != 1 {
-		t.Errorf("faults queued %+v; want 4 invoices, 1 batch, 1 login", got)
+	if got := s.statusFaults; len(got.invoices) != 4 || len(got.batches) != 1 || len(got.logins) != 1 || got.keyErrors != 1 {
+		t.Errorf("faults queued %+v; want 4 invoices, 1 batch, 1 login, 1 key error", got)
 	}
 }
 
