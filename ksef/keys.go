@@ -117,6 +117,12 @@ func (c *Client) currentKey(ctx context.Context, usage string) (*PublicKeyCertif
 	return nk, nil
 }
 
+// ForgetPublicKeys drops the cached key list, so the next encryption fetches it again. It is for a
+// caller that learns from KSeF that a key it wrapped could not be decrypted without the 21470 that
+// withKeyRetry handles: an online session opened with 201 whose status is 415 "Błąd odszyfrowania
+// dostarczonego klucza" (CIRFMF/ksef-api #689, #653).
+func (c *Client) ForgetPublicKeys() { c.invalidateKeys() }
+
 func (c *Client) invalidateKeys() {
 	c.keysMu.Lock()
 	c.keys = nil
