@@ -261,7 +261,7 @@ func TestSendWithRefusedTokenStopsAtOnce(t *testing.T) {
 // registered the invoice; then the same file lands in our outbox. KSeF answers 440 naming the
 // original; its session is not ours to list, so the binary fetches the original by its KSeF number,
 // finds the same bytes, and writes sent/ outputs with the original's number, never registering a
-// second invoice. KSeF will not give us the other tool's UPO (21173): after a bounded number of
+// second invoice. KSeF will not give us the other tool's UPO (403): after a bounded number of
 // attempts the outputs are written without it, and .ksef.json, the log and status say so.
 func TestDuplicateOfAnotherToolsInvoice(t *testing.T) {
 	e := newLongE2E(t, ksefsim.Options{ProcessingDelay: 50 * time.Millisecond}, "")

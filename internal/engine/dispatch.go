@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"slices"
 	"sort"
@@ -37,6 +38,8 @@ type dispatchKSeF interface {
 	OpenOnlineSession(ctx context.Context, form ksef.FormCode) (*ksef.OnlineSession, error)
 	SendInvoice(ctx context.Context, s *ksef.OnlineSession, invoiceXML []byte, opt ksef.SendOptions) (*ksef.SentInvoice, error)
 	CloseOnlineSession(ctx context.Context, sessionRef string) error
+	SessionStatus(ctx context.Context, sessionRef string) (*ksef.SessionStatus, error)
+	ForgetPublicKeys()
 	OpenBatchSession(ctx context.Context, form ksef.FormCode, pkg *ksef.BatchPackage, offlineMode bool) (*ksef.BatchSession, error)
 	UploadBatchParts(ctx context.Context, bs *ksef.BatchSession, pkg *ksef.BatchPackage) error
 	CloseBatchSession(ctx context.Context, sessionRef string) error
@@ -344,6 +347,7 @@ func (e *Engine) sendOnline(ctx context.Context, inv *spool.Invoice) error {
 		return e.sendFailed(ctx, inv, err)
 	}
 	e.online.sent++
+	e.keyRefusals = keyRefusals{} // session_keys.go: KSeF decrypts our keys again
 	err = e.sendJ.MarkSubmitted(ctx, inv.ID, sent.ReferenceNumber)
 	if err == nil {
 		e.log.Info("invoice submitted", "file", inv.FileName, "invoice", inv.ID, "state", spool.StateSubmitted,
@@ -364,12 +368,23 @@ func (e *Engine) sendFailed(ctx context.Context, inv *spool.Invoice, err error) 
 	}
 	var apiErr *ksef.APIError
 	if errors.As(err, &apiErr) && apiErr.HTTPStatus >= 400 && apiErr.HTTPStatus < 500 {
+		var paused error
 		switch {
+		case apiErr.HasCode(21180) && e.online.sent == 0:
+			// The first send into a fresh session: KSeF may have failed to decrypt its key
+			// (session_keys.go). Either way the invoice goes into a new session.
+			paused = e.firstSendRefused(ctx)
 		case apiErr.HasCode(21180) || apiErr.HasCode(21173) || apiErr.HasCode(21155) || apiErr.HasCode(21184):
 			// The session is used up, or service work holds it (21184 "Sesja tymczasowo
 			// niedostępna", MF: "rekomendowanym rozwiązaniem jest otwarcie nowej sesji i
 			// kontynuowanie wysyłki", CIRFMF/ksef-api #864): the invoice goes into a new one.
-			e.online = onlineState{}
+			e.dropOnline(ctx)
+		case apiErr.HTTPStatus == http.StatusForbidden:
+			// Not this session's to use: KSeF answers 403 insufficient-resource-access ("Brak
+			// dostępu do wskazanego zasobu.") for a session of another context (CIRFMF/ksef-api
+			// #826). Sending into it again cannot succeed; a new session is opened with the
+			// credentials as they are now, and KSeF's 403 there (missing permissions) defers it.
+			e.dropOnline(ctx)
 		case apiErr.HTTPStatus == 400:
 			// KSeF refused this request outright (malformed, sizes or hashes wrong): sending the
 			// same bytes again cannot succeed, so the bookkeeper gets the reason.
@@ -377,12 +392,12 @@ func (e *Engine) sendFailed(ctx context.Context, inv *spool.Invoice, err error) 
 		}
 		// 401/403 and the like are about credentials or permissions: the invoice waits until the
 		// administrator fixes them.
-		return e.backToReady(ctx, inv, err)
+		return errors.Join(e.backToReady(ctx, inv, err), paused)
 	}
 	e.log.Warn("send outcome unknown; will reconcile with KSeF before any resend", "file", inv.FileName,
 		"invoice", inv.ID, "state", spool.StateSending, "err", err)
 	if ctx.Err() == nil {
-		e.online = onlineState{}
+		e.dropOnline(ctx)
 	}
 	return nil
 }
@@ -399,7 +414,7 @@ func refusalStatus(e *ksef.APIError) ksef.Status {
 func (e *Engine) deferInvoice(ctx context.Context, inv *spool.Invoice, cause error) error {
 	e.log.Warn("cannot send now; will retry", "file", inv.FileName, "invoice", inv.ID, "err", cause)
 	err := e.sendJ.Defer(ctx, []int64{inv.ID}, e.retryAt(cause))
-	return errors.Join(err, credentialsProblem(cause))
+	return errors.Join(err, credentialsProblem(cause), keysProblem(cause))
 }
 
 // ErrCredentials marks a step that failed because KSeF refused our login. Retrying does not help
@@ -427,7 +442,7 @@ func (e *Engine) backToReady(ctx context.Context, inv *spool.Invoice, cause erro
 // retryAt says when an invoice that has been tried attempts times may be tried again after cause:
 // the growing delay, but never sooner than KSeF's own hint (Retry-After, a minute for its firewall).
 func (e *Engine) retryAt(cause error) func(attempts int) time.Time {
-	hint := ksef.RetryAfterHint(cause)
+	hint := max(ksef.RetryAfterHint(cause), e.keyPauseLeft()) // no session opens before a pause ends
 	return func(attempts int) time.Time { return e.now().Add(max(retryDelay(attempts), hint)) }
 }
 
@@ -445,6 +460,9 @@ func (e *Engine) onlineSession(ctx context.Context) (*ksef.OnlineSession, error)
 		return s, nil
 	}
 	e.closeOnline(ctx)
+	if err := e.keysPaused(); err != nil {
+		return nil, err // session_keys.go: KSeF could not decrypt our keys in the last sessions
+	}
 	s, err := e.sendK.OpenOnlineSession(ctx, ksef.FormFA3)
 	if err != nil {
 		return nil, err // the client's error already says "open online session"
@@ -468,20 +486,44 @@ func (e *Engine) closeIdleOnline(ctx context.Context, force bool) {
 	}
 }
 
-// closeOnline closes the current online session so KSeF prepares its collective UPO.
+// closeOnline closes the current online session so KSeF prepares its collective UPO, and records it
+// closed. A session KSeF says it cannot close because of its status (21180 "Status sesji {code}
+// uniemożliwia jej zamknięcie", open-api.json) is closed already, or failed (415), as confirm.go
+// takes it for a batch. Any other failure leaves it open in the journal: the next start closes it
+// (recover.go), and KSeF closes it 12 h after the open anyway (ksef-docs sesja-interaktywna.md:
+// "Czas życia sesji interaktywnej wynosi 12 godzin od momentu jej utworzenia").
 func (e *Engine) closeOnline(ctx context.Context) {
 	s := e.online.session
 	if s == nil {
 		return
 	}
 	e.online = onlineState{}
-	if err := e.sendK.CloseOnlineSession(ctx, s.ReferenceNumber); err != nil {
+	err := e.sendK.CloseOnlineSession(ctx, s.ReferenceNumber)
+	var api *ksef.APIError
+	switch {
+	case err == nil:
+		e.log.Info("online session closed", "session", s.ReferenceNumber)
+	case errors.As(err, &api) && api.HasCode(21180):
+		e.log.Info("online session already closed at KSeF", "session", s.ReferenceNumber, "err", err)
+	default:
 		e.log.Warn("closing online session failed; KSeF closes it after 12 h", "session", s.ReferenceNumber, "err", err)
 		return
 	}
 	_ = e.sendJ.PutSession(ctx, spool.Session{Ref: s.ReferenceNumber, NIP: e.opt.NIP, Kind: "online", State: "closed", UpdatedAt: e.now()})
-	e.log.Info("online session closed", "session", s.ReferenceNumber)
 }
+
+// dropOnline leaves the current online session for good (a send showed it cannot, or should not,
+// take more) and closes it as a courtesy, so KSeF makes its UPO now rather than after 12 h and the
+// journal does not list it open until the next start. The close is bounded: KSeF may be the reason
+// the session is dropped, and the step should not wait on it for long.
+func (e *Engine) dropOnline(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, dropCloseTimeout)
+	defer cancel()
+	e.closeOnline(ctx)
+}
+
+// dropCloseTimeout bounds the courtesy close of a dropped online session.
+const dropCloseTimeout = 15 * time.Second
 
 // sendBatch packages invoices, opens a batch session, uploads and closes it. The journal marks the
 // invoices sending before the close, the one call that makes KSeF register them.
@@ -491,6 +533,9 @@ func (e *Engine) sendBatch(ctx context.Context, invs []spool.Invoice) error {
 		return err
 	}
 	defer func() { _ = pkg.Remove() }()
+	if err := e.keysPaused(); err != nil {
+		return e.deferAll(ctx, invs, err) // session_keys.go: no session opens before the pause ends
+	}
 	attempted := e.now()
 	bs, err := e.sendK.OpenBatchSession(ctx, ksef.FormFA3, pkg, declaresOffline(&invs[0]))
 	if err != nil {
@@ -563,7 +608,7 @@ func (e *Engine) deferAll(ctx context.Context, invs []spool.Invoice, cause error
 		ids[i] = invs[i].ID
 	}
 	err := e.sendJ.Defer(ctx, ids, e.retryAt(cause))
-	return errors.Join(err, credentialsProblem(cause))
+	return errors.Join(err, credentialsProblem(cause), keysProblem(cause))
 }
 
 // buildPackage streams the invoices into an archive on disk. Entry names are the journal IDs, so

@@ -50,7 +50,7 @@ func registeredElsewhere(t *testing.T, i int) (*harness, []byte, string) {
 }
 
 // TestDuplicateOfAnOriginalWeCannotList: another tool registered the original, so its session
-// cannot be listed (21173). The original is fetched by its KSeF number and the hashes decide
+// cannot be listed (403). The original is fetched by its KSeF number and the hashes decide
 // (issue 10 §7): the same bytes are accepted with the original's number, other bytes rejected.
 func TestDuplicateOfAnOriginalWeCannotList(t *testing.T) {
 	other, data, origNumber := registeredElsewhere(t, 7)
@@ -88,7 +88,7 @@ func TestDuplicateOfAnOriginalWeCannotList(t *testing.T) {
 }
 
 // TestUPOOfAForeignOriginalIsBounded: a duplicate of an original another tool registered is accepted
-// with the original's number, but KSeF will not give us the UPO from that tool's session (21173).
+// with the original's number, but KSeF will not give us the UPO from that tool's session (403).
 // After maxUPOAttempts tries, spaced as every output retry, its outputs are written without a UPO and
 // .ksef.json and the journal say so (issue 10 §7). An invoice registered in one of our own sessions
 // never gives up its UPO that way.

@@ -188,6 +188,9 @@ type Engine struct {
 	ownerProblem string
 	// ownerConflict is the live process that uses our daemon id in the outbox, as last checked.
 	ownerConflict *outboxclaim.Conflict
+	// keyRefusals are the online sessions in a row whose key KSeF could not decrypt, and the pause
+	// they started (session_keys.go).
+	keyRefusals keyRefusals
 }
 
 // New checks the options and returns an Engine.
@@ -501,6 +504,10 @@ func (e *Engine) prune(ctx context.Context) {
 func (e *Engine) logStepError(err error) {
 	if errors.Is(err, ErrCredentials) {
 		e.log.Error("KSeF refused the login; invoices wait in the journal until the credentials are fixed", "err", err)
+		return
+	}
+	if errors.Is(err, ErrSessionKeyRefused) {
+		e.log.Error("sending for this company is paused", "err", err)
 		return
 	}
 	e.log.Warn("send step failed; will retry", "err", err)

@@ -37,9 +37,9 @@ func (e *Engine) SendOnce(ctx context.Context, w *watcher.Watcher, present []wat
 	}
 	for {
 		if err := e.Step(ctx, true); err != nil && ctx.Err() == nil {
-			if errors.Is(err, ErrCredentials) {
+			if errors.Is(err, ErrCredentials) || errors.Is(err, ErrSessionKeyRefused) {
 				res, _ := e.tally(context.WithoutCancel(ctx), ids)
-				return res, err // nothing will be sent until the credentials are fixed
+				return res, err // nothing will be sent until the credentials are fixed or the pause ends
 			}
 			e.log.Warn("send step failed; will retry", "err", err)
 		}

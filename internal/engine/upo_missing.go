@@ -10,8 +10,8 @@ import (
 )
 
 // A duplicate whose original another tool registered (issue 10 §7) is accepted with the original's
-// KSeF number, but its UPO lives in that tool's session: KSeF may refuse it to us for good (21173
-// "no such session", 404). Without a bound its outputs would be retried every 5 minutes for ever
+// KSeF number, but its UPO lives in that tool's session: KSeF may refuse it to us for good (403
+// insufficient-resource-access, 21173 "no such session", 404). Without a bound its outputs would be retried every 5 minutes for ever
 // and the ERP would never hear of the invoice. So after maxUPOAttempts failed attempts (spaced
 // 2 s, 4 s, 8 s, … as every output retry) the outputs are written without a UPO, and .ksef.json,
 // the log and `status` say so plainly. Invoices registered in our own sessions always get their UPO:

@@ -147,6 +147,10 @@ const (
 	HintCorrection21166 Key = "ksef.21166.hint"
 	HintCorrection21167 Key = "ksef.21167.hint"
 
+	// Sending paused for a company (internal/engine session_keys.go): the log's error, which
+	// `status` shows as the company's last error, and the error of `send`.
+	SendKeyRefused Key = "send.session-key-refused"
+
 	// `ksef-sync status` (internal/status).
 	StHeader           Key = "status.header"
 	StDaemon           Key = "status.daemon"
@@ -522,6 +526,9 @@ var catalogue = map[Key]text{
 	HintCorrection21167: {
 		"KSeF zarejestrował fakturę z pliku %s poprawnie, więc nie można jej skorygować technicznie. Jeśli jej treść jest błędna, wystaw zwykłą fakturę korygującą.",
 		"KSeF registered %s correctly, so it cannot be technically corrected. If its content is wrong, issue an ordinary correcting invoice (faktura korygująca)."},
+	SendKeyRefused: {
+		"KSeF nie odszyfrował klucza sesji w %d kolejnych sesjach interaktywnych (status sesji 415 „Błąd odszyfrowania dostarczonego klucza”), także po ponownym pobraniu kluczy publicznych KSeF: ksef-sync nie otwiera sesji dla tej firmy przez %s, a faktury czekają bezpiecznie w kolejce. Sprawdź, czy zegar komputera jest poprawny i czy ksef-sync jest w najnowszej wersji; jeśli to się powtarza, zgłoś pomocy technicznej KSeF numery sesji podane w dzienniku (%s).",
+		"KSeF could not decrypt the session key of %d online sessions in a row (session status 415 \"Błąd odszyfrowania dostarczonego klucza\"), even after its public keys were fetched again: ksef-sync opens no session for this company for %s, and the invoices wait safely in the queue. Check that the computer's clock is right and that ksef-sync is the latest version; if it keeps happening, report the sessions to KSeF support (%s)."},
 
 	StHeader:           {"stan ksef-sync, %s (%s)", "ksef-sync status at %s (%s)"},
 	StDaemon:           {"proces w tle", "daemon"},
