@@ -52,16 +52,7 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(w, 200, map[string]string{"nip": req.NIP, "token": s.Token(req.NIP)})
 	case "POST /admin/grants":
-		var req struct {
-			Owner   string `json:"owner"`
-			Context string `json:"context"`
-		}
-		if err := json.Unmarshal(body, &req); err != nil || req.Owner == "" || req.Context == "" {
-			http.Error(w, `grants: body must be {"owner": "OFFICE_NIP", "context": "CLIENT_NIP"}`, 400)
-			return
-		}
-		s.Grant(req.Owner, req.Context)
-		writeJSON(w, 200, s.Grants())
+		s.serveGrantsAdmin(w, body) // grants.go
 	case "POST /admin/revoke-token":
 		var req struct {
 			Token string `json:"token"`

@@ -505,6 +505,7 @@ func (s *Server) handleXades(w http.ResponseWriter, ar *apiRequest) {
 	}
 	op := s.newAuthOpLocked(ar.now, ctx, "XadesSignature", "xades.signature", "Podpis XAdES")
 	op.DocumentHash = sha256B64(ar.body)
+	op.GrantOwner = s.loginGrantOwnerLocked(cert, ctx) // grants.go: the permissions its requests hold
 	op.Code, op.Description = 200, authDescription(200)
 	if !permitted {
 		// A trusted certificate whose owner holds no permission in the context: the login starts

@@ -22,7 +22,7 @@ func RunCLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	nip := fs.String("nip", "5265877635", "default context NIP")
 	tokens := fs.String("tokens", "", "pre-registered KSeF tokens NIP:TOKEN,...")
 	certs := fs.String("certs", "", "trusted XAdES certificates NIP:cert.pem,...")
-	grants := fs.String("grants", "", "let the certificates of OWNER_NIP act in CLIENT_NIP's context (a token works only in its own): OWNER_NIP:CLIENT_NIP,...")
+	grants := fs.String("grants", "", "let the certificates of OWNER_NIP act in CLIENT_NIP's context (a token works only in its own): OWNER_NIP:CLIENT_NIP[:PERMISSIONS],... where PERMISSIONS is InvoiceWrite, InvoiceRead or InvoiceWrite+InvoiceRead (the default); an operation needing a permission not granted is answered 403 missing-permissions")
 	stateDir := fs.String("state", "", "directory for persistent state (empty = memory only)")
 	delay := fs.Duration("delay", 200*time.Millisecond, "delay of each asynchronous processing step")
 	rateMode := fs.String("rate-limits", "production", "production|off|scaled")
@@ -80,7 +80,11 @@ func RunCLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	for _, item := range splitList(*grants) {
 		owner, client, ok := strings.Cut(item, ":")
 		if !ok || owner == "" || client == "" {
-			fmt.Fprintf(stderr, "sim: -grants entry must be OWNER_NIP:CLIENT_NIP\n")
+			fmt.Fprintf(stderr, "sim: -grants entry must be OWNER_NIP:CLIENT_NIP[:InvoiceWrite+InvoiceRead]\n")
+			return 2
+		}
+		if _, _, err := ParseGrantTarget(client); err != nil {
+			fmt.Fprintf(stderr, "sim: -grants: %v\n", err)
 			return 2
 		}
 		if opts.Grants == nil {

@@ -48,7 +48,8 @@ type Options struct {
 	TrustAnySelfSigned bool // XAdES: accept any self-signed certificate carrying the context NIP
 	TrustedCerts       map[string][]*x509.Certificate
 	// Grants lets the credentials of an owner NIP act in other contexts: owner → context NIPs
-	// (an accounting office's clients; grants.go).
+	// (an accounting office's clients), each "CLIENT_NIP" (InvoiceWrite and InvoiceRead) or
+	// "CLIENT_NIP:InvoiceRead" (only the permissions named, joined by "+"; grants.go).
 	Grants           map[string][]string
 	AllowNonLoopback bool
 	Logger           *slog.Logger
@@ -276,13 +277,8 @@ func (s *Server) initState() error {
 	for _, g := range s.opts.Tokens {
 		s.addTokenLocked(g.NIP, g.Token)
 	}
-	for owner, ctxs := range s.opts.Grants {
-		if st.Grants[owner] == nil {
-			st.Grants[owner] = map[string]bool{}
-		}
-		for _, c := range ctxs {
-			st.Grants[owner][c] = true
-		}
+	if err := s.grantOptionsLocked(); err != nil { // grants.go
+		return err
 	}
 	if len(st.Tokens) == 0 {
 		s.tokenLocked(s.opts.DefaultNIP)
@@ -671,7 +667,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeInvalid(w, r, msg)
 		return
 	}
-	if !s.admitRate(w, r, group, ar) {
+	if !s.admitRate(w, r, group, ar) || !s.admitPermissions(w, ar) { // permissions.go
 		return
 	}
 	h := s.route(r.Method, tmpl)

@@ -35,6 +35,10 @@ type state struct {
 	Blobs       map[string]blobRef
 	PackSize    int64
 	Counters    Stats
+
+	// GrantPermissions holds the grants narrower than InvoiceWrite+InvoiceRead: owner → context →
+	// permissions (grants.go).
+	GrantPermissions map[string]map[string][]string
 }
 
 type challenge struct {
@@ -64,6 +68,9 @@ type authOp struct {
 	DocumentHash   string // SHA-256 of the signed AuthTokenRequest (XAdES login)
 	AuthTokenValue string
 	Held           bool // kept at status 100 until the admin releases it (HoldLogins)
+	// GrantOwner is the NIP whose grant in the context this certificate login acts on; "" for the
+	// context's own credentials (grants.go, permissions.go).
+	GrantOwner string
 }
 
 type bearer struct {

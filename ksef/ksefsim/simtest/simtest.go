@@ -3,10 +3,13 @@
 package simtest
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/ksef-sync/ksef-sync/ksef/ksefsim"
+	"github.com/ksef-sync/ksef-sync/ksef/xades"
 )
 
 // Start runs the simulator with opts on a free loopback port and closes it when the test ends.
@@ -55,4 +58,29 @@ func SeedSubject(t testing.TB, sim *ksefsim.Server, subject, nip, other string, 
 		t.Fatal(err)
 	}
 	return seeded
+}
+
+// Certificate is a self-signed certificate carrying nip, valid from an hour ago for two days, with
+// its key: the simulator trusts it by default (Options.TrustAnySelfSigned), in nip's context and in
+// every context that granted nip permissions (an accounting office's certificate).
+func Certificate(t testing.TB, nip string) *xades.Credentials {
+	t.Helper()
+	certPEM, keyPEM, err := xades.GenerateTestCertificate(xades.TestCertOptions{NIP: nip, KeyType: "ecdsa",
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(48 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cf, kf := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(cf, certPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(kf, keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	creds, err := xades.LoadPEM(cf, kf, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return creds
 }
