@@ -59,6 +59,9 @@ func (e *Engine) dispatch(ctx context.Context, flush bool) error {
 	if e.announcedOutage() { // offline.go: invoices wait, safe in the journal
 		return nil
 	}
+	if e.permissionsMissing() { // permissions.go: the company has not granted the permission to send
+		return nil
+	}
 	e.gatherDue = time.Time{}
 	if !flush && e.burstArriving(ctx) {
 		return nil
@@ -392,6 +395,7 @@ func (e *Engine) sendFailed(ctx context.Context, inv *spool.Invoice, err error) 
 		}
 		// 401/403 and the like are about credentials or permissions: the invoice waits until the
 		// administrator fixes them.
+		e.holdForPermissions(err) // permissions.go: a 403 missing-permissions holds the company's sending
 		return errors.Join(e.backToReady(ctx, inv, err), paused)
 	}
 	e.log.Warn("send outcome unknown; will reconcile with KSeF before any resend", "file", inv.FileName,
@@ -412,7 +416,9 @@ func refusalStatus(e *ksef.APIError) ksef.Status {
 }
 
 func (e *Engine) deferInvoice(ctx context.Context, inv *spool.Invoice, cause error) error {
-	e.log.Warn("cannot send now; will retry", "file", inv.FileName, "invoice", inv.ID, "err", cause)
+	if !e.holdForPermissions(cause) { // permissions.go says what the company must grant
+		e.log.Warn("cannot send now; will retry", "file", inv.FileName, "invoice", inv.ID, "err", cause)
+	}
 	err := e.sendJ.Defer(ctx, []int64{inv.ID}, e.retryAt(cause))
 	return errors.Join(err, credentialsProblem(cause), keysProblem(cause))
 }
@@ -602,7 +608,9 @@ func (e *Engine) abandonBatch(ctx context.Context, ref string, ids []int64, caus
 }
 
 func (e *Engine) deferAll(ctx context.Context, invs []spool.Invoice, cause error) error {
-	e.log.Warn("cannot send batch now; will retry", "invoices", len(invs), "err", cause)
+	if !e.holdForPermissions(cause) { // permissions.go says what the company must grant
+		e.log.Warn("cannot send batch now; will retry", "invoices", len(invs), "err", cause)
+	}
 	ids := make([]int64, len(invs))
 	for i := range invs {
 		ids[i] = invs[i].ID

@@ -144,6 +144,7 @@ type Engine struct {
 	// claimed yet: while a burst is still being claimed, the engine keeps gathering.
 	backlog    func() int
 	online     onlineState
+	perms      permissionHold // sending put off for a permission the company has not granted
 	mu         sync.Mutex
 	budget     *slidingCount
 	warned     map[int64]bool       // submitted invoices already reported as slow
@@ -365,6 +366,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		case <-soon.C:
 		case s := <-e.reload:
 			e.opt.Send = s
+			e.perms = permissionHold{} // the administrator may have had the permission granted
 			tick.Reset(s.PollInterval)
 		case <-daily.C:
 			e.prune(ctx)

@@ -116,6 +116,8 @@ func (p *Puller) start(ctx context.Context, subject string, f ksef.QueryFilters,
 			return nil, exported{nothingNew: true}, nil
 		case errors.As(err, &api) && api.HasCode(21181):
 			return nil, p.refused(subject, api), nil
+		case isMissingPermissions(err):
+			return nil, p.notPermitted(subject, err), nil
 		case errors.As(err, &api) && api.HasCode(21182):
 			if p.now().Add(wait).After(deadline) {
 				p.log.Warn("KSeF's limit of concurrent exports did not clear; the next cycle tries again", "subject", subject, "waited", p.o.ExportTimeout)
@@ -172,4 +174,19 @@ func (p *Puller) refused(subject string, api *ksef.APIError) exported {
 	p.log.Warn("KSeF refuses to export this subject's invoices in this context (21181); remove it from pull.subjects, or have the permissions that allow it granted in KSeF",
 		"subject", subject, "details", api.Error())
 	return exported{stop: "KSeF refuses exports of this subject in this context (21181)"}
+}
+
+func isMissingPermissions(err error) bool {
+	_, ok := ksef.MissingPermissions(err)
+	return ok
+}
+
+// notPermitted: KSeF answered 403 missing-permissions, the credentials hold no permission to read
+// the company's invoices (an accounting office granted InvoiceWrite only). Only the company can
+// grant it, so this is no failure of the pull that a quick retry could mend: the subject stays
+// behind at its cursor until the next cycle, and the log says what to ask for.
+func (p *Puller) notPermitted(subject string, err error) exported {
+	p.log.Warn("KSeF does not let these credentials read this company's invoices: ask the company to grant InvoiceRead in KSeF to the credentials' owner (the accounting office's NIP); the next cycle tries again",
+		"subject", subject, "err", err)
+	return exported{stop: "KSeF refuses to read invoices without InvoiceRead (403 missing-permissions)"}
 }
