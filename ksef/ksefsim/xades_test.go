@@ -2,8 +2,6 @@ package ksefsim
 
 import (
 	"crypto/x509"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -12,19 +10,7 @@ import (
 
 func testCreds(t *testing.T, nip string, notBefore time.Time) *xades.Credentials {
 	t.Helper()
-	certPEM, keyPEM, err := xades.GenerateTestCertificate(xades.TestCertOptions{NIP: nip, KeyType: "ecdsa", CommonName: "Jan Testowy", NotBefore: notBefore, NotAfter: notBefore.Add(48 * time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	cf, kf := filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
-	if err := os.WriteFile(cf, certPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(kf, keyPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	creds, err := xades.LoadPEM(cf, kf, nil)
+	creds, err := xades.GenerateTestCredentials(xades.TestCertOptions{NIP: nip, KeyType: "ecdsa", CommonName: "Jan Testowy", NotBefore: notBefore, NotAfter: notBefore.Add(48 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,8 +3,6 @@
 package simtest
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -65,20 +63,8 @@ func SeedSubject(t testing.TB, sim *ksefsim.Server, subject, nip, other string, 
 // every context that granted nip permissions (an accounting office's certificate).
 func Certificate(t testing.TB, nip string) *xades.Credentials {
 	t.Helper()
-	certPEM, keyPEM, err := xades.GenerateTestCertificate(xades.TestCertOptions{NIP: nip, KeyType: "ecdsa",
+	creds, err := xades.GenerateTestCredentials(xades.TestCertOptions{NIP: nip, KeyType: "ecdsa",
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(48 * time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	cf, kf := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(cf, certPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(kf, keyPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	creds, err := xades.LoadPEM(cf, kf, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
